@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+// Outpost: one self-contained commerce node per site. Layering (nothing imports upward):
+//   C modules <- Platform <- HTTP <- Node <- noded, nodectl
+// Only Platform imports the C modules.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "Outpost",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "noded", targets: ["noded"]),
+        .executable(name: "nodectl", targets: ["nodectl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
+    ],
+    targets: [
+        // System libraries (Debian -dev packages). Each shim.h holds only what Swift cannot import.
+        .systemLibrary(name: "CLibUV", path: "Sources/CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+
+        .target(
+            name: "Platform",
+            dependencies: ["CLibUV", "CSQLite", "COpenSSL", "CZstd", "CHTTPParser"],
+            swiftSettings: strict
+        ),
+        .target(name: "HTTP", dependencies: ["Platform"], swiftSettings: strict),
+        .target(
+            name: "Node",
+            dependencies: [
+                "Platform", "HTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "NodeTesting", dependencies: ["Platform", "HTTP", "Node"], swiftSettings: strict),
+        .executableTarget(name: "noded", dependencies: ["Node"], swiftSettings: strict),
+        .executableTarget(
+            name: "nodectl",
+            dependencies: ["Platform", "HTTP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "NodeTesting"], swiftSettings: strict),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Platform", "NodeTesting"], swiftSettings: strict),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "HTTP", "Platform", "NodeTesting"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["NodeTesting", "HTTP", "Platform"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

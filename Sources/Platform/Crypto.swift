@@ -1,0 +1,187 @@
+import COpenSSL
+
+/// SHA-256 (OpenSSL EVP).
+public enum SHA256 {
+    public static let digestBytes = 32
+
+    public static func hash(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.withUnsafeBytes { hash($0) }
+    }
+
+    public static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: digestBytes)
+        var length: UInt32 = 0
+        let ok = EVP_Digest(bytes.baseAddress, bytes.count, &digest, &length, EVP_sha256(), nil)
+        // Fails only on allocation failure inside OpenSSL, which is not an input condition.
+        precondition(ok == 1 && length == 32, "EVP_Digest(SHA-256) failed")
+        return digest
+    }
+}
+
+/// HMAC-SHA-256 (OpenSSL).
+public enum HMACSHA256 {
+    public static func authenticate(_ message: [UInt8], key: [UInt8]) -> [UInt8] {
+        var mac = [UInt8](repeating: 0, count: SHA256.digestBytes)
+        var length: UInt32 = 0
+        let result = key.withUnsafeBytes { k in
+            message.withUnsafeBytes { m in
+                HMAC(EVP_sha256(), k.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(k.count),
+                     m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count, &mac, &length)
+            }
+        }
+        precondition(result != nil && length == 32, "HMAC-SHA-256 failed")  // allocation failure only
+        return mac
+    }
+
+    /// Compares two MACs in time independent of where they differ.
+    public static func isValid(_ mac: [UInt8], for message: [UInt8], key: [UInt8]) -> Bool {
+        constantTimeEquals(authenticate(message, key: key), mac)
+    }
+}
+
+/// Equality whose running time depends only on the lengths: for tokens and MACs.
+public func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    if a.isEmpty { return true }
+    return a.withUnsafeBytes { x in b.withUnsafeBytes { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, a.count) == 0 } }
+}
+
+/// Cryptographically secure random bytes (OpenSSL's DRBG, seeded by the kernel).
+public enum SecureRandom {
+    public static func bytes(_ count: Int) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        guard count > 0 else { return bytes }
+        let ok = RAND_bytes(&bytes, Int32(count))
+        // RAND_bytes fails only if the kernel's entropy source is unavailable: the node must not run on.
+        precondition(ok == 1, "secure random source unavailable")
+        return bytes
+    }
+
+    public static func uint64() -> UInt64 {
+        bytes(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+    }
+}
+
+/// An Ed25519 key pair: the node's identity and signing key.
+public final class Ed25519KeyPair: @unchecked Sendable {
+    // Sendable: the EVP_PKEY is never mutated after creation, and OpenSSL allows concurrent
+    // signing with one const key.
+    let pkey: OpaquePointer
+
+    private init(pkey: OpaquePointer) { self.pkey = pkey }
+    deinit { EVP_PKEY_free(pkey) }
+
+    public static func generate() -> Ed25519KeyPair {
+        let ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nil)
+        defer { EVP_PKEY_CTX_free(ctx) }
+        var pkey: OpaquePointer?
+        // Key generation fails only on allocation failure.
+        precondition(ctx != nil && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_keygen(ctx, &pkey) == 1 && pkey != nil, "Ed25519 keygen failed")
+        return Ed25519KeyPair(pkey: pkey!)
+    }
+
+    /// From the 32-byte private seed.
+    public static func fromSeed(_ seed: [UInt8]) -> Ed25519KeyPair? {
+        guard seed.count == 32 else { return nil }
+        guard let pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nil, seed, 32) else { return nil }
+        return Ed25519KeyPair(pkey: pkey)
+    }
+
+    /// From a PKCS#8 PEM private key; nil if it is not an Ed25519 key.
+    public static func fromPEM(_ pem: String) -> Ed25519KeyPair? {
+        let bytes = Array(pem.utf8)
+        guard let bio = bytes.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else { return nil }
+        defer { BIO_free(bio) }
+        guard let pkey = PEM_read_bio_PrivateKey(bio, nil, nil, nil) else {
+            ERR_clear_error()
+            return nil
+        }
+        guard EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519 else {
+            EVP_PKEY_free(pkey)
+            return nil
+        }
+        return Ed25519KeyPair(pkey: pkey)
+    }
+
+    public var privateKeyPEM: String { pem(isPrivate: true) }
+    public var publicKeyPEM: String { pem(isPrivate: false) }
+
+    private func pem(isPrivate: Bool) -> String {
+        let bio = BIO_new(BIO_s_mem())
+        defer { BIO_free(bio) }
+        let ok = isPrivate ? PEM_write_bio_PrivateKey(bio, pkey, nil, nil, 0, nil, nil) : PEM_write_bio_PUBKEY(bio, pkey)
+        precondition(ok == 1, "PEM encoding failed")  // memory BIO: allocation failure only
+        var data: UnsafeMutablePointer<CChar>?
+        let length = outpost_bio_get_mem_data(bio, &data)
+        return String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+    }
+
+    public var publicKey: [UInt8] {
+        var key = [UInt8](repeating: 0, count: 32)
+        var length = 32
+        precondition(EVP_PKEY_get_raw_public_key(pkey, &key, &length) == 1 && length == 32, "raw public key")
+        return key
+    }
+
+    public func sign(_ message: [UInt8]) -> [UInt8] {
+        let ctx = EVP_MD_CTX_new()
+        defer { EVP_MD_CTX_free(ctx) }
+        var signature = [UInt8](repeating: 0, count: 64)
+        var length = 64
+        let ok = EVP_DigestSignInit(ctx, nil, nil, nil, pkey) == 1
+            && message.withUnsafeBytes { EVP_DigestSign(ctx, &signature, &length, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count) } == 1
+        precondition(ok && length == 64, "Ed25519 sign failed")
+        return signature
+    }
+
+    /// Verifies a signature against a raw 32-byte public key.
+    public static func verify(_ signature: [UInt8], of message: [UInt8], publicKey: [UInt8]) -> Bool {
+        guard publicKey.count == 32, signature.count == 64,
+              let key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, publicKey, 32) else { return false }
+        defer { EVP_PKEY_free(key) }
+        let ctx = EVP_MD_CTX_new()
+        defer { EVP_MD_CTX_free(ctx) }
+        guard EVP_DigestVerifyInit(ctx, nil, nil, nil, key) == 1 else { return false }
+        let ok = message.withUnsafeBytes { EVP_DigestVerify(ctx, signature, 64, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count) } == 1
+        ERR_clear_error()
+        return ok
+    }
+}
+
+/// Lowercase hexadecimal.
+public enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(chars.count / 2)
+        var index = 0
+        while index < chars.count {
+            guard let high = value(chars[index]), let low = value(chars[index + 1]) else { return nil }
+            out.append(high << 4 | low)
+            index += 2
+        }
+        return out
+    }
+
+    private static func value(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        case 65...70: return c - 55
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import CSQLite
+
+/// One SQLite connection in WAL mode, with a prepared-statement cache.
+///
+/// Used from one thread (the loop thread). Opening sets WAL, foreign keys, a busy timeout and the
+/// `synchronous` level chosen for this database: FULL wherever an acknowledged write must survive
+/// power loss (orders, payments, the ledger).
+///
+/// ```swift
+/// let db = try Database(path: dir + "/node.sqlite", options: .init(synchronous: .full))
+/// try db.execute("INSERT INTO node_meta(key, value) VALUES (?, ?)", ["region", "eu"])
+/// let region = try db.queryOne("SELECT value FROM node_meta WHERE key = ?", ["region"]) { $0.string(0) }
+/// ```
+public final class Database {
+    /// How hard a commit waits for the disk.
+    public enum Synchronous: String, Sendable, CaseIterable {
+        /// fsync at every commit: a commit that returned survives power loss.
+        case full = "FULL"
+        /// fsync at checkpoints only: a commit may be lost on power loss, never corrupted.
+        case normal = "NORMAL"
+        /// No fsync: for caches that can be rebuilt.
+        case off = "OFF"
+    }
+
+    public struct Options: Sendable {
+        public var synchronous: Synchronous
+        public var busyTimeoutMs: Int32
+        public var readOnly: Bool
+        /// Bound on cached prepared statements; the cache is cleared when it would grow past it.
+        public var statementCacheMax: Int
+
+        public init(synchronous: Synchronous = .full, busyTimeoutMs: Int32 = 5_000, readOnly: Bool = false, statementCacheMax: Int = 256) {
+            self.synchronous = synchronous
+            self.busyTimeoutMs = busyTimeoutMs
+            self.readOnly = readOnly
+            self.statementCacheMax = statementCacheMax
+        }
+    }
+
+    public enum TransactionKind: String, Sendable {
+        /// Takes the write lock at once: no deadlock-prone upgrade from read to write later.
+        case immediate = "IMMEDIATE"
+        case deferred = "DEFERRED"
+    }
+
+    let raw: OpaquePointer
+    public let path: String
+    public let options: Options
+    private var statements: [String: Statement] = [:]
+    public private(set) var isClosed = false
+
+    public init(path: String, options: Options = Options()) throws(StorageError) {
+        var db: OpaquePointer?
+        let flags = (options.readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let error = StorageError(.open, sqliteCode: rc, message: "cannot open \(path): \(String(cString: sqlite3_errstr(rc)))")
+            sqlite3_close_v2(db)
+            throw error
+        }
+        raw = db
+        self.path = path
+        self.options = options
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, options.busyTimeoutMs)
+        // Defensive mode: SQL cannot corrupt the file through writable_schema and friends.
+        _ = outpost_sqlite_db_config_int(db, SQLITE_DBCONFIG_DEFENSIVE, 1)
+        do {
+            if !options.readOnly {
+                let mode = try queryOne("PRAGMA journal_mode = WAL") { $0.string(0) }
+                guard mode?.lowercased() == "wal" else {
+                    throw StorageError(.open, message: "\(path): WAL mode refused (got \(mode ?? "nothing"))")
+                }
+            }
+            try execute("PRAGMA foreign_keys = ON")
+            try execute("PRAGMA synchronous = \(options.synchronous.rawValue)")
+        } catch {
+            statements.removeAll()
+            sqlite3_close_v2(db)
+            throw (error as? StorageError) ?? StorageError(.open, message: "\(path): \(error)")
+        }
+    }
+
+    deinit { close() }
+
+    /// Finalizes cached statements and closes the connection. The WAL is checkpointed by SQLite
+    /// when the last connection closes.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        statements.removeAll()
+        sqlite3_close_v2(raw)
+    }
+
+    /// The cached statement for `sql`, prepared on first use.
+    public func statement(_ sql: String) throws(StorageError) -> Statement {
+        precondition(!isClosed, "use of a closed database is a bug")
+        if let cached = statements[sql] { return cached }
+        let statement = try Statement(database: self, sql: sql)
+        if statements.count >= options.statementCacheMax { statements.removeAll() }
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs a statement that returns no rows; returns the number of rows changed.
+    @discardableResult
+    public func execute(_ sql: String, _ arguments: [any SQLBindable] = []) throws(StorageError) -> Int {
+        let statement = try statement(sql)
+        defer { statement.reset() }
+        statement.bind(arguments)
+        while try statement.step() {}
+        return Int(sqlite3_changes(raw))
+    }
+
+    /// Runs one or more statements separated by `;`, with no arguments (migrations, pragmas).
+    public func executeScript(_ sql: String) throws(StorageError) {
+        let rc = sqlite3_exec(raw, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw StorageError(sqlite: rc, db: raw, sql: sql) }
+    }
+
+    /// Maps every row of a query.
+    public func query<T>(_ sql: String, _ arguments: [any SQLBindable] = [], _ map: (Row) throws -> T) throws -> [T] {
+        let statement = try statement(sql)
+        defer { statement.reset() }
+        statement.bind(arguments)
+        var rows: [T] = []
+        while try statement.step() { rows.append(try map(Row(raw: statement.raw))) }
+        return rows
+    }
+
+    /// Maps the first row of a query, if any.
+    public func queryOne<T>(_ sql: String, _ arguments: [any SQLBindable] = [], _ map: (Row) throws -> T) throws -> T? {
+        let statement = try statement(sql)
+        defer { statement.reset() }
+        statement.bind(arguments)
+        guard try statement.step() else { return nil }
+        return try map(Row(raw: statement.raw))
+    }
+
+    /// Runs `body` in a transaction: committed if it returns, rolled back if it throws.
+    public func transaction<T>(_ kind: TransactionKind = .immediate, _ body: () throws -> T) throws -> T {
+        precondition(!isInTransaction, "nested transaction: use savepoint(_:)")
+        try execute("BEGIN \(kind.rawValue)")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            if isInTransaction { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Runs `body` inside a savepoint of the current transaction: undone alone if it throws.
+    public func savepoint<T>(_ body: () throws -> T) throws -> T {
+        try execute("SAVEPOINT outpost")
+        do {
+            let value = try body()
+            try execute("RELEASE outpost")
+            return value
+        } catch {
+            _ = try? execute("ROLLBACK TO outpost")
+            _ = try? execute("RELEASE outpost")
+            throw error
+        }
+    }
+
+    public var isInTransaction: Bool { sqlite3_get_autocommit(raw) == 0 }
+
+    /// Rows changed by the last statement.
+    public var changes: Int { Int(sqlite3_changes(raw)) }
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(raw) }
+
+    /// Bytes of the main database file (pages in use and free), excluding the WAL.
+    public func sizeBytes() throws -> Int64 {
+        let pages = try queryOne("PRAGMA page_count") { $0.int64(0) } ?? 0
+        let pageSize = try queryOne("PRAGMA page_size") { $0.int64(0) } ?? 0
+        return pages * pageSize
+    }
+
+    /// `PRAGMA integrity_check`: ["ok"] when the file is sound.
+    public func integrityCheck() throws -> [String] {
+        try query("PRAGMA integrity_check") { $0.string(0) }
+    }
+
+    /// Copies the WAL into the main file and truncates it (clean shutdown, backups).
+    public func checkpoint() throws(StorageError) {
+        try executeScript("PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+
+    /// The `synchronous` level actually in force (0 off, 1 normal, 2 full).
+    public func synchronousLevel() throws -> Int {
+        try queryOne("PRAGMA synchronous") { $0.int(0) } ?? -1
+    }
+}

@@ -1,0 +1,103 @@
+import Glibc
+
+/// Small file operations the node needs at start-up and for secrets. Blocking: call them at start
+/// or from the work queue, not from request handlers.
+public enum Files {
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Creates a directory and its parents (mode 0750 for new ones).
+    public static func createDirectory(_ path: String) throws(PlatformError) {
+        if isDirectory(path) { return }
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += part
+            if !isDirectory(prefix) && mkdir(prefix, 0o750) != 0 && Glibc.errno != EEXIST {
+                throw PlatformError.errno("create directory \(prefix)")
+            }
+            prefix += "/"
+        }
+    }
+
+    public static func readBytes(_ path: String) throws(PlatformError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PlatformError.errno("open \(path)") }
+        defer { Glibc.close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                throw PlatformError.errno("read \(path)")
+            }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+
+    public static func readString(_ path: String) throws(PlatformError) -> String {
+        String(decoding: try readBytes(path), as: UTF8.self)
+    }
+
+    /// Writes a file atomically (temp file, fsync, rename) with the given mode. Readers see the
+    /// old content or the new, never a part.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(PlatformError) {
+        let temp = path + ".tmp-\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw PlatformError.errno("create \(temp)") }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                let error = PlatformError.errno("write \(temp)")
+                Glibc.close(fd)
+                unlink(temp)
+                throw error
+            }
+            offset += n
+        }
+        // umask may have narrowed the mode; secrets must be exactly what was asked.
+        fchmod(fd, mode)
+        let synced = fsync(fd) == 0
+        Glibc.close(fd)
+        guard synced else { unlink(temp); throw PlatformError.errno("fsync \(temp)") }
+        guard rename(temp, path) == 0 else { unlink(temp); throw PlatformError.errno("rename \(temp)") }
+    }
+
+    public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws(PlatformError) {
+        try writeAtomically(path, Array(text.utf8), mode: mode)
+    }
+
+    /// Permission bits of a file (e.g. 0o600), nil if it does not exist.
+    public static func permissions(_ path: String) -> mode_t? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return info.st_mode & 0o7777
+    }
+
+    public static func remove(_ path: String) {
+        unlink(path)
+    }
+
+    /// Size in bytes, 0 if missing.
+    public static func size(_ path: String) -> Int64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : 0
+    }
+
+    /// Absolute form of a path (relative ones are taken from the working directory).
+    public static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = cString(buffer)
+        return path == "." ? cwd : cwd + "/" + path
+    }
+}

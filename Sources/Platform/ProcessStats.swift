@@ -1,0 +1,23 @@
+import Glibc
+
+/// Facts about this process, read from the kernel.
+public enum ProcessStats {
+    /// Resident set size in bytes (from /proc/self/statm), 0 if unavailable.
+    public static func residentBytes() -> Int64 {
+        guard let text = try? Files.readString("/proc/self/statm") else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int64(fields[1]) else { return 0 }
+        return pages * Int64(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// Open file descriptors of this process.
+    public static func openFileDescriptors() -> Int {
+        guard let dir = opendir("/proc/self/fd") else { return 0 }
+        defer { closedir(dir) }
+        var count = 0
+        while readdir(dir) != nil { count += 1 }
+        return max(0, count - 3)  // ".", ".." and the directory's own descriptor
+    }
+
+    public static var processID: Int32 { getpid() }
+}

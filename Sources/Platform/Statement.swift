@@ -1,0 +1,98 @@
+import CSQLite
+
+/// A prepared statement. Owned by its `Database`'s cache; reset after every use.
+public final class Statement {
+    let raw: OpaquePointer
+    public let sql: String
+    unowned let database: Database
+
+    init(database: Database, sql: String) throws(StorageError) {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(database.raw, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else {
+            throw StorageError(sqlite: rc, db: database.raw, sql: sql)
+        }
+        self.raw = stmt
+        self.sql = sql
+        self.database = database
+    }
+
+    deinit { sqlite3_finalize(raw) }
+
+    /// Binds arguments by position (1-based in SQL, in order here).
+    public func bind(_ arguments: [any SQLBindable]) {
+        let count = Int(sqlite3_bind_parameter_count(raw))
+        // A count mismatch is a bug in the caller's SQL, never an input condition.
+        precondition(arguments.count == count, "statement takes \(count) arguments, got \(arguments.count): \(sql)")
+        for (offset, argument) in arguments.enumerated() {
+            bind(argument.sqlValue, at: Int32(offset + 1))
+        }
+    }
+
+    public func bind(_ value: SQLValue, at index: Int32) {
+        let rc: Int32
+        switch value {
+        case .null: rc = sqlite3_bind_null(raw, index)
+        case .integer(let v): rc = sqlite3_bind_int64(raw, index, v)
+        case .real(let v): rc = sqlite3_bind_double(raw, index, v)
+        case .text(let v): rc = sqlite3_bind_text(raw, index, v, -1, outpost_sqlite_transient())
+        case .blob(let v):
+            rc = v.withUnsafeBytes { sqlite3_bind_blob64(raw, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64($0.count), outpost_sqlite_transient()) }
+        }
+        // bind does no I/O: it fails only on a bad index or misuse, both bugs.
+        precondition(rc == SQLITE_OK, "bind failed (\(rc)) on a bug: \(sql)")
+    }
+
+    /// Steps once: true while a row is available.
+    func step() throws(StorageError) -> Bool {
+        let rc = sqlite3_step(raw)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default: throw StorageError(sqlite: rc, db: database.raw, sql: sql)
+        }
+    }
+
+    func reset() {
+        sqlite3_reset(raw)
+        sqlite3_clear_bindings(raw)
+    }
+}
+
+/// The current row of a statement; valid only inside the closure it was passed to.
+public struct Row {
+    let raw: OpaquePointer
+
+    public var columnCount: Int { Int(sqlite3_column_count(raw)) }
+
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(raw, column) == SQLITE_NULL }
+    public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(raw, column) }
+    public func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(raw, column)) }
+    public func double(_ column: Int32) -> Double { sqlite3_column_double(raw, column) }
+    public func bool(_ column: Int32) -> Bool { sqlite3_column_int64(raw, column) != 0 }
+
+    public func string(_ column: Int32) -> String {
+        guard let text = sqlite3_column_text(raw, column) else { return "" }
+        let count = Int(sqlite3_column_bytes(raw, column))
+        return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
+    }
+
+    public func optionalString(_ column: Int32) -> String? { isNull(column) ? nil : string(column) }
+    public func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
+
+    public func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(raw, column))
+        guard count > 0, let bytes = sqlite3_column_blob(raw, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: bytes, count: count))
+    }
+
+    public func value(_ column: Int32) -> SQLValue {
+        switch sqlite3_column_type(raw, column) {
+        case SQLITE_INTEGER: return .integer(int64(column))
+        case SQLITE_FLOAT: return .real(double(column))
+        case SQLITE_TEXT: return .text(string(column))
+        case SQLITE_BLOB: return .blob(blob(column))
+        default: return .null
+        }
+    }
+}
