@@ -42,10 +42,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "NodeTesting", dependencies: ["Platform", "HTTP", "Node"], swiftSettings: strict),
-        .executableTarget(name: "noded", dependencies: ["Node"], swiftSettings: strict),
+        .executableTarget(
+            name: "noded",
+            dependencies: ["Node", "HTTP", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "nodectl",
-            dependencies: ["Platform", "HTTP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Platform", "HTTP", "Node", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
 

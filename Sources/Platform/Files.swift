@@ -98,6 +98,8 @@ public enum Files {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
         guard getcwd(&buffer, buffer.count) != nil else { return path }
         let cwd = cString(buffer)
-        return path == "." ? cwd : cwd + "/" + path
+        var relative = Substring(path)
+        while relative.hasPrefix("./") { relative = relative.dropFirst(2) }
+        return relative.isEmpty || relative == "." ? cwd : cwd + "/" + relative
     }
 }

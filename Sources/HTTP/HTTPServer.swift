@@ -1,0 +1,161 @@
+import Platform
+
+/// An HTTP/1.1 server on one event loop.
+///
+/// Connections are tracked in one table; a single sweep timer enforces every connection's
+/// deadline (header read, body read, idle keep-alive, linger) instead of one timer each.
+///
+/// ```swift
+/// let server = try HTTPServer(loop: loop, router: router)
+/// let bound = try server.listen(on: SocketAddress(parsing: "127.0.0.1:0"))
+/// loop.run()
+/// ```
+public final class HTTPServer {
+    /// How often deadlines are checked and the `Date` header refreshed.
+    public static let sweepIntervalMs: UInt64 = 100
+
+    public let loop: EventLoop
+    public let router: Router
+    public let limits: HTTPLimits
+    public let metrics: HTTPMetrics
+    public var accessLog: AccessLog?
+    /// Decides whether a request may use a route with the given access; nil allows it.
+    public var authorize: (Request, Access) -> Problem? = { _, access in
+        access == .anyone ? nil : Problem(.unauthorized, detail: "no authorizer configured")
+    }
+    /// Told about errors handlers threw that were not `HTTPError`s (answered 500).
+    public var onInternalError: (Request, any Error) -> Void = { _, _ in }
+
+    private var listeners: [TCPListener] = []
+    private var connections: [HTTPConnection] = []
+    private var sweepTimer: LoopTimer?
+    /// "Date: <IMF-fixdate>\r\n", refreshed each second by the sweep.
+    private(set) var dateLine: [UInt8] = []
+    private var dateSecond: Int64 = -1
+    private var requestCounter: UInt64 = 0
+    /// Random per process so ids from different runs do not collide.
+    private let requestIdPrefix: String
+    public private(set) var isDraining = false
+    private var drained: (() -> Void)?
+    private var drainTimer: LoopTimer?
+
+    public init(loop: EventLoop, router: Router, limits: HTTPLimits = HTTPLimits(), metrics: HTTPMetrics = HTTPMetrics()) throws(PlatformError) {
+        self.loop = loop
+        self.router = router
+        self.limits = limits
+        self.metrics = metrics
+        requestIdPrefix = String(Hex.encode(SecureRandom.bytes(4)))
+        refreshDate()
+        let timer = try LoopTimer(loop: loop)
+        timer.start(afterMs: Self.sweepIntervalMs, repeatMs: Self.sweepIntervalMs) { [unowned self] in self.sweep() }
+        timer.unref()
+        sweepTimer = timer
+    }
+
+    /// Starts listening; returns the bound address (the real port when `address` has port 0).
+    @discardableResult
+    public func listen(on address: SocketAddress) throws(PlatformError) -> SocketAddress {
+        // Routes are complete once serving starts; label metrics by them.
+        if !metrics.isConfigured(for: router.routes.count) { metrics.configure(routes: router.routes) }
+        let listener = try TCPListener(loop: loop, address: address) { [unowned self] stream in self.accept(stream) }
+        listeners.append(listener)
+        return listener.localAddress
+    }
+
+    public var addresses: [SocketAddress] { listeners.map(\.localAddress) }
+    public var openConnectionCount: Int { connections.count }
+
+    private func accept(_ stream: TCPStream) {
+        guard connections.count < limits.connectionsMax, !isDraining else {
+            metrics.connectionRefused()
+            stream.close()
+            return
+        }
+        metrics.connectionAccepted()
+        let connection = HTTPConnection(server: self, stream: stream, index: connections.count)
+        connections.append(connection)
+        connection.start()
+    }
+
+    func remove(_ connection: HTTPConnection) {
+        let index = connection.index
+        precondition(connections[index] === connection, "connection table out of step")
+        let last = connections.removeLast()
+        if index < connections.count {
+            connections[index] = last
+            last.index = index
+        }
+        metrics.connectionClosed()
+        if isDraining && connections.isEmpty { finishDrain() }
+    }
+
+    func nextRequestId() -> String {
+        requestCounter &+= 1
+        return requestIdPrefix + "-" + String(requestCounter, radix: 16)
+    }
+
+    private func refreshDate() {
+        let second = WallClock.nowMs() / 1000
+        guard second != dateSecond else { return }
+        dateSecond = second
+        dateLine = Array("Date: \(WallClock.httpDate(seconds: second))\r\n".utf8)
+    }
+
+    private func sweep() {
+        refreshDate()
+        accessLog?.sink.flush()
+        let now = loop.nowMs
+        // Iterate over a copy: an expiring connection may remove itself.
+        for connection in connections where connection.deadlineMs != 0 && now >= connection.deadlineMs {
+            connection.deadlineExpired()
+        }
+    }
+
+    /// Graceful stop: stop accepting, close idle connections, let requests in flight finish and
+    /// close their connections; after `graceMs` close whatever is left. `completion` runs once,
+    /// when no connection is open.
+    public func shutdown(graceMs: UInt64, completion: @escaping () -> Void) {
+        guard !isDraining else { return }
+        isDraining = true
+        drained = completion
+        for listener in listeners { listener.close() }
+        listeners.removeAll()
+        for connection in connections { connection.drain() }
+        if connections.isEmpty {
+            finishDrain()
+            return
+        }
+        do {
+            let timer = try LoopTimer(loop: loop)
+            timer.start(afterMs: graceMs) { [unowned self] in
+                for connection in self.connections { connection.forceClose() }
+            }
+            drainTimer = timer
+        } catch {
+            for connection in connections { connection.forceClose() }
+        }
+    }
+
+    private func finishDrain() {
+        drainTimer?.close()
+        drainTimer = nil
+        sweepTimer?.close()
+        sweepTimer = nil
+        accessLog?.sink.flush()
+        let done = drained
+        drained = nil
+        done?()
+    }
+
+    /// Closes listeners and every connection at once (tests; shutdown uses `shutdown`).
+    public func close() {
+        for listener in listeners { listener.close() }
+        listeners.removeAll()
+        for connection in connections { connection.forceClose() }
+        sweepTimer?.close()
+        sweepTimer = nil
+        drainTimer?.close()
+        drainTimer = nil
+        accessLog?.sink.flush()
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Platform
+
+/// One HTTP request as a handler sees it: the head, the whole body, and what routing found.
+public struct Request: Sendable {
+    /// "GET", "POST"...
+    public let method: String
+    /// The request target as sent, e.g. "/api/v1/node?verbose=1".
+    public let target: String
+    /// The path part of `target`, still percent-encoded.
+    public let path: String
+    /// The query part without "?", if any, still percent-encoded.
+    public let query: String?
+    public let headers: HTTPHeaders
+    public internal(set) var body: [UInt8]
+    /// Values of `{name}` segments of the matched route, percent-decoded.
+    public internal(set) var pathParameters: [(name: String, value: String)] = []
+    /// The client's `X-Request-Id` if it was well-formed, else one made by the server.
+    public let requestId: String
+    public let remoteAddress: SocketAddress?
+
+    public init(method: String, target: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [],
+                requestId: String = "test", remoteAddress: SocketAddress? = nil) {
+        self.method = method
+        self.target = target
+        if let mark = target.firstIndex(of: "?") {
+            path = String(target[..<mark])
+            query = String(target[target.index(after: mark)...])
+        } else {
+            path = target
+            query = nil
+        }
+        self.headers = headers
+        self.body = body
+        self.requestId = requestId
+        self.remoteAddress = remoteAddress
+    }
+
+    /// A path parameter by name.
+    public func parameter(_ name: String) -> String? {
+        pathParameters.first { $0.name == name }?.value
+    }
+
+    /// The decoded query parameters, in order.
+    public var queryItems: [(name: String, value: String)] {
+        guard let query, !query.isEmpty else { return [] }
+        return query.split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = PercentEncoding.decode(String(parts[0]), plusIsSpace: true) ?? String(parts[0])
+            let value = parts.count > 1 ? (PercentEncoding.decode(String(parts[1]), plusIsSpace: true) ?? String(parts[1])) : ""
+            return (name, value)
+        }
+    }
+
+    public func queryValue(_ name: String) -> String? {
+        queryItems.first { $0.name == name }?.value
+    }
+
+    /// The bearer token of the `Authorization` header, if any.
+    public var bearerToken: String? {
+        guard let value = headers["authorization"] else { return nil }
+        let parts = value.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Decodes a JSON body; a wrong content type is 415, bad JSON 400, wrong shape 422.
+    public func decodeJSON<T: Decodable>(_ type: T.Type) throws(HTTPError) -> T {
+        let contentType = headers["content-type"]?.lowercased() ?? ""
+        guard contentType.hasPrefix("application/json") || contentType.hasSuffix("+json") else {
+            throw HTTPError(.unsupportedMediaType, detail: "send the body as application/json")
+        }
+        do {
+            return try JSONCoding.decoder().decode(T.self, from: Data(body))
+        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
+            throw HTTPError(.malformedJSON, detail: "the body is not valid JSON")
+        } catch {
+            throw HTTPError(.validation, detail: JSONCoding.describe(error))
+        }
+    }
+}
+
+/// Percent-encoding per RFC 3986.
+public enum PercentEncoding {
+    /// Decodes %XX escapes; nil if an escape is malformed or the result is not UTF-8.
+    public static func decode(_ text: String, plusIsSpace: Bool = false) -> String? {
+        if !text.utf8.contains(UInt8(ascii: "%")) && !(plusIsSpace && text.utf8.contains(UInt8(ascii: "+"))) { return text }
+        var out: [UInt8] = []
+        var bytes = text.utf8.makeIterator()
+        while let c = bytes.next() {
+            if c == UInt8(ascii: "%") {
+                guard let h = bytes.next(), let l = bytes.next(), let hv = hex(h), let lv = hex(l) else { return nil }
+                out.append(hv << 4 | lv)
+            } else if plusIsSpace && c == UInt8(ascii: "+") {
+                out.append(UInt8(ascii: " "))
+            } else {
+                out.append(c)
+            }
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+
+    private static func hex(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        case 65...70: return c - 55
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,59 @@
+extension HTTPConnection {
+    /// Status lines for every status the node answers with, made once.
+    static let statusLines: [Int: [UInt8]] = {
+        let reasons: [Int: String] = [
+            100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently",
+            302: "Found", 303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 400: "Bad Request",
+            401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+            408: "Request Timeout", 409: "Conflict", 410: "Gone", 412: "Precondition Failed", 413: "Content Too Large",
+            415: "Unsupported Media Type", 417: "Expectation Failed", 422: "Unprocessable Content", 428: "Precondition Required",
+            429: "Too Many Requests", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
+            501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+        ]
+        return reasons.reduce(into: [:]) { lines, entry in lines[entry.key] = Array("HTTP/1.1 \(entry.key) \(entry.value)\r\n".utf8) }
+    }()
+
+    static func statusLine(_ status: Int) -> [UInt8] {
+        statusLines[status] ?? Array("HTTP/1.1 \(status) Status \(status)\r\n".utf8)
+    }
+
+    /// Writes a whole response. Header values are stripped of CR and LF: a handler that echoes
+    /// input into a header must not be able to split the response.
+    static func serialize(_ response: Response, requestId: String, dateLine: [UInt8], omitBody: Bool, closing: Bool,
+                          http10KeepAlive: Bool, into out: inout [UInt8]) {
+        out.append(contentsOf: statusLine(response.status))
+        out.append(contentsOf: dateLine)
+        if let contentType = response.contentType {
+            out.append(contentsOf: "Content-Type: ".utf8)
+            appendSafe(contentType, to: &out)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        let bodyAllowed = response.status >= 200 && response.status != 204 && response.status != 304
+        if bodyAllowed {
+            out.append(contentsOf: "Content-Length: ".utf8)
+            JSONText.appendInt(response.body.count, to: &out)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        out.append(contentsOf: "X-Request-Id: ".utf8)
+        out.append(contentsOf: requestId.utf8)
+        out.append(contentsOf: "\r\n".utf8)
+        for field in response.headers {
+            appendSafe(field.name, to: &out)
+            out.append(contentsOf: ": ".utf8)
+            appendSafe(field.value, to: &out)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        if closing {
+            out.append(contentsOf: "Connection: close\r\n".utf8)
+        } else if http10KeepAlive {
+            out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+        }
+        out.append(contentsOf: "\r\n".utf8)
+        if bodyAllowed && !omitBody { out.append(contentsOf: response.body) }
+    }
+
+    @inline(__always)
+    private static func appendSafe(_ text: String, to out: inout [UInt8]) {
+        for c in text.utf8 where c != 13 && c != 10 { out.append(c) }
+    }
+}

@@ -1,0 +1,171 @@
+import Platform
+import TOMLKit
+
+/// Flags given on the command line; each wins over the file.
+public struct NodeFlags: Sendable {
+    public var dataDirectory: String?
+    public var listen: [String] = []
+    public var nodeId: String?
+    public var region: String?
+    public var role: String?
+    public var logLevel: String?
+
+    public init() {}
+}
+
+extension NodeConfig {
+    /// Reads `path` (if given), then applies flags. Unknown keys and bad values are errors.
+    public static func load(file path: String?, flags: NodeFlags) throws(ConfigError) -> NodeConfig {
+        var config = NodeConfig()
+        if let path {
+            let text: String
+            do { text = try Files.readString(path) } catch { throw ConfigError(key: path, "cannot read the file: \(error.reason)") }
+            try config.apply(toml: text, source: path)
+        }
+        try config.apply(flags)
+        return config
+    }
+
+    /// Applies a TOML document over the current values.
+    public mutating func apply(toml text: String, source: String = "config") throws(ConfigError) {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(key: source, "not valid TOML at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+        } catch {
+            throw ConfigError(key: source, "not valid TOML")
+        }
+        let reader = TOMLReader(table: table, prefix: "")
+        try reader.allowOnly(["node", "http", "log", "database"])
+        if let node = try reader.table("node") {
+            try node.allowOnly(["id", "region", "role", "data_dir"])
+            if let id = try node.string("id") { nodeId = try Self.name(id, key: "node.id") }
+            if let region = try node.string("region") { self.region = try Self.name(region, key: "node.region") }
+            if let role = try node.string("role") { self.role = try Self.role(role, key: "node.role") }
+            if let dir = try node.string("data_dir") { dataDirectory = try Self.directory(dir, key: "node.data_dir") }
+        }
+        if let http = try reader.table("http") {
+            try http.allowOnly(["listen", "header_read_timeout_ms", "body_read_timeout_ms", "idle_timeout_ms",
+                                "body_bytes_max", "connections_max", "shutdown_grace_ms"])
+            if let addresses = try http.stringOrStrings("listen") {
+                guard !addresses.isEmpty else { throw ConfigError(key: "http.listen", "give at least one HOST:PORT") }
+                listen = try addresses.map { text throws(ConfigError) in try Self.address(text, key: "http.listen") }
+            }
+            if let v = try http.integer("header_read_timeout_ms", in: 1...3_600_000) { self.http.headerReadTimeoutMs = UInt64(v) }
+            if let v = try http.integer("body_read_timeout_ms", in: 1...3_600_000) { self.http.bodyReadTimeoutMs = UInt64(v) }
+            if let v = try http.integer("idle_timeout_ms", in: 1...86_400_000) { self.http.idleTimeoutMs = UInt64(v) }
+            if let v = try http.integer("body_bytes_max", in: 1...(1 << 30)) { self.http.bodyBytesMax = v }
+            if let v = try http.integer("connections_max", in: 1...1_000_000) { self.http.connectionsMax = v }
+            if let v = try http.integer("shutdown_grace_ms", in: 0...600_000) { shutdownGraceMs = UInt64(v) }
+        }
+        if let log = try reader.table("log") {
+            try log.allowOnly(["level", "access_log"])
+            if let level = try log.string("level") { logLevel = try Self.level(level, key: "log.level") }
+            if let access = try log.bool("access_log") { accessLog = access }
+        }
+        if let database = try reader.table("database") {
+            try database.allowOnly(["synchronous"])
+            if let value = try database.string("synchronous") {
+                guard let level = Database.Synchronous(rawValue: value.uppercased()), level != .off else {
+                    throw ConfigError(key: "database.synchronous", "must be \"full\" or \"normal\", not \"\(value)\"")
+                }
+                synchronous = level
+            }
+        }
+    }
+
+    public mutating func apply(_ flags: NodeFlags) throws(ConfigError) {
+        if let dir = flags.dataDirectory { dataDirectory = try Self.directory(dir, key: "--data-dir") }
+        if !flags.listen.isEmpty {
+            listen = try flags.listen.map { text throws(ConfigError) in try Self.address(text, key: "--listen") }
+        }
+        if let id = flags.nodeId { nodeId = try Self.name(id, key: "--node-id") }
+        if let region = flags.region { self.region = try Self.name(region, key: "--region") }
+        if let role = flags.role { self.role = try Self.role(role, key: "--role") }
+        if let level = flags.logLevel { logLevel = try Self.level(level, key: "--log-level") }
+    }
+
+    private static func name(_ value: String, key: String) throws(ConfigError) -> String {
+        guard isValidName(value) else {
+            throw ConfigError(key: key, "\"\(value)\" is not a valid name (lowercase letters, digits and '-', 1-63 characters)")
+        }
+        return value
+    }
+
+    private static func role(_ value: String, key: String) throws(ConfigError) -> Role {
+        guard let role = Role(rawValue: value) else {
+            throw ConfigError(key: key, "must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(value)\"")
+        }
+        return role
+    }
+
+    private static func level(_ value: String, key: String) throws(ConfigError) -> LogLevel {
+        guard let level = LogLevel(rawValue: value.lowercased()) else {
+            throw ConfigError(key: key, "must be one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(value)\"")
+        }
+        return level
+    }
+
+    private static func address(_ value: String, key: String) throws(ConfigError) -> SocketAddress {
+        do { return try SocketAddress(parsing: value) } catch {
+            throw ConfigError(key: key, "\"\(value)\" is not HOST:PORT with a numeric host, [IPv6]:PORT or localhost:PORT")
+        }
+    }
+
+    private static func directory(_ value: String, key: String) throws(ConfigError) -> String {
+        guard !value.isEmpty, !value.contains("\0") else { throw ConfigError(key: key, "must be a directory path") }
+        return value
+    }
+}
+
+/// Typed, key-checked access to one TOML table; every error names the full key.
+private struct TOMLReader {
+    let table: TOMLTable
+    let prefix: String
+
+    func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
+
+    func allowOnly(_ known: Set<String>) throws(ConfigError) {
+        for (name, _) in table where !known.contains(name) {
+            throw ConfigError(key: key(name), "unknown key (known here: \(known.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    func table(_ name: String) throws(ConfigError) -> TOMLReader? {
+        guard let value = table[name] else { return nil }
+        guard let sub = value.table else { throw ConfigError(key: key(name), "must be a table ([\(key(name))])") }
+        return TOMLReader(table: sub, prefix: key(name))
+    }
+
+    func string(_ name: String) throws(ConfigError) -> String? {
+        guard let value = table[name] else { return nil }
+        guard let text = value.string else { throw ConfigError(key: key(name), "must be a string, not a \(value.type)") }
+        return text
+    }
+
+    func bool(_ name: String) throws(ConfigError) -> Bool? {
+        guard let value = table[name] else { return nil }
+        guard let flag = value.bool else { throw ConfigError(key: key(name), "must be true or false, not a \(value.type)") }
+        return flag
+    }
+
+    func integer(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let value = table[name] else { return nil }
+        guard value.type == .int, let number = value.int else { throw ConfigError(key: key(name), "must be an integer, not a \(value.type)") }
+        guard range.contains(number) else { throw ConfigError(key: key(name), "must be between \(range.lowerBound) and \(range.upperBound), not \(number)") }
+        return number
+    }
+
+    func stringOrStrings(_ name: String) throws(ConfigError) -> [String]? {
+        guard let value = table[name] else { return nil }
+        if let text = value.string { return [text] }
+        guard let array = value.array else { throw ConfigError(key: key(name), "must be a string or an array of strings") }
+        var out: [String] = []
+        for element in array {
+            guard let text = element.string else { throw ConfigError(key: key(name), "must be a string or an array of strings") }
+            out.append(text)
+        }
+        return out
+    }
+}

@@ -1,0 +1,72 @@
+import Platform
+
+/// What a node is and how it runs: the TOML file, overridden by command-line flags, over the
+/// embedded defaults. Every field has a default so `noded` runs with no file at all.
+public struct NodeConfig: Sendable, Equatable {
+    public enum Role: String, Sendable, CaseIterable {
+        /// Sells in one store: storefront, POS, local stock.
+        case store
+        /// Serves a region's storefront and relays between stores and the hub.
+        case regional
+        /// Settles payments and writes the canonical ledger; one per fleet.
+        case hub
+    }
+
+    public enum LogLevel: String, Sendable, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+    }
+
+    /// The node's id; nil until the first start chose one (then it is read from the database).
+    public var nodeId: String?
+    /// Region name; customer data stays inside it.
+    public var region = "local"
+    public var role = Role.store
+    /// Where the database, keys and admin token live.
+    public var dataDirectory = "./data"
+    /// Addresses to listen on (HOST:PORT, port 0 for any free port).
+    public var listen: [SocketAddress] = [SocketAddress(host: "127.0.0.1", port: 8080)]
+    public var logLevel = LogLevel.info
+    /// One JSON line per request, to stderr.
+    public var accessLog = true
+    /// HTTP bounds and timeouts.
+    public var http = HTTPSettings()
+    /// How long a graceful stop waits for requests in flight.
+    public var shutdownGraceMs: UInt64 = 10_000
+    /// `synchronous` of the node database: FULL unless an operator knowingly trades durability.
+    public var synchronous = Database.Synchronous.full
+
+    public struct HTTPSettings: Sendable, Equatable {
+        public var headerReadTimeoutMs: UInt64 = 10_000
+        public var bodyReadTimeoutMs: UInt64 = 30_000
+        public var idleTimeoutMs: UInt64 = 75_000
+        public var bodyBytesMax = 1 << 20
+        public var connectionsMax = 10_000
+        public init() {}
+    }
+
+    public init() {}
+
+    /// Node ids and region names: lowercase letters, digits and dashes, 1–63 characters,
+    /// starting with a letter or digit (they appear in URLs, file names and order ids).
+    public static func isValidName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...63).contains(bytes.count), let first = bytes.first, isLowerAlnum(first) else { return false }
+        return bytes.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    private static func isLowerAlnum(_ c: UInt8) -> Bool { (c >= 97 && c <= 122) || (c >= 48 && c <= 57) }
+}
+
+/// A configuration problem, naming the key (`http.idle_timeout_ms`) or flag (`--listen`).
+public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The key or flag at fault.
+    public let key: String
+    public let problem: String
+
+    public init(key: String, _ problem: String) {
+        self.key = key
+        self.problem = problem
+    }
+
+    public var description: String { "\(key): \(problem)" }
+}

@@ -1,0 +1,54 @@
+/// The body of `GET /admin/v1/status`, shared by the node and `nodectl`.
+public struct NodeStatusReport: Codable, Sendable, Equatable {
+    public var nodeId: String
+    public var region: String
+    public var role: String
+    public var version: String
+    /// Whole seconds since this process started serving.
+    public var uptimeSeconds: Int64
+    /// UTC ISO 8601.
+    public var startedAt: String
+    /// Size of the node database file (main file, excluding the WAL).
+    public var databaseBytes: Int64
+    public var schemaVersion: Int
+    /// Base URLs the node listens on, e.g. "http://127.0.0.1:8080".
+    public var addresses: [String]
+    public var dataDir: String
+    public var connectionsOpen: Int
+    public var residentMemoryBytes: Int64
+    public var pid: Int32
+    /// How many times this node has started on this data directory.
+    public var starts: Int
+
+    public init(nodeId: String, region: String, role: String, version: String, uptimeSeconds: Int64, startedAt: String,
+                databaseBytes: Int64, schemaVersion: Int, addresses: [String], dataDir: String, connectionsOpen: Int,
+                residentMemoryBytes: Int64, pid: Int32, starts: Int) {
+        self.nodeId = nodeId
+        self.region = region
+        self.role = role
+        self.version = version
+        self.uptimeSeconds = uptimeSeconds
+        self.startedAt = startedAt
+        self.databaseBytes = databaseBytes
+        self.schemaVersion = schemaVersion
+        self.addresses = addresses
+        self.dataDir = dataDir
+        self.connectionsOpen = connectionsOpen
+        self.residentMemoryBytes = residentMemoryBytes
+        self.pid = pid
+        self.starts = starts
+    }
+}
+
+/// The body of `GET /api/v1/node`: public facts about the node.
+public struct NodeInfo: Codable, Sendable, Equatable {
+    public var id: String
+    public var region: String
+    public var role: String
+    public var version: String
+    public var uptimeSeconds: Int64
+}
+
+public enum OutpostVersion {
+    public static let current = "0.1.0"
+}

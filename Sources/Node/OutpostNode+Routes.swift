@@ -1,0 +1,156 @@
+import HTTP
+import Platform
+
+extension OutpostNode {
+    /// Every route the node serves. Each carries its OpenAPI description.
+    func registerRoutes() {
+        router.get("/healthz", doc: RouteDoc(
+            operationId: "getHealth", summary: "Liveness: the process is up and its loop answers.", tags: ["operations"],
+            replies: [.init(200, "The process is up.", schema: Schemas.ref("Health"))])
+        ) { _ in .json(["status": "ok"]) }
+
+        router.get("/readyz", doc: RouteDoc(
+            operationId: "getReadiness", summary: "Readiness: database open, migrations applied, not draining.", tags: ["operations"],
+            replies: [
+                .init(200, "Ready for traffic.", schema: Schemas.ref("Readiness")),
+                .init(503, "Starting or stopping; send traffic elsewhere.", contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef),
+            ])
+        ) { [unowned self] _ in
+            guard self.isReady, !self.database.isClosed,
+                  (try? self.database.queryOne("SELECT 1") { $0.int(0) }) == 1 else {
+                throw HTTPError(.notReady, detail: self.isReady ? "the database does not answer" : "the node is starting or stopping")
+            }
+            return .json(["status": "ready", "checks": ["database": "ok", "schema_version": .int(Int64(self.schemaVersion))]])
+        }
+
+        router.get("/metrics", doc: RouteDoc(
+            operationId: "getMetrics", summary: "Prometheus metrics (text exposition format 0.0.4).", tags: ["operations"],
+            replies: [.init(200, "Metrics.", contentType: PrometheusText.contentType, schema: ["type": "string"])])
+        ) { [unowned self] _ in
+            .text(self.renderMetrics(), contentType: PrometheusText.contentType)
+        }
+
+        router.get("/api/v1/node", doc: RouteDoc(
+            operationId: "getNode", summary: "Public facts about this node: id, region, role, version, uptime.", tags: ["node"],
+            replies: [.init(200, "The node.", schema: Schemas.ref("NodeInfo"))])
+        ) { [unowned self] _ in
+            .json(bytes: self.nodeInfoBody())
+        }
+
+        router.get("/admin/v1/status", access: .adminToken, doc: RouteDoc(
+            operationId: "getStatus", summary: "Operator status: identity, uptime, database size, addresses, load.",
+            description: "What `nodectl status` shows.", tags: ["admin"],
+            replies: [.init(200, "Status.", schema: Schemas.ref("NodeStatus"))])
+        ) { [unowned self] _ in
+            .json(try self.statusReport())
+        }
+
+        router.get("/openapi.json", doc: RouteDoc(
+            operationId: "getOpenAPI", summary: "This API's OpenAPI 3.1 description.", tags: ["operations"],
+            replies: [.init(200, "The OpenAPI document.", schema: ["type": "object"])])
+        ) { [unowned self] _ in
+            .json(bytes: self.openAPIBody)
+        }
+
+        router.get("/problems/{slug}", doc: RouteDoc(
+            operationId: "getProblemType", summary: "What a problem `type` means, for humans and tools.", tags: ["operations"],
+            parameters: [.init("slug", in: .path, description: "The last segment of a problem's `type`, e.g. not-found.")],
+            replies: [.init(200, "The problem type.", schema: Schemas.ref("ProblemType"))])
+        ) { request in
+            guard let slug = request.parameter("slug"), let type = OutpostNode.problemCatalog.first(where: { $0.slug == slug }) else {
+                throw HTTPError(.notFound, detail: "no problem type \"\(request.parameter("slug") ?? "")\"")
+            }
+            return .json(["type": .string(type.uri), "slug": .string(type.slug), "title": .string(type.title),
+                          "status": .int(Int64(type.status)), "explanation": .string(type.explanation)])
+        }
+    }
+
+    /// Every problem type this node answers with.
+    public static let problemCatalog: [ProblemType] = ProblemType.httpCatalog
+
+    /// Re-encoded at most once a second: uptime is the only part that changes.
+    func nodeInfoBody() -> [UInt8] {
+        let uptime = uptimeSeconds
+        if uptime != nodeInfoCache.uptimeSeconds {
+            let info = NodeInfo(id: identity.nodeId, region: config.region, role: config.role.rawValue,
+                                version: OutpostVersion.current, uptimeSeconds: uptime)
+            nodeInfoCache = (uptime, (try? JSONCoding.encode(info)) ?? [])
+        }
+        return nodeInfoCache.body
+    }
+
+    func statusReport() throws -> NodeStatusReport {
+        NodeStatusReport(
+            nodeId: identity.nodeId, region: config.region, role: config.role.rawValue, version: OutpostVersion.current,
+            uptimeSeconds: uptimeSeconds, startedAt: WallClock.iso8601(ms: startedAtMs),
+            databaseBytes: try database.sizeBytes(), schemaVersion: schemaVersion, addresses: baseURLs,
+            dataDir: dataDirectory, connectionsOpen: server.openConnectionCount,
+            residentMemoryBytes: ProcessStats.residentBytes(), pid: ProcessStats.processID, starts: starts)
+    }
+
+    func renderMetrics() -> String {
+        var out = PrometheusText()
+        metrics.render(into: &out)
+        out.gauge("outpost_node_info", help: "Identity of this node; always 1.", value: 1, labels: [
+            ("node_id", identity.nodeId), ("region", config.region), ("role", config.role.rawValue), ("version", OutpostVersion.current),
+        ])
+        out.gauge("outpost_ready", help: "1 while the node takes traffic.", value: isReady ? 1 : 0)
+        out.gauge("outpost_database_bytes", help: "Size of the node database file, excluding the WAL.",
+                  value: Double((try? database.sizeBytes()) ?? 0))
+        out.gauge("outpost_database_wal_bytes", help: "Size of the database's write-ahead log.",
+                  value: Double(Files.size(dataDirectory + "/" + Self.databaseFile + "-wal")))
+        out.counter("outpost_database_group_commits_total", help: "Group-commit transactions committed.", value: Double(writer.commits))
+        out.counter("outpost_database_writes_committed_total", help: "Durable writes acknowledged after commit.", value: Double(writer.writesCommitted))
+        out.gauge("process_resident_memory_bytes", help: "Resident memory size in bytes.", value: Double(ProcessStats.residentBytes()))
+        out.gauge("process_open_fds", help: "Open file descriptors.", value: Double(ProcessStats.openFileDescriptors()))
+        out.gauge("process_start_time_seconds", help: "Start time of the process since the Unix epoch in seconds.",
+                  value: Double(startedAtMs / 1000))
+        return out.text
+    }
+
+    func openAPIDocument() -> JSONValue {
+        OpenAPIDocument.build(
+            router: router, title: "Outpost node API", version: OutpostVersion.current,
+            description: "The HTTP API of one Outpost node. Errors are RFC 9457 problem details (application/problem+json) whose `type` is stable; GET /problems/{slug} explains each.",
+            schemas: Schemas.all)
+    }
+}
+
+/// JSON Schemas of the node's response bodies, for /openapi.json.
+enum Schemas {
+    static func ref(_ name: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(name)")] }
+
+    private static let string: JSONValue = ["type": "string"]
+    private static let integer: JSONValue = ["type": "integer"]
+
+    static let all: [(String, JSONValue)] = [
+        ("Health", ["type": "object", "required": ["status"], "properties": ["status": ["const": "ok"]]]),
+        ("Readiness", [
+            "type": "object", "required": ["status", "checks"],
+            "properties": ["status": ["const": "ready"], "checks": ["type": "object"]],
+        ]),
+        ("NodeInfo", [
+            "type": "object", "required": ["id", "region", "role", "version", "uptime_seconds"],
+            "properties": [
+                "id": string, "region": string, "role": ["enum": ["store", "regional", "hub"]],
+                "version": string, "uptime_seconds": integer,
+            ],
+        ]),
+        ("NodeStatus", [
+            "type": "object",
+            "required": ["node_id", "region", "role", "version", "uptime_seconds", "started_at", "database_bytes",
+                         "schema_version", "addresses", "data_dir", "connections_open", "resident_memory_bytes", "pid", "starts"],
+            "properties": [
+                "node_id": string, "region": string, "role": ["enum": ["store", "regional", "hub"]], "version": string,
+                "uptime_seconds": integer, "started_at": ["type": "string", "format": "date-time"],
+                "database_bytes": integer, "schema_version": integer,
+                "addresses": ["type": "array", "items": string], "data_dir": string, "connections_open": integer,
+                "resident_memory_bytes": integer, "pid": integer, "starts": integer,
+            ],
+        ]),
+        ("ProblemType", [
+            "type": "object", "required": ["type", "slug", "title", "status", "explanation"],
+            "properties": ["type": string, "slug": string, "title": string, "status": integer, "explanation": string],
+        ]),
+    ]
+}

@@ -1,0 +1,167 @@
+import Glibc
+import HTTP
+import Logging
+import Platform
+
+/// One running node: data directory, database, identity, HTTP server and lifecycle.
+///
+/// Start-up order matters and is the same every time: data directory and its lock, database and
+/// migrations, identity, routes, listeners, the address file, then signals. A failure at any step
+/// leaves nothing half-started behind and is reported as one clear error.
+///
+///     ┌──────────┐ init ok ┌─────────┐ SIGTERM/SIGINT ┌──────────┐ all answered  ┌─────────┐
+///     │ starting │────────▶│ serving │───────────────▶│ draining │──────────────▶│ stopped │
+///     └──────────┘         └─────────┘                └──────────┘ or grace over └─────────┘
+///                                                        │ second signal: close connections now
+public final class OutpostNode {
+    public static let databaseFile = "node.sqlite"
+    public static let lockFile = "noded.lock"
+
+    public let config: NodeConfig
+    public let identity: NodeIdentity
+    /// Absolute data directory.
+    public let dataDirectory: String
+    let logger: Logger
+    let loop: EventLoop
+    let database: Database
+    let writer: GroupCommit
+    let router: Router
+    let server: HTTPServer
+    let metrics: HTTPMetrics
+    private let lock: FileLock
+    private var signals: [SignalWatcher] = []
+    let startedAtMs: Int64
+    let startedNs: UInt64
+    let schemaVersion: Int
+    /// Starts recorded on this data directory, this one included once committed.
+    var starts: Int
+    public private(set) var baseURLs: [String] = []
+    /// True while the node takes traffic: database open and migrated, not draining.
+    var isReady = false
+    private var isStopping = false
+    var nodeInfoCache: (uptimeSeconds: Int64, body: [UInt8]) = (-1, [])
+    var openAPIBody: [UInt8] = []
+
+    public init(config: NodeConfig, logSink: LogSink, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        startedAtMs = WallClock.nowMs()
+        startedNs = EventLoop.hrtimeNs()
+        dataDirectory = Files.absolute(config.dataDirectory)
+        do { try Files.createDirectory(dataDirectory) } catch {
+            throw ConfigError(key: "node.data_dir", "cannot create \(dataDirectory): \(error.reason)")
+        }
+        do { lock = try FileLock(path: dataDirectory + "/" + Self.lockFile) } catch {
+            throw ConfigError(key: "node.data_dir", "another noded is running on \(dataDirectory) (\(error.reason))")
+        }
+        let database = try Database(path: dataDirectory + "/" + Self.databaseFile, options: .init(synchronous: config.synchronous))
+        self.database = database
+        let now = WallClock.iso8601(ms: startedAtMs)
+        let applied = try Migrator.apply(NodeSchema.migrations, to: database, now: now)
+        schemaVersion = try Migrator.currentVersion(of: database)
+        let storedId = try database.queryOne("SELECT value FROM node_meta WHERE key = 'node_id'") { $0.string(0) }
+        let identity = try NodeIdentity.loadOrCreate(directory: dataDirectory, configuredId: config.nodeId, storedId: storedId)
+        self.identity = identity
+        if storedId == nil {
+            try database.transaction {
+                _ = try database.execute("INSERT INTO node_meta(key, value) VALUES ('node_id', ?), ('created_at', ?)", [identity.nodeId, now])
+            }
+        }
+        starts = try database.queryOne("SELECT count(*) FROM node_starts") { $0.int(0) } ?? 0
+
+        loop = try EventLoop()
+        writer = try GroupCommit(database: database, loop: loop)
+        router = Router()
+        metrics = HTTPMetrics()
+        var limits = HTTPLimits()
+        limits.headerReadTimeoutMs = config.http.headerReadTimeoutMs
+        limits.bodyReadTimeoutMs = config.http.bodyReadTimeoutMs
+        limits.idleTimeoutMs = config.http.idleTimeoutMs
+        limits.bodyBytesMax = config.http.bodyBytesMax
+        limits.connectionsMax = config.http.connectionsMax
+        server = try HTTPServer(loop: loop, router: router, limits: limits, metrics: metrics)
+        registerRoutes()
+        openAPIBody = openAPIDocument().encoded()
+        if config.accessLog { server.accessLog = AccessLog(sink: logSink) }
+        server.authorize = { request, access in
+            switch access {
+            case .anyone: return nil
+            case .adminToken:
+                if identity.acceptsAdminToken(request.bearerToken) { return nil }
+                return Problem(.unauthorized, detail: request.bearerToken == nil
+                    ? "send the admin token as 'Authorization: Bearer <token>' (see <data-dir>/admin.token)"
+                    : "the admin token is not valid for this node")
+            }
+        }
+        server.onInternalError = { [logger] request, error in
+            logger.error("request failed", metadata: ["request_id": "\(request.requestId)", "path": "\(request.path)", "error": "\(error)"])
+        }
+        if !applied.isEmpty {
+            logger.info("database migrated", metadata: ["versions": "\(applied.map(String.init).joined(separator: ","))"])
+        }
+    }
+
+    /// Binds every configured address, writes the address file, installs signal handlers and
+    /// serves until stopped. Returns the process exit code.
+    public func run() throws -> Int32 {
+        for address in config.listen {
+            let bound = try server.listen(on: address)
+            baseURLs.append("http://\(bound)")
+        }
+        try Files.writeAtomically(dataDirectory + "/" + NodeIdentity.addressFile, (baseURLs.first ?? "") + "\n", mode: 0o644)
+        for number in [SIGTERM, SIGINT] {
+            signals.append(try SignalWatcher(loop: loop, signal: number) { [unowned self] signal in self.stop(signal: signal) })
+        }
+        isReady = true
+        recordStart()
+        logger.info("listening", metadata: [
+            "node_id": "\(identity.nodeId)", "region": "\(config.region)", "role": "\(config.role.rawValue)",
+            "addresses": .array(baseURLs.map { .string($0) }), "data_dir": "\(dataDirectory)", "version": "\(OutpostVersion.current)",
+        ])
+        loop.run()
+        loop.close()
+        lock.release()
+        logger.info("stopped", metadata: ["node_id": "\(identity.nodeId)"])
+        return 0
+    }
+
+    /// Every start is a durable write through group commit, like any acknowledged write.
+    private func recordStart() {
+        let row: [any SQLBindable] = [WallClock.iso8601(ms: startedAtMs), OutpostVersion.current, config.role.rawValue, config.region]
+        writer.submit({ db in
+            try db.execute("INSERT INTO node_starts(started_at, version, role, region) VALUES (?, ?, ?, ?)", row)
+        }, completion: { [unowned self] result in
+            switch result {
+            case .success: self.starts += 1
+            case .failure(let error): self.logger.error("could not record the start", metadata: ["error": "\(error)"])
+            }
+        })
+    }
+
+    /// Graceful stop: readiness goes false, listeners close, requests in flight finish (up to the
+    /// grace period), then queued writes commit and the database closes. A second signal
+    /// closes connections at once.
+    public func stop(signal: Int32 = SIGTERM) {
+        if isStopping {
+            logger.warning("second stop signal: closing connections now")
+            server.close()
+            return
+        }
+        isStopping = true
+        isReady = false
+        logger.info("stopping", metadata: ["signal": "\(signal)", "grace_ms": "\(config.shutdownGraceMs)"])
+        server.shutdown(graceMs: config.shutdownGraceMs) { [unowned self] in self.finishStop() }
+    }
+
+    private func finishStop() {
+        writer.close()
+        do { try database.checkpoint() } catch { logger.error("checkpoint failed at stop", metadata: ["error": "\(error)"]) }
+        database.close()
+        Files.remove(dataDirectory + "/" + NodeIdentity.addressFile)
+        for watcher in signals { watcher.close() }
+        signals.removeAll()
+        loop.stop()
+    }
+
+    var uptimeSeconds: Int64 { Int64((EventLoop.hrtimeNs() - startedNs) / 1_000_000_000) }
+}

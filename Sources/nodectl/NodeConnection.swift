@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import HTTP
+import Node
+import Platform
+
+/// How a subcommand reaches a node: `--node URL --token-file FILE`, or `--data-dir DIR`.
+struct NodeConnection: ParsableArguments {
+    @Option(name: .long, help: "Base URL of the node, e.g. http://127.0.0.1:8080.")
+    var node: String?
+
+    @Option(name: .customLong("token-file"), help: "File holding the node's admin token.")
+    var tokenFile: String?
+
+    @Option(name: .customLong("data-dir"), help: "Data directory of a local node (address and token are read from it).")
+    var dataDir: String?
+
+    @Option(name: .customLong("timeout-ms"), help: "Give up on the node after this many milliseconds.")
+    var timeoutMs: Int32 = 5_000
+
+    func validate() throws {
+        if dataDir != nil && (node != nil || tokenFile != nil) {
+            throw ValidationError("use either --data-dir, or --node with --token-file, not both")
+        }
+        if dataDir == nil && (node == nil || tokenFile == nil) {
+            throw ValidationError("say which node: --node URL --token-file FILE, or --data-dir DIR")
+        }
+        if timeoutMs <= 0 { throw ValidationError("--timeout-ms must be positive") }
+    }
+
+    /// Opens a client and reads the token; failures are one-line messages.
+    func open() throws -> (client: HTTPClient, token: String) {
+        let url: String
+        let tokenPath: String
+        if let dataDir {
+            let addressPath = dataDir + "/" + NodeIdentity.addressFile
+            guard let address = try? Files.readString(addressPath).trimmingCharacters(in: .whitespacesAndNewlines), !address.isEmpty else {
+                throw CLIFailure("no running node found in \(dataDir) (\(addressPath) is missing: is noded running there?)")
+            }
+            url = address
+            tokenPath = dataDir + "/" + NodeIdentity.adminTokenFile
+        } else {
+            url = node ?? ""
+            tokenPath = tokenFile ?? ""
+        }
+        let token: String
+        do {
+            token = try Files.readString(tokenPath).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw CLIFailure("cannot read the admin token from \(tokenPath): \(error.reason)")
+        }
+        guard !token.isEmpty else { throw CLIFailure("the token file \(tokenPath) is empty") }
+        do {
+            return (try HTTPClient(baseURL: url, timeoutMs: timeoutMs), token)
+        } catch {
+            throw CLIFailure("\(error)")
+        }
+    }
+
+    /// GETs an admin resource and decodes it, turning every failure into one line.
+    func getAdmin<T: Decodable>(_ path: String, as type: T.Type) throws -> T {
+        let (client, token) = try open()
+        defer { client.close() }
+        let response: ClientResponse
+        do {
+            response = try client.get(path, headers: [("Authorization", "Bearer \(token)"), ("Accept", "application/json")])
+        } catch {
+            throw CLIFailure("\(error)")
+        }
+        guard response.status == 200 else {
+            throw CLIFailure(Self.describe(response, url: client.baseURL))
+        }
+        do {
+            return try response.decode(T.self)
+        } catch {
+            throw CLIFailure("\(client.baseURL) answered \(path) with a body nodectl does not understand")
+        }
+    }
+
+    static func describe(_ response: ClientResponse, url: String) -> String {
+        let detail = (try? response.decode(ProblemBody.self)).map { $0.detail ?? $0.title } ?? response.text.prefix(200).description
+        if response.status == 401 { return "the node at \(url) refused the admin token (401): \(detail)" }
+        return "the node at \(url) answered \(response.status): \(detail)"
+    }
+}
+
+/// The members of a problem+json body nodectl shows.
+struct ProblemBody: Decodable {
+    var title: String
+    var detail: String?
+}
+
+/// A failure reported as one line on stderr and exit status 1.
+struct CLIFailure: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}
+
+extension ParsableCommand {
+    /// Runs `body`, printing a `CLIFailure` as "nodectl: message" and exiting 1.
+    func reportingFailures(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let failure as CLIFailure {
+            FileHandle.standardError.write(Data("nodectl: \(failure.message)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
