@@ -64,8 +64,15 @@ public final class HTTPClient {
         if let body { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
         let bytes = Array(head.utf8) + (body ?? [])
-        // A reused connection may have been closed by the server's idle timeout: retry once fresh.
-        if socket != nil, let response = try? exchange(bytes, method: method) { return response }
+        // A reused connection may have been closed by the server's idle timeout: retry once on a
+        // fresh one, but only requests that are safe to send twice.
+        if socket != nil {
+            if method == "GET" || method == "HEAD" {
+                if let response = try? exchange(bytes, method: method) { return response }
+            } else {
+                return try exchange(bytes, method: method)
+            }
+        }
         socket = nil
         return try exchange(bytes, method: method)
     }
@@ -88,8 +95,9 @@ public final class HTTPClient {
             self.socket = socket
         }
         do { try socket.send(bytes, timeoutMs: timeoutMs) } catch { throw .exchangeFailed("sending to \(baseURL) failed: \(error.reason)") }
-        let reader = ResponseReader(skipBody: method == "HEAD")
-        while !reader.isComplete {
+        let isHead = method == "HEAD"
+        let reader = ResponseParser(isHeadResponse: { _ in isHead })
+        while reader.responses.isEmpty {
             let chunk: [UInt8]
             do { chunk = try socket.receive(timeoutMs: timeoutMs) } catch {
                 self.socket = nil
@@ -98,6 +106,7 @@ public final class HTTPClient {
             if chunk.isEmpty {
                 self.socket = nil
                 if let error = reader.finish() { throw .exchangeFailed("\(baseURL) closed the connection mid-response (\(error))") }
+                if reader.responses.isEmpty { throw .exchangeFailed("\(baseURL) closed the connection without answering") }
                 break
             }
             if let error = reader.feed(chunk) {
@@ -105,54 +114,67 @@ public final class HTTPClient {
                 throw .exchangeFailed("\(baseURL) sent an invalid response (\(error))")
             }
         }
-        guard let response = reader.response else { throw .exchangeFailed("\(baseURL) sent no response") }
+        guard let response = reader.take().first else { throw .exchangeFailed("\(baseURL) sent no response") }
         if !reader.keepAlive { self.socket = nil }
         return response
     }
 }
 
-/// Collects one response from the wire parser.
-private final class ResponseReader: HTTPWireParserDelegate {
+/// Parses a stream of responses (one or many, pipelined) as bytes arrive.
+public final class ResponseParser: HTTPWireParserDelegate {
     private let parser = HTTPWireParser(mode: .response, headBytesMax: 64 * 1024)
-    private let skipBody: Bool
+    /// Whether the n-th response (0-based) answers a HEAD request and so has no body.
+    private let isHeadResponse: (Int) -> Bool
     private var head: HTTPWireHead?
     private var body: [UInt8] = []
-    private(set) var response: ClientResponse?
-    private(set) var keepAlive = false
+    /// Responses completed and not yet taken.
+    public private(set) var responses: [ClientResponse] = []
+    private var completed = 0
+    /// Whether the last complete response allows the connection to be reused.
+    public private(set) var keepAlive = false
 
-    init(skipBody: Bool) {
-        self.skipBody = skipBody
+    public init(isHeadResponse: @escaping (Int) -> Bool = { _ in false }) {
+        self.isHeadResponse = isHeadResponse
         parser.delegate = self
     }
 
-    var isComplete: Bool { response != nil }
-
-    func feed(_ bytes: [UInt8]) -> HTTPWireError? {
+    /// Feeds bytes; returns the parse error if the stream is not valid HTTP.
+    public func feed(_ bytes: [UInt8]) -> HTTPWireError? {
         let outcome = bytes.withUnsafeBytes { parser.execute($0) }
         if case .failed(let error) = outcome { return error }
         return nil
     }
 
-    func finish() -> HTTPWireError? {
-        response == nil ? (parser.finish() ?? (response == nil ? .truncated : nil)) : nil
+    /// The peer closed: completes a response delimited by EOF, or reports a cut-off one.
+    public func finish() -> HTTPWireError? {
+        parser.finish()
     }
 
-    func wireHeadComplete(_ head: HTTPWireHead) -> HTTPWireBodyDecision {
+    /// Removes and returns the completed responses.
+    public func take() -> [ClientResponse] {
+        defer { responses.removeAll() }
+        return responses
+    }
+
+    public func wireHeadComplete(_ head: HTTPWireHead) -> HTTPWireBodyDecision {
         // 1xx interim responses (100 Continue) are skipped: the final one follows.
         if head.statusCode >= 100 && head.statusCode < 200 { return .read }
         self.head = head
-        return skipBody ? .skip : .read
+        body = []
+        return isHeadResponse(completed) ? .skip : .read
     }
 
-    func wireBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    public func wireBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
         body.append(contentsOf: bytes)
         return true
     }
 
-    func wireMessageComplete() -> Bool {
+    public func wireMessageComplete() -> Bool {
         guard let head else { return true }
+        self.head = nil
         keepAlive = head.keepAlive
-        response = ClientResponse(status: head.statusCode, headers: HTTPHeaders(head.headers), body: body)
-        return false
+        responses.append(ClientResponse(status: head.statusCode, headers: HTTPHeaders(head.headers), body: body))
+        completed += 1
+        return true
     }
 }

@@ -1,0 +1,106 @@
+import Foundation
+import Glibc
+import NodeTesting
+import Platform
+import XCTest
+
+final class EventLoopTests: XCTestCase {
+    func testTimersFireInDeadlineOrderAndLoopEndsWhenNothingIsLeft() throws {
+        let loop = try EventLoop()
+        var fired: [Int] = []
+        let late = try LoopTimer(loop: loop)
+        let early = try LoopTimer(loop: loop)
+        late.start(afterMs: 20) { fired.append(2); late.close() }
+        early.start(afterMs: 5) { fired.append(1); early.close() }
+        loop.run()
+        XCTAssertEqual(fired, [1, 2])
+        XCTAssertEqual(loop.openHandleCount, 0)
+        loop.close()
+    }
+
+    func testRepeatingTimerStopsWhenAsked() throws {
+        let loop = try EventLoop()
+        var count = 0
+        let timer = try LoopTimer(loop: loop)
+        timer.start(afterMs: 1, repeatMs: 1) {
+            count += 1
+            if count == 3 { timer.close() }
+        }
+        loop.run()
+        XCTAssertEqual(count, 3)
+        loop.close()
+    }
+
+    func testWorkRunsOffTheLoopThreadAndCompletesOnIt() throws {
+        let loop = try EventLoop()
+        let loopThread = pthread_self()
+        var completions = 0
+        var result: Result<Bool, PlatformError>?
+        loop.queueWork({ pthread_equal(pthread_self(), loopThread) == 0 }) { outcome in
+            completions += 1
+            XCTAssertNotEqual(pthread_equal(pthread_self(), loopThread), 0, "completion runs on the loop thread")
+            result = outcome
+        }
+        loop.run()
+        XCTAssertEqual(completions, 1)
+        XCTAssertEqual(try result?.get(), true, "work ran on another thread")
+        loop.close()
+    }
+
+    func testWakerRunsCallbackOnLoopWhenWokenFromAnotherThread() throws {
+        let loop = try EventLoop()
+        var woken = 0
+        var waker: LoopWaker?
+        waker = try LoopWaker(loop: loop) {
+            woken += 1
+            waker?.close()
+        }
+        let sendable = waker!
+        Thread.detachNewThread { sendable.wake() }
+        loop.run()
+        XCTAssertEqual(woken, 1)
+        loop.close()
+    }
+
+    func testSignalIsDeliveredOnTheLoop() throws {
+        let loop = try EventLoop()
+        var received: [Int32] = []
+        var watcher: SignalWatcher?
+        watcher = try SignalWatcher(loop: loop, signal: SIGUSR1) { number in
+            received.append(number)
+            watcher?.close()
+        }
+        let timer = try LoopTimer(loop: loop)
+        timer.start(afterMs: 1) { kill(getpid(), SIGUSR1); timer.close() }
+        loop.run()
+        XCTAssertEqual(received, [SIGUSR1])
+        loop.close()
+    }
+
+    func testTurnEndHookRunsOnlyWhileArmed() throws {
+        let loop = try EventLoop()
+        var runs = 0
+        var hook: TurnEndHook?
+        hook = try TurnEndHook(loop: loop) {
+            runs += 1
+            hook?.disarm()
+        }
+        hook?.arm()
+        let timer = try LoopTimer(loop: loop)
+        timer.start(afterMs: 5) { timer.close(); hook?.close() }
+        loop.run()
+        XCTAssertEqual(runs, 1, "disarmed after its first run, the hook does not run again")
+        loop.close()
+    }
+
+    func testCloseClosesEveryOpenHandle() throws {
+        let loop = try EventLoop()
+        let timer = try LoopTimer(loop: loop)
+        timer.start(afterMs: 60_000) {}
+        _ = try TurnEndHook(loop: loop) {}
+        XCTAssertEqual(loop.openHandleCount, 2)
+        loop.close()
+        XCTAssertEqual(loop.openHandleCount, 0)
+        XCTAssertTrue(timer.isClosed)
+    }
+}
