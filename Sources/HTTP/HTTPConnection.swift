@@ -128,6 +128,10 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
         requestId = Self.acceptableRequestId(head.headers) ?? server.nextRequestId()
         self.head = head
         body.removeAll(keepingCapacity: true)
+        guard head.versionMajor == 1 else {
+            answerEarly(.versionNotSupported, detail: "HTTP/\(head.versionMajor).\(head.versionMinor) is not served")
+            return .abort
+        }
         match = server.router.match(method: head.method, path: Self.path(of: head.target))
         bodyLimit = server.limits.bodyBytesMax
         if case .found(let route, _) = match, let max = route.bodyBytesMax { bodyLimit = max }

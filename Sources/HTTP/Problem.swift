@@ -55,6 +55,8 @@ extension ProblemType {
         explanation: "The request line and headers together exceed 16 KiB. The connection is closed.")
     public static let internalError = ProblemType(slug: "internal", title: "Internal error", status: 500,
         explanation: "The node failed to handle the request. It is logged with the request id; nothing was changed.")
+    public static let versionNotSupported = ProblemType(slug: "http-version-not-supported", title: "HTTP version not supported", status: 505, closesConnection: true,
+        explanation: "Only HTTP/1.0 and HTTP/1.1 are served. The connection is closed.")
     public static let notReady = ProblemType(slug: "not-ready", title: "Not ready", status: 503,
         explanation: "The node is starting up or shutting down and does not take this request now. Retry shortly.")
 
@@ -62,7 +64,7 @@ extension ProblemType {
     public static let httpCatalog: [ProblemType] = [
         .malformedRequest, .badRequest, .malformedJSON, .unauthorized, .forbidden, .notFound, .methodNotAllowed,
         .requestTimeout, .bodyTooLarge, .unsupportedMediaType, .expectationFailed, .validation, .headersTooLarge,
-        .internalError, .notReady,
+        .internalError, .notReady, .versionNotSupported,
     ]
 }
 

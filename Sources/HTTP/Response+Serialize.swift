@@ -8,7 +8,7 @@ extension HTTPConnection {
             408: "Request Timeout", 409: "Conflict", 410: "Gone", 412: "Precondition Failed", 413: "Content Too Large",
             415: "Unsupported Media Type", 417: "Expectation Failed", 422: "Unprocessable Content", 428: "Precondition Required",
             429: "Too Many Requests", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
-            501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+            501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
         ]
         return reasons.reduce(into: [:]) { lines, entry in lines[entry.key] = Array("HTTP/1.1 \(entry.key) \(entry.value)\r\n".utf8) }
     }()

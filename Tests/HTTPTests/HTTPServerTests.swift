@@ -1,0 +1,323 @@
+import Foundation
+import Glibc
+import HTTP
+import NodeTesting
+import Platform
+import XCTest
+
+/// The server over real loopback sockets, on its own loop thread.
+final class HTTPServerTests: XCTestCase {
+    private static let doc = RouteDoc(operationId: "t", summary: "t", tags: [], replies: [])
+
+    /// Routes every test here uses.
+    private static func routes(_ router: Router, _ loop: EventLoop) {
+        router.get("/hello", doc: doc) { _ in .text("hello") }
+        router.add("POST", "/echo", doc: doc) { request in
+            Response(status: 200, contentType: "application/octet-stream", body: request.body)
+        }
+        router.add("POST", "/small", bodyBytesMax: 10, doc: doc) { request in .text("\(request.body.count)") }
+        router.get("/items/{id}", doc: doc) { request in .text(request.parameter("id") ?? "") }
+        // Answers after a timer: a handler that completes later than the requests behind it.
+        router.add("GET", "/slow", doc: doc) { _, responder in
+            guard let timer = try? LoopTimer(loop: loop) else { return responder.send(.text("no timer", status: 500)) }
+            timer.start(afterMs: 30) {
+                responder.send(.text("slow"))
+                timer.close()
+            }
+        }
+        router.get("/fail", doc: doc) { _ in throw HTTPError(.validation, detail: "quantity must be positive") }
+        router.get("/crash", doc: doc) { _ in
+            struct Unexpected: Error {}
+            throw Unexpected()
+        }
+        router.get("/secret", access: .adminToken, doc: doc) { _ in .text("secret") }
+    }
+
+    private func startServer(_ configure: (inout HTTPLimits) -> Void = { _ in }) throws -> InProcessServer {
+        var limits = HTTPLimits()
+        configure(&limits)
+        return try InProcessServer(limits: limits) { router, loop in HTTPServerTests.routes(router, loop) }
+    }
+
+    /// Sends raw bytes and reads responses until `count` arrived or the server closed.
+    private func exchange(_ server: InProcessServer, _ raw: String, expecting count: Int = 1, closeAfterSending: Bool = false) throws -> (responses: [ClientResponse], closed: Bool) {
+        let socket = try server.socket()
+        try socket.send(raw)
+        if closeAfterSending { socket.shutdownSending() }
+        let methods = raw.components(separatedBy: "\r\n").filter { $0.hasSuffix("HTTP/1.1") || $0.hasSuffix("HTTP/1.0") }.map { $0.split(separator: " ").first.map(String.init) ?? "" }
+        let parser = ResponseParser(isHeadResponse: { index in index < methods.count && methods[index] == "HEAD" })
+        var responses: [ClientResponse] = []
+        var closed = false
+        while responses.count < count {
+            let chunk = try socket.receive(timeoutMs: 5_000)
+            if chunk.isEmpty { closed = true; break }
+            XCTAssertNil(parser.feed(chunk))
+            responses += parser.take()
+        }
+        if !closed && responses.count >= count && !parser.keepAlive {
+            closed = (try? socket.receive(timeoutMs: 5_000))?.isEmpty ?? true
+        }
+        return (responses, closed)
+    }
+
+    func testKeepAliveServesManyRequestsOnOneConnection() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let client = try server.client()
+        for _ in 0..<20 {
+            let response = try client.get("/hello")
+            XCTAssertEqual(response.status, 200)
+            XCTAssertEqual(response.text, "hello")
+            XCTAssertNotNil(response.headers["date"])
+        }
+    }
+
+    func testPipelinedResponsesComeBackInRequestOrder() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let raw = "GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /items/7 HTTP/1.1\r\nHost: a\r\n\r\n"
+        let (responses, _) = try exchange(server, raw, expecting: 3)
+        XCTAssertEqual(responses.map(\.text), ["slow", "hello", "7"], "the slow first answer holds back the fast ones behind it")
+    }
+
+    func testManyPipelinedRequestsAllGetAnswers() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let raw = String(repeating: "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n", count: 200)
+        let (responses, _) = try exchange(server, raw, expecting: 200)
+        XCTAssertEqual(responses.count, 200)
+        XCTAssertTrue(responses.allSatisfy { $0.status == 200 })
+    }
+
+    func testContentLengthAndChunkedBodiesAreRead() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let (plain, _) = try exchange(server, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+        XCTAssertEqual(plain.first?.text, "hello")
+        let (chunked, _) = try exchange(server, "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n")
+        XCTAssertEqual(chunked.first?.text, "abcdefg")
+    }
+
+    func testExpectContinueGetsAnInterimResponseBeforeTheBody() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let socket = try server.socket()
+        try socket.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        let interim = String(decoding: try socket.receive(timeoutMs: 5_000), as: UTF8.self)
+        XCTAssertTrue(interim.hasPrefix("HTTP/1.1 100 Continue\r\n"), interim)
+        try socket.send("body")
+        let parser = ResponseParser()
+        while parser.responses.isEmpty { XCTAssertNil(parser.feed(try socket.receive(timeoutMs: 5_000))) }
+        XCTAssertEqual(parser.take().first?.text, "body")
+    }
+
+    func testUnknownExpectationIs417() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let (responses, closed) = try exchange(server, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: magic\r\n\r\n")
+        XCTAssertEqual(responses.first?.status, 417)
+        XCTAssertTrue(closed)
+    }
+
+    func testHeadHasTheHeadersOfGetButNoBody() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let (responses, _) = try exchange(server, "HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n", expecting: 2)
+        XCTAssertEqual(responses.first?.status, 200)
+        XCTAssertEqual(responses.first?.headers["content-length"], "5")
+        XCTAssertEqual(responses.first?.body, [])
+        XCTAssertEqual(responses.last?.text, "hello", "the next response starts right after the HEAD headers")
+    }
+
+    func testWrongMethodIs405WithAllow() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let response = try server.client().send("PUT", "/hello", body: [])
+        XCTAssertEqual(response.status, 405)
+        XCTAssertEqual(response.headers["allow"], "GET, HEAD, OPTIONS")
+        XCTAssertEqual(response.headers["content-type"], "application/problem+json")
+        let options = try server.client().send("OPTIONS", "/hello")
+        XCTAssertEqual(options.status, 204)
+        XCTAssertEqual(options.headers["allow"], "GET, HEAD, OPTIONS")
+    }
+
+    func testHandlerErrorsBecomeProblemsWithStableTypes() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let client = try server.client()
+        let validation = try client.get("/fail", headers: [("X-Request-Id", "trace-123")])
+        XCTAssertEqual(validation.status, 422)
+        XCTAssertEqual(validation.headers["x-request-id"], "trace-123", "a well-formed client request id is kept")
+        let problem = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(validation.body)) as? [String: Any])
+        XCTAssertEqual(problem["type"] as? String, "/problems/validation")
+        XCTAssertEqual(problem["detail"] as? String, "quantity must be positive")
+        XCTAssertEqual(problem["request_id"] as? String, "trace-123")
+        let crash = try client.get("/crash")
+        XCTAssertEqual(crash.status, 500)
+        XCTAssertFalse(crash.text.contains("Unexpected"), "internal errors are not shown to clients")
+        let missing = try client.get("/nope")
+        XCTAssertEqual(missing.status, 404)
+        XCTAssertTrue(missing.text.contains("/problems/not-found"))
+    }
+
+    func testUnsafeRequestIdsAreReplaced() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let response = try server.client().get("/hello", headers: [("X-Request-Id", "evil\"id with spaces")])
+        XCTAssertNotEqual(response.headers["x-request-id"], "evil\"id with spaces")
+        XCTAssertFalse(response.headers["x-request-id"]?.isEmpty ?? true)
+    }
+
+    func testRoutesNeedingCredentialsAreRefusedWithout() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let response = try server.client().get("/secret")
+        XCTAssertEqual(response.status, 401)
+        XCTAssertEqual(response.headers["www-authenticate"], "Bearer")
+    }
+
+    func testHeadOver16KiBIs431AndTheConnectionCloses() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let raw = "GET /hello HTTP/1.1\r\nHost: a\r\nX-Filler: \(String(repeating: "x", count: 17 * 1024))\r\n\r\n"
+        let (responses, closed) = try exchange(server, raw)
+        XCTAssertEqual(responses.first?.status, 431)
+        XCTAssertTrue(closed)
+    }
+
+    func testHeadJustUnder16KiBIsServed() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let raw = "GET /hello HTTP/1.1\r\nHost: a\r\nX-Filler: \(String(repeating: "x", count: 15 * 1024))\r\n\r\n"
+        XCTAssertEqual(try exchange(server, raw).responses.first?.status, 200)
+    }
+
+    func testOversizedBodyIs413WithoutBeingRead() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        // Only the head is sent: the answer must come without waiting for 5 MB that never arrive.
+        let (responses, closed) = try exchange(server, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5000000\r\n\r\n")
+        XCTAssertEqual(responses.first?.status, 413)
+        XCTAssertTrue(responses.first?.text.contains("/problems/body-too-large") ?? false)
+        XCTAssertTrue(closed)
+    }
+
+    func testRoutesCanLowerTheBodyLimitAndChunkedBodiesAreCounted() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        XCTAssertEqual(try exchange(server, "POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789").responses.first?.text, "10")
+        XCTAssertEqual(try exchange(server, "POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n").responses.first?.status, 413)
+        let chunked = "POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n"
+        XCTAssertEqual(try exchange(server, chunked).responses.first?.status, 413)
+    }
+
+    func testMalformedRequestIs400AndTheConnectionCloses() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        for raw in ["NOT HTTP AT ALL\r\n\r\n", "GET /hello HTTP/1.1\r\nBad Header\r\n\r\n",
+                    "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"] {
+            let (responses, closed) = try exchange(server, raw)
+            XCTAssertEqual(responses.first?.status, 400, raw)
+            XCTAssertTrue(closed, raw)
+        }
+    }
+
+    func testOtherHTTPVersionsAre505() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let (responses, closed) = try exchange(server, "GET /hello HTTP/9.9\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(responses.first?.status, 505)
+        XCTAssertTrue(closed)
+    }
+
+    func testSlowHeadIsCutOffByTheHeaderTimeout() throws {
+        let server = try startServer { $0.headerReadTimeoutMs = 200 }
+        defer { server.stop() }
+        let socket = try server.socket()
+        try socket.send("GET /hello HTTP/1.1\r\nHost: a\r\n")
+        // Keep trickling bytes: the deadline runs from the first byte and is never extended.
+        var received: [UInt8] = []
+        for _ in 0..<40 {
+            try? socket.send("X-A: b\r\n")
+            if let chunk = try? socket.receive(timeoutMs: 50) {
+                received += chunk
+                if chunk.isEmpty { break }
+            }
+        }
+        received += (try? socket.receiveUntilClosed(timeoutMs: 5_000)) ?? []
+        XCTAssertTrue(String(decoding: received, as: UTF8.self).hasPrefix("HTTP/1.1 408 "), "slowloris gets 408 and is closed")
+    }
+
+    func testIdleKeepAliveConnectionIsClosed() throws {
+        let server = try startServer { $0.idleTimeoutMs = 150 }
+        defer { server.stop() }
+        let socket = try server.socket()
+        try socket.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        let parser = ResponseParser()
+        while parser.responses.isEmpty { XCTAssertNil(parser.feed(try socket.receive(timeoutMs: 5_000))) }
+        XCTAssertEqual(try socket.receiveUntilClosed(timeoutMs: 5_000), [], "closed with no further bytes")
+    }
+
+    func testConnectionsBeyondTheLimitAreClosedAtOnce() throws {
+        let server = try startServer { $0.connectionsMax = 2 }
+        defer { server.stop() }
+        let first = try server.client(), second = try server.client()
+        XCTAssertEqual(try first.get("/hello").status, 200)
+        XCTAssertEqual(try second.get("/hello").status, 200)
+        let third = try server.socket()
+        try? third.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual((try? third.receiveUntilClosed(timeoutMs: 5_000)) ?? [], [], "the third connection is closed unanswered")
+        first.close()
+        // Once one closes, a new connection is served again.
+        var served = false
+        for _ in 0..<100 where !served {
+            served = (try? server.client().get("/hello").status) == 200
+            if !served { usleep(10_000) }
+        }
+        XCTAssertTrue(served)
+    }
+
+    func testClientThatHalfClosesStillGetsItsAnswers() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let (responses, closed) = try exchange(server, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n", expecting: 2, closeAfterSending: true)
+        XCTAssertEqual(responses.map(\.text), ["slow", "hello"])
+        XCTAssertEqual(responses.last?.headers["connection"], "close")
+        _ = closed
+    }
+
+    func testGracefulShutdownFinishesRequestsInFlight() throws {
+        let server = try startServer()
+        let socket = try server.socket()
+        try socket.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        usleep(5_000)  // let the request reach its handler; the answer comes 30 ms later
+        let drained = Locked(false)
+        server.requestStop { httpServer in
+            httpServer.shutdown(graceMs: 5_000) {
+                drained.withLock { $0 = true }
+                httpServer.loop.stop()
+            }
+        }
+        let bytes = try socket.receiveUntilClosed(timeoutMs: 5_000)
+        let parser = ResponseParser()
+        XCTAssertNil(parser.feed(bytes))
+        let response = parser.take().first
+        XCTAssertEqual(response?.text, "slow", "the request in flight was answered")
+        XCTAssertEqual(response?.headers["connection"], "close")
+        server.stop()
+        XCTAssertTrue(drained.withLock { $0 })
+    }
+
+    func testMetricsCountRequestsByRouteAndStatus() throws {
+        let server = try startServer()
+        let client = try server.client()
+        _ = try client.get("/hello")
+        _ = try client.get("/hello")
+        _ = try client.get("/nope")
+        let counts = Locked<[UInt64]>([])
+        server.stop { httpServer in
+            counts.withLock { $0 = [httpServer.metrics.count(route: "/hello", status: 200), httpServer.metrics.count(route: "unmatched", status: 404)] }
+        }
+        XCTAssertEqual(counts.withLock { $0 }, [2, 1])
+    }
+}
