@@ -22,10 +22,15 @@ public struct CommandResult: Sendable {
     public let stderr: String
 }
 
-/// Runs a built executable with arguments, waiting up to `timeoutSeconds`.
+/// Runs one of our built executables (`noded`, `nodectl`), waiting up to `timeoutSeconds`.
 public func runExecutable(_ name: String, _ arguments: [String], timeoutSeconds: Double = 30) throws -> CommandResult {
+    try runCommand(Executables.path(name), arguments, timeoutSeconds: timeoutSeconds)
+}
+
+/// Runs any program by path, capturing its output, waiting up to `timeoutSeconds`.
+public func runCommand(_ path: String, _ arguments: [String], timeoutSeconds: Double = 30) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: Executables.path(name))
+    process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     let out = Pipe(), err = Pipe()
     process.standardOutput = out

@@ -1,0 +1,142 @@
+import Node
+import Platform
+import XCTest
+
+final class NodeConfigTests: XCTestCase {
+    private func parse(_ toml: String) throws -> NodeConfig {
+        var config = NodeConfig()
+        try config.apply(toml: toml)
+        return config
+    }
+
+    private func error(_ toml: String) -> ConfigError? {
+        do {
+            _ = try parse(toml)
+            return nil
+        } catch {
+            return error as? ConfigError
+        }
+    }
+
+    func testDefaultsRunWithoutAFile() throws {
+        let config = try NodeConfig.load(file: nil, flags: NodeFlags())
+        XCTAssertEqual(config.dataDirectory, "./data")
+        XCTAssertEqual(config.listen, [SocketAddress(host: "127.0.0.1", port: 8080)])
+        XCTAssertEqual(config.role, .store)
+        XCTAssertEqual(config.synchronous, .full)
+        XCTAssertNil(config.nodeId)
+    }
+
+    func testReadsEveryKey() throws {
+        let config = try parse("""
+            [node]
+            id = "store-1"
+            region = "eu-central"
+            role = "hub"
+            data_dir = "/srv/outpost"
+            [http]
+            listen = ["127.0.0.1:9000", "[::1]:9001"]
+            header_read_timeout_ms = 5000
+            body_read_timeout_ms = 6000
+            idle_timeout_ms = 7000
+            body_bytes_max = 2048
+            connections_max = 10
+            shutdown_grace_ms = 0
+            [log]
+            level = "debug"
+            access_log = false
+            [database]
+            synchronous = "normal"
+            """)
+        XCTAssertEqual(config.nodeId, "store-1")
+        XCTAssertEqual(config.region, "eu-central")
+        XCTAssertEqual(config.role, .hub)
+        XCTAssertEqual(config.dataDirectory, "/srv/outpost")
+        XCTAssertEqual(config.listen.map(\.description), ["127.0.0.1:9000", "[::1]:9001"])
+        XCTAssertEqual(config.http.headerReadTimeoutMs, 5000)
+        XCTAssertEqual(config.http.bodyReadTimeoutMs, 6000)
+        XCTAssertEqual(config.http.idleTimeoutMs, 7000)
+        XCTAssertEqual(config.http.bodyBytesMax, 2048)
+        XCTAssertEqual(config.http.connectionsMax, 10)
+        XCTAssertEqual(config.shutdownGraceMs, 0)
+        XCTAssertEqual(config.logLevel, .debug)
+        XCTAssertFalse(config.accessLog)
+        XCTAssertEqual(config.synchronous, .normal)
+    }
+
+    func testUnknownKeysAreErrorsNamingTheKey() {
+        XCTAssertEqual(error("[http]\nidel_timeout_ms = 5")?.key, "http.idel_timeout_ms")
+        XCTAssertEqual(error("colour = 'blue'")?.key, "colour")
+        XCTAssertEqual(error("[nodes]\nid = 'x'")?.key, "nodes")
+    }
+
+    func testBadValuesAreErrorsNamingTheKey() {
+        XCTAssertEqual(error("[http]\nidle_timeout_ms = 'soon'")?.key, "http.idle_timeout_ms")
+        XCTAssertEqual(error("[http]\nidle_timeout_ms = -1")?.key, "http.idle_timeout_ms")
+        XCTAssertEqual(error("[http]\nlisten = 'nowhere'")?.key, "http.listen")
+        XCTAssertEqual(error("[http]\nlisten = []")?.key, "http.listen")
+        XCTAssertEqual(error("[node]\nrole = 'king'")?.key, "node.role")
+        XCTAssertEqual(error("[node]\nid = 'Has Spaces'")?.key, "node.id")
+        XCTAssertEqual(error("[log]\nlevel = 'loud'")?.key, "log.level")
+        XCTAssertEqual(error("[log]\naccess_log = 'yes'")?.key, "log.access_log")
+        XCTAssertEqual(error("[database]\nsynchronous = 'off'")?.key, "database.synchronous")
+        XCTAssertEqual(error("node = 3")?.key, "node")
+    }
+
+    func testInvalidTOMLSaysWhere() {
+        let failure = error("[node\nid = 1")
+        XCTAssertNotNil(failure)
+        XCTAssertTrue(failure?.problem.contains("line 1") ?? false, failure?.description ?? "")
+    }
+
+    func testFlagsOverrideTheFile() throws {
+        let dir = TemporaryConfig("[node]\nregion = 'file-region'\nrole = 'regional'\n[http]\nlisten = '127.0.0.1:1'\n")
+        var flags = NodeFlags()
+        flags.region = "flag-region"
+        flags.listen = ["127.0.0.1:0"]
+        flags.dataDirectory = "/tmp/x"
+        flags.logLevel = "error"
+        let config = try NodeConfig.load(file: dir.path, flags: flags)
+        XCTAssertEqual(config.region, "flag-region")
+        XCTAssertEqual(config.role, .regional, "not overridden, so the file's value stays")
+        XCTAssertEqual(config.listen.first?.port, 0)
+        XCTAssertEqual(config.dataDirectory, "/tmp/x")
+        XCTAssertEqual(config.logLevel, .error)
+    }
+
+    func testBadFlagsNameTheFlag() {
+        var flags = NodeFlags()
+        flags.listen = ["somewhere"]
+        XCTAssertThrowsError(try NodeConfig.load(file: nil, flags: flags)) { XCTAssertEqual(($0 as? ConfigError)?.key, "--listen") }
+        flags = NodeFlags()
+        flags.role = "emperor"
+        XCTAssertThrowsError(try NodeConfig.load(file: nil, flags: flags)) { XCTAssertEqual(($0 as? ConfigError)?.key, "--role") }
+    }
+
+    func testAMissingFileIsAnError() {
+        XCTAssertThrowsError(try NodeConfig.load(file: "/nonexistent/outpost.toml", flags: NodeFlags()))
+    }
+
+    /// The commented examples in conf/ are real configurations.
+    func testShippedExamplesParse() throws {
+        let conf = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("conf")
+        let files = try FileManager.default.contentsOfDirectory(atPath: conf.path).filter { $0.hasSuffix(".toml") }
+        XCTAssertTrue(Set(files).isSuperset(of: ["store.toml", "regional.toml", "hub.toml"]))
+        for file in files {
+            XCTAssertNoThrow(try NodeConfig.load(file: conf.appendingPathComponent(file).path, flags: NodeFlags()), file)
+        }
+        XCTAssertEqual(try NodeConfig.load(file: conf.appendingPathComponent("hub.toml").path, flags: NodeFlags()).role, .hub)
+    }
+}
+
+/// A TOML file in a temporary directory.
+private final class TemporaryConfig {
+    let path: String
+    private let directory = NSTemporaryDirectory() + "/outpost-config-\(UUID().uuidString)"
+    init(_ text: String) {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = directory + "/node.toml"
+        try? text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+}

@@ -1,0 +1,32 @@
+import HTTP
+import Logging
+@testable import Node
+import NodeTesting
+import XCTest
+
+final class OpenAPITests: XCTestCase {
+    /// Every route is in /openapi.json with its method, and every operation there is a route.
+    func testTheDocumentDescribesExactlyTheRoutesServed() throws {
+        let dir = TemporaryDirectory()
+        var config = NodeConfig()
+        config.dataDirectory = dir.file("data")
+        let node = try OutpostNode(config: config, logSink: LogSinkForTests.discard, logger: Logger(label: "test"))
+        let document = node.openAPIDocument()
+        guard case .object(let paths)? = document["paths"] else { return XCTFail("no paths") }
+        var documented = Set<String>()
+        for path in paths {
+            guard case .object(let operations) = path.value else { continue }
+            for operation in operations { documented.insert("\(operation.key.uppercased()) \(path.key)") }
+        }
+        let served = Set(node.router.routes.map { "\($0.method) \($0.pattern)" })
+        XCTAssertEqual(documented, served)
+        let operationIds = node.router.routes.map(\.doc.operationId)
+        XCTAssertEqual(Set(operationIds).count, operationIds.count, "operation ids are unique")
+        XCTAssertEqual(document["openapi"], "3.1.0")
+    }
+
+    func testEveryProblemTypeIsInTheCatalog() {
+        let slugs = Set(OutpostNode.problemCatalog.map(\.slug))
+        for type in ProblemType.httpCatalog { XCTAssertTrue(slugs.contains(type.slug), type.slug) }
+    }
+}
