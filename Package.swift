@@ -5,6 +5,10 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+// The loop's hot path (Platform, HTTP) skips dynamic exclusivity checks in release builds: they
+// cost about 8% of a request's instructions (measured with callgrind). Debug builds, which run
+// the tests, keep every check.
+let hotPath: [SwiftSetting] = strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "Outpost",
@@ -29,9 +33,9 @@ let package = Package(
         .target(
             name: "Platform",
             dependencies: ["CLibUV", "CSQLite", "COpenSSL", "CZstd", "CHTTPParser"],
-            swiftSettings: strict
+            swiftSettings: hotPath
         ),
-        .target(name: "HTTP", dependencies: ["Platform"], swiftSettings: strict),
+        .target(name: "HTTP", dependencies: ["Platform"], swiftSettings: hotPath),
         .target(
             name: "Node",
             dependencies: [

@@ -45,6 +45,8 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
     private var bodyLimit = 0
     private var startNs: UInt64 = 0
     private var requestId = ""
+    private var path = ""
+    private var query: String?
 
     /// Requests in order; `exchanges[0]` has sequence `firstSequence`.
     private var exchanges: [Exchange] = []
@@ -127,12 +129,13 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
         startNs = EventLoop.hrtimeNs()
         requestId = Self.acceptableRequestId(head.headers) ?? server.nextRequestId()
         self.head = head
-        body.removeAll(keepingCapacity: true)
+        if !body.isEmpty { body.removeAll(keepingCapacity: true) }
         guard head.versionMajor == 1 else {
             answerEarly(.versionNotSupported, detail: "HTTP/\(head.versionMajor).\(head.versionMinor) is not served")
             return .abort
         }
-        match = server.router.match(method: head.method, path: Self.path(of: head.target))
+        (path, query) = Request.split(head.target)
+        match = server.router.match(method: head.method, path: path)
         bodyLimit = server.limits.bodyBytesMax
         if case .found(let route, _) = match, let max = route.bodyBytesMax { bodyLimit = max }
         if let length = head.contentLength, length > UInt64(bodyLimit) {
@@ -178,8 +181,8 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
     private func dispatch(_ head: HTTPWireHead) {
         let sequence = nextSequence
         nextSequence += 1
-        var request = Request(method: head.method, target: head.target, headers: HTTPHeaders(head.headers), body: body,
-                              requestId: requestId, remoteAddress: stream.peerAddress)
+        var request = Request(method: head.method, target: head.target, path: path, query: query, headers: HTTPHeaders(head.headers),
+                              body: body, requestId: requestId, remoteAddress: stream.peerAddress)
         body = []
         var routeIndex: Int?
         if case .found(let route, _) = match { routeIndex = route.index }
@@ -425,8 +428,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
     // MARK: Helpers
 
     static func path(of target: String) -> String {
-        guard let mark = target.firstIndex(of: "?") else { return target }
-        return String(target[..<mark])
+        Request.split(target).path
     }
 
     /// A client's X-Request-Id is kept if short and made of safe characters; logs must not be

@@ -7,7 +7,9 @@ public final class HTTPMetrics {
 
     /// Route patterns by route index; one more slot, last, for requests no route matched.
     private var routeLabels: [String] = []
-    private var statusCounts: [[Int: UInt64]] = []
+    /// Per route, (status, count) pairs: a route answers with a handful of statuses, so a linear
+    /// scan beats hashing.
+    private var statusCounts: [[(status: Int, count: UInt64)]] = []
     private var bucketCounts: [[UInt64]] = []
     private var latencySumNs: [UInt64] = []
     private var latencyCount: [UInt64] = []
@@ -23,7 +25,7 @@ public final class HTTPMetrics {
     /// Sets the route labels; call once the router is complete.
     public func configure(routes: [Route]) {
         routeLabels = routes.map(\.pattern) + ["unmatched"]
-        statusCounts = Array(repeating: [:], count: routeLabels.count)
+        statusCounts = Array(repeating: [], count: routeLabels.count)
         bucketCounts = Array(repeating: Array(repeating: 0, count: Self.latencyBucketsNs.count), count: routeLabels.count)
         latencySumNs = Array(repeating: 0, count: routeLabels.count)
         latencyCount = Array(repeating: 0, count: routeLabels.count)
@@ -38,7 +40,11 @@ public final class HTTPMetrics {
     func record(routeIndex: Int?, status: Int, durationNs: UInt64) {
         guard !routeLabels.isEmpty else { return }
         let index = routeIndex ?? unmatchedIndex
-        statusCounts[index][status, default: 0] += 1
+        if let slot = statusCounts[index].firstIndex(where: { $0.status == status }) {
+            statusCounts[index][slot].count += 1
+        } else {
+            statusCounts[index].append((status, 1))
+        }
         latencySumNs[index] &+= durationNs
         latencyCount[index] += 1
         // Count in the first bucket that holds it; rendering makes the counts cumulative.
@@ -57,13 +63,13 @@ public final class HTTPMetrics {
     /// Total requests answered for a route pattern and status (tests, status page).
     public func count(route: String, status: Int) -> UInt64 {
         guard let index = routeLabels.firstIndex(of: route) else { return 0 }
-        return statusCounts[index][status] ?? 0
+        return statusCounts[index].first { $0.status == status }?.count ?? 0
     }
 
     public func render(into out: inout PrometheusText) {
         out.family("outpost_http_requests_total", type: "counter", help: "HTTP requests answered, by route pattern and status.")
         for (index, label) in routeLabels.enumerated() {
-            for (status, count) in statusCounts[index].sorted(by: { $0.key < $1.key }) {
+            for (status, count) in statusCounts[index].sorted(by: { $0.status < $1.status }) {
                 out.sample("outpost_http_requests_total", labels: [("route", label), ("status", String(status))], value: Double(count))
             }
         }

@@ -45,6 +45,9 @@ public final class HTTPServer {
         self.limits = limits
         self.metrics = metrics
         requestIdPrefix = String(Hex.encode(SecureRandom.bytes(4)))
+        requestIdScratch = Array((requestIdPrefix + "-").utf8)
+        requestIdPrefixBytes = requestIdScratch.count
+        requestIdScratch += [UInt8](repeating: 0, count: 16)  // room for a 64-bit counter in hex
         refreshDate()
         let timer = try LoopTimer(loop: loop)
         timer.start(afterMs: Self.sweepIntervalMs, repeatMs: Self.sweepIntervalMs) { [unowned self] in self.sweep() }
@@ -89,10 +92,27 @@ public final class HTTPServer {
         if isDraining && connections.isEmpty { finishDrain() }
     }
 
+    /// "<8 random hex>-<counter in hex>": unique per process run, no formatting library.
     func nextRequestId() -> String {
         requestCounter &+= 1
-        return requestIdPrefix + "-" + String(requestCounter, radix: 16)
+        let counter = requestCounter
+        let digits = (64 - counter.leadingZeroBitCount + 3) / 4
+        return requestIdScratch.withUnsafeMutableBufferPointer { buffer in
+            var value = counter
+            for position in stride(from: requestIdPrefixBytes + digits - 1, through: requestIdPrefixBytes, by: -1) {
+                buffer[position] = Self.hexDigits[Int(value & 0xF)]
+                value >>= 4
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<(requestIdPrefixBytes + digits)]), as: UTF8.self)
+        }
     }
+
+    /// Prefix bytes plus room for the counter; a stored property (a lazy one would copy the
+    /// array on every mutation).
+    private var requestIdScratch: [UInt8]
+    private let requestIdPrefixBytes: Int
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     private func refreshDate() {
         let second = WallClock.nowMs() / 1000

@@ -77,7 +77,20 @@ public enum JSONText {
     /// Appends `text` as a JSON string literal, quotes included.
     public static func appendString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for c in text.utf8 {
+        var text = text
+        text.withUTF8 { bytes in
+            // Most strings need no escape at all: copy them in one go.
+            if !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
+                out.append(contentsOf: bytes)
+            } else {
+                appendEscaped(bytes, to: &out)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    private static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        for c in bytes {
             switch c {
             case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(c)
             case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(c)
@@ -91,7 +104,6 @@ public enum JSONText {
             default: out.append(c)
             }
         }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// Appends a non-negative or negative integer in decimal.

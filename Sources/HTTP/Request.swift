@@ -21,19 +21,30 @@ public struct Request: Sendable {
 
     public init(method: String, target: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [],
                 requestId: String = "test", remoteAddress: SocketAddress? = nil) {
+        let (path, query) = Self.split(target)
+        self.init(method: method, target: target, path: path, query: query, headers: headers, body: body,
+                  requestId: requestId, remoteAddress: remoteAddress)
+    }
+
+    init(method: String, target: String, path: String, query: String?, headers: HTTPHeaders, body: [UInt8],
+         requestId: String, remoteAddress: SocketAddress?) {
         self.method = method
         self.target = target
-        if let mark = target.firstIndex(of: "?") {
-            path = String(target[..<mark])
-            query = String(target[target.index(after: mark)...])
-        } else {
-            path = target
-            query = nil
-        }
+        self.path = path
+        self.query = query
         self.headers = headers
         self.body = body
         self.requestId = requestId
         self.remoteAddress = remoteAddress
+    }
+
+    /// Splits a target at its first "?" (on bytes: Character iteration is far slower).
+    static func split(_ target: String) -> (path: String, query: String?) {
+        var target = target
+        return target.withUTF8 { bytes in
+            guard let mark = bytes.firstIndex(of: UInt8(ascii: "?")) else { return (String(decoding: bytes, as: UTF8.self), nil) }
+            return (String(decoding: bytes[..<mark], as: UTF8.self), String(decoding: bytes[(mark + 1)...], as: UTF8.self))
+        }
     }
 
     /// A path parameter by name.

@@ -1,6 +1,6 @@
 extension HTTPConnection {
-    /// Status lines for every status the node answers with, made once.
-    static let statusLines: [Int: [UInt8]] = {
+    /// Status lines indexed by status code (100...599), made once.
+    static let statusLines: [[UInt8]] = {
         let reasons: [Int: String] = [
             100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently",
             302: "Found", 303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 400: "Bad Request",
@@ -10,12 +10,20 @@ extension HTTPConnection {
             429: "Too Many Requests", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
             501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
         ]
-        return reasons.reduce(into: [:]) { lines, entry in lines[entry.key] = Array("HTTP/1.1 \(entry.key) \(entry.value)\r\n".utf8) }
+        return (0..<600).map { status in Array("HTTP/1.1 \(status) \(reasons[status] ?? "Status \(status)")\r\n".utf8) }
     }()
 
     static func statusLine(_ status: Int) -> [UInt8] {
-        statusLines[status] ?? Array("HTTP/1.1 \(status) Status \(status)\r\n".utf8)
+        status >= 100 && status < statusLines.count ? statusLines[status] : Array("HTTP/1.1 \(status) Status\r\n".utf8)
     }
+
+    private static let contentTypePrefix = Array("Content-Type: ".utf8)
+    private static let contentLengthPrefix = Array("Content-Length: ".utf8)
+    private static let requestIdPrefix = Array("X-Request-Id: ".utf8)
+    private static let connectionClose = Array("Connection: close\r\n".utf8)
+    private static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)
+    private static let crlf: [UInt8] = [13, 10]
+    private static let colonSpace: [UInt8] = [58, 32]
 
     /// Writes a whole response. Header values are stripped of CR and LF: a handler that echoes
     /// input into a header must not be able to split the response.
@@ -24,36 +32,43 @@ extension HTTPConnection {
         out.append(contentsOf: statusLine(response.status))
         out.append(contentsOf: dateLine)
         if let contentType = response.contentType {
-            out.append(contentsOf: "Content-Type: ".utf8)
+            out.append(contentsOf: contentTypePrefix)
             appendSafe(contentType, to: &out)
-            out.append(contentsOf: "\r\n".utf8)
+            out.append(contentsOf: crlf)
         }
         let bodyAllowed = response.status >= 200 && response.status != 204 && response.status != 304
         if bodyAllowed {
-            out.append(contentsOf: "Content-Length: ".utf8)
+            out.append(contentsOf: contentLengthPrefix)
             JSONText.appendInt(response.body.count, to: &out)
-            out.append(contentsOf: "\r\n".utf8)
+            out.append(contentsOf: crlf)
         }
-        out.append(contentsOf: "X-Request-Id: ".utf8)
-        out.append(contentsOf: requestId.utf8)
-        out.append(contentsOf: "\r\n".utf8)
+        out.append(contentsOf: requestIdPrefix)
+        appendSafe(requestId, to: &out)
+        out.append(contentsOf: crlf)
         for field in response.headers {
             appendSafe(field.name, to: &out)
-            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: colonSpace)
             appendSafe(field.value, to: &out)
-            out.append(contentsOf: "\r\n".utf8)
+            out.append(contentsOf: crlf)
         }
         if closing {
-            out.append(contentsOf: "Connection: close\r\n".utf8)
+            out.append(contentsOf: connectionClose)
         } else if http10KeepAlive {
-            out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+            out.append(contentsOf: connectionKeepAlive)
         }
-        out.append(contentsOf: "\r\n".utf8)
+        out.append(contentsOf: crlf)
         if bodyAllowed && !omitBody { out.append(contentsOf: response.body) }
     }
 
     @inline(__always)
     private static func appendSafe(_ text: String, to out: inout [UInt8]) {
-        for c in text.utf8 where c != 13 && c != 10 { out.append(c) }
+        var text = text
+        text.withUTF8 { bytes in
+            if !bytes.contains(where: { $0 == 13 || $0 == 10 }) {
+                out.append(contentsOf: bytes)
+            } else {
+                for c in bytes where c != 13 && c != 10 { out.append(c) }
+            }
+        }
     }
 }

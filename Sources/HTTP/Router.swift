@@ -9,8 +9,9 @@ public enum Access: Sendable, Equatable {
 /// Answers a request, now or later (after a group commit), exactly once.
 public typealias Handler = (Request, Responder) -> Void
 
-/// One route: method, path pattern, its rules and its documentation.
-public struct Route {
+/// One route: method, path pattern, its rules and its documentation. A class so that matching
+/// hands out a reference rather than copying the route and its documentation per request.
+public final class Route {
     public let method: String
     /// "/api/v1/products/{id}": literal segments and `{name}` parameters.
     public let pattern: String
@@ -21,6 +22,16 @@ public struct Route {
     /// Position in the router; labels metrics.
     public let index: Int
     let handler: Handler
+
+    init(method: String, pattern: String, access: Access, bodyBytesMax: Int?, doc: RouteDoc, index: Int, handler: @escaping Handler) {
+        self.method = method
+        self.pattern = pattern
+        self.access = access
+        self.bodyBytesMax = bodyBytesMax
+        self.doc = doc
+        self.index = index
+        self.handler = handler
+    }
 
     /// The `{name}`s of the pattern, in order.
     public var parameterNames: [String] {
@@ -49,6 +60,8 @@ public final class Router {
     }
 
     private let root = Node()
+    /// Nodes of patterns without parameters, by exact path: one lookup for the common case.
+    private var literalPaths: [String: Node] = [:]
     public private(set) var routes: [Route] = []
 
     public init() {}
@@ -80,6 +93,7 @@ public final class Router {
             }
         }
         precondition(node.routes[method] == nil, "duplicate route \(method) \(pattern)")
+        if !pattern.contains("{") { literalPaths[pattern] = node }
         let route = Route(method: method, pattern: pattern, access: access, bodyBytesMax: bodyBytesMax, doc: doc, index: routes.count, handler: handler)
         node.routes[method] = route.index
         routes.append(route)
@@ -102,6 +116,7 @@ public final class Router {
     }
 
     public func match(method: String, path: String) -> RouteMatch {
+        if let node = literalPaths[path] { return resolve(node, method: method, parameters: []) }
         var node = root
         var parameters: [(name: String, value: String)] = []
         var rest = path.utf8[...]
@@ -121,6 +136,10 @@ public final class Router {
                 return .notFound
             }
         }
+        return resolve(node, method: method, parameters: parameters)
+    }
+
+    private func resolve(_ node: Node, method: String, parameters: [(name: String, value: String)]) -> RouteMatch {
         if let index = node.routes[method] { return .found(routes[index], parameters) }
         if method == "HEAD", let index = node.routes["GET"] { return .found(routes[index], parameters) }
         if node.routes.isEmpty { return .notFound }

@@ -157,17 +157,17 @@ public final class HTTPWireParser {
     private func onMessageBegin() -> Int32 {
         isInMessage = true
         head = HTTPWireHead()
-        head.headers.reserveCapacity(8)
-        targetBytes.removeAll(keepingCapacity: true)
-        fieldBytes.removeAll(keepingCapacity: true)
-        valueBytes.removeAll(keepingCapacity: true)
+        // removeAll is not free even on an empty array; most of these are empty here.
+        if !targetBytes.isEmpty { targetBytes.removeAll(keepingCapacity: true) }
+        if !fieldBytes.isEmpty { fieldBytes.removeAll(keepingCapacity: true) }
+        if !valueBytes.isEmpty { valueBytes.removeAll(keepingCapacity: true) }
         lastWasValue = false
         headBytes = 16  // method, version and line ends of the request or status line
         return 0
     }
 
     private func onTarget(_ at: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
-        targetBytes.append(contentsOf: UnsafeRawBufferPointer(start: at, count: length))
+        targetBytes.append(contentsOf: Self.bytes(at, length))
         return countHead(length)
     }
 
@@ -177,14 +177,21 @@ public final class HTTPWireParser {
             lastWasValue = false
         }
         if fieldBytes.isEmpty { headBytes += 4 }  // ": " and CRLF of this line
-        fieldBytes.append(contentsOf: UnsafeRawBufferPointer(start: at, count: length))
+        fieldBytes.append(contentsOf: Self.bytes(at, length))
         return countHead(length)
     }
 
     private func onValue(_ at: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
         lastWasValue = true
-        valueBytes.append(contentsOf: UnsafeRawBufferPointer(start: at, count: length))
+        valueBytes.append(contentsOf: Self.bytes(at, length))
         return countHead(length)
+    }
+
+    /// http_parser's (pointer, length) as typed bytes: appending these takes Array's contiguous
+    /// fast path (a raw buffer goes through a generic path with a dynamic cast per call).
+    @inline(__always)
+    private static func bytes(_ at: UnsafePointer<CChar>?, _ length: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: UnsafeRawPointer(at)?.assumingMemoryBound(to: UInt8.self), count: length)
     }
 
     private func commitHeader() {

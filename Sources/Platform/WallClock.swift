@@ -64,7 +64,7 @@ public enum WallClock {
     }
 
     @inline(__always)
-    static func appendDigits(_ value: Int, width: Int, to out: inout [UInt8]) {
+    public static func appendDigits(_ value: Int, width: Int, to out: inout [UInt8]) {
         var divisor = 1
         for _ in 1..<width { divisor *= 10 }
         var rest = value

@@ -1,0 +1,29 @@
+# Outpost. Run `bash .ci/setup` first on a fresh machine (the README's commands do).
+SWIFT ?= swift
+DATA_DIR ?= ./data
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: build release run test bench clean
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build -c release
+
+# A node on embedded defaults (data in ./data, listening on 127.0.0.1:8080). Ctrl-C stops it.
+run: release
+	.build/release/noded --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+# The whole suite: unit, HTTP, fuzz and end-to-end tests against the built noded and nodectl.
+test:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# noded against nginx serving the same bytes, with wrk; prints one table.
+bench:
+	bash .ci/setup bench
+	bash bench/http.sh
+
+clean:
+	rm -rf .build
