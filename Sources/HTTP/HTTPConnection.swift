@@ -341,6 +341,11 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
 
     private func beginLinger() {
         guard state == .answering else { return }
+        // A client that already closed its side has nothing left to send: close now.
+        if stream.hasEnded {
+            forceClose()
+            return
+        }
         state = .lingering
         stream.shutdownWrites()
         setDeadline(.linger, server.limits.lingerTimeoutMs)

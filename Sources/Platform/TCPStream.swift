@@ -24,7 +24,8 @@ public final class TCPStream: LoopHandle {
     public private(set) var queuedWriteBytes = 0
     public private(set) var isReading = false
     public private(set) var peerAddress: SocketAddress?
-    private var endReported = false
+    /// The peer closed its side, or the connection failed: nothing more will be read.
+    public private(set) var hasEnded = false
 
     init(loop: EventLoop) throws(PlatformError) {
         super.init(loop: loop, type: UV_TCP)
@@ -113,8 +114,8 @@ public final class TCPStream: LoopHandle {
     }
 
     private func reportEnd(_ error: PlatformError?) {
-        guard !endReported else { return }
-        endReported = true
+        guard !hasEnded else { return }
+        hasEnded = true
         delegate?.streamDidEnd(self, error: error)
     }
 

@@ -31,6 +31,11 @@ final class HTTPServerTests: XCTestCase {
             throw Unexpected()
         }
         router.get("/secret", access: .adminToken, doc: doc) { _ in .text("secret") }
+        router.add("POST", "/lines", doc: doc) { request in
+            struct Line: Codable { var sku: String; var quantity: Int }
+            let line = try request.decodeJSON(Line.self)
+            return .json(line, status: 201)
+        }
     }
 
     private func startServer(_ configure: (inout HTTPLimits) -> Void = { _ in }) throws -> InProcessServer {
@@ -160,6 +165,27 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertTrue(missing.text.contains("/problems/not-found"))
     }
 
+    func testJSONBodiesAreDecodedAndBadOnesAreProblems() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let client = try server.client()
+        let json = [("Content-Type", "application/json")]
+        let created = try client.send("POST", "/lines", headers: json, body: Array(#"{"sku":"A-1","quantity":2}"#.utf8))
+        XCTAssertEqual(created.status, 201)
+        XCTAssertEqual(created.text, #"{"quantity":2,"sku":"A-1"}"#)
+        let wrongType = try client.send("POST", "/lines", headers: [("Content-Type", "text/plain")], body: Array("x".utf8))
+        XCTAssertEqual(wrongType.status, 415)
+        let broken = try client.send("POST", "/lines", headers: json, body: Array("{not json".utf8))
+        XCTAssertEqual(broken.status, 400)
+        XCTAssertTrue(broken.text.contains("/problems/malformed-json"))
+        let shape = try client.send("POST", "/lines", headers: json, body: Array(#"{"sku":"A-1","quantity":"two"}"#.utf8))
+        XCTAssertEqual(shape.status, 422)
+        XCTAssertTrue(shape.text.contains("quantity has the wrong type"), shape.text)
+        let missing = try client.send("POST", "/lines", headers: json, body: Array(#"{"sku":"A-1"}"#.utf8))
+        XCTAssertEqual(missing.status, 422)
+        XCTAssertTrue(missing.text.contains("quantity is required"), missing.text)
+    }
+
     func testUnsafeRequestIdsAreReplaced() throws {
         let server = try startServer()
         defer { server.stop() }
@@ -283,7 +309,7 @@ final class HTTPServerTests: XCTestCase {
         let (responses, closed) = try exchange(server, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n", expecting: 2, closeAfterSending: true)
         XCTAssertEqual(responses.map(\.text), ["slow", "hello"])
         XCTAssertEqual(responses.last?.headers["connection"], "close")
-        _ = closed
+        XCTAssertTrue(closed, "closed once answered, without waiting out the linger timeout")
     }
 
     func testGracefulShutdownFinishesRequestsInFlight() throws {

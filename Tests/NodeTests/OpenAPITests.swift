@@ -30,3 +30,14 @@ final class OpenAPITests: XCTestCase {
         for type in ProblemType.httpCatalog { XCTAssertTrue(slugs.contains(type.slug), type.slug) }
     }
 }
+
+final class ProblemDocsTests: XCTestCase {
+    /// docs/problems.md lists every problem type the node answers with, with its status.
+    func testTheProblemCatalogIsDocumented() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let doc = try String(contentsOf: root.appendingPathComponent("docs/problems.md"), encoding: .utf8)
+        for type in OutpostNode.problemCatalog {
+            XCTAssertTrue(doc.contains("| `\(type.uri)` | \(type.status) |"), "docs/problems.md lacks \(type.uri) (\(type.status))")
+        }
+    }
+}
