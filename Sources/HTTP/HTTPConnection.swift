@@ -397,7 +397,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
 
     private func setDeadline(_ kind: Deadline, _ afterMs: UInt64) {
         deadline = kind
-        deadlineMs = server.loop.nowMs + afterMs
+        deadlineMs = server.clockMs() + afterMs
     }
 
     private func updateDeadline() {

@@ -23,6 +23,10 @@ public final class HTTPServer {
     public var authorize: (Request, Access) -> Problem? = { _, access in
         access == .anyone ? nil : Problem(.unauthorized, detail: "no authorizer configured")
     }
+    /// Milliseconds on a monotonic clock, for connection deadlines. The loop's clock unless a
+    /// test injects one (and then calls `sweep()` itself instead of waiting).
+    public var clockMs: () -> UInt64
+
     /// Told about errors handlers threw that were not `HTTPError`s (answered 500).
     public var onInternalError: (Request, any Error) -> Void = { _, _ in }
 
@@ -44,6 +48,7 @@ public final class HTTPServer {
         self.router = router
         self.limits = limits
         self.metrics = metrics
+        clockMs = { [unowned loop] in loop.nowMs }
         requestIdPrefix = String(Hex.encode(SecureRandom.bytes(4)))
         requestIdScratch = Array((requestIdPrefix + "-").utf8)
         requestIdPrefixBytes = requestIdScratch.count
@@ -121,10 +126,12 @@ public final class HTTPServer {
         dateLine = Array("Date: \(WallClock.httpDate(seconds: second))\r\n".utf8)
     }
 
-    private func sweep() {
+    /// Expires connections whose deadline has passed, refreshes the `Date` header and flushes
+    /// the access log. Runs from the sweep timer; tests with an injected clock call it directly.
+    public func sweep() {
         refreshDate()
         accessLog?.sink.flush()
-        let now = loop.nowMs
+        let now = clockMs()
         // Iterate over a copy: an expiring connection may remove itself.
         for connection in connections where connection.deadlineMs != 0 && now >= connection.deadlineMs {
             connection.deadlineExpired()

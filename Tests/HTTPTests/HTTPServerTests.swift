@@ -257,31 +257,54 @@ final class HTTPServerTests: XCTestCase {
     }
 
     func testSlowHeadIsCutOffByTheHeaderTimeout() throws {
-        let server = try startServer { $0.headerReadTimeoutMs = 200 }
+        let server = try startServer { $0.headerReadTimeoutMs = 10_000 }
         defer { server.stop() }
         let socket = try server.socket()
         try socket.send("GET /hello HTTP/1.1\r\nHost: a\r\n")
-        // Keep trickling bytes: the deadline runs from the first byte and is never extended.
-        var received: [UInt8] = []
-        for _ in 0..<40 {
-            try? socket.send("X-A: b\r\n")
-            if let chunk = try? socket.receive(timeoutMs: 50) {
-                received += chunk
-                if chunk.isEmpty { break }
-            }
-        }
-        received += (try? socket.receiveUntilClosed(timeoutMs: 5_000)) ?? []
+        server.waitForOpenConnections(1)
+        server.advanceClock(byMs: 6_000)
+        // Bytes keep trickling in, but the deadline runs from the first byte and is never extended.
+        try socket.send("X-A: b\r\n")
+        server.advanceClock(byMs: 3_000)
+        try socket.send("X-B: c\r\n")
+        XCTAssertThrowsError(try socket.receive(timeoutMs: 50), "no answer before the deadline")
+        server.advanceClock(byMs: 1_001)
+        let received = try socket.receiveUntilClosed(timeoutMs: 5_000)
         XCTAssertTrue(String(decoding: received, as: UTF8.self).hasPrefix("HTTP/1.1 408 "), "slowloris gets 408 and is closed")
     }
 
+    func testASilentNewConnectionIsClosedAfterTheHeaderTimeout() throws {
+        let server = try startServer { $0.headerReadTimeoutMs = 10_000 }
+        defer { server.stop() }
+        let socket = try server.socket()
+        server.waitForOpenConnections(1)
+        server.advanceClock(byMs: 9_000)
+        XCTAssertThrowsError(try socket.receive(timeoutMs: 50), "still open before the deadline")
+        server.advanceClock(byMs: 1_001)
+        XCTAssertEqual(try socket.receiveUntilClosed(timeoutMs: 5_000), [], "closed without a word")
+    }
+
     func testIdleKeepAliveConnectionIsClosed() throws {
-        let server = try startServer { $0.idleTimeoutMs = 150 }
+        let server = try startServer { $0.idleTimeoutMs = 75_000 }
         defer { server.stop() }
         let socket = try server.socket()
         try socket.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
         let parser = ResponseParser()
         while parser.responses.isEmpty { XCTAssertNil(parser.feed(try socket.receive(timeoutMs: 5_000))) }
+        server.advanceClock(byMs: 74_000)
+        XCTAssertThrowsError(try socket.receive(timeoutMs: 50), "an idle connection is kept until the timeout")
+        server.advanceClock(byMs: 1_001)
         XCTAssertEqual(try socket.receiveUntilClosed(timeoutMs: 5_000), [], "closed with no further bytes")
+    }
+
+    func testAStalledBodyIsCutOff() throws {
+        let server = try startServer { $0.bodyReadTimeoutMs = 30_000 }
+        defer { server.stop() }
+        let socket = try server.socket()
+        try socket.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+        server.settle()  // the head was read, so the body deadline runs
+        server.advanceClock(byMs: 30_001)
+        XCTAssertEqual(try socket.receiveUntilClosed(timeoutMs: 5_000), [])
     }
 
     func testConnectionsBeyondTheLimitAreClosedAtOnce() throws {
