@@ -5,11 +5,15 @@
 # request (buffered: nginx `buffer=64k flush=1s`, noded flushes every 100 ms). nginx gets the
 # settings a tuned static server would have (open_file_cache, unlimited keep-alive requests).
 #
-# Env: DURATION (seconds per run, default 10), CONNECTIONS (default "1 64").
+# The machines are shared and noisy: the two servers are measured alternately, ROUNDS times, and
+# the table shows the median of each figure with its range across rounds.
+#
+# Env: DURATION (seconds per run, default 10), CONNECTIONS (default "1 64"), ROUNDS (default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${DURATION:-10}
 connections=${CONNECTIONS:-"1 64"}
+rounds=${ROUNDS:-3}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 swift build -c release --product noded >/dev/null
@@ -74,10 +78,16 @@ measure() { # url connections -> "rps p50 p99"
 }
 
 declare -A result
-for c in $connections; do
-  result[noded,$c]=$(measure "$noded_url" "$c")
-  result[nginx,$c]=$(measure "$nginx_url" "$c")
+for round in $(seq "$rounds"); do
+  for c in $connections; do
+    result[noded,$c]+="$(measure "$noded_url" "$c")"$'\n'
+    result[nginx,$c]+="$(measure "$nginx_url" "$c")"$'\n'
+  done
 done
+# median and range of column $2 of the rounds in $1: "median (min-max)"
+column() { awk -v col="$2" 'NF { print $col }' <<<"$1" | sort -g; }
+median() { column "$1" "$2" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+stat() { column "$1" "$2" | awk '{ v[NR] = $1 } END { printf "%s (%s-%s)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
 
 # Resident memory at 1,000 open keep-alive connections, sampled mid-run.
 rss_under_load() { # pid url
@@ -93,16 +103,17 @@ nginx_idle_kb=$(awk '/VmRSS/ {print $2}' "/proc/$nginx_worker/status")
 nginx_1000_kb=$(rss_under_load "$nginx_worker" "$nginx_url")
 requests_logged=$(grep -c '"msg":"request"' "$work/noded.log" || true)
 
-printf '\nGET /api/v1/node, keep-alive, server on core 0, wrk -t1 on core 1, %ss per run\n' "$duration"
+printf '\nGET /api/v1/node, keep-alive, server on core 0, wrk -t1 on core 1, %ss per run, median (range) of %s rounds\n' "$duration" "$rounds"
 printf 'body bytes: noded %s, nginx %s (same bytes; uptime digits may differ)\n\n' "$body_noded" "$body_nginx"
-printf '| %-5s | %-6s | %12s | %9s | %9s |\n' conns server "req/s" "p50 ms" "p99 ms"
-printf '|-------|--------|--------------|-----------|-----------|\n'
+printf '| %-5s | %-6s | %-30s | %-20s | %-20s |\n' conns server "req/s" "p50 ms" "p99 ms"
+printf '|-------|--------|--------------------------------|----------------------|----------------------|\n'
 for c in $connections; do
-  read -r nr n50 n99 <<<"${result[noded,$c]}"
-  read -r gr g50 g99 <<<"${result[nginx,$c]}"
-  printf '| %-5s | %-6s | %12s | %9s | %9s |\n' "$c" noded "$nr" "$n50" "$n99"
-  printf '| %-5s | %-6s | %12s | %9s | %9s |\n' "$c" nginx "$gr" "$g50" "$g99"
-  printf '| %-5s | %-6s | %12s | %9s | %9s |\n' "$c" ratio "$(awk -v a="$nr" -v b="$gr" 'BEGIN{printf "%.2fx", a/b}')" "" ""
+  for server in noded nginx; do
+    rows=${result[$server,$c]}
+    printf '| %-5s | %-6s | %-30s | %-20s | %-20s |\n' "$c" "$server" "$(stat "$rows" 1)" "$(stat "$rows" 2)" "$(stat "$rows" 3)"
+  done
+  ratio=$(awk -v a="$(median "${result[noded,$c]}" 1)" -v b="$(median "${result[nginx,$c]}" 1)" 'BEGIN{printf "%.2fx", a/b}')
+  printf '| %-5s | %-6s | %-30s | %-20s | %-20s |\n' "$c" "ratio" "$ratio" "" ""
 done
 printf '\n| memory (RSS)        | noded      | nginx worker |\n|---------------------|------------|--------------|\n'
 printf '| idle                | %7.1f MiB | %9.1f MiB |\n' "$(awk -v k="$noded_idle_kb" 'BEGIN{print k/1024}')" "$(awk -v k="$nginx_idle_kb" 'BEGIN{print k/1024}')"
