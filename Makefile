@@ -18,7 +18,7 @@ run: release
 # The whole suite: unit, HTTP, fuzz and end-to-end tests against the built noded and nodectl.
 test:
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-swift-testing
+	$(SWIFT) test --skip-build
 
 # noded against nginx serving the same bytes, with wrk; prints one table.
 bench:

@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Outpost: one self-contained commerce node per site. Layering (nothing imports upward):
-//   C modules <- Platform <- HTTP <- Node <- noded, nodectl
+//   C modules <- Platform <- HTTP, Replication (pure) <- Node <- noded, nodectl
 // Only Platform imports the C modules.
 import PackageDescription
 
@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", exact: "2.0.1"),
     ],
     targets: [
         // System libraries (Debian -dev packages). Each shim.h holds only what Swift cannot import.
@@ -36,6 +37,8 @@ let package = Package(
             swiftSettings: hotPath
         ),
         .target(name: "HTTP", dependencies: ["Platform"], swiftSettings: hotPath),
+        // Pure: CRDTs, clocks and the sync session. No I/O, no clock reads, no C.
+        .target(name: "Replication", swiftSettings: strict),
         .target(
             name: "Node",
             dependencies: [
@@ -58,6 +61,11 @@ let package = Package(
         ),
 
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "NodeTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "ReplicationTests",
+            dependencies: ["Replication", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "NodeTests", dependencies: ["Node", "HTTP", "Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["NodeTesting", "HTTP", "Platform"], swiftSettings: strict),

@@ -1,0 +1,103 @@
+/// A deterministic binary encoding: the same value gives the same bytes on every node, so digests
+/// agree byte for byte and ties can be broken the same way everywhere.
+///
+/// Integers are LEB128 varints (signed ones zigzag), byte strings and text are length-prefixed,
+/// maps and sets are written in ascending order of their encoded keys.
+public struct CanonicalWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+
+    public init() {}
+
+    public mutating func unsigned(_ value: UInt64) {
+        var rest = value
+        while rest >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        bytes.append(UInt8(rest))
+    }
+
+    public mutating func signed(_ value: Int64) {
+        unsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+
+    public mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
+
+    public mutating func data(_ value: [UInt8]) {
+        unsigned(UInt64(value.count))
+        bytes.append(contentsOf: value)
+    }
+
+    public mutating func string(_ value: String) {
+        unsigned(UInt64(value.utf8.count))
+        bytes.append(contentsOf: value.utf8)
+    }
+
+    public mutating func value<T: CanonicalEncodable>(_ value: T) {
+        value.encode(to: &self)
+    }
+
+    /// Writes the count, then each element in ascending order of its encoding.
+    public mutating func sorted<S: Sequence>(_ elements: S) where S.Element: CanonicalEncodable {
+        let encoded = elements.map(\.canonicalBytes).sorted { $0.lexicographicallyPrecedes($1) }
+        unsigned(UInt64(encoded.count))
+        for item in encoded { bytes.append(contentsOf: item) }
+    }
+
+    /// Writes the count, then each (key, value) in ascending order of the key's encoding.
+    public mutating func sortedMap<K: CanonicalEncodable, V>(_ map: [K: V], _ encodeValue: (inout CanonicalWriter, V) -> Void) {
+        let entries = map.map { (key: $0.key.canonicalBytes, value: $0.value) }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        unsigned(UInt64(entries.count))
+        for entry in entries {
+            bytes.append(contentsOf: entry.key)
+            encodeValue(&self, entry.value)
+        }
+    }
+}
+
+/// A value with a canonical encoding.
+public protocol CanonicalEncodable {
+    func encode(to writer: inout CanonicalWriter)
+}
+
+extension CanonicalEncodable {
+    public var canonicalBytes: [UInt8] {
+        var writer = CanonicalWriter()
+        encode(to: &writer)
+        return writer.bytes
+    }
+}
+
+extension String: CanonicalEncodable {
+    public func encode(to writer: inout CanonicalWriter) { writer.string(self) }
+}
+
+extension Int64: CanonicalEncodable {
+    public func encode(to writer: inout CanonicalWriter) { writer.signed(self) }
+}
+
+extension Int: CanonicalEncodable {
+    public func encode(to writer: inout CanonicalWriter) { writer.signed(Int64(self)) }
+}
+
+extension UInt64: CanonicalEncodable {
+    public func encode(to writer: inout CanonicalWriter) { writer.unsigned(self) }
+}
+
+extension Bool: CanonicalEncodable {
+    public func encode(to writer: inout CanonicalWriter) { writer.bool(self) }
+}
+
+extension Optional: CanonicalEncodable where Wrapped: CanonicalEncodable {
+    public func encode(to writer: inout CanonicalWriter) {
+        switch self {
+        case .none: writer.bool(false)
+        case .some(let value):
+            writer.bool(true)
+            value.encode(to: &writer)
+        }
+    }
+}
+
+/// What replicated collections may hold: comparable across nodes through its encoding.
+public typealias ReplicatedValue = CanonicalEncodable & Equatable & Sendable
