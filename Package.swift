@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "Platform", "HTTP",
+                "Platform", "HTTP", "Replication",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -67,7 +67,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Platform", "NodeTesting"], swiftSettings: strict),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "HTTP", "Platform", "NodeTesting"], swiftSettings: strict),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "HTTP", "Platform", "Replication", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["NodeTesting", "HTTP", "Platform"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,174 @@
+/// One change as it travels: who made it (dot), when (hybrid clock), to which key, and the
+/// canonical encoding of the CRDT delta for that key.
+public struct WireDelta: Equatable, Sendable {
+    /// The origin's event id; applying a delta whose dot was applied before is a no-op.
+    public let dot: Dot
+    /// The origin's clock when it made the change.
+    public let timestamp: HLCTimestamp
+    /// The key within the collection (product id, cart id, "sku@location"...).
+    public let key: String
+    /// The CRDT delta, canonically encoded.
+    public let payload: [UInt8]
+
+    public init(dot: Dot, timestamp: HLCTimestamp, key: String, payload: [UInt8]) {
+        self.dot = dot
+        self.timestamp = timestamp
+        self.key = key
+        self.payload = payload
+    }
+}
+
+/// Why a link is being closed (sync/PROTOCOL.md §4, ERROR).
+public struct SyncErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    public static let malformedFrame = SyncErrorCode(rawValue: 1)
+    public static let unsupportedVersion = SyncErrorCode(rawValue: 2)
+    public static let unknownMessage = SyncErrorCode(rawValue: 3)
+    public static let identityMismatch = SyncErrorCode(rawValue: 4)
+    public static let clockSkew = SyncErrorCode(rawValue: 5)
+    public static let unknownCollection = SyncErrorCode(rawValue: 6)
+    public static let duplicateLink = SyncErrorCode(rawValue: 7)
+    public static let shuttingDown = SyncErrorCode(rawValue: 8)
+    public static let internalError = SyncErrorCode(rawValue: 9)
+
+    private static let names: [UInt64: String] = [
+        1: "malformed_frame", 2: "unsupported_version", 3: "unknown_message", 4: "identity_mismatch",
+        5: "clock_skew", 6: "unknown_collection", 7: "duplicate_link", 8: "shutting_down", 9: "internal",
+    ]
+
+    public var description: String { Self.names[rawValue] ?? "error_\(rawValue)" }
+}
+
+/// The messages of sync protocol version 1 (sync/PROTOCOL.md §4). Encoding and decoding are
+/// exact inverses: one message, one encoding.
+public enum SyncMessage: Equatable, Sendable {
+    case hello(minVersion: UInt64, maxVersion: UInt64, nodeId: String, region: String, role: String, now: HLCTimestamp)
+    case summary(collection: String, applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])
+    case deltas(collection: String, deltas: [WireDelta])
+    case ack(collection: String, applied: VersionVector)
+    case snapshot(collection: String, covers: VersionVector, chunkIndex: UInt64, chunkCount: UInt64, chunk: [UInt8])
+    case rightsRequest(collection: String, key: String, units: UInt64)
+    case rightsDeclined(collection: String, key: String, available: UInt64)
+    case ping(nonce: UInt64)
+    case pong(nonce: UInt64)
+    case error(code: SyncErrorCode, reason: String)
+
+    public static let digestBytes = 32
+
+    public var typeCode: UInt64 {
+        switch self {
+        case .hello: 1
+        case .summary: 2
+        case .deltas: 3
+        case .ack: 4
+        case .snapshot: 5
+        case .rightsRequest: 6
+        case .rightsDeclined: 7
+        case .ping: 8
+        case .pong: 9
+        case .error: 10
+        }
+    }
+
+    public func encoded() -> [UInt8] {
+        var w = CanonicalWriter()
+        w.unsigned(typeCode)
+        switch self {
+        case let .hello(minVersion, maxVersion, nodeId, region, role, now):
+            w.unsigned(minVersion)
+            w.unsigned(maxVersion)
+            w.string(nodeId)
+            w.string(region)
+            w.string(role)
+            w.value(now)
+        case let .summary(collection, applied, compactedThrough, digest):
+            w.string(collection)
+            w.value(applied)
+            w.value(compactedThrough)
+            w.data(digest)
+        case let .deltas(collection, deltas):
+            w.string(collection)
+            w.unsigned(UInt64(deltas.count))
+            for delta in deltas {
+                w.value(delta.dot)
+                w.value(delta.timestamp)
+                w.string(delta.key)
+                w.data(delta.payload)
+            }
+        case let .ack(collection, applied):
+            w.string(collection)
+            w.value(applied)
+        case let .snapshot(collection, covers, chunkIndex, chunkCount, chunk):
+            w.string(collection)
+            w.value(covers)
+            w.unsigned(chunkIndex)
+            w.unsigned(chunkCount)
+            w.data(chunk)
+        case let .rightsRequest(collection, key, units):
+            w.string(collection)
+            w.string(key)
+            w.unsigned(units)
+        case let .rightsDeclined(collection, key, available):
+            w.string(collection)
+            w.string(key)
+            w.unsigned(available)
+        case let .ping(nonce), let .pong(nonce):
+            w.unsigned(nonce)
+        case let .error(code, reason):
+            w.unsigned(code.rawValue)
+            w.string(reason)
+        }
+        return w.bytes
+    }
+
+    /// Decodes one message; every byte must belong to it.
+    public static func decode(_ bytes: [UInt8]) throws(WireError) -> SyncMessage {
+        var r = CanonicalReader(bytes)
+        let type = try r.unsigned()
+        let message: SyncMessage
+        switch type {
+        case 1:
+            let minVersion = try r.unsigned(), maxVersion = try r.unsigned()
+            guard minVersion <= maxVersion else { throw .invalid("HELLO's version range is empty") }
+            message = .hello(minVersion: minVersion, maxVersion: maxVersion, nodeId: try r.string(), region: try r.string(),
+                             role: try r.string(), now: try r.timestamp())
+        case 2:
+            let collection = try r.string(), applied = try r.versionVector(), compacted = try r.versionVector()
+            let digest = try r.data()
+            guard digest.count == digestBytes else { throw .invalid("a digest is \(digest.count) bytes, not \(digestBytes)") }
+            message = .summary(collection: collection, applied: applied, compactedThrough: compacted, digest: digest)
+        case 3:
+            let collection = try r.string()
+            let count = try r.count()
+            var deltas: [WireDelta] = []
+            deltas.reserveCapacity(count)
+            for _ in 0..<count {
+                deltas.append(WireDelta(dot: try r.dot(), timestamp: try r.timestamp(), key: try r.string(), payload: try r.data()))
+            }
+            message = .deltas(collection: collection, deltas: deltas)
+        case 4:
+            message = .ack(collection: try r.string(), applied: try r.versionVector())
+        case 5:
+            let collection = try r.string(), covers = try r.versionVector()
+            let index = try r.unsigned(), count = try r.unsigned()
+            guard index < count else { throw .invalid("snapshot chunk \(index) of \(count)") }
+            message = .snapshot(collection: collection, covers: covers, chunkIndex: index, chunkCount: count, chunk: try r.data())
+        case 6:
+            message = .rightsRequest(collection: try r.string(), key: try r.string(), units: try r.unsigned())
+        case 7:
+            message = .rightsDeclined(collection: try r.string(), key: try r.string(), available: try r.unsigned())
+        case 8:
+            message = .ping(nonce: try r.unsigned())
+        case 9:
+            message = .pong(nonce: try r.unsigned())
+        case 10:
+            message = .error(code: SyncErrorCode(rawValue: try r.unsigned()), reason: try r.string())
+        default:
+            throw .unknownMessage(type)
+        }
+        try r.finish()
+        return message
+    }
+}
