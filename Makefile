@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA_DIR ?= ./data
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: build release run test bench clean
+.PHONY: build release run test soak bench clean
 
 build:
 	$(SWIFT) build
@@ -19,6 +19,12 @@ run: release
 test:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# Longer randomized runs: thousands of simulated fleets and CRDT histories.
+soak:
+	$(SWIFT) build --build-tests
+	SIM_SEEDS=5000 $(SWIFT) test --skip-build --disable-swift-testing --filter SyncSimulationTests
+	PROPERTY_CASES=500 $(SWIFT) test --skip-build --disable-xctest --filter CRDTPropertyTests
 
 # noded against nginx serving the same bytes, with wrk; prints one table.
 bench:

@@ -48,7 +48,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "NodeTesting", dependencies: ["Platform", "HTTP", "Node"], swiftSettings: strict),
+        .target(name: "NodeTesting", dependencies: ["Platform", "HTTP", "Node", "Replication"], swiftSettings: strict),
         .executableTarget(
             name: "noded",
             dependencies: ["Node", "HTTP", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")],

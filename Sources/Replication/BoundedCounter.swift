@@ -11,6 +11,11 @@
 public struct BoundedCounter: CRDT {
     /// Source and destination of a rights transfer.
     public struct Transfer: Hashable, Sendable, CanonicalEncodable {
+        public init(from: ReplicaID, to: ReplicaID) {
+            self.from = from
+            self.to = to
+        }
+
         public let from: ReplicaID
         public let to: ReplicaID
 
@@ -28,6 +33,12 @@ public struct BoundedCounter: CRDT {
     public private(set) var transfers: [Transfer: UInt64] = [:]
 
     public init() {}
+
+    init(increments: [ReplicaID: UInt64], decrements: [ReplicaID: UInt64], transfers: [Transfer: UInt64]) {
+        self.increments = increments
+        self.decrements = decrements
+        self.transfers = transfers
+    }
 
     /// Units in stock: everything added less everything removed.
     public var value: Int64 {

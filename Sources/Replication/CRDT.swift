@@ -4,7 +4,7 @@
 /// Laws, checked by property tests over random histories: `merge` is commutative, associative
 /// and idempotent; merging the deltas of a history in any order, with duplicates, gives the same
 /// state as merging the full states.
-public protocol CRDT: Equatable, Sendable, CanonicalEncodable {
+public protocol CRDT: Equatable, Sendable, CanonicalEncodable, CanonicalDecodable {
     /// The bottom state: merging it changes nothing.
     init()
     /// Join with another state of the same object.

@@ -91,6 +91,9 @@ public struct CanonicalReader {
         return Array(bytes[offset..<offset + length])
     }
 
+    /// The bytes read since `start`.
+    func slice(from start: Int) -> [UInt8] { Array(bytes[start..<offset]) }
+
     /// Throws unless every byte was read.
     public func finish() throws(WireError) {
         if !isAtEnd { throw .trailingBytes(remaining) }

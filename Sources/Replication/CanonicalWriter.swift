@@ -100,4 +100,4 @@ extension Optional: CanonicalEncodable where Wrapped: CanonicalEncodable {
 }
 
 /// What replicated collections may hold: comparable across nodes through its encoding.
-public typealias ReplicatedValue = CanonicalEncodable & Equatable & Sendable
+public typealias ReplicatedValue = CanonicalEncodable & CanonicalDecodable & Equatable & Sendable

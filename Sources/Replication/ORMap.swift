@@ -18,6 +18,11 @@ public struct ORMap<Key: ReplicatedValue & Hashable, Value: CRDT>: CRDT {
 
     public init() {}
 
+    init(entries: [Key: Entry], context: CausalContext) {
+        self.entries = entries
+        self.context = context
+    }
+
     public var keys: Set<Key> { Set(entries.filter { !$0.value.dots.isEmpty }.keys) }
 
     /// The value of a present key.

@@ -8,6 +8,11 @@ public struct ORSet<Element: ReplicatedValue & Hashable>: CRDT {
 
     public init() {}
 
+    init(entries: [Element: Set<Dot>], context: CausalContext) {
+        self.entries = entries
+        self.context = context
+    }
+
     public var elements: Set<Element> { Set(entries.keys) }
     public func contains(_ element: Element) -> Bool { entries[element] != nil }
 

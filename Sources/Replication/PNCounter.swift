@@ -7,6 +7,11 @@ public struct PNCounter: CRDT {
 
     public init() {}
 
+    init(increments: [ReplicaID: UInt64], decrements: [ReplicaID: UInt64]) {
+        self.increments = increments.filter { $0.value > 0 }
+        self.decrements = decrements.filter { $0.value > 0 }
+    }
+
     public var value: Int64 {
         Int64(bitPattern: increments.values.reduce(0, &+) &- decrements.values.reduce(0, &+))
     }

@@ -23,6 +23,7 @@ import Testing
         for (index, replica) in network.replicas.enumerated() {
             #expect(replica == join, "replica \(index) differs from the join of full states (seed \(seed))")
             #expect(replica.canonicalBytes == join.canonicalBytes, "encodings differ (seed \(seed))")
+            #expect((try? State(canonicalBytes: replica.canonicalBytes)) == replica, "decoding the encoding gives the state back (seed \(seed))")
         }
         checkLaws(network.snapshots + network.replicas, random: &random)
     }

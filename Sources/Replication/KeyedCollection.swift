@@ -1,0 +1,154 @@
+/// Who may receive a collection (sync/PROTOCOL.md §5).
+public enum Scope: String, Sendable, Equatable, CaseIterable {
+    /// Every peer.
+    case global
+    /// Only peers of the same region: personal data stays in its region.
+    case region
+    /// Never leaves the node.
+    case node
+}
+
+/// One replicated collection in memory: key -> CRDT state, what has been applied per origin,
+/// and the op log of deltas not yet folded away.
+///
+/// Pure and synchronous. Node persists what each call changed (the `Applied` it returns) in
+/// the same SQLite transaction; the simulator keeps it as is.
+public struct KeyedCollection<State: CRDT>: Sendable {
+    public let name: String
+    public let scope: Scope
+    /// Key -> state. Keys whose state is bottom are not stored.
+    public private(set) var states: [String: State] = [:]
+    /// Per origin, every delta up to this counter is applied (contiguous).
+    public private(set) var applied = VersionVector()
+    /// Per origin, deltas up to this counter have been folded into `states` and dropped from the log.
+    public private(set) var compactedThrough = VersionVector()
+    /// Per origin, the deltas after `compactedThrough` through `applied`, in counter order.
+    public private(set) var log: [ReplicaID: [WireDelta]] = [:]
+
+    public init(name: String, scope: Scope) {
+        self.name = name
+        self.scope = scope
+    }
+
+    /// What one call changed: the deltas newly applied and the keys whose state changed.
+    public struct Applied: Sendable {
+        public var deltas: [WireDelta] = []
+        public var keys: Set<String> = []
+    }
+
+    /// Records a local change made by `origin` (this node) and returns its delta.
+    public mutating func commitLocal(key: String, delta: State, origin: ReplicaID, timestamp: HLCTimestamp) -> WireDelta {
+        let dot = Dot(replica: origin, counter: applied[origin] + 1)
+        let wire = WireDelta(dot: dot, timestamp: timestamp, key: key, payload: delta.canonicalBytes)
+        merge(delta, into: key)
+        applied.raise(origin, to: dot.counter)
+        log[origin, default: []].append(wire)
+        return wire
+    }
+
+    /// Applies deltas from a peer: per origin in counter order, skipping those already applied
+    /// and stopping an origin at its first gap. A delta that does not decode throws before
+    /// anything is applied.
+    public mutating func apply(_ deltas: [WireDelta]) throws(WireError) -> Applied {
+        var decoded: [(WireDelta, State)] = []
+        decoded.reserveCapacity(deltas.count)
+        for delta in deltas { decoded.append((delta, try State(canonicalBytes: delta.payload))) }
+        var result = Applied()
+        var blocked = Set<ReplicaID>()
+        for (wire, delta) in decoded {
+            let origin = wire.dot.replica
+            guard !blocked.contains(origin) else { continue }
+            if wire.dot.counter <= applied[origin] { continue }  // applied before: harmless
+            guard wire.dot.counter == applied[origin] + 1 else {
+                blocked.insert(origin)  // a gap: the sender resends from our ACK
+                continue
+            }
+            merge(delta, into: wire.key)
+            applied.raise(origin, to: wire.dot.counter)
+            log[origin, default: []].append(wire)
+            result.deltas.append(wire)
+            result.keys.insert(wire.key)
+        }
+        return result
+    }
+
+    private mutating func merge(_ delta: State, into key: String) {
+        var state = states[key] ?? State()
+        state.merge(delta)
+        state.checkInvariants()
+        states[key] = state.isBottom ? nil : state
+    }
+
+    /// Deltas after `known`, per origin in counter order, at most `limit`. Nil if some origin's
+    /// missing deltas were compacted away: the peer needs a snapshot.
+    public func deltas(after known: VersionVector, limit: Int) -> [WireDelta]? {
+        var out: [WireDelta] = []
+        for (origin, from, _) in applied.missing(from: known) {
+            guard from > compactedThrough[origin] else { return nil }
+            guard let entries = log[origin] else { continue }
+            let firstInLog = compactedThrough[origin] + 1
+            for wire in entries[Int(from - firstInLog)...] {
+                if out.count >= limit { return out }
+                out.append(wire)
+            }
+        }
+        return out
+    }
+
+    /// The whole state, canonically encoded, and the deltas it covers.
+    public var snapshot: (covers: VersionVector, state: [UInt8]) {
+        var writer = CanonicalWriter()
+        writer.sortedMap(states) { $1.encode(to: &$0) }
+        return (applied, writer.bytes)
+    }
+
+    /// The canonical encoding of the state: what digests are computed over.
+    public var canonicalState: [UInt8] { snapshot.state }
+
+    /// Merges a snapshot that covers `covers` (merge, not replace). Afterwards `applied` is the
+    /// join of both vectors; the log restarts after it, so this node serves later deltas only.
+    public mutating func mergeSnapshot(_ bytes: [UInt8], covers: VersionVector) throws(WireError) -> Applied {
+        var reader = CanonicalReader(bytes)
+        let incoming = try reader.sortedMap(keys: String.self) { (r: inout CanonicalReader) throws(WireError) in try State(from: &r) }
+        try reader.finish()
+        var result = Applied()
+        for (key, state) in incoming {
+            let before = states[key]
+            merge(state, into: key)
+            if states[key] != before { result.keys.insert(key) }
+        }
+        // Where the snapshot covers more than was applied here, the deltas in between were never
+        // seen: the log can only serve from the snapshot's point on.
+        let before = applied
+        applied.merge(covers)
+        for (origin, counter) in covers.counters where counter > before[origin] {
+            compactedThrough.raise(origin, to: counter)
+            log[origin] = nil  // every logged delta of this origin is at or below `counter`
+        }
+        return result
+    }
+
+    /// Folds log entries every peer has acknowledged into state (they are already merged there):
+    /// drops them and raises `compactedThrough`.
+    public mutating func compact(acknowledgedByAll: VersionVector) {
+        for (origin, counter) in acknowledgedByAll.counters {
+            let through = min(counter, applied[origin])
+            guard through > compactedThrough[origin] else { continue }
+            log[origin]?.removeAll { $0.dot.counter <= through }
+            if log[origin]?.isEmpty == true { log[origin] = nil }
+            compactedThrough.raise(origin, to: through)
+        }
+    }
+
+    public func checkInvariants() {
+        for (origin, counter) in applied.counters {
+            precondition(compactedThrough[origin] <= counter, "compacted past what is applied")
+            let entries = log[origin] ?? []
+            precondition(UInt64(entries.count) == counter - compactedThrough[origin], "the log of \(origin) has gaps")
+            for (index, wire) in entries.enumerated() {
+                precondition(wire.dot.counter == compactedThrough[origin] + UInt64(index) + 1, "the log of \(origin) is out of order")
+            }
+        }
+        for (_, state) in states { state.checkInvariants() }
+    }
+}

@@ -1,0 +1,138 @@
+/// What a sync session needs from the node's data. Node implements it over SQLite; the simulator
+/// over `MemoryReplica`.
+public protocol ReplicaStore {
+    var nodeId: ReplicaID { get }
+    var region: String { get }
+    /// Collections a peer of `region` may receive (scope), in a stable order.
+    func collectionNames(sharedWithRegion region: String) -> [String]
+    /// Applied and compacted vectors and the digest of a collection; nil if there is none.
+    func summary(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])?
+    /// Deltas after `known`, at most `limit`; nil if a snapshot is needed.
+    func deltas(of collection: String, after known: VersionVector, limit: Int) -> [WireDelta]?
+    func snapshot(of collection: String) -> (covers: VersionVector, state: [UInt8])?
+    /// Applies deltas durably; returns the collection's applied vector afterwards.
+    mutating func apply(_ deltas: [WireDelta], to collection: String) throws(WireError) -> (applied: VersionVector, count: Int)
+    mutating func mergeSnapshot(_ state: [UInt8], covers: VersionVector, into collection: String) throws(WireError) -> VersionVector
+    /// The peer holds everything up to `applied`.
+    mutating func peer(_ peer: ReplicaID, acknowledged applied: VersionVector, of collection: String)
+}
+
+/// A collection behind a type-erased box, so one replica holds collections of different CRDTs.
+public protocol AnyReplicatedCollection: Sendable {
+    var name: String { get }
+    var scope: Scope { get }
+    var applied: VersionVector { get }
+    var compactedThrough: VersionVector { get }
+    var canonicalState: [UInt8] { get }
+    var snapshot: (covers: VersionVector, state: [UInt8]) { get }
+    func deltas(after known: VersionVector, limit: Int) -> [WireDelta]?
+    mutating func apply(_ deltas: [WireDelta]) throws(WireError) -> Int
+    mutating func mergeSnapshotBytes(_ bytes: [UInt8], covers: VersionVector) throws(WireError)
+    mutating func compact(acknowledgedByAll: VersionVector)
+    func checkInvariants()
+}
+
+extension KeyedCollection: AnyReplicatedCollection {
+    public mutating func apply(_ deltas: [WireDelta]) throws(WireError) -> Int {
+        let result: Applied = try apply(deltas)
+        return result.deltas.count
+    }
+
+    public mutating func mergeSnapshotBytes(_ bytes: [UInt8], covers: VersionVector) throws(WireError) {
+        _ = try mergeSnapshot(bytes, covers: covers)
+    }
+}
+
+/// A replica's data in memory: collections, and what each peer has acknowledged. For the
+/// simulator and tests; compaction follows the same rule as a node's.
+public struct MemoryReplica: ReplicaStore, Sendable {
+    public let nodeId: ReplicaID
+    public let region: String
+    public var collections: [String: any AnyReplicatedCollection]
+    /// Peer -> collection -> what it acknowledged.
+    public private(set) var acknowledged: [ReplicaID: [String: VersionVector]] = [:]
+    /// Peers (id -> region) whose acknowledgements hold compaction back, for the collections they
+    /// may receive; a peer left out gets a snapshot when it returns.
+    public var compactionPeers: [ReplicaID: String]
+    private let digestFunction: @Sendable ([UInt8]) -> [UInt8]
+
+    public init(nodeId: ReplicaID, region: String, collections: [any AnyReplicatedCollection], compactionPeers: [ReplicaID: String],
+                digest: @escaping @Sendable ([UInt8]) -> [UInt8]) {
+        self.nodeId = nodeId
+        self.region = region
+        self.collections = Dictionary(uniqueKeysWithValues: collections.map { ($0.name, $0) })
+        self.compactionPeers = compactionPeers
+        digestFunction = digest
+    }
+
+    public func collectionNames(sharedWithRegion peerRegion: String) -> [String] {
+        collections.values.filter { $0.scope == .global || ($0.scope == .region && peerRegion == region) }.map(\.name).sorted()
+    }
+
+    public func summary(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])? {
+        guard let c = collections[collection] else { return nil }
+        return (c.applied, c.compactedThrough, digestFunction(c.canonicalState))
+    }
+
+    public func digest(of collection: String) -> [UInt8]? {
+        collections[collection].map { digestFunction($0.canonicalState) }
+    }
+
+    public func deltas(of collection: String, after known: VersionVector, limit: Int) -> [WireDelta]? {
+        collections[collection]?.deltas(after: known, limit: limit)
+    }
+
+    public func snapshot(of collection: String) -> (covers: VersionVector, state: [UInt8])? {
+        collections[collection]?.snapshot
+    }
+
+    public mutating func apply(_ deltas: [WireDelta], to collection: String) throws(WireError) -> (applied: VersionVector, count: Int) {
+        guard var c = collections[collection] else { throw .invalid("unknown collection \(collection)") }
+        let count = try c.apply(deltas)
+        collections[collection] = c
+        return (c.applied, count)
+    }
+
+    public mutating func mergeSnapshot(_ state: [UInt8], covers: VersionVector, into collection: String) throws(WireError) -> VersionVector {
+        guard var c = collections[collection] else { throw .invalid("unknown collection \(collection)") }
+        try c.mergeSnapshotBytes(state, covers: covers)
+        collections[collection] = c
+        return c.applied
+    }
+
+    public mutating func peer(_ peer: ReplicaID, acknowledged applied: VersionVector, of collection: String) {
+        acknowledged[peer, default: [:]][collection, default: VersionVector()].merge(applied)
+        compact(collection)
+    }
+
+    /// Folds what every compaction peer has acknowledged.
+    public mutating func compact(_ collection: String) {
+        guard var c = collections[collection] else { return }
+        let peers = compactionPeers.filter { c.scope == .global || (c.scope == .region && $0.value == region) }.keys
+        guard !peers.isEmpty, c.scope != .node else { return }
+        var floor: [ReplicaID: UInt64] = c.applied.counters
+        for peer in peers {
+            let acked = acknowledged[peer]?[collection] ?? VersionVector()
+            for origin in floor.keys { floor[origin] = min(floor[origin] ?? 0, acked[origin]) }
+        }
+        c.compact(acknowledgedByAll: VersionVector(floor))
+        collections[collection] = c
+    }
+
+    /// Commits a local change to a typed collection.
+    public mutating func commit<State: CRDT>(_ delta: State, key: String, in collection: String, as type: State.Type, at timestamp: HLCTimestamp) -> WireDelta? {
+        guard var c = collections[collection] as? KeyedCollection<State> else { return nil }
+        let wire = c.commitLocal(key: key, delta: delta, origin: nodeId, timestamp: timestamp)
+        collections[collection] = c
+        return wire
+    }
+
+    /// The current state at `key` of a typed collection.
+    public func state<State: CRDT>(at key: String, in collection: String, as type: State.Type) -> State? {
+        (collections[collection] as? KeyedCollection<State>)?.states[key]
+    }
+
+    public func checkInvariants() {
+        for c in collections.values { c.checkInvariants() }
+    }
+}
