@@ -17,5 +17,38 @@ public enum NodeSchema {
                 region TEXT NOT NULL       -- region it started in
             ) STRICT;
             """),
+        Migration(version: 2, name: "replicated collections and op log", sql: """
+            CREATE TABLE replicated_state (
+                collection TEXT NOT NULL,   -- catalog, carts, inventory, orders, payments
+                key TEXT NOT NULL,          -- product id, cart id, sku@location, order id...
+                state BLOB NOT NULL,        -- canonical encoding of the key's CRDT state
+                PRIMARY KEY (collection, key)
+            ) STRICT, WITHOUT ROWID;
+            CREATE TABLE op_log (
+                collection TEXT NOT NULL,
+                origin TEXT NOT NULL,       -- node that made the change
+                counter INTEGER NOT NULL,   -- the change's dot: origin's 1, 2, 3...
+                hlc_ms INTEGER NOT NULL,    -- origin's hybrid clock: physical ms
+                hlc_logical INTEGER NOT NULL,
+                hlc_node TEXT NOT NULL,
+                key TEXT NOT NULL,
+                delta BLOB NOT NULL,        -- canonical encoding of the CRDT delta
+                PRIMARY KEY (collection, origin, counter)
+            ) STRICT, WITHOUT ROWID;
+            CREATE TABLE replication_progress (
+                collection TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                applied INTEGER NOT NULL,   -- every change of origin up to here is applied
+                compacted INTEGER NOT NULL, -- changes up to here are folded into state, out of op_log
+                PRIMARY KEY (collection, origin)
+            ) STRICT, WITHOUT ROWID;
+            CREATE TABLE peer_acks (
+                peer TEXT NOT NULL,         -- node that acknowledged
+                collection TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                counter INTEGER NOT NULL,   -- peer holds origin's changes up to here
+                PRIMARY KEY (peer, collection, origin)
+            ) STRICT, WITHOUT ROWID;
+            """),
     ]
 }

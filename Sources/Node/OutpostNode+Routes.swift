@@ -63,10 +63,12 @@ extension OutpostNode {
             return .json(["type": .string(type.uri), "slug": .string(type.slug), "title": .string(type.title),
                           "status": .int(Int64(type.status)), "explanation": .string(type.explanation)])
         }
+
+        registerReplicatedRoutes()
     }
 
     /// Every problem type this node answers with.
-    public static let problemCatalog: [ProblemType] = ProblemType.httpCatalog
+    public static let problemCatalog: [ProblemType] = ProblemType.httpCatalog + [.insufficientRights]
 
     /// Re-encoded at most once a second: uptime is the only part that changes.
     func nodeInfoBody() -> [UInt8] {

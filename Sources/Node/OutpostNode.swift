@@ -28,6 +28,8 @@ public final class OutpostNode {
     let router: Router
     let server: HTTPServer
     let metrics: HTTPMetrics
+    /// Replicated collections and their op log.
+    let replica: NodeReplica
     private let lock: FileLock
     private var signals: [SignalWatcher] = []
     let startedAtMs: Int64
@@ -68,6 +70,7 @@ public final class OutpostNode {
             }
         }
         starts = try database.queryOne("SELECT count(*) FROM node_starts") { $0.int(0) } ?? 0
+        replica = try NodeReplica(database: database, nodeId: identity.nodeId, region: config.region, peers: [:])
 
         loop = try EventLoop()
         writer = try GroupCommit(database: database, loop: loop)

@@ -8,6 +8,14 @@ public enum Scope: String, Sendable, Equatable, CaseIterable {
     case node
 }
 
+/// What one call changed in a collection: the deltas newly applied (to append to the op log)
+/// and the keys whose state changed (to write back).
+public struct CollectionChange: Sendable {
+    public var deltas: [WireDelta] = []
+    public var keys: Set<String> = []
+    public init() {}
+}
+
 /// One replicated collection in memory: key -> CRDT state, what has been applied per origin,
 /// and the op log of deltas not yet folded away.
 ///
@@ -30,11 +38,7 @@ public struct KeyedCollection<State: CRDT>: Sendable {
         self.scope = scope
     }
 
-    /// What one call changed: the deltas newly applied and the keys whose state changed.
-    public struct Applied: Sendable {
-        public var deltas: [WireDelta] = []
-        public var keys: Set<String> = []
-    }
+    public typealias Applied = CollectionChange
 
     /// Records a local change made by `origin` (this node) and returns its delta.
     public mutating func commitLocal(key: String, delta: State, origin: ReplicaID, timestamp: HLCTimestamp) -> WireDelta {
@@ -138,6 +142,16 @@ public struct KeyedCollection<State: CRDT>: Sendable {
             if log[origin]?.isEmpty == true { log[origin] = nil }
             compactedThrough.raise(origin, to: through)
         }
+    }
+
+    /// Restores a collection saved by a node: states, the op log and the vectors.
+    public mutating func load(states encoded: [(key: String, state: [UInt8])], log saved: [WireDelta],
+                              applied: VersionVector, compactedThrough: VersionVector) throws(WireError) {
+        states = [:]
+        for (key, bytes) in encoded { states[key] = try State(canonicalBytes: bytes) }
+        self.applied = applied
+        self.compactedThrough = compactedThrough
+        log = Dictionary(grouping: saved, by: \.dot.replica).mapValues { $0.sorted { $0.dot.counter < $1.dot.counter } }
     }
 
     public func checkInvariants() {

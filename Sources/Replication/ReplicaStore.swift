@@ -1,3 +1,18 @@
+/// Why a store did not take what a peer sent.
+public enum ApplyFailure: Error, Sendable, CustomStringConvertible {
+    /// The peer's bytes are invalid: the link is closed as malformed.
+    case malformed(WireError)
+    /// This node could not store them (disk, database): the link is closed and retried later.
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case .malformed(let error): return "\(error)"
+        case .storage(let why): return "storage failed: \(why)"
+        }
+    }
+}
+
 /// What a sync session needs from the node's data. Node implements it over SQLite; the simulator
 /// over `MemoryReplica`.
 public protocol ReplicaStore {
@@ -11,8 +26,8 @@ public protocol ReplicaStore {
     func deltas(of collection: String, after known: VersionVector, limit: Int) -> [WireDelta]?
     func snapshot(of collection: String) -> (covers: VersionVector, state: [UInt8])?
     /// Applies deltas durably; returns the collection's applied vector afterwards.
-    mutating func apply(_ deltas: [WireDelta], to collection: String) throws(WireError) -> (applied: VersionVector, count: Int)
-    mutating func mergeSnapshot(_ state: [UInt8], covers: VersionVector, into collection: String) throws(WireError) -> VersionVector
+    mutating func apply(_ deltas: [WireDelta], to collection: String) throws(ApplyFailure) -> (applied: VersionVector, count: Int)
+    mutating func mergeSnapshot(_ state: [UInt8], covers: VersionVector, into collection: String) throws(ApplyFailure) -> VersionVector
     /// The peer holds everything up to `applied`.
     mutating func peer(_ peer: ReplicaID, acknowledged applied: VersionVector, of collection: String)
 }
@@ -26,21 +41,25 @@ public protocol AnyReplicatedCollection: Sendable {
     var canonicalState: [UInt8] { get }
     var snapshot: (covers: VersionVector, state: [UInt8]) { get }
     func deltas(after known: VersionVector, limit: Int) -> [WireDelta]?
-    mutating func apply(_ deltas: [WireDelta]) throws(WireError) -> Int
-    mutating func mergeSnapshotBytes(_ bytes: [UInt8], covers: VersionVector) throws(WireError)
+    mutating func apply(_ deltas: [WireDelta]) throws(WireError) -> CollectionChange
+    mutating func mergeSnapshotBytes(_ bytes: [UInt8], covers: VersionVector) throws(WireError) -> CollectionChange
+    /// The canonical encoding of one key's state, nil if it has none.
+    func encodedState(of key: String) -> [UInt8]?
+    var keyCount: Int { get }
+    var logCount: Int { get }
+    mutating func load(states: [(key: String, state: [UInt8])], log: [WireDelta], applied: VersionVector, compactedThrough: VersionVector) throws(WireError)
     mutating func compact(acknowledgedByAll: VersionVector)
     func checkInvariants()
 }
 
 extension KeyedCollection: AnyReplicatedCollection {
-    public mutating func apply(_ deltas: [WireDelta]) throws(WireError) -> Int {
-        let result: Applied = try apply(deltas)
-        return result.deltas.count
+    public mutating func mergeSnapshotBytes(_ bytes: [UInt8], covers: VersionVector) throws(WireError) -> CollectionChange {
+        try mergeSnapshot(bytes, covers: covers)
     }
 
-    public mutating func mergeSnapshotBytes(_ bytes: [UInt8], covers: VersionVector) throws(WireError) {
-        _ = try mergeSnapshot(bytes, covers: covers)
-    }
+    public func encodedState(of key: String) -> [UInt8]? { states[key]?.canonicalBytes }
+    public var keyCount: Int { states.count }
+    public var logCount: Int { log.values.reduce(0) { $0 + $1.count } }
 }
 
 /// A replica's data in memory: collections, and what each peer has acknowledged. For the
@@ -86,23 +105,40 @@ public struct MemoryReplica: ReplicaStore, Sendable {
         collections[collection]?.snapshot
     }
 
-    public mutating func apply(_ deltas: [WireDelta], to collection: String) throws(WireError) -> (applied: VersionVector, count: Int) {
-        guard var c = collections[collection] else { throw .invalid("unknown collection \(collection)") }
-        let count = try c.apply(deltas)
-        collections[collection] = c
-        return (c.applied, count)
+    public mutating func apply(_ deltas: [WireDelta], to collection: String) throws(ApplyFailure) -> (applied: VersionVector, count: Int) {
+        let change: CollectionChange
+        do { change = try applyReturningChange(deltas, to: collection) } catch { throw .malformed(error) }
+        return (collections[collection]?.applied ?? VersionVector(), change.deltas.count)
     }
 
-    public mutating func mergeSnapshot(_ state: [UInt8], covers: VersionVector, into collection: String) throws(WireError) -> VersionVector {
+    /// Like `apply`, returning what changed (for a store that persists it).
+    public mutating func applyReturningChange(_ deltas: [WireDelta], to collection: String) throws(WireError) -> CollectionChange {
         guard var c = collections[collection] else { throw .invalid("unknown collection \(collection)") }
-        try c.mergeSnapshotBytes(state, covers: covers)
+        let change = try c.apply(deltas)
         collections[collection] = c
-        return c.applied
+        return change
+    }
+
+    public mutating func mergeSnapshot(_ state: [UInt8], covers: VersionVector, into collection: String) throws(ApplyFailure) -> VersionVector {
+        do { _ = try mergeSnapshotReturningChange(state, covers: covers, into: collection) } catch { throw .malformed(error) }
+        return collections[collection]?.applied ?? VersionVector()
+    }
+
+    public mutating func mergeSnapshotReturningChange(_ state: [UInt8], covers: VersionVector, into collection: String) throws(WireError) -> CollectionChange {
+        guard var c = collections[collection] else { throw .invalid("unknown collection \(collection)") }
+        let change = try c.mergeSnapshotBytes(state, covers: covers)
+        collections[collection] = c
+        return change
     }
 
     public mutating func peer(_ peer: ReplicaID, acknowledged applied: VersionVector, of collection: String) {
         acknowledged[peer, default: [:]][collection, default: VersionVector()].merge(applied)
         compact(collection)
+    }
+
+    /// Restores what peers acknowledged (a node's saved progress).
+    public mutating func restoreAcknowledged(_ saved: [ReplicaID: [String: VersionVector]]) {
+        acknowledged = saved
     }
 
     /// Folds what every compaction peer has acknowledged.

@@ -134,7 +134,7 @@ public struct SyncSession: Sendable {
             guard shared.contains(collection) else { return close(.unknownCollection, "\(collection) is not shared with this peer") }
             let result: (applied: VersionVector, count: Int)
             do { result = try store.apply(deltas, to: collection) } catch {
-                return close(.malformedFrame, "a delta of \(collection) does not decode: \(error)")
+                return close(error.closeCode, "deltas of \(collection) not applied: \(error)")
             }
             deltasReceived += result.count
             // The peer holds what it sent: never echo it back.
@@ -164,7 +164,7 @@ public struct SyncSession: Sendable {
             snapshotChunks[collection] = nil
             let applied: VersionVector
             do { applied = try store.mergeSnapshot(pending.chunks.flatMap { $0 }, covers: covers, into: collection) } catch {
-                return close(.malformedFrame, "a snapshot of \(collection) does not decode: \(error)")
+                return close(error.closeCode, "snapshot of \(collection) not applied: \(error)")
             }
             peerApplied[collection, default: VersionVector()].merge(covers)
             return [.send(.ack(collection: collection, applied: applied)), .applied(collection: collection, count: 0)]
@@ -252,5 +252,14 @@ public struct SyncSession: Sendable {
     private mutating func record(_ wallMs: Int64, _ actions: [SyncAction]) -> [SyncAction] {
         if actions.contains(where: { if case .send = $0 { return true } else { return false } }) { lastSentMs = wallMs }
         return actions
+    }
+}
+
+extension ApplyFailure {
+    var closeCode: SyncErrorCode {
+        switch self {
+        case .malformed: return .malformedFrame
+        case .storage: return .internalError
+        }
     }
 }
