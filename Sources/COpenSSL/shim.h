@@ -9,6 +9,22 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 /* BIO_get_mem_data is a macro over BIO_ctrl. */
 static inline long outpost_bio_get_mem_data(BIO *bio, char **out) { return BIO_get_mem_data(bio, out); }
+
+/* Protocol-version setters are macros over SSL_CTX_ctrl. */
+static inline int outpost_ssl_ctx_tls13_only(SSL_CTX *ctx) {
+    return SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) && SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+}
+
+/* The modes are set through a macro too. */
+static inline void outpost_ssl_ctx_set_partial_write(SSL_CTX *ctx) {
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+}
+
+/* OPENSSL_free is a macro over CRYPTO_free. */
+static inline void outpost_openssl_free(void *p) { OPENSSL_free(p); }
 #endif
