@@ -37,7 +37,7 @@ extension NodeConfig {
             throw ConfigError(key: source, "not valid TOML")
         }
         let reader = TOMLReader(table: table, prefix: "")
-        try reader.allowOnly(["node", "http", "log", "database"])
+        try reader.allowOnly(["node", "http", "log", "database", "sync"])
         if let node = try reader.table("node") {
             try node.allowOnly(["id", "region", "role", "data_dir"])
             if let id = try node.string("id") { nodeId = try Self.name(id, key: "node.id") }
@@ -63,6 +63,24 @@ extension NodeConfig {
             try log.allowOnly(["level", "access_log"])
             if let level = try log.string("level") { logLevel = try Self.level(level, key: "log.level") }
             if let access = try log.bool("access_log") { accessLog = access }
+        }
+        if let sync = try reader.table("sync") {
+            try sync.allowOnly(["listen", "max_drift_ms", "peers"])
+            if let listen = try sync.string("listen") { self.sync.listen = try Self.address(listen, key: "sync.listen") }
+            if let drift = try sync.integer("max_drift_ms", in: 1_000...86_400_000) { self.sync.maxDriftMs = Int64(drift) }
+            for (index, peer) in try sync.tables("peers").enumerated() {
+                let key = "sync.peers[\(index)]"
+                try peer.allowOnly(["node_id", "region", "address"])
+                guard let id = try peer.string("node_id") else { throw ConfigError(key: key + ".node_id", "is required") }
+                guard let region = try peer.string("region") else { throw ConfigError(key: key + ".region", "is required") }
+                guard let address = try peer.string("address") else { throw ConfigError(key: key + ".address", "is required") }
+                let parsed = NodeConfig.SyncPeer(nodeId: try Self.name(id, key: key + ".node_id"), region: try Self.name(region, key: key + ".region"),
+                                                 address: try Self.address(address, key: key + ".address"))
+                guard !self.sync.peers.contains(where: { $0.nodeId == parsed.nodeId }) else {
+                    throw ConfigError(key: key + ".node_id", "\"\(id)\" is listed twice")
+                }
+                self.sync.peers.append(parsed)
+            }
         }
         if let database = try reader.table("database") {
             try database.allowOnly(["synchronous"])
@@ -155,6 +173,18 @@ private struct TOMLReader {
         guard value.type == .int, let number = value.int else { throw ConfigError(key: key(name), "must be an integer, not a \(value.type)") }
         guard range.contains(number) else { throw ConfigError(key: key(name), "must be between \(range.lowerBound) and \(range.upperBound), not \(number)") }
         return number
+    }
+
+    /// An array of tables (`[[name]]`), empty if absent.
+    func tables(_ name: String) throws(ConfigError) -> [TOMLReader] {
+        guard let value = table[name] else { return [] }
+        guard let array = value.array else { throw ConfigError(key: key(name), "must be an array of tables ([[\(key(name))]])") }
+        var out: [TOMLReader] = []
+        for (index, element) in array.enumerated() {
+            guard let sub = element.table else { throw ConfigError(key: "\(key(name))[\(index)]", "must be a table") }
+            out.append(TOMLReader(table: sub, prefix: "\(key(name))[\(index)]"))
+        }
+        return out
     }
 
     func stringOrStrings(_ name: String) throws(ConfigError) -> [String]? {

@@ -34,6 +34,33 @@ public struct NodeConfig: Sendable, Equatable {
     public var shutdownGraceMs: UInt64 = 10_000
     /// `synchronous` of the node database: FULL unless an operator knowingly trades durability.
     public var synchronous = Database.Synchronous.full
+    /// Replication with other nodes.
+    public var sync = SyncSettings()
+
+    public struct SyncSettings: Sendable, Equatable {
+        /// Where peers connect (mutual TLS); nil: this node only dials out.
+        public var listen: SocketAddress?
+        /// Peers this node dials.
+        public var peers: [SyncPeer] = []
+        /// A peer clock further ahead than this is refused.
+        public var maxDriftMs: Int64 = 60_000
+        public init() {}
+
+        /// Whether this node replicates at all (and so needs its fleet certificate).
+        public var isEnabled: Bool { listen != nil || !peers.isEmpty }
+    }
+
+    /// A peer to dial: who it must be (its certificate) and where.
+    public struct SyncPeer: Sendable, Equatable {
+        public var nodeId: String
+        public var region: String
+        public var address: SocketAddress
+        public init(nodeId: String, region: String, address: SocketAddress) {
+            self.nodeId = nodeId
+            self.region = region
+            self.address = address
+        }
+    }
 
     public struct HTTPSettings: Sendable, Equatable {
         public var headerReadTimeoutMs: UInt64 = 10_000

@@ -17,6 +17,10 @@ public struct NodeIdentity: Sendable {
     public static let adminTokenFile = "admin.token"
     /// Where a running node writes its base URL, for `nodectl --data-dir`.
     public static let addressFile = "node.address"
+    /// The node's certificate from `nodectl enroll` (CN = node id, OU = region), for sync.
+    public static let certificateFile = "node.crt"
+    /// The fleet CA's certificate, that every peer's certificate must chain to.
+    public static let authorityFile = "ca.crt"
 
     /// Loads the identity in `directory`, creating what is missing. The node id comes from the
     /// database (`storedId`) once there is one; a different configured id is refused.
@@ -30,19 +34,7 @@ public struct NodeIdentity: Sendable {
         case (nil, nil): nodeId = "node-" + Hex.encode(SecureRandom.bytes(4))
         }
 
-        let keyPath = directory + "/" + keyFile
-        let keyPair: Ed25519KeyPair
-        if Files.exists(keyPath) {
-            try requireOwnerOnly(keyPath)
-            guard let loaded = Ed25519KeyPair.fromPEM(try Files.readString(keyPath)) else {
-                throw ConfigError(key: keyPath, "is not an Ed25519 private key in PEM")
-            }
-            keyPair = loaded
-        } else {
-            keyPair = Ed25519KeyPair.generate()
-            try Files.writeAtomically(keyPath, keyPair.privateKeyPEM, mode: 0o600)
-        }
-        try Files.writeAtomically(directory + "/" + publicKeyFile, keyPair.publicKeyPEM, mode: 0o644)
+        let keyPair = try keyPair(in: directory)
 
         let tokenPath = directory + "/" + adminTokenFile
         let token: String
@@ -57,8 +49,28 @@ public struct NodeIdentity: Sendable {
         return NodeIdentity(nodeId: nodeId, keyPair: keyPair, adminToken: token)
     }
 
+    /// The node's key pair in `directory`, made (with node.pub beside it) if there is none.
+    public static func keyPair(in directory: String) throws -> Ed25519KeyPair {
+        let keyPath = directory + "/" + keyFile
+        let keyPair: Ed25519KeyPair
+        if Files.exists(keyPath) {
+            try requireOwnerOnly(keyPath)
+            guard let loaded = Ed25519KeyPair.fromPEM(try Files.readString(keyPath)) else {
+                throw ConfigError(key: keyPath, "is not an Ed25519 private key in PEM")
+            }
+            keyPair = loaded
+        } else {
+            keyPair = Ed25519KeyPair.generate()
+            try Files.writeAtomically(keyPath, keyPair.privateKeyPEM, mode: 0o600)
+        }
+        if !Files.exists(directory + "/" + publicKeyFile) {
+            try Files.writeAtomically(directory + "/" + publicKeyFile, keyPair.publicKeyPEM, mode: 0o644)
+        }
+        return keyPair
+    }
+
     /// A secret readable by others has leaked already: refuse to run with it.
-    private static func requireOwnerOnly(_ path: String) throws(ConfigError) {
+    static func requireOwnerOnly(_ path: String) throws(ConfigError) {
         if let mode = Files.permissions(path), mode & 0o077 != 0 {
             throw ConfigError(key: path, "is readable by other users (mode \(String(mode, radix: 8))); run chmod 600 on it")
         }

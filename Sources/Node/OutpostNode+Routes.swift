@@ -103,6 +103,28 @@ extension OutpostNode {
                   value: Double(Files.size(dataDirectory + "/" + Self.databaseFile + "-wal")))
         out.counter("outpost_database_group_commits_total", help: "Group-commit transactions committed.", value: Double(writer.commits))
         out.counter("outpost_database_writes_committed_total", help: "Durable writes acknowledged after commit.", value: Double(writer.writesCommitted))
+        if let sync {
+            let peers = sync.status()
+            out.family("outpost_sync_peer_connected", type: "gauge", help: "1 while the link to a peer is up.")
+            for peer in peers { out.sample("outpost_sync_peer_connected", labels: [("peer", peer.nodeId)], value: peer.connected ? 1 : 0) }
+            out.family("outpost_sync_deltas_behind", type: "gauge", help: "Replication lag: deltas one side has and the other lacks, per peer and direction.")
+            for peer in peers {
+                let outgoing = peer.collections.reduce(0) { $0 + $1.deltasBehindOutgoing }
+                let incoming = peer.collections.reduce(0) { $0 + $1.deltasBehindIncoming }
+                out.sample("outpost_sync_deltas_behind", labels: [("peer", peer.nodeId), ("direction", "outgoing")], value: Double(outgoing))
+                out.sample("outpost_sync_deltas_behind", labels: [("peer", peer.nodeId), ("direction", "incoming")], value: Double(incoming))
+            }
+            out.family("outpost_sync_seconds_behind", type: "gauge", help: "Age of the oldest delta a peer lacks.")
+            for peer in peers {
+                out.sample("outpost_sync_seconds_behind", labels: [("peer", peer.nodeId)],
+                           value: Double(peer.collections.map(\.secondsBehindOutgoing).max() ?? 0))
+            }
+            out.family("outpost_sync_bytes_total", type: "counter", help: "Bytes on sync links, per peer and direction.")
+            for peer in peers {
+                out.sample("outpost_sync_bytes_total", labels: [("peer", peer.nodeId), ("direction", "sent")], value: Double(peer.bytesSent))
+                out.sample("outpost_sync_bytes_total", labels: [("peer", peer.nodeId), ("direction", "received")], value: Double(peer.bytesReceived))
+            }
+        }
         out.gauge("process_resident_memory_bytes", help: "Resident memory size in bytes.", value: Double(ProcessStats.residentBytes()))
         out.gauge("process_open_fds", help: "Open file descriptors.", value: Double(ProcessStats.openFileDescriptors()))
         out.gauge("process_start_time_seconds", help: "Start time of the process since the Unix epoch in seconds.",

@@ -30,6 +30,8 @@ public final class OutpostNode {
     let metrics: HTTPMetrics
     /// Replicated collections and their op log.
     let replica: NodeReplica
+    /// Replication with peers; nil when this node has no [sync] configuration.
+    var sync: SyncService?
     private let lock: FileLock
     private var signals: [SignalWatcher] = []
     let startedAtMs: Int64
@@ -99,6 +101,10 @@ public final class OutpostNode {
         server.onInternalError = { [logger] request, error in
             logger.error("request failed", metadata: ["request_id": "\(request.requestId)", "path": "\(request.path)", "error": "\(error)"])
         }
+        if config.sync.isEnabled {
+            let tls = try Self.fleetTLS(directory: dataDirectory, identity: identity, region: config.region)
+            sync = SyncService(loop: loop, replica: replica, tls: tls, logger: logger, role: config.role.rawValue, settings: config.sync)
+        }
         if !applied.isEmpty {
             logger.info("database migrated", metadata: ["versions": "\(applied.map(String.init).joined(separator: ","))"])
         }
@@ -111,6 +117,7 @@ public final class OutpostNode {
             let bound = try server.listen(on: address)
             baseURLs.append("http://\(bound)")
         }
+        try sync?.start(listen: config.sync.listen)
         try Files.writeAtomically(dataDirectory + "/" + NodeIdentity.addressFile, (baseURLs.first ?? "") + "\n", mode: 0o644)
         for number in [SIGTERM, SIGINT] {
             signals.append(try SignalWatcher(loop: loop, signal: number) { [unowned self] signal in self.stop(signal: signal) })
@@ -120,6 +127,7 @@ public final class OutpostNode {
         logger.info("listening", metadata: [
             "node_id": "\(identity.nodeId)", "region": "\(config.region)", "role": "\(config.role.rawValue)",
             "addresses": .array(baseURLs.map { .string($0) }), "data_dir": "\(dataDirectory)", "version": "\(OutpostVersion.current)",
+            "sync": "\(sync?.listenAddress?.description ?? (sync == nil ? "off" : "dial-only"))",
         ])
         loop.run()
         loop.close()
@@ -153,6 +161,7 @@ public final class OutpostNode {
         isStopping = true
         isReady = false
         logger.info("stopping", metadata: ["signal": "\(signal)", "grace_ms": "\(config.shutdownGraceMs)"])
+        sync?.stop()
         server.shutdown(graceMs: config.shutdownGraceMs) { [unowned self] in self.finishStop() }
     }
 
@@ -164,6 +173,25 @@ public final class OutpostNode {
         for watcher in signals { watcher.close() }
         signals.removeAll()
         loop.stop()
+    }
+
+    /// The TLS context of this node's sync links, from its enrolled certificate.
+    static func fleetTLS(directory: String, identity: NodeIdentity, region: String) throws -> TLSContext {
+        let certificatePath = directory + "/" + NodeIdentity.certificateFile
+        let authorityPath = directory + "/" + NodeIdentity.authorityFile
+        guard let certificate = try? Files.readString(certificatePath), let authority = try? Files.readString(authorityPath) else {
+            throw ConfigError(key: "sync", "replication needs a fleet certificate: run nodectl enroll --ca-dir CA --data-dir \(directory) --node-id \(identity.nodeId) --region \(region)")
+        }
+        guard let subject = Certificates.subject(ofPEM: certificate), subject.commonName == identity.nodeId, subject.organizationalUnit == region else {
+            let named = Certificates.subject(ofPEM: certificate).map { "\($0.commonName)/\($0.organizationalUnit ?? "?")" } ?? "nothing"
+            throw ConfigError(key: certificatePath, "was issued to \(named), not to \(identity.nodeId)/\(region)")
+        }
+        guard Certificates.isSigned(certificate, by: authority) else {
+            throw ConfigError(key: certificatePath, "is not signed by the fleet CA in \(authorityPath)")
+        }
+        do { return try TLSContext(certificatePEM: certificate, key: identity.keyPair, authorityPEM: authority) } catch {
+            throw ConfigError(key: certificatePath, "cannot be used: \(error)")
+        }
     }
 
     var uptimeSeconds: Int64 { Int64((EventLoop.hrtimeNs() - startedNs) / 1_000_000_000) }

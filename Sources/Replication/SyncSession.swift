@@ -46,8 +46,9 @@ public struct SyncSession: Sendable {
     public private(set) var shared: [String] = []
     /// What the peer holds, per collection (from its SUMMARY, ACKs and the deltas it sent).
     public private(set) var peerApplied: [String: VersionVector] = [:]
-    /// The peer's last reported digest per collection.
-    public private(set) var peerDigests: [String: [UInt8]] = [:]
+    /// The peer's last reported digest per collection, and the applied vector it was for: it is
+    /// comparable with ours only while our applied vector is the same.
+    public private(set) var peerDigests: [String: (applied: VersionVector, digest: [UInt8])] = [:]
     /// Sent on this link and not yet known to be held; reset by each SUMMARY.
     private var sent: [String: VersionVector] = [:]
     private var snapshotChunks: [String: (covers: VersionVector, count: UInt64, chunks: [[UInt8]])] = [:]
@@ -128,7 +129,7 @@ public struct SyncSession: Sendable {
             guard shared.contains(collection) else { return close(.unknownCollection, "\(collection) is not shared with this peer") }
             peerApplied[collection] = applied
             sent[collection] = applied  // anything sent beyond this may be lost: resend from here
-            peerDigests[collection] = digest
+            peerDigests[collection] = (applied, digest)
             return pump(collection, store: store)
         case let .deltas(collection, deltas):
             guard shared.contains(collection) else { return close(.unknownCollection, "\(collection) is not shared with this peer") }

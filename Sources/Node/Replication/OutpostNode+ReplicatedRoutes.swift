@@ -39,6 +39,21 @@ extension OutpostNode {
             }))
         }
 
+        router.get("/admin/v1/sync/status", access: .adminToken, doc: RouteDoc(
+            operationId: "getSyncStatus", summary: "Per peer: connection, last contact, deltas and seconds behind each way, bytes, digests.",
+            description: "What `nodectl sync status` shows.", tags: ["replication"],
+            replies: [.init(200, "Sync status.", schema: ["type": "object"])])
+        ) { [unowned self] _ in
+            struct Body: Encodable {
+                var nodeId: String
+                var region: String
+                var listen: String?
+                var peers: [SyncService.PeerStatus]
+            }
+            return .json(Body(nodeId: self.identity.nodeId, region: self.config.region,
+                              listen: self.sync?.listenAddress?.description, peers: self.sync?.status() ?? []))
+        }
+
         let keyParameters: [RouteDoc.Parameter] = [
             .init("collection", in: .path, description: "catalog, carts, inventory, orders or payments.",
                   schema: ["enum": .array(ReplicatedCollections.names.map { .string($0) })]),
@@ -86,8 +101,10 @@ extension OutpostNode {
         }
     }
 
-    /// Called after local or applied changes: links forward what their peers lack.
-    func replicatedChanged() {}
+    /// Called after local changes: links send what their peers lack.
+    func replicatedChanged() {
+        sync?.replicaChanged()
+    }
 
     private static func address(_ request: Request) throws(HTTPError) -> (String, String) {
         guard let collection = request.parameter("collection"), ReplicatedCollections.names.contains(collection) else {

@@ -1,0 +1,230 @@
+import Logging
+import Platform
+import Replication
+
+/// A node's replication: the sync listener, a dialer per configured peer (capped exponential
+/// backoff with jitter), the links, and what `nodectl sync status` shows.
+final class SyncService {
+    static let tickMs: UInt64 = 1_000
+    static let backoffFirstMs: Int64 = 500
+    static let backoffMaxMs: Int64 = 30_000
+
+    /// What is known about one peer, connected or not.
+    struct Peer {
+        var nodeId: String
+        var region: String
+        /// Where we dial it; nil for a peer that only dials us.
+        var address: SocketAddress?
+        var link: SyncLink?
+        var sinceMs: Int64
+        var lastError: String?
+        var attempts = 0
+        var retryAtMs: Int64 = 0
+        var dialing = false
+        var bytesSent = 0
+        var bytesReceived = 0
+        var lastContactMs: Int64?
+    }
+
+    let loop: EventLoop
+    let replica: NodeReplica
+    let tls: TLSContext
+    let logger: Logger
+    let role: String
+    let maxDriftMs: Int64
+    private(set) var listenAddress: SocketAddress?
+    private var listener: TCPListener?
+    private var timer: LoopTimer?
+    private(set) var links: [SyncLink] = []
+    private(set) var peers: [String: Peer] = [:]
+    private var stopping = false
+    private var random = SystemRandomNumberGenerator()
+
+    init(loop: EventLoop, replica: NodeReplica, tls: TLSContext, logger: Logger, role: String, settings: NodeConfig.SyncSettings) {
+        self.loop = loop
+        self.replica = replica
+        self.tls = tls
+        self.logger = logger
+        self.role = role
+        maxDriftMs = settings.maxDriftMs
+        let now = WallClock.nowMs()
+        for peer in settings.peers {
+            peers[peer.nodeId] = Peer(nodeId: peer.nodeId, region: peer.region, address: peer.address, sinceMs: now)
+        }
+    }
+
+    func start(listen: SocketAddress?) throws {
+        if let listen {
+            let listener = try TCPListener(loop: loop, address: listen) { [unowned self] stream in self.accepted(stream) }
+            self.listener = listener
+            listenAddress = listener.localAddress
+        }
+        let timer = try LoopTimer(loop: loop)
+        timer.start(afterMs: Self.tickMs, repeatMs: Self.tickMs) { [unowned self] in self.tick() }
+        self.timer = timer
+        dialDuePeers()
+    }
+
+    /// Closes every link, telling peers we are stopping.
+    func stop() {
+        stopping = true
+        listener?.close()
+        timer?.close()
+        for link in links { link.close(.shuttingDown, "this node is stopping") }
+    }
+
+    private func accepted(_ stream: TCPStream) {
+        guard !stopping else { return stream.close() }
+        do {
+            let link = try SyncLink(service: self, stream: stream, dialed: nil)
+            links.append(link)
+            link.start()
+        } catch {
+            logger.error("sync: cannot set up TLS for an incoming link", metadata: ["error": "\(error)"])
+            stream.close()
+        }
+    }
+
+    private func dialDuePeers() {
+        let now = WallClock.nowMs()
+        for (id, peer) in peers where !stopping && peer.link == nil && !peer.dialing && peer.address != nil && now >= peer.retryAtMs {
+            guard let address = peer.address else { continue }
+            peers[id]?.dialing = true
+            TCPStream.connect(loop: loop, to: address) { [unowned self] result in
+                self.peers[id]?.dialing = false
+                switch result {
+                case .failure(let error):
+                    self.failed(id, "cannot connect to \(address): \(error.reason)")
+                case .success(let stream):
+                    guard !self.stopping, let configured = self.peers[id], let address = configured.address else { return stream.close() }
+                    do {
+                        let link = try SyncLink(service: self, stream: stream,
+                                                dialed: NodeConfig.SyncPeer(nodeId: id, region: configured.region, address: address))
+                        self.links.append(link)
+                        self.peers[id]?.link = link
+                        link.start()
+                    } catch {
+                        stream.close()
+                        self.failed(id, "TLS: \(error)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Schedules the next attempt: 0.5 s, 1 s, 2 s ... at most 30 s, times a random 0.5-1.5.
+    private func failed(_ id: String, _ reason: String) {
+        guard var peer = peers[id] else { return }
+        if peer.lastError != reason { logger.warning("sync: link to \(id) down", metadata: ["reason": "\(reason)"]) }
+        peer.lastError = reason
+        peer.attempts += 1
+        let base = min(Self.backoffMaxMs, Self.backoffFirstMs << min(peer.attempts - 1, 16))
+        peer.retryAtMs = WallClock.nowMs() + Int64(Double(base) * Double.random(in: 0.5...1.5, using: &random))
+        peers[id] = peer
+    }
+
+    // MARK: Link events
+
+    func linkIdentified(_ link: SyncLink) {
+        guard let session = link.session, let id = session.peerNodeId, let region = session.peerRegion else { return }
+        // Two links to one peer: keep the one dialed by the node whose id sorts lower.
+        if let other = links.first(where: { $0 !== link && $0.isActive && $0.peerNodeId == id }) {
+            let dialer = link.dialed != nil ? replica.nodeId : id
+            let keepNew = dialer == min(replica.nodeId, id)
+            (keepNew ? other : link).close(.duplicateLink, "another link to \(id) is kept")
+            if !keepNew { return }
+        }
+        var peer = peers[id] ?? Peer(nodeId: id, region: region, address: nil, sinceMs: WallClock.nowMs())
+        peer.link = link
+        peer.sinceMs = WallClock.nowMs()
+        peer.attempts = 0
+        peer.lastError = nil
+        peers[id] = peer
+        logger.info("sync: link to \(id) up", metadata: ["peer": "\(id)", "region": "\(region)", "dialed": "\(link.dialed != nil)"])
+    }
+
+    func linkClosing(_ link: SyncLink, reason: String) {
+        guard let id = link.peerNodeId, peers[id]?.link === link || (peers[id] != nil && link.dialed != nil) else {
+            logger.info("sync: link closed", metadata: ["reason": "\(reason)"])
+            return
+        }
+        peers[id]?.bytesSent += link.bytesSent
+        peers[id]?.bytesReceived += link.bytesReceived
+        peers[id]?.lastContactMs = link.lastReceivedMs
+        if peers[id]?.link === link { peers[id]?.link = nil }
+        peers[id]?.sinceMs = WallClock.nowMs()
+        failed(id, reason)
+    }
+
+    func linkClosed(_ link: SyncLink) {
+        links.removeAll { $0 === link }
+    }
+
+    /// Something changed locally or arrived on `except`: every other link sends what its peer lacks.
+    func replicaChanged(except origin: SyncLink? = nil) {
+        for link in links where link !== origin && link.isActive { link.pump() }
+    }
+
+    private func tick() {
+        for link in links { link.tick() }
+        dialDuePeers()
+    }
+
+    // MARK: Status
+
+    struct PeerStatus: Codable, Sendable {
+        struct Collection: Codable, Sendable {
+            var name: String
+            /// Deltas this node has that the peer lacks, and the reverse.
+            var deltasBehindOutgoing: Int
+            var deltasBehindIncoming: Int
+            var secondsBehindOutgoing: Int
+            var digest: String
+            var peerDigest: String?
+            /// Nil while the peer's last digest was for another applied vector than ours.
+            var digestsMatch: Bool?
+        }
+        var nodeId: String
+        var region: String
+        var address: String?
+        var connected: Bool
+        /// Since when it has been connected, or disconnected.
+        var since: String
+        var lastError: String?
+        var lastContact: String?
+        var bytesSent: Int
+        var bytesReceived: Int
+        var collections: [Collection]
+    }
+
+    func status() -> [PeerStatus] {
+        peers.values.sorted { $0.nodeId < $1.nodeId }.map { peer in
+            let link = peer.link
+            let session = link?.isActive == true ? link?.session : nil
+            let collections: [PeerStatus.Collection] = (session?.shared ?? replica.collectionNames(sharedWithRegion: peer.region)).compactMap { name in
+                guard let mine = replica.summary(of: name) else { return nil }
+                let theirs = session?.peerApplied[name]
+                let outgoing = theirs.map { Self.count(mine.applied, beyond: $0) } ?? 0
+                let incoming = theirs.map { Self.count($0, beyond: mine.applied) } ?? 0
+                let oldest = theirs.flatMap { replica.deltas(of: name, after: $0, limit: 1)?.first?.timestamp.physicalMs }
+                let reported = session?.peerDigests[name]
+                let comparable = reported.map { $0.applied == mine.applied } ?? false
+                return PeerStatus.Collection(
+                    name: name, deltasBehindOutgoing: outgoing, deltasBehindIncoming: incoming,
+                    secondsBehindOutgoing: oldest.map { Int(max(0, WallClock.nowMs() - $0) / 1000) } ?? 0,
+                    digest: Hex.encode(mine.digest), peerDigest: reported.map { Hex.encode($0.digest) },
+                    digestsMatch: comparable ? reported?.digest == mine.digest : nil)
+            }
+            return PeerStatus(
+                nodeId: peer.nodeId, region: peer.region, address: peer.address?.description, connected: session != nil,
+                since: WallClock.iso8601(ms: peer.sinceMs), lastError: session == nil ? peer.lastError : nil,
+                lastContact: (link?.lastReceivedMs ?? peer.lastContactMs).map(WallClock.iso8601(ms:)),
+                bytesSent: peer.bytesSent + (link?.bytesSent ?? 0), bytesReceived: peer.bytesReceived + (link?.bytesReceived ?? 0),
+                collections: collections)
+        }
+    }
+
+    static func count(_ vector: VersionVector, beyond other: VersionVector) -> Int {
+        vector.counters.reduce(0) { $0 + Int($1.value > other[$1.key] ? $1.value - other[$1.key] : 0) }
+    }
+}

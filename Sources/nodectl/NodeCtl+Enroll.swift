@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Node
+import Platform
+
+extension NodeCtl {
+    /// `nodectl enroll`: issues a node its fleet certificate.
+    struct Enroll: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a node its fleet certificate (node id as CN, region as OU) into its data directory.",
+            discussion: """
+                Uses the node's own key (DATA_DIR/node.key, created if the node never ran) and writes
+                DATA_DIR/node.crt and DATA_DIR/ca.crt. Start the node with the same --node-id and --region.
+                """)
+
+        @Option(name: .customLong("ca-dir"), help: "The fleet CA directory (from nodectl fleet init).")
+        var caDir: String
+
+        @Option(name: .customLong("data-dir"), help: "The node's data directory (created if missing).")
+        var dataDir: String
+
+        @Option(name: .customLong("node-id"), help: "The node's id.")
+        var nodeId: String
+
+        @Option(name: .long, help: "The node's region.")
+        var region: String
+
+        @Option(name: .long, help: "Validity in days.")
+        var days = 825
+
+        func validate() throws {
+            guard NodeConfig.isValidName(nodeId) else { throw ValidationError("--node-id: lowercase letters, digits and '-', 1-63 characters") }
+            guard NodeConfig.isValidName(region) else { throw ValidationError("--region: lowercase letters, digits and '-', 1-63 characters") }
+            guard (1...3650).contains(days) else { throw ValidationError("--days must be between 1 and 3650") }
+        }
+
+        func run() throws {
+            try reportingFailures {
+                let authority = try FleetFiles.authority(in: caDir)
+                do {
+                    try Files.createDirectory(dataDir)
+                    let key = try NodeIdentity.keyPair(in: dataDir)
+                    let certificate = try Certificates.issue(nodeId: nodeId, region: region, publicKeyPEM: key.publicKeyPEM,
+                                                             authorityKey: authority.key, authorityCertificatePEM: authority.certificate, days: days)
+                    try Files.writeAtomically(dataDir + "/" + NodeIdentity.certificateFile, certificate, mode: 0o644)
+                    try Files.writeAtomically(dataDir + "/" + NodeIdentity.authorityFile, authority.certificate, mode: 0o644)
+                } catch let failure as CLIFailure {
+                    throw failure
+                } catch {
+                    throw CLIFailure("cannot enroll \(nodeId) in \(dataDir): \(error)")
+                }
+                print("enrolled \(nodeId) (region \(region)): \(dataDir)/\(NodeIdentity.certificateFile)")
+            }
+        }
+    }
+}
