@@ -44,6 +44,9 @@ public struct NodeConfig: Sendable, Equatable {
         public var peers: [SyncPeer] = []
         /// A peer clock further ahead than this is refused.
         public var maxDriftMs: Int64 = 60_000
+        /// A peer not heard from for this long no longer holds op-log compaction back; when it
+        /// returns it catches up by snapshot.
+        public var forgetPeerAfterMs: Int64 = 7 * 86_400_000
         public init() {}
 
         /// Whether this node replicates at all (and so needs its fleet certificate).

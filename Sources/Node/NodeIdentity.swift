@@ -17,6 +17,8 @@ public struct NodeIdentity: Sendable {
     public static let adminTokenFile = "admin.token"
     /// Where a running node writes its base URL, for `nodectl --data-dir`.
     public static let addressFile = "node.address"
+    /// Where a running node writes its sync address (HOST:PORT), when it listens for peers.
+    public static let syncAddressFile = "sync.address"
     /// The node's certificate from `nodectl enroll` (CN = node id, OU = region), for sync.
     public static let certificateFile = "node.crt"
     /// The fleet CA's certificate, that every peer's certificate must chain to.

@@ -118,6 +118,9 @@ public final class OutpostNode {
             baseURLs.append("http://\(bound)")
         }
         try sync?.start(listen: config.sync.listen)
+        if let address = sync?.listenAddress {
+            try Files.writeAtomically(dataDirectory + "/" + NodeIdentity.syncAddressFile, address.description + "\n", mode: 0o644)
+        }
         try Files.writeAtomically(dataDirectory + "/" + NodeIdentity.addressFile, (baseURLs.first ?? "") + "\n", mode: 0o644)
         for number in [SIGTERM, SIGINT] {
             signals.append(try SignalWatcher(loop: loop, signal: number) { [unowned self] signal in self.stop(signal: signal) })
@@ -170,6 +173,7 @@ public final class OutpostNode {
         do { try database.checkpoint() } catch { logger.error("checkpoint failed at stop", metadata: ["error": "\(error)"]) }
         database.close()
         Files.remove(dataDirectory + "/" + NodeIdentity.addressFile)
+        Files.remove(dataDirectory + "/" + NodeIdentity.syncAddressFile)
         for watcher in signals { watcher.close() }
         signals.removeAll()
         loop.stop()

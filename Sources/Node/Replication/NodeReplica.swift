@@ -85,6 +85,12 @@ final class NodeReplica: ReplicaStore {
         clock.tick(wallMs: wallMs)
     }
 
+    /// Peers whose acknowledgements hold compaction back (id -> region).
+    func setCompactionPeers(_ peers: [ReplicaID: String]) {
+        guard peers != memory.compactionPeers else { return }
+        memory.compactionPeers = peers
+    }
+
     func state<State: CRDT>(at key: String, in collection: String, as type: State.Type) -> State? {
         memory.state(at: key, in: collection, as: type)
     }

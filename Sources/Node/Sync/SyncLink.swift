@@ -114,6 +114,10 @@ final class SyncLink: TCPStreamDelegate {
 
     private func send(_ message: SyncMessage) {
         guard tls.isHandshakeComplete, !isClosed else { return }
+        if case let .snapshot(collection, covers, index, count, _) = message, index == 0 {
+            service.logger.info("sync: snapshot sent", metadata: ["peer": "\(peerNodeId ?? "?")", "collection": "\(collection)",
+                                                                 "covers": "\(covers)", "chunks": "\(count)"])
+        }
         do { try tls.writePlaintext(SyncFrame.encode(message)) } catch { close(nil, "TLS: \(error)") }
     }
 

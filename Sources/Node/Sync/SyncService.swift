@@ -32,6 +32,7 @@ final class SyncService {
     let logger: Logger
     let role: String
     let maxDriftMs: Int64
+    let forgetPeerAfterMs: Int64
     private(set) var listenAddress: SocketAddress?
     private var listener: TCPListener?
     private var timer: LoopTimer?
@@ -47,6 +48,7 @@ final class SyncService {
         self.logger = logger
         self.role = role
         maxDriftMs = settings.maxDriftMs
+        forgetPeerAfterMs = settings.forgetPeerAfterMs
         let now = WallClock.nowMs()
         for peer in settings.peers {
             peers[peer.nodeId] = Peer(nodeId: peer.nodeId, region: peer.region, address: peer.address, sinceMs: now)
@@ -59,6 +61,7 @@ final class SyncService {
             self.listener = listener
             listenAddress = listener.localAddress
         }
+        updateCompactionPeers()
         let timer = try LoopTimer(loop: loop)
         timer.start(afterMs: Self.tickMs, repeatMs: Self.tickMs) { [unowned self] in self.tick() }
         self.timer = timer
@@ -168,6 +171,18 @@ final class SyncService {
     private func tick() {
         for link in links { link.tick() }
         dialDuePeers()
+        updateCompactionPeers()
+    }
+
+    /// Peers connected now or heard from within the forget window hold compaction back.
+    private func updateCompactionPeers() {
+        let now = WallClock.nowMs()
+        var holding: [String: String] = [:]
+        for peer in peers.values {
+            let heard = peer.link?.lastReceivedMs ?? peer.lastContactMs ?? peer.sinceMs
+            if peer.link?.isActive == true || now - heard < forgetPeerAfterMs { holding[peer.nodeId] = peer.region }
+        }
+        replica.setCompactionPeers(holding)
     }
 
     // MARK: Status
