@@ -1,7 +1,8 @@
 # Outpost. Run `bash .ci/setup` first on a fresh machine (the README's commands do).
 SWIFT ?= swift
-DATA_DIR ?= ./data
-LISTEN ?= 127.0.0.1:8080
+DEMO_DIR ?= ./demo-fleet
+STORES ?= 2
+BASE_PORT ?= 7100
 
 .PHONY: build release run test soak bench clean
 
@@ -11,9 +12,10 @@ build:
 release:
 	$(SWIFT) build -c release
 
-# A node on embedded defaults (data in ./data, listening on 127.0.0.1:8080). Ctrl-C stops it.
+# The demo fleet: a hub and $(STORES) stores in two regions, replicating (see conf/demo/README.md).
+# Ctrl-C stops every node gracefully; running it again reuses the data in $(DEMO_DIR).
 run: release
-	.build/release/noded --data-dir $(DATA_DIR) --listen $(LISTEN)
+	.build/release/nodectl fleet demo --dir $(DEMO_DIR) --stores $(STORES) --base-port $(BASE_PORT)
 
 # The whole suite: unit, HTTP, fuzz and end-to-end tests against the built noded and nodectl.
 test:

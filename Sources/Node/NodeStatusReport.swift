@@ -52,3 +52,44 @@ public struct NodeInfo: Codable, Sendable, Equatable {
 public enum OutpostVersion {
     public static let current = "0.1.0"
 }
+
+/// The body of `GET /admin/v1/sync/status`, shared by the node and `nodectl sync status`.
+public struct SyncStatusReport: Codable, Sendable {
+    public struct Collection: Codable, Sendable {
+        public var name: String
+        /// Deltas this node has and the peer lacks.
+        public var deltasBehindOutgoing: Int
+        /// Deltas the peer reported having that this node lacks.
+        public var deltasBehindIncoming: Int
+        /// Age of the oldest delta the peer lacks.
+        public var secondsBehindOutgoing: Int
+        /// SHA-256 of this node's state of the collection, hex.
+        public var digest: String
+        /// The peer's last reported digest.
+        public var peerDigest: String?
+        /// Nil while the peer's last digest was for another applied vector than ours.
+        public var digestsMatch: Bool?
+    }
+
+    public struct Peer: Codable, Sendable {
+        public var nodeId: String
+        public var region: String
+        /// Where this node dials it; nil for a peer that dials us.
+        public var address: String?
+        public var connected: Bool
+        /// UTC ISO 8601: connected since, or disconnected since.
+        public var since: String
+        /// Why the link is down.
+        public var lastError: String?
+        public var lastContact: String?
+        public var bytesSent: Int
+        public var bytesReceived: Int
+        public var collections: [Collection]
+    }
+
+    public var nodeId: String
+    public var region: String
+    /// The sync listen address, nil when this node only dials.
+    public var listen: String?
+    public var peers: [Peer]
+}

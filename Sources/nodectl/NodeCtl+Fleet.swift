@@ -7,7 +7,7 @@ extension NodeCtl {
     struct Fleet: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create and run fleets.",
-            subcommands: [Init.self])
+            subcommands: [Init.self, Demo.self])
     }
 }
 

@@ -44,14 +44,8 @@ extension OutpostNode {
             description: "What `nodectl sync status` shows.", tags: ["replication"],
             replies: [.init(200, "Sync status.", schema: ["type": "object"])])
         ) { [unowned self] _ in
-            struct Body: Encodable {
-                var nodeId: String
-                var region: String
-                var listen: String?
-                var peers: [SyncService.PeerStatus]
-            }
-            return .json(Body(nodeId: self.identity.nodeId, region: self.config.region,
-                              listen: self.sync?.listenAddress?.description, peers: self.sync?.status() ?? []))
+            .json(SyncStatusReport(nodeId: self.identity.nodeId, region: self.config.region,
+                                   listen: self.sync?.listenAddress?.description, peers: self.sync?.status() ?? []))
         }
 
         let keyParameters: [RouteDoc.Parameter] = [

@@ -187,36 +187,11 @@ final class SyncService {
 
     // MARK: Status
 
-    struct PeerStatus: Codable, Sendable {
-        struct Collection: Codable, Sendable {
-            var name: String
-            /// Deltas this node has that the peer lacks, and the reverse.
-            var deltasBehindOutgoing: Int
-            var deltasBehindIncoming: Int
-            var secondsBehindOutgoing: Int
-            var digest: String
-            var peerDigest: String?
-            /// Nil while the peer's last digest was for another applied vector than ours.
-            var digestsMatch: Bool?
-        }
-        var nodeId: String
-        var region: String
-        var address: String?
-        var connected: Bool
-        /// Since when it has been connected, or disconnected.
-        var since: String
-        var lastError: String?
-        var lastContact: String?
-        var bytesSent: Int
-        var bytesReceived: Int
-        var collections: [Collection]
-    }
-
-    func status() -> [PeerStatus] {
+    func status() -> [SyncStatusReport.Peer] {
         peers.values.sorted { $0.nodeId < $1.nodeId }.map { peer in
             let link = peer.link
             let session = link?.isActive == true ? link?.session : nil
-            let collections: [PeerStatus.Collection] = (session?.shared ?? replica.collectionNames(sharedWithRegion: peer.region)).compactMap { name in
+            let collections: [SyncStatusReport.Collection] = (session?.shared ?? replica.collectionNames(sharedWithRegion: peer.region)).compactMap { name in
                 guard let mine = replica.summary(of: name) else { return nil }
                 let theirs = session?.peerApplied[name]
                 let outgoing = theirs.map { Self.count(mine.applied, beyond: $0) } ?? 0
@@ -224,13 +199,13 @@ final class SyncService {
                 let oldest = theirs.flatMap { replica.deltas(of: name, after: $0, limit: 1)?.first?.timestamp.physicalMs }
                 let reported = session?.peerDigests[name]
                 let comparable = reported.map { $0.applied == mine.applied } ?? false
-                return PeerStatus.Collection(
+                return SyncStatusReport.Collection(
                     name: name, deltasBehindOutgoing: outgoing, deltasBehindIncoming: incoming,
                     secondsBehindOutgoing: oldest.map { Int(max(0, WallClock.nowMs() - $0) / 1000) } ?? 0,
                     digest: Hex.encode(mine.digest), peerDigest: reported.map { Hex.encode($0.digest) },
                     digestsMatch: comparable ? reported?.digest == mine.digest : nil)
             }
-            return PeerStatus(
+            return SyncStatusReport.Peer(
                 nodeId: peer.nodeId, region: peer.region, address: peer.address?.description, connected: session != nil,
                 since: WallClock.iso8601(ms: peer.sinceMs), lastError: session == nil ? peer.lastError : nil,
                 lastContact: (link?.lastReceivedMs ?? peer.lastContactMs).map(WallClock.iso8601(ms:)),

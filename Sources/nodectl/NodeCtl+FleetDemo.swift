@@ -1,0 +1,161 @@
+import ArgumentParser
+import Foundation
+import Node
+import Platform
+
+extension NodeCtl.Fleet {
+    /// `nodectl fleet demo`: a hub and N stores in two regions on this machine, as child processes.
+    struct Demo: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a demo fleet: a CA, a hub and N stores in two regions, each enrolled, configured and started.",
+            discussion: """
+                Writes DIR/ca/ (the fleet CA) and DIR/<node-id>/ (data directory and noded.toml) for every node,
+                starts each node, prints one JSON line per node, and runs until SIGINT or SIGTERM, when it
+                stops them all. A node can also be started alone: noded --config DIR/<node-id>/noded.toml.
+                Ports: node k (0 = hub) serves HTTP on BASE+2k and sync on BASE+2k+1. Running it again on the
+                same DIR reuses the data.
+                """)
+
+        @Option(name: .long, help: "Directory for the fleet (created if missing).")
+        var dir: String
+
+        @Option(name: .long, help: "Number of store nodes.")
+        var stores = 2
+
+        @Option(name: .customLong("base-port"), help: "First port; each node uses two.")
+        var basePort = 7100
+
+        func validate() throws {
+            guard (1...20).contains(stores) else { throw ValidationError("--stores must be between 1 and 20") }
+            guard (1024...65_000 - 2 * (stores + 1)).contains(basePort) else { throw ValidationError("--base-port must leave room for \(2 * (stores + 1)) ports below 65536") }
+        }
+
+        struct Member {
+            let id: String
+            let role: String
+            let region: String
+            let http: Int
+            let sync: Int
+        }
+
+        func members() -> [Member] {
+            [Member(id: "hub", role: "hub", region: "eu", http: basePort, sync: basePort + 1)]
+                + (1...stores).map { n in
+                    Member(id: "store-\(n)", role: "store", region: n % 2 == 1 ? "eu" : "us", http: basePort + 2 * n, sync: basePort + 2 * n + 1)
+                }
+        }
+
+        func run() throws {
+            try reportingFailures {
+                let root = Files.absolute(dir)
+                let members = members()
+                let caDir = root + "/ca"
+                if !Files.exists(caDir + "/" + FleetFiles.authorityKey) {
+                    try Files.createDirectory(caDir)
+                    let key = Ed25519KeyPair.generate()
+                    try Files.writeAtomically(caDir + "/" + FleetFiles.authorityKey, key.privateKeyPEM, mode: 0o600)
+                    try Files.writeAtomically(caDir + "/" + FleetFiles.authorityCertificate, try Certificates.authority(key: key, name: "demo-fleet"), mode: 0o644)
+                }
+                let authority = try FleetFiles.authority(in: caDir)
+                for member in members {
+                    let data = root + "/" + member.id
+                    try Files.createDirectory(data)
+                    let key = try NodeIdentity.keyPair(in: data)
+                    let certificate = try Certificates.issue(nodeId: member.id, region: member.region, publicKeyPEM: key.publicKeyPEM,
+                                                             authorityKey: authority.key, authorityCertificatePEM: authority.certificate)
+                    try Files.writeAtomically(data + "/" + NodeIdentity.certificateFile, certificate, mode: 0o644)
+                    try Files.writeAtomically(data + "/" + NodeIdentity.authorityFile, authority.certificate, mode: 0o644)
+                    try Files.writeAtomically(data + "/noded.toml", config(for: member, dataDir: data, all: members), mode: 0o644)
+                }
+                try runFleet(root: root, members: members)
+            }
+        }
+
+        /// Stores dial the hub and the earlier stores of their own region (carts stay in a region).
+        func config(for member: Member, dataDir: String, all: [Member]) -> String {
+            var text = """
+                # Demo fleet node \(member.id), written by nodectl fleet demo. Start alone with: noded --config \(dataDir)/noded.toml
+                [node]
+                id = "\(member.id)"
+                region = "\(member.region)"
+                role = "\(member.role)"
+                data_dir = "\(dataDir)"
+
+                [http]
+                listen = "127.0.0.1:\(member.http)"
+
+                [sync]
+                listen = "127.0.0.1:\(member.sync)"
+
+                """
+            let dialed = all.filter { other in
+                other.id != member.id && member.role != "hub"
+                    && (other.role == "hub" || (other.region == member.region && other.http < member.http))
+            }
+            for peer in dialed {
+                text += "\n[[sync.peers]]\nnode_id = \"\(peer.id)\"\nregion = \"\(peer.region)\"\naddress = \"127.0.0.1:\(peer.sync)\"\n"
+            }
+            return text
+        }
+
+        func runFleet(root: String, members: [Member]) throws {
+            let noded = Self.nodedPath()
+            var children: [(Member, Process)] = []
+            func stopAll() {
+                for (_, process) in children where process.isRunning { process.terminate() }
+                for (_, process) in children { process.waitUntilExit() }
+            }
+            for member in members {
+                let data = root + "/" + member.id
+                Files.remove(data + "/" + NodeIdentity.addressFile)
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: noded)
+                process.arguments = ["--config", data + "/noded.toml"]
+                _ = FileManager.default.createFile(atPath: data + "/noded.log", contents: nil)
+                process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: data + "/noded.log"))
+                process.standardOutput = FileHandle.nullDevice
+                do { try process.run() } catch {
+                    stopAll()
+                    throw CLIFailure("cannot start \(noded): \(error)")
+                }
+                children.append((member, process))
+            }
+            // Taken synchronously below. Blocked only now: children inherit the signal mask, and a
+            // node that cannot receive SIGTERM cannot be stopped.
+            var signals = sigset_t()
+            sigemptyset(&signals)
+            sigaddset(&signals, SIGINT)
+            sigaddset(&signals, SIGTERM)
+            pthread_sigmask(SIG_BLOCK, &signals, nil)
+            for (member, process) in children {
+                let data = root + "/" + member.id
+                let deadline = Date().addingTimeInterval(30)
+                while !Files.exists(data + "/" + NodeIdentity.addressFile) && process.isRunning && Date() < deadline { usleep(20_000) }
+                guard process.isRunning, Files.exists(data + "/" + NodeIdentity.addressFile) else {
+                    stopAll()
+                    throw CLIFailure("\(member.id) did not start; see \(data)/noded.log")
+                }
+                let line: [String: String] = [
+                    "id": member.id, "role": member.role, "region": member.region, "http": "http://127.0.0.1:\(member.http)",
+                    "sync": "127.0.0.1:\(member.sync)", "data_dir": data, "config": data + "/noded.toml",
+                ]
+                // Written at once, unbuffered: a script reading the pipe sees each node as it is up.
+                let json = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys, .withoutEscapingSlashes])
+                FileHandle.standardOutput.write(json + Data("\n".utf8))
+            }
+            var received: Int32 = 0
+            sigwait(&signals, &received)
+            FileHandle.standardError.write(Data("nodectl: stopping the demo fleet (signal \(received))\n".utf8))
+            stopAll()
+        }
+
+        /// noded beside this nodectl, else on PATH.
+        static func nodedPath() -> String {
+            let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            let beside = me.deletingLastPathComponent().appendingPathComponent("noded").path
+            if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+            return (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+                .map { "\($0)/noded" }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "noded"
+        }
+    }
+}

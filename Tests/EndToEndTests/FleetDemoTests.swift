@@ -1,0 +1,82 @@
+import Foundation
+import HTTP
+import NodeTesting
+import XCTest
+
+/// `nodectl fleet demo` and `nodectl sync status` as an operator runs them.
+final class FleetDemoTests: XCTestCase {
+    func testTheDemoFleetStartsReplicatesAndStopsOnSIGTERM() throws {
+        let scratch = TemporaryDirectory(prefix: "outpost-demo")
+        // A random port block; a clash with another program only fails this run's start, loudly.
+        let base = Int.random(in: 20_000...50_000) & ~1
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Executables.path("nodectl"))
+        process.arguments = ["fleet", "demo", "--dir", scratch.path, "--stores", "3", "--base-port", String(base)]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+
+        // One JSON line per node, as each comes up.
+        var lines: [[String: String]] = []
+        var buffer = Data()
+        let reader = output.fileHandleForReading
+        while lines.count < 4 {
+            let chunk = reader.availableData
+            guard !chunk.isEmpty else { break }
+            buffer += chunk
+            while let newline = buffer.firstIndex(of: 10) {
+                let line = buffer[buffer.startIndex..<newline]
+                buffer = Data(buffer[(newline + 1)...])
+                lines.append((try JSONSerialization.jsonObject(with: line) as? [String: String]) ?? [:])
+            }
+        }
+        XCTAssertEqual(lines.map { $0["id"] ?? "" }, ["hub", "store-1", "store-2", "store-3"])
+        XCTAssertEqual(lines.map { $0["region"] ?? "" }, ["eu", "eu", "us", "eu"])
+        for line in lines {
+            for field in ["role", "http", "sync", "data_dir", "config"] { XCTAssertNotNil(line[field], "\(field) of \(line["id"] ?? "?")") }
+        }
+
+        // An order placed at store-1 reaches store-2 in the other region (orders are global).
+        let token = { (id: String) in (try? String(contentsOfFile: scratch.file("\(id)/admin.token"), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "" }
+        let store1 = try XCTUnwrap(lines[1]["http"]), store2 = try XCTUnwrap(lines[2]["http"])
+        let placed = try HTTPClientFactory.post(store1, "/admin/v1/replicated/orders/o-demo", #"{"op":"add","event":"placed"}"#, token: token("store-1"))
+        XCTAssertEqual(placed, 200)
+        XCTAssertTrue(eventually {
+            try HTTPClientFactory.get(store2, "/admin/v1/replicated/orders/o-demo", token: token("store-2")).contains("placed")
+        })
+
+        // nodectl sync status, as a table and as JSON.
+        let table = try runExecutable("nodectl", ["sync", "status", "--data-dir", scratch.file("hub")])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        for id in ["store-1", "store-2", "store-3"] { XCTAssertTrue(table.stdout.contains(id), table.stdout) }
+        XCTAssertTrue(table.stdout.contains("PEER") && table.stdout.contains("COLLECTION"))
+        let json = try runExecutable("nodectl", ["sync", "status", "--data-dir", scratch.file("store-2"), "--json"])
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(report["node_id"] as? String, "store-2")
+        XCTAssertEqual((report["peers"] as? [[String: Any]])?.first?["node_id"] as? String, "hub")
+
+        // Each node can be started alone from its written configuration.
+        XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.file("store-3/noded.toml")))
+
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        for id in ["hub", "store-1", "store-2", "store-3"] {
+            let log = (try? String(contentsOfFile: scratch.file("\(id)/noded.log"), encoding: .utf8)) ?? ""
+            XCTAssertTrue(log.contains("\"msg\":\"stopped\""), "\(id) stopped gracefully")
+        }
+    }
+}
+
+/// Tiny helpers around HTTPClient for absolute URLs.
+enum HTTPClientFactory {
+    static func post(_ base: String, _ path: String, _ body: String, token: String) throws -> Int {
+        try HTTPClient(baseURL: base).send("POST", path, headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")], body: Array(body.utf8)).status
+    }
+
+    static func get(_ base: String, _ path: String, token: String) throws -> String {
+        try HTTPClient(baseURL: base).get(path, headers: [("Authorization", "Bearer \(token)")]).text
+    }
+}
