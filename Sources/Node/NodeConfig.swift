@@ -47,6 +47,8 @@ public struct NodeConfig: Sendable, Equatable {
         /// A peer not heard from for this long no longer holds op-log compaction back; when it
         /// returns it catches up by snapshot.
         public var forgetPeerAfterMs: Int64 = 7 * 86_400_000
+        /// Hub: how often stores are given rights for what they sold.
+        public var rebalanceIntervalMs: Int64 = 10_000
         public init() {}
 
         /// Whether this node replicates at all (and so needs its fleet certificate).

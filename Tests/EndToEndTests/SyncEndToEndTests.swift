@@ -181,4 +181,27 @@ final class SyncEndToEndTests: XCTestCase {
             XCTAssertEqual(try node.replicatedState("inventory", "SKU-X@berlin")["value"] as? Int, 0, "never below zero, the same everywhere")
         }
     }
+
+    func testAStoreShortOfRightsGetsThemFromTheHubAndTheHubReplenishesWhatSells() throws {
+        let fleet = try TestFleet()
+        let fast = "rebalance_interval_ms = 200\n"
+        let hub = try fleet.start("hub", region: "eu", role: "hub", extra: fast)
+        let store = try fleet.start("store-1", region: "eu", peers: [peer(hub, "hub")], extra: fast)
+        XCTAssertEqual(try hub.adminPost("/admin/v1/replicated/inventory/SKU-R", #"{"op":"increment","units":20}"#).status, 200)
+        XCTAssertTrue(eventually { (try store.replicatedState("inventory", "SKU-R")["value"] as? Int) == 20 })
+
+        // The store holds no rights: refused, and the refusal asks the hub.
+        let first = try store.adminPost("/admin/v1/replicated/inventory/SKU-R", #"{"op":"decrement","units":3}"#)
+        XCTAssertEqual(first.status, 409)
+        XCTAssertTrue(eventually {
+            ((try store.replicatedState("inventory", "SKU-R")["rights"] as? [String: Int])?["store-1"] ?? 0) >= 3
+        }, "the hub granted the rights asked for")
+        XCTAssertEqual(try store.adminPost("/admin/v1/replicated/inventory/SKU-R", #"{"op":"decrement","units":3}"#).status, 200, "the retried sale goes through")
+
+        // What sold at the store flows back as rights from the hub.
+        XCTAssertTrue(eventually {
+            ((try store.replicatedState("inventory", "SKU-R")["rights"] as? [String: Int])?["store-1"] ?? 0) >= 3
+        }, "the hub replenished the store by what it sold")
+        XCTAssertEqual(try hub.replicatedState("inventory", "SKU-R")["value"] as? Int, 17)
+    }
 }

@@ -164,6 +164,8 @@ extension OutpostNode {
                     }
                 } catch {
                     guard case let .insufficientRights(available, requested) = error else { throw error }
+                    // Ask a peer holding rights; the till retries and finds them arrived.
+                    if operation.op == "decrement" { self.sync?.requestRights(key: key, units: requested - UInt64(max(0, available))) }
                     var refusal = HTTPError(.insufficientRights, detail: "this node holds rights to \(available) units of \(key); \(requested) asked")
                     refusal.problem.extensions = [("available", .int(available))]
                     throw refusal

@@ -105,7 +105,7 @@ final class SyncLink: TCPStreamDelegate {
             case .applied:
                 service.replicaChanged(except: self)
             case let .rightsRequested(collection, key, units):
-                service.logger.info("stock rights requested", metadata: ["peer": "\(peerNodeId ?? "?")", "collection": "\(collection)", "key": "\(key)", "units": "\(units)"])
+                service.rightsRequested(by: self, collection: collection, key: key, units: units)
             case let .rightsDeclined(collection, key, available):
                 service.logger.info("stock rights declined", metadata: ["peer": "\(peerNodeId ?? "?")", "collection": "\(collection)", "key": "\(key)", "available": "\(available)"])
             }

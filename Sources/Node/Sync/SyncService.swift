@@ -39,6 +39,10 @@ final class SyncService {
     private(set) var links: [SyncLink] = []
     private(set) var peers: [String: Peer] = [:]
     private var stopping = false
+    /// Hub: per inventory key, each store's decrements at the last rebalance.
+    var soldSeen: [String: [String: UInt64]] = [:]
+    let rebalanceIntervalMs: Int64
+    private var lastRebalanceMs: Int64 = 0
     private var random = SystemRandomNumberGenerator()
 
     init(loop: EventLoop, replica: NodeReplica, tls: TLSContext, logger: Logger, role: String, settings: NodeConfig.SyncSettings) {
@@ -49,6 +53,7 @@ final class SyncService {
         self.role = role
         maxDriftMs = settings.maxDriftMs
         forgetPeerAfterMs = settings.forgetPeerAfterMs
+        rebalanceIntervalMs = settings.rebalanceIntervalMs
         let now = WallClock.nowMs()
         for peer in settings.peers {
             peers[peer.nodeId] = Peer(nodeId: peer.nodeId, region: peer.region, address: peer.address, sinceMs: now)
@@ -172,6 +177,11 @@ final class SyncService {
         for link in links { link.tick() }
         dialDuePeers()
         updateCompactionPeers()
+        let now = WallClock.nowMs()
+        if now - lastRebalanceMs >= rebalanceIntervalMs {
+            lastRebalanceMs = now
+            rebalance()
+        }
     }
 
     /// Peers connected now or heard from within the forget window hold compaction back.

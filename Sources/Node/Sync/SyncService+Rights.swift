@@ -1,0 +1,81 @@
+import Platform
+import Replication
+
+/// Stock rights moving between nodes (sync/PROTOCOL.md, RIGHTS_REQUEST): a node short of rights
+/// asks the peer holding most; grants are ordinary transfer deltas of the inventory collection;
+/// the hub replenishes each store by what it sold.
+extension SyncService {
+    static let inventory = "inventory"
+
+    /// This node could not sell `units` of `key`: ask the connected peer that holds most rights.
+    func requestRights(key: String, units: UInt64) {
+        let stock = replica.state(at: key, in: Self.inventory, as: BoundedCounter.self) ?? BoundedCounter()
+        let holders = links.filter(\.isActive).compactMap { link -> (SyncLink, Int64)? in
+            guard let id = link.peerNodeId else { return nil }
+            let held = stock.rights(of: id)
+            return held > 0 ? (link, held) : nil
+        }
+        guard let (link, _) = holders.max(by: { $0.1 < $1.1 }) else {
+            logger.info("sync: no connected peer holds rights to ask", metadata: ["key": "\(key)", "units": "\(units)"])
+            return
+        }
+        link.perform([.send(.rightsRequest(collection: Self.inventory, key: key, units: units))])
+        link.flush()
+    }
+
+    /// A peer asked for rights. The hub gives what it can; a store keeps half of its rights to
+    /// sell itself.
+    func rightsRequested(by link: SyncLink, collection: String, key: String, units: UInt64) {
+        guard collection == Self.inventory, let peer = link.peerNodeId else { return }
+        let stock = replica.state(at: key, in: Self.inventory, as: BoundedCounter.self) ?? BoundedCounter()
+        let held = max(0, stock.rights(of: replica.nodeId))
+        let spare = role == "hub" ? held : held / 2
+        let give = min(UInt64(spare), units)
+        guard give > 0, transfer(give, of: key, to: peer) else {
+            link.perform([.send(.rightsDeclined(collection: collection, key: key, available: UInt64(spare)))])
+            link.flush()
+            return
+        }
+        logger.info("sync: granted stock rights", metadata: ["peer": "\(peer)", "key": "\(key)", "units": "\(give)"])
+    }
+
+    /// Hub only: gives each store rights for what it sold since the last pass, while the hub has some.
+    /// Sales are counted from zero the first time the hub sees a store (in memory): after a hub
+    /// restart stores are topped up once by their past sales, within what the hub holds. Giving
+    /// rights never risks overselling; it only decides where stock can be sold.
+    func rebalance() {
+        guard role == "hub", let collection = replica.memory.collections[Self.inventory] as? KeyedCollection<BoundedCounter> else { return }
+        for (key, stock) in collection.states {
+            var sold = soldSeen[key] ?? [:]
+            for replicaId in stock.replicas where replicaId != replica.nodeId {
+                let now = stock.decrements[replicaId] ?? 0
+                let before = sold[replicaId] ?? 0
+                sold[replicaId] = now
+                guard now > before else { continue }
+                let held = (replica.state(at: key, in: Self.inventory, as: BoundedCounter.self) ?? stock).rights(of: replica.nodeId)
+                let give = min(UInt64(max(0, held)), now - before)
+                if give > 0 && transfer(give, of: key, to: replicaId) {
+                    logger.info("sync: replenished stock rights", metadata: ["store": "\(replicaId)", "key": "\(key)", "units": "\(give)"])
+                }
+            }
+            soldSeen[key] = sold
+        }
+    }
+
+    /// Moves `units` of this node's rights to `peer` (one committed transaction), then sends it.
+    @discardableResult
+    func transfer(_ units: UInt64, of key: String, to peer: String) -> Bool {
+        var stock = replica.state(at: key, in: Self.inventory, as: BoundedCounter.self) ?? BoundedCounter()
+        guard let delta = try? stock.transfer(units, from: replica.nodeId, to: peer) else { return false }
+        do {
+            try replica.database.transaction {
+                _ = try replica.commit(delta, key: key, in: Self.inventory, at: replica.tick(wallMs: WallClock.nowMs()))
+            }
+        } catch {
+            logger.error("sync: could not commit a rights transfer", metadata: ["key": "\(key)", "error": "\(error)"])
+            return false
+        }
+        replicaChanged()
+        return true
+    }
+}
