@@ -50,5 +50,13 @@ public enum NodeSchema {
                 PRIMARY KEY (peer, collection, origin)
             ) STRICT, WITHOUT ROWID;
             """),
+        Migration(version: 3, name: "sync peers added at run time", sql: """
+            CREATE TABLE sync_peers (
+                node_id TEXT PRIMARY KEY,   -- the peer's id: its certificate's CN
+                region TEXT NOT NULL,       -- its region: its certificate's OU
+                address TEXT NOT NULL,      -- HOST:PORT this node dials
+                added_at TEXT NOT NULL      -- UTC ISO 8601
+            ) STRICT, WITHOUT ROWID;
+            """),
     ]
 }

@@ -65,10 +65,11 @@ extension OutpostNode {
         }
 
         registerReplicatedRoutes()
+        registerPeerRoutes()
     }
 
     /// Every problem type this node answers with.
-    public static let problemCatalog: [ProblemType] = ProblemType.httpCatalog + [.insufficientRights]
+    public static let problemCatalog: [ProblemType] = ProblemType.httpCatalog + [.insufficientRights, .syncDisabled, .peerFromConfig]
 
     /// Re-encoded at most once a second: uptime is the only part that changes.
     func nodeInfoBody() -> [UInt8] {

@@ -101,9 +101,16 @@ public final class OutpostNode {
         server.onInternalError = { [logger] request, error in
             logger.error("request failed", metadata: ["request_id": "\(request.requestId)", "path": "\(request.path)", "error": "\(error)"])
         }
-        if config.sync.isEnabled {
+        // A node with a fleet certificate can replicate, even with no [sync] in its file: peers
+        // may be added at run time (nodectl peers add).
+        if config.sync.isEnabled || Files.exists(dataDirectory + "/" + NodeIdentity.certificateFile) {
             let tls = try Self.fleetTLS(directory: dataDirectory, identity: identity, region: config.region)
-            sync = SyncService(loop: loop, replica: replica, tls: tls, logger: logger, role: config.role.rawValue, settings: config.sync)
+            let service = SyncService(loop: loop, replica: replica, tls: tls, logger: logger, role: config.role.rawValue, settings: config.sync)
+            for peer in try database.query("SELECT node_id, region, address FROM sync_peers", [], { ($0.string(0), $0.string(1), $0.string(2)) }) {
+                guard let address = try? SocketAddress(parsing: peer.2), !service.configuredPeerIds.contains(peer.0) else { continue }
+                service.addPeer(NodeConfig.SyncPeer(nodeId: peer.0, region: peer.1, address: address))
+            }
+            sync = service
         }
         if !applied.isEmpty {
             logger.info("database migrated", metadata: ["versions": "\(applied.map(String.init).joined(separator: ","))"])

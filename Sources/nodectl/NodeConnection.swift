@@ -59,22 +59,31 @@ struct NodeConnection: ParsableArguments {
 
     /// GETs an admin resource and decodes it, turning every failure into one line.
     func getAdmin<T: Decodable>(_ path: String, as type: T.Type) throws -> T {
-        let (client, token) = try open()
-        defer { client.close() }
-        let response: ClientResponse
-        do {
-            response = try client.get(path, headers: [("Authorization", "Bearer \(token)"), ("Accept", "application/json")])
-        } catch {
-            throw CLIFailure("\(error)")
-        }
-        guard response.status == 200 else {
-            throw CLIFailure(Self.describe(response, url: client.baseURL))
-        }
+        let response = try admin("GET", path)
         do {
             return try response.decode(T.self)
         } catch {
-            throw CLIFailure("\(client.baseURL) answered \(path) with a body nodectl does not understand")
+            throw CLIFailure("the node answered \(path) with a body nodectl does not understand")
         }
+    }
+
+    /// Sends an admin request; anything but 2xx is a one-line failure.
+    @discardableResult
+    func admin(_ method: String, _ path: String, json body: [UInt8]? = nil) throws -> ClientResponse {
+        let (client, token) = try open()
+        defer { client.close() }
+        var headers = [("Authorization", "Bearer \(token)"), ("Accept", "application/json")]
+        if body != nil { headers.append(("Content-Type", "application/json")) }
+        let response: ClientResponse
+        do {
+            response = try client.send(method, path, headers: headers, body: body)
+        } catch {
+            throw CLIFailure("\(error)")
+        }
+        guard (200..<300).contains(response.status) else {
+            throw CLIFailure(Self.describe(response, url: client.baseURL))
+        }
+        return response
     }
 
     static func describe(_ response: ClientResponse, url: String) -> String {

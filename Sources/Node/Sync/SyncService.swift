@@ -57,7 +57,33 @@ final class SyncService {
         let now = WallClock.nowMs()
         for peer in settings.peers {
             peers[peer.nodeId] = Peer(nodeId: peer.nodeId, region: peer.region, address: peer.address, sinceMs: now)
+            configuredPeerIds.insert(peer.nodeId)
         }
+    }
+
+    /// Whether a peer came from the configuration file (and so cannot be removed at run time).
+    private(set) var configuredPeerIds: Set<String> = []
+
+    /// Adds (or updates) a peer to dial, now.
+    func addPeer(_ peer: NodeConfig.SyncPeer) {
+        if var existing = peers[peer.nodeId] {
+            existing.region = peer.region
+            existing.address = peer.address
+            existing.retryAtMs = 0
+            existing.attempts = 0
+            peers[peer.nodeId] = existing
+        } else {
+            peers[peer.nodeId] = Peer(nodeId: peer.nodeId, region: peer.region, address: peer.address, sinceMs: WallClock.nowMs())
+        }
+        dialDuePeers()
+    }
+
+    /// Forgets a peer: its link closes and it is no longer dialed.
+    func removePeer(_ id: String) {
+        let link = peers[id]?.link
+        peers[id] = nil
+        link?.close(.shuttingDown, "this node removed the peer")
+        for other in links where other.peerNodeId == id { other.close(.shuttingDown, "this node removed the peer") }
     }
 
     func start(listen: SocketAddress?) throws {
