@@ -7,14 +7,17 @@ import XCTest
 final class FleetDemoTests: XCTestCase {
     func testTheDemoFleetStartsReplicatesAndStopsOnSIGTERM() throws {
         let scratch = TemporaryDirectory(prefix: "outpost-demo")
-        // A random port block; a clash with another program only fails this run's start, loudly.
-        let base = Int.random(in: 20_000...50_000) & ~1
+        // A random port block below Linux's ephemeral range (32768+), where the other tests' port-0
+        // listeners and connections live; a clash with another program fails the start loudly.
+        let base = Int.random(in: 20_000...32_000) & ~1
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Executables.path("nodectl"))
         process.arguments = ["fleet", "demo", "--dir", scratch.path, "--stores", "3", "--base-port", String(base)]
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        let errors = scratch.file("nodectl.err")
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
         try process.run()
         defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
 
@@ -32,6 +35,9 @@ final class FleetDemoTests: XCTestCase {
                 lines.append((try JSONSerialization.jsonObject(with: line) as? [String: String]) ?? [:])
             }
         }
+        guard lines.count == 4 else {
+            return XCTFail("the demo fleet did not start: \((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
+        }
         XCTAssertEqual(lines.map { $0["id"] ?? "" }, ["hub", "store-1", "store-2", "store-3"])
         XCTAssertEqual(lines.map { $0["region"] ?? "" }, ["eu", "eu", "us", "eu"])
         for line in lines {
@@ -47,10 +53,12 @@ final class FleetDemoTests: XCTestCase {
             try HTTPClientFactory.get(store2, "/admin/v1/replicated/orders/o-demo", token: token("store-2")).contains("placed")
         })
 
-        // nodectl sync status, as a table and as JSON.
-        let table = try runExecutable("nodectl", ["sync", "status", "--data-dir", scratch.file("hub")])
-        XCTAssertEqual(table.status, 0, table.stderr)
-        for id in ["store-1", "store-2", "store-3"] { XCTAssertTrue(table.stdout.contains(id), table.stdout) }
+        // nodectl sync status, as a table and as JSON, once every store has linked to the hub.
+        var table = CommandResult(status: -1, stdout: "", stderr: "")
+        XCTAssertTrue(eventually {
+            table = try runExecutable("nodectl", ["sync", "status", "--data-dir", scratch.file("hub")])
+            return table.status == 0 && ["store-1", "store-2", "store-3"].allSatisfy { table.stdout.contains($0) }
+        }, table.stdout + table.stderr)
         XCTAssertTrue(table.stdout.contains("PEER") && table.stdout.contains("COLLECTION"))
         let json = try runExecutable("nodectl", ["sync", "status", "--data-dir", scratch.file("store-2"), "--json"])
         let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
