@@ -32,6 +32,8 @@ soak:
 bench:
 	bash .ci/setup bench
 	bash bench/http.sh
+	$(SWIFT) build -c release
+	.build/tools-venv/bin/python3 bench/sync.py
 
 clean:
 	rm -rf .build

@@ -4,7 +4,7 @@
 /// Integers are LEB128 varints (signed ones zigzag), byte strings and text are length-prefixed,
 /// maps and sets are written in ascending order of their encoded keys.
 public struct CanonicalWriter: Sendable {
-    public private(set) var bytes: [UInt8] = []
+    public var bytes: [UInt8] = []
 
     public init() {}
 
@@ -38,16 +38,32 @@ public struct CanonicalWriter: Sendable {
     }
 
     /// Writes the count, then each element in ascending order of its encoding.
-    public mutating func sorted<S: Sequence>(_ elements: S) where S.Element: CanonicalEncodable {
-        let encoded = elements.map(\.canonicalBytes).sorted { $0.lexicographicallyPrecedes($1) }
-        unsigned(UInt64(encoded.count))
+    ///
+    /// - Complexity: O(n log n); no sorting for zero or one element (most event sets).
+    @inlinable
+    public mutating func sorted<C: Collection>(_ elements: C) where C.Element: CanonicalEncodable {
+        unsigned(UInt64(elements.count))
+        if elements.count <= 1 {
+            for element in elements { element.encode(to: &self) }
+            return
+        }
+        // Closures, not key paths: a key path is resolved at run time on every call.
+        let encoded = elements.map { $0.canonicalBytes }.sorted { $0.lexicographicallyPrecedes($1) }
         for item in encoded { bytes.append(contentsOf: item) }
     }
 
     /// Writes the count, then each (key, value) in ascending order of the key's encoding.
+    @inlinable
     public mutating func sortedMap<K: CanonicalEncodable, V>(_ map: [K: V], _ encodeValue: (inout CanonicalWriter, V) -> Void) {
+        unsigned(UInt64(map.count))
+        if map.count <= 1 {
+            for (key, value) in map {
+                key.encode(to: &self)
+                encodeValue(&self, value)
+            }
+            return
+        }
         let entries = map.map { (key: $0.key.canonicalBytes, value: $0.value) }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-        unsigned(UInt64(entries.count))
         for entry in entries {
             bytes.append(contentsOf: entry.key)
             encodeValue(&self, entry.value)

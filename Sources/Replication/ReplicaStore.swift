@@ -113,10 +113,11 @@ public struct MemoryReplica: ReplicaStore, Sendable {
 
     /// Like `apply`, returning what changed (for a store that persists it).
     public mutating func applyReturningChange(_ deltas: [WireDelta], to collection: String) throws(WireError) -> CollectionChange {
-        guard var c = collections[collection] else { throw .invalid("unknown collection \(collection)") }
-        let change = try c.apply(deltas)
-        collections[collection] = c
-        return change
+        // Taken out while it changes: a copy left in the dictionary would make every mutation
+        // copy the whole collection (copy-on-write), turning n writes into O(n²).
+        guard var c = collections.removeValue(forKey: collection) else { throw .invalid("unknown collection \(collection)") }
+        defer { collections[collection] = c }
+        return try c.apply(deltas)
     }
 
     public mutating func mergeSnapshot(_ state: [UInt8], covers: VersionVector, into collection: String) throws(ApplyFailure) -> VersionVector {
@@ -125,10 +126,9 @@ public struct MemoryReplica: ReplicaStore, Sendable {
     }
 
     public mutating func mergeSnapshotReturningChange(_ state: [UInt8], covers: VersionVector, into collection: String) throws(WireError) -> CollectionChange {
-        guard var c = collections[collection] else { throw .invalid("unknown collection \(collection)") }
-        let change = try c.mergeSnapshotBytes(state, covers: covers)
-        collections[collection] = c
-        return change
+        guard var c = collections.removeValue(forKey: collection) else { throw .invalid("unknown collection \(collection)") }
+        defer { collections[collection] = c }
+        return try c.mergeSnapshotBytes(state, covers: covers)
     }
 
     public mutating func peer(_ peer: ReplicaID, acknowledged applied: VersionVector, of collection: String) {
@@ -143,7 +143,8 @@ public struct MemoryReplica: ReplicaStore, Sendable {
 
     /// Folds what every compaction peer has acknowledged.
     public mutating func compact(_ collection: String) {
-        guard var c = collections[collection] else { return }
+        guard var c = collections.removeValue(forKey: collection) else { return }
+        defer { collections[collection] = c }
         let peers = compactionPeers.filter { c.scope == .global || (c.scope == .region && $0.value == region) }.keys
         guard !peers.isEmpty, c.scope != .node else { return }
         var floor: [ReplicaID: UInt64] = c.applied.counters
@@ -152,15 +153,16 @@ public struct MemoryReplica: ReplicaStore, Sendable {
             for origin in floor.keys { floor[origin] = min(floor[origin] ?? 0, acked[origin]) }
         }
         c.compact(acknowledgedByAll: VersionVector(floor))
-        collections[collection] = c
     }
 
     /// Commits a local change to a typed collection.
     public mutating func commit<State: CRDT>(_ delta: State, key: String, in collection: String, as type: State.Type, at timestamp: HLCTimestamp) -> WireDelta? {
-        guard var c = collections[collection] as? KeyedCollection<State> else { return nil }
-        let wire = c.commitLocal(key: key, delta: delta, origin: nodeId, timestamp: timestamp)
-        collections[collection] = c
-        return wire
+        // The type is checked on a temporary; the removed value is cast in one expression so no
+        // other reference to its storage outlives it, and the mutation below happens in place.
+        guard collections[collection] is KeyedCollection<State> else { return nil }
+        guard var c = collections.removeValue(forKey: collection) as? KeyedCollection<State> else { return nil }
+        defer { collections[collection] = c }
+        return c.commitLocal(key: key, delta: delta, origin: nodeId, timestamp: timestamp)
     }
 
     /// The current state at `key` of a typed collection.

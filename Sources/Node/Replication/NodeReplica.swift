@@ -57,6 +57,38 @@ final class NodeReplica: ReplicaStore {
         memory.collections[name] = collection
     }
 
+    // MARK: Transactions
+
+    /// True between `beginBatch()` and `commitBatch()`: changes join that one transaction.
+    private(set) var isBatching = false
+
+    /// Starts one transaction for everything applied until `commitBatch()`: a sync link applies
+    /// every frame of one read in it, so one fsync covers them all.
+    func beginBatch() throws {
+        precondition(!isBatching && !database.isInTransaction, "batches do not nest")
+        try database.execute("BEGIN IMMEDIATE")
+        isBatching = true
+    }
+
+    /// Commits the batch. On failure nothing of it is kept: memory is reloaded from disk.
+    func commitBatch() throws {
+        precondition(isBatching, "commit without a batch")
+        isBatching = false
+        do {
+            try database.execute("COMMIT")
+        } catch {
+            _ = try? database.execute("ROLLBACK")
+            for name in memory.collections.keys { try? load(name) }
+            throw error
+        }
+    }
+
+    /// Runs `body` in the open batch, else in its own transaction.
+    func inTransaction<T>(_ body: () throws -> T) throws -> T {
+        if isBatching || database.isInTransaction { return try body() }
+        return try database.transaction(.immediate, body)
+    }
+
     // MARK: Local changes
 
     /// Commits a change made on this node. Call inside a transaction (a group-commit write): the
@@ -126,7 +158,7 @@ final class NodeReplica: ReplicaStore {
     func peer(_ peer: ReplicaID, acknowledged applied: VersionVector, of collection: String) {
         memory.peer(peer, acknowledged: applied, of: collection)
         // Losing an acknowledgement only delays compaction: best effort, outside the hot path.
-        _ = try? database.transaction {
+        _ = try? inTransaction {
             for (origin, counter) in applied.counters {
                 try database.execute("""
                     INSERT INTO peer_acks(peer, collection, origin, counter) VALUES (?, ?, ?, ?)
@@ -139,7 +171,7 @@ final class NodeReplica: ReplicaStore {
 
     private func durably(_ change: CollectionChange, in collection: String) throws(ApplyFailure) {
         do {
-            try database.transaction { try persist(change, in: collection) }
+            try inTransaction { try persist(change, in: collection) }
         } catch {
             try? load(collection)
             throw .storage("\(error)")

@@ -26,16 +26,25 @@ extension OutpostNode {
     func registerReplicatedRoutes() {
         router.get("/admin/v1/replicated", access: .adminToken, doc: RouteDoc(
             operationId: "listReplicated", summary: "Replicated collections: scope, applied and compacted vectors, digest, size.",
-            tags: ["replication"], replies: [.init(200, "The collections.", schema: ["type": "object"])])
-        ) { [unowned self] _ in
-            .json(.object(ReplicatedCollections.names.compactMap { name in
-                guard let collection = self.replica.memory.collections[name], let summary = self.replica.summary(of: name) else { return nil }
-                return JSONMember(name, [
-                    "scope": .string(collection.scope.rawValue),
-                    "applied": Self.json(summary.applied), "compacted_through": Self.json(summary.compactedThrough),
-                    "digest": .string(Hex.encode(summary.digest)),
-                    "keys": .int(Int64(collection.keyCount)), "log_entries": .int(Int64(collection.logCount)),
-                ])
+            description: "Digests cost a pass over each collection's state; `?digests=false` leaves them out (for frequent progress checks).",
+            tags: ["replication"],
+            parameters: [.init("digests", in: .query, description: "false to leave out the digests.", schema: ["type": "boolean"])],
+            replies: [.init(200, "The collections.", schema: ["type": "object"])])
+        ) { [unowned self] request in
+            let withDigests = request.queryValue("digests") != "false"
+            return .json(.object(ReplicatedCollections.names.compactMap { name in
+                guard let collection = self.replica.memory.collections[name] else { return nil }
+                var members: [JSONMember] = [
+                    JSONMember("scope", .string(collection.scope.rawValue)),
+                    JSONMember("applied", Self.json(collection.applied)),
+                    JSONMember("compacted_through", Self.json(collection.compactedThrough)),
+                    JSONMember("keys", .int(Int64(collection.keyCount))),
+                    JSONMember("log_entries", .int(Int64(collection.logCount))),
+                ]
+                if withDigests, let summary = self.replica.summary(of: name) {
+                    members.append(JSONMember("digest", .string(Hex.encode(summary.digest))))
+                }
+                return JSONMember(name, .object(members))
             }))
         }
 

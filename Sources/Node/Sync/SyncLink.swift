@@ -56,13 +56,7 @@ final class SyncLink: TCPStreamDelegate {
             if session == nil && tls.isHandshakeComplete { startSession() }
             if !plaintext.isEmpty && session != nil {
                 decoder.append(plaintext)
-                while !closing, let message = try decoder.next() {
-                    guard var current = session else { break }
-                    var store = service.replica
-                    let actions = current.receive(message, wallMs: WallClock.nowMs(), store: &store)
-                    session = current
-                    perform(actions)
-                }
+                try applyFrames()
             }
         } catch let error as TLSError {
             close(nil, "TLS: \(error)")
@@ -73,6 +67,40 @@ final class SyncLink: TCPStreamDelegate {
         }
         flush()
     }
+
+    /// Handles every complete frame of this read in one database transaction. The ACKs they
+    /// produce sit in TLS buffers until the commit, and are dropped with the link if it fails.
+    private func applyFrames() throws {
+        let replica = service.replica
+        let batching = !replica.isBatching && !replica.database.isInTransaction
+        if batching { try replica.beginBatch() }
+        do {
+            while !closing, let message = try decoder.next() {
+                guard var current = session else { break }
+                var store = replica
+                let actions = current.receive(message, wallMs: WallClock.nowMs(), store: &store)
+                session = current
+                perform(actions)
+            }
+        } catch {
+            if batching { try? replica.commitBatch() }  // what was applied before the bad frame is valid
+            throw error
+        }
+        if batching {
+            do { try replica.commitBatch() } catch {
+                _ = tls.takeCiphertext()  // its ACKs must not go out
+                close(nil, "could not store what the peer sent: \(error)")
+                return
+            }
+        }
+        if forwardAfterCommit {
+            forwardAfterCommit = false
+            service.replicaChanged(except: self)
+        }
+    }
+
+    /// Set when deltas were applied inside a batch: other links forward them after the commit.
+    private var forwardAfterCommit = false
 
     /// The handshake verified the peer's certificate: its CN and OU are who the peer must be.
     private func startSession() {
@@ -103,7 +131,7 @@ final class SyncLink: TCPStreamDelegate {
             case .peerIdentified:
                 service.linkIdentified(self)
             case .applied:
-                service.replicaChanged(except: self)
+                if service.replica.isBatching { forwardAfterCommit = true } else { service.replicaChanged(except: self) }
             case let .rightsRequested(collection, key, units):
                 service.rightsRequested(by: self, collection: collection, key: key, units: units)
             case let .rightsDeclined(collection, key, available):

@@ -68,7 +68,7 @@ extension SyncService {
         var stock = replica.state(at: key, in: Self.inventory, as: BoundedCounter.self) ?? BoundedCounter()
         guard let delta = try? stock.transfer(units, from: replica.nodeId, to: peer) else { return false }
         do {
-            try replica.database.transaction {
+            try replica.inTransaction {
                 _ = try replica.commit(delta, key: key, in: Self.inventory, at: replica.tick(wallMs: WallClock.nowMs()))
             }
         } catch {

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Replication benchmark: three real nodes, N deltas written on the hub, then the stores join.
+
+Prints one table: write rate, time to converge after each store's link is up, wire bytes per
+delta against the same deltas as compact JSON, apply rate, and pycrdt (the Yrs engine) applying
+the same number of map updates in the same run.
+"""
+import http.client, json, os, subprocess, sys, tempfile, threading, time
+from datetime import datetime, timezone
+
+N = int(os.environ.get("DELTAS", "100000"))
+THREADS = 64
+BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".build", "release")
+work = tempfile.mkdtemp(prefix="outpost-sync-bench-")
+
+
+def run(*args):
+    subprocess.run([os.path.join(BIN, "nodectl"), *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def start(node_id, peers=()):
+    data = os.path.join(work, node_id)
+    config = f'[node]\nid = "{node_id}"\nregion = "eu"\nrole = "{"hub" if node_id == "hub" else "store"}"\n[log]\naccess_log = false\n[sync]\n'
+    if node_id == "hub":
+        config += 'listen = "127.0.0.1:0"\n'
+    for peer_id, address in peers:
+        config += f'[[sync.peers]]\nnode_id = "{peer_id}"\nregion = "eu"\naddress = "{address}"\n'
+    with open(os.path.join(data, "noded.toml"), "w") as f:
+        f.write(config)
+    log = open(os.path.join(data, "noded.log"), "w")
+    process = subprocess.Popen([os.path.join(BIN, "noded"), "--config", os.path.join(data, "noded.toml"),
+                                "--data-dir", data, "--listen", "127.0.0.1:0"], stderr=log)
+    address_file = os.path.join(data, "node.address")
+    for _ in range(1000):
+        if os.path.exists(address_file):
+            break
+        time.sleep(0.01)
+    url = open(address_file).read().strip()
+    token = open(os.path.join(data, "admin.token")).read().strip()
+    return process, url[len("http://"):], token, data
+
+
+def admin(host, token, method, path, body=None):
+    connection = http.client.HTTPConnection(host)
+    connection.request(method, path, body=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, data
+
+
+def applied(host, token):
+    status, body = admin(host, token, "GET", "/admin/v1/replicated?digests=false")
+    return json.loads(body)["orders"]["applied"].get("hub", 0)
+
+
+def write_all(host, token):
+    def worker(start):
+        connection = http.client.HTTPConnection(host)
+        for i in range(start, N, THREADS):
+            connection.request("POST", f"/admin/v1/replicated/orders/o-{i}", body=b'{"op":"add","event":"placed"}',
+                               headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200, response.status
+        connection.close()
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(THREADS)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+
+
+def link_up_ms(data):
+    for line in open(os.path.join(data, "noded.log")):
+        if '"sync: link to hub up"' in line:
+            ts = json.loads(line)["ts"]
+            return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp() * 1000
+    return None
+
+
+def pycrdt_rate():
+    try:
+        import pycrdt
+    except ImportError:
+        return None, None
+    a = pycrdt.Doc()
+    m = a.get("orders", type=pycrdt.Map)
+    updates = []
+    a.observe(lambda event: updates.append(event.update))
+    for i in range(N):
+        m[f"o-{i}"] = "placed"
+    b = pycrdt.Doc()
+    b.get("orders", type=pycrdt.Map)
+    t = time.perf_counter()
+    for update in updates:
+        b.apply_update(update)
+    return N / (time.perf_counter() - t), sum(map(len, updates)) / len(updates)
+
+
+processes = []
+try:
+    run("fleet", "init", "--dir", os.path.join(work, "ca"))
+    for node in ("hub", "store-1", "store-2"):
+        run("enroll", "--ca-dir", os.path.join(work, "ca"), "--data-dir", os.path.join(work, node), "--node-id", node, "--region", "eu")
+    hub, hub_host, hub_token, hub_data = start("hub")
+    processes.append(hub)
+    hub_sync = open(os.path.join(hub_data, "sync.address")).read().strip()
+
+    t = time.perf_counter()
+    write_all(hub_host, hub_token)
+    write_rate = N / (time.perf_counter() - t)
+
+    stores = [start(s, [("hub", hub_sync)]) for s in ("store-1", "store-2")]
+    processes += [s[0] for s in stores]
+    done = {}
+    deadline = time.time() + 300
+    while len(done) < 2 and time.time() < deadline:
+        for _, host, token, data in stores:
+            if data not in done and applied(host, token) >= N:
+                done[data] = time.time() * 1000
+        time.sleep(0.005)
+    converge = [(done[data] - link_up_ms(data)) / 1000 for _, _, _, data in stores if data in done and link_up_ms(data)]
+
+    status = json.loads(admin(hub_host, hub_token, "GET", "/admin/v1/sync/status")[1])
+    wire = [p["bytes_sent"] for p in status["peers"]]
+    # The same deltas as a JSON protocol would send them, compact.
+    sample_ms = 1763700000000
+    json_bytes = sum(len(json.dumps({"collection": "orders", "key": f"o-{i}", "dot": {"origin": "hub", "counter": i + 1},
+                                     "hlc": {"ms": sample_ms + i, "logical": 0, "node": "hub"}, "event": "placed"},
+                                    separators=(",", ":"))) for i in range(N))
+    py_rate, py_bytes = pycrdt_rate()
+
+    wire_per_delta = sum(wire) / len(wire) / N
+    json_per_delta = json_bytes / N
+    worst = max(converge) if converge else float("nan")
+    print(f"\nReplication: {N} deltas (orders) written on the hub, then two stores join over mutual TLS on loopback\n")
+    print("| measure                                  | outpost            | reference            | ratio   |")
+    print("|------------------------------------------|--------------------|----------------------|---------|")
+    print(f"| writes on the hub (64 HTTP clients)      | {write_rate:10.0f} /s      |                      |         |")
+    print(f"| converge after link up (slowest store)   | {worst:10.2f} s       | target < 1 s         |         |")
+    print(f"| wire bytes per delta                     | {wire_per_delta:10.1f} B       | JSON {json_per_delta:6.1f} B        | {wire_per_delta / json_per_delta:5.2f}x  |")
+    apply_rate = N / worst if worst == worst else float("nan")
+    if py_rate:
+        print(f"| apply rate (TLS, decode, SQLite, fsync)  | {apply_rate:10.0f} /s      | pycrdt {py_rate:9.0f} /s  | {apply_rate / py_rate:5.2f}x  |")
+        print(f"| bytes per update, pycrdt (for reference) |                    | {py_bytes:6.1f} B             |         |")
+    else:
+        print(f"| apply rate (TLS, decode, SQLite, fsync)  | {apply_rate:10.0f} /s      | pycrdt not installed |         |")
+finally:
+    for p in processes:
+        p.terminate()
+    for p in processes:
+        p.wait()
