@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(
             name: "ReplicationTests",
-            dependencies: ["Replication", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["Replication", "NodeTesting", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict
         ),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Platform", "NodeTesting"], swiftSettings: strict),

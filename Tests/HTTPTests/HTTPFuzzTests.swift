@@ -20,7 +20,7 @@ final class HTTPFuzzTests: XCTestCase {
     func testRandomAndMutatedRequestsNeverStopTheServer() throws {
         let seed = ProcessInfo.processInfo.environment["SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
         print("HTTPFuzzTests seed: \(seed) (SEED=\(seed) to replay)")
-        var random = SplitMix64(seed: seed)
+        var random = SeededRandom(seed: seed)
         let server = try InProcessServer(limits: {
             var limits = HTTPLimits()
             limits.headerReadTimeoutMs = 300
@@ -55,7 +55,7 @@ final class HTTPFuzzTests: XCTestCase {
         XCTAssertEqual(try server.client().get("/hello").text, "hello")
     }
 
-    private static func makeInput(_ random: inout SplitMix64) -> [UInt8] {
+    private static func makeInput(_ random: inout SeededRandom) -> [UInt8] {
         switch random.next() % 4 {
         case 0:
             // Pure noise.
@@ -78,18 +78,5 @@ final class HTTPFuzzTests: XCTestCase {
             }
             return bytes
         }
-    }
-}
-
-/// A small, fast, seedable generator: the same seed gives the same run.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

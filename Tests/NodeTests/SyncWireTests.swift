@@ -1,5 +1,6 @@
 import Foundation
 @testable import Node
+import NodeTesting
 import Platform
 import Replication
 import XCTest
@@ -135,7 +136,7 @@ final class SyncWireTests: XCTestCase {
     func testMutatedFramesNeverTrap() {
         let seed = ProcessInfo.processInfo.environment["SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
         print("SyncWireTests seed: \(seed) (SEED=\(seed) to replay)")
-        var random = SeededGenerator(seed: seed)
+        var random = SeededRandom(seed: seed)
         let frames = Self.vectors.map { SyncFrame.encode($0.2) }
         for _ in 0..<5_000 {
             var bytes = frames[Int.random(in: 0..<frames.count, using: &random)]
@@ -152,18 +153,5 @@ final class SyncWireTests: XCTestCase {
             decoder.append(bytes)
             _ = try? decoder.next()
         }
-    }
-}
-
-/// SplitMix64, for replayable corruption.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

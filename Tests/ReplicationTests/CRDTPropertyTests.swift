@@ -1,4 +1,5 @@
 import Foundation
+import NodeTesting
 import PropertyBased
 import Testing
 @testable import Replication
@@ -13,8 +14,8 @@ import Testing
     static let steps = 400
 
     /// Runs one history and checks convergence and the merge laws.
-    static func check<State: CRDT>(_ type: State.Type, seed: UInt64, operate: (inout State, ReplicaID, inout SplitMix64) -> State?) {
-        var random = SplitMix64(seed: seed)
+    static func check<State: CRDT>(_ type: State.Type, seed: UInt64, operate: (inout State, ReplicaID, inout SeededRandom) -> State?) {
+        var random = SeededRandom(seed: seed)
         let replicaCount = Int.random(in: 3...5, using: &random)
         var network = DeltaNetwork<State>(replicaCount: replicaCount, seed: seed)
         network.run(steps: steps, operate: operate)
@@ -28,7 +29,7 @@ import Testing
         checkLaws(network.snapshots + network.replicas, random: &random)
     }
 
-    static func checkLaws<State: CRDT>(_ states: [State], random: inout SplitMix64) {
+    static func checkLaws<State: CRDT>(_ states: [State], random: inout SeededRandom) {
         guard states.count >= 3 else { return }
         for _ in 0..<30 {
             let a = states.randomElement(using: &random)!, b = states.randomElement(using: &random)!, c = states.randomElement(using: &random)!
@@ -45,7 +46,7 @@ import Testing
         // Used from one test's synchronous closure only.
         var clocks: [ReplicaID: HybridLogicalClock] = [:]
         var wallMs: Int64 = 1_000_000
-        func tick(_ replica: ReplicaID, _ random: inout SplitMix64) -> HLCTimestamp {
+        func tick(_ replica: ReplicaID, _ random: inout SeededRandom) -> HLCTimestamp {
             wallMs += Int64.random(in: -50...100, using: &random)
             var clock = clocks[replica] ?? HybridLogicalClock(replica: replica)
             let reading = clock.tick(wallMs: wallMs)

@@ -1,17 +1,6 @@
+import NodeTesting
 @testable import Replication
 
-/// A small seeded generator: the same seed gives the same history.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Replicas of one CRDT exchanging deltas over a network that reorders, duplicates and loses
 /// messages (lost ones are resent at the end, as anti-entropy would).
@@ -20,20 +9,20 @@ struct DeltaNetwork<State: CRDT> {
     private(set) var replicas: [State]
     private var inFlight: [(to: Int, delta: State)] = []
     private var lost: [(to: Int, delta: State)] = []
-    var random: SplitMix64
+    var random: SeededRandom
     /// States seen along the way, for the merge-law checks.
     private(set) var snapshots: [State] = []
 
     init(replicaCount: Int, seed: UInt64) {
         ids = (0..<replicaCount).map { "r\($0)" }
         replicas = Array(repeating: State(), count: replicaCount)
-        random = SplitMix64(seed: seed)
+        random = SeededRandom(seed: seed)
     }
 
     /// Runs `steps` operations: each picks a replica, lets `operate` change it (returning the
     /// delta, or nil if the operation was refused), sends the delta to every other replica, then
     /// delivers some messages.
-    mutating func run(steps: Int, operate: (inout State, ReplicaID, inout SplitMix64) -> State?) {
+    mutating func run(steps: Int, operate: (inout State, ReplicaID, inout SeededRandom) -> State?) {
         for step in 0..<steps {
             let index = Int.random(in: 0..<replicas.count, using: &random)
             if let delta = operate(&replicas[index], ids[index], &random) {
