@@ -105,7 +105,7 @@ extension OutpostNode {
         out.counter("outpost_database_group_commits_total", help: "Group-commit transactions committed.", value: Double(writer.commits))
         out.counter("outpost_database_writes_committed_total", help: "Durable writes acknowledged after commit.", value: Double(writer.writesCommitted))
         if let sync {
-            let peers = sync.status()
+            let peers = sync.status(digests: false)
             out.family("outpost_sync_peer_connected", type: "gauge", help: "1 while the link to a peer is up.")
             for peer in peers { out.sample("outpost_sync_peer_connected", labels: [("peer", peer.nodeId)], value: peer.connected ? 1 : 0) }
             out.family("outpost_sync_deltas_behind", type: "gauge", help: "Replication lag: deltas one side has and the other lacks, per peer and direction.")

@@ -131,8 +131,18 @@ final class NodeReplica: ReplicaStore {
 
     func collectionNames(sharedWithRegion region: String) -> [String] { memory.collectionNames(sharedWithRegion: region) }
 
+    /// Digests by collection, valid while the applied vector is the one they were computed at:
+    /// a collection's state is the join of the deltas it applied, so it changes only with it.
+    private var digests: [String: (applied: VersionVector, digest: [UInt8])] = [:]
+
     func summary(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])? {
-        memory.summary(of: collection)
+        guard let c = memory.collections[collection] else { return nil }
+        if let cached = digests[collection], cached.applied == c.applied {
+            return (c.applied, c.compactedThrough, cached.digest)
+        }
+        guard let fresh = memory.summary(of: collection) else { return nil }
+        digests[collection] = (fresh.applied, fresh.digest)
+        return fresh
     }
 
     func deltas(of collection: String, after known: VersionVector, limit: Int) -> [WireDelta]? {

@@ -223,17 +223,21 @@ final class SyncService {
 
     // MARK: Status
 
-    func status() -> [SyncStatusReport.Peer] {
+    /// Per-peer status. Digests cost a pass over a changed collection's state; metrics leave
+    /// them out.
+    func status(digests withDigests: Bool = true) -> [SyncStatusReport.Peer] {
         peers.values.sorted { $0.nodeId < $1.nodeId }.map { peer in
             let link = peer.link
             let session = link?.isActive == true ? link?.session : nil
             let collections: [SyncStatusReport.Collection] = (session?.shared ?? replica.collectionNames(sharedWithRegion: peer.region)).compactMap { name in
-                guard let mine = replica.summary(of: name) else { return nil }
+                guard let collection = replica.memory.collections[name] else { return nil }
+                let mine = withDigests ? replica.summary(of: name) ?? (collection.applied, collection.compactedThrough, [])
+                                       : (applied: collection.applied, compactedThrough: collection.compactedThrough, digest: [UInt8]())
                 let theirs = session?.peerApplied[name]
                 let outgoing = theirs.map { Self.count(mine.applied, beyond: $0) } ?? 0
                 let incoming = theirs.map { Self.count($0, beyond: mine.applied) } ?? 0
                 let oldest = theirs.flatMap { replica.deltas(of: name, after: $0, limit: 1)?.first?.timestamp.physicalMs }
-                let reported = session?.peerDigests[name]
+                let reported = withDigests ? session?.peerDigests[name] : nil
                 let comparable = reported.map { $0.applied == mine.applied } ?? false
                 return SyncStatusReport.Collection(
                     name: name, deltasBehindOutgoing: outgoing, deltasBehindIncoming: incoming,
