@@ -63,10 +63,12 @@ public struct CanonicalWriter: Sendable {
             }
             return
         }
-        let entries = map.map { (key: $0.key.canonicalBytes, value: $0.value) }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-        for entry in entries {
-            bytes.append(contentsOf: entry.key)
-            encodeValue(&self, entry.value)
+        // Sort the key encodings only and look values up after: moving values around while
+        // sorting costs more than the sort.
+        let keys = map.keys.map { (encoded: $0.canonicalBytes, key: $0) }.sorted { $0.encoded.lexicographicallyPrecedes($1.encoded) }
+        for entry in keys {
+            bytes.append(contentsOf: entry.encoded)
+            if let value = map[entry.key] { encodeValue(&self, value) }
         }
     }
 }
