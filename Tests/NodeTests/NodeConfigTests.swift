@@ -83,6 +83,41 @@ final class NodeConfigTests: XCTestCase {
         XCTAssertEqual(error("node = 3")?.key, "node")
     }
 
+    func testReadsTheSyncSection() throws {
+        let config = try parse("""
+            [sync]
+            listen = "127.0.0.1:7443"
+            max_drift_ms = 5000
+            forget_peer_after_ms = 60000
+            rebalance_interval_ms = 1000
+            [[sync.peers]]
+            node_id = "hub"
+            region = "eu"
+            address = "127.0.0.1:7444"
+            [[sync.peers]]
+            node_id = "store-2"
+            region = "eu"
+            address = "[::1]:7445"
+            """)
+        XCTAssertEqual(config.sync.listen, SocketAddress(host: "127.0.0.1", port: 7443))
+        XCTAssertEqual(config.sync.maxDriftMs, 5000)
+        XCTAssertEqual(config.sync.forgetPeerAfterMs, 60000)
+        XCTAssertEqual(config.sync.rebalanceIntervalMs, 1000)
+        XCTAssertEqual(config.sync.peers.map(\.nodeId), ["hub", "store-2"])
+        XCTAssertEqual(config.sync.peers.last?.address.description, "[::1]:7445")
+        XCTAssertTrue(config.sync.isEnabled)
+        XCTAssertFalse(NodeConfig().sync.isEnabled)
+    }
+
+    func testSyncErrorsNameTheKey() {
+        XCTAssertEqual(error("[[sync.peers]]\nnode_id = 'hub'\nregion = 'eu'\naddress = 'nowhere'")?.key, "sync.peers[0].address")
+        XCTAssertEqual(error("[[sync.peers]]\nnode_id = 'hub'\nregion = 'eu'")?.key, "sync.peers[0].address")
+        XCTAssertEqual(error("[[sync.peers]]\nnode_id = 'Bad Id'\nregion = 'eu'\naddress = '127.0.0.1:1'")?.key, "sync.peers[0].node_id")
+        XCTAssertEqual(error("[[sync.peers]]\nnode_id = 'a'\nregion = 'eu'\naddress = '127.0.0.1:1'\n[[sync.peers]]\nnode_id = 'a'\nregion = 'eu'\naddress = '127.0.0.1:2'")?.key, "sync.peers[1].node_id")
+        XCTAssertEqual(error("[sync]\nmax_drift_ms = 1")?.key, "sync.max_drift_ms")
+        XCTAssertEqual(error("[sync]\npeer = 1")?.key, "sync.peer")
+    }
+
     func testInvalidTOMLSaysWhere() {
         let failure = error("[node\nid = 1")
         XCTAssertNotNil(failure)
