@@ -72,10 +72,16 @@ public final class OutpostNode {
             }
         }
         starts = try database.queryOne("SELECT count(*) FROM node_starts") { $0.int(0) } ?? 0
-        replica = try NodeReplica(database: database, nodeId: identity.nodeId, region: config.region, peers: [:])
+        replica = try NodeReplica(database: database, nodeId: identity.nodeId, region: config.region, peers: [:],
+                                  maxDriftMs: config.sync.maxDriftMs)
 
         loop = try EventLoop()
         writer = try GroupCommit(database: database, loop: loop)
+        let replica = self.replica
+        writer.onCommitFailed = { [logger] error in
+            logger.error("a group commit failed; replicated data reloaded from disk", metadata: ["error": "\(error)"])
+            replica.reloadAfterFailedCommit()
+        }
         router = Router()
         metrics = HTTPMetrics()
         var limits = HTTPLimits()

@@ -26,6 +26,9 @@ public final class GroupCommit {
     public private(set) var commits = 0
     /// Writes acknowledged so far.
     public private(set) var writesCommitted = 0
+    /// Told when a batch's COMMIT failed (before its completions run): anything the writes
+    /// changed outside the database must be undone by its owner.
+    public var onCommitFailed: ((any Error) -> Void)?
 
     public init(database: Database, loop: EventLoop) throws(PlatformError) {
         self.database = database
@@ -71,6 +74,7 @@ public final class GroupCommit {
         } catch {
             // The commit itself failed (disk full, I/O error): nothing of the batch is durable.
             for index in errors.indices where errors[index] == nil { errors[index] = error }
+            onCommitFailed?(error)
         }
         for (index, write) in batch.enumerated() { write.complete(errors[index]) }
     }

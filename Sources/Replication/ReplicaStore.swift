@@ -4,11 +4,14 @@ public enum ApplyFailure: Error, Sendable, CustomStringConvertible {
     case malformed(WireError)
     /// This node could not store them (disk, database): the link is closed and retried later.
     case storage(String)
+    /// A delta carries a clock reading too far ahead of this node's clock.
+    case clockSkew(String)
 
     public var description: String {
         switch self {
         case .malformed(let error): return "\(error)"
         case .storage(let why): return "storage failed: \(why)"
+        case .clockSkew(let why): return why
         }
     }
 }

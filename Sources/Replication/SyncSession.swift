@@ -261,6 +261,7 @@ extension ApplyFailure {
         switch self {
         case .malformed: return .malformedFrame
         case .storage: return .internalError
+        case .clockSkew: return .clockSkew
         }
     }
 }

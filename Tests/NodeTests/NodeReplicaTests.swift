@@ -85,4 +85,28 @@ final class NodeReplicaTests: XCTestCase {
         XCTAssertEqual(reopened.clock.last.physicalMs, reading.physicalMs)
         XCTAssertGreaterThan(reopened.tick(wallMs: 1_000), reading, "after a restart with the wall clock behind, readings still increase")
     }
+
+    func testAppliedDeltasMoveTheClockPastTheirStamps() throws {
+        let dir = TemporaryDirectory()
+        let (_, replica) = try open(dir)
+        let ahead = WallClock.nowMs() + 10_000  // a peer whose clock runs 10 s fast: within the drift bound
+        var hub = KeyedCollection<GSet<String>>(name: "orders", scope: .global)
+        let delta = hub.commitLocal(key: "o-1", delta: GSet(["placed"]), origin: "hub",
+                                    timestamp: HLCTimestamp(physicalMs: ahead, logical: 0, replica: "hub"))
+        _ = try replica.apply([delta], to: "orders")
+        XCTAssertGreaterThan(replica.tick(wallMs: WallClock.nowMs()), delta.timestamp, "this node's next change orders after what it has seen")
+    }
+
+    func testDeltasStampedTooFarAheadAreRefused() throws {
+        let dir = TemporaryDirectory()
+        let (_, replica) = try open(dir)
+        var hub = KeyedCollection<GSet<String>>(name: "orders", scope: .global)
+        let delta = hub.commitLocal(key: "o-1", delta: GSet(["placed"]), origin: "hub",
+                                    timestamp: HLCTimestamp(physicalMs: WallClock.nowMs() + 600_000, logical: 0, replica: "hub"))
+        XCTAssertThrowsError(try replica.apply([delta], to: "orders")) { error in
+            guard case .clockSkew = error as? ApplyFailure else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(replica.summary(of: "orders")?.applied, VersionVector())
+        XCTAssertLessThan(replica.clock.last.physicalMs, WallClock.nowMs() + 1_000, "the clock did not jump")
+    }
 }

@@ -178,4 +178,23 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertEqual(try db.query("SELECT id FROM orders ORDER BY id") { $0.string(0) }, ["a", "b"])
         loop.close()
     }
+
+    func testAFailedCommitIsReportedAndFailsEveryWriteOfTheBatch() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file("g.sqlite"))
+        try db.executeScript("CREATE TABLE orders (id TEXT PRIMARY KEY)")
+        let loop = try EventLoop()
+        let writer = try GroupCommit(database: db, loop: loop)
+        var reported = 0
+        writer.onCommitFailed = { _ in reported += 1 }
+        var outcomes: [Bool] = []
+        writer.submit({ db in try db.execute("INSERT INTO orders VALUES ('a')") }) { outcomes.append((try? $0.get()) != nil) }
+        // A write that ends the transaction under the batch's feet: the COMMIT then fails.
+        writer.submit({ db in try db.execute("ROLLBACK") }) { outcomes.append((try? $0.get()) != nil) }
+        writer.close()
+        XCTAssertEqual(reported, 1)
+        XCTAssertEqual(outcomes, [false, false], "nothing of a failed batch is acknowledged")
+        XCTAssertEqual(try db.queryOne("SELECT count(*) FROM orders") { $0.int(0) }, 0)
+        loop.close()
+    }
 }

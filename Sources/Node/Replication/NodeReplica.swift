@@ -14,12 +14,12 @@ final class NodeReplica: ReplicaStore {
     var nodeId: ReplicaID { memory.nodeId }
     var region: String { memory.region }
 
-    init(database: Database, nodeId: ReplicaID, region: String, peers: [ReplicaID: String]) throws {
+    init(database: Database, nodeId: ReplicaID, region: String, peers: [ReplicaID: String], maxDriftMs: Int64 = 60_000) throws {
         self.database = database
         memory = MemoryReplica(nodeId: nodeId, region: region, collections: ReplicatedCollections.make(),
                                compactionPeers: peers, digest: { SHA256.hash($0) })
         let saved = try database.queryOne("SELECT value FROM node_meta WHERE key = 'hlc'") { $0.string(0) }
-        clock = HybridLogicalClock(replica: nodeId, last: saved.flatMap(Self.parseClock).map {
+        clock = HybridLogicalClock(replica: nodeId, maxDriftMs: maxDriftMs, last: saved.flatMap(Self.parseClock).map {
             HLCTimestamp(physicalMs: $0.0, logical: $0.1, replica: nodeId)
         })
         for name in memory.collections.keys.sorted() { try load(name) }
@@ -81,6 +81,12 @@ final class NodeReplica: ReplicaStore {
             for name in memory.collections.keys { try? load(name) }
             throw error
         }
+    }
+
+    /// After a failed commit of a group of local writes: memory holds changes the disk does not,
+    /// so every collection is read back from the database.
+    func reloadAfterFailedCommit() {
+        for name in memory.collections.keys { try? load(name) }
     }
 
     /// Runs `body` in the open batch, else in its own transaction.
@@ -152,6 +158,13 @@ final class NodeReplica: ReplicaStore {
     func snapshot(of collection: String) -> (covers: VersionVector, state: [UInt8])? { memory.snapshot(of: collection) }
 
     func apply(_ deltas: [WireDelta], to collection: String) throws(ApplyFailure) -> (applied: VersionVector, count: Int) {
+        // The clock moves past every reading it receives, so this node's next changes order after
+        // what it has seen (last-writer-wins stays causal); readings too far ahead are refused.
+        if let latest = deltas.map(\.timestamp).max() {
+            var clock = self.clock
+            do { _ = try clock.observe(latest, wallMs: WallClock.nowMs()) } catch { throw .clockSkew("\(error)") }
+            self.clock = clock
+        }
         let change: CollectionChange
         do { change = try memory.applyReturningChange(deltas, to: collection) } catch { throw .malformed(error) }
         try durably(change, in: collection)
