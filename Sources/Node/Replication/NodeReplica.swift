@@ -10,6 +10,9 @@ final class NodeReplica: ReplicaStore {
     private(set) var memory: MemoryReplica
     let database: Database
     private(set) var clock: HybridLogicalClock
+    /// Per collection and origin, the (applied, compacted) pair last written to
+    /// replication_progress: only pairs that moved are written again.
+    private var persistedProgress: [String: [ReplicaID: (applied: UInt64, compacted: UInt64)]] = [:]
 
     var nodeId: ReplicaID { memory.nodeId }
     var region: String { memory.region }
@@ -43,11 +46,14 @@ final class NodeReplica: ReplicaStore {
                       key: row.string(5), payload: row.blob(6))
         }
         var applied = VersionVector(), compacted = VersionVector()
+        var progress: [ReplicaID: (applied: UInt64, compacted: UInt64)] = [:]
         for (origin, appliedCounter, compactedCounter) in try database.query(
             "SELECT origin, applied, compacted FROM replication_progress WHERE collection = ?", [name], { ($0.string(0), UInt64($0.int64(1)), UInt64($0.int64(2))) }) {
             applied.raise(origin, to: appliedCounter)
             compacted.raise(origin, to: compactedCounter)
+            progress[origin] = (appliedCounter, compactedCounter)
         }
+        persistedProgress[name] = progress
         guard var collection = memory.collections[name] else { return }
         do {
             try collection.load(states: states.map { (key: $0.0, state: $0.1) }, log: log, applied: applied, compactedThrough: compacted)
@@ -160,7 +166,7 @@ final class NodeReplica: ReplicaStore {
     func apply(_ deltas: [WireDelta], to collection: String) throws(ApplyFailure) -> (applied: VersionVector, count: Int) {
         // The clock moves past every reading it receives, so this node's next changes order after
         // what it has seen (last-writer-wins stays causal); readings too far ahead are refused.
-        if let latest = deltas.map(\.timestamp).max() {
+        if let latest = deltas.lazy.map({ $0.timestamp }).max() {
             var clock = self.clock
             do { _ = try clock.observe(latest, wallMs: WallClock.nowMs()) } catch { throw .clockSkew("\(error)") }
             self.clock = clock
@@ -180,15 +186,20 @@ final class NodeReplica: ReplicaStore {
 
     func peer(_ peer: ReplicaID, acknowledged applied: VersionVector, of collection: String) {
         memory.peer(peer, acknowledged: applied, of: collection)
-        // Losing an acknowledgement only delays compaction: best effort, outside the hot path.
-        _ = try? inTransaction {
-            for (origin, counter) in applied.counters {
-                try database.execute("""
-                    INSERT INTO peer_acks(peer, collection, origin, counter) VALUES (?, ?, ?, ?)
-                    ON CONFLICT(peer, collection, origin) DO UPDATE SET counter = max(counter, excluded.counter)
-                    """, [peer, collection, origin, Int64(counter)])
+        // Losing an acknowledgement only delays compaction, so it is best effort; but if it fails,
+        // memory (compaction, the progress record) is read back from the database.
+        do {
+            try inTransaction {
+                for (origin, counter) in applied.counters {
+                    try database.execute("""
+                        INSERT INTO peer_acks(peer, collection, origin, counter) VALUES (?, ?, ?, ?)
+                        ON CONFLICT(peer, collection, origin) DO UPDATE SET counter = max(counter, excluded.counter)
+                        """, [peer, collection, origin, Int64(counter)])
+                }
+                try persist(CollectionChange(), in: collection)
             }
-            try persist(CollectionChange(), in: collection)
+        } catch {
+            try? load(collection)
         }
     }
 
@@ -201,8 +212,8 @@ final class NodeReplica: ReplicaStore {
         }
     }
 
-    /// Writes what changed: states of the changed keys, new op-log entries, the progress vectors,
-    /// and drops log entries compaction folded away.
+    /// Writes what changed: states of the changed keys, new op-log entries, the progress of the
+    /// origins that moved, and the log entries compaction folded away since the last write.
     private func persist(_ change: CollectionChange, in name: String) throws {
         guard let collection = memory.collections[name] else { return }
         for key in change.keys {
@@ -222,16 +233,22 @@ final class NodeReplica: ReplicaStore {
                 """, [name, delta.dot.replica, Int64(delta.dot.counter), delta.timestamp.physicalMs, Int64(delta.timestamp.logical),
                       delta.timestamp.replica, delta.key, delta.payload])
         }
+        var progress = persistedProgress[name] ?? [:]
         for (origin, applied) in collection.applied.counters {
             let compacted = collection.compactedThrough[origin]
+            let before = progress[origin]
+            guard before?.applied != applied || before?.compacted != compacted else { continue }
             try database.execute("""
                 INSERT INTO replication_progress(collection, origin, applied, compacted) VALUES (?, ?, ?, ?)
                 ON CONFLICT(collection, origin) DO UPDATE SET applied = excluded.applied, compacted = excluded.compacted
                 """, [name, origin, Int64(applied), Int64(compacted)])
-            if compacted > 0 {
+            if compacted > (before?.compacted ?? 0) {
                 try database.execute("DELETE FROM op_log WHERE collection = ? AND origin = ? AND counter <= ?", [name, origin, Int64(compacted)])
             }
+            progress[origin] = (applied, compacted)
         }
+        // Recorded now; a rollback reloads the collection, and with it this record.
+        persistedProgress[name] = progress
     }
 
     private func saveClock() throws {

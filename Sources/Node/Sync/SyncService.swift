@@ -177,8 +177,10 @@ final class SyncService {
         logger.info("sync: link to \(id) up", metadata: ["peer": "\(id)", "region": "\(region)", "dialed": "\(link.dialed != nil)"])
     }
 
+    /// A link is closing. Only the peer's own link going down marks the peer down: a duplicate
+    /// closed in favour of another link, or a link from an unidentified client, is just logged.
     func linkClosing(_ link: SyncLink, reason: String) {
-        guard let id = link.peerNodeId, peers[id]?.link === link || (peers[id] != nil && link.dialed != nil) else {
+        guard let id = link.peerNodeId, peers[id]?.link === link else {
             logger.info("sync: link closed", metadata: ["reason": "\(reason)"])
             return
         }
