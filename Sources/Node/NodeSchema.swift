@@ -58,5 +58,18 @@ public enum NodeSchema {
                 added_at TEXT NOT NULL      -- UTC ISO 8601
             ) STRICT, WITHOUT ROWID;
             """),
+        Migration(version: 4, name: "op log in segments", sql: """
+            -- One row per run of one origin's deltas written together (a received frame, a local
+            -- write), replacing op_log's row per delta; NodeReplica moves op_log rows here at start.
+            -- States in replicated_state may lag these rows: loading merges them in again.
+            CREATE TABLE op_log_segments (
+                collection TEXT NOT NULL,
+                origin TEXT NOT NULL,        -- node that made the changes
+                first_counter INTEGER NOT NULL,  -- dots origin:first_counter ...
+                last_counter INTEGER NOT NULL,   -- ... through origin:last_counter, no gaps
+                deltas BLOB NOT NULL,        -- count, then each delta as DELTAS carries it (sync/PROTOCOL.md)
+                PRIMARY KEY (collection, origin, first_counter)
+            ) STRICT, WITHOUT ROWID;
+            """),
     ]
 }

@@ -34,6 +34,8 @@ public final class OutpostNode {
     var sync: SyncService?
     private let lock: FileLock
     private var signals: [SignalWatcher] = []
+    /// Writes replicated states behind the op log (NodeReplica.writeBehind).
+    private var writeBehindTimer: LoopTimer?
     let startedAtMs: Int64
     let startedNs: UInt64
     let schemaVersion: Int
@@ -138,6 +140,9 @@ public final class OutpostNode {
         for number in [SIGTERM, SIGINT] {
             signals.append(try SignalWatcher(loop: loop, signal: number) { [unowned self] signal in self.stop(signal: signal) })
         }
+        let timer = try LoopTimer(loop: loop)
+        timer.start(afterMs: 100, repeatMs: 100) { [unowned self] in self.replica.writeBehind(nowMs: WallClock.nowMs()) }
+        writeBehindTimer = timer
         isReady = true
         recordStart()
         logger.info("listening", metadata: [
@@ -183,6 +188,9 @@ public final class OutpostNode {
 
     private func finishStop() {
         writer.close()
+        writeBehindTimer?.close()
+        // Not needed for durability (the op log has it all), but the next start replays less.
+        do { try replica.writeAllBehind() } catch { logger.error("writing replicated states at stop failed", metadata: ["error": "\(error)"]) }
         do { try database.checkpoint() } catch { logger.error("checkpoint failed at stop", metadata: ["error": "\(error)"]) }
         database.close()
         Files.remove(dataDirectory + "/" + NodeIdentity.addressFile)

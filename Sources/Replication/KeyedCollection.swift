@@ -157,13 +157,34 @@ public struct KeyedCollection<State: CRDT>: Sendable {
     }
 
     /// Restores a collection saved by a node: states, the op log and the vectors.
+    ///
+    /// The saved states may lag the log (a node writes states behind its log, see NodeReplica):
+    /// every logged delta is merged into them again, which changes nothing where a state already
+    /// has it. Entries at or below `compactedThrough` are dropped; the rest must run without gaps
+    /// up to `applied`.
     public mutating func load(states encoded: [(key: String, state: [UInt8])], log saved: [WireDelta],
                               applied: VersionVector, compactedThrough: VersionVector) throws(WireError) {
         states = [:]
         for (key, bytes) in encoded { states[key] = try State(canonicalBytes: bytes) }
         self.applied = applied
         self.compactedThrough = compactedThrough
-        log = Dictionary(grouping: saved, by: \.dot.replica).mapValues { $0.sorted { $0.dot.counter < $1.dot.counter } }
+        log = [:]
+        for (origin, entries) in Dictionary(grouping: saved, by: \.dot.replica) {
+            var kept: [WireDelta] = []
+            kept.reserveCapacity(entries.count)
+            for wire in entries.sorted(by: { $0.dot.counter < $1.dot.counter }) where wire.dot.counter > compactedThrough[origin] {
+                if wire.dot.counter == kept.last?.dot.counter { continue }
+                guard wire.dot.counter == compactedThrough[origin] + UInt64(kept.count) + 1, wire.dot.counter <= applied[origin] else {
+                    throw .invalid("the saved log of \(origin) does not run from \(compactedThrough[origin] + 1) to \(applied[origin])")
+                }
+                merge(try State(canonicalBytes: wire.payload), into: wire.key)
+                kept.append(wire)
+            }
+            if !kept.isEmpty { log[origin] = kept }
+        }
+        for (origin, counter) in applied.counters where UInt64(log[origin]?.count ?? 0) != counter - compactedThrough[origin] {
+            throw .invalid("the saved log of \(origin) ends before \(counter)")
+        }
     }
 
     public func checkInvariants() {

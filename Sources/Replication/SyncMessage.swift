@@ -16,6 +16,28 @@ public struct WireDelta: Equatable, Sendable {
         self.key = key
         self.payload = payload
     }
+
+    /// A list of deltas as a DELTAS message carries them: the count, then each delta's dot,
+    /// clock reading, key and payload. A node's op log stores the same bytes.
+    public static func encode(_ deltas: [WireDelta], to w: inout CanonicalWriter) {
+        w.unsigned(UInt64(deltas.count))
+        for delta in deltas {
+            w.value(delta.dot)
+            w.value(delta.timestamp)
+            w.string(delta.key)
+            w.data(delta.payload)
+        }
+    }
+
+    public static func decodeList(from r: inout CanonicalReader) throws(WireError) -> [WireDelta] {
+        let count = try r.count()
+        var deltas: [WireDelta] = []
+        deltas.reserveCapacity(count)
+        for _ in 0..<count {
+            deltas.append(WireDelta(dot: try r.dot(), timestamp: try r.timestamp(), key: try r.string(), payload: try r.data()))
+        }
+        return deltas
+    }
 }
 
 /// Why a link is being closed (sync/PROTOCOL.md §4, ERROR).
@@ -90,13 +112,7 @@ public enum SyncMessage: Equatable, Sendable {
             w.data(digest)
         case let .deltas(collection, deltas):
             w.string(collection)
-            w.unsigned(UInt64(deltas.count))
-            for delta in deltas {
-                w.value(delta.dot)
-                w.value(delta.timestamp)
-                w.string(delta.key)
-                w.data(delta.payload)
-            }
+            WireDelta.encode(deltas, to: &w)
         case let .ack(collection, applied):
             w.string(collection)
             w.value(applied)
@@ -141,13 +157,7 @@ public enum SyncMessage: Equatable, Sendable {
             message = .summary(collection: collection, applied: applied, compactedThrough: compacted, digest: digest)
         case 3:
             let collection = try r.string()
-            let count = try r.count()
-            var deltas: [WireDelta] = []
-            deltas.reserveCapacity(count)
-            for _ in 0..<count {
-                deltas.append(WireDelta(dot: try r.dot(), timestamp: try r.timestamp(), key: try r.string(), payload: try r.data()))
-            }
-            message = .deltas(collection: collection, deltas: deltas)
+            message = .deltas(collection: collection, deltas: try WireDelta.decodeList(from: &r))
         case 4:
             message = .ack(collection: try r.string(), applied: try r.versionVector())
         case 5:

@@ -130,6 +130,9 @@ public struct SyncSession: Sendable {
             peerApplied[collection] = applied
             sent[collection] = applied  // anything sent beyond this may be lost: resend from here
             peerDigests[collection] = (applied, digest)
+            // What a peer reports applied it holds durably: as good as an ACK for compaction
+            // (the only word a node gets about its peer's own deltas).
+            store.peer(peerNodeId ?? "", acknowledged: applied, of: collection)
             return pump(collection, store: store)
         case let .deltas(collection, deltas):
             guard shared.contains(collection) else { return close(.unknownCollection, "\(collection) is not shared with this peer") }

@@ -61,15 +61,102 @@ final class NodeReplicaTests: XCTestCase {
         XCTAssertEqual(replica.summary(of: "orders")?.applied, VersionVector(), "not even the valid first delta was applied")
     }
 
+    private func count(_ table: String, in database: Database) throws -> Int? {
+        try database.queryOne("SELECT count(*) FROM \(table) WHERE collection = 'orders'") { $0.int(0) }
+    }
+
     func testAcknowledgedDeltasAreCompactedOutOfTheLog() throws {
         let dir = TemporaryDirectory()
-        let (database, replica) = try open(dir, peers: ["store-b": "eu"])
-        _ = try replica.apply(hubOrders(5), to: "orders")
-        replica.peer("store-b", acknowledged: VersionVector(["hub": 4]), of: "orders")
-        XCTAssertEqual(replica.summary(of: "orders")?.compactedThrough["hub"], 4)
-        XCTAssertEqual(try database.queryOne("SELECT count(*) FROM op_log WHERE collection = 'orders'") { $0.int(0) }, 1)
-        XCTAssertNil(replica.deltas(of: "orders", after: VersionVector(["hub": 2]), limit: 10), "a peer behind compaction needs a snapshot")
-        XCTAssertEqual(replica.deltas(of: "orders", after: VersionVector(["hub": 4]), limit: 10)?.count, 1)
+        let deltas = hubOrders(5)
+        do {
+            let (database, replica) = try open(dir, peers: ["store-b": "eu"])
+            _ = try replica.apply(Array(deltas[0..<4]), to: "orders")
+            _ = try replica.apply([deltas[4]], to: "orders")
+            replica.peer("store-b", acknowledged: VersionVector(["hub": 4]), of: "orders")
+            XCTAssertEqual(replica.summary(of: "orders")?.compactedThrough["hub"], 4)
+            XCTAssertEqual(try count("op_log_segments", in: database), 2, "the log on disk goes only with a write-back")
+            try replica.writeAllBehind()
+            XCTAssertEqual(try count("op_log_segments", in: database), 1)
+            XCTAssertNil(replica.deltas(of: "orders", after: VersionVector(["hub": 2]), limit: 10), "a peer behind compaction needs a snapshot")
+            XCTAssertEqual(replica.deltas(of: "orders", after: VersionVector(["hub": 4]), limit: 10)?.count, 1)
+            database.close()
+        }
+        let (_, reopened) = try open(dir, peers: ["store-b": "eu"])
+        XCTAssertEqual(reopened.summary(of: "orders")?.compactedThrough["hub"], 4)
+        XCTAssertEqual(reopened.deltas(of: "orders", after: VersionVector(["hub": 4]), limit: 10), [deltas[4]])
+    }
+
+    func testStatesAreWrittenBehindTheLogAndAReopenReplaysIt() throws {
+        let dir = TemporaryDirectory()
+        let digest: [UInt8]
+        do {
+            let (database, replica) = try open(dir)
+            _ = try replica.apply(hubOrders(10), to: "orders")
+            digest = try XCTUnwrap(replica.summary(of: "orders")?.digest)
+            XCTAssertEqual(try count("replicated_state", in: database), 0, "acknowledged with the log alone")
+            database.close()
+        }
+        do {
+            let (database, replica) = try open(dir)
+            XCTAssertEqual(replica.summary(of: "orders")?.digest, digest, "the log was merged into the (missing) states")
+            try replica.writeAllBehind()
+            XCTAssertEqual(try count("replicated_state", in: database), 3)
+            database.close()
+        }
+        let (_, reopened) = try open(dir)
+        XCTAssertEqual(reopened.summary(of: "orders")?.digest, digest)
+        XCTAssertEqual(reopened.summary(of: "orders")?.applied["hub"], 10)
+    }
+
+    func testWriteBehindWaitsForAQuietNodeButNotForever() throws {
+        let dir = TemporaryDirectory()
+        let (database, replica) = try open(dir)
+        let deltas = hubOrders(30)
+        _ = try replica.apply([deltas[0]], to: "orders")
+        replica.writeBehind(nowMs: 0)
+        XCTAssertEqual(try count("replicated_state", in: database), 0, "a change since the last look: not quiet")
+        replica.writeBehind(nowMs: 100)
+        XCTAssertEqual(try count("replicated_state", in: database), 1, "quiet: written")
+        XCTAssertFalse(replica.hasWorkBehind)
+
+        // Under steady load (a change before every look) states still go out after two seconds.
+        for (n, delta) in deltas[1...].enumerated() {
+            _ = try replica.apply([delta], to: "orders")
+            replica.writeBehind(nowMs: 1_000 + Int64(n) * 100)
+        }
+        XCTAssertEqual(try count("replicated_state", in: database), 3)
+    }
+
+    func testASnapshotIsWrittenAtOnce() throws {
+        let dir = TemporaryDirectory()
+        var hub = KeyedCollection<GSet<String>>(name: "orders", scope: .global)
+        var clock = HybridLogicalClock(replica: "hub")
+        for n in 1...4 { _ = hub.commitLocal(key: "o-\(n)", delta: GSet(["placed"]), origin: "hub", timestamp: clock.tick(wallMs: Int64(n))) }
+        let (database, replica) = try open(dir)
+        _ = try replica.mergeSnapshot(hub.snapshot.state, covers: hub.snapshot.covers, into: "orders")
+        XCTAssertEqual(try count("replicated_state", in: database), 4, "no log will ever hold these deltas here")
+        XCTAssertEqual(try database.queryOne("SELECT compacted FROM replication_progress WHERE collection = 'orders'") { $0.int(0) }, 4)
+    }
+
+    func testAnOpLogFromBeforeSegmentsMovesIntoSegments() throws {
+        let dir = TemporaryDirectory()
+        let deltas = hubOrders(3)
+        do {
+            let (database, _) = try open(dir)
+            for delta in deltas {
+                try database.execute("""
+                    INSERT INTO op_log(collection, origin, counter, hlc_ms, hlc_logical, hlc_node, key, delta) VALUES ('orders', ?, ?, ?, ?, ?, ?, ?)
+                    """, [delta.dot.replica, Int64(delta.dot.counter), delta.timestamp.physicalMs, Int64(delta.timestamp.logical),
+                          delta.timestamp.replica, delta.key, delta.payload])
+            }
+            try database.execute("INSERT INTO replication_progress(collection, origin, applied, compacted) VALUES ('orders', 'hub', 3, 0)")
+            database.close()
+        }
+        let (database, replica) = try open(dir)
+        XCTAssertEqual(try count("op_log", in: database), 0)
+        XCTAssertEqual(try count("op_log_segments", in: database), 1)
+        XCTAssertEqual(replica.deltas(of: "orders", after: VersionVector(), limit: 10), deltas)
+        XCTAssertEqual(replica.summary(of: "orders")?.applied["hub"], 3)
     }
 
     func testLocalCommitsPersistTheClock() throws {

@@ -2,8 +2,14 @@ import Platform
 import Replication
 
 /// The node's replicated data: the in-memory collections (the model the sync sessions read) and
-/// their SQLite tables, kept in step. Every change is written in the same transaction as its op
-/// log entry; an applied delta is acknowledged only after that transaction committed.
+/// their SQLite tables. A change is durable once its delta is in the op log: the log is written
+/// in the transaction that makes the change (an applied delta is acknowledged only after it
+/// committed), one `op_log_segments` row per origin and write, not per delta.
+///
+/// Per-key states are written behind the log (`writeBehind`), off the path that acknowledges
+/// writes: a key's row may lag, and loading merges the logged deltas into it again (merging is
+/// idempotent). A log prefix is deleted only by a write-back that wrote every key changed
+/// before it started, so a state on disk plus the log on disk is always the whole state.
 ///
 /// Used on the loop thread only.
 final class NodeReplica: ReplicaStore {
@@ -13,6 +19,16 @@ final class NodeReplica: ReplicaStore {
     /// Per collection and origin, the (applied, compacted) pair last written to
     /// replication_progress: only pairs that moved are written again.
     private var persistedProgress: [String: [ReplicaID: (applied: UInt64, compacted: UInt64)]] = [:]
+    /// Per collection, keys whose state changed since a write-back last took them.
+    private var unwritten: [String: Set<String>] = [:]
+    /// A write-back under way: the keys it has left to write and, per collection, the compaction
+    /// point it makes durable when they are all written.
+    private var writeBack: (keys: [(collection: String, key: String)], compacted: [String: VersionVector])?
+    /// Changes persisted so far, and when write-back last looked: an unchanged count means the
+    /// node is quiet, the best time to write states.
+    private var changeCount = 0
+    private var changeCountSeen = 0
+    private var unwrittenSinceMs: Int64?
 
     var nodeId: ReplicaID { memory.nodeId }
     var region: String { memory.region }
@@ -25,6 +41,7 @@ final class NodeReplica: ReplicaStore {
         clock = HybridLogicalClock(replica: nodeId, maxDriftMs: maxDriftMs, last: saved.flatMap(Self.parseClock).map {
             HLCTimestamp(physicalMs: $0.0, logical: $0.1, replica: nodeId)
         })
+        try Self.moveLegacyLog(database)
         for name in memory.collections.keys.sorted() { try load(name) }
         var acks: [ReplicaID: [String: VersionVector]] = [:]
         for (peer, collection, origin, counter) in try database.query("SELECT peer, collection, origin, counter FROM peer_acks", [], {
@@ -38,12 +55,15 @@ final class NodeReplica: ReplicaStore {
 
     private func load(_ name: String) throws {
         let states = try database.query("SELECT key, state FROM replicated_state WHERE collection = ?", [name]) { ($0.string(0), $0.blob(1)) }
-        let log = try database.query("""
-            SELECT origin, counter, hlc_ms, hlc_logical, hlc_node, key, delta FROM op_log WHERE collection = ? ORDER BY origin, counter
-            """, [name]) { row in
-            WireDelta(dot: Dot(replica: row.string(0), counter: UInt64(row.int64(1))),
-                      timestamp: HLCTimestamp(physicalMs: row.int64(2), logical: UInt32(truncatingIfNeeded: row.int64(3)), replica: row.string(4)),
-                      key: row.string(5), payload: row.blob(6))
+        var log: [WireDelta] = []
+        for bytes in try database.query("SELECT deltas FROM op_log_segments WHERE collection = ?", [name], { $0.blob(0) }) {
+            do {
+                var reader = CanonicalReader(bytes)
+                log += try WireDelta.decodeList(from: &reader)
+                try reader.finish()
+            } catch {
+                throw StorageError(.io, message: "an op log segment of \(name) does not decode: \(error)")
+            }
         }
         var applied = VersionVector(), compacted = VersionVector()
         var progress: [ReplicaID: (applied: UInt64, compacted: UInt64)] = [:]
@@ -61,6 +81,46 @@ final class NodeReplica: ReplicaStore {
             throw StorageError(.io, message: "replicated collection \(name) does not decode from the database: \(error)")
         }
         memory.collections[name] = collection
+        // Every logged delta may be missing from its key's row; a write-back under way no longer
+        // knows what this collection's rows hold, so it leaves its compaction alone.
+        unwritten[name] = Set(log.lazy.filter { $0.dot.counter > compacted[$0.dot.replica] }.map(\.key))
+        writeBack?.compacted[name] = nil
+    }
+
+    /// Databases from before migration 4 kept one op_log row per delta: they move to segments once.
+    private static func moveLegacyLog(_ database: Database) throws {
+        let rows = try database.query("""
+            SELECT collection, origin, counter, hlc_ms, hlc_logical, hlc_node, key, delta FROM op_log ORDER BY collection, origin, counter
+            """, []) { row in
+            (row.string(0), WireDelta(dot: Dot(replica: row.string(1), counter: UInt64(row.int64(2))),
+                                      timestamp: HLCTimestamp(physicalMs: row.int64(3), logical: UInt32(truncatingIfNeeded: row.int64(4)), replica: row.string(5)),
+                                      key: row.string(6), payload: row.blob(7)))
+        }
+        guard !rows.isEmpty else { return }
+        try database.transaction(.immediate) {
+            var run: [WireDelta] = []
+            var runCollection = ""
+            for (collection, delta) in rows {
+                if let last = run.last, collection != runCollection || delta.dot.replica != last.dot.replica || delta.dot.counter != last.dot.counter + 1 {
+                    try insertSegment(run, collection: runCollection, into: database)
+                    run = []
+                }
+                runCollection = collection
+                run.append(delta)
+            }
+            try insertSegment(run, collection: runCollection, into: database)
+            try database.execute("DELETE FROM op_log")
+        }
+    }
+
+    /// One origin's deltas with consecutive counters, as one op log row.
+    private static func insertSegment(_ run: [WireDelta], collection: String, into database: Database) throws {
+        guard let first = run.first, let last = run.last else { return }
+        var writer = CanonicalWriter()
+        WireDelta.encode(run, to: &writer)
+        try database.execute("""
+            INSERT OR IGNORE INTO op_log_segments(collection, origin, first_counter, last_counter, deltas) VALUES (?, ?, ?, ?, ?)
+            """, [collection, first.dot.replica, Int64(first.dot.counter), Int64(last.dot.counter), writer.bytes])
     }
 
     // MARK: Transactions
@@ -180,7 +240,8 @@ final class NodeReplica: ReplicaStore {
     func mergeSnapshot(_ state: [UInt8], covers: VersionVector, into collection: String) throws(ApplyFailure) -> VersionVector {
         let change: CollectionChange
         do { change = try memory.mergeSnapshotReturningChange(state, covers: covers, into: collection) } catch { throw .malformed(error) }
-        try durably(change, in: collection)
+        // The snapshot's deltas will never be in this node's log: states are written now.
+        try durably(change, in: collection, writingStates: true)
         return memory.collections[collection]?.applied ?? VersionVector()
     }
 
@@ -196,28 +257,115 @@ final class NodeReplica: ReplicaStore {
                         ON CONFLICT(peer, collection, origin) DO UPDATE SET counter = max(counter, excluded.counter)
                         """, [peer, collection, origin, Int64(counter)])
                 }
-                try persist(CollectionChange(), in: collection)
             }
         } catch {
             try? load(collection)
         }
     }
 
-    private func durably(_ change: CollectionChange, in collection: String) throws(ApplyFailure) {
+    private func durably(_ change: CollectionChange, in collection: String, writingStates: Bool = false) throws(ApplyFailure) {
         do {
-            try inTransaction { try persist(change, in: collection) }
+            try inTransaction {
+                try persist(change, in: collection)
+                if writingStates { try writeAllStates() }
+            }
         } catch {
             try? load(collection)
             throw .storage("\(error)")
         }
     }
 
-    /// Writes what changed: states of the changed keys, new op-log entries, the progress of the
-    /// origins that moved, and the log entries compaction folded away since the last write.
+    /// Writes the change's new deltas to the op log (one segment per origin) and the applied
+    /// counters that moved; its keys wait for write-back.
     private func persist(_ change: CollectionChange, in name: String) throws {
         guard let collection = memory.collections[name] else { return }
-        for key in change.keys {
-            if let state = collection.encodedState(of: key) {
+        var runs: [ReplicaID: [WireDelta]] = [:]
+        for delta in change.deltas { runs[delta.dot.replica, default: []].append(delta) }
+        for run in runs.values { try Self.insertSegment(run, collection: name, into: database) }
+        var progress = persistedProgress[name] ?? [:]
+        // Origins that moved: those with new deltas, and those a snapshot raised.
+        for (origin, applied) in collection.applied.counters where applied != progress[origin]?.applied {
+            let compacted = progress[origin]?.compacted ?? 0
+            try database.execute("""
+                INSERT INTO replication_progress(collection, origin, applied, compacted) VALUES (?, ?, ?, ?)
+                ON CONFLICT(collection, origin) DO UPDATE SET applied = excluded.applied
+                """, [name, origin, Int64(applied), Int64(compacted)])
+            progress[origin] = (applied, compacted)
+        }
+        // Recorded now; a rollback reloads the collection, and with it this record.
+        persistedProgress[name] = progress
+        if !change.keys.isEmpty {
+            unwritten[name, default: []].formUnion(change.keys)
+            changeCount += 1
+        }
+    }
+
+    // MARK: Write-back
+
+    /// Keys a write-back writes per call: a few milliseconds of the loop at most.
+    static let writeBackKeysPerCall = 2_048
+
+    /// Called every ~100 ms on the loop. Starts a write-back when the node has been quiet since
+    /// the last call or states have waited two seconds (so steady load cannot starve it), and
+    /// continues one under way. Nothing happens inside a transaction.
+    func writeBehind(nowMs: Int64) {
+        guard !isBatching, !database.isInTransaction else { return }
+        let quiet = changeCount == changeCountSeen
+        changeCountSeen = changeCount
+        if writeBack == nil {
+            guard hasWorkBehind else { unwrittenSinceMs = nil; return }
+            let since = unwrittenSinceMs ?? nowMs
+            unwrittenSinceMs = since
+            guard quiet || nowMs - since >= 2_000 else { return }
+            startWriteBack()
+            unwrittenSinceMs = nil
+        }
+        do {
+            try database.transaction(.immediate) { try continueWriteBack(limit: Self.writeBackKeysPerCall) }
+        } catch {
+            // Nothing of it was kept. Reading the collections back makes every key whose delta
+            // is in the log unwritten again, and the progress record what the disk says.
+            writeBack = nil
+            for name in memory.collections.keys { try? load(name) }
+        }
+    }
+
+    /// Writes every state behind the log now and makes compaction durable (stop, tests).
+    func writeAllBehind() throws {
+        try inTransaction { try writeAllStates() }
+    }
+
+    /// True when states or compaction wait to be written.
+    var hasWorkBehind: Bool {
+        writeBack != nil || unwritten.values.contains { !$0.isEmpty } || memory.collections.contains { name, collection in
+            collection.compactedThrough.counters.contains { $0.value > (persistedProgress[name]?[$0.key]?.compacted ?? 0) }
+        }
+    }
+
+    private func writeAllStates() throws {
+        if writeBack == nil { startWriteBack() } else {
+            // Whatever changed since it started must be written too before compaction moves.
+            for (name, keys) in unwritten { writeBack?.keys += keys.map { (name, $0) } }
+            unwritten = [:]
+            for (name, collection) in memory.collections { writeBack?.compacted[name] = collection.compactedThrough }
+        }
+        try continueWriteBack(limit: .max)
+    }
+
+    private func startWriteBack() {
+        var keys: [(collection: String, key: String)] = []
+        for (name, set) in unwritten { keys += set.map { (name, $0) } }
+        unwritten = [:]
+        writeBack = (keys, memory.collections.mapValues(\.compactedThrough))
+    }
+
+    /// Writes up to `limit` keys of the write-back under way; when none are left, deletes the
+    /// log its compaction point covers and records that point. Call inside a transaction.
+    private func continueWriteBack(limit: Int) throws {
+        guard var work = writeBack else { return }
+        let count = min(limit, work.keys.count)
+        for (name, key) in work.keys.suffix(count) {
+            if let state = memory.collections[name]?.encodedState(of: key) {
                 try database.execute("""
                     INSERT INTO replicated_state(collection, key, state) VALUES (?, ?, ?)
                     ON CONFLICT(collection, key) DO UPDATE SET state = excluded.state
@@ -226,29 +374,22 @@ final class NodeReplica: ReplicaStore {
                 try database.execute("DELETE FROM replicated_state WHERE collection = ? AND key = ?", [name, key])
             }
         }
-        for delta in change.deltas {
-            try database.execute("""
-                INSERT OR IGNORE INTO op_log(collection, origin, counter, hlc_ms, hlc_logical, hlc_node, key, delta)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, [name, delta.dot.replica, Int64(delta.dot.counter), delta.timestamp.physicalMs, Int64(delta.timestamp.logical),
-                      delta.timestamp.replica, delta.key, delta.payload])
-        }
-        var progress = persistedProgress[name] ?? [:]
-        for (origin, applied) in collection.applied.counters {
-            let compacted = collection.compactedThrough[origin]
-            let before = progress[origin]
-            guard before?.applied != applied || before?.compacted != compacted else { continue }
-            try database.execute("""
-                INSERT INTO replication_progress(collection, origin, applied, compacted) VALUES (?, ?, ?, ?)
-                ON CONFLICT(collection, origin) DO UPDATE SET applied = excluded.applied, compacted = excluded.compacted
-                """, [name, origin, Int64(applied), Int64(compacted)])
-            if compacted > (before?.compacted ?? 0) {
-                try database.execute("DELETE FROM op_log WHERE collection = ? AND origin = ? AND counter <= ?", [name, origin, Int64(compacted)])
+        work.keys.removeLast(count)
+        guard work.keys.isEmpty else { writeBack = work; return }
+        for (name, compacted) in work.compacted {
+            var progress = persistedProgress[name] ?? [:]
+            for (origin, counter) in compacted.counters where counter > (progress[origin]?.compacted ?? 0) {
+                try database.execute("DELETE FROM op_log_segments WHERE collection = ? AND origin = ? AND last_counter <= ?", [name, origin, Int64(counter)])
+                let applied = progress[origin]?.applied ?? counter
+                try database.execute("""
+                    INSERT INTO replication_progress(collection, origin, applied, compacted) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(collection, origin) DO UPDATE SET compacted = excluded.compacted
+                    """, [name, origin, Int64(applied), Int64(counter)])
+                progress[origin] = (applied, counter)
             }
-            progress[origin] = (applied, compacted)
+            persistedProgress[name] = progress
         }
-        // Recorded now; a rollback reloads the collection, and with it this record.
-        persistedProgress[name] = progress
+        writeBack = nil
     }
 
     private func saveClock() throws {
