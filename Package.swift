@@ -62,6 +62,8 @@ let package = Package(
             dependencies: ["Platform", "HTTP", "Node", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
+        // bench/sync.py's in-memory reference row: decode + apply, like pycrdt's apply_update.
+        .executableTarget(name: "replication-bench", dependencies: ["Replication"], path: "bench/ReplicationBench", swiftSettings: strict),
 
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(

@@ -2,8 +2,8 @@
 """Replication benchmark: three real nodes, N deltas written on the hub, then the stores join.
 
 Prints one table: write rate, time to converge after each store's link is up, wire bytes per
-delta against the same deltas as compact JSON, apply rate, and pycrdt (the Yrs engine) applying
-the same number of map updates in the same run.
+delta against the same deltas as compact JSON, apply rate (end to end, and in memory), and
+pycrdt (the Yrs engine) applying the same number of map updates in the same run.
 """
 import http.client, json, os, subprocess, sys, tempfile, threading, time
 from datetime import datetime, timezone
@@ -88,14 +88,20 @@ def pycrdt_rate():
     a.observe(lambda event: updates.append(event.update))
     for i in range(N):
         m[f"o-{i}"] = "placed"
-    b = pycrdt.Doc()
-    b.get("orders", type=pycrdt.Map)
-    t = time.perf_counter()
-    for update in updates:
-        b.apply_update(update)
-    return N / (time.perf_counter() - t), sum(map(len, updates)) / len(updates)
+    best = 0.0
+    for _ in range(3):  # its best of three, on a quiet machine: the reference is not flattered by noise
+        b = pycrdt.Doc()
+        b.get("orders", type=pycrdt.Map)
+        t = time.perf_counter()
+        for update in updates:
+            b.apply_update(update)
+        best = max(best, N / (time.perf_counter() - t))
+    return best, sum(map(len, updates)) / len(updates)
 
 
+# The references first, before any node runs.
+py_rate, py_bytes = pycrdt_rate()
+memory_rate = int(subprocess.run([os.path.join(BIN, "replication-bench"), str(N)], check=True, capture_output=True, text=True).stdout)
 processes = []
 try:
     run("fleet", "init", "--dir", os.path.join(work, "ca"))
@@ -127,7 +133,6 @@ try:
     json_bytes = sum(len(json.dumps({"collection": "orders", "key": f"o-{i}", "dot": {"origin": "hub", "counter": i + 1},
                                      "hlc": {"ms": sample_ms + i, "logical": 0, "node": "hub"}, "event": "placed"},
                                     separators=(",", ":"))) for i in range(N))
-    py_rate, py_bytes = pycrdt_rate()
 
     wire_per_delta = sum(wire) / len(wire) / N
     json_per_delta = json_bytes / N
@@ -139,11 +144,16 @@ try:
     print(f"| converge after link up (slowest store)   | {worst:10.2f} s       | target < 1 s         |         |")
     print(f"| wire bytes per delta                     | {wire_per_delta:10.1f} B       | JSON {json_per_delta:6.1f} B        | {wire_per_delta / json_per_delta:5.2f}x  |")
     apply_rate = N / worst if worst == worst else float("nan")
+    reference = f"pycrdt {py_rate:9.0f} /s " if py_rate else "pycrdt not installed"
+    def ratio(rate):
+        return f"{rate / py_rate:5.2f}x " if py_rate else "       "
+    print(f"| apply rate, end to end (3 nodes, 2 cores)| {apply_rate:10.0f} /s      | {reference} | {ratio(apply_rate)} |")
+    print(f"| apply rate, in memory (decode + merge)   | {memory_rate:10.0f} /s      | {reference} | {ratio(memory_rate)} |")
     if py_rate:
-        print(f"| apply rate (TLS, decode, SQLite, fsync)  | {apply_rate:10.0f} /s      | pycrdt {py_rate:9.0f} /s  | {apply_rate / py_rate:5.2f}x  |")
         print(f"| bytes per update, pycrdt (for reference) |                    | {py_bytes:6.1f} B             |         |")
-    else:
-        print(f"| apply rate (TLS, decode, SQLite, fsync)  | {apply_rate:10.0f} /s      | pycrdt not installed |         |")
+    print("\nEnd to end: each store's TLS, frame decode, apply and durable SQLite commit (fsync), while the hub")
+    print("serves both stores on the same two cores. In memory: decoding and applying the same DELTAS messages")
+    print("in one process (bench/ReplicationBench), which is what pycrdt's apply_update measures.")
 finally:
     for p in processes:
         p.terminate()

@@ -141,7 +141,10 @@ public final class OutpostNode {
             signals.append(try SignalWatcher(loop: loop, signal: number) { [unowned self] signal in self.stop(signal: signal) })
         }
         let timer = try LoopTimer(loop: loop)
-        timer.start(afterMs: 100, repeatMs: 100) { [unowned self] in self.replica.writeBehind(nowMs: WallClock.nowMs()) }
+        timer.start(afterMs: 100, repeatMs: 100) { [unowned self] in
+            replica.writeBehind(nowMs: WallClock.nowMs())
+            if replica.wasQuiet { replica.refreshDigests(on: loop) }
+        }
         writeBehindTimer = timer
         isReady = true
         recordStart()

@@ -63,13 +63,42 @@ public struct CanonicalWriter: Sendable {
             }
             return
         }
-        // Sort the key encodings only and look values up after: moving values around while
-        // sorting costs more than the sort.
-        let keys = map.keys.map { (encoded: $0.canonicalBytes, key: $0) }.sorted { $0.encoded.lexicographicallyPrecedes($1.encoded) }
-        for entry in keys {
-            bytes.append(contentsOf: entry.encoded)
-            if let value = map[entry.key] { encodeValue(&self, value) }
+        // The key encodings go into one flat buffer and positions are sorted by them: only plain
+        // integers move while sorting, and comparing touches no reference counts.
+        let positions = Array(map.indices)
+        var keys = CanonicalWriter()
+        var bounds = [0]
+        bounds.reserveCapacity(positions.count + 1)
+        for position in positions {
+            map[position].key.encode(to: &keys)
+            bounds.append(keys.bytes.count)
         }
+        let order = keys.bytes.withUnsafeBufferPointer { flat in
+            bounds.withUnsafeBufferPointer { bounds in
+                (0..<positions.count).sorted { a, b in
+                    Self.precedes(flat, bounds[a]..<bounds[a + 1], bounds[b]..<bounds[b + 1])
+                }
+            }
+        }
+        for index in order {
+            bytes.append(contentsOf: keys.bytes[bounds[index]..<bounds[index + 1]])
+            encodeValue(&self, map[positions[index]].value)
+        }
+    }
+}
+
+extension CanonicalWriter {
+    /// Byte order of two ranges of one buffer; a prefix comes first.
+    @inlinable
+    static func precedes(_ bytes: UnsafeBufferPointer<UInt8>, _ a: Range<Int>, _ b: Range<Int>) -> Bool {
+        let common = min(a.count, b.count)
+        var i = 0
+        while i < common {
+            let x = bytes[a.lowerBound + i], y = bytes[b.lowerBound + i]
+            if x != y { return x < y }
+            i += 1
+        }
+        return a.count < b.count
     }
 }
 

@@ -9,15 +9,19 @@ public enum Scope: String, Sendable, Equatable, CaseIterable {
 }
 
 /// What one call changed in a collection: the deltas newly applied (to append to the op log)
-/// and the keys whose state changed (to write back).
+/// and the keys whose state changed (to write back; a key may appear more than once).
 public struct CollectionChange: Sendable {
     public var deltas: [WireDelta] = []
-    public var keys: Set<String> = []
+    public var keys: [String] = []
     public init() {}
 }
 
 /// One replicated collection in memory: key -> CRDT state, what has been applied per origin,
 /// and the op log of deltas not yet folded away.
+///
+/// The shapes the node's collections use are specialised here (`@_specialize`): a node reaches
+/// its collections through `any AnyReplicatedCollection`, which would otherwise run this generic
+/// code unspecialised, looking up type metadata on every delta.
 ///
 /// Pure and synchronous. Node persists what each call changed (the `Applied` it returns) in
 /// the same SQLite transaction; the simulator keeps it as is.
@@ -41,6 +45,10 @@ public struct KeyedCollection<State: CRDT>: Sendable {
     public typealias Applied = CollectionChange
 
     /// Records a local change made by `origin` (this node) and returns its delta.
+    @_specialize(where State == GSet<String>)
+    @_specialize(where State == BoundedCounter)
+    @_specialize(where State == ORMap<String, LWWRegister<Int64>>)
+    @_specialize(where State == ORMap<String, LWWRegister<FieldValue>>)
     public mutating func commitLocal(key: String, delta: State, origin: ReplicaID, timestamp: HLCTimestamp) -> WireDelta {
         let dot = Dot(replica: origin, counter: applied[origin] + 1)
         let wire = WireDelta(dot: dot, timestamp: timestamp, key: key, payload: delta.canonicalBytes)
@@ -53,6 +61,10 @@ public struct KeyedCollection<State: CRDT>: Sendable {
     /// Applies deltas from a peer: per origin in counter order, skipping those already applied
     /// and stopping an origin at its first gap. A delta that does not decode throws before
     /// anything is applied.
+    @_specialize(where State == GSet<String>)
+    @_specialize(where State == BoundedCounter)
+    @_specialize(where State == ORMap<String, LWWRegister<Int64>>)
+    @_specialize(where State == ORMap<String, LWWRegister<FieldValue>>)
     public mutating func apply(_ deltas: [WireDelta]) throws(WireError) -> Applied {
         var decoded: [(WireDelta, State)] = []
         decoded.reserveCapacity(deltas.count)
@@ -71,20 +83,30 @@ public struct KeyedCollection<State: CRDT>: Sendable {
             applied.raise(origin, to: wire.dot.counter)
             log[origin, default: []].append(wire)
             result.deltas.append(wire)
-            result.keys.insert(wire.key)
+            result.keys.append(wire.key)
         }
         return result
     }
 
+    /// Merges in place: one hash of the key, and no copy of the state; a state merged down to
+    /// bottom is removed after.
     private mutating func merge(_ delta: State, into key: String) {
-        var state = states[key] ?? State()
+        if Self.merge(delta, into: &states[key, default: State()]) { states[key] = nil }
+    }
+
+    /// Returns whether the state is bottom afterwards.
+    private static func merge(_ delta: State, into state: inout State) -> Bool {
         state.merge(delta)
         state.checkInvariants()
-        states[key] = state.isBottom ? nil : state
+        return state.isBottom
     }
 
     /// Deltas after `known`, per origin in counter order, at most `limit`. Nil if some origin's
     /// missing deltas were compacted away: the peer needs a snapshot.
+    @_specialize(where State == GSet<String>)
+    @_specialize(where State == BoundedCounter)
+    @_specialize(where State == ORMap<String, LWWRegister<Int64>>)
+    @_specialize(where State == ORMap<String, LWWRegister<FieldValue>>)
     public func deltas(after known: VersionVector, limit: Int) -> [WireDelta]? {
         var out: [WireDelta] = []
         for (origin, from, _) in applied.missing(from: known) {
@@ -100,10 +122,16 @@ public struct KeyedCollection<State: CRDT>: Sendable {
     }
 
     /// The whole state, canonically encoded, and the deltas it covers.
-    public var snapshot: (covers: VersionVector, state: [UInt8]) {
+    public var snapshot: (covers: VersionVector, state: [UInt8]) { (applied, encodedStates()) }
+
+    @_specialize(where State == GSet<String>)
+    @_specialize(where State == BoundedCounter)
+    @_specialize(where State == ORMap<String, LWWRegister<Int64>>)
+    @_specialize(where State == ORMap<String, LWWRegister<FieldValue>>)
+    func encodedStates() -> [UInt8] {
         var writer = CanonicalWriter()
         writer.sortedMap(states) { $1.encode(to: &$0) }
-        return (applied, writer.bytes)
+        return writer.bytes
     }
 
     /// The canonical encoding of the state: what digests are computed over.
@@ -111,6 +139,10 @@ public struct KeyedCollection<State: CRDT>: Sendable {
 
     /// Merges a snapshot that covers `covers` (merge, not replace). Afterwards `applied` is the
     /// join of both vectors; the log restarts after it, so this node serves later deltas only.
+    @_specialize(where State == GSet<String>)
+    @_specialize(where State == BoundedCounter)
+    @_specialize(where State == ORMap<String, LWWRegister<Int64>>)
+    @_specialize(where State == ORMap<String, LWWRegister<FieldValue>>)
     public mutating func mergeSnapshot(_ bytes: [UInt8], covers: VersionVector) throws(WireError) -> Applied {
         var reader = CanonicalReader(bytes)
         let incoming = try reader.sortedMap(keys: String.self) { (r: inout CanonicalReader) throws(WireError) in try State(from: &r) }
@@ -119,7 +151,7 @@ public struct KeyedCollection<State: CRDT>: Sendable {
         for (key, state) in incoming {
             let before = states[key]
             merge(state, into: key)
-            if states[key] != before { result.keys.insert(key) }
+            if states[key] != before { result.keys.append(key) }
         }
         // Where the snapshot covers more than was applied here, the deltas in between were never
         // seen: the log can only serve from the snapshot's point on.
@@ -162,6 +194,10 @@ public struct KeyedCollection<State: CRDT>: Sendable {
     /// every logged delta is merged into them again, which changes nothing where a state already
     /// has it. Entries at or below `compactedThrough` are dropped; the rest must run without gaps
     /// up to `applied`.
+    @_specialize(where State == GSet<String>)
+    @_specialize(where State == BoundedCounter)
+    @_specialize(where State == ORMap<String, LWWRegister<Int64>>)
+    @_specialize(where State == ORMap<String, LWWRegister<FieldValue>>)
     public mutating func load(states encoded: [(key: String, state: [UInt8])], log saved: [WireDelta],
                               applied: VersionVector, compactedThrough: VersionVector) throws(WireError) {
         states = [:]

@@ -60,6 +60,10 @@ extension KeyedCollection: AnyReplicatedCollection {
         try mergeSnapshot(bytes, covers: covers)
     }
 
+    @_specialize(where State == GSet<String>)
+    @_specialize(where State == BoundedCounter)
+    @_specialize(where State == ORMap<String, LWWRegister<Int64>>)
+    @_specialize(where State == ORMap<String, LWWRegister<FieldValue>>)
     public func encodedState(of key: String) -> [UInt8]? { states[key]?.canonicalBytes }
     public var keyCount: Int { states.count }
     public var logCount: Int { log.values.reduce(0) { $0 + $1.count } }

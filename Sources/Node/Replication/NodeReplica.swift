@@ -29,6 +29,8 @@ final class NodeReplica: ReplicaStore {
     private var changeCount = 0
     private var changeCountSeen = 0
     private var unwrittenSinceMs: Int64?
+    /// Whether no change was persisted between the last two `writeBehind` calls.
+    private(set) var wasQuiet = false
 
     var nodeId: ReplicaID { memory.nodeId }
     var region: String { memory.region }
@@ -207,6 +209,29 @@ final class NodeReplica: ReplicaStore {
     /// a collection's state is the join of the deltas it applied, so it changes only with it.
     private var digests: [String: (applied: VersionVector, digest: [UInt8])] = [:]
 
+    /// Collections whose digest is being computed on the thread pool.
+    private var digestsInFlight: Set<String> = []
+
+    /// Computes stale digests off the loop, so the SUMMARY a peer's HELLO asks for finds its
+    /// digest ready instead of encoding the whole state there. Call when the node is quiet.
+    ///
+    /// The work holds a copy-on-write copy of the collection: free now, and one copy of its
+    /// storage if the loop changes the collection before the work is done.
+    func refreshDigests(on loop: EventLoop) {
+        for (name, collection) in memory.collections where digests[name]?.applied != collection.applied && !digestsInFlight.contains(name) {
+            digestsInFlight.insert(name)
+            let snapshot = collection
+            loop.queueWork({ SHA256.hash(snapshot.canonicalState) }, completion: { [weak self] result in
+                guard let self else { return }
+                digestsInFlight.remove(name)
+                // Kept only if the collection has not moved on meanwhile.
+                if case .success(let digest) = result, memory.collections[name]?.applied == snapshot.applied {
+                    digests[name] = (snapshot.applied, digest)
+                }
+            })
+        }
+    }
+
     func summary(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])? {
         guard let c = memory.collections[collection] else { return nil }
         if let cached = digests[collection], cached.applied == c.applied {
@@ -312,6 +337,7 @@ final class NodeReplica: ReplicaStore {
         guard !isBatching, !database.isInTransaction else { return }
         let quiet = changeCount == changeCountSeen
         changeCountSeen = changeCount
+        wasQuiet = quiet
         if writeBack == nil {
             guard hasWorkBehind else { unwrittenSinceMs = nil; return }
             let since = unwrittenSinceMs ?? nowMs
@@ -355,6 +381,9 @@ final class NodeReplica: ReplicaStore {
     private func startWriteBack() {
         var keys: [(collection: String, key: String)] = []
         for (name, set) in unwritten { keys += set.map { (name, $0) } }
+        // In descending order, taken from the end: each call writes neighbours in the table's
+        // key order, so a transaction rewrites a few adjacent pages rather than one per key.
+        keys.sort { ($0.collection, $0.key) > ($1.collection, $1.key) }
         unwritten = [:]
         writeBack = (keys, memory.collections.mapValues(\.compactedThrough))
     }

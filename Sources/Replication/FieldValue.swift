@@ -1,7 +1,5 @@
-import Replication
-
 /// A catalog field's value: text, an integer (prices in minor units, counts) or a flag.
-public enum FieldValue: Hashable, Sendable, Codable, CanonicalEncodable, CanonicalDecodable {
+public enum FieldValue: Hashable, Sendable, CanonicalEncodable, CanonicalDecodable {
     case text(String)
     case integer(Int64)
     case flag(Bool)
@@ -22,7 +20,10 @@ public enum FieldValue: Hashable, Sendable, Codable, CanonicalEncodable, Canonic
         case let tag: throw .invalid("field value tag \(tag)")
         }
     }
+}
 
+/// In admin JSON a field is a plain JSON value: true/false, an integer, or a string.
+extension FieldValue: Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let flag = try? container.decode(Bool.self) {
@@ -41,25 +42,5 @@ public enum FieldValue: Hashable, Sendable, Codable, CanonicalEncodable, Canonic
         case .integer(let value): try container.encode(value)
         case .flag(let value): try container.encode(value)
         }
-    }
-}
-
-/// The replicated collections of a node and their CRDT shapes (sync/PROTOCOL.md §5).
-public enum ReplicatedCollections {
-    public typealias Product = ORMap<String, LWWRegister<FieldValue>>
-    public typealias Cart = ORMap<String, LWWRegister<Int64>>
-    public typealias Stock = BoundedCounter
-    public typealias Events = GSet<String>
-
-    public static let names = ["carts", "catalog", "inventory", "orders", "payments"]
-
-    static func make() -> [any AnyReplicatedCollection] {
-        [
-            KeyedCollection<Product>(name: "catalog", scope: .global),
-            KeyedCollection<Cart>(name: "carts", scope: .region),
-            KeyedCollection<Stock>(name: "inventory", scope: .global),
-            KeyedCollection<Events>(name: "orders", scope: .global),
-            KeyedCollection<Events>(name: "payments", scope: .global),
-        ]
     }
 }

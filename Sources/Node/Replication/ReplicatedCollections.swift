@@ -1,0 +1,21 @@
+import Replication
+
+/// The replicated collections of a node and their CRDT shapes (sync/PROTOCOL.md §5).
+public enum ReplicatedCollections {
+    public typealias Product = ORMap<String, LWWRegister<FieldValue>>
+    public typealias Cart = ORMap<String, LWWRegister<Int64>>
+    public typealias Stock = BoundedCounter
+    public typealias Events = GSet<String>
+
+    public static let names = ["carts", "catalog", "inventory", "orders", "payments"]
+
+    static func make() -> [any AnyReplicatedCollection] {
+        [
+            KeyedCollection<Product>(name: "catalog", scope: .global),
+            KeyedCollection<Cart>(name: "carts", scope: .region),
+            KeyedCollection<Stock>(name: "inventory", scope: .global),
+            KeyedCollection<Events>(name: "orders", scope: .global),
+            KeyedCollection<Events>(name: "payments", scope: .global),
+        ]
+    }
+}
