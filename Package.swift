@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Outpost: one self-contained commerce node per site. Layering (nothing imports upward):
-//   C modules <- Platform <- HTTP, Replication (pure) <- Node <- noded, nodectl
+//   C modules <- Platform <- HTTP, Replication (pure) <- Commerce <- Node <- noded, nodectl
 // Only Platform imports the C modules.
 import PackageDescription
 
@@ -42,10 +42,12 @@ let package = Package(
         // it specialise there instead of running generic (measured: ~10% of a catch-up in runtime
         // type lookups without it).
         .target(name: "Replication", swiftSettings: strict + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
+        // The shop's domain: catalog, search, ... Each concept owns its tables; no HTTP.
+        .target(name: "Commerce", dependencies: ["Platform", "Replication"], swiftSettings: strict),
         .target(
             name: "Node",
             dependencies: [
-                "Platform", "HTTP", "Replication",
+                "Platform", "HTTP", "Replication", "Commerce",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],

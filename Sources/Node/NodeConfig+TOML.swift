@@ -1,3 +1,4 @@
+import Commerce
 import Platform
 import TOMLKit
 
@@ -39,11 +40,15 @@ extension NodeConfig {
         let reader = TOMLReader(table: table, prefix: "")
         try reader.allowOnly(["node", "http", "log", "database", "sync"])
         if let node = try reader.table("node") {
-            try node.allowOnly(["id", "region", "role", "data_dir"])
+            try node.allowOnly(["id", "region", "role", "data_dir", "locale"])
             if let id = try node.string("id") { nodeId = try Self.name(id, key: "node.id") }
             if let region = try node.string("region") { self.region = try Self.name(region, key: "node.region") }
             if let role = try node.string("role") { self.role = try Self.role(role, key: "node.role") }
             if let dir = try node.string("data_dir") { dataDirectory = try Self.directory(dir, key: "node.data_dir") }
+            if let locale = try node.string("locale") {
+                guard ProductInput.isLocale(locale) else { throw ConfigError(key: "node.locale", "must be a locale such as en, de or fr-CA, not \"\(locale)\"") }
+                self.locale = locale
+            }
         }
         if let http = try reader.table("http") {
             try http.allowOnly(["listen", "header_read_timeout_ms", "body_read_timeout_ms", "idle_timeout_ms",

@@ -21,6 +21,8 @@ public struct NodeConfig: Sendable, Equatable {
     /// Region name; customer data stays inside it.
     public var region = "local"
     public var role = Role.store
+    /// The region's default locale: catalog text falls back to it, and names sort in it.
+    public var locale = "en"
     /// Where the database, keys and admin token live.
     public var dataDirectory = "./data"
     /// Addresses to listen on (HOST:PORT, port 0 for any free port).

@@ -1,3 +1,4 @@
+import Commerce
 import Platform
 
 /// The node database's migrations, in order. Shipped migrations are never edited: the checksum
@@ -71,5 +72,6 @@ public enum NodeSchema {
                 PRIMARY KEY (collection, origin, first_counter)
             ) STRICT, WITHOUT ROWID;
             """),
+        Migration(version: 5, name: "catalog view and search index", sql: CatalogSchema.sql),
     ]
 }

@@ -66,10 +66,11 @@ extension OutpostNode {
 
         registerReplicatedRoutes()
         registerPeerRoutes()
+        registerCatalogRoutes()
     }
 
     /// Every problem type this node answers with.
-    public static let problemCatalog: [ProblemType] = ProblemType.httpCatalog + [.insufficientRights, .syncDisabled, .peerFromConfig]
+    public static let problemCatalog: [ProblemType] = ProblemType.httpCatalog + [.insufficientRights, .syncDisabled, .peerFromConfig, .productExists]
 
     /// Re-encoded at most once a second: uptime is the only part that changes.
     func nodeInfoBody() -> [UInt8] {

@@ -1,3 +1,4 @@
+import Commerce
 import Glibc
 import HTTP
 import Logging
@@ -30,6 +31,8 @@ public final class OutpostNode {
     let metrics: HTTPMetrics
     /// Replicated collections and their op log.
     let replica: NodeReplica
+    /// The catalog's tables and search index, kept by `setUpCatalogView`.
+    let catalog: CatalogIndex
     /// Replication with peers; nil when this node has no [sync] configuration.
     var sync: SyncService?
     private let lock: FileLock
@@ -76,6 +79,7 @@ public final class OutpostNode {
         starts = try database.queryOne("SELECT count(*) FROM node_starts") { $0.int(0) } ?? 0
         replica = try NodeReplica(database: database, nodeId: identity.nodeId, region: config.region, peers: [:],
                                   maxDriftMs: config.sync.maxDriftMs)
+        catalog = CatalogIndex(database: database, region: config.region, defaultLocale: config.locale)
 
         loop = try EventLoop()
         writer = try GroupCommit(database: database, loop: loop)
@@ -93,6 +97,7 @@ public final class OutpostNode {
         limits.bodyBytesMax = config.http.bodyBytesMax
         limits.connectionsMax = config.http.connectionsMax
         server = try HTTPServer(loop: loop, router: router, limits: limits, metrics: metrics)
+        try setUpCatalogView()
         registerRoutes()
         openAPIBody = openAPIDocument().encoded()
         if config.accessLog { server.accessLog = AccessLog(sink: logSink) }

@@ -41,7 +41,12 @@ extension NodeProcess {
 
     /// POSTs JSON to an admin route.
     public func adminPost(_ path: String, _ json: String) throws -> ClientResponse {
-        try client().send("POST", path, headers: [("Authorization", "Bearer \(adminToken)"), ("Content-Type", "application/json")], body: Array(json.utf8))
+        try adminSend("POST", path, json)
+    }
+
+    /// Sends JSON to an admin route with any method (PUT, PATCH...).
+    public func adminSend(_ method: String, _ path: String, _ json: String) throws -> ClientResponse {
+        try client().send(method, path, headers: [("Authorization", "Bearer \(adminToken)"), ("Content-Type", "application/json")], body: Array(json.utf8))
     }
 
     public func adminGet(_ path: String) throws -> ClientResponse {

@@ -19,6 +19,10 @@ final class NodeReplica: ReplicaStore {
     /// Per collection and origin, the (applied, compacted) pair last written to
     /// replication_progress: only pairs that moved are written again.
     private var persistedProgress: [String: [ReplicaID: (applied: UInt64, compacted: UInt64)]] = [:]
+    /// Updates the domain tables that view replicated data (catalog, stock) for keys that
+    /// changed: called inside the transaction of the change, local or replicated, so a view
+    /// never drifts from the data; if it throws, the change is not made.
+    var viewsChanged: ((_ collection: String, _ keys: [String]) throws -> Void)?
     /// Per collection, keys whose state changed since a write-back last took them.
     private var unwritten: [String: Set<String>] = [:]
     /// A write-back under way: the keys it has left to write and, per collection, the compaction
@@ -322,6 +326,10 @@ final class NodeReplica: ReplicaStore {
         if !change.keys.isEmpty {
             unwritten[name, default: []].formUnion(change.keys)
             changeCount += 1
+            if let views = viewsChanged {
+                var seen = Set<String>()
+                try views(name, change.keys.filter { seen.insert($0).inserted })
+            }
         }
     }
 

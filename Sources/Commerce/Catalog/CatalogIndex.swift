@@ -1,0 +1,143 @@
+import Platform
+import Replication
+
+/// The catalog as SQL: what lists, lookups, facets and search read. Written by `project` inside
+/// the transaction that changes the replicated data; read on the loop.
+///
+/// Only active products are searchable; lists filter on status. The category tree lives in
+/// memory (it is small) and decides "a category and its descendants".
+public final class CatalogIndex {
+    let database: Database
+    /// This node's region: whose prices sort and filter.
+    public let region: String
+    public let defaultLocale: String
+    public private(set) var categories: [String: Category] = [:]
+    /// Bumped by every change: a cheap validator for caches and ETags.
+    public private(set) var generation: UInt64 = 0
+    var vocabulary: SearchVocabulary?
+    var vocabularyGeneration: UInt64 = 0
+    var vocabularyBuiltMs: Int64 = 0
+
+    public init(database: Database, region: String, defaultLocale: String) {
+        self.database = database
+        self.region = region
+        self.defaultLocale = defaultLocale
+    }
+
+    // MARK: Writing (inside the transaction of the change)
+
+    public func project(productId id: String, _ product: Product?) throws {
+        generation &+= 1
+        let rowid = try database.queryOne("SELECT rowid FROM catalog_products WHERE id = ?", [id]) { $0.int64(0) }
+        if let rowid {
+            try database.execute("DELETE FROM catalog_variants WHERE product = ?", [rowid])
+            try database.execute("DELETE FROM catalog_attributes WHERE product = ?", [rowid])
+            try database.execute("DELETE FROM catalog_search WHERE rowid = ?", [rowid])
+        }
+        guard let product else {
+            if let rowid { try database.execute("DELETE FROM catalog_products WHERE rowid = ?", [rowid]) }
+            return
+        }
+        let name = Product.localized(product.names, defaultLocale, fallback: defaultLocale) ?? product.id
+        let cheapest = product.variants.flatMap { $0.prices(in: region) }.min { ($0.amount, $0.currency) < ($1.amount, $1.currency) }
+        try database.execute("""
+            INSERT INTO catalog_products(rowid, id, status, category, featured, created_ms, sort_name, price, currency)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET status = excluded.status, category = excluded.category, featured = excluded.featured,
+                created_ms = excluded.created_ms, sort_name = excluded.sort_name, price = excluded.price, currency = excluded.currency
+            """, [rowid, id, product.status.rawValue, product.category, product.featured, product.createdMs, SearchText.fold(name),
+                  cheapest?.amount, cheapest?.currency])
+        let row = try rowid ?? (database.queryOne("SELECT rowid FROM catalog_products WHERE id = ?", [id]) { $0.int64(0) } ?? 0)
+        for variant in product.variants {
+            // A SKU another product claims (two hubs' concurrent writes) goes to the later write.
+            try database.execute("INSERT OR REPLACE INTO catalog_variants(sku, product, barcode) VALUES (?, ?, ?)",
+                                 [variant.sku, row, variant.barcode.map(Barcode.normalized)])
+        }
+        for (attribute, value) in product.facetAttributes {
+            try database.execute("INSERT OR IGNORE INTO catalog_attributes(name, value, product) VALUES (?, ?, ?)", [attribute, value, row])
+        }
+        guard product.status == .active else { return }
+        let codes = product.variants.flatMap { [$0.sku] + ($0.barcode.map { [$0] } ?? []) }
+        try database.execute("INSERT INTO catalog_search(rowid, name, description, codes, attributes) VALUES (?, ?, ?, ?, ?)", [
+            row, product.names.sorted { $0.key < $1.key }.map(\.value).joined(separator: " \u{2029} "),
+            product.descriptions.sorted { $0.key < $1.key }.map(\.value).joined(separator: " \u{2029} "),
+            codes.joined(separator: " "), product.facetAttributes.map(\.value).joined(separator: " "),
+        ])
+    }
+
+    public func project(categoryId id: String, _ category: Category?) {
+        generation &+= 1
+        categories[id] = category
+    }
+
+    /// Inventory keys are `sku@location`.
+    public func project(stockKey key: String, _ counter: BoundedCounter?, node: ReplicaID) throws {
+        generation &+= 1
+        guard let at = key.lastIndex(of: "@") else { return }
+        let sku = String(key[..<at]), location = String(key[key.index(after: at)...])
+        if let counter {
+            try database.execute("""
+                INSERT INTO stock_levels(sku, location, available, rights_here) VALUES (?, ?, ?, ?)
+                ON CONFLICT(sku, location) DO UPDATE SET available = excluded.available, rights_here = excluded.rights_here
+                """, [sku, location, counter.value, max(0, counter.rights(of: node))])
+        } else {
+            try database.execute("DELETE FROM stock_levels WHERE sku = ? AND location = ?", [sku, location])
+        }
+    }
+
+    // MARK: Lookups
+
+    public func productId(sku: String) throws -> String? {
+        try database.queryOne("SELECT p.id FROM catalog_variants v JOIN catalog_products p ON p.rowid = v.product WHERE v.sku = ?", [sku]) { $0.string(0) }
+    }
+
+    public func productId(barcode: String) throws -> String? {
+        try database.queryOne("""
+            SELECT p.id FROM catalog_variants v JOIN catalog_products p ON p.rowid = v.product WHERE v.barcode = ?
+            """, [Barcode.normalized(barcode)]) { $0.string(0) }
+    }
+
+    public func productExists(_ id: String) throws -> Bool {
+        try database.queryOne("SELECT 1 FROM catalog_products WHERE id = ?", [id]) { _ in true } ?? false
+    }
+
+    /// For validation: who holds a SKU or barcode now.
+    public var lookup: CatalogLookup {
+        CatalogLookup(skuOwner: { [unowned self] in try? productId(sku: $0) },
+                      barcodeOwner: { [unowned self] in try? productId(barcode: $0) },
+                      categoryExists: { [unowned self] in categories[$0] != nil })
+    }
+
+    /// Stock of one SKU across locations: units in the fleet, and units this node may sell.
+    public func stock(sku: String) throws -> (available: Int64, here: Int64) {
+        try database.queryOne("SELECT coalesce(sum(available), 0), coalesce(sum(rights_here), 0) FROM stock_levels WHERE sku = ?", [sku]) {
+            ($0.int64(0), $0.int64(1))
+        } ?? (0, 0)
+    }
+
+    // MARK: Categories
+
+    /// `id` and every category below it.
+    public func descendants(of id: String) -> [String] {
+        var children: [String: [String]] = [:]
+        for category in categories.values { if let parent = category.parent { children[parent, default: []].append(category.id) } }
+        var out: [String] = [], queue = [id], seen = Set<String>()
+        while let next = queue.popLast() {
+            guard seen.insert(next).inserted else { continue }  // a cycle from concurrent edits ends here
+            out.append(next)
+            queue += children[next] ?? []
+        }
+        return out.sorted()
+    }
+
+    /// Active products per category, counting those of its descendants too.
+    public func categoryCounts() throws -> [String: Int] {
+        var direct: [String: Int] = [:]
+        for (category, count) in try database.query("""
+            SELECT category, count(*) FROM catalog_products WHERE status = 'active' AND category IS NOT NULL GROUP BY category
+            """, [], { ($0.string(0), $0.int(1)) }) { direct[category] = count }
+        var total: [String: Int] = [:]
+        for id in categories.keys { total[id] = descendants(of: id).reduce(0) { $0 + (direct[$1] ?? 0) } }
+        return total
+    }
+}

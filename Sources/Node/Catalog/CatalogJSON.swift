@@ -1,0 +1,103 @@
+import Commerce
+import HTTP
+import Platform
+
+/// How catalog entries look in JSON: whole for admins (every locale and region), localised for
+/// shoppers (their locale, this node's region's prices, stock as this node sees it).
+enum CatalogJSON {
+    static func texts(_ texts: [String: String]) -> JSONValue {
+        .object(texts.sorted { $0.key < $1.key }.map { JSONMember($0.key, .string($0.value)) })
+    }
+
+    static func attributes(_ attributes: [String: String]) -> JSONValue { texts(attributes) }
+
+    static func price(_ price: Price) -> JSONValue {
+        .object([JSONMember("region", .string(price.region)), JSONMember("currency", .string(price.currency)), JSONMember("amount", .int(price.amount))])
+    }
+
+    static func admin(_ product: Product) -> JSONValue {
+        var members: [JSONMember] = [
+            JSONMember("id", .string(product.id)), JSONMember("status", .string(product.status.rawValue)),
+            JSONMember("category", product.category.map { .string($0) } ?? .null), JSONMember("featured", .bool(product.featured)),
+            JSONMember("name", texts(product.names)), JSONMember("description", texts(product.descriptions)),
+            JSONMember("attributes", attributes(product.attributes)), JSONMember("images", .array(product.images.map { .string($0) })),
+        ]
+        members.append(JSONMember("variants", .array(product.variants.map { variant in
+            .object([
+                JSONMember("sku", .string(variant.sku)), JSONMember("barcode", variant.barcode.map { .string($0) } ?? .null),
+                JSONMember("attributes", attributes(variant.attributes)), JSONMember("prices", .array(variant.prices.map(price))),
+            ])
+        })))
+        members.append(JSONMember("created_at", .string(WallClock.iso8601(ms: product.createdMs))))
+        return .object(members)
+    }
+
+    /// What a shopper sees of one variant's stock on this node.
+    enum StockState: String {
+        case inStock = "in_stock", lowStock = "low_stock", onRequest = "available_on_request", outOfStock = "out_of_stock"
+
+        /// Units this node may sell decide "here"; stock elsewhere in the fleet can be asked for.
+        init(available: Int64, here: Int64) {
+            if here > Self.lowStockUnits { self = .inStock } else if here > 0 { self = .lowStock } else if available > 0 { self = .onRequest } else { self = .outOfStock }
+        }
+
+        static let lowStockUnits: Int64 = 5
+    }
+
+    static func shopper(_ product: Product, locale: String, fallback: String, region: String, stock: (String) -> (available: Int64, here: Int64)) -> JSONValue {
+        let variants: [JSONValue] = product.variants.map { variant in
+            let prices = variant.prices(in: region)
+            let units = stock(variant.sku)
+            return .object([
+                JSONMember("sku", .string(variant.sku)), JSONMember("barcode", variant.barcode.map { .string($0) } ?? .null),
+                JSONMember("attributes", attributes(variant.attributes)),
+                JSONMember("price", prices.first.map { .object([JSONMember("amount", .int($0.amount)), JSONMember("currency", .string($0.currency))]) } ?? .null),
+                JSONMember("stock", .string(StockState(available: units.available, here: units.here).rawValue)),
+            ])
+        }
+        let cheapest = product.variants.flatMap { $0.prices(in: region) }.min { $0.amount < $1.amount }
+        return .object([
+            JSONMember("id", .string(product.id)),
+            JSONMember("name", .string(Product.localized(product.names, locale, fallback: fallback) ?? product.id)),
+            JSONMember("description", Product.localized(product.descriptions, locale, fallback: fallback).map { .string($0) } ?? .null),
+            JSONMember("category", product.category.map { .string($0) } ?? .null), JSONMember("featured", .bool(product.featured)),
+            JSONMember("attributes", attributes(product.attributes)), JSONMember("images", .array(product.images.map { .string($0) })),
+            JSONMember("price_from", cheapest.map { .object([JSONMember("amount", .int($0.amount)), JSONMember("currency", .string($0.currency))]) } ?? .null),
+            JSONMember("variants", .array(variants)),
+            JSONMember("created_at", .string(WallClock.iso8601(ms: product.createdMs))),
+        ])
+    }
+
+    static func facets(_ facets: Facets) -> JSONValue {
+        var attributes: [String: [JSONValue]] = [:]
+        for entry in facets.attributes {
+            attributes[entry.name, default: []].append(.object([JSONMember("value", .string(entry.value)), JSONMember("count", .int(Int64(entry.count)))]))
+        }
+        return .object([
+            JSONMember("categories", .array(facets.categories.map { .object([JSONMember("id", .string($0.id)), JSONMember("count", .int(Int64($0.count)))]) })),
+            JSONMember("attributes", .object(attributes.sorted { $0.key < $1.key }.map { JSONMember($0.key, .array($0.value)) })),
+            JSONMember("prices", .array(facets.prices.map { band in
+                .object([JSONMember("from", .int(band.from)), JSONMember("to", band.to.map { .int($0) } ?? .null), JSONMember("count", .int(Int64(band.count)))])
+            })),
+        ])
+    }
+}
+
+extension Response {
+    /// Catalog answers carry a validator: an `If-None-Match` that matches gets 304 and no body.
+    static func cacheable(_ body: [UInt8], for request: Request, maxAgeSeconds: Int = 15) -> Response {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: a validator, not a secret
+        for byte in body { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let etag = "\"" + String(hash, radix: 16) + "\""
+        var headers = HTTPHeaders()
+        headers.set("ETag", etag)
+        headers.set("Cache-Control", "public, max-age=\(maxAgeSeconds)")
+        if let match = request.headers["if-none-match"], match == "*" || match.split(separator: ",").contains(where: {
+            let tag = $0.trimmingCharacters(in: .whitespaces)
+            return tag == etag || tag == "W/" + etag
+        }) {
+            return Response(status: 304, headers: headers)
+        }
+        return Response(status: 200, contentType: Response.jsonContentType, headers: headers, body: body)
+    }
+}

@@ -1,0 +1,96 @@
+import Commerce
+import HTTP
+import Platform
+import Replication
+
+extension ProblemType {
+    public static let productExists = ProblemType(slug: "product-exists", title: "Product exists", status: 409,
+        explanation: "A product with this id exists already; change it with PATCH /admin/v1/catalog/products/{id}.")
+}
+
+extension OutpostNode {
+    static let catalogCollection = "catalog"
+    static let inventoryCollection = "inventory"
+
+    /// Connects the catalog's tables to the replicated data: every change to `catalog` or
+    /// `inventory`, local or from a peer, is projected in its own transaction. A database that
+    /// predates the tables (or lost them) is projected whole, once.
+    func setUpCatalogView() throws {
+        let catalog = self.catalog, replica = self.replica, me = identity.nodeId
+        let project: (String, [String]) throws -> Void = { collection, keys in
+            switch collection {
+            case Self.catalogCollection:
+                for key in keys {
+                    let fields = replica.state(at: key, in: collection, as: CatalogFields.Entry.self).map(CatalogFields.values) ?? [:]
+                    if CatalogFields.isCategoryKey(key) {
+                        let id = String(key.dropFirst(CatalogFields.categoryPrefix.count))
+                        catalog.project(categoryId: id, CatalogFields.category(id: id, from: fields))
+                    } else {
+                        try catalog.project(productId: key, CatalogFields.product(id: key, from: fields))
+                    }
+                }
+            case Self.inventoryCollection:
+                for key in keys { try catalog.project(stockKey: key, replica.state(at: key, in: collection, as: BoundedCounter.self), node: me) }
+            default:
+                break
+            }
+        }
+        replica.viewsChanged = project
+        let keys: (String) -> [String] = { name in
+            guard let collection = replica.memory.collections[name] as? KeyedCollection<CatalogFields.Entry> else { return [] }
+            return collection.states.keys.sorted()
+        }
+        let stockKeys = (replica.memory.collections[Self.inventoryCollection] as? KeyedCollection<BoundedCounter>)?.states.keys.sorted() ?? []
+        let built = try database.queryOne("SELECT value FROM node_meta WHERE key = 'catalog_view'") { $0.string(0) }
+        if built == "1" {
+            // The tables are current; the category tree lives in memory only.
+            for key in keys(Self.catalogCollection) where CatalogFields.isCategoryKey(key) {
+                let id = String(key.dropFirst(CatalogFields.categoryPrefix.count))
+                catalog.project(categoryId: id, replica.state(at: key, in: Self.catalogCollection, as: CatalogFields.Entry.self)
+                    .flatMap { CatalogFields.category(id: id, from: CatalogFields.values(of: $0)) })
+            }
+            return
+        }
+        try database.transaction(.immediate) {
+            try project(Self.catalogCollection, keys(Self.catalogCollection))
+            try project(Self.inventoryCollection, stockKeys)
+            try database.execute("INSERT INTO node_meta(key, value) VALUES ('catalog_view', '1') ON CONFLICT(key) DO UPDATE SET value = '1'")
+        }
+    }
+
+    /// The product at `id` as replicated, whatever its status.
+    func product(_ id: String) -> Product? {
+        guard !CatalogFields.isCategoryKey(id), let entry = replica.state(at: id, in: Self.catalogCollection, as: CatalogFields.Entry.self) else { return nil }
+        return CatalogFields.product(id: id, from: CatalogFields.values(of: entry))
+    }
+
+    /// Commits a catalog entry's new fields as one delta, through group commit. `fields` runs
+    /// inside the transaction (so it validates against the writes before it) and may throw;
+    /// `completion` gets the error, or nil once the change is durable.
+    func commitCatalog(key: String, fields: @escaping () throws -> [String: FieldValue], completion: @escaping ((any Error)?) -> Void) {
+        let replica = self.replica, me = identity.nodeId
+        writer.submit({ _ in
+            let target = try fields()
+            var entry = replica.state(at: key, in: Self.catalogCollection, as: CatalogFields.Entry.self) ?? CatalogFields.Entry()
+            let at = replica.tick(wallMs: WallClock.nowMs())
+            guard let delta = CatalogFields.delta(from: &entry, to: target, replica: me, at: at) else { return false }
+            _ = try replica.commit(delta, key: key, in: Self.catalogCollection, at: at)
+            return true
+        }, completion: { [unowned self] result in
+            switch result {
+            case .success(let changed):
+                if changed { replicatedChanged() }
+                completion(nil)
+            case .failure(let error):
+                completion(error)
+            }
+        })
+    }
+
+    static func validationError(_ failure: ValidationFailure) -> HTTPError {
+        var error = HTTPError(.validation, detail: "\(failure.errors.count) field\(failure.errors.count == 1 ? " is" : "s are") not acceptable: "
+                              + failure.errors.prefix(5).map(\.description).joined(separator: "; "))
+        error.problem.extensions = [("errors", .array(failure.errors.map { .object([JSONMember("field", .string($0.field)), JSONMember("reason", .string($0.reason))]) }))]
+        return error
+    }
+}
