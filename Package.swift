@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", exact: "2.0.1"),
+        .package(url: "https://github.com/yaslab/CSV.swift.git", exact: "2.5.2"),
     ],
     targets: [
         // System libraries (Debian -dev packages). Each shim.h holds only what Swift cannot import.
@@ -61,7 +62,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "nodectl",
-            dependencies: ["Platform", "HTTP", "Node", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Platform", "HTTP", "Node", "Commerce", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "CSV", package: "CSV.swift")],
             swiftSettings: strict
         ),
         // bench/sync.py's in-memory reference row: decode + apply, like pycrdt's apply_update.

@@ -73,5 +73,29 @@ public enum NodeSchema {
             ) STRICT, WITHOUT ROWID;
             """),
         Migration(version: 5, name: "catalog view and search index", sql: CatalogSchema.sql),
+        Migration(version: 6, name: "states and op log segments in rowid tables", sql: """
+            -- Rows of about a kilobyte (a product's state, a frame's deltas) overflow the index
+            -- b-tree of a WITHOUT ROWID table and tripled its size; a rowid table keeps them whole.
+            CREATE TABLE replicated_state_6 (
+                collection TEXT NOT NULL,
+                key TEXT NOT NULL,
+                state BLOB NOT NULL,         -- canonical encoding of the key's CRDT state (may lag op_log_segments)
+                UNIQUE (collection, key)
+            ) STRICT;
+            INSERT INTO replicated_state_6(collection, key, state) SELECT collection, key, state FROM replicated_state;
+            DROP TABLE replicated_state;
+            ALTER TABLE replicated_state_6 RENAME TO replicated_state;
+            CREATE TABLE op_log_segments_6 (
+                collection TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                first_counter INTEGER NOT NULL,
+                last_counter INTEGER NOT NULL,
+                deltas BLOB NOT NULL,        -- count, then each delta as DELTAS carries it (sync/PROTOCOL.md)
+                UNIQUE (collection, origin, first_counter)
+            ) STRICT;
+            INSERT INTO op_log_segments_6 SELECT collection, origin, first_counter, last_counter, deltas FROM op_log_segments;
+            DROP TABLE op_log_segments;
+            ALTER TABLE op_log_segments_6 RENAME TO op_log_segments;
+            """),
     ]
 }

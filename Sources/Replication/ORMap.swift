@@ -45,6 +45,27 @@ public struct ORMap<Key: ReplicatedValue & Hashable, Value: CRDT>: CRDT {
         return delta
     }
 
+    /// Updates many keys and removes others as `replica`, in one delta: the same delta as the
+    /// single updates and removes merged, for one merge instead of one per key.
+    @discardableResult
+    public mutating func update(_ changes: [(key: Key, mutate: (inout Value) -> Value)], removing removed: [Key] = [], replica: ReplicaID) -> ORMap {
+        var delta = ORMap()
+        var seen: [Dot] = []
+        var counter = context.nextDot(for: replica).counter
+        for (key, mutate) in changes {
+            var value = entries[key]?.value ?? Value()
+            let dot = Dot(replica: replica, counter: counter)
+            counter += 1
+            delta.entries[key] = Entry(dots: [dot], value: mutate(&value))
+            seen += entries[key]?.dots ?? []
+            seen.append(dot)
+        }
+        for key in removed { seen += entries[key]?.dots ?? [] }
+        delta.context = CausalContext(dots: seen)
+        merge(delta)
+        return delta
+    }
+
     /// Removes `key` as far as this replica has seen it.
     @discardableResult
     public mutating func remove(_ key: Key) -> ORMap {
@@ -54,16 +75,25 @@ public struct ORMap<Key: ReplicatedValue & Hashable, Value: CRDT>: CRDT {
         return delta
     }
 
+    /// In place: keys only here change only if the other side saw (and so removed) their dots;
+    /// the other side's keys are joined one by one. A small delta costs a scan, not a rebuild.
     public mutating func merge(_ other: ORMap) {
-        var merged: [Key: Entry] = [:]
-        for key in Set(entries.keys).union(other.entries.keys) {
-            let mine = entries[key], theirs = other.entries[key]
-            let dots = DotKernel.join(mine?.dots ?? [], context, theirs?.dots ?? [], other.context)
-            var value = mine?.value ?? Value()
-            if let theirs { value.merge(theirs.value) }
-            if !dots.isEmpty || !value.isBottom { merged[key] = Entry(dots: dots, value: value) }
+        if !other.context.isEmpty {
+            var removed: [(Key, Set<Dot>)] = []
+            for (key, entry) in entries where other.entries[key] == nil && entry.dots.contains(where: other.context.contains) {
+                removed.append((key, entry.dots.filter { !other.context.contains($0) }))
+            }
+            for (key, dots) in removed {
+                if dots.isEmpty, entries[key]?.value.isBottom == true { entries[key] = nil } else { entries[key]?.dots = dots }
+            }
         }
-        entries = merged
+        for (key, theirs) in other.entries {
+            let mine = entries[key]
+            let dots = DotKernel.join(mine?.dots ?? [], context, theirs.dots, other.context)
+            var value = mine?.value ?? Value()
+            value.merge(theirs.value)
+            entries[key] = !dots.isEmpty || !value.isBottom ? Entry(dots: dots, value: value) : nil
+        }
         context.merge(other.context)
     }
 

@@ -112,6 +112,8 @@ public struct CausalContext: Equatable, Sendable {
 
     public func contains(_ dot: Dot) -> Bool { compact.contains(dot) || cloud.contains(dot) }
 
+    public var isEmpty: Bool { compact.counters.isEmpty && cloud.isEmpty }
+
     /// The dot `replica` will use for its next event, not yet recorded: merging the delta that
     /// carries it records it. (Recording it first would make the merge treat the new dot as seen
     /// and already removed.) Only the replica itself makes its dots, so they are contiguous.

@@ -70,20 +70,26 @@ struct NodeConnection: ParsableArguments {
     /// Sends an admin request; anything but 2xx is a one-line failure.
     @discardableResult
     func admin(_ method: String, _ path: String, json body: [UInt8]? = nil) throws -> ClientResponse {
-        let (client, token) = try open()
+        let response = try send(method, path, body: body, contentType: body == nil ? nil : "application/json")
+        guard (200..<300).contains(response.status) else {
+            throw CLIFailure(Self.describe(response, url: node ?? "the node"))
+        }
+        return response
+    }
+
+    /// Sends an admin request and returns whatever the node answered.
+    func send(_ method: String, _ path: String, body: [UInt8]?, contentType: String?, timeoutMs: Int32? = nil) throws -> ClientResponse {
+        var connection = self
+        if let timeoutMs { connection.timeoutMs = timeoutMs }
+        let (client, token) = try connection.open()
         defer { client.close() }
         var headers = [("Authorization", "Bearer \(token)"), ("Accept", "application/json")]
-        if body != nil { headers.append(("Content-Type", "application/json")) }
-        let response: ClientResponse
+        if let contentType { headers.append(("Content-Type", contentType)) }
         do {
-            response = try client.send(method, path, headers: headers, body: body)
+            return try client.send(method, path, headers: headers, body: body)
         } catch {
             throw CLIFailure("\(error)")
         }
-        guard (200..<300).contains(response.status) else {
-            throw CLIFailure(Self.describe(response, url: client.baseURL))
-        }
-        return response
     }
 
     static func describe(_ response: ClientResponse, url: String) -> String {

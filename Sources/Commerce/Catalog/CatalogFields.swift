@@ -112,17 +112,13 @@ public enum CatalogFields {
     /// removes what `target` lacks. Nil if nothing differs.
     public static func delta(from entry: inout Entry, to target: [String: FieldValue], replica: ReplicaID, at timestamp: HLCTimestamp) -> Entry? {
         let current = values(of: entry)
-        var delta = Entry()
-        var changed = false
-        for (field, value) in target.sorted(by: { $0.key < $1.key }) where current[field] != value {
-            delta.merge(entry.update(field, replica: replica) { $0.set(value, at: timestamp) })
-            changed = true
-        }
-        for field in current.keys.sorted() where target[field] == nil {
-            delta.merge(entry.remove(field))
-            changed = true
-        }
-        return changed ? delta : nil
+        let changes: [(key: String, mutate: (inout LWWRegister<FieldValue>) -> LWWRegister<FieldValue>)] =
+            target.sorted { $0.key < $1.key }.filter { current[$0.key] != $0.value }.map { field, value in
+                (field, { $0.set(value, at: timestamp) })
+            }
+        let removed = current.keys.sorted().filter { target[$0] == nil }
+        guard !changes.isEmpty || !removed.isEmpty else { return nil }
+        return entry.update(changes, removing: removed, replica: replica)
     }
 
     private static func twoDigits(_ index: Int) -> String { index < 10 ? "0\(index)" : "\(index)" }

@@ -101,3 +101,18 @@ extension Response {
         return Response(status: 200, contentType: Response.jsonContentType, headers: headers, body: body)
     }
 }
+
+/// Catalog entries as the admin API takes them: what `nodectl catalog` sends.
+public enum CatalogInput {
+    /// One line of an import (no `created_at`: the node sets it).
+    public static func product(_ product: Product) -> [UInt8] {
+        guard case .object(let members) = CatalogJSON.admin(product) else { return [] }
+        return JSONValue.object(members.filter { $0.key != "created_at" }).encoded()
+    }
+
+    /// The body of `PUT /admin/v1/catalog/categories/{id}`.
+    public static func category(_ category: Category) -> [UInt8] {
+        JSONValue.object([JSONMember("name", CatalogJSON.texts(category.names)), JSONMember("parent", category.parent.map { .string($0) } ?? .null),
+                          JSONMember("position", .int(category.position))]).encoded()
+    }
+}

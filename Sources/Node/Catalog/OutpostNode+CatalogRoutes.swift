@@ -6,6 +6,7 @@ import Replication
 extension OutpostNode {
     func registerCatalogRoutes() {
         registerCatalogAdminRoutes()
+        registerCatalogImportRoute()
         registerShopperCatalogRoutes()
     }
 

@@ -1,0 +1,167 @@
+import Commerce
+import Foundation
+import HTTP
+import Platform
+import Replication
+
+/// One bad line of an import.
+struct ImportError {
+    var line: Int
+    var field: String
+    var reason: String
+
+    var json: JSONValue {
+        .object([JSONMember("line", .int(Int64(line))), JSONMember("field", .string(field)), JSONMember("reason", .string(reason))])
+    }
+}
+
+extension OutpostNode {
+    static let importBytesMax = 512 << 20
+    /// The reply lists at most this many errors (and says how many there were).
+    static let importErrorsListed = 10_000
+
+    /// `POST /admin/v1/catalog/import`: JSON Lines, one product per line, all or nothing.
+    ///
+    /// Lines are parsed on the thread pool; validation (which reads the catalog's tables) and the
+    /// commit run on the loop, in one transaction, so other writes wait for an import.
+    func registerCatalogImportRoute() {
+        router.add("POST", "/admin/v1/catalog/import", access: .adminToken, bodyBytesMax: Self.importBytesMax, doc: RouteDoc(
+            operationId: "importProducts", summary: "Create or replace many products at once: all of them, or none.",
+            description: """
+                Body: JSON Lines (application/x-ndjson), one product per line as POST /admin/v1/catalog/products takes it. \
+                A product that exists is replaced whole (its creation time kept). If any line is bad nothing changes and \
+                the 422 problem lists every bad line in `errors` (line, field, reason).
+                """,
+            tags: ["catalog"], requestBody: .init(0, "Products, one JSON object per line.", contentType: "application/x-ndjson", schema: ["type": "string"]),
+            replies: [
+                .init(200, "Imported: counts of created and replaced products.", schema: ["type": "object"]),
+                .init(422, "Bad lines; nothing imported.", contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef),
+            ])
+        ) { [unowned self] request, responder in
+            // Parsed in parts on the thread pool (its threads run them side by side), then
+            // put back in file order on the loop.
+            let body = request.body
+            let parts = Self.parts(of: body, count: 4)
+            let gathered = ParsedParts(count: parts.count)
+            for (index, range) in parts.enumerated() {
+                loop.queueWork({ Self.parseLines(body[range]) }, completion: { [unowned self] result in
+                    gathered.parts[index] = (try? result.get()) ?? (lines: [], lineCount: 0)
+                    gathered.remaining -= 1
+                    guard gathered.remaining == 0 else { return }
+                    var all: [(line: Int, json: Result<LooseJSON, ImportParseError>)] = []
+                    var offset = 0
+                    for part in gathered.parts {
+                        all += part.lines.map { (offset + $0.line, $0.json) }
+                        offset += part.lineCount
+                    }
+                    importProducts(all, responder: responder)
+                })
+            }
+        }
+    }
+
+    /// Ranges of `body` that end at line ends.
+    private static func parts(of body: [UInt8], count: Int) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var start = 0
+        for part in 1...count {
+            var end = part == count ? body.count : max(start, body.count * part / count)
+            while end > 0 && end < body.count && body[end - 1] != UInt8(ascii: "\n") { end += 1 }
+            if end > start { ranges.append(start..<end) }
+            start = end
+        }
+        return ranges.isEmpty ? [0..<0] : ranges
+    }
+
+    /// Each non-empty line as JSON, or why it is not; line numbers from 1 within the part.
+    private static func parseLines(_ body: ArraySlice<UInt8>) -> (lines: [(line: Int, json: Result<LooseJSON, ImportParseError>)], lineCount: Int) {
+        var out: [(Int, Result<LooseJSON, ImportParseError>)] = []
+        var lineNumber = 0
+        var lines = body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if body.last == UInt8(ascii: "\n") { lines.removeLast() }  // the part ends a line; no line after it
+        for line in lines {
+            lineNumber += 1
+            let trimmed = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
+            if trimmed.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
+            if let json = LooseJSON.parse(trimmed) { out.append((lineNumber, .success(json))) } else {
+                out.append((lineNumber, .failure(ImportParseError())))
+            }
+        }
+        return (out, lineNumber)
+    }
+
+    private func importProducts(_ lines: [(line: Int, json: Result<LooseJSON, ImportParseError>)], responder: Responder) {
+        let catalog = self.catalog, replica = self.replica, me = identity.nodeId
+        var errors: [ImportError] = []
+        var products: [Product] = []
+        var existing = Set<String>()
+        // SKUs, barcodes and ids claimed by earlier lines of the same file.
+        var fileSkus: [String: String] = [:], fileBarcodes: [String: String] = [:], fileIds: [String: Int] = [:]
+        let base = catalog.lookup
+        let lookup = CatalogLookup(skuOwner: { fileSkus[$0] ?? base.skuOwner($0) }, barcodeOwner: { fileBarcodes[$0] ?? base.barcodeOwner($0) },
+                                   categoryExists: base.categoryExists)
+        let now = WallClock.nowMs()
+        for (line, parsed) in lines {
+            guard case .success(let json) = parsed else {
+                errors.append(ImportError(line: line, field: "", reason: "is not a JSON object"))
+                continue
+            }
+            let result = ProductInput.create(json, createdMs: now, lookup: lookup)
+            switch result {
+            case .failure(let failure):
+                errors += failure.errors.map { ImportError(line: line, field: $0.field, reason: $0.reason) }
+            case .success(var product):
+                if let earlier = fileIds[product.id] {
+                    errors.append(ImportError(line: line, field: "id", reason: "\(product.id) is on line \(earlier) too"))
+                    continue
+                }
+                fileIds[product.id] = line
+                for variant in product.variants {
+                    fileSkus[variant.sku] = product.id
+                    if let barcode = variant.barcode { fileBarcodes[Barcode.normalized(barcode)] = product.id }
+                }
+                if let current = self.product(product.id) {
+                    product.createdMs = current.createdMs
+                    existing.insert(product.id)
+                }
+                products.append(product)
+            }
+        }
+        guard errors.isEmpty else {
+            var error = HTTPError(.validation, detail: "\(errors.count) problem\(errors.count == 1 ? "" : "s") on \(Set(errors.map(\.line)).count) line(s); nothing was imported")
+            error.problem.extensions = [("errors", .array(errors.prefix(Self.importErrorsListed).map(\.json))), ("errors_total", .int(Int64(errors.count)))]
+            return responder.fail(error)
+        }
+        writer.submit({ _ in
+            for product in products {
+                var entry = replica.state(at: product.id, in: Self.catalogCollection, as: CatalogFields.Entry.self) ?? CatalogFields.Entry()
+                let at = replica.tick(wallMs: WallClock.nowMs())
+                if let delta = CatalogFields.delta(from: &entry, to: CatalogFields.fields(of: product), replica: me, at: at) {
+                    _ = try replica.commit(delta, key: product.id, in: Self.catalogCollection, at: at)
+                }
+            }
+        }, completion: { [unowned self] result in
+            switch result {
+            case .success:
+                replicatedChanged()
+                responder.send(.json(.object([JSONMember("imported", .int(Int64(products.count))),
+                                              JSONMember("created", .int(Int64(products.count - existing.count))),
+                                              JSONMember("replaced", .int(Int64(existing.count)))])))
+            case .failure(let error):
+                responder.fail(error)
+            }
+        })
+    }
+}
+
+struct ImportParseError: Error {}
+
+/// The parts of an import as their parsing finishes (on the loop).
+private final class ParsedParts {
+    var parts: [(lines: [(line: Int, json: Result<LooseJSON, ImportParseError>)], lineCount: Int)]
+    var remaining: Int
+    init(count: Int) {
+        parts = Array(repeating: ([], 0), count: count)
+        remaining = count
+    }
+}
