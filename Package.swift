@@ -75,6 +75,7 @@ let package = Package(
             dependencies: ["Replication", "NodeTesting", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict
         ),
+        .testTarget(name: "CommerceTests", dependencies: ["Commerce", "Replication"], swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "NodeTests", dependencies: ["Node", "HTTP", "Platform", "Replication", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["NodeTesting", "HTTP", "Platform"], swiftSettings: strict),

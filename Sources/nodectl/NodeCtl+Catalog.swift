@@ -94,7 +94,7 @@ extension NodeCtl.Catalog {
 }
 
 /// Sends products to the node's import and reports its answer.
-func send(_ items: [ImportItem], connection: NodeConnection, source: String) throws {
+func send(_ items: [ImportItem], connection: NodeConnection, source: String, report: (String) -> Void = { print($0) }) throws {
     var body: [UInt8] = []
     for item in items {
         body += item.json
@@ -103,7 +103,7 @@ func send(_ items: [ImportItem], connection: NodeConnection, source: String) thr
     let response = try connection.send("POST", "/admin/v1/catalog/import", body: body, contentType: "application/x-ndjson", timeoutMs: 600_000)
     if response.status == 200 {
         let counts = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
-        print("imported \(counts["imported"] as? Int ?? items.count) products from \(source): \(counts["created"] as? Int ?? 0) created, \(counts["replaced"] as? Int ?? 0) replaced")
+        report("imported \(counts["imported"] as? Int ?? items.count) products from \(source): \(counts["created"] as? Int ?? 0) created, \(counts["replaced"] as? Int ?? 0) replaced")
         return
     }
     guard response.status == 422, let problem = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],

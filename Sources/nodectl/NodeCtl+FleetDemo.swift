@@ -1,4 +1,5 @@
 import ArgumentParser
+import Commerce
 import Foundation
 import Node
 import Platform
@@ -25,8 +26,12 @@ extension NodeCtl.Fleet {
         @Option(name: .customLong("base-port"), help: "First port; each node uses two.")
         var basePort = 7100
 
+        @Option(name: .long, help: "Products of the demo catalog loaded into the hub (0: none).")
+        var products = 500
+
         func validate() throws {
             guard (1...20).contains(stores) else { throw ValidationError("--stores must be between 1 and 20") }
+            guard (0...1_000_000).contains(products) else { throw ValidationError("--products must be from 0 to 1000000") }
             guard (1024...65_000 - 2 * (stores + 1)).contains(basePort) else { throw ValidationError("--base-port must leave room for \(2 * (stores + 1)) ports below 65536") }
         }
 
@@ -143,10 +148,33 @@ extension NodeCtl.Fleet {
                 let json = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys, .withoutEscapingSlashes])
                 FileHandle.standardOutput.write(json + Data("\n".utf8))
             }
+            if products > 0, let hub = members.first(where: { $0.role == "hub" }) {
+                try loadCatalog(into: root + "/" + hub.id, regions: Array(Set(members.map(\.region))).sorted(), stopAll: stopAll)
+            }
             var received: Int32 = 0
             sigwait(&signals, &received)
             FileHandle.standardError.write(Data("nodectl: stopping the demo fleet (signal \(received))\n".utf8))
             stopAll()
+        }
+
+        /// The hub authors the catalog; replication takes it to the stores. The same catalog on
+        /// every run, so a restarted demo changes nothing.
+        func loadCatalog(into hubData: String, regions: [String], stopAll: () -> Void) throws {
+            let connection = try NodeConnection.parse(["--data-dir", hubData, "--timeout-ms", "60000"])
+            let demo = DemoCatalog(products: products, regions: regions)
+            do {
+                for category in demo.categories {
+                    try connection.admin("PUT", "/admin/v1/catalog/categories/\(category.id)", json: CatalogInput.category(category))
+                }
+                try send(demo.products.enumerated().map { ImportItem(json: CatalogInput.product($1), line: $0 + 1) },
+                         connection: connection, source: "the demo catalog") { line in
+                    // stdout carries only the nodes' JSON lines.
+                    FileHandle.standardError.write(Data("nodectl: hub: \(line)\n".utf8))
+                }
+            } catch {
+                stopAll()
+                throw error
+            }
         }
 
         /// noded beside this nodectl, else on PATH.

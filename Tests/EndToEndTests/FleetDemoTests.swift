@@ -53,6 +53,11 @@ final class FleetDemoTests: XCTestCase {
             try HTTPClientFactory.get(store2, "/admin/v1/replicated/orders/o-demo", token: token("store-2")).contains("placed")
         })
 
+        // The demo catalog loaded into the hub reaches a store of the other region, priced for it.
+        XCTAssertTrue(eventually {
+            try HTTPClientFactory.get(store2, "/api/v1/search?q=laptop&limit=1", token: "").contains("\"USD\"")
+        }, "the demo catalog reached store-2")
+
         // nodectl sync status, as a table and as JSON, once every store has linked to the hub.
         var table = CommandResult(status: -1, stdout: "", stderr: "")
         XCTAssertTrue(eventually {

@@ -32,6 +32,7 @@ final class NodeConfigTests: XCTestCase {
             [node]
             id = "store-1"
             region = "eu-central"
+            locale = "de"
             role = "hub"
             data_dir = "/srv/outpost"
             [http]
@@ -50,6 +51,7 @@ final class NodeConfigTests: XCTestCase {
             """)
         XCTAssertEqual(config.nodeId, "store-1")
         XCTAssertEqual(config.region, "eu-central")
+        XCTAssertEqual(config.locale, "de")
         XCTAssertEqual(config.role, .hub)
         XCTAssertEqual(config.dataDirectory, "/srv/outpost")
         XCTAssertEqual(config.listen.map(\.description), ["127.0.0.1:9000", "[::1]:9001"])
@@ -77,6 +79,7 @@ final class NodeConfigTests: XCTestCase {
         XCTAssertEqual(error("[http]\nlisten = []")?.key, "http.listen")
         XCTAssertEqual(error("[node]\nrole = 'king'")?.key, "node.role")
         XCTAssertEqual(error("[node]\nid = 'Has Spaces'")?.key, "node.id")
+        XCTAssertEqual(error("[node]\nlocale = 'english'")?.key, "node.locale")
         XCTAssertEqual(error("[log]\nlevel = 'loud'")?.key, "log.level")
         XCTAssertEqual(error("[log]\naccess_log = 'yes'")?.key, "log.access_log")
         XCTAssertEqual(error("[database]\nsynchronous = 'off'")?.key, "database.synchronous")
