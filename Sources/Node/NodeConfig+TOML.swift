@@ -38,7 +38,7 @@ extension NodeConfig {
             throw ConfigError(key: source, "not valid TOML")
         }
         let reader = TOMLReader(table: table, prefix: "")
-        try reader.allowOnly(["node", "http", "log", "database", "sync"])
+        try reader.allowOnly(["node", "http", "log", "database", "sync", "cache"])
         if let node = try reader.table("node") {
             try node.allowOnly(["id", "region", "role", "data_dir", "locale"])
             if let id = try node.string("id") { nodeId = try Self.name(id, key: "node.id") }
@@ -88,6 +88,10 @@ extension NodeConfig {
                 }
                 self.sync.peers.append(parsed)
             }
+        }
+        if let cache = try reader.table("cache") {
+            try cache.allowOnly(["bytes_max"])
+            if let v = try cache.integer("bytes_max", in: (1 << 20)...(1 << 34)) { cacheBytesMax = v }
         }
         if let database = try reader.table("database") {
             try database.allowOnly(["synchronous"])

@@ -23,6 +23,8 @@ public struct NodeConfig: Sendable, Equatable {
     public var role = Role.store
     /// The region's default locale: catalog text falls back to it, and names sort in it.
     public var locale = "en"
+    /// Memory for rendered catalog answers (the response cache), in bytes.
+    public var cacheBytesMax = 64 << 20
     /// Where the database, keys and admin token live.
     public var dataDirectory = "./data"
     /// Addresses to listen on (HOST:PORT, port 0 for any free port).

@@ -105,6 +105,15 @@ extension OutpostNode {
                   value: Double(Files.size(dataDirectory + "/" + Self.databaseFile + "-wal")))
         out.counter("outpost_database_group_commits_total", help: "Group-commit transactions committed.", value: Double(writer.commits))
         out.counter("outpost_database_writes_committed_total", help: "Durable writes acknowledged after commit.", value: Double(writer.writesCommitted))
+        let cache = responseCache
+        out.counter("outpost_cache_hits_total", help: "Catalog answers served from the response cache.", value: Double(cache.hits))
+        out.counter("outpost_cache_misses_total", help: "Catalog answers rendered (absent or stale in the cache).", value: Double(cache.misses))
+        out.counter("outpost_cache_evictions_total", help: "Cached answers dropped to stay within cache.bytes_max.", value: Double(cache.evictions))
+        out.counter("outpost_cache_invalidations_total", help: "Cached answers found stale after a local or replicated change.", value: Double(cache.invalidations))
+        out.gauge("outpost_cache_bytes", help: "Bytes held by the response cache.", value: Double(cache.bytes))
+        out.gauge("outpost_cache_entries", help: "Answers held by the response cache.", value: Double(cache.count))
+        out.gauge("outpost_cache_hit_ratio", help: "Hits over lookups since the start (0 before any).",
+                  value: cache.hits + cache.misses == 0 ? 0 : Double(cache.hits) / Double(cache.hits + cache.misses))
         if let sync {
             let peers = sync.status(digests: false)
             out.family("outpost_sync_peer_connected", type: "gauge", help: "1 while the link to a peer is up.")

@@ -33,6 +33,8 @@ public final class OutpostNode {
     let replica: NodeReplica
     /// The catalog's tables and search index, kept by `setUpCatalogView`.
     let catalog: CatalogIndex
+    /// Rendered catalog answers (product documents, lists, searches).
+    let responseCache: ResponseCache
     /// Replication with peers; nil when this node has no [sync] configuration.
     var sync: SyncService?
     private let lock: FileLock
@@ -80,6 +82,7 @@ public final class OutpostNode {
         replica = try NodeReplica(database: database, nodeId: identity.nodeId, region: config.region, peers: [:],
                                   maxDriftMs: config.sync.maxDriftMs)
         catalog = CatalogIndex(database: database, region: config.region, defaultLocale: config.locale)
+        responseCache = ResponseCache(bytesMax: config.cacheBytesMax)
 
         loop = try EventLoop()
         writer = try GroupCommit(database: database, loop: loop)

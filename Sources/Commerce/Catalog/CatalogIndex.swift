@@ -14,6 +14,12 @@ public final class CatalogIndex {
     public private(set) var categories: [String: Category] = [:]
     /// Bumped by every change: a cheap validator for caches and ETags.
     public private(set) var generation: UInt64 = 0
+    /// Per product, the generation of its last change (its fields or its stock); a product not
+    /// changed since the start has none.
+    public private(set) var productVersions: [String: UInt64] = [:]
+
+    /// What a cached rendering of product `id` must have been made at.
+    public func version(of id: String) -> UInt64 { productVersions[id] ?? 0 }
     var vocabulary: SearchVocabulary?
     var vocabularyGeneration: UInt64 = 0
     var vocabularyBuiltMs: Int64 = 0
@@ -28,6 +34,7 @@ public final class CatalogIndex {
 
     public func project(productId id: String, _ product: Product?) throws {
         generation &+= 1
+        productVersions[id] = generation
         let rowid = try database.queryOne("SELECT rowid FROM catalog_products WHERE id = ?", [id]) { $0.int64(0) }
         if let rowid {
             try database.execute("DELETE FROM catalog_variants WHERE product = ?", [rowid])
@@ -75,6 +82,7 @@ public final class CatalogIndex {
         generation &+= 1
         guard let at = key.lastIndex(of: "@") else { return }
         let sku = String(key[..<at]), location = String(key[key.index(after: at)...])
+        if let product = try productId(sku: sku) { productVersions[product] = generation }
         if let counter {
             try database.execute("""
                 INSERT INTO stock_levels(sku, location, available, rights_here) VALUES (?, ?, ?, ?)

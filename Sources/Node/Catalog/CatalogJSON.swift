@@ -84,11 +84,15 @@ enum CatalogJSON {
 }
 
 extension Response {
-    /// Catalog answers carry a validator: an `If-None-Match` that matches gets 304 and no body.
-    static func cacheable(_ body: [UInt8], for request: Request, maxAgeSeconds: Int = 15) -> Response {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: a validator, not a secret
+    /// A strong validator for a body: FNV-1a of its bytes (a validator, not a secret).
+    static func etag(of body: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in body { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        let etag = "\"" + String(hash, radix: 16) + "\""
+        return "\"" + String(hash, radix: 16) + "\""
+    }
+
+    /// Catalog answers carry a validator: an `If-None-Match` that matches gets 304 and no body.
+    static func cacheable(_ body: [UInt8], etag: String, for request: Request, maxAgeSeconds: Int = 15) -> Response {
         var headers = HTTPHeaders()
         headers.set("ETag", etag)
         headers.set("Cache-Control", "public, max-age=\(maxAgeSeconds)")

@@ -66,13 +66,14 @@ extension OutpostNode {
             let text = request.queryValue("q") ?? ""
             guard text.utf8.count <= 200 else { throw HTTPError(.badRequest, detail: "q is at most 200 bytes") }
             let locale = shopperLocale(request)
-            let found = try catalog.suggest(text, limit: 8, nowMs: WallClock.nowMs())
-            let products: [JSONValue] = found.productIds.compactMap { id in
-                product(id).map { .object([JSONMember("id", .string(id)),
-                                           JSONMember("name", .string(Product.localized($0.names, locale, fallback: config.locale) ?? id))]) }
+            return try cached("s|\(locale)|\(text)", stamp: catalog.generation, request) {
+                let found = try catalog.suggest(text, limit: 8, nowMs: WallClock.nowMs())
+                let products: [JSONValue] = found.productIds.compactMap { id in
+                    product(id).map { .object([JSONMember("id", .string(id)),
+                                               JSONMember("name", .string(Product.localized($0.names, locale, fallback: config.locale) ?? id))]) }
+                }
+                return JSONValue.object([JSONMember("queries", .array(found.terms.map { .string($0) })), JSONMember("products", .array(products))]).encoded()
             }
-            return .cacheable(JSONValue.object([JSONMember("queries", .array(found.terms.map { .string($0) })), JSONMember("products", .array(products))]).encoded(),
-                              for: request)
         }
 
         router.get("/api/v1/categories", doc: RouteDoc(
@@ -80,6 +81,7 @@ extension OutpostNode {
             tags: ["catalog"], parameters: [localeParameter], replies: [.init(200, "The tree.", schema: ["type": "object"])])
         ) { [unowned self] request in
             let locale = shopperLocale(request)
+            return try cached("c|\(locale)", stamp: catalog.generation, request) {
             let counts = try catalog.categoryCounts()
             let all = catalog.categories.values
             func children(_ parent: String?) -> [JSONValue] {
@@ -94,28 +96,45 @@ extension OutpostNode {
                         ])
                     }
             }
-            return .cacheable(JSONValue.object([JSONMember("categories", .array(children(nil)))]).encoded(), for: request)
+            return JSONValue.object([JSONMember("categories", .array(children(nil)))]).encoded()
+            }
         }
     }
 
     /// A product for shoppers: only an active one exists for them.
     private func shopperProduct(_ id: String?, _ request: Request) throws -> Response {
-        guard let id, let product = product(id), product.status == .active else {
-            throw HTTPError(.notFound, detail: "no such product")
+        guard let id else { throw HTTPError(.notFound, detail: "no such product") }
+        let locale = shopperLocale(request)
+        return try cached("p|\(id)|\(locale)", stamp: catalog.version(of: id), request) {
+            guard let product = product(id), product.status == .active else { throw HTTPError(.notFound, detail: "no such product") }
+            return CatalogJSON.shopper(product, locale: locale, fallback: config.locale, region: config.region) { [catalog] sku in
+                (try? catalog.stock(sku: sku)) ?? (0, 0)
+            }.encoded()
         }
-        let body = CatalogJSON.shopper(product, locale: shopperLocale(request), fallback: config.locale, region: config.region) { [catalog] sku in
-            (try? catalog.stock(sku: sku)) ?? (0, 0)
-        }
-        return .cacheable(body.encoded(), for: request)
+    }
+
+    /// A rendered answer from the cache while `stamp` holds, else rendered and kept.
+    private func cached(_ key: String, stamp: UInt64, _ request: Request, render: () throws -> [UInt8]) throws -> Response {
+        if let hit = responseCache.get(key, stamp: stamp) { return .cacheable(hit.body, etag: hit.etag, for: request) }
+        let body = try render()
+        let etag = Response.etag(of: body)
+        responseCache.put(key, body: body, etag: etag, stamp: stamp)
+        return .cacheable(body, etag: etag, for: request)
     }
 
     private func resultsPage(_ request: Request, text: String) throws -> Response {
         let query = try Self.catalogQuery(request, text: text)
+        let locale = shopperLocale(request)
+        return try cached("r|\(locale)|\(request.path)?\(request.query ?? "")", stamp: catalog.generation, request) {
+            try resultsBody(request, query: query, text: text, locale: locale)
+        }
+    }
+
+    private func resultsBody(_ request: Request, query: CatalogQuery, text: String, locale: String) throws -> [UInt8] {
         let page: CatalogPage
         do { page = try catalog.find(query, withFacets: request.queryValue("facets") != "false", nowMs: WallClock.nowMs()) } catch let error as CatalogQueryError {
             throw HTTPError(.badRequest, detail: error.description)
         }
-        let locale = shopperLocale(request)
         let products: [JSONValue] = page.productIds.compactMap { id in
             product(id).map { CatalogJSON.shopper($0, locale: locale, fallback: config.locale, region: config.region) { [catalog] sku in
                 (try? catalog.stock(sku: sku)) ?? (0, 0)
@@ -124,7 +143,7 @@ extension OutpostNode {
         var members = [JSONMember("products", .array(products)), JSONMember("next", page.next.map { .string($0) } ?? .null)]
         if !text.isEmpty { members.append(JSONMember("corrected", page.corrected.map { .string($0) } ?? .null)) }
         if let facets = page.facets { members.append(JSONMember("facets", CatalogJSON.facets(facets))) }
-        return .cacheable(JSONValue.object(members).encoded(), for: request)
+        return JSONValue.object(members).encoded()
     }
 
     static func catalogQuery(_ request: Request, text: String) throws(HTTPError) -> CatalogQuery {
