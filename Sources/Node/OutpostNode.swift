@@ -127,6 +127,8 @@ public final class OutpostNode {
                 service.addPeer(NodeConfig.SyncPeer(nodeId: peer.0, region: peer.1, address: address))
             }
             sync = service
+        } else {
+            replica.setCompactionPeers([:])  // no sync: no peer will ever need the log
         }
         if !applied.isEmpty {
             logger.info("database migrated", metadata: ["versions": "\(applied.map(String.init).joined(separator: ","))"])

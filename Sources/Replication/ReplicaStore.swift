@@ -148,12 +148,13 @@ public struct MemoryReplica: ReplicaStore, Sendable {
         acknowledged = saved
     }
 
-    /// Folds what every compaction peer has acknowledged.
+    /// Folds what every compaction peer has acknowledged; with no such peer, everything.
     public mutating func compact(_ collection: String) {
         guard var c = collections.removeValue(forKey: collection) else { return }
         defer { collections[collection] = c }
-        let peers = compactionPeers.filter { c.scope == .global || (c.scope == .region && $0.value == region) }.keys
-        guard !peers.isEmpty, c.scope != .node else { return }
+        // No peer may receive this collection (none known, none of its scope, or it never
+        // leaves the node): nobody needs its log, and a peer that turns up gets a snapshot.
+        let peers: [ReplicaID] = c.scope == .node ? [] : Array(compactionPeers.filter { c.scope == .global || (c.scope == .region && $0.value == region) }.keys)
         var floor: [ReplicaID: UInt64] = c.applied.counters
         for peer in peers {
             let acked = acknowledged[peer]?[collection] ?? VersionVector()

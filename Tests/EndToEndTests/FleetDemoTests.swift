@@ -54,9 +54,11 @@ final class FleetDemoTests: XCTestCase {
         })
 
         // The demo catalog loaded into the hub reaches a store of the other region, priced for it.
+        var found = ""
         XCTAssertTrue(eventually {
-            try HTTPClientFactory.get(store2, "/api/v1/search?q=laptop&limit=1", token: "").contains("\"USD\"")
-        }, "the demo catalog reached store-2")
+            found = try HTTPClientFactory.get(store2, "/api/v1/search?q=laptop&limit=1", token: "")
+            return found.contains("\"USD\"")
+        }, "the demo catalog reached store-2: \(found.prefix(300)); \((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
 
         // nodectl sync status, as a table and as JSON, once every store has linked to the hub.
         var table = CommandResult(status: -1, stdout: "", stderr: "")

@@ -21,7 +21,8 @@ public final class CatalogIndex {
     /// What a cached rendering of product `id` must have been made at.
     public func version(of id: String) -> UInt64 { productVersions[id] ?? 0 }
     var vocabulary: SearchVocabulary?
-    var vocabularyGeneration: UInt64 = 0
+    /// The catalog generation the vocabulary was read at: part of a cached search's key.
+    public internal(set) var vocabularyGeneration: UInt64 = 0
     var vocabularyBuiltMs: Int64 = 0
 
     public init(database: Database, region: String, defaultLocale: String) {

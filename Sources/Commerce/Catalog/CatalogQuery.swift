@@ -162,7 +162,15 @@ extension CatalogIndex {
     /// An FTS5 expression for the words (each a prefix, all required), after correcting words
     /// the index does not hold. Nil if no word can match.
     func matchExpression(_ words: [String], nowMs: Int64) -> (String?, [String]) {
-        let vocabulary = currentVocabulary(nowMs: nowMs)
+        let (match, corrected) = matchExpression(words, vocabulary: currentVocabulary(nowMs: nowMs))
+        // A word an older vocabulary lacks may be in the index now: look again before giving up.
+        if match == nil && vocabularyGeneration != generation {
+            return matchExpression(words, vocabulary: currentVocabulary(nowMs: nowMs, force: true))
+        }
+        return (match, corrected)
+    }
+
+    private func matchExpression(_ words: [String], vocabulary: SearchVocabulary) -> (String?, [String]) {
         var corrected: [String] = []
         for word in words.prefix(12) {
             if vocabulary.hasPrefix(word) {
@@ -192,8 +200,8 @@ extension CatalogIndex {
 
     /// The vocabulary, rebuilt when the catalog changed, at most every 10 s under steady writes
     /// (a correction from a slightly older vocabulary is still a good one).
-    func currentVocabulary(nowMs: Int64) -> SearchVocabulary {
-        if let vocabulary, vocabularyGeneration == generation || nowMs - vocabularyBuiltMs < 10_000 { return vocabulary }
+    func currentVocabulary(nowMs: Int64, force: Bool = false) -> SearchVocabulary {
+        if let vocabulary, vocabularyGeneration == generation || (!force && nowMs - vocabularyBuiltMs < 10_000) { return vocabulary }
         let rows = (try? database.query("SELECT term, doc FROM catalog_search_terms", []) { ($0.string(0), $0.int(1)) }) ?? []
         let fresh = SearchVocabulary(rows)
         vocabulary = fresh

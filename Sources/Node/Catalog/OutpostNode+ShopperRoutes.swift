@@ -66,7 +66,8 @@ extension OutpostNode {
             let text = request.queryValue("q") ?? ""
             guard text.utf8.count <= 200 else { throw HTTPError(.badRequest, detail: "q is at most 200 bytes") }
             let locale = shopperLocale(request)
-            return try cached("s|\(locale)|\(text)", stamp: catalog.generation, request) {
+            // Corrections and completions come from the vocabulary: its age is part of the key.
+            return try cached("s|\(catalog.vocabularyGeneration)|\(locale)|\(text)", stamp: catalog.generation, request) {
                 let found = try catalog.suggest(text, limit: 8, nowMs: WallClock.nowMs())
                 let products: [JSONValue] = found.productIds.compactMap { id in
                     product(id).map { .object([JSONMember("id", .string(id)),
@@ -125,7 +126,7 @@ extension OutpostNode {
     private func resultsPage(_ request: Request, text: String) throws -> Response {
         let query = try Self.catalogQuery(request, text: text)
         let locale = shopperLocale(request)
-        return try cached("r|\(locale)|\(request.path)?\(request.query ?? "")", stamp: catalog.generation, request) {
+        return try cached("r|\(catalog.vocabularyGeneration)|\(locale)|\(request.path)?\(request.query ?? "")", stamp: catalog.generation, request) {
             try resultsBody(request, query: query, text: text, locale: locale)
         }
     }

@@ -195,11 +195,18 @@ final class NodeReplica: ReplicaStore {
         clock.tick(wallMs: wallMs)
     }
 
-    /// Peers whose acknowledgements hold compaction back (id -> region).
+    /// Peers whose acknowledgements hold compaction back (id -> region). Until the first call
+    /// the node does not know its peers, and compacts only on acknowledgements.
     func setCompactionPeers(_ peers: [ReplicaID: String]) {
+        peersKnown = true
         guard peers != memory.compactionPeers else { return }
         memory.compactionPeers = peers
     }
+
+    /// Set once the node knows which peers hold compaction back (sync's first tick, or at once
+    /// for a node without sync): before that, folding the log could cost a configured peer a
+    /// snapshot for nothing.
+    private var peersKnown = false
 
     func state<State: CRDT>(at key: String, in collection: String, as type: State.Type) -> State? {
         memory.state(at: key, in: collection, as: type)
@@ -351,6 +358,8 @@ final class NodeReplica: ReplicaStore {
             let since = unwrittenSinceMs ?? nowMs
             unwrittenSinceMs = since
             guard quiet || nowMs - since >= 2_000 else { return }
+            // Peers acknowledge as they go; a node with no peer for a collection folds its log here.
+            if peersKnown { for name in memory.collections.keys { memory.compact(name) } }
             startWriteBack()
             unwrittenSinceMs = nil
         }
