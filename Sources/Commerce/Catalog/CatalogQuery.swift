@@ -173,7 +173,7 @@ extension CatalogIndex {
     private func matchExpression(_ words: [String], vocabulary: SearchVocabulary) -> (String?, [String]) {
         var corrected: [String] = []
         for word in words.prefix(12) {
-            if vocabulary.hasPrefix(word) {
+            if word.contains(where: \.isNumber) || vocabulary.hasPrefix(word) {  // codes and sizes are taken as typed
                 corrected.append(word)
             } else if let fix = vocabulary.correction(for: word) {
                 corrected.append(fix)
@@ -202,7 +202,11 @@ extension CatalogIndex {
     /// (a correction from a slightly older vocabulary is still a good one).
     func currentVocabulary(nowMs: Int64, force: Bool = false) -> SearchVocabulary {
         if let vocabulary, vocabularyGeneration == generation || (!force && nowMs - vocabularyBuiltMs < 10_000) { return vocabulary }
-        let rows = (try? database.query("SELECT term, doc FROM catalog_search_terms", []) { ($0.string(0), $0.int(1)) }) ?? []
+        // Words only: SKUs, barcodes and sizes add hundreds of thousands of numeric terms that
+        // no typo should turn into, and would make every correction scan them.
+        let rows = (try? database.query("SELECT term, doc FROM catalog_search_terms WHERE term NOT GLOB '*[0-9]*'", []) {
+            ($0.string(0), $0.int(1))
+        }) ?? []
         let fresh = SearchVocabulary(rows)
         vocabulary = fresh
         vocabularyGeneration = generation
