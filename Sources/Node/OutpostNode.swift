@@ -128,7 +128,7 @@ public final class OutpostNode {
             }
             sync = service
         } else {
-            replica.setCompactionPeers([:])  // no sync: no peer will ever need the log
+            replica.stopReplicating()
         }
         if !applied.isEmpty {
             logger.info("database migrated", metadata: ["versions": "\(applied.map(String.init).joined(separator: ","))"])

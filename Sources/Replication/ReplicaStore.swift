@@ -80,6 +80,8 @@ public struct MemoryReplica: ReplicaStore, Sendable {
     /// Peers (id -> region) whose acknowledgements hold compaction back, for the collections they
     /// may receive; a peer left out gets a snapshot when it returns.
     public var compactionPeers: [ReplicaID: String]
+    /// False for a node without sync: nobody will ever read its log, so it folds it whole.
+    public var replicates = true
     private let digestFunction: @Sendable ([UInt8]) -> [UInt8]
 
     public init(nodeId: ReplicaID, region: String, collections: [any AnyReplicatedCollection], compactionPeers: [ReplicaID: String],
@@ -148,13 +150,15 @@ public struct MemoryReplica: ReplicaStore, Sendable {
         acknowledged = saved
     }
 
-    /// Folds what every compaction peer has acknowledged; with no such peer, everything.
+    /// Folds what every compaction peer has acknowledged; on a node that does not replicate,
+    /// everything.
     public mutating func compact(_ collection: String) {
         guard var c = collections.removeValue(forKey: collection) else { return }
         defer { collections[collection] = c }
-        // No peer may receive this collection (none known, none of its scope, or it never
-        // leaves the node): nobody needs its log, and a peer that turns up gets a snapshot.
         let peers: [ReplicaID] = c.scope == .node ? [] : Array(compactionPeers.filter { c.scope == .global || (c.scope == .region && $0.value == region) }.keys)
+        // With no peer for it, a replica that replicates keeps its log for peers yet to come
+        // (they catch up from it rather than by snapshot); one that never replicates folds all.
+        guard !peers.isEmpty || !replicates else { return }
         var floor: [ReplicaID: UInt64] = c.applied.counters
         for peer in peers {
             let acked = acknowledged[peer]?[collection] ?? VersionVector()

@@ -127,6 +127,18 @@ final class NodeReplicaTests: XCTestCase {
         XCTAssertEqual(try count("replicated_state", in: database), 3)
     }
 
+    func testANodeThatDoesNotReplicateFoldsItsWholeLog() throws {
+        let dir = TemporaryDirectory()
+        let (database, replica) = try open(dir)
+        replica.stopReplicating()
+        _ = try replica.apply(hubOrders(10), to: "orders")
+        replica.writeBehind(nowMs: 0)
+        replica.writeBehind(nowMs: 100)
+        XCTAssertEqual(replica.summary(of: "orders")?.compactedThrough["hub"], 10)
+        XCTAssertEqual(try count("op_log_segments", in: database), 0)
+        XCTAssertEqual(try count("replicated_state", in: database), 3)
+    }
+
     func testASnapshotIsWrittenAtOnce() throws {
         let dir = TemporaryDirectory()
         var hub = KeyedCollection<GSet<String>>(name: "orders", scope: .global)

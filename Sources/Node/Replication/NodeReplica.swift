@@ -195,18 +195,16 @@ final class NodeReplica: ReplicaStore {
         clock.tick(wallMs: wallMs)
     }
 
-    /// Peers whose acknowledgements hold compaction back (id -> region). Until the first call
-    /// the node does not know its peers, and compacts only on acknowledgements.
+    /// Peers whose acknowledgements hold compaction back (id -> region).
     func setCompactionPeers(_ peers: [ReplicaID: String]) {
-        peersKnown = true
         guard peers != memory.compactionPeers else { return }
         memory.compactionPeers = peers
     }
 
-    /// Set once the node knows which peers hold compaction back (sync's first tick, or at once
-    /// for a node without sync): before that, folding the log could cost a configured peer a
-    /// snapshot for nothing.
-    private var peersKnown = false
+    /// For a node without sync: no peer will ever read the log, so write-back folds it whole.
+    func stopReplicating() {
+        memory.replicates = false
+    }
 
     func state<State: CRDT>(at key: String, in collection: String, as type: State.Type) -> State? {
         memory.state(at: key, in: collection, as: type)
@@ -358,8 +356,8 @@ final class NodeReplica: ReplicaStore {
             let since = unwrittenSinceMs ?? nowMs
             unwrittenSinceMs = since
             guard quiet || nowMs - since >= 2_000 else { return }
-            // Peers acknowledge as they go; a node with no peer for a collection folds its log here.
-            if peersKnown { for name in memory.collections.keys { memory.compact(name) } }
+            // Peers' acknowledgements fold the log as they come; a node that does not replicate folds it here.
+            if !memory.replicates { for name in memory.collections.keys { memory.compact(name) } }
             startWriteBack()
             unwrittenSinceMs = nil
         }
