@@ -43,13 +43,8 @@ extension OutpostNode {
         let stockKeys = (replica.memory.collections[Self.inventoryCollection] as? KeyedCollection<BoundedCounter>)?.states.keys.sorted() ?? []
         let built = try database.queryOne("SELECT value FROM node_meta WHERE key = 'catalog_view'") { $0.string(0) }
         if built == "1" {
-            // The tables are current; the category tree lives in memory only.
-            for key in keys(Self.catalogCollection) where CatalogFields.isCategoryKey(key) {
-                let id = String(key.dropFirst(CatalogFields.categoryPrefix.count))
-                catalog.project(categoryId: id, replica.state(at: key, in: Self.catalogCollection, as: CatalogFields.Entry.self)
-                    .flatMap { CatalogFields.category(id: id, from: CatalogFields.values(of: $0)) })
-            }
-            return
+            // The tables are current; the category tree lives in memory only (no SQL for them).
+            return try project(Self.catalogCollection, keys(Self.catalogCollection).filter(CatalogFields.isCategoryKey))
         }
         try database.transaction(.immediate) {
             try project(Self.catalogCollection, keys(Self.catalogCollection))
@@ -69,14 +64,7 @@ extension OutpostNode {
     /// `completion` gets the error, or nil once the change is durable.
     func commitCatalog(key: String, fields: @escaping () throws -> [String: FieldValue], completion: @escaping ((any Error)?) -> Void) {
         let replica = self.replica, me = identity.nodeId
-        writer.submit({ _ in
-            let target = try fields()
-            var entry = replica.state(at: key, in: Self.catalogCollection, as: CatalogFields.Entry.self) ?? CatalogFields.Entry()
-            let at = replica.tick(wallMs: WallClock.nowMs())
-            guard let delta = CatalogFields.delta(from: &entry, to: target, replica: me, at: at) else { return false }
-            _ = try replica.commit(delta, key: key, in: Self.catalogCollection, at: at)
-            return true
-        }, completion: { [unowned self] result in
+        writer.submit({ _ in try Self.commit(try fields(), key: key, replica: replica, as: me) }, completion: { [unowned self] result in
             switch result {
             case .success(let changed):
                 if changed { replicatedChanged() }
@@ -85,6 +73,16 @@ extension OutpostNode {
                 completion(error)
             }
         })
+    }
+
+    /// Takes the entry at `key` to `fields` in one delta, inside the caller's transaction.
+    /// Returns false when nothing differed (nothing is committed then).
+    static func commit(_ fields: [String: FieldValue], key: String, replica: NodeReplica, as me: ReplicaID) throws -> Bool {
+        var entry = replica.state(at: key, in: catalogCollection, as: CatalogFields.Entry.self) ?? CatalogFields.Entry()
+        let at = replica.tick(wallMs: WallClock.nowMs())
+        guard let delta = CatalogFields.delta(from: &entry, to: fields, replica: me, at: at) else { return false }
+        _ = try replica.commit(delta, key: key, in: catalogCollection, at: at)
+        return true
     }
 
     static func validationError(_ failure: ValidationFailure) -> HTTPError {

@@ -133,13 +133,7 @@ extension OutpostNode {
             return responder.fail(error)
         }
         writer.submit({ _ in
-            for product in products {
-                var entry = replica.state(at: product.id, in: Self.catalogCollection, as: CatalogFields.Entry.self) ?? CatalogFields.Entry()
-                let at = replica.tick(wallMs: WallClock.nowMs())
-                if let delta = CatalogFields.delta(from: &entry, to: CatalogFields.fields(of: product), replica: me, at: at) {
-                    _ = try replica.commit(delta, key: product.id, in: Self.catalogCollection, at: at)
-                }
-            }
+            for product in products { _ = try Self.commit(CatalogFields.fields(of: product), key: product.id, replica: replica, as: me) }
         }, completion: { [unowned self] result in
             switch result {
             case .success:

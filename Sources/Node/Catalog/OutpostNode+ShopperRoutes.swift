@@ -108,9 +108,14 @@ extension OutpostNode {
         let locale = shopperLocale(request)
         return try cached("p|\(id)|\(locale)", stamp: catalog.version(of: id), request) {
             guard let product = product(id), product.status == .active else { throw HTTPError(.notFound, detail: "no such product") }
-            return CatalogJSON.shopper(product, locale: locale, fallback: config.locale, region: config.region) { [catalog] sku in
-                (try? catalog.stock(sku: sku)) ?? (0, 0)
-            }.encoded()
+            return shopperJSON(product, locale: locale).encoded()
+        }
+    }
+
+    /// A product as shoppers see it here: their locale, this region's prices, stock on this node.
+    private func shopperJSON(_ product: Product, locale: String) -> JSONValue {
+        CatalogJSON.shopper(product, locale: locale, fallback: config.locale, region: config.region) { [catalog] sku in
+            (try? catalog.stock(sku: sku)) ?? (0, 0)
         }
     }
 
@@ -137,9 +142,7 @@ extension OutpostNode {
             throw HTTPError(.badRequest, detail: error.description)
         }
         let products: [JSONValue] = page.productIds.compactMap { id in
-            product(id).map { CatalogJSON.shopper($0, locale: locale, fallback: config.locale, region: config.region) { [catalog] sku in
-                (try? catalog.stock(sku: sku)) ?? (0, 0)
-            } }
+            product(id).map { shopperJSON($0, locale: locale) }
         }
         var members = [JSONMember("products", .array(products)), JSONMember("next", page.next.map { .string($0) } ?? .null)]
         if !text.isEmpty { members.append(JSONMember("corrected", page.corrected.map { .string($0) } ?? .null)) }
