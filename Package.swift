@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", exact: "2.0.1"),
         .package(url: "https://github.com/yaslab/CSV.swift.git", exact: "2.5.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", exact: "2.1.1"),
     ],
     targets: [
         // System libraries (Debian -dev packages). Each shim.h holds only what Swift cannot import.
@@ -51,6 +52,7 @@ let package = Package(
                 "Platform", "HTTP", "Replication", "Commerce",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: strict
         ),

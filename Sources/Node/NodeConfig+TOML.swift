@@ -38,7 +38,7 @@ extension NodeConfig {
             throw ConfigError(key: source, "not valid TOML")
         }
         let reader = TOMLReader(table: table, prefix: "")
-        try reader.allowOnly(["node", "http", "log", "database", "sync", "cache"])
+        try reader.allowOnly(["node", "http", "log", "database", "sync", "cache", "storefront"])
         if let node = try reader.table("node") {
             try node.allowOnly(["id", "region", "role", "data_dir", "locale"])
             if let id = try node.string("id") { nodeId = try Self.name(id, key: "node.id") }
@@ -92,6 +92,15 @@ extension NodeConfig {
         if let cache = try reader.table("cache") {
             try cache.allowOnly(["bytes_max"])
             if let v = try cache.integer("bytes_max", in: (1 << 20)...(1 << 34)) { cacheBytesMax = v }
+        }
+        if let storefront = try reader.table("storefront") {
+            try storefront.allowOnly(["name"])
+            if let name = try storefront.string("name") {
+                guard (1...80).contains(name.count), !name.contains(where: \.isNewline) else {
+                    throw ConfigError(key: "storefront.name", "must be 1 to 80 characters on one line")
+                }
+                shopName = name
+            }
         }
         if let database = try reader.table("database") {
             try database.allowOnly(["synchronous"])

@@ -23,6 +23,8 @@ public struct NodeConfig: Sendable, Equatable {
     public var role = Role.store
     /// The region's default locale: catalog text falls back to it, and names sort in it.
     public var locale = "en"
+    /// The shop's name in the storefront's pages.
+    public var shopName = "Outpost"
     /// Memory for rendered catalog answers (the response cache), in bytes.
     public var cacheBytesMax = 64 << 20
     /// Where the database, keys and admin token live.

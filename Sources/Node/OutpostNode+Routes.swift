@@ -67,6 +67,7 @@ extension OutpostNode {
         registerReplicatedRoutes()
         registerPeerRoutes()
         registerCatalogRoutes()
+        registerStorefrontRoutes()
     }
 
     /// Every problem type this node answers with.

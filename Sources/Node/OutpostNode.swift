@@ -35,6 +35,8 @@ public final class OutpostNode {
     let catalog: CatalogIndex
     /// Rendered catalog answers (product documents, lists, searches).
     let responseCache: ResponseCache
+    /// Storefront prices in the shopper's locale.
+    let priceText = PriceText()
     /// Replication with peers; nil when this node has no [sync] configuration.
     var sync: SyncService?
     private let lock: FileLock

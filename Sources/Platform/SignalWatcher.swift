@@ -12,6 +12,12 @@ public final class SignalWatcher: LoopHandle {
         super.init(loop: loop, type: UV_SIGNAL)
         try PlatformError.check(uv_signal_init(loop.raw, raw), "create signal watcher")
         adopt()
+        // A parent may hand us the signal blocked (nodectl fleet demo blocks SIGTERM to sigwait
+        // for it, and children inherit the mask): watching it means receiving it.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         let status = uv_signal_start(raw, { raw, signum in
             LoopHandle.owner(UnsafeMutableRawPointer(raw), as: SignalWatcher.self).callback?(signum)
         }, signal)

@@ -89,6 +89,9 @@ extension NodeCtl.Fleet {
                 [http]
                 listen = "127.0.0.1:\(member.http)"
 
+                [storefront]
+                name = "Outpost demo (\(member.id))"
+
                 [sync]
                 listen = "127.0.0.1:\(member.sync)"
 
@@ -104,6 +107,14 @@ extension NodeCtl.Fleet {
         }
 
         func runFleet(root: String, members: [Member]) throws {
+            // Taken synchronously at the end, whenever it arrives. Blocked before any thread starts
+            // (starting a child starts one), so no thread takes it with the default action; the
+            // children inherit the mask and noded unblocks the signals it watches.
+            var signals = sigset_t()
+            sigemptyset(&signals)
+            sigaddset(&signals, SIGINT)
+            sigaddset(&signals, SIGTERM)
+            pthread_sigmask(SIG_BLOCK, &signals, nil)
             let noded = Self.nodedPath()
             var children: [(Member, Process)] = []
             func stopAll() {
@@ -125,13 +136,6 @@ extension NodeCtl.Fleet {
                 }
                 children.append((member, process))
             }
-            // Taken synchronously below. Blocked only now: children inherit the signal mask, and a
-            // node that cannot receive SIGTERM cannot be stopped.
-            var signals = sigset_t()
-            sigemptyset(&signals)
-            sigaddset(&signals, SIGINT)
-            sigaddset(&signals, SIGTERM)
-            pthread_sigmask(SIG_BLOCK, &signals, nil)
             for (member, process) in children {
                 let data = root + "/" + member.id
                 let deadline = Date().addingTimeInterval(30)
@@ -149,7 +153,11 @@ extension NodeCtl.Fleet {
                 FileHandle.standardOutput.write(json + Data("\n".utf8))
             }
             if products > 0, let hub = members.first(where: { $0.role == "hub" }) {
-                try loadCatalog(into: root + "/" + hub.id, regions: Array(Set(members.map(\.region))).sorted(), stopAll: stopAll)
+                let demo = DemoCatalog(products: products, regions: Array(Set(members.map(\.region))).sorted())
+                try loadCatalog(demo, into: root + "/" + hub.id, stopAll: stopAll)
+                for store in members where store.role == "store" {
+                    try receiveStock(demo, into: root + "/" + store.id, store: store.id, stopAll: stopAll)
+                }
             }
             var received: Int32 = 0
             sigwait(&signals, &received)
@@ -159,9 +167,8 @@ extension NodeCtl.Fleet {
 
         /// The hub authors the catalog; replication takes it to the stores. The same catalog on
         /// every run, so a restarted demo changes nothing.
-        func loadCatalog(into hubData: String, regions: [String], stopAll: () -> Void) throws {
+        func loadCatalog(_ demo: DemoCatalog, into hubData: String, stopAll: () -> Void) throws {
             let connection = try NodeConnection.parse(["--data-dir", hubData, "--timeout-ms", "60000"])
-            let demo = DemoCatalog(products: products, regions: regions)
             do {
                 for category in demo.categories {
                     try connection.admin("PUT", "/admin/v1/catalog/categories/\(category.id)", json: CatalogInput.category(category))
@@ -170,6 +177,24 @@ extension NodeCtl.Fleet {
                          connection: connection, source: "the demo catalog") { line in
                     // stdout carries only the nodes' JSON lines.
                     FileHandle.standardError.write(Data("nodectl: hub: \(line)\n".utf8))
+                }
+            } catch {
+                stopAll()
+                throw error
+            }
+        }
+
+        /// Each store receives some demo stock at its own location (`SKU@store`) where it has none,
+        /// so a restarted demo adds nothing to what is there.
+        func receiveStock(_ demo: DemoCatalog, into storeData: String, store: String, stopAll: () -> Void) throws {
+            let connection = try NodeConnection.parse(["--data-dir", storeData, "--timeout-ms", "60000"])
+            do {
+                for (sku, units) in demo.stock(store: store) {
+                    let path = "/admin/v1/replicated/inventory/\(sku)@\(store)"
+                    let current = try connection.admin("GET", path)
+                    let state = (try? JSONSerialization.jsonObject(with: Data(current.body)) as? [String: Any])?["state"] as? [String: Any]
+                    guard (state?["value"] as? Int ?? 0) == 0 else { continue }
+                    try connection.admin("POST", path, json: Array(#"{"op":"increment","units":\#(units)}"#.utf8))
                 }
             } catch {
                 stopAll()

@@ -140,6 +140,11 @@ public final class CatalogIndex {
     }
 
     /// Active products per category, counting those of its descendants too.
+    /// Products shoppers can see.
+    public func activeProductCount() throws -> Int {
+        try database.queryOne("SELECT count(*) FROM catalog_products WHERE status = 'active'") { $0.int(0) } ?? 0
+    }
+
     public func categoryCounts() throws -> [String: Int] {
         var direct: [String: Int] = [:]
         for (category, count) in try database.query("""

@@ -111,6 +111,26 @@ public struct DemoCatalog {
         self.products = products
     }
 
+    /// Units a demo store receives: the featured products and the first `first` products, so its
+    /// pages show every stock state (about one variant in four none, one in four low). The same
+    /// for the same store on every run.
+    public func stock(store: String, first: Int = 60) -> [(sku: String, units: Int64)] {
+        var seed: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in store.utf8 { seed = (seed ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        var random = SplitMix64(seed: seed)
+        var out: [(String, Int64)] = []
+        for (n, product) in products.enumerated() where n < first || product.featured {
+            for variant in product.variants {
+                switch random.next() % 4 {
+                case 0: continue
+                case 1: out.append((variant.sku, Int64(1 + random.next() % 4)))
+                default: out.append((variant.sku, Int64(10 + random.next() % 40)))
+                }
+            }
+        }
+        return out
+    }
+
     /// A 12-digit number with its check digit.
     static func ean13(_ number: UInt64) -> String {
         let digits = String(number % 1_000_000_000_000).leftPadded(to: 12)

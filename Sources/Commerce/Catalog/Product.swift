@@ -18,6 +18,15 @@ public struct Price: Sendable, Equatable, Codable {
         self.currency = currency
         self.amount = amount
     }
+
+    /// Digits after the decimal point in `currency` (ISO 4217): 2 but for these.
+    public static func minorUnitDigits(_ currency: String) -> Int {
+        switch currency {
+        case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF": 0
+        case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND": 3
+        default: 2
+        }
+    }
 }
 
 /// A sellable version of a product: what stock, carts and orders refer to, by SKU.

@@ -92,17 +92,22 @@ extension Response {
     }
 
     /// Catalog answers carry a validator: an `If-None-Match` that matches gets 304 and no body.
-    static func cacheable(_ body: [UInt8], etag: String, for request: Request, maxAgeSeconds: Int = 15) -> Response {
+    /// Answers depend on the shopper's language (`Accept-Language`), so shared caches must keep
+    /// one per language.
+    static func cacheable(_ body: [UInt8], etag: String, for request: Request, contentType: String = Response.jsonContentType,
+                          maxAgeSeconds: Int = 15) -> Response {
         var headers = HTTPHeaders()
         headers.set("ETag", etag)
-        headers.set("Cache-Control", "public, max-age=\(maxAgeSeconds)")
+        // 0: a browser keeps the page but asks each time (a 304 when nothing changed).
+        headers.set("Cache-Control", maxAgeSeconds == 0 ? "no-cache" : "public, max-age=\(maxAgeSeconds)")
+        headers.set("Vary", "Accept-Language")
         if let match = request.headers["if-none-match"], match == "*" || match.split(separator: ",").contains(where: {
             let tag = $0.trimmingCharacters(in: .whitespaces)
             return tag == etag || tag == "W/" + etag
         }) {
             return Response(status: 304, headers: headers)
         }
-        return Response(status: 200, contentType: Response.jsonContentType, headers: headers, body: body)
+        return Response(status: 200, contentType: contentType, headers: headers, body: body)
     }
 }
 

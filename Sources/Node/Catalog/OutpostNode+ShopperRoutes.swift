@@ -119,13 +119,17 @@ extension OutpostNode {
         }
     }
 
-    /// A rendered answer from the cache while `stamp` holds, else rendered and kept.
-    private func cached(_ key: String, stamp: UInt64, _ request: Request, render: () throws -> [UInt8]) throws -> Response {
-        if let hit = responseCache.get(key, stamp: stamp) { return .cacheable(hit.body, etag: hit.etag, for: request) }
+    /// A rendered answer from the cache while `stamp` holds, else rendered and kept. Keys name
+    /// what they render (JSON and HTML keys differ), so one content type per key.
+    func cached(_ key: String, stamp: UInt64, _ request: Request, contentType: String = Response.jsonContentType, maxAgeSeconds: Int = 15,
+                render: () throws -> [UInt8]) throws -> Response {
+        if let hit = responseCache.get(key, stamp: stamp) {
+            return .cacheable(hit.body, etag: hit.etag, for: request, contentType: contentType, maxAgeSeconds: maxAgeSeconds)
+        }
         let body = try render()
         let etag = Response.etag(of: body)
         responseCache.put(key, body: body, etag: etag, stamp: stamp)
-        return .cacheable(body, etag: etag, for: request)
+        return .cacheable(body, etag: etag, for: request, contentType: contentType, maxAgeSeconds: maxAgeSeconds)
     }
 
     private func resultsPage(_ request: Request, text: String) throws -> Response {

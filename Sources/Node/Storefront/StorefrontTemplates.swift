@@ -1,0 +1,231 @@
+/// The storefront's Mustache templates and stylesheet, compiled into the binary so a node needs no
+/// files beside it. `{{x}}` escapes for HTML (quotes included, so it is safe in attributes);
+/// nothing here uses `{{{x}}}`: every value from data is escaped.
+enum StorefrontTemplates {
+    static let all: [String: String] = [
+        "layout": layout, "home": home, "listing": listing, "product": product, "message": message,
+        "card": card, "facets": facets, "breadcrumbs": breadcrumbs,
+    ]
+
+    static let layout = """
+        <!doctype html>
+        <html lang="{{lang}}">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{$title}}{{shop}}{{/title}}</title>
+        <link rel="stylesheet" href="/static/storefront.css">
+        </head>
+        <body>
+        <a class="skip" href="#main">Skip to content</a>
+        <header class="site">
+          <div class="bar">
+            <a class="brand" href="/">{{shop}}</a>
+            <form class="search" role="search" action="/search" method="get">
+              <label for="q" class="visually-hidden">Search products</label>
+              <input id="q" name="q" type="search" value="{{query}}" placeholder="Search products" maxlength="200">
+              <button type="submit">Search</button>
+            </form>
+          </div>
+          <nav aria-label="Categories">
+            <ul>{{#nav}}<li><a href="{{href}}"{{#current}} aria-current="page"{{/current}}>{{name}}</a></li>{{/nav}}</ul>
+          </nav>
+        </header>
+        <main id="main">
+        {{$content}}{{/content}}
+        </main>
+        <footer class="site">
+          <p>{{shop}} · served by node {{nodeId}} in region {{region}} · keeps selling offline</p>
+        </footer>
+        </body>
+        </html>
+        """
+
+    static let breadcrumbs = """
+        {{^empty(breadcrumbs)}}<nav aria-label="Breadcrumb" class="crumbs"><ol>{{#breadcrumbs}}<li>{{#href}}<a href="{{href}}">{{name}}</a>{{/href}}{{^href}}<span aria-current="page">{{name}}</span>{{/href}}</li>
+        {{/breadcrumbs}}</ol></nav>{{/empty(breadcrumbs)}}
+        """
+
+    static let card = """
+        <li class="card">
+          <a href="{{href}}">
+            {{#image}}<img src="{{image}}" alt="" loading="lazy" width="320" height="240">{{/image}}{{^image}}<div class="noimage" aria-hidden="true"></div>{{/image}}
+            <span class="name">{{name}}</span>
+          </a>
+          <span class="price">{{#price}}{{#several}}from {{/several}}{{text}}{{/price}}{{^price}}Price on request{{/price}}</span>
+          <span class="stock {{stockClass}}">{{stockLabel}}</span>
+        </li>
+        """
+
+    static let facets = """
+        <aside class="facets" aria-label="Filters">
+          {{^empty(active)}}<p class="clear"><a href="{{clearHref}}">Clear all filters</a></p>{{/empty(active)}}
+          {{#groups}}
+          <section>
+            <h2>{{title}}</h2>
+            <ul>{{#items}}<li><a href="{{href}}"{{#selected}} aria-current="true" class="selected"{{/selected}}>{{#selected}}<span aria-hidden="true">✓ </span>{{/selected}}{{label}}</a> <span class="count">({{count}})</span></li>{{/items}}</ul>
+          </section>
+          {{/groups}}
+        </aside>
+        """
+
+    static let home = """
+        {{<layout}}
+        {{$content}}
+        <section class="hero">
+          <h1>Welcome to {{shop}}</h1>
+          <p>Browse by category or search {{productCount}} products.</p>
+        </section>
+        <section aria-labelledby="categories-title">
+          <h2 id="categories-title">Shop by category</h2>
+          <ul class="categories">{{#categories}}<li><a href="{{href}}"><span class="category">{{name}}</span> <span class="count">{{count}} products</span></a></li>{{/categories}}</ul>
+        </section>
+        {{^empty(featured)}}
+        <section aria-labelledby="featured-title">
+          <h2 id="featured-title">Featured</h2>
+          <ul class="grid">{{#featured}}{{>card}}{{/featured}}</ul>
+        </section>
+        {{/empty(featured)}}
+        {{/content}}
+        {{/layout}}
+        """
+
+    static let listing = """
+        {{<layout}}
+        {{$title}}{{heading}} · {{shop}}{{/title}}
+        {{$content}}
+        {{>breadcrumbs}}
+        <h1>{{heading}}</h1>
+        {{#corrected}}<p class="notice" role="status">Showing results for <strong>{{corrected}}</strong>.</p>{{/corrected}}
+        {{^empty(suggestions)}}<p class="suggestions">Try: {{#suggestions}}<a href="{{href}}">{{text}}</a> {{/suggestions}}</p>{{/empty(suggestions)}}
+        <div class="listing">
+          {{>facets}}
+          <section class="results" aria-label="Products">
+            {{^empty(products)}}
+            <form class="sort" action="{{path}}" method="get">
+              {{#keep}}<input type="hidden" name="{{name}}" value="{{value}}">{{/keep}}
+              <label for="sort">Sort by</label>
+              <select id="sort" name="sort">{{#sorts}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/sorts}}</select>
+              <button type="submit">Apply</button>
+            </form>
+            <ul class="grid">{{#products}}{{>card}}{{/products}}</ul>
+            <nav class="pages" aria-label="Pages">
+              {{#firstHref}}<a href="{{firstHref}}">« First page</a>{{/firstHref}}
+              {{#nextHref}}<a rel="next" href="{{nextHref}}">Next page »</a>{{/nextHref}}
+            </nav>
+            {{/empty(products)}}
+            {{^products}}<p class="empty">{{emptyText}}</p>{{/products}}
+          </section>
+        </div>
+        {{/content}}
+        {{/layout}}
+        """
+
+    static let product = """
+        {{<layout}}
+        {{$title}}{{name}} · {{shop}}{{/title}}
+        {{$content}}
+        {{>breadcrumbs}}
+        <article class="product">
+          <div class="gallery">
+            {{#image}}<img src="{{image}}" alt="{{name}}" width="640" height="480">{{/image}}{{^image}}<div class="noimage" aria-hidden="true"></div>{{/image}}
+          </div>
+          <div class="details">
+            <h1>{{name}}</h1>
+            {{#selected}}
+            <p class="price">{{#price}}{{text}}{{/price}}{{^price}}Price on request{{/price}}</p>
+            <p class="stock {{stockClass}}">{{stockLabel}}</p>
+            <p class="sku">SKU {{sku}}{{#barcode}} · EAN/UPC {{barcode}}{{/barcode}}</p>
+            {{/selected}}
+            {{#several}}
+            <fieldset class="variants">
+              <legend>Choose a variant</legend>
+              <ul>{{#variants}}<li><a href="{{href}}"{{#selected}} aria-current="true" class="selected"{{/selected}}>{{label}}</a></li>{{/variants}}</ul>
+            </fieldset>
+            {{/several}}
+            {{#description}}<p class="description">{{description}}</p>{{/description}}
+            {{^empty(attributes)}}
+            <table class="attributes">
+              <caption>Details</caption>
+              <tbody>{{#attributes}}<tr><th scope="row">{{name}}</th><td>{{value}}</td></tr>{{/attributes}}</tbody>
+            </table>
+            {{/empty(attributes)}}
+          </div>
+        </article>
+        {{/content}}
+        {{/layout}}
+        """
+
+    static let message = """
+        {{<layout}}
+        {{$title}}{{heading}} · {{shop}}{{/title}}
+        {{$content}}
+        <section class="message">
+          <h1>{{heading}}</h1>
+          <p>{{text}}</p>
+          <p><a href="/">Back to the shop</a></p>
+        </section>
+        {{/content}}
+        {{/layout}}
+        """
+
+    static let stylesheet = """
+        :root { --ink: #1d2330; --muted: #5b6475; --line: #dde1e8; --accent: #1f5eff; --accent-ink: #fff; --paper: #fff; --wash: #f5f6f8;
+                --good: #1b7f3b; --warn: #a45a00; --bad: #b3261e; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); }
+        * { box-sizing: border-box; }
+        body { margin: 0; background: var(--wash); line-height: 1.45; }
+        a { color: var(--accent); }
+        .skip { position: absolute; left: -999px; } .skip:focus { left: 1rem; top: 1rem; background: var(--paper); padding: .5rem; z-index: 2; }
+        .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+        header.site { background: var(--paper); border-bottom: 1px solid var(--line); }
+        header.site .bar { display: flex; flex-wrap: wrap; gap: .75rem 1.5rem; align-items: center; max-width: 72rem; margin: 0 auto; padding: .75rem 1rem; }
+        .brand { font-weight: 700; font-size: 1.35rem; color: var(--ink); text-decoration: none; }
+        form.search { display: flex; flex: 1 1 18rem; max-width: 36rem; }
+        form.search input { flex: 1; padding: .55rem .75rem; border: 1px solid var(--line); border-radius: .4rem 0 0 .4rem; font: inherit; }
+        button { padding: .55rem 1rem; border: 0; background: var(--accent); color: var(--accent-ink); font: inherit; border-radius: .4rem; cursor: pointer; }
+        form.search button { border-radius: 0 .4rem .4rem 0; }
+        header nav ul { display: flex; flex-wrap: wrap; gap: .25rem 1.25rem; list-style: none; margin: 0 auto; padding: 0 1rem .6rem; max-width: 72rem; }
+        header nav a { color: var(--ink); text-decoration: none; } header nav a[aria-current] { color: var(--accent); font-weight: 600; }
+        main { max-width: 72rem; margin: 0 auto; padding: 1rem; }
+        h1 { font-size: 1.7rem; margin: .5rem 0 1rem; } h2 { font-size: 1.15rem; }
+        .hero { background: var(--paper); border: 1px solid var(--line); border-radius: .6rem; padding: 1.25rem 1.5rem; margin-bottom: 1rem; }
+        .categories { display: grid; grid-template-columns: repeat(auto-fill, minmax(12rem, 1fr)); gap: .75rem; list-style: none; padding: 0; }
+        .categories a { display: block; background: var(--paper); border: 1px solid var(--line); border-radius: .6rem; padding: 1rem; text-decoration: none; color: var(--ink); }
+        .categories .category { display: block; font-weight: 600; } .count { color: var(--muted); font-size: .9rem; }
+        .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(13rem, 1fr)); gap: 1rem; list-style: none; padding: 0; margin: 0; }
+        .card { background: var(--paper); border: 1px solid var(--line); border-radius: .6rem; padding: .75rem; display: flex; flex-direction: column; gap: .3rem; }
+        .card a { text-decoration: none; color: var(--ink); } .card .name { display: block; font-weight: 600; margin-top: .5rem; }
+        .card img, .noimage { width: 100%; height: auto; aspect-ratio: 4 / 3; object-fit: cover; border-radius: .4rem; background: var(--wash); display: block; }
+        .price { font-weight: 700; } .product .price { font-size: 1.6rem; margin: 0; }
+        .stock { font-size: .9rem; } .stock.in_stock { color: var(--good); } .stock.low_stock, .stock.available_on_request { color: var(--warn); } .stock.out_of_stock { color: var(--bad); }
+        .listing { display: grid; grid-template-columns: 15rem 1fr; gap: 1.5rem; align-items: start; }
+        .facets section { margin-bottom: 1rem; } .facets h2 { font-size: 1rem; margin: 0 0 .4rem; }
+        .facets ul { list-style: none; margin: 0; padding: 0; } .facets li { margin: .15rem 0; }
+        .facets a { color: var(--ink); } .facets a.selected { font-weight: 700; color: var(--accent); }
+        .sort { display: flex; gap: .5rem; align-items: center; justify-content: flex-end; margin-bottom: .75rem; }
+        .sort select { padding: .4rem; font: inherit; }
+        .pages { display: flex; justify-content: space-between; margin: 1.25rem 0; }
+        .crumbs ol { list-style: none; display: flex; flex-wrap: wrap; padding: 0; margin: 0; color: var(--muted); font-size: .9rem; }
+        .crumbs li + li::before { content: "›"; margin: 0 .4rem; }
+        .notice { background: #eef3ff; border: 1px solid #c9d7ff; border-radius: .4rem; padding: .5rem .75rem; }
+        .suggestions a { margin-right: .5rem; }
+        .empty, .message { background: var(--paper); border: 1px solid var(--line); border-radius: .6rem; padding: 1.25rem; }
+        .product { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 2rem; background: var(--paper); border: 1px solid var(--line); border-radius: .6rem; padding: 1.25rem; }
+        .gallery img, .gallery .noimage { width: 100%; height: auto; border-radius: .5rem; }
+        .variants { border: 0; padding: 0; margin: 1rem 0; } .variants legend { font-weight: 600; margin-bottom: .4rem; }
+        .variants ul { list-style: none; display: flex; flex-wrap: wrap; gap: .5rem; padding: 0; margin: 0; }
+        .variants a { display: inline-block; border: 1px solid var(--line); border-radius: .4rem; padding: .35rem .7rem; color: var(--ink); text-decoration: none; }
+        .variants a.selected { border-color: var(--accent); box-shadow: 0 0 0 1px var(--accent); }
+        .sku { color: var(--muted); font-size: .9rem; }
+        .attributes { border-collapse: collapse; margin-top: 1rem; } .attributes caption { text-align: left; font-weight: 600; margin-bottom: .3rem; }
+        .attributes th, .attributes td { text-align: left; padding: .3rem 1rem .3rem 0; border-bottom: 1px solid var(--line); }
+        .attributes th { font-weight: 500; color: var(--muted); text-transform: capitalize; }
+        footer.site { color: var(--muted); font-size: .85rem; text-align: center; padding: 2rem 1rem; }
+        a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible { outline: 3px solid #ffbf47; outline-offset: 2px; }
+        @media (max-width: 48rem) {
+          .listing, .product { grid-template-columns: 1fr; }
+          .facets { order: 2; }
+          .grid { grid-template-columns: repeat(auto-fill, minmax(9.5rem, 1fr)); gap: .6rem; }
+        }
+        """
+}
