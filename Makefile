@@ -28,12 +28,14 @@ soak:
 	SIM_SEEDS=5000 $(SWIFT) test --skip-build --disable-swift-testing --filter SyncSimulationTests
 	PROPERTY_CASES=500 $(SWIFT) test --skip-build --disable-xctest --filter CRDTPropertyTests
 
-# noded against nginx serving the same bytes, with wrk; prints one table.
+# noded against references measured in the same run, one table each: nginx serving the same
+# bytes (wrk), pycrdt applying the same deltas, nginx and tantivy on the same 100k-product catalog.
 bench:
 	bash .ci/setup bench
 	bash bench/http.sh
 	$(SWIFT) build -c release
 	.build/tools-venv/bin/python3 bench/sync.py
+	.build/tools-venv/bin/python3 bench/catalog.py
 
 clean:
 	rm -rf .build

@@ -40,6 +40,12 @@ struct SearchVocabulary {
         return low
     }
 
+    /// Whether `word` is a whole term of the index.
+    func contains(_ word: String) -> Bool {
+        let index = lowerBound(word)
+        return index < terms.count && terms[index].term == word
+    }
+
     func hasPrefix(_ prefix: String) -> Bool {
         let index = lowerBound(prefix)
         return index < terms.count && terms[index].term.hasPrefix(prefix)
