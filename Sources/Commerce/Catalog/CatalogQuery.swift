@@ -98,7 +98,9 @@ extension CatalogIndex {
                                  WHERE catalog_search MATCH ? LIMIT \(Self.searchCandidates)) ORDER BY score, hit
                 """, [match]) { $0.int64(0) }
             if ranked.isEmpty { return page }
-            source = "json_each(?) h JOIN catalog_products p ON p.rowid = h.value"
+            // CROSS JOIN fixes the order: json_each has no statistics, and the planner would
+            // otherwise scan a whole table from the other side (measured: 200 ms against 3 ms).
+            source = "json_each(?) h CROSS JOIN catalog_products p ON p.rowid = h.value"
             sourceArguments = ["[" + ranked.map(String.init).joined(separator: ",") + "]"]
             scored = true
         }
@@ -148,7 +150,7 @@ extension CatalogIndex {
             SELECT p.category, count(*) FROM \(source) WHERE \(filters) AND p.category IS NOT NULL GROUP BY p.category ORDER BY count(*) DESC, p.category
             """, arguments) { (id: $0.string(0), count: $0.int(1)) }
         let attributes = try database.query("""
-            SELECT a.name, a.value, count(*) FROM \(source) JOIN catalog_attributes a ON a.product = p.rowid WHERE \(filters)
+            SELECT a.name, a.value, count(*) FROM \(source) CROSS JOIN catalog_attributes a ON a.product = p.rowid WHERE \(filters)
             GROUP BY a.name, a.value ORDER BY a.name, count(*) DESC, a.value
             """, arguments) { (name: $0.string(0), value: $0.string(1), count: $0.int(2)) }
         let bands = Self.priceBands
@@ -196,11 +198,23 @@ extension CatalogIndex {
         guard let last = words.last, last.count >= 2 else { return ([], []) }
         let vocabulary = currentVocabulary(nowMs: nowMs)
         let head = words.dropLast().joined(separator: " ")
-        let terms = vocabulary.completions(of: last, limit: limit).map { head.isEmpty ? $0 : head + " " + $0 }
-        let match = "name : (" + words.map { SearchText.quoted($0) + "*" }.joined(separator: " AND ") + ")"
-        let ids = try database.query("""
-            SELECT p.id FROM catalog_search s JOIN catalog_products p ON p.rowid = s.rowid WHERE catalog_search MATCH ? LIMIT ?
-            """, [match, limit]) { $0.string(0) }
+        let completions = vocabulary.completions(of: last, limit: limit)
+        let terms = completions.map { head.isEmpty ? $0 : head + " " + $0 }
+        // Whole terms, read lazily until `limit` names match; a prefix would first merge the
+        // lists of every term it starts (all of "la..."). The typed word's likeliest
+        // completions stand for it, the commonest first, until names are found.
+        let heads = words.dropLast().map { vocabulary.contains($0) ? SearchText.quoted($0) : SearchText.quoted($0) + "*" }
+        let lasts = vocabulary.contains(last) ? [SearchText.quoted(last)]
+            : completions.isEmpty ? [SearchText.quoted(last) + "*"] : completions.prefix(3).map(SearchText.quoted)
+        var ids: [String] = []
+        for phrase in lasts where ids.count < limit {
+            let match = "name : (" + (heads + [phrase]).joined(separator: " AND ") + ")"
+            for id in try database.query("""
+                SELECT p.id FROM catalog_search s JOIN catalog_products p ON p.rowid = s.rowid WHERE catalog_search MATCH ? LIMIT ?
+                """, [match, limit], { $0.string(0) }) where ids.count < limit && !ids.contains(id) {
+                ids.append(id)
+            }
+        }
         return (terms, ids)
     }
 
