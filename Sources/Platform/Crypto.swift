@@ -148,6 +148,16 @@ public final class Ed25519KeyPair: @unchecked Sendable {
     }
 }
 
+/// FNV-1a, 64 bits: a fast hash for validators and stable seeds. Not for secrets or for
+/// anything an adversary can aim collisions at.
+public enum FNV1a {
+    public static func hash<Bytes: Sequence>(_ bytes: Bytes) -> UInt64 where Bytes.Element == UInt8 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
+    }
+}
+
 /// Lowercase hexadecimal.
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)

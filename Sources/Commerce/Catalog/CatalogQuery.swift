@@ -192,14 +192,26 @@ extension CatalogIndex {
         return (phrases.joined(separator: " AND "), corrected)
     }
 
+    /// What is typed with its last word completed, commonest completion first.
+    public func completions(_ text: String, limit: Int, nowMs: Int64) -> [String] {
+        let words = SearchText.terms(text)
+        guard let last = words.last, last.count >= 2 else { return [] }
+        return Self.completed(words, with: currentVocabulary(nowMs: nowMs).completions(of: last, limit: limit))
+    }
+
+    /// The words with the last one replaced by each ending.
+    private static func completed(_ words: [String], with endings: [String]) -> [String] {
+        let head = words.dropLast().joined(separator: " ")
+        return endings.map { head.isEmpty ? $0 : head + " " + $0 }
+    }
+
     /// Completions of the last word and the products whose names match what is typed.
     public func suggest(_ text: String, limit: Int, nowMs: Int64) throws -> (terms: [String], productIds: [String]) {
         let words = SearchText.terms(text)
         guard let last = words.last, last.count >= 2 else { return ([], []) }
         let vocabulary = currentVocabulary(nowMs: nowMs)
-        let head = words.dropLast().joined(separator: " ")
         let completions = vocabulary.completions(of: last, limit: limit)
-        let terms = completions.map { head.isEmpty ? $0 : head + " " + $0 }
+        let terms = Self.completed(words, with: completions)
         // Whole terms, read lazily until `limit` names match; a prefix would first merge the
         // lists of every term it starts (all of "la..."). The typed word's likeliest
         // completions stand for it, the commonest first, until names are found.

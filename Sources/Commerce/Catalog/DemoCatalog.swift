@@ -1,3 +1,5 @@
+import Platform
+
 /// A generated catalog for demos and benchmarks: the same products for the same seed and size,
 /// with believable names (in English and German), categories, attributes, prices in this
 /// shop's regions and valid EAN-13 barcodes.
@@ -115,9 +117,7 @@ public struct DemoCatalog {
     /// pages show every stock state (about one variant in four none, one in four low). The same
     /// for the same store on every run.
     public func stock(store: String, first: Int = 60) -> [(sku: String, units: Int64)] {
-        var seed: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in store.utf8 { seed = (seed ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        var random = SplitMix64(seed: seed)
+        var random = SplitMix64(seed: FNV1a.hash(store.utf8))
         var out: [(String, Int64)] = []
         for (n, product) in products.enumerated() where n < first || product.featured {
             for variant in product.variants {

@@ -86,9 +86,7 @@ enum CatalogJSON {
 extension Response {
     /// A strong validator for a body: FNV-1a of its bytes (a validator, not a secret).
     static func etag(of body: [UInt8]) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in body { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return "\"" + String(hash, radix: 16) + "\""
+        "\"" + String(FNV1a.hash(body), radix: 16) + "\""
     }
 
     /// Catalog answers carry a validator: an `If-None-Match` that matches gets 304 and no body.

@@ -148,14 +148,15 @@ extension OutpostNode {
         if let corrected = page.corrected { view["corrected"] = corrected }
         var suggestions: [Storefront.View] = []
         if !text.isEmpty {
-            let terms = try catalog.suggest(text, limit: 6, nowMs: WallClock.nowMs()).terms
+            let terms = catalog.completions(text, limit: 6, nowMs: WallClock.nowMs())
             let typed = SearchText.terms(text).joined(separator: " ")
             suggestions = terms.filter { $0 != typed && $0 != page.corrected }.prefix(5).map { term in
                 ["href": Storefront.href("/search", [("q", term)]), "text": term]
             }
         }
         view["suggestions"] = suggestions
-        view["products"] = page.productIds.compactMap { product($0) }.map { card($0, locale: locale) }
+        let products = page.productIds.compactMap { product($0) }
+        view["products"] = products.map { card($0, locale: locale) }
         if let next = page.next { view["nextHref"] = Storefront.href(path, chosen + [("cursor", next)]) }
         if query.cursor != nil { view["firstHref"] = Storefront.href(path, chosen) }
         view["sorts"] = CatalogQuery.Sort.allCases.map { sort -> Storefront.View in
@@ -175,7 +176,7 @@ extension OutpostNode {
             return ["href": href, "label": categoryName(facet, locale), "count": entry.count, "selected": selected]
         }
         if !categoryItems.isEmpty { groups.append(["title": "Category", "items": categoryItems]) }
-        if let currency = regionCurrency(page.productIds) {
+        if let currency = products.lazy.flatMap({ $0.variants }).compactMap({ $0.prices(in: self.config.region).first }).first?.currency {
             let items: [Storefront.View] = (facets?.prices ?? []).map { band in
                 let high = band.to.map { $0 - 1 }
                 let selected = query.minPrice == band.from && query.maxPrice == high
@@ -296,14 +297,6 @@ extension OutpostNode {
 
     private func categoryName(_ category: Category, _ locale: String) -> String {
         Product.localized(category.names, locale, fallback: config.locale) ?? category.id
-    }
-
-    /// The currency of this region's prices among the results (price bands are in it).
-    private func regionCurrency(_ ids: [String]) -> String? {
-        for id in ids {
-            if let price = product(id)?.variants.lazy.compactMap({ $0.prices(in: self.config.region).first }).first { return price.currency }
-        }
-        return nil
     }
 
     private func priceBandLabel(_ from: Int64, _ to: Int64?, currency: String, locale: String) -> String {

@@ -1,6 +1,8 @@
 import Commerce
 import Foundation
+import HTTP
 import Mustache
+import Platform
 
 /// Renders the storefront's pages from view data: plain dictionaries and arrays of strings,
 /// booleans and nested dictionaries, so what a template can show is decided here, not there.
@@ -27,17 +29,11 @@ enum Storefront {
     /// `path?name=value&...` with names and values percent-encoded.
     static func href(_ path: String, _ items: [(name: String, value: String)]) -> String {
         guard !items.isEmpty else { return path }
-        return path + "?" + items.map { escape($0.name) + "=" + escape($0.value) }.joined(separator: "&")
+        return path + "?" + items.map { PercentEncoding.encode($0.name) + "=" + PercentEncoding.encode($0.value) }.joined(separator: "&")
     }
 
     /// A path segment (an id) percent-encoded.
-    static func segment(_ text: String) -> String { escape(text) }
-
-    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-    private static func escape(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
-    }
+    static func segment(_ text: String) -> String { PercentEncoding.encode(text) }
 
     /// What a shopper reads about a variant's stock here.
     static func stockLabel(_ state: CatalogJSON.StockState, here: Int64) -> String {
@@ -52,9 +48,7 @@ enum Storefront {
     /// A placeholder picture for an image path the node has no file for (the demo catalog's
     /// `/images/NAME.svg`): a tinted tile with the name, so pages look whole offline.
     static func placeholderImage(named name: String) -> [UInt8] {
-        var hash: UInt32 = 2_166_136_261
-        for byte in name.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        let hue = hash % 360
+        let hue = FNV1a.hash(name.utf8) % 360
         let label = name.replacingOccurrences(of: "-", with: " ").capitalized
             .replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
         return Array("""
