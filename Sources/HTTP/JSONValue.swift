@@ -8,6 +8,9 @@ public indirect enum JSONValue: Sendable, Equatable {
     case string(String)
     case array([JSONValue])
     case object([JSONMember])
+    /// A document encoded before (a cached one), written as it is: whoever builds this vouches
+    /// that it is one valid JSON value.
+    case encoded([UInt8])
 
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
@@ -39,6 +42,8 @@ public indirect enum JSONValue: Sendable, Equatable {
                 member.value.append(to: &out)
             }
             out.append(UInt8(ascii: "}"))
+        case .encoded(let bytes):
+            out.append(contentsOf: bytes)
         }
     }
 

@@ -11,6 +11,8 @@ public struct Request: Sendable {
     public let path: String
     /// The query part without "?", if any, still percent-encoded.
     public let query: String?
+    /// The decoded query parameters, in order; parsed once (handlers ask for several).
+    public let queryItems: [(name: String, value: String)]
     public let headers: HTTPHeaders
     public internal(set) var body: [UInt8]
     /// Values of `{name}` segments of the matched route, percent-decoded.
@@ -32,6 +34,7 @@ public struct Request: Sendable {
         self.target = target
         self.path = path
         self.query = query
+        queryItems = Self.parseQuery(query)
         self.headers = headers
         self.body = body
         self.requestId = requestId
@@ -52,8 +55,7 @@ public struct Request: Sendable {
         pathParameters.first { $0.name == name }?.value
     }
 
-    /// The decoded query parameters, in order.
-    public var queryItems: [(name: String, value: String)] {
+    static func parseQuery(_ query: String?) -> [(name: String, value: String)] {
         guard let query, !query.isEmpty else { return [] }
         return query.split(separator: "&").map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

@@ -67,7 +67,7 @@ public final class OutpostNode {
         do { lock = try FileLock(path: dataDirectory + "/" + Self.lockFile) } catch {
             throw ConfigError(key: "node.data_dir", "another noded is running on \(dataDirectory) (\(error.reason))")
         }
-        let database = try Database(path: dataDirectory + "/" + Self.databaseFile, options: .init(synchronous: config.synchronous))
+        let database = try Database(path: dataDirectory + "/" + Self.databaseFile, options: .init(synchronous: config.synchronous, pageCacheBytes: 64 << 20, mapBytes: 1 << 30))
         self.database = database
         let now = WallClock.iso8601(ms: startedAtMs)
         let applied = try Migrator.apply(NodeSchema.migrations, to: database, now: now)

@@ -24,6 +24,11 @@ public final class CatalogIndex {
     /// The catalog generation the vocabulary was read at: part of a cached search's key.
     public internal(set) var vocabularyGeneration: UInt64 = 0
     var vocabularyBuiltMs: Int64 = 0
+    /// Search's words in memory, read from the FTS5 table on the first search.
+    private let postings = SearchPostings()
+    private var postingsLoaded = false
+    /// Products written since the postings last read them (their rowids).
+    private var stalePostings: Set<UInt32> = []
 
     public init(database: Database, region: String, defaultLocale: String) {
         self.database = database
@@ -38,6 +43,7 @@ public final class CatalogIndex {
         productVersions[id] = generation
         let rowid = try database.queryOne("SELECT rowid FROM catalog_products WHERE id = ?", [id]) { $0.int64(0) }
         if let rowid {
+            stalePostings.insert(UInt32(truncatingIfNeeded: rowid))
             try database.execute("DELETE FROM catalog_variants WHERE product = ?", [rowid])
             try database.execute("DELETE FROM catalog_attributes WHERE product = ?", [rowid])
             try database.execute("DELETE FROM catalog_search WHERE rowid = ?", [rowid])
@@ -65,6 +71,7 @@ public final class CatalogIndex {
             try database.execute("INSERT OR IGNORE INTO catalog_attributes(name, value, product) VALUES (?, ?, ?)", [attribute, value, row])
         }
         guard product.status == .active else { return }
+        stalePostings.insert(UInt32(truncatingIfNeeded: row))
         let codes = product.variants.flatMap { [$0.sku] + ($0.barcode.map { [$0] } ?? []) }
         try database.execute("INSERT INTO catalog_search(rowid, name, description, codes, attributes) VALUES (?, ?, ?, ?, ?)", [
             row, product.names.sorted { $0.key < $1.key }.map(\.value).joined(separator: " \u{2029} "),
@@ -95,6 +102,32 @@ public final class CatalogIndex {
     }
 
     // MARK: Lookups
+
+    /// The postings, with every product written since they last looked read again as now
+    /// committed (a write that rolled back reads as it was before). Many writes (an import)
+    /// reload them whole.
+    func freshPostings() throws -> SearchPostings {
+        let columns = "name, description, codes, attributes"
+        if !postingsLoaded || stalePostings.count > 5_000 {
+            postings.removeAll()
+            _ = try database.query("SELECT rowid, \(columns) FROM catalog_search") { [postings] row in
+                postings.set(UInt32(truncatingIfNeeded: row.int64(0)), columns: (1...4).map { row.string($0) })
+            }
+            postingsLoaded = true
+        } else {
+            for rowid in stalePostings {
+                if let texts = try database.queryOne("SELECT \(columns) FROM catalog_search WHERE rowid = ?", [Int64(rowid)], { row in
+                    (0...3).map { row.string($0) }
+                }) {
+                    postings.set(rowid, columns: texts)
+                } else {
+                    postings.remove(rowid)
+                }
+            }
+        }
+        stalePostings.removeAll()
+        return postings
+    }
 
     public func productId(sku: String) throws -> String? {
         try database.queryOne("SELECT p.id FROM catalog_variants v JOIN catalog_products p ON p.rowid = v.product WHERE v.sku = ?", [sku]) { $0.string(0) }

@@ -55,8 +55,8 @@ public struct CatalogQueryError: Error, Sendable, Equatable, CustomStringConvert
 }
 
 extension CatalogIndex {
-    /// Search ranks at most this many matches (bm25 costs ~2.5 µs a row, and a broad word over
-    /// 100k rows would cost ~20 ms to rank whole); facets count the same candidates.
+    /// Search ranks every match in memory, but filters, other sorts and facets read SQL rows,
+    /// so they see at most this many of the best matches.
     public static let searchCandidates = 500
     public static let facetCandidates = 5_000
     static let priceBands: [Int64] = [0, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000]
@@ -83,20 +83,32 @@ extension CatalogIndex {
         let limit = max(1, min(query.limit, 100))
         var page = CatalogPage(productIds: [], next: nil, corrected: nil, facets: nil)
 
+        var cursor: Cursor?
+        if let text = query.cursor {
+            guard let decoded = Cursor(text) else { throw CatalogQueryError(field: "cursor", reason: "is not one this node gave out") }
+            if case .after = decoded, query.sort == .relevance { throw CatalogQueryError(field: "cursor", reason: "is not one for this sort") }
+            cursor = decoded
+        }
+        var offset = 0
+        if case .offset(let n) = cursor { offset = n }
+        let pageStart = offset
+
         // The candidate rows: search matches with their score, or every product.
         var source = "catalog_products p"
         var sourceArguments: [any SQLBindable] = []
         var scored = false
         let words = SearchText.terms(query.text)
         if !words.isEmpty {
-            let (match, corrected) = matchExpression(words, nowMs: nowMs)
-            guard let match else { return page }
-            if corrected != words { page.corrected = corrected.joined(separator: " ") }
-            // One pass over the index: the page and the facets read its ranked rows.
-            let ranked = try database.query("""
-                SELECT hit FROM (SELECT rowid AS hit, bm25(catalog_search, 10.0, 1.0, 6.0, 3.0) AS score FROM catalog_search
-                                 WHERE catalog_search MATCH ? LIMIT \(Self.searchCandidates)) ORDER BY score, hit
-                """, [match]) { $0.int64(0) }
+            guard let search = searchPhrases(words, nowMs: nowMs) else { return page }
+            if search.words != words { page.corrected = search.words.joined(separator: " ") }
+            // Ranked order with nothing to filter or count: SQL only needs the page's rows.
+            let pageOnly = !withFacets && filters.count == 1 && query.sort == .relevance
+            let wanted = pageOnly ? min(offset + limit + 1, Self.searchCandidates) : Self.searchCandidates
+            var ranked = try freshPostings().search(search.phrases, limit: wanted).rowids[...]
+            if pageOnly {
+                ranked = ranked.dropFirst(offset)
+                offset = 0
+            }
             if ranked.isEmpty { return page }
             // CROSS JOIN fixes the order: json_each has no statistics, and the planner would
             // otherwise scan a whole table from the other side (measured: 200 ms against 3 ms).
@@ -107,17 +119,9 @@ extension CatalogIndex {
         let (order, key) = Self.ordering(query.sort, scored: scored)
         var keyset = ""
         var cursorArguments: [any SQLBindable] = []
-        var offset = 0
-        if let cursor = query.cursor {
-            guard let decoded = Cursor(cursor) else { throw CatalogQueryError(field: "cursor", reason: "is not one this node gave out") }
-            switch decoded {
-            case .offset(let n): offset = n
-            case .after where query.sort == .relevance:
-                throw CatalogQueryError(field: "cursor", reason: "is not one for this sort")
-            case let .after(value, rowid):
-                keyset = " AND (\(key.expression), p.rowid) \(key.descending ? "<" : ">") (?, ?)"
-                cursorArguments = [value, rowid]
-            }
+        if case let .after(value, rowid) = cursor {
+            keyset = " AND (\(key.expression), p.rowid) \(key.descending ? "<" : ">") (?, ?)"
+            cursorArguments = [value, rowid]
         }
         let sql = "SELECT p.id, p.rowid, \(key.expression) FROM \(source) WHERE \(filters.joined(separator: " AND "))\(keyset) ORDER BY \(order) LIMIT ? OFFSET ?"
         let rows = try database.query(sql, sourceArguments + arguments + cursorArguments + [limit + 1, offset]) { row in
@@ -125,7 +129,7 @@ extension CatalogIndex {
         }
         page.productIds = rows.prefix(limit).map(\.0)
         if rows.count > limit, let last = rows.prefix(limit).last {
-            page.next = scored || query.sort == .relevance ? Cursor.offset(offset + limit).text : Cursor.after(last.2, last.1).text
+            page.next = scored || query.sort == .relevance ? Cursor.offset(pageStart + limit).text : Cursor.after(last.2, last.1).text
         }
         if withFacets {
             let candidates = scored ? source : "(SELECT rowid AS hit FROM catalog_products WHERE status = 'active' LIMIT \(Self.facetCandidates)) h JOIN catalog_products p ON p.rowid = h.hit"
@@ -164,18 +168,17 @@ extension CatalogIndex {
         return Facets(categories: categories, attributes: attributes, prices: prices)
     }
 
-    /// An FTS5 expression for the words (each a prefix, all required), after correcting words
-    /// the index does not hold. Nil if no word can match.
-    func matchExpression(_ words: [String], nowMs: Int64) -> (String?, [String]) {
-        let (match, corrected) = matchExpression(words, vocabulary: currentVocabulary(nowMs: nowMs))
+    /// The words as the index is asked for them: each a whole term, or a prefix when the
+    /// index has it only as the start of longer terms; after correcting words it does not
+    /// hold at all. Nil if some word can match nothing.
+    func searchPhrases(_ words: [String], nowMs: Int64) -> (phrases: [SearchPostings.Phrase], words: [String])? {
+        if let found = searchPhrases(words, vocabulary: currentVocabulary(nowMs: nowMs)) { return found }
         // A word an older vocabulary lacks may be in the index now: look again before giving up.
-        if match == nil && vocabularyGeneration != generation {
-            return matchExpression(words, vocabulary: currentVocabulary(nowMs: nowMs, force: true))
-        }
-        return (match, corrected)
+        guard vocabularyGeneration != generation else { return nil }
+        return searchPhrases(words, vocabulary: currentVocabulary(nowMs: nowMs, force: true))
     }
 
-    private func matchExpression(_ words: [String], vocabulary: SearchVocabulary) -> (String?, [String]) {
+    private func searchPhrases(_ words: [String], vocabulary: SearchVocabulary) -> (phrases: [SearchPostings.Phrase], words: [String])? {
         var corrected: [String] = []
         for word in words.prefix(12) {
             if word.contains(where: \.isNumber) || vocabulary.hasPrefix(word) {  // codes and sizes are taken as typed
@@ -183,13 +186,13 @@ extension CatalogIndex {
             } else if let fix = vocabulary.correction(for: word) {
                 corrected.append(fix)
             } else {
-                return (nil, words)
+                return nil
             }
         }
-        // A whole word of the index is looked up as itself: as a prefix it would merge every
-        // longer term's list ("black*" also reads "blackberry"), several times the work.
-        let phrases = corrected.map { vocabulary.contains($0) ? SearchText.quoted($0) : SearchText.quoted($0) + "*" }
-        return (phrases.joined(separator: " AND "), corrected)
+        // A whole word is looked up as itself; a code, or a word the vocabulary has only inside
+        // longer ones, as the start of any term ("4000000" finds the barcode it begins).
+        let phrases = corrected.map { SearchPostings.Phrase(term: $0, prefix: !vocabulary.contains($0)) }
+        return (phrases, corrected)
     }
 
     /// What is typed with its last word completed, commonest completion first.
@@ -236,9 +239,7 @@ extension CatalogIndex {
         if let vocabulary, vocabularyGeneration == generation || (!force && nowMs - vocabularyBuiltMs < 10_000) { return vocabulary }
         // Words only: SKUs, barcodes and sizes add hundreds of thousands of numeric terms that
         // no typo should turn into, and would make every correction scan them.
-        let rows = (try? database.query("SELECT term, doc FROM catalog_search_terms WHERE term NOT GLOB '*[0-9]*'", []) {
-            ($0.string(0), $0.int(1))
-        }) ?? []
+        let rows = ((try? freshPostings().vocabulary) ?? []).filter { !$0.0.contains(where: \.isNumber) }
         let fresh = SearchVocabulary(rows)
         vocabulary = fresh
         vocabularyGeneration = generation
@@ -283,3 +284,4 @@ enum Cursor {
         }
     }
 }
+

@@ -11,6 +11,27 @@ public enum SearchText {
         fold(text).split { !($0.isLetter || $0.isNumber) }.map(String.init)
     }
 
+    /// Calls `body` with each of `terms(text)` in order; ASCII text (most of a catalog) is split
+    /// without the cost of Unicode folding.
+    static func forEachTerm(in text: String, _ body: (String) -> Void) {
+        guard text.utf8.allSatisfy({ $0 < 0x80 }) else {
+            for term in terms(text) { body(term) }
+            return
+        }
+        var term: [UInt8] = []
+        term.reserveCapacity(32)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): term.append(byte)
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): term.append(byte + 32)
+            default:
+                if !term.isEmpty { body(String(decoding: term, as: UTF8.self)) }
+                term.removeAll(keepingCapacity: true)
+            }
+        }
+        if !term.isEmpty { body(String(decoding: term, as: UTF8.self)) }
+    }
+
     /// A term as an FTS5 string (quoted, quotes doubled): no query syntax gets through.
     static func quoted(_ term: String) -> String {
         "\"" + term.replacingOccurrences(of: "\"", with: "\"\"") + "\""

@@ -49,7 +49,7 @@ extension OutpostNode {
 
         router.get("/api/v1/search", doc: RouteDoc(
             operationId: "search", summary: "Full-text search (names, descriptions, SKUs, barcodes, attributes) with typo tolerance and facets.",
-            description: "Ranked by bm25 over at most \(CatalogIndex.searchCandidates) matches. `corrected` shows the words searched when some were corrected.",
+            description: "Every match ranked by BM25 (a word in the name counts most, then codes, attributes, description); filters, other sorts and facets apply to the best \(CatalogIndex.searchCandidates). `corrected` shows the words searched when some were corrected.",
             tags: ["catalog"], parameters: [.init("q", in: .query, description: "What the shopper typed.")] + listParameters,
             replies: [.init(200, "A page: products, next, facets, corrected.", schema: ["type": "object"])])
         ) { [unowned self] request in
@@ -106,10 +106,28 @@ extension OutpostNode {
     private func shopperProduct(_ id: String?, _ request: Request) throws -> Response {
         guard let id else { throw HTTPError(.notFound, detail: "no such product") }
         let locale = shopperLocale(request)
-        return try cached("p|\(id)|\(locale)", stamp: catalog.version(of: id), request) {
-            guard let product = product(id), product.status == .active else { throw HTTPError(.notFound, detail: "no such product") }
-            return shopperJSON(product, locale: locale).encoded()
+        return try cached(Self.productKey(id, locale: locale), stamp: catalog.version(of: id), request) {
+            guard let body = renderedProduct(id, locale: locale) else { throw HTTPError(.notFound, detail: "no such product") }
+            return body
         }
+    }
+
+    private static func productKey(_ id: String, locale: String) -> String { "p|\(id)|\(locale)" }
+
+    /// The bytes of `GET /api/v1/products/{id}` for an active product, kept in the response
+    /// cache: result pages are made of the same documents, so a product shown in many of them
+    /// is rendered once.
+    private func productDocument(_ id: String, locale: String) -> [UInt8]? {
+        let key = Self.productKey(id, locale: locale), stamp = catalog.version(of: id)
+        if let hit = responseCache.get(key, stamp: stamp) { return hit.body }
+        guard let body = renderedProduct(id, locale: locale) else { return nil }
+        responseCache.put(key, body: body, etag: Response.etag(of: body), stamp: stamp)
+        return body
+    }
+
+    private func renderedProduct(_ id: String, locale: String) -> [UInt8]? {
+        guard let product = product(id), product.status == .active else { return nil }
+        return shopperJSON(product, locale: locale).encoded()
     }
 
     /// A product as shoppers see it here: their locale, this region's prices, stock on this node.
@@ -145,9 +163,7 @@ extension OutpostNode {
         do { page = try catalog.find(query, withFacets: request.queryValue("facets") != "false", nowMs: WallClock.nowMs()) } catch let error as CatalogQueryError {
             throw HTTPError(.badRequest, detail: error.description)
         }
-        let products: [JSONValue] = page.productIds.compactMap { id in
-            product(id).map { shopperJSON($0, locale: locale) }
-        }
+        let products: [JSONValue] = page.productIds.compactMap { id in productDocument(id, locale: locale).map(JSONValue.encoded) }
         var members = [JSONMember("products", .array(products)), JSONMember("next", page.next.map { .string($0) } ?? .null)]
         if !text.isEmpty { members.append(JSONMember("corrected", page.corrected.map { .string($0) } ?? .null)) }
         if let facets = page.facets { members.append(JSONMember("facets", CatalogJSON.facets(facets))) }
