@@ -31,14 +31,10 @@ public final class Database {
         /// SQLite's own page cache. Its default (2 MB) is far below a catalog's working set,
         /// and every miss is a pread.
         public var pageCacheBytes: Int
-        /// Reads through a shared memory map of the file instead of copies (0: off). The map's
-        /// pages belong to the kernel's page cache, so it costs address space, not memory.
-        public var mapBytes: Int
 
         public init(synchronous: Synchronous = .full, busyTimeoutMs: Int32 = 5_000, readOnly: Bool = false, statementCacheMax: Int = 256,
-                    pageCacheBytes: Int = 2 << 20, mapBytes: Int = 0) {
+                    pageCacheBytes: Int = 2 << 20) {
             self.pageCacheBytes = pageCacheBytes
-            self.mapBytes = mapBytes
             self.synchronous = synchronous
             self.busyTimeoutMs = busyTimeoutMs
             self.readOnly = readOnly
@@ -84,7 +80,6 @@ public final class Database {
             try execute("PRAGMA foreign_keys = ON")
             try execute("PRAGMA synchronous = \(options.synchronous.rawValue)")
             try execute("PRAGMA cache_size = -\(options.pageCacheBytes / 1024)")
-            if options.mapBytes > 0 { _ = try queryOne("PRAGMA mmap_size = \(options.mapBytes)") { $0.int64(0) } }
         } catch {
             statements.removeAll()
             sqlite3_close_v2(db)

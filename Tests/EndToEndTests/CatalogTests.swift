@@ -155,6 +155,19 @@ final class CatalogTests: XCTestCase {
         let colours = (facets?["attributes"] as? [String: Any])?["colour"] as? [[String: Any]]
         XCTAssertEqual(Set(colours?.compactMap { $0["value"] as? String } ?? []), ["black", "red"])
 
+        let red = try object(client.get("/api/v1/search?q=laptop&attr.colour=red"))
+        XCTAssertEqual(ids(red), ["gamer-17"], "filters narrow the matches")
+        XCTAssertEqual(((red["facets"] as? [String: Any])?["categories"] as? [[String: Any]])?.first?["count"] as? Int, 1, "facets count what the filters kept")
+        XCTAssertEqual(ids(try object(client.get("/api/v1/search?q=laptop&in_stock=true"))), [])
+        XCTAssertEqual(try node.adminPost("/admin/v1/replicated/inventory/UB13-BLK@berlin", #"{"op":"increment","units":5}"#).status, 200)
+        XCTAssertEqual(ids(try object(client.get("/api/v1/search?q=laptop&in_stock=true"))), ["ultrabook-13"], "stock counts at once")
+        XCTAssertEqual(ids(try object(client.get("/api/v1/search?q=laptop&category=kitchen"))), [])
+        let first = try object(client.get("/api/v1/search?q=laptop&limit=1&facets=false"))
+        let cursor = try XCTUnwrap(first["next"] as? String)
+        let second = try object(client.get("/api/v1/search?q=laptop&limit=1&facets=false&cursor=\(cursor)"))
+        XCTAssertEqual(Set(ids(first) + ids(second)), ["ultrabook-13", "gamer-17"], "ranked pages follow each other")
+        XCTAssertTrue(second["next"] is NSNull)
+
         let typo = try object(client.get("/api/v1/search?q=lapotp"))
         XCTAssertEqual(Set(ids(typo)), ["ultrabook-13", "gamer-17"])
         XCTAssertEqual(typo["corrected"] as? String, "laptop")

@@ -24,11 +24,12 @@ public final class CatalogIndex {
     /// The catalog generation the vocabulary was read at: part of a cached search's key.
     public internal(set) var vocabularyGeneration: UInt64 = 0
     var vocabularyBuiltMs: Int64 = 0
-    /// Search's words in memory, read from the FTS5 table on the first search.
+    /// Search's words and the searchable products' facts in memory, read from the tables.
     private let postings = SearchPostings()
-    private var postingsLoaded = false
-    /// Products written since the postings last read them (their rowids).
-    private var stalePostings: Set<UInt32> = []
+    private let facts = SearchableFacts()
+    private var searchLoaded = false
+    /// Products written since search last read them (their rowids).
+    private var staleSearch: Set<UInt32> = []
 
     public init(database: Database, region: String, defaultLocale: String) {
         self.database = database
@@ -43,7 +44,7 @@ public final class CatalogIndex {
         productVersions[id] = generation
         let rowid = try database.queryOne("SELECT rowid FROM catalog_products WHERE id = ?", [id]) { $0.int64(0) }
         if let rowid {
-            stalePostings.insert(UInt32(truncatingIfNeeded: rowid))
+            staleSearch.insert(UInt32(truncatingIfNeeded: rowid))
             try database.execute("DELETE FROM catalog_variants WHERE product = ?", [rowid])
             try database.execute("DELETE FROM catalog_attributes WHERE product = ?", [rowid])
             try database.execute("DELETE FROM catalog_search WHERE rowid = ?", [rowid])
@@ -71,7 +72,7 @@ public final class CatalogIndex {
             try database.execute("INSERT OR IGNORE INTO catalog_attributes(name, value, product) VALUES (?, ?, ?)", [attribute, value, row])
         }
         guard product.status == .active else { return }
-        stalePostings.insert(UInt32(truncatingIfNeeded: row))
+        staleSearch.insert(UInt32(truncatingIfNeeded: row))
         let codes = product.variants.flatMap { [$0.sku] + ($0.barcode.map { [$0] } ?? []) }
         try database.execute("INSERT INTO catalog_search(rowid, name, description, codes, attributes) VALUES (?, ?, ?, ?, ?)", [
             row, product.names.sorted { $0.key < $1.key }.map(\.value).joined(separator: " \u{2029} "),
@@ -103,30 +104,45 @@ public final class CatalogIndex {
 
     // MARK: Lookups
 
-    /// The postings, with every product written since they last looked read again as now
-    /// committed (a write that rolled back reads as it was before). Many writes (an import)
-    /// reload them whole.
-    func freshPostings() throws -> SearchPostings {
+    /// Search's postings and facts, with every product written since they last looked read
+    /// again as now committed (a write that rolled back reads as it was before). Many writes
+    /// (an import) reload them whole.
+    func searchState() throws -> (postings: SearchPostings, facts: SearchableFacts) {
         let columns = "name, description, codes, attributes"
-        if !postingsLoaded || stalePostings.count > 5_000 {
+        if !searchLoaded || staleSearch.count > 5_000 {
             postings.removeAll()
+            facts.removeAll()
             _ = try database.query("SELECT rowid, \(columns) FROM catalog_search") { [postings] row in
                 postings.set(UInt32(truncatingIfNeeded: row.int64(0)), columns: (1...4).map { row.string($0) })
             }
-            postingsLoaded = true
+            var attributes: [Int64: [(name: String, value: String)]] = [:]
+            _ = try database.query("SELECT product, name, value FROM catalog_attributes") { row in
+                attributes[row.int64(0), default: []].append((row.string(1), row.string(2)))
+            }
+            _ = try database.query("SELECT rowid, category, price FROM catalog_products WHERE status = 'active'") { [facts] row in
+                facts.set(UInt32(truncatingIfNeeded: row.int64(0)), category: row.optionalString(1), price: row.optionalInt64(2),
+                          attributes: attributes[row.int64(0)] ?? [])
+            }
+            searchLoaded = true
         } else {
-            for rowid in stalePostings {
+            for rowid in staleSearch {
                 if let texts = try database.queryOne("SELECT \(columns) FROM catalog_search WHERE rowid = ?", [Int64(rowid)], { row in
                     (0...3).map { row.string($0) }
-                }) {
+                }), let (category, price) = try database.queryOne("""
+                    SELECT category, price FROM catalog_products WHERE rowid = ? AND status = 'active'
+                    """, [Int64(rowid)], { ($0.optionalString(0), $0.optionalInt64(1)) }) {
                     postings.set(rowid, columns: texts)
+                    facts.set(rowid, category: category, price: price, attributes: try database.query("""
+                        SELECT name, value FROM catalog_attributes WHERE product = ?
+                        """, [Int64(rowid)]) { (name: $0.string(0), value: $0.string(1)) })
                 } else {
                     postings.remove(rowid)
+                    facts.remove(rowid)
                 }
             }
         }
-        stalePostings.removeAll()
-        return postings
+        staleSearch.removeAll()
+        return (postings, facts)
     }
 
     public func productId(sku: String) throws -> String? {

@@ -101,12 +101,26 @@ extension CatalogIndex {
         if !words.isEmpty {
             guard let search = searchPhrases(words, nowMs: nowMs) else { return page }
             if search.words != words { page.corrected = search.words.joined(separator: " ") }
-            // Ranked order with nothing to filter or count: SQL only needs the page's rows.
-            let pageOnly = !withFacets && filters.count == 1 && query.sort == .relevance
-            let wanted = pageOnly ? min(offset + limit + 1, Self.searchCandidates) : Self.searchCandidates
-            var ranked = try freshPostings().search(search.phrases, limit: wanted).rowids[...]
+            let (postings, facts) = try searchState()
+            // Every filter but stock is tested in memory on every match, before the best are
+            // taken; then SQL needs only the page's rows, unless it sorts or tests stock.
+            let inMemory = !query.inStock
+            var filter = SearchableFacts.Filter()
+            if inMemory {
+                filter.categories = query.category.map { Set(descendants(of: $0)) }
+                filter.minPrice = query.minPrice
+                filter.maxPrice = query.maxPrice
+                filter.attributes = query.attributes.filter { !$0.value.isEmpty }
+                filters = ["p.status = 'active'"]
+                arguments = []
+            }
+            let pageOnly = inMemory && query.sort == .relevance
+            let wanted = pageOnly && !withFacets ? min(offset + limit + 1, Self.searchCandidates) : Self.searchCandidates
+            let best = postings.search(search.phrases, limit: wanted, filter: inMemory ? facts.predicate(filter) : nil).rowids
+            if withFacets && inMemory { page.facets = facts.facets(of: best, priceBands: Self.priceBands) }
+            var ranked = best[...]
             if pageOnly {
-                ranked = ranked.dropFirst(offset)
+                ranked = ranked.dropFirst(offset).prefix(limit + 1)
                 offset = 0
             }
             if ranked.isEmpty { return page }
@@ -131,7 +145,7 @@ extension CatalogIndex {
         if rows.count > limit, let last = rows.prefix(limit).last {
             page.next = scored || query.sort == .relevance ? Cursor.offset(pageStart + limit).text : Cursor.after(last.2, last.1).text
         }
-        if withFacets {
+        if withFacets && page.facets == nil {
             let candidates = scored ? source : "(SELECT rowid AS hit FROM catalog_products WHERE status = 'active' LIMIT \(Self.facetCandidates)) h JOIN catalog_products p ON p.rowid = h.hit"
             page.facets = try facets(from: candidates, where: filters.joined(separator: " AND "), sourceArguments + arguments)
         }
@@ -233,13 +247,22 @@ extension CatalogIndex {
         return (terms, ids)
     }
 
+    /// Reads search's words into memory (otherwise the first search does); returns how many
+    /// products are searchable.
+    @discardableResult
+    public func prepareSearch(nowMs: Int64) throws -> Int {
+        let postings = try searchState().postings
+        _ = currentVocabulary(nowMs: nowMs, force: true)
+        return postings.documentCount
+    }
+
     /// The vocabulary, rebuilt when the catalog changed, at most every 10 s under steady writes
     /// (a correction from a slightly older vocabulary is still a good one).
     func currentVocabulary(nowMs: Int64, force: Bool = false) -> SearchVocabulary {
         if let vocabulary, vocabularyGeneration == generation || (!force && nowMs - vocabularyBuiltMs < 10_000) { return vocabulary }
         // Words only: SKUs, barcodes and sizes add hundreds of thousands of numeric terms that
         // no typo should turn into, and would make every correction scan them.
-        let rows = ((try? freshPostings().vocabulary) ?? []).filter { !$0.0.contains(where: \.isNumber) }
+        let rows = ((try? searchState().postings.vocabulary) ?? []).filter { !$0.0.contains(where: \.isNumber) }
         let fresh = SearchVocabulary(rows)
         vocabulary = fresh
         vocabularyGeneration = generation

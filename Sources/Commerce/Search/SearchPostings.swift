@@ -37,19 +37,26 @@ final class SearchPostings {
     func set(_ rowid: UInt32, columns: [String]) {
         remove(rowid)
         norms = nil
-        var frequencies: [UInt32: Float] = [:]
-        var length: Float = 0
+        // Each occurrence as (term, column), sorted so a term's occurrences are adjacent.
+        var occurrences = scratch
+        occurrences.removeAll(keepingCapacity: true)
         for (column, text) in columns.prefix(Self.columnWeights.count).enumerated() {
-            SearchText.forEachTerm(in: text) { term in
-                frequencies[termId(term), default: 0] += Self.columnWeights[column]
-                length += 1
-            }
+            SearchText.forEachTerm(in: text) { term in occurrences.append(UInt64(termId(term)) << 8 | UInt64(column)) }
         }
+        occurrences.sort()
         if Int(rowid) >= lengths.count { lengths.append(contentsOf: repeatElement(0, count: Int(rowid) + 1 - lengths.count)) }
-        lengths[Int(rowid)] = length
-        totalLength += Double(length)
-        documentTerms[rowid] = frequencies.keys.sorted()
-        for (term, weight) in frequencies {
+        lengths[Int(rowid)] = Float(occurrences.count)
+        totalLength += Double(occurrences.count)
+        var held: [UInt32] = []
+        var index = 0
+        while index < occurrences.count {
+            let term = UInt32(truncatingIfNeeded: occurrences[index] >> 8)
+            var weight: Float = 0
+            while index < occurrences.count, occurrences[index] >> 8 == UInt64(term) {
+                weight += Self.columnWeights[Int(occurrences[index] & 0xff)]
+                index += 1
+            }
+            held.append(term)
             let posting = UInt64(rowid) << 32 | UInt64(weight.bitPattern)
             if let last = postings[Int(term)].last, last > posting {
                 postings[Int(term)].insert(posting, at: Self.lowerBound(postings[Int(term)], rowid))
@@ -57,7 +64,12 @@ final class SearchPostings {
                 postings[Int(term)].append(posting)
             }
         }
+        documentTerms[rowid] = held
+        scratch = occurrences
     }
+
+    /// Kept between calls to `set`, so indexing a product allocates no list of its words.
+    private var scratch: [UInt64] = []
 
     func remove(_ rowid: UInt32) {
         guard let held = documentTerms.removeValue(forKey: rowid) else { return }
@@ -106,9 +118,9 @@ final class SearchPostings {
         var prefix: Bool
     }
 
-    /// The products holding every phrase, best first by BM25 (ties to the lower rowid), at most
-    /// `limit` of them; and how many matched in all.
-    func search(_ phrases: [Phrase], limit: Int) -> (rowids: [UInt32], matches: Int) {
+    /// The products holding every phrase and passing `filter`, best first by BM25 (ties to the
+    /// lower rowid), at most `limit` of them; and how many matched in all.
+    func search(_ phrases: [Phrase], limit: Int, filter: ((UInt32) -> Bool)? = nil) -> (rowids: [UInt32], matches: Int) {
         guard !phrases.isEmpty, limit > 0 else { return ([], 0) }
         var lists = phrases.map(postingLists)
         // The smallest phrase decides the candidates; the others only look them up.
@@ -143,6 +155,16 @@ final class SearchPostings {
                     scores[kept] = scores[index] + Self.contribution(list[cursor], norms[Int(rowid)], idf)
                     kept += 1
                 }
+            }
+            rowids.removeLast(rowids.count - kept)
+            scores.removeLast(scores.count - kept)
+        }
+        if let filter {
+            var kept = 0
+            for index in rowids.indices where filter(rowids[index]) {
+                rowids[kept] = rowids[index]
+                scores[kept] = scores[index]
+                kept += 1
             }
             rowids.removeLast(rowids.count - kept)
             scores.removeLast(scores.count - kept)

@@ -11,25 +11,36 @@ public enum SearchText {
         fold(text).split { !($0.isLetter || $0.isNumber) }.map(String.init)
     }
 
-    /// Calls `body` with each of `terms(text)` in order; ASCII text (most of a catalog) is split
-    /// without the cost of Unicode folding.
+    /// Calls `body` with each of `terms(text)` in order. Runs of ASCII (most of a catalog) are
+    /// split and lowered byte by byte; only a run holding other characters is folded.
     static func forEachTerm(in text: String, _ body: (String) -> Void) {
-        guard text.utf8.allSatisfy({ $0 < 0x80 }) else {
-            for term in terms(text) { body(term) }
-            return
-        }
+        let paragraphSeparator: [UInt8] = [0xE2, 0x80, 0xA9]  // between a text's locales
         var term: [UInt8] = []
         term.reserveCapacity(32)
+        var foreign = false  // the run holds a non-ASCII byte
+        func endRun() {
+            if foreign && term == paragraphSeparator {
+                // nothing: it only separates
+            } else if foreign {
+                for folded in terms(String(decoding: term, as: UTF8.self)) { body(folded) }
+            } else if !term.isEmpty {
+                body(String(decoding: term, as: UTF8.self))
+            }
+            term.removeAll(keepingCapacity: true)
+            foreign = false
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): term.append(byte)
             case UInt8(ascii: "A")...UInt8(ascii: "Z"): term.append(byte + 32)
+            case 0x80...:
+                term.append(byte)
+                foreign = true
             default:
-                if !term.isEmpty { body(String(decoding: term, as: UTF8.self)) }
-                term.removeAll(keepingCapacity: true)
+                endRun()
             }
         }
-        if !term.isEmpty { body(String(decoding: term, as: UTF8.self)) }
+        endRun()
     }
 
     /// A term as an FTS5 string (quoted, quotes doubled): no query syntax gets through.

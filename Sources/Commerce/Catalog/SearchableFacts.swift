@@ -1,0 +1,112 @@
+/// What filters and facets read of each searchable product, in memory beside search's postings
+/// and refreshed with them: its category, its price here, its attribute values.
+///
+/// Counting facets for 500 ranked matches through SQL took ~5 ms (a join per table per match);
+/// here it is a pass over 500 small records. Strings are interned: a product is three numbers
+/// and a short list.
+final class SearchableFacts {
+    private struct Facts {
+        var category: UInt32?
+        var price: Int64?
+        /// Ids of (name, value) pairs, ascending.
+        var attributes: [UInt32]
+    }
+
+    /// By rowid (dense, like the rowids themselves).
+    private var facts: [Facts?] = []
+    private var categoryIds: [String: UInt32] = [:]
+    private var categoryNames: [String] = []
+    private var attributeIds: [String: UInt32] = [:]
+    private var attributePairs: [(name: String, value: String)] = []
+
+    /// A search's filters, as `CatalogQuery` states them.
+    struct Filter {
+        var categories: Set<String>?
+        var minPrice: Int64?
+        var maxPrice: Int64?
+        /// Attribute name -> accepted values.
+        var attributes: [String: [String]] = [:]
+
+        var isEmpty: Bool { categories == nil && minPrice == nil && maxPrice == nil && attributes.isEmpty }
+    }
+
+    func set(_ rowid: UInt32, category: String?, price: Int64?, attributes: [(name: String, value: String)]) {
+        let category = category.map { name in
+            categoryIds[name] ?? {
+                let id = UInt32(categoryNames.count)
+                categoryIds[name] = id
+                categoryNames.append(name)
+                return id
+            }()
+        }
+        let pairs = attributes.map { pair in
+            let key = pair.name + "\u{0}" + pair.value
+            return attributeIds[key] ?? {
+                let id = UInt32(attributePairs.count)
+                attributeIds[key] = id
+                attributePairs.append(pair)
+                return id
+            }()
+        }
+        if Int(rowid) >= facts.count { facts.append(contentsOf: repeatElement(nil, count: Int(rowid) + 1 - facts.count)) }
+        facts[Int(rowid)] = Facts(category: category, price: price, attributes: pairs.sorted())
+    }
+
+    func remove(_ rowid: UInt32) {
+        if Int(rowid) < facts.count { facts[Int(rowid)] = nil }
+    }
+
+    private func product(_ rowid: UInt32) -> Facts? { Int(rowid) < facts.count ? facts[Int(rowid)] : nil }
+
+    func removeAll() {
+        facts = []
+        categoryIds = [:]
+        categoryNames = []
+        attributeIds = [:]
+        attributePairs = []
+    }
+
+    /// The filter as a test on rowids; nil when it accepts every product.
+    func predicate(_ filter: Filter) -> ((UInt32) -> Bool)? {
+        guard !filter.isEmpty else { return nil }
+        let categories = filter.categories.map { Set($0.compactMap { categoryIds[$0] }) }
+        // Per filtered attribute, the accepted pair ids: a product needs one of each set.
+        let accepted: [Set<UInt32>] = filter.attributes.map { name, values in
+            Set(values.compactMap { attributeIds[name + "\u{0}" + $0] })
+        }
+        return { [facts] rowid in
+            guard Int(rowid) < facts.count, let product = facts[Int(rowid)] else { return false }
+            if let categories {
+                guard let category = product.category, categories.contains(category) else { return false }
+            }
+            if let min = filter.minPrice {
+                guard let price = product.price, price >= min else { return false }
+            }
+            if let max = filter.maxPrice {
+                guard let price = product.price, price <= max else { return false }
+            }
+            for set in accepted where !product.attributes.contains(where: set.contains) { return false }
+            return true
+        }
+    }
+
+    /// Counts by category, attribute value and price band over `rowids`, in the order the
+    /// shopper API lists them.
+    func facets(of rowids: some Sequence<UInt32>, priceBands bands: [Int64]) -> Facets {
+        var categories: [UInt32: Int] = [:]
+        var attributes: [UInt32: Int] = [:]
+        var prices = [Int](repeating: 0, count: bands.count)
+        for rowid in rowids {
+            guard let product = product(rowid) else { continue }
+            if let category = product.category { categories[category, default: 0] += 1 }
+            for pair in product.attributes { attributes[pair, default: 0] += 1 }
+            if let price = product.price, let band = bands.lastIndex(where: { price >= $0 }) { prices[band] += 1 }
+        }
+        return Facets(
+            categories: categories.map { (id: categoryNames[Int($0.key)], count: $0.value) }
+                .sorted { ($1.count, $0.id) < ($0.count, $1.id) },
+            attributes: attributes.map { (name: attributePairs[Int($0.key)].name, value: attributePairs[Int($0.key)].value, count: $0.value) }
+                .sorted { ($0.name, $1.count, $0.value) < ($1.name, $0.count, $1.value) },
+            prices: prices.indices.filter { prices[$0] > 0 }.map { (from: bands[$0], to: $0 + 1 < bands.count ? bands[$0 + 1] : nil, count: prices[$0]) })
+    }
+}
