@@ -9,6 +9,8 @@ measured in the same run.
   parameter, so every request is ranked) and tantivy (PyPI bindings, in process, no HTTP)
   indexing the same documents (names, descriptions, SKUs, attributes).
 - Suggestions by prefix (HTTP, one connection, cache bypassed).
+- The latency floor of one connection on this machine: nginx sending one small file, one
+  request at a time (its p99 is scheduler jitter; shared machines show 1-3 ms).
 - The import itself: seconds for N products and resident memory after it.
 
 Each server runs pinned to core 0, wrk to core 1. Env: PRODUCTS, DURATION (s per wrk run,
@@ -250,6 +252,11 @@ for label, suffix in (("search", "&facets=false"), ("search + facets", "")):
 suggest_script = lua([f"/api/v1/search/suggest?q={quote(p)}" for p in prefixes], unique=True)
 wrk(noded_host, suggest_script, 1, 3)
 suggest_rows = [wrk(noded_host, suggest_script, 1, DURATION) for _ in range(ROUNDS)]
+# The floor for one connection on this machine: nginx sending one small file, one request at a
+# time. Its p99 is the scheduler's jitter, which no server here can go below.
+floor_script = lua(["/api/v1/products/" + sample_id], unique=False)
+wrk(nginx_host, floor_script, 1, 3)
+floor_rows = [wrk(nginx_host, floor_script, 1, DURATION) for _ in range(ROUNDS)]
 
 # --- tantivy on the same documents, in this process -------------------------------------------
 import tantivy
@@ -306,5 +313,7 @@ print(f"| search, same queries, top 24, in process | tantivy | {median_range([x[
       f"{median_range([x[1] for x in tantivy_rows], '{:.2f}')} | {median_range([x[2] for x in tantivy_rows], '{:.2f}')} | |")
 print(f"| suggest ({len(prefixes)} prefixes, 1 conn, uncached) | noded | {median_range([x[0] for x in suggest_rows], '{:,.0f}')} | "
       f"{median_range([x[1] for x in suggest_rows], '{:.2f}')} | {median_range([x[2] for x in suggest_rows], '{:.2f}')} | |")
+print(f"| one product file, 1 conn (the machine's floor) | nginx | {median_range([x[0] for x in floor_rows], '{:,.0f}')} | "
+      f"{median_range([x[1] for x in floor_rows], '{:.2f}')} | {median_range([x[2] for x in floor_rows], '{:.2f}')} | |")
 print(f"\nresponse cache over the Zipf runs: hit ratio {hit_ratio:.1%} ({hits:,.0f} hits, {misses:,.0f} misses), {cache_mib:.0f} MiB held "
       f"(cache.bytes_max default 64 MiB); same bytes as nginx: {same_bytes}")

@@ -26,6 +26,8 @@ public final class CatalogIndex {
     var vocabularyBuiltMs: Int64 = 0
     /// Search's words and the searchable products' facts in memory, read from the tables.
     private let postings = SearchPostings()
+    /// Names alone: what suggestions match as the shopper types.
+    private let namePostings = SearchPostings()
     private let facts = SearchableFacts()
     private var searchLoaded = false
     /// Products written since search last read them (their rowids).
@@ -107,13 +109,16 @@ public final class CatalogIndex {
     /// Search's postings and facts, with every product written since they last looked read
     /// again as now committed (a write that rolled back reads as it was before). Many writes
     /// (an import) reload them whole.
-    func searchState() throws -> (postings: SearchPostings, facts: SearchableFacts) {
+    func searchState() throws -> (postings: SearchPostings, names: SearchPostings, facts: SearchableFacts) {
         let columns = "name, description, codes, attributes"
         if !searchLoaded || staleSearch.count > 5_000 {
             postings.removeAll()
+            namePostings.removeAll()
             facts.removeAll()
-            _ = try database.query("SELECT rowid, \(columns) FROM catalog_search") { [postings] row in
-                postings.set(UInt32(truncatingIfNeeded: row.int64(0)), columns: (1...4).map { row.string($0) })
+            _ = try database.query("SELECT rowid, \(columns) FROM catalog_search") { [postings, namePostings] row in
+                let rowid = UInt32(truncatingIfNeeded: row.int64(0)), texts = (1...4).map { row.string($0) }
+                postings.set(rowid, columns: texts)
+                namePostings.set(rowid, columns: [texts[0]])
             }
             var attributes: [Int64: [(name: String, value: String)]] = [:]
             _ = try database.query("SELECT product, name, value FROM catalog_attributes") { row in
@@ -132,17 +137,19 @@ public final class CatalogIndex {
                     SELECT category, price FROM catalog_products WHERE rowid = ? AND status = 'active'
                     """, [Int64(rowid)], { ($0.optionalString(0), $0.optionalInt64(1)) }) {
                     postings.set(rowid, columns: texts)
+                    namePostings.set(rowid, columns: [texts[0]])
                     facts.set(rowid, category: category, price: price, attributes: try database.query("""
                         SELECT name, value FROM catalog_attributes WHERE product = ?
                         """, [Int64(rowid)]) { (name: $0.string(0), value: $0.string(1)) })
                 } else {
                     postings.remove(rowid)
+                    namePostings.remove(rowid)
                     facts.remove(rowid)
                 }
             }
         }
         staleSearch.removeAll()
-        return (postings, facts)
+        return (postings, namePostings, facts)
     }
 
     public func productId(sku: String) throws -> String? {

@@ -101,7 +101,7 @@ extension CatalogIndex {
         if !words.isEmpty {
             guard let search = searchPhrases(words, nowMs: nowMs) else { return page }
             if search.words != words { page.corrected = search.words.joined(separator: " ") }
-            let (postings, facts) = try searchState()
+            let (postings, _, facts) = try searchState()
             // Every filter but stock is tested in memory on every match, before the best are
             // taken; then SQL needs only the page's rows, unless it sorts or tests stock.
             let inMemory = !query.inStock
@@ -222,29 +222,21 @@ extension CatalogIndex {
         return endings.map { head.isEmpty ? $0 : head + " " + $0 }
     }
 
-    /// Completions of the last word and the products whose names match what is typed.
+    /// Completions of the last word and the products whose names match what is typed, best
+    /// first (the last word as typed is the start of a name's word).
     public func suggest(_ text: String, limit: Int, nowMs: Int64) throws -> (terms: [String], productIds: [String]) {
         let words = SearchText.terms(text)
         guard let last = words.last, last.count >= 2 else { return ([], []) }
         let vocabulary = currentVocabulary(nowMs: nowMs)
-        let completions = vocabulary.completions(of: last, limit: limit)
-        let terms = Self.completed(words, with: completions)
-        // Whole terms, read lazily until `limit` names match; a prefix would first merge the
-        // lists of every term it starts (all of "la..."). The typed word's likeliest
-        // completions stand for it, the commonest first, until names are found.
-        let heads = words.dropLast().map { vocabulary.contains($0) ? SearchText.quoted($0) : SearchText.quoted($0) + "*" }
-        let lasts = vocabulary.contains(last) ? [SearchText.quoted(last)]
-            : completions.isEmpty ? [SearchText.quoted(last) + "*"] : completions.prefix(3).map(SearchText.quoted)
-        var ids: [String] = []
-        for phrase in lasts where ids.count < limit {
-            let match = "name : (" + (heads + [phrase]).joined(separator: " AND ") + ")"
-            for id in try database.query("""
-                SELECT p.id FROM catalog_search s JOIN catalog_products p ON p.rowid = s.rowid WHERE catalog_search MATCH ? LIMIT ?
-                """, [match, limit], { $0.string(0) }) where ids.count < limit && !ids.contains(id) {
-                ids.append(id)
-            }
-        }
-        return (terms, ids)
+        let terms = Self.completed(words, with: vocabulary.completions(of: last, limit: limit))
+        let phrases = words.dropLast().map { SearchPostings.Phrase(term: $0, prefix: !vocabulary.contains($0)) }
+            + [SearchPostings.Phrase(term: last, prefix: true)]
+        let rowids = try searchState().names.search(phrases, limit: limit).rowids
+        guard !rowids.isEmpty else { return (terms, []) }
+        let ids = try database.query("""
+            SELECT h.key, p.id FROM json_each(?) h CROSS JOIN catalog_products p ON p.rowid = h.value
+            """, ["[" + rowids.map(String.init).joined(separator: ",") + "]"]) { ($0.int(0), $0.string(1)) }
+        return (terms, ids.sorted { $0.0 < $1.0 }.map(\.1))
     }
 
     /// Reads search's words into memory (otherwise the first search does); returns how many

@@ -42,11 +42,6 @@ public enum SearchText {
         }
         endRun()
     }
-
-    /// A term as an FTS5 string (quoted, quotes doubled): no query syntax gets through.
-    static func quoted(_ term: String) -> String {
-        "\"" + term.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
 }
 
 /// The index's terms with how many products hold each: for typo correction and completions.

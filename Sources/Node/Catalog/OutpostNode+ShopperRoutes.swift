@@ -67,11 +67,10 @@ extension OutpostNode {
             guard text.utf8.count <= 200 else { throw HTTPError(.badRequest, detail: "q is at most 200 bytes") }
             let locale = shopperLocale(request)
             // Corrections and completions come from the vocabulary: its age is part of the key.
-            return try cached("s|\(catalog.vocabularyGeneration)|\(locale)|\(text)", stamp: catalog.generation, request) {
+            return try cached("s|\(catalog.vocabularyGeneration)|\(locale)|\(request.query ?? "")", stamp: catalog.generation, request) {
                 let found = try catalog.suggest(text, limit: 8, nowMs: WallClock.nowMs())
                 let products: [JSONValue] = found.productIds.compactMap { id in
-                    product(id).map { .object([JSONMember("id", .string(id)),
-                                               JSONMember("name", .string(Product.localized($0.names, locale, fallback: config.locale) ?? id))]) }
+                    productName(id, locale: locale).map { .object([JSONMember("id", .string(id)), JSONMember("name", .string($0))]) }
                 }
                 return JSONValue.object([JSONMember("queries", .array(found.terms.map { .string($0) })), JSONMember("products", .array(products))]).encoded()
             }
@@ -123,6 +122,18 @@ extension OutpostNode {
         guard let body = renderedProduct(id, locale: locale) else { return nil }
         responseCache.put(key, body: body, etag: Response.etag(of: body), stamp: stamp)
         return body
+    }
+
+    /// A product's name in `locale`, kept in the response cache beside its documents:
+    /// suggestions show names only, and reading a whole product for one costs more than the
+    /// rest of the answer.
+    private func productName(_ id: String, locale: String) -> String? {
+        let key = "n|\(id)|\(locale)", stamp = catalog.version(of: id)
+        if let hit = responseCache.get(key, stamp: stamp) { return String(decoding: hit.body, as: UTF8.self) }
+        guard let product = product(id) else { return nil }
+        let name = Product.localized(product.names, locale, fallback: config.locale) ?? id
+        responseCache.put(key, body: Array(name.utf8), etag: "", stamp: stamp)
+        return name
     }
 
     private func renderedProduct(_ id: String, locale: String) -> [UInt8]? {
