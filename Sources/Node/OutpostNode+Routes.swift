@@ -110,6 +110,8 @@ extension OutpostNode {
         out.counter("outpost_cache_hits_total", help: "Catalog answers served from the response cache.", value: Double(cache.hits))
         out.counter("outpost_cache_misses_total", help: "Catalog answers rendered (absent or stale in the cache).", value: Double(cache.misses))
         out.counter("outpost_cache_evictions_total", help: "Cached answers dropped to stay within cache.bytes_max.", value: Double(cache.evictions))
+        out.counter("outpost_cache_declined_total", help: "Answers to queries not kept because they were asked for only once so far.",
+                    value: Double(cache.declined))
         out.counter("outpost_cache_invalidations_total", help: "Cached answers found stale after a local or replicated change.", value: Double(cache.invalidations))
         out.gauge("outpost_cache_bytes", help: "Bytes held by the response cache.", value: Double(cache.bytes))
         out.gauge("outpost_cache_entries", help: "Answers held by the response cache.", value: Double(cache.count))

@@ -68,3 +68,36 @@ final class SearchPostingsTests: XCTestCase {
         }
     }
 }
+
+/// Filters and facets over search matches, from the in-memory facts.
+final class SearchableFactsTests: XCTestCase {
+    func testFiltersNeedEveryConditionAndFacetsCountInTheAPIsOrder() throws {
+        let facts = SearchableFacts()
+        facts.set(1, category: "laptops", price: 99_900, attributes: [("colour", "black"), ("size", "13")])
+        facts.set(2, category: "laptops", price: 149_900, attributes: [("colour", "red")])
+        facts.set(3, category: "bags", price: 4_900, attributes: [("colour", "black")])
+        facts.set(4, category: nil, price: nil, attributes: [])
+
+        var filter = SearchableFacts.Filter()
+        XCTAssertNil(facts.predicate(filter), "no filter, no test")
+        filter.attributes = ["colour": ["black", "blue"]]
+        var keep = try XCTUnwrap(facts.predicate(filter))
+        XCTAssertEqual([1, 2, 3, 4].filter(keep), [1, 3], "one of the values")
+        filter.categories = ["laptops"]
+        keep = try XCTUnwrap(facts.predicate(filter))
+        XCTAssertEqual([1, 2, 3, 4].filter(keep), [1], "and the category")
+        filter = SearchableFacts.Filter(minPrice: 5_000)
+        keep = try XCTUnwrap(facts.predicate(filter))
+        XCTAssertEqual([1, 2, 3, 4].filter(keep), [1, 2], "no price is outside any price range")
+
+        let counted = facts.facets(of: [1, 2, 3, 4], priceBands: [0, 5_000, 100_000])
+        XCTAssertTrue(counted.categories.elementsEqual([("laptops", 2), ("bags", 1)]) { $0 == $1 }, "\(counted.categories)")
+        XCTAssertTrue(counted.attributes.elementsEqual([("colour", "black", 2), ("colour", "red", 1), ("size", "13", 1)]) { $0 == $1 })
+        XCTAssertTrue(counted.prices.elementsEqual([(0, 5_000, 1), (5_000, 100_000, 1), (100_000, nil, 1)]) {
+            $0.from == $1.0 && $0.to == $1.1 && $0.count == $1.2
+        })
+
+        facts.remove(1)
+        XCTAssertEqual(facts.facets(of: [1, 2], priceBands: [0]).categories.first?.count, 1, "a removed product counts nowhere")
+    }
+}

@@ -27,4 +27,13 @@ final class ResponseCacheTests: XCTestCase {
         XCTAssertEqual(cache.hits, 1)
         XCTAssertEqual(cache.misses, 1)
     }
+
+    func testAQueryIsKeptOnlyOnceAskedForTwice() {
+        let cache = ResponseCache(bytesMax: 1 << 20)
+        cache.putIfSeenBefore("r|q=tent&r=1", body: [1], etag: "e", stamp: 1)
+        XCTAssertNil(cache.get("r|q=tent&r=1", stamp: 1), "a one-off search does not take room")
+        XCTAssertEqual(cache.declined, 1)
+        cache.putIfSeenBefore("r|q=tent&r=1", body: [1], etag: "e", stamp: 1)
+        XCTAssertNotNil(cache.get("r|q=tent&r=1", stamp: 1), "asked again: kept")
+    }
 }

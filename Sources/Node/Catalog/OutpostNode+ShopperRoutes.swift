@@ -67,7 +67,7 @@ extension OutpostNode {
             guard text.utf8.count <= 200 else { throw HTTPError(.badRequest, detail: "q is at most 200 bytes") }
             let locale = shopperLocale(request)
             // Corrections and completions come from the vocabulary: its age is part of the key.
-            return try cached("s|\(catalog.vocabularyGeneration)|\(locale)|\(request.query ?? "")", stamp: catalog.generation, request) {
+            return try cached("s|\(catalog.vocabularyGeneration)|\(locale)|\(request.query ?? "")", stamp: catalog.generation, request, oneOff: true) {
                 let found = try catalog.suggest(text, limit: 8, nowMs: WallClock.nowMs())
                 let products: [JSONValue] = found.productIds.compactMap { id in
                     productName(id, locale: locale).map { .object([JSONMember("id", .string(id)), JSONMember("name", .string($0))]) }
@@ -150,21 +150,26 @@ extension OutpostNode {
 
     /// A rendered answer from the cache while `stamp` holds, else rendered and kept. Keys name
     /// what they render (JSON and HTML keys differ), so one content type per key.
+    /// `oneOff`: answers to queries (searches, filtered lists) are kept only once asked for twice.
     func cached(_ key: String, stamp: UInt64, _ request: Request, contentType: String = Response.jsonContentType, maxAgeSeconds: Int = 15,
-                render: () throws -> [UInt8]) throws -> Response {
+                oneOff: Bool = false, render: () throws -> [UInt8]) throws -> Response {
         if let hit = responseCache.get(key, stamp: stamp) {
             return .cacheable(hit.body, etag: hit.etag, for: request, contentType: contentType, maxAgeSeconds: maxAgeSeconds)
         }
         let body = try render()
         let etag = Response.etag(of: body)
-        responseCache.put(key, body: body, etag: etag, stamp: stamp)
+        if oneOff {
+            responseCache.putIfSeenBefore(key, body: body, etag: etag, stamp: stamp)
+        } else {
+            responseCache.put(key, body: body, etag: etag, stamp: stamp)
+        }
         return .cacheable(body, etag: etag, for: request, contentType: contentType, maxAgeSeconds: maxAgeSeconds)
     }
 
     private func resultsPage(_ request: Request, text: String) throws -> Response {
         let query = try Self.catalogQuery(request, text: text)
         let locale = shopperLocale(request)
-        return try cached("r|\(catalog.vocabularyGeneration)|\(locale)|\(request.path)?\(request.query ?? "")", stamp: catalog.generation, request) {
+        return try cached("r|\(catalog.vocabularyGeneration)|\(locale)|\(request.path)?\(request.query ?? "")", stamp: catalog.generation, request, oneOff: true) {
             try resultsBody(request, query: query, text: text, locale: locale)
         }
     }

@@ -1,3 +1,5 @@
+import Platform
+
 /// Rendered catalog answers, least recently used out first, bounded in bytes.
 ///
 /// Each entry carries the stamp of the data it was rendered from (a product's version, or the
@@ -32,8 +34,27 @@ final class ResponseCache {
     private(set) var invalidations: UInt64 = 0
     var count: Int { index.count }
 
+    /// Hashes of keys asked for once and not kept (a key per slot, the newest wins): what
+    /// `putIfSeenBefore` admits on a second sight.
+    private var seen = [UInt64](repeating: 0, count: 1 << 16)
+    private(set) var declined: UInt64 = 0
+
     init(bytesMax: Int) {
         self.bytesMax = bytesMax
+    }
+
+    /// `put`, but only for a key asked for before: a query seen once is usually never seen
+    /// again, and keeping it would push out documents that are asked for all the time.
+    func putIfSeenBefore(_ key: String, body: [UInt8], etag: String, stamp: UInt64) {
+        let hash = FNV1a.hash(key.utf8) | 1  // never 0, the empty slot
+        let slot = Int(hash % UInt64(seen.count))
+        guard seen[slot] == hash else {
+            seen[slot] = hash
+            declined += 1
+            return
+        }
+        seen[slot] = 0
+        put(key, body: body, etag: etag, stamp: stamp)
     }
 
     func get(_ key: String, stamp: UInt64) -> Hit? {

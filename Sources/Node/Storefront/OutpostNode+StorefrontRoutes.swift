@@ -43,7 +43,7 @@ extension OutpostNode {
                 let text = request.queryValue("q") ?? ""
                 guard text.utf8.count <= 200 else { throw HTTPError(.badRequest, detail: "A search is at most 200 characters.") }
                 return try cached("html|s|\(catalog.vocabularyGeneration)|\(locale)|\(request.query ?? "")", stamp: catalog.generation, request,
-                                  contentType: html, maxAgeSeconds: 0) {
+                                  contentType: html, maxAgeSeconds: 0, oneOff: true) {
                     try listingPage(request, locale: locale, category: nil, text: text)
                 }
             }
