@@ -20,4 +20,13 @@ public enum ProcessStats {
     }
 
     public static var processID: Int32 { getpid() }
+
+    /// Gives the heap's free pages back to the kernel. glibc keeps freed memory for reuse, so
+    /// after a one-off burst (an import's parsed lines) the process would stay that large.
+    public static func returnFreeMemory() {
+        // malloc_trim is glibc's, declared in malloc.h, which the Glibc module leaves out.
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        typealias Trim = @convention(c) (Int) -> Int32
+        _ = unsafeBitCast(symbol, to: Trim.self)(0)
+    }
 }

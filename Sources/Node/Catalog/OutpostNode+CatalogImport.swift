@@ -138,9 +138,16 @@ extension OutpostNode {
             switch result {
             case .success:
                 replicatedChanged()
+                // Search reads the new products now, as part of the import, not on a shopper's
+                // next search (a whole catalog takes seconds).
+                do { try catalog.prepareSearch(nowMs: WallClock.nowMs()) } catch {
+                    logger.error("search index not refreshed after an import", metadata: ["error": "\(error)"])
+                }
                 responder.send(.json(.object([JSONMember("imported", .int(Int64(products.count))),
                                               JSONMember("created", .int(Int64(products.count - existing.count))),
                                               JSONMember("replaced", .int(Int64(existing.count)))])))
+                // The file and its parsed lines were hundreds of megabytes for a big catalog.
+                loop.queueWork({ ProcessStats.returnFreeMemory() }, completion: { _ in })
             case .failure(let error):
                 responder.fail(error)
             }
