@@ -6,6 +6,8 @@ final class DatabaseTests: XCTestCase {
     private var directory: TemporaryDirectory!
 
     override func setUp() { directory = TemporaryDirectory() }
+    // XCTest keeps every test case object until the process ends, and deinit would never run.
+    override func tearDown() { directory = nil }
 
     private func open(_ options: Database.Options = .init()) throws -> Database {
         try Database(path: directory.file("test.sqlite"), options: options)
