@@ -93,19 +93,33 @@ final class SearchableFacts {
     /// Counts by category, attribute value and price band over `rowids`, in the order the
     /// shopper API lists them.
     func facets(of rowids: some Sequence<UInt32>, priceBands bands: [Int64]) -> Facets {
-        var categories: [UInt32: Int] = [:]
-        var attributes: [UInt32: Int] = [:]
+        // Counted in arrays indexed by interned id; `touched` lists the ids seen, so reading
+        // the counts back costs what the matches hold, not the whole catalog's vocabulary.
+        var categoryCounts = [Int32](repeating: 0, count: categoryNames.count)
+        var attributeCounts = [Int32](repeating: 0, count: attributePairs.count)
+        var touchedCategories: [UInt32] = []
+        var touchedAttributes: [UInt32] = []
         var prices = [Int](repeating: 0, count: bands.count)
         for rowid in rowids {
             guard let product = product(rowid) else { continue }
-            if let category = product.category { categories[category, default: 0] += 1 }
-            for pair in product.attributes { attributes[pair, default: 0] += 1 }
-            if let price = product.price, let band = bands.lastIndex(where: { price >= $0 }) { prices[band] += 1 }
+            if let category = product.category {
+                if categoryCounts[Int(category)] == 0 { touchedCategories.append(category) }
+                categoryCounts[Int(category)] += 1
+            }
+            for pair in product.attributes {
+                if attributeCounts[Int(pair)] == 0 { touchedAttributes.append(pair) }
+                attributeCounts[Int(pair)] += 1
+            }
+            if let price = product.price {
+                var band = bands.count - 1
+                while band > 0 && price < bands[band] { band -= 1 }
+                if price >= bands[band] { prices[band] += 1 }
+            }
         }
         return Facets(
-            categories: categories.map { (id: categoryNames[Int($0.key)], count: $0.value) }
+            categories: touchedCategories.map { (id: categoryNames[Int($0)], count: Int(categoryCounts[Int($0)])) }
                 .sorted { ($1.count, $0.id) < ($0.count, $1.id) },
-            attributes: attributes.map { (name: attributePairs[Int($0.key)].name, value: attributePairs[Int($0.key)].value, count: $0.value) }
+            attributes: touchedAttributes.map { (name: attributePairs[Int($0)].name, value: attributePairs[Int($0)].value, count: Int(attributeCounts[Int($0)])) }
                 .sorted { ($0.name, $1.count, $0.value) < ($1.name, $0.count, $1.value) },
             prices: prices.indices.filter { prices[$0] > 0 }.map { (from: bands[$0], to: $0 + 1 < bands.count ? bands[$0 + 1] : nil, count: prices[$0]) })
     }
