@@ -107,11 +107,12 @@ public final class CatalogIndex {
     // MARK: Lookups
 
     /// Search's postings and facts, with every product written since they last looked read
-    /// again as now committed (a write that rolled back reads as it was before). Many writes
-    /// (an import) reload them whole.
+    /// again as now committed (a write that rolled back reads as it was before). Writes to most
+    /// of the catalog (an import) reload them whole.
     func searchState() throws -> (postings: SearchPostings, names: SearchPostings, facts: SearchableFacts) {
         let columns = "name, description, codes, attributes"
-        if !searchLoaded || staleSearch.count > 5_000 {
+        // Re-reading a product costs about what loading it does; past half the catalog, load all.
+        if !searchLoaded || staleSearch.count > max(5_000, postings.documentCount / 2) {
             postings.removeAll()
             namePostings.removeAll()
             facts.removeAll()
