@@ -55,8 +55,8 @@ public struct CatalogQueryError: Error, Sendable, Equatable, CustomStringConvert
 }
 
 extension CatalogIndex {
-    /// Search ranks every match in memory, but filters, other sorts and facets read SQL rows,
-    /// so they see at most this many of the best matches.
+    /// Search ranks and filters every match in memory; other sorts, the in-stock filter (SQL
+    /// rows) and facets see at most this many of the best matches.
     public static let searchCandidates = 500
     public static let facetCandidates = 5_000
     static let priceBands: [Int64] = [0, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000]

@@ -287,6 +287,7 @@ final class SearchPostings {
                 }
             }
         }
-        return heap.sorted(by: >).map { UInt32.max - UInt32(truncatingIfNeeded: $0) }
+        heap.sort()
+        return heap.reversed().map { UInt32.max - UInt32(truncatingIfNeeded: $0) }
     }
 }

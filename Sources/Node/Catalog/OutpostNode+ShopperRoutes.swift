@@ -49,7 +49,7 @@ extension OutpostNode {
 
         router.get("/api/v1/search", doc: RouteDoc(
             operationId: "search", summary: "Full-text search (names, descriptions, SKUs, barcodes, attributes) with typo tolerance and facets.",
-            description: "Every match ranked by BM25 (a word in the name counts most, then codes, attributes, description); filters, other sorts and facets apply to the best \(CatalogIndex.searchCandidates). `corrected` shows the words searched when some were corrected.",
+            description: "Every match ranked by BM25 (a word in the name counts most, then codes, attributes, description); filters apply to every match; other sorts, `in_stock` and facets to the best \(CatalogIndex.searchCandidates). `corrected` shows the words searched when some were corrected.",
             tags: ["catalog"], parameters: [.init("q", in: .query, description: "What the shopper typed.")] + listParameters,
             replies: [.init(200, "A page: products, next, facets, corrected.", schema: ["type": "object"])])
         ) { [unowned self] request in
