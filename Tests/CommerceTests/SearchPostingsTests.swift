@@ -100,4 +100,18 @@ final class SearchableFactsTests: XCTestCase {
         facts.remove(1)
         XCTAssertEqual(facts.facets(of: [1, 2], priceBands: [0]).categories.first?.count, 1, "a removed product counts nowhere")
     }
+
+    func testChangingProductsOverAndOverKeepsTheirCurrentValuesOnly() {
+        let facts = SearchableFacts()
+        for round in 0..<20 {
+            for rowid in UInt32(0)..<1_000 {
+                facts.set(rowid, category: "c", price: 100, attributes: [("round", "\(round)"), ("kind", rowid % 2 == 0 ? "even" : "odd")])
+            }
+        }
+        let counted = facts.facets(of: 0..<1_000, priceBands: [0])
+        XCTAssertTrue(counted.attributes.elementsEqual([("kind", "even", 500), ("kind", "odd", 500), ("round", "19", 1_000)]) { $0 == $1 },
+                      "\(counted.attributes)")
+        let even = facts.predicate(SearchableFacts.Filter(attributes: ["kind": ["even"]]))
+        XCTAssertEqual((UInt32(0)..<10).filter { even?($0) ?? false }, [0, 2, 4, 6, 8])
+    }
 }

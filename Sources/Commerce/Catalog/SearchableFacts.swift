@@ -8,12 +8,16 @@ final class SearchableFacts {
     private struct Facts {
         var category: UInt32?
         var price: Int64?
-        /// Ids of (name, value) pairs, ascending.
-        var attributes: [UInt32]
+        /// Where the product's (name, value) pair ids sit in `pool`, ascending: no array per
+        /// product, so reading one costs no reference counting.
+        var attributes: Range<Int>
     }
 
     /// By rowid (dense, like the rowids themselves).
     private var facts: [Facts?] = []
+    private var pool: [UInt32] = []
+    /// Pool entries no product points at any more (a changed product's old pairs).
+    private var orphaned = 0
     private var categoryIds: [String: UInt32] = [:]
     private var categoryNames: [String] = []
     private var attributeIds: [String: UInt32] = [:]
@@ -48,18 +52,40 @@ final class SearchableFacts {
                 return id
             }()
         }
+        remove(rowid)
         if Int(rowid) >= facts.count { facts.append(contentsOf: repeatElement(nil, count: Int(rowid) + 1 - facts.count)) }
-        facts[Int(rowid)] = Facts(category: category, price: price, attributes: pairs.sorted())
+        let start = pool.count
+        pool += pairs.sorted()
+        facts[Int(rowid)] = Facts(category: category, price: price, attributes: start..<pool.count)
     }
 
     func remove(_ rowid: UInt32) {
-        if Int(rowid) < facts.count { facts[Int(rowid)] = nil }
+        guard Int(rowid) < facts.count, let old = facts[Int(rowid)] else { return }
+        facts[Int(rowid)] = nil
+        orphaned += old.attributes.count
+        if orphaned > pool.count / 2 && orphaned > 4_096 { compact() }
+    }
+
+    /// Copies the live pairs to a fresh pool, so changes cannot grow it without bound.
+    private func compact() {
+        var fresh: [UInt32] = []
+        fresh.reserveCapacity(pool.count - orphaned)
+        for index in facts.indices {
+            guard let product = facts[index] else { continue }
+            let start = fresh.count
+            fresh += pool[product.attributes]
+            facts[index]?.attributes = start..<fresh.count
+        }
+        pool = fresh
+        orphaned = 0
     }
 
     private func product(_ rowid: UInt32) -> Facts? { Int(rowid) < facts.count ? facts[Int(rowid)] : nil }
 
     func removeAll() {
         facts = []
+        pool = []
+        orphaned = 0
         categoryIds = [:]
         categoryNames = []
         attributeIds = [:]
@@ -74,7 +100,7 @@ final class SearchableFacts {
         let accepted: [Set<UInt32>] = filter.attributes.map { name, values in
             Set(values.compactMap { attributeIds[name + "\u{0}" + $0] })
         }
-        return { [facts] rowid in
+        return { [facts, pool] rowid in
             guard Int(rowid) < facts.count, let product = facts[Int(rowid)] else { return false }
             if let categories {
                 guard let category = product.category, categories.contains(category) else { return false }
@@ -85,7 +111,7 @@ final class SearchableFacts {
             if let max = filter.maxPrice {
                 guard let price = product.price, price <= max else { return false }
             }
-            for set in accepted where !product.attributes.contains(where: set.contains) { return false }
+            for set in accepted where !pool[product.attributes].contains(where: set.contains) { return false }
             return true
         }
     }
@@ -106,7 +132,7 @@ final class SearchableFacts {
                 if categoryCounts[Int(category)] == 0 { touchedCategories.append(category) }
                 categoryCounts[Int(category)] += 1
             }
-            for pair in product.attributes {
+            for pair in pool[product.attributes] {
                 if attributeCounts[Int(pair)] == 0 { touchedAttributes.append(pair) }
                 attributeCounts[Int(pair)] += 1
             }
