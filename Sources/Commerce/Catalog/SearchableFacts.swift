@@ -18,10 +18,9 @@ final class SearchableFacts {
     private var pool: [UInt32] = []
     /// Pool entries no product points at any more (a changed product's old pairs).
     private var orphaned = 0
-    private var categoryIds: [String: UInt32] = [:]
-    private var categoryNames: [String] = []
-    private var attributeIds: [String: UInt32] = [:]
-    private var attributePairs: [(name: String, value: String)] = []
+    private var categories = InternedStrings()
+    /// Keys "name\0value".
+    private var attributes = InternedStrings()
 
     /// A search's filters, as `CatalogQuery` states them.
     struct Filter {
@@ -34,24 +33,11 @@ final class SearchableFacts {
         var isEmpty: Bool { categories == nil && minPrice == nil && maxPrice == nil && attributes.isEmpty }
     }
 
+    private static func key(_ name: String, _ value: String) -> String { name + "\u{0}" + value }
+
     func set(_ rowid: UInt32, category: String?, price: Int64?, attributes: [(name: String, value: String)]) {
-        let category = category.map { name in
-            categoryIds[name] ?? {
-                let id = UInt32(categoryNames.count)
-                categoryIds[name] = id
-                categoryNames.append(name)
-                return id
-            }()
-        }
-        let pairs = attributes.map { pair in
-            let key = pair.name + "\u{0}" + pair.value
-            return attributeIds[key] ?? {
-                let id = UInt32(attributePairs.count)
-                attributeIds[key] = id
-                attributePairs.append(pair)
-                return id
-            }()
-        }
+        let category = category.map { categories.id($0) }
+        let pairs = attributes.map { self.attributes.id(Self.key($0.name, $0.value)) }
         remove(rowid)
         if Int(rowid) >= facts.count { facts.append(contentsOf: repeatElement(nil, count: Int(rowid) + 1 - facts.count)) }
         let start = pool.count
@@ -86,19 +72,17 @@ final class SearchableFacts {
         facts = []
         pool = []
         orphaned = 0
-        categoryIds = [:]
-        categoryNames = []
-        attributeIds = [:]
-        attributePairs = []
+        categories = InternedStrings()
+        attributes = InternedStrings()
     }
 
     /// The filter as a test on rowids; nil when it accepts every product.
     func predicate(_ filter: Filter) -> ((UInt32) -> Bool)? {
         guard !filter.isEmpty else { return nil }
-        let categories = filter.categories.map { Set($0.compactMap { categoryIds[$0] }) }
+        let categories = filter.categories.map { Set($0.compactMap(self.categories.existing)) }
         // Per filtered attribute, the accepted pair ids: a product needs one of each set.
         let accepted: [Set<UInt32>] = filter.attributes.map { name, values in
-            Set(values.compactMap { attributeIds[name + "\u{0}" + $0] })
+            Set(values.compactMap { attributes.existing(Self.key(name, $0)) })
         }
         return { [facts, pool] rowid in
             guard Int(rowid) < facts.count, let product = facts[Int(rowid)] else { return false }
@@ -121,8 +105,8 @@ final class SearchableFacts {
     func facets(of rowids: some Sequence<UInt32>, priceBands bands: [Int64]) -> Facets {
         // Counted in arrays indexed by interned id; `touched` lists the ids seen, so reading
         // the counts back costs what the matches hold, not the whole catalog's vocabulary.
-        var categoryCounts = [Int32](repeating: 0, count: categoryNames.count)
-        var attributeCounts = [Int32](repeating: 0, count: attributePairs.count)
+        var categoryCounts = [Int32](repeating: 0, count: categories.count)
+        var attributeCounts = [Int32](repeating: 0, count: attributes.count)
         var touchedCategories: [UInt32] = []
         var touchedAttributes: [UInt32] = []
         var prices = [Int](repeating: 0, count: bands.count)
@@ -143,9 +127,12 @@ final class SearchableFacts {
             }
         }
         return Facets(
-            categories: touchedCategories.map { (id: categoryNames[Int($0)], count: Int(categoryCounts[Int($0)])) }
+            categories: touchedCategories.map { (id: categories[$0], count: Int(categoryCounts[Int($0)])) }
                 .sorted { ($1.count, $0.id) < ($0.count, $1.id) },
-            attributes: touchedAttributes.map { (name: attributePairs[Int($0)].name, value: attributePairs[Int($0)].value, count: Int(attributeCounts[Int($0)])) }
+            attributes: touchedAttributes.map { id in
+                let pair = attributes[id].split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)
+                return (name: String(pair[0]), value: pair.count > 1 ? String(pair[1]) : "", count: Int(attributeCounts[Int(id)]))
+            }
                 .sorted { ($0.name, $1.count, $0.value) < ($1.name, $0.count, $1.value) },
             prices: prices.indices.filter { prices[$0] > 0 }.map { (from: bands[$0], to: $0 + 1 < bands.count ? bands[$0 + 1] : nil, count: prices[$0]) })
     }

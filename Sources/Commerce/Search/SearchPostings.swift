@@ -19,8 +19,7 @@ final class SearchPostings {
     /// half, so a list sorted as integers is sorted by product.
     private typealias Posting = UInt64
 
-    private var termIds: [String: UInt32] = [:]
-    private var terms: [String] = []
+    private var terms = InternedStrings()
     private var postings: [[Posting]] = []
     /// Per product rowid: the ids of its terms (to take it out again) and its length in tokens.
     private var documentTerms: [UInt32: [UInt32]] = [:]
@@ -85,8 +84,7 @@ final class SearchPostings {
     }
 
     func removeAll() {
-        self.termIds = [:]
-        terms = []
+        terms = InternedStrings()
         postings = []
         documentTerms = [:]
         lengths = []
@@ -96,12 +94,11 @@ final class SearchPostings {
     }
 
     private func termId(_ term: String) -> UInt32 {
-        if let id = termIds[term] { return id }
-        let id = UInt32(terms.count)
-        termIds[term] = id
-        terms.append(term)
-        postings.append([])
-        sortedTermIds = nil
+        let id = terms.id(term)
+        if Int(id) == postings.count {
+            postings.append([])
+            sortedTermIds = nil
+        }
         return id
     }
 
@@ -109,7 +106,7 @@ final class SearchPostings {
 
     /// Every term held by at least one product, with how many hold it.
     var vocabulary: [(String, Int)] {
-        zip(terms, postings).compactMap { $1.isEmpty ? nil : ($0, $1.count) }
+        zip(terms.strings, postings).compactMap { $1.isEmpty ? nil : ($0, $1.count) }
     }
 
     /// What a query asks for: each phrase a whole term or a prefix; a product must hold every one.
@@ -193,19 +190,19 @@ final class SearchPostings {
 
     /// The lists a phrase reads: its term's, or those of every term it starts.
     private func postingLists(_ phrase: Phrase) -> [[Posting]] {
-        guard phrase.prefix else { return termIds[phrase.term].map { [postings[Int($0)]] } ?? [] }
+        guard phrase.prefix else { return terms.existing(phrase.term).map { [postings[Int($0)]] } ?? [] }
         let sorted = sortedTermIds ?? {
-            let ids = (0..<UInt32(terms.count)).sorted { terms[Int($0)] < terms[Int($1)] }
+            let ids = (0..<UInt32(terms.count)).sorted { terms[$0] < terms[$1] }
             sortedTermIds = ids
             return ids
         }()
         var low = 0, high = sorted.count
         while low < high {
             let mid = (low + high) / 2
-            if terms[Int(sorted[mid])] < phrase.term { low = mid + 1 } else { high = mid }
+            if terms[sorted[mid]] < phrase.term { low = mid + 1 } else { high = mid }
         }
         var lists: [[Posting]] = []
-        while low < sorted.count, terms[Int(sorted[low])].hasPrefix(phrase.term) {
+        while low < sorted.count, terms[sorted[low]].hasPrefix(phrase.term) {
             if !postings[Int(sorted[low])].isEmpty { lists.append(postings[Int(sorted[low])]) }
             low += 1
         }
