@@ -97,5 +97,6 @@ public enum NodeSchema {
             DROP TABLE op_log_segments;
             ALTER TABLE op_log_segments_6 RENAME TO op_log_segments;
             """),
+        Migration(version: 7, name: "search index without prefix indexes", sql: CatalogSchema.searchWithoutPrefixes),
     ]
 }

@@ -91,6 +91,13 @@ public struct KeyedCollection<State: CRDT>: Sendable {
     /// Merges in place: one hash of the key, and no copy of the state; a state merged down to
     /// bottom is removed after.
     private mutating func merge(_ delta: State, into key: String) {
+        guard states[key] != nil else {
+            // Bottom is the identity of every join: a new key's state is the delta itself, with
+            // no walk through it (an import creates a hundred thousand keys).
+            delta.checkInvariants()
+            if !delta.isBottom { states[key] = delta }
+            return
+        }
         if Self.merge(delta, into: &states[key, default: State()]) { states[key] = nil }
     }
 

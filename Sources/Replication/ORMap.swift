@@ -78,6 +78,11 @@ public struct ORMap<Key: ReplicatedValue & Hashable, Value: CRDT>: CRDT {
     /// In place: keys only here change only if the other side saw (and so removed) their dots;
     /// the other side's keys are joined one by one. A small delta costs a scan, not a rebuild.
     public mutating func merge(_ other: ORMap) {
+        // Joined with bottom, a well-formed map (every one is: decoding checks) is itself.
+        if entries.isEmpty && context.isEmpty {
+            self = other
+            return
+        }
         if !other.context.isEmpty {
             var removed: [(Key, Set<Dot>)] = []
             for (key, entry) in entries where other.entries[key] == nil && entry.dots.contains(where: other.context.contains) {

@@ -169,12 +169,17 @@ public struct MemoryReplica: ReplicaStore, Sendable {
 
     /// Commits a local change to a typed collection.
     public mutating func commit<State: CRDT>(_ delta: State, key: String, in collection: String, as type: State.Type, at timestamp: HLCTimestamp) -> WireDelta? {
+        commit([(key, delta, timestamp)], in: collection)?.first
+    }
+
+    /// Commits local changes to a typed collection, in order; nil if it holds another type.
+    public mutating func commit<State: CRDT>(_ changes: [(key: String, delta: State, at: HLCTimestamp)], in collection: String) -> [WireDelta]? {
         // The type is checked on a temporary; the removed value is cast in one expression so no
         // other reference to its storage outlives it, and the mutation below happens in place.
         guard collections[collection] is KeyedCollection<State> else { return nil }
         guard var c = collections.removeValue(forKey: collection) as? KeyedCollection<State> else { return nil }
         defer { collections[collection] = c }
-        return c.commitLocal(key: key, delta: delta, origin: nodeId, timestamp: timestamp)
+        return changes.map { c.commitLocal(key: $0.key, delta: $0.delta, origin: nodeId, timestamp: $0.at) }
     }
 
     /// The current state at `key` of a typed collection.

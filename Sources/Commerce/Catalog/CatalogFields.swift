@@ -53,32 +53,43 @@ public enum CatalogFields {
     }
 
     /// The product an entry holds; nil if it has no status (nothing, or removed).
+    ///
+    /// Every replicated product change is projected through this, so field paths are cut as
+    /// substrings of the path rather than split into new strings.
     public static func product(id: String, from fields: [String: FieldValue]) -> Product? {
         guard case .text(let statusText)? = fields["status"], let status = ProductStatus(rawValue: statusText) else { return nil }
         var product = Product(id: id, status: status)
         if case .text(let category)? = fields["category"] { product.category = category }
         if case .flag(let featured)? = fields["featured"] { product.featured = featured }
         if case .integer(let created)? = fields["created"] { product.createdMs = created }
-        var variants: [String: Variant] = [:]
-        var images: [(String, String)] = []
+        var variants: [Substring: Variant] = [:]
+        var variantFields: [(sku: Substring, path: Substring, value: FieldValue)] = []
+        var images: [(Substring, String)] = []
         for (field, value) in fields {
-            let parts = field.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            switch (parts.first, parts.count, value) {
-            case ("name", 2, .text(let text)): product.names[parts[1]] = text
-            case ("description", 2, .text(let text)): product.descriptions[parts[1]] = text
-            case ("attr", 2, .text(let text)): product.attributes[parts[1]] = text
-            case ("image", 2, .text(let url)): images.append((parts[1], url))
-            case ("variant", 2, .flag(true)): variants[parts[1], default: Variant(sku: parts[1])].sku = parts[1]
+            guard let (head, rest) = cut(field[...]) else { continue }
+            switch (head, value) {
+            case ("name", .text(let text)) where !rest.contains("/"): product.names[String(rest)] = text
+            case ("description", .text(let text)) where !rest.contains("/"): product.descriptions[String(rest)] = text
+            case ("attr", .text(let text)) where !rest.contains("/"): product.attributes[String(rest)] = text
+            case ("image", .text(let url)) where !rest.contains("/"): images.append((rest, url))
+            case ("variant", _):
+                if let (sku, path) = cut(rest) {
+                    variantFields.append((sku, path, value))
+                } else if value == .flag(true) {
+                    variants[rest] = Variant(sku: String(rest))
+                }
             default: break
             }
         }
-        for (field, value) in fields where field.hasPrefix("variant/") {
-            let parts = field.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count >= 3, variants[parts[1]] != nil else { continue }  // a variant removed: its leftover fields are ignored
-            switch (parts[2], parts.count, value) {
-            case ("barcode", 3, .text(let barcode)): variants[parts[1]]?.barcode = barcode
-            case ("attr", 4, .text(let text)): variants[parts[1]]?.attributes[parts[3]] = text
-            case ("price", 5, .integer(let amount)): variants[parts[1]]?.prices.append(Price(region: parts[3], currency: parts[4], amount: amount))
+        // A variant removed: its leftover fields are ignored.
+        for (sku, path, value) in variantFields where variants[sku] != nil {
+            switch (cut(path), value) {
+            case (nil, .text(let barcode)) where path == "barcode": variants[sku]?.barcode = barcode
+            case (("attr", let name)?, .text(let text)) where !name.contains("/"): variants[sku]?.attributes[String(name)] = text
+            case (("price", let rest)?, .integer(let amount)):
+                if let (region, currency) = cut(rest), !currency.contains("/") {
+                    variants[sku]?.prices.append(Price(region: String(region), currency: String(currency), amount: amount))
+                }
             default: break
             }
         }
@@ -89,6 +100,12 @@ public enum CatalogFields {
             return sorted
         }
         return product
+    }
+
+    /// A path cut at its first `/`.
+    private static func cut(_ path: Substring) -> (Substring, Substring)? {
+        guard let slash = path.utf8.firstIndex(of: UInt8(ascii: "/")) else { return nil }
+        return (path[..<slash], path[path.utf8.index(after: slash)...])
     }
 
     public static func fields(of category: Category) -> [String: FieldValue] {

@@ -42,46 +42,89 @@ public final class CatalogIndex {
     // MARK: Writing (inside the transaction of the change)
 
     public func project(productId id: String, _ product: Product?) throws {
-        generation &+= 1
-        productVersions[id] = generation
-        let rowid = try database.queryOne("SELECT rowid FROM catalog_products WHERE id = ?", [id]) { $0.int64(0) }
-        if let rowid {
-            staleSearch.insert(UInt32(truncatingIfNeeded: rowid))
-            try database.execute("DELETE FROM catalog_variants WHERE product = ?", [rowid])
-            try database.execute("DELETE FROM catalog_attributes WHERE product = ?", [rowid])
-            try database.execute("DELETE FROM catalog_search WHERE rowid = ?", [rowid])
+        try project(products: [(id, product)])
+    }
+
+    /// Writes the tables of many products (nil: removed) with as few statements as it can: rows
+    /// of many products go in one statement (a statement costs microseconds whatever it writes).
+    ///
+    /// The search index above all: FTS5 flushes its pending terms to a new segment at every
+    /// statement that may roll back once it has been written in a transaction, so a search row
+    /// written between each product's other rows made one segment per product (and merging
+    /// them made a big import quadratic). It is written last.
+    public func project(products: [(id: String, product: Product?)]) throws {
+        var current: [String: Int64] = [:]
+        try queryInChunks("SELECT id, rowid FROM catalog_products WHERE id IN (", row: "?", ")", products.map { [$0.id] }) { row in
+            current[row.string(0)] = row.int64(1)
         }
-        guard let product else {
-            if let rowid { try database.execute("DELETE FROM catalog_products WHERE rowid = ?", [rowid]) }
-            return
+        // What the products had goes first: their variants, attributes and search rows, and
+        // the rows of products removed.
+        let replaced = products.compactMap { current[$0.id] }.map { [$0] as [any SQLBindable] }
+        try executeInChunks("DELETE FROM catalog_variants WHERE product IN (", row: "?", ")", replaced)
+        try executeInChunks("DELETE FROM catalog_attributes WHERE product IN (", row: "?", ")", replaced)
+        try executeInChunks("DELETE FROM catalog_search WHERE rowid IN (", row: "?", ")", replaced)
+        try executeInChunks("DELETE FROM catalog_products WHERE rowid IN (", row: "?", ")",
+                            products.filter { $0.product == nil }.compactMap { current[$0.id] }.map { [$0] })
+        var variants: [[any SQLBindable]] = [], attributes: [[any SQLBindable]] = [], search: [[any SQLBindable]] = []
+        for (id, product) in products {
+            generation &+= 1
+            productVersions[id] = generation
+            if let rowid = current[id] { staleSearch.insert(UInt32(truncatingIfNeeded: rowid)) }
+            guard let product else { continue }
+            let row = try writeRow(id, product, rowid: current[id])
+            // A SKU another product claims (two hubs' concurrent writes) goes to the later write.
+            variants += product.variants.map { [$0.sku, row, $0.barcode.map(Barcode.normalized)] }
+            let facets = product.facetAttributes
+            attributes += facets.map { [$0.name, $0.value, row] }
+            guard product.status == .active else { continue }
+            staleSearch.insert(UInt32(truncatingIfNeeded: row))
+            let codes = product.variants.flatMap { [$0.sku] + ($0.barcode.map { [$0] } ?? []) }
+            search.append([
+                row, product.names.sorted { $0.key < $1.key }.map(\.value).joined(separator: " \u{2029} "),
+                product.descriptions.sorted { $0.key < $1.key }.map(\.value).joined(separator: " \u{2029} "),
+                codes.joined(separator: " "), facets.map(\.value).joined(separator: " "),
+            ])
         }
+        try executeInChunks("INSERT OR REPLACE INTO catalog_variants(sku, product, barcode) VALUES ", row: "(?, ?, ?)", "", variants)
+        try executeInChunks("INSERT OR IGNORE INTO catalog_attributes(name, value, product) VALUES ", row: "(?, ?, ?)", "", attributes)
+        try executeInChunks("INSERT INTO catalog_search(rowid, name, description, codes, attributes) VALUES ", row: "(?, ?, ?, ?, ?)", "", search)
+    }
+
+    /// The product's own row; returns its rowid (kept when it had one).
+    private func writeRow(_ id: String, _ product: Product, rowid: Int64?) throws -> Int64 {
         let name = Product.localized(product.names, defaultLocale, fallback: defaultLocale) ?? product.id
         let cheapest = product.variants.flatMap { $0.prices(in: region) }.min { ($0.amount, $0.currency) < ($1.amount, $1.currency) }
-        try database.execute("""
+        let written = try database.queryOne("""
             INSERT INTO catalog_products(rowid, id, status, category, featured, created_ms, sort_name, price, currency)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET status = excluded.status, category = excluded.category, featured = excluded.featured,
                 created_ms = excluded.created_ms, sort_name = excluded.sort_name, price = excluded.price, currency = excluded.currency
+            RETURNING rowid
             """, [rowid, id, product.status.rawValue, product.category, product.featured, product.createdMs, SearchText.fold(name),
-                  cheapest?.amount, cheapest?.currency])
-        let row = try rowid ?? (database.queryOne("SELECT rowid FROM catalog_products WHERE id = ?", [id]) { $0.int64(0) } ?? 0)
-        for variant in product.variants {
-            // A SKU another product claims (two hubs' concurrent writes) goes to the later write.
-            try database.execute("INSERT OR REPLACE INTO catalog_variants(sku, product, barcode) VALUES (?, ?, ?)",
-                                 [variant.sku, row, variant.barcode.map(Barcode.normalized)])
-        }
-        for (attribute, value) in product.facetAttributes {
-            try database.execute("INSERT OR IGNORE INTO catalog_attributes(name, value, product) VALUES (?, ?, ?)", [attribute, value, row])
-        }
-        guard product.status == .active else { return }
-        staleSearch.insert(UInt32(truncatingIfNeeded: row))
-        let codes = product.variants.flatMap { [$0.sku] + ($0.barcode.map { [$0] } ?? []) }
-        try database.execute("INSERT INTO catalog_search(rowid, name, description, codes, attributes) VALUES (?, ?, ?, ?, ?)", [
-            row, product.names.sorted { $0.key < $1.key }.map(\.value).joined(separator: " \u{2029} "),
-            product.descriptions.sorted { $0.key < $1.key }.map(\.value).joined(separator: " \u{2029} "),
-            codes.joined(separator: " "), product.facetAttributes.map(\.value).joined(separator: " "),
-        ])
+                  cheapest?.amount, cheapest?.currency]) { $0.int64(0) }
+        guard let row = written else { throw StorageError(.io, message: "the catalog row of \(id) was not written") }
+        return row
     }
+
+    private static let chunkSizes = [256, 64, 16, 4, 1]
+
+    /// Runs `prefix` + `row`, `row`, ... + `suffix` over `rows` in statements of 256, 64, 16, 4
+    /// or 1 rows: few statements, and few distinct ones to keep prepared.
+    private func executeInChunks(_ prefix: String, row: String, _ suffix: String, _ rows: [[any SQLBindable]]) throws {
+        try queryInChunks(prefix, row: row, suffix, rows) { _ in }
+    }
+
+    private func queryInChunks(_ prefix: String, row: String, _ suffix: String, _ rows: [[any SQLBindable]], _ each: (Row) throws -> Void) throws {
+        var start = 0
+        for size in Self.chunkSizes {
+            let sql = prefix + Array(repeating: row, count: size).joined(separator: ", ") + suffix
+            while rows.count - start >= size {
+                _ = try database.query(sql, Array(rows[start..<start + size].joined()), each)
+                start += size
+            }
+        }
+    }
+
 
     public func project(categoryId id: String, _ category: Category?) {
         generation &+= 1
@@ -131,26 +174,32 @@ public final class CatalogIndex {
             }
             searchLoaded = true
         } else {
-            for rowid in staleSearch {
-                if let texts = try database.queryOne("SELECT \(columns) FROM catalog_search WHERE rowid = ?", [Int64(rowid)], { row in
-                    (0...3).map { row.string($0) }
-                }), let (category, price) = try database.queryOne("""
-                    SELECT category, price FROM catalog_products WHERE rowid = ? AND status = 'active'
-                    """, [Int64(rowid)], { ($0.optionalString(0), $0.optionalInt64(1)) }) {
-                    postings.set(rowid, columns: texts)
-                    namePostings.set(rowid, columns: [texts[0]])
-                    facts.set(rowid, category: category, price: price, attributes: try database.query("""
-                        SELECT name, value FROM catalog_attributes WHERE product = ?
-                        """, [Int64(rowid)]) { (name: $0.string(0), value: $0.string(1)) })
-                } else {
-                    postings.remove(rowid)
-                    namePostings.remove(rowid)
-                    facts.remove(rowid)
-                }
-            }
+            // One read transaction for them all: a statement on its own takes and drops the WAL
+            // read lock every time.
+            try database.reading { try refreshStaleSearch(columns: columns) }
         }
         staleSearch.removeAll()
         return (postings, namePostings, facts)
+    }
+
+    private func refreshStaleSearch(columns: String) throws {
+        for rowid in staleSearch {
+            if let texts = try database.queryOne("SELECT \(columns) FROM catalog_search WHERE rowid = ?", [Int64(rowid)], { row in
+                (0...3).map { row.string($0) }
+            }), let (category, price) = try database.queryOne("""
+                SELECT category, price FROM catalog_products WHERE rowid = ? AND status = 'active'
+                """, [Int64(rowid)], { ($0.optionalString(0), $0.optionalInt64(1)) }) {
+                postings.set(rowid, columns: texts)
+                namePostings.set(rowid, columns: [texts[0]])
+                facts.set(rowid, category: category, price: price, attributes: try database.query("""
+                    SELECT name, value FROM catalog_attributes WHERE product = ?
+                    """, [Int64(rowid)]) { (name: $0.string(0), value: $0.string(1)) })
+            } else {
+                postings.remove(rowid)
+                namePostings.remove(rowid)
+                facts.remove(rowid)
+            }
+        }
     }
 
     public func productId(sku: String) throws -> String? {

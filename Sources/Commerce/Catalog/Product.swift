@@ -88,11 +88,15 @@ public struct Product: Sendable, Equatable {
 
     /// Every attribute value shoppers can filter on: the product's and each variant's.
     public var facetAttributes: [(name: String, value: String)] {
-        var seen = Set<String>()
-        var out: [(String, String)] = []
-        for (name, value) in attributes.sorted(by: { $0.key < $1.key }) + variants.flatMap({ $0.attributes.sorted { $0.key < $1.key } }) {
-            if seen.insert(name + "\u{0}" + value).inserted { out.append((name, value)) }
+        var out: [(name: String, value: String)] = []
+        // A product has a handful: a scan beats hashing joined strings.
+        func add(_ attributes: [String: String]) {
+            for (name, value) in attributes.sorted(by: { $0.key < $1.key }) where !out.contains(where: { $0.name == name && $0.value == value }) {
+                out.append((name, value))
+            }
         }
+        add(attributes)
+        for variant in variants { add(variant.attributes) }
         return out
     }
 }

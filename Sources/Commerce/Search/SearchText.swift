@@ -4,7 +4,12 @@ import Foundation
 /// letters and digits (what FTS5's unicode61 tokenizer with remove_diacritics does).
 public enum SearchText {
     public static func fold(_ text: String) -> String {
-        text.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
+        // ASCII (most of a catalog) only needs lowering: Foundation's folding costs microseconds
+        // a call, and every product written folds its name.
+        guard text.utf8.allSatisfy({ $0 < 0x80 }) else {
+            return text.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
+        }
+        return String(decoding: text.utf8.map { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
     }
 
     public static func terms(_ text: String) -> [String] {

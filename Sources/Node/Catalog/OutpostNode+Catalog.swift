@@ -20,15 +20,17 @@ extension OutpostNode {
         let project: (String, [String]) throws -> Void = { collection, keys in
             switch collection {
             case Self.catalogCollection:
+                var products: [(id: String, product: Product?)] = []
                 for key in keys {
                     let fields = replica.state(at: key, in: collection, as: CatalogFields.Entry.self).map(CatalogFields.values) ?? [:]
                     if CatalogFields.isCategoryKey(key) {
                         let id = String(key.dropFirst(CatalogFields.categoryPrefix.count))
                         catalog.project(categoryId: id, CatalogFields.category(id: id, from: fields))
                     } else {
-                        try catalog.project(productId: key, CatalogFields.product(id: key, from: fields))
+                        products.append((key, CatalogFields.product(id: key, from: fields)))
                     }
                 }
+                try catalog.project(products: products)
             case Self.inventoryCollection:
                 for key in keys { try catalog.project(stockKey: key, replica.state(at: key, in: collection, as: BoundedCounter.self), node: me) }
             default:

@@ -41,6 +41,7 @@ extension OutpostNode {
             // Parsed in parts on the thread pool (its threads run them side by side), then
             // put back in file order on the loop.
             let body = request.body
+            let started = EventLoop.hrtimeNs()
             let parts = Self.parts(of: body, count: 4)
             let gathered = ParsedParts(count: parts.count)
             for (index, range) in parts.enumerated() {
@@ -54,7 +55,7 @@ extension OutpostNode {
                         all += part.lines.map { (offset + $0.line, $0.json) }
                         offset += part.lineCount
                     }
-                    importProducts(all, responder: responder)
+                    importProducts(all, startedNs: started, responder: responder)
                 })
             }
         }
@@ -90,7 +91,8 @@ extension OutpostNode {
         return (out, lineNumber)
     }
 
-    private func importProducts(_ lines: [(line: Int, json: Result<LooseJSON, ImportParseError>)], responder: Responder) {
+    private func importProducts(_ lines: [(line: Int, json: Result<LooseJSON, ImportParseError>)], startedNs: UInt64, responder: Responder) {
+        let parsedNs = EventLoop.hrtimeNs()
         let catalog = self.catalog, replica = self.replica, me = identity.nodeId
         var errors: [ImportError] = []
         var products: [Product] = []
@@ -101,48 +103,81 @@ extension OutpostNode {
         let lookup = CatalogLookup(skuOwner: { fileSkus[$0] ?? base.skuOwner($0) }, barcodeOwner: { fileBarcodes[$0] ?? base.barcodeOwner($0) },
                                    categoryExists: base.categoryExists)
         let now = WallClock.nowMs()
-        for (line, parsed) in lines {
-            guard case .success(let json) = parsed else {
-                errors.append(ImportError(line: line, field: "", reason: "is not a JSON object"))
-                continue
+        // In one read transaction: every line looks its SKUs and barcodes up.
+        do {
+            try database.reading {
+                for (line, parsed) in lines {
+                    guard case .success(let json) = parsed else {
+                        errors.append(ImportError(line: line, field: "", reason: "is not a JSON object"))
+                        continue
+                    }
+                    let result = ProductInput.create(json, createdMs: now, lookup: lookup)
+                    switch result {
+                    case .failure(let failure):
+                        errors += failure.errors.map { ImportError(line: line, field: $0.field, reason: $0.reason) }
+                    case .success(var product):
+                        if let earlier = fileIds[product.id] {
+                            errors.append(ImportError(line: line, field: "id", reason: "\(product.id) is on line \(earlier) too"))
+                            continue
+                        }
+                        fileIds[product.id] = line
+                        for variant in product.variants {
+                            fileSkus[variant.sku] = product.id
+                            if let barcode = variant.barcode { fileBarcodes[Barcode.normalized(barcode)] = product.id }
+                        }
+                        if let current = self.product(product.id) {
+                            product.createdMs = current.createdMs
+                            existing.insert(product.id)
+                        }
+                        products.append(product)
+                    }
+                }
             }
-            let result = ProductInput.create(json, createdMs: now, lookup: lookup)
-            switch result {
-            case .failure(let failure):
-                errors += failure.errors.map { ImportError(line: line, field: $0.field, reason: $0.reason) }
-            case .success(var product):
-                if let earlier = fileIds[product.id] {
-                    errors.append(ImportError(line: line, field: "id", reason: "\(product.id) is on line \(earlier) too"))
-                    continue
-                }
-                fileIds[product.id] = line
-                for variant in product.variants {
-                    fileSkus[variant.sku] = product.id
-                    if let barcode = variant.barcode { fileBarcodes[Barcode.normalized(barcode)] = product.id }
-                }
-                if let current = self.product(product.id) {
-                    product.createdMs = current.createdMs
-                    existing.insert(product.id)
-                }
-                products.append(product)
-            }
+        } catch {
+            return responder.fail(error)
         }
         guard errors.isEmpty else {
             var error = HTTPError(.validation, detail: "\(errors.count) problem\(errors.count == 1 ? "" : "s") on \(Set(errors.map(\.line)).count) line(s); nothing was imported")
             error.problem.extensions = [("errors", .array(errors.prefix(Self.importErrorsListed).map(\.json))), ("errors_total", .int(Int64(errors.count)))]
             return responder.fail(error)
         }
+        let validatedNs = EventLoop.hrtimeNs()
+        var committingNs: UInt64 = 0
         writer.submit({ _ in
-            for product in products { _ = try Self.commit(CatalogFields.fields(of: product), key: product.id, replica: replica, as: me) }
+            committingNs = EventLoop.hrtimeNs()
+            var changes: [(key: String, delta: CatalogFields.Entry, at: HLCTimestamp)] = []
+            var imported: [String: Product] = [:]
+            changes.reserveCapacity(products.count)
+            imported.reserveCapacity(products.count)
+            let wallMs = WallClock.nowMs()
+            for product in products {
+                var entry = replica.state(at: product.id, in: Self.catalogCollection, as: CatalogFields.Entry.self) ?? CatalogFields.Entry()
+                let at = replica.tick(wallMs: wallMs)
+                guard let delta = CatalogFields.delta(from: &entry, to: CatalogFields.fields(of: product), replica: me, at: at) else { continue }
+                changes.append((product.id, delta, at))
+                imported[product.id] = product
+            }
+            // The entries now hold exactly these products' fields (the deltas set every field
+            // that differed and removed the rest), so the catalog's tables are written from the
+            // products in hand rather than decoded back from the entries.
+            try replica.commit(changes, in: Self.catalogCollection) { keys in
+                try catalog.project(products: keys.map { ($0, imported[$0]) })
+            }
         }, completion: { [unowned self] result in
             switch result {
             case .success:
+                let committedNs = EventLoop.hrtimeNs()
                 replicatedChanged()
                 // Search reads the new products now, as part of the import, not on a shopper's
                 // next search (a whole catalog takes seconds).
                 do { try catalog.prepareSearch(nowMs: WallClock.nowMs()) } catch {
                     logger.error("search index not refreshed after an import", metadata: ["error": "\(error)"])
                 }
+                let ms = { (from: UInt64, to: UInt64) in Int64((to &- from) / 1_000_000) }
+                logger.info("catalog imported", metadata: [
+                    "products": "\(products.count)", "parse_ms": "\(ms(startedNs, parsedNs))", "validate_ms": "\(ms(parsedNs, validatedNs))",
+                    "commit_ms": "\(ms(committingNs, committedNs))", "search_ms": "\(ms(committedNs, EventLoop.hrtimeNs()))",
+                ])
                 responder.send(.json(.object([JSONMember("imported", .int(Int64(products.count))),
                                               JSONMember("created", .int(Int64(products.count - existing.count))),
                                               JSONMember("replaced", .int(Int64(existing.count)))])))

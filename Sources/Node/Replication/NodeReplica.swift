@@ -119,14 +119,24 @@ final class NodeReplica: ReplicaStore {
         }
     }
 
-    /// One origin's deltas with consecutive counters, as one op log row.
-    private static func insertSegment(_ run: [WireDelta], collection: String, into database: Database) throws {
-        guard let first = run.first, let last = run.last else { return }
-        var writer = CanonicalWriter()
-        WireDelta.encode(run, to: &writer)
-        try database.execute("""
-            INSERT OR IGNORE INTO op_log_segments(collection, origin, first_counter, last_counter, deltas) VALUES (?, ?, ?, ?, ?)
-            """, [collection, first.dot.replica, Int64(first.dot.counter), Int64(last.dot.counter), writer.bytes])
+    /// Deltas per op log row at most: a row is read whole, and a big import's deltas in one row
+    /// would be hundreds of megabytes.
+    static let segmentDeltasMax = 512
+
+    /// One origin's deltas with consecutive counters, as op log rows of `segmentDeltasMax` at most.
+    private static func insertSegment(_ run: some RandomAccessCollection<WireDelta>, collection: String, into database: Database) throws {
+        var start = run.startIndex
+        while start != run.endIndex {
+            let end = run.index(start, offsetBy: segmentDeltasMax, limitedBy: run.endIndex) ?? run.endIndex
+            let segment = run[start..<end]
+            start = end
+            guard let first = segment.first, let last = segment.last else { continue }
+            var writer = CanonicalWriter()
+            WireDelta.encode(Array(segment), to: &writer)
+            try database.execute("""
+                INSERT OR IGNORE INTO op_log_segments(collection, origin, first_counter, last_counter, deltas) VALUES (?, ?, ?, ?, ?)
+                """, [collection, first.dot.replica, Int64(first.dot.counter), Int64(last.dot.counter), writer.bytes])
+        }
     }
 
     // MARK: Transactions
@@ -174,20 +184,32 @@ final class NodeReplica: ReplicaStore {
     /// from the database so memory never runs ahead of disk.
     func commit<State: CRDT>(_ delta: State, key: String, in collection: String, at: HLCTimestamp) throws -> WireDelta {
         precondition(at == clock.last, "commit with the reading just taken from tick(wallMs:)")
-        guard let wire = memory.commit(delta, key: key, in: collection, as: State.self, at: at) else {
+        return try commit([(key, delta, at)], in: collection)[0]
+    }
+
+    /// Commits many local changes at once (an import), as `commit` does one: one op log segment
+    /// per `segmentDeltasMax` deltas, the progress and the clock written once. `project`, when
+    /// given, updates the views of the changed keys instead of `viewsChanged`: for a caller that
+    /// holds the new values already and need not decode them from the states.
+    @discardableResult
+    func commit<State: CRDT>(_ changes: [(key: String, delta: State, at: HLCTimestamp)], in collection: String,
+                             project: (([String]) throws -> Void)? = nil) throws -> [WireDelta] {
+        precondition(zip(changes, changes.dropFirst()).allSatisfy { $0.at < $1.at } && (changes.last?.at ?? clock.last) <= clock.last,
+                     "commit readings taken from tick(wallMs:), in order")
+        guard let wires = memory.commit(changes, in: collection) else {
             preconditionFailure("\(collection) does not hold \(State.self)")  // a bug in a route
         }
         var change = CollectionChange()
-        change.deltas = [wire]
-        change.keys = [key]
+        change.deltas = wires
+        change.keys = changes.map(\.key)
         do {
-            try persist(change, in: collection)
+            try persist(change, in: collection, project: project.map { project in { _, keys in try project(keys) } })
             try saveClock()
         } catch {
             try? load(collection)
             throw error
         }
-        return wire
+        return wires
     }
 
     /// A clock reading for a local change; pass it to `commit` (and to registers in the delta).
@@ -311,7 +333,7 @@ final class NodeReplica: ReplicaStore {
 
     /// Writes the change's new deltas to the op log (one segment per origin) and the applied
     /// counters that moved; its keys wait for write-back.
-    private func persist(_ change: CollectionChange, in name: String) throws {
+    private func persist(_ change: CollectionChange, in name: String, project: ((String, [String]) throws -> Void)? = nil) throws {
         guard let collection = memory.collections[name] else { return }
         var runs: [ReplicaID: [WireDelta]] = [:]
         for delta in change.deltas { runs[delta.dot.replica, default: []].append(delta) }
@@ -331,7 +353,7 @@ final class NodeReplica: ReplicaStore {
         if !change.keys.isEmpty {
             unwritten[name, default: []].formUnion(change.keys)
             changeCount += 1
-            if let views = viewsChanged {
+            if let views = project ?? viewsChanged {
                 var seen = Set<String>()
                 try views(name, change.keys.filter { seen.insert($0).inserted })
             }
