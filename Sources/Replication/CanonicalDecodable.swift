@@ -118,7 +118,7 @@ extension GSet: CanonicalDecodable where Element: CanonicalDecodable {
 
 extension ORSet: CanonicalDecodable where Element: CanonicalDecodable {
     public init(from reader: inout CanonicalReader) throws(WireError) {
-        let entries = try reader.sortedMap(keys: Element.self) { (r: inout CanonicalReader) throws(WireError) in try r.sortedSet(of: Dot.self) }
+        let entries = try reader.sortedMap(keys: Element.self) { (r: inout CanonicalReader) throws(WireError) in DotSet(try r.sortedSet(of: Dot.self)) }
         let context = try CausalContext(from: &reader)
         guard entries.values.allSatisfy({ !$0.isEmpty && $0.allSatisfy(context.contains) }) else {
             throw .invalid("an OR-set entry has no dots, or dots outside its context")
@@ -130,7 +130,7 @@ extension ORSet: CanonicalDecodable where Element: CanonicalDecodable {
 extension ORMap: CanonicalDecodable where Key: CanonicalDecodable, Value: CanonicalDecodable {
     public init(from reader: inout CanonicalReader) throws(WireError) {
         let entries = try reader.sortedMap(keys: Key.self) { (r: inout CanonicalReader) throws(WireError) in
-            Entry(dots: try r.sortedSet(of: Dot.self), value: try Value(from: &r))
+            Entry(dots: DotSet(try r.sortedSet(of: Dot.self)), value: try Value(from: &r))
         }
         let context = try CausalContext(from: &reader)
         guard entries.values.allSatisfy({ ($0.dots.isEmpty == false || !$0.value.isBottom) && $0.dots.allSatisfy(context.contains) }) else {

@@ -7,7 +7,7 @@
 public struct ORMap<Key: ReplicatedValue & Hashable, Value: CRDT>: CRDT {
     public struct Entry: Equatable, Sendable {
         /// Dots of the live updates; empty once removed.
-        public var dots: Set<Dot>
+        public var dots: DotSet
         /// The value, merged from every update ever seen.
         public var value: Value
     }
@@ -39,8 +39,8 @@ public struct ORMap<Key: ReplicatedValue & Hashable, Value: CRDT>: CRDT {
         let valueDelta = mutate(&value)
         let dot = context.nextDot(for: replica)
         var delta = ORMap()
-        delta.entries[key] = Entry(dots: [dot], value: valueDelta)
-        delta.context = CausalContext(dots: (entries[key]?.dots ?? []).union([dot]))
+        delta.entries[key] = Entry(dots: DotSet(dot), value: valueDelta)
+        delta.context = CausalContext(dots: (entries[key]?.dots ?? []).union(DotSet(dot)))
         merge(delta)
         return delta
     }
@@ -50,13 +50,15 @@ public struct ORMap<Key: ReplicatedValue & Hashable, Value: CRDT>: CRDT {
     @discardableResult
     public mutating func update(_ changes: [(key: Key, mutate: (inout Value) -> Value)], removing removed: [Key] = [], replica: ReplicaID) -> ORMap {
         var delta = ORMap()
+        delta.entries.reserveCapacity(changes.count)
         var seen: [Dot] = []
+        seen.reserveCapacity(changes.count + removed.count)
         var counter = context.nextDot(for: replica).counter
         for (key, mutate) in changes {
             var value = entries[key]?.value ?? Value()
             let dot = Dot(replica: replica, counter: counter)
             counter += 1
-            delta.entries[key] = Entry(dots: [dot], value: mutate(&value))
+            delta.entries[key] = Entry(dots: DotSet(dot), value: mutate(&value))
             seen += entries[key]?.dots ?? []
             seen.append(dot)
         }
@@ -84,7 +86,7 @@ public struct ORMap<Key: ReplicatedValue & Hashable, Value: CRDT>: CRDT {
             return
         }
         if !other.context.isEmpty {
-            var removed: [(Key, Set<Dot>)] = []
+            var removed: [(Key, DotSet)] = []
             for (key, entry) in entries where other.entries[key] == nil && entry.dots.contains(where: other.context.contains) {
                 removed.append((key, entry.dots.filter { !other.context.contains($0) }))
             }

@@ -2,13 +2,13 @@
 /// add tags the element with a fresh dot; a remove removes only the dots it has seen.
 public struct ORSet<Element: ReplicatedValue & Hashable>: CRDT {
     /// Element -> the dots of its live adds. Never holds an empty set.
-    public private(set) var entries: [Element: Set<Dot>] = [:]
+    public private(set) var entries: [Element: DotSet] = [:]
     /// Every dot this state has seen, live or removed.
     public private(set) var context = CausalContext()
 
     public init() {}
 
-    init(entries: [Element: Set<Dot>], context: CausalContext) {
+    init(entries: [Element: DotSet], context: CausalContext) {
         self.entries = entries
         self.context = context
     }
@@ -21,8 +21,8 @@ public struct ORSet<Element: ReplicatedValue & Hashable>: CRDT {
     public mutating func insert(_ element: Element, replica: ReplicaID) -> ORSet {
         let dot = context.nextDot(for: replica)
         var delta = ORSet()
-        delta.entries[element] = [dot]
-        delta.context = CausalContext(dots: (entries[element] ?? []).union([dot]))
+        delta.entries[element] = DotSet(dot)
+        delta.context = CausalContext(dots: (entries[element] ?? []).union(DotSet(dot)))
         merge(delta)
         return delta
     }
@@ -37,7 +37,7 @@ public struct ORSet<Element: ReplicatedValue & Hashable>: CRDT {
     }
 
     public mutating func merge(_ other: ORSet) {
-        var merged: [Element: Set<Dot>] = [:]
+        var merged: [Element: DotSet] = [:]
         for element in Set(entries.keys).union(other.entries.keys) {
             let dots = DotKernel.join(entries[element] ?? [], context, other.entries[element] ?? [], other.context)
             if !dots.isEmpty { merged[element] = dots }
@@ -63,9 +63,9 @@ public struct ORSet<Element: ReplicatedValue & Hashable>: CRDT {
 /// The join of two dot sets under their causal contexts: a dot survives if both sides have it,
 /// or one side has it and the other has never seen it.
 enum DotKernel {
-    static func join(_ a: Set<Dot>, _ contextA: CausalContext, _ b: Set<Dot>, _ contextB: CausalContext) -> Set<Dot> {
-        var result = a.intersection(b)
-        for dot in a where !b.contains(dot) && !contextB.contains(dot) { result.insert(dot) }
+    static func join(_ a: DotSet, _ contextA: CausalContext, _ b: DotSet, _ contextB: CausalContext) -> DotSet {
+        var result = DotSet()
+        for dot in a where b.contains(dot) || !contextB.contains(dot) { result.insert(dot) }
         for dot in b where !a.contains(dot) && !contextA.contains(dot) { result.insert(dot) }
         return result
     }

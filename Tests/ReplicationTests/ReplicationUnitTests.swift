@@ -121,6 +121,25 @@ import Testing
         #expect(x.canonicalBytes == y.canonicalBytes)
     }
 
+    @Test func dotSetsAreSetsWhateverTheOrderOfInsertion() {
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let dots = (0..<Int.random(in: 0...6, using: &random)).map { _ in
+                Dot(replica: ["a", "b", "hub"].randomElement(using: &random) ?? "a", counter: UInt64.random(in: 1...4, using: &random))
+            }
+            let set = DotSet(dots)
+            #expect(set == DotSet(dots.shuffled(using: &random)))
+            #expect(Array(set) == Set(dots).sorted(), "unique, ascending")
+            #expect(set.count == Set(dots).count)
+            let probe = Dot(replica: "a", counter: 2)
+            #expect(set.contains(probe) == dots.contains(probe))
+            #expect(set.filter { $0.replica != "a" } == DotSet(dots.filter { $0.replica != "a" }))
+            #expect(set.union(DotSet(probe)) == DotSet(dots + [probe]))
+        }
+        #expect(DotSet().isEmpty)
+        #expect(DotSet(Dot(replica: "a", counter: 1)) == [Dot(replica: "a", counter: 1)])
+    }
+
     @Test func varintsAndZigzag() {
         var writer = CanonicalWriter()
         writer.unsigned(300)
