@@ -149,19 +149,6 @@ public final class Database {
     }
 
     /// Runs `body` in a transaction: committed if it returns, rolled back if it throws.
-    /// Sets SQLite's page cache to `bytes` until `restorePageCache()`: for one big transaction
-    /// (an import), whose dirty pages would otherwise be written out to the WAL mid-transaction
-    /// and written again each time they change after.
-    public func enlargePageCache(to bytes: Int) throws(StorageError) {
-        guard bytes > options.pageCacheBytes else { return }
-        try execute("PRAGMA cache_size = -\(bytes / 1024)")
-    }
-
-    /// Back to the configured page cache; SQLite frees the pages past it.
-    public func restorePageCache() throws(StorageError) {
-        try execute("PRAGMA cache_size = -\(options.pageCacheBytes / 1024)")
-    }
-
     /// Runs `body` in one read transaction, or in the caller's transaction if one is open: many
     /// reads then cost one take of the WAL read lock instead of one each.
     public func reading<T>(_ body: () throws -> T) throws -> T {

@@ -19,8 +19,6 @@ extension OutpostNode {
     static let importBytesMax = 512 << 20
     /// The reply lists at most this many errors (and says how many there were).
     static let importErrorsListed = 10_000
-    static let importPageCacheBytesPerProduct = 4 << 10
-    static let importPageCacheBytesMax = 1 << 30
 
     /// `POST /admin/v1/catalog/import`: JSON Lines, one product per line, all or nothing.
     ///
@@ -145,11 +143,8 @@ extension OutpostNode {
         }
         let validatedNs = EventLoop.hrtimeNs()
         var committingNs: UInt64 = 0
-        writer.submit({ database in
+        writer.submit({ _ in
             committingNs = EventLoop.hrtimeNs()
-            // Room for every page the import changes (about 4 KB a product: its op log entry,
-            // rows, index and search entries), up to a bound.
-            try database.enlargePageCache(to: min(products.count * Self.importPageCacheBytesPerProduct, Self.importPageCacheBytesMax))
             var changes: [(key: String, delta: CatalogFields.Entry, at: HLCTimestamp)] = []
             var imported: [String: Product] = [:]
             changes.reserveCapacity(products.count)
@@ -169,9 +164,6 @@ extension OutpostNode {
                 try catalog.project(products: keys.map { ($0, imported[$0]) })
             }
         }, completion: { [unowned self] result in
-            do { try database.restorePageCache() } catch {
-                logger.error("page cache not restored after an import", metadata: ["error": "\(error)"])
-            }
             switch result {
             case .success:
                 let committedNs = EventLoop.hrtimeNs()
