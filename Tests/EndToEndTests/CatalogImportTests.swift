@@ -78,6 +78,46 @@ final class CatalogImportTests: XCTestCase {
         XCTAssertEqual(try count(node), 0)
     }
 
+    func testAnImportThatChangesProductsReplacesTheirVariantsSearchAndStatus() throws {
+        let node = try start()
+        let scratch = TemporaryDirectory()
+        func importLines(_ lines: String) throws {
+            let file = scratch.file("products.jsonl")
+            try lines.write(toFile: file, atomically: true, encoding: .utf8)
+            let result = try runExecutable("nodectl", ["catalog", "import", file, "--data-dir", node.dataDirectory])
+            XCTAssertEqual(result.status, 0, result.stderr)
+        }
+        func get(_ path: String) throws -> (status: Int, json: [String: Any]?) {
+            let response = try node.client().get(path)
+            return (response.status, try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+        }
+        func found(_ query: String) throws -> [String] {
+            ((try get("/api/v1/search?q=\(query)").json?["products"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
+        }
+        let price = #"[{"region": "eu", "currency": "EUR", "amount": 500}]"#
+        try importLines("""
+            {"id": "sencha", "status": "active", "category": "tea", "name": {"en": "Sencha"}, "attributes": {"origin": "Japan"}, "variants": [{"sku": "SEN-50", "prices": \(price)}, {"sku": "SEN-100", "prices": \(price)}]}
+            {"id": "assam", "status": "active", "category": "tea", "name": {"en": "Assam"}, "variants": [{"sku": "ASM-100", "prices": \(price)}]}
+            {"id": "chai", "status": "active", "category": "tea", "name": {"en": "Chai"}, "variants": [{"sku": "CHAI-1", "prices": \(price)}]}
+            """)
+        XCTAssertEqual(try found("sencha"), ["sencha"])
+        XCTAssertEqual(try get("/api/v1/products?category=tea&attr.origin=Japan").json?["products"].map { ($0 as? [Any])?.count }, 1)
+
+        // Renamed, a variant gone, a SKU moved to the other product, one no longer on sale.
+        try importLines("""
+            {"id": "sencha", "status": "active", "category": "tea", "name": {"en": "Gyokuro"}, "attributes": {"origin": "Kyoto"}, "variants": [{"sku": "SEN-50", "prices": \(price)}]}
+            {"id": "assam", "status": "active", "category": "tea", "name": {"en": "Assam"}, "variants": [{"sku": "ASM-100", "prices": \(price)}, {"sku": "SEN-100", "prices": \(price)}]}
+            {"id": "chai", "status": "draft", "category": "tea", "name": {"en": "Chai"}, "variants": [{"sku": "CHAI-1", "prices": \(price)}]}
+            """)
+        XCTAssertEqual(try found("gyokuro"), ["sencha"])
+        XCTAssertEqual(try found("sencha"), [], "the old name is gone from search")
+        XCTAssertEqual(try found("chai"), [], "a draft is not searchable")
+        XCTAssertEqual(try get("/api/v1/products/by-sku/SEN-100").json?["id"] as? String, "assam")
+        XCTAssertEqual(try get("/api/v1/products/by-sku/SEN-50").json?["id"] as? String, "sencha")
+        XCTAssertEqual(try get("/api/v1/products?category=tea&attr.origin=Japan").json?["products"].map { ($0 as? [Any])?.count }, 0,
+                       "the old attribute value no longer filters")
+    }
+
     func testTheDemoCatalogIsDeterministicAndSearchable() throws {
         let node = try NodeProcess.start(config: "[node]\nid = \"shop\"\nregion = \"eu\"\n")
         let first = try runExecutable("nodectl", ["catalog", "demo", "--products", "300", "--data-dir", node.dataDirectory])

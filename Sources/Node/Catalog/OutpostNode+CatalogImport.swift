@@ -99,9 +99,17 @@ extension OutpostNode {
         var existing = Set<String>()
         // SKUs, barcodes and ids claimed by earlier lines of the same file.
         var fileSkus: [String: String] = [:], fileBarcodes: [String: String] = [:], fileIds: [String: Int] = [:]
+        // A product the file replaces holds only what its line gives it: its SKUs and barcodes
+        // in the catalog are free for other lines (the first line to claim one gets it).
+        var replacing = Set<String>()
+        for case (_, .success(.object(let members))) in lines {
+            if case .string(let id)? = members["id"] { replacing.insert(id) }
+        }
         let base = catalog.lookup
-        let lookup = CatalogLookup(skuOwner: { fileSkus[$0] ?? base.skuOwner($0) }, barcodeOwner: { fileBarcodes[$0] ?? base.barcodeOwner($0) },
-                                   categoryExists: base.categoryExists)
+        let lookup = CatalogLookup(
+            skuOwner: { fileSkus[$0] ?? base.skuOwner($0).flatMap { replacing.contains($0) ? nil : $0 } },
+            barcodeOwner: { fileBarcodes[$0] ?? base.barcodeOwner($0).flatMap { replacing.contains($0) ? nil : $0 } },
+            categoryExists: base.categoryExists)
         let now = WallClock.nowMs()
         // In one read transaction: every line looks its SKUs and barcodes up.
         do {
