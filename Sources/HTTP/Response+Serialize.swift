@@ -1,3 +1,5 @@
+import Platform
+
 extension HTTPConnection {
     /// Status lines indexed by status code (100...599), made once.
     static let statusLines: [[UInt8]] = {
