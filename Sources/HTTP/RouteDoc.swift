@@ -94,6 +94,10 @@ public enum OpenAPIDocument {
                         "type": "http", "scheme": "bearer",
                         "description": "The node's admin token, from <data-dir>/admin.token.",
                     ],
+                    "accessToken": [
+                        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                        "description": "An access token (HS256, typ at+jwt, 15 minutes) signed with a fleet key; its `roles` claim must hold one of the route's roles (x-roles).",
+                    ],
                 ],
             ],
         ]
@@ -124,8 +128,11 @@ public enum OpenAPIDocument {
             ]))
         }
         var replies = doc.replies
-        if route.access == .adminToken && !replies.contains(where: { $0.status == 401 }) {
-            replies.append(.init(401, "Missing or wrong admin token.", contentType: Response.problemContentType, schema: problemSchemaRef))
+        if route.access.takesAdminToken && !replies.contains(where: { $0.status == 401 }) {
+            replies.append(.init(401, "Missing, wrong or expired token.", contentType: Response.problemContentType, schema: problemSchemaRef))
+        }
+        if case .staff = route.access, !replies.contains(where: { $0.status == 403 }) {
+            replies.append(.init(403, "A valid access token without a role this route takes.", contentType: Response.problemContentType, schema: problemSchemaRef))
         }
         var responseMembers = replies.sorted { $0.status < $1.status }.map { reply -> JSONMember in
             var content: [JSONMember] = []
@@ -141,8 +148,12 @@ public enum OpenAPIDocument {
             "content": [Response.problemContentType: ["schema": problemSchemaRef]],
         ]))
         members.append(JSONMember("responses", .object(responseMembers)))
-        if route.access == .adminToken {
-            members.append(JSONMember("security", [["adminToken": []]]))
+        switch route.access {
+        case .anyone: break
+        case .adminToken: members.append(JSONMember("security", [["adminToken": []]]))
+        case .staff(let roles):
+            members.append(JSONMember("security", [["adminToken": []], ["accessToken": .array(roles.map { .string($0) })]]))
+            members.append(JSONMember("x-roles", .array(roles.map { .string($0) })))
         }
         return .object(members)
     }

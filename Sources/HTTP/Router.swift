@@ -4,6 +4,16 @@ public enum Access: Sendable, Equatable {
     case anyone
     /// The node's admin token as a bearer token (operators, `nodectl`).
     case adminToken
+    /// The admin token, or an access token (JWT) that holds one of these roles.
+    case staff([String])
+
+    /// Whether the admin token opens the route.
+    public var takesAdminToken: Bool {
+        switch self {
+        case .anyone: false
+        case .adminToken, .staff: true
+        }
+    }
 }
 
 /// Answers a request, now or later (after a group commit), exactly once.

@@ -1,3 +1,4 @@
+import Commerce
 import Platform
 
 /// Who this node is: its id, its Ed25519 key pair and the admin token operators present.
@@ -6,15 +7,21 @@ import Platform
 ///   node.key     Ed25519 private key, PKCS#8 PEM (0600)
 ///   node.pub     its public key, PEM (0644)
 ///   admin.token  bearer token for /admin/v1 and nodectl (0600)
+///   auth.keys    the keys that sign access tokens, shared by the fleet (0600; see `tokenKeysFile`)
 public struct NodeIdentity: Sendable {
     public let nodeId: String
     public let keyPair: Ed25519KeyPair
     /// The admin token's bytes (the file holds it as text).
     public let adminToken: String
+    public let tokenKeys: TokenKeys
 
     public static let keyFile = "node.key"
     public static let publicKeyFile = "node.pub"
     public static let adminTokenFile = "admin.token"
+    /// One key per line, `KEY-ID HEX-SECRET` (32 bytes or more), oldest first: the last signs,
+    /// all verify. A node makes its own at first start; `nodectl enroll` puts the fleet's there,
+    /// so a token made on one node is good on the others.
+    public static let tokenKeysFile = "auth.keys"
     /// Where a running node writes its base URL, for `nodectl --data-dir`.
     public static let addressFile = "node.address"
     /// Where a running node writes its sync address (HOST:PORT), when it listens for peers.
@@ -48,7 +55,47 @@ public struct NodeIdentity: Sendable {
             token = Hex.encode(SecureRandom.bytes(32))
             try Files.writeAtomically(tokenPath, token + "\n", mode: 0o600)
         }
-        return NodeIdentity(nodeId: nodeId, keyPair: keyPair, adminToken: token)
+        return NodeIdentity(nodeId: nodeId, keyPair: keyPair, adminToken: token, tokenKeys: try tokenKeys(in: directory))
+    }
+
+    /// The token keys in `directory`, made (one new key) if there are none.
+    public static func tokenKeys(in directory: String) throws -> TokenKeys {
+        let path = directory + "/" + tokenKeysFile
+        guard Files.exists(path) else {
+            let keys = newTokenKeys(adding: nil)
+            try Files.writeAtomically(path, tokenKeysText(keys), mode: 0o600)
+            return keys
+        }
+        try requireOwnerOnly(path)
+        return try parseTokenKeys(try Files.readString(path), path: path)
+    }
+
+    /// `existing` with a new key after it (it signs from then on); a fresh set if nil.
+    public static func newTokenKeys(adding existing: TokenKeys?) -> TokenKeys {
+        let key = TokenKeys.Key(id: "k-" + Hex.encode(SecureRandom.bytes(4)), secret: SecureRandom.bytes(32))
+        // Four random bytes of id: a repeat is as likely as a collision of random ids, and would
+        // only need another try.
+        guard let keys = TokenKeys((existing?.keys ?? []) + [key]) else { return newTokenKeys(adding: existing) }
+        return keys
+    }
+
+    public static func tokenKeysText(_ keys: TokenKeys) -> String {
+        "# Keys that sign access tokens: KEY-ID HEX-SECRET, oldest first; the last one signs.\n"
+            + keys.keys.map { "\($0.id) \(Hex.encode($0.secret))\n" }.joined()
+    }
+
+    public static func parseTokenKeys(_ text: String, path: String) throws(ConfigError) -> TokenKeys {
+        var keys: [TokenKeys.Key] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if fields.isEmpty || fields[0].hasPrefix("#") { continue }
+            guard fields.count == 2, let secret = Hex.decode(String(fields[1])), secret.count >= 32 else {
+                throw ConfigError(key: path, "line \(number + 1): expected KEY-ID and a secret of at least 64 hex digits")
+            }
+            keys.append(TokenKeys.Key(id: String(fields[0]), secret: secret))
+        }
+        guard let tokenKeys = TokenKeys(keys) else { throw ConfigError(key: path, "holds no key, or a key id twice") }
+        return tokenKeys
     }
 
     /// The node's key pair in `directory`, made (with node.pub beside it) if there is none.

@@ -67,6 +67,7 @@ extension OutpostNode {
         registerReplicatedRoutes()
         registerPeerRoutes()
         registerCatalogRoutes()
+        registerTokenRoutes()
         registerStorefrontRoutes()
     }
 

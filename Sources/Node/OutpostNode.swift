@@ -111,6 +111,7 @@ public final class OutpostNode {
         registerRoutes()
         openAPIBody = openAPIDocument().encoded()
         if config.accessLog { server.accessLog = AccessLog(sink: logSink) }
+        let audience = AccessToken.audience(region: config.region)
         server.authorize = { request, access in
             switch access {
             case .anyone: return nil
@@ -119,6 +120,18 @@ public final class OutpostNode {
                 return Problem(.unauthorized, detail: request.bearerToken == nil
                     ? "send the admin token as 'Authorization: Bearer <token>' (see <data-dir>/admin.token)"
                     : "the admin token is not valid for this node")
+            case .staff(let roles):
+                guard let presented = request.bearerToken else {
+                    return Problem(.unauthorized, detail: "send the admin token or an access token with the role \(roles.joined(separator: " or ")) as 'Authorization: Bearer <token>'")
+                }
+                if identity.acceptsAdminToken(presented) { return nil }
+                switch AccessToken.verify(presented, keys: identity.tokenKeys, audience: audience, nowSeconds: WallClock.nowMs() / 1000) {
+                case .failure(let refusal):
+                    return Problem(.unauthorized, detail: "the token is refused: \(refusal.rawValue)")
+                case .success(let claims):
+                    if roles.contains(where: claims.roles.contains) { return nil }
+                    return Problem(.forbidden, detail: "this route takes the role \(roles.joined(separator: " or ")); the token holds \(claims.roles.isEmpty ? "none" : claims.roles.joined(separator: ", "))")
+                }
             }
         }
         server.onInternalError = { [logger] request, error in

@@ -10,7 +10,9 @@ extension NodeCtl {
             abstract: "Issue a node its fleet certificate (node id as CN, region as OU) into its data directory.",
             discussion: """
                 Uses the node's own key (DATA_DIR/node.key, created if the node never ran) and writes
-                DATA_DIR/node.crt and DATA_DIR/ca.crt. Start the node with the same --node-id and --region.
+                DATA_DIR/node.crt and DATA_DIR/ca.crt, and the fleet's access-token keys (CA_DIR/auth.keys, made at
+                the first enrollment) as DATA_DIR/auth.keys, so tokens made on one node are good on the others.
+                Start the node with the same --node-id and --region.
                 """)
 
         @Option(name: .customLong("ca-dir"), help: "The fleet CA directory (from nodectl fleet init).")
@@ -38,12 +40,7 @@ extension NodeCtl {
             try reportingFailures {
                 let authority = try FleetFiles.authority(in: caDir)
                 do {
-                    try Files.createDirectory(dataDir)
-                    let key = try NodeIdentity.keyPair(in: dataDir)
-                    let certificate = try Certificates.issue(nodeId: nodeId, region: region, publicKeyPEM: key.publicKeyPEM,
-                                                             authorityKey: authority.key, authorityCertificatePEM: authority.certificate, days: days)
-                    try Files.writeAtomically(dataDir + "/" + NodeIdentity.certificateFile, certificate, mode: 0o644)
-                    try Files.writeAtomically(dataDir + "/" + NodeIdentity.authorityFile, authority.certificate, mode: 0o644)
+                    try FleetFiles.enroll(nodeId: nodeId, region: region, dataDir: dataDir, caDir: caDir, authority: authority, days: days)
                 } catch let failure as CLIFailure {
                     throw failure
                 } catch {

@@ -64,12 +64,7 @@ extension NodeCtl.Fleet {
                 let authority = try FleetFiles.authority(in: caDir)
                 for member in members {
                     let data = root + "/" + member.id
-                    try Files.createDirectory(data)
-                    let key = try NodeIdentity.keyPair(in: data)
-                    let certificate = try Certificates.issue(nodeId: member.id, region: member.region, publicKeyPEM: key.publicKeyPEM,
-                                                             authorityKey: authority.key, authorityCertificatePEM: authority.certificate)
-                    try Files.writeAtomically(data + "/" + NodeIdentity.certificateFile, certificate, mode: 0o644)
-                    try Files.writeAtomically(data + "/" + NodeIdentity.authorityFile, authority.certificate, mode: 0o644)
+                    try FleetFiles.enroll(nodeId: member.id, region: member.region, dataDir: data, caDir: caDir, authority: authority)
                     try Files.writeAtomically(data + "/noded.toml", config(for: member, dataDir: data, all: members), mode: 0o644)
                 }
                 try runFleet(root: root, members: members)

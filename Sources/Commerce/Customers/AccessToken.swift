@@ -74,6 +74,9 @@ public enum TokenRefusal: String, Error, Sendable {
 /// passing as an access token.
 public enum AccessToken {
     public static let lifetimeSeconds: Int64 = 15 * 60
+
+    /// Tokens are made for the nodes of one region (customers' data stays in its region).
+    public static func audience(region: String) -> String { "outpost:" + region }
     /// Clocks of a fleet's nodes differ a little: `exp` and `nbf` allow this much.
     public static let leewaySeconds: Int64 = 30
 
