@@ -131,7 +131,7 @@ public enum OpenAPIDocument {
         if route.access.takesAdminToken && !replies.contains(where: { $0.status == 401 }) {
             replies.append(.init(401, "Missing, wrong or expired token.", contentType: Response.problemContentType, schema: problemSchemaRef))
         }
-        if case .staff = route.access, !replies.contains(where: { $0.status == 403 }) {
+        if case .roles = route.access, !replies.contains(where: { $0.status == 403 }) {
             replies.append(.init(403, "A valid access token without a role this route takes.", contentType: Response.problemContentType, schema: problemSchemaRef))
         }
         var responseMembers = replies.sorted { $0.status < $1.status }.map { reply -> JSONMember in
@@ -151,7 +151,7 @@ public enum OpenAPIDocument {
         switch route.access {
         case .anyone: break
         case .adminToken: members.append(JSONMember("security", [["adminToken": []]]))
-        case .staff(let roles):
+        case .roles(let roles):
             members.append(JSONMember("security", [["adminToken": []], ["accessToken": .array(roles.map { .string($0) })]]))
             members.append(JSONMember("x-roles", .array(roles.map { .string($0) })))
         }

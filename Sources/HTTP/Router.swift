@@ -5,13 +5,13 @@ public enum Access: Sendable, Equatable {
     /// The node's admin token as a bearer token (operators, `nodectl`).
     case adminToken
     /// The admin token, or an access token (JWT) that holds one of these roles.
-    case staff([String])
+    case roles([String])
 
     /// Whether the admin token opens the route.
     public var takesAdminToken: Bool {
         switch self {
         case .anyone: false
-        case .adminToken, .staff: true
+        case .adminToken, .roles: true
         }
     }
 }

@@ -38,7 +38,7 @@ extension NodeConfig {
             throw ConfigError(key: source, "not valid TOML")
         }
         let reader = TOMLReader(table: table, prefix: "")
-        try reader.allowOnly(["node", "http", "log", "database", "sync", "cache", "storefront"])
+        try reader.allowOnly(["node", "http", "log", "database", "sync", "cache", "storefront", "auth"])
         if let node = try reader.table("node") {
             try node.allowOnly(["id", "region", "role", "data_dir", "locale"])
             if let id = try node.string("id") { nodeId = try Self.name(id, key: "node.id") }
@@ -92,6 +92,10 @@ extension NodeConfig {
         if let cache = try reader.table("cache") {
             try cache.allowOnly(["bytes_max"])
             if let v = try cache.integer("bytes_max", in: (1 << 20)...(1 << 34)) { cacheBytesMax = v }
+        }
+        if let auth = try reader.table("auth") {
+            try auth.allowOnly(["password_cost"])
+            if let v = try auth.integer("password_cost", in: 10...20) { passwordCostLog2N = UInt8(v) }
         }
         if let storefront = try reader.table("storefront") {
             try storefront.allowOnly(["name"])

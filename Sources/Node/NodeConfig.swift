@@ -27,6 +27,9 @@ public struct NodeConfig: Sendable, Equatable {
     public var shopName = "Outpost"
     /// Memory for rendered catalog answers (the response cache), in bytes.
     public var cacheBytesMax = 64 << 20
+    /// log2 of scrypt's N for new password hashes (r=8, p=3): 15 is OWASP's minimum; lower only
+    /// for tests. Hashes keep their own cost, so raising it later leaves older ones valid.
+    public var passwordCostLog2N: UInt8 = 15
     /// Where the database, keys and admin token live.
     public var dataDirectory = "./data"
     /// Addresses to listen on (HOST:PORT, port 0 for any free port).

@@ -8,12 +8,14 @@ import Platform
 ///   node.pub     its public key, PEM (0644)
 ///   admin.token  bearer token for /admin/v1 and nodectl (0600)
 ///   auth.keys    the keys that sign access tokens, shared by the fleet (0600; see `tokenKeysFile`)
+///   data.keys    the keys that seal personal data, shared by the region (0600; see `dataKeysFile`)
 public struct NodeIdentity: Sendable {
     public let nodeId: String
     public let keyPair: Ed25519KeyPair
     /// The admin token's bytes (the file holds it as text).
     public let adminToken: String
-    public let tokenKeys: TokenKeys
+    public let tokenKeys: KeyRing
+    public let dataKeys: KeyRing
 
     public static let keyFile = "node.key"
     public static let publicKeyFile = "node.pub"
@@ -22,6 +24,9 @@ public struct NodeIdentity: Sendable {
     /// all verify. A node makes its own at first start; `nodectl enroll` puts the fleet's there,
     /// so a token made on one node is good on the others.
     public static let tokenKeysFile = "auth.keys"
+    /// The region's keys for personal data (customers' emails, names, phones are sealed with
+    /// them before they reach the op log), same format. `nodectl enroll` puts the region's there.
+    public static let dataKeysFile = "data.keys"
     /// Where a running node writes its base URL, for `nodectl --data-dir`.
     public static let addressFile = "node.address"
     /// Where a running node writes its sync address (HOST:PORT), when it listens for peers.
@@ -55,47 +60,49 @@ public struct NodeIdentity: Sendable {
             token = Hex.encode(SecureRandom.bytes(32))
             try Files.writeAtomically(tokenPath, token + "\n", mode: 0o600)
         }
-        return NodeIdentity(nodeId: nodeId, keyPair: keyPair, adminToken: token, tokenKeys: try tokenKeys(in: directory))
+        return NodeIdentity(nodeId: nodeId, keyPair: keyPair, adminToken: token, tokenKeys: try keyRing(tokenKeysFile, in: directory),
+                            dataKeys: try keyRing(dataKeysFile, in: directory))
     }
 
-    /// The token keys in `directory`, made (one new key) if there are none.
-    public static func tokenKeys(in directory: String) throws -> TokenKeys {
-        let path = directory + "/" + tokenKeysFile
+    /// The key ring in `directory/file` (`tokenKeysFile`, `dataKeysFile`), made (one new key) if
+    /// there is none.
+    public static func keyRing(_ file: String, in directory: String) throws -> KeyRing {
+        let path = directory + "/" + file
         guard Files.exists(path) else {
-            let keys = newTokenKeys(adding: nil)
-            try Files.writeAtomically(path, tokenKeysText(keys), mode: 0o600)
+            let keys = newKeyRing(adding: nil)
+            try Files.writeAtomically(path, keyRingText(keys), mode: 0o600)
             return keys
         }
         try requireOwnerOnly(path)
-        return try parseTokenKeys(try Files.readString(path), path: path)
+        return try parseKeyRing(try Files.readString(path), path: path)
     }
 
     /// `existing` with a new key after it (it signs from then on); a fresh set if nil.
-    public static func newTokenKeys(adding existing: TokenKeys?) -> TokenKeys {
-        let key = TokenKeys.Key(id: "k-" + Hex.encode(SecureRandom.bytes(4)), secret: SecureRandom.bytes(32))
+    public static func newKeyRing(adding existing: KeyRing?) -> KeyRing {
+        let key = KeyRing.Key(id: "k-" + Hex.encode(SecureRandom.bytes(4)), secret: SecureRandom.bytes(32))
         // Four random bytes of id: a repeat is as likely as a collision of random ids, and would
         // only need another try.
-        guard let keys = TokenKeys((existing?.keys ?? []) + [key]) else { return newTokenKeys(adding: existing) }
+        guard let keys = KeyRing((existing?.keys ?? []) + [key]) else { return newKeyRing(adding: existing) }
         return keys
     }
 
-    public static func tokenKeysText(_ keys: TokenKeys) -> String {
-        "# Keys that sign access tokens: KEY-ID HEX-SECRET, oldest first; the last one signs.\n"
+    public static func keyRingText(_ keys: KeyRing) -> String {
+        "# KEY-ID HEX-SECRET, oldest first; the last one signs or seals, all verify or open.\n"
             + keys.keys.map { "\($0.id) \(Hex.encode($0.secret))\n" }.joined()
     }
 
-    public static func parseTokenKeys(_ text: String, path: String) throws(ConfigError) -> TokenKeys {
-        var keys: [TokenKeys.Key] = []
+    public static func parseKeyRing(_ text: String, path: String) throws(ConfigError) -> KeyRing {
+        var keys: [KeyRing.Key] = []
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             if fields.isEmpty || fields[0].hasPrefix("#") { continue }
             guard fields.count == 2, let secret = Hex.decode(String(fields[1])), secret.count >= 32 else {
                 throw ConfigError(key: path, "line \(number + 1): expected KEY-ID and a secret of at least 64 hex digits")
             }
-            keys.append(TokenKeys.Key(id: String(fields[0]), secret: secret))
+            keys.append(KeyRing.Key(id: String(fields[0]), secret: secret))
         }
-        guard let tokenKeys = TokenKeys(keys) else { throw ConfigError(key: path, "holds no key, or a key id twice") }
-        return tokenKeys
+        guard let ring = KeyRing(keys) else { throw ConfigError(key: path, "holds no key, or a key id twice") }
+        return ring
     }
 
     /// The node's key pair in `directory`, made (with node.pub beside it) if there is none.
@@ -129,14 +136,5 @@ public struct NodeIdentity: Sendable {
     public func acceptsAdminToken(_ presented: String?) -> Bool {
         guard let presented else { return false }
         return constantTimeEquals(Array(presented.utf8), Array(adminToken.utf8))
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        let scalars = unicodeScalars
-        guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-              let end = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
-        return String(scalars[start...end])
     }
 }

@@ -68,11 +68,13 @@ extension OutpostNode {
         registerPeerRoutes()
         registerCatalogRoutes()
         registerTokenRoutes()
+        registerCustomerRoutes()
         registerStorefrontRoutes()
     }
 
     /// Every problem type this node answers with.
-    public static let problemCatalog: [ProblemType] = ProblemType.httpCatalog + [.insufficientRights, .syncDisabled, .peerFromConfig, .productExists]
+    public static let problemCatalog: [ProblemType] = ProblemType.httpCatalog + [.insufficientRights, .syncDisabled, .peerFromConfig, .productExists,
+                                                                                       .emailTaken, .signInFailed, .signInThrottled, .refreshRefused]
 
     /// Re-encoded at most once a second: uptime is the only part that changes.
     func nodeInfoBody() -> [UInt8] {

@@ -54,6 +54,8 @@ public final class OutpostNode {
     private var isStopping = false
     var nodeInfoCache: (uptimeSeconds: Int64, body: [UInt8]) = (-1, [])
     var openAPIBody: [UInt8] = []
+    /// Failed sign-ins per account and per address (in memory: a restart forgets them).
+    var signInThrottle = SignInThrottle()
 
     public init(config: NodeConfig, logSink: LogSink, logger: Logger) throws {
         self.config = config
@@ -120,7 +122,7 @@ public final class OutpostNode {
                 return Problem(.unauthorized, detail: request.bearerToken == nil
                     ? "send the admin token as 'Authorization: Bearer <token>' (see <data-dir>/admin.token)"
                     : "the admin token is not valid for this node")
-            case .staff(let roles):
+            case .roles(let roles):
                 guard let presented = request.bearerToken else {
                     return Problem(.unauthorized, detail: "send the admin token or an access token with the role \(roles.joined(separator: " or ")) as 'Authorization: Bearer <token>'")
                 }

@@ -60,6 +60,12 @@ public struct PasswordHash: Sendable, Equatable {
         return PasswordHash(cost: cost, salt: salt, hash: hash)
     }
 
+    /// A hash no password matches (random bytes, never derived), that costs what a real one of
+    /// `cost` costs to verify: checked when an email has no account, so timing does not tell.
+    public static func decoy(cost: Cost) -> PasswordHash {
+        PasswordHash(cost: cost, salt: SecureRandom.bytes(saltBytes), hash: SecureRandom.bytes(hashBytes))
+    }
+
     /// Whether `password` is the one hashed, compared in constant time.
     public func verifies(_ password: String) -> Bool {
         guard let candidate = Self.derive(password, salt: salt, cost: cost, length: hash.count) else { return false }

@@ -68,8 +68,8 @@ extension NodeCtl.Fleet {
             try reportingFailures {
                 _ = try FleetFiles.authority(in: dir)
                 do {
-                    let keys = NodeIdentity.newTokenKeys(adding: try NodeIdentity.tokenKeys(in: dir))
-                    try Files.writeAtomically(dir + "/" + NodeIdentity.tokenKeysFile, NodeIdentity.tokenKeysText(keys), mode: 0o600)
+                    let keys = NodeIdentity.newKeyRing(adding: try NodeIdentity.keyRing(NodeIdentity.tokenKeysFile, in: dir))
+                    try Files.writeAtomically(dir + "/" + NodeIdentity.tokenKeysFile, NodeIdentity.keyRingText(keys), mode: 0o600)
                     print("\(dir)/\(NodeIdentity.tokenKeysFile): \(keys.keys.count) keys; \(keys.keys[keys.keys.count - 1].id) signs from now on")
                 } catch {
                     throw CLIFailure("cannot rotate the token keys in \(dir): \(error)")
@@ -94,9 +94,15 @@ enum FleetFiles {
                                                  authorityKey: authority.key, authorityCertificatePEM: authority.certificate, days: days)
         try Files.writeAtomically(dataDir + "/" + NodeIdentity.certificateFile, certificate, mode: 0o644)
         try Files.writeAtomically(dataDir + "/" + NodeIdentity.authorityFile, authority.certificate, mode: 0o644)
-        let tokenKeys = try NodeIdentity.tokenKeys(in: caDir)
-        try Files.writeAtomically(dataDir + "/" + NodeIdentity.tokenKeysFile, NodeIdentity.tokenKeysText(tokenKeys), mode: 0o600)
+        let tokenKeys = try NodeIdentity.keyRing(NodeIdentity.tokenKeysFile, in: caDir)
+        try Files.writeAtomically(dataDir + "/" + NodeIdentity.tokenKeysFile, NodeIdentity.keyRingText(tokenKeys), mode: 0o600)
+        // Personal data stays in its region: each region has its own data keys.
+        let dataKeys = try NodeIdentity.keyRing(regionDataKeysFile(region), in: caDir)
+        try Files.writeAtomically(dataDir + "/" + NodeIdentity.dataKeysFile, NodeIdentity.keyRingText(dataKeys), mode: 0o600)
     }
+
+    /// The CA directory's data keys of one region.
+    static func regionDataKeysFile(_ region: String) -> String { "data-\(region).keys" }
 
     /// Reads the CA, with one-line failures.
     static func authority(in dir: String) throws -> (key: Ed25519KeyPair, certificate: String) {

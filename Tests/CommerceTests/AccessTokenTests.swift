@@ -4,8 +4,8 @@ import XCTest
 
 /// Access tokens as a client or an attacker would present them.
 final class AccessTokenTests: XCTestCase {
-    private let oldKey = TokenKeys.Key(id: "k1", secret: Array(0..<32))
-    private let newKey = TokenKeys.Key(id: "k2", secret: Array(repeating: 7, count: 32))
+    private let oldKey = KeyRing.Key(id: "k1", secret: Array(0..<32))
+    private let newKey = KeyRing.Key(id: "k2", secret: Array(repeating: 7, count: 32))
     private let now: Int64 = 1_700_000_000
 
     private func claims(expiresIn seconds: Int64 = AccessToken.lifetimeSeconds) -> AccessClaims {
@@ -13,7 +13,7 @@ final class AccessTokenTests: XCTestCase {
                      expiresAt: now + seconds, id: "t-1")
     }
 
-    private func keys(_ keys: TokenKeys.Key...) throws -> TokenKeys { try XCTUnwrap(TokenKeys(keys)) }
+    private func keys(_ keys: KeyRing.Key...) throws -> KeyRing { try XCTUnwrap(KeyRing(keys)) }
 
     func testATokenVerifiesOnEveryNodeHoldingItsKeyUntilItExpires() throws {
         let keys = try keys(oldKey)
@@ -50,7 +50,7 @@ final class AccessTokenTests: XCTestCase {
 
         var admin = claims()
         admin.roles = ["hub_admin"]
-        let elevated = AccessToken.sign(admin, keys: try self.keys(TokenKeys.Key(id: "k1", secret: Array(repeating: 1, count: 32))))
+        let elevated = AccessToken.sign(admin, keys: try self.keys(KeyRing.Key(id: "k1", secret: Array(repeating: 1, count: 32))))
         XCTAssertEqual(verify(parts[0] + "." + elevated.split(separator: ".")[1] + "." + parts[2]), .failure(.signature), "claims swapped")
         XCTAssertEqual(verify(elevated), .failure(.signature), "signed with a guessed secret")
         XCTAssertEqual(verify(part(#"{"alg":"none","typ":"at+jwt","kid":"k1"}"#) + "." + parts[1] + "."), .failure(.algorithm))
@@ -67,8 +67,8 @@ final class AccessTokenTests: XCTestCase {
     }
 
     func testKeysMustBeDistinctAndLongEnough() {
-        XCTAssertNil(TokenKeys([]))
-        XCTAssertNil(TokenKeys([TokenKeys.Key(id: "k1", secret: Array(repeating: 1, count: 16))]))
-        XCTAssertNil(TokenKeys([oldKey, TokenKeys.Key(id: "k1", secret: newKey.secret)]))
+        XCTAssertNil(KeyRing([]))
+        XCTAssertNil(KeyRing([KeyRing.Key(id: "k1", secret: Array(repeating: 1, count: 16))]))
+        XCTAssertNil(KeyRing([oldKey, KeyRing.Key(id: "k1", secret: newKey.secret)]))
     }
 }

@@ -1,34 +1,5 @@
 import Platform
 
-/// Keys that sign access tokens, by key id (`kid`). The fleet shares them so a token made on one
-/// node is good on every node of its region, even with the others unreachable. Rotation: add a
-/// key (it signs from then on), and drop the old one once its last tokens have expired.
-public struct TokenKeys: Sendable {
-    public struct Key: Sendable, Equatable {
-        public let id: String
-        public let secret: [UInt8]
-
-        public init(id: String, secret: [UInt8]) {
-            self.id = id
-            self.secret = secret
-        }
-    }
-
-    /// Oldest first; the last one signs.
-    public let keys: [Key]
-
-    /// Nil if there is no key, an id repeats, or a secret is shorter than 32 bytes (HMAC-SHA-256's
-    /// strength needs the key as long as the hash).
-    public init?(_ keys: [Key]) {
-        guard !keys.isEmpty, Set(keys.map(\.id)).count == keys.count, keys.allSatisfy({ $0.secret.count >= 32 && !$0.id.isEmpty }) else { return nil }
-        self.keys = keys
-    }
-
-    var signing: Key { keys[keys.count - 1] }
-
-    func key(id: String) -> Key? { keys.first { $0.id == id } }
-}
-
 /// What an access token says: who, with which roles, for which region's nodes, and when.
 public struct AccessClaims: Sendable, Equatable {
     /// The account's id.
@@ -80,8 +51,8 @@ public enum AccessToken {
     /// Clocks of a fleet's nodes differ a little: `exp` and `nbf` allow this much.
     public static let leewaySeconds: Int64 = 30
 
-    public static func sign(_ claims: AccessClaims, keys: TokenKeys) -> String {
-        let key = keys.signing
+    public static func sign(_ claims: AccessClaims, keys: KeyRing) -> String {
+        let key = keys.newest
         var header: [UInt8] = []
         header.append(contentsOf: #"{"alg":"HS256","typ":"at+jwt","kid":"#.utf8)
         JSONText.appendString(key.id, to: &header)
@@ -114,7 +85,7 @@ public enum AccessToken {
     }
 
     /// The claims of a token that verifies now for `audience`.
-    public static func verify(_ token: String, keys: TokenKeys, audience: String, nowSeconds: Int64) -> Result<AccessClaims, TokenRefusal> {
+    public static func verify(_ token: String, keys: KeyRing, audience: String, nowSeconds: Int64) -> Result<AccessClaims, TokenRefusal> {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerBytes = Base64.decode(String(parts[0]), url: true), let bodyBytes = Base64.decode(String(parts[1]), url: true),
               let signature = Base64.decode(String(parts[2]), url: true),

@@ -1,7 +1,8 @@
 /// Slows down password guessing, per account and per client address, in memory.
 ///
 /// Each key (an account's normalised email, a client's IP) counts failed sign-ins. The first
-/// `freeFailures` cost nothing; each one after doubles a wait before the next try (1 s, 2 s,
+/// `freeFailures` of an account (`freeFailuresPerAddress` of an address: a shop's customers may
+/// share one address) cost nothing; each one after doubles a wait before the next try (1 s, 2 s,
 /// 4 s ... up to `longestWaitMs`); an account at `lockoutFailures` is locked for `lockoutMs`. A
 /// success clears the account's count (not the address's: one right password must not let an
 /// address go on guessing others). Counts older than `forgetAfterMs` are forgotten.
@@ -11,6 +12,7 @@
 public struct SignInThrottle: Sendable {
     public struct Policy: Sendable {
         public var freeFailures = 3
+        public var freeFailuresPerAddress = 20
         public var longestWaitMs: Int64 = 15 * 60_000
         public var lockoutFailures = 10
         public var lockoutMs: Int64 = 15 * 60_000
@@ -64,9 +66,10 @@ public struct SignInThrottle: Sendable {
     public var keyCount: Int { records.count }
 
     private func earliestTry(_ key: String, isAccount: Bool) -> (untilMs: Int64, locked: Bool)? {
-        guard let record = records[key], record.failures > policy.freeFailures else { return nil }
+        let free = isAccount ? policy.freeFailures : policy.freeFailuresPerAddress
+        guard let record = records[key], record.failures > free else { return nil }
         if isAccount && record.failures >= policy.lockoutFailures { return (record.lastFailureMs + policy.lockoutMs, true) }
-        let doublings = min(record.failures - policy.freeFailures - 1, 30)
+        let doublings = min(record.failures - free - 1, 30)
         return (record.lastFailureMs + min(1_000 << Int64(doublings), policy.longestWaitMs), false)
     }
 

@@ -79,11 +79,12 @@ extension OutpostNode {
 
     /// Takes the entry at `key` to `fields` in one delta, inside the caller's transaction.
     /// Returns false when nothing differed (nothing is committed then).
-    static func commit(_ fields: [String: FieldValue], key: String, replica: NodeReplica, as me: ReplicaID) throws -> Bool {
-        var entry = replica.state(at: key, in: catalogCollection, as: CatalogFields.Entry.self) ?? CatalogFields.Entry()
+    static func commit(_ fields: [String: FieldValue], key: String, in collection: String = catalogCollection, replica: NodeReplica,
+                       as me: ReplicaID) throws -> Bool {
+        var entry = replica.state(at: key, in: collection, as: CatalogFields.Entry.self) ?? CatalogFields.Entry()
         let at = replica.tick(wallMs: WallClock.nowMs())
         guard let delta = CatalogFields.delta(from: &entry, to: fields, replica: me, at: at) else { return false }
-        _ = try replica.commit(delta, key: key, in: catalogCollection, at: at)
+        _ = try replica.commit(delta, key: key, in: collection, at: at)
         return true
     }
 

@@ -25,7 +25,7 @@ extension OutpostNode {
     /// Lines are parsed on the thread pool; validation (which reads the catalog's tables) and the
     /// commit run on the loop, in one transaction, so other writes wait for an import.
     func registerCatalogImportRoute() {
-        router.add("POST", "/admin/v1/catalog/import", access: .staff(["catalog_admin"]), bodyBytesMax: Self.importBytesMax, doc: RouteDoc(
+        router.add("POST", "/admin/v1/catalog/import", access: .roles(["catalog_admin"]), bodyBytesMax: Self.importBytesMax, doc: RouteDoc(
             operationId: "importProducts", summary: "Create or replace many products at once: all of them, or none.",
             description: """
                 Body: JSON Lines (application/x-ndjson), one product per line as POST /admin/v1/catalog/products takes it. \

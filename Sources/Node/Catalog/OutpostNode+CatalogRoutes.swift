@@ -15,7 +15,7 @@ extension OutpostNode {
         let validationReply = RouteDoc.Reply(422, "Fields not acceptable; `errors` lists each (field, reason).",
                                              contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef)
 
-        router.add("POST", "/admin/v1/catalog/products", access: .staff(["catalog_admin"]), bodyBytesMax: 256 * 1024, doc: RouteDoc(
+        router.add("POST", "/admin/v1/catalog/products", access: .roles(["catalog_admin"]), bodyBytesMax: 256 * 1024, doc: RouteDoc(
             operationId: "createProduct", summary: "Create a product with its variants, prices and texts.",
             description: "Replicated to every node. Answered once committed.", tags: ["catalog"],
             requestBody: .init(0, "The product.", schema: ["type": "object", "required": ["id", "name", "variants"]]),
@@ -48,7 +48,7 @@ extension OutpostNode {
             }
         }
 
-        router.get("/admin/v1/catalog/products/{id}", access: .staff(["catalog_admin"]), doc: RouteDoc(
+        router.get("/admin/v1/catalog/products/{id}", access: .roles(["catalog_admin"]), doc: RouteDoc(
             operationId: "getProductAdmin", summary: "A product as the catalog holds it: every locale and region, any status.",
             tags: ["catalog"], parameters: [idParameter], replies: [.init(200, "The product.", schema: ["type": "object"])])
         ) { [unowned self] request in
@@ -56,7 +56,7 @@ extension OutpostNode {
             return .json(CatalogJSON.admin(product))
         }
 
-        router.add("PATCH", "/admin/v1/catalog/products/{id}", access: .staff(["catalog_admin"]), bodyBytesMax: 256 * 1024, doc: RouteDoc(
+        router.add("PATCH", "/admin/v1/catalog/products/{id}", access: .roles(["catalog_admin"]), bodyBytesMax: 256 * 1024, doc: RouteDoc(
             operationId: "updateProduct", summary: "Change some fields of a product.",
             description: "Members present replace the product's; `name` and `description` merge per locale (null removes one); `variants`, `attributes` and `images` are replaced whole.",
             tags: ["catalog"], parameters: [idParameter], requestBody: .init(0, "The fields to change.", schema: ["type": "object"]),
@@ -72,7 +72,7 @@ extension OutpostNode {
             }
         }
 
-        router.add("POST", "/admin/v1/catalog/products/{id}/archive", access: .staff(["catalog_admin"]), doc: RouteDoc(
+        router.add("POST", "/admin/v1/catalog/products/{id}/archive", access: .roles(["catalog_admin"]), doc: RouteDoc(
             operationId: "archiveProduct", summary: "Archive a product: shoppers no longer see it; orders still name it.",
             tags: ["catalog"], parameters: [idParameter], replies: [.init(200, "The archived product.", schema: ["type": "object"])])
         ) { [unowned self] request, responder in
@@ -87,7 +87,7 @@ extension OutpostNode {
             }
         }
 
-        router.add("PUT", "/admin/v1/catalog/categories/{id}", access: .staff(["catalog_admin"]), doc: RouteDoc(
+        router.add("PUT", "/admin/v1/catalog/categories/{id}", access: .roles(["catalog_admin"]), doc: RouteDoc(
             operationId: "putCategory", summary: "Create or replace a category: names per locale, parent, position among siblings.",
             tags: ["catalog"], parameters: [.init("id", in: .path, description: "Category id: 1 to 64 of a-z, 0-9 and -.")],
             requestBody: .init(0, "The category.", schema: ["type": "object", "required": ["name"]]),

@@ -24,7 +24,7 @@ extension OutpostNode {
     static let keyBytesMax = 200
 
     func registerReplicatedRoutes() {
-        router.get("/admin/v1/replicated", access: .staff(["operator"]), doc: RouteDoc(
+        router.get("/admin/v1/replicated", access: .roles(["operator"]), doc: RouteDoc(
             operationId: "listReplicated", summary: "Replicated collections: scope, applied and compacted vectors, digest, size.",
             description: "Digests cost a pass over each collection's state; `?digests=false` leaves them out (for frequent progress checks).",
             tags: ["replication"],
@@ -48,7 +48,7 @@ extension OutpostNode {
             }))
         }
 
-        router.get("/admin/v1/sync/status", access: .staff(["operator"]), doc: RouteDoc(
+        router.get("/admin/v1/sync/status", access: .roles(["operator"]), doc: RouteDoc(
             operationId: "getSyncStatus", summary: "Per peer: connection, last contact, deltas and seconds behind each way, bytes, digests.",
             description: "What `nodectl sync status` shows.", tags: ["replication"],
             replies: [.init(200, "Sync status.", schema: ["type": "object"])])
@@ -62,7 +62,7 @@ extension OutpostNode {
                   schema: ["enum": .array(ReplicatedCollections.names.map { .string($0) })]),
             .init("key", in: .path, description: "Product id, cart id, sku@location, order id or payment id."),
         ]
-        router.get("/admin/v1/replicated/{collection}/{key}", access: .staff(["operator"]), doc: RouteDoc(
+        router.get("/admin/v1/replicated/{collection}/{key}", access: .roles(["operator"]), doc: RouteDoc(
             operationId: "getReplicated", summary: "The replicated state at one key.", tags: ["replication"], parameters: keyParameters,
             replies: [.init(200, "The state.", schema: ["type": "object"])])
         ) { [unowned self] request in
@@ -70,7 +70,7 @@ extension OutpostNode {
             return .json(["collection": .string(collection), "key": .string(key), "state": self.view(collection, key)])
         }
 
-        router.add("POST", "/admin/v1/replicated/{collection}/{key}", access: .staff(["operator"]), bodyBytesMax: 64 * 1024, doc: RouteDoc(
+        router.add("POST", "/admin/v1/replicated/{collection}/{key}", access: .roles(["operator"]), bodyBytesMax: 64 * 1024, doc: RouteDoc(
             operationId: "changeReplicated", summary: "Apply one change to a replicated key; answered once it is committed.",
             description: """
                 Body: {"op": ...}. catalog: set {field, value} / remove {field}; carts: set {sku, quantity} / remove {sku}; \

@@ -7,12 +7,14 @@ public enum ReplicatedCollections {
     public typealias Stock = BoundedCounter
     public typealias Events = GSet<String>
 
-    public static let names = ["carts", "catalog", "inventory", "orders", "payments"]
+    public static let names = ["carts", "catalog", "customers", "inventory", "orders", "payments"]
 
     static func make() -> [any AnyReplicatedCollection] {
         [
             KeyedCollection<Product>(name: "catalog", scope: .global),
             KeyedCollection<Cart>(name: "carts", scope: .region),
+            // Accounts, the email index and sign-in sessions: personal data stays in its region.
+            KeyedCollection<Product>(name: "customers", scope: .region),
             KeyedCollection<Stock>(name: "inventory", scope: .global),
             KeyedCollection<Events>(name: "orders", scope: .global),
             KeyedCollection<Events>(name: "payments", scope: .global),

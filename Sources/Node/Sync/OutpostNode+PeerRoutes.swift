@@ -30,14 +30,14 @@ extension OutpostNode {
             "type": "object", "required": ["node_id", "region", "address"],
             "properties": ["node_id": ["type": "string"], "region": ["type": "string"], "address": ["type": "string"], "source": ["enum": ["config", "added"]]],
         ]
-        router.get("/admin/v1/sync/peers", access: .staff(["operator"]), doc: RouteDoc(
+        router.get("/admin/v1/sync/peers", access: .roles(["operator"]), doc: RouteDoc(
             operationId: "listPeers", summary: "The peers this node dials: from its configuration and added at run time.", tags: ["replication"],
             replies: [.init(200, "The peers.", schema: ["type": "array", "items": peerSchema])])
         ) { [unowned self] _ in
             .json(self.peerList())
         }
 
-        router.add("POST", "/admin/v1/sync/peers", access: .staff(["operator"]), bodyBytesMax: 4096, doc: RouteDoc(
+        router.add("POST", "/admin/v1/sync/peers", access: .roles(["operator"]), bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "addPeer", summary: "Add a peer to dial; kept across restarts. Its certificate must name this id and region.",
             tags: ["replication"], requestBody: .init(0, "The peer.", schema: peerSchema),
             replies: [.init(200, "Added; the node dials it now.", schema: peerSchema)])
@@ -73,7 +73,7 @@ extension OutpostNode {
             }
         }
 
-        router.add("DELETE", "/admin/v1/sync/peers/{nodeId}", access: .staff(["operator"]), doc: RouteDoc(
+        router.add("DELETE", "/admin/v1/sync/peers/{nodeId}", access: .roles(["operator"]), doc: RouteDoc(
             operationId: "removePeer", summary: "Forget a peer added at run time: its link closes and it is no longer dialed.", tags: ["replication"],
             parameters: [.init("nodeId", in: .path, description: "The peer's node id.")],
             replies: [.init(204, "Removed.", contentType: nil)])

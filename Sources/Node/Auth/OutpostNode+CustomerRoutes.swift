@@ -1,0 +1,291 @@
+import Commerce
+import HTTP
+import Platform
+import Replication
+
+extension ProblemType {
+    public static let emailTaken = ProblemType(slug: "email-taken", title: "Email taken", status: 409,
+        explanation: "An account with this email exists in this region; sign in instead.")
+    public static let signInFailed = ProblemType(slug: "sign-in-failed", title: "Sign-in failed", status: 401,
+        explanation: "The email and password do not match an account (which of the two is not said).")
+    public static let signInThrottled = ProblemType(slug: "sign-in-throttled", title: "Too many sign-in attempts", status: 429,
+        explanation: "Too many failed sign-ins for this account or from this address; try again after Retry-After seconds.")
+    public static let refreshRefused = ProblemType(slug: "refresh-refused", title: "Refresh refused", status: 401,
+        explanation: "The refresh token is unknown, expired or signed out, or was used before (then its whole session is revoked); sign in again.")
+}
+
+struct RegisterBody: Codable, Sendable {
+    var email: String
+    var password: String
+    var name: String?
+    var phone: String?
+}
+
+struct SignInBody: Codable, Sendable {
+    var email: String
+    var password: String
+}
+
+struct RefreshBody: Codable, Sendable {
+    var refreshToken: String
+}
+
+struct CustomerProfile: Codable, Sendable {
+    var id: String
+    var email: String
+    var name: String?
+    var phone: String?
+    var createdAt: String
+}
+
+struct SignedIn: Codable, Sendable {
+    var customer: CustomerProfile
+    var accessToken: String
+    var refreshToken: String
+    var tokenType = "Bearer"
+    var expiresIn: Int64
+}
+
+/// A refresh session as the `customers` collection holds it (`session:<id>`).
+private struct SignInSession {
+    var customer: String
+    /// Hex SHA-256 of the current refresh token's secret.
+    var current: String
+    var expiresMs: Int64
+    var revoked: Bool
+
+    var fields: [String: FieldValue] {
+        ["customer": .text(customer), "current": .text(current), "expires": .integer(expiresMs), "revoked": .flag(revoked)]
+    }
+
+    init(customer: String, current: String, expiresMs: Int64, revoked: Bool) {
+        self.customer = customer
+        self.current = current
+        self.expiresMs = expiresMs
+        self.revoked = revoked
+    }
+
+    init?(_ fields: [String: FieldValue]) {
+        guard case .text(let customer)? = fields["customer"], case .text(let current)? = fields["current"],
+              case .integer(let expires)? = fields["expires"], case .flag(let revoked)? = fields["revoked"] else { return nil }
+        self.init(customer: customer, current: current, expiresMs: expires, revoked: revoked)
+    }
+}
+
+extension OutpostNode {
+    static let customersCollection = "customers"
+    /// Refresh tokens last this long from their last use (each use makes a new one).
+    static let refreshLifetimeMs: Int64 = 7 * 86_400_000
+    static let passwordBytes = 8...256
+
+    var customerVault: CustomerVault { CustomerVault(dataKeys: identity.dataKeys) }
+    var passwordCost: PasswordHash.Cost { PasswordHash.Cost(log2N: config.passwordCostLog2N, r: 8, p: PasswordHash.Cost.standard.p) }
+
+    func registerCustomerRoutes() {
+        let tokenReply = RouteDoc.Reply(200, "Signed in: the customer, an access token (15 minutes) and a refresh token (7 days, one use).", schema: ["type": "object"])
+        router.add("POST", "/api/v1/auth/register", bodyBytesMax: 8192, doc: RouteDoc(
+            operationId: "register", summary: "Create a customer account in this region and sign in.",
+            description: "Body: {\"email\", \"password\" (8 to 256 bytes), \"name\"?, \"phone\"?}. The account is known on every node of the region.",
+            tags: ["auth"], requestBody: .init(0, "The account.", schema: ["type": "object"]),
+            replies: [.init(201, "Created and signed in.", schema: ["type": "object"]),
+                      .init(409, "The email has an account.", contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef)])
+        ) { [unowned self] request, responder in
+            do {
+                let body = try request.decodeJSON(RegisterBody.self)
+                let email = Customer.normalizedEmail(body.email)
+                try Self.validateRegistration(body, email: email)
+                guard accountId(email: email) == nil else { throw HTTPError(.emailTaken, detail: "\(email) has an account; sign in") }
+                let password = body.password, cost = passwordCost
+                loop.queueWork({ PasswordHash.make(password, cost: cost).encoded }, completion: { [unowned self] result in
+                    guard case .success(let hash) = result else { return responder.fail(HTTPError(.internalError, detail: "the password could not be hashed")) }
+                    // Checked again: another registration may have taken the email while this hashed.
+                    guard accountId(email: email) == nil else { return responder.fail(HTTPError(.emailTaken, detail: "\(email) has an account; sign in")) }
+                    let at = replica.tick(wallMs: WallClock.nowMs())
+                    let customer = Customer(id: "c-\(identity.nodeId)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))",
+                                            email: email, name: body.name?.trimmingWhitespace(), phone: body.phone?.trimmingWhitespace(),
+                                            passwordHash: hash, createdMs: at.physicalMs)
+                    let vault = customerVault
+                    signIn(customer, status: 201, responder: responder, alsoWrite: [
+                        (CustomerVault.customerPrefix + customer.id, vault.fields(of: customer)),
+                        (vault.emailKey(email), ["customer": .text(customer.id)]),
+                    ])
+                })
+            } catch {
+                responder.fail(error)
+            }
+        }
+
+        router.add("POST", "/api/v1/auth/sign-in", bodyBytesMax: 8192, doc: RouteDoc(
+            operationId: "signIn", summary: "Sign in with email and password.",
+            description: "Failed attempts slow down further ones per account and per address (429 with Retry-After); ten lock the account for 15 minutes.",
+            tags: ["auth"], requestBody: .init(0, "Email and password.", schema: ["type": "object"]),
+            replies: [tokenReply,
+                      .init(401, "Wrong email or password.", contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef),
+                      .init(429, "Too many failed attempts.", contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef)])
+        ) { [unowned self] request, responder in
+            do {
+                let body = try request.decodeJSON(SignInBody.self)
+                let email = Customer.normalizedEmail(body.email), address = request.remoteAddress?.host ?? "unknown"
+                let nowMs = WallClock.nowMs()
+                if case .wait(let untilMs, let locked) = signInThrottle.check(account: email, address: address, nowMs: nowMs) {
+                    let seconds = max(1, (untilMs - nowMs + 999) / 1000)
+                    throw HTTPError(.signInThrottled, detail: locked ? "this account is locked after repeated failures; try again in \(seconds) s"
+                                                                     : "too many failed sign-ins; try again in \(seconds) s",
+                                    headers: HTTPHeaders([("Retry-After", String(seconds))]))
+                }
+                let customer = accountId(email: email).flatMap(customer(id:))
+                // An unknown email costs the same hash as a wrong password, so timing tells nothing.
+                let stored = customer.flatMap { PasswordHash(encoded: $0.passwordHash) }
+                    ?? PasswordHash.decoy(cost: passwordCost)
+                let password = body.password
+                loop.queueWork({ stored.verifies(password) }, completion: { [unowned self] result in
+                    guard case .success(true) = result, let customer else {
+                        signInThrottle.recordFailure(account: email, address: address, nowMs: WallClock.nowMs())
+                        return responder.fail(HTTPError(.signInFailed, detail: "the email and password do not match an account"))
+                    }
+                    signInThrottle.recordSuccess(account: email)
+                    signIn(customer, status: 200, responder: responder)
+                })
+            } catch {
+                responder.fail(error)
+            }
+        }
+
+        router.add("POST", "/api/v1/auth/refresh", bodyBytesMax: 4096, doc: RouteDoc(
+            operationId: "refresh", summary: "Trade a refresh token for new tokens; the old refresh token is spent.",
+            description: "A refresh token used twice revokes its whole session (someone else has a copy): sign in again.",
+            tags: ["auth"], requestBody: .init(0, "{\"refresh_token\"}.", schema: ["type": "object"]),
+            replies: [tokenReply, .init(401, "Unknown, expired, signed out or reused.", contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef)])
+        ) { [unowned self] request, responder in
+            do {
+                let presented = try request.decodeJSON(RefreshBody.self).refreshToken
+                guard let (sessionId, session, matches) = session(of: presented), !session.revoked, session.expiresMs > WallClock.nowMs(),
+                      let customer = customer(id: session.customer) else {
+                    throw HTTPError(.refreshRefused, detail: "the refresh token is unknown, expired or signed out; sign in again")
+                }
+                guard matches else {
+                    // Spent before: whoever holds the newer one may not be the customer.
+                    logger.warning("refresh token reused; session revoked", metadata: ["session": "\(sessionId)", "customer": "\(customer.id)"])
+                    var revoked = session
+                    revoked.revoked = true
+                    writeFields([(CustomerVault.sessionPrefix + sessionId, revoked.fields)]) { _ in
+                        responder.fail(HTTPError(.refreshRefused, detail: "this refresh token was used before; the session is revoked, sign in again"))
+                    }
+                    return
+                }
+                signIn(customer, status: 200, responder: responder, session: sessionId)
+            } catch {
+                responder.fail(error)
+            }
+        }
+
+        router.add("POST", "/api/v1/auth/sign-out", bodyBytesMax: 4096, doc: RouteDoc(
+            operationId: "signOut", summary: "End the session of a refresh token: it and every token made from it stop refreshing.",
+            tags: ["auth"], requestBody: .init(0, "{\"refresh_token\"}.", schema: ["type": "object"]),
+            replies: [.init(204, "Signed out (also when the token was not valid).")])
+        ) { [unowned self] request, responder in
+            do {
+                let presented = try request.decodeJSON(RefreshBody.self).refreshToken
+                guard let (sessionId, session, matches) = session(of: presented), matches, !session.revoked else { return responder.send(.noContent()) }
+                var revoked = session
+                revoked.revoked = true
+                writeFields([(CustomerVault.sessionPrefix + sessionId, revoked.fields)]) { error in
+                    if let error { responder.fail(error) } else { responder.send(.noContent()) }
+                }
+            } catch {
+                responder.fail(error)
+            }
+        }
+
+        router.get("/api/v1/me", access: .roles(["customer"]), doc: RouteDoc(
+            operationId: "getProfile", summary: "The signed-in customer's profile.", tags: ["auth"],
+            replies: [.init(200, "The profile.", schema: ["type": "object"])])
+        ) { [unowned self] request in
+            guard let token = request.bearerToken, case .success(let claims) = AccessToken.verify(
+                token, keys: identity.tokenKeys, audience: AccessToken.audience(region: config.region), nowSeconds: WallClock.nowMs() / 1000),
+                  let customer = customer(id: claims.subject) else {
+                throw HTTPError(.forbidden, detail: "this token names no customer of this region")
+            }
+            return .json(Self.profile(customer))
+        }
+    }
+
+    private static func validateRegistration(_ body: RegisterBody, email: String) throws(HTTPError) {
+        var errors: [FieldError] = []
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        if email.utf8.count > 254 || parts.count != 2 || parts[0].isEmpty || !parts[1].contains(".") || parts[1].hasPrefix(".") || parts[1].hasSuffix(".")
+            || email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 }) {
+            errors.append(FieldError("email", "must be an email address"))
+        }
+        if !passwordBytes.contains(body.password.utf8.count) { errors.append(FieldError("password", "must be 8 to 256 bytes")) }
+        if let name = body.name, name.trimmingWhitespace().isEmpty || name.count > 100 || name.contains(where: \.isNewline) {
+            errors.append(FieldError("name", "must be 1 to 100 characters on one line"))
+        }
+        if let phone = body.phone, !phone.isEmpty {
+            let digits = phone.filter(\.isNumber)
+            if !(7...15).contains(digits.count) || phone.contains(where: { !($0.isNumber || " +-()".contains($0)) }) {
+                errors.append(FieldError("phone", "must be a phone number (7 to 15 digits, optionally with + - ( ) and spaces)"))
+            }
+        }
+        guard errors.isEmpty else { throw validationError(ValidationFailure(errors)) }
+    }
+
+    func accountId(email: String) -> String? {
+        guard let entry = replica.state(at: customerVault.emailKey(email), in: Self.customersCollection, as: CustomerVault.Entry.self),
+              case .text(let id)? = CatalogFields.values(of: entry)["customer"] else { return nil }
+        return id
+    }
+
+    func customer(id: String) -> Customer? {
+        guard let entry = replica.state(at: CustomerVault.customerPrefix + id, in: Self.customersCollection, as: CustomerVault.Entry.self) else { return nil }
+        return customerVault.customer(id: id, from: CatalogFields.values(of: entry))
+    }
+
+    /// The session a refresh token names, and whether the token is its current one.
+    private func session(of token: String) -> (id: String, session: SignInSession, matches: Bool)? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let secret = Base64.decode(String(parts[1]), url: true), secret.count == 32,
+              let entry = replica.state(at: CustomerVault.sessionPrefix + parts[0], in: Self.customersCollection, as: CustomerVault.Entry.self),
+              let session = SignInSession(CatalogFields.values(of: entry)) else { return nil }
+        let matches = constantTimeEquals(Array(Hex.encode(SHA256.hash(secret)).utf8), Array(session.current.utf8))
+        return (String(parts[0]), session, matches)
+    }
+
+    /// Makes tokens for `customer`: a new refresh token in `session` (a new session if nil),
+    /// written with `alsoWrite`, and answers once it is durable.
+    private func signIn(_ customer: Customer, status: Int, responder: Responder, session: String? = nil,
+                        alsoWrite: [(key: String, fields: [String: FieldValue])] = []) {
+        let nowMs = WallClock.nowMs()
+        let sessionId = session ?? "s-" + Hex.encode(SecureRandom.bytes(12))
+        let secret = SecureRandom.bytes(32)
+        let record = SignInSession(customer: customer.id, current: Hex.encode(SHA256.hash(secret)), expiresMs: nowMs + Self.refreshLifetimeMs, revoked: false)
+        let claims = AccessClaims(subject: customer.id, roles: ["customer"], audience: AccessToken.audience(region: config.region),
+                                  issuer: identity.nodeId, issuedAt: nowMs / 1000, expiresAt: nowMs / 1000 + AccessToken.lifetimeSeconds,
+                                  id: "t-" + Hex.encode(SecureRandom.bytes(8)))
+        let reply = SignedIn(customer: Self.profile(customer), accessToken: AccessToken.sign(claims, keys: identity.tokenKeys),
+                             refreshToken: sessionId + "." + Base64.encode(secret, url: true, padded: false), expiresIn: AccessToken.lifetimeSeconds)
+        writeFields(alsoWrite + [(CustomerVault.sessionPrefix + sessionId, record.fields)]) { error in
+            if let error { responder.fail(error) } else { responder.send(.json(reply, status: status)) }
+        }
+    }
+
+    /// Writes whole entries of the `customers` collection in one group commit.
+    private func writeFields(_ entries: [(key: String, fields: [String: FieldValue])], completion: @escaping ((any Error)?) -> Void) {
+        let replica = self.replica, me = identity.nodeId
+        writer.submit({ _ in
+            for (key, fields) in entries { _ = try Self.commit(fields, key: key, in: Self.customersCollection, replica: replica, as: me) }
+        }, completion: { [unowned self] result in
+            switch result {
+            case .success:
+                replicatedChanged()
+                completion(nil)
+            case .failure(let error):
+                completion(error)
+            }
+        })
+    }
+
+    private static func profile(_ customer: Customer) -> CustomerProfile {
+        CustomerProfile(id: customer.id, email: customer.email, name: customer.name, phone: customer.phone, createdAt: WallClock.iso8601(ms: customer.createdMs))
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import HTTP
+import NodeTesting
+import XCTest
+
+/// Customers register, sign in, refresh and sign out against a real noded.
+final class CustomerAuthTests: XCTestCase {
+    private func start() throws -> NodeProcess {
+        // A low password cost keeps the test quick; production uses 15 (README).
+        try NodeProcess.start(config: "[node]\nid = \"shop\"\nregion = \"eu\"\n[auth]\npassword_cost = 10\n")
+    }
+
+    private func post(_ node: NodeProcess, _ path: String, _ body: String, token: String? = nil) throws -> (status: Int, json: [String: Any], headers: HTTPHeaders) {
+        var headers = [("Content-Type", "application/json")]
+        if let token { headers.append(("Authorization", "Bearer " + token)) }
+        let response = try node.client().send("POST", path, headers: headers, body: Array(body.utf8))
+        return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:], response.headers)
+    }
+
+    private func me(_ node: NodeProcess, token: String) throws -> (status: Int, json: [String: Any]) {
+        let response = try node.client().get("/api/v1/me", headers: [("Authorization", "Bearer " + token)])
+        return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:])
+    }
+
+    func testACustomerRegistersSignsInAndSeesTheirProfile() throws {
+        let node = try start()
+        let registered = try post(node, "/api/v1/auth/register", #"{"email": " Ann@Example.com ", "password": "correct horse", "name": "Ann Smith", "phone": "+44 20 7946 0000"}"#)
+        XCTAssertEqual(registered.status, 201, "\(registered.json)")
+        let access = try XCTUnwrap(registered.json["access_token"] as? String)
+        XCTAssertNotNil(registered.json["refresh_token"] as? String)
+        XCTAssertEqual(registered.json["expires_in"] as? Int, 900)
+        let profile = try me(node, token: access)
+        XCTAssertEqual(profile.status, 200)
+        XCTAssertEqual(profile.json["email"] as? String, "ann@example.com")
+        XCTAssertEqual(profile.json["name"] as? String, "Ann Smith")
+
+        let again = try post(node, "/api/v1/auth/register", #"{"email": "ANN@example.com", "password": "another one"}"#)
+        XCTAssertEqual(again.status, 409)
+        XCTAssertEqual(again.json["type"] as? String, "/problems/email-taken")
+        let bad = try post(node, "/api/v1/auth/register", #"{"email": "not-an-email", "password": "short", "phone": "call me"}"#)
+        XCTAssertEqual(bad.status, 422)
+        XCTAssertEqual(Set(((bad.json["errors"] as? [[String: Any]]) ?? []).compactMap { $0["field"] as? String }), ["email", "password", "phone"])
+
+        let wrong = try post(node, "/api/v1/auth/sign-in", #"{"email": "ann@example.com", "password": "wrong horse"}"#)
+        XCTAssertEqual(wrong.status, 401)
+        XCTAssertEqual(wrong.json["type"] as? String, "/problems/sign-in-failed")
+        let unknown = try post(node, "/api/v1/auth/sign-in", #"{"email": "nobody@example.com", "password": "correct horse"}"#)
+        XCTAssertEqual(unknown.json["type"] as? String, "/problems/sign-in-failed", "an unknown email looks like a wrong password")
+        let signedIn = try post(node, "/api/v1/auth/sign-in", #"{"email": "ANN@example.com", "password": "correct horse"}"#)
+        XCTAssertEqual(signedIn.status, 200)
+        XCTAssertEqual(try me(node, token: try XCTUnwrap(signedIn.json["access_token"] as? String)).json["id"] as? String,
+                       profile.json["id"] as? String)
+
+        XCTAssertEqual(try node.client().get("/api/v1/me").status, 401)
+        let staff = try runExecutable("nodectl", ["token", "--data-dir", node.dataDirectory, "--subject", "bob", "--role", "operator"])
+        XCTAssertEqual(try me(node, token: staff.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).status, 403, "a staff token is not a customer's")
+    }
+
+    func testARefreshTokenWorksOnceAndAReuseRevokesTheSession() throws {
+        let node = try start()
+        let registered = try post(node, "/api/v1/auth/register", #"{"email": "cy@example.com", "password": "correct horse"}"#)
+        let first = try XCTUnwrap(registered.json["refresh_token"] as? String)
+        let refreshed = try post(node, "/api/v1/auth/refresh", #"{"refresh_token": "\#(first)"}"#)
+        XCTAssertEqual(refreshed.status, 200)
+        let second = try XCTUnwrap(refreshed.json["refresh_token"] as? String)
+        XCTAssertNotEqual(first, second)
+        XCTAssertEqual(try me(node, token: try XCTUnwrap(refreshed.json["access_token"] as? String)).status, 200)
+
+        let reused = try post(node, "/api/v1/auth/refresh", #"{"refresh_token": "\#(first)"}"#)
+        XCTAssertEqual(reused.status, 401)
+        XCTAssertEqual(reused.json["type"] as? String, "/problems/refresh-refused")
+        XCTAssertEqual(try post(node, "/api/v1/auth/refresh", #"{"refresh_token": "\#(second)"}"#).status, 401, "the whole session is revoked")
+
+        let signedIn = try post(node, "/api/v1/auth/sign-in", #"{"email": "cy@example.com", "password": "correct horse"}"#)
+        let token = try XCTUnwrap(signedIn.json["refresh_token"] as? String)
+        XCTAssertEqual(try post(node, "/api/v1/auth/sign-out", #"{"refresh_token": "\#(token)"}"#).status, 204)
+        XCTAssertEqual(try post(node, "/api/v1/auth/refresh", #"{"refresh_token": "\#(token)"}"#).status, 401)
+        XCTAssertEqual(try post(node, "/api/v1/auth/sign-out", #"{"refresh_token": "garbage"}"#).status, 204)
+        XCTAssertEqual(try post(node, "/api/v1/auth/refresh", #"{"refresh_token": "garbage"}"#).status, 401)
+    }
+
+    func testRepeatedFailuresAreThrottled() throws {
+        let node = try start()
+        XCTAssertEqual(try post(node, "/api/v1/auth/register", #"{"email": "dee@example.com", "password": "correct horse"}"#).status, 201)
+        // Three free failures, then waits of 1, 2, 4, 8 s: the attempts that fall inside a wait are
+        // refused (429) without a password check. After eight attempts the wait is seconds long,
+        // far more than the test takes.
+        var statuses: [Int] = []
+        for _ in 0..<8 {
+            statuses.append(try post(node, "/api/v1/auth/sign-in", #"{"email": "dee@example.com", "password": "guess"}"#).status)
+        }
+        XCTAssertEqual(Array(statuses.prefix(4)), [401, 401, 401, 401])
+        XCTAssertTrue(statuses.dropFirst(4).allSatisfy { $0 == 401 || $0 == 429 }, "\(statuses)")
+        let throttled = try post(node, "/api/v1/auth/sign-in", #"{"email": "dee@example.com", "password": "correct horse"}"#)
+        XCTAssertEqual(throttled.status, 429)
+        XCTAssertEqual(throttled.json["type"] as? String, "/problems/sign-in-throttled")
+        XCTAssertTrue((1...60).contains(Int(throttled.headers["retry-after"] ?? "") ?? 0), "\(throttled.headers["retry-after"] ?? "none")")
+        XCTAssertEqual(try post(node, "/api/v1/auth/sign-in", #"{"email": "someone@example.com", "password": "x"}"#).status, 401,
+                       "another account from the same address is not held up by this one's failures")
+    }
+
+    func testPersonalDataIsNeverInTheDatabaseOrLogInClear() throws {
+        let node = try start()
+        let registered = try post(node, "/api/v1/auth/register", #"{"email": "eve.unique@example.com", "password": "correct horse", "name": "Evangeline Quill"}"#)
+        XCTAssertEqual(registered.status, 201)
+        for file in ["node.sqlite", "node.sqlite-wal"] {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: node.dataDirectory + "/" + file))
+            for secret in ["eve.unique@example.com", "Evangeline Quill", "correct horse"] {
+                XCTAssertNil(bytes.range(of: Data(secret.utf8)), "\(secret) in \(file)")
+            }
+        }
+        let log = try String(contentsOfFile: node.logPath, encoding: .utf8)
+        XCTAssertFalse(log.contains("eve.unique@example.com") || log.contains("Evangeline"))
+    }
+}
