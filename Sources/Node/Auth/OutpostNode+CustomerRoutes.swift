@@ -166,9 +166,7 @@ extension OutpostNode {
                 guard matches else {
                     // Spent before: whoever holds the newer one may not be the customer.
                     logger.warning("refresh token reused; session revoked", metadata: ["session": "\(sessionId)", "customer": "\(customer.id)"])
-                    var revoked = session
-                    revoked.revoked = true
-                    writeFields([(CustomerVault.sessionPrefix + sessionId, revoked.fields)]) { _ in
+                    revoke(sessionId, session) { _ in
                         responder.fail(HTTPError(.refreshRefused, detail: "this refresh token was used before; the session is revoked, sign in again"))
                     }
                     return
@@ -187,9 +185,7 @@ extension OutpostNode {
             do {
                 let presented = try request.decodeJSON(RefreshBody.self).refreshToken
                 guard let (sessionId, session, matches) = session(of: presented), matches, !session.revoked else { return responder.send(.noContent()) }
-                var revoked = session
-                revoked.revoked = true
-                writeFields([(CustomerVault.sessionPrefix + sessionId, revoked.fields)]) { error in
+                revoke(sessionId, session) { error in
                     if let error { responder.fail(error) } else { responder.send(.noContent()) }
                 }
             } catch {
@@ -267,6 +263,12 @@ extension OutpostNode {
         writeFields(alsoWrite + [(CustomerVault.sessionPrefix + sessionId, record.fields)]) { error in
             if let error { responder.fail(error) } else { responder.send(.json(reply, status: status)) }
         }
+    }
+
+    private func revoke(_ sessionId: String, _ session: SignInSession, completion: @escaping ((any Error)?) -> Void) {
+        var revoked = session
+        revoked.revoked = true
+        writeFields([(CustomerVault.sessionPrefix + sessionId, revoked.fields)], completion: completion)
     }
 
     /// Writes whole entries of the `customers` collection in one group commit.
