@@ -69,12 +69,14 @@ extension OutpostNode {
         registerCatalogRoutes()
         registerTokenRoutes()
         registerCustomerRoutes()
+        registerAccountRoutes()
         registerStorefrontRoutes()
     }
 
     /// Every problem type this node answers with.
     public static let problemCatalog: [ProblemType] = ProblemType.httpCatalog + [.insufficientRights, .syncDisabled, .peerFromConfig, .productExists,
-                                                                                       .emailTaken, .signInFailed, .signInThrottled, .refreshRefused]
+                                                                                       .emailTaken, .signInFailed, .signInThrottled, .refreshRefused,
+                                                                                       .resetRefused, .passwordWrong]
 
     /// Re-encoded at most once a second: uptime is the only part that changes.
     func nodeInfoBody() -> [UInt8] {

@@ -112,4 +112,81 @@ final class CustomerAuthTests: XCTestCase {
         let log = try String(contentsOfFile: node.logPath, encoding: .utf8)
         XCTAssertFalse(log.contains("eve.unique@example.com") || log.contains("Evangeline"))
     }
+
+    private func send(_ node: NodeProcess, _ method: String, _ path: String, _ body: String, token: String) throws -> (status: Int, json: [String: Any]) {
+        let response = try node.client().send(method, path, headers: [("Content-Type", "application/json"), ("Authorization", "Bearer " + token)],
+                                              body: Array(body.utf8))
+        return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:])
+    }
+
+    func testAProfileChangesAndAPasswordChangeSignsOtherDevicesOut() throws {
+        let node = try start()
+        let phone = try post(node, "/api/v1/auth/register", #"{"email": "fay@example.com", "password": "correct horse"}"#)
+        let laptop = try post(node, "/api/v1/auth/sign-in", #"{"email": "fay@example.com", "password": "correct horse"}"#)
+        let access = try XCTUnwrap(phone.json["access_token"] as? String)
+
+        let changed = try send(node, "PATCH", "/api/v1/me", """
+            {"name": "Fay Ng", "phone": "+49 30 1234567", "addresses": [{"label": "home", "line1": "Hauptstr. 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}]}
+            """, token: access)
+        XCTAssertEqual(changed.status, 200, "\(changed.json)")
+        let profile = try me(node, token: access).json
+        XCTAssertEqual(profile["name"] as? String, "Fay Ng")
+        XCTAssertEqual((profile["addresses"] as? [[String: Any]])?.first?["city"] as? String, "Berlin")
+        let bad = try send(node, "PATCH", "/api/v1/me", #"{"addresses": [{"line1": "x", "country": "Germany"}], "email": "new@example.com"}"#, token: access)
+        XCTAssertEqual(bad.status, 422)
+        XCTAssertEqual(Set(((bad.json["errors"] as? [[String: Any]]) ?? []).compactMap { $0["field"] as? String }),
+                       ["email", "addresses[0].city", "addresses[0].postal_code", "addresses[0].country"])
+        XCTAssertEqual(try me(node, token: access).json["name"] as? String, "Fay Ng", "a refused change changes nothing")
+        XCTAssertEqual(try send(node, "PATCH", "/api/v1/me", #"{"name": null}"#, token: access).json["name"] as? String, nil)
+
+        XCTAssertEqual(try send(node, "POST", "/api/v1/me/password", #"{"current_password": "wrong", "new_password": "battery staple"}"#, token: access).status, 403)
+        let renewed = try send(node, "POST", "/api/v1/me/password", #"{"current_password": "correct horse", "new_password": "battery staple"}"#, token: access)
+        XCTAssertEqual(renewed.status, 200)
+        let laptopRefresh = try XCTUnwrap(laptop.json["refresh_token"] as? String)
+        XCTAssertEqual(try post(node, "/api/v1/auth/refresh", #"{"refresh_token": "\#(laptopRefresh)"}"#).status, 401, "the other device is signed out")
+        let kept = try XCTUnwrap(renewed.json["refresh_token"] as? String)
+        XCTAssertEqual(try post(node, "/api/v1/auth/refresh", #"{"refresh_token": "\#(kept)"}"#).status, 200, "this device goes on")
+        XCTAssertEqual(try post(node, "/api/v1/auth/sign-in", #"{"email": "fay@example.com", "password": "correct horse"}"#).status, 401)
+        XCTAssertEqual(try post(node, "/api/v1/auth/sign-in", #"{"email": "fay@example.com", "password": "battery staple"}"#).status, 200)
+    }
+
+    func testAPasswordResetTokenFromTheLogSetsANewPassword() throws {
+        let node = try start()
+        XCTAssertEqual(try post(node, "/api/v1/auth/register", #"{"email": "gus@example.com", "password": "correct horse"}"#).status, 201)
+        XCTAssertEqual(try post(node, "/api/v1/auth/password-reset", #"{"email": "nobody@example.com"}"#).status, 202, "no account: the same answer")
+        XCTAssertEqual(try post(node, "/api/v1/auth/password-reset", #"{"email": "GUS@example.com"}"#).status, 202)
+        // Until notifications exist the token is in the node's log, marked as delivered by log.
+        var token: String?
+        let deadline = Date().addingTimeInterval(10)
+        while token == nil && Date() < deadline {
+            let log = (try? String(contentsOfFile: node.logPath, encoding: .utf8)) ?? ""
+            token = log.split(separator: "\n").first { $0.contains("delivered by log") }
+                .flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["reset_token"] as? String
+            if token == nil { usleep(20_000) }
+        }
+        let reset = try XCTUnwrap(token)
+        XCTAssertEqual(try post(node, "/api/v1/auth/password-reset/confirm", #"{"token": "\#(reset)x", "new_password": "battery staple"}"#).status, 400)
+        XCTAssertEqual(try post(node, "/api/v1/auth/password-reset/confirm", #"{"token": "\#(reset)", "new_password": "battery staple"}"#).status, 204)
+        let again = try post(node, "/api/v1/auth/password-reset/confirm", #"{"token": "\#(reset)", "new_password": "other staple"}"#)
+        XCTAssertEqual(again.status, 400)
+        XCTAssertEqual(again.json["type"] as? String, "/problems/reset-refused")
+        XCTAssertEqual(try post(node, "/api/v1/auth/sign-in", #"{"email": "gus@example.com", "password": "battery staple"}"#).status, 200)
+    }
+
+    func testErasureRemovesThePersonalDataAndFreesTheEmail() throws {
+        let node = try start()
+        let registered = try post(node, "/api/v1/auth/register", #"{"email": "hal@example.com", "password": "correct horse", "name": "Hal"}"#)
+        let access = try XCTUnwrap(registered.json["access_token"] as? String), id = try XCTUnwrap((registered.json["customer"] as? [String: Any])?["id"] as? String)
+        XCTAssertEqual(try send(node, "DELETE", "/api/v1/me", #"{"password": "wrong"}"#, token: access).status, 403)
+        XCTAssertEqual(try send(node, "DELETE", "/api/v1/me", #"{"password": "correct horse"}"#, token: access).status, 204)
+        XCTAssertEqual(try me(node, token: access).status, 403, "the token names no customer now")
+        XCTAssertEqual(try post(node, "/api/v1/auth/sign-in", #"{"email": "hal@example.com", "password": "correct horse"}"#).status, 401)
+        let refresh = try XCTUnwrap(registered.json["refresh_token"] as? String)
+        XCTAssertEqual(try post(node, "/api/v1/auth/refresh", #"{"refresh_token": "\#(refresh)"}"#).status, 401)
+        let state = try node.adminJSON("/admin/v1/replicated/customers/customer:\(id)")
+        XCTAssertEqual(Set((((state["state"] as? [String: Any])?["fields"] as? [String: Any]) ?? [:]).keys), ["created", "erased", "sessions_after"], "\(state)")
+        let anew = try post(node, "/api/v1/auth/register", #"{"email": "hal@example.com", "password": "a new start"}"#)
+        XCTAssertEqual(anew.status, 201, "the email is free again")
+        XCTAssertNotEqual((anew.json["customer"] as? [String: Any])?["id"] as? String, id)
+    }
 }

@@ -11,6 +11,12 @@ public struct Customer: Sendable, Equatable {
     /// PHC string (PasswordHash.encoded).
     public var passwordHash: String
     public var createdMs: Int64
+    public var addresses: [Address] = []
+    /// Refresh sessions made before this are refused: a password change or reset signs every
+    /// other device out.
+    public var sessionsAfterMs: Int64 = 0
+    /// A password reset waiting: SHA-256 (hex) of its token's secret, and until when it works.
+    public var pendingReset: (hash: String, expiresMs: Int64)?
 
     public init(id: String, email: String, name: String? = nil, phone: String? = nil, passwordHash: String, createdMs: Int64) {
         self.id = id
@@ -21,15 +27,70 @@ public struct Customer: Sendable, Equatable {
         self.createdMs = createdMs
     }
 
+    public static func == (a: Customer, b: Customer) -> Bool {
+        a.id == b.id && a.email == b.email && a.name == b.name && a.phone == b.phone && a.passwordHash == b.passwordHash
+            && a.createdMs == b.createdMs && a.addresses == b.addresses && a.sessionsAfterMs == b.sessionsAfterMs
+            && a.pendingReset?.hash == b.pendingReset?.hash && a.pendingReset?.expiresMs == b.pendingReset?.expiresMs
+    }
+
     public static func normalizedEmail(_ email: String) -> String {
         email.trimmingWhitespace().lowercased()
+    }
+}
+
+/// A postal address of a customer's.
+public struct Address: Sendable, Equatable, Codable {
+    public var label: String?
+    public var name: String?
+    public var line1: String
+    public var line2: String?
+    public var city: String
+    public var postalCode: String
+    /// ISO 3166-1 alpha-2, upper case.
+    public var country: String
+
+    public init(label: String? = nil, name: String? = nil, line1: String, line2: String? = nil, city: String, postalCode: String, country: String) {
+        self.label = label
+        self.name = name
+        self.line1 = line1
+        self.line2 = line2
+        self.city = city
+        self.postalCode = postalCode
+        self.country = country
+    }
+
+    /// JSON text (for sealing as one field).
+    var json: [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        func member(_ name: String, _ value: String) {
+            if out.count > 1 { out.append(UInt8(ascii: ",")) }
+            JSONText.appendString(name, to: &out)
+            out.append(UInt8(ascii: ":"))
+            JSONText.appendString(value, to: &out)
+        }
+        member("line1", line1)
+        member("city", city)
+        member("postal_code", postalCode)
+        member("country", country)
+        for (name, value) in [("label", label), ("name", name), ("line2", line2)] { if let value { member(name, value) } }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    public init?(_ json: LooseJSON) {
+        guard case .object(let members) = json, case .string(let line1)? = members["line1"], case .string(let city)? = members["city"],
+              case .string(let postalCode)? = members["postal_code"], case .string(let country)? = members["country"] else { return nil }
+        func text(_ name: String) -> String? { if case .string(let value)? = members[name] { value } else { nil } }
+        self.init(label: text("label"), name: text("name"), line1: line1, line2: text("line2"), city: city, postalCode: postalCode, country: country)
     }
 }
 
 /// How customers sit in the region-scoped `customers` collection, field-level LWW maps like the
 /// catalog's:
 ///
-///     customer:<id>   email, name, phone (sealed), password (PHC string), created (ms)
+///     customer:<id>   email, name, phone, addresses (sealed), password (PHC string), created (ms),
+///                     sessions_after (ms), reset and reset_expires (a pending password reset);
+///                     an erased account keeps only created and erased (ms)
 ///     email:<hmac>    customer (id): finds an account by its email without the email in clear
 ///     session:<id>    customer, current (SHA-256 of the refresh token's secret), expires (ms), revoked
 ///
@@ -64,7 +125,27 @@ public struct CustomerVault: Sendable {
         ]
         if let name = customer.name { fields["name"] = seal(name, field: "name", of: customer.id) }
         if let phone = customer.phone { fields["phone"] = seal(phone, field: "phone", of: customer.id) }
+        if !customer.addresses.isEmpty {
+            var json: [UInt8] = [UInt8(ascii: "[")]
+            for (index, address) in customer.addresses.enumerated() {
+                if index > 0 { json.append(UInt8(ascii: ",")) }
+                json += address.json
+            }
+            json.append(UInt8(ascii: "]"))
+            fields["addresses"] = seal(String(decoding: json, as: UTF8.self), field: "addresses", of: customer.id)
+        }
+        if customer.sessionsAfterMs > 0 { fields["sessions_after"] = .integer(customer.sessionsAfterMs) }
+        if let reset = customer.pendingReset {
+            fields["reset"] = .text(reset.hash)
+            fields["reset_expires"] = .integer(reset.expiresMs)
+        }
         return fields
+    }
+
+    /// What an erased account keeps: when it was made and when it was erased. Orders name it by
+    /// its id, which is now a pseudonym.
+    public static func erasedFields(createdMs: Int64, erasedMs: Int64) -> [String: FieldValue] {
+        ["created": .integer(createdMs), "erased": .integer(erasedMs), "sessions_after": .integer(erasedMs)]
     }
 
     /// The customer an entry's fields hold; nil if it holds none, or its sealed fields do not open
@@ -72,8 +153,14 @@ public struct CustomerVault: Sendable {
     public func customer(id: String, from fields: [String: FieldValue]) -> Customer? {
         guard let sealedEmail = fields["email"], let email = open(sealedEmail, field: "email", of: id),
               case .text(let password)? = fields["password"], case .integer(let created)? = fields["created"] else { return nil }
-        return Customer(id: id, email: email, name: fields["name"].flatMap { open($0, field: "name", of: id) },
-                        phone: fields["phone"].flatMap { open($0, field: "phone", of: id) }, passwordHash: password, createdMs: created)
+        var customer = Customer(id: id, email: email, name: fields["name"].flatMap { open($0, field: "name", of: id) },
+                                phone: fields["phone"].flatMap { open($0, field: "phone", of: id) }, passwordHash: password, createdMs: created)
+        if let sealed = fields["addresses"], let text = open(sealed, field: "addresses", of: id), case .array(let items)? = LooseJSON.parse(Array(text.utf8)) {
+            customer.addresses = items.compactMap(Address.init)
+        }
+        if case .integer(let after)? = fields["sessions_after"] { customer.sessionsAfterMs = after }
+        if case .text(let hash)? = fields["reset"], case .integer(let expires)? = fields["reset_expires"] { customer.pendingReset = (hash, expires) }
+        return customer
     }
 
     /// `KEY-ID.BASE64URL(box)`: the key id lets a rotated ring still open older values.

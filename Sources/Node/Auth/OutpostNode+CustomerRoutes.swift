@@ -47,28 +47,30 @@ struct SignedIn: Codable, Sendable {
 }
 
 /// A refresh session as the `customers` collection holds it (`session:<id>`).
-private struct SignInSession {
+struct SignInSession {
     var customer: String
+    var createdMs: Int64
     /// Hex SHA-256 of the current refresh token's secret.
     var current: String
     var expiresMs: Int64
     var revoked: Bool
 
     var fields: [String: FieldValue] {
-        ["customer": .text(customer), "current": .text(current), "expires": .integer(expiresMs), "revoked": .flag(revoked)]
+        ["customer": .text(customer), "created": .integer(createdMs), "current": .text(current), "expires": .integer(expiresMs), "revoked": .flag(revoked)]
     }
 
-    init(customer: String, current: String, expiresMs: Int64, revoked: Bool) {
+    init(customer: String, createdMs: Int64, current: String, expiresMs: Int64, revoked: Bool) {
         self.customer = customer
+        self.createdMs = createdMs
         self.current = current
         self.expiresMs = expiresMs
         self.revoked = revoked
     }
 
     init?(_ fields: [String: FieldValue]) {
-        guard case .text(let customer)? = fields["customer"], case .text(let current)? = fields["current"],
+        guard case .text(let customer)? = fields["customer"], case .integer(let created)? = fields["created"], case .text(let current)? = fields["current"],
               case .integer(let expires)? = fields["expires"], case .flag(let revoked)? = fields["revoked"] else { return nil }
-        self.init(customer: customer, current: current, expiresMs: expires, revoked: revoked)
+        self.init(customer: customer, createdMs: created, current: current, expiresMs: expires, revoked: revoked)
     }
 }
 
@@ -160,7 +162,7 @@ extension OutpostNode {
             do {
                 let presented = try request.decodeJSON(RefreshBody.self).refreshToken
                 guard let (sessionId, session, matches) = session(of: presented), !session.revoked, session.expiresMs > WallClock.nowMs(),
-                      let customer = customer(id: session.customer) else {
+                      let customer = customer(id: session.customer), session.createdMs >= customer.sessionsAfterMs else {
                     throw HTTPError(.refreshRefused, detail: "the refresh token is unknown, expired or signed out; sign in again")
                 }
                 guard matches else {
@@ -171,7 +173,7 @@ extension OutpostNode {
                     }
                     return
                 }
-                signIn(customer, status: 200, responder: responder, session: sessionId)
+                signIn(customer, status: 200, responder: responder, session: (sessionId, session))
             } catch {
                 responder.fail(error)
             }
@@ -197,12 +199,7 @@ extension OutpostNode {
             operationId: "getProfile", summary: "The signed-in customer's profile.", tags: ["auth"],
             replies: [.init(200, "The profile.", schema: ["type": "object"])])
         ) { [unowned self] request in
-            guard let token = request.bearerToken, case .success(let claims) = AccessToken.verify(
-                token, keys: identity.tokenKeys, audience: AccessToken.audience(region: config.region), nowSeconds: WallClock.nowMs() / 1000),
-                  let customer = customer(id: claims.subject) else {
-                throw HTTPError(.forbidden, detail: "this token names no customer of this region")
-            }
-            return .json(Self.profile(customer))
+            .json(Self.fullProfile(try signedInCustomer(request)))
         }
     }
 
@@ -217,12 +214,7 @@ extension OutpostNode {
         if let name = body.name, name.trimmingWhitespace().isEmpty || name.count > 100 || name.contains(where: \.isNewline) {
             errors.append(FieldError("name", "must be 1 to 100 characters on one line"))
         }
-        if let phone = body.phone, !phone.isEmpty {
-            let digits = phone.filter(\.isNumber)
-            if !(7...15).contains(digits.count) || phone.contains(where: { !($0.isNumber || " +-()".contains($0)) }) {
-                errors.append(FieldError("phone", "must be a phone number (7 to 15 digits, optionally with + - ( ) and spaces)"))
-            }
-        }
+        if let phone = body.phone, !phone.isEmpty, let problem = phoneProblem(phone) { errors.append(FieldError("phone", problem)) }
         guard errors.isEmpty else { throw validationError(ValidationFailure(errors)) }
     }
 
@@ -249,12 +241,14 @@ extension OutpostNode {
 
     /// Makes tokens for `customer`: a new refresh token in `session` (a new session if nil),
     /// written with `alsoWrite`, and answers once it is durable.
-    private func signIn(_ customer: Customer, status: Int, responder: Responder, session: String? = nil,
+    func signIn(_ customer: Customer, status: Int, responder: Responder, session existing: (id: String, session: SignInSession)? = nil,
                         alsoWrite: [(key: String, fields: [String: FieldValue])] = []) {
         let nowMs = WallClock.nowMs()
-        let sessionId = session ?? "s-" + Hex.encode(SecureRandom.bytes(12))
+        let existingSession = existing?.session
+        let sessionId = existing?.id ?? "s-" + Hex.encode(SecureRandom.bytes(12))
         let secret = SecureRandom.bytes(32)
-        let record = SignInSession(customer: customer.id, current: Hex.encode(SHA256.hash(secret)), expiresMs: nowMs + Self.refreshLifetimeMs, revoked: false)
+        let record = SignInSession(customer: customer.id, createdMs: existingSession?.createdMs ?? nowMs, current: Hex.encode(SHA256.hash(secret)),
+                                   expiresMs: nowMs + Self.refreshLifetimeMs, revoked: false)
         let claims = AccessClaims(subject: customer.id, roles: ["customer"], audience: AccessToken.audience(region: config.region),
                                   issuer: identity.nodeId, issuedAt: nowMs / 1000, expiresAt: nowMs / 1000 + AccessToken.lifetimeSeconds,
                                   id: "t-" + Hex.encode(SecureRandom.bytes(8)))
@@ -272,7 +266,7 @@ extension OutpostNode {
     }
 
     /// Writes whole entries of the `customers` collection in one group commit.
-    private func writeFields(_ entries: [(key: String, fields: [String: FieldValue])], completion: @escaping ((any Error)?) -> Void) {
+    func writeFields(_ entries: [(key: String, fields: [String: FieldValue])], completion: @escaping ((any Error)?) -> Void) {
         let replica = self.replica, me = identity.nodeId
         writer.submit({ _ in
             for (key, fields) in entries { _ = try Self.commit(fields, key: key, in: Self.customersCollection, replica: replica, as: me) }
@@ -287,7 +281,7 @@ extension OutpostNode {
         })
     }
 
-    private static func profile(_ customer: Customer) -> CustomerProfile {
+    static func profile(_ customer: Customer) -> CustomerProfile {
         CustomerProfile(id: customer.id, email: customer.email, name: customer.name, phone: customer.phone, createdAt: WallClock.iso8601(ms: customer.createdMs))
     }
 }

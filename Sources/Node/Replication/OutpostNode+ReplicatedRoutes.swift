@@ -58,7 +58,7 @@ extension OutpostNode {
         }
 
         let keyParameters: [RouteDoc.Parameter] = [
-            .init("collection", in: .path, description: "catalog, carts, inventory, orders or payments.",
+            .init("collection", in: .path, description: "catalog, carts, customers (read only), inventory, orders or payments.",
                   schema: ["enum": .array(ReplicatedCollections.names.map { .string($0) })]),
             .init("key", in: .path, description: "Product id, cart id, sku@location, order id or payment id."),
         ]
@@ -194,10 +194,12 @@ extension OutpostNode {
     func view(_ collection: String, _ key: String) -> JSONValue {
         typealias C = ReplicatedCollections
         switch collection {
-        case "catalog":
-            let product = replica.state(at: key, in: collection, as: C.Product.self) ?? C.Product()
-            return ["fields": .object(product.keys.sorted().compactMap { field in
-                product[field]?.value.map { JSONMember(field, Self.json($0)) }
+        case "catalog", "customers":
+            let entry = replica.state(at: key, in: collection, as: C.Product.self) ?? C.Product()
+            return ["fields": .object(entry.keys.sorted().compactMap { field in
+                // Personal fields are sealed already; a password hash is not shown at all.
+                if collection == "customers" && field == "password" { return JSONMember(field, "(scrypt hash)") }
+                return entry[field]?.value.map { JSONMember(field, Self.json($0)) }
             })]
         case "carts":
             let cart = replica.state(at: key, in: collection, as: C.Cart.self) ?? C.Cart()
