@@ -190,3 +190,37 @@ final class CustomerAuthTests: XCTestCase {
         XCTAssertNotEqual((anew.json["customer"] as? [String: Any])?["id"] as? String, id)
     }
 }
+
+/// Accounts across a fleet: known on every node of their region, never in another region.
+final class CustomerRegionTests: XCTestCase {
+    private func post(_ node: NodeProcess, _ path: String, _ body: String) throws -> (status: Int, json: [String: Any]) {
+        let response = try node.client().send("POST", path, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
+        return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:])
+    }
+
+    func testAnAccountMadeOnOneNodeSignsInOnTheOthersOfItsRegionOnly() throws {
+        let fleet = try TestFleet()
+        let fast = "[auth]\npassword_cost = 10\n"
+        let hub = try fleet.start("hub", region: "eu", role: "hub", extra: fast)
+        let eu = try fleet.start("store-eu", region: "eu", peers: [("hub", "eu", hub.syncAddress ?? "")], extra: fast)
+        let us = try fleet.start("store-us", region: "us", peers: [("hub", "eu", hub.syncAddress ?? "")], extra: fast)
+
+        let registered = try post(eu, "/api/v1/auth/register", #"{"email": "ida@example.com", "password": "correct horse", "name": "Ida"}"#)
+        XCTAssertEqual(registered.status, 201)
+        let access = try XCTUnwrap(registered.json["access_token"] as? String)
+        XCTAssertTrue(eventually { try self.post(hub, "/api/v1/auth/sign-in", #"{"email": "ida@example.com", "password": "correct horse"}"#).status == 200 },
+                      "the account reaches the region's other node")
+        let profile = try hub.client().get("/api/v1/me", headers: [("Authorization", "Bearer " + access)])
+        XCTAssertEqual(profile.status, 200, "a token from one node of the region is good on another")
+
+        // A refresh spent on the hub is spent on the store too.
+        let first = try XCTUnwrap(registered.json["refresh_token"] as? String)
+        XCTAssertEqual(try post(hub, "/api/v1/auth/refresh", #"{"refresh_token": "\#(first)"}"#).status, 200)
+        XCTAssertTrue(eventually { try self.post(eu, "/api/v1/auth/refresh", #"{"refresh_token": "\#(first)"}"#).status == 401 })
+
+        XCTAssertEqual(try post(us, "/api/v1/auth/sign-in", #"{"email": "ida@example.com", "password": "correct horse"}"#).status, 401,
+                       "another region never holds the account")
+        XCTAssertEqual(try us.client().get("/api/v1/me", headers: [("Authorization", "Bearer " + access)]).status, 401, "nor accepts its token")
+        XCTAssertEqual(try us.replicatedSummary()["customers"]?.applied ?? [:], [:])
+    }
+}
