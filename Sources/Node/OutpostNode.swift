@@ -56,6 +56,9 @@ public final class OutpostNode {
     var openAPIBody: [UInt8] = []
     /// Failed sign-ins per account and per address (in memory: a restart forgets them).
     var signInThrottle = SignInThrottle()
+    /// Emails whose registration is being written: two registrations of one email whose hashes
+    /// finish in the same turn would otherwise both pass the check (memory changes at commit).
+    var registering: Set<String> = []
 
     public init(config: NodeConfig, logSink: LogSink, logger: Logger) throws {
         self.config = config

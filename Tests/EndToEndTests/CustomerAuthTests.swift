@@ -56,6 +56,19 @@ final class CustomerAuthTests: XCTestCase {
         XCTAssertEqual(try me(node, token: staff.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).status, 403, "a staff token is not a customer's")
     }
 
+    func testTwoRegistrationsOfOneEmailAtOnceMakeOneAccount() throws {
+        let node = try start()
+        let body = #"{"email": "twin@example.com", "password": "correct horse"}"#
+        let request = "POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+        let sockets = try (0..<4).map { _ in try node.socket() }
+        for socket in sockets { try socket.send(request) }
+        let statuses = try sockets.map { socket in
+            let reply = String(decoding: try socket.receiveUntilClosed(), as: UTF8.self)
+            return Int(reply.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+        XCTAssertEqual(statuses.sorted(), [201, 409, 409, 409], "\(statuses)")
+    }
+
     func testARefreshTokenWorksOnceAndAReuseRevokesTheSession() throws {
         let node = try start()
         let registered = try post(node, "/api/v1/auth/register", #"{"email": "cy@example.com", "password": "correct horse"}"#)

@@ -101,7 +101,9 @@ extension OutpostNode {
                 loop.queueWork({ PasswordHash.make(password, cost: cost).encoded }, completion: { [unowned self] result in
                     guard case .success(let hash) = result else { return responder.fail(HTTPError(.internalError, detail: "the password could not be hashed")) }
                     // Checked again: another registration may have taken the email while this hashed.
-                    guard accountId(email: email) == nil else { return responder.fail(HTTPError(.emailTaken, detail: "\(email) has an account; sign in")) }
+                    guard accountId(email: email) == nil, registering.insert(email).inserted else {
+                        return responder.fail(HTTPError(.emailTaken, detail: "\(email) has an account; sign in"))
+                    }
                     let at = replica.tick(wallMs: WallClock.nowMs())
                     let customer = Customer(id: "c-\(identity.nodeId)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))",
                                             email: email, name: body.name?.trimmingWhitespace(), phone: body.phone?.trimmingWhitespace(),
@@ -110,7 +112,7 @@ extension OutpostNode {
                     signIn(customer, status: 201, responder: responder, alsoWrite: [
                         (CustomerVault.customerPrefix + customer.id, vault.fields(of: customer)),
                         (vault.emailKey(email), ["customer": .text(customer.id)]),
-                    ])
+                    ], written: { [unowned self] in registering.remove(email) })
                 })
             } catch {
                 responder.fail(error)
@@ -242,7 +244,7 @@ extension OutpostNode {
     /// Makes tokens for `customer`: a new refresh token in `session` (a new session if nil),
     /// written with `alsoWrite`, and answers once it is durable.
     func signIn(_ customer: Customer, status: Int, responder: Responder, session existing: (id: String, session: SignInSession)? = nil,
-                        alsoWrite: [(key: String, fields: [String: FieldValue])] = []) {
+                alsoWrite: [(key: String, fields: [String: FieldValue])] = [], written: @escaping () -> Void = {}) {
         let nowMs = WallClock.nowMs()
         let existingSession = existing?.session
         let sessionId = existing?.id ?? "s-" + Hex.encode(SecureRandom.bytes(12))
@@ -255,6 +257,7 @@ extension OutpostNode {
         let reply = SignedIn(customer: Self.profile(customer), accessToken: AccessToken.sign(claims, keys: identity.tokenKeys),
                              refreshToken: sessionId + "." + Base64.encode(secret, url: true, padded: false), expiresIn: AccessToken.lifetimeSeconds)
         writeFields(alsoWrite + [(CustomerVault.sessionPrefix + sessionId, record.fields)]) { error in
+            written()
             if let error { responder.fail(error) } else { responder.send(.json(reply, status: status)) }
         }
     }
