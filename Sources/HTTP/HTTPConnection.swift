@@ -202,11 +202,16 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
             complete(sequence, response)
         case .found(let route, let parameters):
             request.pathParameters = parameters
-            if route.access != .anyone, let problem = server.authorize(request, route.access) {
-                var response = problemResponse(problem, request: request)
-                if problem.status == 401 { response.headers.set("WWW-Authenticate", "Bearer") }
-                complete(sequence, response)
-                return
+            if route.access != .anyone {
+                switch server.authorize(request, route.access) {
+                case .allowed(let subject):
+                    request.subject = subject
+                case .refused(let problem):
+                    var response = problemResponse(problem, request: request)
+                    if problem.status == 401 { response.headers.set("WWW-Authenticate", "Bearer") }
+                    complete(sequence, response)
+                    return
+                }
             }
             route.handler(request, Responder(connection: self, sequence: sequence))
         }

@@ -19,9 +19,9 @@ public final class HTTPServer {
     public let limits: HTTPLimits
     public let metrics: HTTPMetrics
     public var accessLog: AccessLog?
-    /// Decides whether a request may use a route with the given access; nil allows it.
-    public var authorize: (Request, Access) -> Problem? = { _, access in
-        access == .anyone ? nil : Problem(.unauthorized, detail: "no authorizer configured")
+    /// Decides whether a request may use a route with the given access.
+    public var authorize: (Request, Access) -> Authorization = { _, access in
+        access == .anyone ? .allowed(subject: nil) : .refused(Problem(.unauthorized, detail: "no authorizer configured"))
     }
     /// Milliseconds on a monotonic clock, for connection deadlines. The loop's clock unless a
     /// test injects one (and then calls `sweep()` itself instead of waiting).

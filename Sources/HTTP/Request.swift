@@ -17,6 +17,9 @@ public struct Request: Sendable {
     public internal(set) var body: [UInt8]
     /// Values of `{name}` segments of the matched route, percent-decoded.
     public internal(set) var pathParameters: [(name: String, value: String)] = []
+    /// Who the route's credentials name (an access token's subject), once authorized; nil for
+    /// open routes and the admin token. Verified once, before the handler runs.
+    public internal(set) var subject: String?
     /// The client's `X-Request-Id` if it was well-formed, else one made by the server.
     public let requestId: String
     public let remoteAddress: SocketAddress?

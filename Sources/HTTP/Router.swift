@@ -16,6 +16,13 @@ public enum Access: Sendable, Equatable {
     }
 }
 
+/// What the authorizer decided: allowed (with the subject the credentials name, which the
+/// handler finds in `Request.subject`), or refused with a 401 or 403 problem.
+public enum Authorization: Sendable {
+    case allowed(subject: String?)
+    case refused(Problem)
+}
+
 /// Answers a request, now or later (after a group commit), exactly once.
 public typealias Handler = (Request, Responder) -> Void
 

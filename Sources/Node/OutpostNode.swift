@@ -20,6 +20,8 @@ public final class OutpostNode {
 
     public let config: NodeConfig
     public let identity: NodeIdentity
+    /// Seals customers' personal data and finds accounts by email, with the region's data keys.
+    let customerVault: CustomerVault
     /// Absolute data directory.
     public let dataDirectory: String
     let logger: Logger
@@ -80,6 +82,7 @@ public final class OutpostNode {
         let storedId = try database.queryOne("SELECT value FROM node_meta WHERE key = 'node_id'") { $0.string(0) }
         let identity = try NodeIdentity.loadOrCreate(directory: dataDirectory, configuredId: config.nodeId, storedId: storedId)
         self.identity = identity
+        customerVault = CustomerVault(dataKeys: identity.dataKeys)
         if storedId == nil {
             try database.transaction {
                 _ = try database.execute("INSERT INTO node_meta(key, value) VALUES ('node_id', ?), ('created_at', ?)", [identity.nodeId, now])
@@ -119,23 +122,23 @@ public final class OutpostNode {
         let audience = AccessToken.audience(region: config.region)
         server.authorize = { request, access in
             switch access {
-            case .anyone: return nil
+            case .anyone: return .allowed(subject: nil)
             case .adminToken:
-                if identity.acceptsAdminToken(request.bearerToken) { return nil }
-                return Problem(.unauthorized, detail: request.bearerToken == nil
+                if identity.acceptsAdminToken(request.bearerToken) { return .allowed(subject: nil) }
+                return .refused(Problem(.unauthorized, detail: request.bearerToken == nil
                     ? "send the admin token as 'Authorization: Bearer <token>' (see <data-dir>/admin.token)"
-                    : "the admin token is not valid for this node")
+                    : "the admin token is not valid for this node"))
             case .roles(let roles):
                 guard let presented = request.bearerToken else {
-                    return Problem(.unauthorized, detail: "send the admin token or an access token with the role \(roles.joined(separator: " or ")) as 'Authorization: Bearer <token>'")
+                    return .refused(Problem(.unauthorized, detail: "send the admin token or an access token with the role \(roles.joined(separator: " or ")) as 'Authorization: Bearer <token>'"))
                 }
-                if identity.acceptsAdminToken(presented) { return nil }
+                if identity.acceptsAdminToken(presented) { return .allowed(subject: nil) }
                 switch AccessToken.verify(presented, keys: identity.tokenKeys, audience: audience, nowSeconds: WallClock.nowMs() / 1000) {
                 case .failure(let refusal):
-                    return Problem(.unauthorized, detail: "the token is refused: \(refusal.rawValue)")
+                    return .refused(Problem(.unauthorized, detail: "the token is refused: \(refusal.rawValue)"))
                 case .success(let claims):
-                    if roles.contains(where: claims.roles.contains) { return nil }
-                    return Problem(.forbidden, detail: "this route takes the role \(roles.joined(separator: " or ")); the token holds \(claims.roles.isEmpty ? "none" : claims.roles.joined(separator: ", "))")
+                    if roles.contains(where: claims.roles.contains) { return .allowed(subject: claims.subject) }
+                    return .refused(Problem(.forbidden, detail: "this route takes the role \(roles.joined(separator: " or ")); the token holds \(claims.roles.isEmpty ? "none" : claims.roles.joined(separator: ", "))"))
                 }
             }
         }

@@ -104,17 +104,25 @@ public struct CustomerVault: Sendable {
     public static let emailPrefix = "email:"
     public static let sessionPrefix = "session:"
 
-    private let keys: KeyRing
+    /// One secret, separate keys per use, derived once: the email index's (from the ring's first
+    /// key, so that one stays in the ring while rotations add newer ones) and, per key id, the
+    /// sealing key.
+    private let indexKey: [UInt8]
+    private let sealingKeys: [String: [UInt8]]
+    /// The newest key's id and sealing key: what seals.
+    private let sealing: (id: String, key: [UInt8])
 
     public init(dataKeys: KeyRing) {
-        keys = dataKeys
+        indexKey = HMACSHA256.authenticate(Array("outpost/customers/email-index".utf8), key: dataKeys.keys[0].secret)
+        sealingKeys = Dictionary(uniqueKeysWithValues: dataKeys.keys.map {
+            ($0.id, HMACSHA256.authenticate(Array("outpost/customers/seal".utf8), key: $0.secret))
+        })
+        sealing = (dataKeys.newest.id, HMACSHA256.authenticate(Array("outpost/customers/seal".utf8), key: dataKeys.newest.secret))
     }
 
-    /// The key of the entry that maps `email` (normalised) to its account. Derived from the
-    /// ring's first key, so that one stays in the ring while rotations add newer ones.
+    /// The key of the entry that maps `email` (normalised) to its account.
     public func emailKey(_ email: String) -> String {
-        let indexKey = HMACSHA256.authenticate(Array("outpost/customers/email-index".utf8), key: keys.keys[0].secret)
-        return Self.emailPrefix + Hex.encode(HMACSHA256.authenticate(Array(Customer.normalizedEmail(email).utf8), key: indexKey))
+        Self.emailPrefix + Hex.encode(HMACSHA256.authenticate(Array(Customer.normalizedEmail(email).utf8), key: indexKey))
     }
 
     public func fields(of customer: Customer) -> [String: FieldValue] {
@@ -165,21 +173,15 @@ public struct CustomerVault: Sendable {
 
     /// `KEY-ID.BASE64URL(box)`: the key id lets a rotated ring still open older values.
     private func seal(_ text: String, field: String, of id: String) -> FieldValue {
-        let key = keys.newest
-        let box = SealedBox.seal(Array(text.utf8), key: Self.sealingKey(key.secret), context: Self.context(field: field, of: id))
-        return .text(key.id + "." + Base64.encode(box, url: true, padded: false))
+        let box = SealedBox.seal(Array(text.utf8), key: sealing.key, context: Self.context(field: field, of: id))
+        return .text(sealing.id + "." + Base64.encode(box, url: true, padded: false))
     }
 
     private func open(_ value: FieldValue, field: String, of id: String) -> String? {
-        guard case .text(let text) = value, let dot = text.firstIndex(of: "."), let key = keys.key(id: String(text[..<dot])),
+        guard case .text(let text) = value, let dot = text.firstIndex(of: "."), let key = sealingKeys[String(text[..<dot])],
               let box = Base64.decode(String(text[text.index(after: dot)...]), url: true),
-              let plain = SealedBox.open(box, key: Self.sealingKey(key.secret), context: Self.context(field: field, of: id)) else { return nil }
+              let plain = SealedBox.open(box, key: key, context: Self.context(field: field, of: id)) else { return nil }
         return String(validating: plain, as: UTF8.self)
-    }
-
-    /// One secret, separate keys per use.
-    private static func sealingKey(_ secret: [UInt8]) -> [UInt8] {
-        HMACSHA256.authenticate(Array("outpost/customers/seal".utf8), key: secret)
     }
 
     private static func context(field: String, of id: String) -> [UInt8] { Array((customerPrefix + id + "/" + field).utf8) }

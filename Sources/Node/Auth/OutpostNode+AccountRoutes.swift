@@ -168,12 +168,10 @@ extension OutpostNode {
         }
     }
 
-    /// The customer an access token names; 403 if it names none of this region (a staff token,
-    /// an erased account).
+    /// The customer the authorized access token names; 403 if it names none of this region (the
+    /// admin token, an erased account).
     func signedInCustomer(_ request: Request) throws(HTTPError) -> Customer {
-        guard let token = request.bearerToken, case .success(let claims) = AccessToken.verify(
-            token, keys: identity.tokenKeys, audience: AccessToken.audience(region: config.region), nowSeconds: WallClock.nowMs() / 1000),
-              let customer = customer(id: claims.subject) else {
+        guard let id = request.subject, let customer = customer(id: id) else {
             throw HTTPError(.forbidden, detail: "this token names no customer of this region")
         }
         return customer
@@ -195,9 +193,7 @@ extension OutpostNode {
         case nil: break
         case .null?: customer.name = nil
         case .string(let name)?:
-            let trimmed = name.trimmingWhitespace()
-            if trimmed.isEmpty || trimmed.count > 100 || trimmed.contains(where: \.isNewline) { errors.append(FieldError("name", "must be 1 to 100 characters on one line")) }
-            else { customer.name = trimmed }
+            if let problem = nameProblem(name) { errors.append(FieldError("name", problem)) } else { customer.name = name.trimmingWhitespace() }
         default: errors.append(FieldError("name", "must be a string or null"))
         }
         switch members["phone"] {
@@ -221,6 +217,11 @@ extension OutpostNode {
         default: errors.append(FieldError("addresses", "must be an array of at most \(addressesMax) addresses, or null"))
         }
         guard errors.isEmpty else { throw validationError(ValidationFailure(errors)) }
+    }
+
+    static func nameProblem(_ name: String) -> String? {
+        let trimmed = name.trimmingWhitespace()
+        return trimmed.isEmpty || trimmed.count > 100 || trimmed.contains(where: \.isNewline) ? "must be 1 to 100 characters on one line" : nil
     }
 
     static func phoneProblem(_ phone: String) -> String? {

@@ -80,7 +80,6 @@ extension OutpostNode {
     static let refreshLifetimeMs: Int64 = 7 * 86_400_000
     static let passwordBytes = 8...256
 
-    var customerVault: CustomerVault { CustomerVault(dataKeys: identity.dataKeys) }
     var passwordCost: PasswordHash.Cost { PasswordHash.Cost(log2N: config.passwordCostLog2N, r: 8, p: PasswordHash.Cost.standard.p) }
 
     func registerCustomerRoutes() {
@@ -213,9 +212,7 @@ extension OutpostNode {
             errors.append(FieldError("email", "must be an email address"))
         }
         if !passwordBytes.contains(body.password.utf8.count) { errors.append(FieldError("password", "must be 8 to 256 bytes")) }
-        if let name = body.name, name.trimmingWhitespace().isEmpty || name.count > 100 || name.contains(where: \.isNewline) {
-            errors.append(FieldError("name", "must be 1 to 100 characters on one line"))
-        }
+        if let name = body.name, let problem = nameProblem(name) { errors.append(FieldError("name", problem)) }
         if let phone = body.phone, !phone.isEmpty, let problem = phoneProblem(phone) { errors.append(FieldError("phone", problem)) }
         guard errors.isEmpty else { throw validationError(ValidationFailure(errors)) }
     }
