@@ -38,7 +38,7 @@ extension NodeConfig {
             throw ConfigError(key: source, "not valid TOML")
         }
         let reader = TOMLReader(table: table, prefix: "")
-        try reader.allowOnly(["node", "http", "log", "database", "sync", "cache", "storefront", "auth"])
+        try reader.allowOnly(["node", "http", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory"])
         if let node = try reader.table("node") {
             try node.allowOnly(["id", "region", "role", "data_dir", "locale"])
             if let id = try node.string("id") { nodeId = try Self.name(id, key: "node.id") }
@@ -96,6 +96,18 @@ extension NodeConfig {
         if let auth = try reader.table("auth") {
             try auth.allowOnly(["password_cost"])
             if let v = try auth.integer("password_cost", in: 10...20) { passwordCostLog2N = UInt8(v) }
+        }
+        if let checkout = try reader.table("checkout") {
+            try checkout.allowOnly(["tax_rate_bp", "prices_include_tax", "shipping_flat_fee", "free_shipping_from", "reservation_seconds"])
+            if let v = try checkout.integer("tax_rate_bp", in: 0...10_000) { self.checkout.taxRateBasisPoints = Int64(v) }
+            if let v = try checkout.bool("prices_include_tax") { self.checkout.pricesIncludeTax = v }
+            if let v = try checkout.integer("shipping_flat_fee", in: 0...100_000_000) { self.checkout.shippingFlatFee = Int64(v) }
+            if let v = try checkout.integer("free_shipping_from", in: 0...1_000_000_000) { self.checkout.freeShippingFrom = Int64(v) }
+            if let v = try checkout.integer("reservation_seconds", in: 1...86_400) { reservationSeconds = Int64(v) }
+        }
+        if let inventory = try reader.table("inventory") {
+            try inventory.allowOnly(["location"])
+            if let v = try inventory.string("location") { stockLocation = try Self.name(v, key: "inventory.location") }
         }
         if let storefront = try reader.table("storefront") {
             try storefront.allowOnly(["name"])

@@ -1,3 +1,4 @@
+import Commerce
 import Platform
 
 /// What a node is and how it runs: the TOML file, overridden by command-line flags, over the
@@ -30,6 +31,12 @@ public struct NodeConfig: Sendable, Equatable {
     /// log2 of scrypt's N for new password hashes (r=8, p=3): 15 is OWASP's minimum; lower only
     /// for tests. Hashes keep their own cost, so raising it later leaves older ones valid.
     public var passwordCostLog2N: UInt8 = 15
+    /// Tax, shipping fee: how this region's checkout prices an order.
+    public var checkout = CheckoutTerms()
+    /// How long an order placed without a confirmed payment holds its stock.
+    public var reservationSeconds: Int64 = 900
+    /// The location this node sells from (stock receipts default to it); nil: the node's id.
+    public var stockLocation: String?
     /// Where the database, keys and admin token live.
     public var dataDirectory = "./data"
     /// Addresses to listen on (HOST:PORT, port 0 for any free port).

@@ -98,5 +98,55 @@ public enum NodeSchema {
             ALTER TABLE op_log_segments_6 RENAME TO op_log_segments;
             """),
         Migration(version: 7, name: "search index without prefix indexes", sql: CatalogSchema.searchWithoutPrefixes),
+        Migration(version: 8, name: "checkouts, orders view, stock movements, sandbox acquirer", sql: """
+            -- One row per Idempotency-Key of a cart: the ids made before the acquirer was called,
+            -- the stock taken, and once answered the answer itself (replayed for the same key).
+            CREATE TABLE checkouts (
+                cart TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL,
+                request_hash TEXT NOT NULL,     -- SHA-256 (hex) of the request body
+                order_id TEXT NOT NULL,
+                number TEXT NOT NULL,           -- human-readable order number
+                payment_id TEXT NOT NULL,
+                state TEXT NOT NULL,            -- authorizing, answered, abandoned (a crash while authorizing)
+                allocations TEXT NOT NULL,      -- JSON: [{sku, location, units}] taken from stock
+                status INTEGER,                 -- the answer's HTTP status
+                response BLOB,                  -- the answer's body
+                created_ms INTEGER NOT NULL,
+                PRIMARY KEY (cart, idempotency_key)
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX checkouts_authorizing ON checkouts(state) WHERE state = 'authorizing';
+            -- Orders as the fold of their events (the orders collection), for history and search.
+            CREATE TABLE orders_view (
+                id TEXT PRIMARY KEY,
+                number TEXT,
+                customer TEXT,
+                node TEXT,
+                status TEXT NOT NULL,
+                placed_ms INTEGER,
+                total INTEGER,
+                currency TEXT,
+                reserved_until_ms INTEGER,      -- set while an unpaid order holds stock
+                cancellation_raced INTEGER NOT NULL DEFAULT 0
+            ) STRICT;
+            CREATE INDEX orders_by_customer ON orders_view(customer, placed_ms);
+            CREATE INDEX orders_by_placed ON orders_view(placed_ms);
+            CREATE INDEX orders_reserved ON orders_view(reserved_until_ms) WHERE reserved_until_ms IS NOT NULL;
+            -- Every change of stock this node made, with its reason: the audit trail of receipts,
+            -- adjustments, transfers, sales and releases.
+            CREATE TABLE stock_movements (
+                id INTEGER PRIMARY KEY,
+                at_ms INTEGER NOT NULL,
+                sku TEXT NOT NULL,
+                location TEXT NOT NULL,
+                units INTEGER NOT NULL,         -- signed: + in, - out
+                reason TEXT NOT NULL,
+                reference TEXT,                 -- order id, transfer peer location
+                note TEXT,
+                actor TEXT                      -- token subject, or 'admin'
+            ) STRICT;
+            CREATE INDEX stock_movements_by_sku ON stock_movements(sku, at_ms);
+            \(SandboxAcquirer.schema)
+            """),
     ]
 }

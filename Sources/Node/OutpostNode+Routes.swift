@@ -70,13 +70,20 @@ extension OutpostNode {
         registerTokenRoutes()
         registerCustomerRoutes()
         registerAccountRoutes()
+        registerCartRoutes()
+        registerCheckoutRoutes()
+        registerOrderRoutes()
+        registerInventoryRoutes()
         registerStorefrontRoutes()
     }
 
     /// Every problem type this node answers with.
     public static let problemCatalog: [ProblemType] = ProblemType.httpCatalog + [.insufficientRights, .syncDisabled, .peerFromConfig, .productExists,
                                                                                        .emailTaken, .signInFailed, .signInThrottled, .refreshRefused,
-                                                                                       .resetRefused, .passwordWrong]
+                                                                                       .resetRefused, .passwordWrong,
+                                                                                       .insufficientStock, .itemUnavailable, .idempotencyKeyRequired,
+                                                                                       .idempotencyKeyReused, .checkoutInProgress, .cartEmpty, .priceChanged,
+                                                                                       .paymentDeclined, .orderTransition, .paymentActionFailed]
 
     /// Re-encoded at most once a second: uptime is the only part that changes.
     func nodeInfoBody() -> [UInt8] {

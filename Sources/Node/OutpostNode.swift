@@ -61,6 +61,16 @@ public final class OutpostNode {
     /// Emails whose registration is being written: two registrations of one email whose hashes
     /// finish in the same turn would otherwise both pass the check (memory changes at commit).
     var registering: Set<String> = []
+    /// The acquirer card payments go to (the built-in sandbox until a real adapter is configured).
+    let gateway: any PaymentGateway
+    /// Checkouts between their reservation and their answer, by cart and Idempotency-Key: a
+    /// second request with the same key waits for the first's answer instead of paying twice.
+    var checkoutsInFlight: Set<String> = []
+    /// Orders whose stock this node placed must be given back (cancelled) or taken again (a
+    /// shipment raced the cancellation): settled after the change that showed it.
+    var stockFollowUps: Set<String> = []
+    /// Unpaid orders being cancelled for want of payment.
+    var expiring: Set<String> = []
 
     public init(config: NodeConfig, logSink: LogSink, logger: Logger) throws {
         self.config = config
@@ -96,6 +106,7 @@ public final class OutpostNode {
 
         loop = try EventLoop()
         writer = try GroupCommit(database: database, loop: loop)
+        gateway = SandboxAcquirer(writer: writer)
         let replica = self.replica
         writer.onCommitFailed = { [logger] error in
             logger.error("a group commit failed; replicated data reloaded from disk", metadata: ["error": "\(error)"])
@@ -180,12 +191,16 @@ public final class OutpostNode {
         }
         let timer = try LoopTimer(loop: loop)
         timer.start(afterMs: 100, repeatMs: 100) { [unowned self] in
-            replica.writeBehind(nowMs: WallClock.nowMs())
+            let nowMs = WallClock.nowMs()
+            replica.writeBehind(nowMs: nowMs)
             if replica.wasQuiet { replica.refreshDigests(on: loop) }
+            expireReservations(nowMs: nowMs)
+            settleStockFollowUps()
         }
         writeBehindTimer = timer
         isReady = true
         recordStart()
+        recoverAbandonedCheckouts()
         logger.info("listening", metadata: [
             "node_id": "\(identity.nodeId)", "region": "\(config.region)", "role": "\(config.role.rawValue)",
             "addresses": .array(baseURLs.map { .string($0) }), "data_dir": "\(dataDirectory)", "version": "\(OutpostVersion.current)",

@@ -173,15 +173,38 @@ public struct CustomerVault: Sendable {
 
     /// `KEY-ID.BASE64URL(box)`: the key id lets a rotated ring still open older values.
     private func seal(_ text: String, field: String, of id: String) -> FieldValue {
-        let box = SealedBox.seal(Array(text.utf8), key: sealing.key, context: Self.context(field: field, of: id))
-        return .text(sealing.id + "." + Base64.encode(box, url: true, padded: false))
+        .text(seal(text, context: Self.context(field: field, of: id)))
     }
 
     private func open(_ value: FieldValue, field: String, of id: String) -> String? {
-        guard case .text(let text) = value, let dot = text.firstIndex(of: "."), let key = sealingKeys[String(text[..<dot])],
+        guard case .text(let text) = value else { return nil }
+        return open(text, context: Self.context(field: field, of: id))
+    }
+
+    private func seal(_ text: String, context: [UInt8]) -> String {
+        sealing.id + "." + Base64.encode(SealedBox.seal(Array(text.utf8), key: sealing.key, context: context), url: true, padded: false)
+    }
+
+    private func open(_ text: String, context: [UInt8]) -> String? {
+        guard let dot = text.firstIndex(of: "."), let key = sealingKeys[String(text[..<dot])],
               let box = Base64.decode(String(text[text.index(after: dot)...]), url: true),
-              let plain = SealedBox.open(box, key: key, context: Self.context(field: field, of: id)) else { return nil }
+              let plain = SealedBox.open(box, key: key, context: context) else { return nil }
         return String(validating: plain, as: UTF8.self)
+    }
+
+    /// An order's email and shipping address, sealed for its `placed` event: orders replicate to
+    /// every region, their personal data opens only in the order's own.
+    public func sealContact(email: String, shipTo: Address, order: String) -> String {
+        var json: [UInt8] = Array(#"{"email":"#.utf8)
+        JSONText.appendString(email, to: &json)
+        json += Array(#","ship_to":"#.utf8) + shipTo.json + [UInt8(ascii: "}")]
+        return seal(String(decoding: json, as: UTF8.self), context: Array(("order:" + order).utf8))
+    }
+
+    public func openContact(_ sealed: String, order: String) -> (email: String, shipTo: Address)? {
+        guard let text = open(sealed, context: Array(("order:" + order).utf8)), case .object(let members)? = LooseJSON.parse(Array(text.utf8)),
+              case .string(let email)? = members["email"], let shipTo = members["ship_to"].flatMap(Address.init) else { return nil }
+        return (email, shipTo)
     }
 
     private static func context(field: String, of id: String) -> [UInt8] { Array((customerPrefix + id + "/" + field).utf8) }

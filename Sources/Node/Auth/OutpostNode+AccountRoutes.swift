@@ -232,7 +232,7 @@ extension OutpostNode {
         return nil
     }
 
-    private static func addressProblems(_ item: LooseJSON) -> [(field: String, reason: String)] {
+    static func addressProblems(_ item: LooseJSON) -> [(field: String, reason: String)] {
         guard case .object(let members) = item else { return [("", "must be an object")] }
         var problems: [(String, String)] = []
         let limits: [(String, Int, Bool)] = [("line1", 200, true), ("city", 100, true), ("postal_code", 20, true),

@@ -19,11 +19,15 @@ struct RegisterBody: Codable, Sendable {
     var password: String
     var name: String?
     var phone: String?
+    /// A guest cart to carry into the new account.
+    var cartId: String?
 }
 
 struct SignInBody: Codable, Sendable {
     var email: String
     var password: String
+    /// A guest cart to merge into the customer's.
+    var cartId: String?
 }
 
 struct RefreshBody: Codable, Sendable {
@@ -108,6 +112,7 @@ extension OutpostNode {
                                             email: email, name: body.name?.trimmingWhitespace(), phone: body.phone?.trimmingWhitespace(),
                                             passwordHash: hash, createdMs: at.physicalMs)
                     let vault = customerVault
+                    mergeGuestCart(body.cartId, into: customer.id)
                     signIn(customer, status: 201, responder: responder, alsoWrite: [
                         (CustomerVault.customerPrefix + customer.id, vault.fields(of: customer)),
                         (vault.emailKey(email), ["customer": .text(customer.id)]),
@@ -120,7 +125,7 @@ extension OutpostNode {
 
         router.add("POST", "/api/v1/auth/sign-in", bodyBytesMax: 8192, doc: RouteDoc(
             operationId: "signIn", summary: "Sign in with email and password.",
-            description: "Failed attempts slow down further ones per account and per address (429 with Retry-After); ten lock the account for 15 minutes.",
+            description: "Body: {\"email\", \"password\", \"cart_id\"?: a guest cart whose lines join the customer's cart}. Failed attempts slow down further ones per account and per address (429 with Retry-After); ten lock the account for 15 minutes.",
             tags: ["auth"], requestBody: .init(0, "Email and password.", schema: ["type": "object"]),
             replies: [tokenReply,
                       .init(401, "Wrong email or password.", contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef),
@@ -147,6 +152,7 @@ extension OutpostNode {
                         return responder.fail(HTTPError(.signInFailed, detail: "the email and password do not match an account"))
                     }
                     signInThrottle.recordSuccess(account: email)
+                    mergeGuestCart(body.cartId, into: customer.id)
                     signIn(customer, status: 200, responder: responder)
                 })
             } catch {

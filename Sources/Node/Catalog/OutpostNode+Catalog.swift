@@ -17,12 +17,13 @@ extension OutpostNode {
     /// predates the tables (or lost them) is projected whole, once.
     func setUpCatalogView() throws {
         let catalog = self.catalog, replica = self.replica, me = identity.nodeId
-        let project: (String, [String]) throws -> Void = { collection, keys in
+        let project: (String, [String]) throws -> Void = { [unowned self] collection, keys in
             switch collection {
             case Self.catalogCollection:
                 var products: [(id: String, product: Product?)] = []
                 for key in keys {
                     let fields = replica.state(at: key, in: collection, as: CatalogFields.Entry.self).map(CatalogFields.values) ?? [:]
+                    if StockLocation.isKey(key) { continue }
                     if CatalogFields.isCategoryKey(key) {
                         let id = String(key.dropFirst(CatalogFields.categoryPrefix.count))
                         catalog.project(categoryId: id, CatalogFields.category(id: id, from: fields))
@@ -33,6 +34,8 @@ extension OutpostNode {
                 try catalog.project(products: products)
             case Self.inventoryCollection:
                 for key in keys { try catalog.project(stockKey: key, replica.state(at: key, in: collection, as: BoundedCounter.self), node: me) }
+            case Self.ordersCollection:
+                try self.projectOrders(keys)
             default:
                 break
             }
@@ -43,6 +46,14 @@ extension OutpostNode {
             return collection.states.keys.sorted()
         }
         let stockKeys = (replica.memory.collections[Self.inventoryCollection] as? KeyedCollection<BoundedCounter>)?.states.keys.sorted() ?? []
+        let ordersBuilt = try database.queryOne("SELECT value FROM node_meta WHERE key = 'orders_view'") { $0.string(0) }
+        if ordersBuilt == nil {
+            let orderKeys = (replica.memory.collections[Self.ordersCollection] as? KeyedCollection<GSet<String>>)?.states.keys.sorted() ?? []
+            try database.transaction(.immediate) {
+                try project(Self.ordersCollection, orderKeys)
+                try database.execute("INSERT INTO node_meta(key, value) VALUES ('orders_view', '1')")
+            }
+        }
         let built = try database.queryOne("SELECT value FROM node_meta WHERE key = 'catalog_view'") { $0.string(0) }
         if built == "1" {
             // The tables are current; the category tree lives in memory only (no SQL for them).

@@ -1,0 +1,159 @@
+import Foundation
+
+/// Units of one SKU taken from one stock location's counter for an order: what a cancellation
+/// gives back.
+public struct StockAllocation: Equatable, Sendable, Codable {
+    public var sku: String
+    public var location: String
+    public var units: Int64
+
+    public init(sku: String, location: String, units: Int64) {
+        self.sku = sku
+        self.location = location
+        self.units = units
+    }
+
+    /// The inventory collection's key for this stock.
+    public var stockKey: String { StockKey.make(sku: sku, location: location) }
+}
+
+/// One immutable fact about an order. An order is the grow-only set of its events (the `orders`
+/// collection holds each as its canonical JSON text), so the same event made twice is one event,
+/// and no node ever edits or deletes one.
+public struct OrderEvent: Equatable, Sendable, Codable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case placed, paid, fulfilled, shipped, delivered, cancelled, refunded
+    }
+
+    public var kind: Kind
+    /// Hybrid-clock milliseconds of the node that recorded it.
+    public var atMs: Int64
+    public var node: String
+
+    // placed
+    public var number: String?
+    /// The customer's id (a pseudonym: the account's personal data stays in its region); nil for a guest.
+    public var customer: String?
+    public var lines: [PricedLine]?
+    public var totals: OrderTotals?
+    public var allocations: [StockAllocation]?
+    /// The shipping address and contact email, sealed with the region's data key (base64url):
+    /// orders replicate fleet-wide, personal data in clear does not.
+    public var sealedContact: String?
+    public var payment: String?
+    /// An order placed before its payment was confirmed holds its stock until then.
+    public var reservedUntilMs: Int64?
+    /// SHA-256 (hex) of the secret a guest uses to look at the order.
+    public var accessHash: String?
+
+    // paid, refunded
+    public var amount: Int64?
+    // shipped
+    public var carrier: String?
+    public var tracking: String?
+    // cancelled, refunded
+    public var reason: String?
+
+    public init(kind: Kind, atMs: Int64, node: String) {
+        self.kind = kind
+        self.atMs = atMs
+        self.node = node
+    }
+
+    /// The text the orders collection holds: keys sorted, so one event is one string everywhere.
+    public var text: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        // Encoding plain strings, integers and arrays of them cannot fail.
+        guard let data = try? encoder.encode(self) else { preconditionFailure("an order event always encodes") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public init?(text: String) {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard let event = try? decoder.decode(OrderEvent.self, from: Data(text.utf8)) else { return nil }
+        self = event
+    }
+}
+
+/// What an order is now: a deterministic fold of its events, so every node that holds the same
+/// events shows the same status whichever it saw first.
+///
+/// Precedence, highest first (docs/orders.md):
+/// 1. refunded: refunds add up to what was paid;
+/// 2. delivered, then shipped: goods that left cannot be un-shipped, so a shipment beats a
+///    cancellation made concurrently on another node (`cancellationRaced` says it happened);
+/// 3. cancelled;
+/// 4. fulfilled, paid, placed.
+public struct OrderState: Equatable, Sendable {
+    public enum Status: String, Sendable, CaseIterable {
+        case placed, paid, fulfilled, shipped, delivered, cancelled, refunded
+    }
+
+    public private(set) var placed: OrderEvent?
+    public private(set) var events: [OrderEvent]
+    public private(set) var status: Status
+    public private(set) var paidAmount: Int64 = 0
+    public private(set) var refundedAmount: Int64 = 0
+    /// A cancellation and a shipment were both recorded: the goods left, the order stands.
+    public private(set) var cancellationRaced = false
+
+    public init(texts: some Sequence<String>) {
+        self.init(events: texts.compactMap(OrderEvent.init(text:)))
+    }
+
+    public init(events unordered: [OrderEvent]) {
+        // Sorted by time, then text: the same list on every node.
+        events = unordered.sorted { ($0.atMs, $0.text) < ($1.atMs, $1.text) }
+        var kinds = Set<OrderEvent.Kind>()
+        for event in events {
+            kinds.insert(event.kind)
+            switch event.kind {
+            case .placed: placed = placed ?? event
+            case .paid: paidAmount = max(paidAmount, event.amount ?? 0)
+            case .refunded: refundedAmount += event.amount ?? 0
+            default: break
+            }
+        }
+        let shippedOrLater = kinds.contains(.shipped) || kinds.contains(.delivered)
+        cancellationRaced = shippedOrLater && kinds.contains(.cancelled)
+        if paidAmount > 0 && refundedAmount >= paidAmount {
+            status = .refunded
+        } else if kinds.contains(.delivered) {
+            status = .delivered
+        } else if kinds.contains(.shipped) {
+            status = .shipped
+        } else if kinds.contains(.cancelled) {
+            status = .cancelled
+        } else if kinds.contains(.fulfilled) {
+            status = .fulfilled
+        } else if kinds.contains(.paid) {
+            status = .paid
+        } else {
+            status = .placed
+        }
+    }
+
+    /// Statuses from which an event of `kind` may be recorded; anything else is refused (409).
+    public static func allowedFrom(_ kind: OrderEvent.Kind) -> Set<Status> {
+        switch kind {
+        case .placed: []
+        case .paid: [.placed]
+        case .fulfilled: [.paid]
+        case .shipped: [.paid, .fulfilled]
+        case .delivered: [.shipped]
+        case .cancelled: [.placed, .paid, .fulfilled]
+        case .refunded: [.shipped, .delivered]
+        }
+    }
+
+    public func allows(_ kind: OrderEvent.Kind) -> Bool { Self.allowedFrom(kind).contains(status) }
+
+    /// Money that may still be refunded: paid (captured at shipment) less refunds.
+    public var refundable: Int64 { max(0, paidAmount - refundedAmount) }
+
+    /// When an unpaid order's stock goes back, if it is still unpaid.
+    public var reservationExpiresMs: Int64? { status == .placed ? placed?.reservedUntilMs : nil }
+}

@@ -1,0 +1,65 @@
+/// How a region charges tax and shipping (the `[checkout]` section of the node's config).
+public struct CheckoutTerms: Sendable, Equatable {
+    /// Tax rate in basis points (1900 = 19 %).
+    public var taxRateBasisPoints: Int64 = 0
+    /// Whether catalog prices include tax (EU shelf prices do; US prices do not).
+    public var pricesIncludeTax = true
+    /// The shipping fee of every order, in minor units, until the shipping issue brings rates.
+    public var shippingFlatFee: Int64 = 0
+    /// Orders whose goods cost at least this ship free; nil: never.
+    public var freeShippingFrom: Int64?
+
+    public init() {}
+}
+
+/// A priced line of an order.
+public struct PricedLine: Equatable, Sendable, Codable {
+    public var sku: String
+    public var productId: String
+    public var name: String
+    public var quantity: Int64
+    public var unitPrice: Int64
+
+    public init(sku: String, productId: String, name: String, quantity: Int64, unitPrice: Int64) {
+        self.sku = sku
+        self.productId = productId
+        self.name = name
+        self.quantity = quantity
+        self.unitPrice = unitPrice
+    }
+
+    public var amount: Int64 { quantity * unitPrice }
+}
+
+/// An order's money: goods, shipping, tax and what the shopper pays, in minor units.
+///
+/// Tax applies to goods and shipping alike and is rounded once per order, half away from zero.
+/// With inclusive prices the tax is the part of the gross that is tax (gross × r / (1 + r));
+/// with exclusive prices it is added on top.
+public struct OrderTotals: Equatable, Sendable, Codable {
+    public var currency: String
+    public var subtotal: Int64
+    public var shipping: Int64
+    public var tax: Int64
+    public var total: Int64
+    public var taxIncluded: Bool
+
+    public init(currency: String, lines: [PricedLine], terms: CheckoutTerms) {
+        let goods = lines.reduce(Int64(0)) { $0 + $1.amount }
+        let shipping = terms.freeShippingFrom.map { goods >= $0 } == true ? 0 : terms.shippingFlatFee
+        let base = goods + shipping
+        let rate = terms.taxRateBasisPoints
+        let tax = terms.pricesIncludeTax ? Self.divideRounding(base * rate, by: 10_000 + rate) : Self.divideRounding(base * rate, by: 10_000)
+        self.currency = currency
+        subtotal = goods
+        self.shipping = shipping
+        self.tax = tax
+        total = terms.pricesIncludeTax ? base : base + tax
+        taxIncluded = terms.pricesIncludeTax
+    }
+
+    static func divideRounding(_ numerator: Int64, by denominator: Int64) -> Int64 {
+        precondition(denominator > 0 && numerator >= 0, "amounts and rates are not negative")
+        return (numerator + denominator / 2) / denominator
+    }
+}

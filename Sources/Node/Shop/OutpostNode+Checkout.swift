@@ -1,0 +1,439 @@
+import Commerce
+import HTTP
+import Platform
+import Replication
+
+extension ProblemType {
+    public static let idempotencyKeyRequired = ProblemType(slug: "idempotency-key-required", title: "Idempotency-Key required", status: 400,
+        explanation: "Requests that create orders or move money need an `Idempotency-Key` header (1 to 255 visible ASCII characters, a UUID is usual); retrying with the same key never pays twice.")
+    public static let idempotencyKeyReused = ProblemType(slug: "idempotency-key-reused", title: "Idempotency-Key reused", status: 409,
+        explanation: "This Idempotency-Key was used for a request with a different body. Use a new key for a new request.")
+    public static let checkoutInProgress = ProblemType(slug: "checkout-in-progress", title: "Checkout in progress", status: 409,
+        explanation: "A checkout with this Idempotency-Key is still being answered; retry after Retry-After seconds to get its answer.")
+    public static let cartEmpty = ProblemType(slug: "cart-empty", title: "Cart empty", status: 422,
+        explanation: "There is nothing in the cart to check out.")
+    public static let priceChanged = ProblemType(slug: "price-changed", title: "Price changed", status: 409,
+        explanation: "A price changed since the line was added. `lines` lists them with both prices; accept them (POST /api/v1/carts/{id}/accept-prices) and check out again.")
+    public static let paymentDeclined = ProblemType(slug: "payment-declined", title: "Payment declined", status: 402,
+        explanation: "The card was declined (`reason`: insufficient_funds, stolen_card, expired_card, invalid_token, amount_too_large). Nothing was charged and no stock is held; try another card with a new Idempotency-Key.")
+}
+
+/// The ids, money and stock of a checkout between its reservation and its answer.
+struct PendingCheckout {
+    var cart: String
+    var key: String
+    var requestHash: String
+    var orderId: String
+    var number: String
+    var paymentId: String
+    var customer: String?
+    var email: String
+    var shipTo: Address
+    var token: String
+    var lines: [PricedLine]
+    var totals: OrderTotals
+    var allocations: [StockAllocation] = []
+
+    var flightKey: String { cart + "\u{0}" + key }
+}
+
+extension OutpostNode {
+    static let ordersCollection = "orders"
+    static let paymentsCollection = "payments"
+    static let authorizationAttemptsMax = 3
+
+    var myStockLocation: String { config.stockLocation ?? identity.nodeId }
+
+    func registerCheckoutRoutes() {
+        let problem = { (status: Int, text: String) in RouteDoc.Reply(status, text, contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef) }
+        router.add("POST", "/api/v1/carts/{id}/checkout", bodyBytesMax: 16_384, doc: RouteDoc(
+            operationId: "checkout", summary: "Place the cart's order: prices and tax recomputed, stock taken here, the card authorized.",
+            description: """
+                Header `Idempotency-Key` (required): the same key with the same body answers what the first request got; with another body, 409. \
+                Body: {"email" (guests; a customer's account email otherwise), "ship_to": {line1, line2?, city, postal_code, country, name?}, \
+                "payment_token": an acquirer token such as tok_visa (never a card number)}. \
+                201: placed and paid (authorized). 202: placed, payment unconfirmed (the acquirer did not answer): the stock is held until \
+                `reserved_until`, then the order is cancelled. 402: declined, nothing kept.
+                """,
+            tags: ["checkout"], parameters: [.init("id", in: .path, description: "The cart's id."),
+                                              .init("Idempotency-Key", in: .header, required: true, description: "1 to 255 visible ASCII characters.")],
+            requestBody: .init(0, "Contact, address and card token.", schema: ["type": "object", "required": ["ship_to", "payment_token"]]),
+            replies: [.init(201, "The order, paid.", schema: ["type": "object"]), .init(202, "The order, awaiting payment.", schema: ["type": "object"]),
+                      problem(400, "No Idempotency-Key."), problem(402, "Payment declined."),
+                      problem(409, "Key reused with another body, in progress, a price changed, or not enough stock."),
+                      problem(422, "Empty cart or invalid contact, address or token.")])
+        ) { [unowned self] request, responder in
+            do {
+                try checkout(request, responder)
+            } catch {
+                responder.fail(error)
+            }
+        }
+    }
+
+    private func checkout(_ request: Request, _ responder: Responder) throws {
+        let (cartId, owner) = try authorizeCart(request)
+        guard let key = request.headers["idempotency-key"], (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw HTTPError(.idempotencyKeyRequired, detail: "send an Idempotency-Key header (1 to 255 visible ASCII characters)")
+        }
+        let requestHash = Hex.encode(SHA256.hash(request.body))
+        var reuse: (orderId: String, number: String, paymentId: String)?
+        if let saved = try checkoutRecord(cart: cartId, key: key) {
+            guard saved.requestHash == requestHash else {
+                throw HTTPError(.idempotencyKeyReused, detail: "this Idempotency-Key was used with another body")
+            }
+            switch saved.state {
+            case "answered":
+                let status = saved.status ?? 200
+                return responder.send(Response(status: status, contentType: status >= 400 ? Response.problemContentType : Response.jsonContentType,
+                                               headers: HTTPHeaders([("Idempotent-Replayed", "true")]), body: saved.response ?? []))
+            case "abandoned":
+                // Cut short by a crash before its answer, its stock released and payment voided:
+                // run again with the same ids, so the acquirer sees the same payment.
+                reuse = (saved.orderId, saved.number, saved.paymentId)
+            default:
+                throw HTTPError(.checkoutInProgress, detail: "this checkout is still being answered", headers: HTTPHeaders([("Retry-After", "1")]))
+            }
+        }
+        if case .wishlist = owner { throw HTTPError(.validation, detail: "a wishlist is not checked out; add its lines to a cart") }
+        let customerId: String? = if case .customer(let id) = owner { id } else { nil }
+        let body = try checkoutBody(request, customer: customerId.flatMap(customer(id:)))
+        let lines = priced(cartLines(cartId))
+        guard !lines.isEmpty else { throw HTTPError(.cartEmpty, detail: "the cart has no lines") }
+        if let gone = lines.first(where: { $0.priceNow == nil }) {
+            throw HTTPError(.itemUnavailable, detail: "\(gone.line.sku) is not sold here now; remove it from the cart")
+        }
+        let changed = lines.filter(\.priceChanged)
+        guard changed.isEmpty else {
+            var error = HTTPError(.priceChanged, detail: "\(changed.count) price\(changed.count == 1 ? "" : "s") changed since added; accept them and check out again")
+            error.problem.extensions = [("lines", .array(changed.map {
+                .object([JSONMember("sku", .string($0.line.sku)), JSONMember("unit_price", $0.line.unitPriceAtAdd.map { .int($0) } ?? .null),
+                         JSONMember("current_unit_price", .int($0.priceNow?.amount ?? 0))])
+            }))]
+            throw error
+        }
+        let currencies = Set(lines.compactMap { $0.priceNow?.currency })
+        guard currencies.count == 1, let currency = currencies.first else {
+            throw HTTPError(.validation, detail: "the cart's lines are priced in \(currencies.sorted().joined(separator: ", ")); one currency per order")
+        }
+        let orderLines = lines.map { line in
+            PricedLine(sku: line.line.sku, productId: line.product?.id ?? "", name: line.product.flatMap { Product.localized($0.names, config.locale, fallback: config.locale) } ?? line.line.sku,
+                       quantity: line.line.quantity, unitPrice: line.priceNow?.amount ?? 0)
+        }
+        var pending = PendingCheckout(cart: cartId, key: key, requestHash: requestHash, orderId: reuse?.orderId ?? "", number: reuse?.number ?? "",
+                                      paymentId: reuse?.paymentId ?? "", customer: customerId, email: body.email, shipTo: body.shipTo, token: body.token,
+                                      lines: orderLines, totals: OrderTotals(currency: currency, lines: orderLines, terms: config.checkout))
+        guard checkoutsInFlight.insert(pending.flightKey).inserted else {
+            throw HTTPError(.checkoutInProgress, detail: "this checkout is still being answered", headers: HTTPHeaders([("Retry-After", "1")]))
+        }
+        writer.submit({ [unowned self] _ in try reserve(&pending); return pending }, completion: { [unowned self] result in
+            switch result {
+            case .success(let reserved):
+                replicatedChanged()
+                authorize(reserved, attempt: 1, responder: responder)
+            case .failure(let error):
+                checkoutsInFlight.remove(pending.flightKey)
+                responder.fail(error)
+            }
+        })
+    }
+
+    private struct CheckoutBody {
+        var email: String
+        var shipTo: Address
+        var token: String
+    }
+
+    private func checkoutBody(_ request: Request, customer: Customer?) throws(HTTPError) -> CheckoutBody {
+        guard case .object(let members) = try request.decodeJSON(LooseJSON.self) else { throw HTTPError(.validation, detail: "the body must be a JSON object") }
+        var errors: [FieldError] = []
+        for name in members.keys.sorted() where !["email", "ship_to", "payment_token"].contains(name) {
+            errors.append(FieldError(name, "is not a checkout field (fields: email, payment_token, ship_to)"))
+        }
+        var email = customer?.email
+        switch members["email"] {
+        case nil: if email == nil { errors.append(FieldError("email", "is required for a guest")) }
+        case .string(let text)? where Self.isEmail(Customer.normalizedEmail(text)): email = Customer.normalizedEmail(text)
+        default: errors.append(FieldError("email", "must be an email address"))
+        }
+        var shipTo: Address?
+        if let item = members["ship_to"] {
+            let problems = Self.addressProblems(item)
+            errors += problems.map { FieldError("ship_to" + ($0.field.isEmpty ? "" : "." + $0.field), $0.reason) }
+            if problems.isEmpty { shipTo = Address(item) }
+        } else {
+            errors.append(FieldError("ship_to", "is required"))
+        }
+        var token: String?
+        switch members["payment_token"] {
+        case .string(let text)? where PaymentRequest.isToken(text): token = text
+        // The value is never echoed: it may be a card number sent by mistake.
+        default: errors.append(FieldError("payment_token", "must be an acquirer token (tok_...); card numbers are never accepted"))
+        }
+        guard errors.isEmpty, let email, let shipTo, let token else { throw Self.validationError(ValidationFailure(errors)) }
+        return CheckoutBody(email: email, shipTo: shipTo, token: token)
+    }
+
+    static func isEmail(_ email: String) -> Bool {
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        return email.utf8.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
+            && !email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 })
+    }
+
+    // MARK: The reservation (first transaction)
+
+    /// Inside group commit: makes the order's ids, takes the stock from this node's rights and
+    /// records the payment as created, with the checkout row that ties them together. All of it
+    /// is durable before the acquirer hears of the payment.
+    private func reserve(_ pending: inout PendingCheckout) throws {
+        let me = identity.nodeId
+        // Plan every line before changing anything: a line short of stock refuses the lot.
+        var plans: [(key: String, units: Int64)] = []
+        for line in pending.lines {
+            let locations = try database.query("""
+                SELECT location FROM stock_levels WHERE sku = ? AND rights_here > 0 ORDER BY location = ? DESC, rights_here DESC, location
+                """, [line.sku, myStockLocation]) { $0.string(0) }
+            let counters = locations.compactMap { location -> (key: String, counter: BoundedCounter)? in
+                let key = StockKey.make(sku: line.sku, location: location)
+                return replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self).map { (key, $0) }
+            }
+            guard let plan = BoundedCounter.plan(units: line.quantity, from: counters, replica: me) else {
+                let here = counters.reduce(Int64(0)) { $0 + max(0, $1.counter.rights(of: me)) }
+                let fleet: (available: Int64, here: Int64) = (try? catalog.stock(sku: line.sku)) ?? (0, 0)
+                var error = HTTPError(.insufficientStock, detail: "this node may sell \(here) of \(line.sku) now; \(line.quantity) asked")
+                if fleet.available >= line.quantity {
+                    // Another node holds the rest: ask it, and tell the shopper when to retry.
+                    sync?.requestRights(key: StockKey.make(sku: line.sku, location: myStockLocation), units: UInt64(line.quantity - here))
+                    error.headers = HTTPHeaders([("Retry-After", "2")])
+                }
+                error.problem.extensions = [("sku", .string(line.sku)), ("available", .int(fleet.available)), ("available_here", .int(here))]
+                throw error
+            }
+            plans += plan
+        }
+        let at = replica.tick(wallMs: WallClock.nowMs())
+        if pending.orderId.isEmpty {
+            let stamp = "\(me)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))"
+            pending.orderId = "o-" + stamp
+            pending.paymentId = "p-" + stamp
+            pending.number = try nextOrderNumber()
+        }
+        pending.allocations = plans.compactMap { plan in
+            StockKey.parse(plan.key).map { StockAllocation(sku: $0.sku, location: $0.location, units: plan.units) }
+        }
+        try database.execute("""
+            INSERT INTO checkouts(cart, idempotency_key, request_hash, order_id, number, payment_id, state, allocations, created_ms)
+            VALUES (?, ?, ?, ?, ?, ?, 'authorizing', ?, ?)
+            ON CONFLICT(cart, idempotency_key) DO UPDATE SET state = 'authorizing', allocations = excluded.allocations
+            """, [pending.cart, pending.key, pending.requestHash, pending.orderId, pending.number, pending.paymentId,
+                  Self.allocationsText(pending.allocations), at.physicalMs])
+        try recordMovements(pending.allocations, sign: -1, reason: .sold, reference: pending.orderId, actor: pending.customer ?? "guest")
+        try takeStock(plans)
+        var created = PaymentEvent(kind: .created, atMs: at.physicalMs, node: me)
+        created.order = pending.orderId
+        created.amount = pending.totals.total
+        created.currency = pending.totals.currency
+        created.acquirer = gateway.name
+        try addEvents([created.text], key: pending.paymentId, in: Self.paymentsCollection)
+    }
+
+    /// The next order number of this node: its id in capitals and a gapless-per-node sequence,
+    /// unique across the fleet without asking anyone (node ids are).
+    private func nextOrderNumber() throws -> String {
+        let next = (try database.queryOne("SELECT value FROM node_meta WHERE key = 'order_sequence'") { Int64($0.string(0)) ?? 0 } ?? 0) + 1
+        try database.execute("INSERT INTO node_meta(key, value) VALUES ('order_sequence', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [String(next)])
+        let digits = String(next)
+        return identity.nodeId.uppercased() + "-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+    }
+
+    static func allocationsText(_ allocations: [StockAllocation]) -> String {
+        (try? String(decoding: JSONCoding.encode(allocations), as: UTF8.self)) ?? "[]"
+    }
+
+    static func allocations(from text: String) -> [StockAllocation] {
+        (try? JSONCoding.decode([StockAllocation].self, from: Array(text.utf8))) ?? []
+    }
+
+    /// Decrements this node's rights at each key (planned within them).
+    private func takeStock(_ plans: [(key: String, units: Int64)]) throws {
+        let me = identity.nodeId
+        for (key, units) in plans {
+            var stock = replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self) ?? BoundedCounter()
+            let delta = try stock.decrement(by: UInt64(units), replica: me)
+            _ = try replica.commit(delta, key: key, in: Self.inventoryCollection, at: replica.tick(wallMs: WallClock.nowMs()))
+        }
+    }
+
+    /// Gives an order's units back to the counters they came from (an increment by this node:
+    /// it becomes rights here again).
+    func releaseStock(_ allocations: [StockAllocation], reference: String, actor: String) throws {
+        let me = identity.nodeId
+        for allocation in allocations where allocation.units > 0 {
+            var stock = replica.state(at: allocation.stockKey, in: Self.inventoryCollection, as: BoundedCounter.self) ?? BoundedCounter()
+            let delta = stock.increment(by: UInt64(allocation.units), replica: me)
+            _ = try replica.commit(delta, key: allocation.stockKey, in: Self.inventoryCollection, at: replica.tick(wallMs: WallClock.nowMs()))
+        }
+        try recordMovements(allocations, sign: 1, reason: .released, reference: reference, actor: actor)
+    }
+
+    func recordMovements(_ allocations: [StockAllocation], sign: Int64, reason: StockMovementReason, reference: String?, note: String? = nil, actor: String) throws {
+        let now = WallClock.nowMs()
+        for allocation in allocations {
+            try database.execute("INSERT INTO stock_movements(at_ms, sku, location, units, reason, reference, note, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                 [now, allocation.sku, allocation.location, sign * allocation.units, reason.rawValue, reference, note, actor])
+        }
+    }
+
+    /// Adds events to a grow-only key of `orders` or `payments`, inside the caller's transaction.
+    func addEvents(_ texts: [String], key: String, in collection: String) throws {
+        _ = try replica.commit(GSet(Set(texts)), key: key, in: collection, at: replica.tick(wallMs: WallClock.nowMs()))
+    }
+
+    // MARK: Authorization and the answer (second transaction)
+
+    private func authorize(_ pending: PendingCheckout, attempt: Int, responder: Responder) {
+        let request = PaymentRequest(paymentId: pending.paymentId, amount: pending.totals.total, currency: pending.totals.currency, token: pending.token)
+        gateway.authorize(request) { [unowned self] outcome in
+            switch outcome {
+            case .retry where attempt < Self.authorizationAttemptsMax:
+                // The acquirer asked for it: the same payment id again, so it cannot count twice.
+                authorize(pending, attempt: attempt + 1, responder: responder)
+            case .retry:
+                finish(pending, outcome: .timedOut, responder: responder)
+            default:
+                finish(pending, outcome: outcome, responder: responder)
+            }
+        }
+    }
+
+    private func finish(_ pending: PendingCheckout, outcome: AuthorizationOutcome, responder: Responder) {
+        let me = identity.nodeId
+        let orderToken = pending.customer == nil ? Hex.encode(SecureRandom.bytes(16)) : nil
+        writer.submit({ [unowned self] _ -> (status: Int, body: [UInt8]) in
+            let nowMs = WallClock.nowMs()
+            var payment = PaymentEvent(kind: .authorized, atMs: nowMs, node: me)
+            payment.order = pending.orderId
+            let status: Int, body: [UInt8]
+            switch outcome {
+            case .declined(let reason):
+                payment.kind = .declined
+                payment.code = reason.rawValue
+                try releaseStock(pending.allocations, reference: pending.orderId, actor: pending.customer ?? "guest")
+                var problem = Problem(.paymentDeclined, detail: "the card was declined (\(reason.rawValue)); nothing was charged")
+                problem.extensions = [("reason", .string(reason.rawValue))]
+                status = 402
+                body = problem.encoded()
+            case .approved(let code):
+                payment.code = code
+                let events = placedEvents(pending, paid: true, token: orderToken, atMs: nowMs)
+                try addEvents(events.map(\.text), key: pending.orderId, in: Self.ordersCollection)
+                try emptyCart(pending)
+                status = 201
+                body = orderJSON(pending.orderId, state: OrderState(events: events), payment: nil, withContact: true, token: orderToken).encoded()
+            case .retry, .timedOut:
+                // No answer: the order stands, awaiting payment, and holds its stock until then.
+                payment.kind = .created
+                payment.code = "no_answer"
+                let events = placedEvents(pending, paid: false, token: orderToken, atMs: nowMs)
+                try addEvents(events.map(\.text), key: pending.orderId, in: Self.ordersCollection)
+                try emptyCart(pending)
+                status = 202
+                body = orderJSON(pending.orderId, state: OrderState(events: events), payment: nil, withContact: true, token: orderToken).encoded()
+            }
+            if payment.kind != .created { try addEvents([payment.text], key: pending.paymentId, in: Self.paymentsCollection) }
+            try database.execute("UPDATE checkouts SET state = 'answered', status = ?, response = ? WHERE cart = ? AND idempotency_key = ?",
+                                 [status, body, pending.cart, pending.key])
+            return (status, body)
+        }, completion: { [unowned self] result in
+            checkoutsInFlight.remove(pending.flightKey)
+            switch result {
+            case .success(let answer):
+                replicatedChanged()
+                responder.send(Response(status: answer.status, contentType: answer.status >= 400 ? Response.problemContentType : Response.jsonContentType,
+                                        body: answer.body))
+            case .failure(let error):
+                // The answer could not be written: undo at the acquirer and leave the
+                // reservation to the recovery at the next start, as after a crash.
+                logger.error("a checkout's answer could not be committed", metadata: ["order": "\(pending.orderId)", "error": "\(error)"])
+                gateway.void(paymentId: pending.paymentId) { _ in }
+                responder.fail(error)
+            }
+        })
+    }
+
+    private func placedEvents(_ pending: PendingCheckout, paid: Bool, token: String?, atMs: Int64) -> [OrderEvent] {
+        let me = identity.nodeId
+        var placed = OrderEvent(kind: .placed, atMs: atMs, node: me)
+        placed.number = pending.number
+        placed.customer = pending.customer
+        placed.lines = pending.lines
+        placed.totals = pending.totals
+        placed.allocations = pending.allocations
+        placed.sealedContact = customerVault.sealContact(email: pending.email, shipTo: pending.shipTo, order: pending.orderId)
+        placed.payment = pending.paymentId
+        placed.accessHash = token.map { Hex.encode(SHA256.hash(Array($0.utf8))) }
+        guard paid else {
+            placed.reservedUntilMs = atMs + config.reservationSeconds * 1000
+            return [placed]
+        }
+        var paidEvent = OrderEvent(kind: .paid, atMs: atMs, node: me)
+        paidEvent.payment = pending.paymentId
+        paidEvent.amount = pending.totals.total
+        return [placed, paidEvent]
+    }
+
+    private func emptyCart(_ pending: PendingCheckout) throws {
+        var state = replica.state(at: pending.cart, in: Self.cartsCollection, as: CartContents.State.self) ?? CartContents.State()
+        let at = replica.tick(wallMs: WallClock.nowMs())
+        _ = try replica.commit(CartContents.change(&state, setting: [], removing: pending.lines.map(\.sku), replica: identity.nodeId, at: at),
+                               key: pending.cart, in: Self.cartsCollection, at: at)
+    }
+
+    struct CheckoutRecord {
+        var requestHash: String
+        var orderId: String
+        var number: String
+        var paymentId: String
+        var state: String
+        var allocations: String
+        var status: Int?
+        var response: [UInt8]?
+    }
+
+    func checkoutRecord(cart: String, key: String) throws -> CheckoutRecord? {
+        try database.queryOne("""
+            SELECT request_hash, order_id, number, payment_id, state, allocations, status, response FROM checkouts WHERE cart = ? AND idempotency_key = ?
+            """, [cart, key]) {
+            CheckoutRecord(requestHash: $0.string(0), orderId: $0.string(1), number: $0.string(2), paymentId: $0.string(3), state: $0.string(4),
+                           allocations: $0.string(5), status: $0.isNull(6) ? nil : $0.int(6), response: $0.isNull(7) ? nil : $0.blob(7))
+        }
+    }
+
+    /// At start: checkouts a crash cut short between reservation and answer. Their shoppers got
+    /// no answer, so nothing of them may stand: the payment is voided at the acquirer and the
+    /// stock given back; the same request retried runs again with the same ids.
+    func recoverAbandonedCheckouts() {
+        let rows = (try? database.query("SELECT cart, idempotency_key, order_id, payment_id, allocations FROM checkouts WHERE state = 'authorizing'") {
+            ($0.string(0), $0.string(1), $0.string(2), $0.string(3), $0.string(4))
+        }) ?? []
+        for (cart, key, orderId, paymentId, allocations) in rows {
+            gateway.void(paymentId: paymentId) { [unowned self] _ in
+                let me = identity.nodeId
+                writer.submit({ [unowned self] _ in
+                    try releaseStock(Self.allocations(from: allocations), reference: orderId, actor: "recovery")
+                    var voided = PaymentEvent(kind: .voided, atMs: WallClock.nowMs(), node: me)
+                    voided.order = orderId
+                    try addEvents([voided.text], key: paymentId, in: Self.paymentsCollection)
+                    try database.execute("UPDATE checkouts SET state = 'abandoned' WHERE cart = ? AND idempotency_key = ?", [cart, key])
+                }, completion: { [unowned self] result in
+                    if case .failure(let error) = result {
+                        logger.error("could not release an abandoned checkout", metadata: ["order": "\(orderId)", "error": "\(error)"])
+                    } else {
+                        logger.notice("abandoned checkout released", metadata: ["order": "\(orderId)", "payment": "\(paymentId)"])
+                        replicatedChanged()
+                    }
+                })
+            }
+        }
+    }
+}

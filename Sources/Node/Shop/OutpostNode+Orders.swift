@@ -1,0 +1,376 @@
+import Commerce
+import HTTP
+import Platform
+import Replication
+
+extension ProblemType {
+    public static let orderTransition = ProblemType(slug: "order-transition", title: "Not allowed in the order's status", status: 409,
+        explanation: "The order's current status (`status`) does not allow this event: see docs/orders.md for which event may follow which.")
+    public static let paymentActionFailed = ProblemType(slug: "payment-action-failed", title: "The acquirer refused", status: 409,
+        explanation: "The acquirer refused a capture, void or refund (or did not answer); the order is unchanged. `detail` says what it answered.")
+}
+
+struct OrderEventBody: Codable, Sendable {
+    var kind: String
+    var carrier: String?
+    var tracking: String?
+    var reason: String?
+    var amount: Int64?
+}
+
+extension OutpostNode {
+    // MARK: The orders view
+
+    /// Folds the changed orders into `orders_view` (inside the change's transaction) and notes
+    /// the ones whose stock this node must give back or take again.
+    func projectOrders(_ keys: [String]) throws {
+        for key in Set(keys) {
+            let texts = replica.state(at: key, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? []
+            let state = OrderState(texts: texts)
+            let placed = state.placed
+            try database.execute("""
+                INSERT INTO orders_view(id, number, customer, node, status, placed_ms, total, currency, reserved_until_ms, cancellation_raced)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET number = excluded.number, customer = excluded.customer, node = excluded.node, status = excluded.status,
+                    placed_ms = excluded.placed_ms, total = excluded.total, currency = excluded.currency,
+                    reserved_until_ms = excluded.reserved_until_ms, cancellation_raced = excluded.cancellation_raced
+                """, [key, placed?.number, placed?.customer, placed?.node, state.status.rawValue, placed?.atMs, placed?.totals?.total,
+                      placed?.totals?.currency, state.reservationExpiresMs, state.cancellationRaced ? 1 : 0])
+            if placed?.node == identity.nodeId && (state.status == .cancelled || state.cancellationRaced) { stockFollowUps.insert(key) }
+        }
+    }
+
+    /// The node that placed an order owns its stock: it gives the units back once when the order
+    /// is cancelled (whichever node cancelled it), and takes them again if a shipment recorded
+    /// elsewhere raced that cancellation. Run off the change's transaction, in a write of its own.
+    func settleStockFollowUps() {
+        guard !stockFollowUps.isEmpty else { return }
+        let orders = stockFollowUps
+        stockFollowUps.removeAll()
+        writer.submit({ [unowned self] _ in
+            for order in orders.sorted() {
+                let state = OrderState(texts: replica.state(at: order, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? [])
+                guard let allocations = state.placed?.allocations else { continue }
+                let released = try database.queryOne("SELECT count(*) FROM stock_movements WHERE reference = ? AND reason = 'released'", [order]) { $0.int(0) } ?? 0
+                let retaken = try database.queryOne("SELECT count(*) FROM stock_movements WHERE reference = ? AND reason = 'sold' AND note = 'shipment raced a cancellation'", [order]) { $0.int(0) } ?? 0
+                if state.status == .cancelled && released == 0 {
+                    try releaseStock(allocations, reference: order, actor: "cancellation")
+                } else if state.cancellationRaced && released > 0 && retaken == 0 {
+                    try retake(allocations, order: order)
+                }
+            }
+        }, completion: { [unowned self] result in
+            if case .failure(let error) = result { logger.error("could not settle the stock of cancelled orders", metadata: ["error": "\(error)"]) }
+            else { replicatedChanged() }
+        })
+    }
+
+    /// Takes an order's units again after its release, as far as this node's rights go; what
+    /// they do not cover is logged for a store manager to count and adjust.
+    private func retake(_ allocations: [StockAllocation], order: String) throws {
+        let me = identity.nodeId
+        for allocation in allocations {
+            var stock = replica.state(at: allocation.stockKey, in: Self.inventoryCollection, as: BoundedCounter.self) ?? BoundedCounter()
+            let units = min(allocation.units, max(0, stock.rights(of: me)))
+            if units > 0 {
+                let delta = try stock.decrement(by: UInt64(units), replica: me)
+                _ = try replica.commit(delta, key: allocation.stockKey, in: Self.inventoryCollection, at: replica.tick(wallMs: WallClock.nowMs()))
+            }
+            var taken = allocation
+            taken.units = units
+            try recordMovements([taken], sign: -1, reason: .sold, reference: order, note: "shipment raced a cancellation", actor: "reconciliation")
+            if units < allocation.units {
+                logger.warning("a shipment raced a cancellation and this node holds too few rights to take the units again; count and adjust",
+                               metadata: ["order": "\(order)", "sku": "\(allocation.sku)", "short": "\(allocation.units - units)"])
+            }
+        }
+    }
+
+    /// Orders this node placed whose payment never came: cancelled when their hold runs out.
+    func expireReservations(nowMs: Int64) {
+        guard let due = try? database.query("""
+            SELECT id FROM orders_view WHERE reserved_until_ms <= ? AND status = 'placed' AND node = ? ORDER BY reserved_until_ms LIMIT 64
+            """, [nowMs, identity.nodeId], { $0.string(0) }), !due.isEmpty else { return }
+        for order in due where expiring.insert(order).inserted {
+            var cancel = OrderEvent(kind: .cancelled, atMs: nowMs, node: identity.nodeId)
+            cancel.reason = "payment_not_received"
+            record(cancel, on: order) { [unowned self] error in
+                expiring.remove(order)
+                if let error { logger.error("could not expire a reservation", metadata: ["order": "\(order)", "error": "\(error)"]) }
+                else { logger.info("unpaid order cancelled, stock released", metadata: ["order": "\(order)"]) }
+            }
+        }
+    }
+
+    // MARK: Events
+
+    /// Records one event on an order after checking it may follow the current status, doing at
+    /// the acquirer what it implies first (capture at shipment, void at cancellation, refund).
+    func record(_ event: OrderEvent, on orderId: String, completion: @escaping ((any Error)?) -> Void) {
+        let state = OrderState(texts: replica.state(at: orderId, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? [])
+        guard let placed = state.placed else { return completion(HTTPError(.notFound, detail: "no order \(orderId)")) }
+        guard state.allows(event.kind) else {
+            var error = HTTPError(.orderTransition, detail: "a \(state.status.rawValue) order cannot be \(event.kind.rawValue)")
+            error.problem.extensions = [("status", .string(state.status.rawValue))]
+            return completion(error)
+        }
+        let me = identity.nodeId, paymentId = placed.payment ?? ""
+        var event = event
+        var payment = PaymentEvent(kind: .captured, atMs: event.atMs, node: me)
+        payment.order = orderId
+        let write: () -> Void = { [unowned self] in
+            writer.submit({ [unowned self] _ in
+                try addEvents([event.text], key: orderId, in: Self.ordersCollection)
+                if !paymentId.isEmpty && event.kind != .fulfilled && event.kind != .delivered {
+                    try addEvents([payment.text], key: paymentId, in: Self.paymentsCollection)
+                }
+            }, completion: { [unowned self] result in
+                if case .failure(let error) = result { return completion(error) }
+                replicatedChanged()
+                completion(nil)
+            })
+        }
+        let acquirer: (GatewayOutcome) -> Void = { outcome in
+            guard outcome == .done else {
+                let said = { if case .refused(let why) = outcome { why } else { "no answer" } }()
+                return completion(HTTPError(.paymentActionFailed, detail: "the acquirer refused: \(said)"))
+            }
+            write()
+        }
+        switch event.kind {
+        case .shipped:
+            payment.amount = placed.totals?.total ?? 0
+            gateway.capture(paymentId: paymentId, amount: payment.amount ?? 0, completion: acquirer)
+        case .cancelled:
+            payment.kind = .voided
+            gateway.void(paymentId: paymentId, completion: acquirer)
+        case .refunded:
+            let amount = event.amount ?? state.refundable
+            guard amount > 0 && amount <= state.refundable else {
+                return completion(HTTPError(.validation, detail: "amount must be 1 to \(state.refundable) (what is left to refund)"))
+            }
+            event.amount = amount
+            let refundId = "r-\(orderId)-\(state.events.filter { $0.kind == .refunded }.count + 1)"
+            payment.kind = .refunded
+            payment.amount = amount
+            payment.refundId = refundId
+            gateway.refund(paymentId: paymentId, refundId: refundId, amount: amount, completion: acquirer)
+        default:
+            write()
+        }
+    }
+
+    // MARK: JSON
+
+    func orderJSON(_ id: String, state: OrderState, payment: PaymentState?, withContact: Bool, token: String? = nil) -> JSONValue {
+        let placed = state.placed
+        var members: [JSONMember] = [
+            JSONMember("id", .string(id)),
+            JSONMember("number", placed?.number.map { .string($0) } ?? .null),
+            JSONMember("status", .string(state.status.rawValue)),
+            JSONMember("placed_at", placed.map { .string(WallClock.iso8601(ms: $0.atMs)) } ?? .null),
+            JSONMember("node", placed.map { .string($0.node) } ?? .null),
+            JSONMember("customer", placed?.customer.map { .string($0) } ?? .null),
+            JSONMember("lines", .array((placed?.lines ?? []).map {
+                .object([JSONMember("sku", .string($0.sku)), JSONMember("product_id", .string($0.productId)), JSONMember("name", .string($0.name)),
+                         JSONMember("quantity", .int($0.quantity)), JSONMember("unit_price", .int($0.unitPrice)), JSONMember("amount", .int($0.amount))])
+            })),
+        ]
+        if let totals = placed?.totals {
+            members.append(JSONMember("totals", .object([
+                JSONMember("currency", .string(totals.currency)), JSONMember("subtotal", .int(totals.subtotal)), JSONMember("shipping", .int(totals.shipping)),
+                JSONMember("tax", .int(totals.tax)), JSONMember("tax_included", .bool(totals.taxIncluded)), JSONMember("total", .int(totals.total)),
+            ])))
+        }
+        members.append(JSONMember("payment", .object([
+            JSONMember("id", placed?.payment.map { .string($0) } ?? .null),
+            JSONMember("status", .string(payment?.status ?? (state.status == .placed ? "pending" : "authorized"))),
+        ])))
+        if state.refundedAmount > 0 { members.append(JSONMember("refunded_amount", .int(state.refundedAmount))) }
+        if let until = state.reservationExpiresMs { members.append(JSONMember("reserved_until", .string(WallClock.iso8601(ms: until)))) }
+        if state.cancellationRaced { members.append(JSONMember("cancellation_raced", .bool(true))) }
+        if withContact, let sealed = placed?.sealedContact {
+            if let contact = customerVault.openContact(sealed, order: id) {
+                let a = contact.shipTo
+                members.append(JSONMember("email", .string(contact.email)))
+                members.append(JSONMember("ship_to", .object([
+                    JSONMember("name", a.name.map { .string($0) } ?? .null), JSONMember("line1", .string(a.line1)),
+                    JSONMember("line2", a.line2.map { .string($0) } ?? .null), JSONMember("city", .string(a.city)),
+                    JSONMember("postal_code", .string(a.postalCode)), JSONMember("country", .string(a.country)),
+                ])))
+            }
+        }
+        members.append(JSONMember("events", .array(state.events.map { event in
+            var fields = [JSONMember("kind", .string(event.kind.rawValue)), JSONMember("at", .string(WallClock.iso8601(ms: event.atMs))),
+                          JSONMember("node", .string(event.node))]
+            if let carrier = event.carrier { fields.append(JSONMember("carrier", .string(carrier))) }
+            if let tracking = event.tracking { fields.append(JSONMember("tracking", .string(tracking))) }
+            if let reason = event.reason { fields.append(JSONMember("reason", .string(reason))) }
+            if event.kind == .refunded, let amount = event.amount { fields.append(JSONMember("amount", .int(amount))) }
+            return .object(fields)
+        })))
+        if let token { members.append(JSONMember("order_token", .string(token))) }
+        return .object(members)
+    }
+
+    func orderState(_ id: String) -> OrderState? {
+        guard let events = replica.state(at: id, in: Self.ordersCollection, as: GSet<String>.self), !events.elements.isEmpty else { return nil }
+        let state = OrderState(texts: events.elements)
+        return state.placed == nil ? nil : state
+    }
+
+    func paymentState(_ id: String?) -> PaymentState? {
+        guard let id, let events = replica.state(at: id, in: Self.paymentsCollection, as: GSet<String>.self) else { return nil }
+        return PaymentState(texts: events.elements)
+    }
+
+    /// Object-level check for an order: its customer, a guest with the order's token, or staff.
+    /// Anyone else learns only that there is no such order.
+    func authorizeOrder(_ request: Request) throws(HTTPError) -> (id: String, state: OrderState) {
+        guard let id = request.parameter("id"), let state = orderState(id), let placed = state.placed else { throw HTTPError(.notFound, detail: "no such order") }
+        if isStaff(request) { return (id, state) }
+        if let customer = placed.customer {
+            guard request.bearerToken != nil else { throw HTTPError(.unauthorized, detail: "send the customer's access token") }
+            guard let claims = bearerClaims(request), claims.roles.contains("customer") else { throw HTTPError(.unauthorized, detail: "the access token is refused") }
+            guard claims.subject == customer else { throw HTTPError(.forbidden, detail: "this order belongs to another customer") }
+            return (id, state)
+        }
+        guard let token = request.queryValue("token") ?? request.headers["x-order-token"], let hash = placed.accessHash,
+              constantTimeEquals(Array(Hex.encode(SHA256.hash(Array(token.utf8))).utf8), Array(hash.utf8)) else {
+            throw HTTPError(.notFound, detail: "no such order")
+        }
+        return (id, state)
+    }
+
+    // MARK: Routes
+
+    func registerOrderRoutes() {
+        let problem = { (status: Int, text: String) in RouteDoc.Reply(status, text, contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef) }
+        let idParameter = RouteDoc.Parameter("id", in: .path, description: "The order's id.")
+        let orderReply = RouteDoc.Reply(200, "The order: status, lines, totals, payment, events.", schema: ["type": "object"])
+
+        router.get("/api/v1/orders/{id}", doc: RouteDoc(
+            operationId: "getOrder", summary: "One order: its customer's (token), a guest's (`?token=` from the checkout's answer), or any for staff.",
+            tags: ["orders"], parameters: [idParameter, .init("token", in: .query, description: "A guest order's token.")],
+            replies: [orderReply, problem(401, "A customer's order without a token."), problem(403, "Another customer's order.")])
+        ) { [unowned self] request in
+            let (id, state) = try authorizeOrder(request)
+            return .json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), withContact: true))
+        }
+
+        router.get("/api/v1/me/orders", access: .roles(["customer"]), doc: RouteDoc(
+            operationId: "listMyOrders", summary: "The signed-in customer's orders, newest first.", tags: ["orders"],
+            parameters: [.init("limit", in: .query, description: "1 to 100, default 20.", schema: ["type": "integer"])],
+            replies: [.init(200, "{orders: [...]}", schema: ["type": "object"])])
+        ) { [unowned self] request in
+            let limit = try Self.limit(request)
+            let ids = try database.query("SELECT id FROM orders_view WHERE customer = ? ORDER BY placed_ms DESC, id LIMIT ?", [request.subject ?? "", limit]) { $0.string(0) }
+            return .json(["orders": .array(ids.compactMap { id in orderState(id).map { orderJSON(id, state: $0, payment: paymentState($0.placed?.payment), withContact: false) } })])
+        }
+
+        router.add("POST", "/api/v1/orders/{id}/cancel", bodyBytesMax: 0, doc: RouteDoc(
+            operationId: "cancelOrder", summary: "Cancel an order before it ships: the authorization is voided and the stock returns.",
+            tags: ["orders"], parameters: [idParameter, .init("token", in: .query, description: "A guest order's token.")],
+            replies: [orderReply, problem(409, "Shipped, delivered, refunded or cancelled already (`status`).")])
+        ) { [unowned self] request, responder in
+            do {
+                let (id, _) = try authorizeOrder(request)
+                var cancel = OrderEvent(kind: .cancelled, atMs: WallClock.nowMs(), node: identity.nodeId)
+                cancel.reason = isStaff(request) ? "cancelled_by_staff" : "cancelled_by_customer"
+                record(cancel, on: id) { [unowned self] error in
+                    if let error { return responder.fail(error) }
+                    guard let state = orderState(id) else { return responder.fail(HTTPError(.notFound, detail: "no such order")) }
+                    responder.send(.json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), withContact: true)))
+                }
+            } catch {
+                responder.fail(error)
+            }
+        }
+
+        router.get("/admin/v1/orders", access: .roles(Self.shopStaffRoles), doc: RouteDoc(
+            operationId: "searchOrders", summary: "Orders this node knows of, newest first, by status, dates, customer and placing node.",
+            tags: ["orders"], parameters: [
+                .init("status", in: .query, description: "placed, paid, fulfilled, shipped, delivered, cancelled or refunded."),
+                .init("from", in: .query, description: "Placed at or after (UTC ISO 8601)."),
+                .init("to", in: .query, description: "Placed before (UTC ISO 8601)."),
+                .init("customer", in: .query, description: "A customer id."),
+                .init("node", in: .query, description: "The node that placed it."),
+                .init("limit", in: .query, description: "1 to 100, default 20.", schema: ["type": "integer"]),
+            ],
+            replies: [.init(200, "{orders: [...]}: summaries.", schema: ["type": "object"]), problem(400, "A filter is malformed.")])
+        ) { [unowned self] request in
+            var filters: [String] = [], values: [any SQLBindable] = []
+            if let status = request.queryValue("status") {
+                guard OrderState.Status(rawValue: status) != nil else { throw HTTPError(.badRequest, detail: "status must be one of \(OrderState.Status.allCases.map(\.rawValue).joined(separator: ", "))") }
+                filters.append("status = ?"); values.append(status)
+            }
+            for (name, op) in [("from", ">="), ("to", "<")] {
+                guard let text = request.queryValue(name) else { continue }
+                guard let ms = WallClock.parseISO8601(text) else { throw HTTPError(.badRequest, detail: "\(name) must be a UTC ISO 8601 time such as 2026-11-21T00:00:00Z") }
+                filters.append("placed_ms \(op) ?"); values.append(ms)
+            }
+            for name in ["customer", "node"] {
+                if let value = request.queryValue(name) { filters.append("\(name) = ?"); values.append(value) }
+            }
+            values.append(try Self.limit(request))
+            let rows = try database.query("""
+                SELECT id, number, status, placed_ms, customer, node, total, currency, cancellation_raced FROM orders_view
+                \(filters.isEmpty ? "" : "WHERE " + filters.joined(separator: " AND ")) ORDER BY placed_ms DESC, id LIMIT ?
+                """, values) { row -> JSONValue in
+                .object([JSONMember("id", .string(row.string(0))), JSONMember("number", row.optionalString(1).map { .string($0) } ?? .null),
+                         JSONMember("status", .string(row.string(2))),
+                         JSONMember("placed_at", row.optionalInt64(3).map { .string(WallClock.iso8601(ms: $0)) } ?? .null),
+                         JSONMember("customer", row.optionalString(4).map { .string($0) } ?? .null), JSONMember("node", row.optionalString(5).map { .string($0) } ?? .null),
+                         JSONMember("total", row.optionalInt64(6).map { .int($0) } ?? .null), JSONMember("currency", row.optionalString(7).map { .string($0) } ?? .null),
+                         JSONMember("cancellation_raced", .bool(row.int(8) != 0))])
+            }
+            return .json(["orders": .array(rows)])
+        }
+
+        router.add("POST", "/admin/v1/orders/{id}/events", access: .roles(["store_manager", "operator"]), bodyBytesMax: 4096, doc: RouteDoc(
+            operationId: "recordOrderEvent", summary: "Record fulfilled, shipped (capture), delivered, cancelled (void, stock back) or refunded (full or partial).",
+            description: "Body: {\"kind\", \"carrier\" and \"tracking\" (shipped), \"reason\" (cancelled, refunded), \"amount\" (refunded; default what is left)}. An event the status does not allow: 409 with `status`.",
+            tags: ["orders"], parameters: [idParameter], requestBody: .init(0, "The event.", schema: ["type": "object", "required": ["kind"]]),
+            replies: [orderReply, problem(409, "Not allowed in the current status, or the acquirer refused."), problem(422, "A field is missing or malformed.")])
+        ) { [unowned self] request, responder in
+            do {
+                guard let id = request.parameter("id"), orderState(id) != nil else { throw HTTPError(.notFound, detail: "no such order") }
+                let body = try request.decodeJSON(OrderEventBody.self)
+                guard let kind = OrderEvent.Kind(rawValue: body.kind), kind != .placed, kind != .paid else {
+                    throw HTTPError(.validation, detail: "kind must be fulfilled, shipped, delivered, cancelled or refunded")
+                }
+                var event = OrderEvent(kind: kind, atMs: WallClock.nowMs(), node: identity.nodeId)
+                func text(_ value: String?, _ name: String, _ max: Int, required: Bool) throws(HTTPError) -> String? {
+                    guard let value else {
+                        if required { throw HTTPError(.validation, detail: "\(name) is required for \(kind.rawValue)") }
+                        return nil
+                    }
+                    let trimmed = value.trimmingWhitespace()
+                    guard (1...max).contains(trimmed.count), !trimmed.contains(where: \.isNewline) else { throw HTTPError(.validation, detail: "\(name) must be 1 to \(max) characters on one line") }
+                    return trimmed
+                }
+                event.carrier = try text(body.carrier, "carrier", 50, required: kind == .shipped)
+                event.tracking = try text(body.tracking, "tracking", 100, required: kind == .shipped)
+                event.reason = try text(body.reason, "reason", 200, required: false)
+                if let amount = body.amount {
+                    guard kind == .refunded else { throw HTTPError(.validation, detail: "amount is for refunds") }
+                    guard amount > 0 else { throw HTTPError(.validation, detail: "amount must be positive (minor units)") }
+                    event.amount = amount
+                }
+                record(event, on: id) { [unowned self] error in
+                    if let error { return responder.fail(error) }
+                    guard let state = orderState(id) else { return responder.fail(HTTPError(.notFound, detail: "no such order")) }
+                    responder.send(.json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), withContact: true)))
+                }
+            } catch {
+                responder.fail(error)
+            }
+        }
+    }
+
+    static func limit(_ request: Request) throws(HTTPError) -> Int {
+        guard let text = request.queryValue("limit") else { return 20 }
+        guard let limit = Int(text), (1...100).contains(limit) else { throw HTTPError(.badRequest, detail: "limit must be 1 to 100") }
+        return limit
+    }
+}
