@@ -105,8 +105,10 @@ public struct OrderState: Equatable, Sendable {
     }
 
     public init(events unordered: [OrderEvent]) {
-        // Sorted by time, then text: the same list on every node.
-        events = unordered.sorted { ($0.atMs, $0.text) < ($1.atMs, $1.text) }
+        // One event once (a set's elements are), sorted by time, then text: the same list on every node.
+        var seen = Set<String>()
+        events = unordered.map { ($0, $0.text) }.filter { seen.insert($0.1).inserted }
+            .sorted { ($0.0.atMs, $0.1) < ($1.0.atMs, $1.1) }.map(\.0)
         var kinds = Set<OrderEvent.Kind>()
         for event in events {
             kinds.insert(event.kind)
