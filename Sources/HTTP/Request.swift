@@ -80,6 +80,27 @@ public struct Request: Sendable {
         return parts[1].trimmingCharacters(in: .whitespaces)
     }
 
+    /// The fields of an HTML form's body (`application/x-www-form-urlencoded`), in order; empty
+    /// for any other content type.
+    public var formFields: [(name: String, value: String)] {
+        guard headers["content-type"]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else { return [] }
+        return Self.parseQuery(String(decoding: body, as: UTF8.self))
+    }
+
+    public func formValue(_ name: String) -> String? {
+        formFields.first { $0.name == name }?.value
+    }
+
+    /// A cookie the client sent (RFC 6265 `Cookie: a=1; b=2`).
+    public func cookie(_ name: String) -> String? {
+        guard let header = headers["cookie"] else { return nil }
+        for pair in header.split(separator: ";") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == name { return parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        return nil
+    }
+
     /// Decodes a JSON body; a wrong content type is 415, bad JSON 400, wrong shape 422.
     public func decodeJSON<T: Decodable>(_ type: T.Type) throws(HTTPError) -> T {
         let contentType = headers["content-type"]?.lowercased() ?? ""

@@ -96,28 +96,12 @@ extension OutpostNode {
                       .init(409, "The email has an account.", contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef)])
         ) { [unowned self] request, responder in
             do {
-                let body = try request.decodeJSON(RegisterBody.self)
-                let email = Customer.normalizedEmail(body.email)
-                try Self.validateRegistration(body, email: email)
-                guard accountId(email: email) == nil else { throw HTTPError(.emailTaken, detail: "\(email) has an account; sign in") }
-                let password = body.password, cost = passwordCost
-                loop.queueWork({ PasswordHash.make(password, cost: cost).encoded }, completion: { [unowned self] result in
-                    guard case .success(let hash) = result else { return responder.fail(HTTPError(.internalError, detail: "the password could not be hashed")) }
-                    // Checked again: another registration may have taken the email while this hashed.
-                    guard accountId(email: email) == nil, registering.insert(email).inserted else {
-                        return responder.fail(HTTPError(.emailTaken, detail: "\(email) has an account; sign in"))
+                try createAccount(try request.decodeJSON(RegisterBody.self)) { result in
+                    switch result {
+                    case .success(let signedIn): responder.send(.json(signedIn, status: 201))
+                    case .failure(let error): responder.fail(error)
                     }
-                    let at = replica.tick(wallMs: WallClock.nowMs())
-                    let customer = Customer(id: "c-\(identity.nodeId)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))",
-                                            email: email, name: body.name?.trimmingWhitespace(), phone: body.phone?.trimmingWhitespace(),
-                                            passwordHash: hash, createdMs: at.physicalMs)
-                    let vault = customerVault
-                    mergeGuestCart(body.cartId, into: customer.id)
-                    signIn(customer, status: 201, responder: responder, alsoWrite: [
-                        (CustomerVault.customerPrefix + customer.id, vault.fields(of: customer)),
-                        (vault.emailKey(email), ["customer": .text(customer.id)]),
-                    ], written: { [unowned self] in registering.remove(email) })
-                })
+                }
             } catch {
                 responder.fail(error)
             }
@@ -133,28 +117,15 @@ extension OutpostNode {
         ) { [unowned self] request, responder in
             do {
                 let body = try request.decodeJSON(SignInBody.self)
-                let email = Customer.normalizedEmail(body.email), address = request.remoteAddress?.host ?? "unknown"
-                let nowMs = WallClock.nowMs()
-                if case .wait(let untilMs, let locked) = signInThrottle.check(account: email, address: address, nowMs: nowMs) {
-                    let seconds = max(1, (untilMs - nowMs + 999) / 1000)
-                    throw HTTPError(.signInThrottled, detail: locked ? "this account is locked after repeated failures; try again in \(seconds) s"
-                                                                     : "too many failed sign-ins; try again in \(seconds) s",
-                                    headers: HTTPHeaders([("Retry-After", String(seconds))]))
-                }
-                let customer = accountId(email: email).flatMap(customer(id:))
-                // An unknown email costs the same hash as a wrong password, so timing tells nothing.
-                let stored = customer.flatMap { PasswordHash(encoded: $0.passwordHash) }
-                    ?? PasswordHash.decoy(cost: passwordCost)
-                let password = body.password
-                loop.queueWork({ stored.verifies(password) }, completion: { [unowned self] result in
-                    guard case .success(true) = result, let customer else {
-                        signInThrottle.recordFailure(account: email, address: address, nowMs: WallClock.nowMs())
-                        return responder.fail(HTTPError(.signInFailed, detail: "the email and password do not match an account"))
+                try authenticate(email: body.email, password: body.password, address: request.remoteAddress?.host ?? "unknown") { [unowned self] result in
+                    switch result {
+                    case .success(let customer):
+                        mergeGuestCart(body.cartId, into: customer.id)
+                        signIn(customer, status: 200, responder: responder)
+                    case .failure(let error):
+                        responder.fail(error)
                     }
-                    signInThrottle.recordSuccess(account: email)
-                    mergeGuestCart(body.cartId, into: customer.id)
-                    signIn(customer, status: 200, responder: responder)
-                })
+                }
             } catch {
                 responder.fail(error)
             }
@@ -210,6 +181,55 @@ extension OutpostNode {
         }
     }
 
+    /// Creates an account (the password hashed on the work queue) and signs it in. Throws what
+    /// is refused before any work; `completion` gets the tokens once the account is durable.
+    func createAccount(_ body: RegisterBody, completion: @escaping (Result<SignedIn, any Error>) -> Void) throws {
+        let email = Customer.normalizedEmail(body.email)
+        try Self.validateRegistration(body, email: email)
+        guard accountId(email: email) == nil else { throw HTTPError(.emailTaken, detail: "\(email) has an account; sign in") }
+        let password = body.password, cost = passwordCost
+        loop.queueWork({ PasswordHash.make(password, cost: cost).encoded }, completion: { [unowned self] result in
+            guard case .success(let hash) = result else { return completion(.failure(HTTPError(.internalError, detail: "the password could not be hashed"))) }
+            // Checked again: another registration may have taken the email while this hashed.
+            guard accountId(email: email) == nil, registering.insert(email).inserted else {
+                return completion(.failure(HTTPError(.emailTaken, detail: "\(email) has an account; sign in")))
+            }
+            let at = replica.tick(wallMs: WallClock.nowMs())
+            let customer = Customer(id: "c-\(identity.nodeId)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))",
+                                    email: email, name: body.name?.trimmingWhitespace(), phone: body.phone?.trimmingWhitespace(),
+                                    passwordHash: hash, createdMs: at.physicalMs)
+            let vault = customerVault
+            mergeGuestCart(body.cartId, into: customer.id)
+            issueTokens(customer, alsoWrite: [
+                (CustomerVault.customerPrefix + customer.id, vault.fields(of: customer)),
+                (vault.emailKey(email), ["customer": .text(customer.id)]),
+            ], written: { [unowned self] in registering.remove(email) }, completion: completion)
+        })
+    }
+
+    /// Checks an email and password (on the work queue), throttled per account and address.
+    func authenticate(email given: String, password: String, address: String, completion: @escaping (Result<Customer, any Error>) -> Void) throws {
+        let email = Customer.normalizedEmail(given)
+        let nowMs = WallClock.nowMs()
+        if case .wait(let untilMs, let locked) = signInThrottle.check(account: email, address: address, nowMs: nowMs) {
+            let seconds = max(1, (untilMs - nowMs + 999) / 1000)
+            throw HTTPError(.signInThrottled, detail: locked ? "this account is locked after repeated failures; try again in \(seconds) s"
+                                                             : "too many failed sign-ins; try again in \(seconds) s",
+                            headers: HTTPHeaders([("Retry-After", String(seconds))]))
+        }
+        let customer = accountId(email: email).flatMap(customer(id:))
+        // An unknown email costs the same hash as a wrong password, so timing tells nothing.
+        let stored = customer.flatMap { PasswordHash(encoded: $0.passwordHash) } ?? PasswordHash.decoy(cost: passwordCost)
+        loop.queueWork({ stored.verifies(password) }, completion: { [unowned self] result in
+            guard case .success(true) = result, let customer else {
+                signInThrottle.recordFailure(account: email, address: address, nowMs: WallClock.nowMs())
+                return completion(.failure(HTTPError(.signInFailed, detail: "the email and password do not match an account")))
+            }
+            signInThrottle.recordSuccess(account: email)
+            completion(.success(customer))
+        })
+    }
+
     private static func validateRegistration(_ body: RegisterBody, email: String) throws(HTTPError) {
         var errors: [FieldError] = []
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
@@ -244,10 +264,22 @@ extension OutpostNode {
         return (String(parts[0]), session, matches)
     }
 
-    /// Makes tokens for `customer`: a new refresh token in `session` (a new session if nil),
-    /// written with `alsoWrite`, and answers once it is durable.
+    /// Makes tokens for `customer` and answers with them once they are durable.
     func signIn(_ customer: Customer, status: Int, responder: Responder, session existing: (id: String, session: SignInSession)? = nil,
-                alsoWrite: [(key: String, fields: [String: FieldValue])] = [], written: @escaping () -> Void = {}) {
+                alsoWrite: [(key: String, fields: [String: FieldValue])] = []) {
+        issueTokens(customer, session: existing, alsoWrite: alsoWrite) { result in
+            switch result {
+            case .success(let signedIn): responder.send(.json(signedIn, status: status))
+            case .failure(let error): responder.fail(error)
+            }
+        }
+    }
+
+    /// Makes tokens for `customer`: a new refresh token in `session` (a new session if nil),
+    /// written with `alsoWrite`; `completion` runs once they are durable.
+    func issueTokens(_ customer: Customer, session existing: (id: String, session: SignInSession)? = nil,
+                     alsoWrite: [(key: String, fields: [String: FieldValue])] = [], written: @escaping () -> Void = {},
+                     completion: @escaping (Result<SignedIn, any Error>) -> Void) {
         let nowMs = WallClock.nowMs()
         let existingSession = existing?.session
         let sessionId = existing?.id ?? "s-" + Hex.encode(SecureRandom.bytes(12))
@@ -261,7 +293,7 @@ extension OutpostNode {
                              refreshToken: sessionId + "." + Base64.encode(secret, url: true, padded: false), expiresIn: AccessToken.lifetimeSeconds)
         writeFields(alsoWrite + [(CustomerVault.sessionPrefix + sessionId, record.fields)]) { error in
             written()
-            if let error { responder.fail(error) } else { responder.send(.json(reply, status: status)) }
+            if let error { completion(.failure(error)) } else { completion(.success(reply)) }
         }
     }
 

@@ -76,7 +76,34 @@ extension OutpostNode {
         guard let key = request.headers["idempotency-key"], (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw HTTPError(.idempotencyKeyRequired, detail: "send an Idempotency-Key header (1 to 255 visible ASCII characters)")
         }
-        let requestHash = Hex.encode(SHA256.hash(request.body))
+        let customerId: String? = if case .customer(let id) = owner { id } else { nil }
+        let body = try checkoutBody(fields: try Self.checkoutFields(request), customer: customerId.flatMap(customer(id:)))
+        try placeOrder(cart: cartId, owner: owner, key: key, requestHash: Hex.encode(SHA256.hash(request.body)), body: body) { result in
+            switch result {
+            case .success(let answer):
+                var response = Response(status: answer.status, contentType: answer.status >= 400 ? Response.problemContentType : Response.jsonContentType,
+                                        body: answer.body)
+                if answer.replayed { response.headers = HTTPHeaders([("Idempotent-Replayed", "true")]) }
+                responder.send(response)
+            case .failure(let error):
+                responder.fail(error)
+            }
+        }
+    }
+
+    /// What a checkout answered: the status and body the shopper gets (again, for a replay).
+    struct CheckoutAnswer {
+        var status: Int
+        var body: [UInt8]
+        var replayed = false
+        /// The order's id, when one was placed.
+        var orderId: String?
+    }
+
+    /// Places the order of a cart (steps in docs/orders.md): the JSON route and the storefront's
+    /// form both come here. Throws what is refused before anything is written.
+    func placeOrder(cart cartId: String, owner: CartOwner, key: String, requestHash: String, body: CheckoutBody,
+                    answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) throws {
         var reuse: (orderId: String, number: String, paymentId: String)?
         if let saved = try checkoutRecord(cart: cartId, key: key) {
             guard saved.requestHash == requestHash else {
@@ -84,9 +111,8 @@ extension OutpostNode {
             }
             switch saved.state {
             case "answered":
-                let status = saved.status ?? 200
-                return responder.send(Response(status: status, contentType: status >= 400 ? Response.problemContentType : Response.jsonContentType,
-                                               headers: HTTPHeaders([("Idempotent-Replayed", "true")]), body: saved.response ?? []))
+                return answer(.success(CheckoutAnswer(status: saved.status ?? 200, body: saved.response ?? [], replayed: true,
+                                                      orderId: (saved.status ?? 0) < 300 ? saved.orderId : nil)))
             case "abandoned":
                 // Cut short by a crash before its answer, its stock released and payment voided:
                 // run again with the same ids, so the acquirer sees the same payment.
@@ -97,7 +123,6 @@ extension OutpostNode {
         }
         if case .wishlist = owner { throw HTTPError(.validation, detail: "a wishlist is not checked out; add its lines to a cart") }
         let customerId: String? = if case .customer(let id) = owner { id } else { nil }
-        let body = try checkoutBody(request, customer: customerId.flatMap(customer(id:)))
         let lines = priced(cartLines(cartId))
         guard !lines.isEmpty else { throw HTTPError(.cartEmpty, detail: "the cart has no lines") }
         if let gone = lines.first(where: { $0.priceNow == nil }) {
@@ -130,22 +155,27 @@ extension OutpostNode {
             switch result {
             case .success(let reserved):
                 replicatedChanged()
-                authorize(reserved, attempt: 1, responder: responder)
+                authorize(reserved, attempt: 1, answer: answer)
             case .failure(let error):
                 checkoutsInFlight.remove(pending.flightKey)
-                responder.fail(error)
+                answer(.failure(error))
             }
         })
     }
 
-    private struct CheckoutBody {
+    struct CheckoutBody {
         var email: String
         var shipTo: Address
         var token: String
     }
 
-    private func checkoutBody(_ request: Request, customer: Customer?) throws(HTTPError) -> CheckoutBody {
+    private static func checkoutFields(_ request: Request) throws(HTTPError) -> [String: LooseJSON] {
         guard case .object(let members) = try request.decodeJSON(LooseJSON.self) else { throw HTTPError(.validation, detail: "the body must be a JSON object") }
+        return members
+    }
+
+    /// The checkout's contact, address and card token, every bad field named.
+    func checkoutBody(fields members: [String: LooseJSON], customer: Customer?) throws(HTTPError) -> CheckoutBody {
         var errors: [FieldError] = []
         for name in members.keys.sorted() where !["email", "ship_to", "payment_token"].contains(name) {
             errors.append(FieldError(name, "is not a checkout field (fields: email, payment_token, ship_to)"))
@@ -291,22 +321,22 @@ extension OutpostNode {
 
     // MARK: Authorization and the answer (second transaction)
 
-    private func authorize(_ pending: PendingCheckout, attempt: Int, responder: Responder) {
+    private func authorize(_ pending: PendingCheckout, attempt: Int, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
         let request = PaymentRequest(paymentId: pending.paymentId, amount: pending.totals.total, currency: pending.totals.currency, token: pending.token)
         gateway.authorize(request) { [unowned self] outcome in
             switch outcome {
             case .retry where attempt < Self.authorizationAttemptsMax:
                 // The acquirer asked for it: the same payment id again, so it cannot count twice.
-                authorize(pending, attempt: attempt + 1, responder: responder)
+                authorize(pending, attempt: attempt + 1, answer: answer)
             case .retry:
-                finish(pending, outcome: .timedOut, responder: responder)
+                finish(pending, outcome: .timedOut, answer: answer)
             default:
-                finish(pending, outcome: outcome, responder: responder)
+                finish(pending, outcome: outcome, answer: answer)
             }
         }
     }
 
-    private func finish(_ pending: PendingCheckout, outcome: AuthorizationOutcome, responder: Responder) {
+    private func finish(_ pending: PendingCheckout, outcome: AuthorizationOutcome, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
         let me = identity.nodeId
         let orderToken = pending.customer == nil ? Hex.encode(SecureRandom.bytes(16)) : nil
         writer.submit({ [unowned self] _ -> (status: Int, body: [UInt8]) in
@@ -347,16 +377,15 @@ extension OutpostNode {
         }, completion: { [unowned self] result in
             checkoutsInFlight.remove(pending.flightKey)
             switch result {
-            case .success(let answer):
+            case .success(let written):
                 replicatedChanged()
-                responder.send(Response(status: answer.status, contentType: answer.status >= 400 ? Response.problemContentType : Response.jsonContentType,
-                                        body: answer.body))
+                answer(.success(CheckoutAnswer(status: written.status, body: written.body, orderId: written.status < 300 ? pending.orderId : nil)))
             case .failure(let error):
                 // The answer could not be written: undo at the acquirer and leave the
                 // reservation to the recovery at the next start, as after a crash.
                 logger.error("a checkout's answer could not be committed", metadata: ["order": "\(pending.orderId)", "error": "\(error)"])
                 gateway.void(paymentId: pending.paymentId) { _ in }
-                responder.fail(error)
+                answer(.failure(error))
             }
         })
     }
