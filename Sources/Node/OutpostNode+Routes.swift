@@ -74,6 +74,7 @@ extension OutpostNode {
         registerCheckoutRoutes()
         registerOrderRoutes()
         registerInventoryRoutes()
+        registerShopPages()
         registerStorefrontRoutes()
     }
 

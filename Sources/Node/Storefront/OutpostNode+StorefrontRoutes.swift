@@ -83,7 +83,7 @@ extension OutpostNode {
 
     /// Runs a page handler; what it throws becomes an HTML page a shopper can read (with the
     /// problem's status), not problem+json.
-    private func htmlPage(_ request: Request, _ render: (_ locale: String) throws -> Response) throws -> Response {
+    func htmlPage(_ request: Request, _ render: (_ locale: String) throws -> Response) throws -> Response {
         let locale = shopperLocale(request)
         do {
             return try render(locale)
@@ -240,7 +240,7 @@ extension OutpostNode {
     // MARK: Parts
 
     /// What every page's frame shows: the shop, the search box, the top categories.
-    private func layoutView(locale: String, query: String, current: String?) -> Storefront.View {
+    func layoutView(locale: String, query: String, current: String?) -> Storefront.View {
         [
             "shop": config.shopName, "lang": locale, "query": query, "nodeId": identity.nodeId, "region": config.region,
             "nav": topCategories().map { category -> Storefront.View in

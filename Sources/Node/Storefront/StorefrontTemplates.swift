@@ -5,6 +5,7 @@ enum StorefrontTemplates {
     static let all: [String: String] = [
         "layout": layout, "home": home, "listing": listing, "product": product, "message": message,
         "card": card, "facets": facets, "breadcrumbs": breadcrumbs,
+        "cart": cart, "checkout": checkout, "order": order, "account": account, "signin": signin,
     ]
 
     static let layout = """
@@ -26,6 +27,8 @@ enum StorefrontTemplates {
               <input id="q" name="q" type="search" value="{{query}}" placeholder="Search products" maxlength="200">
               <button type="submit">Search</button>
             </form>
+            <a class="account" href="/account">Account</a>
+            <a class="cartlink" href="/cart">Cart</a>
           </div>
           <nav aria-label="Categories">
             <ul>{{#nav}}<li><a href="{{href}}"{{#current}} aria-current="page"{{/current}}>{{name}}</a></li>{{/nav}}</ul>
@@ -136,6 +139,14 @@ enum StorefrontTemplates {
             <p class="price">{{#price}}{{text}}{{/price}}{{^price}}Price on request{{/price}}</p>
             <p class="stock {{stockClass}}">{{stockLabel}}</p>
             <p class="sku">SKU {{sku}}{{#barcode}} · EAN/UPC {{barcode}}{{/barcode}}</p>
+            {{#price}}
+            <form class="add" method="post" action="/cart/add">
+              <input type="hidden" name="sku" value="{{sku}}">
+              <label for="quantity">Quantity</label>
+              <input id="quantity" name="quantity" type="number" value="1" min="1" max="999" required>
+              <button type="submit">Add to cart</button>
+            </form>
+            {{/price}}
             {{/selected}}
             {{#several}}
             <fieldset class="variants">
@@ -164,6 +175,142 @@ enum StorefrontTemplates {
           <h1>{{heading}}</h1>
           <p>{{text}}</p>
           <p><a href="/">Back to the shop</a></p>
+        </section>
+        {{/content}}
+        {{/layout}}
+        """
+
+    static let cart = """
+        {{<layout}}
+        {{$title}}Cart · {{shop}}{{/title}}
+        {{$content}}
+        <h1>Your cart</h1>
+        {{#message}}<p class="notice error" role="alert">{{message}}</p>{{/message}}
+        {{^empty(lines)}}
+        {{#priceChanges}}<form class="prices" method="post" action="/cart/accept-prices"><p class="notice" role="status">Some prices changed since you added them. <button type="submit">Accept the new prices</button></p></form>{{/priceChanges}}
+        <table class="lines">
+          <thead><tr><th scope="col">Item</th><th scope="col">Price</th><th scope="col">Quantity</th><th scope="col">Amount</th></tr></thead>
+          <tbody>
+          {{#lines}}
+          <tr class="line">
+            <th scope="row"><a href="{{href}}">{{name}}</a><br><span class="sku">SKU {{sku}}</span></th>
+            <td>{{price}}{{#changed}}<br><span class="changed">now {{priceNow}}</span>{{/changed}}</td>
+            <td>
+              <form method="post" action="/cart/lines" class="quantity">
+                <input type="hidden" name="sku" value="{{sku}}">
+                <label class="visually-hidden" for="q-{{sku}}">Quantity of {{name}}</label>
+                <input id="q-{{sku}}" name="quantity" type="number" value="{{quantity}}" min="0" max="999">
+                <button type="submit">Update</button>
+              </form>
+              <form method="post" action="/cart/lines" class="remove"><input type="hidden" name="sku" value="{{sku}}"><input type="hidden" name="quantity" value="0"><button type="submit">Remove</button></form>
+            </td>
+            <td>{{amount}}</td>
+          </tr>
+          {{/lines}}
+          </tbody>
+        </table>
+        <p class="subtotal">Subtotal <strong>{{subtotal}}</strong></p>
+        <p><a class="button" href="/checkout">Check out</a></p>
+        {{/empty(lines)}}
+        {{#empty(lines)}}<p class="empty">Your cart is empty. <a href="/">Keep shopping</a></p>{{/empty(lines)}}
+        {{/content}}
+        {{/layout}}
+        """
+
+    static let checkout = """
+        {{<layout}}
+        {{$title}}Checkout · {{shop}}{{/title}}
+        {{$content}}
+        <h1>Checkout</h1>
+        {{#message}}<p class="notice error" role="alert">{{message}}</p>{{/message}}
+        <div class="checkout">
+        <form class="checkout-form" method="post" action="/checkout">
+          <input type="hidden" name="key" value="{{key}}">
+          {{#guest}}
+          <fieldset><legend>Contact</legend>
+            <label for="email">Email</label><input id="email" name="email" type="email" value="{{email}}" required autocomplete="email">
+            <p class="hint">Have an account? <a href="/sign-in?next=/checkout">Sign in</a></p>
+          </fieldset>
+          {{/guest}}
+          <fieldset><legend>Shipping address</legend>
+            <label for="name">Full name</label><input id="name" name="name" value="{{address.name}}" autocomplete="name">
+            <label for="line1">Address</label><input id="line1" name="line1" value="{{address.line1}}" required autocomplete="address-line1">
+            <label for="line2">Address line 2</label><input id="line2" name="line2" value="{{address.line2}}" autocomplete="address-line2">
+            <label for="city">City</label><input id="city" name="city" value="{{address.city}}" required autocomplete="address-level2">
+            <label for="postal_code">Postal code</label><input id="postal_code" name="postal_code" value="{{address.postalCode}}" required autocomplete="postal-code">
+            <label for="country">Country (two letters)</label><input id="country" name="country" value="{{address.country}}" required maxlength="2" autocomplete="country">
+          </fieldset>
+          <fieldset class="cards"><legend>Card (sandbox test cards)</legend>
+            {{#cards}}<label><input type="radio" name="card" value="{{token}}"{{#first}} checked{{/first}}> {{label}}</label>{{/cards}}
+          </fieldset>
+          <button type="submit">Pay {{total}}</button>
+        </form>
+        <aside class="summary" aria-label="Order summary">
+          <h2>Order summary</h2>
+          <ul>{{#lines}}<li>{{quantity}} × {{name}} <span>{{amount}}</span></li>{{/lines}}</ul>
+          <p>Subtotal <span>{{subtotal}}</span></p>
+          <p>Shipping <span>{{shipping}}</span></p>
+          <p>{{#taxIncluded}}Including tax{{/taxIncluded}}{{^taxIncluded}}Tax{{/taxIncluded}} <span>{{tax}}</span></p>
+          <p class="total">Total <strong>{{total}}</strong></p>
+        </aside>
+        </div>
+        {{/content}}
+        {{/layout}}
+        """
+
+    static let order = """
+        {{<layout}}
+        {{$title}}Order {{number}} · {{shop}}{{/title}}
+        {{$content}}
+        <section class="order">
+          {{#justPlaced}}<p class="notice" role="status">{{#paid}}Thank you! Your order is placed and paid.{{/paid}}{{^paid}}Your order is placed; we are waiting for the card's confirmation and hold the items until {{reservedUntil}}.{{/paid}}</p>{{/justPlaced}}
+          <h1>Order <span class="number">{{number}}</span></h1>
+          <p>Status: <strong class="status">{{status}}</strong> · placed {{placedAt}}</p>
+          <table class="lines">
+            <thead><tr><th scope="col">Item</th><th scope="col">Quantity</th><th scope="col">Amount</th></tr></thead>
+            <tbody>{{#lines}}<tr><th scope="row">{{name}}</th><td>{{quantity}}</td><td>{{amount}}</td></tr>{{/lines}}</tbody>
+          </table>
+          <p>Subtotal {{subtotal}} · Shipping {{shipping}} · {{#taxIncluded}}including tax{{/taxIncluded}}{{^taxIncluded}}tax{{/taxIncluded}} {{tax}}</p>
+          <p class="total">Total <strong>{{total}}</strong></p>
+          {{#shipTo}}<h2>Shipping to</h2><address>{{name}}<br>{{line1}}<br>{{#line2}}{{line2}}<br>{{/line2}}{{postalCode}} {{city}}<br>{{country}}</address>{{/shipTo}}
+        </section>
+        {{/content}}
+        {{/layout}}
+        """
+
+    static let account = """
+        {{<layout}}
+        {{$title}}Your account · {{shop}}{{/title}}
+        {{$content}}
+        <h1>Your account</h1>
+        <p>Signed in as <strong class="email">{{email}}</strong>{{#name}} ({{name}}){{/name}}</p>
+        <h2>Orders</h2>
+        {{^empty(orders)}}<table class="orders"><thead><tr><th scope="col">Order</th><th scope="col">Placed</th><th scope="col">Status</th><th scope="col">Total</th></tr></thead>
+        <tbody>{{#orders}}<tr><th scope="row"><a href="{{href}}">{{number}}</a></th><td>{{placedAt}}</td><td>{{status}}</td><td>{{total}}</td></tr>{{/orders}}</tbody></table>{{/empty(orders)}}
+        {{#empty(orders)}}<p class="empty">No orders yet.</p>{{/empty(orders)}}
+        <h2>Addresses</h2>
+        {{^empty(addresses)}}<ul class="addresses">{{#addresses}}<li><address>{{#name}}{{name}}<br>{{/name}}{{line1}}<br>{{postalCode}} {{city}}, {{country}}</address></li>{{/addresses}}</ul>{{/empty(addresses)}}
+        {{#empty(addresses)}}<p>No saved addresses.</p>{{/empty(addresses)}}
+        <form method="post" action="/sign-out"><button type="submit">Sign out</button></form>
+        {{/content}}
+        {{/layout}}
+        """
+
+    static let signin = """
+        {{<layout}}
+        {{$title}}{{heading}} · {{shop}}{{/title}}
+        {{$content}}
+        <section class="signin">
+          <h1>{{heading}}</h1>
+          {{#message}}<p class="notice error" role="alert">{{message}}</p>{{/message}}
+          <form method="post" action="{{action}}">
+            <input type="hidden" name="next" value="{{next}}">
+            {{#signUp}}<label for="name">Name</label><input id="name" name="name" autocomplete="name">{{/signUp}}
+            <label for="email">Email</label><input id="email" name="email" type="email" value="{{email}}" required autocomplete="email">
+            <label for="password">Password</label><input id="password" name="password" type="password" required minlength="8" autocomplete="{{#signUp}}new-password{{/signUp}}{{^signUp}}current-password{{/signUp}}">
+            <button type="submit">{{heading}}</button>
+          </form>
+          <p>{{#signUp}}Have an account? <a href="/sign-in?next={{next}}">Sign in</a>{{/signUp}}{{^signUp}}New here? <a href="/sign-up?next={{next}}">Create an account</a>{{/signUp}}</p>
         </section>
         {{/content}}
         {{/layout}}
@@ -220,10 +367,25 @@ enum StorefrontTemplates {
         .attributes { border-collapse: collapse; margin-top: 1rem; } .attributes caption { text-align: left; font-weight: 600; margin-bottom: .3rem; }
         .attributes th, .attributes td { text-align: left; padding: .3rem 1rem .3rem 0; border-bottom: 1px solid var(--line); }
         .attributes th { font-weight: 500; color: var(--muted); text-transform: capitalize; }
+        .account, .cartlink { color: var(--ink); font-weight: 600; text-decoration: none; }
+        form.add { display: flex; gap: .5rem; align-items: center; margin: 1rem 0; } form.add input { width: 5rem; padding: .45rem; font: inherit; }
+        .lines { width: 100%; border-collapse: collapse; background: var(--paper); } .lines th, .lines td { text-align: left; padding: .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+        .lines form { display: inline-flex; gap: .3rem; } .lines input[type=number] { width: 4.5rem; padding: .35rem; font: inherit; }
+        .changed { color: var(--warn); font-weight: 600; } .subtotal, .total { font-size: 1.15rem; }
+        a.button { display: inline-block; padding: .6rem 1.2rem; background: var(--accent); color: var(--accent-ink); border-radius: .4rem; text-decoration: none; }
+        .notice.error { background: #fdecea; border-color: #f5c2bd; }
+        .checkout { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); gap: 1.5rem; align-items: start; }
+        .checkout fieldset, .signin form { border: 1px solid var(--line); border-radius: .6rem; background: var(--paper); padding: 1rem; margin: 0 0 1rem; display: grid; gap: .35rem; }
+        .checkout input:not([type=radio]), .signin input { padding: .5rem; font: inherit; border: 1px solid var(--line); border-radius: .35rem; }
+        .cards label { display: block; margin: .2rem 0; } .hint { color: var(--muted); font-size: .9rem; margin: .2rem 0 0; }
+        .summary { background: var(--paper); border: 1px solid var(--line); border-radius: .6rem; padding: 1rem; } .summary ul { list-style: none; padding: 0; }
+        .summary p, .summary li { display: flex; justify-content: space-between; gap: 1rem; }
+        .order, .signin { background: var(--paper); border: 1px solid var(--line); border-radius: .6rem; padding: 1.25rem; max-width: 48rem; }
+        .orders { border-collapse: collapse; } .orders th, .orders td { padding: .4rem 1rem .4rem 0; text-align: left; border-bottom: 1px solid var(--line); }
         footer.site { color: var(--muted); font-size: .85rem; text-align: center; padding: 2rem 1rem; }
         a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible { outline: 3px solid #ffbf47; outline-offset: 2px; }
         @media (max-width: 48rem) {
-          .listing, .product { grid-template-columns: 1fr; }
+          .listing, .product, .checkout { grid-template-columns: 1fr; }
           .facets { order: 2; }
           .grid { grid-template-columns: repeat(auto-fill, minmax(9.5rem, 1fr)); gap: .6rem; }
         }

@@ -1,0 +1,332 @@
+import Commerce
+import HTTP
+import Platform
+
+/// The storefront's shopping pages: cart, checkout, order status, account, sign in and sign up.
+/// Plain HTML forms (POST, then a 303 to a page), so they work without JavaScript. A shopper's
+/// browser holds two cookies, both HttpOnly and SameSite=Lax (a form on another site cannot
+/// post with them): the guest cart's id, and once signed in the access token (15 minutes, then
+/// the shopper signs in again).
+extension OutpostNode {
+    static let cartCookie = "outpost_cart"
+    static let sessionCookie = "outpost_session"
+
+    /// The signed-in customer the session cookie names, if its token is still good.
+    private func pageCustomer(_ request: Request) -> String? {
+        guard let token = request.cookie(Self.sessionCookie),
+              case .success(let claims) = AccessToken.verify(token, keys: identity.tokenKeys, audience: AccessToken.audience(region: config.region),
+                                                              nowSeconds: WallClock.nowMs() / 1000),
+              claims.roles.contains("customer") else { return nil }
+        return claims.subject
+    }
+
+    /// The cart a page shows: the customer's, else the guest cart of the cookie (nil: none yet).
+    private func pageCartId(_ request: Request) -> String? {
+        if let customer = pageCustomer(request) { return CartOwner.cartId(customer: customer) }
+        guard let id = request.cookie(Self.cartCookie), case .guest? = CartOwner(cartId: id) else { return nil }
+        return id
+    }
+
+    private static func cookie(_ name: String, _ value: String, maxAge: Int) -> (String, String) {
+        ("Set-Cookie", "\(name)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Lax")
+    }
+
+    private static func redirect(_ location: String, cookies: [(String, String)] = []) -> Response {
+        Response(status: 303, headers: HTTPHeaders([("Location", location), ("Cache-Control", "no-store")] + cookies))
+    }
+
+    private func page(_ template: String, _ request: Request, status: Int = 200, _ view: Storefront.View) -> Response {
+        let body = Storefront.render(template, layoutView(locale: shopperLocale(request), query: "", current: nil).merging(view) { $1 })
+        return Response(status: status, contentType: Storefront.htmlContentType, headers: HTTPHeaders([("Cache-Control", "no-store")]), body: body)
+    }
+
+    /// Only this site's paths, so a sign-in link cannot send the shopper elsewhere.
+    private static func localPath(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), next.utf8.count <= 200 else { return "/account" }
+        return next
+    }
+
+    private func money(_ amount: Int64, _ currency: String?, _ locale: String) -> String {
+        guard let currency else { return String(amount) }
+        return priceText.format(amount, currency: currency, locale: locale)
+    }
+
+    func registerShopPages() {
+        let html = Storefront.htmlContentType
+        func doc(_ id: String, _ summary: String, status: Int = 200) -> RouteDoc {
+            RouteDoc(operationId: id, summary: summary, tags: ["storefront"],
+                     replies: [.init(status, status == 303 ? "Done: to the next page." : "An HTML page.", contentType: status == 303 ? nil : html)])
+        }
+
+        router.get("/cart", doc: doc("storefrontCart", "The shopper's cart: quantities to change, prices then and now, subtotal.")) { [unowned self] request in
+            cartPage(request, message: request.queryValue("message"))
+        }
+
+        router.add("POST", "/cart/add", bodyBytesMax: 4096, doc: doc("storefrontAddToCart", "Add a SKU to the cart (a guest gets a cart cookie).", status: 303)) { [unowned self] request, responder in
+            let sku = request.formValue("sku") ?? "", quantity = Int64(request.formValue("quantity") ?? "") ?? 0
+            let existing = pageCartId(request)
+            let id = existing ?? CartOwner.newGuestCartId()
+            let cookies = existing == nil ? [Self.cookie(Self.cartCookie, id, maxAge: 30 * 86_400)] : []
+            let already = cartLines(id).first { $0.sku == sku }?.quantity ?? 0
+            setLine(id, sku: sku, quantity: already + quantity, request: request, cookies: cookies, responder: responder)
+        }
+
+        router.add("POST", "/cart/lines", bodyBytesMax: 4096, doc: doc("storefrontChangeCartLine", "Change a line's quantity; 0 removes it.", status: 303)) { [unowned self] request, responder in
+            guard let id = pageCartId(request) else { return responder.send(Self.redirect("/cart")) }
+            let sku = request.formValue("sku") ?? "", quantity = Int64(request.formValue("quantity") ?? "") ?? -1
+            if quantity == 0 {
+                return changeCart(id, setting: [], removing: [sku]) { [unowned self] error in
+                    responder.send(error == nil ? Self.redirect("/cart") : cartPage(request, message: "That did not work; try again."))
+                }
+            }
+            setLine(id, sku: sku, quantity: quantity, request: request, cookies: [], responder: responder)
+        }
+
+        router.add("POST", "/cart/accept-prices", bodyBytesMax: 1024, doc: doc("storefrontAcceptPrices", "Take today's prices for the lines whose price changed.", status: 303)) { [unowned self] request, responder in
+            guard let id = pageCartId(request) else { return responder.send(Self.redirect("/cart")) }
+            let changed = priced(cartLines(id)).filter(\.priceChanged)
+            let repriced = changed.compactMap { line in line.priceNow.map { CartLine(sku: line.line.sku, quantity: line.line.quantity, unitPriceAtAdd: $0.amount) } }
+            changeCart(id, setting: repriced, removing: changed.filter { $0.priceNow == nil }.map(\.line.sku)) { _ in responder.send(Self.redirect("/cart")) }
+        }
+
+        router.get("/checkout", doc: doc("storefrontCheckout", "Contact, shipping address and card, with the order's totals.")) { [unowned self] request in
+            guard let id = pageCartId(request), !cartLines(id).isEmpty else { return Self.redirect("/cart") }
+            return checkoutPage(request, cartId: id, message: nil, status: 200, filled: [:])
+        }
+
+        router.add("POST", "/checkout", bodyBytesMax: 16_384, doc: doc("storefrontPlaceOrder", "Place the order; on to its page, or back with what went wrong.", status: 303)) { [unowned self] request, responder in
+            guard let id = pageCartId(request), let owner = CartOwner(cartId: id) else { return responder.send(Self.redirect("/cart")) }
+            var fields: [String: LooseJSON] = [:]
+            var filled: [String: String] = [:]
+            for (name, value) in request.formFields where !value.isEmpty { filled[name] = value }
+            if let email = filled["email"] { fields["email"] = .string(email) }
+            if let card = filled["card"] { fields["payment_token"] = .string(card) }
+            var address: [String: LooseJSON] = [:]
+            for name in ["name", "line1", "line2", "city", "postal_code", "country"] { if let value = filled[name] { address[name] = .string(value) } }
+            fields["ship_to"] = .object(address)
+            let key = filled["key"] ?? ""
+            let fail: (String, Int) -> Void = { [unowned self] message, status in
+                responder.send(checkoutPage(request, cartId: id, message: message, status: status, filled: filled))
+            }
+            do {
+                guard (1...255).contains(key.utf8.count) else { throw HTTPError(.idempotencyKeyRequired, detail: "The form was incomplete; please try again.") }
+                let customerId: String? = if case .customer(let customer) = owner { customer } else { nil }
+                let body = try checkoutBody(fields: fields, customer: customerId.flatMap(customer(id:)))
+                try placeOrder(cart: id, owner: owner, key: key, requestHash: Hex.encode(SHA256.hash(request.body)), body: body) { [unowned self] result in
+                    switch result {
+                    case .success(let answer) where answer.status < 300:
+                        guard case .object(let order)? = LooseJSON.parse(answer.body), case .string(let orderId)? = order["id"] else {
+                            return fail("Your order could not be shown; check your account.", 500)
+                        }
+                        var location = "/orders/" + Storefront.segment(orderId) + "?placed=1"
+                        if case .string(let token)? = order["order_token"] { location += "&token=" + token }
+                        responder.send(Self.redirect(location))
+                    case .success(let answer):
+                        var reason = "it was declined"
+                        if case .object(let problem)? = LooseJSON.parse(answer.body), case .string(let why)? = problem["reason"] {
+                            reason = "it was declined (\(why.replacingOccurrences(of: "_", with: " ")))"
+                        }
+                        fail("Your card was not charged: \(reason). Choose another card.", answer.status)
+                    case .failure(let error as HTTPError):
+                        fail(Self.pageMessage(error), error.problem.status)
+                    case .failure:
+                        fail("Something went wrong; nothing was charged. Please try again.", 500)
+                    }
+                }
+            } catch let error as HTTPError {
+                fail(Self.pageMessage(error), error.problem.status)
+            } catch {
+                fail("Something went wrong; nothing was charged. Please try again.", 500)
+            }
+        }
+
+        router.get("/orders/{id}", doc: doc("storefrontOrder", "An order's status, lines, totals and address (its customer, or a guest with the order's link).")) { [unowned self] request in
+            let locale = shopperLocale(request)
+            guard let id = request.parameter("id"), let state = orderState(id), let placed = state.placed else {
+                return page("message", request, status: 404, ["heading": "Not found", "text": "There is no such order."])
+            }
+            let owned = placed.customer != nil && placed.customer == pageCustomer(request)
+            let tokenOK = request.queryValue("token").map { token in
+                placed.accessHash.map { constantTimeEquals(Array(Hex.encode(SHA256.hash(Array(token.utf8))).utf8), Array($0.utf8)) } ?? false
+            } ?? false
+            guard owned || tokenOK else {
+                return page("message", request, status: 404, ["heading": "Not found", "text": "There is no such order, or you need to sign in to see it."])
+            }
+            let currency = placed.totals?.currency
+            var view: Storefront.View = [
+                "number": placed.number ?? id, "status": state.status.rawValue.replacingOccurrences(of: "_", with: " "),
+                "placedAt": WallClock.iso8601(ms: placed.atMs).prefix(16).replacingOccurrences(of: "T", with: " ") + " UTC",
+                "justPlaced": request.queryValue("placed") == "1", "paid": state.status != .placed,
+                "reservedUntil": state.reservationExpiresMs.map { WallClock.iso8601(ms: $0).prefix(16).replacingOccurrences(of: "T", with: " ") + " UTC" } ?? "",
+                "lines": (placed.lines ?? []).map { ["name": $0.name, "quantity": $0.quantity, "amount": money($0.amount, currency, locale)] as Storefront.View },
+            ]
+            if let totals = placed.totals {
+                view["subtotal"] = money(totals.subtotal, currency, locale)
+                view["shipping"] = money(totals.shipping, currency, locale)
+                view["tax"] = money(totals.tax, currency, locale)
+                view["total"] = money(totals.total, currency, locale)
+                view["taxIncluded"] = totals.taxIncluded
+            }
+            if let sealed = placed.sealedContact, let contact = customerVault.openContact(sealed, order: id) {
+                let a = contact.shipTo
+                view["shipTo"] = ["name": a.name ?? "", "line1": a.line1, "line2": a.line2 ?? "", "city": a.city, "postalCode": a.postalCode, "country": a.country] as Storefront.View
+            }
+            return page("order", request, view)
+        }
+
+        router.get("/account", doc: doc("storefrontAccount", "The signed-in shopper's orders and addresses; else to sign in.")) { [unowned self] request in
+            guard let id = pageCustomer(request), let customer = customer(id: id) else { return Self.redirect("/sign-in?next=/account") }
+            let locale = shopperLocale(request)
+            let orders = try database.query("SELECT id, number, placed_ms, status, total, currency FROM orders_view WHERE customer = ? ORDER BY placed_ms DESC LIMIT 50", [id]) { row -> Storefront.View in
+                ["href": "/orders/" + Storefront.segment(row.string(0)), "number": row.optionalString(1) ?? row.string(0),
+                 "placedAt": row.optionalInt64(2).map { String(WallClock.iso8601(ms: $0).prefix(10)) } ?? "",
+                 "status": row.string(3), "total": money(row.optionalInt64(4) ?? 0, row.optionalString(5), locale)]
+            }
+            return page("account", request, [
+                "email": customer.email, "name": customer.name ?? "", "orders": orders,
+                "addresses": customer.addresses.map { ["name": $0.name ?? "", "line1": $0.line1, "city": $0.city, "postalCode": $0.postalCode, "country": $0.country] as Storefront.View },
+            ])
+        }
+
+        router.get("/sign-in", doc: doc("storefrontSignIn", "The sign-in form.")) { [unowned self] request in
+            signInPage(request, signUp: false, message: nil, status: 200, email: "")
+        }
+        router.get("/sign-up", doc: doc("storefrontSignUp", "The form that makes an account.")) { [unowned self] request in
+            signInPage(request, signUp: true, message: nil, status: 200, email: "")
+        }
+
+        router.add("POST", "/sign-in", bodyBytesMax: 4096, doc: doc("storefrontSignInSubmit", "Sign in; a guest cart joins the customer's.", status: 303)) { [unowned self] request, responder in
+            let email = request.formValue("email") ?? "", next = Self.localPath(request.formValue("next"))
+            let guestCart = request.cookie(Self.cartCookie)
+            do {
+                try authenticate(email: email, password: request.formValue("password") ?? "", address: request.remoteAddress?.host ?? "unknown") { [unowned self] result in
+                    switch result {
+                    case .success(let customer):
+                        mergeGuestCart(guestCart, into: customer.id)
+                        issueTokens(customer) { [unowned self] issued in
+                            responder.send(signedInRedirect(issued, next: next, request: request, email: email))
+                        }
+                    case .failure(let error):
+                        responder.send(signInPage(request, signUp: false, message: Self.pageMessage(error), status: (error as? HTTPError)?.problem.status ?? 500, email: email))
+                    }
+                }
+            } catch {
+                responder.send(signInPage(request, signUp: false, message: Self.pageMessage(error), status: (error as? HTTPError)?.problem.status ?? 500, email: email))
+            }
+        }
+
+        router.add("POST", "/sign-up", bodyBytesMax: 4096, doc: doc("storefrontSignUpSubmit", "Make an account and sign in; a guest cart comes along.", status: 303)) { [unowned self] request, responder in
+            let email = request.formValue("email") ?? "", next = Self.localPath(request.formValue("next"))
+            let name = request.formValue("name").flatMap { $0.trimmingWhitespace().isEmpty ? nil : $0 }
+            let body = RegisterBody(email: email, password: request.formValue("password") ?? "", name: name, phone: nil, cartId: request.cookie(Self.cartCookie))
+            do {
+                try createAccount(body) { [unowned self] issued in
+                    responder.send(signedInRedirect(issued, next: next, request: request, email: email, signUp: true))
+                }
+            } catch {
+                responder.send(signInPage(request, signUp: true, message: Self.pageMessage(error), status: (error as? HTTPError)?.problem.status ?? 500, email: email))
+            }
+        }
+
+        router.add("POST", "/sign-out", bodyBytesMax: 1024, doc: doc("storefrontSignOut", "Forget the session in this browser.", status: 303)) { _, responder in
+            responder.send(Self.redirect("/", cookies: [Self.cookie(Self.sessionCookie, "", maxAge: 0)]))
+        }
+    }
+
+    private func signedInRedirect(_ issued: Result<SignedIn, any Error>, next: String, request: Request, email: String, signUp: Bool = false) -> Response {
+        switch issued {
+        case .success(let signedIn):
+            return Self.redirect(next, cookies: [Self.cookie(Self.sessionCookie, signedIn.accessToken, maxAge: Int(AccessToken.lifetimeSeconds)),
+                                                 Self.cookie(Self.cartCookie, "", maxAge: 0)])
+        case .failure(let error):
+            return signInPage(request, signUp: signUp, message: Self.pageMessage(error), status: (error as? HTTPError)?.problem.status ?? 500, email: email)
+        }
+    }
+
+    /// What a shopper reads about a refusal: the problem's detail, first letter up.
+    private static func pageMessage(_ error: any Error) -> String {
+        guard let error = error as? HTTPError else { return "Something went wrong; please try again." }
+        if let errors = error.problem.extensions.first(where: { $0.0 == "errors" })?.1, case .array(let items) = errors {
+            let texts = items.compactMap { item -> String? in
+                guard case .string(let field)? = item["field"], case .string(let reason)? = item["reason"] else { return nil }
+                return field.replacingOccurrences(of: "ship_to.", with: "").replacingOccurrences(of: "_", with: " ") + " " + reason
+            }
+            if !texts.isEmpty { return "Please check: " + texts.joined(separator: "; ") + "." }
+        }
+        let detail = error.problem.detail ?? error.problem.type.title
+        return detail.prefix(1).uppercased() + detail.dropFirst() + "."
+    }
+
+    private func setLine(_ id: String, sku: String, quantity: Int64, request: Request, cookies: [(String, String)], responder: Responder) {
+        do {
+            guard (1...CartContents.quantityMax).contains(quantity) else { throw HTTPError(.validation, detail: "choose a quantity from 1 to \(CartContents.quantityMax)") }
+            let (_, _, price) = try sellable(sku)
+            try checkStock(sku, quantity: quantity)
+            guard cartLines(id).contains(where: { $0.sku == sku }) || cartLines(id).count < CartContents.linesMax else {
+                throw HTTPError(.validation, detail: "a cart holds at most \(CartContents.linesMax) lines")
+            }
+            changeCart(id, setting: [CartLine(sku: sku, quantity: quantity, unitPriceAtAdd: price.amount)]) { [unowned self] error in
+                responder.send(error == nil ? Self.redirect("/cart", cookies: cookies) : cartPage(request, message: "That did not work; try again."))
+            }
+        } catch {
+            var response = cartPage(request, message: Self.pageMessage(error), cartId: id)
+            response.status = (error as? HTTPError)?.problem.status ?? 500
+            for (name, value) in cookies { response.headers.add(name, value) }
+            responder.send(response)
+        }
+    }
+
+    private func cartPage(_ request: Request, message: String?, cartId: String? = nil) -> Response {
+        let locale = shopperLocale(request)
+        let lines = (cartId ?? pageCartId(request)).map { priced(cartLines($0)) } ?? []
+        let currency = lines.lazy.compactMap { $0.priceNow?.currency }.first
+        var subtotal: Int64 = 0
+        let views: [Storefront.View] = lines.map { line in
+            let unit = line.unitPrice ?? 0
+            subtotal += unit * line.line.quantity
+            return [
+                "sku": line.line.sku, "quantity": line.line.quantity,
+                "name": line.product.flatMap { Product.localized($0.names, locale, fallback: config.locale) } ?? line.line.sku,
+                "href": line.product.map { "/products/" + Storefront.segment($0.id) + "?sku=" + Storefront.segment(line.line.sku) } ?? "/",
+                "price": money(unit, currency, locale), "changed": line.priceChanged,
+                "priceNow": line.priceNow.map { money($0.amount, currency, locale) } ?? "no longer sold",
+                "amount": money(unit * line.line.quantity, currency, locale),
+            ]
+        }
+        return page("cart", request, ["lines": views, "subtotal": money(subtotal, currency, locale), "message": message ?? "",
+                                      "priceChanges": lines.contains(where: \.priceChanged)])
+    }
+
+    private func checkoutPage(_ request: Request, cartId: String, message: String?, status: Int, filled: [String: String]) -> Response {
+        let locale = shopperLocale(request)
+        let lines = priced(cartLines(cartId))
+        let currency = lines.lazy.compactMap { $0.priceNow?.currency }.first
+        let orderLines = lines.map { PricedLine(sku: $0.line.sku, productId: $0.product?.id ?? "", name: $0.product.flatMap { Product.localized($0.names, locale, fallback: config.locale) } ?? $0.line.sku,
+                                                quantity: $0.line.quantity, unitPrice: $0.unitPrice ?? 0) }
+        let totals = OrderTotals(currency: currency ?? "", lines: orderLines, terms: config.checkout)
+        let customer = pageCustomer(request).flatMap(customer(id:))
+        let saved = customer?.addresses.first
+        let address: Storefront.View = [
+            "name": filled["name"] ?? saved?.name ?? customer?.name ?? "", "line1": filled["line1"] ?? saved?.line1 ?? "", "line2": filled["line2"] ?? saved?.line2 ?? "",
+            "city": filled["city"] ?? saved?.city ?? "", "postalCode": filled["postal_code"] ?? saved?.postalCode ?? "", "country": filled["country"] ?? saved?.country ?? "",
+        ]
+        var response = page("checkout", request, status: status, [
+            "message": message ?? "", "guest": customer == nil, "email": filled["email"] ?? "", "address": address,
+            // A fresh key per form shown: submitting this form twice places one order.
+            "key": Hex.encode(SecureRandom.bytes(16)),
+            "cards": SandboxAcquirer.testCards.enumerated().map { ["token": $1.token, "label": $1.label, "first": $0 == 0] as Storefront.View },
+            "lines": orderLines.map { ["name": $0.name, "quantity": $0.quantity, "amount": money($0.amount, currency, locale)] as Storefront.View },
+            "subtotal": money(totals.subtotal, currency, locale), "shipping": money(totals.shipping, currency, locale),
+            "tax": money(totals.tax, currency, locale), "total": money(totals.total, currency, locale), "taxIncluded": totals.taxIncluded,
+        ])
+        response.status = status
+        return response
+    }
+
+    private func signInPage(_ request: Request, signUp: Bool, message: String?, status: Int, email: String) -> Response {
+        page("signin", request, status: status, [
+            "heading": signUp ? "Create an account" : "Sign in", "action": signUp ? "/sign-up" : "/sign-in", "signUp": signUp,
+            "next": Self.localPath(request.queryValue("next") ?? request.formValue("next")), "message": message ?? "", "email": email,
+        ])
+    }
+}
