@@ -36,6 +36,9 @@ extension OutpostNode {
     }
 
     private func page(_ template: String, _ request: Request, status: Int = 200, _ view: Storefront.View) -> Response {
+        var view = view
+        // Mustache counts an empty string as something to show.
+        if (view["message"] as? String)?.isEmpty == true { view["message"] = nil }
         let body = Storefront.render(template, layoutView(locale: shopperLocale(request), query: "", current: nil).merging(view) { $1 })
         return Response(status: status, contentType: Storefront.htmlContentType, headers: HTTPHeaders([("Cache-Control", "no-store")]), body: body)
     }
@@ -169,7 +172,9 @@ extension OutpostNode {
             }
             if let sealed = placed.sealedContact, let contact = customerVault.openContact(sealed, order: id) {
                 let a = contact.shipTo
-                view["shipTo"] = ["name": a.name ?? "", "line1": a.line1, "line2": a.line2 ?? "", "city": a.city, "postalCode": a.postalCode, "country": a.country] as Storefront.View
+                var shipTo: Storefront.View = ["name": a.name ?? "", "line1": a.line1, "city": a.city, "postalCode": a.postalCode, "country": a.country]
+                if let line2 = a.line2, !line2.isEmpty { shipTo["line2"] = line2 }
+                view["shipTo"] = shipTo
             }
             return page("order", request, view)
         }

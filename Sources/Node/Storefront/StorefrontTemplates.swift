@@ -371,6 +371,7 @@ enum StorefrontTemplates {
         form.add { display: flex; gap: .5rem; align-items: center; margin: 1rem 0; } form.add input { width: 5rem; padding: .45rem; font: inherit; }
         .lines { width: 100%; border-collapse: collapse; background: var(--paper); } .lines th, .lines td { text-align: left; padding: .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         .lines form { display: inline-flex; gap: .3rem; } .lines input[type=number] { width: 4.5rem; padding: .35rem; font: inherit; }
+        .remove button { background: none; color: var(--bad); border: 1px solid var(--line); }
         .changed { color: var(--warn); font-weight: 600; } .subtotal, .total { font-size: 1.15rem; }
         a.button { display: inline-block; padding: .6rem 1.2rem; background: var(--accent); color: var(--accent-ink); border-radius: .4rem; text-decoration: none; }
         .notice.error { background: #fdecea; border-color: #f5c2bd; }
