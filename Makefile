@@ -29,13 +29,15 @@ soak:
 	PROPERTY_CASES=500 $(SWIFT) test --skip-build --disable-xctest --filter CRDTPropertyTests
 
 # noded against references measured in the same run, one table each: nginx serving the same
-# bytes (wrk), pycrdt applying the same deltas, nginx and tantivy on the same 100k-product catalog.
+# bytes (wrk), pycrdt applying the same deltas, nginx and tantivy on the same 100k-product catalog,
+# checkouts against a plain SQLite insert loop in the same fsync mode.
 bench:
 	bash .ci/setup bench
 	bash bench/http.sh
 	$(SWIFT) build -c release
 	.build/tools-venv/bin/python3 bench/sync.py
 	.build/tools-venv/bin/python3 bench/catalog.py
+	bash bench/checkout.sh
 
 clean:
 	rm -rf .build

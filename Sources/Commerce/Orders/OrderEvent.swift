@@ -1,4 +1,3 @@
-import Foundation
 
 /// Units of one SKU taken from one stock location's counter for an order: what a cancellation
 /// gives back.
@@ -15,6 +14,20 @@ public struct StockAllocation: Equatable, Sendable, Codable {
 
     /// The inventory collection's key for this stock.
     public var stockKey: String { StockKey.make(sku: sku, location: location) }
+
+    /// A list as JSON text (a checkout's record of what it took).
+    public static func text(of list: [StockAllocation]) -> String {
+        var json = EventJSONWriter()
+        json.objects("a", list) { json, a in json.string("location", a.location); json.string("sku", a.sku); json.int("units", a.units) }
+        return json.text
+    }
+
+    public static func list(from text: String) -> [StockAllocation] {
+        EventJSONReader(text)?.objects("a")?.compactMap { a in
+            guard let sku = a.string("sku"), let location = a.string("location"), let units = a.int("units") else { return nil }
+            return StockAllocation(sku: sku, location: location, units: units)
+        } ?? []
+    }
 }
 
 /// One immutable fact about an order. An order is the grow-only set of its events (the `orders`
@@ -62,19 +75,61 @@ public struct OrderEvent: Equatable, Sendable, Codable {
 
     /// The text the orders collection holds: keys sorted, so one event is one string everywhere.
     public var text: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        // Encoding plain strings, integers and arrays of them cannot fail.
-        guard let data = try? encoder.encode(self) else { preconditionFailure("an order event always encodes") }
-        return String(decoding: data, as: UTF8.self)
+        var json = EventJSONWriter()
+        json.string("access_hash", accessHash)
+        json.objects("allocations", allocations) { json, a in
+            json.string("location", a.location); json.string("sku", a.sku); json.int("units", a.units)
+        }
+        json.int("amount", amount)
+        json.int("at_ms", atMs)
+        json.string("carrier", carrier)
+        json.string("customer", customer)
+        json.string("kind", kind.rawValue)
+        json.objects("lines", lines) { json, line in
+            json.string("name", line.name); json.string("product_id", line.productId); json.int("quantity", line.quantity)
+            json.string("sku", line.sku); json.int("unit_price", line.unitPrice)
+        }
+        json.string("node", node)
+        json.string("number", number)
+        json.string("payment", payment)
+        json.string("reason", reason)
+        json.int("reserved_until_ms", reservedUntilMs)
+        json.string("sealed_contact", sealedContact)
+        json.object("totals", totals.map { totals in { json in
+            json.string("currency", totals.currency); json.int("shipping", totals.shipping); json.int("subtotal", totals.subtotal)
+            json.int("tax", totals.tax); json.bool("tax_included", totals.taxIncluded); json.int("total", totals.total)
+        } })
+        json.string("tracking", tracking)
+        return json.text
     }
 
+    /// An event from its text; nil for anything that is not one (a peer's newer kind, garbage).
     public init?(text: String) {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        guard let event = try? decoder.decode(OrderEvent.self, from: Data(text.utf8)) else { return nil }
-        self = event
+        guard let json = EventJSONReader(text), let kind = json.string("kind").flatMap(Kind.init(rawValue:)), let atMs = json.int("at_ms"),
+              let node = json.string("node") else { return nil }
+        self.init(kind: kind, atMs: atMs, node: node)
+        accessHash = json.string("access_hash")
+        allocations = json.objects("allocations")?.compactMap { a in
+            guard let sku = a.string("sku"), let location = a.string("location"), let units = a.int("units") else { return nil }
+            return StockAllocation(sku: sku, location: location, units: units)
+        }
+        amount = json.int("amount")
+        carrier = json.string("carrier")
+        customer = json.string("customer")
+        lines = json.objects("lines")?.compactMap { line in
+            guard let sku = line.string("sku"), let quantity = line.int("quantity"), let unitPrice = line.int("unit_price") else { return nil }
+            return PricedLine(sku: sku, productId: line.string("product_id") ?? "", name: line.string("name") ?? sku, quantity: quantity, unitPrice: unitPrice)
+        }
+        number = json.string("number")
+        payment = json.string("payment")
+        reason = json.string("reason")
+        reservedUntilMs = json.int("reserved_until_ms")
+        sealedContact = json.string("sealed_contact")
+        if let t = json.object("totals"), let currency = t.string("currency"), let subtotal = t.int("subtotal"), let shipping = t.int("shipping"),
+           let tax = t.int("tax"), let total = t.int("total") {
+            totals = OrderTotals(currency: currency, subtotal: subtotal, shipping: shipping, tax: tax, total: total, taxIncluded: t.bool("tax_included") ?? true)
+        }
+        tracking = json.string("tracking")
     }
 }
 
@@ -101,14 +156,17 @@ public struct OrderState: Equatable, Sendable {
     public private(set) var cancellationRaced = false
 
     public init(texts: some Sequence<String>) {
-        self.init(events: texts.compactMap(OrderEvent.init(text:)))
+        self.init(pairs: texts.compactMap { text in OrderEvent(text: text).map { ($0, text) } })
     }
 
     public init(events unordered: [OrderEvent]) {
+        self.init(pairs: unordered.map { ($0, $0.text) })
+    }
+
+    private init(pairs: [(OrderEvent, String)]) {
         // One event once (a set's elements are), sorted by time, then text: the same list on every node.
         var seen = Set<String>()
-        events = unordered.map { ($0, $0.text) }.filter { seen.insert($0.1).inserted }
-            .sorted { ($0.0.atMs, $0.1) < ($1.0.atMs, $1.1) }.map(\.0)
+        events = pairs.filter { seen.insert($0.1).inserted }.sorted { ($0.0.atMs, $0.1) < ($1.0.atMs, $1.1) }.map(\.0)
         var kinds = Set<OrderEvent.Kind>()
         for event in events {
             kinds.insert(event.kind)

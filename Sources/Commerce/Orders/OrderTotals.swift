@@ -58,6 +58,16 @@ public struct OrderTotals: Equatable, Sendable, Codable {
         taxIncluded = terms.pricesIncludeTax
     }
 
+    /// Totals as an event recorded them.
+    public init(currency: String, subtotal: Int64, shipping: Int64, tax: Int64, total: Int64, taxIncluded: Bool) {
+        self.currency = currency
+        self.subtotal = subtotal
+        self.shipping = shipping
+        self.tax = tax
+        self.total = total
+        self.taxIncluded = taxIncluded
+    }
+
     static func divideRounding(_ numerator: Int64, by denominator: Int64) -> Int64 {
         precondition(denominator > 0 && numerator >= 0, "amounts and rates are not negative")
         return (numerator + denominator / 2) / denominator

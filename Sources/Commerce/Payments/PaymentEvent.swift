@@ -1,4 +1,3 @@
-import Foundation
 
 /// One fact about a payment, as the `payments` collection holds it (grow-only, canonical JSON
 /// text). The hub's settlement adds `settled` events later (the ledger issue).
@@ -27,18 +26,29 @@ public struct PaymentEvent: Equatable, Sendable, Codable {
     }
 
     public var text: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(self) else { preconditionFailure("a payment event always encodes") }
-        return String(decoding: data, as: UTF8.self)
+        var json = EventJSONWriter()
+        json.string("acquirer", acquirer)
+        json.int("amount", amount)
+        json.int("at_ms", atMs)
+        json.string("code", code)
+        json.string("currency", currency)
+        json.string("kind", kind.rawValue)
+        json.string("node", node)
+        json.string("order", order)
+        json.string("refund_id", refundId)
+        return json.text
     }
 
     public init?(text: String) {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        guard let event = try? decoder.decode(PaymentEvent.self, from: Data(text.utf8)) else { return nil }
-        self = event
+        guard let json = EventJSONReader(text), let kind = json.string("kind").flatMap(Kind.init(rawValue:)), let atMs = json.int("at_ms"),
+              let node = json.string("node") else { return nil }
+        self.init(kind: kind, atMs: atMs, node: node)
+        acquirer = json.string("acquirer")
+        amount = json.int("amount")
+        code = json.string("code")
+        currency = json.string("currency")
+        order = json.string("order")
+        refundId = json.string("refund_id")
     }
 }
 

@@ -54,8 +54,12 @@ public final class SandboxAcquirer: PaymentGateway {
         var token: String, authorized: Int64, captured: Int64, refunded: Int64, state: String, code: String
     }
 
+    /// Books written but not yet committed, so a retry in the same turn sees the first attempt.
+    private var unwritten: [String: Book] = [:]
+
     private func book(_ paymentId: String) -> Book? {
-        try? database.queryOne("SELECT token, authorized, captured, refunded, state, code FROM sandbox_acquirer WHERE payment_id = ?", [paymentId]) {
+        if let pending = unwritten[paymentId] { return pending }
+        return try? database.queryOne("SELECT token, authorized, captured, refunded, state, code FROM sandbox_acquirer WHERE payment_id = ?", [paymentId]) {
             Book(token: $0.string(0), authorized: $0.int64(1), captured: $0.int64(2), refunded: $0.int64(3), state: $0.string(4), code: $0.string(5))
         }
     }
@@ -102,9 +106,14 @@ public final class SandboxAcquirer: PaymentGateway {
         case .retry:
             row = Book(token: request.token, authorized: 0, captured: 0, refunded: 0, state: "retry_asked", code: "")
         }
-        writer.submit(write(request.paymentId, token: request.token, currency: request.currency, row)) { result in
-            completion((try? result.get()) != nil ? outcome : .timedOut)
+        // Its books share the node's database: the answer goes out with the write queued, so the
+        // caller's own write of the outcome joins the same transaction and both are durable, or
+        // neither (a crash before that commit leaves the payment to the checkout's recovery).
+        unwritten[request.paymentId] = row
+        writer.submit(write(request.paymentId, token: request.token, currency: request.currency, row)) { [weak self] _ in
+            self?.unwritten[request.paymentId] = nil
         }
+        completion(outcome)
     }
 
     public func capture(paymentId: String, amount: Int64, completion: @escaping (GatewayOutcome) -> Void) {

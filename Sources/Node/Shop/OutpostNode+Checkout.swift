@@ -170,7 +170,13 @@ extension OutpostNode {
     }
 
     private static func checkoutFields(_ request: Request) throws(HTTPError) -> [String: LooseJSON] {
-        guard case .object(let members) = try request.decodeJSON(LooseJSON.self) else { throw HTTPError(.validation, detail: "the body must be a JSON object") }
+        let contentType = request.headers["content-type"]?.lowercased() ?? ""
+        guard contentType.hasPrefix("application/json") || contentType.hasSuffix("+json") else {
+            throw HTTPError(.unsupportedMediaType, detail: "send the body as application/json")
+        }
+        // Parsed by our own parser: Foundation's decoder cost a tenth of a checkout.
+        guard let json = LooseJSON.parse(request.body) else { throw HTTPError(.malformedJSON, detail: "the body is not valid JSON") }
+        guard case .object(let members) = json else { throw HTTPError(.validation, detail: "the body must be a JSON object") }
         return members
     }
 
@@ -276,13 +282,9 @@ extension OutpostNode {
         return identity.nodeId.uppercased() + "-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
     }
 
-    static func allocationsText(_ allocations: [StockAllocation]) -> String {
-        (try? String(decoding: JSONCoding.encode(allocations), as: UTF8.self)) ?? "[]"
-    }
+    static func allocationsText(_ allocations: [StockAllocation]) -> String { StockAllocation.text(of: allocations) }
 
-    static func allocations(from text: String) -> [StockAllocation] {
-        (try? JSONCoding.decode([StockAllocation].self, from: Array(text.utf8))) ?? []
-    }
+    static func allocations(from text: String) -> [StockAllocation] { StockAllocation.list(from: text) }
 
     /// Decrements this node's rights at each key (planned within them).
     private func takeStock(_ plans: [(key: String, units: Int64)]) throws {
