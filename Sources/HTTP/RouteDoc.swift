@@ -30,6 +30,11 @@ public struct RouteDoc: Sendable {
             self.contentType = contentType
             self.schema = schema
         }
+
+        /// An answer that is a problem+json document.
+        public static func problem(_ status: Int, _ description: String) -> Reply {
+            Reply(status, description, contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef)
+        }
     }
 
     /// Stable, unique: client generators name methods after it.

@@ -43,7 +43,7 @@ extension OutpostNode {
 
     /// Profile changes, passwords and erasure: what a signed-in customer does to their account.
     func registerAccountRoutes() {
-        let problem = { (status: Int, text: String) in RouteDoc.Reply(status, text, contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef) }
+        let problem = RouteDoc.Reply.problem
         router.add("PATCH", "/api/v1/me", access: .roles(["customer"]), bodyBytesMax: 16_384, doc: RouteDoc(
             operationId: "updateProfile", summary: "Change name, phone or addresses (a member set to null is removed).",
             description: "Addresses: up to 10 of {label?, name?, line1, line2?, city, postal_code, country (ISO 3166 alpha-2)}; the list replaces the old one.",

@@ -51,11 +51,34 @@ extension OutpostNode {
         switch owner {
         case .guest: return (id, owner)
         case .customer(let customer), .wishlist(let customer):
-            if isStaff(request) { return (id, owner) }
-            guard request.bearerToken != nil else { throw HTTPError(.unauthorized, detail: "this cart belongs to a customer: send their access token") }
-            guard let claims = bearerClaims(request), claims.roles.contains("customer") else { throw HTTPError(.unauthorized, detail: "the access token is refused") }
-            guard claims.subject == customer else { throw HTTPError(.forbidden, detail: "this cart belongs to another customer") }
+            try requireOwner(request, customer: customer, what: "cart")
             return (id, owner)
+        }
+    }
+
+    /// Staff, or the customer `owner` by their own token: 401 without a valid one, 403 with
+    /// another customer's.
+    func requireOwner(_ request: Request, customer owner: String, what: String) throws(HTTPError) {
+        if isStaff(request) { return }
+        guard request.bearerToken != nil else { throw HTTPError(.unauthorized, detail: "this \(what) belongs to a customer: send their access token") }
+        guard let claims = bearerClaims(request), claims.roles.contains("customer") else { throw HTTPError(.unauthorized, detail: "the access token is refused") }
+        guard claims.subject == owner else { throw HTTPError(.forbidden, detail: "this \(what) belongs to another customer") }
+    }
+
+    /// Today's prices for the lines whose price changed; lines no longer sold leave the cart.
+    func acceptPrices(_ id: String, completion: @escaping ((any Error)?) -> Void) {
+        let changed = priced(cartLines(id)).filter(\.priceChanged)
+        guard !changed.isEmpty else { return completion(nil) }
+        let repriced = changed.compactMap { line in line.priceNow.map { CartLine(sku: line.line.sku, quantity: line.line.quantity, unitPriceAtAdd: $0.amount) } }
+        changeCart(id, setting: repriced, removing: changed.filter { $0.priceNow == nil }.map(\.line.sku), completion: completion)
+    }
+
+    /// A cart's lines as an order would price them now, named in `locale`.
+    func orderLines(_ lines: [PricedCartLine], locale: String) -> [PricedLine] {
+        lines.map { line in
+            PricedLine(sku: line.line.sku, productId: line.product?.id ?? "",
+                       name: line.product.flatMap { Product.localized($0.names, locale, fallback: config.locale) } ?? line.line.sku,
+                       quantity: line.line.quantity, unitPrice: line.priceNow?.amount ?? line.unitPrice ?? 0)
         }
     }
 
@@ -148,7 +171,7 @@ extension OutpostNode {
     }
 
     func registerCartRoutes() {
-        let problem = { (status: Int, text: String) in RouteDoc.Reply(status, text, contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef) }
+        let problem = RouteDoc.Reply.problem
         let cartReply = RouteDoc.Reply(200, "The cart: lines with the price kept from when each was added and today's, subtotal.", schema: ["type": "object"])
         let idParameter = RouteDoc.Parameter("id", in: .path, description: "guest-<32 hex> (a guest's cart: the id is its key) or cart-<customer id> (needs that customer's token).")
         let skuParameter = RouteDoc.Parameter("sku", in: .path, description: "A variant's SKU.")
@@ -224,11 +247,7 @@ extension OutpostNode {
             do {
                 let (id, _) = try authorizeCart(request)
                 let locale = shopperLocale(request)
-                let changed = priced(cartLines(id)).filter(\.priceChanged)
-                let unavailable = changed.filter { $0.priceNow == nil }.map(\.line.sku)
-                let repriced = changed.compactMap { line in line.priceNow.map { CartLine(sku: line.line.sku, quantity: line.line.quantity, unitPriceAtAdd: $0.amount) } }
-                guard !changed.isEmpty else { return responder.send(.json(cartJSON(id, locale: locale))) }
-                changeCart(id, setting: repriced, removing: unavailable) { [unowned self] error in
+                acceptPrices(id) { [unowned self] error in
                     if let error { responder.fail(error) } else { responder.send(.json(cartJSON(id, locale: locale))) }
                 }
             } catch {

@@ -45,7 +45,7 @@ extension OutpostNode {
     var myStockLocation: String { config.stockLocation ?? identity.nodeId }
 
     func registerCheckoutRoutes() {
-        let problem = { (status: Int, text: String) in RouteDoc.Reply(status, text, contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef) }
+        let problem = RouteDoc.Reply.problem
         router.add("POST", "/api/v1/carts/{id}/checkout", bodyBytesMax: 16_384, doc: RouteDoc(
             operationId: "checkout", summary: "Place the cart's order: prices and tax recomputed, stock taken here, the card authorized.",
             description: """
@@ -141,10 +141,7 @@ extension OutpostNode {
         guard currencies.count == 1, let currency = currencies.first else {
             throw HTTPError(.validation, detail: "the cart's lines are priced in \(currencies.sorted().joined(separator: ", ")); one currency per order")
         }
-        let orderLines = lines.map { line in
-            PricedLine(sku: line.line.sku, productId: line.product?.id ?? "", name: line.product.flatMap { Product.localized($0.names, config.locale, fallback: config.locale) } ?? line.line.sku,
-                       quantity: line.line.quantity, unitPrice: line.priceNow?.amount ?? 0)
-        }
+        let orderLines = orderLines(lines, locale: config.locale)
         var pending = PendingCheckout(cart: cartId, key: key, requestHash: requestHash, orderId: reuse?.orderId ?? "", number: reuse?.number ?? "",
                                       paymentId: reuse?.paymentId ?? "", customer: customerId, email: body.email, shipTo: body.shipTo, token: body.token,
                                       lines: orderLines, totals: OrderTotals(currency: currency, lines: orderLines, terms: config.checkout))

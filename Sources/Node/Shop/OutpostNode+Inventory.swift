@@ -95,7 +95,7 @@ extension OutpostNode {
     }
 
     func registerInventoryRoutes() {
-        let problem = { (status: Int, text: String) in RouteDoc.Reply(status, text, contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef) }
+        let problem = RouteDoc.Reply.problem
         let stockReply = RouteDoc.Reply(200, "The SKU's stock: per location the units and who holds the rights to them.", schema: ["type": "object"])
 
         router.add("PUT", "/admin/v1/locations/{id}", access: .roles(Self.stockRoles), bodyBytesMax: 4096, doc: RouteDoc(

@@ -230,9 +230,7 @@ extension OutpostNode {
         guard let id = request.parameter("id"), let state = orderState(id), let placed = state.placed else { throw HTTPError(.notFound, detail: "no such order") }
         if isStaff(request) { return (id, state) }
         if let customer = placed.customer {
-            guard request.bearerToken != nil else { throw HTTPError(.unauthorized, detail: "send the customer's access token") }
-            guard let claims = bearerClaims(request), claims.roles.contains("customer") else { throw HTTPError(.unauthorized, detail: "the access token is refused") }
-            guard claims.subject == customer else { throw HTTPError(.forbidden, detail: "this order belongs to another customer") }
+            try requireOwner(request, customer: customer, what: "order")
             return (id, state)
         }
         guard let token = request.queryValue("token") ?? request.headers["x-order-token"], let hash = placed.accessHash,
@@ -245,7 +243,7 @@ extension OutpostNode {
     // MARK: Routes
 
     func registerOrderRoutes() {
-        let problem = { (status: Int, text: String) in RouteDoc.Reply(status, text, contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef) }
+        let problem = RouteDoc.Reply.problem
         let idParameter = RouteDoc.Parameter("id", in: .path, description: "The order's id.")
         let orderReply = RouteDoc.Reply(200, "The order: status, lines, totals, payment, events.", schema: ["type": "object"])
 

@@ -87,9 +87,7 @@ extension OutpostNode {
 
         router.add("POST", "/cart/accept-prices", bodyBytesMax: 1024, doc: doc("storefrontAcceptPrices", "Take today's prices for the lines whose price changed.", status: 303)) { [unowned self] request, responder in
             guard let id = pageCartId(request) else { return responder.send(Self.redirect("/cart")) }
-            let changed = priced(cartLines(id)).filter(\.priceChanged)
-            let repriced = changed.compactMap { line in line.priceNow.map { CartLine(sku: line.line.sku, quantity: line.line.quantity, unitPriceAtAdd: $0.amount) } }
-            changeCart(id, setting: repriced, removing: changed.filter { $0.priceNow == nil }.map(\.line.sku)) { _ in responder.send(Self.redirect("/cart")) }
+            acceptPrices(id) { _ in responder.send(Self.redirect("/cart")) }
         }
 
         router.get("/checkout", doc: doc("storefrontCheckout", "Contact, shipping address and card, with the order's totals.")) { [unowned self] request in
@@ -306,8 +304,7 @@ extension OutpostNode {
         let locale = shopperLocale(request)
         let lines = priced(cartLines(cartId))
         let currency = lines.lazy.compactMap { $0.priceNow?.currency }.first
-        let orderLines = lines.map { PricedLine(sku: $0.line.sku, productId: $0.product?.id ?? "", name: $0.product.flatMap { Product.localized($0.names, locale, fallback: config.locale) } ?? $0.line.sku,
-                                                quantity: $0.line.quantity, unitPrice: $0.unitPrice ?? 0) }
+        let orderLines = orderLines(lines, locale: locale)
         let totals = OrderTotals(currency: currency ?? "", lines: orderLines, terms: config.checkout)
         let customer = pageCustomer(request).flatMap(customer(id:))
         let saved = customer?.addresses.first
