@@ -100,7 +100,7 @@ public enum NodeSchema {
         Migration(version: 7, name: "search index without prefix indexes", sql: CatalogSchema.searchWithoutPrefixes),
         Migration(version: 8, name: "checkouts, orders view, stock movements, sandbox acquirer", sql: """
             -- One row per Idempotency-Key of a cart: the ids made before the acquirer was called,
-            -- the stock taken, and once answered the answer itself (replayed for the same key).
+            -- the stock taken, and once answered what the answer was (replayed for the same key).
             CREATE TABLE checkouts (
                 cart TEXT NOT NULL,
                 idempotency_key TEXT NOT NULL,
@@ -111,7 +111,9 @@ public enum NodeSchema {
                 state TEXT NOT NULL,            -- authorizing, answered, abandoned (a crash while authorizing)
                 allocations TEXT NOT NULL,      -- JSON: [{sku, location, units}] taken from stock
                 status INTEGER,                 -- the answer's HTTP status
-                response BLOB,                  -- the answer's body
+                response BLOB,                  -- a refusal's body (an order's answer is made again from the order:
+                                                -- it holds personal data, which erasure must be able to remove)
+                order_token TEXT,               -- a guest order's access token, for the answer made again
                 created_ms INTEGER NOT NULL,
                 PRIMARY KEY (cart, idempotency_key)
             ) STRICT, WITHOUT ROWID;

@@ -190,6 +190,15 @@ final class ShoppingTests: XCTestCase {
         XCTAssertEqual(try shop.send("PUT", "/api/v1/carts/\(wish)/lines/HAT-1", #"{"quantity": 2}"#, token: ann.token).status, 422)
         XCTAssertEqual((try shop.send("GET", "/api/v1/me/wishlist", token: ann.token).json["lines"] as? [[String: Any]])?.first?["unit_price"] as? Int, 2_500)
         XCTAssertEqual(try shop.send("GET", "/api/v1/carts/\(wish)", token: bob.token).status, 403)
+
+        // Erasure: the order stays under the customer's id, its contact can no longer be opened.
+        XCTAssertEqual((try shop.node.adminJSON("/api/v1/orders/\(order)")["ship_to"] as? [String: Any])?["city"] as? String, "Berlin")
+        XCTAssertEqual(try shop.send("DELETE", "/api/v1/me", #"{"password": "correct horse"}"#, token: ann.token).status, 204)
+        let kept = try shop.node.adminJSON("/api/v1/orders/\(order)")
+        XCTAssertEqual(kept["customer"] as? String, ann.id, "the order is kept under a pseudonym")
+        XCTAssertEqual(kept["status"] as? String, "cancelled")
+        XCTAssertNil(kept["ship_to"], "the address went with the account")
+        XCTAssertNil(kept["email"])
     }
 
     func testStockIsReceivedAdjustedWithAReasonAndTransferred() throws {
@@ -222,7 +231,7 @@ final class ShoppingTests: XCTestCase {
         XCTAssertEqual(try shop.node.client().get("/admin/v1/inventory/BOX-1").status, 401)
     }
 
-    func testCardNumbersAreNeverStoredOrLogged() throws {
+    func testCardNumbersAndContactsAreNeverStoredOrLoggedInClear() throws {
         let shop = try Shop.start()
         try shop.product("sock", sku: "SOCK-1", price: 300, stock: 10)
         let pan = "4242424242424242", cvv = "737"
@@ -243,6 +252,9 @@ final class ShoppingTests: XCTestCase {
             guard let bytes = FileManager.default.contents(atPath: file) else { continue }
             XCTAssertNil(bytes.range(of: Data(pan.utf8)), "\(file) holds the card number")
             XCTAssertNil(bytes.range(of: Data("4242 4242".utf8)), "\(file) holds the card number")
+            // Orders replicate everywhere: their contact is sealed, never in clear.
+            XCTAssertNil(bytes.range(of: Data("1 High Street".utf8)), "\(file) holds an address in clear")
+            XCTAssertNil(bytes.range(of: Data("guest@example.com".utf8)), "\(file) holds an email in clear")
         }
     }
 }

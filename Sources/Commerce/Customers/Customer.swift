@@ -192,19 +192,39 @@ public struct CustomerVault: Sendable {
         return String(validating: plain, as: UTF8.self)
     }
 
-    /// An order's email and shipping address, sealed for its `placed` event: orders replicate to
-    /// every region, their personal data opens only in the order's own.
-    public func sealContact(email: String, shipTo: Address, order: String) -> String {
+    /// An order's email and shipping address, sealed for its `placed` event with a key of the
+    /// order's own (`contactKey`). Orders replicate to every region and stay for the books; the
+    /// key lives in this region's `customers` collection (`orderkey:<order id>`, itself sealed
+    /// with the region's data key), and erasing the customer deletes it: without the key the
+    /// contact can never be opened again (crypto-shredding).
+    public static let orderKeyPrefix = "orderkey:"
+
+    public static func newContactKey() -> [UInt8] { SecureRandom.bytes(32) }
+
+    public func sealContact(email: String, shipTo: Address, order: String, key: [UInt8]) -> String {
         var json: [UInt8] = Array(#"{"email":"#.utf8)
         JSONText.appendString(email, to: &json)
         json += Array(#","ship_to":"#.utf8) + shipTo.json + [UInt8(ascii: "}")]
-        return seal(String(decoding: json, as: UTF8.self), context: Array(("order:" + order).utf8))
+        return Base64.encode(SealedBox.seal(json, key: key, context: Array(("order:" + order).utf8)), url: true, padded: false)
     }
 
-    public func openContact(_ sealed: String, order: String) -> (email: String, shipTo: Address)? {
-        guard let text = open(sealed, context: Array(("order:" + order).utf8)), case .object(let members)? = LooseJSON.parse(Array(text.utf8)),
-              case .string(let email)? = members["email"], let shipTo = members["ship_to"].flatMap(Address.init) else { return nil }
+    public func openContact(_ sealed: String, order: String, key: [UInt8]) -> (email: String, shipTo: Address)? {
+        guard let box = Base64.decode(sealed, url: true), let json = SealedBox.open(box, key: key, context: Array(("order:" + order).utf8)),
+              case .object(let members)? = LooseJSON.parse(json), case .string(let email)? = members["email"],
+              let shipTo = members["ship_to"].flatMap(Address.init) else { return nil }
         return (email, shipTo)
+    }
+
+    /// The fields of `orderkey:<order>`: the order's contact key sealed with the region's key.
+    public func contactKeyFields(_ key: [UInt8], order: String, customer: String?) -> [String: FieldValue] {
+        var fields: [String: FieldValue] = ["key": .text(seal(Base64.encode(key, url: true, padded: false), context: Array((Self.orderKeyPrefix + order).utf8)))]
+        if let customer { fields["customer"] = .text(customer) }
+        return fields
+    }
+
+    public func contactKey(from fields: [String: FieldValue], order: String) -> [UInt8]? {
+        guard case .text(let sealed)? = fields["key"], let text = open(sealed, context: Array((Self.orderKeyPrefix + order).utf8)) else { return nil }
+        return Base64.decode(text, url: true)
     }
 
     private static func context(field: String, of id: String) -> [UInt8] { Array((customerPrefix + id + "/" + field).utf8) }

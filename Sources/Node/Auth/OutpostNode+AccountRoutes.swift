@@ -153,10 +153,13 @@ extension OutpostNode {
                 loop.queueWork({ stored.verifies(password) }, completion: { [unowned self] result in
                     guard case .success(true) = result else { return responder.fail(HTTPError(.passwordWrong, detail: "the password does not match; nothing was erased")) }
                     let nowMs = WallClock.nowMs()
+                    // The orders stay (the books need them); their contact keys go, so their
+                    // sealed addresses can never be opened again.
+                    let orders = (try? database.query("SELECT id FROM orders_view WHERE customer = ?", [customer.id]) { $0.string(0) }) ?? []
                     writeFields([
                         (CustomerVault.customerPrefix + customer.id, CustomerVault.erasedFields(createdMs: customer.createdMs, erasedMs: nowMs)),
                         (customerVault.emailKey(customer.email), [:]),
-                    ]) { [logger] error in
+                    ] + orders.map { (CustomerVault.orderKeyPrefix + $0, [:]) }) { [logger] error in
                         if let error { return responder.fail(error) }
                         logger.info("customer erased", metadata: ["customer": "\(customer.id)"])
                         responder.send(.noContent())

@@ -111,8 +111,11 @@ extension OutpostNode {
             }
             switch saved.state {
             case "answered":
-                return answer(.success(CheckoutAnswer(status: saved.status ?? 200, body: saved.response ?? [], replayed: true,
-                                                      orderId: (saved.status ?? 0) < 300 ? saved.orderId : nil)))
+                let status = saved.status ?? 500
+                guard status < 300 else { return answer(.success(CheckoutAnswer(status: status, body: saved.response ?? [], replayed: true))) }
+                guard let state = orderState(saved.orderId) else { throw HTTPError(.internalError, detail: "the order of this checkout is missing") }
+                let body = orderJSON(saved.orderId, state: state, payment: paymentState(state.placed?.payment), withContact: true, token: saved.orderToken).encoded()
+                return answer(.success(CheckoutAnswer(status: status, body: body, replayed: true, orderId: saved.orderId)))
             case "abandoned":
                 // Cut short by a crash before its answer, its stock released and payment voided:
                 // run again with the same ids, so the acquirer sees the same payment.
@@ -354,24 +357,26 @@ extension OutpostNode {
                 body = problem.encoded()
             case .approved(let code):
                 payment.code = code
-                let events = placedEvents(pending, paid: true, token: orderToken, atMs: nowMs)
+                let events = placedEvents(pending, paid: true, token: orderToken, atMs: nowMs, contactKey: try storeContactKey(pending))
                 try addEvents(events.map(\.text), key: pending.orderId, in: Self.ordersCollection)
                 try emptyCart(pending)
                 status = 201
-                body = orderJSON(pending.orderId, state: OrderState(events: events), payment: nil, withContact: true, token: orderToken).encoded()
+                body = orderJSON(pending.orderId, state: OrderState(events: events), payment: paymentState(pending.paymentId, adding: payment),
+                                 withContact: true, token: orderToken).encoded()
             case .retry, .timedOut:
                 // No answer: the order stands, awaiting payment, and holds its stock until then.
                 payment.kind = .created
                 payment.code = "no_answer"
-                let events = placedEvents(pending, paid: false, token: orderToken, atMs: nowMs)
+                let events = placedEvents(pending, paid: false, token: orderToken, atMs: nowMs, contactKey: try storeContactKey(pending))
                 try addEvents(events.map(\.text), key: pending.orderId, in: Self.ordersCollection)
                 try emptyCart(pending)
                 status = 202
-                body = orderJSON(pending.orderId, state: OrderState(events: events), payment: nil, withContact: true, token: orderToken).encoded()
+                body = orderJSON(pending.orderId, state: OrderState(events: events), payment: paymentState(pending.paymentId),
+                                 withContact: true, token: orderToken).encoded()
             }
             if payment.kind != .created { try addEvents([payment.text], key: pending.paymentId, in: Self.paymentsCollection) }
-            try database.execute("UPDATE checkouts SET state = 'answered', status = ?, response = ? WHERE cart = ? AND idempotency_key = ?",
-                                 [status, body, pending.cart, pending.key])
+            try database.execute("UPDATE checkouts SET state = 'answered', status = ?, response = ?, order_token = ? WHERE cart = ? AND idempotency_key = ?",
+                                 [status, status < 300 ? nil : body, orderToken, pending.cart, pending.key])
             return (status, body)
         }, completion: { [unowned self] result in
             checkoutsInFlight.remove(pending.flightKey)
@@ -389,7 +394,7 @@ extension OutpostNode {
         })
     }
 
-    private func placedEvents(_ pending: PendingCheckout, paid: Bool, token: String?, atMs: Int64) -> [OrderEvent] {
+    private func placedEvents(_ pending: PendingCheckout, paid: Bool, token: String?, atMs: Int64, contactKey: [UInt8]) -> [OrderEvent] {
         let me = identity.nodeId
         var placed = OrderEvent(kind: .placed, atMs: atMs, node: me)
         placed.number = pending.number
@@ -397,7 +402,7 @@ extension OutpostNode {
         placed.lines = pending.lines
         placed.totals = pending.totals
         placed.allocations = pending.allocations
-        placed.sealedContact = customerVault.sealContact(email: pending.email, shipTo: pending.shipTo, order: pending.orderId)
+        placed.sealedContact = customerVault.sealContact(email: pending.email, shipTo: pending.shipTo, order: pending.orderId, key: contactKey)
         placed.payment = pending.paymentId
         placed.accessHash = token.map { Hex.encode(SHA256.hash(Array($0.utf8))) }
         guard paid else {
@@ -408,6 +413,22 @@ extension OutpostNode {
         paidEvent.payment = pending.paymentId
         paidEvent.amount = pending.totals.total
         return [placed, paidEvent]
+    }
+
+    /// A new key for the order's contact, kept (sealed) in this region's customers collection.
+    private func storeContactKey(_ pending: PendingCheckout) throws -> [UInt8] {
+        let key = CustomerVault.newContactKey()
+        _ = try Self.commit(customerVault.contactKeyFields(key, order: pending.orderId, customer: pending.customer),
+                            key: CustomerVault.orderKeyPrefix + pending.orderId, in: Self.customersCollection, replica: replica, as: identity.nodeId)
+        return key
+    }
+
+    /// An order's email and address, if this region still holds its key (not after erasure,
+    /// never in another region).
+    func orderContact(_ orderId: String, sealed: String?) -> (email: String, shipTo: Address)? {
+        guard let sealed, let entry = replica.state(at: CustomerVault.orderKeyPrefix + orderId, in: Self.customersCollection, as: CustomerVault.Entry.self),
+              let key = customerVault.contactKey(from: CatalogFields.values(of: entry), order: orderId) else { return nil }
+        return customerVault.openContact(sealed, order: orderId, key: key)
     }
 
     private func emptyCart(_ pending: PendingCheckout) throws {
@@ -426,14 +447,17 @@ extension OutpostNode {
         var allocations: String
         var status: Int?
         var response: [UInt8]?
+        var orderToken: String?
     }
 
     func checkoutRecord(cart: String, key: String) throws -> CheckoutRecord? {
         try database.queryOne("""
-            SELECT request_hash, order_id, number, payment_id, state, allocations, status, response FROM checkouts WHERE cart = ? AND idempotency_key = ?
+            SELECT request_hash, order_id, number, payment_id, state, allocations, status, response, order_token FROM checkouts
+            WHERE cart = ? AND idempotency_key = ?
             """, [cart, key]) {
             CheckoutRecord(requestHash: $0.string(0), orderId: $0.string(1), number: $0.string(2), paymentId: $0.string(3), state: $0.string(4),
-                           allocations: $0.string(5), status: $0.isNull(6) ? nil : $0.int(6), response: $0.isNull(7) ? nil : $0.blob(7))
+                           allocations: $0.string(5), status: $0.isNull(6) ? nil : $0.int(6), response: $0.isNull(7) ? nil : $0.blob(7),
+                           orderToken: $0.optionalString(8))
         }
     }
 

@@ -189,8 +189,8 @@ extension OutpostNode {
         if state.refundedAmount > 0 { members.append(JSONMember("refunded_amount", .int(state.refundedAmount))) }
         if let until = state.reservationExpiresMs { members.append(JSONMember("reserved_until", .string(WallClock.iso8601(ms: until)))) }
         if state.cancellationRaced { members.append(JSONMember("cancellation_raced", .bool(true))) }
-        if withContact, let sealed = placed?.sealedContact {
-            if let contact = customerVault.openContact(sealed, order: id) {
+        if withContact {
+            if let contact = orderContact(id, sealed: placed?.sealedContact) {
                 let a = contact.shipTo
                 members.append(JSONMember("email", .string(contact.email)))
                 members.append(JSONMember("ship_to", .object([
@@ -219,9 +219,12 @@ extension OutpostNode {
         return state.placed == nil ? nil : state
     }
 
-    func paymentState(_ id: String?) -> PaymentState? {
-        guard let id, let events = replica.state(at: id, in: Self.paymentsCollection, as: GSet<String>.self) else { return nil }
-        return PaymentState(texts: events.elements)
+    /// A payment's state, with `adding` counted as if already recorded (an answer made in the
+    /// transaction that records it).
+    func paymentState(_ id: String?, adding event: PaymentEvent? = nil) -> PaymentState? {
+        guard let id else { return nil }
+        let texts = replica.state(at: id, in: Self.paymentsCollection, as: GSet<String>.self)?.elements ?? []
+        return PaymentState(texts: Array(texts) + (event.map { [$0.text] } ?? []))
     }
 
     /// Object-level check for an order: its customer, a guest with the order's token, or staff.

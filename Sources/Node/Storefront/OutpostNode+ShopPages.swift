@@ -168,7 +168,7 @@ extension OutpostNode {
                 view["total"] = money(totals.total, currency, locale)
                 view["taxIncluded"] = totals.taxIncluded
             }
-            if let sealed = placed.sealedContact, let contact = customerVault.openContact(sealed, order: id) {
+            if let contact = orderContact(id, sealed: placed.sealedContact) {
                 let a = contact.shipTo
                 var shipTo: Storefront.View = ["name": a.name ?? "", "line1": a.line1, "city": a.city, "postalCode": a.postalCode, "country": a.country]
                 if let line2 = a.line2, !line2.isEmpty { shipTo["line2"] = line2 }
