@@ -69,6 +69,8 @@ public final class OutpostNode {
     /// Orders whose stock this node placed must be given back (cancelled) or taken again (a
     /// shipment raced the cancellation): settled after the change that showed it.
     var stockFollowUps: Set<String> = []
+    /// Products decoded from their replicated fields, with the catalog version they were read at.
+    var productCache: [String: (stamp: UInt64, product: Product?)] = [:]
     /// Unpaid orders being cancelled for want of payment.
     var expiring: Set<String> = []
 

@@ -68,9 +68,17 @@ extension OutpostNode {
 
     /// The product at `id` as replicated, whatever its status.
     func product(_ id: String) -> Product? {
+        // Decoded once per change: carts and checkouts read the same few products over and over.
+        let stamp = catalog.version(of: id)
+        if let hit = productCache[id], hit.stamp == stamp { return hit.product }
         guard !CatalogFields.isCategoryKey(id), let entry = replica.state(at: id, in: Self.catalogCollection, as: CatalogFields.Entry.self) else { return nil }
-        return CatalogFields.product(id: id, from: CatalogFields.values(of: entry))
+        let product = CatalogFields.product(id: id, from: CatalogFields.values(of: entry))
+        if productCache.count >= Self.productCacheMax { productCache.removeAll(keepingCapacity: true) }
+        productCache[id] = (stamp, product)
+        return product
     }
+
+    static let productCacheMax = 4_096
 
     /// Commits a catalog entry's new fields as one delta, through group commit. `fields` runs
     /// inside the transaction (so it validates against the writes before it) and may throw;

@@ -10,10 +10,6 @@ extension ProblemType {
         explanation: "The SKU is not sold here now: unknown, its product is not active, or it has no price in this region.")
 }
 
-struct CartLineBody: Codable, Sendable {
-    var quantity: Int64
-}
-
 /// A cart line as shoppers see it: the price kept from when it was added beside today's.
 struct PricedCartLine {
     var line: CartLine
@@ -204,7 +200,9 @@ extension OutpostNode {
             do {
                 let (id, owner) = try authorizeCart(request)
                 let sku = request.parameter("sku") ?? ""
-                let quantity = try request.decodeJSON(CartLineBody.self).quantity
+                guard case .integer(let quantity)? = try Self.jsonObject(request)["quantity"] else {
+                    throw HTTPError(.validation, detail: "quantity must be an integer")
+                }
                 let isWishlist = { if case .wishlist = owner { true } else { false } }()
                 let most = isWishlist ? 1 : CartContents.quantityMax
                 guard (1...most).contains(quantity) else { throw HTTPError(.validation, detail: "quantity must be 1 to \(most)") }

@@ -77,7 +77,7 @@ extension OutpostNode {
             throw HTTPError(.idempotencyKeyRequired, detail: "send an Idempotency-Key header (1 to 255 visible ASCII characters)")
         }
         let customerId: String? = if case .customer(let id) = owner { id } else { nil }
-        let body = try checkoutBody(fields: try Self.checkoutFields(request), customer: customerId.flatMap(customer(id:)))
+        let body = try checkoutBody(fields: try Self.jsonObject(request), customer: customerId.flatMap(customer(id:)))
         try placeOrder(cart: cartId, owner: owner, key: key, requestHash: Hex.encode(SHA256.hash(request.body)), body: body) { result in
             switch result {
             case .success(let answer):
@@ -169,7 +169,7 @@ extension OutpostNode {
         var token: String
     }
 
-    private static func checkoutFields(_ request: Request) throws(HTTPError) -> [String: LooseJSON] {
+    static func jsonObject(_ request: Request) throws(HTTPError) -> [String: LooseJSON] {
         let contentType = request.headers["content-type"]?.lowercased() ?? ""
         guard contentType.hasPrefix("application/json") || contentType.hasSuffix("+json") else {
             throw HTTPError(.unsupportedMediaType, detail: "send the body as application/json")
