@@ -71,6 +71,10 @@ public final class OutpostNode {
     var stockFollowUps: Set<String> = []
     /// Products decoded from their replicated fields, with the catalog version they were read at.
     var productCache: [String: (stamp: UInt64, product: Product?)] = [:]
+    /// Test-only: `OUTPOST_TEST_FAULT=exit-after-reservation` makes the process exit at once
+    /// (no cleanup, like kill -9) after a checkout's reservation committed and before the
+    /// acquirer is asked, so the crash test can hit exactly that window.
+    let exitsAfterReservation = ProcessStats.environment("OUTPOST_TEST_FAULT") == "exit-after-reservation"
     /// Unpaid orders being cancelled for want of payment.
     var expiring: Set<String> = []
 

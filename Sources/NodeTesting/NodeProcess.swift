@@ -20,7 +20,7 @@ public final class NodeProcess {
     /// Starts noded and waits until it has written its address file (it is then listening).
     /// `dataDirectory` nil makes a fresh temporary one, removed with this object.
     public static func start(dataDirectory: String? = nil, arguments: [String] = [], config: String? = nil,
-                             timeoutSeconds: Double = 30) throws -> NodeProcess {
+                             environment: [String: String] = [:], timeoutSeconds: Double = 30) throws -> NodeProcess {
         let scratch = TemporaryDirectory(prefix: "outpost-node")
         let dir = dataDirectory ?? scratch.file("data")
         var args = ["--data-dir", dir]
@@ -31,10 +31,10 @@ public final class NodeProcess {
             args += ["--config", path]
         }
         args += arguments
-        return try NodeProcess(arguments: args, dataDirectory: dir, scratch: scratch, timeoutSeconds: timeoutSeconds)
+        return try NodeProcess(arguments: args, dataDirectory: dir, scratch: scratch, environment: environment, timeoutSeconds: timeoutSeconds)
     }
 
-    private init(arguments: [String], dataDirectory: String, scratch: TemporaryDirectory, timeoutSeconds: Double) throws {
+    private init(arguments: [String], dataDirectory: String, scratch: TemporaryDirectory, environment: [String: String], timeoutSeconds: Double) throws {
         self.dataDirectory = dataDirectory
         self.scratch = scratch
         logPath = scratch.file("noded.log")
@@ -44,6 +44,7 @@ public final class NodeProcess {
         process = Process()
         process.executableURL = URL(fileURLWithPath: Executables.path("noded"))
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice

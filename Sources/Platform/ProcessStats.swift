@@ -29,4 +29,10 @@ public enum ProcessStats {
         typealias Trim = @convention(c) (Int) -> Int32
         _ = unsafeBitCast(symbol, to: Trim.self)(0)
     }
+
+    /// Ends the process at once, with no cleanup: what kill -9 does, for fault-injection tests.
+    public static func exitNow(_ code: Int32) -> Never { _exit(code) }
+
+    /// An environment variable, if set.
+    public static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 }

@@ -69,6 +69,33 @@ final class CheckoutCrashTests: XCTestCase {
         try Self.checkIntegrity(dir + "/node.sqlite")
     }
 
+    /// A crash after the reservation and before the acquirer answered: at the next start the
+    /// stock comes back and the payment is voided; the shopper's retry (same key, same body)
+    /// places the same order (id and number made the first time) with a new payment.
+    func testACheckoutCutShortIsReleasedAtStartAndItsRetryReusesItsIds() throws {
+        let scratch = TemporaryDirectory(prefix: "outpost-crash")
+        let dir = scratch.file("data")
+        let config = "[node]\nid = \"shop\"\nregion = \"eu\"\n" + Shop.terms
+        var node = try NodeProcess.start(dataDirectory: dir, config: config, environment: ["OUTPOST_TEST_FAULT": "exit-after-reservation"])
+        var shop = Shop(node: node)
+        try shop.product("cup", sku: "CUP-1", price: 800, stock: 10)
+        let cart = try shop.newCart()
+        try shop.send("PUT", "/api/v1/carts/\(cart)/lines/CUP-1", #"{"quantity": 3}"#)
+        XCTAssertThrowsError(try shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(), key: "once"), "no answer: the node died")
+        XCTAssertNotEqual(try node.waitForExit(), 0)
+
+        node = try NodeProcess.start(dataDirectory: dir, config: config)
+        shop = Shop(node: node)
+        XCTAssertTrue(eventually { try shop.stock("CUP-1").available == 10 }, "the reservation's stock came back")
+        XCTAssertTrue(node.log.contains("abandoned checkout released"))
+        let retried = try shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(), key: "once")
+        XCTAssertEqual(retried.status, 201, retried.response.text)
+        XCTAssertEqual(retried.json["number"] as? String, "SHOP-000001", "the retry is the order whose id and number were made before the crash")
+        XCTAssertEqual(try shop.stock("CUP-1").available, 7)
+        let payment = try XCTUnwrap(retried.json["payment"] as? [String: Any])
+        XCTAssertEqual(payment["status"] as? String, "authorized")
+    }
+
     /// One checkout of two cups over its own connection: the order id if it was acknowledged.
     private static func buy(_ baseURL: String, key: String) -> String? {
         guard let client = try? HTTPClient(baseURL: baseURL, timeoutMs: 5_000) else { return nil }

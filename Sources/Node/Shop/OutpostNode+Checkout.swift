@@ -117,9 +117,9 @@ extension OutpostNode {
                 let body = orderJSON(saved.orderId, state: state, payment: paymentState(state.placed?.payment), withContact: true, token: saved.orderToken).encoded()
                 return answer(.success(CheckoutAnswer(status: status, body: body, replayed: true, orderId: saved.orderId)))
             case "abandoned":
-                // Cut short by a crash before its answer, its stock released and payment voided:
-                // run again with the same ids, so the acquirer sees the same payment.
-                reuse = (saved.orderId, saved.number, saved.paymentId)
+                // Cut short by a crash before its answer, its stock released and its payment
+                // voided: run again as the same order (id and number), with a new payment.
+                reuse = (saved.orderId, saved.number, "")
             default:
                 throw HTTPError(.checkoutInProgress, detail: "this checkout is still being answered", headers: HTTPHeaders([("Retry-After", "1")]))
             }
@@ -154,6 +154,7 @@ extension OutpostNode {
         writer.submit({ [unowned self] _ in try reserve(&pending); return pending }, completion: { [unowned self] result in
             switch result {
             case .success(let reserved):
+                if exitsAfterReservation { ProcessStats.exitNow(137) }
                 replicatedChanged()
                 authorize(reserved, attempt: 1, answer: answer)
             case .failure(let error):
@@ -248,19 +249,19 @@ extension OutpostNode {
             plans += plan
         }
         let at = replica.tick(wallMs: WallClock.nowMs())
+        let stamp = "\(me)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))"
         if pending.orderId.isEmpty {
-            let stamp = "\(me)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))"
             pending.orderId = "o-" + stamp
-            pending.paymentId = "p-" + stamp
             pending.number = try nextOrderNumber()
         }
+        if pending.paymentId.isEmpty { pending.paymentId = "p-" + stamp }
         pending.allocations = plans.compactMap { plan in
             StockKey.parse(plan.key).map { StockAllocation(sku: $0.sku, location: $0.location, units: plan.units) }
         }
         try database.execute("""
             INSERT INTO checkouts(cart, idempotency_key, request_hash, order_id, number, payment_id, state, allocations, created_ms)
             VALUES (?, ?, ?, ?, ?, ?, 'authorizing', ?, ?)
-            ON CONFLICT(cart, idempotency_key) DO UPDATE SET state = 'authorizing', allocations = excluded.allocations
+            ON CONFLICT(cart, idempotency_key) DO UPDATE SET state = 'authorizing', allocations = excluded.allocations, payment_id = excluded.payment_id
             """, [pending.cart, pending.key, pending.requestHash, pending.orderId, pending.number, pending.paymentId,
                   Self.allocationsText(pending.allocations), at.physicalMs])
         try recordMovements(pending.allocations, sign: -1, reason: .sold, reference: pending.orderId, actor: pending.customer ?? "guest")
