@@ -75,6 +75,8 @@ public final class OutpostNode {
     /// (no cleanup, like kill -9) after a checkout's reservation committed and before the
     /// acquirer is asked, so the crash test can hit exactly that window.
     let exitsAfterReservation = ProcessStats.environment("OUTPOST_TEST_FAULT") == "exit-after-reservation"
+    /// Checkouts short of stock rights, waiting for a peer's grant: each tick tries them again.
+    var waitingForRights: [() -> Void] = []
     /// Unpaid orders being cancelled for want of payment.
     var expiring: Set<String> = []
 
@@ -202,6 +204,7 @@ public final class OutpostNode {
             if replica.wasQuiet { replica.refreshDigests(on: loop) }
             expireReservations(nowMs: nowMs)
             settleStockFollowUps()
+            retryCheckoutsWaitingForRights()
         }
         writeBehindTimer = timer
         isReady = true

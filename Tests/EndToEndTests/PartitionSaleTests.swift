@@ -56,4 +56,22 @@ final class PartitionSaleTests: XCTestCase {
         XCTAssertEqual(orders.count, 10, "units sold (10) never exceed units received (10)")
         XCTAssertEqual(Set(orders.compactMap { $0["node"] as? String }), ["store-a", "store-b"])
     }
+
+    /// A store with no rights of its own asks the hub while the shopper's checkout waits, and
+    /// the sale goes through; rights have moved toward the store that sells.
+    func testAStoreShortOfRightsAsksTheHubDuringTheCheckout() throws {
+        let fleet = try TestFleet()
+        let hub = try fleet.start("hub", region: "eu", role: "hub", extra: Shop.terms)
+        let store = try fleet.start("store-a", region: "eu", peers: [("hub", "eu", hub.syncAddress ?? "")], extra: Shop.terms)
+        try Shop(node: hub).product("lamp", sku: "LAMP-1", price: 4_900, stock: 10)
+        let shop = Shop(node: store)
+        XCTAssertTrue(eventually { try shop.stock("LAMP-1") == (10, 0) }, "the store sees the stock, holds no rights to it")
+        let cart = try shop.newCart()
+        XCTAssertEqual(try shop.send("PUT", "/api/v1/carts/\(cart)/lines/LAMP-1", #"{"quantity": 3}"#).status, 200)
+        let placed = try shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(), key: "k")
+        XCTAssertEqual(placed.status, 201, placed.response.text)
+        XCTAssertEqual(try shop.stock("LAMP-1").available, 7)
+        XCTAssertTrue(eventually { try Shop(node: hub).stock("LAMP-1").available == 7 })
+        XCTAssertTrue(store.log.contains("no connected peer holds rights") == false)
+    }
 }

@@ -151,17 +151,42 @@ extension OutpostNode {
         guard checkoutsInFlight.insert(pending.flightKey).inserted else {
             throw HTTPError(.checkoutInProgress, detail: "this checkout is still being answered", headers: HTTPHeaders([("Retry-After", "1")]))
         }
-        writer.submit({ [unowned self] _ in try reserve(&pending); return pending }, completion: { [unowned self] result in
+        submitReservation(pending, waitingUntilMs: nil, answer: answer)
+    }
+
+    /// How long a checkout short of stock rights here waits for a peer's grant before it answers
+    /// 409 insufficient-stock.
+    static let rightsWaitMs: Int64 = 2_000
+
+    /// Reserves (first transaction), then authorizes. Short of rights that another node holds,
+    /// the checkout asks that node once and tries again every tick (100 ms) until the grant has
+    /// arrived or `rightsWaitMs` passed.
+    private func submitReservation(_ pending: PendingCheckout, waitingUntilMs: Int64?, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
+        var attempt = pending
+        let firstAttempt = waitingUntilMs == nil
+        writer.submit({ [unowned self] _ in try reserve(&attempt, askPeers: firstAttempt); return attempt }, completion: { [unowned self] result in
             switch result {
             case .success(let reserved):
                 if exitsAfterReservation { ProcessStats.exitNow(137) }
                 replicatedChanged()
                 authorize(reserved, attempt: 1, answer: answer)
+            case .failure(let error as HTTPError) where error.problem.type == .insufficientStock && error.headers["Retry-After"] != nil
+                && (waitingUntilMs ?? Int64.max) > WallClock.nowMs():
+                let until = waitingUntilMs ?? WallClock.nowMs() + Self.rightsWaitMs
+                waitingForRights.append { [unowned self] in submitReservation(pending, waitingUntilMs: until, answer: answer) }
             case .failure(let error):
                 checkoutsInFlight.remove(pending.flightKey)
                 answer(.failure(error))
             }
         })
+    }
+
+    /// Called every tick: checkouts waiting for stock rights try again.
+    func retryCheckoutsWaitingForRights() {
+        guard !waitingForRights.isEmpty else { return }
+        let waiting = waitingForRights
+        waitingForRights.removeAll()
+        for retry in waiting { retry() }
     }
 
     struct CheckoutBody {
@@ -222,7 +247,7 @@ extension OutpostNode {
     /// Inside group commit: makes the order's ids, takes the stock from this node's rights and
     /// records the payment as created, with the checkout row that ties them together. All of it
     /// is durable before the acquirer hears of the payment.
-    private func reserve(_ pending: inout PendingCheckout) throws {
+    private func reserve(_ pending: inout PendingCheckout, askPeers: Bool) throws {
         let me = identity.nodeId
         // Plan every line before changing anything: a line short of stock refuses the lot.
         var plans: [(key: String, units: Int64)] = []
@@ -238,10 +263,15 @@ extension OutpostNode {
                 let here = counters.reduce(Int64(0)) { $0 + max(0, $1.counter.rights(of: me)) }
                 let fleet: (available: Int64, here: Int64) = (try? catalog.stock(sku: line.sku)) ?? (0, 0)
                 var error = HTTPError(.insufficientStock, detail: "this node may sell \(here) of \(line.sku) now; \(line.quantity) asked")
-                if fleet.available >= line.quantity {
-                    // Another node holds the rest: ask it, and tell the shopper when to retry.
-                    sync?.requestRights(key: StockKey.make(sku: line.sku, location: myStockLocation), units: UInt64(line.quantity - here))
-                    error.headers = HTTPHeaders([("Retry-After", "2")])
+                // Another node holds the rest: ask the connected one holding most, at the location
+                // with most stock (rights are per location), and wait a little for its grant.
+                if fleet.available >= line.quantity, let sync, let richest = try database.queryOne(
+                    "SELECT location FROM stock_levels WHERE sku = ? ORDER BY available DESC, location LIMIT 1", [line.sku], { $0.string(0) }) {
+                    let key = StockKey.make(sku: line.sku, location: richest)
+                    if sync.rightsHolder(key: key) != nil {
+                        if askPeers { sync.requestRights(key: key, units: UInt64(line.quantity - here)) }
+                        error.headers = HTTPHeaders([("Retry-After", "2")])
+                    }
                 }
                 error.problem.extensions = [("sku", .string(line.sku)), ("available", .int(fleet.available)), ("available_here", .int(here))]
                 throw error

@@ -7,20 +7,28 @@ import Replication
 extension SyncService {
     static let inventory = "inventory"
 
-    /// This node could not sell `units` of `key`: ask the connected peer that holds most rights.
-    func requestRights(key: String, units: UInt64) {
+    /// The connected peer that holds most rights at `key`, if any does.
+    func rightsHolder(key: String) -> SyncLink? {
         let stock = replica.state(at: key, in: Self.inventory, as: BoundedCounter.self) ?? BoundedCounter()
         let holders = links.filter(\.isActive).compactMap { link -> (SyncLink, Int64)? in
             guard let id = link.peerNodeId else { return nil }
             let held = stock.rights(of: id)
             return held > 0 ? (link, held) : nil
         }
-        guard let (link, _) = holders.max(by: { $0.1 < $1.1 }) else {
+        return holders.max(by: { $0.1 < $1.1 })?.0
+    }
+
+    /// This node could not sell `units` of `key`: ask the connected peer that holds most rights.
+    /// Returns whether one was asked.
+    @discardableResult
+    func requestRights(key: String, units: UInt64) -> Bool {
+        guard let link = rightsHolder(key: key) else {
             logger.info("sync: no connected peer holds rights to ask", metadata: ["key": "\(key)", "units": "\(units)"])
-            return
+            return false
         }
         link.perform([.send(.rightsRequest(collection: Self.inventory, key: key, units: units))])
         link.flush()
+        return true
     }
 
     /// A peer asked for rights. The hub gives what it can; a store keeps half of its rights to
