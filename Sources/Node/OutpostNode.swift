@@ -116,6 +116,7 @@ public final class OutpostNode {
         writer = try GroupCommit(database: database, loop: loop)
         gateway = SandboxAcquirer(writer: writer)
         let replica = self.replica
+        replica.attach(to: writer)
         writer.onCommitFailed = { [logger] error in
             logger.error("a group commit failed; replicated data reloaded from disk", metadata: ["error": "\(error)"])
             replica.reloadAfterFailedCommit()

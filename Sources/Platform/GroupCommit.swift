@@ -29,6 +29,14 @@ public final class GroupCommit {
     /// Told when a batch's COMMIT failed (before its completions run): anything the writes
     /// changed outside the database must be undone by its owner.
     public var onCommitFailed: ((any Error) -> Void)?
+    /// Told before each write of a batch runs, inside the transaction.
+    public var willRunWrite: (() -> Void)?
+    /// Told when a write threw and its savepoint was rolled back (the batch goes on): whoever
+    /// keeps state outside the database must undo what that write changed there.
+    public var writeFailed: (() -> Void)?
+    /// Runs inside the transaction after its last write, before COMMIT: for what is written
+    /// once per batch rather than once per write. If it throws, the batch fails.
+    public var beforeCommit: (() throws -> Void)?
 
     public init(database: Database, loop: EventLoop) throws(PlatformError) {
         self.database = database
@@ -66,8 +74,15 @@ public final class GroupCommit {
         do {
             try database.transaction(.immediate) {
                 for (index, write) in batch.enumerated() {
-                    do { try database.savepoint { try write.apply(database) } } catch { errors[index] = error }
+                    willRunWrite?()
+                    do {
+                        try database.savepoint { try write.apply(database) }
+                    } catch {
+                        errors[index] = error
+                        writeFailed?()
+                    }
                 }
+                try beforeCommit?()
             }
             commits += 1
             writesCommitted += errors.lazy.filter { $0 == nil }.count

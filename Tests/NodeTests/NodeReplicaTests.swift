@@ -208,4 +208,34 @@ final class NodeReplicaTests: XCTestCase {
         XCTAssertEqual(replica.summary(of: "orders")?.applied, VersionVector())
         XCTAssertLessThan(replica.clock.last.physicalMs, WallClock.nowMs() + 1_000, "the clock did not jump")
     }
+
+    /// A group-commit write that changes replicated data and then fails leaves nothing behind,
+    /// in memory either: the next write takes the same dot, and a reopen agrees.
+    func testAFailedWriteOfAGroupCommitLeavesNoDeltaBehind() throws {
+        struct Refused: Error {}
+        let dir = TemporaryDirectory()
+        let (database, replica) = try open(dir)
+        let loop = try EventLoop()
+        let writer = try GroupCommit(database: database, loop: loop)
+        replica.attach(to: writer)
+        func add(_ event: String, thenFail: Bool) {
+            writer.submit({ _ in
+                var orders = replica.state(at: "o-1", in: "orders", as: GSet<String>.self) ?? GSet()
+                _ = try replica.commit(orders.insert(event), key: "o-1", in: "orders", at: replica.tick(wallMs: 1))
+                if thenFail { throw Refused() }
+            }, completion: { _ in })
+        }
+        add("kept-1", thenFail: false)
+        add("undone", thenFail: true)
+        add("kept-2", thenFail: false)
+        let stop = try LoopTimer(loop: loop)
+        stop.start(afterMs: 5) { writer.close(); stop.close() }
+        loop.run()
+        XCTAssertEqual(replica.state(at: "o-1", in: "orders", as: GSet<String>.self)?.elements, ["kept-1", "kept-2"])
+        XCTAssertEqual(replica.summary(of: "orders")?.applied["store-a"], 2, "no dot was spent on the failed write")
+        let digest = replica.summary(of: "orders")?.digest
+        database.close()
+        let (_, reopened) = try open(dir)
+        XCTAssertEqual(reopened.summary(of: "orders")?.digest, digest)
+    }
 }

@@ -171,6 +171,34 @@ final class NodeReplica: ReplicaStore {
         for name in memory.collections.keys { try? load(name) }
     }
 
+    // MARK: Group commit
+
+    /// Collections a group-commit write changed, so a write that fails after changing memory
+    /// can be undone there too.
+    private var touchedByWrite: Set<String> = []
+    /// Inside a group commit the clock is saved once, before COMMIT, not after every change.
+    private var isInGroupCommit = false
+    private var clockUnsaved = false
+
+    /// Connects to the node's group commit: a failed write's changes leave memory (the
+    /// collections it touched are read back from the transaction, which no longer holds them),
+    /// and the clock is written once per batch.
+    func attach(to writer: GroupCommit) {
+        writer.willRunWrite = { [unowned self] in
+            isInGroupCommit = true
+            touchedByWrite.removeAll(keepingCapacity: true)
+        }
+        writer.writeFailed = { [unowned self] in
+            for name in touchedByWrite.sorted() { try? load(name) }
+            touchedByWrite.removeAll(keepingCapacity: true)
+        }
+        writer.beforeCommit = { [unowned self] in
+            isInGroupCommit = false
+            if clockUnsaved { try saveClock() }
+            clockUnsaved = false
+        }
+    }
+
     /// Runs `body` in the open batch, else in its own transaction.
     func inTransaction<T>(_ body: () throws -> T) throws -> T {
         if isBatching || database.isInTransaction { return try body() }
@@ -202,9 +230,10 @@ final class NodeReplica: ReplicaStore {
         var change = CollectionChange()
         change.deltas = wires
         change.keys = changes.map(\.key)
+        touchedByWrite.insert(collection)
         do {
             try persist(change, in: collection, project: project.map { project in { _, keys in try project(keys) } })
-            try saveClock()
+            if isInGroupCommit { clockUnsaved = true } else { try saveClock() }
         } catch {
             try? load(collection)
             throw error
