@@ -168,6 +168,9 @@ final class NodeReplica: ReplicaStore {
     /// After a failed commit of a group of local writes: memory holds changes the disk does not,
     /// so every collection is read back from the database.
     func reloadAfterFailedCommit() {
+        pendingLog.removeAll()
+        isInGroupCommit = false
+        clockUnsaved = false
         for name in memory.collections.keys { try? load(name) }
     }
 
@@ -180,23 +183,55 @@ final class NodeReplica: ReplicaStore {
     private var isInGroupCommit = false
     private var clockUnsaved = false
 
-    /// Connects to the node's group commit: a failed write's changes leave memory (the
-    /// collections it touched are read back from the transaction, which no longer holds them),
-    /// and the clock is written once per batch.
+    /// Local deltas of the group commit under way, per collection, not yet in the op log: the log
+    /// is written once per batch (a segment per collection and origin, progress once), not once
+    /// per change. A checkout makes seven changes.
+    private var pendingLog: [String: [WireDelta]] = [:]
+    /// How much of `pendingLog` was there when the current write began.
+    private var pendingMark: [String: Int] = [:]
+
+    /// Connects to the node's group commit: the op log and the clock are written once per batch,
+    /// and a failed write's changes leave memory (the earlier writes' log is written, then the
+    /// collections it touched are read back from the transaction, which no longer holds them).
     func attach(to writer: GroupCommit) {
         writer.willRunWrite = { [unowned self] in
             isInGroupCommit = true
             touchedByWrite.removeAll(keepingCapacity: true)
+            pendingMark = pendingLog.mapValues(\.count)
         }
         writer.writeFailed = { [unowned self] in
+            for (name, deltas) in pendingLog { pendingLog[name] = Array(deltas.prefix(pendingMark[name] ?? 0)) }
+            try? flushPendingLog()
             for name in touchedByWrite.sorted() { try? load(name) }
             touchedByWrite.removeAll(keepingCapacity: true)
         }
         writer.beforeCommit = { [unowned self] in
             isInGroupCommit = false
+            try flushPendingLog()
             if clockUnsaved { try saveClock() }
             clockUnsaved = false
         }
+    }
+
+    /// Writes the batch's local deltas as op log segments, with each origin's progress.
+    private func flushPendingLog() throws {
+        for (name, deltas) in pendingLog.sorted(by: { $0.key < $1.key }) where !deltas.isEmpty {
+            var runs: [ReplicaID: [WireDelta]] = [:]
+            for delta in deltas { runs[delta.dot.replica, default: []].append(delta) }
+            var progress = persistedProgress[name] ?? [:]
+            for (origin, run) in runs.sorted(by: { $0.key < $1.key }) {
+                try Self.insertSegment(run, collection: name, into: database)
+                guard let last = run.last?.dot.counter else { continue }
+                let compacted = progress[origin]?.compacted ?? 0
+                try database.execute("""
+                    INSERT INTO replication_progress(collection, origin, applied, compacted) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(collection, origin) DO UPDATE SET applied = excluded.applied
+                    """, [name, origin, Int64(last), Int64(compacted)])
+                progress[origin] = (last, compacted)
+            }
+            persistedProgress[name] = progress
+        }
+        pendingLog.removeAll(keepingCapacity: true)
     }
 
     /// Runs `body` in the open batch, else in its own transaction.
@@ -231,9 +266,17 @@ final class NodeReplica: ReplicaStore {
         change.deltas = wires
         change.keys = changes.map(\.key)
         touchedByWrite.insert(collection)
+        let views = project.map { project in { (_: String, keys: [String]) throws in try project(keys) } }
+        if isInGroupCommit {
+            // The log waits for the batch's end; a failure here fails the write, which undoes it.
+            pendingLog[collection, default: []] += wires
+            try persistViews(change, in: collection, project: views)
+            clockUnsaved = true
+            return wires
+        }
         do {
-            try persist(change, in: collection, project: project.map { project in { _, keys in try project(keys) } })
-            if isInGroupCommit { clockUnsaved = true } else { try saveClock() }
+            try persist(change, in: collection, project: views)
+            try saveClock()
         } catch {
             try? load(collection)
             throw error
@@ -379,6 +422,11 @@ final class NodeReplica: ReplicaStore {
         }
         // Recorded now; a rollback reloads the collection, and with it this record.
         persistedProgress[name] = progress
+        try persistViews(change, in: name, project: project)
+    }
+
+    /// Marks the changed keys for write-back and updates their views.
+    private func persistViews(_ change: CollectionChange, in name: String, project: ((String, [String]) throws -> Void)?) throws {
         if !change.keys.isEmpty {
             unwritten[name, default: []].formUnion(change.keys)
             changeCount += 1
