@@ -24,9 +24,11 @@ final class ShopPagesTests: XCTestCase {
             }
         }
 
+        /// A GET; a 307 (a renewed session) is followed like a browser does.
         func get(_ path: String) throws -> ClientResponse {
             let response = try node.client().get(path, headers: cookieHeader)
             keep(response)
+            if response.status == 307, let location = response.headers["location"] { return try get(location) }
             return response
         }
 
@@ -98,8 +100,20 @@ final class ShopPagesTests: XCTestCase {
         XCTAssertTrue(second.page.text.contains("placed and paid"), second.page.text)
         let account = try visitor.get("/account")
         XCTAssertTrue(account.text.contains("SHOP-000003"), account.text)
+        // The access token runs out after 15 minutes: the refresh cookie renews it unseen.
+        let spent = try XCTUnwrap(visitor.cookies["outpost_refresh"])
+        visitor.cookies["outpost_session"] = nil
+        let renewed = try visitor.get("/account")
+        XCTAssertEqual(renewed.status, 200)
+        XCTAssertTrue(renewed.text.contains("kim@example.com"))
+        XCTAssertNotNil(visitor.cookies["outpost_session"])
+        XCTAssertNotEqual(visitor.cookies["outpost_refresh"], spent, "each renewal spends the refresh token")
+        let refreshBeforeSignOut = try XCTUnwrap(visitor.cookies["outpost_refresh"])
         _ = try visitor.post("/sign-out", [])
         XCTAssertNil(visitor.cookies["outpost_session"])
+        XCTAssertNil(visitor.cookies["outpost_refresh"])
+        let afterSignOut = try shop.send("POST", "/api/v1/auth/refresh", #"{"refresh_token": "\#(refreshBeforeSignOut)"}"#)
+        XCTAssertEqual(afterSignOut.status, 401, "signing out ends the session on the node, not only in the browser")
         let wrong = try visitor.post("/sign-in", [("email", "kim@example.com"), ("password", "wrong horse!")])
         XCTAssertEqual(wrong.page.status, 401)
         let back = try visitor.post("/sign-in", [("email", "kim@example.com"), ("password", "correct horse"), ("next", "https://evil.example/")])

@@ -138,20 +138,12 @@ extension OutpostNode {
             replies: [tokenReply, .init(401, "Unknown, expired, signed out or reused.", contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef)])
         ) { [unowned self] request, responder in
             do {
-                let presented = try request.decodeJSON(RefreshBody.self).refreshToken
-                guard let (sessionId, session, matches) = session(of: presented), !session.revoked, session.expiresMs > WallClock.nowMs(),
-                      let customer = customer(id: session.customer), session.createdMs >= customer.sessionsAfterMs else {
-                    throw HTTPError(.refreshRefused, detail: "the refresh token is unknown, expired or signed out; sign in again")
-                }
-                guard matches else {
-                    // Spent before: whoever holds the newer one may not be the customer.
-                    logger.warning("refresh token reused; session revoked", metadata: ["session": "\(sessionId)", "customer": "\(customer.id)"])
-                    revoke(sessionId, session) { _ in
-                        responder.fail(HTTPError(.refreshRefused, detail: "this refresh token was used before; the session is revoked, sign in again"))
+                refresh(try request.decodeJSON(RefreshBody.self).refreshToken) { result in
+                    switch result {
+                    case .success(let signedIn): responder.send(.json(signedIn))
+                    case .failure(let error): responder.fail(error)
                     }
-                    return
                 }
-                signIn(customer, status: 200, responder: responder, session: (sessionId, session))
             } catch {
                 responder.fail(error)
             }
@@ -163,9 +155,7 @@ extension OutpostNode {
             replies: [.init(204, "Signed out (also when the token was not valid).")])
         ) { [unowned self] request, responder in
             do {
-                let presented = try request.decodeJSON(RefreshBody.self).refreshToken
-                guard let (sessionId, session, matches) = session(of: presented), matches, !session.revoked else { return responder.send(.noContent()) }
-                revoke(sessionId, session) { error in
+                signOut(try request.decodeJSON(RefreshBody.self).refreshToken) { error in
                     if let error { responder.fail(error) } else { responder.send(.noContent()) }
                 }
             } catch {
@@ -228,6 +218,28 @@ extension OutpostNode {
             signInThrottle.recordSuccess(account: email)
             completion(.success(customer))
         })
+    }
+
+    /// Trades a refresh token for new tokens (the old one is spent); a token used twice revokes
+    /// its whole session, since someone else holds a copy.
+    func refresh(_ presented: String, completion: @escaping (Result<SignedIn, any Error>) -> Void) {
+        guard let (sessionId, session, matches) = session(of: presented), !session.revoked, session.expiresMs > WallClock.nowMs(),
+              let customer = customer(id: session.customer), session.createdMs >= customer.sessionsAfterMs else {
+            return completion(.failure(HTTPError(.refreshRefused, detail: "the refresh token is unknown, expired or signed out; sign in again")))
+        }
+        guard matches else {
+            logger.warning("refresh token reused; session revoked", metadata: ["session": "\(sessionId)", "customer": "\(customer.id)"])
+            return revoke(sessionId, session) { _ in
+                completion(.failure(HTTPError(.refreshRefused, detail: "this refresh token was used before; the session is revoked, sign in again")))
+            }
+        }
+        issueTokens(customer, session: (sessionId, session), completion: completion)
+    }
+
+    /// Ends a refresh token's session (nothing happens for a token that is not valid).
+    func signOut(_ presented: String, completion: @escaping ((any Error)?) -> Void) {
+        guard let (sessionId, session, matches) = session(of: presented), matches, !session.revoked else { return completion(nil) }
+        revoke(sessionId, session, completion: completion)
     }
 
     private static func validateRegistration(_ body: RegisterBody, email: String) throws(HTTPError) {

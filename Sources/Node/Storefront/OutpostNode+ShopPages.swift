@@ -4,12 +4,13 @@ import Platform
 
 /// The storefront's shopping pages: cart, checkout, order status, account, sign in and sign up.
 /// Plain HTML forms (POST, then a 303 to a page), so they work without JavaScript. A shopper's
-/// browser holds two cookies, both HttpOnly and SameSite=Lax (a form on another site cannot
-/// post with them): the guest cart's id, and once signed in the access token (15 minutes, then
-/// the shopper signs in again).
+/// browser holds cookies, all HttpOnly and SameSite=Lax (a form on another site cannot post with
+/// them): the guest cart's id, and once signed in the access token (15 minutes) and the refresh
+/// token (7 days, spent on each use), which renews the access token when it has run out.
 extension OutpostNode {
     static let cartCookie = "outpost_cart"
     static let sessionCookie = "outpost_session"
+    static let refreshCookie = "outpost_refresh"
 
     /// The signed-in customer the session cookie names, if its token is still good.
     private func pageCustomer(_ request: Request) -> String? {
@@ -31,8 +32,8 @@ extension OutpostNode {
         ("Set-Cookie", "\(name)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Lax")
     }
 
-    private static func redirect(_ location: String, cookies: [(String, String)] = []) -> Response {
-        Response(status: 303, headers: HTTPHeaders([("Location", location), ("Cache-Control", "no-store")] + cookies))
+    private static func redirect(_ location: String, status: Int = 303, cookies: [(String, String)] = []) -> Response {
+        Response(status: status, headers: HTTPHeaders([("Location", location), ("Cache-Control", "no-store")] + cookies))
     }
 
     private func page(_ template: String, _ request: Request, status: Int = 200, _ view: Storefront.View) -> Response {
@@ -61,11 +62,12 @@ extension OutpostNode {
                      replies: [.init(status, status == 303 ? "Done: to the next page." : "An HTML page.", contentType: status == 303 ? nil : html)])
         }
 
-        router.get("/cart", doc: doc("storefrontCart", "The shopper's cart: quantities to change, prices then and now, subtotal.")) { [unowned self] request in
+        shopPage("/cart", doc("storefrontCart", "The shopper's cart: quantities to change, prices then and now, subtotal.")) { [unowned self] request in
             cartPage(request, message: request.queryValue("message"))
         }
 
         router.add("POST", "/cart/add", bodyBytesMax: 4096, doc: doc("storefrontAddToCart", "Add a SKU to the cart (a guest gets a cart cookie).", status: 303)) { [unowned self] request, responder in
+            if renewSession(request, responder) { return }
             let sku = request.formValue("sku") ?? "", quantity = Int64(request.formValue("quantity") ?? "") ?? 0
             let existing = pageCartId(request)
             let id = existing ?? CartOwner.newGuestCartId()
@@ -75,6 +77,7 @@ extension OutpostNode {
         }
 
         router.add("POST", "/cart/lines", bodyBytesMax: 4096, doc: doc("storefrontChangeCartLine", "Change a line's quantity; 0 removes it.", status: 303)) { [unowned self] request, responder in
+            if renewSession(request, responder) { return }
             guard let id = pageCartId(request) else { return responder.send(Self.redirect("/cart")) }
             let sku = request.formValue("sku") ?? "", quantity = Int64(request.formValue("quantity") ?? "") ?? -1
             if quantity == 0 {
@@ -86,16 +89,18 @@ extension OutpostNode {
         }
 
         router.add("POST", "/cart/accept-prices", bodyBytesMax: 1024, doc: doc("storefrontAcceptPrices", "Take today's prices for the lines whose price changed.", status: 303)) { [unowned self] request, responder in
+            if renewSession(request, responder) { return }
             guard let id = pageCartId(request) else { return responder.send(Self.redirect("/cart")) }
             acceptPrices(id) { _ in responder.send(Self.redirect("/cart")) }
         }
 
-        router.get("/checkout", doc: doc("storefrontCheckout", "Contact, shipping address and card, with the order's totals.")) { [unowned self] request in
+        shopPage("/checkout", doc("storefrontCheckout", "Contact, shipping address and card, with the order's totals.")) { [unowned self] request in
             guard let id = pageCartId(request), !cartLines(id).isEmpty else { return Self.redirect("/cart") }
             return checkoutPage(request, cartId: id, message: nil, status: 200, filled: [:])
         }
 
         router.add("POST", "/checkout", bodyBytesMax: 16_384, doc: doc("storefrontPlaceOrder", "Place the order; on to its page, or back with what went wrong.", status: 303)) { [unowned self] request, responder in
+            if renewSession(request, responder) { return }
             guard let id = pageCartId(request), let owner = CartOwner(cartId: id) else { return responder.send(Self.redirect("/cart")) }
             var fields: [String: LooseJSON] = [:]
             var filled: [String: String] = [:]
@@ -141,7 +146,7 @@ extension OutpostNode {
             }
         }
 
-        router.get("/orders/{id}", doc: doc("storefrontOrder", "An order's status, lines, totals and address (its customer, or a guest with the order's link).")) { [unowned self] request in
+        shopPage("/orders/{id}", doc("storefrontOrder", "An order's status, lines, totals and address (its customer, or a guest with the order's link).")) { [unowned self] request in
             let locale = shopperLocale(request)
             guard let id = request.parameter("id"), let state = orderState(id), let placed = state.placed else {
                 return page("message", request, status: 404, ["heading": "Not found", "text": "There is no such order."])
@@ -177,7 +182,7 @@ extension OutpostNode {
             return page("order", request, view)
         }
 
-        router.get("/account", doc: doc("storefrontAccount", "The signed-in shopper's orders and addresses; else to sign in.")) { [unowned self] request in
+        shopPage("/account", doc("storefrontAccount", "The signed-in shopper's orders and addresses; else to sign in.")) { [unowned self] request in
             guard let id = pageCustomer(request), let customer = customer(id: id) else { return Self.redirect("/sign-in?next=/account") }
             let locale = shopperLocale(request)
             let orders = try database.query("SELECT id, number, placed_ms, status, total, currency FROM orders_view WHERE customer = ? ORDER BY placed_ms DESC LIMIT 50", [id]) { row -> Storefront.View in
@@ -231,16 +236,47 @@ extension OutpostNode {
             }
         }
 
-        router.add("POST", "/sign-out", bodyBytesMax: 1024, doc: doc("storefrontSignOut", "Forget the session in this browser.", status: 303)) { _, responder in
-            responder.send(Self.redirect("/", cookies: [Self.cookie(Self.sessionCookie, "", maxAge: 0)]))
+        router.add("POST", "/sign-out", bodyBytesMax: 1024, doc: doc("storefrontSignOut", "Sign out: the session ends on every node, this browser forgets it.", status: 303)) { [unowned self] request, responder in
+            let forget = Self.redirect("/", cookies: [Self.cookie(Self.sessionCookie, "", maxAge: 0), Self.cookie(Self.refreshCookie, "", maxAge: 0)])
+            guard let presented = request.cookie(Self.refreshCookie) else { return responder.send(forget) }
+            signOut(presented) { _ in responder.send(forget) }
+        }
+    }
+
+    /// A page whose shopper's access token ran out while their refresh token holds: new tokens,
+    /// then the same request again (307 keeps a form's method and body). Returns whether it
+    /// answered.
+    private func renewSession(_ request: Request, _ responder: Responder) -> Bool {
+        guard pageCustomer(request) == nil, let presented = request.cookie(Self.refreshCookie) else { return false }
+        refresh(presented) { result in
+            switch result {
+            case .success(let signedIn):
+                responder.send(Self.redirect(request.target, status: 307, cookies: Self.sessionCookies(signedIn)))
+            case .failure:
+                responder.send(Self.redirect(request.target, status: 307, cookies: [Self.cookie(Self.sessionCookie, "", maxAge: 0),
+                                                                                     Self.cookie(Self.refreshCookie, "", maxAge: 0)]))
+            }
+        }
+        return true
+    }
+
+    private static func sessionCookies(_ signedIn: SignedIn) -> [(String, String)] {
+        [cookie(sessionCookie, signedIn.accessToken, maxAge: Int(AccessToken.lifetimeSeconds)),
+         cookie(refreshCookie, signedIn.refreshToken, maxAge: Int(refreshLifetimeMs / 1000))]
+    }
+
+    /// A GET page that renews the shopper's session first when it has to.
+    private func shopPage(_ path: String, _ doc: RouteDoc, _ render: @escaping (Request) throws -> Response) {
+        router.add("GET", path, doc: doc) { [unowned self] request, responder in
+            if renewSession(request, responder) { return }
+            do { responder.send(try render(request)) } catch { responder.fail(error) }
         }
     }
 
     private func signedInRedirect(_ issued: Result<SignedIn, any Error>, next: String, request: Request, email: String, signUp: Bool = false) -> Response {
         switch issued {
         case .success(let signedIn):
-            return Self.redirect(next, cookies: [Self.cookie(Self.sessionCookie, signedIn.accessToken, maxAge: Int(AccessToken.lifetimeSeconds)),
-                                                 Self.cookie(Self.cartCookie, "", maxAge: 0)])
+            return Self.redirect(next, cookies: Self.sessionCookies(signedIn) + [Self.cookie(Self.cartCookie, "", maxAge: 0)])
         case .failure(let error):
             return signInPage(request, signUp: signUp, message: Self.pageMessage(error), status: (error as? HTTPError)?.problem.status ?? 500, email: email)
         }
