@@ -87,6 +87,9 @@ extension NodeCtl.Fleet {
                 [storefront]
                 name = "Outpost demo (\(member.id))"
 
+                \(member.region == "eu" ? "[checkout]\ntax_rate_bp = 1900\nprices_include_tax = true\nshipping_flat_fee = 495\nfree_shipping_from = 10000"
+                                         : "[checkout]\ntax_rate_bp = 725\nprices_include_tax = false\nshipping_flat_fee = 599")
+
                 [sync]
                 listen = "127.0.0.1:\(member.sync)"
 

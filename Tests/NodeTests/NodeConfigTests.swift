@@ -84,6 +84,23 @@ final class NodeConfigTests: XCTestCase {
         XCTAssertEqual(error("[log]\naccess_log = 'yes'")?.key, "log.access_log")
         XCTAssertEqual(error("[database]\nsynchronous = 'off'")?.key, "database.synchronous")
         XCTAssertEqual(error("node = 3")?.key, "node")
+        XCTAssertEqual(error("[checkout]\ntax_rate_bp = 20000")?.key, "checkout.tax_rate_bp")
+        XCTAssertEqual(error("[checkout]\nshipping_flat_fee = -5")?.key, "checkout.shipping_flat_fee")
+        XCTAssertEqual(error("[checkout]\nprices_include_tax = 'yes'")?.key, "checkout.prices_include_tax")
+        XCTAssertEqual(error("[checkout]\nreservation_seconds = 0")?.key, "checkout.reservation_seconds")
+        XCTAssertEqual(error("[checkout]\ncurrency = 'EUR'")?.key, "checkout.currency")
+        XCTAssertEqual(error("[inventory]\nlocation = 'Back Room'")?.key, "inventory.location")
+    }
+
+    func testReadsCheckoutAndInventory() throws {
+        var config = NodeConfig()
+        try config.apply(toml: "[checkout]\ntax_rate_bp = 725\nprices_include_tax = false\nshipping_flat_fee = 599\nfree_shipping_from = 5000\nreservation_seconds = 60\n[inventory]\nlocation = \"back-room\"")
+        XCTAssertEqual(config.checkout.taxRateBasisPoints, 725)
+        XCTAssertFalse(config.checkout.pricesIncludeTax)
+        XCTAssertEqual(config.checkout.shippingFlatFee, 599)
+        XCTAssertEqual(config.checkout.freeShippingFrom, 5000)
+        XCTAssertEqual(config.reservationSeconds, 60)
+        XCTAssertEqual(config.stockLocation, "back-room")
     }
 
     func testReadsTheSyncSection() throws {
