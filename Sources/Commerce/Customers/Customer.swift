@@ -36,6 +36,14 @@ public struct Customer: Sendable, Equatable {
     public static func normalizedEmail(_ email: String) -> String {
         email.trimmingWhitespace().lowercased()
     }
+
+    /// Whether a (normalised) email looks like one: a local part, a domain with a dot, no spaces
+    /// or control characters, 254 bytes at most.
+    public static func isEmail(_ email: String) -> Bool {
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        return email.utf8.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
+            && !email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 })
+    }
 }
 
 /// A postal address of a customer's.

@@ -244,11 +244,7 @@ extension OutpostNode {
 
     private static func validateRegistration(_ body: RegisterBody, email: String) throws(HTTPError) {
         var errors: [FieldError] = []
-        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        if email.utf8.count > 254 || parts.count != 2 || parts[0].isEmpty || !parts[1].contains(".") || parts[1].hasPrefix(".") || parts[1].hasSuffix(".")
-            || email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 }) {
-            errors.append(FieldError("email", "must be an email address"))
-        }
+        if !Customer.isEmail(email) { errors.append(FieldError("email", "must be an email address")) }
         if !passwordBytes.contains(body.password.utf8.count) { errors.append(FieldError("password", "must be 8 to 256 bytes")) }
         if let name = body.name, let problem = nameProblem(name) { errors.append(FieldError("name", problem)) }
         if let phone = body.phone, !phone.isEmpty, let problem = phoneProblem(phone) { errors.append(FieldError("phone", problem)) }

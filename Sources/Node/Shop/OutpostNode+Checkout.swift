@@ -215,7 +215,7 @@ extension OutpostNode {
         var email = customer?.email
         switch members["email"] {
         case nil: if email == nil { errors.append(FieldError("email", "is required for a guest")) }
-        case .string(let text)? where Self.isEmail(Customer.normalizedEmail(text)): email = Customer.normalizedEmail(text)
+        case .string(let text)? where Customer.isEmail(Customer.normalizedEmail(text)): email = Customer.normalizedEmail(text)
         default: errors.append(FieldError("email", "must be an email address"))
         }
         var shipTo: Address?
@@ -236,11 +236,6 @@ extension OutpostNode {
         return CheckoutBody(email: email, shipTo: shipTo, token: token)
     }
 
-    static func isEmail(_ email: String) -> Bool {
-        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        return email.utf8.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
-            && !email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 })
-    }
 
     // MARK: The reservation (first transaction)
 
@@ -320,11 +315,15 @@ extension OutpostNode {
     /// Decrements this node's rights at each key (planned within them).
     private func takeStock(_ plans: [(key: String, units: Int64)]) throws {
         let me = identity.nodeId
-        for (key, units) in plans {
-            var stock = replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self) ?? BoundedCounter()
-            let delta = try stock.decrement(by: UInt64(units), replica: me)
-            _ = try replica.commit(delta, key: key, in: Self.inventoryCollection, at: replica.tick(wallMs: WallClock.nowMs()))
-        }
+        for (key, units) in plans { try changeStock(key) { try $0.decrement(by: UInt64(units), replica: me) } }
+    }
+
+    /// Commits one change of the stock counter at `key`, inside the caller's transaction.
+    /// `change` mutates the counter and returns the delta (the counter's mutators do both).
+    func changeStock(_ key: String, _ change: (inout BoundedCounter) throws -> BoundedCounter) throws {
+        var stock = replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self) ?? BoundedCounter()
+        let delta = try change(&stock)
+        _ = try replica.commit(delta, key: key, in: Self.inventoryCollection, at: replica.tick(wallMs: WallClock.nowMs()))
     }
 
     /// Gives an order's units back to the counters they came from (an increment by this node:
@@ -332,9 +331,7 @@ extension OutpostNode {
     func releaseStock(_ allocations: [StockAllocation], reference: String, actor: String) throws {
         let me = identity.nodeId
         for allocation in allocations where allocation.units > 0 {
-            var stock = replica.state(at: allocation.stockKey, in: Self.inventoryCollection, as: BoundedCounter.self) ?? BoundedCounter()
-            let delta = stock.increment(by: UInt64(allocation.units), replica: me)
-            _ = try replica.commit(delta, key: allocation.stockKey, in: Self.inventoryCollection, at: replica.tick(wallMs: WallClock.nowMs()))
+            try changeStock(allocation.stockKey) { $0.increment(by: UInt64(allocation.units), replica: me) }
         }
         try recordMovements(allocations, sign: 1, reason: .released, reference: reference, actor: actor)
     }

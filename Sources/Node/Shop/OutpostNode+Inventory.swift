@@ -172,8 +172,7 @@ extension OutpostNode {
                 guard (1...1_000_000).contains(body.units) else { throw HTTPError(.validation, detail: "units must be 1 to 1000000") }
                 let key = StockKey.make(sku: body.sku, location: location), me = identity.nodeId, actor = request.subject ?? "admin"
                 commitStock(body.sku, responder) { [unowned self] in
-                    var stock = replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self) ?? BoundedCounter()
-                    _ = try replica.commit(stock.increment(by: UInt64(body.units), replica: me), key: key, in: Self.inventoryCollection, at: replica.tick(wallMs: WallClock.nowMs()))
+                    try changeStock(key) { $0.increment(by: UInt64(body.units), replica: me) }
                     try recordMovements([StockAllocation(sku: body.sku, location: location, units: body.units)], sign: 1, reason: .received, reference: nil, note: note, actor: actor)
                 }
             } catch {
@@ -196,14 +195,14 @@ extension OutpostNode {
                 }
                 guard body.units != 0, abs(body.units) <= 1_000_000 else { throw HTTPError(.validation, detail: "units must be -1000000 to 1000000, not 0") }
                 let key = StockKey.make(sku: body.sku, location: location), me = identity.nodeId, actor = request.subject ?? "admin"
-                var stock = replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self) ?? BoundedCounter()
-                if body.units < 0 && -body.units > stock.rights(of: me) {
-                    throw insufficientRights(key, available: max(0, stock.rights(of: me)), requested: UInt64(-body.units))
+                let held = replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self)?.rights(of: me) ?? 0
+                if body.units < 0 && -body.units > held {
+                    throw insufficientRights(key, available: max(0, held), requested: UInt64(-body.units))
                 }
                 commitStock(body.sku, responder) { [unowned self] in
-                    stock = replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self) ?? BoundedCounter()
-                    let delta = body.units > 0 ? stock.increment(by: UInt64(body.units), replica: me) : try stock.decrement(by: UInt64(-body.units), replica: me)
-                    _ = try replica.commit(delta, key: key, in: Self.inventoryCollection, at: replica.tick(wallMs: WallClock.nowMs()))
+                    try changeStock(key) { stock in
+                        body.units > 0 ? stock.increment(by: UInt64(body.units), replica: me) : try stock.decrement(by: UInt64(-body.units), replica: me)
+                    }
                     try recordMovements([StockAllocation(sku: body.sku, location: location, units: body.units)], sign: 1, reason: reason, reference: nil, note: note, actor: actor)
                 }
             } catch {
@@ -229,13 +228,13 @@ extension OutpostNode {
                 guard body.units <= held else { throw insufficientRights(source, available: max(0, held), requested: UInt64(body.units)) }
                 let seller = location(to)?.node
                 commitStock(body.sku, responder) { [unowned self] in
-                    var out = replica.state(at: source, in: Self.inventoryCollection, as: BoundedCounter.self) ?? BoundedCounter()
-                    _ = try replica.commit(try out.decrement(by: UInt64(body.units), replica: me), key: source, in: Self.inventoryCollection, at: replica.tick(wallMs: WallClock.nowMs()))
-                    var into = replica.state(at: target, in: Self.inventoryCollection, as: BoundedCounter.self) ?? BoundedCounter()
-                    var delta = into.increment(by: UInt64(body.units), replica: me)
-                    // Counter deltas are whole states: the transfer's includes the increment.
-                    if let seller, seller != me { delta = try into.transfer(UInt64(body.units), from: me, to: seller) }
-                    _ = try replica.commit(delta, key: target, in: Self.inventoryCollection, at: replica.tick(wallMs: WallClock.nowMs()))
+                    try changeStock(source) { try $0.decrement(by: UInt64(body.units), replica: me) }
+                    try changeStock(target) { into in
+                        let received = into.increment(by: UInt64(body.units), replica: me)
+                        // Counter deltas are whole states: the transfer's includes the increment.
+                        guard let seller, seller != me else { return received }
+                        return try into.transfer(UInt64(body.units), from: me, to: seller)
+                    }
                     try recordMovements([StockAllocation(sku: body.sku, location: from, units: body.units)], sign: -1, reason: .transferOut, reference: to, note: note, actor: actor)
                     try recordMovements([StockAllocation(sku: body.sku, location: to, units: body.units)], sign: 1, reason: .transferIn, reference: from, note: note, actor: actor)
                 }

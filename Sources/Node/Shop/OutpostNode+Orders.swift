@@ -70,12 +70,9 @@ extension OutpostNode {
     private func retake(_ allocations: [StockAllocation], order: String) throws {
         let me = identity.nodeId
         for allocation in allocations {
-            var stock = replica.state(at: allocation.stockKey, in: Self.inventoryCollection, as: BoundedCounter.self) ?? BoundedCounter()
-            let units = min(allocation.units, max(0, stock.rights(of: me)))
-            if units > 0 {
-                let delta = try stock.decrement(by: UInt64(units), replica: me)
-                _ = try replica.commit(delta, key: allocation.stockKey, in: Self.inventoryCollection, at: replica.tick(wallMs: WallClock.nowMs()))
-            }
+            let held = replica.state(at: allocation.stockKey, in: Self.inventoryCollection, as: BoundedCounter.self)?.rights(of: me) ?? 0
+            let units = min(allocation.units, max(0, held))
+            if units > 0 { try changeStock(allocation.stockKey) { try $0.decrement(by: UInt64(units), replica: me) } }
             var taken = allocation
             taken.units = units
             try recordMovements([taken], sign: -1, reason: .sold, reference: order, note: "shipment raced a cancellation", actor: "reconciliation")
