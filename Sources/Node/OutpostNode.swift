@@ -70,6 +70,8 @@ public final class OutpostNode {
     /// shipment raced the cancellation): settled after the change that showed it.
     var stockFollowUps: Set<String> = []
     /// Products decoded from their replicated fields, with the catalog version they were read at.
+    /// Order events parsed once (see `OrderEventMemo`).
+    var orderEvents = OrderEventMemo()
     var productCache: [String: (stamp: UInt64, product: Product?)] = [:]
     /// Test-only: `OUTPOST_TEST_FAULT=exit-after-reservation` makes the process exit at once
     /// (no cleanup, like kill -9) after a checkout's reservation committed and before the

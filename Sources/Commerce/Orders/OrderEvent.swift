@@ -159,6 +159,11 @@ public struct OrderState: Equatable, Sendable {
         self.init(pairs: texts.compactMap { text in OrderEvent(text: text).map { ($0, text) } })
     }
 
+    /// The same fold, with each text parsed at most once while `memo` remembers it.
+    public init(texts: some Sequence<String>, memo: inout OrderEventMemo) {
+        self.init(pairs: texts.compactMap { text in memo.event(text).map { ($0, text) } })
+    }
+
     public init(events unordered: [OrderEvent]) {
         self.init(pairs: unordered.map { ($0, $0.text) })
     }
@@ -216,4 +221,30 @@ public struct OrderState: Equatable, Sendable {
 
     /// When an unpaid order's stock goes back, if it is still unpaid.
     public var reservationExpiresMs: Int64? { status == .placed ? placed?.reservedUntilMs : nil }
+}
+
+/// Order events by their text, parsed once. An order's events are folded again on every change
+/// to it (the projection), every read and every transition check; finding a text in a table
+/// costs a fraction of parsing it. Bounded: past `capacity` it starts again empty.
+public struct OrderEventMemo: Sendable {
+    private var parsed: [String: OrderEvent] = [:]
+    private let capacity: Int
+
+    public init(capacity: Int = 8192) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+    }
+
+    public mutating func event(_ text: String) -> OrderEvent? {
+        if let hit = parsed[text] { return hit }
+        guard let event = OrderEvent(text: text) else { return nil }
+        remember(event, text: text)
+        return event
+    }
+
+    /// An event made here, remembered under the text it is stored as.
+    public mutating func remember(_ event: OrderEvent, text: String) {
+        if parsed.count >= capacity { parsed.removeAll(keepingCapacity: true) }
+        parsed[text] = event
+    }
 }

@@ -114,7 +114,7 @@ extension OutpostNode {
                 let status = saved.status ?? 500
                 guard status < 300 else { return answer(.success(CheckoutAnswer(status: status, body: saved.response ?? [], replayed: true))) }
                 guard let state = orderState(saved.orderId) else { throw HTTPError(.internalError, detail: "the order of this checkout is missing") }
-                let body = orderJSON(saved.orderId, state: state, payment: paymentState(state.placed?.payment), withContact: true, token: saved.orderToken).encoded()
+                let body = orderJSON(saved.orderId, state: state, payment: paymentState(state.placed?.payment), contact: .sealed, token: saved.orderToken).encoded()
                 return answer(.success(CheckoutAnswer(status: status, body: body, replayed: true, orderId: saved.orderId)))
             case "abandoned":
                 // Cut short by a crash before its answer, its stock released and its payment
@@ -145,7 +145,7 @@ extension OutpostNode {
             throw HTTPError(.validation, detail: "the cart's lines are priced in \(currencies.sorted().joined(separator: ", ")); one currency per order")
         }
         let orderLines = orderLines(lines, locale: config.locale)
-        var pending = PendingCheckout(cart: cartId, key: key, requestHash: requestHash, orderId: reuse?.orderId ?? "", number: reuse?.number ?? "",
+        let pending = PendingCheckout(cart: cartId, key: key, requestHash: requestHash, orderId: reuse?.orderId ?? "", number: reuse?.number ?? "",
                                       paymentId: reuse?.paymentId ?? "", customer: customerId, email: body.email, shipTo: body.shipTo, token: body.token,
                                       lines: orderLines, totals: OrderTotals(currency: currency, lines: orderLines, terms: config.checkout))
         guard checkoutsInFlight.insert(pending.flightKey).inserted else {
@@ -385,22 +385,18 @@ extension OutpostNode {
                 body = problem.encoded()
             case .approved(let code):
                 payment.code = code
-                let events = placedEvents(pending, paid: true, token: orderToken, atMs: nowMs, contactKey: try storeContactKey(pending))
-                try addEvents(events.map(\.text), key: pending.orderId, in: Self.ordersCollection)
-                try emptyCart(pending)
+                let state = try place(pending, paid: true, token: orderToken, atMs: nowMs)
                 status = 201
-                body = orderJSON(pending.orderId, state: OrderState(events: events), payment: paymentState(pending.paymentId, adding: payment),
-                                 withContact: true, token: orderToken).encoded()
+                body = orderJSON(pending.orderId, state: state, payment: paymentState(pending.paymentId, adding: payment),
+                                 contact: .known(email: pending.email, shipTo: pending.shipTo), token: orderToken).encoded()
             case .retry, .timedOut:
                 // No answer: the order stands, awaiting payment, and holds its stock until then.
                 payment.kind = .created
                 payment.code = "no_answer"
-                let events = placedEvents(pending, paid: false, token: orderToken, atMs: nowMs, contactKey: try storeContactKey(pending))
-                try addEvents(events.map(\.text), key: pending.orderId, in: Self.ordersCollection)
-                try emptyCart(pending)
+                let state = try place(pending, paid: false, token: orderToken, atMs: nowMs)
                 status = 202
-                body = orderJSON(pending.orderId, state: OrderState(events: events), payment: paymentState(pending.paymentId),
-                                 withContact: true, token: orderToken).encoded()
+                body = orderJSON(pending.orderId, state: state, payment: paymentState(pending.paymentId),
+                                 contact: .known(email: pending.email, shipTo: pending.shipTo), token: orderToken).encoded()
             }
             if payment.kind != .created { try addEvents([payment.text], key: pending.paymentId, in: Self.paymentsCollection) }
             try database.execute("UPDATE checkouts SET state = 'answered', status = ?, response = ?, order_token = ? WHERE cart = ? AND idempotency_key = ?",
@@ -420,6 +416,17 @@ extension OutpostNode {
                 answer(.failure(error))
             }
         })
+    }
+
+    /// Records the order (placed, and paid when it is) and empties the cart; the events are
+    /// remembered as made, so the projection that follows does not parse them back.
+    private func place(_ pending: PendingCheckout, paid: Bool, token: String?, atMs: Int64) throws -> OrderState {
+        let events = placedEvents(pending, paid: paid, token: token, atMs: atMs, contactKey: try storeContactKey(pending))
+        let texts = events.map(\.text)
+        for (event, text) in zip(events, texts) { orderEvents.remember(event, text: text) }
+        try addEvents(texts, key: pending.orderId, in: Self.ordersCollection)
+        try emptyCart(pending)
+        return orderState(texts: texts)
     }
 
     private func placedEvents(_ pending: PendingCheckout, paid: Bool, token: String?, atMs: Int64, contactKey: [UInt8]) -> [OrderEvent] {

@@ -26,7 +26,7 @@ extension OutpostNode {
     func projectOrders(_ keys: [String]) throws {
         for key in Set(keys) {
             let texts = replica.state(at: key, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? []
-            let state = OrderState(texts: texts)
+            let state = orderState(texts: texts)
             let placed = state.placed
             try database.execute("""
                 INSERT INTO orders_view(id, number, customer, node, status, placed_ms, total, currency, reserved_until_ms, cancellation_raced)
@@ -49,7 +49,7 @@ extension OutpostNode {
         stockFollowUps.removeAll()
         writer.submit({ [unowned self] _ in
             for order in orders.sorted() {
-                let state = OrderState(texts: replica.state(at: order, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? [])
+                let state = orderState(texts: replica.state(at: order, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? [])
                 guard let allocations = state.placed?.allocations else { continue }
                 let released = try database.queryOne("SELECT count(*) FROM stock_movements WHERE reference = ? AND reason = 'released'", [order]) { $0.int(0) } ?? 0
                 let retaken = try database.queryOne("SELECT count(*) FROM stock_movements WHERE reference = ? AND reason = 'sold' AND note = 'shipment raced a cancellation'", [order]) { $0.int(0) } ?? 0
@@ -104,7 +104,7 @@ extension OutpostNode {
     /// Records one event on an order after checking it may follow the current status, doing at
     /// the acquirer what it implies first (capture at shipment, void at cancellation, refund).
     func record(_ event: OrderEvent, on orderId: String, completion: @escaping ((any Error)?) -> Void) {
-        let state = OrderState(texts: replica.state(at: orderId, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? [])
+        let state = orderState(texts: replica.state(at: orderId, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? [])
         guard let placed = state.placed else { return completion(HTTPError(.notFound, detail: "no order \(orderId)")) }
         guard state.allows(event.kind) else {
             var error = HTTPError(.orderTransition, detail: "a \(state.status.rawValue) order cannot be \(event.kind.rawValue)")
@@ -159,7 +159,14 @@ extension OutpostNode {
 
     // MARK: JSON
 
-    func orderJSON(_ id: String, state: OrderState, payment: PaymentState?, withContact: Bool, token: String? = nil) -> JSONValue {
+    /// Whether an order's JSON shows its email and address, and from where: opened from the
+    /// sealed contact, or as just given at checkout (no need to open what is in hand).
+    enum ContactShown {
+        case hidden, sealed
+        case known(email: String, shipTo: Address)
+    }
+
+    func orderJSON(_ id: String, state: OrderState, payment: PaymentState?, contact shown: ContactShown, token: String? = nil) -> JSONValue {
         let placed = state.placed
         var members: [JSONMember] = [
             JSONMember("id", .string(id)),
@@ -186,16 +193,20 @@ extension OutpostNode {
         if state.refundedAmount > 0 { members.append(JSONMember("refunded_amount", .int(state.refundedAmount))) }
         if let until = state.reservationExpiresMs { members.append(JSONMember("reserved_until", .string(WallClock.iso8601(ms: until)))) }
         if state.cancellationRaced { members.append(JSONMember("cancellation_raced", .bool(true))) }
-        if withContact {
-            if let contact = orderContact(id, sealed: placed?.sealedContact) {
-                let a = contact.shipTo
-                members.append(JSONMember("email", .string(contact.email)))
-                members.append(JSONMember("ship_to", .object([
-                    JSONMember("name", a.name.map { .string($0) } ?? .null), JSONMember("line1", .string(a.line1)),
-                    JSONMember("line2", a.line2.map { .string($0) } ?? .null), JSONMember("city", .string(a.city)),
-                    JSONMember("postal_code", .string(a.postalCode)), JSONMember("country", .string(a.country)),
-                ])))
-            }
+        let contact: (email: String, shipTo: Address)?
+        switch shown {
+        case .hidden: contact = nil
+        case .sealed: contact = orderContact(id, sealed: placed?.sealedContact)
+        case .known(let email, let shipTo): contact = (email, shipTo)
+        }
+        if let contact {
+            let a = contact.shipTo
+            members.append(JSONMember("email", .string(contact.email)))
+            members.append(JSONMember("ship_to", .object([
+                JSONMember("name", a.name.map { .string($0) } ?? .null), JSONMember("line1", .string(a.line1)),
+                JSONMember("line2", a.line2.map { .string($0) } ?? .null), JSONMember("city", .string(a.city)),
+                JSONMember("postal_code", .string(a.postalCode)), JSONMember("country", .string(a.country)),
+            ])))
         }
         members.append(JSONMember("events", .array(state.events.map { event in
             var fields = [JSONMember("kind", .string(event.kind.rawValue)), JSONMember("at", .string(WallClock.iso8601(ms: event.atMs))),
@@ -212,8 +223,12 @@ extension OutpostNode {
 
     func orderState(_ id: String) -> OrderState? {
         guard let events = replica.state(at: id, in: Self.ordersCollection, as: GSet<String>.self), !events.elements.isEmpty else { return nil }
-        let state = OrderState(texts: events.elements)
+        let state = orderState(texts: events.elements)
         return state.placed == nil ? nil : state
+    }
+
+    func orderState(texts: some Sequence<String>) -> OrderState {
+        OrderState(texts: texts, memo: &orderEvents)
     }
 
     /// A payment's state, with `adding` counted as if already recorded (an answer made in the
@@ -253,7 +268,7 @@ extension OutpostNode {
             replies: [orderReply, problem(401, "A customer's order without a token."), problem(403, "Another customer's order.")])
         ) { [unowned self] request in
             let (id, state) = try authorizeOrder(request)
-            return .json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), withContact: true))
+            return .json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), contact: .sealed))
         }
 
         router.get("/api/v1/me/orders", access: .roles(["customer"]), doc: RouteDoc(
@@ -263,7 +278,7 @@ extension OutpostNode {
         ) { [unowned self] request in
             let limit = try Self.limit(request)
             let ids = try database.query("SELECT id FROM orders_view WHERE customer = ? ORDER BY placed_ms DESC, id LIMIT ?", [request.subject ?? "", limit]) { $0.string(0) }
-            return .json(["orders": .array(ids.compactMap { id in orderState(id).map { orderJSON(id, state: $0, payment: paymentState($0.placed?.payment), withContact: false) } })])
+            return .json(["orders": .array(ids.compactMap { id in orderState(id).map { orderJSON(id, state: $0, payment: paymentState($0.placed?.payment), contact: .hidden) } })])
         }
 
         router.add("POST", "/api/v1/orders/{id}/cancel", bodyBytesMax: 0, doc: RouteDoc(
@@ -278,7 +293,7 @@ extension OutpostNode {
                 record(cancel, on: id) { [unowned self] error in
                     if let error { return responder.fail(error) }
                     guard let state = orderState(id) else { return responder.fail(HTTPError(.notFound, detail: "no such order")) }
-                    responder.send(.json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), withContact: true)))
+                    responder.send(.json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), contact: .sealed)))
                 }
             } catch {
                 responder.fail(error)
@@ -358,7 +373,7 @@ extension OutpostNode {
                 record(event, on: id) { [unowned self] error in
                     if let error { return responder.fail(error) }
                     guard let state = orderState(id) else { return responder.fail(HTTPError(.notFound, detail: "no such order")) }
-                    responder.send(.json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), withContact: true)))
+                    responder.send(.json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), contact: .sealed)))
                 }
             } catch {
                 responder.fail(error)

@@ -118,7 +118,7 @@ extension OutpostNode {
                 guard (1...255).contains(key.utf8.count) else { throw HTTPError(.idempotencyKeyRequired, detail: "The form was incomplete; please try again.") }
                 let customerId: String? = if case .customer(let customer) = owner { customer } else { nil }
                 let body = try checkoutBody(fields: fields, customer: customerId.flatMap(customer(id:)))
-                try placeOrder(cart: id, owner: owner, key: key, requestHash: Hex.encode(SHA256.hash(request.body)), body: body) { [unowned self] result in
+                try placeOrder(cart: id, owner: owner, key: key, requestHash: Hex.encode(SHA256.hash(request.body)), body: body) { result in
                     switch result {
                     case .success(let answer) where answer.status < 300:
                         guard case .object(let order)? = LooseJSON.parse(answer.body), case .string(let orderId)? = order["id"] else {
