@@ -50,6 +50,8 @@ public struct OrderEvent: Equatable, Sendable, Codable {
     public var lines: [PricedLine]?
     public var totals: OrderTotals?
     public var allocations: [StockAllocation]?
+    /// The promotions that took money off, as the receipt shows them.
+    public var discounts: [DiscountLine]?
     /// The shipping address and contact email, sealed with the region's data key (base64url):
     /// orders replicate fleet-wide, personal data in clear does not.
     public var sealedContact: String?
@@ -84,6 +86,11 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         json.int("at_ms", atMs)
         json.string("carrier", carrier)
         json.string("customer", customer)
+        json.objects("discounts", discounts) { json, d in
+            json.int("amount", d.amount); json.string("code", d.code)
+            json.objects("lines", d.lines.sorted { $0.key < $1.key }) { json, part in json.int("amount", part.value); json.string("sku", part.key) }
+            json.string("name", d.name); json.string("promotion", d.promotion); json.int("shipping", d.shipping)
+        }
         json.string("kind", kind.rawValue)
         json.objects("lines", lines) { json, line in
             json.string("name", line.name); json.string("product_id", line.productId); json.int("quantity", line.quantity)
@@ -96,7 +103,8 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         json.int("reserved_until_ms", reservedUntilMs)
         json.string("sealed_contact", sealedContact)
         json.object("totals", totals.map { totals in { json in
-            json.string("currency", totals.currency); json.int("shipping", totals.shipping); json.int("subtotal", totals.subtotal)
+            json.string("currency", totals.currency); json.int("discount", totals.discount == 0 ? nil : totals.discount)
+            json.int("shipping", totals.shipping); json.int("subtotal", totals.subtotal)
             json.int("tax", totals.tax); json.bool("tax_included", totals.taxIncluded); json.int("total", totals.total)
         } })
         json.string("tracking", tracking)
@@ -116,6 +124,12 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         amount = json.int("amount")
         carrier = json.string("carrier")
         customer = json.string("customer")
+        discounts = json.objects("discounts")?.compactMap { d in
+            guard let promotion = d.string("promotion"), let amount = d.int("amount") else { return nil }
+            let parts = (d.objects("lines") ?? []).compactMap { part in part.string("sku").flatMap { sku in part.int("amount").map { (sku, $0) } } }
+            return DiscountLine(promotion: promotion, name: d.string("name") ?? promotion, code: d.string("code"), amount: amount,
+                                shipping: d.int("shipping") ?? 0, lines: Dictionary(parts, uniquingKeysWith: +))
+        }
         lines = json.objects("lines")?.compactMap { line in
             guard let sku = line.string("sku"), let quantity = line.int("quantity"), let unitPrice = line.int("unit_price") else { return nil }
             return PricedLine(sku: sku, productId: line.string("product_id") ?? "", name: line.string("name") ?? sku, quantity: quantity, unitPrice: unitPrice)
@@ -127,7 +141,8 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         sealedContact = json.string("sealed_contact")
         if let t = json.object("totals"), let currency = t.string("currency"), let subtotal = t.int("subtotal"), let shipping = t.int("shipping"),
            let tax = t.int("tax"), let total = t.int("total") {
-            totals = OrderTotals(currency: currency, subtotal: subtotal, shipping: shipping, tax: tax, total: total, taxIncluded: t.bool("tax_included") ?? true)
+            totals = OrderTotals(currency: currency, subtotal: subtotal, discount: t.int("discount") ?? 0, shipping: shipping, tax: tax, total: total,
+                                 taxIncluded: t.bool("tax_included") ?? true)
         }
         tracking = json.string("tracking")
     }

@@ -10,6 +10,11 @@ public struct CheckoutTerms: Sendable, Equatable {
     public var freeShippingFrom: Int64?
 
     public init() {}
+
+    /// The flat fee, or nothing from the free-shipping threshold on.
+    public func shippingFee(goods: Int64) -> Int64 {
+        freeShippingFrom.map { goods >= $0 } == true ? 0 : shippingFlatFee
+    }
 }
 
 /// A priced line of an order.
@@ -31,14 +36,18 @@ public struct PricedLine: Equatable, Sendable, Codable {
     public var amount: Int64 { quantity * unitPrice }
 }
 
-/// An order's money: goods, shipping, tax and what the shopper pays, in minor units.
+/// An order's money: goods, discounts, shipping, tax and what the shopper pays, in minor units.
 ///
-/// Tax applies to goods and shipping alike and is rounded once per order, half away from zero.
-/// With inclusive prices the tax is the part of the gross that is tax (gross × r / (1 + r));
-/// with exclusive prices it is added on top.
+/// Tax applies to goods and shipping alike, after discounts, and is rounded once per order, half
+/// away from zero. With inclusive prices the tax is the part of the gross that is tax
+/// (gross × r / (1 + r)); with exclusive prices it is added on top.
 public struct OrderTotals: Equatable, Sendable, Codable {
     public var currency: String
+    /// The goods before discounts.
     public var subtotal: Int64
+    /// Every discount: off the goods and off the shipping fee.
+    public var discount: Int64
+    /// The shipping fee before discounts.
     public var shipping: Int64
     public var tax: Int64
     public var total: Int64
@@ -46,12 +55,17 @@ public struct OrderTotals: Equatable, Sendable, Codable {
 
     public init(currency: String, lines: [PricedLine], terms: CheckoutTerms) {
         let goods = lines.reduce(Int64(0)) { $0 + $1.amount }
-        let shipping = terms.freeShippingFrom.map { goods >= $0 } == true ? 0 : terms.shippingFlatFee
-        let base = goods + shipping
+        self.init(currency: currency, goods: goods, shipping: terms.shippingFee(goods: goods), discounts: [], terms: terms)
+    }
+
+    public init(currency: String, goods: Int64, shipping: Int64, discounts: [DiscountLine], terms: CheckoutTerms) {
+        let discount = discounts.reduce(Int64(0)) { $0 + $1.amount }
+        let base = max(0, goods + shipping - discount)
         let rate = terms.taxRateBasisPoints
         let tax = terms.pricesIncludeTax ? Self.divideRounding(base * rate, by: 10_000 + rate) : Self.divideRounding(base * rate, by: 10_000)
         self.currency = currency
         subtotal = goods
+        self.discount = discount
         self.shipping = shipping
         self.tax = tax
         total = terms.pricesIncludeTax ? base : base + tax
@@ -59,9 +73,10 @@ public struct OrderTotals: Equatable, Sendable, Codable {
     }
 
     /// Totals as an event recorded them.
-    public init(currency: String, subtotal: Int64, shipping: Int64, tax: Int64, total: Int64, taxIncluded: Bool) {
+    public init(currency: String, subtotal: Int64, discount: Int64 = 0, shipping: Int64, tax: Int64, total: Int64, taxIncluded: Bool) {
         self.currency = currency
         self.subtotal = subtotal
+        self.discount = discount
         self.shipping = shipping
         self.tax = tax
         self.total = total
