@@ -150,5 +150,23 @@ public enum NodeSchema {
             CREATE INDEX stock_movements_by_sku ON stock_movements(sku, at_ms);
             \(SandboxAcquirer.schema)
             """),
+        Migration(version: 9, name: "promotion redemptions", sql: """
+            -- The capped promotion whose redemption a checkout took (given back if it is abandoned).
+            ALTER TABLE checkouts ADD COLUMN redemption TEXT;
+            -- Orders that used a promotion, from their placed events: redemption counts per node
+            -- and fleet-wide, and the per-customer limit.
+            CREATE TABLE promotion_redemptions (
+                promotion TEXT NOT NULL,
+                order_id TEXT NOT NULL,
+                code TEXT,
+                customer TEXT,
+                node TEXT NOT NULL,
+                amount INTEGER NOT NULL,        -- minor units off
+                placed_ms INTEGER NOT NULL,
+                cancelled INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (promotion, order_id)
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX promotion_redemptions_by_customer ON promotion_redemptions(promotion, customer);
+            """),
     ]
 }

@@ -74,6 +74,7 @@ extension OutpostNode {
         registerCheckoutRoutes()
         registerOrderRoutes()
         registerInventoryRoutes()
+        registerPromotionRoutes()
         registerShopPages()
         registerStorefrontRoutes()
     }

@@ -70,6 +70,8 @@ public final class OutpostNode {
     /// shipment raced the cancellation): settled after the change that showed it.
     var stockFollowUps: Set<String> = []
     /// Products decoded from their replicated fields, with the catalog version they were read at.
+    /// Every promotion, read once after each change to one (`promotions()`).
+    var promotionList: [Promotion]?
     /// Order events parsed once (see `OrderEventMemo`).
     var orderEvents = OrderEventMemo()
     var productCache: [String: (stamp: UInt64, product: Product?)] = [:]

@@ -69,16 +69,30 @@ public enum CartContents {
     }
 
     /// Sets lines (quantity and the price now) and removes others, as one delta.
-    public static func change(_ state: inout State, setting lines: [CartLine], removing removed: [String], replica: ReplicaID,
-                              at timestamp: HLCTimestamp) -> State {
+    public static func change(_ state: inout State, setting lines: [CartLine], removing removed: [String], removingCode: Bool = false,
+                              replica: ReplicaID, at timestamp: HLCTimestamp) -> State {
         var changes: [(key: String, mutate: (inout LWWRegister<Int64>) -> LWWRegister<Int64>)] = []
         for line in lines {
             changes.append(("q/" + line.sku, { $0.set(line.quantity, at: timestamp) }))
             if let price = line.unitPriceAtAdd { changes.append(("p/" + line.sku, { $0.set(price, at: timestamp) })) }
         }
         let present = state.keys
-        let removing = removed.flatMap { ["q/" + $0, "p/" + $0] }.filter(present.contains)
+        let removing = removed.flatMap { ["q/" + $0, "p/" + $0] }.filter(present.contains) + (removingCode ? present.filter { $0.hasPrefix("c/") } : [])
         return state.update(changes, removing: removing, replica: replica)
+    }
+
+    /// The discount code applied to the cart (`c/<CODE>`). One per cart: applying one removes
+    /// the others; should two nodes apply different codes at once, the first alphabetically is
+    /// the cart's on every node.
+    public static func code(of state: State) -> String? {
+        state.keys.filter { $0.hasPrefix("c/") && (state[$0]?.value ?? 0) > 0 }.map { String($0.dropFirst(2)) }.min()
+    }
+
+    /// Applies `code` (nil: removes the cart's code), as one delta.
+    public static func settingCode(_ state: inout State, _ code: String?, replica: ReplicaID, at timestamp: HLCTimestamp) -> State {
+        let key = code.map { "c/" + $0 }
+        let changes: [(key: String, mutate: (inout LWWRegister<Int64>) -> LWWRegister<Int64>)] = key.map { [($0, { $0.set(1, at: timestamp) })] } ?? []
+        return state.update(changes, removing: state.keys.filter { $0.hasPrefix("c/") && $0 != key }, replica: replica)
     }
 
     /// Merging a guest cart into a customer's on sign-in: a SKU in both keeps the larger

@@ -52,6 +52,8 @@ public struct OrderEvent: Equatable, Sendable, Codable {
     public var allocations: [StockAllocation]?
     /// The promotions that took money off, as the receipt shows them.
     public var discounts: [DiscountLine]?
+    /// The capped promotion whose redemption the order holds (given back if it is cancelled).
+    public var redemption: String?
     /// The shipping address and contact email, sealed with the region's data key (base64url):
     /// orders replicate fleet-wide, personal data in clear does not.
     public var sealedContact: String?
@@ -100,6 +102,7 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         json.string("number", number)
         json.string("payment", payment)
         json.string("reason", reason)
+        json.string("redemption", redemption)
         json.int("reserved_until_ms", reservedUntilMs)
         json.string("sealed_contact", sealedContact)
         json.object("totals", totals.map { totals in { json in
@@ -137,6 +140,7 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         number = json.string("number")
         payment = json.string("payment")
         reason = json.string("reason")
+        redemption = json.string("redemption")
         reservedUntilMs = json.int("reserved_until_ms")
         sealedContact = json.string("sealed_contact")
         if let t = json.object("totals"), let currency = t.string("currency"), let subtotal = t.int("subtotal"), let shipping = t.int("shipping"),

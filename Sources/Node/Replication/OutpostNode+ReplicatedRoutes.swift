@@ -155,7 +155,8 @@ extension OutpostNode {
                 var state = replica.state(at: key, in: collection, as: C.Cart.self) ?? C.Cart()
                 return try replica.commit(state.remove(sku), key: key, in: collection, at: replica.tick(wallMs: wall))
             }
-        case ("inventory", "increment"), ("inventory", "decrement"), ("inventory", "transfer"):
+        case ("inventory", "increment"), ("inventory", "decrement"), ("inventory", "transfer"),
+             ("redemptions", "increment"), ("redemptions", "decrement"), ("redemptions", "transfer"):
             let units = try required(operation.units, "units")
             guard units > 0 else { throw HTTPError(.validation, detail: "units must be positive") }
             let target = operation.op == "transfer" ? try required(operation.to, "to") : nil
@@ -174,7 +175,7 @@ extension OutpostNode {
                 } catch {
                     guard case let .insufficientRights(available, requested) = error else { throw error }
                     // Ask a peer holding rights; the till retries and finds them arrived.
-                    if operation.op == "decrement" { self.sync?.requestRights(key: key, units: requested - UInt64(max(0, available))) }
+                    if operation.op == "decrement" { self.sync?.requestRights(key: key, in: collection, units: requested - UInt64(max(0, available))) }
                     var refusal = HTTPError(.insufficientRights, detail: "this node holds rights to \(available) units of \(key); \(requested) asked")
                     refusal.problem.extensions = [("available", .int(available))]
                     throw refusal
@@ -204,7 +205,7 @@ extension OutpostNode {
         case "carts":
             let cart = replica.state(at: key, in: collection, as: C.Cart.self) ?? C.Cart()
             return ["lines": .object(cart.keys.sorted().compactMap { sku in cart[sku]?.value.map { JSONMember(sku, .int($0)) } })]
-        case "inventory":
+        case "inventory", "redemptions":
             let stock = replica.state(at: key, in: collection, as: C.Stock.self) ?? C.Stock()
             return ["value": .int(stock.value),
                     "rights": .object(stock.replicas.sorted().map { JSONMember($0, .int(stock.rights(of: $0))) })]

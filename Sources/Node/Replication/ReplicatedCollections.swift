@@ -7,7 +7,7 @@ public enum ReplicatedCollections {
     public typealias Stock = BoundedCounter
     public typealias Events = GSet<String>
 
-    public static let names = ["carts", "catalog", "customers", "inventory", "orders", "payments"]
+    public static let names = ["carts", "catalog", "customers", "inventory", "orders", "payments", "redemptions"]
 
     static func make() -> [any AnyReplicatedCollection] {
         [
@@ -18,6 +18,8 @@ public enum ReplicatedCollections {
             KeyedCollection<Stock>(name: "inventory", scope: .global),
             KeyedCollection<Events>(name: "orders", scope: .global),
             KeyedCollection<Events>(name: "payments", scope: .global),
+            // Per capped promotion, its redemptions left: rights to redeem, held and moved like stock.
+            KeyedCollection<Stock>(name: "redemptions", scope: .global),
         ]
     }
 }

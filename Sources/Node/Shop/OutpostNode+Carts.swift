@@ -130,13 +130,41 @@ extension OutpostNode {
                 JSONMember("amount", .int(amount)),
             ])
         }
-        return .object([
+        let members: [JSONMember] = [
             JSONMember("id", .string(id)),
             JSONMember("currency", currency.map { .string($0) } ?? .null),
             JSONMember("lines", .array(items)),
             JSONMember("subtotal", .int(subtotal)),
             JSONMember("price_changes", .bool(lines.contains(where: \.priceChanged))),
-        ])
+        ]
+        if case .wishlist? = CartOwner(cartId: id) { return .object(members) }
+        return .object(members + cartPricingMembers(id, lines: lines, currency: currency, locale: locale))
+    }
+
+    /// What the cart's order would cost now: its code, the promotions, shipping, tax and total.
+    private func cartPricingMembers(_ id: String, lines: [PricedCartLine], currency: String?, locale: String) -> [JSONMember] {
+        let code = cartCode(id)
+        var members: [JSONMember] = []
+        guard let currency, !lines.isEmpty else {
+            return code.map { [JSONMember("discount_code", .object([JSONMember("code", .string($0)), JSONMember("applies", .bool(false)),
+                                                                    JSONMember("reason", .string(CodeRefusal.noEligibleItems.rawValue))]))] } ?? []
+        }
+        let priced = orderLines(lines.filter { $0.priceNow != nil || $0.unitPrice != nil }, locale: locale)
+        let (outcome, totals) = price(priced, code: code, currency: currency)
+        if let code {
+            var status = [JSONMember("code", .string(code)), JSONMember("applies", .bool(outcome.codeRefusal == nil))]
+            if let refusal = outcome.codeRefusal { status.append(JSONMember("reason", .string(refusal.rawValue))) }
+            members.append(JSONMember("discount_code", .object(status)))
+        }
+        members += [
+            JSONMember("discounts", .array(outcome.discounts.map(Self.discountJSON))),
+            JSONMember("discount", .int(totals.discount)),
+            JSONMember("shipping", .int(totals.shipping)),
+            JSONMember("tax", .int(totals.tax)),
+            JSONMember("tax_included", .bool(totals.taxIncluded)),
+            JSONMember("total", .int(totals.total)),
+        ]
+        return members
     }
 
     /// Commits a change to the lines of a cart or wishlist through group commit.

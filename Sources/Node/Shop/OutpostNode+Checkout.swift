@@ -32,6 +32,9 @@ struct PendingCheckout {
     var token: String
     var lines: [PricedLine]
     var totals: OrderTotals
+    var discounts: [DiscountLine] = []
+    /// The capped promotion one of whose redemptions the order takes.
+    var redemption: Promotion?
     var allocations: [StockAllocation] = []
 
     var flightKey: String { cart + "\u{0}" + key }
@@ -145,9 +148,19 @@ extension OutpostNode {
             throw HTTPError(.validation, detail: "the cart's lines are priced in \(currencies.sorted().joined(separator: ", ")); one currency per order")
         }
         let orderLines = orderLines(lines, locale: config.locale)
-        let pending = PendingCheckout(cart: cartId, key: key, requestHash: requestHash, orderId: reuse?.orderId ?? "", number: reuse?.number ?? "",
+        let code = cartCode(cartId)
+        let (outcome, totals) = price(orderLines, code: code, currency: currency)
+        let codePromotion = code.flatMap { PromotionEngine.promotion(code: $0, in: promotions()) }
+        if let code, let refusal = outcome.codeRefusal ?? codePromotion.flatMap({ customerRefusal($0, customer: customerId) }) {
+            var error = HTTPError(.discountCodeNotApplicable, detail: "the code \(code) does not apply to this order (\(refusal.rawValue.replacingOccurrences(of: "_", with: " ")))")
+            error.problem.extensions = [("code", .string(code)), ("reason", .string(refusal.rawValue))]
+            throw error
+        }
+        var pending = PendingCheckout(cart: cartId, key: key, requestHash: requestHash, orderId: reuse?.orderId ?? "", number: reuse?.number ?? "",
                                       paymentId: reuse?.paymentId ?? "", customer: customerId, email: body.email, shipTo: body.shipTo, token: body.token,
-                                      lines: orderLines, totals: OrderTotals(currency: currency, lines: orderLines, terms: config.checkout))
+                                      lines: orderLines, totals: totals)
+        pending.discounts = outcome.discounts
+        pending.redemption = codePromotion?.usageCap == nil ? nil : codePromotion
         guard checkoutsInFlight.insert(pending.flightKey).inserted else {
             throw HTTPError(.checkoutInProgress, detail: "this checkout is still being answered", headers: HTTPHeaders([("Retry-After", "1")]))
         }
@@ -170,7 +183,7 @@ extension OutpostNode {
                 if exitsAfterReservation { ProcessStats.exitNow(137) }
                 replicatedChanged()
                 authorize(reserved, attempt: 1, answer: answer)
-            case .failure(let error as HTTPError) where error.problem.type == .insufficientStock && error.headers["Retry-After"] != nil
+            case .failure(let error as HTTPError) where [.insufficientStock, .discountCodeExhausted].contains(error.problem.type) && error.headers["Retry-After"] != nil
                 && (waitingUntilMs ?? Int64.max) > WallClock.nowMs():
                 let until = waitingUntilMs ?? WallClock.nowMs() + Self.rightsWaitMs
                 waitingForRights.append { [unowned self] in submitReservation(pending, waitingUntilMs: until, answer: answer) }
@@ -273,6 +286,7 @@ extension OutpostNode {
             }
             plans += plan
         }
+        if let promotion = pending.redemption { try takeRedemption(promotion, askPeers: askPeers) }
         let at = replica.tick(wallMs: WallClock.nowMs())
         let stamp = "\(me)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))"
         if pending.orderId.isEmpty {
@@ -284,11 +298,12 @@ extension OutpostNode {
             StockKey.parse(plan.key).map { StockAllocation(sku: $0.sku, location: $0.location, units: plan.units) }
         }
         try database.execute("""
-            INSERT INTO checkouts(cart, idempotency_key, request_hash, order_id, number, payment_id, state, allocations, created_ms)
-            VALUES (?, ?, ?, ?, ?, ?, 'authorizing', ?, ?)
-            ON CONFLICT(cart, idempotency_key) DO UPDATE SET state = 'authorizing', allocations = excluded.allocations, payment_id = excluded.payment_id
+            INSERT INTO checkouts(cart, idempotency_key, request_hash, order_id, number, payment_id, state, allocations, redemption, created_ms)
+            VALUES (?, ?, ?, ?, ?, ?, 'authorizing', ?, ?, ?)
+            ON CONFLICT(cart, idempotency_key) DO UPDATE SET state = 'authorizing', allocations = excluded.allocations, payment_id = excluded.payment_id,
+                redemption = excluded.redemption
             """, [pending.cart, pending.key, pending.requestHash, pending.orderId, pending.number, pending.paymentId,
-                  Self.allocationsText(pending.allocations), at.physicalMs])
+                  Self.allocationsText(pending.allocations), pending.redemption?.id, at.physicalMs])
         try recordMovements(pending.allocations, sign: -1, reason: .sold, reference: pending.orderId, actor: pending.customer ?? "guest")
         try takeStock(plans)
         var created = PaymentEvent(kind: .created, atMs: at.physicalMs, node: me)
@@ -379,6 +394,7 @@ extension OutpostNode {
                 payment.kind = .declined
                 payment.code = reason.rawValue
                 try releaseStock(pending.allocations, reference: pending.orderId, actor: pending.customer ?? "guest")
+                try releaseRedemption(pending.redemption?.id)
                 var problem = Problem(.paymentDeclined, detail: "the card was declined (\(reason.rawValue)); nothing was charged")
                 problem.extensions = [("reason", .string(reason.rawValue))]
                 status = 402
@@ -437,6 +453,8 @@ extension OutpostNode {
         placed.lines = pending.lines
         placed.totals = pending.totals
         placed.allocations = pending.allocations
+        placed.discounts = pending.discounts.isEmpty ? nil : pending.discounts
+        placed.redemption = pending.redemption?.id
         placed.sealedContact = customerVault.sealContact(email: pending.email, shipTo: pending.shipTo, order: pending.orderId, key: contactKey)
         placed.payment = pending.paymentId
         placed.accessHash = token.map { Hex.encode(SHA256.hash(Array($0.utf8))) }
@@ -469,7 +487,7 @@ extension OutpostNode {
     private func emptyCart(_ pending: PendingCheckout) throws {
         var state = replica.state(at: pending.cart, in: Self.cartsCollection, as: CartContents.State.self) ?? CartContents.State()
         let at = replica.tick(wallMs: WallClock.nowMs())
-        _ = try replica.commit(CartContents.change(&state, setting: [], removing: pending.lines.map(\.sku), replica: identity.nodeId, at: at),
+        _ = try replica.commit(CartContents.change(&state, setting: [], removing: pending.lines.map(\.sku), removingCode: true, replica: identity.nodeId, at: at),
                                key: pending.cart, in: Self.cartsCollection, at: at)
     }
 
@@ -500,14 +518,15 @@ extension OutpostNode {
     /// no answer, so nothing of them may stand: the payment is voided at the acquirer and the
     /// stock given back; the same request retried runs again with the same ids.
     func recoverAbandonedCheckouts() {
-        let rows = (try? database.query("SELECT cart, idempotency_key, order_id, payment_id, allocations FROM checkouts WHERE state = 'authorizing'") {
-            ($0.string(0), $0.string(1), $0.string(2), $0.string(3), $0.string(4))
+        let rows = (try? database.query("SELECT cart, idempotency_key, order_id, payment_id, allocations, redemption FROM checkouts WHERE state = 'authorizing'") {
+            ($0.string(0), $0.string(1), $0.string(2), $0.string(3), $0.string(4), $0.optionalString(5))
         }) ?? []
-        for (cart, key, orderId, paymentId, allocations) in rows {
+        for (cart, key, orderId, paymentId, allocations, redemption) in rows {
             gateway.void(paymentId: paymentId) { [unowned self] _ in
                 let me = identity.nodeId
                 writer.submit({ [unowned self] _ in
                     try releaseStock(Self.allocations(from: allocations), reference: orderId, actor: "recovery")
+                    try releaseRedemption(redemption)
                     var voided = PaymentEvent(kind: .voided, atMs: WallClock.nowMs(), node: me)
                     voided.order = orderId
                     try addEvents([voided.text], key: paymentId, in: Self.paymentsCollection)

@@ -36,6 +36,7 @@ extension OutpostNode {
                     reserved_until_ms = excluded.reserved_until_ms, cancellation_raced = excluded.cancellation_raced
                 """, [key, placed?.number, placed?.customer, placed?.node, state.status.rawValue, placed?.atMs, placed?.totals?.total,
                       placed?.totals?.currency, state.reservationExpiresMs, state.cancellationRaced ? 1 : 0])
+            try projectRedemptions(order: key, state: state)
             if placed?.node == identity.nodeId && (state.status == .cancelled || state.cancellationRaced) { stockFollowUps.insert(key) }
         }
     }
@@ -55,8 +56,10 @@ extension OutpostNode {
                 let retaken = try database.queryOne("SELECT count(*) FROM stock_movements WHERE reference = ? AND reason = 'sold' AND note = 'shipment raced a cancellation'", [order]) { $0.int(0) } ?? 0
                 if state.status == .cancelled && released == 0 {
                     try releaseStock(allocations, reference: order, actor: "cancellation")
+                    try releaseRedemption(state.placed?.redemption)
                 } else if state.cancellationRaced && released > 0 && retaken == 0 {
                     try retake(allocations, order: order)
+                    try retakeRedemption(state.placed?.redemption, order: order)
                 }
             }
         }, completion: { [unowned self] result in
@@ -81,6 +84,20 @@ extension OutpostNode {
                                metadata: ["order": "\(order)", "sku": "\(allocation.sku)", "short": "\(allocation.units - units)"])
             }
         }
+    }
+
+    /// The order was redeemed after all (a shipment raced its cancellation): its redemption is
+    /// taken again if this node holds one; a cap short by one is logged, never oversold further.
+    private func retakeRedemption(_ promotionId: String?, order: String) throws {
+        guard let promotionId else { return }
+        let me = identity.nodeId
+        var counter = replica.state(at: promotionId, in: Self.redemptionsCollection, as: BoundedCounter.self) ?? BoundedCounter()
+        guard counter.rights(of: me) >= 1 else {
+            return logger.warning("a shipment raced a cancellation and this node holds no redemption of the order's code to take again",
+                                  metadata: ["order": "\(order)", "promotion": "\(promotionId)"])
+        }
+        _ = try replica.commit(try counter.decrement(by: 1, replica: me), key: promotionId, in: Self.redemptionsCollection,
+                               at: replica.tick(wallMs: WallClock.nowMs()))
     }
 
     /// Orders this node placed whose payment never came: cancelled when their hold runs out.
@@ -182,10 +199,12 @@ extension OutpostNode {
         ]
         if let totals = placed?.totals {
             members.append(JSONMember("totals", .object([
-                JSONMember("currency", .string(totals.currency)), JSONMember("subtotal", .int(totals.subtotal)), JSONMember("shipping", .int(totals.shipping)),
+                JSONMember("currency", .string(totals.currency)), JSONMember("subtotal", .int(totals.subtotal)), JSONMember("discount", .int(totals.discount)),
+                JSONMember("shipping", .int(totals.shipping)),
                 JSONMember("tax", .int(totals.tax)), JSONMember("tax_included", .bool(totals.taxIncluded)), JSONMember("total", .int(totals.total)),
             ])))
         }
+        members.append(JSONMember("discounts", .array((placed?.discounts ?? []).map(Self.discountJSON))))
         members.append(JSONMember("payment", .object([
             JSONMember("id", placed?.payment.map { .string($0) } ?? .null),
             JSONMember("status", .string(payment?.status ?? (state.status == .placed ? "pending" : "authorized"))),
