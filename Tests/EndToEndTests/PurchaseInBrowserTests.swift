@@ -52,4 +52,42 @@ final class PurchaseInBrowserTests: XCTestCase {
         XCTAssertTrue(try browser.text.contains("pat@example.com"))
         try browser.screenshot(name: "purchase-4-account")
     }
+
+    func testAShopperUsesADiscountCodeInTheBrowser() throws {
+        guard let browser = try BrowserSession() else { throw XCTSkip("chromium is not installed: run bash .ci/setup") }
+        let shop = try Shop.start()
+        try shop.product("teapot", sku: "POT-1", price: 2_900, stock: 4)
+        let created = try shop.node.adminPost("/admin/v1/promotions", """
+            {"id": "ten", "name": "Ten off", "kind": "percentage", "percent_bp": 1000, "code": "SAVE10", "min_spend": 5000, "currency": "EUR"}
+            """)
+        XCTAssertEqual(created.status, 201, created.text)
+
+        try browser.open(shop.node.baseURL + "/products/teapot")
+        try browser.act("document.querySelector('form.add').submit()")
+        try browser.act("document.getElementById('code').value = 'nope'; document.querySelector('form.discount-code').submit()")
+        let refused = try browser.text
+        XCTAssertTrue(refused.contains("There is no such discount code"), refused)
+        try browser.act("location.href = '/cart'")
+        try browser.act("document.getElementById('code').value = 'save10'; document.querySelector('form.discount-code').submit()")
+        let waiting = try browser.text
+        XCTAssertTrue(waiting.contains("The code SAVE10 does not apply: the cart does not reach the code's minimum spend yet"), waiting)
+        try browser.act("document.getElementById('q-POT-1').value = '2'; document.querySelector('form.quantity').submit()")
+        let cart = try browser.text
+        XCTAssertTrue(cart.contains("Ten off (SAVE10) −€5.80"), cart)
+        XCTAssertTrue(cart.contains("Estimated total €57.15"), cart)
+        try browser.screenshot(name: "discount-1-cart")
+
+        try browser.act("location.href = '/checkout'")
+        XCTAssertTrue(try browser.text.contains("Ten off (SAVE10)"))
+        try browser.evaluate("""
+            const set = (id, v) => { document.getElementById(id).value = v; };
+            set('email', 'pat@example.com'); set('line1', '5 Quay Street'); set('city', 'Hamburg'); set('postal_code', '20095'); set('country', 'DE');
+            """)
+        try browser.act("document.querySelector('form.checkout-form').submit()")
+        let confirmation = try browser.text
+        XCTAssertTrue(confirmation.contains("Thank you! Your order is placed and paid."), confirmation)
+        XCTAssertTrue(confirmation.contains("Ten off (SAVE10) −€5.80"), confirmation)
+        XCTAssertTrue(confirmation.contains("€57.15"), "58.00 − 5.80 + 4.95 shipping")
+        try browser.screenshot(name: "discount-2-confirmation")
+    }
 }

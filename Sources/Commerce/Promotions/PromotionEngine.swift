@@ -37,6 +37,22 @@ public enum CodeRefusal: String, Sendable, CaseIterable {
     case unknown, inactive = "not_active", notStarted = "not_started", expired, currency = "other_currency"
     case minimumSpend = "minimum_spend", noEligibleItems = "no_eligible_items"
     case signInRequired = "sign_in_required", customerLimit = "customer_limit", exhausted
+
+    /// What the storefront tells the shopper.
+    public var explanation: String {
+        switch self {
+        case .unknown: "there is no such code"
+        case .inactive: "the code is not active now"
+        case .notStarted: "the code is not valid yet"
+        case .expired: "the code has expired"
+        case .currency: "the code is for another currency"
+        case .minimumSpend: "the cart does not reach the code's minimum spend yet"
+        case .noEligibleItems: "none of the items in the cart is included"
+        case .signInRequired: "sign in to use this code"
+        case .customerLimit: "you have used this code already"
+        case .exhausted: "the code has been used up"
+        }
+    }
 }
 
 /// Applies promotions to a cart, deterministically, so a cart shows what its order will charge.

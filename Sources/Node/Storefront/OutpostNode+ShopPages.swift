@@ -94,6 +94,27 @@ extension OutpostNode {
             acceptPrices(id) { _ in responder.send(Self.redirect("/cart")) }
         }
 
+        router.add("POST", "/cart/discount-code", bodyBytesMax: 1024, doc: doc("storefrontApplyDiscountCode", "Apply a discount code to the cart.", status: 303)) { [unowned self] request, responder in
+            if renewSession(request, responder) { return }
+            guard let id = pageCartId(request) else { return responder.send(Self.redirect("/cart")) }
+            do {
+                let code = try applicableCode(request.formValue("code") ?? "")
+                setCartCode(id, code) { [unowned self] error in
+                    responder.send(error == nil ? Self.redirect("/cart") : cartPage(request, message: "That did not work; try again."))
+                }
+            } catch {
+                var response = cartPage(request, message: Self.pageMessage(error))
+                response.status = 422
+                responder.send(response)
+            }
+        }
+
+        router.add("POST", "/cart/discount-code/remove", bodyBytesMax: 1024, doc: doc("storefrontRemoveDiscountCode", "Remove the cart's discount code.", status: 303)) { [unowned self] request, responder in
+            if renewSession(request, responder) { return }
+            guard let id = pageCartId(request) else { return responder.send(Self.redirect("/cart")) }
+            setCartCode(id, nil) { _ in responder.send(Self.redirect("/cart")) }
+        }
+
         shopPage("/checkout", doc("storefrontCheckout", "Contact, shipping address and card, with the order's totals.")) { [unowned self] request in
             guard let id = pageCartId(request), !cartLines(id).isEmpty else { return Self.redirect("/cart") }
             return checkoutPage(request, cartId: id, message: nil, status: 200, filled: [:])
@@ -168,6 +189,7 @@ extension OutpostNode {
             ]
             if let totals = placed.totals {
                 view["subtotal"] = money(totals.subtotal, currency, locale)
+                view["discounts"] = discountViews(placed.discounts ?? [], currency: currency, locale: locale)
                 view["shipping"] = money(totals.shipping, currency, locale)
                 view["tax"] = money(totals.tax, currency, locale)
                 view["total"] = money(totals.total, currency, locale)
@@ -175,7 +197,8 @@ extension OutpostNode {
             }
             if let contact = orderContact(id, sealed: placed.sealedContact) {
                 let a = contact.shipTo
-                var shipTo: Storefront.View = ["name": a.name ?? "", "line1": a.line1, "city": a.city, "postalCode": a.postalCode, "country": a.country]
+                var shipTo: Storefront.View = ["line1": a.line1, "city": a.city, "postalCode": a.postalCode, "country": a.country]
+                if let name = a.name, !name.isEmpty { shipTo["name"] = name }
                 if let line2 = a.line2, !line2.isEmpty { shipTo["line2"] = line2 }
                 view["shipTo"] = shipTo
             }
@@ -317,7 +340,8 @@ extension OutpostNode {
 
     private func cartPage(_ request: Request, message: String?, cartId: String? = nil) -> Response {
         let locale = shopperLocale(request)
-        let lines = (cartId ?? pageCartId(request)).map { priced(cartLines($0)) } ?? []
+        let id = cartId ?? pageCartId(request)
+        let lines = id.map { priced(cartLines($0)) } ?? []
         let currency = lines.lazy.compactMap { $0.priceNow?.currency }.first
         var subtotal: Int64 = 0
         let views: [Storefront.View] = lines.map { line in
@@ -332,8 +356,26 @@ extension OutpostNode {
                 "amount": money(unit * line.line.quantity, currency, locale),
             ]
         }
-        return page("cart", request, ["lines": views, "subtotal": money(subtotal, currency, locale), "message": message ?? "",
-                                      "priceChanges": lines.contains(where: \.priceChanged)])
+        var view: Storefront.View = ["lines": views, "subtotal": money(subtotal, currency, locale), "message": message ?? "",
+                                     "priceChanges": lines.contains(where: \.priceChanged)]
+        if let id, let currency, !lines.isEmpty {
+            let code = cartCode(id)
+            let (outcome, totals) = price(orderLines(lines, locale: locale), code: code, currency: currency)
+            view["discounts"] = discountViews(outcome.discounts, currency: currency, locale: locale)
+            view["shipping"] = money(totals.shipping, currency, locale)
+            view["total"] = money(totals.total, currency, locale)
+            if let code { view["code"] = code }
+            if let refusal = outcome.codeRefusal { view["codeReason"] = refusal.explanation }
+        }
+        return page("cart", request, view)
+    }
+
+    private func discountViews(_ discounts: [DiscountLine], currency: String?, locale: String) -> [Storefront.View] {
+        discounts.map { discount in
+            var view: Storefront.View = ["name": discount.name, "amount": money(discount.amount, currency, locale)]
+            if let code = discount.code { view["code"] = code }
+            return view
+        }
     }
 
     private func checkoutPage(_ request: Request, cartId: String, message: String?, status: Int, filled: [String: String]) -> Response {
@@ -341,7 +383,7 @@ extension OutpostNode {
         let lines = priced(cartLines(cartId))
         let currency = lines.lazy.compactMap { $0.priceNow?.currency }.first
         let orderLines = orderLines(lines, locale: locale)
-        let totals = OrderTotals(currency: currency ?? "", lines: orderLines, terms: config.checkout)
+        let (outcome, totals) = price(orderLines, code: cartCode(cartId), currency: currency ?? "")
         let customer = pageCustomer(request).flatMap(customer(id:))
         let saved = customer?.addresses.first
         let address: Storefront.View = [
@@ -355,6 +397,7 @@ extension OutpostNode {
             "cards": SandboxAcquirer.testCards.enumerated().map { ["token": $1.token, "label": $1.label, "first": $0 == 0] as Storefront.View },
             "lines": orderLines.map { ["name": $0.name, "quantity": $0.quantity, "amount": money($0.amount, currency, locale)] as Storefront.View },
             "subtotal": money(totals.subtotal, currency, locale), "shipping": money(totals.shipping, currency, locale),
+            "discounts": discountViews(outcome.discounts, currency: currency, locale: locale),
             "tax": money(totals.tax, currency, locale), "total": money(totals.total, currency, locale), "taxIncluded": totals.taxIncluded,
         ])
         response.status = status

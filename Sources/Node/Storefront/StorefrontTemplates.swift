@@ -210,6 +210,16 @@ enum StorefrontTemplates {
           </tbody>
         </table>
         <p class="subtotal">Subtotal <strong>{{subtotal}}</strong></p>
+        {{#discounts}}<p class="discount">{{name}}{{#code}} ({{code}}){{/code}} <span>−{{amount}}</span></p>{{/discounts}}
+        <form class="discount-code" method="post" action="/cart/discount-code">
+          <label for="code">Discount code</label><input id="code" name="code" value="{{code}}" autocomplete="off" maxlength="32">
+          <button type="submit">Apply</button>
+        </form>
+        {{#code}}
+        {{#codeReason}}<p class="notice" role="status">The code {{code}} does not apply: {{codeReason}}.</p>{{/codeReason}}
+        <form class="remove-code" method="post" action="/cart/discount-code/remove"><button type="submit">Remove code {{code}}</button></form>
+        {{/code}}
+        {{#total}}<p class="total">Estimated total <strong>{{total}}</strong> (shipping {{shipping}})</p>{{/total}}
         <p><a class="button" href="/checkout">Check out</a></p>
         {{/empty(lines)}}
         {{#empty(lines)}}<p class="empty">Your cart is empty. <a href="/">Keep shopping</a></p>{{/empty(lines)}}
@@ -249,6 +259,7 @@ enum StorefrontTemplates {
           <h2>Order summary</h2>
           <ul>{{#lines}}<li>{{quantity}} × {{name}} <span>{{amount}}</span></li>{{/lines}}</ul>
           <p>Subtotal <span>{{subtotal}}</span></p>
+          {{#discounts}}<p class="discount">{{name}}{{#code}} ({{code}}){{/code}} <span>−{{amount}}</span></p>{{/discounts}}
           <p>Shipping <span>{{shipping}}</span></p>
           <p>{{#taxIncluded}}Including tax{{/taxIncluded}}{{^taxIncluded}}Tax{{/taxIncluded}} <span>{{tax}}</span></p>
           <p class="total">Total <strong>{{total}}</strong></p>
@@ -270,9 +281,11 @@ enum StorefrontTemplates {
             <thead><tr><th scope="col">Item</th><th scope="col">Quantity</th><th scope="col">Amount</th></tr></thead>
             <tbody>{{#lines}}<tr><th scope="row">{{name}}</th><td>{{quantity}}</td><td>{{amount}}</td></tr>{{/lines}}</tbody>
           </table>
-          <p>Subtotal {{subtotal}} · Shipping {{shipping}} · {{#taxIncluded}}including tax{{/taxIncluded}}{{^taxIncluded}}tax{{/taxIncluded}} {{tax}}</p>
+          <p>Subtotal {{subtotal}}</p>
+          {{#discounts}}<p class="discount">{{name}}{{#code}} ({{code}}){{/code}} −{{amount}}</p>{{/discounts}}
+          <p>Shipping {{shipping}} · {{#taxIncluded}}including tax{{/taxIncluded}}{{^taxIncluded}}tax{{/taxIncluded}} {{tax}}</p>
           <p class="total">Total <strong>{{total}}</strong></p>
-          {{#shipTo}}<h2>Shipping to</h2><address>{{name}}<br>{{line1}}<br>{{#line2}}{{line2}}<br>{{/line2}}{{postalCode}} {{city}}<br>{{country}}</address>{{/shipTo}}
+          {{#shipTo}}<h2>Shipping to</h2><address>{{#name}}{{name}}<br>{{/name}}{{line1}}<br>{{#line2}}{{line2}}<br>{{/line2}}{{postalCode}} {{city}}<br>{{country}}</address>{{/shipTo}}
         </section>
         {{/content}}
         {{/layout}}
@@ -371,7 +384,10 @@ enum StorefrontTemplates {
         form.add { display: flex; gap: .5rem; align-items: center; margin: 1rem 0; } form.add input { width: 5rem; padding: .45rem; font: inherit; }
         .lines { width: 100%; border-collapse: collapse; background: var(--paper); } .lines th, .lines td { text-align: left; padding: .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         .lines form { display: inline-flex; gap: .3rem; } .lines input[type=number] { width: 4.5rem; padding: .35rem; font: inherit; }
-        .remove button { background: none; color: var(--bad); border: 1px solid var(--line); }
+        .remove button, .remove-code button { background: none; color: var(--bad); border: 1px solid var(--line); }
+        form.discount-code { display: flex; gap: .5rem; align-items: center; margin: 1rem 0 .5rem; flex-wrap: wrap; }
+        form.discount-code input { width: 12rem; padding: .45rem; font: inherit; text-transform: uppercase; border: 1px solid var(--line); border-radius: .4rem; }
+        .discount { color: var(--good); }
         .changed { color: var(--warn); font-weight: 600; } .subtotal, .total { font-size: 1.15rem; }
         a.button { display: inline-block; padding: .6rem 1.2rem; background: var(--accent); color: var(--accent-ink); border-radius: .4rem; text-decoration: none; }
         .notice.error { background: #fdecea; border-color: #f5c2bd; }
