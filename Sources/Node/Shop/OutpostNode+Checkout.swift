@@ -336,9 +336,14 @@ extension OutpostNode {
     /// Commits one change of the stock counter at `key`, inside the caller's transaction.
     /// `change` mutates the counter and returns the delta (the counter's mutators do both).
     func changeStock(_ key: String, _ change: (inout BoundedCounter) throws -> BoundedCounter) throws {
-        var stock = replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self) ?? BoundedCounter()
-        let delta = try change(&stock)
-        _ = try replica.commit(delta, key: key, in: Self.inventoryCollection, at: replica.tick(wallMs: WallClock.nowMs()))
+        try changeCounter(key, in: Self.inventoryCollection, change)
+    }
+
+    /// One change to a bounded counter (stock, or a capped code's redemptions), inside the caller's transaction.
+    func changeCounter(_ key: String, in collection: String, _ change: (inout BoundedCounter) throws -> BoundedCounter) throws {
+        var counter = replica.state(at: key, in: collection, as: BoundedCounter.self) ?? BoundedCounter()
+        let delta = try change(&counter)
+        _ = try replica.commit(delta, key: key, in: collection, at: replica.tick(wallMs: WallClock.nowMs()))
     }
 
     /// Gives an order's units back to the counters they came from (an increment by this node:

@@ -91,13 +91,12 @@ extension OutpostNode {
     private func retakeRedemption(_ promotionId: String?, order: String) throws {
         guard let promotionId else { return }
         let me = identity.nodeId
-        var counter = replica.state(at: promotionId, in: Self.redemptionsCollection, as: BoundedCounter.self) ?? BoundedCounter()
+        let counter = replica.state(at: promotionId, in: Self.redemptionsCollection, as: BoundedCounter.self) ?? BoundedCounter()
         guard counter.rights(of: me) >= 1 else {
             return logger.warning("a shipment raced a cancellation and this node holds no redemption of the order's code to take again",
                                   metadata: ["order": "\(order)", "promotion": "\(promotionId)"])
         }
-        _ = try replica.commit(try counter.decrement(by: 1, replica: me), key: promotionId, in: Self.redemptionsCollection,
-                               at: replica.tick(wallMs: WallClock.nowMs()))
+        try changeCounter(promotionId, in: Self.redemptionsCollection) { try $0.decrement(by: 1, replica: me) }
     }
 
     /// Orders this node placed whose payment never came: cancelled when their hold runs out.

@@ -86,11 +86,9 @@ extension OutpostNode {
     /// exhausted with Retry-After while a grant may come.
     func takeRedemption(_ promotion: Promotion, askPeers: Bool) throws {
         let me = identity.nodeId
-        var counter = replica.state(at: promotion.id, in: Self.redemptionsCollection, as: BoundedCounter.self) ?? BoundedCounter()
+        let counter = replica.state(at: promotion.id, in: Self.redemptionsCollection, as: BoundedCounter.self) ?? BoundedCounter()
         if counter.rights(of: me) >= 1 {
-            let delta = try counter.decrement(by: 1, replica: me)
-            _ = try replica.commit(delta, key: promotion.id, in: Self.redemptionsCollection, at: replica.tick(wallMs: WallClock.nowMs()))
-            return
+            return try changeCounter(promotion.id, in: Self.redemptionsCollection) { try $0.decrement(by: 1, replica: me) }
         }
         let code = promotion.code ?? promotion.id
         var error = HTTPError(.discountCodeExhausted, detail: "the redemptions of \(code) are used up")
@@ -110,9 +108,8 @@ extension OutpostNode {
     /// Gives an order's redemption back (an increment by this node: a right here again).
     func releaseRedemption(_ promotionId: String?) throws {
         guard let promotionId else { return }
-        var counter = replica.state(at: promotionId, in: Self.redemptionsCollection, as: BoundedCounter.self) ?? BoundedCounter()
-        let delta = counter.increment(by: 1, replica: identity.nodeId)
-        _ = try replica.commit(delta, key: promotionId, in: Self.redemptionsCollection, at: replica.tick(wallMs: WallClock.nowMs()))
+        let me = identity.nodeId
+        try changeCounter(promotionId, in: Self.redemptionsCollection) { $0.increment(by: 1, replica: me) }
     }
 
     /// The orders view's companion: who used which promotion, kept with the order's status.
