@@ -18,15 +18,22 @@ public struct StockAllocation: Equatable, Sendable, Codable {
     /// A list as JSON text (a checkout's record of what it took).
     public static func text(of list: [StockAllocation]) -> String {
         var json = EventJSONWriter()
-        json.objects("a", list) { json, a in json.string("location", a.location); json.string("sku", a.sku); json.int("units", a.units) }
+        json.objects("a", list, write)
         return json.text
     }
 
     public static func list(from text: String) -> [StockAllocation] {
-        EventJSONReader(text)?.objects("a")?.compactMap { a in
-            guard let sku = a.string("sku"), let location = a.string("location"), let units = a.int("units") else { return nil }
-            return StockAllocation(sku: sku, location: location, units: units)
-        } ?? []
+        EventJSONReader(text)?.objects("a")?.compactMap(read) ?? []
+    }
+
+    /// One allocation's members, as the checkout record and the placed event both hold them.
+    static func write(_ json: inout EventJSONWriter, _ a: StockAllocation) {
+        json.string("location", a.location); json.string("sku", a.sku); json.int("units", a.units)
+    }
+
+    static func read(_ a: EventJSONReader) -> StockAllocation? {
+        guard let sku = a.string("sku"), let location = a.string("location"), let units = a.int("units") else { return nil }
+        return StockAllocation(sku: sku, location: location, units: units)
     }
 }
 
@@ -81,9 +88,7 @@ public struct OrderEvent: Equatable, Sendable, Codable {
     public var text: String {
         var json = EventJSONWriter()
         json.string("access_hash", accessHash)
-        json.objects("allocations", allocations) { json, a in
-            json.string("location", a.location); json.string("sku", a.sku); json.int("units", a.units)
-        }
+        json.objects("allocations", allocations, StockAllocation.write)
         json.int("amount", amount)
         json.int("at_ms", atMs)
         json.string("carrier", carrier)
@@ -120,10 +125,7 @@ public struct OrderEvent: Equatable, Sendable, Codable {
               let node = json.string("node") else { return nil }
         self.init(kind: kind, atMs: atMs, node: node)
         accessHash = json.string("access_hash")
-        allocations = json.objects("allocations")?.compactMap { a in
-            guard let sku = a.string("sku"), let location = a.string("location"), let units = a.int("units") else { return nil }
-            return StockAllocation(sku: sku, location: location, units: units)
-        }
+        allocations = json.objects("allocations")?.compactMap(StockAllocation.read)
         amount = json.int("amount")
         carrier = json.string("carrier")
         customer = json.string("customer")

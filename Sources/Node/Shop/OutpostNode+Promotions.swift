@@ -197,13 +197,12 @@ extension OutpostNode {
                 if let code = promotion.code, PromotionEngine.promotion(code: code, in: promotions()) != nil {
                     throw HTTPError(.promotionCodeTaken, detail: "the code \(code) belongs to another promotion")
                 }
-                let me = identity.nodeId, replica = self.replica
-                writer.submit({ _ in
+                let me = identity.nodeId
+                writer.submit({ [unowned self] _ in
                     _ = try Self.commit(promotion.fields, key: Promotion.keyPrefix + promotion.id, replica: replica, as: me)
+                    // This node holds the rights to every redemption; others ask for them as they sell.
                     if let cap = promotion.usageCap {
-                        var counter = BoundedCounter()
-                        let delta = counter.increment(by: UInt64(cap), replica: me)
-                        _ = try replica.commit(delta, key: promotion.id, in: Self.redemptionsCollection, at: replica.tick(wallMs: WallClock.nowMs()))
+                        try changeCounter(promotion.id, in: Self.redemptionsCollection) { $0.increment(by: UInt64(cap), replica: me) }
                     }
                 }, completion: { [unowned self] result in
                     switch result {
