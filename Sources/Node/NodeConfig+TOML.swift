@@ -38,7 +38,7 @@ extension NodeConfig {
             throw ConfigError(key: source, "not valid TOML")
         }
         let reader = TOMLReader(table: table, prefix: "")
-        try reader.allowOnly(["node", "http", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory"])
+        try reader.allowOnly(["node", "http", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns"])
         if let node = try reader.table("node") {
             try node.allowOnly(["id", "region", "role", "data_dir", "locale"])
             if let id = try node.string("id") { nodeId = try Self.name(id, key: "node.id") }
@@ -104,6 +104,16 @@ extension NodeConfig {
             if let v = try checkout.integer("shipping_flat_fee", in: 0...100_000_000) { self.checkout.shippingFlatFee = Int64(v) }
             if let v = try checkout.integer("free_shipping_from", in: 0...1_000_000_000) { self.checkout.freeShippingFrom = Int64(v) }
             if let v = try checkout.integer("reservation_seconds", in: 1...86_400) { reservationSeconds = Int64(v) }
+        }
+        if let table = try reader.table("returns") {
+            try table.allowOnly(["window_days", "refund_shipping"])
+            if let v = try table.integer("window_days", in: 0...3650) { returns.windowDays = Int64(v) }
+            if let v = try table.string("refund_shipping") {
+                guard let policy = ReturnPolicy.ShippingRefund(rawValue: v) else {
+                    throw ConfigError(key: "returns.refund_shipping", "must be one of \(ReturnPolicy.ShippingRefund.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), not \"\(v)\"")
+                }
+                returns.refundShipping = policy
+            }
         }
         if let inventory = try reader.table("inventory") {
             try inventory.allowOnly(["location"])

@@ -33,6 +33,8 @@ public struct NodeConfig: Sendable, Equatable {
     public var passwordCostLog2N: UInt8 = 15
     /// Tax, shipping fee: how this region's checkout prices an order.
     public var checkout = CheckoutTerms()
+    /// The return window and whether shipping is refunded (`[returns]`).
+    public var returns = ReturnPolicy()
     /// How long an order placed without a confirmed payment holds its stock.
     public var reservationSeconds: Int64 = 900
     /// The location this node sells from (stock receipts default to it); nil: the node's id.

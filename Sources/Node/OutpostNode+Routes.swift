@@ -75,6 +75,9 @@ extension OutpostNode {
         registerOrderRoutes()
         registerInventoryRoutes()
         registerPromotionRoutes()
+        registerShippingRoutes()
+        registerFulfilmentRoutes()
+        registerReturnRoutes()
         registerShopPages()
         registerStorefrontRoutes()
     }

@@ -69,11 +69,12 @@ public final class OutpostNode {
     /// Orders whose stock this node placed must be given back (cancelled) or taken again (a
     /// shipment raced the cancellation): settled after the change that showed it.
     var stockFollowUps: Set<String> = []
-    /// Products decoded from their replicated fields, with the catalog version they were read at.
-    /// Every promotion, read once after each change to one (`promotions()`).
+    /// Every promotion and shipping method, read once after each change to one (`promotions()`, `shippingMethods()`).
     var promotionList: [Promotion]?
+    var shippingMethodList: [ShippingMethod]?
     /// Order events parsed once (see `OrderEventMemo`).
     var orderEvents = OrderEventMemo()
+    /// Products decoded from their replicated fields, with the catalog version they were read at.
     var productCache: [String: (stamp: UInt64, product: Product?)] = [:]
     /// Test-only: `OUTPOST_TEST_FAULT=exit-after-reservation` makes the process exit at once
     /// (no cleanup, like kill -9) after a checkout's reservation committed and before the

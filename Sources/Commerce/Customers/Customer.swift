@@ -67,6 +67,9 @@ public struct Address: Sendable, Equatable, Codable {
         self.country = country
     }
 
+    /// An ISO 3166-1 alpha-2 code as addresses carry it: two capital letters.
+    public static func isCountry(_ code: String) -> Bool { code.count == 2 && code.allSatisfy { $0.isASCII && $0.isUppercase } }
+
     /// JSON text (for sealing as one field).
     var json: [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "{")]
@@ -209,18 +212,19 @@ public struct CustomerVault: Sendable {
 
     public static func newContactKey() -> [UInt8] { SecureRandom.bytes(32) }
 
-    public func sealContact(email: String, shipTo: Address, order: String, key: [UInt8]) -> String {
+    /// `shipTo` is nil for an order collected at a store.
+    public func sealContact(email: String, shipTo: Address?, order: String, key: [UInt8]) -> String {
         var json: [UInt8] = Array(#"{"email":"#.utf8)
         JSONText.appendString(email, to: &json)
-        json += Array(#","ship_to":"#.utf8) + shipTo.json + [UInt8(ascii: "}")]
+        if let shipTo { json += Array(#","ship_to":"#.utf8) + shipTo.json }
+        json.append(UInt8(ascii: "}"))
         return Base64.encode(SealedBox.seal(json, key: key, context: Array(("order:" + order).utf8)), url: true, padded: false)
     }
 
-    public func openContact(_ sealed: String, order: String, key: [UInt8]) -> (email: String, shipTo: Address)? {
+    public func openContact(_ sealed: String, order: String, key: [UInt8]) -> (email: String, shipTo: Address?)? {
         guard let box = Base64.decode(sealed, url: true), let json = SealedBox.open(box, key: key, context: Array(("order:" + order).utf8)),
-              case .object(let members)? = LooseJSON.parse(json), case .string(let email)? = members["email"],
-              let shipTo = members["ship_to"].flatMap(Address.init) else { return nil }
-        return (email, shipTo)
+              case .object(let members)? = LooseJSON.parse(json), case .string(let email)? = members["email"] else { return nil }
+        return (email, members["ship_to"].flatMap(Address.init))
     }
 
     /// The fields of `orderkey:<order>`: the order's contact key sealed with the region's key.

@@ -58,6 +58,8 @@ public enum StockMovementReason: String, Sendable, CaseIterable {
     case transferOut = "transfer_out", transferIn = "transfer_in"
     /// Taken by an order; given back by its cancellation or an expired reservation.
     case sold, released
+    /// Back from a shopper's return, restocked.
+    case returned
 
     /// The reasons an operator may give for an adjustment.
     public static let adjustments: [StockMovementReason] = [.counted, .damaged, .lost, .found, .expired]

@@ -43,6 +43,11 @@ public struct StockAllocation: Equatable, Sendable, Codable {
 public struct OrderEvent: Equatable, Sendable, Codable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         case placed, paid, fulfilled, shipped, delivered, cancelled, refunded
+        case returnRequested = "return_requested", returnApproved = "return_approved", returnRejected = "return_rejected"
+        case returnReceived = "return_received"
+
+        /// The steps of one return, each naming it (`returnId`).
+        public var isReturnStep: Bool { [.returnRequested, .returnApproved, .returnRejected, .returnReceived].contains(self) }
     }
 
     public var kind: Kind
@@ -64,6 +69,8 @@ public struct OrderEvent: Equatable, Sendable, Codable {
     /// The shipping address and contact email, sealed with the region's data key (base64url):
     /// orders replicate fleet-wide, personal data in clear does not.
     public var sealedContact: String?
+    /// The way to ship the shopper chose (nil: an order from before shipping methods, flat fee).
+    public var shipping: ShippingChoice?
     public var payment: String?
     /// An order placed before its payment was confirmed holds its stock until then.
     public var reservedUntilMs: Int64?
@@ -75,8 +82,17 @@ public struct OrderEvent: Equatable, Sendable, Codable {
     // shipped
     public var carrier: String?
     public var tracking: String?
-    // cancelled, refunded
+    // cancelled, refunded, return_rejected
     public var reason: String?
+    /// fulfilled, shipped, delivered: the units this step covers (nil: every unit left);
+    /// return_requested: the units asked back, each with its reason; return_received: each unit's disposition.
+    public var items: [OrderItem]?
+    /// fulfilled, shipped: the stock location the parcel left from.
+    public var location: String?
+    /// The return this step belongs to (return steps, and the refund of a return).
+    public var returnId: String?
+    /// return_received: the order that sends the exchanged goods.
+    public var exchangeOrder: String?
 
     public init(kind: Kind, atMs: Int64, node: String) {
         self.kind = kind
@@ -98,18 +114,23 @@ public struct OrderEvent: Equatable, Sendable, Codable {
             json.objects("lines", d.lines.sorted { $0.key < $1.key }) { json, part in json.int("amount", part.value); json.string("sku", part.key) }
             json.string("name", d.name); json.string("promotion", d.promotion); json.int("shipping", d.shipping)
         }
+        json.string("exchange_order", exchangeOrder)
+        json.objects("items", items, OrderItem.write)
         json.string("kind", kind.rawValue)
         json.objects("lines", lines) { json, line in
             json.string("name", line.name); json.string("product_id", line.productId); json.int("quantity", line.quantity)
             json.string("sku", line.sku); json.int("unit_price", line.unitPrice)
         }
+        json.string("location", location)
         json.string("node", node)
         json.string("number", number)
         json.string("payment", payment)
         json.string("reason", reason)
         json.string("redemption", redemption)
         json.int("reserved_until_ms", reservedUntilMs)
+        json.string("return", returnId)
         json.string("sealed_contact", sealedContact)
+        json.object("shipping", shipping.map { choice in { json in ShippingChoice.write(&json, choice) } })
         json.object("totals", totals.map { totals in { json in
             json.string("currency", totals.currency); json.int("discount", totals.discount == 0 ? nil : totals.discount)
             json.int("shipping", totals.shipping); json.int("subtotal", totals.subtotal)
@@ -135,6 +156,11 @@ public struct OrderEvent: Equatable, Sendable, Codable {
             return DiscountLine(promotion: promotion, name: d.string("name") ?? promotion, code: d.string("code"), amount: amount,
                                 shipping: d.int("shipping") ?? 0, lines: Dictionary(parts, uniquingKeysWith: +))
         }
+        exchangeOrder = json.string("exchange_order")
+        items = json.objects("items")?.compactMap(OrderItem.read)
+        location = json.string("location")
+        returnId = json.string("return")
+        shipping = json.object("shipping").flatMap(ShippingChoice.read)
         lines = json.objects("lines")?.compactMap { line in
             guard let sku = line.string("sku"), let quantity = line.int("quantity"), let unitPrice = line.int("unit_price") else { return nil }
             return PricedLine(sku: sku, productId: line.string("product_id") ?? "", name: line.string("name") ?? sku, quantity: quantity, unitPrice: unitPrice)
@@ -159,13 +185,17 @@ public struct OrderEvent: Equatable, Sendable, Codable {
 ///
 /// Precedence, highest first (docs/orders.md):
 /// 1. refunded: refunds add up to what was paid;
-/// 2. delivered, then shipped: goods that left cannot be un-shipped, so a shipment beats a
-///    cancellation made concurrently on another node (`cancellationRaced` says it happened);
+/// 2. delivered (every unit), shipped (every unit), partially shipped: goods that left cannot
+///    be un-shipped, so a shipment beats a cancellation made concurrently on another node
+///    (`cancellationRaced` says it happened);
 /// 3. cancelled;
 /// 4. fulfilled, paid, placed.
+/// Returns run beside the status, each with its own fold (`OrderReturn`).
 public struct OrderState: Equatable, Sendable {
     public enum Status: String, Sendable, CaseIterable {
-        case placed, paid, fulfilled, shipped, delivered, cancelled, refunded
+        case placed, paid, fulfilled
+        case partiallyShipped = "partially_shipped"
+        case shipped, delivered, cancelled, refunded
     }
 
     public private(set) var placed: OrderEvent?
@@ -175,6 +205,12 @@ public struct OrderState: Equatable, Sendable {
     public private(set) var refundedAmount: Int64 = 0
     /// A cancellation and a shipment were both recorded: the goods left, the order stands.
     public private(set) var cancellationRaced = false
+    /// Units per SKU: ordered, shipped and delivered (never more than ordered, in event order).
+    public private(set) var ordered: [String: Int64] = [:]
+    public private(set) var shipped: [String: Int64] = [:]
+    public private(set) var delivered: [String: Int64] = [:]
+    /// Returns by id, in the order they were asked for.
+    public private(set) var returns: [OrderReturn] = []
 
     public init(texts: some Sequence<String>) {
         self.init(pairs: texts.compactMap { text in OrderEvent(text: text).map { ($0, text) } })
@@ -194,23 +230,38 @@ public struct OrderState: Equatable, Sendable {
         var seen = Set<String>()
         events = pairs.filter { seen.insert($0.1).inserted }.sorted { ($0.0.atMs, $0.1) < ($1.0.atMs, $1.1) }.map(\.0)
         var kinds = Set<OrderEvent.Kind>()
+        var returnSteps: [String: [OrderEvent]] = [:], returnOrder: [String] = []
         for event in events {
             kinds.insert(event.kind)
             switch event.kind {
-            case .placed: placed = placed ?? event
+            case .placed:
+                if placed == nil {
+                    placed = event
+                    for line in event.lines ?? [] { ordered[line.sku, default: 0] += line.quantity }
+                }
             case .paid: paidAmount = max(paidAmount, event.amount ?? 0)
             case .refunded: refundedAmount += event.amount ?? 0
+            case .shipped: Self.count(event.items, into: &shipped, upTo: ordered)
+            case .delivered: Self.count(event.items, into: &delivered, upTo: shipped)
             default: break
             }
+            if let id = event.returnId, event.kind.isReturnStep || event.kind == .refunded {
+                if returnSteps[id] == nil { returnOrder.append(id) }
+                returnSteps[id, default: []].append(event)
+            }
         }
-        let shippedOrLater = kinds.contains(.shipped) || kinds.contains(.delivered)
-        cancellationRaced = shippedOrLater && kinds.contains(.cancelled)
+        returns = returnOrder.compactMap { OrderReturn(id: $0, steps: returnSteps[$0] ?? []) }
+        let units = ordered.values.reduce(0, +)
+        let shippedUnits = shipped.values.reduce(0, +), deliveredUnits = delivered.values.reduce(0, +)
+        cancellationRaced = shippedUnits > 0 && kinds.contains(.cancelled)
         if paidAmount > 0 && refundedAmount >= paidAmount {
             status = .refunded
-        } else if kinds.contains(.delivered) {
+        } else if units > 0 && deliveredUnits >= units {
             status = .delivered
-        } else if kinds.contains(.shipped) {
+        } else if units > 0 && shippedUnits >= units {
             status = .shipped
+        } else if shippedUnits > 0 {
+            status = .partiallyShipped
         } else if kinds.contains(.cancelled) {
             status = .cancelled
         } else if kinds.contains(.fulfilled) {
@@ -222,16 +273,25 @@ public struct OrderState: Equatable, Sendable {
         }
     }
 
+    /// Adds a step's units (nil: every unit `limit` still allows) to `counted`, never past `limit`.
+    private static func count(_ items: [OrderItem]?, into counted: inout [String: Int64], upTo limit: [String: Int64]) {
+        let asked = items ?? limit.map { OrderItem(sku: $0.key, quantity: $0.value) }
+        for item in asked {
+            let room = max(0, (limit[item.sku] ?? 0) - (counted[item.sku] ?? 0))
+            if room > 0 { counted[item.sku, default: 0] += min(room, item.quantity) }
+        }
+    }
+
     /// Statuses from which an event of `kind` may be recorded; anything else is refused (409).
     public static func allowedFrom(_ kind: OrderEvent.Kind) -> Set<Status> {
         switch kind {
         case .placed: []
         case .paid: [.placed]
         case .fulfilled: [.paid]
-        case .shipped: [.paid, .fulfilled]
-        case .delivered: [.shipped]
+        case .shipped: [.paid, .fulfilled, .partiallyShipped]
+        case .delivered: [.shipped, .partiallyShipped]
         case .cancelled: [.placed, .paid, .fulfilled]
-        case .refunded: [.shipped, .delivered]
+        case .refunded, .returnRequested, .returnApproved, .returnRejected, .returnReceived: [.partiallyShipped, .shipped, .delivered]
         }
     }
 
@@ -242,6 +302,101 @@ public struct OrderState: Equatable, Sendable {
 
     /// When an unpaid order's stock goes back, if it is still unpaid.
     public var reservationExpiresMs: Int64? { status == .placed ? placed?.reservedUntilMs : nil }
+
+    /// Units per SKU still to ship.
+    public var unshipped: [String: Int64] {
+        Dictionary(uniqueKeysWithValues: ordered.compactMap { sku, units in
+            let left = units - (shipped[sku] ?? 0)
+            return left > 0 ? (sku, left) : nil
+        })
+    }
+
+    /// Units per SKU a new return may ask for: shipped, less those in returns not rejected.
+    public var returnable: [String: Int64] {
+        var left = shipped
+        for r in returns where r.status != .rejected {
+            for item in r.items { left[item.sku, default: 0] -= item.quantity }
+        }
+        return left.filter { $0.value > 0 }
+    }
+
+    /// When the last parcel left (a return window runs from it).
+    public var lastShipmentMs: Int64? { events.last { $0.kind == .shipped }?.atMs }
+
+    public func findReturn(_ id: String) -> OrderReturn? { returns.first { $0.id == id } }
+
+    /// What the refund of a return comes to: the goods at what was paid for them after
+    /// discounts, shipping as `policy` says, tax in the same proportion as on the order; the
+    /// return that leaves nothing kept refunds all that is left, so rounding never strands a
+    /// minor unit. Exchanged units refund nothing (their replacement is the refund).
+    public func refundAmount(for r: OrderReturn, policy: ReturnPolicy) -> Int64 {
+        guard let placed, let totals = placed.totals else { return 0 }
+        let lines = placed.lines ?? []
+        var discountBySku: [String: Int64] = [:], shippingDiscount: Int64 = 0
+        for discount in placed.discounts ?? [] {
+            shippingDiscount += discount.shipping
+            for (sku, amount) in discount.lines { discountBySku[sku, default: 0] += amount }
+        }
+        var goods: Int64 = 0
+        for item in r.items where item.exchangeSku == nil {
+            guard let line = lines.first(where: { $0.sku == item.sku }), line.quantity > 0 else { continue }
+            let net = max(0, line.amount - (discountBySku[item.sku] ?? 0))
+            goods += OrderTotals.divideRounding(net * min(item.quantity, line.quantity), by: line.quantity)
+        }
+        let returnedAfter = returns.filter { $0.status != .rejected }.reduce(Int64(0)) { $0 + $1.items.reduce(0) { $0 + $1.quantity } }
+        let everything = returnedAfter >= ordered.values.reduce(0, +)
+        let shippingNet = max(0, totals.shipping - shippingDiscount)
+        let shipping: Int64 = switch policy.refundShipping {
+        case .always: r.id == returns.first(where: { $0.status != .rejected })?.id ? shippingNet : 0
+        case .fullReturn: everything ? shippingNet : 0
+        case .never: 0
+        }
+        let othersSettled = returns.allSatisfy { $0.id == r.id || $0.status == .rejected || $0.status == .refunded || $0.isExchangeOnly }
+        if everything && othersSettled && !r.items.contains(where: { $0.exchangeSku != nil }) && policy.refundShipping != .never { return refundable }
+        let base = max(1, totals.subtotal - totals.discount + totals.shipping)
+        return min(refundable, OrderTotals.divideRounding((goods + shipping) * totals.total, by: base))
+    }
+}
+
+/// One return of an order: its steps folded. Precedence, highest first: refunded, received
+/// (goods that came back count whatever a concurrent rejection said), rejected, approved,
+/// requested.
+public struct OrderReturn: Equatable, Sendable {
+    public enum Status: String, Sendable, CaseIterable {
+        case requested, approved, rejected, received, refunded
+    }
+
+    public var id: String
+    public var items: [OrderItem]
+    public var requestedMs: Int64
+    /// Who asked: a customer id, or "store".
+    public var requestedBy: String?
+    public var status: Status
+    /// What the store did with each unit (from return_received).
+    public var dispositions: [OrderItem] = []
+    public var refundedAmount: Int64 = 0
+    public var exchangeOrder: String?
+    public var rejection: String?
+
+    init?(id: String, steps: [OrderEvent]) {
+        guard let request = steps.first(where: { $0.kind == .returnRequested }), let items = request.items, !items.isEmpty else { return nil }
+        self.id = id
+        self.items = items
+        requestedMs = request.atMs
+        requestedBy = request.customer ?? "store"
+        let kinds = Set(steps.map(\.kind))
+        if let received = steps.first(where: { $0.kind == .returnReceived }) {
+            dispositions = received.items ?? []
+            exchangeOrder = received.exchangeOrder
+        }
+        rejection = steps.first { $0.kind == .returnRejected }?.reason
+        refundedAmount = steps.filter { $0.kind == .refunded }.reduce(0) { $0 + ($1.amount ?? 0) }
+        status = kinds.contains(.refunded) ? .refunded : kinds.contains(.returnReceived) ? .received : kinds.contains(.returnRejected) ? .rejected
+            : kinds.contains(.returnApproved) ? .approved : .requested
+    }
+
+    /// Every unit is exchanged: nothing to refund.
+    public var isExchangeOnly: Bool { items.allSatisfy { $0.exchangeSku != nil } }
 }
 
 /// Order events by their text, parsed once. An order's events are folded again on every change

@@ -35,7 +35,7 @@ public struct ShippingMethod: Equatable, Sendable {
     /// The region whose shoppers are offered it (its currency is the region's).
     public var region: String
     public var currency: String
-    /// ISO 3166 alpha-2 countries it delivers to; empty for click-and-collect.
+    /// ISO 3166 alpha-2 countries it delivers to; empty: every country (click-and-collect: none).
     public var countries: [String]
     public var rate: Rate
     /// Orders whose goods cost at least this ship free.
@@ -45,6 +45,8 @@ public struct ShippingMethod: Equatable, Sendable {
     public var maxDays: Int64
     /// Click-and-collect: the stock location (a store) where the shopper picks the order up.
     public var collectAt: String?
+    /// A retired method is offered no more; orders that chose it keep its name and fee.
+    public var retired = false
 
     public init(id: String, name: String, region: String, currency: String, countries: [String], rate: Rate, freeFrom: Int64? = nil,
                 minDays: Int64, maxDays: Int64, collectAt: String? = nil) {
@@ -61,6 +63,18 @@ public struct ShippingMethod: Equatable, Sendable {
     }
 
     public var isCollect: Bool { collectAt != nil }
+
+    /// Whether it takes parcels to `country` (nil: the shopper gave no address yet).
+    public func delivers(to country: String?) -> Bool {
+        guard !isCollect, let country else { return false }
+        return countries.isEmpty || countries.contains(country)
+    }
+
+    /// The region's `[checkout]` flat fee as a method, for regions that define none of their own.
+    public static func standard(region: String, currency: String, terms: CheckoutTerms) -> ShippingMethod {
+        ShippingMethod(id: "standard", name: "Standard delivery", region: region, currency: currency, countries: [],
+                       rate: .flat(terms.shippingFlatFee), freeFrom: terms.freeShippingFrom, minDays: 2, maxDays: 5)
+    }
 
     /// The fee for goods of `value` weighing `grams`; nil when the method cannot carry them.
     public func fee(value: Int64, grams: Int64) -> Int64? {
@@ -85,6 +99,13 @@ public struct ShippingQuote: Equatable, Sendable {
     /// UTC calendar days (yyyy-mm-dd) of the earliest and latest delivery or collection.
     public var earliest: String
     public var latest: String
+
+    public init(method: ShippingMethod, fee: Int64, earliest: String, latest: String) {
+        self.method = method
+        self.fee = fee
+        self.earliest = earliest
+        self.latest = latest
+    }
 }
 
 public enum ShippingRates {
@@ -92,7 +113,7 @@ public enum ShippingRates {
     /// weighing `grams`, cheapest first (then by name), each with its fee and estimate from `nowMs`.
     public static func quotes(_ methods: [ShippingMethod], region: String, currency: String, country: String?, value: Int64, grams: Int64,
                               nowMs: Int64) -> [ShippingQuote] {
-        methods.filter { $0.region == region && $0.currency == currency && ($0.isCollect || country.map($0.countries.contains) == true) }
+        methods.filter { !$0.retired && $0.region == region && $0.currency == currency && ($0.isCollect || $0.delivers(to: country)) }
             .compactMap { method in
                 method.fee(value: value, grams: grams).map {
                     ShippingQuote(method: method, fee: $0, earliest: businessDay(after: method.minDays, fromMs: nowMs),

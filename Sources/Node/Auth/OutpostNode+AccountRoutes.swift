@@ -248,7 +248,7 @@ extension OutpostNode {
             default: problems.append((name, "must be 1 to \(limit) characters on one line"))
             }
         }
-        if case .string(let country)? = members["country"], country.count == 2, country.allSatisfy({ $0.isASCII && $0.isUppercase }) {} else {
+        if case .string(let country)? = members["country"], Address.isCountry(country) {} else {
             problems.append(("country", "must be an ISO 3166-1 alpha-2 code in capitals (GB, DE)"))
         }
         for name in members.keys.sorted() where !["line1", "line2", "city", "postal_code", "country", "label", "name"].contains(name) {

@@ -25,6 +25,7 @@ extension OutpostNode {
                     let fields = replica.state(at: key, in: collection, as: CatalogFields.Entry.self).map(CatalogFields.values) ?? [:]
                     if StockLocation.isKey(key) { continue }
                     if Promotion.isKey(key) { promotionList = nil; continue }
+                    if ShippingMethod.isKey(key) { shippingMethodList = nil; continue }
                     if CatalogFields.isCategoryKey(key) {
                         let id = String(key.dropFirst(CatalogFields.categoryPrefix.count))
                         catalog.project(categoryId: id, CatalogFields.category(id: id, from: fields))

@@ -28,8 +28,9 @@ struct PendingCheckout {
     var paymentId: String
     var customer: String?
     var email: String
-    var shipTo: Address
+    var shipTo: Address?
     var token: String
+    var shipping: ShippingChoice
     var lines: [PricedLine]
     var totals: OrderTotals
     var discounts: [DiscountLine] = []
@@ -148,8 +149,12 @@ extension OutpostNode {
             throw HTTPError(.validation, detail: "the cart's lines are priced in \(currencies.sorted().joined(separator: ", ")); one currency per order")
         }
         let orderLines = orderLines(lines, locale: config.locale)
+        let quote = try chooseShipping(body.shippingMethod, lines: orderLines, currency: currency, country: body.shipTo?.country)
+        if !quote.method.isCollect && body.shipTo == nil {
+            throw Self.validationError(ValidationFailure([FieldError("ship_to", "is required for delivery (\(quote.method.id)); only click-and-collect needs none")]))
+        }
         let code = cartCode(cartId)
-        let (outcome, totals) = price(orderLines, code: code, currency: currency)
+        let (outcome, totals) = price(orderLines, code: code, currency: currency, shipping: quote.fee)
         let codePromotion = code.flatMap { PromotionEngine.promotion(code: $0, in: promotions()) }
         if let code, let refusal = outcome.codeRefusal ?? codePromotion.flatMap({ customerRefusal($0, customer: customerId) }) {
             var error = HTTPError(.discountCodeNotApplicable, detail: "the code \(code) does not apply to this order (\(refusal.rawValue.replacingOccurrences(of: "_", with: " ")))")
@@ -157,7 +162,8 @@ extension OutpostNode {
             throw error
         }
         var pending = PendingCheckout(cart: cartId, key: key, requestHash: requestHash, orderId: reuse?.orderId ?? "", number: reuse?.number ?? "",
-                                      paymentId: reuse?.paymentId ?? "", customer: customerId, email: body.email, shipTo: body.shipTo, token: body.token,
+                                      paymentId: reuse?.paymentId ?? "", customer: customerId, email: body.email,
+                                      shipTo: quote.method.isCollect ? nil : body.shipTo, token: body.token, shipping: ShippingChoice(quote),
                                       lines: orderLines, totals: totals)
         pending.discounts = outcome.discounts
         pending.redemption = codePromotion?.usageCap == nil ? nil : codePromotion
@@ -204,8 +210,11 @@ extension OutpostNode {
 
     struct CheckoutBody {
         var email: String
-        var shipTo: Address
+        /// nil only for click-and-collect.
+        var shipTo: Address?
         var token: String
+        /// A method's id from the cart's shipping options; nil: the cheapest delivery.
+        var shippingMethod: String?
     }
 
     static func jsonObject(_ request: Request) throws(HTTPError) -> [String: LooseJSON] {
@@ -222,9 +231,16 @@ extension OutpostNode {
     /// The checkout's contact, address and card token, every bad field named.
     func checkoutBody(fields members: [String: LooseJSON], customer: Customer?) throws(HTTPError) -> CheckoutBody {
         var errors: [FieldError] = []
-        for name in members.keys.sorted() where !["email", "ship_to", "payment_token"].contains(name) {
-            errors.append(FieldError(name, "is not a checkout field (fields: email, payment_token, ship_to)"))
+        for name in members.keys.sorted() where !["email", "ship_to", "payment_token", "shipping_method"].contains(name) {
+            errors.append(FieldError(name, "is not a checkout field (fields: email, payment_token, ship_to, shipping_method)"))
         }
+        var shippingMethod: String?
+        switch members["shipping_method"] {
+        case nil: break
+        case .string(let id)? where ProductInput.isProductId(id): shippingMethod = id
+        default: errors.append(FieldError("shipping_method", "must be a shipping method's id (GET /api/v1/carts/{id}/shipping-options)"))
+        }
+        let collecting = shippingMethod.flatMap(shippingMethod(_:))?.isCollect == true
         var email = customer?.email
         switch members["email"] {
         case nil: if email == nil { errors.append(FieldError("email", "is required for a guest")) }
@@ -236,8 +252,8 @@ extension OutpostNode {
             let problems = Self.addressProblems(item)
             errors += problems.map { FieldError("ship_to" + ($0.field.isEmpty ? "" : "." + $0.field), $0.reason) }
             if problems.isEmpty { shipTo = Address(item) }
-        } else {
-            errors.append(FieldError("ship_to", "is required"))
+        } else if !collecting {
+            errors.append(FieldError("ship_to", "is required (only click-and-collect needs none)"))
         }
         var token: String?
         switch members["payment_token"] {
@@ -245,8 +261,8 @@ extension OutpostNode {
         // The value is never echoed: it may be a card number sent by mistake.
         default: errors.append(FieldError("payment_token", "must be an acquirer token (tok_...); card numbers are never accepted"))
         }
-        guard errors.isEmpty, let email, let shipTo, let token else { throw Self.validationError(ValidationFailure(errors)) }
-        return CheckoutBody(email: email, shipTo: shipTo, token: token)
+        guard errors.isEmpty, let email, let token, shipTo != nil || collecting else { throw Self.validationError(ValidationFailure(errors)) }
+        return CheckoutBody(email: email, shipTo: shipTo, token: token, shippingMethod: shippingMethod)
     }
 
 
@@ -260,14 +276,8 @@ extension OutpostNode {
         // Plan every line before changing anything: a line short of stock refuses the lot.
         var plans: [(key: String, units: Int64)] = []
         for line in pending.lines {
-            let locations = try database.query("""
-                SELECT location FROM stock_levels WHERE sku = ? AND rights_here > 0 ORDER BY location = ? DESC, rights_here DESC, location
-                """, [line.sku, myStockLocation]) { $0.string(0) }
-            let counters = locations.compactMap { location -> (key: String, counter: BoundedCounter)? in
-                let key = StockKey.make(sku: line.sku, location: location)
-                return replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self).map { (key, $0) }
-            }
-            guard let plan = BoundedCounter.plan(units: line.quantity, from: counters, replica: me) else {
+            let (plan, counters) = try stockPlan(sku: line.sku, units: line.quantity)
+            guard let plan else {
                 let here = counters.reduce(Int64(0)) { $0 + max(0, $1.counter.rights(of: me)) }
                 let fleet: (available: Int64, here: Int64) = (try? catalog.stock(sku: line.sku)) ?? (0, 0)
                 var error = HTTPError(.insufficientStock, detail: "this node may sell \(here) of \(line.sku) now; \(line.quantity) asked")
@@ -314,9 +324,22 @@ extension OutpostNode {
         try addEvents([created.text], key: pending.paymentId, in: Self.paymentsCollection)
     }
 
+    /// Where this node would take `units` of `sku` from within its own rights (its own location
+    /// first, then the location where it holds most); nil plan: its rights do not cover them.
+    func stockPlan(sku: String, units: Int64) throws -> (plan: [(key: String, units: Int64)]?, counters: [(key: String, counter: BoundedCounter)]) {
+        let locations = try database.query("""
+            SELECT location FROM stock_levels WHERE sku = ? AND rights_here > 0 ORDER BY location = ? DESC, rights_here DESC, location
+            """, [sku, myStockLocation]) { $0.string(0) }
+        let counters = locations.compactMap { location -> (key: String, counter: BoundedCounter)? in
+            let key = StockKey.make(sku: sku, location: location)
+            return replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self).map { (key, $0) }
+        }
+        return (BoundedCounter.plan(units: units, from: counters, replica: identity.nodeId), counters)
+    }
+
     /// The next order number of this node: its id in capitals and a gapless-per-node sequence,
     /// unique across the fleet without asking anyone (node ids are).
-    private func nextOrderNumber() throws -> String {
+    func nextOrderNumber() throws -> String {
         let next = (try database.queryOne("SELECT value FROM node_meta WHERE key = 'order_sequence'") { Int64($0.string(0)) ?? 0 } ?? 0) + 1
         try database.execute("INSERT INTO node_meta(key, value) VALUES ('order_sequence', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [String(next)])
         let digits = String(next)
@@ -328,7 +351,7 @@ extension OutpostNode {
     static func allocations(from text: String) -> [StockAllocation] { StockAllocation.list(from: text) }
 
     /// Decrements this node's rights at each key (planned within them).
-    private func takeStock(_ plans: [(key: String, units: Int64)]) throws {
+    func takeStock(_ plans: [(key: String, units: Int64)]) throws {
         let me = identity.nodeId
         for (key, units) in plans { try changeStock(key) { try $0.decrement(by: UInt64(units), replica: me) } }
     }
@@ -460,6 +483,7 @@ extension OutpostNode {
         placed.allocations = pending.allocations
         placed.discounts = pending.discounts.isEmpty ? nil : pending.discounts
         placed.redemption = pending.redemption?.id
+        placed.shipping = pending.shipping
         placed.sealedContact = customerVault.sealContact(email: pending.email, shipTo: pending.shipTo, order: pending.orderId, key: contactKey)
         placed.payment = pending.paymentId
         placed.accessHash = token.map { Hex.encode(SHA256.hash(Array($0.utf8))) }
@@ -475,15 +499,19 @@ extension OutpostNode {
 
     /// A new key for the order's contact, kept (sealed) in this region's customers collection.
     private func storeContactKey(_ pending: PendingCheckout) throws -> [UInt8] {
+        try storeContactKey(order: pending.orderId, customer: pending.customer)
+    }
+
+    func storeContactKey(order: String, customer: String?) throws -> [UInt8] {
         let key = CustomerVault.newContactKey()
-        _ = try Self.commit(customerVault.contactKeyFields(key, order: pending.orderId, customer: pending.customer),
-                            key: CustomerVault.orderKeyPrefix + pending.orderId, in: Self.customersCollection, replica: replica, as: identity.nodeId)
+        _ = try Self.commit(customerVault.contactKeyFields(key, order: order, customer: customer),
+                            key: CustomerVault.orderKeyPrefix + order, in: Self.customersCollection, replica: replica, as: identity.nodeId)
         return key
     }
 
     /// An order's email and address, if this region still holds its key (not after erasure,
     /// never in another region).
-    func orderContact(_ orderId: String, sealed: String?) -> (email: String, shipTo: Address)? {
+    func orderContact(_ orderId: String, sealed: String?) -> (email: String, shipTo: Address?)? {
         guard let sealed, let entry = replica.state(at: CustomerVault.orderKeyPrefix + orderId, in: Self.customersCollection, as: CustomerVault.Entry.self),
               let key = customerVault.contactKey(from: CatalogFields.values(of: entry), order: orderId) else { return nil }
         return customerVault.openContact(sealed, order: orderId, key: key)

@@ -11,11 +11,18 @@ extension ProblemType {
 }
 
 struct OrderEventBody: Codable, Sendable {
+    struct Item: Codable, Sendable {
+        var sku: String
+        var quantity: Int64
+    }
+
     var kind: String
     var carrier: String?
     var tracking: String?
     var reason: String?
     var amount: Int64?
+    var items: [Item]?
+    var location: String?
 }
 
 extension OutpostNode {
@@ -118,12 +125,14 @@ extension OutpostNode {
     // MARK: Events
 
     /// Records one event on an order after checking it may follow the current status, doing at
-    /// the acquirer what it implies first (capture at shipment, void at cancellation, refund).
-    func record(_ event: OrderEvent, on orderId: String, completion: @escaping ((any Error)?) -> Void) {
+    /// the acquirer what it implies first (capture at the first shipment, void at cancellation,
+    /// refund). `alongside` runs in the same transaction (a return's restock, an exchange).
+    func record(_ event: OrderEvent, on orderId: String, alongside: ((OrderState) throws -> Void)? = nil,
+                completion: @escaping ((any Error)?) -> Void) {
         let state = orderState(texts: replica.state(at: orderId, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? [])
         guard let placed = state.placed else { return completion(HTTPError(.notFound, detail: "no order \(orderId)")) }
         guard state.allows(event.kind) else {
-            var error = HTTPError(.orderTransition, detail: "a \(state.status.rawValue) order cannot be \(event.kind.rawValue)")
+            var error = HTTPError(.orderTransition, detail: "a \(state.status.rawValue.replacingOccurrences(of: "_", with: " ")) order cannot be \(event.kind.rawValue)")
             error.problem.extensions = [("status", .string(state.status.rawValue))]
             return completion(error)
         }
@@ -131,12 +140,12 @@ extension OutpostNode {
         var event = event
         var payment = PaymentEvent(kind: .captured, atMs: event.atMs, node: me)
         payment.order = orderId
+        var recordsPayment = false
         let write: () -> Void = { [unowned self] in
             writer.submit({ [unowned self] _ in
                 try addEvents([event.text], key: orderId, in: Self.ordersCollection)
-                if !paymentId.isEmpty && event.kind != .fulfilled && event.kind != .delivered {
-                    try addEvents([payment.text], key: paymentId, in: Self.paymentsCollection)
-                }
+                if recordsPayment && !paymentId.isEmpty { try addEvents([payment.text], key: paymentId, in: Self.paymentsCollection) }
+                try alongside?(state)
             }, completion: { [unowned self] result in
                 if case .failure(let error) = result { return completion(error) }
                 replicatedChanged()
@@ -151,10 +160,13 @@ extension OutpostNode {
             write()
         }
         switch event.kind {
-        case .shipped:
+        case .shipped where !state.events.contains { $0.kind == .shipped }:
+            // Captured in full when the first parcel leaves; later parcels of the order capture nothing.
+            recordsPayment = true
             payment.amount = placed.totals?.total ?? 0
             gateway.capture(paymentId: paymentId, amount: payment.amount ?? 0, completion: acquirer)
         case .cancelled:
+            recordsPayment = true
             payment.kind = .voided
             gateway.void(paymentId: paymentId, completion: acquirer)
         case .refunded:
@@ -164,6 +176,7 @@ extension OutpostNode {
             }
             event.amount = amount
             let refundId = "r-\(orderId)-\(state.events.filter { $0.kind == .refunded }.count + 1)"
+            recordsPayment = true
             payment.kind = .refunded
             payment.amount = amount
             payment.refundId = refundId
@@ -179,7 +192,7 @@ extension OutpostNode {
     /// sealed contact, or as just given at checkout (no need to open what is in hand).
     enum ContactShown {
         case hidden, sealed
-        case known(email: String, shipTo: Address)
+        case known(email: String, shipTo: Address?)
     }
 
     func orderJSON(_ id: String, state: OrderState, payment: PaymentState?, contact shown: ContactShown, token: String? = nil) -> JSONValue {
@@ -211,27 +224,34 @@ extension OutpostNode {
         if state.refundedAmount > 0 { members.append(JSONMember("refunded_amount", .int(state.refundedAmount))) }
         if let until = state.reservationExpiresMs { members.append(JSONMember("reserved_until", .string(WallClock.iso8601(ms: until)))) }
         if state.cancellationRaced { members.append(JSONMember("cancellation_raced", .bool(true))) }
-        let contact: (email: String, shipTo: Address)?
+        let contact: (email: String, shipTo: Address?)?
         switch shown {
         case .hidden: contact = nil
         case .sealed: contact = orderContact(id, sealed: placed?.sealedContact)
         case .known(let email, let shipTo): contact = (email, shipTo)
         }
         if let contact {
-            let a = contact.shipTo
             members.append(JSONMember("email", .string(contact.email)))
-            members.append(JSONMember("ship_to", .object([
+            members.append(JSONMember("ship_to", contact.shipTo.map { a in .object([
                 JSONMember("name", a.name.map { .string($0) } ?? .null), JSONMember("line1", .string(a.line1)),
                 JSONMember("line2", a.line2.map { .string($0) } ?? .null), JSONMember("city", .string(a.city)),
                 JSONMember("postal_code", .string(a.postalCode)), JSONMember("country", .string(a.country)),
-            ])))
+            ]) } ?? .null))
         }
+        if let shipping = placed?.shipping { members.append(JSONMember("shipping", Self.shippingChoiceJSON(shipping))) }
+        func units(_ counts: [String: Int64]) -> JSONValue { .object(counts.sorted { $0.key < $1.key }.map { JSONMember($0.key, .int($0.value)) }) }
+        members.append(JSONMember("fulfilment", .object([JSONMember("shipped", units(state.shipped)), JSONMember("unshipped", units(state.unshipped)),
+                                                         JSONMember("delivered", units(state.delivered))])))
+        members.append(JSONMember("returns", .array(state.returns.map { returnJSON($0, state: state) })))
         members.append(JSONMember("events", .array(state.events.map { event in
             var fields = [JSONMember("kind", .string(event.kind.rawValue)), JSONMember("at", .string(WallClock.iso8601(ms: event.atMs))),
                           JSONMember("node", .string(event.node))]
             if let carrier = event.carrier { fields.append(JSONMember("carrier", .string(carrier))) }
             if let tracking = event.tracking { fields.append(JSONMember("tracking", .string(tracking))) }
             if let reason = event.reason { fields.append(JSONMember("reason", .string(reason))) }
+            if let location = event.location { fields.append(JSONMember("location", .string(location))) }
+            if let returnId = event.returnId { fields.append(JSONMember("return", .string(returnId))) }
+            if let items = event.items { fields.append(JSONMember("items", .array(items.map(Self.itemJSON)))) }
             if event.kind == .refunded, let amount = event.amount { fields.append(JSONMember("amount", .int(amount))) }
             return .object(fields)
         })))
@@ -360,7 +380,11 @@ extension OutpostNode {
 
         router.add("POST", "/admin/v1/orders/{id}/events", access: .roles(["store_manager", "operator"]), bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "recordOrderEvent", summary: "Record fulfilled, shipped (capture), delivered, cancelled (void, stock back) or refunded (full or partial).",
-            description: "Body: {\"kind\", \"carrier\" and \"tracking\" (shipped), \"reason\" (cancelled, refunded), \"amount\" (refunded; default what is left)}. An event the status does not allow: 409 with `status`.",
+            description: """
+                Body: {"kind", "carrier" and "tracking" (shipped), "reason" (cancelled, refunded), "amount" (refunded; default what is left), \
+                "items": [{"sku", "quantity"}] (fulfilled, shipped, delivered: a partial step; default every unit left), "location" (fulfilled, shipped: \
+                where the parcel left from)}. The first shipment captures the payment in full. An event the status does not allow: 409 with `status`.
+                """,
             tags: ["orders"], parameters: [idParameter], requestBody: .init(0, "The event.", schema: ["type": "object", "required": ["kind"]]),
             replies: [orderReply, problem(409, "Not allowed in the current status, or the acquirer refused."), problem(422, "A field is missing or malformed.")])
         ) { [unowned self] request, responder in
@@ -387,6 +411,15 @@ extension OutpostNode {
                     guard kind == .refunded else { throw HTTPError(.validation, detail: "amount is for refunds") }
                     guard amount > 0 else { throw HTTPError(.validation, detail: "amount must be positive (minor units)") }
                     event.amount = amount
+                }
+                if let location = body.location {
+                    guard kind == .fulfilled || kind == .shipped else { throw HTTPError(.validation, detail: "location is for fulfilled and shipped") }
+                    guard ProductInput.isProductId(location) else { throw HTTPError(.validation, detail: "location must be a stock location's id") }
+                    event.location = location
+                }
+                if let items = body.items {
+                    guard [.fulfilled, .shipped, .delivered].contains(kind) else { throw HTTPError(.validation, detail: "items are for fulfilled, shipped and delivered") }
+                    event.items = try fulfilmentItems(items, kind: kind, state: orderState(id))
                 }
                 record(event, on: id) { [unowned self] error in
                     if let error { return responder.fail(error) }

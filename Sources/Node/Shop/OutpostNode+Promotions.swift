@@ -51,9 +51,10 @@ extension OutpostNode {
     }
 
     /// A cart's lines with its promotions and the region's shipping fee and tax.
-    func price(_ lines: [PricedLine], code: String?, currency: String) -> (outcome: PromotionEngine.Outcome, totals: OrderTotals) {
+    /// `shipping`: the chosen method's fee; nil: the cheapest the region offers (a cart not yet at checkout).
+    func price(_ lines: [PricedLine], code: String?, currency: String, shipping: Int64? = nil) -> (outcome: PromotionEngine.Outcome, totals: OrderTotals) {
         let goods = lines.reduce(Int64(0)) { $0 + $1.amount }
-        let shipping = config.checkout.shippingFee(goods: goods)
+        let shipping = shipping ?? estimatedShipping(lines, currency: currency)
         let promoted = lines.map { PromotedLine(line: $0, categories: categoryPath(product($0.productId)?.category)) }
         let outcome = PromotionEngine.apply(promotions(), code: code, to: promoted, currency: currency, shipping: shipping, nowMs: WallClock.nowMs())
         return (outcome, OrderTotals(currency: currency, goods: goods, shipping: shipping, discounts: outcome.discounts, terms: config.checkout))

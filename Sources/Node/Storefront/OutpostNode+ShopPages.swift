@@ -130,11 +130,16 @@ extension OutpostNode {
             if let card = filled["card"] { fields["payment_token"] = .string(card) }
             var address: [String: LooseJSON] = [:]
             for name in ["name", "line1", "line2", "city", "postal_code", "country"] { if let value = filled[name] { address[name] = .string(value) } }
-            fields["ship_to"] = .object(address)
+            let method = filled["shipping_method"].flatMap(shippingMethod(_:))
+            if let id = filled["shipping_method"] { fields["shipping_method"] = .string(id) }
+            // An order to collect needs no address; one typed in anyway is not kept.
+            if method?.isCollect != true { fields["ship_to"] = .object(address) }
             let key = filled["key"] ?? ""
             let fail: (String, Int) -> Void = { [unowned self] message, status in
                 responder.send(checkoutPage(request, cartId: id, message: message, status: status, filled: filled))
             }
+            // "Update totals": the same form again, priced for the method chosen.
+            if filled["action"] == "update" { return responder.send(checkoutPage(request, cartId: id, message: nil, status: 200, filled: filled)) }
             do {
                 guard (1...255).contains(key.utf8.count) else { throw HTTPError(.idempotencyKeyRequired, detail: "The form was incomplete; please try again.") }
                 let customerId: String? = if case .customer(let customer) = owner { customer } else { nil }
@@ -195,14 +200,48 @@ extension OutpostNode {
                 view["total"] = money(totals.total, currency, locale)
                 view["taxIncluded"] = totals.taxIncluded
             }
-            if let contact = orderContact(id, sealed: placed.sealedContact) {
-                let a = contact.shipTo
+            if let a = orderContact(id, sealed: placed.sealedContact)?.shipTo {
                 var shipTo: Storefront.View = ["line1": a.line1, "city": a.city, "postalCode": a.postalCode, "country": a.country]
                 if let name = a.name, !name.isEmpty { shipTo["name"] = name }
                 if let line2 = a.line2, !line2.isEmpty { shipTo["line2"] = line2 }
                 view["shipTo"] = shipTo
             }
+            view.merge(fulfilmentView(id, state, currency: currency, locale: locale, token: tokenOK ? request.queryValue("token") : nil)) { $1 }
+            if let message = request.queryValue("message") { view["message"] = message }
             return page("order", request, view)
+        }
+
+        router.add("POST", "/orders/{id}/returns", bodyBytesMax: 8192, doc: doc("storefrontRequestReturn", "Ask to return units of a shipped order (its customer, or a guest with the order's link).", status: 303)) { [unowned self] request, responder in
+            if renewSession(request, responder) { return }
+            guard let id = request.parameter("id"), let state = orderState(id), let placed = state.placed else { return responder.send(Self.redirect("/account")) }
+            let token = request.formValue("token")
+            let owned = placed.customer != nil && placed.customer == pageCustomer(request)
+            let tokenOK = token.map { token in
+                placed.accessHash.map { constantTimeEquals(Array(Hex.encode(SHA256.hash(Array(token.utf8))).utf8), Array($0.utf8)) } ?? false
+            } ?? false
+            var back = "/orders/" + Storefront.segment(id) + (tokenOK ? "?token=" + (token ?? "") + "&" : "?")
+            guard owned || tokenOK else { return responder.send(Self.redirect("/account")) }
+            var items: [LooseJSON] = []
+            for line in placed.lines ?? [] {
+                let field = Storefront.segment(line.sku)
+                guard let quantity = Int64(request.formValue("quantity." + field) ?? ""), quantity > 0 else { continue }
+                items.append(.object(["sku": .string(line.sku), "quantity": .integer(quantity), "reason": .string(request.formValue("reason." + field) ?? "")]))
+            }
+            do {
+                guard !items.isEmpty else { throw HTTPError(.validation, detail: "choose how many of which item to send back") }
+                let itemsChecked = try returnItems(["items": .array(items)], state: state, staff: false)
+                let now = WallClock.nowMs()
+                var event = OrderEvent(kind: .returnRequested, atMs: now, node: identity.nodeId)
+                event.items = itemsChecked
+                event.returnId = "ret-\(identity.nodeId)-\(String(now, radix: 36))-\(state.returns.count + 1)"
+                event.customer = placed.customer
+                record(event, on: id) { error in
+                    back += "message=" + Storefront.segment(error == nil ? "Your return request is in. We will tell you when it is approved." : Self.pageMessage(error ?? HTTPError(.internalError, detail: "")))
+                    responder.send(Self.redirect(back))
+                }
+            } catch {
+                responder.send(Self.redirect(back + "message=" + Storefront.segment(Self.pageMessage(error))))
+            }
         }
 
         shopPage("/account", doc("storefrontAccount", "The signed-in shopper's orders and addresses; else to sign in.")) { [unowned self] request in
@@ -383,9 +422,21 @@ extension OutpostNode {
         let lines = priced(cartLines(cartId))
         let currency = lines.lazy.compactMap { $0.priceNow?.currency }.first
         let orderLines = orderLines(lines, locale: locale)
-        let (outcome, totals) = price(orderLines, code: cartCode(cartId), currency: currency ?? "")
         let customer = pageCustomer(request).flatMap(customer(id:))
         let saved = customer?.addresses.first
+        // Every method the region has for these goods; the address decides at submission.
+        let goods = orderLines.reduce(Int64(0)) { $0 + $1.amount }, weight = grams(orderLines), now = WallClock.nowMs()
+        let methods = regionMethods(currency: currency ?? "").compactMap { method in method.fee(value: goods, grams: weight).map { (method, $0) } }
+            .sorted { ($0.1, $0.0.name) < ($1.1, $1.0.name) }
+        let chosen = methods.first { $0.0.id == filled["shipping_method"] } ?? methods.first { !$0.0.isCollect } ?? methods.first
+        let (outcome, totals) = price(orderLines, code: cartCode(cartId), currency: currency ?? "", shipping: chosen?.1)
+        let shippingViews = methods.map { method, fee -> Storefront.View in
+            var view: Storefront.View = ["id": method.id, "name": method.name, "fee": fee == 0 ? "free" : money(fee, currency, locale),
+                                         "latest": ShippingRates.businessDay(after: method.maxDays, fromMs: now), "chosen": method.id == chosen?.0.id]
+            if let location = method.collectAt { view["collectAt"] = location }
+            if !method.countries.isEmpty { view["countries"] = method.countries.joined(separator: ", ") }
+            return view
+        }
         let address: Storefront.View = [
             "name": filled["name"] ?? saved?.name ?? customer?.name ?? "", "line1": filled["line1"] ?? saved?.line1 ?? "", "line2": filled["line2"] ?? saved?.line2 ?? "",
             "city": filled["city"] ?? saved?.city ?? "", "postalCode": filled["postal_code"] ?? saved?.postalCode ?? "", "country": filled["country"] ?? saved?.country ?? "",
@@ -396,12 +447,54 @@ extension OutpostNode {
             "key": Hex.encode(SecureRandom.bytes(16)),
             "cards": SandboxAcquirer.testCards.enumerated().map { ["token": $1.token, "label": $1.label, "first": $0 == 0] as Storefront.View },
             "lines": orderLines.map { ["name": $0.name, "quantity": $0.quantity, "amount": money($0.amount, currency, locale)] as Storefront.View },
-            "subtotal": money(totals.subtotal, currency, locale), "shipping": money(totals.shipping, currency, locale),
+            "subtotal": money(totals.subtotal, currency, locale), "shipping": money(totals.shipping, currency, locale), "methods": shippingViews,
             "discounts": discountViews(outcome.discounts, currency: currency, locale: locale),
             "tax": money(totals.tax, currency, locale), "total": money(totals.total, currency, locale), "taxIncluded": totals.taxIncluded,
         ])
         response.status = status
         return response
+    }
+
+    /// The order page's delivery, shipments, returns and the return form.
+    private func fulfilmentView(_ id: String, _ state: OrderState, currency: String?, locale: String, token: String?) -> Storefront.View {
+        guard let placed = state.placed else { return [:] }
+        var view: Storefront.View = [:]
+        func describe(_ items: [OrderItem]) -> String {
+            items.map { item in "\(item.quantity) × \(placed.lines?.first { $0.sku == item.sku }?.name ?? item.sku)" }.joined(separator: ", ")
+        }
+        if let shipping = placed.shipping {
+            var method: Storefront.View = ["name": shipping.name, "latest": shipping.latest]
+            if let location = shipping.collectAt { method["collectAt"] = location }
+            view["method"] = method
+        }
+        let parcels = state.events.filter { $0.kind == .shipped }.map { event -> Storefront.View in
+            var parcel: Storefront.View = ["at": String(WallClock.iso8601(ms: event.atMs).prefix(10))]
+            if let carrier = event.carrier { parcel["carrier"] = carrier }
+            if let tracking = event.tracking { parcel["tracking"] = tracking }
+            if let items = event.items { parcel["items"] = describe(items) }
+            return parcel
+        }
+        if !parcels.isEmpty { view["parcels"] = parcels }
+        let returns = state.returns.map { r -> Storefront.View in
+            var entry: Storefront.View = ["status": r.status.rawValue, "at": String(WallClock.iso8601(ms: r.requestedMs).prefix(10)),
+                                          "items": describe(r.items)]
+            if r.refundedAmount > 0 { entry["refunded"] = money(r.refundedAmount, currency, locale) }
+            if let rejection = r.rejection { entry["rejection"] = rejection }
+            return entry
+        }
+        if !returns.isEmpty { view["returns"] = returns }
+        let returnable = state.returnable
+        if state.allows(.returnRequested), !returnable.isEmpty {
+            view["returnForm"] = [
+                "token": token ?? "", "action": "/orders/" + Storefront.segment(id) + "/returns",
+                "lines": (placed.lines ?? []).compactMap { line -> Storefront.View? in
+                    guard let units = returnable[line.sku] else { return nil }
+                    return ["field": Storefront.segment(line.sku), "name": line.name, "options": (0...units).map { ["n": $0] as Storefront.View },
+                            "reasons": ReturnPolicy.reasons.map { ["value": $0, "label": $0.replacingOccurrences(of: "_", with: " ")] as Storefront.View }]
+                },
+            ] as Storefront.View
+        }
+        return view
     }
 
     private func signInPage(_ request: Request, signUp: Bool, message: String?, status: Int, email: String) -> Response {

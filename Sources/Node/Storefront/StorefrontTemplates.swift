@@ -242,13 +242,18 @@ enum StorefrontTemplates {
             <p class="hint">Have an account? <a href="/sign-in?next=/checkout">Sign in</a></p>
           </fieldset>
           {{/guest}}
+          <fieldset class="shipping-methods"><legend>Delivery</legend>
+            {{#methods}}<label><input type="radio" name="shipping_method" value="{{id}}"{{#chosen}} checked{{/chosen}}> {{name}} · {{fee}} · {{#collectAt}}ready to collect at {{collectAt}} by {{latest}}{{/collectAt}}{{^collectAt}}arrives by {{latest}}{{#countries}} ({{countries}}){{/countries}}{{/collectAt}}</label>{{/methods}}
+            <button type="submit" name="action" value="update" formnovalidate class="secondary">Update totals</button>
+          </fieldset>
           <fieldset><legend>Shipping address</legend>
+            <p class="hint">Not needed when you collect in store.</p>
             <label for="name">Full name</label><input id="name" name="name" value="{{address.name}}" autocomplete="name">
-            <label for="line1">Address</label><input id="line1" name="line1" value="{{address.line1}}" required autocomplete="address-line1">
+            <label for="line1">Address</label><input id="line1" name="line1" value="{{address.line1}}" autocomplete="address-line1">
             <label for="line2">Address line 2</label><input id="line2" name="line2" value="{{address.line2}}" autocomplete="address-line2">
-            <label for="city">City</label><input id="city" name="city" value="{{address.city}}" required autocomplete="address-level2">
-            <label for="postal_code">Postal code</label><input id="postal_code" name="postal_code" value="{{address.postalCode}}" required autocomplete="postal-code">
-            <label for="country">Country (two letters)</label><input id="country" name="country" value="{{address.country}}" required maxlength="2" autocomplete="country">
+            <label for="city">City</label><input id="city" name="city" value="{{address.city}}" autocomplete="address-level2">
+            <label for="postal_code">Postal code</label><input id="postal_code" name="postal_code" value="{{address.postalCode}}" autocomplete="postal-code">
+            <label for="country">Country (two letters)</label><input id="country" name="country" value="{{address.country}}" maxlength="2" autocomplete="country">
           </fieldset>
           <fieldset class="cards"><legend>Card (sandbox test cards)</legend>
             {{#cards}}<label><input type="radio" name="card" value="{{token}}"{{#first}} checked{{/first}}> {{label}}</label>{{/cards}}
@@ -286,6 +291,19 @@ enum StorefrontTemplates {
           <p>Shipping {{shipping}} · {{#taxIncluded}}including tax{{/taxIncluded}}{{^taxIncluded}}tax{{/taxIncluded}} {{tax}}</p>
           <p class="total">Total <strong>{{total}}</strong></p>
           {{#shipTo}}<h2>Shipping to</h2><address>{{#name}}{{name}}<br>{{/name}}{{line1}}<br>{{#line2}}{{line2}}<br>{{/line2}}{{postalCode}} {{city}}<br>{{country}}</address>{{/shipTo}}
+          {{#method}}<p class="method">{{name}}: {{#collectAt}}ready to collect at {{collectAt}} by {{latest}}{{/collectAt}}{{^collectAt}}arrives by {{latest}}{{/collectAt}}</p>{{/method}}
+          {{#parcels}}<p class="parcel">Shipped {{at}}{{#carrier}} with {{carrier}}{{/carrier}}{{#tracking}}, tracking <code>{{tracking}}</code>{{/tracking}}{{#items}}: {{items}}{{/items}}</p>{{/parcels}}
+          {{#message}}<p class="notice" role="status">{{message}}</p>{{/message}}
+          {{#returns}}<p class="return">Return of {{items}} asked {{at}}: <strong class="return-status">{{status}}</strong>{{#refunded}}, {{refunded}} refunded{{/refunded}}{{#rejection}} ({{rejection}}){{/rejection}}</p>{{/returns}}
+          {{#returnForm}}
+          <form class="return-form" method="post" action="{{action}}">
+            <h2>Return items</h2>
+            <input type="hidden" name="token" value="{{token}}">
+            {{#lines}}<p><label>{{name}} <select name="quantity.{{field}}">{{#options}}<option>{{n}}</option>{{/options}}</select></label>
+              <label>Reason <select name="reason.{{field}}">{{#reasons}}<option value="{{value}}">{{label}}</option>{{/reasons}}</select></label></p>{{/lines}}
+            <button type="submit">Ask for a return</button>
+          </form>
+          {{/returnForm}}
         </section>
         {{/content}}
         {{/layout}}
