@@ -253,14 +253,15 @@ public struct OrderState: Equatable, Sendable {
         returns = returnOrder.compactMap { OrderReturn(id: $0, steps: returnSteps[$0] ?? []) }
         let units = ordered.values.reduce(0, +)
         let shippedUnits = shipped.values.reduce(0, +), deliveredUnits = delivered.values.reduce(0, +)
-        cancellationRaced = shippedUnits > 0 && kinds.contains(.cancelled)
+        let anyShipped = kinds.contains(.shipped) || kinds.contains(.delivered)
+        cancellationRaced = anyShipped && kinds.contains(.cancelled)
         if paidAmount > 0 && refundedAmount >= paidAmount {
             status = .refunded
-        } else if units > 0 && deliveredUnits >= units {
+        } else if kinds.contains(.delivered) && deliveredUnits >= units {
             status = .delivered
-        } else if units > 0 && shippedUnits >= units {
+        } else if anyShipped && shippedUnits >= units {
             status = .shipped
-        } else if shippedUnits > 0 {
+        } else if anyShipped {
             status = .partiallyShipped
         } else if kinds.contains(.cancelled) {
             status = .cancelled
@@ -343,11 +344,14 @@ public struct OrderState: Equatable, Sendable {
             let net = max(0, line.amount - (discountBySku[item.sku] ?? 0))
             goods += OrderTotals.divideRounding(net * min(item.quantity, line.quantity), by: line.quantity)
         }
-        let returnedAfter = returns.filter { $0.status != .rejected }.reduce(Int64(0)) { $0 + $1.items.reduce(0) { $0 + $1.quantity } }
+        // Exchanged units are kept, in another size or colour: they never make the order all returned.
+        let returnedAfter = returns.filter { $0.status != .rejected }.reduce(Int64(0)) { total, r in
+            total + r.items.filter { $0.exchangeSku == nil }.reduce(0) { $0 + $1.quantity }
+        }
         let everything = returnedAfter >= ordered.values.reduce(0, +)
         let shippingNet = max(0, totals.shipping - shippingDiscount)
         let shipping: Int64 = switch policy.refundShipping {
-        case .always: r.id == returns.first(where: { $0.status != .rejected })?.id ? shippingNet : 0
+        case .always: r.id == returns.first(where: { $0.status != .rejected && !$0.isExchangeOnly })?.id ? shippingNet : 0
         case .fullReturn: everything ? shippingNet : 0
         case .never: 0
         }
