@@ -90,4 +90,55 @@ final class PurchaseInBrowserTests: XCTestCase {
         XCTAssertTrue(confirmation.contains("€57.15"), "58.00 − 5.80 + 4.95 shipping")
         try browser.screenshot(name: "discount-2-confirmation")
     }
+
+    /// A shopper chooses click-and-collect (no address), collects, then asks to return one unit
+    /// from the order's page.
+    func testAShopperCollectsInStoreAndAsksForAReturnInTheBrowser() throws {
+        guard let browser = try BrowserSession() else { throw XCTSkip("chromium is not installed: run bash .ci/setup") }
+        let shop = try Shop.start()
+        try shop.product("teapot", sku: "POT-1", price: 2_900, stock: 4)
+        for body in [#"{"id": "dhl", "name": "DHL Paket", "region": "eu", "currency": "EUR", "countries": ["DE"], "rate": {"flat": 495}, "min_days": 1, "max_days": 3}"#,
+                     #"{"id": "collect", "name": "Collect in store", "region": "eu", "currency": "EUR", "collect_at": "shop", "min_days": 0, "max_days": 1}"#] {
+            XCTAssertEqual(try shop.node.adminPost("/admin/v1/shipping-methods", body).status, 201)
+        }
+        try browser.open(shop.node.baseURL + "/sign-up?next=/products/teapot")
+        try browser.act("""
+            document.getElementById('email').value = 'pat@example.com'; document.getElementById('password').value = 'correct horse';
+            document.querySelector('.signin form').submit()
+            """)
+        try browser.act("document.querySelector('#quantity').value = '2'; document.querySelector('form.add').submit()")
+        try browser.act("location.href = '/checkout'")
+        let offered = try browser.text
+        XCTAssertTrue(offered.contains("DHL Paket · €4.95"), offered)
+        XCTAssertTrue(offered.contains("Collect in store · free · ready to collect at shop"), offered)
+        XCTAssertTrue(offered.contains("€62.95"), "delivery is chosen first: 58.00 + 4.95")
+        try browser.act("document.querySelector('input[value=collect]').checked = true; document.querySelector('button[value=update]').click()")
+        XCTAssertTrue(try browser.text.contains("Pay €58.00"), "collection costs nothing")
+        try browser.screenshot(name: "collect-1-checkout")
+        try browser.act("document.querySelector('form.checkout-form').submit()")
+        let confirmation = try browser.text
+        XCTAssertTrue(confirmation.contains("Thank you! Your order is placed and paid."), confirmation)
+        XCTAssertTrue(confirmation.contains("Collect in store: ready to collect at shop"), confirmation)
+        XCTAssertFalse(confirmation.contains("Shipping to"), "no address was asked for")
+        XCTAssertFalse(confirmation.contains("Return items"), "nothing handed over yet")
+        let order = String(try browser.location.dropFirst("/orders/".count).prefix { $0 != "?" })
+
+        // Handed over at the counter, then a return asked for from the account's order page.
+        XCTAssertEqual(try shop.send("POST", "/admin/v1/orders/\(order)/events", #"{"kind": "shipped"}"#, token: shop.node.adminToken).status, 200)
+        try browser.act("location.href = '/account'")
+        try browser.act("document.querySelector('table.orders a').click()")
+        XCTAssertTrue(try browser.text.contains("Collected 20"), "the handover shows")
+        try browser.act("""
+            document.querySelector('select[name="quantity.POT-1"]').value = '1';
+            document.querySelector('select[name="reason.POT-1"]').value = 'damaged';
+            document.querySelector('form.return-form').submit()
+            """)
+        let asked = try browser.text
+        XCTAssertTrue(asked.contains("Your return request is in."), asked)
+        XCTAssertTrue(asked.contains("Return of 1 × Product teapot"), asked)
+        XCTAssertTrue(asked.contains("requested"), asked)
+        try browser.screenshot(name: "collect-2-return-requested")
+        let json = try shop.send("GET", "/api/v1/orders/\(order)", token: shop.node.adminToken).json
+        XCTAssertEqual(((json["returns"] as? [[String: Any]])?.first?["items"] as? [[String: Any]])?.first?["reason"] as? String, "damaged")
+    }
 }

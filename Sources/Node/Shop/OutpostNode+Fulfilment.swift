@@ -66,7 +66,7 @@ extension OutpostNode {
             description: """
                 Orders that are paid, fulfilled (packed) or partially shipped, oldest first. Ship what was picked with \
                 POST /admin/v1/orders/{id}/events {"kind": "shipped", "items", "location", "carrier", "tracking"}; click-and-collect orders \
-                show `shipping.collect_at`: "fulfilled" marks them ready, "delivered" collected.
+                show `shipping.collect_at`: "fulfilled" marks them ready, "shipped" (no carrier or tracking) handed over.
                 """,
             tags: ["orders", "shipping"],
             parameters: [.init("location", in: .query, description: "A stock location; default this node's."),

@@ -404,8 +404,11 @@ extension OutpostNode {
                     guard (1...max).contains(trimmed.count), !trimmed.contains(where: \.isNewline) else { throw HTTPError(.validation, detail: "\(name) must be 1 to \(max) characters on one line") }
                     return trimmed
                 }
-                event.carrier = try text(body.carrier, "carrier", 50, required: kind == .shipped)
-                event.tracking = try text(body.tracking, "tracking", 100, required: kind == .shipped)
+                // Handing a click-and-collect order over is its shipment: no carrier, no tracking.
+                let collected = orderState(id)?.placed?.shipping?.collectAt
+                event.carrier = try text(body.carrier, "carrier", 50, required: kind == .shipped && collected == nil)
+                event.tracking = try text(body.tracking, "tracking", 100, required: kind == .shipped && collected == nil)
+                if kind == .shipped, let collected, event.carrier == nil { event.carrier = "collected at \(collected)" }
                 event.reason = try text(body.reason, "reason", 200, required: false)
                 if let amount = body.amount {
                     guard kind == .refunded else { throw HTTPError(.validation, detail: "amount is for refunds") }

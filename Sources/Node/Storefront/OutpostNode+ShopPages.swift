@@ -468,7 +468,7 @@ extension OutpostNode {
             view["method"] = method
         }
         let parcels = state.events.filter { $0.kind == .shipped }.map { event -> Storefront.View in
-            var parcel: Storefront.View = ["at": String(WallClock.iso8601(ms: event.atMs).prefix(10))]
+            var parcel: Storefront.View = ["at": String(WallClock.iso8601(ms: event.atMs).prefix(10)), "handedOver": placed.shipping?.collectAt != nil]
             if let carrier = event.carrier { parcel["carrier"] = carrier }
             if let tracking = event.tracking { parcel["tracking"] = tracking }
             if let items = event.items { parcel["items"] = describe(items) }

@@ -292,7 +292,7 @@ enum StorefrontTemplates {
           <p class="total">Total <strong>{{total}}</strong></p>
           {{#shipTo}}<h2>Shipping to</h2><address>{{#name}}{{name}}<br>{{/name}}{{line1}}<br>{{#line2}}{{line2}}<br>{{/line2}}{{postalCode}} {{city}}<br>{{country}}</address>{{/shipTo}}
           {{#method}}<p class="method">{{name}}: {{#collectAt}}ready to collect at {{collectAt}} by {{latest}}{{/collectAt}}{{^collectAt}}arrives by {{latest}}{{/collectAt}}</p>{{/method}}
-          {{#parcels}}<p class="parcel">Shipped {{at}}{{#carrier}} with {{carrier}}{{/carrier}}{{#tracking}}, tracking <code>{{tracking}}</code>{{/tracking}}{{#items}}: {{items}}{{/items}}</p>{{/parcels}}
+          {{#parcels}}<p class="parcel">{{#handedOver}}Collected {{at}}{{/handedOver}}{{^handedOver}}Shipped {{at}}{{#carrier}} with {{carrier}}{{/carrier}}{{/handedOver}}{{#tracking}}, tracking <code>{{tracking}}</code>{{/tracking}}{{#items}}: {{items}}{{/items}}</p>{{/parcels}}
           {{#message}}<p class="notice" role="status">{{message}}</p>{{/message}}
           {{#returns}}<p class="return">Return of {{items}} asked {{at}}: <strong class="return-status">{{status}}</strong>{{#refunded}}, {{refunded}} refunded{{/refunded}}{{#rejection}} ({{rejection}}){{/rejection}}</p>{{/returns}}
           {{#returnForm}}
@@ -403,6 +403,8 @@ enum StorefrontTemplates {
         .lines { width: 100%; border-collapse: collapse; background: var(--paper); } .lines th, .lines td { text-align: left; padding: .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         .lines form { display: inline-flex; gap: .3rem; } .lines input[type=number] { width: 4.5rem; padding: .35rem; font: inherit; }
         .remove button, .remove-code button { background: none; color: var(--bad); border: 1px solid var(--line); }
+        button.secondary { background: none; color: var(--accent); border: 1px solid var(--line); justify-self: start; }
+        .shipping-methods label, .return-form label { display: block; margin: .3rem 0; }
         form.discount-code { display: flex; gap: .5rem; align-items: center; margin: 1rem 0 .5rem; flex-wrap: wrap; }
         form.discount-code input { width: 12rem; padding: .45rem; font: inherit; text-transform: uppercase; border: 1px solid var(--line); border-radius: .4rem; }
         .discount { color: var(--good); }
