@@ -153,6 +153,7 @@ extension NodeCtl.Fleet {
             if products > 0, let hub = members.first(where: { $0.role == "hub" }) {
                 let demo = DemoCatalog(products: products, regions: Array(Set(members.map(\.region))).sorted())
                 try loadCatalog(demo, into: root + "/" + hub.id, stopAll: stopAll)
+                try loadShippingMethods(members.filter { $0.role == "store" }.map { (id: $0.id, region: $0.region) }, into: root + "/" + hub.id, stopAll: stopAll)
                 for store in members where store.role == "store" {
                     try receiveStock(demo, into: root + "/" + store.id, store: store.id, stopAll: stopAll)
                 }
@@ -175,6 +176,32 @@ extension NodeCtl.Fleet {
                          connection: connection, source: "the demo catalog") { line in
                     // stdout carries only the nodes' JSON lines.
                     FileHandle.standardError.write(Data("nodectl: hub: \(line)\n".utf8))
+                }
+            } catch {
+                stopAll()
+                throw error
+            }
+        }
+
+        /// Post and express delivery per region, and collection at each store; a method that
+        /// exists already (a restarted demo) is left as it is.
+        func loadShippingMethods(_ stores: [(id: String, region: String)], into hubData: String, stopAll: () -> Void) throws {
+            let connection = try NodeConnection.parse(["--data-dir", hubData, "--timeout-ms", "60000"])
+            var bodies: [String] = []
+            for region in Set(stores.map(\.region)).sorted() {
+                let currency = DemoCatalog.currency(region: region)
+                let countries = region == "eu" ? #"["DE", "AT", "FR", "NL"]"# : region == "uk" ? #"["GB"]"# : #"["US"]"#
+                bodies.append(#"{"id": "\#(region)-post", "name": "Standard post", "region": "\#(region)", "currency": "\#(currency)", "countries": \#(countries), "rate": {"weight": [{"up_to_g": 2000, "fee": 495}, {"up_to_g": 20000, "fee": 995}]}, "free_from": 5000, "min_days": 2, "max_days": 4}"#)
+                bodies.append(#"{"id": "\#(region)-express", "name": "Express", "region": "\#(region)", "currency": "\#(currency)", "countries": \#(countries), "rate": {"value": [{"from": 0, "fee": 1490}, {"from": 10000, "fee": 990}]}, "min_days": 1, "max_days": 1}"#)
+            }
+            for store in stores {
+                let currency = DemoCatalog.currency(region: store.region)
+                bodies.append(#"{"id": "collect-\#(store.id)", "name": "Collect at \#(store.id)", "region": "\#(store.region)", "currency": "\#(currency)", "collect_at": "\#(store.id)", "min_days": 0, "max_days": 1}"#)
+            }
+            do {
+                for body in bodies {
+                    let answer = try connection.send("POST", "/admin/v1/shipping-methods", body: Array(body.utf8), contentType: "application/json")
+                    guard answer.status == 201 || answer.status == 409 else { throw CLIFailure("the demo's shipping methods: HTTP \(answer.status)") }
                 }
             } catch {
                 stopAll()

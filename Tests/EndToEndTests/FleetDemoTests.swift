@@ -60,6 +60,13 @@ final class FleetDemoTests: XCTestCase {
             return found.contains("\"USD\"")
         }, "the demo catalog reached store-2: \(found.prefix(300)); \((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
 
+        // The hub's shipping methods reach the stores: post, express and collection at each store.
+        var methods = ""
+        XCTAssertTrue(eventually {
+            methods = try HTTPClientFactory.get(store2, "/admin/v1/shipping-methods", token: token("store-2"))
+            return ["eu-post", "us-express", "collect-store-3"].allSatisfy { methods.contains($0) }
+        }, methods.prefix(300) + "")
+
         // nodectl sync status, as a table and as JSON, once every store has linked to the hub.
         var table = CommandResult(status: -1, stdout: "", stderr: "")
         XCTAssertTrue(eventually {

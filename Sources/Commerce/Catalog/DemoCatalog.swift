@@ -73,6 +73,9 @@ public struct DemoCatalog {
 
     static let brands = ["Acme", "Nordwind", "Solis", "Kestrel", "Orbit", "Vela", "Tundra", "Lumo", "Brisa", "Falk", "Mistral", "Quill"]
 
+    /// The demo's currency of a region: eu EUR, uk GBP, others USD.
+    public static func currency(region: String) -> String { region == "eu" ? "EUR" : region == "uk" ? "GBP" : "USD" }
+
     /// `count` products in `regions` (each priced in its currency: eu EUR, uk GBP, others USD).
     public init(products count: Int, seed: UInt64 = 1, regions: [String] = ["eu"]) {
         categories = Self.tree.enumerated().map { index, entry in
@@ -99,7 +102,7 @@ public struct DemoCatalog {
                 let colour = varying.values[(n + v) % varying.values.count]
                 let sku = "\(kind.category.prefix(3).uppercased())-\(n + 1)-\(colour.prefix(3).uppercased())\(v)"
                 let prices = regions.map { region in
-                    Price(region: region, currency: region == "eu" ? "EUR" : region == "uk" ? "GBP" : "USD", amount: basePrice + Int64(v) * 1_000)
+                    Price(region: region, currency: Self.currency(region: region), amount: basePrice + Int64(v) * 1_000)
                 }
                 variants.append(Variant(sku: sku, barcode: Self.ean13(400_000_000_000 + UInt64(n) * 10 + UInt64(v)),
                                         attributes: [varying.name: colour], prices: prices))
