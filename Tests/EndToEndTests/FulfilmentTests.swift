@@ -241,5 +241,9 @@ final class FulfilmentTests: XCTestCase {
         XCTAssertEqual((replacement.json["ship_to"] as? [String: Any])?["line1"] as? String, "1 High Street", "sent where the first parcel went")
         XCTAssertEqual(try shop.stock("SHIRT-M").available, 5, "the returned M is back on the shelf")
         XCTAssertEqual(try shop.stock("SHIRT-L").available, 4, "the L left for the exchange")
+        let sent = try event(shop, exchange, #"{"kind": "shipped", "carrier": "DHL", "tracking": "T2"}"#)
+        XCTAssertEqual(sent.json["status"] as? String, "shipped", "an exchange ships without a payment to capture: \(sent.response.text)")
+        let promotions = try shop.node.adminJSON("/admin/v1/promotions")["promotions"] as? [Any]
+        XCTAssertEqual(promotions?.count, 0, "an exchange is no promotion")
     }
 }

@@ -89,3 +89,9 @@ public struct ReturnPolicy: Sendable, Equatable {
 
     public init() {}
 }
+
+extension DiscountLine {
+    /// The discount line that settles an exchange's new order. Not a promotion id (those have
+    /// no underscore), so it is never counted as a redemption.
+    public static let exchangePromotion = "_exchange"
+}

@@ -159,7 +159,10 @@ extension OutpostNode {
             }
             write()
         }
+        // An order without a card payment (an exchange, paid by its return) has nothing to tell the acquirer.
         switch event.kind {
+        case _ where paymentId.isEmpty && event.kind != .refunded:
+            write()
         case .shipped where !state.events.contains { $0.kind == .shipped }:
             // Captured in full when the first parcel leaves; later parcels of the order capture nothing.
             recordsPayment = true

@@ -116,7 +116,7 @@ extension OutpostNode {
     /// The orders view's companion: who used which promotion, kept with the order's status.
     func projectRedemptions(order: String, state: OrderState) throws {
         guard let placed = state.placed, let discounts = placed.discounts, !discounts.isEmpty else { return }
-        for discount in discounts {
+        for discount in discounts where discount.promotion != DiscountLine.exchangePromotion {
             try database.execute("""
                 INSERT INTO promotion_redemptions(promotion, order_id, code, customer, node, amount, placed_ms, cancelled) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(promotion, order_id) DO UPDATE SET cancelled = excluded.cancelled

@@ -165,7 +165,7 @@ extension OutpostNode {
         }
         guard !lines.isEmpty else { return }
         let goods = lines.reduce(Int64(0)) { $0 + $1.amount }
-        let credit = DiscountLine(promotion: "exchange", name: "Exchange for \(original.number ?? originalId)", code: nil, amount: goods, shipping: 0,
+        let credit = DiscountLine(promotion: DiscountLine.exchangePromotion, name: "Exchange for \(original.number ?? originalId)", code: nil, amount: goods, shipping: 0,
                                   lines: Dictionary(lines.map { ($0.sku, $0.amount) }, uniquingKeysWith: +))
         let at = WallClock.nowMs()
         var placed = OrderEvent(kind: .placed, atMs: at, node: me)
