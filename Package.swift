@@ -79,7 +79,7 @@ let package = Package(
         ),
         .testTarget(name: "CommerceTests", dependencies: ["Commerce", "Replication"], swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Platform", "NodeTesting"], swiftSettings: strict),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "HTTP", "Platform", "Replication", "NodeTesting"], swiftSettings: strict),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Commerce", "HTTP", "Platform", "Replication", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["NodeTesting", "HTTP", "Platform"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

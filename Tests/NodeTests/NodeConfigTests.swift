@@ -1,3 +1,4 @@
+import Commerce
 import Node
 import Platform
 import XCTest
@@ -89,6 +90,8 @@ final class NodeConfigTests: XCTestCase {
         XCTAssertEqual(error("[checkout]\nprices_include_tax = 'yes'")?.key, "checkout.prices_include_tax")
         XCTAssertEqual(error("[checkout]\nreservation_seconds = 0")?.key, "checkout.reservation_seconds")
         XCTAssertEqual(error("[checkout]\ncurrency = 'EUR'")?.key, "checkout.currency")
+        XCTAssertEqual(error("[returns]\nrefund_shipping = 'sometimes'")?.key, "returns.refund_shipping")
+        XCTAssertEqual(error("[returns]\nwindow_days = -1")?.key, "returns.window_days")
         XCTAssertEqual(error("[inventory]\nlocation = 'Back Room'")?.key, "inventory.location")
     }
 
@@ -101,6 +104,10 @@ final class NodeConfigTests: XCTestCase {
         XCTAssertEqual(config.checkout.freeShippingFrom, 5000)
         XCTAssertEqual(config.reservationSeconds, 60)
         XCTAssertEqual(config.stockLocation, "back-room")
+        XCTAssertEqual(config.returns, ReturnPolicy(), "30 days, shipping back with a full return")
+        try config.apply(toml: "[returns]\nwindow_days = 14\nrefund_shipping = \"never\"")
+        XCTAssertEqual(config.returns.windowDays, 14)
+        XCTAssertEqual(config.returns.refundShipping, .never)
     }
 
     func testReadsTheSyncSection() throws {
