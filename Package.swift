@@ -46,10 +46,12 @@ let package = Package(
         .target(name: "Replication", swiftSettings: strict + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
         // The shop's domain: catalog, search, ... Each concept owns its tables; no HTTP.
         .target(name: "Commerce", dependencies: ["Platform", "Replication"], swiftSettings: strict),
+        // The hub's books: accounts, transfers, the hash-chained journal. Platform only.
+        .target(name: "Ledger", dependencies: ["Platform"], swiftSettings: strict),
         .target(
             name: "Node",
             dependencies: [
-                "Platform", "HTTP", "Replication", "Commerce",
+                "Platform", "HTTP", "Replication", "Commerce", "Ledger",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -78,6 +80,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CommerceTests", dependencies: ["Commerce", "Replication"], swiftSettings: strict),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Commerce", "HTTP", "Platform", "Replication", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["NodeTesting", "HTTP", "Platform"], swiftSettings: strict),

@@ -1,0 +1,269 @@
+import Platform
+
+/// The fleet's books on the hub: accounts, and an append-only, gapless, hash-chained journal of
+/// immutable transfers (the TigerBeetle model, on SQLite). Every method works inside the
+/// caller's transaction, so group commit puts many transfers in one durable commit; balances
+/// change in the same transaction as the entries that move them.
+public final class Ledger {
+    public static let schema = """
+        CREATE TABLE ledger_accounts (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            debits_must_not_exceed_credits INTEGER NOT NULL DEFAULT 0,
+            debits_pending INTEGER NOT NULL DEFAULT 0,
+            debits_posted INTEGER NOT NULL DEFAULT 0,
+            credits_pending INTEGER NOT NULL DEFAULT 0,
+            credits_posted INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+        -- One row per transfer, in order: seq is gapless from 1, hash chains each entry to the one before.
+        CREATE TABLE ledger_journal (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,        -- from the event that caused it: a replay finds it
+            kind TEXT NOT NULL,             -- posted, pending, post, void, expire
+            debit TEXT NOT NULL,
+            credit TEXT NOT NULL,
+            amount INTEGER NOT NULL,
+            currency TEXT NOT NULL,
+            pending_id TEXT,                -- post, void, expire: the pending transfer they close
+            timeout_ms INTEGER,             -- pending: when it expires
+            code TEXT NOT NULL,
+            reference TEXT,
+            at_ms INTEGER NOT NULL,
+            hash TEXT NOT NULL
+        ) STRICT;
+        CREATE UNIQUE INDEX ledger_closing ON ledger_journal(pending_id) WHERE pending_id IS NOT NULL;
+        CREATE INDEX ledger_timeouts ON ledger_journal(timeout_ms) WHERE timeout_ms IS NOT NULL;
+        CREATE INDEX ledger_by_reference ON ledger_journal(reference) WHERE reference IS NOT NULL;
+        CREATE TRIGGER ledger_journal_no_update BEFORE UPDATE ON ledger_journal BEGIN SELECT RAISE(ABORT, 'the ledger journal is append-only'); END;
+        CREATE TRIGGER ledger_journal_no_delete BEFORE DELETE ON ledger_journal BEGIN SELECT RAISE(ABORT, 'the ledger journal is append-only'); END;
+        """
+
+    private let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    // MARK: Accounts
+
+    /// Opens an account, or finds it open already. An id open with another kind or currency is
+    /// a programmer's error in the chart of accounts.
+    @discardableResult
+    public func open(_ account: LedgerAccount) throws -> LedgerAccount {
+        if let existing = try self.account(account.id) {
+            precondition(existing.kind == account.kind && existing.currency == account.currency, "account \(account.id) exists with another kind or currency")
+            return existing
+        }
+        _ = try database.execute("INSERT INTO ledger_accounts(id, kind, currency, debits_must_not_exceed_credits) VALUES (?, ?, ?, ?)",
+                                 [account.id, account.kind.rawValue, account.currency, account.debitsMustNotExceedCredits ? 1 : 0])
+        return account
+    }
+
+    public func account(_ id: String) throws -> LedgerAccount? {
+        try database.queryOne("""
+            SELECT id, kind, currency, debits_must_not_exceed_credits, debits_pending, debits_posted, credits_pending, credits_posted
+            FROM ledger_accounts WHERE id = ?
+            """, [id], Self.account)
+    }
+
+    public func accounts() throws -> [LedgerAccount] {
+        try database.query("""
+            SELECT id, kind, currency, debits_must_not_exceed_credits, debits_pending, debits_posted, credits_pending, credits_posted
+            FROM ledger_accounts ORDER BY id
+            """, [], Self.account)
+    }
+
+    private static func account(_ row: Row) -> LedgerAccount {
+        var account = LedgerAccount(id: row.string(0), kind: LedgerAccount.Kind(rawValue: row.string(1)) ?? .asset, currency: row.string(2),
+                                    debitsMustNotExceedCredits: row.int(3) != 0)
+        account.debitsPending = row.int64(4)
+        account.debitsPosted = row.int64(5)
+        account.creditsPending = row.int64(6)
+        account.creditsPosted = row.int64(7)
+        return account
+    }
+
+    // MARK: Transfers
+
+    /// Records the transfers in order, each with its result. A linked chain (requests with
+    /// `linked`, closed by the first without) commits together or not at all: one failure fails
+    /// every request of the chain, the others with `linked_event_failed`.
+    public func create(_ requests: [TransferRequest], atMs: Int64) throws -> [TransferResult] {
+        var results: [TransferResult] = []
+        var index = 0
+        while index < requests.count {
+            var end = index
+            while end < requests.count && requests[end].linked { end += 1 }
+            guard end < requests.count else {
+                results += Array(repeating: .failed(.linkedChainOpen), count: requests.count - index)
+                break
+            }
+            let chain = Array(requests[index...end])
+            if chain.count == 1 {
+                results.append(try createOne(chain[0], atMs: atMs))
+            } else {
+                var chainResults: [TransferResult] = []
+                do {
+                    try database.savepoint {
+                        for request in chain {
+                            let result = try createOne(request, atMs: atMs)
+                            chainResults.append(result)
+                            if case .failed(let error) = result { throw error }
+                        }
+                    }
+                } catch let error as TransferError {
+                    let failedAt = chainResults.count - 1
+                    chainResults = chain.indices.map { $0 == failedAt ? .failed(error) : .failed(.linkedEventFailed) }
+                }
+                results += chainResults
+            }
+            index = end + 1
+        }
+        return results
+    }
+
+    private func createOne(_ request: TransferRequest, atMs: Int64) throws -> TransferResult {
+        guard !request.id.isEmpty else { return .failed(.idMustNotBeEmpty) }
+        var entry = JournalEntry(seq: 0, id: request.id, kind: .posted, debit: request.debit, credit: request.credit, amount: request.amount,
+                                 currency: "", pendingId: nil, timeoutMs: nil, code: request.code, reference: request.reference, atMs: atMs, hash: "")
+        var pending: JournalEntry?
+        switch request.phase {
+        case .posted: entry.kind = .posted
+        case .pending(let timeoutMs):
+            entry.kind = .pending
+            entry.timeoutMs = timeoutMs
+        case .post(let pendingId, _), .void(let pendingId):
+            entry.kind = if case .post = request.phase { .post } else { .void }
+            entry.pendingId = pendingId
+            pending = try journalEntry(id: pendingId)
+        }
+        if let existing = try journalEntry(id: request.id) {
+            return Self.sameTransfer(existing, request, pending: pending) ? .exists : .failed(.existsWithDifferentFields)
+        }
+        if entry.kind == .post || entry.kind == .void {
+            guard let pending, pending.kind == .pending else { return .failed(.pendingNotFound) }
+            if let closing = try database.queryOne("SELECT kind FROM ledger_journal WHERE pending_id = ?", [pending.id], { $0.string(0) }) {
+                switch JournalEntry.Kind(rawValue: closing) {
+                case .post?: return .failed(.pendingAlreadyPosted)
+                case .expire?: return .failed(.pendingExpired)
+                default: return .failed(.pendingAlreadyVoided)
+                }
+            }
+            if let timeout = pending.timeoutMs, atMs >= timeout { return .failed(.pendingExpired) }
+            entry.debit = pending.debit
+            entry.credit = pending.credit
+            entry.amount = entry.kind == .void ? pending.amount : { if case .post(_, let amount?) = request.phase { amount } else { pending.amount } }()
+            guard entry.amount > 0 else { return .failed(.amountMustBePositive) }
+            guard entry.amount <= pending.amount else { return .failed(.amountExceedsPending) }
+        } else {
+            guard request.amount > 0 else { return .failed(.amountMustBePositive) }
+        }
+        guard entry.debit != entry.credit else { return .failed(.accountsMustDiffer) }
+        guard var debit = try account(entry.debit) else { return .failed(.debitAccountNotFound) }
+        guard var credit = try account(entry.credit) else { return .failed(.creditAccountNotFound) }
+        guard debit.currency == credit.currency else { return .failed(.currenciesMustMatch) }
+        entry.currency = debit.currency
+        Self.apply(entry, releasing: pending?.amount ?? 0, debit: &debit, credit: &credit)
+        if debit.debitsMustNotExceedCredits && debit.debitsPending + debit.debitsPosted > debit.creditsPosted { return .failed(.exceedsCredits) }
+        try append(&entry)
+        try save(debit)
+        try save(credit)
+        return .created(seq: entry.seq)
+    }
+
+    /// A replay matches when it asks for what was recorded.
+    private static func sameTransfer(_ existing: JournalEntry, _ request: TransferRequest, pending: JournalEntry?) -> Bool {
+        guard existing.code == request.code, existing.reference == request.reference else { return false }
+        switch request.phase {
+        case .posted: return existing.kind == .posted && existing.debit == request.debit && existing.credit == request.credit && existing.amount == request.amount
+        case .pending(let timeout):
+            return existing.kind == .pending && existing.debit == request.debit && existing.credit == request.credit && existing.amount == request.amount
+                && existing.timeoutMs == timeout
+        case .post(let pendingId, let amount): return existing.kind == .post && existing.pendingId == pendingId && (amount == nil || amount == existing.amount)
+        case .void(let pendingId): return existing.kind == .void && existing.pendingId == pendingId
+        }
+    }
+
+    /// How an entry moves its two accounts' sums (`releasing`: the pending amount it closes).
+    static func apply(_ entry: JournalEntry, releasing: Int64, debit: inout LedgerAccount, credit: inout LedgerAccount) {
+        switch entry.kind {
+        case .posted:
+            debit.debitsPosted += entry.amount
+            credit.creditsPosted += entry.amount
+        case .pending:
+            debit.debitsPending += entry.amount
+            credit.creditsPending += entry.amount
+        case .post:
+            debit.debitsPending -= releasing
+            credit.creditsPending -= releasing
+            debit.debitsPosted += entry.amount
+            credit.creditsPosted += entry.amount
+        case .void, .expire:
+            debit.debitsPending -= releasing
+            credit.creditsPending -= releasing
+        }
+    }
+
+    /// Pending transfers whose time ran out by `nowMs` are released, each by an `expire` entry
+    /// (`expire:<pending id>`). Returns how many.
+    @discardableResult
+    public func expirePending(nowMs: Int64, limit: Int = 1000) throws -> Int {
+        let due = try database.query("""
+            SELECT p.id FROM ledger_journal p WHERE p.kind = 'pending' AND p.timeout_ms <= ?
+            AND NOT EXISTS (SELECT 1 FROM ledger_journal c WHERE c.pending_id = p.id) ORDER BY p.timeout_ms, p.seq LIMIT ?
+            """, [nowMs, limit]) { $0.string(0) }
+        for id in due {
+            guard let pending = try journalEntry(id: id), var debit = try account(pending.debit), var credit = try account(pending.credit) else { continue }
+            var entry = JournalEntry(seq: 0, id: "expire:" + id, kind: .expire, debit: pending.debit, credit: pending.credit, amount: pending.amount,
+                                     currency: pending.currency, pendingId: id, timeoutMs: nil, code: "expired", reference: pending.reference,
+                                     atMs: nowMs, hash: "")
+            Self.apply(entry, releasing: pending.amount, debit: &debit, credit: &credit)
+            try append(&entry)
+            try save(debit)
+            try save(credit)
+        }
+        return due.count
+    }
+
+    // MARK: The journal
+
+    public func journalEntry(id: String) throws -> JournalEntry? {
+        try database.queryOne("SELECT \(Self.entryColumns) FROM ledger_journal WHERE id = ?", [id], Self.entry)
+    }
+
+    /// Entries from `seq` on, in order.
+    public func journal(from seq: Int64 = 1, limit: Int = 1000) throws -> [JournalEntry] {
+        try database.query("SELECT \(Self.entryColumns) FROM ledger_journal WHERE seq >= ? ORDER BY seq LIMIT ?", [seq, limit], Self.entry)
+    }
+
+    /// The last entry's place and hash: what a checkpoint anchors.
+    public func head() throws -> (seq: Int64, hash: String) {
+        try database.queryOne("SELECT seq, hash FROM ledger_journal ORDER BY seq DESC LIMIT 1") { ($0.int64(0), $0.string(1)) } ?? (0, "")
+    }
+
+    static let entryColumns = "seq, id, kind, debit, credit, amount, currency, pending_id, timeout_ms, code, reference, at_ms, hash"
+
+    static func entry(_ row: Row) -> JournalEntry {
+        JournalEntry(seq: row.int64(0), id: row.string(1), kind: JournalEntry.Kind(rawValue: row.string(2)) ?? .posted, debit: row.string(3),
+                     credit: row.string(4), amount: row.int64(5), currency: row.string(6), pendingId: row.optionalString(7),
+                     timeoutMs: row.optionalInt64(8), code: row.string(9), reference: row.optionalString(10), atMs: row.int64(11), hash: row.string(12))
+    }
+
+    private func append(_ entry: inout JournalEntry) throws {
+        let (seq, previous) = try head()
+        entry.seq = seq + 1
+        entry.hash = entry.chainedHash(after: previous)
+        _ = try database.execute("""
+            INSERT INTO ledger_journal(seq, id, kind, debit, credit, amount, currency, pending_id, timeout_ms, code, reference, at_ms, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [entry.seq, entry.id, entry.kind.rawValue, entry.debit, entry.credit, entry.amount, entry.currency, entry.pendingId,
+                  entry.timeoutMs, entry.code, entry.reference, entry.atMs, entry.hash])
+    }
+
+    private func save(_ account: LedgerAccount) throws {
+        _ = try database.execute("""
+            UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ? WHERE id = ?
+            """, [account.debitsPending, account.debitsPosted, account.creditsPending, account.creditsPosted, account.id])
+    }
+}

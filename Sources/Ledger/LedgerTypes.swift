@@ -1,0 +1,155 @@
+import Platform
+
+/// An account of the fleet's books, in one currency. Balances are kept as four sums, as
+/// TigerBeetle keeps them, so pending (two-phase) amounts never mix with posted ones.
+public struct LedgerAccount: Equatable, Sendable {
+    /// Which side the account's balance normally sits on (docs/ledger.md lists the chart).
+    public enum Kind: String, Sendable, CaseIterable {
+        case asset, liability, revenue, expense, equity
+
+        /// Assets and expenses grow with debits; the others with credits.
+        public var growsWithDebits: Bool { self == .asset || self == .expense }
+    }
+
+    public var id: String
+    public var kind: Kind
+    public var currency: String
+    public var debitsPending: Int64 = 0
+    public var debitsPosted: Int64 = 0
+    public var creditsPending: Int64 = 0
+    public var creditsPosted: Int64 = 0
+    /// A budget: debits (pending and posted) may never exceed posted credits (an exposure cap).
+    public var debitsMustNotExceedCredits = false
+
+    public init(id: String, kind: Kind, currency: String, debitsMustNotExceedCredits: Bool = false) {
+        self.id = id
+        self.kind = kind
+        self.currency = currency
+        self.debitsMustNotExceedCredits = debitsMustNotExceedCredits
+    }
+
+    /// The posted balance on the account's own side.
+    public var balance: Int64 { kind.growsWithDebits ? debitsPosted - creditsPosted : creditsPosted - debitsPosted }
+}
+
+/// What one transfer asks the ledger to do. Its `id` comes from the event that caused it
+/// (`settle:<payment>`, `refund:<refund>`), so a replay of that event is recorded once.
+public struct TransferRequest: Equatable, Sendable {
+    public enum Phase: Equatable, Sendable {
+        /// Posted at once.
+        case posted
+        /// Reserved: counted as pending until posted, voided, or expired at `timeoutMs` (hub clock).
+        case pending(timeoutMs: Int64?)
+        /// Posts a pending transfer, in full or for less (nil: its whole amount); the rest is released.
+        case post(pendingId: String, amount: Int64?)
+        /// Releases a pending transfer.
+        case void(pendingId: String)
+    }
+
+    public var id: String
+    public var phase: Phase
+    /// Accounts and amount; for post and void they come from the pending transfer (leave them empty).
+    public var debit: String
+    public var credit: String
+    public var amount: Int64
+    /// Why: settlement, refund, offline_sale, correction... (no personal data).
+    public var code: String
+    /// The payment, order or Z-report the transfer is about.
+    public var reference: String?
+    /// Commits together with the next request: the chain stands or falls as one.
+    public var linked = false
+
+    public init(id: String, phase: Phase = .posted, debit: String, credit: String, amount: Int64, code: String, reference: String? = nil, linked: Bool = false) {
+        self.id = id
+        self.phase = phase
+        self.debit = debit
+        self.credit = credit
+        self.amount = amount
+        self.code = code
+        self.reference = reference
+        self.linked = linked
+    }
+
+    public static func post(id: String, pending: String, amount: Int64? = nil, code: String, reference: String? = nil) -> TransferRequest {
+        TransferRequest(id: id, phase: .post(pendingId: pending, amount: amount), debit: "", credit: "", amount: amount ?? 0, code: code, reference: reference)
+    }
+
+    public static func void(id: String, pending: String, code: String, reference: String? = nil) -> TransferRequest {
+        TransferRequest(id: id, phase: .void(pendingId: pending), debit: "", credit: "", amount: 0, code: code, reference: reference)
+    }
+}
+
+/// Why a transfer was not recorded. Nothing of it (or of its linked chain) was written.
+public enum TransferError: String, Error, Sendable, Equatable, CaseIterable {
+    case linkedEventFailed = "linked_event_failed"
+    case linkedChainOpen = "linked_chain_open"
+    case idMustNotBeEmpty = "id_must_not_be_empty"
+    case existsWithDifferentFields = "exists_with_different_fields"
+    case accountsMustDiffer = "accounts_must_differ"
+    case debitAccountNotFound = "debit_account_not_found"
+    case creditAccountNotFound = "credit_account_not_found"
+    case currenciesMustMatch = "currencies_must_match"
+    case amountMustBePositive = "amount_must_be_positive"
+    case pendingNotFound = "pending_transfer_not_found"
+    case pendingAlreadyPosted = "pending_transfer_already_posted"
+    case pendingAlreadyVoided = "pending_transfer_already_voided"
+    case pendingExpired = "pending_transfer_expired"
+    case amountExceedsPending = "exceeds_pending_transfer_amount"
+    case exceedsCredits = "exceeds_credits"
+}
+
+public enum TransferResult: Equatable, Sendable {
+    case created(seq: Int64)
+    /// The same transfer was recorded before: nothing new (a replay).
+    case exists
+    case failed(TransferError)
+
+    public var isOK: Bool { if case .failed = self { false } else { true } }
+}
+
+/// One journal entry: a transfer as recorded, with its place in the chain.
+public struct JournalEntry: Equatable, Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case posted, pending, post, void, expire
+    }
+
+    public var seq: Int64
+    public var id: String
+    public var kind: Kind
+    public var debit: String
+    public var credit: String
+    public var amount: Int64
+    public var currency: String
+    public var pendingId: String?
+    public var timeoutMs: Int64?
+    public var code: String
+    public var reference: String?
+    public var atMs: Int64
+    /// SHA-256 (hex) of the previous entry's hash and this entry's canonical encoding.
+    public var hash: String
+
+    /// The bytes the hash covers: JSON with sorted keys, absent optionals left out.
+    public var canonical: [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        var first = true
+        func key(_ name: String) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            JSONText.appendString(name, to: &out)
+            out.append(UInt8(ascii: ":"))
+        }
+        func string(_ name: String, _ value: String?) { if let value { key(name); JSONText.appendString(value, to: &out) } }
+        func int(_ name: String, _ value: Int64?) { if let value { key(name); JSONText.appendInt(Int(value), to: &out) } }
+        int("amount", amount); int("at_ms", atMs); string("code", code); string("credit", credit); string("currency", currency)
+        string("debit", debit); string("id", id); string("kind", kind.rawValue); string("pending_id", pendingId)
+        string("reference", reference); int("seq", seq); int("timeout_ms", timeoutMs)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// The hash an entry after `previous` (hex; empty before the first) must carry.
+    public func chainedHash(after previous: String) -> String {
+        let prior = Hex.decode(previous) ?? [UInt8](repeating: 0, count: 32)
+        return Hex.encode(SHA256.hash(prior + canonical))
+    }
+}

@@ -1,0 +1,134 @@
+import Ledger
+import NodeTesting
+import Platform
+import XCTest
+
+/// The books balance, a replay is recorded once, two-phase and linked transfers behave as in
+/// TigerBeetle, and a changed journal is caught.
+final class LedgerTests: XCTestCase {
+    private var directory: TemporaryDirectory!
+    private var database: Database!
+    private var ledger: Ledger!
+
+    override func setUpWithError() throws {
+        directory = TemporaryDirectory()
+        database = try Database(path: directory.file("hub.sqlite"))
+        try database.executeScript(Ledger.schema)
+        ledger = Ledger(database: database)
+        try database.transaction {
+            try ledger.open(LedgerAccount(id: "eu:EUR:acquirer_clearing", kind: .asset, currency: "EUR"))
+            try ledger.open(LedgerAccount(id: "eu:EUR:sales", kind: .revenue, currency: "EUR"))
+            try ledger.open(LedgerAccount(id: "eu:EUR:refunds", kind: .expense, currency: "EUR"))
+            try ledger.open(LedgerAccount(id: "us:USD:sales", kind: .revenue, currency: "USD"))
+            // An exposure budget: offline sales may use up to what the hub granted.
+            try ledger.open(LedgerAccount(id: "store-1:EUR:offline_exposure", kind: .asset, currency: "EUR", debitsMustNotExceedCredits: true))
+            try ledger.open(LedgerAccount(id: "store-1:EUR:offline_limit", kind: .liability, currency: "EUR"))
+        }
+    }
+
+    override func tearDown() {
+        database = nil
+        directory = nil
+    }
+
+    private func create(_ requests: TransferRequest..., at ms: Int64 = 1_000) throws -> [TransferResult] {
+        try database.transaction { try ledger.create(requests, atMs: ms) }
+    }
+
+    private func sale(_ id: String, _ amount: Int64, linked: Bool = false) -> TransferRequest {
+        TransferRequest(id: id, debit: "eu:EUR:acquirer_clearing", credit: "eu:EUR:sales", amount: amount, code: "settlement", reference: "p-1", linked: linked)
+    }
+
+    func testATransferMovesBothAccountsAndAReplayIsRecordedOnce() throws {
+        XCTAssertEqual(try create(sale("settle:p-1", 4_995)), [.created(seq: 1)])
+        XCTAssertEqual(try create(sale("settle:p-1", 4_995)), [.exists], "the same event again")
+        XCTAssertEqual(try create(sale("settle:p-1", 5_000)), [.failed(.existsWithDifferentFields)])
+        XCTAssertEqual(try ledger.account("eu:EUR:sales")?.balance, 4_995)
+        XCTAssertEqual(try ledger.account("eu:EUR:acquirer_clearing")?.balance, 4_995)
+        XCTAssertEqual(try ledger.head().seq, 1)
+
+        let refused: [(TransferRequest, TransferError)] = [
+            (TransferRequest(id: "x1", debit: "eu:EUR:sales", credit: "eu:EUR:sales", amount: 1, code: "c"), .accountsMustDiffer),
+            (TransferRequest(id: "x2", debit: "eu:EUR:nope", credit: "eu:EUR:sales", amount: 1, code: "c"), .debitAccountNotFound),
+            (TransferRequest(id: "x3", debit: "eu:EUR:acquirer_clearing", credit: "us:USD:sales", amount: 1, code: "c"), .currenciesMustMatch),
+            (TransferRequest(id: "x4", debit: "eu:EUR:acquirer_clearing", credit: "eu:EUR:sales", amount: 0, code: "c"), .amountMustBePositive),
+            (TransferRequest(id: "", debit: "eu:EUR:acquirer_clearing", credit: "eu:EUR:sales", amount: 1, code: "c"), .idMustNotBeEmpty),
+        ]
+        for (request, error) in refused { XCTAssertEqual(try create(request), [.failed(error)], request.id) }
+        XCTAssertEqual(try ledger.head().seq, 1, "refusals write nothing")
+        XCTAssertTrue(try ledger.verify().isValid)
+    }
+
+    func testTwoPhaseTransfersPostVoidAndExpire() throws {
+        let hold = TransferRequest(id: "hold:a", phase: .pending(timeoutMs: 10_000), debit: "eu:EUR:acquirer_clearing", credit: "eu:EUR:sales", amount: 1_000, code: "authorization")
+        XCTAssertEqual(try create(hold), [.created(seq: 1)])
+        var clearing = try XCTUnwrap(try ledger.account("eu:EUR:acquirer_clearing"))
+        XCTAssertEqual([clearing.debitsPending, clearing.debitsPosted], [1_000, 0])
+        XCTAssertEqual(try create(.post(id: "capture:a", pending: "hold:a", amount: 1_200, code: "capture")), [.failed(.amountExceedsPending)])
+        XCTAssertEqual(try create(.post(id: "capture:a", pending: "hold:a", amount: 800, code: "capture")), [.created(seq: 2)])
+        clearing = try XCTUnwrap(try ledger.account("eu:EUR:acquirer_clearing"))
+        XCTAssertEqual([clearing.debitsPending, clearing.debitsPosted], [0, 800], "posted for less: the rest is released")
+        XCTAssertEqual(try create(.void(id: "void:a", pending: "hold:a", code: "void")), [.failed(.pendingAlreadyPosted)])
+        XCTAssertEqual(try create(.post(id: "capture:a", pending: "hold:a", amount: 800, code: "capture")), [.exists])
+
+        XCTAssertEqual(try create(TransferRequest(id: "hold:b", phase: .pending(timeoutMs: 10_000), debit: "eu:EUR:acquirer_clearing", credit: "eu:EUR:sales", amount: 500, code: "authorization")).count, 1)
+        XCTAssertEqual(try create(.void(id: "void:b", pending: "hold:b", code: "void")), [.created(seq: 4)])
+        XCTAssertEqual(try create(.post(id: "capture:b", pending: "hold:b", code: "capture")), [.failed(.pendingAlreadyVoided)])
+
+        XCTAssertEqual(try create(TransferRequest(id: "hold:c", phase: .pending(timeoutMs: 10_000), debit: "eu:EUR:acquirer_clearing", credit: "eu:EUR:sales", amount: 300, code: "authorization")).count, 1)
+        XCTAssertEqual(try create(.post(id: "capture:c", pending: "hold:c", code: "capture"), at: 10_000), [.failed(.pendingExpired)], "past its time")
+        XCTAssertEqual(try database.transaction { try ledger.expirePending(nowMs: 9_999) }, 0)
+        XCTAssertEqual(try database.transaction { try ledger.expirePending(nowMs: 10_000) }, 1)
+        XCTAssertEqual(try database.transaction { try ledger.expirePending(nowMs: 20_000) }, 0, "expired once")
+        XCTAssertEqual(try ledger.journalEntry(id: "expire:hold:c")?.kind, .expire)
+        XCTAssertEqual(try create(.post(id: "capture:c", pending: "hold:c", code: "capture")), [.failed(.pendingExpired)])
+        XCTAssertEqual(try create(.post(id: "capture:z", pending: "nothing", code: "capture")), [.failed(.pendingNotFound)])
+        clearing = try XCTUnwrap(try ledger.account("eu:EUR:acquirer_clearing"))
+        XCTAssertEqual([clearing.debitsPending, clearing.debitsPosted], [0, 800])
+        let verified = try ledger.verify()
+        XCTAssertTrue(verified.isValid, "\(verified.problems)")
+        XCTAssertEqual(verified.entries, 6)
+    }
+
+    func testALinkedChainCommitsTogetherOrNotAtAll() throws {
+        let refund = TransferRequest(id: "refund:r1", debit: "eu:EUR:refunds", credit: "eu:EUR:acquirer_clearing", amount: 200, code: "refund", linked: true)
+        let broken = TransferRequest(id: "refund:r1:fee", debit: "eu:EUR:refunds", credit: "us:USD:sales", amount: 5, code: "fee")
+        XCTAssertEqual(try create(sale("settle:p-1", 1_000)), [.created(seq: 1)])
+        XCTAssertEqual(try create(refund, broken), [.failed(.linkedEventFailed), .failed(.currenciesMustMatch)])
+        XCTAssertNil(try ledger.journalEntry(id: "refund:r1"), "the first of the chain was rolled back")
+        XCTAssertEqual(try ledger.account("eu:EUR:refunds")?.debitsPosted, 0)
+        var fee = broken
+        fee.credit = "eu:EUR:sales"
+        XCTAssertEqual(try create(refund, fee), [.created(seq: 2), .created(seq: 3)])
+        XCTAssertEqual(try create(sale("a", 1, linked: true)), [.failed(.linkedChainOpen)], "a chain must be closed")
+        XCTAssertTrue(try ledger.verify().isValid)
+    }
+
+    func testABudgetAccountRefusesDebitsBeyondItsCredits() throws {
+        XCTAssertEqual(try create(TransferRequest(id: "grant", debit: "store-1:EUR:offline_limit", credit: "store-1:EUR:offline_exposure", amount: 10_000, code: "policy")).count, 1)
+        let offline = { (id: String, amount: Int64) in
+            TransferRequest(id: id, phase: .pending(timeoutMs: 86_400_000), debit: "store-1:EUR:offline_exposure", credit: "store-1:EUR:offline_limit", amount: amount, code: "offline_sale")
+        }
+        XCTAssertEqual(try create(offline("sale:1", 6_000)), [.created(seq: 2)])
+        XCTAssertEqual(try create(offline("sale:2", 5_000)), [.failed(.exceedsCredits)], "past the cap on unsettled exposure")
+        XCTAssertEqual(try create(offline("sale:3", 4_000)), [.created(seq: 3)])
+    }
+
+    func testDebitsEqualCreditsAndAChangedEntryIsNamed() throws {
+        for n in 1...20 { XCTAssertEqual(try create(sale("settle:p-\(n)", Int64(n * 100))).first?.isOK, true) }
+        let verified = try ledger.verify(pageSize: 7)
+        XCTAssertTrue(verified.isValid, "\(verified.problems)")
+        XCTAssertEqual(verified.totals["EUR"]?.debits, 21_000)
+        XCTAssertEqual(verified.totals["EUR"]?.credits, 21_000)
+        XCTAssertEqual(verified.head, try ledger.head().hash)
+
+        // The journal refuses edits; someone with the sqlite3 shell drops the guard and edits anyway.
+        XCTAssertThrowsError(try database.execute("UPDATE ledger_journal SET amount = 1 WHERE seq = 12"))
+        XCTAssertThrowsError(try database.execute("DELETE FROM ledger_journal WHERE seq = 20"))
+        try database.executeScript("DROP TRIGGER ledger_journal_no_update; UPDATE ledger_journal SET amount = 1 WHERE seq = 12;")
+        let tampered = try ledger.verify()
+        XCTAssertFalse(tampered.isValid)
+        XCTAssertEqual(tampered.problems.first?.seq, 12, "the first bad entry is named")
+        XCTAssertTrue(tampered.problems.contains { $0.account == "eu:EUR:sales" }, "its balances no longer add up either")
+    }
+}
