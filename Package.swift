@@ -72,6 +72,8 @@ let package = Package(
         ),
         // bench/sync.py's in-memory reference row: decode + apply, like pycrdt's apply_update.
         .executableTarget(name: "replication-bench", dependencies: ["Replication"], path: "bench/ReplicationBench", swiftSettings: strict),
+        // bench/ledger: durable transfers per second beside a plain SQLite insert loop.
+        .executableTarget(name: "ledger-bench", dependencies: ["Ledger", "Platform"], path: "bench/LedgerBench", swiftSettings: strict),
 
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(

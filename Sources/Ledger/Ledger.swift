@@ -30,7 +30,7 @@ public final class Ledger {
             code TEXT NOT NULL,
             reference TEXT,
             at_ms INTEGER NOT NULL,
-            hash TEXT NOT NULL
+            hash BLOB NOT NULL              -- SHA-256, 32 bytes
         ) STRICT;
         CREATE UNIQUE INDEX ledger_closing ON ledger_journal(pending_id) WHERE pending_id IS NOT NULL;
         CREATE INDEX ledger_timeouts ON ledger_journal(timeout_ms) WHERE timeout_ms IS NOT NULL;
@@ -86,11 +86,22 @@ public final class Ledger {
 
     // MARK: Transfers
 
+    /// What a batch has in hand: the journal's head and the accounts it touched, written back
+    /// once at its end (a batch of a thousand settlements moves a few accounts many times).
+    struct Batch {
+        var seq: Int64
+        var hash: [UInt8]
+        var accounts: [String: LedgerAccount] = [:]
+    }
+
     /// Records the transfers in order, each with its result. A linked chain (requests with
     /// `linked`, closed by the first without) commits together or not at all: one failure fails
     /// every request of the chain, the others with `linked_event_failed`.
     public func create(_ requests: [TransferRequest], atMs: Int64) throws -> [TransferResult] {
         var results: [TransferResult] = []
+        results.reserveCapacity(requests.count)
+        let (seq, hash) = try head()
+        var batch = Batch(seq: seq, hash: hash)
         var index = 0
         while index < requests.count {
             var end = index
@@ -99,34 +110,44 @@ public final class Ledger {
                 results += Array(repeating: .failed(.linkedChainOpen), count: requests.count - index)
                 break
             }
-            let chain = Array(requests[index...end])
-            if chain.count == 1 {
-                results.append(try createOne(chain[0], atMs: atMs))
+            if end == index {
+                results.append(try createOne(requests[index], atMs: atMs, batch: &batch))
             } else {
+                let chain = requests[index...end]
+                let before = batch
                 var chainResults: [TransferResult] = []
                 do {
                     try database.savepoint {
                         for request in chain {
-                            let result = try createOne(request, atMs: atMs)
+                            let result = try createOne(request, atMs: atMs, batch: &batch)
                             chainResults.append(result)
                             if case .failed(let error) = result { throw error }
                         }
                     }
                 } catch let error as TransferError {
+                    batch = before
                     let failedAt = chainResults.count - 1
-                    chainResults = chain.indices.map { $0 == failedAt ? .failed(error) : .failed(.linkedEventFailed) }
+                    chainResults = (0..<chain.count).map { $0 == failedAt ? .failed(error) : .failed(.linkedEventFailed) }
                 }
                 results += chainResults
             }
             index = end + 1
         }
+        for account in batch.accounts.values { try save(account) }
         return results
     }
 
-    private func createOne(_ request: TransferRequest, atMs: Int64) throws -> TransferResult {
+    private func cachedAccount(_ id: String, _ batch: inout Batch) throws -> LedgerAccount? {
+        if let known = batch.accounts[id] { return known }
+        let found = try account(id)
+        if let found { batch.accounts[id] = found }
+        return found
+    }
+
+    private func createOne(_ request: TransferRequest, atMs: Int64, batch: inout Batch) throws -> TransferResult {
         guard !request.id.isEmpty else { return .failed(.idMustNotBeEmpty) }
         var entry = JournalEntry(seq: 0, id: request.id, kind: .posted, debit: request.debit, credit: request.credit, amount: request.amount,
-                                 currency: "", pendingId: nil, timeoutMs: nil, code: request.code, reference: request.reference, atMs: atMs, hash: "")
+                                 currency: "", pendingId: nil, timeoutMs: nil, code: request.code, reference: request.reference, atMs: atMs, hash: [])
         var pending: JournalEntry?
         switch request.phase {
         case .posted: entry.kind = .posted
@@ -138,10 +159,11 @@ public final class Ledger {
             entry.pendingId = pendingId
             pending = try journalEntry(id: pendingId)
         }
-        if let existing = try journalEntry(id: request.id) {
-            return Self.sameTransfer(existing, request, pending: pending) ? .exists : .failed(.existsWithDifferentFields)
-        }
         if entry.kind == .post || entry.kind == .void {
+            // A replay of a post or void finds its entry before the pending's state says "closed".
+            if let existing = try journalEntry(id: request.id) {
+                return Self.sameTransfer(existing, request, pending: pending) ? .exists : .failed(.existsWithDifferentFields)
+            }
             guard let pending, pending.kind == .pending else { return .failed(.pendingNotFound) }
             if let closing = try database.queryOne("SELECT kind FROM ledger_journal WHERE pending_id = ?", [pending.id], { $0.string(0) }) {
                 switch JournalEntry.Kind(rawValue: closing) {
@@ -160,15 +182,23 @@ public final class Ledger {
             guard request.amount > 0 else { return .failed(.amountMustBePositive) }
         }
         guard entry.debit != entry.credit else { return .failed(.accountsMustDiffer) }
-        guard var debit = try account(entry.debit) else { return .failed(.debitAccountNotFound) }
-        guard var credit = try account(entry.credit) else { return .failed(.creditAccountNotFound) }
+        guard var debit = try cachedAccount(entry.debit, &batch) else { return .failed(.debitAccountNotFound) }
+        guard var credit = try cachedAccount(entry.credit, &batch) else { return .failed(.creditAccountNotFound) }
         guard debit.currency == credit.currency else { return .failed(.currenciesMustMatch) }
         entry.currency = debit.currency
         Self.apply(entry, releasing: pending?.amount ?? 0, debit: &debit, credit: &credit)
         if debit.debitsMustNotExceedCredits && debit.debitsPending + debit.debitsPosted > debit.creditsPosted { return .failed(.exceedsCredits) }
-        try append(&entry)
-        try save(debit)
-        try save(credit)
+        entry.seq = batch.seq + 1
+        entry.hash = entry.chainedHash(after: batch.hash)
+        // The id's unique index finds a replay in the insert itself: no lookup before it.
+        guard try insert(entry) else {
+            guard let existing = try journalEntry(id: request.id) else { return .failed(.existsWithDifferentFields) }
+            return Self.sameTransfer(existing, request, pending: pending) ? .exists : .failed(.existsWithDifferentFields)
+        }
+        batch.seq = entry.seq
+        batch.hash = entry.hash
+        batch.accounts[debit.id] = debit
+        batch.accounts[credit.id] = credit
         return .created(seq: entry.seq)
     }
 
@@ -213,17 +243,23 @@ public final class Ledger {
             SELECT p.id FROM ledger_journal p WHERE p.kind = 'pending' AND p.timeout_ms <= ?
             AND NOT EXISTS (SELECT 1 FROM ledger_journal c WHERE c.pending_id = p.id) ORDER BY p.timeout_ms, p.seq LIMIT ?
             """, [nowMs, limit]) { $0.string(0) }
+        var expired = 0
         for id in due {
             guard let pending = try journalEntry(id: id), var debit = try account(pending.debit), var credit = try account(pending.credit) else { continue }
             var entry = JournalEntry(seq: 0, id: "expire:" + id, kind: .expire, debit: pending.debit, credit: pending.credit, amount: pending.amount,
                                      currency: pending.currency, pendingId: id, timeoutMs: nil, code: "expired", reference: pending.reference,
-                                     atMs: nowMs, hash: "")
+                                     atMs: nowMs, hash: [])
             Self.apply(entry, releasing: pending.amount, debit: &debit, credit: &credit)
-            try append(&entry)
+            let (seq, previous) = try head()
+            entry.seq = seq + 1
+            entry.hash = entry.chainedHash(after: previous)
+            // An id taken by a client's own transfer leaves the pending open for an operator to void.
+            guard try insert(entry) else { continue }
+            expired += 1
             try save(debit)
             try save(credit)
         }
-        return due.count
+        return expired
     }
 
     // MARK: The journal
@@ -238,8 +274,8 @@ public final class Ledger {
     }
 
     /// The last entry's place and hash: what a checkpoint anchors.
-    public func head() throws -> (seq: Int64, hash: String) {
-        try database.queryOne("SELECT seq, hash FROM ledger_journal ORDER BY seq DESC LIMIT 1") { ($0.int64(0), $0.string(1)) } ?? (0, "")
+    public func head() throws -> (seq: Int64, hash: [UInt8]) {
+        try database.queryOne("SELECT seq, hash FROM ledger_journal ORDER BY seq DESC LIMIT 1") { ($0.int64(0), $0.blob(1)) } ?? (0, [])
     }
 
     static let entryColumns = "seq, id, kind, debit, credit, amount, currency, pending_id, timeout_ms, code, reference, at_ms, hash"
@@ -247,18 +283,16 @@ public final class Ledger {
     static func entry(_ row: Row) -> JournalEntry {
         JournalEntry(seq: row.int64(0), id: row.string(1), kind: JournalEntry.Kind(rawValue: row.string(2)) ?? .posted, debit: row.string(3),
                      credit: row.string(4), amount: row.int64(5), currency: row.string(6), pendingId: row.optionalString(7),
-                     timeoutMs: row.optionalInt64(8), code: row.string(9), reference: row.optionalString(10), atMs: row.int64(11), hash: row.string(12))
+                     timeoutMs: row.optionalInt64(8), code: row.string(9), reference: row.optionalString(10), atMs: row.int64(11), hash: row.blob(12))
     }
 
-    private func append(_ entry: inout JournalEntry) throws {
-        let (seq, previous) = try head()
-        entry.seq = seq + 1
-        entry.hash = entry.chainedHash(after: previous)
-        _ = try database.execute("""
+    /// Inserts an entry; false when its id is taken (nothing written).
+    private func insert(_ entry: JournalEntry) throws -> Bool {
+        try database.execute("""
             INSERT INTO ledger_journal(seq, id, kind, debit, credit, amount, currency, pending_id, timeout_ms, code, reference, at_ms, hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
             """, [entry.seq, entry.id, entry.kind.rawValue, entry.debit, entry.credit, entry.amount, entry.currency, entry.pendingId,
-                  entry.timeoutMs, entry.code, entry.reference, entry.atMs, entry.hash])
+                  entry.timeoutMs, entry.code, entry.reference, entry.atMs, entry.hash]) == 1
     }
 
     private func save(_ account: LedgerAccount) throws {

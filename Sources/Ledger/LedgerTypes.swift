@@ -125,8 +125,9 @@ public struct JournalEntry: Equatable, Sendable {
     public var code: String
     public var reference: String?
     public var atMs: Int64
-    /// SHA-256 (hex) of the previous entry's hash and this entry's canonical encoding.
-    public var hash: String
+    /// SHA-256 of the previous entry's hash (32 zero bytes before the first) and this entry's
+    /// canonical encoding.
+    public var hash: [UInt8]
 
     /// The bytes the hash covers: JSON with sorted keys, absent optionals left out.
     public var canonical: [UInt8] {
@@ -147,9 +148,8 @@ public struct JournalEntry: Equatable, Sendable {
         return out
     }
 
-    /// The hash an entry after `previous` (hex; empty before the first) must carry.
-    public func chainedHash(after previous: String) -> String {
-        let prior = Hex.decode(previous) ?? [UInt8](repeating: 0, count: 32)
-        return Hex.encode(SHA256.hash(prior + canonical))
+    /// The hash an entry after `previous` (empty before the first) must carry.
+    public func chainedHash(after previous: [UInt8]) -> [UInt8] {
+        SHA256.hash((previous.isEmpty ? [UInt8](repeating: 0, count: 32) : previous) + canonical)
     }
 }

@@ -1,3 +1,5 @@
+import Platform
+
 /// What `verify` found: nothing, or the first entry or account that does not add up.
 public struct LedgerVerification: Sendable {
     public struct Problem: Equatable, Sendable, CustomStringConvertible {
@@ -12,6 +14,7 @@ public struct LedgerVerification: Sendable {
     }
 
     public var entries: Int64
+    /// The last entry's hash (hex): what a checkpoint anchors.
     public var head: String
     public var problems: [Problem]
     /// Per currency: total debits and credits, posted (they must be equal).
@@ -34,7 +37,7 @@ extension Ledger {
             rebuilt[account.id] = empty
         }
         var pendingAmounts: [String: Int64] = [:]
-        var expectedSeq: Int64 = 1, previous = ""
+        var expectedSeq: Int64 = 1, previous: [UInt8] = []
         func bad(_ seq: Int64, _ reason: String) {
             if problems.count < 100 { problems.append(.init(seq: seq, account: nil, reason: reason)) }
         }
@@ -80,6 +83,6 @@ extension Ledger {
         for (currency, sums) in totals.sorted(by: { $0.key < $1.key }) where sums.debits != sums.credits {
             problems.append(.init(seq: nil, account: nil, reason: "\(currency): debits \(sums.debits) ≠ credits \(sums.credits)"))
         }
-        return LedgerVerification(entries: expectedSeq - 1, head: previous, problems: problems, totals: totals)
+        return LedgerVerification(entries: expectedSeq - 1, head: Hex.encode(previous), problems: problems, totals: totals)
     }
 }

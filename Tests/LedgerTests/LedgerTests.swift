@@ -120,7 +120,7 @@ final class LedgerTests: XCTestCase {
         XCTAssertTrue(verified.isValid, "\(verified.problems)")
         XCTAssertEqual(verified.totals["EUR"]?.debits, 21_000)
         XCTAssertEqual(verified.totals["EUR"]?.credits, 21_000)
-        XCTAssertEqual(verified.head, try ledger.head().hash)
+        XCTAssertEqual(verified.head, Hex.encode(try ledger.head().hash))
 
         // The journal refuses edits; someone with the sqlite3 shell drops the guard and edits anyway.
         XCTAssertThrowsError(try database.execute("UPDATE ledger_journal SET amount = 1 WHERE seq = 12"))
