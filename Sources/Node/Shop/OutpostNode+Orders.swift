@@ -289,11 +289,16 @@ extension OutpostNode {
             try requireOwner(request, customer: customer, what: "order")
             return (id, state)
         }
-        guard let token = request.queryValue("token") ?? request.headers["x-order-token"], let hash = placed.accessHash,
-              constantTimeEquals(Array(Hex.encode(SHA256.hash(Array(token.utf8))).utf8), Array(hash.utf8)) else {
+        guard Self.tokenOpens(placed, request.queryValue("token") ?? request.headers["x-order-token"]) else {
             throw HTTPError(.notFound, detail: "no such order")
         }
         return (id, state)
+    }
+
+    /// Whether a guest's order token (from the checkout's answer or link) opens this order.
+    static func tokenOpens(_ placed: OrderEvent, _ token: String?) -> Bool {
+        guard let token, let hash = placed.accessHash else { return false }
+        return constantTimeEquals(Array(Hex.encode(SHA256.hash(Array(token.utf8))).utf8), Array(hash.utf8))
     }
 
     // MARK: Routes

@@ -135,6 +135,16 @@ extension OutpostNode {
         return items
     }
 
+    /// Records a return request (the API's and the storefront's): a new return id made here.
+    func requestReturn(_ items: [OrderItem], of orderId: String, state: OrderState, byStore: Bool, completion: @escaping ((any Error)?) -> Void) {
+        let now = WallClock.nowMs()
+        var event = OrderEvent(kind: .returnRequested, atMs: now, node: identity.nodeId)
+        event.items = items
+        event.returnId = "ret-\(identity.nodeId)-\(String(now, radix: 36))-\(state.returns.count + 1)"
+        event.customer = byStore ? nil : state.placed?.customer
+        record(event, on: orderId, completion: completion)
+    }
+
     // MARK: Writes beside the received event
 
     /// Restocked units become stock again: an increment of the counter at their location by this
@@ -224,12 +234,7 @@ extension OutpostNode {
                     throw error
                 }
                 let items = try returnItems(try Self.jsonObject(request), state: state, staff: staff)
-                let now = WallClock.nowMs()
-                var event = OrderEvent(kind: .returnRequested, atMs: now, node: identity.nodeId)
-                event.items = items
-                event.returnId = "ret-\(identity.nodeId)-\(String(now, radix: 36))-\(state.returns.count + 1)"
-                event.customer = staff ? nil : state.placed?.customer
-                record(event, on: id, completion: answer(self, id, responder, 201))
+                requestReturn(items, of: id, state: state, byStore: staff, completion: answer(self, id, responder, 201))
             } catch {
                 responder.fail(error)
             }

@@ -178,9 +178,7 @@ extension OutpostNode {
                 return page("message", request, status: 404, ["heading": "Not found", "text": "There is no such order."])
             }
             let owned = placed.customer != nil && placed.customer == pageCustomer(request)
-            let tokenOK = request.queryValue("token").map { token in
-                placed.accessHash.map { constantTimeEquals(Array(Hex.encode(SHA256.hash(Array(token.utf8))).utf8), Array($0.utf8)) } ?? false
-            } ?? false
+            let tokenOK = Self.tokenOpens(placed, request.queryValue("token"))
             guard owned || tokenOK else {
                 return page("message", request, status: 404, ["heading": "Not found", "text": "There is no such order, or you need to sign in to see it."])
             }
@@ -216,9 +214,7 @@ extension OutpostNode {
             guard let id = request.parameter("id"), let state = orderState(id), let placed = state.placed else { return responder.send(Self.redirect("/account")) }
             let token = request.formValue("token")
             let owned = placed.customer != nil && placed.customer == pageCustomer(request)
-            let tokenOK = token.map { token in
-                placed.accessHash.map { constantTimeEquals(Array(Hex.encode(SHA256.hash(Array(token.utf8))).utf8), Array($0.utf8)) } ?? false
-            } ?? false
+            let tokenOK = Self.tokenOpens(placed, token)
             var back = "/orders/" + Storefront.segment(id) + (tokenOK ? "?token=" + (token ?? "") + "&" : "?")
             guard owned || tokenOK else { return responder.send(Self.redirect("/account")) }
             var items: [LooseJSON] = []
@@ -229,13 +225,8 @@ extension OutpostNode {
             }
             do {
                 guard !items.isEmpty else { throw HTTPError(.validation, detail: "choose how many of which item to send back") }
-                let itemsChecked = try returnItems(["items": .array(items)], state: state, staff: false)
-                let now = WallClock.nowMs()
-                var event = OrderEvent(kind: .returnRequested, atMs: now, node: identity.nodeId)
-                event.items = itemsChecked
-                event.returnId = "ret-\(identity.nodeId)-\(String(now, radix: 36))-\(state.returns.count + 1)"
-                event.customer = placed.customer
-                record(event, on: id) { error in
+                let checked = try returnItems(["items": .array(items)], state: state, staff: false)
+                requestReturn(checked, of: id, state: state, byStore: false) { error in
                     back += "message=" + Storefront.segment(error == nil ? "Your return request is in. We will tell you when it is approved." : Self.pageMessage(error ?? HTTPError(.internalError, detail: "")))
                     responder.send(Self.redirect(back))
                 }
