@@ -162,7 +162,7 @@ public final class Ledger {
         if entry.kind == .post || entry.kind == .void {
             // A replay of a post or void finds its entry before the pending's state says "closed".
             if let existing = try journalEntry(id: request.id) {
-                return Self.sameTransfer(existing, request, pending: pending) ? .exists : .failed(.existsWithDifferentFields)
+                return Self.sameTransfer(existing, request) ? .exists : .failed(.existsWithDifferentFields)
             }
             guard let pending, pending.kind == .pending else { return .failed(.pendingNotFound) }
             if let closing = try database.queryOne("SELECT kind FROM ledger_journal WHERE pending_id = ?", [pending.id], { $0.string(0) }) {
@@ -193,7 +193,7 @@ public final class Ledger {
         // The id's unique index finds a replay in the insert itself: no lookup before it.
         guard try insert(entry) else {
             guard let existing = try journalEntry(id: request.id) else { return .failed(.existsWithDifferentFields) }
-            return Self.sameTransfer(existing, request, pending: pending) ? .exists : .failed(.existsWithDifferentFields)
+            return Self.sameTransfer(existing, request) ? .exists : .failed(.existsWithDifferentFields)
         }
         batch.seq = entry.seq
         batch.hash = entry.hash
@@ -203,7 +203,7 @@ public final class Ledger {
     }
 
     /// A replay matches when it asks for what was recorded.
-    private static func sameTransfer(_ existing: JournalEntry, _ request: TransferRequest, pending: JournalEntry?) -> Bool {
+    private static func sameTransfer(_ existing: JournalEntry, _ request: TransferRequest) -> Bool {
         guard existing.code == request.code, existing.reference == request.reference else { return false }
         switch request.phase {
         case .posted: return existing.kind == .posted && existing.debit == request.debit && existing.credit == request.credit && existing.amount == request.amount

@@ -10,7 +10,7 @@ extension OutpostNode {
         guard let state else { throw HTTPError(.notFound, detail: "no such order") }
         guard (1...100).contains(items.count) else { throw HTTPError(.validation, detail: "items must hold 1 to 100 {sku, quantity}") }
         let left: [String: Int64] = switch kind {
-        case .delivered: state.shipped.mapValues { $0 }.merging(state.delivered.mapValues { -$0 }, uniquingKeysWith: +)
+        case .delivered: state.shipped.merging(state.delivered.mapValues { -$0 }, uniquingKeysWith: +)
         default: state.unshipped
         }
         var asked: [String: Int64] = [:]

@@ -336,11 +336,7 @@ extension OutpostNode {
                 let (id, _) = try authorizeOrder(request)
                 var cancel = OrderEvent(kind: .cancelled, atMs: WallClock.nowMs(), node: identity.nodeId)
                 cancel.reason = isStaff(request) ? "cancelled_by_staff" : "cancelled_by_customer"
-                record(cancel, on: id) { [unowned self] error in
-                    if let error { return responder.fail(error) }
-                    guard let state = orderState(id) else { return responder.fail(HTTPError(.notFound, detail: "no such order")) }
-                    responder.send(.json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), contact: .sealed)))
-                }
+                record(cancel, on: id, completion: answerWithOrder(id, responder))
             } catch {
                 responder.fail(error)
             }
@@ -432,14 +428,19 @@ extension OutpostNode {
                     guard [.fulfilled, .shipped, .delivered].contains(kind) else { throw HTTPError(.validation, detail: "items are for fulfilled, shipped and delivered") }
                     event.items = try fulfilmentItems(items, kind: kind, state: orderState(id))
                 }
-                record(event, on: id) { [unowned self] error in
-                    if let error { return responder.fail(error) }
-                    guard let state = orderState(id) else { return responder.fail(HTTPError(.notFound, detail: "no such order")) }
-                    responder.send(.json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), contact: .sealed)))
-                }
+                record(event, on: id, completion: answerWithOrder(id, responder))
             } catch {
                 responder.fail(error)
             }
+        }
+    }
+
+    /// The completion of a recorded event: the order as it is now, or what went wrong.
+    func answerWithOrder(_ id: String, _ responder: Responder, status: Int = 200) -> ((any Error)?) -> Void {
+        { [unowned self] error in
+            if let error { return responder.fail(error) }
+            guard let state = orderState(id) else { return responder.fail(HTTPError(.notFound, detail: "no such order")) }
+            responder.send(.json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), contact: .sealed), status: status))
         }
     }
 

@@ -205,13 +205,6 @@ extension OutpostNode {
         let idParameter = RouteDoc.Parameter("id", in: .path, description: "The order's id.")
         let returnParameter = RouteDoc.Parameter("return", in: .path, description: "The return's id.")
         let orderReply = RouteDoc.Reply(200, "The order, with its returns.", schema: ["type": "object"])
-        let answer: (OutpostNode, String, Responder, Int) -> ((any Error)?) -> Void = { node, id, responder, status in
-            { [unowned node] error in
-                if let error { return responder.fail(error) }
-                guard let state = node.orderState(id) else { return responder.fail(HTTPError(.notFound, detail: "no such order")) }
-                responder.send(.json(node.orderJSON(id, state: state, payment: node.paymentState(state.placed?.payment), contact: .sealed), status: status))
-            }
-        }
 
         router.add("POST", "/api/v1/orders/{id}/returns", bodyBytesMax: 16_384, doc: RouteDoc(
             operationId: "requestReturn", summary: "Ask to return shipped units, each line with a reason; optionally exchange for another variant at the price paid.",
@@ -234,7 +227,7 @@ extension OutpostNode {
                     throw error
                 }
                 let items = try returnItems(try Self.jsonObject(request), state: state, staff: staff)
-                requestReturn(items, of: id, state: state, byStore: staff, completion: answer(self, id, responder, 201))
+                requestReturn(items, of: id, state: state, byStore: staff, completion: answerWithOrder(id, responder, status: 201))
             } catch {
                 responder.fail(error)
             }
@@ -263,7 +256,7 @@ extension OutpostNode {
                         }
                         event.reason = reason.trimmingWhitespace()
                     }
-                    record(event, on: id, completion: answer(self, id, responder, 200))
+                    record(event, on: id, completion: answerWithOrder(id, responder))
                 } catch {
                     responder.fail(error)
                 }
@@ -297,7 +290,7 @@ extension OutpostNode {
                 record(event, on: id, alongside: { [unowned self] state in
                     try restock(items, order: id, actor: actor)
                     if let exchangeId { try placeExchange(r, of: state, originalId: id, exchangeId: exchangeId) }
-                }, completion: answer(self, id, responder, 200))
+                }, completion: answerWithOrder(id, responder))
             } catch {
                 responder.fail(error)
             }
@@ -321,7 +314,7 @@ extension OutpostNode {
                 event.returnId = r.id
                 event.amount = amount
                 event.reason = "return"
-                record(event, on: id, completion: answer(self, id, responder, 200))
+                record(event, on: id, completion: answerWithOrder(id, responder))
             } catch {
                 responder.fail(error)
             }
