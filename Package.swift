@@ -46,8 +46,9 @@ let package = Package(
         .target(name: "Replication", swiftSettings: strict + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
         // The shop's domain: catalog, search, ... Each concept owns its tables; no HTTP.
         .target(name: "Commerce", dependencies: ["Platform", "Replication"], swiftSettings: strict),
-        // The hub's books: accounts, transfers, the hash-chained journal. Platform only.
-        .target(name: "Ledger", dependencies: ["Platform"], swiftSettings: strict),
+        // The hub's books: accounts, transfers, the hash-chained journal; settlement of the
+        // fleet's payments into them, and reconciliation.
+        .target(name: "Ledger", dependencies: ["Platform", "Commerce"], swiftSettings: strict),
         .target(
             name: "Node",
             dependencies: [
@@ -73,7 +74,7 @@ let package = Package(
         // bench/sync.py's in-memory reference row: decode + apply, like pycrdt's apply_update.
         .executableTarget(name: "replication-bench", dependencies: ["Replication"], path: "bench/ReplicationBench", swiftSettings: strict),
         // bench/ledger: durable transfers per second beside a plain SQLite insert loop.
-        .executableTarget(name: "ledger-bench", dependencies: ["Ledger", "Platform"], path: "bench/LedgerBench", swiftSettings: strict),
+        .executableTarget(name: "ledger-bench", dependencies: ["Ledger", "Platform", "Commerce"], path: "bench/LedgerBench", swiftSettings: strict),
 
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(

@@ -268,6 +268,33 @@ public final class Ledger {
         try database.queryOne("SELECT \(Self.entryColumns) FROM ledger_journal WHERE id = ?", [id], Self.entry)
     }
 
+    /// Ids of the transfers about `reference` (a payment): what settlement has done for it.
+    public func transferIds(reference: String) throws -> [String] {
+        try database.query("SELECT id FROM ledger_journal WHERE reference = ?", [reference]) { $0.string(0) }
+    }
+
+    /// Per settlement transfer about `reference` (`capture:<p>`, `refund:<r>`), its amount: what
+    /// the ledger says was settled for a payment.
+    public func settlementAmounts(reference: String) throws -> [String: Int64] {
+        var amounts: [String: Int64] = [:]
+        for (id, amount) in try database.query("""
+            SELECT id, amount FROM ledger_journal WHERE reference = ? AND (id LIKE 'capture:%' OR id LIKE 'refund:%')
+            """, [reference], { ($0.string(0), $0.int64(1)) }) { amounts[id] = amount }
+        return amounts
+    }
+
+    /// The payments with a sale or refund settled in `[fromMs, toMs)`.
+    public func settlementReferences(fromMs: Int64, toMs: Int64) throws -> [String] {
+        try database.query("""
+            SELECT DISTINCT reference FROM ledger_journal WHERE at_ms >= ? AND at_ms < ? AND code IN ('sale', 'refund') AND reference IS NOT NULL
+            """, [fromMs, toMs]) { $0.string(0) }
+    }
+
+    /// Entries recorded in `[fromMs, toMs)`, in order.
+    public func journal(fromMs: Int64, toMs: Int64) throws -> [JournalEntry] {
+        try database.query("SELECT \(Self.entryColumns) FROM ledger_journal WHERE at_ms >= ? AND at_ms < ? ORDER BY seq", [fromMs, toMs], Self.entry)
+    }
+
     /// Entries from `seq` on, in order.
     public func journal(from seq: Int64 = 1, limit: Int = 1000) throws -> [JournalEntry] {
         try database.query("SELECT \(Self.entryColumns) FROM ledger_journal WHERE seq >= ? ORDER BY seq LIMIT ?", [seq, limit], Self.entry)

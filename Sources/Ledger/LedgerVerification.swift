@@ -30,13 +30,7 @@ extension Ledger {
     /// journal does not sit in memory.
     public func verify(pageSize: Int = 5000) throws -> LedgerVerification {
         var problems: [LedgerVerification.Problem] = []
-        var rebuilt: [String: LedgerAccount] = [:]
-        for account in try accounts() {
-            var empty = LedgerAccount(id: account.id, kind: account.kind, currency: account.currency)
-            empty.debitsMustNotExceedCredits = account.debitsMustNotExceedCredits
-            rebuilt[account.id] = empty
-        }
-        var pendingAmounts: [String: Int64] = [:]
+        var replay = try JournalReplay(accounts: accounts())
         var expectedSeq: Int64 = 1, previous: [UInt8] = []
         func bad(_ seq: Int64, _ reason: String) {
             if problems.count < 100 { problems.append(.init(seq: seq, account: nil, reason: reason)) }
@@ -49,27 +43,10 @@ extension Ledger {
                 if entry.hash != entry.chainedHash(after: previous) { bad(entry.seq, "hash does not chain (the entry or the one before was changed)") }
                 previous = entry.hash
                 expectedSeq = entry.seq + 1
-                guard var debit = rebuilt[entry.debit], var credit = rebuilt[entry.credit] else {
-                    bad(entry.seq, "names an account that does not exist"); continue
-                }
-                if entry.amount <= 0 { bad(entry.seq, "amount is not positive") }
-                if debit.currency != entry.currency || credit.currency != entry.currency { bad(entry.seq, "currency differs from its accounts'") }
-                var releasing: Int64 = 0
-                switch entry.kind {
-                case .pending: pendingAmounts[entry.id] = entry.amount
-                case .post, .void, .expire:
-                    guard let id = entry.pendingId, let amount = pendingAmounts.removeValue(forKey: id) else {
-                        bad(entry.seq, "closes no open pending transfer"); continue
-                    }
-                    releasing = amount
-                    if entry.amount > amount { bad(entry.seq, "posts more than was pending") }
-                case .posted: break
-                }
-                Ledger.apply(entry, releasing: releasing, debit: &debit, credit: &credit)
-                rebuilt[entry.debit] = debit
-                rebuilt[entry.credit] = credit
+                for problem in replay.apply(entry) { bad(entry.seq, problem) }
             }
         }
+        let rebuilt = replay.accounts
         var totals: [String: (debits: Int64, credits: Int64)] = [:]
         for stored in try accounts() {
             let computed = rebuilt[stored.id] ?? LedgerAccount(id: stored.id, kind: stored.kind, currency: stored.currency)
@@ -84,5 +61,57 @@ extension Ledger {
             problems.append(.init(seq: nil, account: nil, reason: "\(currency): debits \(sums.debits) ≠ credits \(sums.credits)"))
         }
         return LedgerVerification(entries: expectedSeq - 1, head: Hex.encode(previous), problems: problems, totals: totals)
+    }
+
+    /// Every account's sums as they stood after the last entry at or before `atMs` (hub clock).
+    public func balances(atMs: Int64, pageSize: Int = 5000) throws -> [LedgerAccount] {
+        var replay = try JournalReplay(accounts: accounts())
+        var seq: Int64 = 1
+        replaying: while true {
+            let page = try journal(from: seq, limit: pageSize)
+            guard let last = page.last else { break }
+            for entry in page {
+                if entry.atMs > atMs { break replaying }
+                _ = replay.apply(entry)
+            }
+            seq = last.seq + 1
+        }
+        return replay.accounts.values.sorted { $0.id < $1.id }
+    }
+}
+
+/// Balances rebuilt entry by entry from empty accounts, and what does not fit on the way.
+struct JournalReplay {
+    private(set) var accounts: [String: LedgerAccount] = [:]
+    private var pendingAmounts: [String: Int64] = [:]
+
+    init(accounts stored: [LedgerAccount]) {
+        for account in stored {
+            accounts[account.id] = LedgerAccount(id: account.id, kind: account.kind, currency: account.currency,
+                                                 debitsMustNotExceedCredits: account.debitsMustNotExceedCredits)
+        }
+    }
+
+    /// Applies one entry; returns why it is malformed, if it is.
+    mutating func apply(_ entry: JournalEntry) -> [String] {
+        guard var debit = accounts[entry.debit], var credit = accounts[entry.credit] else { return ["names an account that does not exist"] }
+        var problems: [String] = []
+        if entry.amount <= 0 { problems.append("amount is not positive") }
+        if debit.currency != entry.currency || credit.currency != entry.currency { problems.append("currency differs from its accounts'") }
+        var releasing: Int64 = 0
+        switch entry.kind {
+        case .pending: pendingAmounts[entry.id] = entry.amount
+        case .post, .void, .expire:
+            guard let id = entry.pendingId, let amount = pendingAmounts.removeValue(forKey: id) else {
+                return problems + ["closes no open pending transfer"]
+            }
+            releasing = amount
+            if entry.amount > amount { problems.append("posts more than was pending") }
+        case .posted: break
+        }
+        Ledger.apply(entry, releasing: releasing, debit: &debit, credit: &credit)
+        accounts[entry.debit] = debit
+        accounts[entry.credit] = credit
+        return problems
     }
 }

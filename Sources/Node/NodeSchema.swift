@@ -1,4 +1,5 @@
 import Commerce
+import Ledger
 import Platform
 
 /// The node database's migrations, in order. Shipped migrations are never edited: the checksum
@@ -167,6 +168,31 @@ public enum NodeSchema {
                 PRIMARY KEY (promotion, order_id)
             ) STRICT, WITHOUT ROWID;
             CREATE INDEX promotion_redemptions_by_customer ON promotion_redemptions(promotion, customer);
+            """),
+            Migration(version: 10, name: "ledger, settlement queue, offline payments, acquirer settlements", sql: """
+            \(Ledger.schema)
+            -- Hub: payments whose events changed since settlement last looked at them. A row goes
+            -- in the transaction that changed the payment and out in the one that settled it.
+            CREATE TABLE settlement_queue (
+                payment_id TEXT PRIMARY KEY,
+                due_ms INTEGER NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX settlement_queue_by_due ON settlement_queue(due_ms);
+            -- Card payments this node took while the hub was unreachable, until the hub answers.
+            CREATE TABLE offline_payments (
+                payment_id TEXT PRIMARY KEY,
+                order_id TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                amount INTEGER NOT NULL,
+                taken_ms INTEGER NOT NULL,
+                deadline_ms INTEGER NOT NULL,
+                answered_ms INTEGER,           -- when the hub's authorization or decline arrived
+                outcome TEXT                   -- authorized, declined, voided
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX offline_payments_open ON offline_payments(deadline_ms) WHERE answered_ms IS NULL;
+            \(SandboxAcquirer.clearingSchema)
             """),
     ]
 }

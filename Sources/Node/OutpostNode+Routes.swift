@@ -78,6 +78,7 @@ extension OutpostNode {
         registerShippingRoutes()
         registerFulfilmentRoutes()
         registerReturnRoutes()
+        registerLedgerRoutes()
         registerShopPages()
         registerStorefrontRoutes()
     }
@@ -155,6 +156,23 @@ extension OutpostNode {
                 out.sample("outpost_sync_bytes_total", labels: [("peer", peer.nodeId), ("direction", "sent")], value: Double(peer.bytesSent))
                 out.sample("outpost_sync_bytes_total", labels: [("peer", peer.nodeId), ("direction", "received")], value: Double(peer.bytesReceived))
             }
+        }
+        let offline = offlinePaymentSummary(nowMs: WallClock.nowMs())
+        out.gauge("outpost_card_payments_online", help: "1 while card payments go to the acquirer; 0 while the hub is out of reach (store-and-forward).",
+                  value: cardPaymentsOnline ? 1 : 0)
+        out.gauge("outpost_offline_payments_open", help: "Card payments taken offline that the hub has not answered yet.", value: Double(offline.open))
+        out.gauge("outpost_offline_exposure_minor", help: "What those payments add up to, in minor units of the node's currency.", value: Double(offline.exposure))
+        out.gauge("outpost_offline_payments_overdue", help: "Offline card payments past their settlement deadline and still unanswered: act now.",
+                  value: Double(offline.overdue))
+        if let settlement {
+            let queued = (try? database.queryOne("SELECT count(*) FROM settlement_queue") { $0.int(0) }) ?? nil
+            let expired = (try? database.queryOne("SELECT count(*) FROM ledger_journal WHERE kind = 'expire'") { $0.int(0) }) ?? nil
+            out.gauge("outpost_settlement_queue", help: "Hub: payments waiting for settlement.", value: Double(queued ?? 0))
+            out.counter("outpost_settlement_transfers_total", help: "Hub: ledger transfers recorded by settlement since the start.",
+                        value: Double(settlement.transfersCreated))
+            out.counter("outpost_settlements_total", help: "Hub: sales, voids and refunds settled since the start.", value: Double(settlement.paymentsSettled))
+            out.gauge("outpost_settlement_deadline_missed", help: "Hub: offline card payments whose hold expired before they were settled.",
+                      value: Double(expired ?? 0))
         }
         out.gauge("process_resident_memory_bytes", help: "Resident memory size in bytes.", value: Double(ProcessStats.residentBytes()))
         out.gauge("process_open_fds", help: "Open file descriptors.", value: Double(ProcessStats.openFileDescriptors()))

@@ -84,6 +84,15 @@ public final class OutpostNode {
     var waitingForRights: [() -> Void] = []
     /// Unpaid orders being cancelled for want of payment.
     var expiring: Set<String> = []
+    /// Hub: settlement of the fleet's payments into the ledger (nil on other nodes).
+    var settlement: SettlementDesk?
+    /// The fleet's hub, once a link to it came up (remembered in node_meta): from then on card
+    /// payments go offline whenever it is out of reach.
+    var knownHub: String?
+    /// Offline card payments decided and not yet committed.
+    var offlineExposureInFlight: Int64 = 0
+    /// When overdue offline payments were last logged (once a minute while there are any).
+    var overdueWarnedMs: Int64 = 0
 
     public init(config: NodeConfig, logSink: LogSink, logger: Logger) throws {
         self.config = config
@@ -136,6 +145,8 @@ public final class OutpostNode {
         limits.connectionsMax = config.http.connectionsMax
         server = try HTTPServer(loop: loop, router: router, limits: limits, metrics: metrics)
         try setUpCatalogView()
+        try setUpSettlement()
+        knownHub = try database.queryOne("SELECT value FROM node_meta WHERE key = 'hub_node'") { $0.string(0) }
         // Search's words in memory, read now rather than on a shopper's first search (~2 s per
         // 100k products).
         let searchStartedNs = EventLoop.hrtimeNs()
@@ -195,6 +206,7 @@ public final class OutpostNode {
             let bound = try server.listen(on: address)
             baseURLs.append("http://\(bound)")
         }
+        sync?.onHubLinked = { [unowned self] id in rememberHub(id) }
         try sync?.start(listen: config.sync.listen)
         if let address = sync?.listenAddress {
             try Files.writeAtomically(dataDirectory + "/" + NodeIdentity.syncAddressFile, address.description + "\n", mode: 0o644)
@@ -211,6 +223,8 @@ public final class OutpostNode {
             expireReservations(nowMs: nowMs)
             settleStockFollowUps()
             retryCheckoutsWaitingForRights()
+            settleDuePayments(nowMs: nowMs)
+            warnOfOverduePayments(nowMs: nowMs)
         }
         writeBehindTimer = timer
         isReady = true

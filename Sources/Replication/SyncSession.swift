@@ -42,6 +42,8 @@ public struct SyncSession: Sendable {
     public private(set) var phase = Phase.created
     public private(set) var peerNodeId: ReplicaID?
     public private(set) var peerRegion: String?
+    /// The peer's role as its HELLO gave it (store, regional, hub).
+    public private(set) var peerRole: String?
     /// Collections this link carries (scope), fixed at HELLO.
     public private(set) var shared: [String] = []
     /// What the peer holds, per collection (from its SUMMARY, ACKs and the deltas it sent).
@@ -114,6 +116,7 @@ public struct SyncSession: Sendable {
         phase = .active
         peerNodeId = peerId
         self.peerRegion = peerRegion
+        self.peerRole = peerRole
         shared = store.collectionNames(sharedWithRegion: peerRegion)
         var actions: [SyncAction] = [.peerIdentified(nodeId: peerId, region: peerRegion, role: peerRole)]
         actions += summaries(store)

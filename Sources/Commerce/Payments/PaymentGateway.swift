@@ -51,6 +51,36 @@ public enum GatewayOutcome: Equatable, Sendable {
     case timedOut
 }
 
+/// One line of what the hub hands the acquirer for settlement (clearing): a sale it captured or
+/// a refund, idempotent by payment id and `ref`.
+public struct ClearingItem: Equatable, Sendable {
+    public enum Kind: String, Sendable { case sale, refund }
+    public var paymentId: String
+    /// `sale`, or the refund's id.
+    public var ref: String
+    public var kind: Kind
+    public var amount: Int64
+    public var currency: String
+    /// The code the acquirer gave when it authorized the payment (any node may have asked).
+    public var authorizationCode: String?
+
+    public init(paymentId: String, ref: String, kind: Kind, amount: Int64, currency: String, authorizationCode: String?) {
+        self.paymentId = paymentId
+        self.ref = ref
+        self.kind = kind
+        self.amount = amount
+        self.currency = currency
+        self.authorizationCode = authorizationCode
+    }
+}
+
+public enum ClearingOutcome: Equatable, Sendable {
+    /// The acquirer will pay out (or take back) the amount; `fee` is what it keeps.
+    case cleared(fee: Int64)
+    case refused(String)
+    case timedOut
+}
+
 /// A payment acquirer as the node uses it. Calls start on the loop and complete on the loop; an
 /// adapter for a remote acquirer does its I/O off the loop. Every call is idempotent by its ids.
 public protocol PaymentGateway: AnyObject {
@@ -59,4 +89,6 @@ public protocol PaymentGateway: AnyObject {
     func capture(paymentId: String, amount: Int64, completion: @escaping (GatewayOutcome) -> Void)
     func void(paymentId: String, completion: @escaping (GatewayOutcome) -> Void)
     func refund(paymentId: String, refundId: String, amount: Int64, completion: @escaping (GatewayOutcome) -> Void)
+    /// The hub's settlement: presents a captured sale or a refund for the acquirer's settlement.
+    func clear(_ item: ClearingItem, completion: @escaping (ClearingOutcome) -> Void)
 }

@@ -46,6 +46,24 @@ public final class SandboxAcquirer: PaymentGateway {
         ) STRICT, WITHOUT ROWID;
         """
 
+    /// What the sandbox settled (cleared) for the merchant: the rows of its settlement report.
+    public static let clearingSchema = """
+        CREATE TABLE sandbox_settlements (
+            payment_id TEXT NOT NULL,
+            ref TEXT NOT NULL,              -- sale, or the refund's id
+            kind TEXT NOT NULL,             -- sale, refund
+            currency TEXT NOT NULL,
+            amount INTEGER NOT NULL,        -- minor units
+            fee INTEGER NOT NULL,
+            settled_ms INTEGER NOT NULL,
+            PRIMARY KEY (payment_id, ref)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX sandbox_settlements_by_time ON sandbox_settlements(settled_ms);
+        """
+
+    /// The sandbox's fee on a sale: 1.4 % plus 0.25, rounded down (a typical card rate).
+    public static func fee(on amount: Int64) -> Int64 { amount * 140 / 10_000 + 25 }
+
     public init(writer: GroupCommit) {
         self.writer = writer
     }
@@ -150,6 +168,57 @@ public final class SandboxAcquirer: PaymentGateway {
             try save(db)
             _ = try db.execute("INSERT INTO sandbox_refunds(refund_id, payment_id, amount) VALUES (?, ?, ?)", [refundId, paymentId, amount])
         }) { result in completion((try? result.get()) != nil ? .done : .timedOut) }
+    }
+
+    public func clear(_ item: ClearingItem, completion: @escaping (ClearingOutcome) -> Void) {
+        let cleared = try? database.queryOne("SELECT amount, fee FROM sandbox_settlements WHERE payment_id = ? AND ref = ?", [item.paymentId, item.ref]) {
+            ($0.int64(0), $0.int64(1))
+        }
+        if let cleared {
+            return completion(cleared.0 == item.amount ? .cleared(fee: cleared.1) : .refused("\(item.ref) of \(item.paymentId) was settled for \(cleared.0)"))
+        }
+        guard item.amount > 0 else { return completion(.refused("nothing to settle")) }
+        var fee: Int64 = 0
+        switch item.kind {
+        case .sale:
+            // Its own book when this node authorized it; otherwise the code proves the sandbox
+            // gave it (its codes come from the payment id, so every node's sandbox agrees).
+            if let book = book(item.paymentId) {
+                guard book.state == "authorized", book.captured >= item.amount else {
+                    return completion(.refused("\(item.paymentId) is not captured for \(item.amount)"))
+                }
+            } else if item.authorizationCode != Self.code(item.paymentId) {
+                return completion(.refused("no authorization \(item.authorizationCode ?? "(none)") for \(item.paymentId)"))
+            }
+            fee = Self.fee(on: item.amount)
+        case .refund:
+            let sale = try? database.queryOne("SELECT amount FROM sandbox_settlements WHERE payment_id = ? AND ref = 'sale'", [item.paymentId]) { $0.int64(0) }
+            let refunded = (try? database.queryOne("SELECT coalesce(sum(amount), 0) FROM sandbox_settlements WHERE payment_id = ? AND kind = 'refund'",
+                                                   [item.paymentId]) { $0.int64(0) }) ?? 0
+            guard let sale, refunded + item.amount <= sale else { return completion(.refused("refund of \(item.amount) is more than is left of \(item.paymentId)")) }
+        }
+        let now = WallClock.nowMs()
+        writer.submit({ (db: Database) throws -> Void in
+            _ = try db.execute("""
+                INSERT INTO sandbox_settlements(payment_id, ref, kind, currency, amount, fee, settled_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(payment_id, ref) DO NOTHING
+                """, [item.paymentId, item.ref, item.kind.rawValue, item.currency, item.amount, fee, now])
+        }) { result in completion((try? result.get()) != nil ? .cleared(fee: fee) : .timedOut) }
+    }
+
+    /// The sandbox's settlement report for `[fromMs, toMs)`, as an acquirer sends it: CSV, one
+    /// row per settled sale or refund, oldest first.
+    public func settlementReport(fromMs: Int64, toMs: Int64) throws -> String {
+        var csv = "settled_at,payment_id,reference,kind,currency,gross,fee,net\r\n"
+        let rows = try database.query("""
+            SELECT settled_ms, payment_id, ref, kind, currency, amount, fee FROM sandbox_settlements
+            WHERE settled_ms >= ? AND settled_ms < ? ORDER BY settled_ms, payment_id, ref
+            """, [fromMs, toMs]) { ($0.int64(0), $0.string(1), $0.string(2), $0.string(3), $0.string(4), $0.int64(5), $0.int64(6)) }
+        for (at, payment, ref, kind, currency, amount, fee) in rows {
+            let gross = kind == "refund" ? -amount : amount
+            csv += "\(WallClock.iso8601(ms: at)),\(payment),\(ref),\(kind),\(currency),\(gross),\(fee),\(gross - fee)\r\n"
+        }
+        return csv
     }
 
     private func commit(_ paymentId: String, _ book: Book, _ completion: @escaping (GatewayOutcome) -> Void) {

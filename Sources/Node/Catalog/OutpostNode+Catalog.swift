@@ -26,6 +26,7 @@ extension OutpostNode {
                     if StockLocation.isKey(key) { continue }
                     if Promotion.isKey(key) { promotionList = nil; continue }
                     if ShippingMethod.isKey(key) { shippingMethodList = nil; continue }
+                    if OfflinePaymentPolicy.isKey(key) { continue }
                     if CatalogFields.isCategoryKey(key) {
                         let id = String(key.dropFirst(CatalogFields.categoryPrefix.count))
                         catalog.project(categoryId: id, CatalogFields.category(id: id, from: fields))
@@ -38,6 +39,8 @@ extension OutpostNode {
                 for key in keys { try catalog.project(stockKey: key, replica.state(at: key, in: collection, as: BoundedCounter.self), node: me) }
             case Self.ordersCollection:
                 try self.projectOrders(keys)
+            case Self.paymentsCollection:
+                if settlement != nil { try queueForSettlement(keys) } else { try projectOfflinePayments(keys) }
             default:
                 break
             }

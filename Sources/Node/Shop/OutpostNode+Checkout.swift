@@ -14,6 +14,8 @@ extension ProblemType {
         explanation: "There is nothing in the cart to check out.")
     public static let priceChanged = ProblemType(slug: "price-changed", title: "Price changed", status: 409,
         explanation: "A price changed since the line was added. `lines` lists them with both prices; accept them (POST /api/v1/carts/{id}/accept-prices) and check out again.")
+    public static let offlinePaymentRefused = ProblemType(slug: "offline-payment-refused", title: "Card payment refused offline", status: 402,
+        explanation: "The payment network is unreachable from this store and the card payment is beyond what the store may take offline (`reason`: over_floor_limit, exposure_cap_reached). Nothing was charged and no stock is held; pay another way, or try again when the store is back online.")
     public static let paymentDeclined = ProblemType(slug: "payment-declined", title: "Payment declined", status: 402,
         explanation: "The card was declined (`reason`: insufficient_funds, stolen_card, expired_card, invalid_token, amount_too_large). Nothing was charged and no stock is held; try another card with a new Idempotency-Key.")
 }
@@ -320,6 +322,7 @@ extension OutpostNode {
         created.order = pending.orderId
         created.amount = pending.totals.total
         created.currency = pending.totals.currency
+        created.region = config.region
         created.acquirer = gateway.name
         try addEvents([created.text], key: pending.paymentId, in: Self.paymentsCollection)
     }
@@ -394,7 +397,27 @@ extension OutpostNode {
 
     // MARK: Authorization and the answer (second transaction)
 
+    /// How a checkout's card was answered: by the acquirer, or, with the hub out of reach, by
+    /// this node's offline policy.
+    enum CardAnswer {
+        case acquirer(AuthorizationOutcome)
+        /// Taken store-and-forward: the hub forwards it to the acquirer by `deadlineMs`.
+        case stored(deadlineMs: Int64)
+        case refusedOffline(reason: String, detail: String)
+    }
+
     private func authorize(_ pending: PendingCheckout, attempt: Int, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
+        if !cardPaymentsOnline {
+            let amount = pending.totals.total
+            let policy = offlinePolicy(for: identity.nodeId)
+            if let refusal = policy.refusal(amount: amount, exposure: offlineExposure()) {
+                return finish(pending, card: .refusedOffline(reason: refusal.reason, detail: refusal.detail), answer: answer)
+            }
+            // Counted until the payment's row is committed, so two checkouts at once cannot both
+            // take the last of the cap.
+            offlineExposureInFlight += amount
+            return finish(pending, card: .stored(deadlineMs: WallClock.nowMs() + policy.deadlineMs), answer: answer)
+        }
         let request = PaymentRequest(paymentId: pending.paymentId, amount: pending.totals.total, currency: pending.totals.currency, token: pending.token)
         gateway.authorize(request) { [unowned self] outcome in
             switch outcome {
@@ -402,14 +425,14 @@ extension OutpostNode {
                 // The acquirer asked for it: the same payment id again, so it cannot count twice.
                 authorize(pending, attempt: attempt + 1, answer: answer)
             case .retry:
-                finish(pending, outcome: .timedOut, answer: answer)
+                finish(pending, card: .acquirer(.timedOut), answer: answer)
             default:
-                finish(pending, outcome: outcome, answer: answer)
+                finish(pending, card: .acquirer(outcome), answer: answer)
             }
         }
     }
 
-    private func finish(_ pending: PendingCheckout, outcome: AuthorizationOutcome, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
+    private func finish(_ pending: PendingCheckout, card: CardAnswer, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
         let me = identity.nodeId
         let orderToken = pending.customer == nil ? Hex.encode(SecureRandom.bytes(16)) : nil
         writer.submit({ [unowned self] _ -> (status: Int, body: [UInt8]) in
@@ -417,6 +440,29 @@ extension OutpostNode {
             var payment = PaymentEvent(kind: .authorized, atMs: nowMs, node: me)
             payment.order = pending.orderId
             let status: Int, body: [UInt8]
+            let outcome: AuthorizationOutcome
+            switch card {
+            case .acquirer(let answered): outcome = answered
+            case .stored(let deadlineMs):
+                payment.kind = .stored
+                payment.token = pending.token
+                payment.deadlineMs = deadlineMs
+                try database.execute("""
+                    INSERT INTO offline_payments(payment_id, order_id, currency, amount, taken_ms, deadline_ms) VALUES (?, ?, ?, ?, ?, ?)
+                    """, [pending.paymentId, pending.orderId, pending.totals.currency, pending.totals.total, nowMs, deadlineMs])
+                outcome = .approved(code: "")
+            case .refusedOffline(let reason, let detail):
+                try releaseStock(pending.allocations, reference: pending.orderId, actor: pending.customer ?? "guest")
+                try releaseRedemption(pending.redemption?.id)
+                payment.kind = .declined
+                payment.code = reason
+                try addEvents([payment.text], key: pending.paymentId, in: Self.paymentsCollection)
+                var problem = Problem(.offlinePaymentRefused, detail: detail)
+                problem.extensions = [("reason", .string(reason))]
+                try database.execute("UPDATE checkouts SET state = 'answered', status = 402, response = ? WHERE cart = ? AND idempotency_key = ?",
+                                     [problem.encoded(), pending.cart, pending.key])
+                return (402, problem.encoded())
+            }
             switch outcome {
             case .declined(let reason):
                 payment.kind = .declined
@@ -428,7 +474,7 @@ extension OutpostNode {
                 status = 402
                 body = problem.encoded()
             case .approved(let code):
-                payment.code = code
+                if payment.kind == .authorized { payment.code = code }
                 let state = try place(pending, paid: true, token: orderToken, atMs: nowMs)
                 status = 201
                 body = orderJSON(pending.orderId, state: state, payment: paymentState(pending.paymentId, adding: payment),
@@ -448,6 +494,7 @@ extension OutpostNode {
             return (status, body)
         }, completion: { [unowned self] result in
             checkoutsInFlight.remove(pending.flightKey)
+            if case .stored = card { offlineExposureInFlight -= pending.totals.total }
             switch result {
             case .success(let written):
                 replicatedChanged()

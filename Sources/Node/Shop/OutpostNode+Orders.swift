@@ -152,6 +152,9 @@ extension OutpostNode {
                 completion(nil)
             })
         }
+        // A card taken offline is the hub's to capture, void and refund: it forwarded it, so the
+        // acquirer knows it from the hub. Recording the event is the request.
+        let heldByHub = !paymentId.isEmpty && paymentState(paymentId)?.stored == true
         let acquirer: (GatewayOutcome) -> Void = { outcome in
             guard outcome == .done else {
                 let said = { if case .refused(let why) = outcome { why } else { "no answer" } }()
@@ -159,6 +162,7 @@ extension OutpostNode {
             }
             write()
         }
+        let gateway: any PaymentGateway = heldByHub ? RecordOnlyGateway() : self.gateway
         // An order without a card payment (an exchange, paid by its return) has nothing to tell the acquirer.
         switch event.kind {
         case _ where paymentId.isEmpty && event.kind != .refunded:
@@ -223,6 +227,7 @@ extension OutpostNode {
         members.append(JSONMember("payment", .object([
             JSONMember("id", placed?.payment.map { .string($0) } ?? .null),
             JSONMember("status", .string(payment?.status ?? (state.status == .placed ? "pending" : "authorized"))),
+            JSONMember("settlement", .string(payment?.settlement ?? "open")),
         ])))
         if state.refundedAmount > 0 { members.append(JSONMember("refunded_amount", .int(state.refundedAmount))) }
         if let until = state.reservationExpiresMs { members.append(JSONMember("reserved_until", .string(WallClock.iso8601(ms: until)))) }
@@ -449,4 +454,15 @@ extension OutpostNode {
         guard let limit = Int(text), (1...100).contains(limit) else { throw HTTPError(.badRequest, detail: "limit must be 1 to 100") }
         return limit
     }
+}
+
+/// What a node "asks" for a payment the hub holds: nothing; the event it records goes to the
+/// hub, which asks the acquirer when it settles.
+private final class RecordOnlyGateway: PaymentGateway {
+    let name = "hub"
+    func authorize(_ request: PaymentRequest, completion: @escaping (AuthorizationOutcome) -> Void) { completion(.timedOut) }
+    func capture(paymentId: String, amount: Int64, completion: @escaping (GatewayOutcome) -> Void) { completion(.done) }
+    func void(paymentId: String, completion: @escaping (GatewayOutcome) -> Void) { completion(.done) }
+    func refund(paymentId: String, refundId: String, amount: Int64, completion: @escaping (GatewayOutcome) -> Void) { completion(.done) }
+    func clear(_ item: ClearingItem, completion: @escaping (ClearingOutcome) -> Void) { completion(.timedOut) }
 }

@@ -61,6 +61,15 @@ final class SyncService {
         }
     }
 
+    /// Told the id of a hub each time a link to one comes up.
+    var onHubLinked: ((String) -> Void)?
+
+    /// Whether a link to the hub, or to a regional node (which relays to it), is up: the way to
+    /// the acquirer is open (docs/ledger.md, offline payments).
+    var reachesHub: Bool {
+        links.contains { $0.isActive && ["hub", "regional"].contains($0.session?.peerRole ?? "") }
+    }
+
     /// Whether a peer came from the configuration file (and so cannot be removed at run time).
     private(set) var configuredPeerIds: Set<String> = []
 
@@ -174,6 +183,7 @@ final class SyncService {
         peer.attempts = 0
         peer.lastError = nil
         peers[id] = peer
+        if session.peerRole == "hub" { onHubLinked?(id) }
         logger.info("sync: link to \(id) up", metadata: ["peer": "\(id)", "region": "\(region)", "dialed": "\(link.dialed != nil)"])
     }
 

@@ -1,0 +1,50 @@
+/// The fleet's chart of accounts (docs/ledger.md): one set per region and currency, a cash
+/// account and an offline-exposure budget per node. Accounts are opened the first time a
+/// transfer needs them; their ids say what they are, so an export reads without a key.
+public enum ChartOfAccounts {
+    /// What the acquirer owes the merchant for card sales (captured, less fees and refunds).
+    public static func clearing(region: String, currency: String) -> LedgerAccount {
+        LedgerAccount(id: "clearing:\(region):\(currency)", kind: .asset, currency: currency)
+    }
+
+    /// Cash in a store's tills.
+    public static func cash(node: String, currency: String) -> LedgerAccount {
+        LedgerAccount(id: "cash:\(node):\(currency)", kind: .asset, currency: currency)
+    }
+
+    /// Sales, goods and shipping, net of tax and before discounts.
+    public static func revenue(region: String, currency: String) -> LedgerAccount {
+        LedgerAccount(id: "revenue:\(region):\(currency)", kind: .revenue, currency: currency)
+    }
+
+    /// Tax collected on sales, owed to the tax office.
+    public static func taxPayable(region: String, currency: String) -> LedgerAccount {
+        LedgerAccount(id: "tax:\(region):\(currency)", kind: .liability, currency: currency)
+    }
+
+    /// Promotions given (a contra-revenue account).
+    public static func discounts(region: String, currency: String) -> LedgerAccount {
+        LedgerAccount(id: "discounts:\(region):\(currency)", kind: .expense, currency: currency)
+    }
+
+    /// Money given back on returns, net of tax (a contra-revenue account).
+    public static func refunds(region: String, currency: String) -> LedgerAccount {
+        LedgerAccount(id: "refunds:\(region):\(currency)", kind: .expense, currency: currency)
+    }
+
+    /// What the acquirer keeps.
+    public static func fees(region: String, currency: String) -> LedgerAccount {
+        LedgerAccount(id: "fees:\(region):\(currency)", kind: .expense, currency: currency)
+    }
+
+    /// A node's offline card exposure: a budget credited with its policy's cap; each card sale it
+    /// took offline is a pending debit until the hub settles or declines it.
+    public static func exposure(node: String, currency: String) -> LedgerAccount {
+        LedgerAccount(id: "exposure:\(node):\(currency)", kind: .equity, currency: currency, debitsMustNotExceedCredits: true)
+    }
+
+    /// Where exposure budgets are funded from (the other side of every cap).
+    public static func exposureLimits(currency: String) -> LedgerAccount {
+        LedgerAccount(id: "exposure-limits:\(currency)", kind: .equity, currency: currency)
+    }
+}

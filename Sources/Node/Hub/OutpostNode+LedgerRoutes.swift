@@ -1,0 +1,262 @@
+import Commerce
+import HTTP
+import Ledger
+import Platform
+import Replication
+
+extension ProblemType {
+    public static let notTheHub = ProblemType(slug: "not-the-hub", title: "Not the hub", status: 409,
+        explanation: "The ledger, settlement and the offline payment policies are kept by the fleet's hub; ask the hub (`hub` names it when this node knows it).")
+    public static let acquirerReportMalformed = ProblemType(slug: "acquirer-report-malformed", title: "Acquirer report malformed", status: 422,
+        explanation: "The acquirer's settlement report is not CSV with the columns settled_at,payment_id,reference,kind,currency,gross,fee,net; `line` names the first bad line. Nothing was compared.")
+}
+
+extension OutpostNode {
+    static let ledgerRoles = ["hub_admin"]
+
+    /// The hub's desk, or the problem that says where the ledger is.
+    func hubDesk() throws(HTTPError) -> SettlementDesk {
+        guard let settlement else {
+            var error = HTTPError(.notTheHub, detail: "this node is a \(config.role.rawValue); the ledger is on the hub\(knownHub.map { " (\($0))" } ?? "")")
+            if let knownHub { error.problem.extensions = [("hub", .string(knownHub))] }
+            throw error
+        }
+        return settlement
+    }
+
+    /// `from` and `to` (ISO 8601, UTC): a half-open window; `to` defaults to now, `from` to 24 hours before it.
+    static func window(_ request: Request) throws(HTTPError) -> (fromMs: Int64, toMs: Int64) {
+        func time(_ name: String) throws(HTTPError) -> Int64? {
+            guard let text = request.queryValue(name) else { return nil }
+            guard let ms = WallClock.parseISO8601(text) else { throw HTTPError(.badRequest, detail: "\(name) must be a UTC time in ISO 8601 (2026-11-22T00:00:00Z)") }
+            return ms
+        }
+        let toMs = try time("to") ?? WallClock.nowMs()
+        let fromMs = try time("from") ?? toMs - 86_400_000
+        guard fromMs < toMs else { throw HTTPError(.badRequest, detail: "from must be before to") }
+        return (fromMs, toMs)
+    }
+
+    func registerLedgerRoutes() {
+        let problem = RouteDoc.Reply.problem
+        let window: [RouteDoc.Parameter] = [.init("from", in: .query, description: "Start, ISO 8601 UTC (default: 24 hours before `to`)."),
+                                            .init("to", in: .query, description: "End, exclusive, ISO 8601 UTC (default: now).")]
+        let csv = "text/csv; charset=utf-8"
+
+        router.get("/admin/v1/ledger/verify", access: .roles(Self.ledgerRoles), doc: RouteDoc(
+            operationId: "verifyLedger", summary: "Recompute the journal's hash chain and every balance; name the first bad entry.", tags: ["ledger"],
+            replies: [.init(200, "{valid, entries, head, problems: [{seq?, account?, reason}], totals: {currency: {debits, credits}}}", schema: ["type": "object"]),
+                      problem(409, "Not the hub.")])
+        ) { [unowned self] _ in
+            let report = try hubDesk().ledger.verify()
+            return .json(.object([
+                JSONMember("valid", .bool(report.isValid)), JSONMember("entries", .int(report.entries)), JSONMember("head", .string(report.head)),
+                JSONMember("problems", .array(report.problems.map { problem in
+                    .object([JSONMember("seq", problem.seq.map { .int($0) } ?? .null), JSONMember("account", problem.account.map { .string($0) } ?? .null),
+                             JSONMember("reason", .string(problem.reason))])
+                })),
+                JSONMember("totals", .object(report.totals.sorted { $0.key < $1.key }.map {
+                    JSONMember($0.key, .object([JSONMember("debits", .int($0.value.debits)), JSONMember("credits", .int($0.value.credits))]))
+                })),
+            ]))
+        }
+
+        router.get("/admin/v1/ledger/balances", access: .roles(Self.ledgerRoles), doc: RouteDoc(
+            operationId: "ledgerBalances", summary: "Every account's sums and balance, now or as they stood at a time.", tags: ["ledger"],
+            parameters: [.init("account", in: .query, description: "An account id, or the start of ids (`clearing:` for every clearing account)."),
+                         .init("at", in: .query, description: "ISO 8601 UTC: balances after the last entry at or before it.")],
+            replies: [.init(200, "{at, accounts: [{id, kind, currency, debits_pending, debits_posted, credits_pending, credits_posted, balance}]}",
+                            schema: ["type": "object"]), problem(400, "at is malformed."), problem(409, "Not the hub.")])
+        ) { [unowned self] request in
+            let ledger = try hubDesk().ledger
+            var accounts: [LedgerAccount]
+            if let at = request.queryValue("at") {
+                guard let atMs = WallClock.parseISO8601(at) else { throw HTTPError(.badRequest, detail: "at must be a UTC time in ISO 8601 (2026-11-22T00:00:00Z)") }
+                accounts = try ledger.balances(atMs: atMs)
+            } else {
+                accounts = try ledger.accounts()
+            }
+            if let wanted = request.queryValue("account") { accounts = accounts.filter { $0.id == wanted || $0.id.hasPrefix(wanted) } }
+            return .json(.object([
+                JSONMember("at", request.queryValue("at").map { .string($0) } ?? .string(WallClock.iso8601(ms: WallClock.nowMs()))),
+                JSONMember("accounts", .array(accounts.map { account in
+                    .object([JSONMember("id", .string(account.id)), JSONMember("kind", .string(account.kind.rawValue)),
+                             JSONMember("currency", .string(account.currency)), JSONMember("debits_pending", .int(account.debitsPending)),
+                             JSONMember("debits_posted", .int(account.debitsPosted)), JSONMember("credits_pending", .int(account.creditsPending)),
+                             JSONMember("credits_posted", .int(account.creditsPosted)), JSONMember("balance", .int(account.balance))])
+                })),
+            ]))
+        }
+
+        router.get("/admin/v1/ledger/journal.csv", access: .roles(Self.ledgerRoles), doc: RouteDoc(
+            operationId: "exportLedgerJournal", summary: "The journal's entries in a time window, as CSV a spreadsheet opens.",
+            description: "Columns: seq, at (UTC), id, kind, debit, credit, amount_minor (integer minor units), currency, pending_id, code, reference, hash.",
+            tags: ["ledger"], parameters: window,
+            replies: [.init(200, "CSV.", contentType: csv), problem(400, "from or to is malformed."), problem(409, "Not the hub.")])
+        ) { [unowned self] request in
+            let ledger = try hubDesk().ledger
+            let (fromMs, toMs) = try Self.window(request)
+            var out = "seq,at,id,kind,debit,credit,amount_minor,currency,pending_id,code,reference,hash\r\n"
+            for entry in try ledger.journal(fromMs: fromMs, toMs: toMs) {
+                let fields = [String(entry.seq), WallClock.iso8601(ms: entry.atMs), entry.id, entry.kind.rawValue, entry.debit, entry.credit,
+                              String(entry.amount), entry.currency, entry.pendingId ?? "", entry.code, entry.reference ?? "", Hex.encode(entry.hash)]
+                out += fields.map(Self.csvField).joined(separator: ",") + "\r\n"
+            }
+            return Response(status: 200, contentType: csv, headers: HTTPHeaders([("Content-Disposition", "attachment; filename=\"journal.csv\"")]),
+                            body: Array(out.utf8))
+        }
+
+        router.get("/admin/v1/ledger/acquirer-report.csv", access: .roles(Self.ledgerRoles), doc: RouteDoc(
+            operationId: "sandboxAcquirerReport", summary: "The sandbox acquirer's settlement report for a window, as the acquirer would send it (CSV).",
+            description: "Columns: settled_at, payment_id, reference (sale or a refund id), kind, currency, gross (refunds negative), fee, net.",
+            tags: ["ledger"], parameters: window,
+            replies: [.init(200, "CSV.", contentType: csv), problem(400, "from or to is malformed."), problem(409, "Not the hub.")])
+        ) { [unowned self] request in
+            _ = try hubDesk()
+            let (fromMs, toMs) = try Self.window(request)
+            guard let sandbox = gateway as? SandboxAcquirer else { throw HTTPError(.notFound, detail: "the acquirer \(gateway.name) sends its own reports") }
+            return Response(status: 200, contentType: csv, body: Array(try sandbox.settlementReport(fromMs: fromMs, toMs: toMs).utf8))
+        }
+
+        router.add("POST", "/admin/v1/ledger/reconcile", access: .roles(Self.ledgerRoles), bodyBytesMax: 32 << 20, doc: RouteDoc(
+            operationId: "reconcileLedger",
+            summary: "Compare the payments replicated from every node, the journal and (if sent) the acquirer's settlement report; list every difference.",
+            description: """
+                Payments made in [from, to) are compared. Body (optional): the acquirer's settlement report as CSV (Content-Type text/csv). \
+                Differences: missing_in_ledger, missing_in_acquirer_report, missing_in_payments, duplicated, amount_mismatch, unsettled_past_deadline; \
+                totals per node and currency.
+                """,
+            tags: ["ledger"], parameters: window,
+            requestBody: .init(0, "The acquirer's report (CSV), or nothing.", contentType: csv),
+            replies: [.init(200, "{clean, from, to, differences: [...], totals: {node: {currency: {payments, settled, differences}}}}", schema: ["type": "object"]),
+                      problem(400, "from or to is malformed."), problem(409, "Not the hub."), problem(422, "The report is malformed.")])
+        ) { [unowned self] request in
+            let ledger = try hubDesk().ledger
+            let (fromMs, toMs) = try Self.window(request)
+            var report: [AcquirerReportLine]?
+            if !request.body.isEmpty {
+                guard let text = String(validating: request.body, as: UTF8.self) else { throw HTTPError(.acquirerReportMalformed, detail: "the report is not UTF-8 text") }
+                switch AcquirerReportLine.parse(csv: text) {
+                case .success(let lines): report = lines
+                case .failure(let error):
+                    var problem = HTTPError(.acquirerReportMalformed, detail: "line \(error.line): \(error.reason)")
+                    problem.problem.extensions = [("line", .int(Int64(error.line)))]
+                    throw problem
+                }
+            }
+            let result = try reconcile(ledger: ledger, fromMs: fromMs, toMs: toMs, report: report)
+            return .json(Self.reconciliationJSON(result, fromMs: fromMs, toMs: toMs))
+        }
+
+        router.get("/admin/v1/ledger/policies", access: .roles(Self.ledgerRoles + ["operator"]), doc: RouteDoc(
+            operationId: "offlinePolicies", summary: "The offline card payment policies: the fleet's default and each node's own.", tags: ["ledger"],
+            replies: [.init(200, "{default: {floor_limit, exposure_cap, deadline_hours}, nodes: {id: {...}}}", schema: ["type": "object"])])
+        ) { [unowned self] _ in
+            let keys = (replica.memory.collections[Self.catalogCollection] as? KeyedCollection<CatalogFields.Entry>)?.states.keys
+                .filter { OfflinePaymentPolicy.isKey($0) && $0 != OfflinePaymentPolicy.defaultKey }.sorted() ?? []
+            let nodes = keys.map { String($0.dropFirst(OfflinePaymentPolicy.keyPrefix.count)) }
+            return .json(.object([
+                JSONMember("default", Self.policyJSON(offlinePolicy(for: ""))),
+                JSONMember("nodes", .object(nodes.map { JSONMember($0, Self.policyJSON(offlinePolicy(for: $0))) })),
+            ]))
+        }
+
+        router.add("PUT", "/admin/v1/ledger/policies/{node}", access: .roles(Self.ledgerRoles), bodyBytesMax: 4096, doc: RouteDoc(
+            operationId: "setOfflinePolicy", summary: "Set a node's offline card payment policy (`default`: every node without its own). Hub only.",
+            description: "Body: {floor_limit, exposure_cap (minor units of the node's currency), deadline_hours? (1 to 168, default 24)}. It replicates to the node as configuration.",
+            tags: ["ledger"], parameters: [.init("node", in: .path, description: "A node id, or `default`.")],
+            requestBody: .init(0, "The policy.", schema: ["type": "object", "required": ["floor_limit", "exposure_cap"]]),
+            replies: [.init(200, "The policy.", schema: ["type": "object"]), problem(409, "Not the hub."), problem(422, "A field is malformed.")])
+        ) { [unowned self] request, responder in
+            do {
+                _ = try hubDesk()
+                let node = request.parameter("node") ?? ""
+                guard node == "default" || NodeConfig.isValidName(node) else { throw HTTPError(.validation, detail: "node must be a node id or default") }
+                let policy: OfflinePaymentPolicy
+                do { policy = try OfflinePaymentPolicy.from(try Self.jsonObject(request)) } catch let failure as ValidationFailure { throw Self.validationError(failure) }
+                let fields = policy.fields
+                commitCatalog(key: node == "default" ? OfflinePaymentPolicy.defaultKey : OfflinePaymentPolicy.key(node: node), fields: { fields }) { error in
+                    if let error { return responder.fail(error) }
+                    responder.send(.json(Self.policyJSON(policy)))
+                }
+            } catch {
+                responder.fail(error)
+            }
+        }
+
+        router.get("/admin/v1/payments/offline", access: .roles(["operator", "store_manager", "hub_admin"]), doc: RouteDoc(
+            operationId: "offlinePayments", summary: "This node's card payments taken offline and not yet answered by the hub, with its policy.", tags: ["ledger"],
+            replies: [.init(200, "{online, hub, policy, open, exposure, overdue, payments: [{payment, order, amount, currency, taken_at, deadline, overdue}]}",
+                            schema: ["type": "object"])])
+        ) { [unowned self] _ in
+            let nowMs = WallClock.nowMs()
+            let summary = offlinePaymentSummary(nowMs: nowMs)
+            let rows = try database.query("""
+                SELECT payment_id, order_id, amount, currency, taken_ms, deadline_ms FROM offline_payments WHERE answered_ms IS NULL ORDER BY deadline_ms LIMIT 1000
+                """) { ($0.string(0), $0.string(1), $0.int64(2), $0.string(3), $0.int64(4), $0.int64(5)) }
+            return .json(.object([
+                JSONMember("online", .bool(cardPaymentsOnline)), JSONMember("hub", knownHub.map { .string($0) } ?? .null),
+                JSONMember("policy", Self.policyJSON(offlinePolicy(for: identity.nodeId))),
+                JSONMember("open", .int(Int64(summary.open))), JSONMember("exposure", .int(summary.exposure)), JSONMember("overdue", .int(Int64(summary.overdue))),
+                JSONMember("payments", .array(rows.map { row in
+                    .object([JSONMember("payment", .string(row.0)), JSONMember("order", .string(row.1)), JSONMember("amount", .int(row.2)),
+                             JSONMember("currency", .string(row.3)), JSONMember("taken_at", .string(WallClock.iso8601(ms: row.4))),
+                             JSONMember("deadline", .string(WallClock.iso8601(ms: row.5))), JSONMember("overdue", .bool(row.5 < nowMs))])
+                })),
+            ]))
+        }
+    }
+
+    /// The hub's payments made in the window against the journal and the report. A report line
+    /// or a settlement of a payment the hub holds but made outside the window is not compared.
+    func reconcile(ledger: Ledger, fromMs: Int64, toMs: Int64, report: [AcquirerReportLine]?) throws -> Reconciliation {
+        let collection = replica.memory.collections[Self.paymentsCollection] as? KeyedCollection<GSet<String>>
+        var payments: [Reconciliation.Payment] = []
+        var settled: [String: [String: Int64]] = [:]
+        for (id, events) in collection?.states ?? [:] {
+            let state = PaymentState(texts: events.elements)
+            guard let created = state.createdMs, created >= fromMs, created < toMs else { continue }
+            payments.append(.init(id: id, state: state))
+            settled[id] = try ledger.settlementAmounts(reference: id)
+        }
+        let held = { (id: String) in collection?.states[id] != nil }
+        for reference in try ledger.settlementReferences(fromMs: fromMs, toMs: toMs) where !held(reference) {
+            settled[reference] = try ledger.settlementAmounts(reference: reference)
+        }
+        let inWindow = Set(payments.map(\.id))
+        let lines = report?.filter { inWindow.contains($0.paymentId) || !held($0.paymentId) }
+        return Reconciliation(payments: payments, ledger: settled, report: lines, nowMs: WallClock.nowMs())
+    }
+
+    static func reconciliationJSON(_ result: Reconciliation, fromMs: Int64, toMs: Int64) -> JSONValue {
+        let amount = { (value: Int64?) -> JSONValue in value.map { .int($0) } ?? .null }
+        return .object([
+            JSONMember("clean", .bool(result.isClean)),
+            JSONMember("from", .string(WallClock.iso8601(ms: fromMs))), JSONMember("to", .string(WallClock.iso8601(ms: toMs))),
+            JSONMember("differences", .array(result.differences.map { difference in
+                .object([JSONMember("kind", .string(difference.kind.rawValue)), JSONMember("payment", .string(difference.paymentId)),
+                         JSONMember("reference", .string(difference.reference)), JSONMember("node", .string(difference.node)),
+                         JSONMember("currency", .string(difference.currency)), JSONMember("payments_amount", amount(difference.payments)),
+                         JSONMember("ledger_amount", amount(difference.ledger)), JSONMember("acquirer_amount", amount(difference.acquirer)),
+                         JSONMember("detail", .string(difference.detail))])
+            })),
+            JSONMember("totals", .object(result.totals.sorted { $0.key < $1.key }.map { node, currencies in
+                JSONMember(node, .object(currencies.sorted { $0.key < $1.key }.map { currency, sums in
+                    JSONMember(currency, .object([JSONMember("payments", .int(Int64(sums.payments))), JSONMember("settled", .int(sums.settled)),
+                                                  JSONMember("differences", .int(Int64(sums.differences)))]))
+                }))
+            })),
+        ])
+    }
+
+    static func policyJSON(_ policy: OfflinePaymentPolicy) -> JSONValue {
+        .object([JSONMember("floor_limit", .int(policy.floorLimit)), JSONMember("exposure_cap", .int(policy.exposureCap)),
+                 JSONMember("deadline_hours", .int(policy.deadlineMs / 3_600_000))])
+    }
+
+    /// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,246 @@
+import ArgumentParser
+import Foundation
+import HTTP
+import Platform
+
+extension NodeCtl {
+    struct Ledger: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The hub's ledger (role hub_admin): verify it, read balances, export the journal, reconcile, set offline payment policies.",
+            discussion: "Exit status: 0 clean, 1 a failure (the node refused or could not be reached), 2 the check found problems (verify, reconcile).",
+            subcommands: [Verify.self, Balances.self, Export.self, Reconcile.self, AcquirerReport.self, Policy.self, Offline.self])
+    }
+}
+
+/// A time a ledger command takes: ISO 8601 UTC, or a bare day (its midnight, UTC).
+struct LedgerTime: ExpressibleByArgument {
+    let text: String
+
+    init?(argument: String) {
+        let full = argument.count == 10 ? argument + "T00:00:00Z" : argument
+        guard WallClock.parseISO8601(full) != nil else { return nil }
+        text = full
+    }
+}
+
+/// Prints `object` as JSON (the --json output of ledger commands).
+private func printJSON(_ object: Any) {
+    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) {
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+private func jsonObject(_ response: ClientResponse) throws -> [String: Any] {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
+        throw CLIFailure("the node answered with a body nodectl does not understand")
+    }
+    return object
+}
+
+private func query(_ pairs: [(String, String?)]) -> String {
+    let present = pairs.compactMap { name, value in value.map { "\(name)=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.:"))) ?? $0)" } }
+    return present.isEmpty ? "" : "?" + present.joined(separator: "&")
+}
+
+/// Writes `text` to `path`, or to stdout without one.
+private func writeOutput(_ text: String, to path: String?) throws {
+    guard let path else { return print(text, terminator: "") }
+    do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch { throw CLIFailure("cannot write \(path): \(error.localizedDescription)") }
+}
+
+extension NodeCtl.Ledger {
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute the journal's hash chain and every balance; name the first bad entry (exit 2 if any).")
+        @OptionGroup var connection: NodeConnection
+        @Flag(name: .long, help: "Print JSON instead of text.") var json = false
+
+        func run() throws {
+            var valid = true
+            try reportingFailures {
+                let report = try jsonObject(try connection.admin("GET", "/admin/v1/ledger/verify"))
+                valid = report["valid"] as? Bool ?? false
+                if json { return printJSON(report) }
+                let entries = report["entries"] as? Int ?? 0
+                let problems = report["problems"] as? [[String: Any]] ?? []
+                if valid {
+                    print("The ledger verifies: \(entries) entries, head \(report["head"] as? String ?? ""), debits equal credits in every currency.")
+                } else {
+                    print("THE LEDGER DOES NOT VERIFY (\(entries) entries):")
+                    for problem in problems {
+                        let at = (problem["seq"] as? Int).map { "entry \($0)" } ?? (problem["account"] as? String).map { "account \($0)" } ?? "totals"
+                        print("  \(at): \(problem["reason"] as? String ?? "")")
+                    }
+                }
+                for (currency, sums) in (report["totals"] as? [String: [String: Int]] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    print("  \(currency): debits \(sums["debits"] ?? 0), credits \(sums["credits"] ?? 0)")
+                }
+            }
+            if !valid { throw ExitCode(2) }
+        }
+    }
+
+    struct Balances: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every account's balance, now or at a time.")
+        @OptionGroup var connection: NodeConnection
+        @Option(name: .long, help: "An account id, or the start of ids (clearing: for every clearing account).") var account: String?
+        @Option(name: .long, help: "Balances as they stood at this time (ISO 8601 UTC, or a day).") var at: LedgerTime?
+        @Flag(name: .long, help: "Print JSON instead of a table.") var json = false
+
+        func run() throws {
+            try reportingFailures {
+                let report = try jsonObject(try connection.admin("GET", "/admin/v1/ledger/balances" + query([("account", account), ("at", at?.text)])))
+                if json { return printJSON(report) }
+                let accounts = report["accounts"] as? [[String: Any]] ?? []
+                print("Balances at \(report["at"] as? String ?? "now") (minor units)\n")
+                print(Columns.render(header: ["ACCOUNT", "KIND", "CURRENCY", "BALANCE", "DEBITS", "CREDITS", "PENDING DR", "PENDING CR"], rows: accounts.map { a in
+                    [a["id"] as? String ?? "", a["kind"] as? String ?? "", a["currency"] as? String ?? "", "\(a["balance"] as? Int ?? 0)",
+                     "\(a["debits_posted"] as? Int ?? 0)", "\(a["credits_posted"] as? Int ?? 0)", "\(a["debits_pending"] as? Int ?? 0)",
+                     "\(a["credits_pending"] as? Int ?? 0)"]
+                }))
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The journal's entries between two times, as CSV (amounts in minor units).")
+        @OptionGroup var connection: NodeConnection
+        @Option(name: .long, help: "Start (ISO 8601 UTC, or a day).") var from: LedgerTime
+        @Option(name: .long, help: "End, exclusive (ISO 8601 UTC, or a day).") var to: LedgerTime
+        @Option(name: [.short, .long], help: "Write to this file instead of stdout.") var output: String?
+
+        func run() throws {
+            try reportingFailures {
+                let response = try connection.admin("GET", "/admin/v1/ledger/journal.csv" + query([("from", from.text), ("to", to.text)]))
+                try writeOutput(response.text, to: output)
+            }
+        }
+    }
+
+    struct AcquirerReport: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "acquirer-report", abstract: "The sandbox acquirer's settlement report between two times (CSV), as an acquirer sends it.")
+        @OptionGroup var connection: NodeConnection
+        @Option(name: .long, help: "Start (ISO 8601 UTC, or a day).") var from: LedgerTime
+        @Option(name: .long, help: "End, exclusive (ISO 8601 UTC, or a day).") var to: LedgerTime
+        @Option(name: [.short, .long], help: "Write to this file instead of stdout.") var output: String?
+
+        func run() throws {
+            try reportingFailures {
+                let response = try connection.admin("GET", "/admin/v1/ledger/acquirer-report.csv" + query([("from", from.text), ("to", to.text)]))
+                try writeOutput(response.text, to: output)
+            }
+        }
+    }
+
+    struct Reconcile: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare every node's payments, the journal and the acquirer's settlement report; list each difference (exit 2 if any).")
+        @OptionGroup var connection: NodeConnection
+        @Option(name: .long, help: "Payments made from (ISO 8601 UTC, or a day).") var from: LedgerTime
+        @Option(name: .long, help: "Payments made before (ISO 8601 UTC, or a day).") var to: LedgerTime
+        @Option(name: .customLong("acquirer-report"), help: "The acquirer's settlement report (CSV).") var acquirerReport: String?
+        @Flag(name: .long, help: "Print JSON instead of tables.") var json = false
+
+        func run() throws {
+            var clean = true
+            try reportingFailures {
+                var body: [UInt8]?
+                if let acquirerReport {
+                    guard let data = FileManager.default.contents(atPath: acquirerReport) else { throw CLIFailure("cannot read \(acquirerReport)") }
+                    body = Array(data)
+                }
+                let path = "/admin/v1/ledger/reconcile" + query([("from", from.text), ("to", to.text)])
+                let response = try connection.send("POST", path, body: body ?? [], contentType: body == nil ? nil : "text/csv", timeoutMs: 60_000)
+                guard (200..<300).contains(response.status) else { throw CLIFailure(NodeConnection.describe(response, url: connection.node ?? "the node")) }
+                let report = try jsonObject(response)
+                clean = report["clean"] as? Bool ?? false
+                if json { return printJSON(report) }
+                let differences = report["differences"] as? [[String: Any]] ?? []
+                print("Payments made from \(report["from"] as? String ?? "") to \(report["to"] as? String ?? ""): "
+                      + (clean ? "no differences." : "\(differences.count) difference\(differences.count == 1 ? "" : "s").") + "\n")
+                if !differences.isEmpty {
+                    let amount = { (value: Any?) in (value as? Int).map(String.init) ?? "-" }
+                    print(Columns.render(header: ["KIND", "PAYMENT", "REF", "NODE", "CUR", "PAYMENTS", "LEDGER", "ACQUIRER", "DETAIL"], rows: differences.map { d in
+                        [d["kind"] as? String ?? "", d["payment"] as? String ?? "", d["reference"] as? String ?? "", d["node"] as? String ?? "",
+                         d["currency"] as? String ?? "", amount(d["payments_amount"]), amount(d["ledger_amount"]), amount(d["acquirer_amount"]),
+                         d["detail"] as? String ?? ""]
+                    }) + "\n")
+                }
+                let totals = report["totals"] as? [String: [String: [String: Int]]] ?? [:]
+                print(Columns.render(header: ["NODE", "CURRENCY", "PAYMENTS", "SETTLED", "DIFFERENCES"], rows: totals.sorted { $0.key < $1.key }.flatMap { node, currencies in
+                    currencies.sorted { $0.key < $1.key }.map { currency, sums in
+                        [node, currency, "\(sums["payments"] ?? 0)", "\(sums["settled"] ?? 0)", "\(sums["differences"] ?? 0)"]
+                    }
+                }))
+            }
+            if !clean { throw ExitCode(2) }
+        }
+    }
+
+    struct Policy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the offline card payment policies, or set one (hub): --node ID or default, --floor-limit, --exposure-cap, --deadline-hours.")
+        @OptionGroup var connection: NodeConnection
+        @Option(name: .customLong("node"), help: "The node whose policy to set, or `default`.") var target: String?
+        @Option(name: .customLong("floor-limit"), help: "The most one offline card payment may be (minor units).") var floorLimit: Int64?
+        @Option(name: .customLong("exposure-cap"), help: "The most the node's unsettled offline card payments may add up to (minor units).") var exposureCap: Int64?
+        @Option(name: .customLong("deadline-hours"), help: "Hours the hub has to settle an offline payment (1 to 168, default 24).") var deadlineHours: Int64?
+
+        func validate() throws {
+            if target == nil && (floorLimit != nil || exposureCap != nil || deadlineHours != nil) {
+                throw ValidationError("--node names whose policy to set (a node id or default)")
+            }
+            if target != nil && (floorLimit == nil || exposureCap == nil) { throw ValidationError("setting a policy takes --floor-limit and --exposure-cap") }
+        }
+
+        func run() throws {
+            try reportingFailures {
+                if let target, let floorLimit, let exposureCap {
+                    var body: [String: Any] = ["floor_limit": floorLimit, "exposure_cap": exposureCap]
+                    if let deadlineHours { body["deadline_hours"] = deadlineHours }
+                    let data = try JSONSerialization.data(withJSONObject: body)
+                    try connection.admin("PUT", "/admin/v1/ledger/policies/\(target)", json: Array(data))
+                    print("Policy of \(target) set: floor limit \(floorLimit), exposure cap \(exposureCap), deadline \(deadlineHours ?? 24) h. It replicates to the node.")
+                    return
+                }
+                let report = try jsonObject(try connection.admin("GET", "/admin/v1/ledger/policies"))
+                var rows: [[String]] = []
+                let row = { (name: String, policy: [String: Any]) in
+                    [name, "\(policy["floor_limit"] as? Int ?? 0)", "\(policy["exposure_cap"] as? Int ?? 0)", "\(policy["deadline_hours"] as? Int ?? 0) h"]
+                }
+                rows.append(row("default", report["default"] as? [String: Any] ?? [:]))
+                for (node, policy) in (report["nodes"] as? [String: [String: Any]] ?? [:]).sorted(by: { $0.key < $1.key }) { rows.append(row(node, policy)) }
+                print(Columns.render(header: ["NODE", "FLOOR LIMIT", "EXPOSURE CAP", "DEADLINE"], rows: rows))
+            }
+        }
+    }
+
+    struct Offline: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "This node's card payments taken while the hub was out of reach and not yet settled; exit 2 if any is past its deadline.")
+        @OptionGroup var connection: NodeConnection
+        @Flag(name: .long, help: "Print JSON instead of text.") var json = false
+
+        func run() throws {
+            var overdue = 0
+            try reportingFailures {
+                let report = try jsonObject(try connection.admin("GET", "/admin/v1/payments/offline"))
+                overdue = report["overdue"] as? Int ?? 0
+                if json { return printJSON(report) }
+                let policy = report["policy"] as? [String: Any] ?? [:]
+                print("Card payments: \((report["online"] as? Bool ?? true) ? "online" : "OFFLINE (the hub is out of reach)"), hub \(report["hub"] as? String ?? "unknown")")
+                print("Policy: floor limit \(policy["floor_limit"] as? Int ?? 0), exposure cap \(policy["exposure_cap"] as? Int ?? 0), deadline \(policy["deadline_hours"] as? Int ?? 0) h")
+                print("Open: \(report["open"] as? Int ?? 0) payment(s), exposure \(report["exposure"] as? Int ?? 0)\(overdue > 0 ? ", \(overdue) PAST THEIR DEADLINE" : "")")
+                let payments = report["payments"] as? [[String: Any]] ?? []
+                if !payments.isEmpty {
+                    print("\n" + Columns.render(header: ["PAYMENT", "ORDER", "AMOUNT", "CUR", "TAKEN", "DEADLINE", ""], rows: payments.map { p in
+                        [p["payment"] as? String ?? "", p["order"] as? String ?? "", "\(p["amount"] as? Int ?? 0)", p["currency"] as? String ?? "",
+                         p["taken_at"] as? String ?? "", p["deadline"] as? String ?? "", (p["overdue"] as? Bool ?? false) ? "OVERDUE" : ""]
+                    }))
+                }
+            }
+            if overdue > 0 { throw ExitCode(2) }
+        }
+    }
+}
