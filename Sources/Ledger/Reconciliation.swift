@@ -20,9 +20,11 @@ public struct AcquirerReportLine: Equatable, Sendable {
         var lines: [AcquirerReportLine] = []
         var number = 0
         var header = true
-        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" }) {
+        // "\r\n" is one Character in Swift: split on the scalar, then drop a trailing CR.
+        for raw in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
             number += 1
-            let row = raw.hasSuffix("\r") ? String(raw.dropLast()) : String(raw)
+            var row = String(String.UnicodeScalarView(raw))
+            if row.hasSuffix("\r") { row.removeLast() }
             if row.isEmpty { continue }
             let fields = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             if header {

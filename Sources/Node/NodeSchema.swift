@@ -176,6 +176,7 @@ public enum NodeSchema {
             CREATE TABLE settlement_queue (
                 payment_id TEXT PRIMARY KEY,
                 due_ms INTEGER NOT NULL,
+                generation INTEGER NOT NULL,   -- raised by each change: a pass removes only the row it read
                 attempts INTEGER NOT NULL DEFAULT 0,
                 last_error TEXT
             ) STRICT, WITHOUT ROWID;

@@ -19,10 +19,20 @@ final class SettlementDesk {
     var passes = 0
     /// Accounts known to be open (an account is opened once, then only read).
     var openAccounts: Set<String> = []
+    /// The generation the next queued change gets: a change during a pass makes the payment's
+    /// row newer than the one the pass read, so the pass leaves it for the next.
+    var generation: Int64 = 0
 
     init(ledger: Ledger) {
         self.ledger = ledger
     }
+}
+
+/// A payment waiting in the settlement queue, as a pass read it.
+struct QueuedPayment {
+    var id: String
+    var attempts: Int
+    var generation: Int64
 }
 
 extension OutpostNode {
@@ -37,10 +47,11 @@ extension OutpostNode {
         guard let desk = settlement, !desk.addingOwnEvents else { return }
         let now = WallClock.nowMs()
         for id in paymentIds {
+            desk.generation += 1
             try database.execute("""
-                INSERT INTO settlement_queue(payment_id, due_ms) VALUES (?, ?)
-                ON CONFLICT(payment_id) DO UPDATE SET due_ms = excluded.due_ms, attempts = 0
-                """, [id, now])
+                INSERT INTO settlement_queue(payment_id, due_ms, generation) VALUES (?, ?, ?)
+                ON CONFLICT(payment_id) DO UPDATE SET due_ms = excluded.due_ms, generation = excluded.generation, attempts = 0
+                """, [id, now, desk.generation])
         }
         desk.again = true
     }
@@ -51,6 +62,7 @@ extension OutpostNode {
         guard config.role == .hub else { return }
         let desk = SettlementDesk(ledger: Ledger(database: database))
         settlement = desk
+        desk.generation = try database.queryOne("SELECT coalesce(max(generation), 0) FROM settlement_queue") { $0.int64(0) } ?? 0
         let seeded = try database.queryOne("SELECT value FROM node_meta WHERE key = 'settlement_seeded'") { $0.string(0) }
         guard seeded == nil else { return }
         let keys = (replica.memory.collections[Self.paymentsCollection] as? KeyedCollection<GSet<String>>)?.states.keys.sorted() ?? []
@@ -71,8 +83,9 @@ extension OutpostNode {
                 }
             })
         }
-        guard let due = try? database.query("SELECT payment_id, attempts FROM settlement_queue WHERE due_ms <= ? ORDER BY due_ms LIMIT ?",
-                                            [nowMs, Self.settlementBatch], { ($0.string(0), $0.int(1)) }), !due.isEmpty else {
+        guard let due = try? database.query("SELECT payment_id, attempts, generation FROM settlement_queue WHERE due_ms <= ? ORDER BY due_ms LIMIT ?",
+                                            [nowMs, Self.settlementBatch], { QueuedPayment(id: $0.string(0), attempts: $0.int(1), generation: $0.int64(2)) }),
+              !due.isEmpty else {
             desk.again = false
             return
         }
@@ -86,7 +99,7 @@ extension OutpostNode {
             waiting -= 1
             if waiting == 0 { writeSettlements(inputs.compactMap { $0 }, retry: retry, due: due, desk: desk) }
         }
-        for (index, (paymentId, _)) in due.enumerated() {
+        for (index, paymentId) in due.map(\.id).enumerated() {
             let payment = paymentState(paymentId) ?? PaymentState(texts: [])
             let recorded = Set((try? desk.ledger.transferIds(reference: paymentId)) ?? [])
             var order: PaymentSettlement.OrderMoney?
@@ -189,9 +202,9 @@ extension OutpostNode {
     /// One commit: every transfer of the pass, the events that say so, and the queue rows taken
     /// out (or put back for later). A crash before it leaves the queue as it was; after it, the
     /// journal answers `exists` to anything asked again.
-    private func writeSettlements(_ inputs: [PaymentSettlement.Inputs], retry: [String: String], due: [(String, Int)], desk: SettlementDesk) {
+    private func writeSettlements(_ inputs: [PaymentSettlement.Inputs], retry: [String: String], due: [QueuedPayment], desk: SettlementDesk) {
         let plans = inputs.map { ($0.paymentId, PaymentSettlement.plan($0)) }
-        let attempts = Dictionary(due, uniquingKeysWith: { a, _ in a })
+        let queued = Dictionary(due.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         writer.submit({ [unowned self] db -> (transfers: Int, settled: Int, failures: [String]) in
             let nowMs = WallClock.nowMs()
             for account in plans.flatMap(\.1.accounts) where !desk.openAccounts.contains(account.id) {
@@ -221,13 +234,14 @@ extension OutpostNode {
                     if step.events.contains(where: { $0.kind == .settled }) { settled += 1 }
                 }
                 if !events.isEmpty { try addEvents(events, key: paymentId, in: Self.paymentsCollection) }
+                let generation = queued[paymentId]?.generation ?? 0
                 if let why = retry[paymentId] {
-                    let tries = (attempts[paymentId] ?? 0) + 1
+                    let tries = (queued[paymentId]?.attempts ?? 0) + 1
                     let wait = min(300_000, Self.settlementRetryMs << min(tries - 1, 20))
-                    try db.execute("UPDATE settlement_queue SET due_ms = ?, attempts = ?, last_error = ? WHERE payment_id = ?",
-                                   [nowMs + wait, tries, why, paymentId])
+                    try db.execute("UPDATE settlement_queue SET due_ms = ?, attempts = ?, last_error = ? WHERE payment_id = ? AND generation = ?",
+                                   [nowMs + wait, tries, why, paymentId, generation])
                 } else {
-                    try db.execute("DELETE FROM settlement_queue WHERE payment_id = ?", [paymentId])
+                    try db.execute("DELETE FROM settlement_queue WHERE payment_id = ? AND generation = ?", [paymentId, generation])
                 }
             }
             return (created, settled, failures)
