@@ -80,6 +80,9 @@ public final class OutpostNode {
     /// (no cleanup, like kill -9) after a checkout's reservation committed and before the
     /// acquirer is asked, so the crash test can hit exactly that window.
     let exitsAfterReservation = ProcessStats.environment("OUTPOST_TEST_FAULT") == "exit-after-reservation"
+    /// Test-only: `OUTPOST_TEST_FAULT=exit-before-settlement-commit` makes the hub exit at once
+    /// after its first settlement pass asked the acquirer and before that pass's batch commits.
+    let exitsBeforeSettlementCommit = ProcessStats.environment("OUTPOST_TEST_FAULT") == "exit-before-settlement-commit"
     /// Checkouts short of stock rights, waiting for a peer's grant: each tick tries them again.
     var waitingForRights: [() -> Void] = []
     /// Unpaid orders being cancelled for want of payment.

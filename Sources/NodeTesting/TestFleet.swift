@@ -17,7 +17,8 @@ public final class TestFleet {
 
     /// Enrolls (once) and starts a node. `peers` are dialed: (node id, region, sync address).
     public func start(_ id: String, region: String, role: String = "store", listen: Bool = true,
-                      peers: [(id: String, region: String, address: String)] = [], extra: String = "") throws -> NodeProcess {
+                      peers: [(id: String, region: String, address: String)] = [], extra: String = "",
+                      environment: [String: String] = [:]) throws -> NodeProcess {
         let dir = dataDirectory(id)
         if !FileManager.default.fileExists(atPath: dir + "/node.crt") {
             let enrolled = try runExecutable("nodectl", ["enroll", "--ca-dir", caDirectory, "--data-dir", dir, "--node-id", id, "--region", region])
@@ -29,7 +30,7 @@ public final class TestFleet {
         for peer in peers {
             config += "[[sync.peers]]\nnode_id = \"\(peer.id)\"\nregion = \"\(peer.region)\"\naddress = \"\(peer.address)\"\n"
         }
-        return try NodeProcess.start(dataDirectory: dir, config: config)
+        return try NodeProcess.start(dataDirectory: dir, config: config, environment: environment)
     }
 }
 

@@ -7,32 +7,33 @@ import XCTest
 /// The hub settles every card payment of the fleet exactly once into its ledger, and the books
 /// balance: a hub and two stores, real processes on loopback.
 final class SettlementTests: XCTestCase {
-    /// A hub and two stores selling LAMP-1 (49.00, tax included) from their own stock. Store B
-    /// also peers with store A, so A's payments reach the hub twice (directly and through B).
+    /// A hub and two stores selling LAMP-1 (49.00, tax included) from their own stock. The hub
+    /// dials the stores (so it can be restarted where they listen); store B also peers with
+    /// store A, so A's payments reach the hub twice (directly and through B).
     struct Fleet {
         let fleet: TestFleet
         var hub: NodeProcess
         let storeA: NodeProcess
         let storeB: NodeProcess
+        let stores: [(id: String, region: String, address: String)]
 
-        static func start(hubExtra: String = "") throws -> Fleet {
+        static func start() throws -> Fleet {
             let fleet = try TestFleet()
-            let hub = try fleet.start("hub", region: "eu", role: "hub", extra: Shop.terms + hubExtra)
-            let hubPeer = (id: "hub", region: "eu", address: hub.syncAddress ?? "")
-            let storeA = try fleet.start("store-a", region: "eu", peers: [hubPeer], extra: Shop.terms)
-            let storeB = try fleet.start("store-b", region: "eu", peers: [hubPeer, (id: "store-a", region: "eu", address: storeA.syncAddress ?? "")],
-                                         extra: Shop.terms)
+            let storeA = try fleet.start("store-a", region: "eu", extra: Shop.terms)
+            let storeB = try fleet.start("store-b", region: "eu", peers: [(id: "store-a", region: "eu", address: storeA.syncAddress ?? "")], extra: Shop.terms)
+            let stores = [(id: "store-a", region: "eu", address: storeA.syncAddress ?? ""), (id: "store-b", region: "eu", address: storeB.syncAddress ?? "")]
+            let hub = try fleet.start("hub", region: "eu", role: "hub", listen: false, peers: stores, extra: Shop.terms)
             try Shop(node: hub).product("lamp", sku: "LAMP-1", price: 4_900, stock: 0)
             for store in [storeA, storeB] {
                 XCTAssertTrue(eventually { try store.adminGet("/api/v1/products/lamp").status == 200 }, "the product reaches the stores")
-                XCTAssertEqual(try store.adminPost("/admin/v1/inventory/receive", #"{"sku": "LAMP-1", "units": 40}"#).status, 200)
+                XCTAssertEqual(try store.adminPost("/admin/v1/inventory/receive", #"{"sku": "LAMP-1", "units": 100}"#).status, 200)
                 XCTAssertTrue(eventually { try store.adminJSON("/admin/v1/payments/offline")["hub"] as? String == "hub" }, "the store knows its hub")
             }
-            return Fleet(fleet: fleet, hub: hub, storeA: storeA, storeB: storeB)
+            return Fleet(fleet: fleet, hub: hub, storeA: storeA, storeB: storeB, stores: stores)
         }
 
-        func restartHub(_ extra: String = "") throws -> NodeProcess {
-            try fleet.start("hub", region: "eu", role: "hub", extra: Shop.terms + extra)
+        func restartHub(environment: [String: String] = [:]) throws -> NodeProcess {
+            try fleet.start("hub", region: "eu", role: "hub", listen: false, peers: stores, extra: Shop.terms, environment: environment)
         }
     }
 
@@ -155,5 +156,117 @@ final class SettlementTests: XCTestCase {
         let caught = try Self.nodectl(hub, ["ledger", "verify"])
         XCTAssertEqual(caught.status, 2, caught.stdout + caught.stderr)
         XCTAssertTrue(caught.stdout.contains("entry 3: hash does not chain"), caught.stdout)
+    }
+
+    static func offline(_ store: NodeProcess) throws -> [String: Any] { try store.adminJSON("/admin/v1/payments/offline") }
+
+    func testWithTheHubDownStoresSellWithinPolicyAndEveryPaymentSettlesOnceWhenItReturns() throws {
+        var fleet = try Fleet.start()
+        let policy = try fleet.hub.adminSend("PUT", "/admin/v1/ledger/policies/store-a", #"{"floor_limit": 10000, "exposure_cap": 15000}"#)
+        XCTAssertEqual(policy.status, 200, policy.text)
+        XCTAssertTrue(eventually { (try Self.offline(fleet.storeA)["policy"] as? [String: Any])?["floor_limit"] as? Int == 10_000 },
+                      "the hub's policy reaches the store as configuration")
+        XCTAssertEqual(try fleet.hub.stop(), 0)
+        for store in [fleet.storeA, fleet.storeB] {
+            XCTAssertTrue(eventually { try Self.offline(store)["online"] as? Bool == false }, "card payments go offline with the hub out of reach")
+        }
+
+        // Store A: 53.95 a lamp, at most 100.00 a payment and 150.00 in all until the hub is back.
+        let first = try Self.sell(fleet.storeA)
+        XCTAssertEqual(first.status, 201)
+        XCTAssertEqual((first.json["payment"] as? [String: Any])?["status"] as? String, "stored")
+        let tooBig = try Self.sell(fleet.storeA, quantity: 3)
+        XCTAssertEqual(tooBig.status, 402)
+        XCTAssertEqual(tooBig.json["type"] as? String, "/problems/offline-payment-refused")
+        XCTAssertEqual(tooBig.json["reason"] as? String, "over_floor_limit")
+        XCTAssertTrue((tooBig.json["detail"] as? String ?? "").contains("pay another way"), "the cashier can read why")
+        let declinedLater = try Self.sell(fleet.storeA, card: "tok_decline_insufficient_funds")
+        XCTAssertEqual(declinedLater.status, 201, "offline, the card cannot be checked: it is taken within the policy")
+        let overCap = try Self.sell(fleet.storeA)
+        XCTAssertEqual(overCap.status, 402)
+        XCTAssertEqual(overCap.json["reason"] as? String, "exposure_cap_reached")
+        XCTAssertEqual(try Shop(node: fleet.storeA).stock("LAMP-1").here, 98, "refused sales keep no stock")
+        // Store B has the fleet's default policy.
+        let other = try Self.sell(fleet.storeB, quantity: 2)
+        XCTAssertEqual(other.status, 201)
+
+        let shown = try Self.nodectl(fleet.storeA, ["ledger", "offline"])
+        XCTAssertEqual(shown.status, 0, shown.stderr)
+        XCTAssertTrue(shown.stdout.contains("OFFLINE"), shown.stdout)
+        XCTAssertTrue(shown.stdout.contains("Open: 2 payment(s), exposure 10790"), shown.stdout)
+        let metrics = try fleet.storeA.client().get("/metrics").text
+        XCTAssertTrue(metrics.contains("outpost_offline_exposure_minor 10790"), metrics)
+
+        // Shipped while offline: the capture waits for the hub, which holds the authorization.
+        let firstId = try XCTUnwrap(first.json["id"] as? String), otherId = try XCTUnwrap(other.json["id"] as? String)
+        let declinedId = try XCTUnwrap(declinedLater.json["id"] as? String)
+        try Self.ship(fleet.storeA, firstId)
+
+        fleet.hub = try fleet.restartHub()
+        XCTAssertTrue(eventually { try Self.offline(fleet.storeA)["open"] as? Int == 0 && Self.offline(fleet.storeB)["open"] as? Int == 0 },
+                      "the hub answers every payment taken offline")
+        XCTAssertTrue(eventually { try Self.payment(fleet.storeA, order: firstId)["settlement"] as? String == "settled" }, "forwarded, captured and settled")
+        XCTAssertEqual(try Self.payment(fleet.storeA, order: declinedId)["status"] as? String, "declined", "the acquirer declined it when the hub forwarded it")
+        XCTAssertEqual(try Self.payment(fleet.storeB, order: otherId)["status"] as? String, "authorized")
+        try Self.ship(fleet.storeB, otherId)
+        XCTAssertTrue(eventually { try Self.payment(fleet.storeB, order: otherId)["settlement"] as? String == "settled" })
+        XCTAssertTrue(eventually { try Self.offline(fleet.storeA)["online"] as? Bool == true })
+        XCTAssertEqual(try Self.sell(fleet.storeA, quantity: 3).status, 201, "online again, the floor limit does not apply")
+
+        let ids = try Self.journal(fleet.hub).map { $0[2] }
+        XCTAssertEqual(ids.filter { $0.hasPrefix("exposure:") }.count, 3, "each offline sale was held against its store's budget")
+        XCTAssertEqual(ids.filter { $0.hasPrefix("exposure-release:") }.count, 3)
+        XCTAssertEqual(ids.filter { $0.hasPrefix("capture:") }.count, 2)
+        XCTAssertEqual(try Self.balance(fleet.hub, "exposure:store-a:EUR"), 15_000, "store A's budget is its cap, nothing held any more")
+        let verified = try fleet.hub.adminJSON("/admin/v1/ledger/verify")
+        XCTAssertEqual(verified["valid"] as? Bool, true, "\(verified)")
+    }
+
+    func testAHubKilledDuringSettlementLosesNothingAndDoublesNothingAndAReplayAddsNothing() throws {
+        var fleet = try Fleet.start()
+        XCTAssertEqual(try fleet.hub.stop(), 0)
+        for store in [fleet.storeA, fleet.storeB] { XCTAssertTrue(eventually { try Self.offline(store)["online"] as? Bool == false }) }
+        var orders: [(NodeProcess, String)] = []
+        for index in 0..<40 {
+            let store = index % 2 == 0 ? fleet.storeA : fleet.storeB
+            let sale = try Self.sell(store)
+            XCTAssertEqual(sale.status, 201)
+            let id = try XCTUnwrap(sale.json["id"] as? String)
+            try Self.ship(store, id)
+            orders.append((store, id))
+        }
+
+        // The hub returns to a backlog and dies (as kill -9 would) after the acquirer authorized,
+        // captured and cleared a batch, before the batch's commit; then again, by SIGKILL, as
+        // soon as transfers are being written.
+        fleet.hub = try fleet.restartHub(environment: ["OUTPOST_TEST_FAULT": "exit-before-settlement-commit"])
+        XCTAssertEqual(try fleet.hub.waitForExit(), 137)
+        fleet.hub = try fleet.restartHub()
+        XCTAssertTrue(eventually(timeoutSeconds: 60) {
+            try fleet.hub.client().get("/metrics").text.contains("outpost_settlement_transfers_total 0") == false
+        })
+        XCTAssertEqual(try fleet.hub.stop(signal: SIGKILL), SIGKILL)
+        fleet.hub = try fleet.restartHub()
+        for (store, id) in orders {
+            XCTAssertTrue(eventually { try Self.payment(store, order: id)["settlement"] as? String == "settled" }, "\(id) settles after the crash")
+        }
+        let ids = try Self.journal(fleet.hub).map { $0[2] }
+        XCTAssertEqual(Set(ids).count, ids.count)
+        for prefix in ["exposure:", "exposure-release:", "auth:", "capture:"] {
+            XCTAssertEqual(ids.filter { $0.hasPrefix(prefix) }.count, 40, "one \(prefix) per payment")
+        }
+        let report = try Self.nodectl(fleet.hub, ["ledger", "acquirer-report", "--from", "2000-01-01", "--to", "2100-01-01"])
+        XCTAssertEqual(report.stdout.split(separator: "\r\n").count, 41, "the acquirer settled each sale once")
+
+        // A replay of every payment (as after a lost queue) records nothing new.
+        XCTAssertEqual(try fleet.hub.stop(), 0)
+        let forget = try runCommand("/usr/bin/sqlite3", [fleet.hub.dataDirectory + "/node.sqlite", "DELETE FROM node_meta WHERE key = 'settlement_seeded'"])
+        XCTAssertEqual(forget.status, 0, forget.stderr)
+        fleet.hub = try fleet.restartHub()
+        XCTAssertTrue(eventually { try fleet.hub.client().get("/metrics").text.contains("outpost_settlement_queue 0") })
+        XCTAssertEqual(try Self.journal(fleet.hub).count, ids.count, "the replay found every transfer recorded")
+        XCTAssertEqual(try fleet.hub.adminJSON("/admin/v1/ledger/verify")["valid"] as? Bool, true)
+        let clean = try Self.nodectl(fleet.hub, ["ledger", "reconcile", "--from", "2000-01-01", "--to", "2100-01-01"])
+        XCTAssertEqual(clean.status, 0, clean.stdout)
     }
 }
