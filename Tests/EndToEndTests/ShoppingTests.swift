@@ -73,7 +73,7 @@ final class ShoppingTests: XCTestCase {
         XCTAssertEqual(try shop.node.adminPost("/admin/v1/orders/\(order)/events", #"{"kind": "refunded", "amount": 99999}"#).status, 422)
         let rest = try shop.node.adminPost("/admin/v1/orders/\(order)/events", #"{"kind": "refunded"}"#)
         XCTAssertTrue(rest.text.contains(#""status":"refunded""#), rest.text)
-        XCTAssertTrue(rest.text.contains(#""payment":{"id":"p-shop-"#) && rest.text.contains(#""status":"refunded"}"#), rest.text)
+        XCTAssertTrue(rest.text.contains(#""payment":{"id":"p-shop-"#) && rest.text.contains(#""status":"refunded","settlement":"open"}"#), rest.text)
 
         let search = try shop.node.adminJSON("/admin/v1/orders?status=refunded&node=shop")
         XCTAssertEqual((search["orders"] as? [[String: Any]])?.map { $0["id"] as? String }, [order])
