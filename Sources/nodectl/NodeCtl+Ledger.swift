@@ -180,16 +180,16 @@ extension NodeCtl.Ledger {
 
     struct Policy: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show the offline card payment policies, or set one (hub): --node ID or default, --floor-limit, --exposure-cap, --deadline-hours.")
+            abstract: "Show the offline card payment policies, or set one (hub): --for NODE-ID or default, --floor-limit, --exposure-cap, --deadline-hours.")
         @OptionGroup var connection: NodeConnection
-        @Option(name: .customLong("node"), help: "The node whose policy to set, or `default`.") var target: String?
+        @Option(name: .customLong("for"), help: "The node whose policy to set (its id), or `default`.") var target: String?
         @Option(name: .customLong("floor-limit"), help: "The most one offline card payment may be (minor units).") var floorLimit: Int64?
         @Option(name: .customLong("exposure-cap"), help: "The most the node's unsettled offline card payments may add up to (minor units).") var exposureCap: Int64?
         @Option(name: .customLong("deadline-hours"), help: "Hours the hub has to settle an offline payment (1 to 168, default 24).") var deadlineHours: Int64?
 
         func validate() throws {
             if target == nil && (floorLimit != nil || exposureCap != nil || deadlineHours != nil) {
-                throw ValidationError("--node names whose policy to set (a node id or default)")
+                throw ValidationError("--for names whose policy to set (a node id or default)")
             }
             if target != nil && (floorLimit == nil || exposureCap == nil) { throw ValidationError("setting a policy takes --floor-limit and --exposure-cap") }
         }

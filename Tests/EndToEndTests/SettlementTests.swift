@@ -162,8 +162,10 @@ final class SettlementTests: XCTestCase {
 
     func testWithTheHubDownStoresSellWithinPolicyAndEveryPaymentSettlesOnceWhenItReturns() throws {
         var fleet = try Fleet.start()
-        let policy = try fleet.hub.adminSend("PUT", "/admin/v1/ledger/policies/store-a", #"{"floor_limit": 10000, "exposure_cap": 15000}"#)
-        XCTAssertEqual(policy.status, 200, policy.text)
+        let policy = try Self.nodectl(fleet.hub, ["ledger", "policy", "--for", "store-a", "--floor-limit", "10000", "--exposure-cap", "15000"])
+        XCTAssertEqual(policy.status, 0, policy.stderr)
+        let listed = try Self.nodectl(fleet.hub, ["ledger", "policy"])
+        XCTAssertTrue(listed.stdout.contains("store-a  10000        15000         24 h"), listed.stdout)
         XCTAssertTrue(eventually { (try Self.offline(fleet.storeA)["policy"] as? [String: Any])?["floor_limit"] as? Int == 10_000 },
                       "the hub's policy reaches the store as configuration")
         XCTAssertEqual(try fleet.hub.stop(), 0)
@@ -220,6 +222,9 @@ final class SettlementTests: XCTestCase {
         XCTAssertEqual(try Self.balance(fleet.hub, "exposure:store-a:EUR"), 15_000, "store A's budget is its cap, nothing held any more")
         let verified = try fleet.hub.adminJSON("/admin/v1/ledger/verify")
         XCTAssertEqual(verified["valid"] as? Bool, true, "\(verified)")
+        let balances = try Self.nodectl(fleet.hub, ["ledger", "balances", "--account", "exposure:"])
+        XCTAssertEqual(balances.status, 0, balances.stderr)
+        XCTAssertTrue(balances.stdout.contains("exposure:store-a:EUR  equity  EUR       15000"), balances.stdout)
     }
 
     func testAHubKilledDuringSettlementLosesNothingAndDoublesNothingAndAReplayAddsNothing() throws {
@@ -268,5 +273,38 @@ final class SettlementTests: XCTestCase {
         XCTAssertEqual(try fleet.hub.adminJSON("/admin/v1/ledger/verify")["valid"] as? Bool, true)
         let clean = try Self.nodectl(fleet.hub, ["ledger", "reconcile", "--from", "2000-01-01", "--to", "2100-01-01"])
         XCTAssertEqual(clean.status, 0, clean.stdout)
+    }
+
+    func testLedgerToolsRefuseBadInputClearlyAndLiveOnlyOnTheHub() throws {
+        let hub = try NodeProcess.start(config: "[node]\nid = \"hub\"\nregion = \"eu\"\nrole = \"hub\"\n")
+        let store = try NodeProcess.start(config: "[node]\nid = \"store-1\"\nregion = \"eu\"\n")
+
+        let elsewhere = try store.adminGet("/admin/v1/ledger/verify")
+        XCTAssertEqual(elsewhere.status, 409)
+        XCTAssertTrue(elsewhere.text.contains("/problems/not-the-hub"), elsewhere.text)
+        let cli = try Self.nodectl(store, ["ledger", "verify"])
+        XCTAssertEqual(cli.status, 1)
+        XCTAssertTrue(cli.stderr.contains("the ledger is on the hub"), cli.stderr)
+
+        let report = try hub.client().send("POST", "/admin/v1/ledger/reconcile", headers: [("Authorization", "Bearer \(hub.adminToken)"), ("Content-Type", "text/csv")],
+                                           body: Array("settled_at,payment_id,reference,kind,currency,gross,fee,net\nyesterday,p-1,sale,sale,EUR,12.50,0,0\n".utf8))
+        XCTAssertEqual(report.status, 422)
+        XCTAssertTrue(report.text.contains("/problems/acquirer-report-malformed") && report.text.contains("\"line\":2"), report.text)
+        XCTAssertEqual(try hub.adminGet("/admin/v1/ledger/journal.csv?from=2026-11-23T00:00:00Z&to=2026-11-22T00:00:00Z").status, 400)
+        XCTAssertEqual(try hub.adminGet("/admin/v1/ledger/balances?at=yesterday").status, 400)
+        let badPolicy = try hub.adminSend("PUT", "/admin/v1/ledger/policies/store-1", #"{"floor_limit": 50000, "exposure_cap": 100, "colour": "red"}"#)
+        XCTAssertEqual(badPolicy.status, 422)
+        XCTAssertTrue(badPolicy.text.contains("floor_limit") && badPolicy.text.contains("colour"), badPolicy.text)
+        XCTAssertEqual(try hub.adminSend("PUT", "/admin/v1/ledger/policies/Store_1", #"{"floor_limit": 1, "exposure_cap": 1}"#).status, 422)
+        let policies = try hub.adminJSON("/admin/v1/ledger/policies")
+        XCTAssertEqual((policies["nodes"] as? [String: Any])?.count, 0, "a refused policy changes nothing")
+        let badTime = try Self.nodectl(hub, ["ledger", "export", "--from", "last tuesday", "--to", "2026-11-22"])
+        XCTAssertNotEqual(badTime.status, 0)
+        XCTAssertTrue(badTime.stderr.contains("--from"), badTime.stderr)
+        let setWithoutCap = try Self.nodectl(hub, ["ledger", "policy", "--for", "store-1", "--floor-limit", "100"])
+        XCTAssertNotEqual(setWithoutCap.status, 0)
+        XCTAssertTrue(setWithoutCap.stderr.contains("--exposure-cap"), setWithoutCap.stderr)
+        let verified = try Self.nodectl(hub, ["ledger", "verify"])
+        XCTAssertEqual(verified.status, 0, "an empty ledger verifies: " + verified.stdout)
     }
 }
