@@ -318,8 +318,22 @@ public final class Ledger {
         try database.execute("""
             INSERT INTO ledger_journal(seq, id, kind, debit, credit, amount, currency, pending_id, timeout_ms, code, reference, at_ms, hash)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
-            """, [entry.seq, entry.id, entry.kind.rawValue, entry.debit, entry.credit, entry.amount, entry.currency, entry.pendingId,
-                  entry.timeoutMs, entry.code, entry.reference, entry.atMs, entry.hash]) == 1
+            """, binding: { statement in
+                // Bound in place: this insert is the journal's hot path.
+                statement.bind(.integer(entry.seq), at: 1)
+                statement.bind(.text(entry.id), at: 2)
+                statement.bind(.text(entry.kind.rawValue), at: 3)
+                statement.bind(.text(entry.debit), at: 4)
+                statement.bind(.text(entry.credit), at: 5)
+                statement.bind(.integer(entry.amount), at: 6)
+                statement.bind(.text(entry.currency), at: 7)
+                statement.bind(entry.pendingId.map(SQLValue.text) ?? .null, at: 8)
+                statement.bind(entry.timeoutMs.map(SQLValue.integer) ?? .null, at: 9)
+                statement.bind(.text(entry.code), at: 10)
+                statement.bind(entry.reference.map(SQLValue.text) ?? .null, at: 11)
+                statement.bind(.integer(entry.atMs), at: 12)
+                statement.bind(.blob(entry.hash), at: 13)
+            }) == 1
     }
 
     private func save(_ account: LedgerAccount) throws {

@@ -131,25 +131,51 @@ public struct JournalEntry: Equatable, Sendable {
 
     /// The bytes the hash covers: JSON with sorted keys, absent optionals left out.
     public var canonical: [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "{")]
-        var first = true
-        func key(_ name: String) {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            JSONText.appendString(name, to: &out)
-            out.append(UInt8(ascii: ":"))
-        }
-        func string(_ name: String, _ value: String?) { if let value { key(name); JSONText.appendString(value, to: &out) } }
-        func int(_ name: String, _ value: Int64?) { if let value { key(name); JSONText.appendInt(Int(value), to: &out) } }
-        int("amount", amount); int("at_ms", atMs); string("code", code); string("credit", credit); string("currency", currency)
-        string("debit", debit); string("id", id); string("kind", kind.rawValue); string("pending_id", pendingId)
-        string("reference", reference); int("seq", seq); int("timeout_ms", timeoutMs)
-        out.append(UInt8(ascii: "}"))
+        var out: [UInt8] = []
+        appendCanonical(to: &out)
         return out
+    }
+
+    /// Written straight into `out`, keys in their sorted order: this runs once per transfer.
+    func appendCanonical(to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + 160 + id.utf8.count + debit.utf8.count + credit.utf8.count + (reference?.utf8.count ?? 0))
+        out.append(contentsOf: #"{"amount":"#.utf8)
+        JSONText.appendInt(Int(amount), to: &out)
+        out.append(contentsOf: #","at_ms":"#.utf8)
+        JSONText.appendInt(Int(atMs), to: &out)
+        out.append(contentsOf: #","code":"#.utf8)
+        JSONText.appendString(code, to: &out)
+        out.append(contentsOf: #","credit":"#.utf8)
+        JSONText.appendString(credit, to: &out)
+        out.append(contentsOf: #","currency":"#.utf8)
+        JSONText.appendString(currency, to: &out)
+        out.append(contentsOf: #","debit":"#.utf8)
+        JSONText.appendString(debit, to: &out)
+        out.append(contentsOf: #","id":"#.utf8)
+        JSONText.appendString(id, to: &out)
+        out.append(contentsOf: #","kind":"#.utf8)
+        JSONText.appendString(kind.rawValue, to: &out)
+        if let pendingId {
+            out.append(contentsOf: #","pending_id":"#.utf8)
+            JSONText.appendString(pendingId, to: &out)
+        }
+        if let reference {
+            out.append(contentsOf: #","reference":"#.utf8)
+            JSONText.appendString(reference, to: &out)
+        }
+        out.append(contentsOf: #","seq":"#.utf8)
+        JSONText.appendInt(Int(seq), to: &out)
+        if let timeoutMs {
+            out.append(contentsOf: #","timeout_ms":"#.utf8)
+            JSONText.appendInt(Int(timeoutMs), to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
     }
 
     /// The hash an entry after `previous` (empty before the first) must carry.
     public func chainedHash(after previous: [UInt8]) -> [UInt8] {
-        SHA256.hash((previous.isEmpty ? [UInt8](repeating: 0, count: 32) : previous) + canonical)
+        var bytes = previous.isEmpty ? [UInt8](repeating: 0, count: 32) : previous
+        appendCanonical(to: &bytes)
+        return SHA256.hash(bytes)
     }
 }

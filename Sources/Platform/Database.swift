@@ -123,6 +123,17 @@ public final class Database {
         return Int(sqlite3_changes(raw))
     }
 
+    /// `execute` with the arguments bound in place by `bind` (`statement.bind(value, at:)`): no
+    /// array of boxed arguments, for the few inserts hot enough for that to show.
+    @discardableResult
+    public func execute(_ sql: String, binding bind: (Statement) -> Void) throws(StorageError) -> Int {
+        let statement = try statement(sql)
+        defer { statement.reset() }
+        bind(statement)
+        while try statement.step() {}
+        return Int(sqlite3_changes(raw))
+    }
+
     /// Runs one or more statements separated by `;`, with no arguments (migrations, pragmas).
     public func executeScript(_ sql: String) throws(StorageError) {
         let rc = sqlite3_exec(raw, sql, nil, nil, nil)

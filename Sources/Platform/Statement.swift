@@ -35,7 +35,14 @@ public final class Statement {
         case .null: rc = sqlite3_bind_null(raw, index)
         case .integer(let v): rc = sqlite3_bind_int64(raw, index, v)
         case .real(let v): rc = sqlite3_bind_double(raw, index, v)
-        case .text(let v): rc = sqlite3_bind_text(raw, index, v, -1, outpost_sqlite_transient())
+        case .text(var v):
+            // The UTF-8 in place, with its length: no NUL-terminated copy per bind.
+            rc = v.withUTF8 { bytes in
+                guard let base = bytes.baseAddress, !bytes.isEmpty else { return sqlite3_bind_text(raw, index, "", 0, outpost_sqlite_transient()) }
+                return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                    sqlite3_bind_text(raw, index, $0, Int32(bytes.count), outpost_sqlite_transient())
+                }
+            }
         case .blob(let v):
             rc = v.withUnsafeBytes { sqlite3_bind_blob64(raw, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64($0.count), outpost_sqlite_transient()) }
         }
