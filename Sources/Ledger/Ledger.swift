@@ -34,12 +34,13 @@ public final class Ledger {
         ) STRICT;
         CREATE UNIQUE INDEX ledger_closing ON ledger_journal(pending_id) WHERE pending_id IS NOT NULL;
         CREATE INDEX ledger_timeouts ON ledger_journal(timeout_ms) WHERE timeout_ms IS NOT NULL;
-        CREATE INDEX ledger_by_reference ON ledger_journal(reference) WHERE reference IS NOT NULL;
         CREATE TRIGGER ledger_journal_no_update BEFORE UPDATE ON ledger_journal BEGIN SELECT RAISE(ABORT, 'the ledger journal is append-only'); END;
         CREATE TRIGGER ledger_journal_no_delete BEFORE DELETE ON ledger_journal BEGIN SELECT RAISE(ABORT, 'the ledger journal is append-only'); END;
         """
 
     private let database: Database
+    /// The journal's insert, prepared once: it runs for every transfer.
+    private var insertStatement: Statement?
 
     public init(database: Database) {
         self.database = database
@@ -91,7 +92,12 @@ public final class Ledger {
     struct Batch {
         var seq: Int64
         var hash: [UInt8]
-        var accounts: [String: LedgerAccount] = [:]
+        /// The accounts touched, and where each is in `accounts`: found by one hash, then
+        /// updated in place.
+        var accounts: [LedgerAccount] = []
+        var slots: [String: Int] = [:]
+        /// The bytes each entry's hash covers, built in one reused buffer.
+        var scratch: [UInt8] = []
     }
 
     /// Records the transfers in order, each with its result. A linked chain (requests with
@@ -133,15 +139,17 @@ public final class Ledger {
             }
             index = end + 1
         }
-        for account in batch.accounts.values { try save(account) }
+        for account in batch.accounts { try save(account) }
         return results
     }
 
-    private func cachedAccount(_ id: String, _ batch: inout Batch) throws -> LedgerAccount? {
-        if let known = batch.accounts[id] { return known }
+    private func cachedAccount(_ id: String, _ batch: inout Batch) throws -> Int? {
+        if let slot = batch.slots[id] { return slot }
         let found = try account(id)
-        if let found { batch.accounts[id] = found }
-        return found
+        guard let found else { return nil }
+        batch.accounts.append(found)
+        batch.slots[id] = batch.accounts.count - 1
+        return batch.accounts.count - 1
     }
 
     private func createOne(_ request: TransferRequest, atMs: Int64, batch: inout Batch) throws -> TransferResult {
@@ -182,14 +190,15 @@ public final class Ledger {
             guard request.amount > 0 else { return .failed(.amountMustBePositive) }
         }
         guard entry.debit != entry.credit else { return .failed(.accountsMustDiffer) }
-        guard var debit = try cachedAccount(entry.debit, &batch) else { return .failed(.debitAccountNotFound) }
-        guard var credit = try cachedAccount(entry.credit, &batch) else { return .failed(.creditAccountNotFound) }
+        guard let debitSlot = try cachedAccount(entry.debit, &batch) else { return .failed(.debitAccountNotFound) }
+        guard let creditSlot = try cachedAccount(entry.credit, &batch) else { return .failed(.creditAccountNotFound) }
+        var debit = batch.accounts[debitSlot], credit = batch.accounts[creditSlot]
         guard debit.currency == credit.currency else { return .failed(.currenciesMustMatch) }
         entry.currency = debit.currency
         Self.apply(entry, releasing: pending?.amount ?? 0, debit: &debit, credit: &credit)
         if debit.debitsMustNotExceedCredits && debit.debitsPending + debit.debitsPosted > debit.creditsPosted { return .failed(.exceedsCredits) }
         entry.seq = batch.seq + 1
-        entry.hash = entry.chainedHash(after: batch.hash)
+        entry.hash = entry.chainedHash(after: batch.hash, scratch: &batch.scratch)
         // The id's unique index finds a replay in the insert itself: no lookup before it.
         guard try insert(entry) else {
             guard let existing = try journalEntry(id: request.id) else { return .failed(.existsWithDifferentFields) }
@@ -197,8 +206,8 @@ public final class Ledger {
         }
         batch.seq = entry.seq
         batch.hash = entry.hash
-        batch.accounts[debit.id] = debit
-        batch.accounts[credit.id] = credit
+        batch.accounts[debitSlot] = debit
+        batch.accounts[creditSlot] = credit
         return .created(seq: entry.seq)
     }
 
@@ -268,26 +277,32 @@ public final class Ledger {
         try database.queryOne("SELECT \(Self.entryColumns) FROM ledger_journal WHERE id = ?", [id], Self.entry)
     }
 
-    /// Ids of the transfers about `reference` (a payment): what settlement has done for it.
-    public func transferIds(reference: String) throws -> [String] {
-        try database.query("SELECT id FROM ledger_journal WHERE reference = ?", [reference]) { $0.string(0) }
+    /// Of `ids`, those in the journal, with their amounts. Settlement knows every id a payment's
+    /// transfers can have, so it asks by id (the unique index) rather than keep a second index.
+    public func recorded(_ ids: [String]) throws -> [String: Int64] {
+        var found: [String: Int64] = [:]
+        var start = 0
+        while start < ids.count {
+            let chunk = Array(ids[start..<min(ids.count, start + 64)])
+            start += chunk.count
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            for (id, amount) in try database.query("SELECT id, amount FROM ledger_journal WHERE id IN (\(marks))", chunk, { ($0.string(0), $0.int64(1)) }) {
+                found[id] = amount
+            }
+        }
+        return found
     }
 
-    /// Per settlement transfer about `reference` (`capture:<p>`, `refund:<r>`), its amount: what
-    /// the ledger says was settled for a payment.
-    public func settlementAmounts(reference: String) throws -> [String: Int64] {
-        var amounts: [String: Int64] = [:]
-        for (id, amount) in try database.query("""
-            SELECT id, amount FROM ledger_journal WHERE reference = ? AND (id LIKE 'capture:%' OR id LIKE 'refund:%')
-            """, [reference], { ($0.string(0), $0.int64(1)) }) { amounts[id] = amount }
-        return amounts
-    }
-
-    /// The payments with a sale or refund settled in `[fromMs, toMs)`.
-    public func settlementReferences(fromMs: Int64, toMs: Int64) throws -> [String] {
-        try database.query("""
-            SELECT DISTINCT reference FROM ledger_journal WHERE at_ms >= ? AND at_ms < ? AND code IN ('sale', 'refund') AND reference IS NOT NULL
-            """, [fromMs, toMs]) { $0.string(0) }
+    /// Per payment, the sales and refunds settled in `[fromMs, toMs)` (`capture:<p>`, `refund:<r>`
+    /// with amounts). A scan of the window: for reconciliation, not the hot path.
+    public func settlements(fromMs: Int64, toMs: Int64) throws -> [String: [String: Int64]] {
+        var found: [String: [String: Int64]] = [:]
+        for (reference, id, amount) in try database.query("""
+            SELECT reference, id, amount FROM ledger_journal WHERE at_ms >= ? AND at_ms < ? AND code IN ('sale', 'refund') AND reference IS NOT NULL
+            """, [fromMs, toMs], { ($0.string(0), $0.string(1), $0.int64(2)) }) {
+            found[reference, default: [:]][id] = amount
+        }
+        return found
     }
 
     /// Entries recorded in `[fromMs, toMs)`, in order.
@@ -315,10 +330,12 @@ public final class Ledger {
 
     /// Inserts an entry; false when its id is taken (nothing written).
     private func insert(_ entry: JournalEntry) throws -> Bool {
-        try database.execute("""
+        let insert = try insertStatement ?? database.statement("""
             INSERT INTO ledger_journal(seq, id, kind, debit, credit, amount, currency, pending_id, timeout_ms, code, reference, at_ms, hash)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
-            """, binding: { statement in
+            """)
+        insertStatement = insert
+        return try database.execute(insert, binding: { statement in
                 // Bound in place: this insert is the journal's hot path.
                 statement.bind(.integer(entry.seq), at: 1)
                 statement.bind(.text(entry.id), at: 2)

@@ -174,8 +174,15 @@ public struct JournalEntry: Equatable, Sendable {
 
     /// The hash an entry after `previous` (empty before the first) must carry.
     public func chainedHash(after previous: [UInt8]) -> [UInt8] {
-        var bytes = previous.isEmpty ? [UInt8](repeating: 0, count: 32) : previous
-        appendCanonical(to: &bytes)
-        return SHA256.hash(bytes)
+        var scratch: [UInt8] = []
+        return chainedHash(after: previous, scratch: &scratch)
+    }
+
+    /// The same, building the hashed bytes in `scratch` (a batch reuses one buffer).
+    func chainedHash(after previous: [UInt8], scratch: inout [UInt8]) -> [UInt8] {
+        scratch.removeAll(keepingCapacity: true)
+        if previous.isEmpty { scratch.append(contentsOf: repeatElement(0, count: 32)) } else { scratch.append(contentsOf: previous) }
+        appendCanonical(to: &scratch)
+        return SHA256.hash(scratch)
     }
 }

@@ -192,6 +192,12 @@ public enum PaymentSettlement {
         return plan
     }
 
+    /// Every id a transfer about this payment can have: what settlement looks up in the journal.
+    public static func transferIds(paymentId p: String, payment: PaymentState) -> [String] {
+        ["exposure:", "exposure-release:", "auth:", "capture:", "tax:", "discount:", "fee:", "void:"].map { $0 + p }
+            + payment.refunds.keys.sorted().flatMap { ["refund:" + $0, "refund-tax:" + $0] }
+    }
+
     /// What the acquirer still has to be asked for this payment, in order.
     public enum AcquirerCall: Equatable, Sendable {
         /// A card taken offline: authorize it now (the hub holds its authorization from then on).

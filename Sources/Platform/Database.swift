@@ -127,7 +127,13 @@ public final class Database {
     /// array of boxed arguments, for the few inserts hot enough for that to show.
     @discardableResult
     public func execute(_ sql: String, binding bind: (Statement) -> Void) throws(StorageError) -> Int {
-        let statement = try statement(sql)
+        try execute(try statement(sql), binding: bind)
+    }
+
+    /// The same with a statement the caller holds (`statement(_:)`): not even the cache lookup.
+    @discardableResult
+    public func execute(_ statement: Statement, binding bind: (Statement) -> Void) throws(StorageError) -> Int {
+        precondition(statement.database === self, "a statement runs on the database that prepared it")
         defer { statement.reset() }
         bind(statement)
         while try statement.step() {}

@@ -217,11 +217,12 @@ extension OutpostNode {
             let state = PaymentState(texts: events.elements)
             guard let created = state.createdMs, created >= fromMs, created < toMs else { continue }
             payments.append(.init(id: id, state: state))
-            settled[id] = try ledger.settlementAmounts(reference: id)
+            settled[id] = try ledger.recorded(PaymentSettlement.transferIds(paymentId: id, payment: state))
+                .filter { $0.key.hasPrefix("capture:") || $0.key.hasPrefix("refund:") }
         }
         let held = { (id: String) in collection?.states[id] != nil }
-        for reference in try ledger.settlementReferences(fromMs: fromMs, toMs: toMs) where !held(reference) {
-            settled[reference] = try ledger.settlementAmounts(reference: reference)
+        for (reference, transfers) in try ledger.settlements(fromMs: fromMs, toMs: toMs) where !held(reference) {
+            settled[reference] = transfers
         }
         let inWindow = Set(payments.map(\.id))
         let lines = report?.filter { inWindow.contains($0.paymentId) || !held($0.paymentId) }

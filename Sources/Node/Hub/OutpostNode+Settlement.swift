@@ -101,7 +101,7 @@ extension OutpostNode {
         }
         for (index, paymentId) in due.map(\.id).enumerated() {
             let payment = paymentState(paymentId) ?? PaymentState(texts: [])
-            let recorded = Set((try? desk.ledger.transferIds(reference: paymentId)) ?? [])
+            let recorded = Set(((try? desk.ledger.recorded(PaymentSettlement.transferIds(paymentId: paymentId, payment: payment))) ?? [:]).keys)
             var order: PaymentSettlement.OrderMoney?
             if let orderId = payment.order, let totals = orderState(orderId)?.placed?.totals {
                 order = .init(total: totals.total, tax: totals.tax, discount: totals.discount)
