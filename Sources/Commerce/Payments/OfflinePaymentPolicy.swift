@@ -39,13 +39,13 @@ public struct OfflinePaymentPolicy: Equatable, Sendable {
     }
 
     /// Why a card payment of `amount` cannot be taken offline with `exposure` already open, or
-    /// nil when it can. The words are for the shopper or cashier.
-    public func refusal(amount: Int64, exposure: Int64) -> (reason: String, detail: String)? {
+    /// nil when it can. The words are for the shopper or cashier; `money` writes an amount.
+    public func refusal(amount: Int64, exposure: Int64, money: (Int64) -> String) -> (reason: String, detail: String)? {
         if amount > floorLimit {
-            return ("over_floor_limit", "card payments are offline here and this one is above the offline limit of \(floorLimit) (minor units): pay another way or try again later")
+            return ("over_floor_limit", "card payments are offline here and this one is above the offline limit of \(money(floorLimit)): pay another way or try again later")
         }
         if exposure + amount > exposureCap {
-            return ("exposure_cap_reached", "card payments are offline here and this store has taken all the offline card payments it may (\(exposureCap) minor units) until the payment network is back: pay another way or try again later")
+            return ("exposure_cap_reached", "card payments are offline here and this store has taken all the offline card payments it may (\(money(exposureCap))) until the payment network is back: pay another way or try again later")
         }
         return nil
     }

@@ -410,7 +410,10 @@ extension OutpostNode {
         if !cardPaymentsOnline {
             let amount = pending.totals.total
             let policy = offlinePolicy(for: identity.nodeId)
-            if let refusal = policy.refusal(amount: amount, exposure: offlineExposure()) {
+            let currency = pending.totals.currency
+            if let refusal = policy.refusal(amount: amount, exposure: offlineExposure(), money: { [priceText, config] in
+                priceText.format($0, currency: currency, locale: config.locale)
+            }) {
                 return finish(pending, card: .refusedOffline(reason: refusal.reason, detail: refusal.detail), answer: answer)
             }
             // Counted until the payment's row is committed, so two checkouts at once cannot both

@@ -155,9 +155,14 @@ extension OutpostNode {
                         responder.send(Self.redirect(location))
                     case .success(let answer):
                         var reason = "it was declined"
-                        if case .object(let problem)? = LooseJSON.parse(answer.body), case .string(let why)? = problem["reason"] {
-                            reason = "it was declined (\(why.replacingOccurrences(of: "_", with: " ")))"
+                        guard case .object(let problem)? = LooseJSON.parse(answer.body) else {
+                            return fail("Your card was not charged: \(reason). Choose another card.", answer.status)
                         }
+                        // Offline, the card was not declined: the store may not take more; its words say what to do.
+                        if case .string(ProblemType.offlinePaymentRefused.uri)? = problem["type"], case .string(let detail)? = problem["detail"] {
+                            return fail("Your card was not charged: " + detail + ".", answer.status)
+                        }
+                        if case .string(let why)? = problem["reason"] { reason = "it was declined (\(why.replacingOccurrences(of: "_", with: " ")))" }
                         fail("Your card was not charged: \(reason). Choose another card.", answer.status)
                     case .failure(let error as HTTPError):
                         fail(Self.pageMessage(error), error.problem.status)
