@@ -4,7 +4,7 @@
 public enum ChartOfAccounts {
     /// What the acquirer owes the merchant for card sales (captured, less fees and refunds).
     public static func clearing(region: String, currency: String) -> LedgerAccount {
-        LedgerAccount(id: "clearing:\(region):\(currency)", kind: .asset, currency: currency)
+        regional("clearing", .asset, region, currency)
     }
 
     /// Cash in a store's tills.
@@ -14,27 +14,27 @@ public enum ChartOfAccounts {
 
     /// Sales, goods and shipping, net of tax and before discounts.
     public static func revenue(region: String, currency: String) -> LedgerAccount {
-        LedgerAccount(id: "revenue:\(region):\(currency)", kind: .revenue, currency: currency)
+        regional("revenue", .revenue, region, currency)
     }
 
     /// Tax collected on sales, owed to the tax office.
     public static func taxPayable(region: String, currency: String) -> LedgerAccount {
-        LedgerAccount(id: "tax:\(region):\(currency)", kind: .liability, currency: currency)
+        regional("tax", .liability, region, currency)
     }
 
     /// Promotions given (a contra-revenue account).
     public static func discounts(region: String, currency: String) -> LedgerAccount {
-        LedgerAccount(id: "discounts:\(region):\(currency)", kind: .expense, currency: currency)
+        regional("discounts", .expense, region, currency)
     }
 
     /// Money given back on returns, net of tax (a contra-revenue account).
     public static func refunds(region: String, currency: String) -> LedgerAccount {
-        LedgerAccount(id: "refunds:\(region):\(currency)", kind: .expense, currency: currency)
+        regional("refunds", .expense, region, currency)
     }
 
     /// What the acquirer keeps.
     public static func fees(region: String, currency: String) -> LedgerAccount {
-        LedgerAccount(id: "fees:\(region):\(currency)", kind: .expense, currency: currency)
+        regional("fees", .expense, region, currency)
     }
 
     /// A node's offline card exposure: a budget credited with its policy's cap; each card sale it
@@ -46,5 +46,10 @@ public enum ChartOfAccounts {
     /// Where exposure budgets are funded from (the other side of every cap).
     public static func exposureLimits(currency: String) -> LedgerAccount {
         LedgerAccount(id: "exposure-limits:\(currency)", kind: .equity, currency: currency)
+    }
+
+    /// One of a region's accounts in one currency: `<name>:<region>:<currency>`.
+    private static func regional(_ name: String, _ kind: LedgerAccount.Kind, _ region: String, _ currency: String) -> LedgerAccount {
+        LedgerAccount(id: "\(name):\(region):\(currency)", kind: kind, currency: currency)
     }
 }

@@ -166,13 +166,12 @@ extension OutpostNode {
                   value: Double(offline.overdue))
         if let settlement {
             let queued = (try? database.queryOne("SELECT count(*) FROM settlement_queue") { $0.int(0) }) ?? nil
-            let expired = (try? database.queryOne("SELECT count(*) FROM ledger_journal WHERE kind = 'expire'") { $0.int(0) }) ?? nil
             out.gauge("outpost_settlement_queue", help: "Hub: payments waiting for settlement.", value: Double(queued ?? 0))
             out.counter("outpost_settlement_transfers_total", help: "Hub: ledger transfers recorded by settlement since the start.",
                         value: Double(settlement.transfersCreated))
             out.counter("outpost_settlements_total", help: "Hub: sales, voids and refunds settled since the start.", value: Double(settlement.paymentsSettled))
-            out.gauge("outpost_settlement_deadline_missed", help: "Hub: offline card payments whose hold expired before they were settled.",
-                      value: Double(expired ?? 0))
+            out.counter("outpost_settlement_deadlines_missed_total", help: "Hub: offline card payments whose hold expired unsettled, since the start.",
+                        value: Double(settlement.deadlinesMissed))
         }
         out.gauge("process_resident_memory_bytes", help: "Resident memory size in bytes.", value: Double(ProcessStats.residentBytes()))
         out.gauge("process_open_fds", help: "Open file descriptors.", value: Double(ProcessStats.openFileDescriptors()))

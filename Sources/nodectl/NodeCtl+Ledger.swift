@@ -42,10 +42,18 @@ private func query(_ pairs: [(String, String?)]) -> String {
     return present.isEmpty ? "" : "?" + present.joined(separator: "&")
 }
 
-/// Writes `text` to `path`, or to stdout without one.
-private func writeOutput(_ text: String, to path: String?) throws {
-    guard let path else { return print(text, terminator: "") }
-    do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch { throw CLIFailure("cannot write \(path): \(error.localizedDescription)") }
+/// A time window and where its CSV goes: what `export` and `acquirer-report` take.
+struct CSVWindow: ParsableArguments {
+    @Option(name: .long, help: "Start (ISO 8601 UTC, or a day).") var from: LedgerTime
+    @Option(name: .long, help: "End, exclusive (ISO 8601 UTC, or a day).") var to: LedgerTime
+    @Option(name: [.short, .long], help: "Write to this file instead of stdout.") var output: String?
+
+    /// The CSV `route` gives for the window, written to `output` (stdout without one).
+    func download(_ connection: NodeConnection, _ route: String) throws {
+        let text = try connection.admin("GET", route + query([("from", from.text), ("to", to.text)])).text
+        guard let output else { return print(text, terminator: "") }
+        do { try text.write(toFile: output, atomically: true, encoding: .utf8) } catch { throw CLIFailure("cannot write \(output): \(error.localizedDescription)") }
+    }
 }
 
 extension NodeCtl.Ledger {
@@ -105,15 +113,10 @@ extension NodeCtl.Ledger {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The journal's entries between two times, as CSV (amounts in minor units).")
         @OptionGroup var connection: NodeConnection
-        @Option(name: .long, help: "Start (ISO 8601 UTC, or a day).") var from: LedgerTime
-        @Option(name: .long, help: "End, exclusive (ISO 8601 UTC, or a day).") var to: LedgerTime
-        @Option(name: [.short, .long], help: "Write to this file instead of stdout.") var output: String?
+        @OptionGroup var window: CSVWindow
 
         func run() throws {
-            try reportingFailures {
-                let response = try connection.admin("GET", "/admin/v1/ledger/journal.csv" + query([("from", from.text), ("to", to.text)]))
-                try writeOutput(response.text, to: output)
-            }
+            try reportingFailures { try window.download(connection, "/admin/v1/ledger/journal.csv") }
         }
     }
 
@@ -121,15 +124,10 @@ extension NodeCtl.Ledger {
         static let configuration = CommandConfiguration(
             commandName: "acquirer-report", abstract: "The sandbox acquirer's settlement report between two times (CSV), as an acquirer sends it.")
         @OptionGroup var connection: NodeConnection
-        @Option(name: .long, help: "Start (ISO 8601 UTC, or a day).") var from: LedgerTime
-        @Option(name: .long, help: "End, exclusive (ISO 8601 UTC, or a day).") var to: LedgerTime
-        @Option(name: [.short, .long], help: "Write to this file instead of stdout.") var output: String?
+        @OptionGroup var window: CSVWindow
 
         func run() throws {
-            try reportingFailures {
-                let response = try connection.admin("GET", "/admin/v1/ledger/acquirer-report.csv" + query([("from", from.text), ("to", to.text)]))
-                try writeOutput(response.text, to: output)
-            }
+            try reportingFailures { try window.download(connection, "/admin/v1/ledger/acquirer-report.csv") }
         }
     }
 

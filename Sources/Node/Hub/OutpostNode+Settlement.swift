@@ -17,6 +17,7 @@ final class SettlementDesk {
     var transfersCreated = 0
     var paymentsSettled = 0
     var passes = 0
+    var deadlinesMissed = 0
     /// Accounts known to be open (an account is opened once, then only read).
     var openAccounts: Set<String> = []
     /// The generation the next queued change gets: a change during a pass makes the payment's
@@ -79,7 +80,8 @@ extension OutpostNode {
             desk.lastExpiryMs = nowMs
             writer.submit({ [desk] _ in try desk.ledger.expirePending(nowMs: nowMs) }, completion: { [unowned self] result in
                 if case .success(let expired) = result, expired > 0 {
-                    logger.warning("offline card payments passed their deadline unsettled", metadata: ["expired_holds": "\(expired)"])
+                    settlement?.deadlinesMissed += expired
+                    logger.error("offline card payments passed their deadline unsettled", metadata: ["expired_holds": "\(expired)"])
                 }
             })
         }
