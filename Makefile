@@ -39,7 +39,7 @@ bench:
 	.build/tools-venv/bin/python3 bench/sync.py
 	.build/tools-venv/bin/python3 bench/catalog.py
 	bash bench/checkout.sh
-	.build/release/ledger-bench
+	.build/release/ledger-bench 6
 
 clean:
 	rm -rf .build
