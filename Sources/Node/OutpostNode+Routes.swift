@@ -165,8 +165,8 @@ extension OutpostNode {
         out.gauge("outpost_offline_payments_overdue", help: "Offline card payments past their settlement deadline and still unanswered: act now.",
                   value: Double(offline.overdue))
         if let settlement {
-            let queued = (try? database.queryOne("SELECT count(*) FROM settlement_queue") { $0.int(0) }) ?? nil
-            out.gauge("outpost_settlement_queue", help: "Hub: payments waiting for settlement.", value: Double(queued ?? 0))
+            let queued = (try? database.queryOne("SELECT count(*) FROM settlement_queue") { $0.int(0) }) ?? 0
+            out.gauge("outpost_settlement_queue", help: "Hub: payments waiting for settlement.", value: Double(queued))
             out.counter("outpost_settlement_transfers_total", help: "Hub: ledger transfers recorded by settlement since the start.",
                         value: Double(settlement.transfersCreated))
             out.counter("outpost_settlements_total", help: "Hub: sales, voids and refunds settled since the start.", value: Double(settlement.paymentsSettled))

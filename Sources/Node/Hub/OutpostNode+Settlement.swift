@@ -16,7 +16,6 @@ final class SettlementDesk {
     /// Counters for /metrics.
     var transfersCreated = 0
     var paymentsSettled = 0
-    var passes = 0
     var deadlinesMissed = 0
     /// Accounts known to be open (an account is opened once, then only read).
     var openAccounts: Set<String> = []
@@ -93,7 +92,6 @@ extension OutpostNode {
         }
         desk.running = true
         desk.again = false
-        desk.passes += 1
         var inputs: [PaymentSettlement.Inputs?] = Array(repeating: nil, count: due.count)
         var retry: [String: String] = [:]
         var waiting = due.count

@@ -37,19 +37,21 @@ extension OutpostNode {
     /// What this node's offline card payments not yet answered by the hub add up to.
     func offlineExposure() -> Int64 {
         let stored = (try? database.queryOne("SELECT coalesce(sum(amount), 0) FROM offline_payments WHERE answered_ms IS NULL") { $0.int64(0) }) ?? 0
-        return (stored ?? 0) + offlineExposureInFlight
+        return stored + offlineExposureInFlight
     }
 
     /// The node's offline payments: open ones, their total, and those past their deadline.
     func offlinePaymentSummary(nowMs: Int64) -> (open: Int, exposure: Int64, overdue: Int) {
         (try? database.queryOne("""
             SELECT count(*), coalesce(sum(amount), 0), coalesce(sum(deadline_ms < ?), 0) FROM offline_payments WHERE answered_ms IS NULL
-            """, [nowMs]) { ($0.int(0), $0.int64(1), $0.int(2)) }) ?? nil ?? (0, 0, 0)
+            """, [nowMs]) { ($0.int(0), $0.int64(1), $0.int(2)) }) ?? (0, 0, 0)
     }
 
     /// Inside the change's transaction: a stored payment the hub answered no longer counts
     /// against the node's exposure.
     func projectOfflinePayments(_ keys: [String]) throws {
+        // A node that never saw a hub never took a card offline: nothing to look up per change.
+        guard knownHub != nil else { return }
         let nowMs = WallClock.nowMs()
         for key in keys {
             guard try database.queryOne("SELECT 1 FROM offline_payments WHERE payment_id = ? AND answered_ms IS NULL", [key], { $0.int(0) }) != nil,
