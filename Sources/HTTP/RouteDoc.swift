@@ -63,7 +63,9 @@ public struct RouteDoc: Sendable {
 public enum OpenAPIDocument {
     public static let problemSchemaRef: JSONValue = ["$ref": "#/components/schemas/Problem"]
 
-    public static func build(router: Router, title: String, version: String, description: String, schemas: [(String, JSONValue)]) -> JSONValue {
+    /// `securitySchemes`: the schemes of `.credential` routes, by name.
+    public static func build(router: Router, title: String, version: String, description: String, schemas: [(String, JSONValue)],
+                             securitySchemes: [(String, JSONValue)] = []) -> JSONValue {
         var byPath: [(String, [(String, JSONValue)])] = []
         for route in router.routes {
             let operation = operationObject(route)
@@ -94,16 +96,16 @@ public enum OpenAPIDocument {
             "paths": paths,
             "components": [
                 "schemas": .object(allSchemas.map { JSONMember($0.0, $0.1) }),
-                "securitySchemes": [
-                    "adminToken": [
+                "securitySchemes": .object([
+                    JSONMember("adminToken", [
                         "type": "http", "scheme": "bearer",
                         "description": "The node's admin token, from <data-dir>/admin.token.",
-                    ],
-                    "accessToken": [
+                    ]),
+                    JSONMember("accessToken", [
                         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                         "description": "An access token (HS256, typ at+jwt, 15 minutes) signed with a fleet key; its `roles` claim must hold one of the route's roles (x-roles).",
-                    ],
-                ],
+                    ]),
+                ] + securitySchemes.map { JSONMember($0.0, $0.1) }),
             ],
         ]
     }
@@ -133,7 +135,7 @@ public enum OpenAPIDocument {
             ]))
         }
         var replies = doc.replies
-        if route.access.takesAdminToken && !replies.contains(where: { $0.status == 401 }) {
+        if route.access != .anyone && !replies.contains(where: { $0.status == 401 }) {
             replies.append(.init(401, "Missing, wrong or expired token.", contentType: Response.problemContentType, schema: problemSchemaRef))
         }
         if case .roles = route.access, !replies.contains(where: { $0.status == 403 }) {
@@ -159,6 +161,7 @@ public enum OpenAPIDocument {
         case .roles(let roles):
             members.append(JSONMember("security", [["adminToken": []], ["accessToken": .array(roles.map { .string($0) })]]))
             members.append(JSONMember("x-roles", .array(roles.map { .string($0) })))
+        case .credential(let scheme): members.append(JSONMember("security", [[scheme: []]]))
         }
         return .object(members)
     }

@@ -6,11 +6,14 @@ public enum Access: Sendable, Equatable {
     case adminToken
     /// The admin token, or an access token (JWT) that holds one of these roles.
     case roles([String])
+    /// A credential of the application's own, by the name of its security scheme in
+    /// /openapi.json (a paired till's device key, a cashier's session).
+    case credential(String)
 
     /// Whether the admin token opens the route.
     public var takesAdminToken: Bool {
         switch self {
-        case .anyone: false
+        case .anyone, .credential: false
         case .adminToken, .roles: true
         }
     }

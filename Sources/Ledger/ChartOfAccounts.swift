@@ -37,6 +37,11 @@ public enum ChartOfAccounts {
         regional("fees", .expense, region, currency)
     }
 
+    /// Differences between the cash a till should hold and what was counted at its Z-report.
+    public static func cashOverShort(region: String, currency: String) -> LedgerAccount {
+        regional("cash-over-short", .expense, region, currency)
+    }
+
     /// A node's offline card exposure: a budget credited with its policy's cap; each card sale it
     /// took offline is a pending debit until the hub settles or declines it.
     public static func exposure(node: String, currency: String) -> LedgerAccount {

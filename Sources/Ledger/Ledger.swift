@@ -241,7 +241,27 @@ public final class Ledger {
         case .void, .expire:
             debit.debitsPending -= releasing
             credit.creditsPending -= releasing
+        case .checkpoint: break
         }
+    }
+
+    /// Anchors an outside record in the journal: an entry that moves nothing, whose `reference`
+    /// carries the record's hash and `amount` its figure (a Z-report's counted cash, which may be
+    /// 0). A replay with the same fields answers `exists`.
+    @discardableResult
+    public func checkpoint(id: String, account: String, amount: Int64, code: String, reference: String, atMs: Int64) throws -> TransferResult {
+        if let existing = try journalEntry(id: id) {
+            return existing.kind == .checkpoint && existing.debit == account && existing.amount == amount && existing.reference == reference
+                ? .exists : .failed(.existsWithDifferentFields)
+        }
+        guard amount >= 0 else { return .failed(.amountMustBePositive) }
+        guard let found = try self.account(account) else { return .failed(.debitAccountNotFound) }
+        let (seq, previous) = try head()
+        var entry = JournalEntry(seq: seq + 1, id: id, kind: .checkpoint, debit: account, credit: account, amount: amount, currency: found.currency,
+                                 pendingId: nil, timeoutMs: nil, code: code, reference: reference, atMs: atMs, hash: [])
+        entry.hash = entry.chainedHash(after: previous)
+        guard try insert(entry) else { return .failed(.existsWithDifferentFields) }
+        return .created(seq: entry.seq)
     }
 
     /// Pending transfers whose time ran out by `nowMs` are released, each by an `expire` entry

@@ -111,6 +111,9 @@ public enum TransferResult: Equatable, Sendable {
 public struct JournalEntry: Equatable, Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case posted, pending, post, void, expire
+        /// Moves nothing: anchors an outside record (a till's Z-report, by its hash in
+        /// `reference`) in the chain, against the account it is about (debit = credit).
+        case checkpoint
     }
 
     public var seq: Int64

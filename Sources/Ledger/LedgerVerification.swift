@@ -95,6 +95,9 @@ struct JournalReplay {
     /// Applies one entry; returns why it is malformed, if it is.
     mutating func apply(_ entry: JournalEntry) -> [String] {
         guard var debit = accounts[entry.debit], var credit = accounts[entry.credit] else { return ["names an account that does not exist"] }
+        if entry.kind == .checkpoint {
+            return entry.debit == entry.credit && entry.amount >= 0 && debit.currency == entry.currency ? [] : ["is a malformed checkpoint"]
+        }
         var problems: [String] = []
         if entry.amount <= 0 { problems.append("amount is not positive") }
         if debit.currency != entry.currency || credit.currency != entry.currency { problems.append("currency differs from its accounts'") }
@@ -107,7 +110,7 @@ struct JournalReplay {
             }
             releasing = amount
             if entry.amount > amount { problems.append("posts more than was pending") }
-        case .posted: break
+        case .posted, .checkpoint: break
         }
         Ledger.apply(entry, releasing: releasing, debit: &debit, credit: &credit)
         accounts[entry.debit] = debit

@@ -131,6 +131,30 @@ public enum PaymentSettlement {
             }
         }
 
+        // Cash in a till: no hold and no acquirer; the sale is booked straight into the node's
+        // cash account, split like a card sale, and refunds paid from the till come out of it.
+        if payment.isCash {
+            let cash = ChartOfAccounts.cash(node: node, currency: currency)
+            plan.accounts.append(cash)
+            if payment.captured > 0, !recorded.contains("capture:" + p), let order = inputs.order {
+                var chain = [TransferRequest(id: "capture:" + p, debit: cash.id, credit: revenue.id, amount: payment.captured, code: "cash_sale", reference: p)]
+                chain += saleParts(order: order, captured: payment.captured, p: p, revenue: revenue, tax: tax, region: region, currency: currency, plan: &plan)
+                var settled = event(.settled, amount: payment.captured)
+                settled.ref = "sale"
+                settled.fee = 0
+                add(chain, [settled])
+            }
+            // A refund without a receipt has no sale to come after: it carries its own tax.
+            let withoutSale = payment.order == nil ? OrderMoney(total: payment.amount, tax: payment.tax ?? 0, discount: 0) : nil
+            if recorded.contains("capture:" + p) || withoutSale != nil, let order = withoutSale ?? inputs.order {
+                for (refund, amount) in payment.refunds.sorted(by: { $0.key < $1.key }) where amount > 0 && !recorded.contains("refund:" + refund) {
+                    add(refundChain(refund: refund, amount: amount, order: order, from: cash, p: p, tax: tax, region: region, currency: currency, plan: &plan),
+                        [{ var settled = event(.settled, amount: amount); settled.ref = refund; return settled }()])
+                }
+            }
+            return plan
+        }
+
         if authorized && !recorded.contains("auth:" + p) {
             add([TransferRequest(id: "auth:" + p, phase: .pending(timeoutMs: nil), debit: clearing.id, credit: revenue.id,
                                  amount: payment.amount, code: "authorization", reference: p)])
@@ -140,17 +164,8 @@ public enum PaymentSettlement {
         // The sale: the hold posted for what was captured, split into tax, discount and fee.
         if payment.captured > 0, holdExists, !recorded.contains("capture:" + p), let fee = inputs.answers.saleFee, let order = inputs.order {
             let captured = payment.captured
-            let share = { (part: Int64) -> Int64 in order.total > 0 ? part * captured / order.total : 0 }
             var chain = [TransferRequest.post(id: "capture:" + p, pending: "auth:" + p, amount: captured, code: "sale", reference: p)]
-            if share(order.tax) > 0 {
-                chain.append(TransferRequest(id: "tax:" + p, debit: revenue.id, credit: tax.id, amount: share(order.tax), code: "sale_tax", reference: p))
-            }
-            if share(order.discount) > 0 {
-                let discounts = ChartOfAccounts.discounts(region: region, currency: currency)
-                plan.accounts.append(discounts)
-                chain.append(TransferRequest(id: "discount:" + p, debit: discounts.id, credit: revenue.id, amount: share(order.discount),
-                                             code: "sale_discount", reference: p))
-            }
+            chain += saleParts(order: order, captured: captured, p: p, revenue: revenue, tax: tax, region: region, currency: currency, plan: &plan)
             if fee > 0 {
                 let fees = ChartOfAccounts.fees(region: region, currency: currency)
                 plan.accounts.append(fees)
@@ -175,21 +190,48 @@ public enum PaymentSettlement {
 
         // Refunds, once the sale is in: net to refunds, the tax share back off tax payable.
         if recorded.contains("capture:" + p), let order = inputs.order {
-            let refunds = ChartOfAccounts.refunds(region: region, currency: currency)
             for (refund, amount) in payment.refunds.sorted(by: { $0.key < $1.key })
             where amount > 0 && !recorded.contains("refund:" + refund) && inputs.answers.clearedRefunds.contains(refund) {
-                if !plan.accounts.contains(refunds) { plan.accounts.append(refunds) }
-                var chain = [TransferRequest(id: "refund:" + refund, debit: refunds.id, credit: clearing.id, amount: amount, code: "refund", reference: p)]
-                let taxShare = order.total > 0 ? order.tax * amount / order.total : 0
-                if taxShare > 0 {
-                    chain.append(TransferRequest(id: "refund-tax:" + refund, debit: tax.id, credit: refunds.id, amount: taxShare, code: "refund_tax", reference: p))
-                }
                 var settled = event(.settled, amount: amount)
                 settled.ref = refund
-                add(chain, [settled])
+                add(refundChain(refund: refund, amount: amount, order: order, from: clearing, p: p, tax: tax, region: region, currency: currency, plan: &plan),
+                    [settled])
             }
         }
         return plan
+    }
+
+    /// The parts a sale splits into beside its capture: its share of the order's tax (out of
+    /// revenue into tax payable) and of its discounts (recorded as given).
+    private static func saleParts(order: OrderMoney, captured: Int64, p: String, revenue: LedgerAccount, tax: LedgerAccount, region: String,
+                                  currency: String, plan: inout Plan) -> [TransferRequest] {
+        // A split tender pays part of the order: each payment takes its share.
+        let share = { (part: Int64) -> Int64 in order.total > 0 ? part * min(captured, order.total) / order.total : 0 }
+        var chain: [TransferRequest] = []
+        if share(order.tax) > 0 {
+            chain.append(TransferRequest(id: "tax:" + p, debit: revenue.id, credit: tax.id, amount: share(order.tax), code: "sale_tax", reference: p))
+        }
+        if share(order.discount) > 0 {
+            let discounts = ChartOfAccounts.discounts(region: region, currency: currency)
+            plan.accounts.append(discounts)
+            chain.append(TransferRequest(id: "discount:" + p, debit: discounts.id, credit: revenue.id, amount: share(order.discount),
+                                         code: "sale_discount", reference: p))
+        }
+        return chain
+    }
+
+    /// A refund paid out of `from` (clearing for a card, the till's cash account for cash): net
+    /// to refunds, its tax share back off tax payable.
+    private static func refundChain(refund: String, amount: Int64, order: OrderMoney, from: LedgerAccount, p: String, tax: LedgerAccount, region: String,
+                                    currency: String, plan: inout Plan) -> [TransferRequest] {
+        let refunds = ChartOfAccounts.refunds(region: region, currency: currency)
+        if !plan.accounts.contains(refunds) { plan.accounts.append(refunds) }
+        var chain = [TransferRequest(id: "refund:" + refund, debit: refunds.id, credit: from.id, amount: amount, code: "refund", reference: p)]
+        let taxShare = order.total > 0 ? order.tax * amount / order.total : 0
+        if taxShare > 0 {
+            chain.append(TransferRequest(id: "refund-tax:" + refund, debit: tax.id, credit: refunds.id, amount: taxShare, code: "refund_tax", reference: p))
+        }
+        return chain
     }
 
     /// Every id a transfer about this payment can have: what settlement looks up in the journal.
@@ -212,6 +254,7 @@ public enum PaymentSettlement {
 
     public static func acquirerCalls(paymentId p: String, payment: PaymentState, recorded: Set<String>) -> [AcquirerCall] {
         var calls: [AcquirerCall] = []
+        if payment.isCash { return calls }
         let held = payment.stored
         if held && !payment.authorized && payment.declined == nil && !payment.voided, let token = payment.token {
             calls.append(.authorizeStored(token: token))

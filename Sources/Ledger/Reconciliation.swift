@@ -129,7 +129,8 @@ public struct Reconciliation: Sendable {
                     add(.amountMismatch, p, ref, node: node, currency: currency, payments: expected, ledger: amount, "the node recorded \(expected), the ledger \(amount)")
                 default: break
                 }
-                guard let report else { continue }
+                // Cash never reaches the acquirer: its report has nothing to say about it.
+                guard let report, !state.isCash else { continue }
                 let lines = reported[p]?[ref] ?? []
                 if lines.count > 1 {
                     add(.duplicated, p, ref, node: node, currency: currency, ledger: inLedger, acquirer: lines.reduce(0) { $0 + $1.amount },
@@ -152,6 +153,9 @@ public struct Reconciliation: Sendable {
         }
         for (order, ids) in orders.sorted(by: { $0.key < $1.key }) where ids.count > 1 {
             let first = known[ids[0]]?.state
+            // The tenders of one till sale (a split tender) pay one order together.
+            let sales = Set(ids.map { known[$0]?.state.sale })
+            if sales.count == 1, sales.first != nil, first?.sale != nil { continue }
             add(.duplicated, ids.joined(separator: ","), "sale", node: first?.node, currency: first?.currency,
                 "order \(order) was captured by \(ids.count) payments")
         }

@@ -38,7 +38,7 @@ extension NodeConfig {
             throw ConfigError(key: source, "not valid TOML")
         }
         let reader = TOMLReader(table: table, prefix: "")
-        try reader.allowOnly(["node", "http", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns"])
+        try reader.allowOnly(["node", "http", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos"])
         if let node = try reader.table("node") {
             try node.allowOnly(["id", "region", "role", "data_dir", "locale"])
             if let id = try node.string("id") { nodeId = try Self.name(id, key: "node.id") }
@@ -113,6 +113,26 @@ extension NodeConfig {
                     throw ConfigError(key: "returns.refund_shipping", "must be one of \(ReturnPolicy.ShippingRefund.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), not \"\(v)\"")
                 }
                 returns.refundShipping = policy
+            }
+        }
+        if let table = try reader.table("pos") {
+            try table.allowOnly(["cash_rounding", "cashier_discount_limit_percent", "returns_without_receipt", "receipt_header", "session_hours"])
+            if let v = try table.integer("cashier_discount_limit_percent", in: 0...100) { pos.cashierDiscountLimitPercent = Int64(v) }
+            if let v = try table.bool("returns_without_receipt") { pos.returnsWithoutReceipt = v }
+            if let v = try table.integer("session_hours", in: 1...24) { pos.sessionHours = Int64(v) }
+            if let lines = try table.stringOrStrings("receipt_header") {
+                guard lines.count <= 6, lines.allSatisfy({ (1...42).contains($0.count) && !$0.contains(where: \.isNewline) }) else {
+                    throw ConfigError(key: "pos.receipt_header", "must be at most 6 lines of 1 to 42 characters")
+                }
+                pos.receiptHeader = lines
+            }
+            if let steps = try table.table("cash_rounding") {
+                for (currency, _) in steps.table {
+                    guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+                        throw ConfigError(key: steps.key(currency), "must be a currency code (three capital letters)")
+                    }
+                    if let step = try steps.integer(currency, in: 1...10_000) { pos.cashRounding.steps[currency] = Int64(step) }
+                }
             }
         }
         if let inventory = try reader.table("inventory") {

@@ -35,6 +35,8 @@ public struct NodeConfig: Sendable, Equatable {
     public var checkout = CheckoutTerms()
     /// The return window and whether shipping is refunded (`[returns]`).
     public var returns = ReturnPolicy()
+    /// The store's tills (`[pos]`).
+    public var pos = POSSettings()
     /// How long an order placed without a confirmed payment holds its stock.
     public var reservationSeconds: Int64 = 900
     /// The location this node sells from (stock receipts default to it); nil: the node's id.
@@ -83,6 +85,20 @@ public struct NodeConfig: Sendable, Equatable {
             self.region = region
             self.address = address
         }
+    }
+
+    public struct POSSettings: Sendable, Equatable {
+        /// Per currency, the smallest cash step (`[pos.cash_rounding]`, e.g. CHF = 5).
+        public var cashRounding = CashRounding.usual
+        /// What a cashier may take off a line or a basket without a manager's PIN, in percent.
+        public var cashierDiscountLimitPercent: Int64 = 10
+        /// Whether a return without a receipt is taken at all (always with a manager's PIN, in cash).
+        public var returnsWithoutReceipt = true
+        /// Lines under the store's name at the top of a receipt (address, tax number).
+        public var receiptHeader: [String] = []
+        /// A cashier's session lasts this long unless the cashier signs out.
+        public var sessionHours: Int64 = 12
+        public init() {}
     }
 
     public struct HTTPSettings: Sendable, Equatable {

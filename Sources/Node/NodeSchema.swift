@@ -195,5 +195,110 @@ public enum NodeSchema {
             CREATE INDEX offline_payments_open ON offline_payments(deadline_ms) WHERE answered_ms IS NULL;
             \(SandboxAcquirer.clearingSchema)
             """),
+        Migration(version: 11, name: "store tills: devices, staff, sessions, shifts, sales, returns", sql: """
+            -- One-time codes a manager makes for a terminal to pair with; only their hashes are kept.
+            CREATE TABLE pos_pairing_codes (
+                code_hash TEXT PRIMARY KEY,    -- SHA-256 hex of the code
+                name TEXT NOT NULL,            -- the name the paired device gets
+                created_by TEXT NOT NULL,
+                created_ms INTEGER NOT NULL,
+                expires_ms INTEGER NOT NULL,
+                device TEXT                    -- set when used: a code pairs one device
+            ) STRICT, WITHOUT ROWID;
+            CREATE TABLE pos_devices (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                credential_hash TEXT NOT NULL UNIQUE,  -- SHA-256 hex of the device key
+                paired_ms INTEGER NOT NULL,
+                paired_by TEXT NOT NULL,
+                revoked_ms INTEGER,
+                revoked_by TEXT
+            ) STRICT, WITHOUT ROWID;
+            -- Who works the tills of this store: cashiers and managers, with a PIN.
+            CREATE TABLE pos_staff (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                role TEXT NOT NULL,            -- cashier, store_manager
+                pin_hash TEXT NOT NULL,        -- key id, salt and HMAC-SHA256, hex, '$'-separated
+                updated_ms INTEGER NOT NULL,
+                disabled INTEGER NOT NULL DEFAULT 0
+            ) STRICT, WITHOUT ROWID;
+            CREATE TABLE pos_sessions (
+                token_hash TEXT PRIMARY KEY,   -- SHA-256 hex of the session token
+                device TEXT NOT NULL,
+                staff TEXT NOT NULL,
+                started_ms INTEGER NOT NULL,
+                expires_ms INTEGER NOT NULL,
+                ended_ms INTEGER
+            ) STRICT, WITHOUT ROWID;
+            CREATE TABLE pos_shifts (
+                id TEXT PRIMARY KEY,           -- made by the terminal
+                device TEXT NOT NULL,
+                opened_by TEXT NOT NULL,
+                opened_ms INTEGER NOT NULL,
+                currency TEXT NOT NULL,
+                float INTEGER NOT NULL,
+                closed_ms INTEGER,
+                closed_by TEXT,
+                counted INTEGER,
+                zreport TEXT                   -- the Z-report's text (hash and figures) once closed
+            ) STRICT, WITHOUT ROWID;
+            CREATE UNIQUE INDEX pos_shifts_one_open ON pos_shifts(device) WHERE closed_ms IS NULL;
+            -- Cash into and out of a drawer besides sales, and no-sale openings.
+            CREATE TABLE pos_cash_movements (
+                id TEXT PRIMARY KEY,           -- made by the terminal
+                shift TEXT NOT NULL,
+                kind TEXT NOT NULL,            -- in, out, no_sale
+                amount INTEGER NOT NULL,
+                reason TEXT,
+                staff TEXT NOT NULL,
+                approved_by TEXT,
+                at_ms INTEGER NOT NULL
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX pos_cash_movements_by_shift ON pos_cash_movements(shift);
+            CREATE TABLE pos_sales (
+                id TEXT PRIMARY KEY,           -- made by the terminal: a retry finds its sale
+                device TEXT NOT NULL,
+                shift TEXT NOT NULL,
+                staff TEXT NOT NULL,
+                state TEXT NOT NULL,           -- open, completing, completed, voided
+                basket TEXT NOT NULL,          -- the basket as last sent (JSON)
+                request_hash TEXT,             -- of the completing request
+                order_id TEXT,
+                number TEXT,
+                payments TEXT,                 -- JSON: the tenders with their payment ids
+                allocations TEXT,
+                currency TEXT,
+                total INTEGER,
+                tax INTEGER,
+                discount INTEGER,
+                rounding INTEGER,
+                cash INTEGER,                  -- taken in cash (change given back excluded)
+                card INTEGER,
+                receipt TEXT,                  -- the receipt JSON once completed
+                reprints INTEGER NOT NULL DEFAULT 0,
+                created_ms INTEGER NOT NULL,
+                completed_ms INTEGER
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX pos_sales_by_shift ON pos_sales(shift, state);
+            CREATE UNIQUE INDEX pos_sales_by_number ON pos_sales(number) WHERE number IS NOT NULL;
+            CREATE TABLE pos_returns (
+                id TEXT PRIMARY KEY,           -- made by the terminal
+                device TEXT NOT NULL,
+                shift TEXT NOT NULL,
+                staff TEXT NOT NULL,
+                approved_by TEXT,
+                order_id TEXT,                 -- nil: a return without a receipt
+                request_hash TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                amount INTEGER NOT NULL,
+                tax INTEGER NOT NULL,
+                cash INTEGER NOT NULL,
+                card INTEGER NOT NULL,
+                receipt TEXT NOT NULL,
+                at_ms INTEGER NOT NULL
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX pos_returns_by_shift ON pos_returns(shift);
+            """),
     ]
 }

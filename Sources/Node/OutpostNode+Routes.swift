@@ -79,6 +79,10 @@ extension OutpostNode {
         registerFulfilmentRoutes()
         registerReturnRoutes()
         registerLedgerRoutes()
+        registerTillAccessRoutes()
+        registerTillSaleRoutes()
+        registerTillReturnRoutes()
+        registerTillShiftRoutes()
         registerShopPages()
         registerStorefrontRoutes()
     }
@@ -184,7 +188,7 @@ extension OutpostNode {
         OpenAPIDocument.build(
             router: router, title: "Outpost node API", version: OutpostVersion.current,
             description: "The HTTP API of one Outpost node. Errors are RFC 9457 problem details (application/problem+json) whose `type` is stable; GET /problems/{slug} explains each.",
-            schemas: Schemas.all)
+            schemas: Schemas.all, securitySchemes: Self.tillSecuritySchemes)
     }
 }
 

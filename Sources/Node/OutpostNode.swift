@@ -89,6 +89,8 @@ public final class OutpostNode {
     var expiring: Set<String> = []
     /// Hub: settlement of the fleet's payments into the ledger (nil on other nodes).
     var settlement: SettlementDesk?
+    /// The store's tills: throttles and what is being answered now.
+    let tills = TillDesk()
     /// The fleet's hub, once a link to it came up (remembered in node_meta): from then on card
     /// payments go offline whenever it is out of reach.
     var knownHub: String?
@@ -159,7 +161,7 @@ public final class OutpostNode {
         openAPIBody = openAPIDocument().encoded()
         if config.accessLog { server.accessLog = AccessLog(sink: logSink) }
         let audience = AccessToken.audience(region: config.region)
-        server.authorize = { request, access in
+        server.authorize = { [unowned self] request, access in
             switch access {
             case .anyone: return .allowed(subject: nil)
             case .adminToken:
@@ -179,6 +181,8 @@ public final class OutpostNode {
                     if roles.contains(where: claims.roles.contains) { return .allowed(subject: claims.subject) }
                     return .refused(Problem(.forbidden, detail: "this route takes the role \(roles.joined(separator: " or ")); the token holds \(claims.roles.isEmpty ? "none" : claims.roles.joined(separator: ", "))"))
                 }
+            case .credential(let scheme):
+                return self.authorizeTill(request, scheme: scheme)
             }
         }
         server.onInternalError = { [logger] request, error in
@@ -233,6 +237,7 @@ public final class OutpostNode {
         isReady = true
         recordStart()
         recoverAbandonedCheckouts()
+        recoverInterruptedTillSales()
         logger.info("listening", metadata: [
             "node_id": "\(identity.nodeId)", "region": "\(config.region)", "role": "\(config.role.rawValue)",
             "addresses": .array(baseURLs.map { .string($0) }), "data_dir": "\(dataDirectory)", "version": "\(OutpostVersion.current)",

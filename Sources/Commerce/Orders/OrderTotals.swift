@@ -83,7 +83,7 @@ public struct OrderTotals: Equatable, Sendable, Codable {
         self.taxIncluded = taxIncluded
     }
 
-    static func divideRounding(_ numerator: Int64, by denominator: Int64) -> Int64 {
+    public static func divideRounding(_ numerator: Int64, by denominator: Int64) -> Int64 {
         precondition(denominator > 0 && numerator >= 0, "amounts and rates are not negative")
         return (numerator + denominator / 2) / denominator
     }

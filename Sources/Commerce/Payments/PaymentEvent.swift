@@ -35,6 +35,11 @@ public struct PaymentEvent: Equatable, Sendable, Codable {
     public var ref: String?
     /// `settled`: the acquirer's fee for a sale.
     public var fee: Int64?
+    /// `created` at a till: the POS sale it pays (a sale paid by split tenders has several),
+    /// or the return a refund without a receipt pays out.
+    public var sale: String?
+    /// `created` for a refund without a receipt (no order to take it from): the tax in `amount`.
+    public var tax: Int64?
 
     public init(kind: Kind, atMs: Int64, node: String) {
         self.kind = kind
@@ -57,6 +62,8 @@ public struct PaymentEvent: Equatable, Sendable, Codable {
         json.string("ref", ref)
         json.string("refund_id", refundId)
         json.string("region", region)
+        json.string("sale", sale)
+        json.int("tax", tax)
         json.string("token", token)
         return json.text
     }
@@ -76,6 +83,8 @@ public struct PaymentEvent: Equatable, Sendable, Codable {
         deadlineMs = json.int("deadline_ms")
         ref = json.string("ref")
         fee = json.int("fee")
+        sale = json.string("sale")
+        tax = json.int("tax")
     }
 }
 
@@ -89,6 +98,12 @@ public struct PaymentState: Equatable, Sendable {
     public private(set) var order: String?
     public private(set) var amount: Int64 = 0
     public private(set) var currency: String?
+    /// Who takes the money: an acquirer's name, or `cash` for a till's cash.
+    public private(set) var acquirer: String?
+    /// The POS sale it pays, when a till took it.
+    public private(set) var sale: String?
+    /// A refund without a receipt: the tax in its amount.
+    public private(set) var tax: Int64?
     public private(set) var authorized = false
     /// The acquirer's authorization code.
     public private(set) var authorizationCode: String?
@@ -118,6 +133,9 @@ public struct PaymentState: Equatable, Sendable {
                 order = event.order
                 amount = event.amount ?? 0
                 currency = event.currency
+                acquirer = event.acquirer
+                sale = event.sale
+                tax = event.tax
             case .authorized:
                 authorized = true
                 authorizationCode = event.code
@@ -137,6 +155,10 @@ public struct PaymentState: Equatable, Sendable {
         }
         refunded = refunds.values.reduce(0, +)
     }
+
+    /// Cash in a till: no acquirer is asked anything; the hub books it to the node's cash account.
+    public var isCash: Bool { acquirer == Self.cashAcquirer }
+    public static let cashAcquirer = "cash"
 
     /// Taken offline and not yet authorized or declined by the hub: counts against the node's
     /// offline exposure.

@@ -41,6 +41,8 @@ extension OutpostNode {
                 try self.projectOrders(keys)
             case Self.paymentsCollection:
                 if settlement != nil { try queueForSettlement(keys) } else { try projectOfflinePayments(keys) }
+            case Self.tillsCollection:
+                try anchorZReports(keys)
             default:
                 break
             }

@@ -7,7 +7,7 @@ public enum ReplicatedCollections {
     public typealias Stock = BoundedCounter
     public typealias Events = GSet<String>
 
-    public static let names = ["carts", "catalog", "customers", "inventory", "orders", "payments", "redemptions"]
+    public static let names = ["carts", "catalog", "customers", "inventory", "orders", "payments", "redemptions", "tills"]
 
     static func make() -> [any AnyReplicatedCollection] {
         [
@@ -20,6 +20,8 @@ public enum ReplicatedCollections {
             KeyedCollection<Events>(name: "payments", scope: .global),
             // Per capped promotion, its redemptions left: rights to redeem, held and moved like stock.
             KeyedCollection<Stock>(name: "redemptions", scope: .global),
+            // Per till (node/device), its Z-reports: hash-chained, anchored in the hub's ledger.
+            KeyedCollection<Events>(name: "tills", scope: .global),
         ]
     }
 }

@@ -1,0 +1,268 @@
+import Commerce
+import HTTP
+import Platform
+import Replication
+
+/// A till return between its checks and its answer.
+private struct TillReturn {
+    var id: String
+    var caller: TillCaller
+    var shift: String
+    var requestHash: String
+    var currency: String
+    var items: [OrderItem]
+    var restock: Bool
+    var approvedBy: String?
+    /// With a receipt: the order, its events so far, and the payments of its tenders.
+    var orderId: String?
+    var number: String?
+    var amount: Int64 = 0
+    var tax: Int64 = 0
+    /// Per refund: the payment it comes out of, its id, amount and tender.
+    var refunds: [(payment: String, refundId: String, amount: Int64, kind: TenderKind, heldByHub: Bool)] = []
+    /// Without a receipt: the lines refunded at today's price.
+    var lines: [PricedLine] = []
+}
+
+extension OutpostNode {
+    func registerTillReturnRoutes() {
+        router.add("POST", Self.tillPrefix + "/returns", access: .credential(Self.cashierScheme), bodyBytesMax: 32 * 1024, doc: RouteDoc(
+            operationId: "tillReturn", summary: "Take goods back and refund them: with a receipt to its original tenders, without one in cash (a manager approves).",
+            description: """
+                Body: {"id": made by the terminal, "receipt": receipt number (typed or scanned; omit for none), \
+                "items": [{"sku", "quantity", "reason"?}], "restock"?: true (false: written off), "approval"?: {"staff", "pin"}}. \
+                With a receipt the refund is what was paid for the units (after discounts, tax in proportion), back to the sale's cards \
+                first, then its cash; without one, today's price in cash, if [pos] returns_without_receipt allows. The same request again \
+                answers the same refund slip; the same id with another body is refused.
+                """,
+            tags: ["pos"], requestBody: .init(0, "What comes back.", schema: ["type": "object", "required": ["id", "items"]]),
+            replies: [.init(201, "The refund slip (JSON with `text`).", schema: ["type": "object"]), .init(200, "The slip again, for a retry."),
+                      .problem(403, "A manager's approval is required."), .problem(404, "No such receipt."),
+                      .problem(409, "Another body for this id, or no open shift."), .problem(422, "Items not on the receipt or already returned.")])
+        ) { [unowned self] request, responder in
+            do {
+                try takeReturn(request, responder)
+            } catch {
+                responder.fail(error)
+            }
+        }
+    }
+
+    private func takeReturn(_ request: Request, _ responder: Responder) throws {
+        let caller = try tillCaller(request)
+        let members = try Self.jsonObject(request)
+        var fields = InputFields(members, known: ["id", "receipt", "items", "restock", "approval"], what: "return")
+        let id = fields.text("id"), number = fields.text("receipt")
+        var restock = true
+        switch members["restock"] {
+        case nil, .null?: break
+        case .bool(let flag)?: restock = flag
+        default: fields.fail("restock", "must be true or false")
+        }
+        var items: [OrderItem] = []
+        if case .array(let list)? = members["items"], (1...100).contains(list.count) {
+            for (index, entry) in list.enumerated() {
+                guard case .object(let item) = entry, case .string(let sku)? = item["sku"], case .integer(let quantity)? = item["quantity"], (1...10_000).contains(quantity) else {
+                    fields.fail("items[\(index)]", "needs sku and a quantity of 1 to 10000"); continue
+                }
+                var reason = "other"
+                if case .string(let given)? = item["reason"] {
+                    if ReturnPolicy.reasons.contains(given) { reason = given } else { fields.fail("items[\(index)].reason", "must be one of \(ReturnPolicy.reasons.joined(separator: ", "))") }
+                }
+                items.append(OrderItem(sku: sku, quantity: quantity, reason: reason))
+            }
+        } else {
+            fields.fail("items", "must hold 1 to 100 {sku, quantity, reason?}")
+        }
+        try fields.check()
+        let returnId = try Self.tillId(id, "id")
+        let requestHash = Hex.encode(SHA256.hash(request.body))
+        if let (hash, receipt) = try database.queryOne("SELECT request_hash, receipt FROM pos_returns WHERE id = ?", [returnId], { ($0.string(0), $0.string(1)) }) {
+            guard hash == requestHash else { throw saleStateErrorForReturn("this return id was used for another return") }
+            var response = try receiptResponse(receipt, request: request, copy: false)
+            response.headers = HTTPHeaders([("Idempotent-Replayed", "true")])
+            return responder.send(response)
+        }
+        guard tills.returnsInFlight.insert(returnId).inserted else { throw saleStateErrorForReturn("this return is being answered; retry to get its slip") }
+        let shift = try requireOpenShift(device: caller.device)
+        var r = TillReturn(id: returnId, caller: caller, shift: shift.id, requestHash: requestHash, currency: shift.currency, items: items, restock: restock)
+        let finish: (Result<Response, any Error>) -> Void = { [unowned self] result in
+            tills.returnsInFlight.remove(returnId)
+            switch result {
+            case .success(let response): responder.send(response)
+            case .failure(let error): responder.fail(error)
+            }
+        }
+        do {
+            if let number {
+                try planReturnWithReceipt(&r, number: number)
+            } else {
+                guard config.pos.returnsWithoutReceipt else {
+                    throw HTTPError(.returnRefused, detail: "this store takes returns with a receipt only; find the receipt by its number")
+                }
+                r.approvedBy = try approver(members["approval"], caller: caller, action: "refund_without_receipt", detail: "a refund without a receipt")
+                try planReturnWithoutReceipt(&r)
+            }
+        } catch {
+            tills.returnsInFlight.remove(returnId)
+            throw error
+        }
+        refundAtAcquirer(r, index: 0, finish: finish)
+    }
+
+    private func saleStateErrorForReturn(_ detail: String) -> HTTPError {
+        HTTPError(.idempotencyKeyReused, detail: detail, headers: HTTPHeaders([("Retry-After", "1")]))
+    }
+
+    /// The refund of units from a receipt: what was paid for them, split over the sale's
+    /// tenders, cards first (the shopper sees it where they paid), then cash.
+    private func planReturnWithReceipt(_ r: inout TillReturn, number: String) throws {
+        guard let (orderId, payments) = try database.queryOne("SELECT order_id, payments FROM pos_sales WHERE number = ? AND state = 'completed'", [number], {
+            ($0.string(0), $0.string(1))
+        }), let state = orderState(orderId), let placed = state.placed else { throw HTTPError(.notFound, detail: "no receipt \(number) was issued here") }
+        let returnable = state.returnable
+        var asked: [String: Int64] = [:]
+        for item in r.items { asked[item.sku, default: 0] += item.quantity }
+        for (sku, units) in asked.sorted(by: { $0.key < $1.key }) where units > (returnable[sku] ?? 0) {
+            var error = HTTPError(.returnRefused, detail: "\(units) of \(sku) asked back; \(returnable[sku] ?? 0) on receipt \(number) and not yet returned")
+            error.problem.extensions = [("reason", .string("not_returnable"))]
+            throw error
+        }
+        r.orderId = orderId
+        r.number = number
+        r.currency = placed.totals?.currency ?? r.currency
+        var requested = OrderEvent(kind: .returnRequested, atMs: WallClock.nowMs(), node: identity.nodeId)
+        requested.items = r.items
+        requested.returnId = "ret-" + r.id
+        let texts = (replica.state(at: orderId, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? []) + [requested.text]
+        let after = orderState(texts: texts)
+        guard let thisReturn = after.findReturn("ret-" + r.id) else { throw HTTPError(.internalError, detail: "the return could not be folded") }
+        r.amount = after.refundAmount(for: thisReturn, policy: config.returns)
+        if let totals = placed.totals, totals.total > 0 { r.tax = totals.tax * r.amount / totals.total }
+        var left = r.amount, k = 0
+        let states = payments.split(separator: ",").map(String.init).compactMap { id in paymentState(id).map { (id, $0) } }
+        for (paymentId, payment) in states.sorted(by: { !$0.1.isCash && $1.1.isCash }) where left > 0 {
+            let room = payment.captured - payment.refunded
+            guard room > 0 else { continue }
+            let amount = min(room, left)
+            k += 1
+            r.refunds.append((paymentId, "r-\(r.id)-\(k)", amount, payment.isCash ? .cash : .card, payment.stored))
+            left -= amount
+        }
+        guard left == 0 else { throw HTTPError(.returnRefused, detail: "receipt \(number) has \(r.amount - left) left to refund; \(r.amount) asked") }
+    }
+
+    /// Without a receipt: today's price for each unit, in cash, from a payment of its own.
+    private func planReturnWithoutReceipt(_ r: inout TillReturn) throws {
+        var goods: Int64 = 0
+        for item in r.items {
+            let offer = try sellable(item.sku)
+            guard offer.price.currency == r.currency else { throw HTTPError(.validation, detail: "\(item.sku) is sold in \(offer.price.currency); this till takes \(r.currency)") }
+            let name = Product.localized(offer.product.names, config.locale, fallback: config.locale) ?? item.sku
+            r.lines.append(PricedLine(sku: item.sku, productId: offer.product.id, name: name, quantity: item.quantity, unitPrice: offer.price.amount))
+            goods += offer.price.amount * item.quantity
+        }
+        let totals = OrderTotals(currency: r.currency, goods: goods, shipping: 0, discounts: [], terms: config.checkout)
+        r.amount = totals.total
+        r.tax = totals.tax
+        let at = replica.tick(wallMs: WallClock.nowMs())
+        r.refunds = [("p-\(identity.nodeId)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))-r", "r-\(r.id)-1", r.amount, .cash, false)]
+    }
+
+    /// Card refunds go to the acquirer first (a card the hub holds is the hub's to refund:
+    /// recording it is the request); cash is paid from the drawer.
+    private func refundAtAcquirer(_ r: TillReturn, index: Int, finish: @escaping (Result<Response, any Error>) -> Void) {
+        guard index < r.refunds.count else { return writeReturn(r, finish: finish) }
+        let refund = r.refunds[index]
+        guard refund.kind == .card && !refund.heldByHub else { return refundAtAcquirer(r, index: index + 1, finish: finish) }
+        gateway.refund(paymentId: refund.payment, refundId: refund.refundId, amount: refund.amount) { [unowned self] outcome in
+            guard outcome == .done else {
+                let said = { if case .refused(let why) = outcome { why } else { "no answer" } }()
+                return finish(.failure(HTTPError(.paymentActionFailed, detail: "the acquirer refused the card refund: \(said); nothing was recorded, try again")))
+            }
+            refundAtAcquirer(r, index: index + 1, finish: finish)
+        }
+    }
+
+    private func writeReturn(_ r: TillReturn, finish: @escaping (Result<Response, any Error>) -> Void) {
+        let me = identity.nodeId
+        let rounding = config.pos.cashRounding
+        writer.submit({ [unowned self] _ -> String in
+            let nowMs = WallClock.nowMs(), returnId = "ret-" + r.id
+            let location = myStockLocation
+            if let orderId = r.orderId {
+                var requested = OrderEvent(kind: .returnRequested, atMs: nowMs, node: me)
+                requested.items = r.items
+                requested.returnId = returnId
+                var received = OrderEvent(kind: .returnReceived, atMs: nowMs, node: me)
+                received.returnId = returnId
+                received.items = r.items.map { OrderItem(sku: $0.sku, quantity: $0.quantity, disposition: r.restock ? .restock : .writeOff, location: r.restock ? location : nil) }
+                var refunded = OrderEvent(kind: .refunded, atMs: nowMs, node: me)
+                refunded.returnId = returnId
+                refunded.amount = r.amount
+                try addEvents([requested.text, received.text, refunded.text], key: orderId, in: Self.ordersCollection)
+            }
+            var tenders: [Receipt.Tender] = []
+            var cash: Int64 = 0, card: Int64 = 0
+            for refund in r.refunds {
+                // Cash goes back in coins that exist: the drawer pays the rounded amount.
+                let amount = refund.kind == .cash ? rounding.cashDue(refund.amount, currency: r.currency) : refund.amount
+                var events: [PaymentEvent] = []
+                if r.orderId == nil {
+                    var created = PaymentEvent(kind: .created, atMs: nowMs, node: me)
+                    created.amount = amount
+                    created.currency = r.currency
+                    created.region = config.region
+                    created.acquirer = PaymentState.cashAcquirer
+                    created.sale = r.id
+                    created.tax = r.tax
+                    events.append(created)
+                }
+                var refunded = PaymentEvent(kind: .refunded, atMs: nowMs, node: me)
+                refunded.order = r.orderId
+                refunded.amount = amount
+                refunded.refundId = refund.refundId
+                events.append(refunded)
+                try addEvents(events.map(\.text), key: refund.payment, in: Self.paymentsCollection)
+                if refund.kind == .cash { cash += amount } else { card += amount }
+                tenders.append(Receipt.Tender(kind: refund.kind, amount: amount, tendered: amount, change: 0, reference: refund.kind == .card ? "refund" : nil))
+            }
+            if r.restock {
+                let back = r.items.map { StockAllocation(sku: $0.sku, location: location, units: $0.quantity) }
+                for allocation in back { try changeStock(allocation.stockKey) { $0.increment(by: UInt64(allocation.units), replica: me) } }
+                try recordMovements(back, sign: 1, reason: .returned, reference: r.orderId ?? returnId, actor: r.caller.staff)
+            }
+            let lines: [Receipt.Line]
+            if let orderId = r.orderId, let placed = orderState(orderId)?.placed {
+                lines = r.items.map { item in
+                    let paid = placed.lines?.first { $0.sku == item.sku }
+                    return Receipt.Line(name: paid?.name ?? item.sku, sku: item.sku, quantity: item.quantity, unitPrice: paid?.unitPrice ?? 0)
+                }
+            } else {
+                lines = r.lines.map { Receipt.Line(name: $0.name, sku: $0.sku, quantity: $0.quantity, unitPrice: $0.unitPrice) }
+            }
+            var receipt = Receipt(header: [config.shopName] + config.pos.receiptHeader, number: r.number.map { $0 + "-R" } ?? "R-" + r.id,
+                                  orderId: r.orderId ?? "", at: WallClock.iso8601(ms: nowMs), device: r.caller.device, cashier: r.caller.staff,
+                                  currency: r.currency, lines: lines, discounts: [], subtotal: lines.reduce(0) { $0 + $1.amount }, tax: r.tax,
+                                  taxIncluded: config.checkout.pricesIncludeTax, total: r.amount, rounding: cash > 0 ? (cash + card) - r.amount : 0,
+                                  tenders: tenders, customer: nil, approvals: r.approvedBy.map { ["refund without receipt by " + $0] } ?? [])
+            receipt.isRefund = true
+            let text = receiptJSON(receipt, sale: r.id, payments: r.refunds.map(\.payment)).encodedString
+            _ = try database.execute("""
+                INSERT INTO pos_returns(id, device, shift, staff, approved_by, order_id, request_hash, currency, amount, tax, cash, card, receipt, at_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [r.id, r.caller.device, r.shift, r.caller.staff, r.approvedBy, r.orderId, r.requestHash, r.currency, r.amount, r.tax, cash, card, text, nowMs])
+            return text
+        }, completion: { [unowned self] result in
+            switch result {
+            case .success(let text):
+                replicatedChanged()
+                logger.info("till return taken", metadata: ["return": "\(r.id)", "order": "\(r.orderId ?? "none")", "amount": "\(r.amount)"])
+                finish(.success(.json(bytes: Array(text.utf8), status: 201)))
+            case .failure(let error):
+                logger.error("a till return could not be committed", metadata: ["return": "\(r.id)", "error": "\(error)"])
+                finish(.failure(error))
+            }
+        })
+    }
+}
