@@ -30,7 +30,7 @@ private func printJSON(_ object: Any) {
     }
 }
 
-private func jsonObject(_ response: ClientResponse) throws -> [String: Any] {
+func jsonObject(_ response: ClientResponse) throws -> [String: Any] {
     guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
         throw CLIFailure("the node answered with a body nodectl does not understand")
     }
