@@ -93,7 +93,11 @@ extension OutpostNode {
                                                                                        .resetRefused, .passwordWrong,
                                                                                        .insufficientStock, .itemUnavailable, .idempotencyKeyRequired,
                                                                                        .idempotencyKeyReused, .checkoutInProgress, .cartEmpty, .priceChanged,
-                                                                                       .paymentDeclined, .orderTransition, .paymentActionFailed]
+                                                                                       .paymentDeclined, .orderTransition, .paymentActionFailed,
+                                                                                       .offlinePaymentRefused, .notTheHub, .acquirerReportMalformed,
+                                                                                       .returnRefused, .returnTransition, .pairingCodeRefused, .pinRefused,
+                                                                                       .pinLocked, .approvalRequired, .noOpenShift, .saleState,
+                                                                                       .tendersRefused, .shiftState]
 
     /// Re-encoded at most once a second: uptime is the only part that changes.
     func nodeInfoBody() -> [UInt8] {
