@@ -40,6 +40,11 @@ public enum TenderPlan {
     public struct Refusal: Error, Equatable, Sendable {
         public var field: String
         public var reason: String
+
+        public init(field: String, reason: String) {
+            self.field = field
+            self.reason = reason
+        }
     }
 
     public struct Outcome: Equatable, Sendable {

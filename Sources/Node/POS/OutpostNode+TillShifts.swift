@@ -294,8 +294,9 @@ extension OutpostNode {
                 throw HTTPError(.shiftState, detail: "a sale of this shift is being completed; close again in a moment", headers: HTTPHeaders([("Retry-After", "1")]))
             }
             let nowMs = WallClock.nowMs()
-            let report = try zReport(shift: shift, closedBy: caller.staff, counted: counted ?? 0, nowMs: nowMs)
+            // Sales left open end with the shift: voided, and counted as such.
             _ = try db.execute("UPDATE pos_sales SET state = 'voided', completed_ms = ? WHERE shift = ? AND state = 'open'", [nowMs, shift])
+            let report = try zReport(shift: shift, closedBy: caller.staff, counted: counted ?? 0, nowMs: nowMs)
             _ = try db.execute("UPDATE pos_shifts SET closed_ms = ?, closed_by = ?, counted = ?, zreport = ? WHERE id = ?",
                                [nowMs, caller.staff, counted ?? 0, report.text, shift])
             try addEvents([report.text], key: report.key, in: Self.tillsCollection)
