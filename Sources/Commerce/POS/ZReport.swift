@@ -83,22 +83,23 @@ public struct ZReport: Equatable, Sendable {
         json.int("opened_ms", openedMs)
         json.string("opened_by", openedBy)
         json.string("previous_hash", previousHash)
-        json.objects("refunds_by_tender", refundsByTender.sorted { $0.key < $1.key }) { json, pair in
-            json.int("amount", pair.value); json.string("tender", pair.key)
-        }
+        json.objects("refunds_by_tender", refundsByTender.sorted { $0.key < $1.key }, Self.writeTender)
         json.string("region", region)
         json.int("returns", returns)
         json.int("rounding", rounding)
         json.int("sales", sales)
-        json.objects("sales_by_tender", salesByTender.sorted { $0.key < $1.key }) { json, pair in
-            json.int("amount", pair.value); json.string("tender", pair.key)
-        }
+        json.objects("sales_by_tender", salesByTender.sorted { $0.key < $1.key }, Self.writeTender)
         json.int("seq", seq)
         json.string("shift", shift)
         json.int("taxes", taxes)
         json.int("variance", variance)
         json.int("voided_sales", voidedSales)
         return json.text
+    }
+
+    private static func writeTender(_ json: inout EventJSONWriter, _ pair: (key: String, value: Int64)) {
+        json.int("amount", pair.value)
+        json.string("tender", pair.key)
     }
 
     /// Hex SHA-256 of the previous hash's bytes and the canonical text.

@@ -22,6 +22,9 @@ struct TillCompletion {
     var priced: PricedBasket
     var tenders: [PlannedTender]
     var rounding: Int64
+    /// Decided once, when the tenders were checked against the offline policy: a hub that
+    /// goes or comes back mid-completion does not change how this sale's cards are taken.
+    var cardsOnline: Bool
     var orderId = ""
     var number = ""
     var paymentIds: [String] = []
@@ -90,7 +93,7 @@ extension OutpostNode {
     /// Resolves barcodes, prices every line (an override only with a manager's approval, hand
     /// discounts within the cashier's limit or approved), applies the promotions and tax.
     /// `approval` is the request's; approvals the basket holds already count.
-    func priceBasket(_ basket: inout TillBasket, caller: TillCaller, approval: LooseJSON?) throws -> PricedBasket {
+    func priceBasket(_ basket: inout TillBasket, currency: String, caller: TillCaller, approval: LooseJSON?) throws -> PricedBasket {
         var lines: [PricedLine] = [], listPrices: [String: Int64] = [:], handOff: [String: Int64] = [:]
         var currencies = Set<String>()
         let limit = config.pos.cashierDiscountLimitPercent
@@ -132,9 +135,10 @@ extension OutpostNode {
             }
             if off > 0 { handOff[line.sku, default: 0] += off }
         }
-        guard currencies.count <= 1 else { throw HTTPError(.validation, detail: "the lines are priced in \(currencies.sorted().joined(separator: ", ")); one currency per sale") }
-        let shiftCurrency = try openShift(device: caller.device)?.currency
-        let currency = currencies.first ?? shiftCurrency ?? "EUR"
+        // The drawer and the Z-report count in the shift's currency: a sale is in it too.
+        guard currencies.isSubset(of: [currency]) else {
+            throw HTTPError(.validation, detail: "the lines are priced in \(currencies.sorted().joined(separator: ", ")); this till's shift takes \(currency)")
+        }
         let (outcome, _) = price(lines, code: basket.code, currency: currency, shipping: 0)
         let codePromotion = basket.code.flatMap { PromotionEngine.promotion(code: $0, in: promotions()) }
         if let code = basket.code, let refusal = outcome.codeRefusal ?? codePromotion.flatMap({ customerRefusal($0, customer: basket.customer) }) {
@@ -242,7 +246,11 @@ extension OutpostNode {
             let id = try Self.tillId(request.parameter("id"), "the sale id")
             guard let row = try tillSale(id), row.device == tillDevice(request) else { throw HTTPError(.notFound, detail: "no sale \(id) on this till") }
             var basket = TillBasket.stored(row.basket)
-            let priced = row.state == "open" ? try? priceBasket(&basket, caller: TillCaller(device: row.device, staff: row.staff, role: Self.managerRole), approval: nil) : nil
+            // Shown with the approvals the basket got; none is asked for by a read.
+            let shift = row.state == "open" ? try openShift(device: row.device) : nil
+            let priced = shift.flatMap { shift in
+                try? priceBasket(&basket, currency: shift.currency, caller: TillCaller(device: row.device, staff: row.staff, role: Self.managerRole), approval: nil)
+            }
             return .json(saleJSON(id, state: row.state, basket: basket, priced: priced, receipt: row.receipt))
         }
 
@@ -397,7 +405,7 @@ extension OutpostNode {
             // Approvals given earlier for the same lines still hold.
             basket.approvals = TillBasket.stored(row.basket).approvals
         }
-        let priced = try priceBasket(&basket, caller: caller, approval: members["approval"])
+        let priced = try priceBasket(&basket, currency: shift.currency, caller: caller, approval: members["approval"])
         let text = basket.json.encodedString, nowMs = WallClock.nowMs()
         writer.submit({ [unowned self] db in
             if let row = try tillSale(id), row.state != "open" { throw saleStateError(row.state, "a \(row.state) sale cannot be changed") }
@@ -451,7 +459,7 @@ extension OutpostNode {
         let shift = try requireOpenShift(device: caller.device)
         var basket = TillBasket.stored(row.basket)
         guard !basket.lines.isEmpty else { throw HTTPError(.cartEmpty, detail: "the sale has no lines") }
-        let priced = try priceBasket(&basket, caller: caller, approval: members["approval"])
+        let priced = try priceBasket(&basket, currency: shift.currency, caller: caller, approval: members["approval"])
         let plan: TenderPlan.Outcome
         switch TenderPlan.plan(total: priced.totals.total, currency: priced.totals.currency, tenders: inputs, rounding: config.pos.cashRounding) {
         case .success(let outcome): plan = outcome
@@ -461,7 +469,8 @@ extension OutpostNode {
             throw error
         }
         // Offline, a card over the floor limit needs a manager; the exposure cap holds regardless.
-        if !cardPaymentsOnline {
+        let cardsOnline = cardPaymentsOnline
+        if !cardsOnline {
             let policy = offlinePolicy(for: identity.nodeId)
             var exposure = offlineExposure()
             for tender in plan.tenders where tender.kind == .card {
@@ -478,9 +487,9 @@ extension OutpostNode {
             }
         }
         var completion = TillCompletion(saleId: id, caller: caller, shift: shift.id, requestHash: requestHash, basket: basket, priced: priced,
-                                        tenders: plan.tenders, rounding: plan.rounding)
+                                        tenders: plan.tenders, rounding: plan.rounding, cardsOnline: cardsOnline)
         tills.salesInFlight.insert(id)
-        let offlineHeld = cardPaymentsOnline ? 0 : plan.tenders.filter { $0.kind == .card }.reduce(Int64(0)) { $0 + $1.amount }
+        let offlineHeld = cardsOnline ? 0 : plan.tenders.filter { $0.kind == .card }.reduce(Int64(0)) { $0 + $1.amount }
         offlineExposureInFlight += offlineHeld
         let finish: (Result<Response, any Error>) -> Void = { [unowned self] result in
             tills.salesInFlight.remove(id)
@@ -557,7 +566,7 @@ extension OutpostNode {
             c.answers.append(.cash)
             return takeTenders(c, index: index + 1, finish: finish)
         }
-        if !cardPaymentsOnline {
+        if !c.cardsOnline {
             c.answers.append(.stored(deadlineMs: WallClock.nowMs() + offlinePolicy(for: identity.nodeId).deadlineMs))
             return takeTenders(c, index: index + 1, finish: finish)
         }
@@ -591,20 +600,11 @@ extension OutpostNode {
     /// A card refused: the cards already approved are voided, the stock and payments released,
     /// the sale open again for other tenders.
     private func undoSale(_ c: TillCompletion, finish: @escaping (Result<Response, any Error>) -> Void) {
-        let me = identity.nodeId
         for (index, answer) in c.answers.enumerated() { if case .approved = answer { gateway.void(paymentId: c.paymentIds[index]) { _ in } } }
         guard case .refused(let reason, let detail)? = c.answers.last else { return finish(.failure(HTTPError(.internalError, detail: "no refusal to report"))) }
         writer.submit({ [unowned self] _ in
-            try releaseStock(c.allocations, reference: c.orderId, actor: c.caller.staff)
-            try releaseRedemption(c.priced.redemption?.id)
-            for (index, paymentId) in c.paymentIds.enumerated() {
-                var event = PaymentEvent(kind: index == c.answers.count - 1 ? .declined : .voided, atMs: WallClock.nowMs(), node: me)
-                event.order = c.orderId
-                if event.kind == .declined { event.code = reason }
-                try addEvents([event.text], key: paymentId, in: Self.paymentsCollection)
-            }
-            _ = try database.execute("UPDATE pos_sales SET state = 'open', order_id = NULL, number = NULL, payments = NULL, allocations = NULL, request_hash = NULL WHERE id = ?",
-                                     [c.saleId])
+            try reopenSale(c.saleId, orderId: c.orderId, paymentIds: c.paymentIds, allocations: c.allocations, redemption: c.priced.redemption?.id,
+                           actor: c.caller.staff, declined: (c.answers.count - 1, reason))
         }, completion: { [unowned self] result in
             replicatedChanged()
             if case .failure(let error) = result { return finish(.failure(error)) }
@@ -741,6 +741,23 @@ extension OutpostNode {
         ])
     }
 
+    /// Inside a transaction: gives back what a completion reserved (stock, a capped code's
+    /// redemption), closes each of its payments (voided; `declined` the card that was refused)
+    /// and opens the sale again for the terminal's next try.
+    private func reopenSale(_ sale: String, orderId: String, paymentIds: [String], allocations: [StockAllocation], redemption: String?, actor: String,
+                            declined: (index: Int, reason: String)? = nil) throws {
+        try releaseStock(allocations, reference: orderId, actor: actor)
+        try releaseRedemption(redemption)
+        for (index, paymentId) in paymentIds.enumerated() {
+            var event = PaymentEvent(kind: index == declined?.index ? .declined : .voided, atMs: WallClock.nowMs(), node: identity.nodeId)
+            event.order = orderId
+            if event.kind == .declined { event.code = declined?.reason }
+            try addEvents([event.text], key: paymentId, in: Self.paymentsCollection)
+        }
+        _ = try database.execute("UPDATE pos_sales SET state = 'open', order_id = NULL, number = NULL, payments = NULL, allocations = NULL, request_hash = NULL WHERE id = ?",
+                                 [sale])
+    }
+
     /// At start: completions a crash cut short between reservation and answer. The terminal got
     /// no receipt, so nothing of them may stand: cards are voided, stock given back, and the
     /// sale is open again; the terminal's retry completes it afresh.
@@ -748,21 +765,13 @@ extension OutpostNode {
         let rows = (try? database.query("SELECT id, order_id, payments, allocations, basket, staff FROM pos_sales WHERE state = 'completing'") {
             ($0.string(0), $0.optionalString(1) ?? "", $0.optionalString(2) ?? "", $0.optionalString(3) ?? "", $0.string(4), $0.string(5))
         }) ?? []
-        let me = identity.nodeId
         for (sale, orderId, payments, allocations, basket, staff) in rows {
             let paymentIds = payments.split(separator: ",").map(String.init)
             for paymentId in paymentIds where paymentState(paymentId)?.isCash == false { gateway.void(paymentId: paymentId) { _ in } }
             let redemption = TillBasket.stored(basket).code.flatMap { PromotionEngine.promotion(code: $0, in: promotions()) }.flatMap { $0.usageCap == nil ? nil : $0.id }
             writer.submit({ [unowned self] _ in
-                try releaseStock(Self.allocations(from: allocations), reference: orderId, actor: "recovery")
-                try releaseRedemption(redemption)
-                for paymentId in paymentIds {
-                    var voided = PaymentEvent(kind: .voided, atMs: WallClock.nowMs(), node: me)
-                    voided.order = orderId
-                    try addEvents([voided.text], key: paymentId, in: Self.paymentsCollection)
-                }
-                _ = try database.execute("UPDATE pos_sales SET state = 'open', order_id = NULL, number = NULL, payments = NULL, allocations = NULL, request_hash = NULL WHERE id = ?",
-                                         [sale])
+                try reopenSale(sale, orderId: orderId, paymentIds: paymentIds, allocations: Self.allocations(from: allocations), redemption: redemption,
+                               actor: "recovery")
             }, completion: { [unowned self] result in
                 if case .failure(let error) = result { return logger.error("could not release an interrupted till sale", metadata: ["sale": "\(sale)", "error": "\(error)"]) }
                 logger.notice("interrupted till sale released", metadata: ["sale": "\(sale)", "staff": "\(staff)"])

@@ -127,9 +127,11 @@ extension OutpostNode {
         let caller = try tillCaller(request)
         var fields = InputFields(try Self.jsonObject(request), known: ["id", "float", "currency"], what: "shift")
         let id = fields.text("id"), float = fields.count("float", 0...100_000_000_000)
-        let currency = fields.text("currency") ?? regionCurrency()
+        let currency = fields.text("currency") ?? regionCurrency() ?? ""
         if float == nil { fields.fail("float", "is required: the cash counted into the drawer, in minor units") }
-        if currency.count != 3 || !currency.allSatisfy({ $0.isASCII && $0.isUppercase }) { fields.fail("currency", "must be a currency code") }
+        if currency.count != 3 || !currency.allSatisfy({ $0.isASCII && $0.isUppercase }) {
+            fields.fail("currency", "must be a currency code (nothing is priced in this region yet to take it from)")
+        }
         try fields.check()
         let shiftId = try Self.tillId(id, "id"), nowMs = WallClock.nowMs()
         writer.submit({ [unowned self] db -> (opened: Int64, float: Int64, currency: String) in
@@ -154,11 +156,13 @@ extension OutpostNode {
         })
     }
 
-    /// The currency the region's prices are in (the first active product's), for a shift that
-    /// does not name one.
-    private func regionCurrency() -> String {
-        (try? database.queryOne("SELECT currency FROM pos_shifts ORDER BY opened_ms DESC LIMIT 1") { $0.string(0) })
-            ?? DemoCatalog.currency(region: config.region)
+    /// The currency most of the region's active products are priced in, for a shift that does
+    /// not name one (nil: nothing is priced here yet).
+    private func regionCurrency() -> String? {
+        try? database.queryOne("""
+            SELECT currency FROM catalog_products WHERE status = 'active' AND currency IS NOT NULL
+            GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1
+            """) { $0.string(0) }
     }
 
     private func recordCashMovement(id: String, shift: String, kind: String, amount: Int64, reason: String?, caller: TillCaller, approvedBy: String?,
@@ -334,7 +338,9 @@ extension OutpostNode {
                     try desk.ledger.open(account)
                     desk.openAccounts.insert(account.id)
                 }
-                _ = try desk.ledger.checkpoint(id: id, account: cash.id, amount: report.counted, code: "z_report", reference: report.hash, atMs: report.closedMs)
+                // Anchored before (a replay, or a later report of the till arrived): its variance went in with it.
+                guard case .created = try desk.ledger.checkpoint(id: id, account: cash.id, amount: report.counted, code: "z_report", reference: report.hash,
+                                                                 atMs: report.closedMs) else { continue }
                 if report.variance != 0 {
                     let over = report.variance > 0
                     _ = try desk.ledger.create([TransferRequest(id: "z-variance:\(key):\(report.seq)", debit: over ? cash.id : overShort.id,
