@@ -77,8 +77,8 @@ public final class OutpostNode {
     /// Products decoded from their replicated fields, with the catalog version they were read at.
     var productCache: [String: (stamp: UInt64, product: Product?)] = [:]
     /// Test-only: `OUTPOST_TEST_FAULT=exit-after-reservation` makes the process exit at once
-    /// (no cleanup, like kill -9) after a checkout's reservation committed and before the
-    /// acquirer is asked, so the crash test can hit exactly that window.
+    /// (no cleanup, like kill -9) after a checkout's (or a till sale's) reservation committed and
+    /// before the acquirer is asked, so the crash tests can hit exactly that window.
     let exitsAfterReservation = ProcessStats.environment("OUTPOST_TEST_FAULT") == "exit-after-reservation"
     /// Test-only: `OUTPOST_TEST_FAULT=exit-before-settlement-commit` makes the hub exit at once
     /// after its first settlement pass asked the acquirer and before that pass's batch commits.

@@ -64,6 +64,10 @@ public struct Receipt: Equatable, Sendable {
     public var copy = false
     /// A refund slip (a return): amounts are paid back.
     public var isRefund = false
+    /// On a refund slip: what the shopper took instead of some returned units, at the price
+    /// paid (it shows as a discount "Exchange" of the same amount), and its order's number.
+    public var exchanges: [Line] = []
+    public var exchangeNumber: String?
 
     public init(header: [String], number: String, orderId: String, at: String, device: String, cashier: String, currency: String, lines: [Line],
                 discounts: [(name: String, amount: Int64)], subtotal: Int64, tax: Int64, taxIncluded: Bool, total: Int64, rounding: Int64,
@@ -103,6 +107,7 @@ public struct Receipt: Equatable, Sendable {
             return String(repeating: " ", count: max(0, (width - cut.count) / 2)) + cut
         }
         func row(_ left: String, _ right: String) -> String {
+            guard !right.isEmpty else { return String(left.prefix(width)) }
             let room = width - right.count - 1
             let shown = left.count > room ? String(left.prefix(max(0, room))) : left
             return shown + String(repeating: " ", count: max(1, width - shown.count - right.count)) + right
@@ -134,6 +139,14 @@ public struct Receipt: Equatable, Sendable {
             if let list = line.listPrice { out.append(row("  (was \(money(list)))", "")) }
             if line.discount > 0 { out.append(row("  Discount", money(-line.discount))) }
         }
+        if !exchanges.isEmpty {
+            out.append(rule)
+            out.append(row("Exchanged for", exchangeNumber ?? ""))
+            for line in exchanges {
+                out += wrapped(line.name + " (" + line.sku + ")")
+                out.append(row("  \(line.quantity) x \(money(line.unitPrice))", money(line.amount)))
+            }
+        }
         out.append(rule)
         out.append(row("Subtotal", money(subtotal)))
         for discount in discounts where discount.amount > 0 { out.append(row(discount.name, money(-discount.amount))) }
@@ -155,7 +168,7 @@ public struct Receipt: Equatable, Sendable {
             out.append(rule)
             for approval in approvals { out += wrapped("Approved: " + approval) }
         }
-        out.append(rule)
+        if out.last != rule { out.append(rule) }
         out.append(centred(isRefund ? "Keep this slip" : "Thank you"))
         return out.map { $0.count > width ? String($0.prefix(width)) : $0 }.joined(separator: "\n") + "\n"
     }

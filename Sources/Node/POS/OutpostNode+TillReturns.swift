@@ -30,9 +30,11 @@ extension OutpostNode {
             operationId: "tillReturn", summary: "Take goods back and refund them: with a receipt to its original tenders, without one in cash (a manager approves).",
             description: """
                 Body: {"id": made by the terminal, "receipt": receipt number (typed or scanned; omit for none), \
-                "items": [{"sku", "quantity", "reason"?}], "restock"?: true (false: written off), "approval"?: {"staff", "pin"}}. \
+                "items": [{"sku", "quantity", "reason"?, "exchange_sku"?}], "restock"?: true (false: written off), "approval"?: {"staff", "pin"}}. \
                 With a receipt the refund is what was paid for the units (after discounts, tax in proportion), back to the sale's cards \
-                first, then its cash; without one, today's price in cash, if [pos] returns_without_receipt allows. The same request again \
+                first, then its cash; without one, today's price in cash, if [pos] returns_without_receipt allows. A unit with `exchange_sku` \
+                is swapped for that variant of the same product at the price paid (a receipt is needed): the shopper takes it now, in a new \
+                order paid by the return, and that unit refunds nothing. The same request again \
                 answers the same refund slip; the same id with another body is refused.
                 """,
             tags: ["pos"], requestBody: .init(0, "What comes back.", schema: ["type": "object", "required": ["id", "items"]]),
@@ -69,7 +71,13 @@ extension OutpostNode {
                 if case .string(let given)? = item["reason"] {
                     if ReturnPolicy.reasons.contains(given) { reason = given } else { fields.fail("items[\(index)].reason", "must be one of \(ReturnPolicy.reasons.joined(separator: ", "))") }
                 }
-                items.append(OrderItem(sku: sku, quantity: quantity, reason: reason))
+                var exchangeSku: String?
+                switch item["exchange_sku"] {
+                case nil, .null?: break
+                case .string(let other)? where !other.isEmpty: exchangeSku = other
+                default: fields.fail("items[\(index)].exchange_sku", "must be a SKU")
+                }
+                items.append(OrderItem(sku: sku, quantity: quantity, reason: reason, exchangeSku: exchangeSku))
             }
         } else {
             fields.fail("items", "must hold 1 to 100 {sku, quantity, reason?}")
@@ -97,6 +105,9 @@ extension OutpostNode {
             if let number {
                 try planReturnWithReceipt(&r, number: number)
             } else {
+                guard !items.contains(where: { $0.exchangeSku != nil }) else {
+                    throw HTTPError(.validation, detail: "an exchange needs the receipt: the replacement is given at the price that was paid")
+                }
                 guard config.pos.returnsWithoutReceipt else {
                     throw HTTPError(.returnRefused, detail: "this store takes returns with a receipt only; find the receipt by its number")
                 }
@@ -124,9 +135,16 @@ extension OutpostNode {
         var asked: [String: Int64] = [:]
         for item in r.items { asked[item.sku, default: 0] += item.quantity }
         for (sku, units) in asked.sorted(by: { $0.key < $1.key }) where units > (returnable[sku] ?? 0) {
-            var error = HTTPError(.returnRefused, detail: "\(units) of \(sku) asked back; \(returnable[sku] ?? 0) on receipt \(number) and not yet returned")
-            error.problem.extensions = [("reason", .string("not_returnable"))]
-            throw error
+            throw returnRefused("not_returnable", "\(units) of \(sku) asked back; \(returnable[sku] ?? 0) on receipt \(number) and not yet returned")
+        }
+        var replacements: [String: Int64] = [:]
+        for item in r.items {
+            guard let other = item.exchangeSku, let line = placed.lines?.first(where: { $0.sku == item.sku }) else { continue }
+            try checkExchange(line, for: other)
+            replacements[other, default: 0] += item.quantity
+        }
+        for (sku, units) in replacements.sorted(by: { $0.key < $1.key }) where try stockPlan(sku: sku, units: units).plan == nil {
+            throw HTTPError(.insufficientStock, detail: "this store may not sell \(units) of \(sku) now: refund the return and sell what is here, or order it")
         }
         r.orderId = orderId
         r.number = number
@@ -190,6 +208,7 @@ extension OutpostNode {
         writer.submit({ [unowned self] _ -> String in
             let nowMs = WallClock.nowMs(), returnId = "ret-" + r.id
             let location = myStockLocation
+            var exchange: (orderId: String, number: String, lines: [Receipt.Line])?
             if let orderId = r.orderId {
                 var requested = OrderEvent(kind: .returnRequested, atMs: nowMs, node: me)
                 requested.items = r.items
@@ -197,10 +216,21 @@ extension OutpostNode {
                 var received = OrderEvent(kind: .returnReceived, atMs: nowMs, node: me)
                 received.returnId = returnId
                 received.items = r.items.map { OrderItem(sku: $0.sku, quantity: $0.quantity, disposition: r.restock ? .restock : .writeOff, location: r.restock ? location : nil) }
-                var refunded = OrderEvent(kind: .refunded, atMs: nowMs, node: me)
-                refunded.returnId = returnId
-                refunded.amount = r.amount
-                try addEvents([requested.text, received.text, refunded.text], key: orderId, in: Self.ordersCollection)
+                let exchangeId = r.items.contains { $0.exchangeSku != nil } ? "o-\(me)-x-\(r.id)" : nil
+                received.exchangeOrder = exchangeId
+                var events = [requested, received]
+                if r.amount > 0 {
+                    var refunded = OrderEvent(kind: .refunded, atMs: nowMs, node: me)
+                    refunded.returnId = returnId
+                    refunded.amount = r.amount
+                    events.append(refunded)
+                }
+                try addEvents(events.map(\.text), key: orderId, in: Self.ordersCollection)
+                if let exchangeId, let state = orderState(orderId), let thisReturn = state.findReturn(returnId) {
+                    let given = try placeExchange(thisReturn, of: state, originalId: orderId, exchangeId: exchangeId, handedOver: true)
+                    exchange = (exchangeId, orderState(exchangeId)?.placed?.number ?? exchangeId,
+                                given.map { Receipt.Line(name: $0.name, sku: $0.sku, quantity: $0.quantity, unitPrice: $0.unitPrice) })
+                }
             }
             var tenders: [Receipt.Tender] = []
             var cash: Int64 = 0, card: Int64 = 0
@@ -241,13 +271,16 @@ extension OutpostNode {
             } else {
                 lines = r.lines.map { Receipt.Line(name: $0.name, sku: $0.sku, quantity: $0.quantity, unitPrice: $0.unitPrice) }
             }
+            let exchangeCredit = exchange.map { [(name: "Exchange", amount: $0.lines.reduce(Int64(0)) { $0 + $1.amount })] } ?? []
             var receipt = Receipt(header: [config.shopName] + config.pos.receiptHeader, number: r.number.map { $0 + "-R" } ?? "R-" + r.id,
                                   orderId: r.orderId ?? "", at: WallClock.iso8601(ms: nowMs), device: r.caller.device, cashier: r.caller.staff,
-                                  currency: r.currency, lines: lines, discounts: [], subtotal: lines.reduce(0) { $0 + $1.amount }, tax: r.tax,
+                                  currency: r.currency, lines: lines, discounts: exchangeCredit, subtotal: lines.reduce(0) { $0 + $1.amount }, tax: r.tax,
                                   taxIncluded: config.checkout.pricesIncludeTax, total: r.amount, rounding: cash > 0 ? (cash + card) - r.amount : 0,
                                   tenders: tenders, customer: nil, approvals: r.approvedBy.map { ["refund without receipt by " + $0] } ?? [])
             receipt.isRefund = true
-            let text = receiptJSON(receipt, sale: r.id, payments: r.refunds.map(\.payment)).encodedString
+            receipt.exchanges = exchange?.lines ?? []
+            receipt.exchangeNumber = exchange?.number
+            let text = receiptJSON(receipt, sale: r.id, payments: r.refunds.map(\.payment), exchangeOrder: exchange?.orderId).encodedString
             _ = try database.execute("""
                 INSERT INTO pos_returns(id, device, shift, staff, approved_by, order_id, request_hash, currency, amount, tax, cash, card, receipt, at_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

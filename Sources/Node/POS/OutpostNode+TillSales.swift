@@ -502,6 +502,7 @@ extension OutpostNode {
         writer.submit({ [unowned self] _ in try reserveSale(&completion); return completion }, completion: { [unowned self] result in
             switch result {
             case .success(let reserved):
+                if exitsAfterReservation { ProcessStats.exitNow(137) }
                 replicatedChanged()
                 takeTenders(reserved, index: 0, finish: finish)
             case .failure(let error):
@@ -632,13 +633,7 @@ extension OutpostNode {
             var paid = OrderEvent(kind: .paid, atMs: nowMs, node: me)
             paid.payment = c.paymentIds.first
             paid.amount = c.priced.totals.total
-            // Handed over at the counter: shipped and delivered from this store at once, so the
-            // order is returnable like any delivered one.
-            var handed = OrderEvent(kind: .shipped, atMs: nowMs, node: me)
-            handed.location = myStockLocation
-            handed.carrier = "in_store"
-            let delivered = OrderEvent(kind: .delivered, atMs: nowMs, node: me)
-            let events = [placed, paid, handed, delivered]
+            let events = [placed, paid] + handedOverInStore(atMs: nowMs)
             let texts = events.map(\.text)
             for (event, text) in zip(events, texts) { orderEvents.remember(event, text: text) }
             try addEvents(texts, key: c.orderId, in: Self.ordersCollection)
@@ -714,19 +709,24 @@ extension OutpostNode {
     }
 
     /// The receipt as JSON, with its printable text (and the text of a copy, for reprints).
-    func receiptJSON(_ receipt: Receipt, sale: String, payments: [String]) -> JSONValue {
+    func receiptJSON(_ receipt: Receipt, sale: String, payments: [String], exchangeOrder: String? = nil) -> JSONValue {
         var copy = receipt
         copy.copy = true
+        func lineJSON(_ line: Receipt.Line) -> JSONValue {
+            var members = [JSONMember("sku", .string(line.sku)), JSONMember("name", .string(line.name)), JSONMember("quantity", .int(line.quantity)),
+                           JSONMember("unit_price", .int(line.unitPrice)), JSONMember("amount", .int(line.amount)), JSONMember("discount", .int(line.discount))]
+            if let list = line.listPrice { members.append(JSONMember("list_price", .int(list))) }
+            return .object(members)
+        }
+        let exchange: JSONValue = exchangeOrder.map { order in
+            .object([JSONMember("order_id", .string(order)), JSONMember("number", receipt.exchangeNumber.map { .string($0) } ?? .null),
+                     JSONMember("lines", .array(receipt.exchanges.map(lineJSON)))])
+        } ?? .null
         return .object([
             JSONMember("number", .string(receipt.number)), JSONMember("order_id", .string(receipt.orderId)), JSONMember("sale", .string(sale)),
             JSONMember("at", .string(receipt.at)), JSONMember("device", .string(receipt.device)), JSONMember("cashier", .string(receipt.cashier)),
             JSONMember("refund", .bool(receipt.isRefund)), JSONMember("currency", .string(receipt.currency)),
-            JSONMember("lines", .array(receipt.lines.map { line in
-                var members = [JSONMember("sku", .string(line.sku)), JSONMember("name", .string(line.name)), JSONMember("quantity", .int(line.quantity)),
-                               JSONMember("unit_price", .int(line.unitPrice)), JSONMember("amount", .int(line.amount)), JSONMember("discount", .int(line.discount))]
-                if let list = line.listPrice { members.append(JSONMember("list_price", .int(list))) }
-                return .object(members)
-            })),
+            JSONMember("lines", .array(receipt.lines.map(lineJSON))), JSONMember("exchange", exchange),
             JSONMember("discounts", .array(receipt.discounts.map { .object([JSONMember("name", .string($0.name)), JSONMember("amount", .int($0.amount))]) })),
             JSONMember("subtotal", .int(receipt.subtotal)), JSONMember("tax", .int(receipt.tax)), JSONMember("tax_included", .bool(receipt.taxIncluded)),
             JSONMember("total", .int(receipt.total)), JSONMember("rounding", .int(receipt.rounding)),

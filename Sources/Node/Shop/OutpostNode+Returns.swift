@@ -49,7 +49,7 @@ extension OutpostNode {
 
     // MARK: Checks
 
-    private func returnRefused(_ reason: String, _ detail: String) -> HTTPError {
+    func returnRefused(_ reason: String, _ detail: String) -> HTTPError {
         var error = HTTPError(.returnRefused, detail: detail)
         error.problem.extensions = [("reason", .string(reason))]
         return error
@@ -86,12 +86,7 @@ extension OutpostNode {
             case nil, .null?: break
             case .string(let other)?:
                 guard let line = state.placed?.lines?.first(where: { $0.sku == sku }) else { break }
-                guard let offer = try? sellable(other), offer.product.id == line.productId else {
-                    throw returnRefused("exchange_unavailable", "\(other) is not a variant of \(line.name) sold here now")
-                }
-                guard offer.price.amount == line.unitPrice else {
-                    throw returnRefused("exchange_price_differs", "\(other) costs \(offer.price.amount) now; \(line.unitPrice) was paid: return it and order the other")
-                }
+                try checkExchange(line, for: other)
                 exchangeSku = other
             default: throw HTTPError(.validation, detail: "items[\(index)].exchange_sku must be a SKU")
             }
@@ -103,6 +98,17 @@ extension OutpostNode {
             throw returnRefused("not_returnable", "\(units) of \(sku) asked back; \(returnable[sku] ?? 0) shipped and not yet in a return")
         }
         return items
+    }
+
+    /// An exchange is for another variant of the same product, sold here now at the price that
+    /// was paid; anything else is a return and a new purchase.
+    func checkExchange(_ line: PricedLine, for other: String) throws(HTTPError) {
+        guard let offer = try? sellable(other), offer.product.id == line.productId else {
+            throw returnRefused("exchange_unavailable", "\(other) is not a variant of \(line.name) sold here now")
+        }
+        guard offer.price.amount == line.unitPrice else {
+            throw returnRefused("exchange_price_differs", "\(other) costs \(offer.price.amount) now; \(line.unitPrice) was paid: return it and order the other")
+        }
     }
 
     /// What the store did with each returned unit: as sent, or by default every unit restocked
@@ -159,9 +165,12 @@ extension OutpostNode {
     }
 
     /// The exchange's new order: the replacement SKUs at the price paid for what came back, paid
-    /// in full by the return (a discount line of the whole amount), shipped as the original.
-    private func placeExchange(_ r: OrderReturn, of state: OrderState, originalId: String, exchangeId: String) throws {
-        guard let original = state.placed, let currency = original.totals?.currency else { return }
+    /// in full by the return (a discount line of the whole amount), shipped as the original; at a
+    /// till (`handedOver`) the shopper leaves with it, so it is shipped and delivered at once.
+    /// Returns the new order's lines.
+    @discardableResult
+    func placeExchange(_ r: OrderReturn, of state: OrderState, originalId: String, exchangeId: String, handedOver: Bool = false) throws -> [PricedLine] {
+        guard let original = state.placed, let currency = original.totals?.currency else { return [] }
         let me = identity.nodeId
         var lines: [PricedLine] = [], plans: [(key: String, units: Int64)] = []
         for item in r.items {
@@ -173,7 +182,7 @@ extension OutpostNode {
             let name = (try? sellable(sku)).flatMap { Product.localized($0.product.names, config.locale, fallback: config.locale) } ?? paid.name
             lines.append(PricedLine(sku: sku, productId: paid.productId, name: name, quantity: item.quantity, unitPrice: paid.unitPrice))
         }
-        guard !lines.isEmpty else { return }
+        guard !lines.isEmpty else { return [] }
         let goods = lines.reduce(Int64(0)) { $0 + $1.amount }
         let credit = DiscountLine(promotion: DiscountLine.exchangePromotion, name: "Exchange for \(original.number ?? originalId)", code: nil, amount: goods, shipping: 0,
                                   lines: Dictionary(lines.map { ($0.sku, $0.amount) }, uniquingKeysWith: +))
@@ -195,7 +204,18 @@ extension OutpostNode {
         paid.amount = 0
         try takeStock(plans)
         try recordMovements(placed.allocations ?? [], sign: -1, reason: .sold, reference: exchangeId, actor: "exchange")
-        try addEvents([placed.text, paid.text], key: exchangeId, in: Self.ordersCollection)
+        let events = [placed, paid] + (handedOver ? handedOverInStore(atMs: at) : [])
+        try addEvents(events.map(\.text), key: exchangeId, in: Self.ordersCollection)
+        return lines
+    }
+
+    /// Goods the shopper takes from the counter: shipped and delivered from this store at once,
+    /// so the order is returnable like any delivered one.
+    func handedOverInStore(atMs: Int64) -> [OrderEvent] {
+        var handed = OrderEvent(kind: .shipped, atMs: atMs, node: identity.nodeId)
+        handed.location = myStockLocation
+        handed.carrier = "in_store"
+        return [handed, OrderEvent(kind: .delivered, atMs: atMs, node: identity.nodeId)]
     }
 
     // MARK: Routes
