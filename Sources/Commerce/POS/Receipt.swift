@@ -100,12 +100,26 @@ public struct Receipt: Equatable, Sendable {
     /// The slip, `width` columns of plain text (42 fits 80 mm ESC/POS paper in font A), lines
     /// ending in LF, ASCII where the names are; names too long wrap.
     public func text(width: Int = 42) -> String {
+        slipLines(width: width, copy: copy).joined(separator: "\n") + "\n"
+    }
+
+    /// The slip and its reprint (marked COPY), laid out once: a completion keeps both.
+    public func texts(width: Int = 42) -> (slip: String, copy: String) {
+        var lines = slipLines(width: width, copy: false)
+        let slip = lines.joined(separator: "\n") + "\n"
+        lines.insert(Self.centred("*** COPY ***", width: width), at: header.count)
+        return (slip, lines.joined(separator: "\n") + "\n")
+    }
+
+    private static func centred(_ text: String, width: Int) -> String {
+        let cut = text.count > width ? String(text.prefix(width)) : text
+        return String(repeating: " ", count: max(0, (width - cut.count) / 2)) + cut
+    }
+
+    private func slipLines(width: Int, copy: Bool) -> [String] {
         var out: [String] = []
         let rule = String(repeating: "-", count: width)
-        func centred(_ text: String) -> String {
-            let cut = String(text.prefix(width))
-            return String(repeating: " ", count: max(0, (width - cut.count) / 2)) + cut
-        }
+        func centred(_ text: String) -> String { Self.centred(text, width: width) }
         func row(_ left: String, _ right: String) -> String {
             guard !right.isEmpty else { return String(left.prefix(width)) }
             let room = width - right.count - 1
@@ -129,7 +143,7 @@ public struct Receipt: Equatable, Sendable {
         if isRefund { out.append(centred("REFUND")) }
         out.append(rule)
         out.append(row("Receipt " + number, ""))
-        out.append(row(at.replacingOccurrences(of: "T", with: " ").prefix(16).description, "Till " + device))
+        out.append(row(String(at.prefix(16).map { $0 == "T" ? " " : $0 }), "Till " + device))
         out.append(row("Cashier " + cashier, ""))
         if let customer { out.append(row("Customer " + customer, "")) }
         out.append(rule)
@@ -170,7 +184,7 @@ public struct Receipt: Equatable, Sendable {
         }
         if out.last != rule { out.append(rule) }
         out.append(centred(isRefund ? "Keep this slip" : "Thank you"))
-        return out.map { $0.count > width ? String($0.prefix(width)) : $0 }.joined(separator: "\n") + "\n"
+        return out.map { $0.count > width ? String($0.prefix(width)) : $0 }
     }
 
     /// "12.50", "-0.02", "1200" (JPY): the amount in the currency's decimal digits, no symbol.

@@ -710,8 +710,7 @@ extension OutpostNode {
 
     /// The receipt as JSON, with its printable text (and the text of a copy, for reprints).
     func receiptJSON(_ receipt: Receipt, sale: String, payments: [String], exchangeOrder: String? = nil) -> JSONValue {
-        var copy = receipt
-        copy.copy = true
+        let texts = receipt.texts()
         func lineJSON(_ line: Receipt.Line) -> JSONValue {
             var members = [JSONMember("sku", .string(line.sku)), JSONMember("name", .string(line.name)), JSONMember("quantity", .int(line.quantity)),
                            JSONMember("unit_price", .int(line.unitPrice)), JSONMember("amount", .int(line.amount)), JSONMember("discount", .int(line.discount))]
@@ -737,7 +736,7 @@ extension OutpostNode {
             })),
             JSONMember("change", .int(receipt.change)), JSONMember("customer", receipt.customer.map { .string($0) } ?? .null),
             JSONMember("approvals", .array(receipt.approvals.map { .string($0) })),
-            JSONMember("text", .string(receipt.text())), JSONMember("copy_text", .string(copy.text())),
+            JSONMember("text", .string(texts.slip)), JSONMember("copy_text", .string(texts.copy)),
         ])
     }
 

@@ -1,0 +1,71 @@
+# Shared by bench/checkout.sh and bench/pos.sh (sourced, not run).
+
+# The reference both compare against, measured in the same run on the same disk: Python's sqlite3
+# inserting one 400-byte row per transaction (one fsync each), then 1,000 rows per transaction,
+# WAL with synchronous=FULL. Prints "single/s batched/s".
+sqlite_reference() {
+  python3 - "$1" <<'PY'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=FULL")
+db.execute("CREATE TABLE IF NOT EXISTS orders(id TEXT PRIMARY KEY, body BLOB)")
+row = b"x" * 400
+n, start = 0, time.time()
+while time.time() - start < 3:
+    db.execute("BEGIN"); db.execute("INSERT INTO orders VALUES (?, ?)", (f"single-{time.time_ns()}-{n}", row)); db.execute("COMMIT"); n += 1
+single = n / (time.time() - start)
+n, start = 0, time.time()
+while time.time() - start < 3:
+    db.execute("BEGIN")
+    for _ in range(1000):
+        db.execute("INSERT INTO orders VALUES (?, ?)", (f"batch-{time.time_ns()}-{n}", row)); n += 1
+    db.execute("COMMIT")
+print(f"{single:.0f} {n / (time.time() - start):.0f}")
+PY
+}
+
+# Starts noded pinned to core 0 with config $2 in data directory $1; sets NODED_PID, NODE_URL and
+# ADMIN_TOKEN once it listens. Its log goes to $1.log.
+start_noded() {
+  taskset -c 0 .build/release/noded --config "$2" --data-dir "$1" --listen 127.0.0.1:0 2>"$1.log" &
+  NODED_PID=$!
+  for _ in $(seq 200); do [[ -s $1/node.address ]] && break; sleep 0.05; done
+  NODE_URL=$(cat "$1/node.address"); ADMIN_TOKEN=$(cat "$1/admin.token")
+}
+
+# One product BENCH-1 at 19.99 EUR in region eu, with 1,000,000 units received here.
+seed_bench_product() {
+  curl -sf -o /dev/null -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$NODE_URL/admin/v1/catalog/products" \
+    -d '{"id":"bench","status":"active","name":{"en":"Bench"},"variants":[{"sku":"BENCH-1","prices":[{"region":"eu","currency":"EUR","amount":1999}]}]}'
+  curl -sf -o /dev/null -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$NODE_URL/admin/v1/inventory/receive" -d '{"sku":"BENCH-1","units":1000000}'
+}
+
+# The rows of one table from "key=value" result lines: reads $results (one line per round) and
+# prints the common part of a bench table: rate, refusals, p50/p99, RSS, the reference and ratio.
+# $1: the table's title; $2: what a row of the rate counts.
+print_rounds_table() {
+  python3 - "$1" "$2" "${results[@]}" <<'PY'
+import re, statistics, sys
+title, what = sys.argv[1], sys.argv[2]
+rows = []
+for line in sys.argv[3:]:
+    f = dict(re.findall(r"(\w+)=([\d.,]+)", line))
+    single, batched = (float(x) for x in f["reference"].split(","))
+    rows.append({"rate": float(f["ok"]) / float(f["seconds"]), "bad": int(f["bad"]), "p50": float(f["p50_ms"]), "p99": float(f["p99_ms"]),
+                 "rss": int(f["rss_kb"]) / 1024, "single": single, "batched": batched})
+def cell(key, fmt):
+    values = [r[key] for r in rows]
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+print(f"\n| {title} | median (range) over {len(rows)} rounds |")
+print("|---|---|")
+print(f"| {what}/s (2xx only) | {cell('rate', '{:,.0f}')} |")
+print(f"| refused or failed | {sum(r['bad'] for r in rows)} |")
+print(f"| latency p50 ms | {cell('p50', '{:.2f}')} |")
+print(f"| latency p99 ms | {cell('p99', '{:.2f}')} |")
+print(f"| noded RSS MiB after the run | {cell('rss', '{:.0f}')} |")
+print(f"| reference: SQLite one insert per commit (FULL), rows/s | {cell('single', '{:,.0f}')} |")
+print(f"| reference: SQLite 1,000 inserts per commit (FULL), rows/s | {cell('batched', '{:,.0f}')} |")
+ratio = [r['rate'] / r['single'] for r in rows]
+print(f"| {what}/s ÷ one-commit-per-row inserts/s | {statistics.median(ratio):.2f}x |")
+PY
+}
