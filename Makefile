@@ -30,7 +30,7 @@ soak:
 
 # noded against references measured in the same run, one table each: nginx serving the same
 # bytes (wrk), pycrdt applying the same deltas, nginx and tantivy on the same 100k-product catalog,
-# checkouts against a plain SQLite insert loop in the same fsync mode, the hub's ledger transfers
+# checkouts and completed till sales against a plain SQLite insert loop in the same fsync mode, the hub's ledger transfers
 # against the same insert loop batched alike.
 bench:
 	bash .ci/setup bench
@@ -39,6 +39,7 @@ bench:
 	.build/tools-venv/bin/python3 bench/sync.py
 	.build/tools-venv/bin/python3 bench/catalog.py
 	bash bench/checkout.sh
+	bash bench/pos.sh
 	.build/release/ledger-bench 6
 
 clean:

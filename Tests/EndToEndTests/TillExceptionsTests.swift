@@ -106,6 +106,17 @@ final class TillExceptionsTests: XCTestCase {
         XCTAssertTrue((noReceipt.json["text"] as? String ?? "").contains("refund without receipt by mgr"))
         XCTAssertEqual(try Shop(node: store).stock("SHIRT-XL").here, 11)
 
+        // More lamps than this store's rights: the till asks store B for the rest and waits for
+        // its grant, as a web checkout does.
+        XCTAssertEqual(try till.send("PUT", "/pos/v1/sales/x3", #"{"lines": [{"sku": "LAMP-1", "quantity": 120}]}"#).status, 200)
+        let bulk = try till.send("POST", "/pos/v1/sales/x3/complete", #"{"tenders": [{"kind": "cash", "tendered": 588000}]}"#)
+        XCTAssertEqual(bulk.status, 201, bulk.response.text)
+        XCTAssertTrue(eventually { try Shop(node: fleet.storeB).stock("LAMP-1").available == 200 - 120 })
+        XCTAssertEqual(try till.send("PUT", "/pos/v1/sales/x4", #"{"lines": [{"sku": "LAMP-1", "quantity": 81}]}"#).status, 200)
+        let short = try till.send("POST", "/pos/v1/sales/x4/complete", #"{"tenders": [{"kind": "cash", "tendered": 500000}]}"#)
+        XCTAssertEqual(short.json["type"] as? String, "/problems/insufficient-stock", "81 asked, 80 left in the fleet")
+        XCTAssertEqual(try till.send("POST", "/pos/v1/sales/x4/void").json["state"] as? String, "voided")
+
         // The hub away: a card sale is stored, then returned; the refund waits for the hub,
         // which settles the capture and the refund once each when it is back.
         XCTAssertEqual(try fleet.hub.stop(), 0)
@@ -119,9 +130,9 @@ final class TillExceptionsTests: XCTestCase {
         XCTAssertEqual(cardBack.status, 201, cardBack.response.text)
         XCTAssertEqual((cardBack.json["tenders"] as? [[String: Any]])?.map { $0["kind"] as? String }, ["card"])
 
-        let closed = try till.send("POST", "/pos/v1/shifts/shift-x/close", #"{"counted": \#(5_000 + 5_000 - 2_900)}"#)
+        let closed = try till.send("POST", "/pos/v1/shifts/shift-x/close", #"{"counted": \#(5_000 + 5_000 + 588_000 - 2_900)}"#)
         XCTAssertEqual(closed.status, 200, closed.response.text)
-        XCTAssertEqual(closed.json["sales_by_tender"] as? [String: Int], ["cash": 5_000, "card": 2_500])
+        XCTAssertEqual(closed.json["sales_by_tender"] as? [String: Int], ["cash": 5_000 + 588_000, "card": 2_500])
         XCTAssertEqual(closed.json["refunds_by_tender"] as? [String: Int], ["cash": 2_900, "card": 2_500])
         XCTAssertEqual(closed.json["no_sales"] as? Int, 1)
         XCTAssertEqual(closed.json["variance"] as? Int, 0)

@@ -486,7 +486,7 @@ extension OutpostNode {
                 exposure += tender.amount
             }
         }
-        var completion = TillCompletion(saleId: id, caller: caller, shift: shift.id, requestHash: requestHash, basket: basket, priced: priced,
+        let completion = TillCompletion(saleId: id, caller: caller, shift: shift.id, requestHash: requestHash, basket: basket, priced: priced,
                                         tenders: plan.tenders, rounding: plan.rounding, cardsOnline: cardsOnline)
         tills.salesInFlight.insert(id)
         let offlineHeld = cardsOnline ? 0 : plan.tenders.filter { $0.kind == .card }.reduce(Int64(0)) { $0 + $1.amount }
@@ -499,16 +499,12 @@ extension OutpostNode {
             case .failure(let error): responder.fail(error)
             }
         }
-        writer.submit({ [unowned self] _ in try reserveSale(&completion); return completion }, completion: { [unowned self] result in
+        reserveWaitingForRights(completion, reserve: { [unowned self] attempt, firstAttempt in try reserveSale(&attempt, askPeers: firstAttempt) }) { [unowned self] result in
             switch result {
-            case .success(let reserved):
-                if exitsAfterReservation { ProcessStats.exitNow(137) }
-                replicatedChanged()
-                takeTenders(reserved, index: 0, finish: finish)
-            case .failure(let error):
-                finish(.failure(error))
+            case .success(let reserved): takeTenders(reserved, index: 0, finish: finish)
+            case .failure(let error): finish(.failure(error))
             }
-        })
+        }
     }
 
     private func approveOnce(_ basket: inout TillBasket, _ action: String, caller: TillCaller, approval: LooseJSON?, detail: String) throws {
@@ -518,20 +514,11 @@ extension OutpostNode {
 
     /// First transaction: the order's ids, the stock and each tender's payment, durable before
     /// any card reaches the acquirer.
-    private func reserveSale(_ c: inout TillCompletion) throws {
+    private func reserveSale(_ c: inout TillCompletion, askPeers: Bool) throws {
         guard let row = try tillSale(c.saleId), row.state == "open" else { throw saleStateError("completing", "this sale is being completed; retry to get its receipt") }
         let me = identity.nodeId
-        var plans: [(key: String, units: Int64)] = []
-        for line in c.priced.lines {
-            guard let plan = try stockPlan(sku: line.sku, units: line.quantity).plan else {
-                let fleet: (available: Int64, here: Int64) = (try? catalog.stock(sku: line.sku)) ?? (0, 0)
-                var error = HTTPError(.insufficientStock, detail: "this store may sell \(fleet.here) of \(line.sku) now; \(line.quantity) rung up")
-                error.problem.extensions = [("sku", .string(line.sku)), ("available_here", .int(fleet.here))]
-                throw error
-            }
-            plans += plan
-        }
-        if let promotion = c.priced.redemption { try takeRedemption(promotion, askPeers: true) }
+        let plans = try planStock(c.priced.lines.map { ($0.sku, $0.quantity) }, askPeers: askPeers)
+        if let promotion = c.priced.redemption { try takeRedemption(promotion, askPeers: askPeers) }
         let at = replica.tick(wallMs: WallClock.nowMs())
         let stamp = "\(me)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))"
         c.orderId = "o-" + stamp

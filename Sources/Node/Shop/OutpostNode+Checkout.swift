@@ -172,32 +172,46 @@ extension OutpostNode {
         guard checkoutsInFlight.insert(pending.flightKey).inserted else {
             throw HTTPError(.checkoutInProgress, detail: "this checkout is still being answered", headers: HTTPHeaders([("Retry-After", "1")]))
         }
-        submitReservation(pending, waitingUntilMs: nil, answer: answer)
+        submitReservation(pending, answer: answer)
     }
 
     /// How long a checkout short of stock rights here waits for a peer's grant before it answers
     /// 409 insufficient-stock.
     static let rightsWaitMs: Int64 = 2_000
 
-    /// Reserves (first transaction), then authorizes. Short of rights that another node holds,
-    /// the checkout asks that node once and tries again every tick (100 ms) until the grant has
-    /// arrived or `rightsWaitMs` passed.
-    private func submitReservation(_ pending: PendingCheckout, waitingUntilMs: Int64?, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
+    /// Reserves (first transaction), then authorizes.
+    private func submitReservation(_ pending: PendingCheckout, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
+        reserveWaitingForRights(pending, reserve: { [unowned self] attempt, firstAttempt in try reserve(&attempt, askPeers: firstAttempt) }) { [unowned self] result in
+            switch result {
+            case .success(let reserved):
+                authorize(reserved, attempt: 1, answer: answer)
+            case .failure(let error):
+                checkoutsInFlight.remove(pending.flightKey)
+                answer(.failure(error))
+            }
+        }
+    }
+
+    /// A reservation (a checkout's or a till sale's), committed. Short of stock rights (or a
+    /// capped code's redemptions) that another node holds, the first attempt asks that node and
+    /// the reservation is tried again every tick (100 ms) until the grant has arrived or
+    /// `rightsWaitMs` passed.
+    func reserveWaitingForRights<Attempt>(_ pending: Attempt, waitingUntilMs: Int64? = nil, reserve: @escaping (inout Attempt, _ firstAttempt: Bool) throws -> Void,
+                                          completion: @escaping (Result<Attempt, any Error>) -> Void) {
         var attempt = pending
         let firstAttempt = waitingUntilMs == nil
-        writer.submit({ [unowned self] _ in try reserve(&attempt, askPeers: firstAttempt); return attempt }, completion: { [unowned self] result in
+        writer.submit({ _ in try reserve(&attempt, firstAttempt); return attempt }, completion: { [unowned self] result in
             switch result {
             case .success(let reserved):
                 if exitsAfterReservation { ProcessStats.exitNow(137) }
                 replicatedChanged()
-                authorize(reserved, attempt: 1, answer: answer)
+                completion(.success(reserved))
             case .failure(let error as HTTPError) where [.insufficientStock, .discountCodeExhausted].contains(error.problem.type) && error.headers["Retry-After"] != nil
                 && (waitingUntilMs ?? Int64.max) > WallClock.nowMs():
                 let until = waitingUntilMs ?? WallClock.nowMs() + Self.rightsWaitMs
-                waitingForRights.append { [unowned self] in submitReservation(pending, waitingUntilMs: until, answer: answer) }
+                waitingForRights.append { [unowned self] in reserveWaitingForRights(pending, waitingUntilMs: until, reserve: reserve, completion: completion) }
             case .failure(let error):
-                checkoutsInFlight.remove(pending.flightKey)
-                answer(.failure(error))
+                completion(.failure(error))
             }
         })
     }
@@ -275,29 +289,7 @@ extension OutpostNode {
     /// is durable before the acquirer hears of the payment.
     private func reserve(_ pending: inout PendingCheckout, askPeers: Bool) throws {
         let me = identity.nodeId
-        // Plan every line before changing anything: a line short of stock refuses the lot.
-        var plans: [(key: String, units: Int64)] = []
-        for line in pending.lines {
-            let (plan, counters) = try stockPlan(sku: line.sku, units: line.quantity)
-            guard let plan else {
-                let here = counters.reduce(Int64(0)) { $0 + max(0, $1.counter.rights(of: me)) }
-                let fleet: (available: Int64, here: Int64) = (try? catalog.stock(sku: line.sku)) ?? (0, 0)
-                var error = HTTPError(.insufficientStock, detail: "this node may sell \(here) of \(line.sku) now; \(line.quantity) asked")
-                // Another node holds the rest: ask the connected one holding most, at the location
-                // with most stock (rights are per location), and wait a little for its grant.
-                if fleet.available >= line.quantity, let sync, let richest = try database.queryOne(
-                    "SELECT location FROM stock_levels WHERE sku = ? ORDER BY available DESC, location LIMIT 1", [line.sku], { $0.string(0) }) {
-                    let key = StockKey.make(sku: line.sku, location: richest)
-                    if sync.rightsHolder(key: key) != nil {
-                        if askPeers { sync.requestRights(key: key, units: UInt64(line.quantity - here)) }
-                        error.headers = HTTPHeaders([("Retry-After", "2")])
-                    }
-                }
-                error.problem.extensions = [("sku", .string(line.sku)), ("available", .int(fleet.available)), ("available_here", .int(here))]
-                throw error
-            }
-            plans += plan
-        }
+        let plans = try planStock(pending.lines.map { ($0.sku, $0.quantity) }, askPeers: askPeers)
         if let promotion = pending.redemption { try takeRedemption(promotion, askPeers: askPeers) }
         let at = replica.tick(wallMs: WallClock.nowMs())
         let stamp = "\(me)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))"
@@ -329,6 +321,36 @@ extension OutpostNode {
 
     /// Where this node would take `units` of `sku` from within its own rights (its own location
     /// first, then the location where it holds most); nil plan: its rights do not cover them.
+    /// Where every line's units come from, planned before anything changes: a line short of
+    /// stock refuses the lot (409 insufficient-stock). When another node holds the rights, the
+    /// connected one holding most, at the location with most stock (rights are per location), is
+    /// asked for them (once, with `askPeers`) and the error carries Retry-After: the caller may
+    /// wait a little for the grant and plan again.
+    func planStock(_ lines: [(sku: String, units: Int64)], askPeers: Bool) throws -> [(key: String, units: Int64)] {
+        let me = identity.nodeId
+        var plans: [(key: String, units: Int64)] = []
+        for line in lines {
+            let (plan, counters) = try stockPlan(sku: line.sku, units: line.units)
+            guard let plan else {
+                let here = counters.reduce(Int64(0)) { $0 + max(0, $1.counter.rights(of: me)) }
+                let fleet: (available: Int64, here: Int64) = (try? catalog.stock(sku: line.sku)) ?? (0, 0)
+                var error = HTTPError(.insufficientStock, detail: "this node may sell \(here) of \(line.sku) now; \(line.units) asked")
+                // The richest location some connected peer holds rights at: where this node holds
+                // them all itself there is nobody to ask.
+                if fleet.available >= line.units, let sync, let key = try database.query(
+                    "SELECT location FROM stock_levels WHERE sku = ? AND available > 0 ORDER BY available DESC, location", [line.sku], { $0.string(0) })
+                    .lazy.map({ StockKey.make(sku: line.sku, location: $0) }).first(where: { sync.rightsHolder(key: $0) != nil }) {
+                    if askPeers { sync.requestRights(key: key, units: UInt64(line.units - here)) }
+                    error.headers = HTTPHeaders([("Retry-After", "2")])
+                }
+                error.problem.extensions = [("sku", .string(line.sku)), ("available", .int(fleet.available)), ("available_here", .int(here))]
+                throw error
+            }
+            plans += plan
+        }
+        return plans
+    }
+
     func stockPlan(sku: String, units: Int64) throws -> (plan: [(key: String, units: Int64)]?, counters: [(key: String, counter: BoundedCounter)]) {
         let locations = try database.query("""
             SELECT location FROM stock_levels WHERE sku = ? AND rights_here > 0 ORDER BY location = ? DESC, rights_here DESC, location
