@@ -41,6 +41,8 @@ public final class Ledger {
     private let database: Database
     /// The journal's insert, prepared once: it runs for every transfer.
     private var insertStatement: Statement?
+    /// Hashes every entry of the chain (one OpenSSL context, not one per entry).
+    let digester = SHA256Digester()
 
     public init(database: Database) {
         self.database = database
@@ -198,7 +200,7 @@ public final class Ledger {
         Self.apply(entry, releasing: pending?.amount ?? 0, debit: &debit, credit: &credit)
         if debit.debitsMustNotExceedCredits && debit.debitsPending + debit.debitsPosted > debit.creditsPosted { return .failed(.exceedsCredits) }
         entry.seq = batch.seq + 1
-        entry.hash = entry.chainedHash(after: batch.hash, scratch: &batch.scratch)
+        entry.hash = entry.chainedHash(after: batch.hash, scratch: &batch.scratch, digester: digester)
         // The id's unique index finds a replay in the insert itself: no lookup before it.
         guard try insert(entry) else {
             guard let existing = try journalEntry(id: request.id) else { return .failed(.existsWithDifferentFields) }

@@ -178,14 +178,20 @@ public struct JournalEntry: Equatable, Sendable {
     /// The hash an entry after `previous` (empty before the first) must carry.
     public func chainedHash(after previous: [UInt8]) -> [UInt8] {
         var scratch: [UInt8] = []
-        return chainedHash(after: previous, scratch: &scratch)
+        appendChained(after: previous, to: &scratch)
+        return SHA256.hash(scratch)
     }
 
-    /// The same, building the hashed bytes in `scratch` (a batch reuses one buffer).
-    func chainedHash(after previous: [UInt8], scratch: inout [UInt8]) -> [UInt8] {
+    /// The same, building the hashed bytes in `scratch` and hashing with `digester` (a batch
+    /// and a verification reuse both).
+    func chainedHash(after previous: [UInt8], scratch: inout [UInt8], digester: SHA256Digester) -> [UInt8] {
         scratch.removeAll(keepingCapacity: true)
-        if previous.isEmpty { scratch.append(contentsOf: repeatElement(0, count: 32)) } else { scratch.append(contentsOf: previous) }
-        appendCanonical(to: &scratch)
-        return SHA256.hash(scratch)
+        appendChained(after: previous, to: &scratch)
+        return digester.hash(scratch)
+    }
+
+    private func appendChained(after previous: [UInt8], to out: inout [UInt8]) {
+        if previous.isEmpty { out.append(contentsOf: repeatElement(0, count: 32)) } else { out.append(contentsOf: previous) }
+        appendCanonical(to: &out)
     }
 }

@@ -31,7 +31,7 @@ extension Ledger {
     public func verify(pageSize: Int = 5000) throws -> LedgerVerification {
         var problems: [LedgerVerification.Problem] = []
         var replay = try JournalReplay(accounts: accounts())
-        var expectedSeq: Int64 = 1, previous: [UInt8] = []
+        var expectedSeq: Int64 = 1, previous: [UInt8] = [], scratch: [UInt8] = []
         func bad(_ seq: Int64, _ reason: String) {
             if problems.count < 100 { problems.append(.init(seq: seq, account: nil, reason: reason)) }
         }
@@ -40,7 +40,7 @@ extension Ledger {
             if page.isEmpty { break }
             for entry in page {
                 if entry.seq != expectedSeq { bad(expectedSeq, "missing: the next entry is \(entry.seq)") }
-                if entry.hash != entry.chainedHash(after: previous) { bad(entry.seq, "hash does not chain (the entry or the one before was changed)") }
+                if entry.hash != entry.chainedHash(after: previous, scratch: &scratch, digester: digester) { bad(entry.seq, "hash does not chain (the entry or the one before was changed)") }
                 previous = entry.hash
                 expectedSeq = entry.seq + 1
                 for problem in replay.apply(entry) { bad(entry.seq, problem) }

@@ -130,7 +130,7 @@ public struct Reconciliation: Sendable {
                 default: break
                 }
                 // Cash never reaches the acquirer: its report has nothing to say about it.
-                guard let report, !state.isCash else { continue }
+                guard report != nil, !state.isCash else { continue }
                 let lines = reported[p]?[ref] ?? []
                 if lines.count > 1 {
                     add(.duplicated, p, ref, node: node, currency: currency, ledger: inLedger, acquirer: lines.reduce(0) { $0 + $1.amount },

@@ -7,6 +7,16 @@ final class CryptoTests: XCTestCase {
         XCTAssertEqual(Hex.encode(SHA256.hash([])), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 
+    func testOneDigesterHashesMessageAfterMessageAlike() {
+        let digester = SHA256Digester()
+        for _ in 0..<2 {
+            XCTAssertEqual(Hex.encode(digester.hash(Array("abc".utf8))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+            XCTAssertEqual(Hex.encode(digester.hash([])), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        }
+        let long = [UInt8](repeating: 0x61, count: 1_000_000)
+        XCTAssertEqual(Hex.encode(digester.hash(long)), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
     func testHMACMatchesRFC4231() {
         // Test case 1
         let key1 = [UInt8](repeating: 0x0b, count: 20)
