@@ -13,14 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
-duration=${DURATION:-10}
-connections=${CONNECTIONS:-64}
-rounds=${ROUNDS:-3}
-threads=2
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-swift build -c release --product noded >/dev/null
-work=$(mktemp -d /tmp/outpost-checkout-bench-XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+bench_setup checkout
 
 results=()
 for round in $(seq "$rounds"); do

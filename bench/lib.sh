@@ -1,5 +1,18 @@
 # Shared by bench/checkout.sh and bench/pos.sh (sourced, not run).
 
+# Reads DURATION (default 10), CONNECTIONS (64) and ROUNDS (3); builds noded for release; makes
+# the scratch directory $work (removed at exit, with every process still running). $1: its name.
+bench_setup() {
+  duration=${DURATION:-10}
+  connections=${CONNECTIONS:-64}
+  rounds=${ROUNDS:-3}
+  threads=2
+  ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+  swift build -c release --product noded >/dev/null
+  work=$(mktemp -d "/tmp/outpost-$1-bench-XXXXXX")
+  trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+}
+
 # The reference both compare against, measured in the same run on the same disk: Python's sqlite3
 # inserting one 400-byte row per transaction (one fsync each), then 1,000 rows per transaction,
 # WAL with synchronous=FULL. Prints "single/s batched/s".

@@ -2,14 +2,7 @@
 -- thread index), so the "fill" run and the "complete" run visit the same sales in the same order:
 -- fill rings up one BENCH-1 on each, complete pays for each, cash (20.00 tendered) and card
 -- (the sandbox's tok_visa) in turn. Every request carries the cashier's session.
-local created = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("tid", created)
-  created = created + 1
-  table.insert(threads, thread)
-end
+dofile("bench/wrk/common.lua")
 
 function init(args)
   mode = args[1]
@@ -30,18 +23,4 @@ function request()
   local tender = '{"kind":"cash","tendered":2000}'
   if n % 2 == 1 then tender = '{"kind":"card","token":"tok_visa"}' end
   return wrk.format("POST", sale .. "/complete", headers, '{"tenders":[' .. tender .. ']}')
-end
-
-function response(status, headers, body)
-  if status == 200 or status == 201 then ok = ok + 1 else bad = bad + 1 end
-end
-
-function done(summary, latency, requests)
-  local good, failed = 0, 0
-  for _, thread in ipairs(threads) do
-    good = good + thread:get("ok")
-    failed = failed + thread:get("bad")
-  end
-  io.write(string.format("RESULT ok=%d bad=%d seconds=%.3f p50_ms=%.3f p99_ms=%.3f\n", good, failed,
-                         summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
