@@ -226,7 +226,11 @@ extension OutpostNode {
                     events.append(refunded)
                 }
                 try addEvents(events.map(\.text), key: orderId, in: Self.ordersCollection)
-                if let exchangeId, let state = orderState(orderId), let thisReturn = state.findReturn(returnId) {
+                if let exchangeId {
+                    // The return was just recorded: not finding it is a bug, and nothing is kept.
+                    guard let state = orderState(orderId), let thisReturn = state.findReturn(returnId) else {
+                        throw HTTPError(.internalError, detail: "the return could not be folded for its exchange")
+                    }
                     let given = try placeExchange(thisReturn, of: state, originalId: orderId, exchangeId: exchangeId, handedOver: true)
                     exchange = (exchangeId, orderState(exchangeId)?.placed?.number ?? exchangeId,
                                 given.map { Receipt.Line(name: $0.name, sku: $0.sku, quantity: $0.quantity, unitPrice: $0.unitPrice) })
