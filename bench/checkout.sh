@@ -15,20 +15,6 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 bench_setup checkout
 
-results=()
-for round in $(seq "$rounds"); do
-  data="$work/data-$round"
-  printf '[node]\nid = "bench"\nregion = "eu"\n[log]\naccess_log = false\n[checkout]\ntax_rate_bp = 1900\nshipping_flat_fee = 495\n' >"$work/noded.toml"
-  start_noded "$data" "$work/noded.toml"
-  pid=$NODED_PID url=$NODE_URL
-  seed_bench_product
-  taskset -c 1 wrk -t$threads -c"$connections" -d$((duration * 2))s -s bench/wrk/checkout.lua "$url" -- fill $threads | grep RESULT >"$work/fill-$round"
-  checkout=$(taskset -c 1 wrk -t$threads -c"$connections" -d${duration}s --latency -s bench/wrk/checkout.lua "$url" -- checkout $threads | grep RESULT)
-  rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  reference=$(sqlite_reference "$work/reference-$round.sqlite")
-  results+=("$checkout rss_kb=$rss reference=${reference// /,}")
-  echo "round $round: $checkout; filled $(cat "$work/fill-$round"); sqlite single/batched rows/s: $reference" >&2
-done
-
+nothing_to_prepare() { :; }
+run_rounds $'tax_rate_bp = 1900\nshipping_flat_fee = 495' nothing_to_prepare bench/wrk/checkout.lua checkout
 print_rounds_table "checkout, one node, synchronous=FULL, group commit" "checkouts"

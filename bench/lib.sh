@@ -82,3 +82,29 @@ ratio = [r['rate'] / r['single'] for r in rows]
 print(f"| {what}/s ÷ one-commit-per-row inserts/s | {statistics.median(ratio):.2f}x |")
 PY
 }
+
+# $rounds rounds of one wrk workload, each on a fresh noded: noded pinned to core 0 with the
+# [checkout] terms $1, BENCH-1 seeded, then the function $2 run (what it prints is passed to the
+# wrk script after its mode and thread count); wrk on core 1 runs script $3 in mode "fill" for
+# twice $duration, then in mode $4 for $duration with latencies. After each round the SQLite
+# reference runs on the same disk. Fills $results (one line per round) for print_rounds_table.
+run_rounds() {
+  local terms=$1 prepare=$2 script=$3 mode=$4 round data extra measured rss reference
+  results=()
+  for round in $(seq "$rounds"); do
+    data="$work/data-$round"
+    printf '[node]\nid = "bench"\nregion = "eu"\n[log]\naccess_log = false\n[checkout]\n%s\n' "$terms" >"$work/noded.toml"
+    start_noded "$data" "$work/noded.toml"
+    seed_bench_product
+    extra=$("$prepare")
+    # shellcheck disable=SC2086 # $extra is the script's own arguments, split on purpose
+    taskset -c 1 wrk -t"$threads" -c"$connections" -d$((duration * 2))s -s "$script" "$NODE_URL" -- fill "$threads" $extra | grep RESULT >"$work/fill-$round"
+    # shellcheck disable=SC2086
+    measured=$(taskset -c 1 wrk -t"$threads" -c"$connections" -d"${duration}"s --latency -s "$script" "$NODE_URL" -- "$mode" "$threads" $extra | grep RESULT)
+    rss=$(awk '/VmRSS/ {print $2}' "/proc/$NODED_PID/status")
+    kill "$NODED_PID"; wait "$NODED_PID" 2>/dev/null || true
+    reference=$(sqlite_reference "$work/reference-$round.sqlite")
+    results+=("$measured rss_kb=$rss reference=${reference// /,}")
+    echo "round $round: $measured; prepared by fill: $(cat "$work/fill-$round"); sqlite single/batched rows/s: $reference" >&2
+  done
+}

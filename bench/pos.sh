@@ -29,21 +29,5 @@ open_till() {
   echo "$session"
 }
 
-results=()
-for round in $(seq "$rounds"); do
-  data="$work/data-$round"
-  printf '[node]\nid = "bench"\nregion = "eu"\n[log]\naccess_log = false\n[checkout]\ntax_rate_bp = 1900\nprices_include_tax = true\n' >"$work/noded.toml"
-  start_noded "$data" "$work/noded.toml"
-  pid=$NODED_PID url=$NODE_URL
-  seed_bench_product
-  session=$(open_till)
-  taskset -c 1 wrk -t$threads -c"$connections" -d$((duration * 2))s -s bench/wrk/pos.lua "$url" -- fill $threads "$session" | grep RESULT >"$work/fill-$round"
-  sales=$(taskset -c 1 wrk -t$threads -c"$connections" -d${duration}s --latency -s bench/wrk/pos.lua "$url" -- complete $threads "$session" | grep RESULT)
-  rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  reference=$(sqlite_reference "$work/reference-$round.sqlite")
-  results+=("$sales rss_kb=$rss reference=${reference// /,}")
-  echo "round $round: $sales; rung up $(cat "$work/fill-$round"); sqlite single/batched rows/s: $reference" >&2
-done
-
+run_rounds $'tax_rate_bp = 1900\nprices_include_tax = true' open_till bench/wrk/pos.lua complete
 print_rounds_table "till sales completed, one node, synchronous=FULL, group commit, half cash half card" "sales"
