@@ -133,6 +133,7 @@ public final class OutpostNode {
 
         loop = try EventLoop()
         writer = try GroupCommit(database: database, loop: loop)
+        try database.holdReadsUntilTurnEnd(on: loop)
         gateway = SandboxAcquirer(writer: writer)
         let replica = self.replica
         replica.attach(to: writer)

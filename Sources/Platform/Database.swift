@@ -53,6 +53,11 @@ public final class Database {
     public let options: Options
     private var statements: [String: Statement] = [:]
     public private(set) var isClosed = false
+    /// Ends the held read at the end of the loop turn; nil: every read outside a transaction is
+    /// its own (autocommit) read transaction.
+    private var readHold: TurnEndHook?
+    /// A read transaction opened by a read outside any transaction and held for the turn.
+    private var holdingRead = false
 
     public init(path: String, options: Options = Options()) throws(StorageError) {
         var db: OpaquePointer?
@@ -98,6 +103,9 @@ public final class Database {
     /// when the last connection closes.
     public func close() {
         guard !isClosed else { return }
+        endHeldRead()
+        readHold?.close()
+        readHold = nil
         isClosed = true
         statements.removeAll()
         sqlite3_close_v2(raw)
@@ -142,6 +150,7 @@ public final class Database {
 
     /// Runs one or more statements separated by `;`, with no arguments (migrations, pragmas).
     public func executeScript(_ sql: String) throws(StorageError) {
+        endHeldRead()
         let rc = sqlite3_exec(raw, sql, nil, nil, nil)
         guard rc == SQLITE_OK else { throw StorageError(sqlite: rc, db: raw, sql: sql) }
     }
@@ -169,7 +178,7 @@ public final class Database {
     /// Runs `body` in one read transaction, or in the caller's transaction if one is open: many
     /// reads then cost one take of the WAL read lock instead of one each.
     public func reading<T>(_ body: () throws -> T) throws -> T {
-        if isInTransaction { return try body() }
+        if sqlite3_get_autocommit(raw) == 0 { return try body() }
         return try transaction(.deferred, body)
     }
 
@@ -200,7 +209,43 @@ public final class Database {
         }
     }
 
-    public var isInTransaction: Bool { sqlite3_get_autocommit(raw) == 0 }
+    /// True inside a transaction the caller opened (not the read held for the turn).
+    public var isInTransaction: Bool { sqlite3_get_autocommit(raw) == 0 && !holdingRead }
+
+    // MARK: Reads held for a loop turn
+
+    /// From now on, reads outside a transaction share one read transaction, ended when the loop
+    /// turn ends or before anything else runs (a write, BEGIN, a pragma). An autocommit read takes
+    /// and drops the WAL read lock (a few syscalls, most of a point read's cost); a turn serving
+    /// many requests then takes it once. Safe because this connection is the only writer: its
+    /// own writes end the held read before they run, so no read ever misses one of them.
+    public func holdReadsUntilTurnEnd(on loop: EventLoop) throws(PlatformError) {
+        precondition(readHold == nil, "reads are held already")
+        readHold = try TurnEndHook(loop: loop) { [unowned self] in endHeldRead() }
+    }
+
+    /// Before a statement's first step: a plain read outside a transaction opens the held read;
+    /// anything else ends it.
+    func willStart(_ statement: Statement) throws(StorageError) {
+        guard let readHold else { return }
+        if holdingRead {
+            if !statement.joinsHeldRead { endHeldRead() }
+        } else if statement.joinsHeldRead && sqlite3_get_autocommit(raw) != 0 {
+            let rc = sqlite3_exec(raw, "BEGIN DEFERRED", nil, nil, nil)
+            guard rc == SQLITE_OK else { throw StorageError(sqlite: rc, db: raw, sql: "BEGIN DEFERRED") }
+            holdingRead = true
+            readHold.arm()
+        }
+    }
+
+    /// Ends the held read, if any. A read-only COMMIT fails only on misuse; ROLLBACK then ends
+    /// the transaction all the same.
+    public func endHeldRead() {
+        guard holdingRead else { return }
+        holdingRead = false
+        readHold?.disarm()
+        if sqlite3_exec(raw, "COMMIT", nil, nil, nil) != SQLITE_OK { sqlite3_exec(raw, "ROLLBACK", nil, nil, nil) }
+    }
 
     /// Rows changed by the last statement.
     public var changes: Int { Int(sqlite3_changes(raw)) }

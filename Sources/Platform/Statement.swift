@@ -5,6 +5,11 @@ public final class Statement {
     let raw: OpaquePointer
     public let sql: String
     unowned let database: Database
+    /// A plain read (SELECT or WITH ... SELECT): it may join the read the database holds until
+    /// the loop turn ends. Anything else ends that read first.
+    let joinsHeldRead: Bool
+    /// Stepped since its last reset.
+    private var started = false
 
     init(database: Database, sql: String) throws(StorageError) {
         var stmt: OpaquePointer?
@@ -15,6 +20,8 @@ public final class Statement {
         self.raw = stmt
         self.sql = sql
         self.database = database
+        let verb = sql.drop { $0.isWhitespace }.prefix(6).uppercased()
+        joinsHeldRead = sqlite3_stmt_readonly(stmt) != 0 && (verb.hasPrefix("SELECT") || verb.hasPrefix("WITH"))
     }
 
     deinit { sqlite3_finalize(raw) }
@@ -52,6 +59,10 @@ public final class Statement {
 
     /// Steps once: true while a row is available.
     func step() throws(StorageError) -> Bool {
+        if !started {
+            started = true
+            try database.willStart(self)
+        }
         let rc = sqlite3_step(raw)
         switch rc {
         case SQLITE_ROW: return true
@@ -61,6 +72,7 @@ public final class Statement {
     }
 
     func reset() {
+        started = false
         sqlite3_reset(raw)
         sqlite3_clear_bindings(raw)
     }

@@ -87,6 +87,31 @@ final class DatabaseTests: XCTestCase {
         try db.checkpoint()
         XCTAssertEqual(Files.size(directory.file("test.sqlite-wal")), 0, "a TRUNCATE checkpoint empties the WAL")
     }
+
+    func testReadsHeldForATurnNeverHideAWriteAndEndWithTheTurn() throws {
+        let db = try open()
+        try db.executeScript("CREATE TABLE t (x)")
+        let loop = try EventLoop()
+        try db.holdReadsUntilTurnEnd(on: loop)
+        let observer = try open()
+        let count = { try db.queryOne("SELECT count(*) FROM t") { $0.int(0) } }
+        XCTAssertEqual(try count(), 0)
+        XCTAssertFalse(db.isInTransaction, "the held read is not a transaction of the caller's")
+        // A write ends the held read and commits at once: another connection sees it.
+        try db.execute("INSERT INTO t VALUES (1)")
+        XCTAssertEqual(try observer.queryOne("SELECT count(*) FROM t") { $0.int(0) }, 1)
+        XCTAssertEqual(try count(), 1)
+        // A transaction opens in the same turn, after a read.
+        _ = try db.transaction { try db.execute("INSERT INTO t VALUES (2)") }
+        XCTAssertEqual(try count(), 2)
+        // At the turn's end the read is let go: another connection's checkpoint empties the WAL.
+        loop.runOnce()
+        XCTAssertEqual(try observer.queryOne("PRAGMA wal_checkpoint(TRUNCATE)") { $0.int(0) }, 0, "not busy")
+        XCTAssertEqual(Files.size(directory.file("test.sqlite-wal")), 0)
+        db.close()
+        loop.run()
+        loop.close()
+    }
 }
 
 final class MigratorTests: XCTestCase {

@@ -124,7 +124,12 @@ public struct PaymentState: Equatable, Sendable {
     public private(set) var fee: Int64 = 0
 
     public init(texts: some Sequence<String>) {
-        for event in texts.compactMap(PaymentEvent.init(text:)) {
+        self.init(events: texts.compactMap(PaymentEvent.init(text:)))
+    }
+
+    /// The fold of events already parsed (a checkout holds the ones it just made).
+    public init(events: some Sequence<PaymentEvent>) {
+        for event in events {
             switch event.kind {
             case .created:
                 node = event.node

@@ -39,6 +39,9 @@ struct PendingCheckout {
     /// The capped promotion one of whose redemptions the order takes.
     var redemption: Promotion?
     var allocations: [StockAllocation] = []
+    /// The payment's `created` event, made with the reservation: the answer folds it with the
+    /// acquirer's outcome without reading the payment back.
+    var paymentCreated: PaymentEvent?
 
     var flightKey: String { cart + "\u{0}" + key }
 }
@@ -317,6 +320,7 @@ extension OutpostNode {
         created.region = config.region
         created.acquirer = gateway.name
         try addEvents([created.text], key: pending.paymentId, in: Self.paymentsCollection)
+        pending.paymentCreated = created
     }
 
     /// Where this node would take `units` of `sku` from within its own rights (its own location
@@ -502,7 +506,7 @@ extension OutpostNode {
                 if payment.kind == .authorized { payment.code = code }
                 let state = try place(pending, paid: true, token: orderToken, atMs: nowMs)
                 status = 201
-                body = orderJSON(pending.orderId, state: state, payment: paymentState(pending.paymentId, adding: payment),
+                body = orderJSON(pending.orderId, state: state, payment: PaymentState(events: [pending.paymentCreated, payment].compactMap { $0 }),
                                  contact: .known(email: pending.email, shipTo: pending.shipTo), token: orderToken).encoded()
             case .retry, .timedOut:
                 // No answer: the order stands, awaiting payment, and holds its stock until then.
@@ -510,7 +514,7 @@ extension OutpostNode {
                 payment.code = "no_answer"
                 let state = try place(pending, paid: false, token: orderToken, atMs: nowMs)
                 status = 202
-                body = orderJSON(pending.orderId, state: state, payment: paymentState(pending.paymentId),
+                body = orderJSON(pending.orderId, state: state, payment: PaymentState(events: [pending.paymentCreated].compactMap { $0 }),
                                  contact: .known(email: pending.email, shipTo: pending.shipTo), token: orderToken).encoded()
             }
             if payment.kind != .created { try addEvents([payment.text], key: pending.paymentId, in: Self.paymentsCollection) }
@@ -535,14 +539,18 @@ extension OutpostNode {
     }
 
     /// Records the order (placed, and paid when it is) and empties the cart; the events are
-    /// remembered as made, so the projection that follows does not parse them back.
+    /// remembered as made, so later reads of the order do not parse them back.
     private func place(_ pending: PendingCheckout, paid: Bool, token: String?, atMs: Int64) throws -> OrderState {
         let events = placedEvents(pending, paid: paid, token: token, atMs: atMs, contactKey: try storeContactKey(pending))
         let texts = events.map(\.text)
         for (event, text) in zip(events, texts) { orderEvents.remember(event, text: text) }
-        try addEvents(texts, key: pending.orderId, in: Self.ordersCollection)
+        // A new order: its events are all there is, so its view row comes from them, folded once.
+        let state = orderState(texts: texts)
+        _ = try replica.commit([(pending.orderId, GSet(Set(texts)), replica.tick(wallMs: WallClock.nowMs()))], in: Self.ordersCollection) { [unowned self] _ in
+            try projectOrder(pending.orderId, state: state)
+        }
         try emptyCart(pending)
-        return orderState(texts: texts)
+        return state
     }
 
     private func placedEvents(_ pending: PendingCheckout, paid: Bool, token: String?, atMs: Int64, contactKey: [UInt8]) -> [OrderEvent] {

@@ -32,20 +32,23 @@ extension OutpostNode {
     /// the ones whose stock this node must give back or take again.
     func projectOrders(_ keys: [String]) throws {
         for key in Set(keys) {
-            let texts = replica.state(at: key, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? []
-            let state = orderState(texts: texts)
-            let placed = state.placed
-            try database.execute("""
-                INSERT INTO orders_view(id, number, customer, node, status, placed_ms, total, currency, reserved_until_ms, cancellation_raced)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET number = excluded.number, customer = excluded.customer, node = excluded.node, status = excluded.status,
-                    placed_ms = excluded.placed_ms, total = excluded.total, currency = excluded.currency,
-                    reserved_until_ms = excluded.reserved_until_ms, cancellation_raced = excluded.cancellation_raced
-                """, [key, placed?.number, placed?.customer, placed?.node, state.status.rawValue, placed?.atMs, placed?.totals?.total,
-                      placed?.totals?.currency, state.reservationExpiresMs, state.cancellationRaced ? 1 : 0])
-            try projectRedemptions(order: key, state: state)
-            if placed?.node == identity.nodeId && (state.status == .cancelled || state.cancellationRaced) { stockFollowUps.insert(key) }
+            try projectOrder(key, state: orderState(texts: replica.state(at: key, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? []))
         }
+    }
+
+    /// One order's row of `orders_view`, from its state already folded.
+    func projectOrder(_ key: String, state: OrderState) throws {
+        let placed = state.placed
+        try database.execute("""
+            INSERT INTO orders_view(id, number, customer, node, status, placed_ms, total, currency, reserved_until_ms, cancellation_raced)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET number = excluded.number, customer = excluded.customer, node = excluded.node, status = excluded.status,
+                placed_ms = excluded.placed_ms, total = excluded.total, currency = excluded.currency,
+                reserved_until_ms = excluded.reserved_until_ms, cancellation_raced = excluded.cancellation_raced
+            """, [key, placed?.number, placed?.customer, placed?.node, state.status.rawValue, placed?.atMs, placed?.totals?.total,
+                  placed?.totals?.currency, state.reservationExpiresMs, state.cancellationRaced ? 1 : 0])
+        try projectRedemptions(order: key, state: state)
+        if placed?.node == identity.nodeId && (state.status == .cancelled || state.cancellationRaced) { stockFollowUps.insert(key) }
     }
 
     /// The node that placed an order owns its stock: it gives the units back once when the order
@@ -277,12 +280,9 @@ extension OutpostNode {
         OrderState(texts: texts, memo: &orderEvents)
     }
 
-    /// A payment's state, with `adding` counted as if already recorded (an answer made in the
-    /// transaction that records it).
-    func paymentState(_ id: String?, adding event: PaymentEvent? = nil) -> PaymentState? {
+    func paymentState(_ id: String?) -> PaymentState? {
         guard let id else { return nil }
-        let texts = replica.state(at: id, in: Self.paymentsCollection, as: GSet<String>.self)?.elements ?? []
-        return PaymentState(texts: Array(texts) + (event.map { [$0.text] } ?? []))
+        return PaymentState(texts: replica.state(at: id, in: Self.paymentsCollection, as: GSet<String>.self)?.elements ?? [])
     }
 
     /// Object-level check for an order: its customer, a guest with the order's token, or staff.
