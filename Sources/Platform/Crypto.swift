@@ -11,30 +11,50 @@ public enum SHA256 {
     public static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: digestBytes)
         var length: UInt32 = 0
-        let ok = EVP_Digest(bytes.baseAddress, bytes.count, &digest, &length, EVP_sha256(), nil)
+        let ok = EVP_Digest(bytes.baseAddress, bytes.count, &digest, &length, OpenSSLAlgorithms.shared.sha256, nil)
         // Fails only on allocation failure inside OpenSSL, which is not an input condition.
         precondition(ok == 1 && length == 32, "EVP_Digest(SHA-256) failed")
         return digest
     }
 }
 
-/// SHA-256 over many messages through one OpenSSL context. `SHA256.hash` (EVP_Digest) looks the
-/// algorithm up and allocates a context on every call: a fifth of what the hub spends per ledger
-/// transfer, where every journal entry is hashed. One thread at a time (not Sendable).
+/// The algorithms this process uses, fetched from OpenSSL's default provider once. Passed as
+/// `EVP_sha256()` or `EVP_aes_256_gcm()`, OpenSSL 3 looks the implementation up again on every
+/// init, which cost more than hashing or sealing a small value.
+///
+/// `@unchecked Sendable`: fetched EVP_MD and EVP_CIPHER objects are immutable once fetched, and
+/// OpenSSL documents them as safe to use from many threads at once; they are never freed.
+struct OpenSSLAlgorithms: @unchecked Sendable {
+    let sha256: OpaquePointer
+    let aes256GCM: OpaquePointer
+
+    static let shared = OpenSSLAlgorithms()
+
+    private init() {
+        // Fails only when OpenSSL lacks its default provider: an installation fault, not input.
+        guard let sha256 = EVP_MD_fetch(nil, "SHA256", nil), let aes256GCM = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil) else {
+            preconditionFailure("OpenSSL's default provider has no SHA-256 or AES-256-GCM")
+        }
+        self.sha256 = sha256
+        self.aes256GCM = aes256GCM
+    }
+}
+
+/// SHA-256 over many messages through one OpenSSL context. `SHA256.hash` (EVP_Digest) allocates
+/// a context on every call: a fifth of what the hub spent per ledger transfer, where every
+/// journal entry is hashed. One thread at a time (not Sendable).
 public final class SHA256Digester {
-    private let algorithm: OpaquePointer
+    private let algorithm = OpenSSLAlgorithms.shared.sha256
     private let context: OpaquePointer
 
     public init() {
-        // Both fail only when OpenSSL cannot allocate, or lacks its default provider: not input conditions.
-        guard let algorithm = EVP_MD_fetch(nil, "SHA256", nil), let context = EVP_MD_CTX_new() else { preconditionFailure("OpenSSL has no SHA-256") }
-        self.algorithm = algorithm
+        // Fails only when OpenSSL cannot allocate: not an input condition.
+        guard let context = EVP_MD_CTX_new() else { preconditionFailure("OpenSSL cannot allocate a digest context") }
         self.context = context
     }
 
     deinit {
         EVP_MD_CTX_free(context)
-        EVP_MD_free(algorithm)
     }
 
     public func hash(_ bytes: [UInt8]) -> [UInt8] {

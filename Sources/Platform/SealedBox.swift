@@ -43,7 +43,7 @@ public enum SealedBox {
         guard let cipher = EVP_CIPHER_CTX_new() else { return false }
         defer { EVP_CIPHER_CTX_free(cipher) }
         let mode: Int32 = encrypting ? 1 : 0
-        guard EVP_CipherInit_ex(cipher, EVP_aes_256_gcm(), nil, nil, nil, mode) == 1,
+        guard EVP_CipherInit_ex(cipher, OpenSSLAlgorithms.shared.aes256GCM, nil, nil, nil, mode) == 1,
               EVP_CIPHER_CTX_ctrl(cipher, EVP_CTRL_GCM_SET_IVLEN, Int32(nonceBytes), nil) == 1,
               EVP_CipherInit_ex(cipher, nil, nil, key, nonce, mode) == 1 else { return false }
         var length: Int32 = 0
