@@ -53,8 +53,8 @@ public final class Database {
     public let options: Options
     private var statements: [String: Statement] = [:]
     public private(set) var isClosed = false
-    /// Ends the held read at the end of the loop turn; nil: every read outside a transaction is
-    /// its own (autocommit) read transaction.
+    /// Ends the held read before the loop waits for I/O; nil: every read outside a transaction
+    /// is its own (autocommit) read transaction.
     private var readHold: TurnEndHook?
     /// A read transaction opened by a read outside any transaction and held for the turn.
     private var holdingRead = false
@@ -214,14 +214,15 @@ public final class Database {
 
     // MARK: Reads held for a loop turn
 
-    /// From now on, reads outside a transaction share one read transaction, ended when the loop
-    /// turn ends or before anything else runs (a write, BEGIN, a pragma). An autocommit read takes
-    /// and drops the WAL read lock (a few syscalls, most of a point read's cost); a turn serving
-    /// many requests then takes it once. Safe because this connection is the only writer: its
-    /// own writes end the held read before they run, so no read ever misses one of them.
+    /// From now on, reads outside a transaction share one read transaction, ended before the
+    /// loop waits for I/O or before anything else runs (a write, BEGIN, a pragma). An autocommit
+    /// read takes and drops the WAL read lock (a few syscalls, most of a point read's cost); a
+    /// turn serving many requests then takes it once. Safe because this connection is the only
+    /// writer: its own writes end the held read before they run, so no read ever misses one of
+    /// them; and no snapshot is held while the loop sleeps.
     public func holdReadsUntilTurnEnd(on loop: EventLoop) throws(PlatformError) {
         precondition(readHold == nil, "reads are held already")
-        readHold = try TurnEndHook(loop: loop) { [unowned self] in endHeldRead() }
+        readHold = try TurnEndHook(loop: loop, moment: .beforeWait) { [unowned self] in endHeldRead() }
     }
 
     /// Before a statement's first step: a plain read outside a transaction opens the held read;

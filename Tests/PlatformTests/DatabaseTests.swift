@@ -104,7 +104,7 @@ final class DatabaseTests: XCTestCase {
         // A transaction opens in the same turn, after a read.
         _ = try db.transaction { try db.execute("INSERT INTO t VALUES (2)") }
         XCTAssertEqual(try count(), 2)
-        // At the turn's end the read is let go: another connection's checkpoint empties the WAL.
+        // Before the loop waits, the read is let go: another connection's checkpoint empties the WAL.
         loop.runOnce()
         XCTAssertEqual(try observer.queryOne("PRAGMA wal_checkpoint(TRUNCATE)") { $0.int(0) }, 0, "not busy")
         XCTAssertEqual(Files.size(directory.file("test.sqlite-wal")), 0)

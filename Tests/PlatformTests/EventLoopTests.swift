@@ -93,6 +93,23 @@ final class EventLoopTests: XCTestCase {
         loop.close()
     }
 
+    func testABeforeWaitHookRunsBeforeThePollAndAnAfterIOHookAfterIt() throws {
+        let loop = try EventLoop()
+        var order: [String] = []
+        let afterIO = try TurnEndHook(loop: loop) { order.append("after I/O") }
+        let beforeWait = try TurnEndHook(loop: loop, moment: .beforeWait) { order.append("before wait") }
+        afterIO.arm()
+        beforeWait.arm()
+        loop.runOnce()
+        XCTAssertEqual(order, ["before wait", "after I/O"])
+        beforeWait.disarm()
+        loop.runOnce()
+        XCTAssertEqual(order, ["before wait", "after I/O", "after I/O"], "a disarmed hook does not run")
+        afterIO.close(); beforeWait.close()
+        loop.run()
+        loop.close()
+    }
+
     func testCloseClosesEveryOpenHandle() throws {
         let loop = try EventLoop()
         let timer = try LoopTimer(loop: loop)
