@@ -103,6 +103,13 @@ public enum PaymentSettlement {
             event.currency = currency
             return event
         }
+        /// What the hub settled (`ref`: sale, void or a refund id), with the acquirer's fee on a sale.
+        func settled(_ amount: Int64, ref: String, fee: Int64? = nil) -> PaymentEvent {
+            var settled = event(.settled, amount: amount)
+            settled.ref = ref
+            settled.fee = fee
+            return settled
+        }
         plan.accounts = [clearing, revenue, tax]
 
         // A card taken offline: held against the node's budget until the acquirer answers.
@@ -139,17 +146,14 @@ public enum PaymentSettlement {
             if payment.captured > 0, !recorded.contains("capture:" + p), let order = inputs.order {
                 var chain = [TransferRequest(id: "capture:" + p, debit: cash.id, credit: revenue.id, amount: payment.captured, code: "cash_sale", reference: p)]
                 chain += saleParts(order: order, captured: payment.captured, p: p, revenue: revenue, tax: tax, region: region, currency: currency, plan: &plan)
-                var settled = event(.settled, amount: payment.captured)
-                settled.ref = "sale"
-                settled.fee = 0
-                add(chain, [settled])
+                add(chain, [settled(payment.captured, ref: "sale", fee: 0)])
             }
             // A refund without a receipt has no sale to come after: it carries its own tax.
             let withoutSale = payment.order == nil ? OrderMoney(total: payment.amount, tax: payment.tax ?? 0, discount: 0) : nil
             if recorded.contains("capture:" + p) || withoutSale != nil, let order = withoutSale ?? inputs.order {
                 for (refund, amount) in payment.refunds.sorted(by: { $0.key < $1.key }) where amount > 0 && !recorded.contains("refund:" + refund) {
                     add(refundChain(refund: refund, amount: amount, order: order, from: cash, p: p, tax: tax, region: region, currency: currency, plan: &plan),
-                        [{ var settled = event(.settled, amount: amount); settled.ref = refund; return settled }()])
+                        [settled(amount, ref: refund)])
                 }
             }
             return plan
@@ -171,20 +175,15 @@ public enum PaymentSettlement {
                 plan.accounts.append(fees)
                 chain.append(TransferRequest(id: "fee:" + p, debit: fees.id, credit: clearing.id, amount: fee, code: "acquirer_fee", reference: p))
             }
-            var settled = event(.settled, amount: captured)
-            settled.ref = "sale"
-            settled.fee = fee
-            add(chain, [settled])
+            add(chain, [settled(captured, ref: "sale", fee: fee)])
         }
 
         // Released without a sale: the authorization hold, or only the offline hold.
         if payment.voided && payment.captured == 0 && !recorded.contains("void:" + p) && payment.settled["void"] == nil {
-            var settled = event(.settled, amount: payment.amount)
-            settled.ref = "void"
             if holdExists {
-                add([.void(id: "void:" + p, pending: "auth:" + p, code: "void", reference: p)], [settled])
+                add([.void(id: "void:" + p, pending: "auth:" + p, code: "void", reference: p)], [settled(payment.amount, ref: "void")])
             } else if payment.stored && !authorized {
-                add([], [settled])
+                add([], [settled(payment.amount, ref: "void")])
             }
         }
 
@@ -192,10 +191,8 @@ public enum PaymentSettlement {
         if recorded.contains("capture:" + p), let order = inputs.order {
             for (refund, amount) in payment.refunds.sorted(by: { $0.key < $1.key })
             where amount > 0 && !recorded.contains("refund:" + refund) && inputs.answers.clearedRefunds.contains(refund) {
-                var settled = event(.settled, amount: amount)
-                settled.ref = refund
                 add(refundChain(refund: refund, amount: amount, order: order, from: clearing, p: p, tax: tax, region: region, currency: currency, plan: &plan),
-                    [settled])
+                    [settled(amount, ref: refund)])
             }
         }
         return plan

@@ -154,8 +154,7 @@ public struct Reconciliation: Sendable {
         for (order, ids) in orders.sorted(by: { $0.key < $1.key }) where ids.count > 1 {
             let first = known[ids[0]]?.state
             // The tenders of one till sale (a split tender) pay one order together.
-            let sales = Set(ids.map { known[$0]?.state.sale })
-            if sales.count == 1, sales.first != nil, first?.sale != nil { continue }
+            if first?.sale != nil, ids.allSatisfy({ known[$0]?.state.sale == first?.sale }) { continue }
             add(.duplicated, ids.joined(separator: ","), "sale", node: first?.node, currency: first?.currency,
                 "order \(order) was captured by \(ids.count) payments")
         }

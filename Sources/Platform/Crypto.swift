@@ -16,6 +16,12 @@ public enum SHA256 {
         precondition(ok == 1 && length == 32, "EVP_Digest(SHA-256) failed")
         return digest
     }
+
+    /// Lower-case hex of the SHA-256 of `text`'s UTF-8: how tokens, codes and keys are kept
+    /// (never the secret itself).
+    public static func hex(_ text: String) -> String {
+        Hex.encode(hash(Array(text.utf8)))
+    }
 }
 
 /// The algorithms this process uses, fetched from OpenSSL's default provider once. Passed as

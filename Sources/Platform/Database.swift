@@ -241,7 +241,7 @@ public final class Database {
 
     /// Ends the held read, if any. A read-only COMMIT fails only on misuse; ROLLBACK then ends
     /// the transaction all the same.
-    public func endHeldRead() {
+    private func endHeldRead() {
         guard holdingRead else { return }
         holdingRead = false
         readHold?.disarm()

@@ -16,7 +16,7 @@ public struct Migration: Sendable {
     }
 
     /// SHA-256 of the SQL, hex.
-    var checksum: String { Hex.encode(SHA256.hash(Array(sql.utf8))) }
+    var checksum: String { SHA256.hex(sql) }
 }
 
 /// Applies migrations at start, each in its own transaction.

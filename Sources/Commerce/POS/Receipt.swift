@@ -111,6 +111,19 @@ public struct Receipt: Equatable, Sendable {
         return (slip, lines.joined(separator: "\n") + "\n")
     }
 
+    /// One line of a slip: `left`, and `right` flush with the right edge (left cut to make room).
+    public static func row(_ left: String, _ right: String, width: Int) -> String {
+        guard !right.isEmpty else { return String(left.prefix(width)) }
+        let room = width - right.count - 1
+        let shown = left.count > room ? String(left.prefix(max(0, room))) : left
+        return shown + String(repeating: " ", count: max(1, width - shown.count - right.count)) + right
+    }
+
+    /// "2026-11-22 10:15" from a UTC ISO 8601 time: what a slip prints.
+    public static func slipTime(_ iso8601: String) -> String {
+        String(iso8601.prefix(16).map { $0 == "T" ? " " : $0 })
+    }
+
     private static func centred(_ text: String, width: Int) -> String {
         let cut = text.count > width ? String(text.prefix(width)) : text
         return String(repeating: " ", count: max(0, (width - cut.count) / 2)) + cut
@@ -120,12 +133,7 @@ public struct Receipt: Equatable, Sendable {
         var out: [String] = []
         let rule = String(repeating: "-", count: width)
         func centred(_ text: String) -> String { Self.centred(text, width: width) }
-        func row(_ left: String, _ right: String) -> String {
-            guard !right.isEmpty else { return String(left.prefix(width)) }
-            let room = width - right.count - 1
-            let shown = left.count > room ? String(left.prefix(max(0, room))) : left
-            return shown + String(repeating: " ", count: max(1, width - shown.count - right.count)) + right
-        }
+        func row(_ left: String, _ right: String) -> String { Self.row(left, right, width: width) }
         func wrapped(_ text: String) -> [String] {
             var lines: [String] = [], current = ""
             for word in text.split(separator: " ") {
@@ -143,7 +151,7 @@ public struct Receipt: Equatable, Sendable {
         if isRefund { out.append(centred("REFUND")) }
         out.append(rule)
         out.append(row("Receipt " + number, ""))
-        out.append(row(String(at.prefix(16).map { $0 == "T" ? " " : $0 }), "Till " + device))
+        out.append(row(Self.slipTime(at), "Till " + device))
         out.append(row("Cashier " + cashier, ""))
         if let customer { out.append(row("Customer " + customer, "")) }
         out.append(rule)

@@ -39,9 +39,10 @@ public struct OfflinePaymentPolicy: Equatable, Sendable {
     }
 
     /// Why a card payment of `amount` cannot be taken offline with `exposure` already open, or
-    /// nil when it can. The words are for the shopper or cashier; `money` writes an amount.
-    public func refusal(amount: Int64, exposure: Int64, money: (Int64) -> String) -> (reason: String, detail: String)? {
-        if amount > floorLimit {
+    /// nil when it can. The words are for the shopper or cashier; `money` writes an amount. At a
+    /// till a manager may waive the floor limit (`floorLimitWaived`); the cap holds regardless.
+    public func refusal(amount: Int64, exposure: Int64, floorLimitWaived: Bool = false, money: (Int64) -> String) -> (reason: String, detail: String)? {
+        if amount > floorLimit && !floorLimitWaived {
             return ("over_floor_limit", "card payments are offline here and this one is above the offline limit of \(money(floorLimit)): pay another way or try again later")
         }
         if exposure + amount > exposureCap {

@@ -229,6 +229,6 @@ public final class SandboxAcquirer: PaymentGateway {
     }
 
     private static func code(_ paymentId: String) -> String {
-        "A" + String(Hex.encode(SHA256.hash(Array(paymentId.utf8))).prefix(6)).uppercased()
+        "A" + String(SHA256.hex(paymentId).prefix(6)).uppercased()
     }
 }

@@ -185,7 +185,7 @@ extension OutpostNode {
                 return completion(.failure(HTTPError(.emailTaken, detail: "\(email) has an account; sign in")))
             }
             let at = replica.tick(wallMs: WallClock.nowMs())
-            let customer = Customer(id: "c-\(identity.nodeId)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))",
+            let customer = Customer(id: "c-" + edgeStamp(at),
                                     email: email, name: body.name?.trimmingWhitespace(), phone: body.phone?.trimmingWhitespace(),
                                     passwordHash: hash, createdMs: at.physicalMs)
             let vault = customerVault

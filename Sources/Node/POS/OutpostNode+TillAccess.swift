@@ -59,7 +59,7 @@ extension OutpostNode {
         guard let token = request.bearerToken else {
             return .refused(Problem(.unauthorized, detail: "send the till's \(scheme == Self.deviceScheme ? "device key" : "cashier session token") as 'Authorization: Bearer <token>'"))
         }
-        let hash = Hex.encode(SHA256.hash(Array(token.utf8)))
+        let hash = SHA256.hex(token)
         if token.hasPrefix("pd_") && scheme == Self.deviceScheme {
             if let device = try? database.queryOne("SELECT id FROM pos_devices WHERE credential_hash = ? AND revoked_ms IS NULL", [hash], { $0.string(0) }) {
                 return .allowed(subject: device)
@@ -166,7 +166,7 @@ extension OutpostNode {
                 let nowMs = WallClock.nowMs(), expires = nowMs + Self.pairingCodeLifetimeMs, by = request.subject ?? "admin"
                 writer.submit({ db in
                     _ = try db.execute("INSERT INTO pos_pairing_codes(code_hash, name, created_by, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
-                                       [Hex.encode(SHA256.hash(Array(code.utf8))), name ?? "", by, nowMs, expires])
+                                       [SHA256.hex(code), name ?? "", by, nowMs, expires])
                 }, completion: { [unowned self] result in
                     if case .failure(let error) = result { return responder.fail(error) }
                     logger.info("till pairing code made", metadata: ["name": "\(name ?? "")", "by": "\(by)"])
@@ -297,7 +297,7 @@ extension OutpostNode {
                 let token = "ps_" + Hex.encode(SecureRandom.bytes(32)), nowMs = WallClock.nowMs(), expires = nowMs + config.pos.sessionHours * 3_600_000
                 writer.submit({ db in
                     _ = try db.execute("INSERT INTO pos_sessions(token_hash, device, staff, started_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
-                                       [Hex.encode(SHA256.hash(Array(token.utf8))), device, staff, nowMs, expires])
+                                       [SHA256.hex(token), device, staff, nowMs, expires])
                 }, completion: { [unowned self] result in
                     if case .failure(let error) = result { return responder.fail(error) }
                     logger.info("cashier signed in", metadata: ["staff": "\(staff)", "device": "\(device)"])
@@ -313,7 +313,7 @@ extension OutpostNode {
             operationId: "signOutCashier", summary: "The cashier signs out: the session token is refused from now on.", tags: ["pos"],
             replies: [.init(204, "Signed out.")])
         ) { [unowned self] request, responder in
-            let hash = Hex.encode(SHA256.hash(Array((request.bearerToken ?? "").utf8))), nowMs = WallClock.nowMs()
+            let hash = SHA256.hex(request.bearerToken ?? ""), nowMs = WallClock.nowMs()
             writer.submit({ db in _ = try db.execute("UPDATE pos_sessions SET ended_ms = ? WHERE token_hash = ?", [nowMs, hash]) },
                           completion: { result in
                 if case .failure(let error) = result { return responder.fail(error) }
@@ -335,13 +335,13 @@ extension OutpostNode {
         }
         let device = "till-" + Hex.encode(SecureRandom.bytes(4))
         let credential = "pd_" + Hex.encode(SecureRandom.bytes(32))
-        let codeHash = Hex.encode(SHA256.hash(Array(code.utf8)))
+        let codeHash = SHA256.hex(code)
         writer.submit({ db -> String? in
             guard let (name, by) = try db.queryOne("SELECT name, created_by FROM pos_pairing_codes WHERE code_hash = ? AND device IS NULL AND expires_ms > ?",
                                                    [codeHash, nowMs], { ($0.string(0), $0.string(1)) }) else { return nil }
             _ = try db.execute("UPDATE pos_pairing_codes SET device = ? WHERE code_hash = ?", [device, codeHash])
             _ = try db.execute("INSERT INTO pos_devices(id, name, credential_hash, paired_ms, paired_by) VALUES (?, ?, ?, ?, ?)",
-                               [device, name, Hex.encode(SHA256.hash(Array(credential.utf8))), nowMs, by])
+                               [device, name, SHA256.hex(credential), nowMs, by])
             return name
         }, completion: { [unowned self] result in
             switch result {

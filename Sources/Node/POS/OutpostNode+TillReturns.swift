@@ -184,7 +184,7 @@ extension OutpostNode {
         r.amount = totals.total
         r.tax = totals.tax
         let at = replica.tick(wallMs: WallClock.nowMs())
-        r.refunds = [("p-\(identity.nodeId)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))-r", "r-\(r.id)-1", r.amount, .cash, false)]
+        r.refunds = [("p-\(edgeStamp(at))-r", "r-\(r.id)-1", r.amount, .cash, false)]
     }
 
     /// Card refunds go to the acquirer first (a card the hub holds is the hub's to refund:
@@ -209,13 +209,14 @@ extension OutpostNode {
             let nowMs = WallClock.nowMs(), returnId = "ret-" + r.id
             let location = myStockLocation
             var exchange: (orderId: String, number: String, lines: [Receipt.Line])?
+            let handedBack = r.items.map { OrderItem(sku: $0.sku, quantity: $0.quantity, disposition: r.restock ? .restock : .writeOff, location: r.restock ? location : nil) }
             if let orderId = r.orderId {
                 var requested = OrderEvent(kind: .returnRequested, atMs: nowMs, node: me)
                 requested.items = r.items
                 requested.returnId = returnId
                 var received = OrderEvent(kind: .returnReceived, atMs: nowMs, node: me)
                 received.returnId = returnId
-                received.items = r.items.map { OrderItem(sku: $0.sku, quantity: $0.quantity, disposition: r.restock ? .restock : .writeOff, location: r.restock ? location : nil) }
+                received.items = handedBack
                 let exchangeId = r.items.contains { $0.exchangeSku != nil } ? "o-\(me)-x-\(r.id)" : nil
                 received.exchangeOrder = exchangeId
                 var events = [requested, received]
@@ -243,11 +244,7 @@ extension OutpostNode {
                 let amount = refund.kind == .cash ? rounding.cashDue(refund.amount, currency: r.currency) : refund.amount
                 var events: [PaymentEvent] = []
                 if r.orderId == nil {
-                    var created = PaymentEvent(kind: .created, atMs: nowMs, node: me)
-                    created.amount = amount
-                    created.currency = r.currency
-                    created.region = config.region
-                    created.acquirer = PaymentState.cashAcquirer
+                    var created = paymentCreated(order: nil, amount: amount, currency: r.currency, acquirer: PaymentState.cashAcquirer, atMs: nowMs)
                     created.sale = r.id
                     created.tax = r.tax
                     events.append(created)
@@ -261,11 +258,7 @@ extension OutpostNode {
                 if refund.kind == .cash { cash += amount } else { card += amount }
                 tenders.append(Receipt.Tender(kind: refund.kind, amount: amount, tendered: amount, change: 0, reference: refund.kind == .card ? "refund" : nil))
             }
-            if r.restock {
-                let back = r.items.map { StockAllocation(sku: $0.sku, location: location, units: $0.quantity) }
-                for allocation in back { try changeStock(allocation.stockKey) { $0.increment(by: UInt64(allocation.units), replica: me) } }
-                try recordMovements(back, sign: 1, reason: .returned, reference: r.orderId ?? returnId, actor: r.caller.staff)
-            }
+            try restock(handedBack, order: r.orderId ?? returnId, actor: r.caller.staff)
             let lines: [Receipt.Line]
             if let orderId = r.orderId, let placed = orderState(orderId)?.placed {
                 lines = r.items.map { item in

@@ -472,15 +472,16 @@ extension OutpostNode {
         let cardsOnline = cardPaymentsOnline
         if !cardsOnline {
             let policy = offlinePolicy(for: identity.nodeId)
+            let money = moneyText(currency: priced.totals.currency)
             var exposure = offlineExposure()
             for tender in plan.tenders where tender.kind == .card {
                 if tender.amount > policy.floorLimit {
                     try approveOnce(&basket, "card_over_floor_limit", caller: caller, approval: members["approval"],
-                                    detail: "a card payment of \(tender.amount) while offline is over the floor limit of \(policy.floorLimit)")
+                                    detail: "a card payment of \(money(tender.amount)) while offline is over the floor limit of \(money(policy.floorLimit))")
                 }
-                if exposure + tender.amount > policy.exposureCap {
-                    var error = HTTPError(.offlinePaymentRefused, detail: "the payment network is unreachable and this till may hold \(policy.exposureCap - exposure) more in offline card payments; pay in cash or wait for the network")
-                    error.problem.extensions = [("reason", .string("exposure_cap_reached"))]
+                if let refusal = policy.refusal(amount: tender.amount, exposure: exposure, floorLimitWaived: true, money: money) {
+                    var error = HTTPError(.offlinePaymentRefused, detail: refusal.detail)
+                    error.problem.extensions = [("reason", .string(refusal.reason))]
                     throw error
                 }
                 exposure += tender.amount
@@ -516,24 +517,17 @@ extension OutpostNode {
     /// any card reaches the acquirer.
     private func reserveSale(_ c: inout TillCompletion, askPeers: Bool) throws {
         guard let row = try tillSale(c.saleId), row.state == "open" else { throw saleStateError("completing", "this sale is being completed; retry to get its receipt") }
-        let me = identity.nodeId
         let plans = try planStock(c.priced.lines.map { ($0.sku, $0.quantity) }, askPeers: askPeers)
         if let promotion = c.priced.redemption { try takeRedemption(promotion, askPeers: askPeers) }
         let at = replica.tick(wallMs: WallClock.nowMs())
-        let stamp = "\(me)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))"
+        let stamp = edgeStamp(at)
         c.orderId = "o-" + stamp
         c.number = try nextOrderNumber()
-        c.allocations = plans.compactMap { plan in StockKey.parse(plan.key).map { StockAllocation(sku: $0.sku, location: $0.location, units: plan.units) } }
-        try recordMovements(c.allocations, sign: -1, reason: .sold, reference: c.orderId, actor: c.caller.staff)
-        try takeStock(plans)
+        c.allocations = try sellStock(plans, reference: c.orderId, actor: c.caller.staff)
         c.paymentIds = c.tenders.indices.map { "p-\(stamp)-\($0 + 1)" }
         for (tender, paymentId) in zip(c.tenders, c.paymentIds) {
-            var created = PaymentEvent(kind: .created, atMs: at.physicalMs, node: me)
-            created.order = c.orderId
-            created.amount = tender.amount
-            created.currency = c.priced.totals.currency
-            created.region = config.region
-            created.acquirer = tender.kind == .cash ? PaymentState.cashAcquirer : gateway.name
+            var created = paymentCreated(order: c.orderId, amount: tender.amount, currency: c.priced.totals.currency,
+                                         acquirer: tender.kind == .cash ? PaymentState.cashAcquirer : gateway.name, atMs: at.physicalMs)
             created.sale = c.saleId
             try addEvents([created.text], key: paymentId, in: Self.paymentsCollection)
         }
@@ -559,7 +553,7 @@ extension OutpostNode {
             return takeTenders(c, index: index + 1, finish: finish)
         }
         let request = PaymentRequest(paymentId: paymentId, amount: tender.amount, currency: c.priced.totals.currency, token: tender.token ?? "")
-        authorizeTillCard(request, attempt: 1) { [unowned self] outcome in
+        authorizeAtAcquirer(request) { [unowned self] outcome in
             switch outcome {
             case .approved(let code):
                 gateway.capture(paymentId: paymentId, amount: tender.amount) { [unowned self] captured in
@@ -575,13 +569,6 @@ extension OutpostNode {
                 gateway.void(paymentId: paymentId) { _ in }
                 undoSale(c, finish: finish)
             }
-        }
-    }
-
-    private func authorizeTillCard(_ request: PaymentRequest, attempt: Int, completion: @escaping (AuthorizationOutcome) -> Void) {
-        gateway.authorize(request) { [unowned self] outcome in
-            if outcome == .retry && attempt < Self.authorizationAttemptsMax { return authorizeTillCard(request, attempt: attempt + 1, completion: completion) }
-            completion(outcome)
         }
     }
 

@@ -255,12 +255,12 @@ extension OutpostNode {
     /// The Z-report as the till prints it, 42 columns.
     func zReportText(_ z: ZReport) -> String {
         let width = 42
-        func row(_ left: String, _ right: String) -> String { left + String(repeating: " ", count: max(1, width - left.count - right.count)) + right }
+        func row(_ left: String, _ right: String) -> String { Receipt.row(left, right, width: width) }
         let money = { (amount: Int64) in Receipt.money(amount, currency: z.currency) }
         let rule = String(repeating: "-", count: width)
         var lines = ["Z-REPORT \(z.seq)", "Till \(z.device) at \(z.node)", "Shift \(z.shift)",
-                     "Opened " + WallClock.iso8601(ms: z.openedMs).prefix(16).replacingOccurrences(of: "T", with: " ") + " by " + z.openedBy,
-                     "Closed " + WallClock.iso8601(ms: z.closedMs).prefix(16).replacingOccurrences(of: "T", with: " ") + " by " + z.closedBy, rule,
+                     "Opened " + Receipt.slipTime(WallClock.iso8601(ms: z.openedMs)) + " by " + z.openedBy,
+                     "Closed " + Receipt.slipTime(WallClock.iso8601(ms: z.closedMs)) + " by " + z.closedBy, rule,
                      row("Sales", String(z.sales))]
         for (tender, amount) in z.salesByTender.sorted(by: { $0.key < $1.key }) { lines.append(row("  " + tender.capitalized, money(amount))) }
         lines.append(row("Returns", String(z.returns)))

@@ -187,7 +187,7 @@ extension OutpostNode {
         reserveWaitingForRights(pending, reserve: { [unowned self] attempt, firstAttempt in try reserve(&attempt, askPeers: firstAttempt) }) { [unowned self] result in
             switch result {
             case .success(let reserved):
-                authorize(reserved, attempt: 1, answer: answer)
+                authorize(reserved, answer: answer)
             case .failure(let error):
                 checkoutsInFlight.remove(pending.flightKey)
                 answer(.failure(error))
@@ -291,19 +291,16 @@ extension OutpostNode {
     /// records the payment as created, with the checkout row that ties them together. All of it
     /// is durable before the acquirer hears of the payment.
     private func reserve(_ pending: inout PendingCheckout, askPeers: Bool) throws {
-        let me = identity.nodeId
         let plans = try planStock(pending.lines.map { ($0.sku, $0.quantity) }, askPeers: askPeers)
         if let promotion = pending.redemption { try takeRedemption(promotion, askPeers: askPeers) }
         let at = replica.tick(wallMs: WallClock.nowMs())
-        let stamp = "\(me)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))"
+        let stamp = edgeStamp(at)
         if pending.orderId.isEmpty {
             pending.orderId = "o-" + stamp
             pending.number = try nextOrderNumber()
         }
         if pending.paymentId.isEmpty { pending.paymentId = "p-" + stamp }
-        pending.allocations = plans.compactMap { plan in
-            StockKey.parse(plan.key).map { StockAllocation(sku: $0.sku, location: $0.location, units: plan.units) }
-        }
+        pending.allocations = try sellStock(plans, reference: pending.orderId, actor: pending.customer ?? "guest")
         try database.execute("""
             INSERT INTO checkouts(cart, idempotency_key, request_hash, order_id, number, payment_id, state, allocations, redemption, created_ms)
             VALUES (?, ?, ?, ?, ?, ?, 'authorizing', ?, ?, ?)
@@ -311,20 +308,12 @@ extension OutpostNode {
                 redemption = excluded.redemption
             """, [pending.cart, pending.key, pending.requestHash, pending.orderId, pending.number, pending.paymentId,
                   Self.allocationsText(pending.allocations), pending.redemption?.id, at.physicalMs])
-        try recordMovements(pending.allocations, sign: -1, reason: .sold, reference: pending.orderId, actor: pending.customer ?? "guest")
-        try takeStock(plans)
-        var created = PaymentEvent(kind: .created, atMs: at.physicalMs, node: me)
-        created.order = pending.orderId
-        created.amount = pending.totals.total
-        created.currency = pending.totals.currency
-        created.region = config.region
-        created.acquirer = gateway.name
+        let created = paymentCreated(order: pending.orderId, amount: pending.totals.total, currency: pending.totals.currency, acquirer: gateway.name,
+                                     atMs: at.physicalMs)
         try addEvents([created.text], key: pending.paymentId, in: Self.paymentsCollection)
         pending.paymentCreated = created
     }
 
-    /// Where this node would take `units` of `sku` from within its own rights (its own location
-    /// first, then the location where it holds most); nil plan: its rights do not cover them.
     /// Where every line's units come from, planned before anything changes: a line short of
     /// stock refuses the lot (409 insufficient-stock). When another node holds the rights, the
     /// connected one holding most, at the location with most stock (rights are per location), is
@@ -355,6 +344,8 @@ extension OutpostNode {
         return plans
     }
 
+    /// Where this node would take `units` of `sku` from within its own rights (its own location
+    /// first, then the location where it holds most); nil plan: its rights do not cover them.
     func stockPlan(sku: String, units: Int64) throws -> (plan: [(key: String, units: Int64)]?, counters: [(key: String, counter: BoundedCounter)]) {
         let locations = try database.query("""
             SELECT location FROM stock_levels WHERE sku = ? AND rights_here > 0 ORDER BY location = ? DESC, rights_here DESC, location
@@ -379,10 +370,32 @@ extension OutpostNode {
 
     static func allocations(from text: String) -> [StockAllocation] { StockAllocation.list(from: text) }
 
-    /// Decrements this node's rights at each key (planned within them).
-    func takeStock(_ plans: [(key: String, units: Int64)]) throws {
+    /// Takes the planned units (within this node's rights) as sold for `reference`, each with
+    /// its stock movement; returns where they came from.
+    func sellStock(_ plans: [(key: String, units: Int64)], reference: String, actor: String) throws -> [StockAllocation] {
         let me = identity.nodeId
         for (key, units) in plans { try changeStock(key) { try $0.decrement(by: UInt64(units), replica: me) } }
+        let allocations = plans.compactMap { plan in StockKey.parse(plan.key).map { StockAllocation(sku: $0.sku, location: $0.location, units: plan.units) } }
+        try recordMovements(allocations, sign: -1, reason: .sold, reference: reference, actor: actor)
+        return allocations
+    }
+
+    /// A fleet-unique part of an id, made here without asking anyone: this node's id and a
+    /// reading of its clock (`<node>-<ms in base 36>-<logical in base 36>`).
+    func edgeStamp(_ at: HLCTimestamp) -> String {
+        "\(identity.nodeId)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))"
+    }
+
+    /// A payment's first event: the order it pays (nil: a refund without a receipt), its amount,
+    /// and who takes the money (an acquirer's name, or cash).
+    func paymentCreated(order: String?, amount: Int64, currency: String, acquirer: String, atMs: Int64) -> PaymentEvent {
+        var created = PaymentEvent(kind: .created, atMs: atMs, node: identity.nodeId)
+        created.order = order
+        created.amount = amount
+        created.currency = currency
+        created.region = config.region
+        created.acquirer = acquirer
+        return created
     }
 
     /// Commits one change of the stock counter at `key`, inside the caller's transaction.
@@ -401,11 +414,17 @@ extension OutpostNode {
     /// Gives an order's units back to the counters they came from (an increment by this node:
     /// it becomes rights here again).
     func releaseStock(_ allocations: [StockAllocation], reference: String, actor: String) throws {
+        try putBackStock(allocations, reason: .released, reference: reference, actor: actor)
+    }
+
+    /// Units back into the counters at their locations (an increment by this node: rights
+    /// here), each with its stock movement.
+    func putBackStock(_ allocations: [StockAllocation], reason: StockMovementReason, reference: String, actor: String) throws {
         let me = identity.nodeId
         for allocation in allocations where allocation.units > 0 {
             try changeStock(allocation.stockKey) { $0.increment(by: UInt64(allocation.units), replica: me) }
         }
-        try recordMovements(allocations, sign: 1, reason: .released, reference: reference, actor: actor)
+        try recordMovements(allocations, sign: 1, reason: reason, reference: reference, actor: actor)
     }
 
     func recordMovements(_ allocations: [StockAllocation], sign: Int64, reason: StockMovementReason, reference: String?, note: String? = nil, actor: String) throws {
@@ -432,14 +451,12 @@ extension OutpostNode {
         case refusedOffline(reason: String, detail: String)
     }
 
-    private func authorize(_ pending: PendingCheckout, attempt: Int, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
+    private func authorize(_ pending: PendingCheckout, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
         if !cardPaymentsOnline {
             let amount = pending.totals.total
             let policy = offlinePolicy(for: identity.nodeId)
             let currency = pending.totals.currency
-            if let refusal = policy.refusal(amount: amount, exposure: offlineExposure(), money: { [priceText, config] in
-                priceText.format($0, currency: currency, locale: config.locale)
-            }) {
+            if let refusal = policy.refusal(amount: amount, exposure: offlineExposure(), money: moneyText(currency: currency)) {
                 return finish(pending, card: .refusedOffline(reason: refusal.reason, detail: refusal.detail), answer: answer)
             }
             // Counted until the payment's row is committed, so two checkouts at once cannot both
@@ -448,17 +465,25 @@ extension OutpostNode {
             return finish(pending, card: .stored(deadlineMs: WallClock.nowMs() + policy.deadlineMs), answer: answer)
         }
         let request = PaymentRequest(paymentId: pending.paymentId, amount: pending.totals.total, currency: pending.totals.currency, token: pending.token)
+        authorizeAtAcquirer(request) { [unowned self] outcome in finish(pending, card: .acquirer(outcome), answer: answer) }
+    }
+
+    /// Asks the acquirer to authorize, again with the same payment id (so it cannot count twice)
+    /// while it asks for a retry, `authorizationAttemptsMax` times in all; still no answer then
+    /// is `.timedOut`. A checkout and a till's card tender both come here.
+    func authorizeAtAcquirer(_ request: PaymentRequest, attempt: Int = 1, completion: @escaping (AuthorizationOutcome) -> Void) {
         gateway.authorize(request) { [unowned self] outcome in
             switch outcome {
-            case .retry where attempt < Self.authorizationAttemptsMax:
-                // The acquirer asked for it: the same payment id again, so it cannot count twice.
-                authorize(pending, attempt: attempt + 1, answer: answer)
-            case .retry:
-                finish(pending, card: .acquirer(.timedOut), answer: answer)
-            default:
-                finish(pending, card: .acquirer(outcome), answer: answer)
+            case .retry where attempt < Self.authorizationAttemptsMax: authorizeAtAcquirer(request, attempt: attempt + 1, completion: completion)
+            case .retry: completion(.timedOut)
+            default: completion(outcome)
             }
         }
+    }
+
+    /// An amount as the shopper or cashier reads it ("€12.50"), for the words of a refusal.
+    func moneyText(currency: String) -> (Int64) -> String {
+        { [priceText, config] in priceText.format($0, currency: currency, locale: config.locale) }
     }
 
     private func finish(_ pending: PendingCheckout, card: CardAnswer, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
@@ -566,7 +591,7 @@ extension OutpostNode {
         placed.shipping = pending.shipping
         placed.sealedContact = customerVault.sealContact(email: pending.email, shipTo: pending.shipTo, order: pending.orderId, key: contactKey)
         placed.payment = pending.paymentId
-        placed.accessHash = token.map { Hex.encode(SHA256.hash(Array($0.utf8))) }
+        placed.accessHash = token.map(SHA256.hex)
         guard paid else {
             placed.reservedUntilMs = atMs + config.reservationSeconds * 1000
             return [placed]

@@ -303,7 +303,7 @@ extension OutpostNode {
     /// Whether a guest's order token (from the checkout's answer or link) opens this order.
     static func tokenOpens(_ placed: OrderEvent, _ token: String?) -> Bool {
         guard let token, let hash = placed.accessHash else { return false }
-        return constantTimeEquals(Array(Hex.encode(SHA256.hash(Array(token.utf8))).utf8), Array(hash.utf8))
+        return constantTimeEquals(Array(SHA256.hex(token).utf8), Array(hash.utf8))
     }
 
     // MARK: Routes

@@ -155,13 +155,11 @@ extension OutpostNode {
 
     /// Restocked units become stock again: an increment of the counter at their location by this
     /// node (rights here), replicated like any receipt; written-off units only leave a record.
-    private func restock(_ items: [OrderItem], order: String, actor: String) throws {
-        let me = identity.nodeId
+    func restock(_ items: [OrderItem], order: String, actor: String) throws {
         let back = items.filter { $0.disposition == .restock }.compactMap { item in
             item.location.map { StockAllocation(sku: item.sku, location: $0, units: item.quantity) }
         }
-        for allocation in back { try changeStock(allocation.stockKey) { $0.increment(by: UInt64(allocation.units), replica: me) } }
-        try recordMovements(back, sign: 1, reason: .returned, reference: order, actor: actor)
+        try putBackStock(back, reason: .returned, reference: order, actor: actor)
     }
 
     /// The exchange's new order: the replacement SKUs at the price paid for what came back, paid
@@ -193,7 +191,6 @@ extension OutpostNode {
         placed.lines = lines
         placed.discounts = [credit]
         placed.totals = OrderTotals(currency: currency, goods: goods, shipping: 0, discounts: [credit], terms: config.checkout)
-        placed.allocations = plans.compactMap { plan in StockKey.parse(plan.key).map { StockAllocation(sku: $0.sku, location: $0.location, units: plan.units) } }
         placed.shipping = original.shipping
         placed.accessHash = original.accessHash
         if let contact = orderContact(originalId, sealed: original.sealedContact) {
@@ -202,8 +199,7 @@ extension OutpostNode {
         }
         var paid = OrderEvent(kind: .paid, atMs: at, node: me)
         paid.amount = 0
-        try takeStock(plans)
-        try recordMovements(placed.allocations ?? [], sign: -1, reason: .sold, reference: exchangeId, actor: "exchange")
+        placed.allocations = try sellStock(plans, reference: exchangeId, actor: "exchange")
         let events = [placed, paid] + (handedOver ? handedOverInStore(atMs: at) : [])
         try addEvents(events.map(\.text), key: exchangeId, in: Self.ordersCollection)
         return lines
