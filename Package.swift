@@ -75,6 +75,8 @@ let package = Package(
         .executableTarget(name: "replication-bench", dependencies: ["Replication"], path: "bench/ReplicationBench", swiftSettings: strict),
         // bench/ledger: durable transfers per second beside a plain SQLite insert loop.
         .executableTarget(name: "ledger-bench", dependencies: ["Ledger", "Platform", "Commerce"], path: "bench/LedgerBench", swiftSettings: strict),
+        // The SQLite work of one checkout replayed alone (bench/checkout.sh): the storage floor.
+        .executableTarget(name: "checkout-floor", dependencies: ["Platform"], path: "bench/CheckoutFloor", swiftSettings: strict),
 
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(
