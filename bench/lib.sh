@@ -88,8 +88,6 @@ PY
 # wrk script after its mode and thread count); wrk on core 1 runs script $3 in mode "fill" for
 # twice $duration, then in mode $4 for $duration with latencies. After each round the SQLite
 # reference runs on the same disk. Fills $results (one line per round) for print_rounds_table.
-# A function after_round, when the caller defines one, runs after each round's measurement with
-# the round's number, while its noded still runs.
 run_rounds() {
   local terms=$1 prepare=$2 script=$3 mode=$4 round data extra measured rss reference
   results=()
@@ -104,7 +102,6 @@ run_rounds() {
     # shellcheck disable=SC2086
     measured=$(taskset -c 1 wrk -t"$threads" -c"$connections" -d"${duration}"s --latency -s "$script" "$NODE_URL" -- "$mode" "$threads" $extra | grep RESULT)
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$NODED_PID/status")
-    if declare -F after_round >/dev/null; then after_round "$round"; fi
     kill "$NODED_PID"; wait "$NODED_PID" 2>/dev/null || true
     reference=$(sqlite_reference "$work/reference-$round.sqlite")
     results+=("$measured rss_kb=$rss reference=${reference// /,}")

@@ -10,10 +10,9 @@
 // BATCH checkouts share each group commit (the bench's 64 connections fill about that many).
 //
 // Per checkout, as the SQL trace of noded shows it (docs/checkout-performance.md):
-// - before any transaction: the Idempotency-Key lookup, the SKU's product and the stock
-//   check (one read each; noded does a few more);
-// - reservation, in its savepoint: the stock plan, the stock view, the movement, the order
-//   number, the checkout row;
+// - before any transaction: the Idempotency-Key lookup and the SKU's product;
+// - reservation, in its savepoint: the stock plan, the order number, the SKU's product again
+//   (for the stock view), the stock view, the movement, the checkout row;
 // - the acquirer's durable row (the sandbox), in its savepoint;
 // - the answer, in its savepoint: the order's view row, the checkout row answered;
 // - per group commit and collection: one op log segment (the deltas at their measured sizes)
@@ -130,7 +129,6 @@ final class CheckoutReplay {
                     WHERE cart = ? AND idempotency_key = ?
                     """, ["floor-cart-\(id)", "floor-\(id)"])
                 try read("SELECT p.id FROM catalog_variants v JOIN catalog_products p ON p.rowid = v.product WHERE v.sku = ?", [sku])
-                try read("SELECT coalesce(sum(available), 0), coalesce(sum(rights_here), 0) FROM stock_levels WHERE sku = ?", [sku])
             }
         }
         statements += 2
@@ -153,6 +151,7 @@ final class CheckoutReplay {
             try read("SELECT value FROM node_meta WHERE key = 'order_sequence'", [])
             sequence += 1
             try run("INSERT INTO node_meta(key, value) VALUES ('order_sequence', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [String(sequence)])
+            try read("SELECT p.id FROM catalog_variants v JOIN catalog_products p ON p.rowid = v.product WHERE v.sku = ?", [sku])
             try run("""
                 INSERT INTO checkouts(cart, idempotency_key, request_hash, order_id, number, payment_id, state, allocations, redemption, created_ms)
                 VALUES (?, ?, ?, ?, ?, ?, 'authorizing', ?, ?, ?)
