@@ -76,7 +76,6 @@ final class CheckoutReplay {
         return Array(noise[noiseOffset..<(noiseOffset + count)])
     }
 
-
     var sequence: Int64 = 0
     var counter: Int64 = 0
     var stock: Int64 = 1_000_000_000
@@ -181,6 +180,8 @@ final class CheckoutReplay {
             for (collection, bytes) in stateBytes { unwritten.append((collection, "\(collection)-floor-\(id)", bytes)) }
         }
         if unwritten.count >= 2_048 {
+            // The stock counter, one key for every checkout, is written once per write-back.
+            unwritten.append(("inventory", sku + "@" + location, 19))
             try database.transaction(.immediate) {
                 for (collection, key, bytes) in unwritten {
                     try run("""
@@ -188,10 +189,6 @@ final class CheckoutReplay {
                         ON CONFLICT(collection, key) DO UPDATE SET state = excluded.state
                         """, [collection, key, blob(bytes)])
                 }
-                try run("""
-                    INSERT INTO replicated_state(collection, key, state) VALUES (?, ?, ?)
-                    ON CONFLICT(collection, key) DO UPDATE SET state = excluded.state
-                    """, ["inventory", sku + "@" + location, blob(19)])
             }
             statements += 2
             unwritten.removeAll(keepingCapacity: true)
