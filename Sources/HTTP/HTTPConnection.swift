@@ -30,6 +30,8 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
 
     let server: HTTPServer
     let stream: TCPStream
+    /// The client's address (host part), as counted for `connectionsPerAddressMax`.
+    let address: String
     private let parser: HTTPWireParser
     /// Position in the server's connection table.
     var index: Int
@@ -37,12 +39,25 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
     /// Loop time (ms) at which `deadline` expires; 0 for none.
     private(set) var deadlineMs: UInt64 = 0
     private var deadline = Deadline.none
+    /// Loop time since which this connection waits for its client with nothing to answer
+    /// (see `isWaitingForClient`); the server evicts the longest waiting when it is full.
+    private(set) var waitingSinceMs: UInt64 = 0
 
     // The message being read.
     private var head: HTTPWireHead?
     private var match: RouteMatch = .notFound
+    /// The request whose head was read: routed and its credentials checked before any body.
+    private var pending: Request?
+    /// Credentials refused at the head of a request without a body: answered when it ends.
+    private var refusal: Problem?
     private var body: [UInt8] = []
+    /// The body of a spooling route, on disk.
+    private var spool: SpoolFile?
+    /// Spools of requests being answered, by sequence: removed once answered.
+    private var answeredSpools: [UInt64: SpoolFile] = [:]
     private var bodyLimit = 0
+    /// Loop time by which the whole body must have arrived (`HTTPLimits.bodyDeadlineMs`).
+    private var bodyDeadlineAtMs: UInt64 = 0
     private var startNs: UInt64 = 0
     private var requestId = ""
     private var path = ""
@@ -61,17 +76,22 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
     private var processingInput = false
     private var closeWhenWritten = false
 
-    init(server: HTTPServer, stream: TCPStream, index: Int) {
+    init(server: HTTPServer, stream: TCPStream, index: Int, address: String) {
         self.server = server
         self.stream = stream
         self.index = index
+        self.address = address
         parser = HTTPWireParser(mode: .request, headBytesMax: server.limits.headBytesMax)
         out.reserveCapacity(1024)
     }
 
+    /// Open, with no request being answered: idle, or reading a head or body.
+    var isWaitingForClient: Bool { state == .open && exchanges.isEmpty }
+
     func start() {
         parser.delegate = self
         stream.delegate = self
+        waitingSinceMs = server.clockMs()
         setDeadline(.header, server.limits.headerReadTimeoutMs)
         stream.startReading()
     }
@@ -142,6 +162,38 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
             answerEarly(.bodyTooLarge, detail: "the body is \(length) bytes; this route takes at most \(bodyLimit)")
             return .abort
         }
+        // Credentials are checked now, before a byte of the body is read: a stranger's upload
+        // costs one refused head, whatever its size.
+        let hasBody = head.isChunked || (head.contentLength ?? 0) > 0
+        var request = Request(method: head.method, target: head.target, path: path, query: query, headers: HTTPHeaders(head.headers),
+                              body: [], requestId: requestId, remoteAddress: stream.peerAddress)
+        refusal = nil
+        if case .found(let route, let parameters) = match {
+            request.pathParameters = parameters
+            if route.access != .anyone {
+                switch server.authorize(request, route.access) {
+                case .allowed(let subject):
+                    request.subject = subject
+                case .refused(let problem):
+                    guard !hasBody else {
+                        answerEarly(problem)
+                        return .abort
+                    }
+                    refusal = problem
+                }
+            }
+            if route.spoolsBody && hasBody && refusal == nil {
+                do { spool = try SpoolFile(directory: server.spoolDirectory) } catch {
+                    server.onInternalError(request, error)
+                    answerEarly(Problem(.internalError, detail: "the node cannot take an upload now; see its log for request \(requestId)"))
+                    return .abort
+                }
+            }
+        }
+        pending = request
+        let expectedBytes = UInt64(head.contentLength.map { Int($0) } ?? min(bodyLimit, server.limits.bodyBytesPerSecondMin))
+        bodyDeadlineAtMs = server.clockMs() + server.limits.bodyDeadlineMs
+            + expectedBytes * 1000 / UInt64(max(1, server.limits.bodyBytesPerSecondMin))
         if let expect = head.headers.first(where: { HTTPHeaders.sameName($0.name, "expect") })?.value {
             guard expect.lowercased() == "100-continue" else {
                 answerEarly(.expectationFailed, detail: "only 100-continue is supported")
@@ -157,12 +209,28 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
     }
 
     func wireBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard body.count + bytes.count <= bodyLimit else {
+        let received = spool?.bytesWritten ?? body.count
+        guard received + bytes.count <= bodyLimit else {
+            discardSpool()
             answerEarly(.bodyTooLarge, detail: "the body exceeds \(bodyLimit) bytes")
             return false
         }
-        body.append(contentsOf: bytes)
+        guard let spool else {
+            body.append(contentsOf: bytes)
+            return true
+        }
+        do { try spool.write(bytes) } catch {
+            discardSpool()
+            if let pending { server.onInternalError(pending, error) }
+            answerEarly(Problem(.internalError, detail: "the upload could not be stored; see the node's log for request \(requestId)"))
+            return false
+        }
         return true
+    }
+
+    private func discardSpool() {
+        spool?.discard()
+        spool = nil
     }
 
     func wireMessageComplete() -> Bool {
@@ -181,9 +249,16 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
     private func dispatch(_ head: HTTPWireHead) {
         let sequence = nextSequence
         nextSequence += 1
-        var request = Request(method: head.method, target: head.target, path: path, query: query, headers: HTTPHeaders(head.headers),
-                              body: body, requestId: requestId, remoteAddress: stream.peerAddress)
+        guard var request = pending else { preconditionFailure("a message completed without its head") }
+        pending = nil
+        request.body = body
         body = []
+        if let spool {
+            spool.finish()
+            request.bodyFile = spool.path
+            answeredSpools[sequence] = spool
+            self.spool = nil
+        }
         var routeIndex: Int?
         if case .found(let route, _) = match { routeIndex = route.index }
         exchanges.append(Exchange(method: head.method, path: request.path, routeIndex: routeIndex, startNs: startNs,
@@ -200,21 +275,21 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
             }
             response.headers.set("Allow", allow.joined(separator: ", "))
             complete(sequence, response)
-        case .found(let route, let parameters):
-            request.pathParameters = parameters
-            if route.access != .anyone {
-                switch server.authorize(request, route.access) {
-                case .allowed(let subject):
-                    request.subject = subject
-                case .refused(let problem):
-                    var response = problemResponse(problem, request: request)
-                    if problem.status == 401 { response.headers.set("WWW-Authenticate", "Bearer") }
-                    complete(sequence, response)
-                    return
-                }
+        case .found(let route, _):
+            if let problem = refusal {
+                refusal = nil
+                complete(sequence, Self.refusalResponse(problemResponse(problem, request: request)))
+                return
             }
             route.handler(request, Responder(connection: self, sequence: sequence))
         }
+    }
+
+    /// A 401 names the scheme it wants (RFC 9110 §11.6.1).
+    private static func refusalResponse(_ response: Response) -> Response {
+        var response = response
+        if response.status == 401 { response.headers.set("WWW-Authenticate", "Bearer") }
+        return response
     }
 
     private func problemResponse(_ problem: Problem, request: Request) -> Response {
@@ -226,7 +301,13 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
 
     /// Answers the message being read without dispatching it, then stops reading requests.
     private func answerEarly(_ type: ProblemType, detail: String) {
+        answerEarly(Problem(type, detail: detail))
+    }
+
+    private func answerEarly(_ problem: Problem) {
         guard state == .open else { return }
+        pending = nil
+        discardSpool()
         let sequence = nextSequence
         nextSequence += 1
         let target = head?.target ?? ""
@@ -236,9 +317,10 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
                                   requestId: requestId, keepAlive: false, isHTTP10: false))
         head = nil
         state = .answering
-        var problem = Problem(type, detail: detail, instance: path.isEmpty ? nil : path)
+        var problem = problem
+        problem.instance = path.isEmpty ? nil : path
         problem.requestId = requestId
-        var response = Response.problem(problem)
+        var response = Self.refusalResponse(Response.problem(problem))
         response.closesConnection = true
         complete(sequence, response)
     }
@@ -270,6 +352,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
     }
 
     func complete(_ sequence: UInt64, _ response: Response) {
+        answeredSpools.removeValue(forKey: sequence)?.discard()
         guard state != .closed else { return }  // the client left; nothing to write to
         precondition(sequence >= firstSequence && Int(sequence - firstSequence) < exchanges.count, "answer for an unknown request")
         let position = Int(sequence - firstSequence)
@@ -280,6 +363,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
             firstSequence += 1
             write(ready, for: first)
         }
+        if exchanges.isEmpty { waitingSinceMs = server.clockMs() }
         if !processingInput {
             flush()
             if pausedForPipeline && exchanges.count < server.limits.pipelinedRequestsMax && state == .open {
@@ -394,6 +478,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
 
     func streamDidClose(_ stream: TCPStream) {
         state = .closed
+        discardSpool()  // a body cut off; spools of dispatched requests go when they are answered
         parser.delegate = nil
         server.remove(self)
     }
@@ -415,7 +500,9 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
             // never extended, however slowly bytes trickle in.
             if deadline != .header { setDeadline(.header, server.limits.headerReadTimeoutMs) }
         } else if parser.isInMessage {
-            setDeadline(.body, server.limits.bodyReadTimeoutMs)
+            // The gap between reads, but never past the whole body's deadline.
+            deadline = .body
+            deadlineMs = min(server.clockMs() + server.limits.bodyReadTimeoutMs, bodyDeadlineAtMs)
         } else if !exchanges.isEmpty {
             deadline = .none
             deadlineMs = 0

@@ -17,6 +17,7 @@ public final class HTTPMetrics {
     public private(set) var connectionsAccepted: UInt64 = 0
     public private(set) var connectionsRefused: UInt64 = 0
     public private(set) var connectionsTimedOut: UInt64 = 0
+    public private(set) var connectionsEvicted: UInt64 = 0
     public private(set) var malformedRequests: UInt64 = 0
     public var connectionsOpen = 0
 
@@ -58,6 +59,7 @@ public final class HTTPMetrics {
     func connectionClosed() { connectionsOpen -= 1 }
     func connectionRefused() { connectionsRefused += 1 }
     func connectionTimedOut() { connectionsTimedOut += 1 }
+    func connectionEvicted() { connectionsEvicted += 1 }
     func malformedRequest() { malformedRequests += 1 }
 
     /// Total requests answered for a route pattern and status (tests, status page).
@@ -87,6 +89,8 @@ public final class HTTPMetrics {
         out.gauge("outpost_http_connections_open", help: "HTTP connections open now.", value: Double(connectionsOpen))
         out.counter("outpost_http_connections_accepted_total", help: "HTTP connections accepted.", value: Double(connectionsAccepted))
         out.counter("outpost_http_connections_refused_total", help: "Connections closed at once because the connection limit was reached.", value: Double(connectionsRefused))
+        out.counter("outpost_http_connections_evicted_total", help: "Connections waiting on a slow or idle client, closed to make room for a new one at the connection limit.",
+                    value: Double(connectionsEvicted))
         out.counter("outpost_http_connections_timed_out_total", help: "Connections closed by the header-read or idle timeout.", value: Double(connectionsTimedOut))
         out.counter("outpost_http_malformed_requests_total", help: "Requests rejected as malformed HTTP.", value: Double(malformedRequests))
     }

@@ -29,9 +29,13 @@ public final class HTTPServer {
 
     /// Told about errors handlers threw that were not `HTTPError`s (answered 500).
     public var onInternalError: (Request, any Error) -> Void = { _, _ in }
+    /// Where routes that spool their bodies write them (created by the owner, 0700).
+    public var spoolDirectory = "/tmp"
 
     private var listeners: [TCPListener] = []
     private var connections: [HTTPConnection] = []
+    /// Open connections per client address (the host part), for `connectionsPerAddressMax`.
+    private var connectionsPerAddress: [String: Int] = [:]
     private var sweepTimer: LoopTimer?
     /// "Date: <IMF-fixdate>\r\n", refreshed each second by the sweep.
     private(set) var dateLine: [UInt8] = []
@@ -74,20 +78,43 @@ public final class HTTPServer {
     public var openConnectionCount: Int { connections.count }
 
     private func accept(_ stream: TCPStream) {
-        guard connections.count < limits.connectionsMax, !isDraining else {
+        let address = stream.peerAddress?.host ?? ""
+        guard !isDraining, connectionsPerAddress[address, default: 0] < limits.connectionsPerAddressMax,
+              connections.count < limits.connectionsMax || evictLongestWaiting() else {
             metrics.connectionRefused()
             stream.close()
             return
         }
         metrics.connectionAccepted()
-        let connection = HTTPConnection(server: self, stream: stream, index: connections.count)
+        connectionsPerAddress[address, default: 0] += 1
+        let connection = HTTPConnection(server: self, stream: stream, index: connections.count, address: address)
         connections.append(connection)
         connection.start()
+    }
+
+    /// Makes room for a new connection: closes the one that has waited longest for its client
+    /// (idle between requests, or reading a head or body that trickles in). Connections whose
+    /// requests are being answered are never taken. Returns false if none waits.
+    ///
+    /// - Complexity: O(open connections); runs only when the table is full.
+    private func evictLongestWaiting() -> Bool {
+        var victim: HTTPConnection?
+        for connection in connections where connection.isWaitingForClient {
+            if victim.map({ connection.waitingSinceMs < $0.waitingSinceMs }) ?? true { victim = connection }
+        }
+        guard let victim else { return false }
+        metrics.connectionEvicted()
+        victim.forceClose()
+        // Its slot frees when libuv has closed the handle; the table may briefly hold one more.
+        return true
     }
 
     func remove(_ connection: HTTPConnection) {
         let index = connection.index
         precondition(connections[index] === connection, "connection table out of step")
+        if let count = connectionsPerAddress[connection.address] {
+            connectionsPerAddress[connection.address] = count > 1 ? count - 1 : nil
+        }
         let last = connections.removeLast()
         if index < connections.count {
             connections[index] = last

@@ -15,6 +15,9 @@ public struct Request: Sendable {
     public let queryItems: [(name: String, value: String)]
     public let headers: HTTPHeaders
     public internal(set) var body: [UInt8]
+    /// For routes that spool their body: the file holding it (and `body` is empty). The file
+    /// is removed once the request is answered.
+    public internal(set) var bodyFile: String?
     /// Values of `{name}` segments of the matched route, percent-decoded.
     public internal(set) var pathParameters: [(name: String, value: String)] = []
     /// Who the route's credentials name (an access token's subject), once authorized; nil for

@@ -38,16 +38,20 @@ public final class Route {
     public let access: Access
     /// Bodies over this are answered 413 without being read.
     public let bodyBytesMax: Int?
+    /// The body is written to a spool file as it arrives (`Request.bodyFile`), never held in
+    /// memory: for uploads that may be far larger than the usual body.
+    public let spoolsBody: Bool
     public let doc: RouteDoc
     /// Position in the router; labels metrics.
     public let index: Int
     let handler: Handler
 
-    init(method: String, pattern: String, access: Access, bodyBytesMax: Int?, doc: RouteDoc, index: Int, handler: @escaping Handler) {
+    init(method: String, pattern: String, access: Access, bodyBytesMax: Int?, spoolsBody: Bool, doc: RouteDoc, index: Int, handler: @escaping Handler) {
         self.method = method
         self.pattern = pattern
         self.access = access
         self.bodyBytesMax = bodyBytesMax
+        self.spoolsBody = spoolsBody
         self.doc = doc
         self.index = index
         self.handler = handler
@@ -87,9 +91,10 @@ public final class Router {
     public init() {}
 
     /// Adds a route. Two routes with the same method and shape are a bug.
-    public func add(_ method: String, _ pattern: String, access: Access = .anyone, bodyBytesMax: Int? = nil,
+    public func add(_ method: String, _ pattern: String, access: Access = .anyone, bodyBytesMax: Int? = nil, spoolsBody: Bool = false,
                     doc: RouteDoc, handler: @escaping Handler) {
         precondition(pattern.hasPrefix("/"), "route patterns start with /: \(pattern)")
+        precondition(!spoolsBody || access != .anyone, "a spooled upload needs credentials: \(pattern)")
         var node = root
         for segment in pattern.split(separator: "/") {
             if segment.hasPrefix("{") && segment.hasSuffix("}") {
@@ -114,15 +119,16 @@ public final class Router {
         }
         precondition(node.routes[method] == nil, "duplicate route \(method) \(pattern)")
         if !pattern.contains("{") { literalPaths[pattern] = node }
-        let route = Route(method: method, pattern: pattern, access: access, bodyBytesMax: bodyBytesMax, doc: doc, index: routes.count, handler: handler)
+        let route = Route(method: method, pattern: pattern, access: access, bodyBytesMax: bodyBytesMax, spoolsBody: spoolsBody, doc: doc,
+                          index: routes.count, handler: handler)
         node.routes[method] = route.index
         routes.append(route)
     }
 
     /// Adds a route whose handler answers at once; thrown `HTTPError`s become problems.
-    public func add(_ method: String, _ pattern: String, access: Access = .anyone, bodyBytesMax: Int? = nil,
+    public func add(_ method: String, _ pattern: String, access: Access = .anyone, bodyBytesMax: Int? = nil, spoolsBody: Bool = false,
                     doc: RouteDoc, _ handler: @escaping (Request) throws -> Response) {
-        add(method, pattern, access: access, bodyBytesMax: bodyBytesMax, doc: doc) { request, responder in
+        add(method, pattern, access: access, bodyBytesMax: bodyBytesMax, spoolsBody: spoolsBody, doc: doc) { request, responder in
             do {
                 responder.send(try handler(request))
             } catch {

@@ -51,17 +51,19 @@ extension NodeConfig {
             }
         }
         if let http = try reader.table("http") {
-            try http.allowOnly(["listen", "header_read_timeout_ms", "body_read_timeout_ms", "idle_timeout_ms",
-                                "body_bytes_max", "connections_max", "shutdown_grace_ms"])
+            try http.allowOnly(["listen", "header_read_timeout_ms", "body_read_timeout_ms", "body_deadline_ms", "idle_timeout_ms",
+                                "body_bytes_max", "connections_max", "connections_per_address_max", "shutdown_grace_ms"])
             if let addresses = try http.stringOrStrings("listen") {
                 guard !addresses.isEmpty else { throw ConfigError(key: "http.listen", "give at least one HOST:PORT") }
                 listen = try addresses.map { text throws(ConfigError) in try Self.address(text, key: "http.listen") }
             }
             if let v = try http.integer("header_read_timeout_ms", in: 1...3_600_000) { self.http.headerReadTimeoutMs = UInt64(v) }
             if let v = try http.integer("body_read_timeout_ms", in: 1...3_600_000) { self.http.bodyReadTimeoutMs = UInt64(v) }
+            if let v = try http.integer("body_deadline_ms", in: 1...3_600_000) { self.http.bodyDeadlineMs = UInt64(v) }
             if let v = try http.integer("idle_timeout_ms", in: 1...86_400_000) { self.http.idleTimeoutMs = UInt64(v) }
             if let v = try http.integer("body_bytes_max", in: 1...(1 << 30)) { self.http.bodyBytesMax = v }
             if let v = try http.integer("connections_max", in: 1...1_000_000) { self.http.connectionsMax = v }
+            if let v = try http.integer("connections_per_address_max", in: 1...1_000_000) { self.http.connectionsPerAddressMax = v }
             if let v = try http.integer("shutdown_grace_ms", in: 0...600_000) { shutdownGraceMs = UInt64(v) }
         }
         if let log = try reader.table("log") {

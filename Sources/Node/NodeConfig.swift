@@ -104,9 +104,12 @@ public struct NodeConfig: Sendable, Equatable {
     public struct HTTPSettings: Sendable, Equatable {
         public var headerReadTimeoutMs: UInt64 = 10_000
         public var bodyReadTimeoutMs: UInt64 = 30_000
+        /// A whole body's deadline (plus a second per 64 KiB it declares).
+        public var bodyDeadlineMs: UInt64 = 30_000
         public var idleTimeoutMs: UInt64 = 75_000
         public var bodyBytesMax = 1 << 20
         public var connectionsMax = 10_000
+        public var connectionsPerAddressMax = 256
         public init() {}
     }
 

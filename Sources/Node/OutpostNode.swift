@@ -146,10 +146,13 @@ public final class OutpostNode {
         var limits = HTTPLimits()
         limits.headerReadTimeoutMs = config.http.headerReadTimeoutMs
         limits.bodyReadTimeoutMs = config.http.bodyReadTimeoutMs
+        limits.bodyDeadlineMs = config.http.bodyDeadlineMs
+        limits.connectionsPerAddressMax = config.http.connectionsPerAddressMax
         limits.idleTimeoutMs = config.http.idleTimeoutMs
         limits.bodyBytesMax = config.http.bodyBytesMax
         limits.connectionsMax = config.http.connectionsMax
         server = try HTTPServer(loop: loop, router: router, limits: limits, metrics: metrics)
+        server.spoolDirectory = try Self.emptySpoolDirectory(in: dataDirectory)
         try setUpCatalogView()
         try setUpSettlement()
         knownHub = try database.queryOne("SELECT value FROM node_meta WHERE key = 'hub_node'") { $0.string(0) }
@@ -249,6 +252,19 @@ public final class OutpostNode {
         lock.release()
         logger.info("stopped", metadata: ["node_id": "\(identity.nodeId)"])
         return 0
+    }
+
+    /// Uploads are spooled under the data directory (0700: they may hold a catalog not yet
+    /// public); what an earlier run left there belonged to requests that died with it.
+    private static func emptySpoolDirectory(in dataDirectory: String) throws -> String {
+        let path = dataDirectory + "/spool"
+        do {
+            try Files.createDirectory(path, mode: 0o700)
+            for name in try Files.list(path) { Files.remove(path + "/" + name) }
+        } catch {
+            throw ConfigError(key: "node.data_dir", "cannot prepare \(path): \(error.reason)")
+        }
+        return path
     }
 
     /// Every start is a durable write through group commit, like any acknowledged write.

@@ -54,8 +54,9 @@ public final class InProcessServer: @unchecked Sendable {
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    public func socket() throws -> BlockingSocket {
-        try BlockingSocket(host: "127.0.0.1", port: port)
+    /// A raw connection; `from` picks the client's address in 127.0.0.0/8 (a different client).
+    public func socket(from sourceHost: String? = nil) throws -> BlockingSocket {
+        try BlockingSocket(host: "127.0.0.1", port: port, sourceHost: sourceHost)
     }
 
     public func client() throws -> HTTPClient {

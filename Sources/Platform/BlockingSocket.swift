@@ -7,7 +7,8 @@ public final class BlockingSocket {
     public private(set) var isClosed = false
 
     /// Connects to `host:port`; `host` may be a name (resolved with getaddrinfo) or numeric.
-    public init(host: String, port: UInt16, timeoutMs: Int32 = 5_000) throws(PlatformError) {
+    /// `sourceHost` binds the local end first (tests play many clients from 127.0.0.x).
+    public init(host: String, port: UInt16, sourceHost: String? = nil, timeoutMs: Int32 = 5_000) throws(PlatformError) {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -24,6 +25,15 @@ public final class BlockingSocket {
             entry = info.pointee.ai_next
             let candidate = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             guard candidate >= 0 else { continue }
+            if let sourceHost {
+                var local = sockaddr_storage()
+                guard SocketAddress.fill(&local, host: sourceHost, port: 0),
+                      withUnsafePointer(to: &local, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(candidate, $0, info.pointee.ai_addrlen) } }) == 0 else {
+                    lastError = PlatformError.errno("bind to \(sourceHost)")
+                    Glibc.close(candidate)
+                    continue
+                }
+            }
             if Glibc.connect(candidate, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 || errno == EINPROGRESS {
                 var pfd = pollfd(fd: candidate, events: Int16(POLLOUT), revents: 0)
                 if poll(&pfd, 1, timeoutMs) == 1 {

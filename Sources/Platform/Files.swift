@@ -10,17 +10,37 @@ public enum Files {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// Creates a directory and its parents (mode 0750 for new ones).
-    public static func createDirectory(_ path: String) throws(PlatformError) {
-        if isDirectory(path) { return }
+    /// Creates a directory and its parents (mode `mode` for new ones, 0750 unless told).
+    /// An existing directory is narrowed to `mode` if others could read more than it allows.
+    public static func createDirectory(_ path: String, mode: mode_t = 0o750) throws(PlatformError) {
+        if isDirectory(path) {
+            if let current = permissions(path), current & ~mode & 0o077 != 0, chmod(path, current & mode) != 0 {
+                throw PlatformError.errno("narrow the permissions of \(path)")
+            }
+            return
+        }
         var prefix = path.hasPrefix("/") ? "/" : ""
         for part in path.split(separator: "/") {
             prefix += part
-            if !isDirectory(prefix) && mkdir(prefix, 0o750) != 0 && Glibc.errno != EEXIST {
+            if !isDirectory(prefix) && mkdir(prefix, mode) != 0 && Glibc.errno != EEXIST {
                 throw PlatformError.errno("create directory \(prefix)")
             }
             prefix += "/"
         }
+        // umask may have narrowed it further, never widened; chmod makes it exactly `mode`.
+        _ = chmod(path, mode)
+    }
+
+    /// Names in a directory, without "." and "..".
+    public static func list(_ path: String) throws(PlatformError) -> [String] {
+        guard let dir = opendir(path) else { throw PlatformError.errno("list \(path)") }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     public static func readBytes(_ path: String) throws(PlatformError) -> [UInt8] {

@@ -31,6 +31,11 @@ final class HTTPServerTests: XCTestCase {
             throw Unexpected()
         }
         router.get("/secret", access: .adminToken, doc: doc) { _ in .text("secret") }
+        router.add("POST", "/upload", access: .adminToken, bodyBytesMax: 1 << 30, spoolsBody: true, doc: doc) { request in
+            let file = request.bodyFile ?? ""
+            let size = Files.size(file)
+            return .text("\(request.body.count) in memory, \(size) spooled in \(file)")
+        }
         router.add("POST", "/lines", doc: doc) { request in
             struct Line: Codable { var sku: String; var quantity: Int }
             let line = try request.decodeJSON(Line.self)
@@ -324,6 +329,98 @@ final class HTTPServerTests: XCTestCase {
             if !served { usleep(10_000) }
         }
         XCTAssertTrue(served)
+    }
+
+    func testCredentialsAreRefusedAtTheHeadBeforeAByteOfTheBodyIsRead() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let socket = try server.socket()
+        // 200 MiB announced, not one byte of it sent: the answer comes from the head alone.
+        try socket.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 209715200\r\nContent-Type: application/x-ndjson\r\n\r\n")
+        let answer = String(decoding: try socket.receiveUntilClosed(timeoutMs: 5_000), as: UTF8.self)
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 401 "), answer)
+        XCTAssertTrue(answer.contains("WWW-Authenticate: Bearer"), answer)
+        XCTAssertTrue(answer.contains("Connection: close"), "a refused upload's connection closes: \(answer)")
+        // Without a body the connection stays usable.
+        let client = try server.client()
+        XCTAssertEqual(try client.get("/secret").status, 401)
+        XCTAssertEqual(try client.get("/hello").status, 200, "the same connection answers the next request")
+    }
+
+    func testASpooledBodyIsOnDiskForTheHandlerAndGoneOnceAnswered() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let spool = TemporaryDirectory(prefix: "spool")
+        server.onLoop { server in
+            server.spoolDirectory = spool.path
+            server.authorize = { request, _ in request.bearerToken == "t" ? .allowed(subject: nil) : .refused(Problem(.unauthorized, detail: "no")) }
+        }
+        let client = try server.client()
+        let body = [UInt8](repeating: UInt8(ascii: "x"), count: 3 << 20)
+        let response = try client.send("POST", "/upload", headers: [("Authorization", "Bearer t")], body: body)
+        XCTAssertEqual(response.status, 200)
+        XCTAssertTrue(response.text.hasPrefix("0 in memory, \(3 << 20) spooled in \(spool.path)/body-"), response.text)
+        XCTAssertEqual(try Files.list(spool.path), [], "the spool is removed once answered")
+        // A body cut off halfway leaves nothing behind either.
+        let socket = try server.socket()
+        try socket.send("POST /upload HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer t\r\nContent-Length: 1000000\r\n\r\n" + String(repeating: "y", count: 5000))
+        server.settle()
+        XCTAssertEqual(try Files.list(spool.path).count, 1)
+        socket.close()
+        server.waitForOpenConnections(0)
+        for _ in 0..<200 where server.onLoop({ $0.openConnectionCount }) > 0 { usleep(5_000) }
+        XCTAssertEqual(try Files.list(spool.path), [])
+    }
+
+    func testABodyTrickledInByteByByteIsCutOffAtItsWholeDeadline() throws {
+        let server = try startServer { $0.bodyReadTimeoutMs = 30_000; $0.bodyDeadlineMs = 30_000 }
+        defer { server.stop() }
+        let socket = try server.socket()
+        try socket.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4000\r\n\r\nx")
+        server.settle()
+        // One byte every 20 s never trips the gap timeout, but the whole body is due within
+        // 30 s plus its size at the slowest allowed rate (4000 B at 64 KiB/s: 61 ms).
+        server.advanceClock(byMs: 20_000)
+        try socket.send("x")
+        server.settle()
+        server.advanceClock(byMs: 10_000)
+        XCTAssertThrowsError(try socket.receive(timeoutMs: 50), "still open just before the deadline")
+        server.advanceClock(byMs: 62)
+        XCTAssertEqual(try socket.receiveUntilClosed(timeoutMs: 5_000), [], "closed at the deadline")
+    }
+
+    func testOneAddressCannotHoldMoreThanItsShareOfConnections() throws {
+        let server = try startServer { $0.connectionsPerAddressMax = 3 }
+        defer { server.stop() }
+        let held = try (0..<3).map { _ in try server.socket(from: "127.0.0.2") }
+        server.waitForOpenConnections(3)
+        let fourth = try server.socket(from: "127.0.0.2")
+        try? fourth.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual((try? fourth.receiveUntilClosed(timeoutMs: 5_000)) ?? [], [], "a fourth connection from the same address is closed")
+        let other = try server.socket(from: "127.0.0.3")
+        try other.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertTrue(String(decoding: try other.receive(timeoutMs: 5_000), as: UTF8.self).hasPrefix("HTTP/1.1 200 "), "another address is served")
+        XCTAssertEqual(held.count, 3)
+    }
+
+    func testAFullServerTakesTheSlotOfTheClientThatWaitedLongest() throws {
+        let server = try startServer { $0.connectionsMax = 4 }
+        defer { server.stop() }
+        // Four slow uploads from four addresses fill every slot, the first one oldest.
+        var slow: [BlockingSocket] = []
+        for index in 0..<4 {
+            let socket = try server.socket(from: "127.0.1.\(index + 1)")
+            try socket.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4000\r\n\r\nx")
+            slow.append(socket)
+            server.waitForOpenConnections(index + 1)
+            server.advanceClock(byMs: 1_000)
+        }
+        let client = try server.socket(from: "127.0.2.1")
+        try client.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertTrue(String(decoding: try client.receive(timeoutMs: 5_000), as: UTF8.self).hasPrefix("HTTP/1.1 200 "), "a new client is served")
+        XCTAssertEqual(try slow[0].receiveUntilClosed(timeoutMs: 5_000), [], "the longest-waiting slow upload gave up its slot")
+        XCTAssertThrowsError(try slow[3].receive(timeoutMs: 50), "the newest slow upload is still open")
+        XCTAssertEqual(server.onLoop { $0.metrics.connectionsEvicted }, 1)
     }
 
     func testClientThatHalfClosesStillGetsItsAnswers() throws {

@@ -25,7 +25,7 @@ extension OutpostNode {
     /// Lines are parsed on the thread pool; validation (which reads the catalog's tables) and the
     /// commit run on the loop, in one transaction, so other writes wait for an import.
     func registerCatalogImportRoute() {
-        router.add("POST", "/admin/v1/catalog/import", access: .roles(["catalog_admin"]), bodyBytesMax: Self.importBytesMax, doc: RouteDoc(
+        router.add("POST", "/admin/v1/catalog/import", access: .roles(["catalog_admin"]), bodyBytesMax: Self.importBytesMax, spoolsBody: true, doc: RouteDoc(
             operationId: "importProducts", summary: "Create or replace many products at once: all of them, or none.",
             description: """
                 Body: JSON Lines (application/x-ndjson), one product per line as POST /admin/v1/catalog/products takes it. \
@@ -38,56 +38,86 @@ extension OutpostNode {
                 .init(422, "Bad lines; nothing imported.", contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef),
             ])
         ) { [unowned self] request, responder in
-            // Parsed in parts on the thread pool (its threads run them side by side), then
-            // put back in file order on the loop.
-            let body = request.body
+            // The body is on disk (a spool), never in memory whole. Parsed in parts on the thread
+            // pool (its threads run them side by side), each part read in chunks, then put back in
+            // file order on the loop.
             let started = EventLoop.hrtimeNs()
-            let parts = Self.parts(of: body, count: 4)
-            let gathered = ParsedParts(count: parts.count)
-            for (index, range) in parts.enumerated() {
-                loop.queueWork({ Self.parseLines(body[range]) }, completion: { [unowned self] result in
-                    gathered.parts[index] = (try? result.get()) ?? (lines: [], lineCount: 0)
-                    gathered.remaining -= 1
-                    guard gathered.remaining == 0 else { return }
-                    var all: [(line: Int, json: Result<LooseJSON, ImportParseError>)] = []
-                    var offset = 0
-                    for part in gathered.parts {
-                        all += part.lines.map { (offset + $0.line, $0.json) }
-                        offset += part.lineCount
-                    }
-                    importProducts(all, startedNs: started, responder: responder)
-                })
-            }
+            guard let file = request.bodyFile else { return importProducts([], startedNs: started, responder: responder) }
+            loop.queueWork({ try? Self.parts(ofFile: file, count: 4) }, completion: { [unowned self] result in
+                guard case .success(let parts?) = result else {
+                    return responder.fail(HTTPError(.internalError, detail: "the upload could not be read back"))
+                }
+                let gathered = ParsedParts(count: parts.count)
+                for (index, range) in parts.enumerated() {
+                    loop.queueWork({ try? Self.parseLines(file: file, range: range) }, completion: { [unowned self] result in
+                        guard case .success(let part?) = result else { return gathered.fail(responder) }
+                        gathered.parts[index] = part
+                        gathered.remaining -= 1
+                        guard gathered.remaining == 0, !gathered.failed else { return }
+                        var all: [(line: Int, json: Result<LooseJSON, ImportParseError>)] = []
+                        var offset = 0
+                        for part in gathered.parts {
+                            all += part.lines.map { (offset + $0.line, $0.json) }
+                            offset += part.lineCount
+                        }
+                        importProducts(all, startedNs: started, responder: responder)
+                    })
+                }
+            })
         }
     }
 
-    /// Ranges of `body` that end at line ends.
-    private static func parts(of body: [UInt8], count: Int) -> [Range<Int>] {
+    /// Ranges of the file that end at line ends (blocking reads: the work queue's).
+    private static func parts(ofFile file: String, count: Int) throws -> [Range<Int>] {
+        let size = Int(Files.size(file))
         var ranges: [Range<Int>] = []
         var start = 0
         for part in 1...count {
-            var end = part == count ? body.count : max(start, body.count * part / count)
-            while end > 0 && end < body.count && body[end - 1] != UInt8(ascii: "\n") { end += 1 }
+            var end = part == count ? size : max(start, size * part / count)
+            if end > 0 && end < size {
+                // Move the cut just past the next newline at or after end - 1.
+                var found: Int?, position = end - 1
+                try Files.readChunks(file, from: position, chunkBytes: 64 << 10) { chunk in
+                    if let newline = chunk.firstIndex(of: UInt8(ascii: "\n")) { found = position + (newline - chunk.startIndex) + 1 }
+                    position += chunk.count
+                    return found == nil
+                }
+                end = found ?? size
+            }
             if end > start { ranges.append(start..<end) }
-            start = end
+            start = max(start, end)
         }
         return ranges.isEmpty ? [0..<0] : ranges
     }
 
-    /// Each non-empty line as JSON, or why it is not; line numbers from 1 within the part.
-    private static func parseLines(_ body: ArraySlice<UInt8>) -> (lines: [(line: Int, json: Result<LooseJSON, ImportParseError>)], lineCount: Int) {
+    /// Each non-empty line of the file's range as JSON, or why it is not; line numbers from 1
+    /// within the part. Read in chunks: a line may span two.
+    private static func parseLines(file: String, range: Range<Int>) throws -> (lines: [(line: Int, json: Result<LooseJSON, ImportParseError>)], lineCount: Int) {
         var out: [(Int, Result<LooseJSON, ImportParseError>)] = []
         var lineNumber = 0
-        var lines = body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        if body.last == UInt8(ascii: "\n") { lines.removeLast() }  // the part ends a line; no line after it
-        for line in lines {
+        var carry: [UInt8] = []
+        func take(_ line: ArraySlice<UInt8>) {
             lineNumber += 1
             let trimmed = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
-            if trimmed.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
+            if trimmed.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { return }
             if let json = LooseJSON.parse(trimmed) { out.append((lineNumber, .success(json))) } else {
                 out.append((lineNumber, .failure(ImportParseError())))
             }
         }
+        try Files.readChunks(file, from: range.lowerBound, limit: range.count) { chunk in
+            var rest = chunk
+            while let newline = rest.firstIndex(of: UInt8(ascii: "\n")) {
+                if carry.isEmpty { take(rest[..<newline]) } else {
+                    carry += rest[..<newline]
+                    take(carry[...])
+                    carry.removeAll(keepingCapacity: true)
+                }
+                rest = rest[(newline + 1)...]
+            }
+            carry += rest
+            return true
+        }
+        if !carry.isEmpty { take(carry[...]) }  // a last line without its newline
         return (out, lineNumber)
     }
 
@@ -204,6 +234,15 @@ struct ImportParseError: Error {}
 private final class ParsedParts {
     var parts: [(lines: [(line: Int, json: Result<LooseJSON, ImportParseError>)], lineCount: Int)]
     var remaining: Int
+    /// A part could not be read back: answered once, the other parts' results dropped.
+    var failed = false
+
+    func fail(_ responder: Responder) {
+        guard !failed else { return }
+        failed = true
+        responder.fail(HTTPError(.internalError, detail: "the upload could not be read back"))
+    }
+
     init(count: Int) {
         parts = Array(repeating: ([], 0), count: count)
         remaining = count
