@@ -9,7 +9,7 @@ extension ProblemType {
     public static let signInFailed = ProblemType(slug: "sign-in-failed", title: "Sign-in failed", status: 401,
         explanation: "The email and password do not match an account (which of the two is not said).")
     public static let signInThrottled = ProblemType(slug: "sign-in-throttled", title: "Too many sign-in attempts", status: 429,
-        explanation: "Too many failed sign-ins for this account or from this address; try again after Retry-After seconds.")
+        explanation: "Too many failed sign-ins for this account from this address, for this account from anywhere (at most a 30 s wait: nobody can lock another's account), or from this address; try again after Retry-After seconds.")
     public static let refreshRefused = ProblemType(slug: "refresh-refused", title: "Refresh refused", status: 401,
         explanation: "The refresh token is unknown, expired or signed out, or was used before (then its whole session is revoked); sign in again.")
 }
@@ -201,9 +201,10 @@ extension OutpostNode {
     func authenticate(email given: String, password: String, address: String, completion: @escaping (Result<Customer, any Error>) -> Void) throws {
         let email = Customer.normalizedEmail(given)
         let nowMs = WallClock.nowMs()
-        if case .wait(let untilMs, let locked) = signInThrottle.check(account: email, address: address, nowMs: nowMs) {
+        // Counted as failed before the hash: sign-ins that arrive together cannot all pass.
+        if case .wait(let untilMs, let locked) = signInThrottle.begin(account: email, address: address, nowMs: nowMs) {
             let seconds = max(1, (untilMs - nowMs + 999) / 1000)
-            throw HTTPError(.signInThrottled, detail: locked ? "this account is locked after repeated failures; try again in \(seconds) s"
+            throw HTTPError(.signInThrottled, detail: locked ? "this account is locked for this address after repeated failures; try again in \(seconds) s"
                                                              : "too many failed sign-ins; try again in \(seconds) s",
                             headers: HTTPHeaders([("Retry-After", String(seconds))]))
         }
@@ -212,10 +213,9 @@ extension OutpostNode {
         let stored = customer.flatMap { PasswordHash(encoded: $0.passwordHash) } ?? PasswordHash.decoy(cost: passwordCost)
         loop.queueWork({ stored.verifies(password) }, completion: { [unowned self] result in
             guard case .success(true) = result, let customer else {
-                signInThrottle.recordFailure(account: email, address: address, nowMs: WallClock.nowMs())
                 return completion(.failure(HTTPError(.signInFailed, detail: "the email and password do not match an account")))
             }
-            signInThrottle.recordSuccess(account: email)
+            signInThrottle.succeeded(account: email, address: address)
             completion(.success(customer))
         })
     }

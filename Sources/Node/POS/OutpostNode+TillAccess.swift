@@ -6,9 +6,9 @@ extension ProblemType {
     public static let pairingCodeRefused = ProblemType(slug: "pairing-code-refused", title: "Pairing code refused", status: 401,
         explanation: "The pairing code is unknown, used already or expired. A store manager makes a new one (`nodectl pos pair`); each pairs one device within 15 minutes.")
     public static let pinRefused = ProblemType(slug: "pin-refused", title: "Staff id or PIN refused", status: 401,
-        explanation: "No active staff member of this store has this id and PIN. After 3 failures each try waits longer; after 5 the staff member is locked out for 15 minutes (`pin-locked`).")
+        explanation: "No active staff member of this store has this id and PIN. After 3 failures on a till each try there waits longer; after 5 the staff member is locked out on that till for 15 minutes (`pin-locked`). Failures across all tills slow a staff member's tries by at most 30 s and never lock them out.")
     public static let pinLocked = ProblemType(slug: "pin-locked", title: "Too many wrong PINs", status: 429,
-        explanation: "Wrong PINs were entered too often for this staff member (or on this till): wait `Retry-After` seconds. After 5 failures the lockout lasts 15 minutes; a manager can set a new PIN meanwhile.")
+        explanation: "Wrong PINs were entered too often for this staff member on this till (or on this till for anyone): wait `Retry-After` seconds. After 5 failures on one till the lockout there lasts 15 minutes; a manager can set a new PIN meanwhile, which ends it.")
     public static let approvalRequired = ProblemType(slug: "approval-required", title: "A manager's approval is required", status: 403,
         explanation: "The action (`action`: price_override, discount_over_limit, no_sale, refund_without_receipt, card_over_floor_limit) needs a store manager: send \"approval\": {\"staff\": id, \"pin\": PIN} of a manager, or have a manager sign in. What was approved, and by whom, is recorded.")
 }
@@ -16,7 +16,9 @@ extension ProblemType {
 /// The tills' state that lives in memory: PIN and pairing throttles, and the sales and returns
 /// being answered now.
 final class TillDesk {
-    /// Per staff member and per device: 3 free failures, then waits, locked at 5 for 15 minutes.
+    /// Per staff member on a device: 3 free failures, then waits, locked at 5 for 15 minutes on
+    /// that device; per staff member on all devices at most 30 s waits (a stolen till cannot
+    /// lock the manager out of the others).
     var pinThrottle: SignInThrottle = {
         var policy = SignInThrottle.Policy()
         policy.freeFailures = 3
@@ -111,20 +113,19 @@ extension OutpostNode {
     /// Returns the staff member's role.
     func checkPin(staff: String, pin: String, device: String) throws(HTTPError) -> (name: String, role: String) {
         let nowMs = WallClock.nowMs()
-        if case .wait(let untilMs, let locked) = tills.pinThrottle.check(account: staff, address: device, nowMs: nowMs) {
+        if case .wait(let untilMs, let locked) = tills.pinThrottle.begin(account: staff, address: device, nowMs: nowMs) {
             let seconds = max(1, (untilMs - nowMs + 999) / 1000)
-            throw HTTPError(.pinLocked, detail: locked ? "\(staff) is locked after repeated wrong PINs; try again in \(seconds) s or ask a manager for a new PIN"
+            throw HTTPError(.pinLocked, detail: locked ? "\(staff) is locked out on this till after repeated wrong PINs; try again in \(seconds) s or ask a manager for a new PIN"
                                                        : "too many wrong PINs; try again in \(seconds) s", headers: HTTPHeaders([("Retry-After", String(seconds))]))
         }
         let row = try? database.queryOne("SELECT name, role, pin_hash FROM pos_staff WHERE id = ? AND disabled = 0", [staff]) {
             ($0.string(0), $0.string(1), $0.string(2))
         }
         guard let row, pinMatches(row.2, pin: pin, staff: staff) else {
-            tills.pinThrottle.recordFailure(account: staff, address: device, nowMs: nowMs)
             logger.warning("till PIN refused", metadata: ["staff": "\(staff)", "device": "\(device)"])
             throw HTTPError(.pinRefused, detail: "no active staff member has this id and PIN")
         }
-        tills.pinThrottle.recordSuccess(account: staff)
+        tills.pinThrottle.succeeded(account: staff, address: device)
         return (row.0, row.1)
     }
 
@@ -260,7 +261,7 @@ extension OutpostNode {
                     if disabled { _ = try db.execute("UPDATE pos_sessions SET ended_ms = ? WHERE staff = ? AND ended_ms IS NULL", [nowMs, id]) }
                 }, completion: { [unowned self] result in
                     if case .failure(let error) = result { return responder.fail(error) }
-                    tills.pinThrottle.recordSuccess(account: id)
+                    tills.pinThrottle.forget(account: id)
                     responder.send(.json(["id": .string(id), "name": .string(name ?? ""), "role": .string(role ?? ""), "disabled": .bool(disabled)]))
                 })
             } catch {
@@ -328,7 +329,8 @@ extension OutpostNode {
         if code.count != 12 || !code.allSatisfy(\.isASCII) || !code.allSatisfy(\.isNumber) { fields.fail("code", "must be the 12 digits a manager was given") }
         try fields.check()
         let address = request.remoteAddress?.host ?? "unknown", nowMs = WallClock.nowMs()
-        if case .wait(let untilMs, _) = tills.pairingThrottle.check(account: "pairing", address: address, nowMs: nowMs) {
+        // Keyed by the source alone: a stranger's wrong codes never hold up another till's pairing.
+        if case .wait(let untilMs, _) = tills.pairingThrottle.begin(account: address, address: address, nowMs: nowMs) {
             let seconds = max(1, (untilMs - nowMs + 999) / 1000)
             throw HTTPError(.pinLocked, detail: "too many wrong pairing codes from this address; try again in \(seconds) s",
                             headers: HTTPHeaders([("Retry-After", String(seconds))]))
@@ -346,9 +348,9 @@ extension OutpostNode {
         }, completion: { [unowned self] result in
             switch result {
             case .success(nil):
-                tills.pairingThrottle.recordFailure(account: "pairing", address: address, nowMs: WallClock.nowMs())
                 responder.fail(HTTPError(.pairingCodeRefused, detail: "this code is unknown, used already or expired; ask a manager for a new one"))
             case .success(let name?):
+                tills.pairingThrottle.succeeded(account: address, address: address)
                 logger.notice("till paired", metadata: ["device": "\(device)", "name": "\(name)"])
                 responder.send(.json(["device": ["id": .string(device), "name": .string(name)], "credential": .string(credential), "token_type": "Bearer"],
                                      status: 201))
