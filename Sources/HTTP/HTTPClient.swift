@@ -37,11 +37,14 @@ public final class HTTPClient {
     public let port: UInt16
     private var socket: BlockingSocket?
     public var timeoutMs: Int32
+    /// The local address to connect from (tests play clients at 127.0.0.x); nil for any.
+    public let sourceHost: String?
 
     /// `baseURL` is "http://HOST:PORT" (IPv6 hosts in brackets); a trailing path is ignored.
-    public init(baseURL: String, timeoutMs: Int32 = 10_000) throws(HTTPClientError) {
+    public init(baseURL: String, timeoutMs: Int32 = 10_000, sourceHost: String? = nil) throws(HTTPClientError) {
         self.baseURL = baseURL
         self.timeoutMs = timeoutMs
+        self.sourceHost = sourceHost
         guard baseURL.hasPrefix("http://") else { throw .invalidURL(baseURL) }
         var authority = baseURL.dropFirst("http://".count)
         if let slash = authority.firstIndex(of: "/") { authority = authority[..<slash] }
@@ -91,7 +94,7 @@ public final class HTTPClient {
         if let existing = self.socket {
             socket = existing
         } else {
-            do { socket = try BlockingSocket(host: host, port: port, timeoutMs: timeoutMs) } catch { throw .unreachable(baseURL, error) }
+            do { socket = try BlockingSocket(host: host, port: port, sourceHost: sourceHost, timeoutMs: timeoutMs) } catch { throw .unreachable(baseURL, error) }
             self.socket = socket
         }
         do { try socket.send(bytes, timeoutMs: timeoutMs) } catch { throw .exchangeFailed("sending to \(baseURL) failed: \(error.reason)") }

@@ -85,8 +85,9 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
         out.reserveCapacity(1024)
     }
 
-    /// Open, with no request being answered: idle, or reading a head or body.
-    var isWaitingForClient: Bool { state == .open && exchanges.isEmpty }
+    /// Open with no request being answered (idle, or reading a head or body), or lingering
+    /// after its last answer: nothing is lost by closing it.
+    var isWaitingForClient: Bool { (state == .open && exchanges.isEmpty) || state == .lingering }
 
     func start() {
         parser.delegate = self

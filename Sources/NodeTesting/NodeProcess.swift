@@ -79,13 +79,22 @@ public final class NodeProcess {
     /// What the node logged so far.
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    public func client(timeoutMs: Int32 = 10_000) throws -> HTTPClient {
-        try HTTPClient(baseURL: baseURL, timeoutMs: timeoutMs)
+    /// A client; `from` picks its address in 127.0.0.0/8, so a test can play many clients.
+    public func client(timeoutMs: Int32 = 10_000, from sourceHost: String? = nil) throws -> HTTPClient {
+        try HTTPClient(baseURL: baseURL, timeoutMs: timeoutMs, sourceHost: sourceHost)
     }
 
-    /// A raw socket to the node.
-    public func socket() throws -> BlockingSocket {
-        try BlockingSocket(host: "127.0.0.1", port: port)
+    /// A raw socket to the node, from `sourceHost` if given.
+    public func socket(from sourceHost: String? = nil) throws -> BlockingSocket {
+        try BlockingSocket(host: "127.0.0.1", port: port, sourceHost: sourceHost)
+    }
+
+    /// Resident memory of the process in bytes (VmRSS), 0 if it cannot be read.
+    public var residentBytes: Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
+        return kib * 1024
     }
 
     /// Sends a signal and waits for the process to exit; returns its exit status.

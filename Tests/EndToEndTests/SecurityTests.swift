@@ -1,0 +1,117 @@
+import Foundation
+import HTTP
+import NodeTesting
+import Platform
+import XCTest
+
+/// Issue 23's findings, replayed against real noded processes as an attacker would: each test
+/// failed on main before its fix. Clients play different machines by connecting from
+/// different addresses of 127.0.0.0/8.
+final class SecurityTests: XCTestCase {
+    private func post(_ node: NodeProcess, _ path: String, _ body: String, from source: String? = nil) throws -> ClientResponse {
+        try node.client(from: source).send("POST", path, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
+    }
+
+    /// Finding 1: a stranger's upload is refused at its head, and nothing of it is read.
+    func testAnUnauthenticatedUploadIsRefusedBeforeItsBodyIsRead() throws {
+        let node = try NodeProcess.start()
+        let before = node.residentBytes
+        var answers: [String] = []
+        for _ in 0..<4 {
+            let socket = try node.socket()
+            try socket.send("POST /admin/v1/catalog/import HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-ndjson\r\nContent-Length: 209715200\r\n\r\n")
+            // Push as much of the 200 MiB as the node will take before it closes.
+            let chunk = [UInt8](repeating: UInt8(ascii: "{"), count: 1 << 20)
+            for _ in 0..<64 { if (try? socket.send(chunk, timeoutMs: 200)) == nil { break } }
+            answers.append(String(decoding: (try? socket.receiveUntilClosed(timeoutMs: 5_000)) ?? [], as: UTF8.self))
+        }
+        for answer in answers { XCTAssertTrue(answer.hasPrefix("HTTP/1.1 401 "), answer) }
+        let grown = node.residentBytes - before
+        XCTAssertLessThan(grown, 32 << 20, "the refused bodies were not held (RSS grew \(grown >> 20) MiB)")
+        XCTAssertEqual(try Files.list(node.dataDirectory + "/spool"), [], "nothing was spooled for a stranger")
+    }
+
+    /// Finding 2: slow clients cannot take every connection slot.
+    func testSlowClientsCannotHoldEveryConnectionSlot() throws {
+        let node = try NodeProcess.start(config: """
+            [http]
+            connections_max = 40
+            connections_per_address_max = 10
+            body_deadline_ms = 800
+            """)
+        let slowHead = "POST /api/v1/auth/sign-in HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"
+        // One address gets its share and no more.
+        var held: [BlockingSocket] = []
+        for _ in 0..<10 {
+            let socket = try node.socket(from: "127.0.0.2")
+            try socket.send(slowHead)
+            held.append(socket)
+        }
+        let eleventh = try node.socket(from: "127.0.0.2")
+        try? eleventh.send(slowHead)
+        XCTAssertEqual((try? eleventh.receiveUntilClosed(timeoutMs: 5_000)) ?? [], [], "an address's eleventh connection is closed at once")
+        // Many addresses fill every slot; a newcomer still gets served, in the slot of the
+        // longest-waiting slow client.
+        for index in 0..<30 {
+            let socket = try node.socket(from: "127.0.3.\(index + 1)")
+            try socket.send(slowHead)
+            held.append(socket)
+        }
+        let response = try node.client(from: "127.0.4.1").get("/healthz")
+        XCTAssertEqual(response.status, 200)
+        // And no slow body outlives its whole deadline, however it trickles.
+        let trickle = try node.socket(from: "127.0.5.1")
+        try trickle.send(slowHead)
+        let started = Date()
+        var closed = false
+        while !closed && Date().timeIntervalSince(started) < 10 {
+            if (try? trickle.send("x", timeoutMs: 100)) == nil { closed = true; break }
+            if let bytes = try? trickle.receive(timeoutMs: 100) { closed = bytes.isEmpty || closed }
+        }
+        XCTAssertTrue(closed, "a body trickling a byte every 0.1 s is cut off")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "at its deadline (0.8 s plus its size's allowance)")
+        let metrics = try node.client().get("/metrics").text
+        XCTAssertTrue(metrics.contains("outpost_http_connections_evicted_total "), "evictions are counted")
+    }
+
+    /// Finding 3: sign-ins sent together cannot all pass the throttle while the first hashes.
+    func testConcurrentSignInsCannotBypassTheThrottle() throws {
+        let shop = try Shop.start()
+        _ = try shop.register("victim@example.com")
+        let statuses = Locked<[Int]>([])
+        let url = shop.node.baseURL
+        DispatchQueue.concurrentPerform(iterations: 30) { index in
+            let password = index == 29 ? "correct horse" : "wrong guess \(index)"
+            let body = Array(#"{"email": "victim@example.com", "password": "\#(password)"}"#.utf8)
+            let status = (try? HTTPClient(baseURL: url).send("POST", "/api/v1/auth/sign-in", headers: [("Content-Type", "application/json")], body: body).status) ?? 0
+            statuses.withLock { $0.append(status) }
+        }
+        let all = statuses.withLock { $0 }
+        XCTAssertEqual(all.count, 30)
+        XCTAssertLessThanOrEqual(all.filter { $0 != 429 }.count, 4, "three free failures and one more are checked; the rest wait: \(all)")
+        XCTAssertTrue(all.allSatisfy { [200, 401, 429].contains($0) }, "\(all)")
+    }
+
+    /// Finding 9 (and 3's lockout): a stranger's failures do not lock anybody else out.
+    func testAStrangersFailuresLockNeitherTheAccountNorTheTills() throws {
+        let shop = try Shop.start()
+        _ = try shop.register("ann@example.com")
+        for _ in 0..<8 {
+            _ = try post(shop.node, "/api/v1/auth/sign-in", #"{"email": "ann@example.com", "password": "guess"}"#, from: "127.0.0.66")
+        }
+        XCTAssertEqual(try post(shop.node, "/api/v1/auth/sign-in", #"{"email": "ann@example.com", "password": "guess"}"#, from: "127.0.0.66").status, 429)
+        XCTAssertEqual(try post(shop.node, "/api/v1/auth/sign-in", #"{"email": "ann@example.com", "password": "correct horse"}"#, from: "127.0.0.7").status, 200,
+                       "the owner, elsewhere, signs in")
+
+        let paired = try SettlementTests.nodectl(shop.node, ["pos", "pair", "--name", "Till 9"])
+        XCTAssertEqual(paired.status, 0, paired.stderr)
+        let code = try XCTUnwrap(paired.stdout.split(separator: "\n").first?.split(separator: ":").last).trimmingCharacters(in: .whitespaces)
+        var strangers: [Int] = []
+        for guess in 0..<10 {
+            strangers.append(try post(shop.node, "/pos/v1/pair", #"{"code": "\#(String(format: "%012d", guess))"}"#, from: "127.0.0.66").status)
+        }
+        XCTAssertEqual(strangers.last, 429, "the stranger is slowed: \(strangers)")
+        let till = try post(shop.node, "/pos/v1/pair", #"{"code": "\#(code)"}"#, from: "127.0.0.8")
+        XCTAssertEqual(till.status, 201, "a real till pairs meanwhile: \(till.text)")
+    }
+}
