@@ -112,3 +112,9 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(problem.type.slug): \(problem.detail ?? problem.type.title)" }
 }
+
+/// An error of a lower layer (a rule's refusal) that knows the problem it is over HTTP. The
+/// node declares the mapping once, in one place; the server answers with it instead of a 500.
+public protocol ProblemConvertible: Error {
+    var httpError: HTTPError { get }
+}

@@ -131,7 +131,7 @@ public struct SimulatedFleet {
             let amount = UInt64.random(in: 1...4, using: &random)
             let delta: BoundedCounter?
             switch Int.random(in: 0..<4, using: &random) {
-            case 0: delta = stock.increment(by: amount, replica: id)
+            case 0: delta = try? stock.increment(by: amount, replica: id)
             case 1:
                 let target = nodes[Int.random(in: 0..<nodes.count, using: &random)].store.nodeId
                 delta = target == id ? nil : try? stock.transfer(amount, from: id, to: target)

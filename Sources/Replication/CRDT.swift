@@ -12,6 +12,12 @@ public protocol CRDT: Equatable, Sendable, CanonicalEncodable, CanonicalDecodabl
     /// Crashes if an internal invariant is broken. Cheap enough to call after every operation
     /// in tests; the replication layer calls it in debug builds.
     func checkInvariants()
+    /// Why a state that came off the wire must be refused (a value out of its range, a broken
+    /// invariant), or nil if it may be merged. What passes never trips `checkInvariants`.
+    func validityProblem() -> String?
+    /// Whether merging two states that each pass `validityProblem` can give one that does not
+    /// (a bounded counter's sums); then the receiver checks the merged state before keeping it.
+    static var mergeCanInvalidate: Bool { get }
 }
 
 extension CRDT {
@@ -23,4 +29,8 @@ extension CRDT {
 
     /// A digest input: the canonical encoding of the state.
     public var isBottom: Bool { self == Self() }
+
+    /// Registers, sets and maps of them hold no sums: any decoded state may be merged.
+    public func validityProblem() -> String? { nil }
+    public static var mergeCanInvalidate: Bool { false }
 }

@@ -154,7 +154,8 @@ extension BoundedCounter: CanonicalDecodable {
         let decrements = try reader.sortedMap(keys: String.self) { (r: inout CanonicalReader) throws(WireError) in try r.unsigned() }
         let transfers = try reader.sortedMap(keys: Transfer.self) { (r: inout CanonicalReader) throws(WireError) in try r.unsigned() }
         self.init(increments: increments, decrements: decrements, transfers: transfers)
-        // A state from a peer must keep the invariants: no negative stock, no negative rights.
-        guard value >= 0, replicas.allSatisfy({ rights(of: $0) >= 0 }) else { throw .invalid("a bounded counter with negative stock or rights") }
+        // A state from a peer must keep the invariants (no negative stock or rights) and its
+        // bounds (checked before anything is summed: sums of unchecked entries overflow).
+        if let problem = validityProblem() { throw .invalid(problem) }
     }
 }

@@ -68,7 +68,12 @@ public struct KeyedCollection<State: CRDT>: Sendable {
     public mutating func apply(_ deltas: [WireDelta]) throws(WireError) -> Applied {
         var decoded: [(WireDelta, State)] = []
         decoded.reserveCapacity(deltas.count)
-        for delta in deltas { decoded.append((delta, try State(canonicalBytes: delta.payload))) }
+        for delta in deltas {
+            let state = try State(canonicalBytes: delta.payload)
+            if let problem = state.validityProblem() { throw .invalid("delta \(delta.dot.replica):\(delta.dot.counter) of \(delta.key): \(problem)") }
+            decoded.append((delta, state))
+        }
+        if State.mergeCanInvalidate { try checkMerges(decoded) }
         var result = Applied()
         var blocked = Set<ReplicaID>()
         for (wire, delta) in decoded {
@@ -86,6 +91,30 @@ public struct KeyedCollection<State: CRDT>: Sendable {
             result.keys.append(wire.key)
         }
         return result
+    }
+
+    /// For CRDTs whose merges can break validity: merges each delta that `apply` would apply
+    /// into copies of the states it touches, in the same order, and throws at the first merged
+    /// state that is invalid, before anything changed.
+    private func checkMerges(_ decoded: [(WireDelta, State)]) throws(WireError) {
+        var scratch: [String: State] = [:]
+        var next = applied
+        var blocked = Set<ReplicaID>()
+        for (wire, delta) in decoded {
+            let origin = wire.dot.replica
+            guard !blocked.contains(origin), wire.dot.counter > next[origin] else { continue }
+            guard wire.dot.counter == next[origin] + 1 else {
+                blocked.insert(origin)
+                continue
+            }
+            var state = scratch[wire.key] ?? states[wire.key] ?? State()
+            state.merge(delta)
+            if let problem = state.validityProblem() {
+                throw .invalid("delta \(origin):\(wire.dot.counter) of \(wire.key) would leave it invalid: \(problem)")
+            }
+            scratch[wire.key] = state
+            next.raise(origin, to: wire.dot.counter)
+        }
     }
 
     /// Merges in place: one hash of the key, and no copy of the state; a state merged down to
@@ -154,6 +183,12 @@ public struct KeyedCollection<State: CRDT>: Sendable {
         var reader = CanonicalReader(bytes)
         let incoming = try reader.sortedMap(keys: String.self) { (r: inout CanonicalReader) throws(WireError) in try State(from: &r) }
         try reader.finish()
+        for (key, state) in incoming {
+            if let problem = state.validityProblem() { throw .invalid("the snapshot's \(key): \(problem)") }
+            if State.mergeCanInvalidate, let current = states[key], let problem = current.merging(state).validityProblem() {
+                throw .invalid("the snapshot's \(key) would leave it invalid: \(problem)")
+            }
+        }
         var result = Applied()
         for (key, state) in incoming {
             let before = states[key]

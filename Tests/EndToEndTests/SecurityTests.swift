@@ -2,6 +2,7 @@ import Foundation
 import HTTP
 import NodeTesting
 import Platform
+import Replication
 import XCTest
 
 /// Issue 23's findings, replayed against real noded processes as an attacker would: each test
@@ -113,5 +114,35 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(strangers.last, 429, "the stranger is slowed: \(strangers)")
         let till = try post(shop.node, "/pos/v1/pair", #"{"code": "\#(code)"}"#, from: "127.0.0.8")
         XCTAssertEqual(till.status, 201, "a real till pairs meanwhile: \(till.text)")
+    }
+
+    /// Finding 4: stock counters from a peer or an operator that would overflow are refused;
+    /// the node stays up and its stock as it was.
+    func testStockPastAnyCounterIsRefusedOverSyncAndHTTPAndTheNodeStaysUp() throws {
+        let fleet = try TestFleet()
+        let hub = try fleet.start("hub", region: "eu", role: "hub")
+        XCTAssertEqual(try hub.adminPost("/admin/v1/replicated/inventory/SKU-1@hub", #"{"op": "increment", "units": 5}"#).status, 200)
+        let tooMany = try hub.adminPost("/admin/v1/replicated/inventory/SKU-1@hub", #"{"op": "increment", "units": 9223372036854775808}"#)
+        XCTAssertEqual(tooMany.status, 422, tooMany.text)
+        XCTAssertEqual(try hub.replicatedState("inventory", "SKU-1@hub")["value"] as? Int, 5)
+
+        let stamp = { (counter: UInt64) in HLCTimestamp(physicalMs: Int64(Date().timeIntervalSince1970 * 1000), logical: UInt32(counter), replica: "store-9") }
+        let hostile: [(String, BoundedCounter)] = [
+            ("2^63 in one increment", BoundedCounter(increments: ["store-9": 1 << 63], decrements: [:], transfers: [:])),
+            ("two increments past 2^64", BoundedCounter(increments: ["store-9": UInt64.max - 1, "hub": UInt64.max - 1], decrements: [:], transfers: [:])),
+            ("another node's sales it never made", BoundedCounter(increments: ["hub": 5], decrements: ["hub": 6], transfers: [:])),
+        ]
+        for (what, counter) in hostile {
+            let rogue = try RoguePeer(fleet: fleet, nodeId: "store-9", region: "eu", to: hub)
+            try rogue.send(RoguePeer.hello("store-9", region: "eu"))
+            try rogue.send(.deltas(collection: "inventory", deltas: [
+                WireDelta(dot: Dot(replica: "store-9", counter: 1), timestamp: stamp(1), key: "SKU-1@hub", payload: counter.canonicalBytes),
+            ]))
+            XCTAssertTrue(rogue.waitForClose(), "\(what): the link is closed")
+            XCTAssertEqual(rogue.closingError?.code, .malformedFrame, "\(what): \(String(describing: rogue.closingError))")
+            XCTAssertTrue(hub.isRunning, "\(what): the hub is still up")
+        }
+        XCTAssertEqual(try hub.client().get("/healthz").status, 200)
+        XCTAssertEqual(try hub.replicatedState("inventory", "SKU-1@hub")["value"] as? Int, 5, "nothing was applied")
     }
 }

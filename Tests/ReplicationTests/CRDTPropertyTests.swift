@@ -124,7 +124,7 @@ import Testing
                 switch Int.random(in: 0..<10, using: &random) {
                 case 0..<2:
                     added += amount
-                    return stock.increment(by: amount, replica: replica)
+                    return try? stock.increment(by: amount, replica: replica)
                 case 2..<4:
                     let target = "r\(Int.random(in: 0..<3, using: &random))"
                     guard target != replica else { return nil }

@@ -81,7 +81,7 @@ import Testing
 @Suite struct BoundedCounterTests {
     @Test func aReplicaSellsOnlyWithinItsRights() throws {
         var hub = BoundedCounter()
-        hub.increment(by: 10, replica: "hub")
+        try hub.increment(by: 10, replica: "hub")
         var store = BoundedCounter()
         store.merge(try hub.transfer(4, from: "hub", to: "store"))
         #expect(store.rights(of: "store") == 4)
@@ -97,7 +97,7 @@ import Testing
 
     @Test func partitionedSalesNeverOversell() throws {
         var seed = BoundedCounter()
-        seed.increment(by: 5, replica: "a")
+        try seed.increment(by: 5, replica: "a")
         _ = try seed.transfer(2, from: "a", to: "b")
         var a = seed, b = seed
         // Partitioned: each sells all it may, and no more.

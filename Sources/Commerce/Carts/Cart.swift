@@ -61,9 +61,12 @@ public enum CartContents {
     public static func lines(of state: State) -> [CartLine] {
         var lines: [CartLine] = []
         for key in state.keys where key.hasPrefix("q/") {
-            guard let quantity = state[key]?.value, quantity > 0 else { continue }
+            // Values come from any node of the region: out of range, a line is not a line and a
+            // price is no price (priced now), so no total can overflow.
+            guard let quantity = state[key]?.value, (1...quantityMax).contains(quantity) else { continue }
             let sku = String(key.dropFirst(2))
-            lines.append(CartLine(sku: sku, quantity: quantity, unitPriceAtAdd: state["p/" + sku]?.value))
+            let price = state["p/" + sku]?.value.flatMap { (0...Price.amountMax).contains($0) ? $0 : nil }
+            lines.append(CartLine(sku: sku, quantity: quantity, unitPriceAtAdd: price))
         }
         return lines.sorted { $0.sku < $1.sku }
     }

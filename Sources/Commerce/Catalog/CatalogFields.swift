@@ -87,7 +87,8 @@ public enum CatalogFields {
             case (nil, .text(let barcode)) where path == "barcode": variants[sku]?.barcode = barcode
             case (("attr", let name)?, .text(let text)) where !name.contains("/"): variants[sku]?.attributes[String(name)] = text
             case (("price", let rest)?, .integer(let amount)):
-                if let (region, currency) = cut(rest), !currency.contains("/") {
+                // A replicated price out of range (a hostile peer's) is no price: not sold.
+                if let (region, currency) = cut(rest), !currency.contains("/"), (0...Price.amountMax).contains(amount) {
                     variants[sku]?.prices.append(Price(region: String(region), currency: String(currency), amount: amount))
                 }
             default: break

@@ -10,8 +10,12 @@ public struct Price: Sendable, Equatable, Codable {
     public var region: String
     /// ISO 4217, upper case ("EUR").
     public var currency: String
-    /// Minor units (cents).
+    /// Minor units (cents), 0 through `amountMax`.
     public var amount: Int64
+
+    /// The highest price a product may have: 10^12 minor units. A line of `CartContents.quantityMax`
+    /// units at this price, times a cart's lines, stays far inside `Int64`.
+    public static let amountMax: Int64 = 1_000_000_000_000
 
     public init(region: String, currency: String, amount: Int64) {
         self.region = region

@@ -213,7 +213,7 @@ public enum ProductInput {
                 errors.append(FieldError("\(itemPath).currency", "must be an ISO 4217 code such as EUR"))
                 ok = false
             }
-            if case .integer(let amount)? = members["amount"], (0...1_000_000_000_000).contains(amount) { price.amount = amount } else {
+            if case .integer(let amount)? = members["amount"], (0...Price.amountMax).contains(amount) { price.amount = amount } else {
                 errors.append(FieldError("\(itemPath).amount", "must be a whole number of minor units (cents), 0 or more"))
                 ok = false
             }

@@ -71,7 +71,14 @@ struct EventJSONReader {
     }
 
     func string(_ name: String) -> String? { if case .string(let value)? = members[name] { value } else { nil } }
-    func int(_ name: String) -> Int64? { if case .integer(let value)? = members[name] { value } else { nil } }
+    /// An integer member; one beyond ±`EventJSON.integerMagnitudeMax` reads as absent, so that
+    /// folds summing events from other nodes cannot overflow.
+    func int(_ name: String) -> Int64? {
+        if case .integer(let value)? = members[name], value.magnitude <= EventJSONReader.integerMagnitudeMax { value } else { nil }
+    }
+
+    /// 2^42: ms timestamps until 2109, and ten times the highest price.
+    static let integerMagnitudeMax: UInt64 = 1 << 42
     func bool(_ name: String) -> Bool? { if case .bool(let value)? = members[name] { value } else { nil } }
     func object(_ name: String) -> EventJSONReader? { if case .object(let value)? = members[name] { EventJSONReader(members: value) } else { nil } }
     func objects(_ name: String) -> [EventJSONReader]? {

@@ -158,7 +158,7 @@ extension OutpostNode {
         case ("inventory", "increment"), ("inventory", "decrement"), ("inventory", "transfer"),
              ("redemptions", "increment"), ("redemptions", "decrement"), ("redemptions", "transfer"):
             let units = try required(operation.units, "units")
-            guard units > 0 else { throw HTTPError(.validation, detail: "units must be positive") }
+            guard units > 0, units <= BoundedCounter.entryUnitsMax else { throw HTTPError(.validation, detail: "units must be 1 to \(BoundedCounter.entryUnitsMax)") }
             let target = operation.op == "transfer" ? try required(operation.to, "to") : nil
             if let target, target == me || !NodeConfig.isValidName(target) {
                 throw HTTPError(.validation, detail: "to must be another node's id")
@@ -168,12 +168,12 @@ extension OutpostNode {
                 let delta: C.Stock
                 do throws(BoundedCounter.Refusal) {
                     switch operation.op {
-                    case "increment": delta = stock.increment(by: units, replica: me)
+                    case "increment": delta = try stock.increment(by: units, replica: me)
                     case "decrement": delta = try stock.decrement(by: units, replica: me)
                     default: delta = try stock.transfer(units, from: me, to: target ?? "")
                     }
                 } catch {
-                    guard case let .insufficientRights(available, requested) = error else { throw error }
+                    guard case let .insufficientRights(available, requested) = error else { throw error.httpError }
                     // Ask a peer holding rights; the till retries and finds them arrived.
                     if operation.op == "decrement" { self.sync?.requestRights(key: key, in: collection, units: requested - UInt64(max(0, available))) }
                     var refusal = HTTPError(.insufficientRights, detail: "this node holds rights to \(available) units of \(key); \(requested) asked")

@@ -422,7 +422,7 @@ extension OutpostNode {
     func putBackStock(_ allocations: [StockAllocation], reason: StockMovementReason, reference: String, actor: String) throws {
         let me = identity.nodeId
         for allocation in allocations where allocation.units > 0 {
-            try changeStock(allocation.stockKey) { $0.increment(by: UInt64(allocation.units), replica: me) }
+            try changeStock(allocation.stockKey) { try $0.increment(by: UInt64(allocation.units), replica: me) }
         }
         try recordMovements(allocations, sign: 1, reason: reason, reference: reference, actor: actor)
     }

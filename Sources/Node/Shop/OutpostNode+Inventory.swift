@@ -172,7 +172,7 @@ extension OutpostNode {
                 guard (1...1_000_000).contains(body.units) else { throw HTTPError(.validation, detail: "units must be 1 to 1000000") }
                 let key = StockKey.make(sku: body.sku, location: location), me = identity.nodeId, actor = request.subject ?? "admin"
                 commitStock(body.sku, responder) { [unowned self] in
-                    try changeStock(key) { $0.increment(by: UInt64(body.units), replica: me) }
+                    try changeStock(key) { try $0.increment(by: UInt64(body.units), replica: me) }
                     try recordMovements([StockAllocation(sku: body.sku, location: location, units: body.units)], sign: 1, reason: .received, reference: nil, note: note, actor: actor)
                 }
             } catch {
@@ -201,7 +201,7 @@ extension OutpostNode {
                 }
                 commitStock(body.sku, responder) { [unowned self] in
                     try changeStock(key) { stock in
-                        body.units > 0 ? stock.increment(by: UInt64(body.units), replica: me) : try stock.decrement(by: UInt64(-body.units), replica: me)
+                        body.units > 0 ? try stock.increment(by: UInt64(body.units), replica: me) : try stock.decrement(by: UInt64(-body.units), replica: me)
                     }
                     try recordMovements([StockAllocation(sku: body.sku, location: location, units: body.units)], sign: 1, reason: reason, reference: nil, note: note, actor: actor)
                 }
@@ -230,7 +230,7 @@ extension OutpostNode {
                 commitStock(body.sku, responder) { [unowned self] in
                     try changeStock(source) { try $0.decrement(by: UInt64(body.units), replica: me) }
                     try changeStock(target) { into in
-                        let received = into.increment(by: UInt64(body.units), replica: me)
+                        let received = try into.increment(by: UInt64(body.units), replica: me)
                         // Counter deltas are whole states: the transfer's includes the increment.
                         guard let seller, seller != me else { return received }
                         return try into.transfer(UInt64(body.units), from: me, to: seller)

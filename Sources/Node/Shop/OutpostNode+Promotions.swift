@@ -110,7 +110,7 @@ extension OutpostNode {
     func releaseRedemption(_ promotionId: String?) throws {
         guard let promotionId else { return }
         let me = identity.nodeId
-        try changeCounter(promotionId, in: Self.redemptionsCollection) { $0.increment(by: 1, replica: me) }
+        try changeCounter(promotionId, in: Self.redemptionsCollection) { try $0.increment(by: 1, replica: me) }
     }
 
     /// The orders view's companion: who used which promotion, kept with the order's status.
@@ -203,7 +203,7 @@ extension OutpostNode {
                     _ = try Self.commit(promotion.fields, key: Promotion.keyPrefix + promotion.id, replica: replica, as: me)
                     // This node holds the rights to every redemption; others ask for them as they sell.
                     if let cap = promotion.usageCap {
-                        try changeCounter(promotion.id, in: Self.redemptionsCollection) { $0.increment(by: UInt64(cap), replica: me) }
+                        try changeCounter(promotion.id, in: Self.redemptionsCollection) { try $0.increment(by: UInt64(cap), replica: me) }
                     }
                 }, completion: { [unowned self] result in
                     switch result {
