@@ -103,6 +103,9 @@ public struct CanonicalReader {
 extension CanonicalReader {
     public mutating func timestamp() throws(WireError) -> HLCTimestamp {
         let physical = try signed()
+        // Milliseconds since 1970 and before 2^50 (year 37648): anything else is hostile, and
+        // would overflow the clock's arithmetic.
+        guard (0...HLCTimestamp.physicalMsMax).contains(physical) else { throw .invalid("clock reading \(physical) ms out of range") }
         let logical = try unsigned()
         guard logical <= UInt64(UInt32.max) else { throw .invalid("logical clock out of range") }
         let replica = try string()

@@ -11,6 +11,10 @@ public struct HLCTimestamp: Hashable, Comparable, Sendable, CustomStringConverti
     /// Breaks ties between replicas.
     public let replica: ReplicaID
 
+    /// The latest physical time a reading may carry (2^50 ms, far past any real clock): bounds
+    /// every difference of two readings inside `Int64`.
+    public static let physicalMsMax: Int64 = 1 << 50
+
     public init(physicalMs: Int64, logical: UInt32, replica: ReplicaID) {
         self.physicalMs = physicalMs
         self.logical = logical
@@ -78,7 +82,9 @@ public struct HybridLogicalClock: Sendable {
     /// Takes a remote reading into account (on receiving a delta) and returns a reading after
     /// both. Throws, adopting nothing, if the remote is too far ahead of `wallMs`.
     public mutating func observe(_ remote: HLCTimestamp, wallMs: Int64) throws(ClockError) -> HLCTimestamp {
-        let ahead = remote.physicalMs - wallMs
+        // Subtraction that reports overflow: `remote` may come from a hostile peer.
+        let (difference, overflowed) = remote.physicalMs.subtractingReportingOverflow(wallMs)
+        let ahead = overflowed ? (remote.physicalMs > wallMs ? Int64.max : Int64.min) : difference
         guard ahead <= maxDriftMs else { throw .tooFarInFuture(remote: remote, aheadMs: ahead) }
         let physical = max(last.physicalMs, remote.physicalMs, wallMs)
         var previous: UInt32?

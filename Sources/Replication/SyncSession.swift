@@ -109,7 +109,8 @@ public struct SyncSession: Sendable {
             return close(.identityMismatch, "HELLO says \(peerId)/\(peerRegion), the certificate \(expected.nodeId)/\(expected.region)")
         }
         guard peerId != nodeId else { return close(.identityMismatch, "a link to this node itself") }
-        let ahead = now.physicalMs - wallMs
+        let (difference, overflowed) = now.physicalMs.subtractingReportingOverflow(wallMs)
+        let ahead = overflowed ? Int64.max : difference  // hostile bytes could make either sign overflow
         guard ahead <= settings.maxDriftMs else {
             return close(.clockSkew, "peer clock is \(ahead) ms ahead (more than \(settings.maxDriftMs) ms)")
         }

@@ -142,4 +142,16 @@ import Testing
             store.collections["inventory"]?.checkInvariants()
         }
     }
+
+    /// Clock readings at the ends of Int64 (which would overflow the drift check) are refused
+    /// by the decoder, and the clock itself never traps on them.
+    @Test func extremeClockReadingsAreRefusedWithoutTrapping() {
+        for physical in [Int64.min, -1, HLCTimestamp.physicalMsMax + 1, Int64.max] {
+            let hello = SyncMessage.hello(minVersion: 1, maxVersion: 1, nodeId: "mallory", region: "eu", role: "store",
+                                          now: HLCTimestamp(physicalMs: physical, logical: 0, replica: "mallory"))
+            #expect(throws: WireError.self) { try SyncMessage.decode(hello.encoded()) }
+            var clock = HybridLogicalClock(replica: "victim")
+            _ = try? clock.observe(HLCTimestamp(physicalMs: physical, logical: UInt32.max, replica: "mallory"), wallMs: 1_000)
+        }
+    }
 }
