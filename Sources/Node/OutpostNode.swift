@@ -156,6 +156,8 @@ public final class OutpostNode {
         try setUpCatalogView()
         try setUpSettlement()
         knownHub = try database.queryOne("SELECT value FROM node_meta WHERE key = 'hub_node'") { $0.string(0) }
+        replica.hubNodeId = config.role == .hub ? identity.nodeId : knownHub
+        replica.relaysGlobal = config.role != .store
         // Search's words in memory, read now rather than on a shopper's first search (~2 s per
         // 100k products).
         let searchStartedNs = EventLoop.hrtimeNs()
@@ -195,7 +197,7 @@ public final class OutpostNode {
         // A node with a fleet certificate can replicate, even with no [sync] in its file: peers
         // may be added at run time (nodectl peers add).
         if config.sync.isEnabled || Files.exists(dataDirectory + "/" + NodeIdentity.certificateFile) {
-            let tls = try Self.fleetTLS(directory: dataDirectory, identity: identity, region: config.region)
+            let tls = try Self.fleetTLS(directory: dataDirectory, identity: identity, region: config.region, role: config.role)
             let service = SyncService(loop: loop, replica: replica, tls: tls, logger: logger, role: config.role.rawValue, settings: config.sync)
             for peer in try database.query("SELECT node_id, region, address FROM sync_peers", [], { ($0.string(0), $0.string(1), $0.string(2)) }) {
                 guard let address = try? SocketAddress(parsing: peer.2), !service.configuredPeerIds.contains(peer.0) else { continue }
@@ -311,15 +313,19 @@ public final class OutpostNode {
     }
 
     /// The TLS context of this node's sync links, from its enrolled certificate.
-    static func fleetTLS(directory: String, identity: NodeIdentity, region: String) throws -> TLSContext {
+    static func fleetTLS(directory: String, identity: NodeIdentity, region: String, role: NodeConfig.Role) throws -> TLSContext {
         let certificatePath = directory + "/" + NodeIdentity.certificateFile
         let authorityPath = directory + "/" + NodeIdentity.authorityFile
         guard let certificate = try? Files.readString(certificatePath), let authority = try? Files.readString(authorityPath) else {
-            throw ConfigError(key: "sync", "replication needs a fleet certificate: run nodectl enroll --ca-dir CA --data-dir \(directory) --node-id \(identity.nodeId) --region \(region)")
+            throw ConfigError(key: "sync", "replication needs a fleet certificate: run nodectl enroll --ca-dir CA --data-dir \(directory) --node-id \(identity.nodeId) --region \(region) --role \(role.rawValue)")
         }
         guard let subject = Certificates.subject(ofPEM: certificate), subject.commonName == identity.nodeId, subject.organizationalUnit == region else {
             let named = Certificates.subject(ofPEM: certificate).map { "\($0.commonName)/\($0.organizationalUnit ?? "?")" } ?? "nothing"
             throw ConfigError(key: certificatePath, "was issued to \(named), not to \(identity.nodeId)/\(region)")
+        }
+        // Peers trust a node only as far as its certificate's role: a node may not claim more.
+        guard (subject.role ?? "store") == role.rawValue else {
+            throw ConfigError(key: certificatePath, "grants the role \(subject.role ?? "store (it names none)"), not \(role.rawValue): enroll the node again with --role \(role.rawValue)")
         }
         guard Certificates.isSigned(certificate, by: authority) else {
             throw ConfigError(key: certificatePath, "is not signed by the fleet CA in \(authorityPath)")

@@ -19,14 +19,14 @@ public final class RoguePeer {
     /// Messages the node sent, in order.
     public private(set) var received: [SyncMessage] = []
 
-    public init(fleet: TestFleet, nodeId: String, region: String, to node: NodeProcess) throws {
+    public init(fleet: TestFleet, nodeId: String, region: String, role: String = "store", to node: NodeProcess) throws {
         let address = try SocketAddress(parsing: node.syncAddress ?? "")
         guard let caKey = Ed25519KeyPair.fromPEM(try String(contentsOfFile: fleet.caDirectory + "/ca.key", encoding: .utf8)) else {
             throw RoguePeerError("the fleet's CA key does not read")
         }
         let authority = try String(contentsOfFile: fleet.caDirectory + "/ca.crt", encoding: .utf8)
         let key = Ed25519KeyPair.generate()
-        let certificate = try Certificates.issue(nodeId: nodeId, region: region, publicKeyPEM: key.publicKeyPEM,
+        let certificate = try Certificates.issue(nodeId: nodeId, region: region, role: role, publicKeyPEM: key.publicKeyPEM,
                                                  authorityKey: caKey, authorityCertificatePEM: authority)
         tls = try TLSConnection(context: try TLSContext(certificatePEM: certificate, key: key, authorityPEM: authority), isServer: false)
         socket = try BlockingSocket(host: address.host, port: address.port)

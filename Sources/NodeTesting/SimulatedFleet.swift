@@ -42,16 +42,19 @@ public struct SimulatedFleet {
         let count = Int.random(in: 3...5, using: &random)
         let ids = (0..<count).map { "n\($0)" }
         let regionOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, Self.regions[$0 % 2]) })
-        // Sometimes one replica is forgotten by the others' compaction: it catches up by snapshot.
-        let forgotten = Bool.random(using: &random) ? ids.randomElement(using: &random) : nil
+        // Sometimes one store is forgotten by the others' compaction: it catches up by snapshot,
+        // which only the hub (n0) sends of global collections (sync/PROTOCOL.md §5, authority).
+        let forgotten = Bool.random(using: &random) ? ids.dropFirst().randomElement(using: &random) : nil
         nodes = ids.map { id in
             var peers = regionOf.filter { $0.key != id }
             if let forgotten, forgotten != id { peers[forgotten] = nil }
-            let store = MemoryReplica(nodeId: id, region: regionOf[id] ?? "eu", collections: [
+            var store = MemoryReplica(nodeId: id, region: regionOf[id] ?? "eu", collections: [
                 KeyedCollection<GSet<String>>(name: "orders", scope: .global),
                 KeyedCollection<ORMap<String, LWWRegister<Int64>>>(name: "carts", scope: .region),
                 KeyedCollection<BoundedCounter>(name: "inventory", scope: .global),
             ], compactionPeers: peers, digest: { SHA256.hash($0) })
+            store.hubId = ids[0]
+            store.relaysGlobal = id == ids[0]
             return Node(store: store, clock: HybridLogicalClock(replica: id))
         }
         // Half the fleets are a full mesh; the others a star around n0 (stores linked to their
@@ -61,6 +64,9 @@ public struct SimulatedFleet {
             for b in (a + 1)..<count where !star || a == 0 { links.append(Link(a: a, b: b)) }
         }
     }
+
+    /// n0 is the fleet's hub, which relays every node's changes; the others are stores.
+    static func role(of index: Int) -> String { index == 0 ? "hub" : "store" }
 
     // MARK: Running
 
@@ -206,8 +212,8 @@ public struct SimulatedFleet {
             guard nodes[a].up && nodes[b].up else { continue }
             links[link].sessions = [a, b].map { index in
                 let peer = index == a ? b : a
-                return SyncSession(nodeId: nodes[index].store.nodeId, region: nodes[index].store.region, role: "store",
-                                   expectedPeer: (nodes[peer].store.nodeId, nodes[peer].store.region))
+                return SyncSession(nodeId: nodes[index].store.nodeId, region: nodes[index].store.region, role: Self.role(of: index),
+                                   expectedPeer: (nodes[peer].store.nodeId, nodes[peer].store.region, Self.role(of: peer)))
             }
             for side in 0..<2 {
                 let node = side == 0 ? a : b

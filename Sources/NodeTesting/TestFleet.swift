@@ -21,7 +21,8 @@ public final class TestFleet {
                       environment: [String: String] = [:]) throws -> NodeProcess {
         let dir = dataDirectory(id)
         if !FileManager.default.fileExists(atPath: dir + "/node.crt") {
-            let enrolled = try runExecutable("nodectl", ["enroll", "--ca-dir", caDirectory, "--data-dir", dir, "--node-id", id, "--region", region])
+            let enrolled = try runExecutable("nodectl", ["enroll", "--ca-dir", caDirectory, "--data-dir", dir, "--node-id", id, "--region", region,
+                                                         "--role", role])
             guard enrolled.status == 0 else { throw NodeProcessError.didNotStart(status: enrolled.status, log: enrolled.stderr) }
         }
         var config = "[node]\nid = \"\(id)\"\nregion = \"\(region)\"\nrole = \"\(role)\"\n[sync]\n"

@@ -17,14 +17,17 @@ public struct TLSError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String { message }
 }
 
-/// Who a certificate names: the node id (subject CN) and its region (subject OU).
+/// Who a certificate names: the node id (subject CN), its region (subject OU) and its role in
+/// the fleet (subject title: store, regional or hub; nil in certificates issued before roles).
 public struct CertificateSubject: Sendable, Equatable {
     public let commonName: String
     public let organizationalUnit: String?
+    public let role: String?
 
-    public init(commonName: String, organizationalUnit: String?) {
+    public init(commonName: String, organizationalUnit: String?, role: String? = nil) {
         self.commonName = commonName
         self.organizationalUnit = organizationalUnit
+        self.role = role
     }
 }
 
@@ -36,14 +39,16 @@ public enum Certificates {
                  issuer: nil, signer: key.pkey, days: days, isAuthority: true)
     }
 
-    /// A node certificate: `nodeId` as CN, `region` as OU, for `publicKeyPEM`, signed by the CA.
-    public static func issue(nodeId: String, region: String, publicKeyPEM: String, authorityKey: Ed25519KeyPair,
+    /// A node certificate: `nodeId` as CN, `region` as OU, `role` as title, for `publicKeyPEM`,
+    /// signed by the CA. The role is what peers trust a node to do (only a hub relays the fleet's
+    /// changes and issues hub_admin tokens), so it is the CA's to grant, not the node's to claim.
+    public static func issue(nodeId: String, region: String, role: String = "store", publicKeyPEM: String, authorityKey: Ed25519KeyPair,
                              authorityCertificatePEM: String, days: Int = 825) throws(TLSError) -> String {
         guard let publicKey = readPublicKey(publicKeyPEM) else { throw TLSError("not a public key in PEM") }
         defer { EVP_PKEY_free(publicKey) }
         guard let authority = readCertificate(authorityCertificatePEM) else { throw TLSError("not a CA certificate in PEM") }
         defer { X509_free(authority) }
-        return try make(subject: CertificateSubject(commonName: nodeId, organizationalUnit: region), publicKey: publicKey,
+        return try make(subject: CertificateSubject(commonName: nodeId, organizationalUnit: region, role: role), publicKey: publicKey,
                         issuer: X509_get_subject_name(authority), signer: authorityKey.pkey, days: days, isAuthority: false)
     }
 
@@ -66,7 +71,8 @@ public enum Certificates {
 
     static func subject(of certificate: OpaquePointer) -> CertificateSubject? {
         guard let name = X509_get_subject_name(certificate) else { return nil }
-        return CertificateSubject(commonName: entry(name, NID_commonName) ?? "", organizationalUnit: entry(name, NID_organizationalUnitName))
+        return CertificateSubject(commonName: entry(name, NID_commonName) ?? "", organizationalUnit: entry(name, NID_organizationalUnitName),
+                                  role: entry(name, NID_title))
     }
 
     private static func entry(_ name: OpaquePointer, _ nid: Int32) -> String? {
@@ -94,6 +100,7 @@ public enum Certificates {
         let name = X509_get_subject_name(certificate)
         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, subject.commonName, -1, -1, 0)
         if let unit = subject.organizationalUnit { X509_NAME_add_entry_by_txt(name, "OU", MBSTRING_UTF8, unit, -1, -1, 0) }
+        if let role = subject.role { X509_NAME_add_entry_by_txt(name, "title", MBSTRING_UTF8, role, -1, -1, 0) }
         X509_set_issuer_name(certificate, issuer ?? name)
         let extensions = isAuthority
             ? [(NID_basic_constraints, "critical,CA:TRUE"), (NID_key_usage, "critical,keyCertSign,cRLSign")]

@@ -23,6 +23,14 @@ public protocol ReplicaStore {
     var region: String { get }
     /// Collections a peer of `region` may receive (scope), in a stable order.
     func collectionNames(sharedWithRegion region: String) -> [String]
+    /// A collection's scope; nil if there is no such collection.
+    func scope(of collection: String) -> Scope?
+    /// What this node has applied of a collection, per origin.
+    func applied(of collection: String) -> VersionVector?
+    /// Why a delta from `peer` (of `peerRole`, as its certificate says) must be refused over
+    /// what it writes rather than who made it: a record only the hub may write, made elsewhere.
+    /// Nil to accept it.
+    func authorityProblem(in collection: String, delta: WireDelta, peer: ReplicaID, peerRole: String) -> String?
     /// Applied and compacted vectors and the digest of a collection; nil if there is none.
     func summary(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])?
     /// Deltas after `known`, at most `limit`; nil if a snapshot is needed.
@@ -82,6 +90,11 @@ public struct MemoryReplica: ReplicaStore, Sendable {
     public var compactionPeers: [ReplicaID: String]
     /// False for a node without sync: nobody will ever read its log, so it folds it whole.
     public var replicates = true
+    /// Whether this node relays other nodes' changes of global collections (a hub or regional
+    /// node, `SyncSession.relays`). One that does not keeps its own changes until `hubId` has them.
+    public var relaysGlobal = false
+    /// The fleet's hub, once known.
+    public var hubId: ReplicaID?
     private let digestFunction: @Sendable ([UInt8]) -> [UInt8]
 
     public init(nodeId: ReplicaID, region: String, collections: [any AnyReplicatedCollection], compactionPeers: [ReplicaID: String],
@@ -96,6 +109,11 @@ public struct MemoryReplica: ReplicaStore, Sendable {
     public func collectionNames(sharedWithRegion peerRegion: String) -> [String] {
         collections.values.filter { $0.scope == .global || ($0.scope == .region && peerRegion == region) }.map(\.name).sorted()
     }
+
+    public func scope(of collection: String) -> Scope? { collections[collection]?.scope }
+    public func applied(of collection: String) -> VersionVector? { collections[collection]?.applied }
+    /// The simulator's collections hold no hub-only records.
+    public func authorityProblem(in collection: String, delta: WireDelta, peer: ReplicaID, peerRole: String) -> String? { nil }
 
     public func summary(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])? {
         guard let c = collections[collection] else { return nil }
@@ -163,6 +181,11 @@ public struct MemoryReplica: ReplicaStore, Sendable {
         for peer in peers {
             let acked = acknowledged[peer]?[collection] ?? VersionVector()
             for origin in floor.keys { floor[origin] = min(floor[origin] ?? 0, acked[origin]) }
+        }
+        if c.scope == .global && !relaysGlobal {
+            // Only this node can ever send its own changes to the hub (others do not relay them):
+            // they stay in the log until the hub has them, whoever else acknowledged them.
+            floor[nodeId] = min(floor[nodeId] ?? 0, hubId.flatMap { acknowledged[$0]?[collection]?[nodeId] } ?? 0)
         }
         c.compact(acknowledgedByAll: VersionVector(floor))
     }

@@ -54,10 +54,14 @@ public struct SyncErrorCode: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let duplicateLink = SyncErrorCode(rawValue: 7)
     public static let shuttingDown = SyncErrorCode(rawValue: 8)
     public static let internalError = SyncErrorCode(rawValue: 9)
+    /// The peer sent what its certificate's role does not allow (another node's changes, a
+    /// snapshot of a global collection, a hub-only record).
+    public static let notAuthorized = SyncErrorCode(rawValue: 10)
 
     private static let names: [UInt64: String] = [
         1: "malformed_frame", 2: "unsupported_version", 3: "unknown_message", 4: "identity_mismatch",
         5: "clock_skew", 6: "unknown_collection", 7: "duplicate_link", 8: "shutting_down", 9: "internal",
+        10: "not_authorized",
     ]
 
     public var description: String { Self.names[rawValue] ?? "error_\(rawValue)" }

@@ -38,7 +38,7 @@ public struct SyncSession: Sendable {
     public let role: String
     public let settings: Settings
     /// Who the certificate says the peer is; HELLO must agree.
-    public let expectedPeer: (nodeId: ReplicaID, region: String)?
+    public let expectedPeer: (nodeId: ReplicaID, region: String, role: String)?
     public private(set) var phase = Phase.created
     public private(set) var peerNodeId: ReplicaID?
     public private(set) var peerRegion: String?
@@ -62,7 +62,7 @@ public struct SyncSession: Sendable {
     public private(set) var deltasSent = 0
     public private(set) var deltasReceived = 0
 
-    public init(nodeId: ReplicaID, region: String, role: String, expectedPeer: (nodeId: ReplicaID, region: String)? = nil,
+    public init(nodeId: ReplicaID, region: String, role: String, expectedPeer: (nodeId: ReplicaID, region: String, role: String)? = nil,
                 settings: Settings = Settings()) {
         self.nodeId = nodeId
         self.region = region
@@ -105,8 +105,8 @@ public struct SyncSession: Sendable {
         guard minVersion <= Self.protocolVersion && Self.protocolVersion <= maxVersion else {
             return close(.unsupportedVersion, "peer speaks versions \(minVersion)...\(maxVersion), this node \(Self.protocolVersion)")
         }
-        if let expected = expectedPeer, expected.nodeId != peerId || expected.region != peerRegion {
-            return close(.identityMismatch, "HELLO says \(peerId)/\(peerRegion), the certificate \(expected.nodeId)/\(expected.region)")
+        if let expected = expectedPeer, expected.nodeId != peerId || expected.region != peerRegion || expected.role != peerRole {
+            return close(.identityMismatch, "HELLO says \(peerId)/\(peerRegion)/\(peerRole), the certificate \(expected.nodeId)/\(expected.region)/\(expected.role)")
         }
         guard peerId != nodeId else { return close(.identityMismatch, "a link to this node itself") }
         let (difference, overflowed) = now.physicalMs.subtractingReportingOverflow(wallMs)
@@ -140,6 +140,7 @@ public struct SyncSession: Sendable {
             return pump(collection, store: store)
         case let .deltas(collection, deltas):
             guard shared.contains(collection) else { return close(.unknownCollection, "\(collection) is not shared with this peer") }
+            if let problem = authorityProblem(deltas, of: collection, store: store) { return close(.notAuthorized, problem) }
             let result: (applied: VersionVector, count: Int)
             do { result = try store.apply(deltas, to: collection) } catch {
                 return close(error.closeCode, "deltas of \(collection) not applied: \(error)")
@@ -159,6 +160,9 @@ public struct SyncSession: Sendable {
             return pump(collection, store: store)
         case let .snapshot(collection, covers, index, count, chunk):
             guard shared.contains(collection) else { return close(.unknownCollection, "\(collection) is not shared with this peer") }
+            guard Self.relays(collection, role: peerRole ?? "", store: store) else {
+                return close(.notAuthorized, "a \(peerRole ?? "?") node may not send a snapshot of \(collection): it holds other nodes' changes")
+            }
             var pending = snapshotChunks[collection] ?? (covers, count, [])
             guard pending.covers == covers, pending.count == count, UInt64(pending.chunks.count) == index else {
                 snapshotChunks[collection] = nil
@@ -195,14 +199,44 @@ public struct SyncSession: Sendable {
         return record(wallMs, shared.flatMap { pump($0, store: store) })
     }
 
+    /// Whether a node of `role` may pass on other nodes' changes of `collection`: the hub and
+    /// regional nodes relay the fleet's; within a region any node relays the region's own
+    /// (region-scoped) data, which all of its nodes hold anyway. Others send their own changes only.
+    public static func relays<Store: ReplicaStore>(_ collection: String, role: String, store: Store) -> Bool {
+        role == "hub" || role == "regional" || store.scope(of: collection) == .region
+    }
+
+    /// Why the peer may not have sent these deltas, or nil. Checked before any is applied: a
+    /// frame is taken whole or refused whole.
+    private func authorityProblem<Store: ReplicaStore>(_ deltas: [WireDelta], of collection: String, store: Store) -> String? {
+        guard let peer = peerNodeId, let peerRole else { return "no HELLO yet" }
+        let relays = Self.relays(collection, role: peerRole, store: store)
+        for delta in deltas {
+            if !relays && delta.dot.replica != peer {
+                return "\(peer) (\(peerRole)) may send only its own changes of \(collection), not \(delta.dot.replica)'s"
+            }
+            if let problem = store.authorityProblem(in: collection, delta: delta, peer: peer, peerRole: peerRole) { return problem }
+        }
+        return nil
+    }
+
     private mutating func pump<Store: ReplicaStore>(_ collection: String, store: Store) -> [SyncAction] {
         guard phase == .active, let known = peerApplied[collection] else { return [] }  // wait for its SUMMARY
+        let relays = Self.relays(collection, role: role, store: store)
         var actions: [SyncAction] = []
         while true {
             var base = known
             base.merge(sent[collection] ?? VersionVector())
+            if !relays {
+                // Only this node's own changes: every other origin counts as already known.
+                for (origin, counter) in (store.applied(of: collection) ?? VersionVector()).counters where origin != nodeId {
+                    base.raise(origin, to: counter)
+                }
+            }
             guard let deltas = store.deltas(of: collection, after: base, limit: settings.deltasPerFrameMax) else {
-                guard let snapshot = store.snapshot(of: collection) else { return actions }
+                // A snapshot holds other nodes' changes: only a relaying node sends one. Others
+                // leave the peer to catch up from the hub.
+                guard relays, let snapshot = store.snapshot(of: collection) else { return actions }
                 actions += chunks(of: snapshot, collection: collection)
                 sent[collection, default: VersionVector()].merge(snapshot.covers)
                 continue

@@ -7,12 +7,14 @@ extension NodeCtl {
     /// `nodectl enroll`: issues a node its fleet certificate.
     struct Enroll: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Issue a node its fleet certificate (node id as CN, region as OU) into its data directory.",
+            abstract: "Issue a node its fleet certificate (node id as CN, region as OU, role as title) into its data directory.",
             discussion: """
                 Uses the node's own key (DATA_DIR/node.key, created if the node never ran) and writes
                 DATA_DIR/node.crt and DATA_DIR/ca.crt, and the fleet's access-token keys (CA_DIR/auth.keys, made at
                 the first enrollment) as DATA_DIR/auth.keys, so tokens made on one node are good on the others.
-                Start the node with the same --node-id and --region.
+                Start the node with the same --node-id, --region and --role: the role is what the fleet trusts it \
+                to do (only the hub relays other nodes' changes and issues hub_admin tokens), and a node refuses \
+                to start with a role its certificate does not grant.
                 """)
 
         @Option(name: .customLong("ca-dir"), help: "The fleet CA directory (from nodectl fleet init).")
@@ -27,12 +29,16 @@ extension NodeCtl {
         @Option(name: .long, help: "The node's region.")
         var region: String
 
+        @Option(name: .long, help: "The node's role: store, regional or hub.")
+        var role = "store"
+
         @Option(name: .long, help: "Validity in days.")
         var days = 825
 
         func validate() throws {
             guard NodeConfig.isValidName(nodeId) else { throw ValidationError("--node-id: lowercase letters, digits and '-', 1-63 characters") }
             guard NodeConfig.isValidName(region) else { throw ValidationError("--region: lowercase letters, digits and '-', 1-63 characters") }
+            guard NodeConfig.Role(rawValue: role) != nil else { throw ValidationError("--role: store, regional or hub") }
             guard (1...3650).contains(days) else { throw ValidationError("--days must be between 1 and 3650") }
         }
 
@@ -40,13 +46,13 @@ extension NodeCtl {
             try reportingFailures {
                 let authority = try FleetFiles.authority(in: caDir)
                 do {
-                    try FleetFiles.enroll(nodeId: nodeId, region: region, dataDir: dataDir, caDir: caDir, authority: authority, days: days)
+                    try FleetFiles.enroll(nodeId: nodeId, region: region, role: role, dataDir: dataDir, caDir: caDir, authority: authority, days: days)
                 } catch let failure as CLIFailure {
                     throw failure
                 } catch {
                     throw CLIFailure("cannot enroll \(nodeId) in \(dataDir): \(error)")
                 }
-                print("enrolled \(nodeId) (region \(region)): \(dataDir)/\(NodeIdentity.certificateFile)")
+                print("enrolled \(nodeId) (region \(region), role \(role)): \(dataDir)/\(NodeIdentity.certificateFile)")
             }
         }
     }

@@ -86,11 +86,11 @@ enum FleetFiles {
 
     /// Gives the node in `dataDir` its fleet certificate (for its own key, made if missing), the
     /// CA's certificate and the fleet's access-token keys (made in `caDir` at the first enrollment).
-    static func enroll(nodeId: String, region: String, dataDir: String, caDir: String,
+    static func enroll(nodeId: String, region: String, role: String, dataDir: String, caDir: String,
                        authority: (key: Ed25519KeyPair, certificate: String), days: Int = 825) throws {
         try Files.createDirectory(dataDir)
         let key = try NodeIdentity.keyPair(in: dataDir)
-        let certificate = try Certificates.issue(nodeId: nodeId, region: region, publicKeyPEM: key.publicKeyPEM,
+        let certificate = try Certificates.issue(nodeId: nodeId, region: region, role: role, publicKeyPEM: key.publicKeyPEM,
                                                  authorityKey: authority.key, authorityCertificatePEM: authority.certificate, days: days)
         try Files.writeAtomically(dataDir + "/" + NodeIdentity.certificateFile, certificate, mode: 0o644)
         try Files.writeAtomically(dataDir + "/" + NodeIdentity.authorityFile, authority.certificate, mode: 0o644)

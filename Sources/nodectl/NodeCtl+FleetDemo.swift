@@ -64,7 +64,7 @@ extension NodeCtl.Fleet {
                 let authority = try FleetFiles.authority(in: caDir)
                 for member in members {
                     let data = root + "/" + member.id
-                    try FleetFiles.enroll(nodeId: member.id, region: member.region, dataDir: data, caDir: caDir, authority: authority)
+                    try FleetFiles.enroll(nodeId: member.id, region: member.region, role: member.role, dataDir: data, caDir: caDir, authority: authority)
                     try Files.writeAtomically(data + "/noded.toml", config(for: member, dataDir: data, all: members), mode: 0o644)
                 }
                 try runFleet(root: root, members: members)

@@ -145,4 +145,47 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(try hub.client().get("/healthz").status, 200)
         XCTAssertEqual(try hub.replicatedState("inventory", "SKU-1@hub")["value"] as? Int, 5, "nothing was applied")
     }
+
+    /// Finding 4, authority: a store's certificate lets it write its own changes, nothing of
+    /// another node's, no snapshot of global data, no hub-only record, and no role it lacks.
+    func testAStoreMayWriteOnlyItsOwnChangesAndNothingOnlyTheHubWrites() throws {
+        let fleet = try TestFleet()
+        let hub = try fleet.start("hub", region: "eu", role: "hub")
+        let before = try hub.replicatedSummary()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let stamp = HLCTimestamp(physicalMs: now, logical: 0, replica: "store-9")
+        var policy = ORMap<String, LWWRegister<FieldValue>>()
+        let raisedCap = policy.update("exposure_cap", replica: "store-9") { $0.set(.integer(1 << 40), at: stamp) }
+        let attempts: [(String, SyncMessage)] = [
+            ("another node's order", .deltas(collection: "orders", deltas: [
+                WireDelta(dot: Dot(replica: "store-2", counter: 1), timestamp: stamp, key: "o-store-2-x", payload: GSet(["{\"kind\":\"cancelled\"}"]).canonicalBytes),
+            ])),
+            ("its own offline payment policy", .deltas(collection: "catalog", deltas: [
+                WireDelta(dot: Dot(replica: "store-9", counter: 1), timestamp: stamp, key: "payment-policy:store-9", payload: raisedCap.canonicalBytes),
+            ])),
+            ("a snapshot of stock", .snapshot(collection: "inventory", covers: VersionVector(["store-2": 5]), chunkIndex: 0, chunkCount: 1, chunk: [0])),
+        ]
+        for (what, message) in attempts {
+            let rogue = try RoguePeer(fleet: fleet, nodeId: "store-9", region: "eu", to: hub)
+            try rogue.send(RoguePeer.hello("store-9", region: "eu", nowMs: now))
+            try rogue.send(message)
+            XCTAssertTrue(rogue.waitForClose(), "\(what): the link is closed")
+            XCTAssertEqual(rogue.closingError?.code, .notAuthorized, "\(what): \(String(describing: rogue.closingError))")
+        }
+        let impostor = try RoguePeer(fleet: fleet, nodeId: "store-9", region: "eu", to: hub)
+        try impostor.send(RoguePeer.hello("store-9", region: "eu", role: "hub", nowMs: now))
+        XCTAssertTrue(impostor.waitForClose())
+        XCTAssertEqual(impostor.closingError?.code, .identityMismatch, "a store's certificate does not make it a hub")
+        let after = try hub.replicatedSummary()
+        for (name, summary) in before { XCTAssertEqual(after[name]?.digest, summary.digest, "\(name) unchanged") }
+        XCTAssertTrue(hub.isRunning)
+
+        // Nor can a node take a role its certificate does not grant.
+        let claimed = try? fleet.start("store-5", region: "eu", role: "store")
+        XCTAssertEqual(try claimed?.stop(), 0)
+        XCTAssertThrowsError(try NodeProcess.start(dataDirectory: fleet.dataDirectory("store-5"),
+                                                   config: "[node]\nid = \"store-5\"\nregion = \"eu\"\nrole = \"hub\"\n[sync]\n")) { error in
+            XCTAssertTrue("\(error)".contains("grants the role store, not hub"), "\(error)")
+        }
+    }
 }

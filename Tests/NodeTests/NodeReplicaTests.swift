@@ -1,3 +1,4 @@
+import Commerce
 import Foundation
 @testable import Node
 import NodeTesting
@@ -237,5 +238,33 @@ final class NodeReplicaTests: XCTestCase {
         database.close()
         let (_, reopened) = try open(dir)
         XCTAssertEqual(reopened.summary(of: "orders")?.digest, digest)
+    }
+
+    /// Settlements and offline payment policies are the hub's alone: made by any other origin,
+    /// even one relayed by the hub, they are refused; the hub's own are taken.
+    func testRecordsOnlyTheHubMayWriteAreRefusedFromAnyoneElse() throws {
+        let dir = TemporaryDirectory()
+        let (_, replica) = try open(dir)
+        replica.hubNodeId = "hub"
+        let stamp = HLCTimestamp(physicalMs: 1_000, logical: 0, replica: "store-9")
+        var settled = PaymentEvent(kind: .settled, atMs: 1_000, node: "store-9")
+        settled.amount = 500
+        let forgedSettlement = WireDelta(dot: Dot(replica: "store-9", counter: 1), timestamp: stamp, key: "p-x",
+                                         payload: GSet([settled.text]).canonicalBytes)
+        XCTAssertNotNil(replica.authorityProblem(in: "payments", delta: forgedSettlement, peer: "store-9", peerRole: "store"))
+        XCTAssertNotNil(replica.authorityProblem(in: "payments", delta: forgedSettlement, peer: "hub", peerRole: "hub"),
+                        "relayed by the hub, a store's settlement is still forged")
+        let hubSettlement = WireDelta(dot: Dot(replica: "hub", counter: 1), timestamp: stamp, key: "p-x", payload: GSet([settled.text]).canonicalBytes)
+        XCTAssertNil(replica.authorityProblem(in: "payments", delta: hubSettlement, peer: "store-2", peerRole: "store"), "the hub's own, however it came")
+        let sale = PaymentEvent(kind: .authorized, atMs: 1_000, node: "store-9")
+        let ownSale = WireDelta(dot: Dot(replica: "store-9", counter: 2), timestamp: stamp, key: "p-y", payload: GSet([sale.text]).canonicalBytes)
+        XCTAssertNil(replica.authorityProblem(in: "payments", delta: ownSale, peer: "store-9", peerRole: "store"))
+
+        var policy = ORMap<String, LWWRegister<FieldValue>>()
+        let raise = policy.update("exposure_cap", replica: "store-9") { $0.set(.integer(1 << 40), at: stamp) }
+        let forgedPolicy = WireDelta(dot: Dot(replica: "store-9", counter: 3), timestamp: stamp, key: "payment-policy:store-9", payload: raise.canonicalBytes)
+        XCTAssertNotNil(replica.authorityProblem(in: "catalog", delta: forgedPolicy, peer: "store-9", peerRole: "store"))
+        let product = WireDelta(dot: Dot(replica: "store-9", counter: 4), timestamp: stamp, key: "lamp", payload: raise.canonicalBytes)
+        XCTAssertNil(replica.authorityProblem(in: "catalog", delta: product, peer: "store-9", peerRole: "store"))
     }
 }

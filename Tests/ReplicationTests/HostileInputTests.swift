@@ -126,7 +126,7 @@ import Testing
             var random = SeededRandom(seed: seed)
             var store = MemoryReplica(nodeId: "victim", region: "eu", collections: [Self.honestStock()], compactionPeers: [:],
                                       digest: { Array($0.prefix(32)) })
-            var session = SyncSession(nodeId: "victim", region: "eu", role: "store", expectedPeer: ("mallory", "eu"))
+            var session = SyncSession(nodeId: "victim", region: "eu", role: "store", expectedPeer: ("mallory", "eu", "store"))
             _ = session.start(now: HLCTimestamp(physicalMs: 1_000, logical: 0, replica: "victim"), wallMs: 1_000)
             _ = session.receive(.hello(minVersion: 1, maxVersion: 1, nodeId: "mallory", region: "eu", role: "store",
                                        now: HLCTimestamp(physicalMs: 1_000, logical: 0, replica: "mallory")), wallMs: 1_000, store: &store)

@@ -1,3 +1,4 @@
+import Commerce
 import Platform
 import Replication
 
@@ -38,6 +39,40 @@ final class NodeReplica: ReplicaStore {
 
     var nodeId: ReplicaID { memory.nodeId }
     var region: String { memory.region }
+    /// The fleet's hub, once this node knows it (a link whose certificate said hub, or this node
+    /// itself): records only the hub may write must have it as their origin, and this node's own
+    /// changes stay in its log until the hub has them.
+    var hubNodeId: ReplicaID? {
+        get { memory.hubId }
+        set { memory.hubId = newValue }
+    }
+    /// Set from the node's role: a hub or regional node relays the fleet's changes.
+    var relaysGlobal: Bool {
+        get { memory.relaysGlobal }
+        set { memory.relaysGlobal = newValue }
+    }
+
+    func scope(of collection: String) -> Scope? { memory.scope(of: collection) }
+    func applied(of collection: String) -> VersionVector? { memory.applied(of: collection) }
+
+    /// Offline payment policies (catalog `payment-policy:` keys) and settlements (`settled`
+    /// payment events) are the hub's alone: made anywhere else, they are forged.
+    func authorityProblem(in collection: String, delta: WireDelta, peer: ReplicaID, peerRole: String) -> String? {
+        let origin = delta.dot.replica
+        if (origin == peer && peerRole == "hub") || origin == hubNodeId { return nil }
+        switch collection {
+        case OutpostNode.catalogCollection where delta.key.hasPrefix(OfflinePaymentPolicy.keyPrefix):
+            return "only the hub sets offline payment policies; \(delta.key) was written by \(origin)"
+        case OutpostNode.paymentsCollection:
+            guard let events = try? GSet<String>(canonicalBytes: delta.payload) else { return nil }  // the apply refuses it as malformed
+            if events.elements.contains(where: { PaymentEvent(text: $0)?.kind == .settled }) {
+                return "only the hub settles payments; \(delta.key) has a settlement written by \(origin)"
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
 
     init(database: Database, nodeId: ReplicaID, region: String, peers: [ReplicaID: String], maxDriftMs: Int64 = 60_000) throws {
         self.database = database

@@ -16,6 +16,7 @@ extension OutpostNode {
     func rememberHub(_ id: String) {
         guard knownHub != id else { return }
         knownHub = id
+        replica.hubNodeId = id
         writer.submit({ db in
             try db.execute("INSERT INTO node_meta(key, value) VALUES ('hub_node', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [id])
         }, completion: { [unowned self] result in

@@ -113,7 +113,7 @@ final class SyncLink: TCPStreamDelegate {
         var settings = SyncSession.Settings()
         settings.maxDriftMs = service.maxDriftMs
         var fresh = SyncSession(nodeId: service.replica.nodeId, region: service.replica.region, role: service.role,
-                                expectedPeer: (subject.commonName, region), settings: settings)
+                                expectedPeer: (subject.commonName, region, subject.role ?? "store"), settings: settings)
         let wall = WallClock.nowMs()
         let actions = fresh.start(now: service.replica.tick(wallMs: wall), wallMs: wall)
         session = fresh
