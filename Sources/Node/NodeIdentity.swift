@@ -7,23 +7,24 @@ import Platform
 ///   node.key     Ed25519 private key, PKCS#8 PEM (0600)
 ///   node.pub     its public key, PEM (0644)
 ///   admin.token  bearer token for /admin/v1 and nodectl (0600)
-///   auth.keys    the keys that sign access tokens, shared by the fleet (0600; see `tokenKeysFile`)
+///   auth.keys    this node's own keys for staff PINs' MACs, never shared (0600; see `pinKeysFile`)
 ///   data.keys    the keys that seal personal data, shared by the region (0600; see `dataKeysFile`)
 public struct NodeIdentity: Sendable {
     public let nodeId: String
     public let keyPair: Ed25519KeyPair
     /// The admin token's bytes (the file holds it as text).
     public let adminToken: String
-    public let tokenKeys: KeyRing
+    public let pinKeys: KeyRing
     public let dataKeys: KeyRing
 
     public static let keyFile = "node.key"
     public static let publicKeyFile = "node.pub"
     public static let adminTokenFile = "admin.token"
-    /// One key per line, `KEY-ID HEX-SECRET` (32 bytes or more), oldest first: the last signs,
-    /// all verify. A node makes its own at first start; `nodectl enroll` puts the fleet's there,
-    /// so a token made on one node is good on the others.
-    public static let tokenKeysFile = "auth.keys"
+    /// One key per line, `KEY-ID HEX-SECRET` (32 bytes or more), oldest first: the last MACs new
+    /// PINs, all check. A node makes its own at first start. (Access tokens are signed with
+    /// `node.key`, each node its own; this file once held a fleet-wide token key, and a node
+    /// enrolled before that keeps its copy only for its PINs.)
+    public static let pinKeysFile = "auth.keys"
     /// The region's keys for personal data (customers' emails, names, phones are sealed with
     /// them before they reach the op log), same format. `nodectl enroll` puts the region's there.
     public static let dataKeysFile = "data.keys"
@@ -31,7 +32,8 @@ public struct NodeIdentity: Sendable {
     public static let addressFile = "node.address"
     /// Where a running node writes its sync address (HOST:PORT), when it listens for peers.
     public static let syncAddressFile = "sync.address"
-    /// The node's certificate from `nodectl enroll` (CN = node id, OU = region), for sync.
+    /// The node's certificate from `nodectl enroll` (CN = node id, OU = region, title = role),
+    /// for sync and in the access tokens it signs.
     public static let certificateFile = "node.crt"
     /// The fleet CA's certificate, that every peer's certificate must chain to.
     public static let authorityFile = "ca.crt"
@@ -60,11 +62,11 @@ public struct NodeIdentity: Sendable {
             token = Hex.encode(SecureRandom.bytes(32))
             try Files.writeAtomically(tokenPath, token + "\n", mode: 0o600)
         }
-        return NodeIdentity(nodeId: nodeId, keyPair: keyPair, adminToken: token, tokenKeys: try keyRing(tokenKeysFile, in: directory),
+        return NodeIdentity(nodeId: nodeId, keyPair: keyPair, adminToken: token, pinKeys: try keyRing(pinKeysFile, in: directory),
                             dataKeys: try keyRing(dataKeysFile, in: directory))
     }
 
-    /// The key ring in `directory/file` (`tokenKeysFile`, `dataKeysFile`), made (one new key) if
+    /// The key ring in `directory/file` (`pinKeysFile`, `dataKeysFile`), made (one new key) if
     /// there is none.
     public static func keyRing(_ file: String, in directory: String) throws -> KeyRing {
         let path = directory + "/" + file

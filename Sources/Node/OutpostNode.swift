@@ -56,6 +56,10 @@ public final class OutpostNode {
     private var isStopping = false
     var nodeInfoCache: (uptimeSeconds: Int64, body: [UInt8]) = (-1, [])
     var openAPIBody: [UInt8] = []
+    /// Signs this node's access tokens with its own key (and fleet certificate).
+    let tokenSigner: TokenSigner
+    /// Verifies access tokens from any node of the fleet (loop thread only: it caches).
+    let tokenVerifier: TokenVerifier
     /// Failed sign-ins per account and per address (in memory: a restart forgets them).
     var signInThrottle = SignInThrottle()
     /// Emails whose registration is being written: two registrations of one email whose hashes
@@ -120,6 +124,7 @@ public final class OutpostNode {
         let identity = try NodeIdentity.loadOrCreate(directory: dataDirectory, configuredId: config.nodeId, storedId: storedId)
         self.identity = identity
         customerVault = CustomerVault(dataKeys: identity.dataKeys)
+        (tokenSigner, tokenVerifier) = Self.tokenAuthority(directory: dataDirectory, identity: identity, config: config)
         if storedId == nil {
             try database.transaction {
                 _ = try database.execute("INSERT INTO node_meta(key, value) VALUES ('node_id', ?), ('created_at', ?)", [identity.nodeId, now])
@@ -180,7 +185,7 @@ public final class OutpostNode {
                     return .refused(Problem(.unauthorized, detail: "send the admin token or an access token with the role \(roles.joined(separator: " or ")) as 'Authorization: Bearer <token>'"))
                 }
                 if identity.acceptsAdminToken(presented) { return .allowed(subject: nil) }
-                switch AccessToken.verify(presented, keys: identity.tokenKeys, audience: audience, nowSeconds: WallClock.nowMs() / 1000) {
+                switch self.verifiedClaims(presented) {
                 case .failure(let refusal):
                     return .refused(Problem(.unauthorized, detail: "the token is refused: \(refusal.rawValue)"))
                 case .success(let claims):

@@ -59,6 +59,41 @@ public enum Certificates {
         return subject(of: certificate)
     }
 
+    /// A certificate's DER bytes (what a JWT's `x5c` carries, base64), nil if `pem` is not one.
+    public static func der(ofPEM pem: String) -> [UInt8]? {
+        guard let certificate = readCertificate(pem) else { return nil }
+        defer { X509_free(certificate) }
+        var out: UnsafeMutablePointer<UInt8>?
+        let length = i2d_X509(certificate, &out)
+        guard length > 0, let out else { return nil }
+        defer { outpost_openssl_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+    }
+
+    /// A node certificate in DER that the CA in `authorityPEM` signed and that is valid at
+    /// `nowSeconds`: who it names and its raw Ed25519 public key. Nil for anything else (bytes
+    /// from a client: a forged, foreign, expired or malformed certificate).
+    public static func verifiedNode(der: [UInt8], authorityPEM: String, nowSeconds: Int64) -> (subject: CertificateSubject, publicKey: [UInt8])? {
+        guard !der.isEmpty, der.count <= 16 * 1024 else { return nil }
+        let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_X509(nil, &cursor, buffer.count)
+        }
+        guard let certificate = parsed else { ERR_clear_error(); return nil }
+        defer { X509_free(certificate) }
+        guard let authority = readCertificate(authorityPEM) else { return nil }
+        defer { X509_free(authority) }
+        guard let authorityKey = X509_get0_pubkey(authority), X509_verify(certificate, authorityKey) == 1 else { ERR_clear_error(); return nil }
+        var now = time_t(nowSeconds)
+        guard let notBefore = X509_get0_notBefore(certificate), let notAfter = X509_get0_notAfter(certificate),
+              X509_cmp_time(notBefore, &now) < 0, X509_cmp_time(notAfter, &now) > 0 else { return nil }
+        guard let subject = subject(of: certificate), let key = X509_get0_pubkey(certificate) else { return nil }
+        var raw = [UInt8](repeating: 0, count: 32)
+        var length = 32
+        guard EVP_PKEY_get_raw_public_key(key, &raw, &length) == 1, length == 32 else { ERR_clear_error(); return nil }
+        return (subject, raw)
+    }
+
     /// Whether `pem` was signed by the CA in `authorityPEM`.
     public static func isSigned(_ pem: String, by authorityPEM: String) -> Bool {
         guard let certificate = readCertificate(pem), let authority = readCertificate(authorityPEM) else { return false }

@@ -7,7 +7,7 @@ extension NodeCtl {
     struct Fleet: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create and run fleets.",
-            subcommands: [Init.self, RotateTokenKey.self, Demo.self])
+            subcommands: [Init.self, Demo.self])
     }
 }
 
@@ -52,40 +52,14 @@ extension NodeCtl.Fleet {
     }
 }
 
-extension NodeCtl.Fleet {
-    struct RotateTokenKey: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "rotate-token-key",
-            abstract: "Add a new access-token key to the fleet's DIR/auth.keys: it signs from now on, the older ones still verify.",
-            discussion: """
-                Give every node the new file (nodectl enroll again, or copy DIR/auth.keys to DATA_DIR/auth.keys with mode 0600)                 and restart it. Once the old key's last tokens have expired (15 minutes), remove its line the same way.
-                """)
-
-        @Option(name: .long, help: "The fleet CA directory.")
-        var dir: String
-
-        func run() throws {
-            try reportingFailures {
-                _ = try FleetFiles.authority(in: dir)
-                do {
-                    let keys = NodeIdentity.newKeyRing(adding: try NodeIdentity.keyRing(NodeIdentity.tokenKeysFile, in: dir))
-                    try Files.writeAtomically(dir + "/" + NodeIdentity.tokenKeysFile, NodeIdentity.keyRingText(keys), mode: 0o600)
-                    print("\(dir)/\(NodeIdentity.tokenKeysFile): \(keys.keys.count) keys; \(keys.keys[keys.keys.count - 1].id) signs from now on")
-                } catch {
-                    throw CLIFailure("cannot rotate the token keys in \(dir): \(error)")
-                }
-            }
-        }
-    }
-}
-
 /// File names of a fleet CA directory.
 enum FleetFiles {
     static let authorityKey = "ca.key"
     static let authorityCertificate = "ca.crt"
 
     /// Gives the node in `dataDir` its fleet certificate (for its own key, made if missing), the
-    /// CA's certificate and the fleet's access-token keys (made in `caDir` at the first enrollment).
+    /// CA's certificate and its region's data keys. Access tokens need no shared secret: each
+    /// node signs its own with its key, and its certificate vouches for it (AccessToken).
     static func enroll(nodeId: String, region: String, role: String, dataDir: String, caDir: String,
                        authority: (key: Ed25519KeyPair, certificate: String), days: Int = 825) throws {
         try Files.createDirectory(dataDir)
@@ -94,8 +68,6 @@ enum FleetFiles {
                                                  authorityKey: authority.key, authorityCertificatePEM: authority.certificate, days: days)
         try Files.writeAtomically(dataDir + "/" + NodeIdentity.certificateFile, certificate, mode: 0o644)
         try Files.writeAtomically(dataDir + "/" + NodeIdentity.authorityFile, authority.certificate, mode: 0o644)
-        let tokenKeys = try NodeIdentity.keyRing(NodeIdentity.tokenKeysFile, in: caDir)
-        try Files.writeAtomically(dataDir + "/" + NodeIdentity.tokenKeysFile, NodeIdentity.keyRingText(tokenKeys), mode: 0o600)
         // Personal data stays in its region: each region has its own data keys.
         let dataKeys = try NodeIdentity.keyRing(regionDataKeysFile(region), in: caDir)
         try Files.writeAtomically(dataDir + "/" + NodeIdentity.dataKeysFile, NodeIdentity.keyRingText(dataKeys), mode: 0o600)

@@ -192,7 +192,7 @@ final class CustomerAuthTests: XCTestCase {
         let access = try XCTUnwrap(registered.json["access_token"] as? String), id = try XCTUnwrap((registered.json["customer"] as? [String: Any])?["id"] as? String)
         XCTAssertEqual(try send(node, "DELETE", "/api/v1/me", #"{"password": "wrong"}"#, token: access).status, 403)
         XCTAssertEqual(try send(node, "DELETE", "/api/v1/me", #"{"password": "correct horse"}"#, token: access).status, 204)
-        XCTAssertEqual(try me(node, token: access).status, 403, "the token names no customer now")
+        XCTAssertEqual(try me(node, token: access).status, 401, "the token died with its customer")
         XCTAssertEqual(try post(node, "/api/v1/auth/sign-in", #"{"email": "hal@example.com", "password": "correct horse"}"#).status, 401)
         let refresh = try XCTUnwrap(registered.json["refresh_token"] as? String)
         XCTAssertEqual(try post(node, "/api/v1/auth/refresh", #"{"refresh_token": "\#(refresh)"}"#).status, 401)

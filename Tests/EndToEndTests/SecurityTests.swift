@@ -1,3 +1,4 @@
+import Commerce
 import Foundation
 import HTTP
 import NodeTesting
@@ -187,5 +188,58 @@ final class SecurityTests: XCTestCase {
                                                    config: "[node]\nid = \"store-5\"\nregion = \"eu\"\nrole = \"hub\"\n[sync]\n")) { error in
             XCTAssertTrue("\(error)".contains("grants the role store, not hub"), "\(error)")
         }
+    }
+
+    /// Finding 5: a node signs tokens with its own key; its certificate says what it may grant.
+    func testNoNodeCanForgeAnotherRegionsOrTheHubsAuthority() throws {
+        let fleet = try TestFleet()
+        let hub = try fleet.start("hub", region: "eu", role: "hub")
+        let us = try fleet.start("store-us", region: "us", peers: [(id: "hub", region: "eu", address: hub.syncAddress ?? "")])
+        let eu = try fleet.start("store-eu", region: "eu", peers: [(id: "hub", region: "eu", address: hub.syncAddress ?? "")])
+        let mint = try us.adminPost("/admin/v1/tokens", #"{"subject": "mallory", "roles": ["hub_admin"]}"#)
+        XCTAssertEqual(mint.status, 422, "a store does not mint hub_admin: \(mint.text)")
+
+        // With the us store's own key and certificate, as an intruder on that store would sign.
+        let key = try XCTUnwrap(Ed25519KeyPair.fromPEM(try String(contentsOfFile: us.dataDirectory + "/node.key", encoding: .utf8)))
+        let certificate = Certificates.der(ofPEM: try String(contentsOfFile: us.dataDirectory + "/node.crt", encoding: .utf8))
+        let usSigner = TokenSigner(nodeId: "store-us", keyPair: key, certificateDER: certificate)
+        let nowSeconds = Int64(Date().timeIntervalSince1970)
+        func token(_ roles: [String], audience: String, lifetime: Int64 = 600, by signer: TokenSigner) -> String {
+            AccessToken.sign(AccessClaims(subject: "mallory", roles: roles, audience: audience, issuer: signer.nodeId, issuedAt: nowSeconds,
+                                          expiresAt: nowSeconds + lifetime, id: "t-x"), by: signer)
+        }
+        let bearer = { (token: String) in [("Authorization", "Bearer " + token)] }
+        XCTAssertEqual(try hub.client().get("/admin/v1/ledger/balances", headers: bearer(token(["hub_admin"], audience: "outpost:eu", by: usSigner))).status, 401,
+                       "a us store's hub_admin token is refused at the hub")
+        XCTAssertEqual(try eu.client().get("/admin/v1/status", headers: bearer(token(["operator"], audience: "outpost:eu", by: usSigner))).status, 401,
+                       "a us store's token is refused in eu")
+        XCTAssertEqual(try us.client().get("/admin/v1/sync/peers", headers: bearer(token(["operator"], audience: "outpost:us", lifetime: 10 * 365 * 86_400, by: usSigner))).status, 401,
+                       "a token for ten years is refused even where it was made")
+        XCTAssertEqual(try us.client().get("/admin/v1/sync/peers", headers: bearer(token(["operator"], audience: "outpost:us", by: usSigner))).status, 200,
+                       "a us store's own staff token is good in us")
+        let hubToken = try hub.adminPost("/admin/v1/tokens", #"{"subject": "auditor", "roles": ["hub_admin"]}"#)
+        XCTAssertEqual(hubToken.status, 200, hubToken.text)
+        let granted = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(hubToken.body)) as? [String: Any])?["access_token"] as? String)
+        XCTAssertEqual(try hub.client().get("/admin/v1/ledger/balances", headers: bearer(granted)).status, 200, "the hub's own hub_admin token")
+    }
+
+    /// Finding 14: an access token ends with its sign-in session.
+    func testAnAccessTokenStopsWorkingAtSignOutAndAtAPasswordChange() throws {
+        let shop = try Shop.start()
+        _ = try shop.register("zoe@example.com")
+        func signIn() throws -> (access: String, refresh: String) {
+            let reply = try shop.send("POST", "/api/v1/auth/sign-in", #"{"email": "zoe@example.com", "password": "correct horse"}"#)
+            XCTAssertEqual(reply.status, 200)
+            return (try XCTUnwrap(reply.json["access_token"] as? String), try XCTUnwrap(reply.json["refresh_token"] as? String))
+        }
+        let first = try signIn(), second = try signIn()
+        XCTAssertEqual(try shop.send("GET", "/api/v1/me", token: first.access).status, 200)
+        XCTAssertEqual(try shop.send("POST", "/api/v1/auth/sign-out", #"{"refresh_token": "\#(first.refresh)"}"#).status, 204)
+        XCTAssertEqual(try shop.send("GET", "/api/v1/me", token: first.access).status, 401, "signed out: its access token is dead")
+        XCTAssertEqual(try shop.send("GET", "/api/v1/me", token: second.access).status, 200, "another device's session lives on")
+        let changed = try shop.send("POST", "/api/v1/me/password", #"{"current_password": "correct horse", "new_password": "battery staple"}"#, token: second.access)
+        XCTAssertEqual(changed.status, 200)
+        XCTAssertEqual(try shop.send("GET", "/api/v1/me", token: second.access).status, 401, "a password change ends the old tokens")
+        XCTAssertEqual(try shop.send("GET", "/api/v1/me", token: try XCTUnwrap(changed.json["access_token"] as? String)).status, 200, "the new ones work")
     }
 }

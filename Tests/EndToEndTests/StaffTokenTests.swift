@@ -70,52 +70,38 @@ final class StaffTokenTests: XCTestCase {
         XCTAssertTrue(tooLong.stderr.contains("minutes"), tooLong.stderr)
     }
 
-    func testATokenIsGoodOnEveryNodeOfItsRegionHoldingTheFleetKeys() throws {
-        let first = try NodeProcess.start(config: "[node]\nid = \"store-1\"\nregion = \"eu\"\n")
+    func testATokenIsGoodOnEveryNodeOfItsRegionInTheFleetAndNowhereElse() throws {
+        let fleet = try TestFleet()
+        let first = try fleet.start("store-1", region: "eu")
         let token = try token(first, ["--subject", "alice", "--role", "operator"])
+        let second = try fleet.start("store-2", region: "eu")
+        XCTAssertEqual(try send(second, "GET", "/admin/v1/sync/peers", token: token).status, 200, "signed by store-1, vouched for by its certificate")
 
-        // A second node of the region with the fleet's keys (what nodectl enroll gives it).
-        let scratch = TemporaryDirectory()
-        let secondData = scratch.file("store-2")
-        try FileManager.default.createDirectory(atPath: secondData, withIntermediateDirectories: true)
-        let keys = try String(contentsOfFile: first.dataDirectory + "/" + NodeIdentity.tokenKeysFile, encoding: .utf8)
-        XCTAssertTrue(FileManager.default.createFile(atPath: secondData + "/" + NodeIdentity.tokenKeysFile, contents: Data(keys.utf8),
-                                                     attributes: [.posixPermissions: 0o600]))
-        let second = try NodeProcess.start(dataDirectory: secondData, config: "[node]\nid = \"store-2\"\nregion = \"eu\"\n")
-        XCTAssertEqual(try send(second, "GET", "/admin/v1/sync/peers", token: token).status, 200)
-
-        // Another region's node, with the same keys, refuses it: tokens are made for one region.
-        let otherData = scratch.file("store-us")
-        try FileManager.default.createDirectory(atPath: otherData, withIntermediateDirectories: true)
-        XCTAssertTrue(FileManager.default.createFile(atPath: otherData + "/" + NodeIdentity.tokenKeysFile, contents: Data(keys.utf8),
-                                                     attributes: [.posixPermissions: 0o600]))
-        let other = try NodeProcess.start(dataDirectory: otherData, config: "[node]\nid = \"store-us\"\nregion = \"us\"\n")
+        let other = try fleet.start("store-us", region: "us")
         let refused = try send(other, "GET", "/admin/v1/sync/peers", token: token)
         XCTAssertEqual(refused.status, 401)
-        XCTAssertTrue(String(decoding: refused.body, as: UTF8.self).contains("another audience"))
-        // A node with its own keys does not know the token's key.
+        XCTAssertTrue(String(decoding: refused.body, as: UTF8.self).contains("another audience"), "tokens are made for one region")
+        // A node outside the fleet (never enrolled) cannot check the certificate: it refuses.
         let stranger = try NodeProcess.start(config: "[node]\nid = \"stranger\"\nregion = \"eu\"\n")
-        XCTAssertTrue(String(decoding: try send(stranger, "GET", "/admin/v1/sync/peers", token: token).body, as: UTF8.self).contains("key this node does not hold"))
+        XCTAssertTrue(String(decoding: try send(stranger, "GET", "/admin/v1/sync/peers", token: token).body, as: UTF8.self).contains("certificate of this fleet"))
     }
 
-    func testEnrollmentSharesTheFleetKeysAndRotationAddsOne() throws {
+    func testEnrollmentSharesNoTokenSecretAndNamesTheRole() throws {
         let scratch = TemporaryDirectory()
         let ca = scratch.file("ca")
         XCTAssertEqual(try runExecutable("nodectl", ["fleet", "init", "--dir", ca]).status, 0)
-        for node in ["store-1", "store-2"] {
-            let result = try runExecutable("nodectl", ["enroll", "--ca-dir", ca, "--data-dir", scratch.file(node), "--node-id", node, "--region", "eu"])
+        for (node, role) in [("store-1", "store"), ("hub", "hub")] {
+            let result = try runExecutable("nodectl", ["enroll", "--ca-dir", ca, "--data-dir", scratch.file(node), "--node-id", node, "--region", "eu", "--role", role])
             XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertTrue(result.stdout.contains("role \(role)"), result.stdout)
         }
-        let first = try String(contentsOfFile: scratch.file("store-1/auth.keys"), encoding: .utf8)
-        XCTAssertEqual(first, try String(contentsOfFile: scratch.file("store-2/auth.keys"), encoding: .utf8))
-        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: scratch.file("store-1/auth.keys"))[.posixPermissions] as? Int, 0o600)
-
-        let rotated = try runExecutable("nodectl", ["fleet", "rotate-token-key", "--dir", ca])
-        XCTAssertEqual(rotated.status, 0, rotated.stderr)
-        XCTAssertTrue(rotated.stdout.contains("2 keys"), rotated.stdout)
-        XCTAssertEqual(try runExecutable("nodectl", ["enroll", "--ca-dir", ca, "--data-dir", scratch.file("store-1"), "--node-id", "store-1", "--region", "eu"]).status, 0)
-        let after = try String(contentsOfFile: scratch.file("store-1/auth.keys"), encoding: .utf8)
-        XCTAssertTrue(after.hasPrefix(first), "the old key stays, so its tokens still verify")
-        XCTAssertEqual(after.split(separator: "\n").filter { !$0.hasPrefix("#") }.count, 2)
+        for node in ["store-1", "hub"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("\(node)/auth.keys")), "no fleet-wide token key is handed out")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ca + "/auth.keys"))
+        let badRole = try runExecutable("nodectl", ["enroll", "--ca-dir", ca, "--data-dir", scratch.file("x"), "--node-id", "x", "--region", "eu", "--role", "root"])
+        XCTAssertNotEqual(badRole.status, 0)
+        XCTAssertTrue(badRole.stderr.contains("--role"), badRole.stderr)
+        XCTAssertNotEqual(try runExecutable("nodectl", ["fleet", "rotate-token-key", "--dir", ca]).status, 0, "there is no fleet token key to rotate")
     }
 }

@@ -35,7 +35,7 @@ final class TLSTests: XCTestCase {
         let nodeKey = Ed25519KeyPair.generate()
         let pem = try Certificates.issue(nodeId: "store-1", region: "eu-central", publicKeyPEM: nodeKey.publicKeyPEM,
                                          authorityKey: fleet.key, authorityCertificatePEM: fleet.certificate)
-        XCTAssertEqual(Certificates.subject(ofPEM: pem), CertificateSubject(commonName: "store-1", organizationalUnit: "eu-central"))
+        XCTAssertEqual(Certificates.subject(ofPEM: pem), CertificateSubject(commonName: "store-1", organizationalUnit: "eu-central", role: "store"))
         XCTAssertTrue(Certificates.isSigned(pem, by: fleet.certificate))
         XCTAssertFalse(Certificates.isSigned(pem, by: try Fleet(name: "other").certificate))
         XCTAssertNil(Certificates.subject(ofPEM: "not a certificate"))
@@ -48,8 +48,8 @@ final class TLSTests: XCTestCase {
         _ = try client.readPlaintext()  // starts the handshake: ClientHello
         _ = try pump(client, server)
         XCTAssertTrue(client.isHandshakeComplete && server.isHandshakeComplete)
-        XCTAssertEqual(server.peer, CertificateSubject(commonName: "store-1", organizationalUnit: "eu"))
-        XCTAssertEqual(client.peer, CertificateSubject(commonName: "hub", organizationalUnit: "eu"))
+        XCTAssertEqual(server.peer, CertificateSubject(commonName: "store-1", organizationalUnit: "eu", role: "store"))
+        XCTAssertEqual(client.peer, CertificateSubject(commonName: "hub", organizationalUnit: "eu", role: "store"))
         try client.writePlaintext(Array("hello hub".utf8))
         try server.writePlaintext(Array(repeating: 7, count: 100_000))
         let (toClient, toServer) = try pump(client, server)

@@ -296,8 +296,8 @@ extension OutpostNode {
                                    expiresMs: nowMs + Self.refreshLifetimeMs, revoked: false)
         let claims = AccessClaims(subject: customer.id, roles: ["customer"], audience: AccessToken.audience(region: config.region),
                                   issuer: identity.nodeId, issuedAt: nowMs / 1000, expiresAt: nowMs / 1000 + AccessToken.lifetimeSeconds,
-                                  id: "t-" + Hex.encode(SecureRandom.bytes(8)))
-        let reply = SignedIn(customer: Self.profile(customer), accessToken: AccessToken.sign(claims, keys: identity.tokenKeys),
+                                  id: "t-" + Hex.encode(SecureRandom.bytes(8)), session: sessionId)
+        let reply = SignedIn(customer: Self.profile(customer), accessToken: AccessToken.sign(claims, by: tokenSigner),
                              refreshToken: sessionId + "." + Base64.encode(secret, url: true, padded: false), expiresIn: AccessToken.lifetimeSeconds)
         writeFields(alsoWrite + [(CustomerVault.sessionPrefix + sessionId, record.fields)]) { error in
             written()

@@ -35,7 +35,7 @@ extension OutpostNode {
             operationId: "issueStaffToken", summary: "Issue an access token for staff roles, good on every node of this region until it expires.",
             description: """
                 Body: {"subject": "alice", "roles": ["catalog_admin"], "minutes": 15}. Roles: \(Self.staffRoles.sorted().joined(separator: ", ")). \
-                The token (HS256, typ at+jwt, signed with the fleet's newest key in auth.keys) lasts at most 15 minutes; \
+                The token (EdDSA, typ at+jwt, signed with this node's own key, its fleet certificate in x5c) lasts at most 15 minutes; \
                 routes list the roles they take as x-roles in /openapi.json.
                 """,
             tags: ["auth"], requestBody: .init(0, "Who and which roles.", schema: ["type": "object"]),
@@ -47,8 +47,12 @@ extension OutpostNode {
                 errors.append(FieldError("subject", "must be 1 to 64 characters on one line"))
             }
             if body.roles.isEmpty { errors.append(FieldError("roles", "must name at least one role")) }
-            for (index, role) in body.roles.enumerated() where !Self.staffRoles.contains(role) {
-                errors.append(FieldError("roles[\(index)]", "\(role) is not a staff role (roles: \(Self.staffRoles.sorted().joined(separator: ", ")))"))
+            for (index, role) in body.roles.enumerated() {
+                if !Self.staffRoles.contains(role) {
+                    errors.append(FieldError("roles[\(index)]", "\(role) is not a staff role (roles: \(Self.staffRoles.sorted().joined(separator: ", ")))"))
+                } else if AccessToken.hubOnlyRoles.contains(role) && config.role != .hub {
+                    errors.append(FieldError("roles[\(index)]", "only the hub issues \(role); ask the hub for it"))
+                }
             }
             let minutes = body.minutes ?? AccessToken.lifetimeSeconds / 60
             if !(1...(AccessToken.lifetimeSeconds / 60)).contains(minutes) { errors.append(FieldError("minutes", "must be 1 to 15")) }
@@ -59,7 +63,7 @@ extension OutpostNode {
                                       issuer: identity.nodeId, issuedAt: nowSeconds, expiresAt: nowSeconds + minutes * 60,
                                       id: "t-" + Hex.encode(SecureRandom.bytes(8)))
             logger.info("staff token issued", metadata: ["subject": "\(claims.subject)", "roles": "\(roles.joined(separator: ","))", "jti": "\(claims.id)"])
-            return .json(StaffTokenReply(accessToken: AccessToken.sign(claims, keys: identity.tokenKeys), tokenType: "Bearer", expiresIn: minutes * 60,
+            return .json(StaffTokenReply(accessToken: AccessToken.sign(claims, by: tokenSigner), tokenType: "Bearer", expiresIn: minutes * 60,
                                          expiresAt: WallClock.iso8601(ms: claims.expiresAt * 1000), roles: roles))
         }
     }

@@ -94,16 +94,16 @@ extension OutpostNode {
 
     // MARK: PINs
 
-    /// `keyid$salt$mac`: an HMAC under the fleet's token key, so a copied database alone does not
+    /// `keyid$salt$mac`: an HMAC under this node's own key (auth.keys), so a copied database alone does not
     /// give PINs away to a brute force of their few digits.
     func pinHash(_ pin: String, staff: String) -> String {
-        let key = identity.tokenKeys.newest, salt = SecureRandom.bytes(16)
+        let key = identity.pinKeys.newest, salt = SecureRandom.bytes(16)
         return key.id + "$" + Hex.encode(salt) + "$" + Hex.encode(HMACSHA256.authenticate(salt + Array((staff + "\u{0}" + pin).utf8), key: key.secret))
     }
 
     private func pinMatches(_ stored: String, pin: String, staff: String) -> Bool {
         let parts = stored.split(separator: "$").map(String.init)
-        guard parts.count == 3, let key = identity.tokenKeys.key(id: parts[0]), let salt = Hex.decode(parts[1]), let mac = Hex.decode(parts[2]) else { return false }
+        guard parts.count == 3, let key = identity.pinKeys.key(id: parts[0]), let salt = Hex.decode(parts[1]), let mac = Hex.decode(parts[2]) else { return false }
         return HMACSHA256.isValid(mac, for: salt + Array((staff + "\u{0}" + pin).utf8), key: key.secret)
     }
 

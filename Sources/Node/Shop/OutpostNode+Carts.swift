@@ -29,8 +29,7 @@ extension OutpostNode {
     /// The claims of a valid customer or staff access token, if the request carries one.
     func bearerClaims(_ request: Request) -> AccessClaims? {
         guard let token = request.bearerToken,
-              case .success(let claims) = AccessToken.verify(token, keys: identity.tokenKeys, audience: AccessToken.audience(region: config.region),
-                                                              nowSeconds: WallClock.nowMs() / 1000) else { return nil }
+              case .success(let claims) = verifiedClaims(token) else { return nil }
         return claims
     }
 

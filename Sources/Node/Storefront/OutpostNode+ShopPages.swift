@@ -15,8 +15,7 @@ extension OutpostNode {
     /// The signed-in customer the session cookie names, if its token is still good.
     private func pageCustomer(_ request: Request) -> String? {
         guard let token = request.cookie(Self.sessionCookie),
-              case .success(let claims) = AccessToken.verify(token, keys: identity.tokenKeys, audience: AccessToken.audience(region: config.region),
-                                                              nowSeconds: WallClock.nowMs() / 1000),
+              case .success(let claims) = verifiedClaims(token),
               claims.roles.contains("customer") else { return nil }
         return claims.subject
     }
