@@ -59,9 +59,9 @@ def rss_mib(pid):
     return 0.0
 
 
-def get(host, path):
+def get(host, path, headers={}):
     connection = http.client.HTTPConnection(host, timeout=600)
-    connection.request("GET", path)
+    connection.request("GET", path, headers=headers)
     response = connection.getresponse()
     body = response.read()
     connection.close()
@@ -69,7 +69,9 @@ def get(host, path):
 
 
 def metrics(host):
-    _, body = get(host, "/metrics")
+    # /metrics takes the admin token (or an operator's) unless http.public_metrics is set.
+    token = open(os.path.join(data, "admin.token")).read().strip()
+    _, body = get(host, "/metrics", {"Authorization": "Bearer " + token})
     values = {}
     for line in body.decode().splitlines():
         if line.startswith("outpost_cache_"):

@@ -4,7 +4,7 @@ extension HTTPConnection {
     /// Status lines indexed by status code (100...599), made once.
     static let statusLines: [[UInt8]] = {
         let reasons: [Int: String] = [
-            100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently",
+            100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently", 402: "Payment Required",
             302: "Found", 303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 400: "Bad Request",
             401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
             408: "Request Timeout", 409: "Conflict", 410: "Gone", 412: "Precondition Failed", 413: "Content Too Large",
@@ -25,6 +25,12 @@ extension HTTPConnection {
     private static let connectionClose = Array("Connection: close\r\n".utf8)
     private static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)
     private static let crlf: [UInt8] = [13, 10]
+    /// Sent with every HTML page: no framing (clickjacking), no script or style from elsewhere
+    /// and none inline, forms post only here, no sniffing, no full URLs leaked to other sites.
+    /// Images may come from the catalog's https URLs.
+    static let htmlSecurityHeaders = Array(("Content-Security-Policy: default-src 'self'; img-src 'self' https: data:; script-src 'self'; "
+        + "style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'\r\n"
+        + "X-Frame-Options: DENY\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: same-origin\r\n").utf8)
     private static let colonSpace: [UInt8] = [58, 32]
 
     /// Writes a whole response. Header values are stripped of CR and LF: a handler that echoes
@@ -37,6 +43,7 @@ extension HTTPConnection {
             out.append(contentsOf: contentTypePrefix)
             appendSafe(contentType, to: &out)
             out.append(contentsOf: crlf)
+            if contentType.utf8.starts(with: "text/html".utf8) { out.append(contentsOf: htmlSecurityHeaders) }
         }
         let bodyAllowed = response.status >= 200 && response.status != 204 && response.status != 304
         if bodyAllowed {

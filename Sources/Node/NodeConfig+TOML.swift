@@ -52,7 +52,7 @@ extension NodeConfig {
         }
         if let http = try reader.table("http") {
             try http.allowOnly(["listen", "header_read_timeout_ms", "body_read_timeout_ms", "body_deadline_ms", "idle_timeout_ms",
-                                "body_bytes_max", "connections_max", "connections_per_address_max", "shutdown_grace_ms"])
+                                "body_bytes_max", "connections_max", "connections_per_address_max", "shutdown_grace_ms", "public_metrics"])
             if let addresses = try http.stringOrStrings("listen") {
                 guard !addresses.isEmpty else { throw ConfigError(key: "http.listen", "give at least one HOST:PORT") }
                 listen = try addresses.map { text throws(ConfigError) in try Self.address(text, key: "http.listen") }
@@ -64,6 +64,7 @@ extension NodeConfig {
             if let v = try http.integer("body_bytes_max", in: 1...(1 << 30)) { self.http.bodyBytesMax = v }
             if let v = try http.integer("connections_max", in: 1...1_000_000) { self.http.connectionsMax = v }
             if let v = try http.integer("connections_per_address_max", in: 1...1_000_000) { self.http.connectionsPerAddressMax = v }
+            if let v = try http.bool("public_metrics") { self.http.publicMetrics = v }
             if let v = try http.integer("shutdown_grace_ms", in: 0...600_000) { shutdownGraceMs = UInt64(v) }
         }
         if let log = try reader.table("log") {

@@ -110,6 +110,8 @@ public struct NodeConfig: Sendable, Equatable {
         public var bodyBytesMax = 1 << 20
         public var connectionsMax = 10_000
         public var connectionsPerAddressMax = 256
+        /// Whether /metrics answers without credentials (off: the admin token or an operator's).
+        public var publicMetrics = false
         public init() {}
     }
 

@@ -23,8 +23,11 @@ extension OutpostNode {
             return .json(["status": "ready", "checks": ["database": "ok", "schema_version": .int(Int64(self.schemaVersion))]])
         }
 
-        router.get("/metrics", doc: RouteDoc(
-            operationId: "getMetrics", summary: "Prometheus metrics (text exposition format 0.0.4).", tags: ["operations"],
+        // What the node is doing is an operator's business: the admin token or an operator's
+        // token, unless the configuration opens it (a scraper on a trusted network).
+        router.get("/metrics", access: config.http.publicMetrics ? .anyone : .roles(["operator"]), doc: RouteDoc(
+            operationId: "getMetrics", summary: "Prometheus metrics (text exposition format 0.0.4).",
+            description: "Takes the admin token or an operator's token unless `http.public_metrics` is true.", tags: ["operations"],
             replies: [.init(200, "Metrics.", contentType: PrometheusText.contentType, schema: ["type": "string"])])
         ) { [unowned self] _ in
             .text(self.renderMetrics(), contentType: PrometheusText.contentType)

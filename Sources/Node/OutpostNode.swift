@@ -109,7 +109,15 @@ public final class OutpostNode {
         startedAtMs = WallClock.nowMs()
         startedNs = EventLoop.hrtimeNs()
         dataDirectory = Files.absolute(config.dataDirectory)
-        do { try Files.createDirectory(dataDirectory) } catch {
+        // Everything the node creates is its own: the database holds password hashes and sealed
+        // personal data. Files meant for others (node.pub, node.address) set their mode.
+        umask(0o077)
+        do {
+            try Files.createDirectory(dataDirectory, mode: 0o700)
+            for file in [Self.databaseFile, Self.databaseFile + "-wal", Self.databaseFile + "-shm"] where Files.exists(dataDirectory + "/" + file) {
+                try Files.restrict(dataDirectory + "/" + file, to: 0o600)
+            }
+        } catch {
             throw ConfigError(key: "node.data_dir", "cannot create \(dataDirectory): \(error.reason)")
         }
         do { lock = try FileLock(path: dataDirectory + "/" + Self.lockFile) } catch {

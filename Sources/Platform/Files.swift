@@ -31,6 +31,12 @@ public enum Files {
         _ = chmod(path, mode)
     }
 
+    /// Takes away every permission bit `mode` does not have (an older file made too open).
+    public static func restrict(_ path: String, to mode: mode_t) throws(PlatformError) {
+        guard let current = permissions(path), current & ~mode != 0 else { return }
+        guard chmod(path, current & mode) == 0 else { throw PlatformError.errno("narrow the permissions of \(path)") }
+    }
+
     /// Names in a directory, without "." and "..".
     public static func list(_ path: String) throws(PlatformError) -> [String] {
         guard let dir = opendir(path) else { throw PlatformError.errno("list \(path)") }

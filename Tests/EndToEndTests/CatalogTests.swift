@@ -108,7 +108,7 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(try node.adminSend("PATCH", "/admin/v1/catalog/products/gamer-17", #"{"name": {"en": "Gamer 17 Pro"}}"#).status, 200)
         XCTAssertEqual(try client.get("/api/v1/products/gamer-17", headers: [("If-None-Match", etag)]).status, 200, "changed: a fresh body")
         XCTAssertTrue(try client.get("/api/v1/products/gamer-17").text.contains("Gamer 17 Pro"), "the cache let go of the old name")
-        let metrics = try client.get("/metrics").text
+        let metrics = try node.adminGet("/metrics").text
         for family in ["outpost_cache_hits_total", "outpost_cache_misses_total", "outpost_cache_evictions_total", "outpost_cache_bytes", "outpost_cache_hit_ratio"] {
             XCTAssertTrue(metrics.contains(family), family)
         }

@@ -58,7 +58,8 @@ final class NodeEndpointTests: XCTestCase {
         let client = try node.client()
         _ = try client.get("/healthz")
         _ = try client.get("/no/such/route")
-        let metrics = try client.get("/metrics")
+        XCTAssertEqual(try client.get("/metrics").status, 401, "what a node is doing is an operator's business")
+        let metrics = try node.adminGet("/metrics")
         XCTAssertEqual(metrics.status, 200)
         XCTAssertTrue(metrics.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") ?? false)
         let text = metrics.text

@@ -72,7 +72,7 @@ final class SecurityTests: XCTestCase {
         }
         XCTAssertTrue(closed, "a body trickling a byte every 0.1 s is cut off")
         XCTAssertLessThan(Date().timeIntervalSince(started), 5, "at its deadline (0.8 s plus its size's allowance)")
-        let metrics = try node.client().get("/metrics").text
+        let metrics = try node.adminGet("/metrics").text
         XCTAssertTrue(metrics.contains("outpost_http_connections_evicted_total "), "evictions are counted")
     }
 
@@ -241,5 +241,36 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(changed.status, 200)
         XCTAssertEqual(try shop.send("GET", "/api/v1/me", token: second.access).status, 401, "a password change ends the old tokens")
         XCTAssertEqual(try shop.send("GET", "/api/v1/me", token: try XCTUnwrap(changed.json["access_token"] as? String)).status, 200, "the new ones work")
+    }
+
+    /// Findings 6, 15, 16 and 18: small holes, each closed.
+    func testRedirectsStayHomePagesCarrySecurityHeadersAndSecretsArePrivate() throws {
+        let shop = try Shop.start()
+        _ = try shop.register("ann@example.com")
+        let client = try shop.node.client()
+        for next in ["/%0d%0a/evil.example/phish", "//evil.example", "/\\evil.example", "https://evil.example", "/%09/evil.example"] {
+            let form = "email=ann%40example.com&password=correct+horse&next=" + next.replacingOccurrences(of: "/", with: "%2F").replacingOccurrences(of: "\\", with: "%5C")
+            let response = try shop.node.client().send("POST", "/sign-in", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(form.utf8))
+            XCTAssertEqual(response.status, 303, response.text)
+            XCTAssertEqual(response.headers["location"], "/account", "\(next) stays home")
+            let page = try client.get("/sign-in?next=" + next)
+            XCTAssertFalse(page.text.contains("evil.example"), "\(next) is not carried on the sign-in page")
+        }
+
+        let page = try client.get("/")
+        XCTAssertEqual(page.status, 200)
+        XCTAssertTrue(page.headers["content-security-policy"]?.contains("frame-ancestors 'none'") ?? false, "\(page.headers)")
+        XCTAssertEqual(page.headers["x-frame-options"], "DENY")
+        XCTAssertEqual(page.headers["x-content-type-options"], "nosniff")
+        XCTAssertEqual(page.headers["referrer-policy"], "same-origin")
+
+        let pair = try post(shop.node, "/pos/v1/pair", "{}")
+        XCTAssertEqual(pair.status, 422, "an empty pairing is bad input, not a failure of the node: \(pair.text)")
+
+        XCTAssertEqual(try client.get("/metrics").status, 401)
+        XCTAssertEqual(Files.permissions(shop.node.dataDirectory), 0o700)
+        for file in ["node.sqlite", "node.sqlite-wal", "admin.token", "node.key", "auth.keys"] {
+            XCTAssertEqual(Files.permissions(shop.node.dataDirectory + "/" + file), 0o600, file)
+        }
     }
 }

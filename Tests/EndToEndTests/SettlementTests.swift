@@ -207,7 +207,7 @@ final class SettlementTests: XCTestCase {
         XCTAssertEqual(shown.status, 0, shown.stderr)
         XCTAssertTrue(shown.stdout.contains("OFFLINE"), shown.stdout)
         XCTAssertTrue(shown.stdout.contains("Open: 2 payment(s), exposure 10790"), shown.stdout)
-        let metrics = try fleet.storeA.client().get("/metrics").text
+        let metrics = try fleet.storeA.adminGet("/metrics").text
         XCTAssertTrue(metrics.contains("outpost_offline_exposure_minor 10790"), metrics)
 
         // Shipped while offline: the capture waits for the hub, which holds the authorization.
@@ -259,7 +259,7 @@ final class SettlementTests: XCTestCase {
         XCTAssertEqual(try fleet.hub.waitForExit(), 137)
         fleet.hub = try fleet.restartHub()
         XCTAssertTrue(eventually(timeoutSeconds: 60) {
-            try fleet.hub.client().get("/metrics").text.contains("outpost_settlement_transfers_total 0") == false
+            try fleet.hub.adminGet("/metrics").text.contains("outpost_settlement_transfers_total 0") == false
         })
         XCTAssertEqual(try fleet.hub.stop(signal: SIGKILL), SIGKILL)
         fleet.hub = try fleet.restartHub()
@@ -279,7 +279,7 @@ final class SettlementTests: XCTestCase {
         let forget = try runCommand("/usr/bin/sqlite3", [fleet.hub.dataDirectory + "/node.sqlite", "DELETE FROM node_meta WHERE key = 'settlement_seeded'"])
         XCTAssertEqual(forget.status, 0, forget.stderr)
         fleet.hub = try fleet.restartHub()
-        XCTAssertTrue(eventually { try fleet.hub.client().get("/metrics").text.contains("outpost_settlement_queue 0") })
+        XCTAssertTrue(eventually { try fleet.hub.adminGet("/metrics").text.contains("outpost_settlement_queue 0") })
         XCTAssertEqual(try Self.journal(fleet.hub).count, ids.count, "the replay found every transfer recorded")
         XCTAssertEqual(try fleet.hub.adminJSON("/admin/v1/ledger/verify")["valid"] as? Bool, true)
         let clean = try Self.nodectl(fleet.hub, ["ledger", "reconcile", "--from", "2000-01-01", "--to", "2100-01-01"])

@@ -43,7 +43,7 @@ final class SyncEndToEndTests: XCTestCase {
         let peers = status["peers"] as? [[String: Any]] ?? []
         XCTAssertEqual(Set(peers.compactMap { $0["node_id"] as? String }), ["hub", "store-1"])
         XCTAssertTrue(peers.allSatisfy { $0["connected"] as? Bool == true })
-        let metrics = try s2.client().get("/metrics").text
+        let metrics = try s2.adminGet("/metrics").text
         XCTAssertTrue(metrics.contains("outpost_sync_peer_connected{peer=\"hub\"} 1"), metrics)
         XCTAssertTrue(metrics.contains("outpost_sync_deltas_behind{peer=\"hub\",direction=\"outgoing\"}"))
     }

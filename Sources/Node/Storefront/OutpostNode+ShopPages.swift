@@ -43,9 +43,12 @@ extension OutpostNode {
         return Response(status: status, contentType: Storefront.htmlContentType, headers: HTTPHeaders([("Cache-Control", "no-store")]), body: body)
     }
 
-    /// Only this site's paths, so a sign-in link cannot send the shopper elsewhere.
-    private static func localPath(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), next.utf8.count <= 200 else { return "/account" }
+    /// Only this site's paths, so a sign-in link cannot send the shopper elsewhere: printable
+    /// ASCII only, checked as given (a control character dropped later, e.g. by the header
+    /// writer, once turned `/%0d%0a/evil.example` into `//evil.example`).
+    static func localPath(_ next: String?) -> String {
+        guard let next, next.utf8.count <= 200, next.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }),
+              next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\") else { return "/account" }
         return next
     }
 

@@ -1,7 +1,16 @@
+import Commerce
 import HTTP
 import Replication
 
-/// How a stock or redemption counter's refusal reads over HTTP: the one place it is mapped.
+// How the rules' refusals read over HTTP, in one place: whatever path a refusal escapes by, the
+// client gets its problem (422, 409...) rather than a 500.
+
+/// Input that names its bad fields: 422 with every field listed.
+extension ValidationFailure: ProblemConvertible {
+    public var httpError: HTTPError { OutpostNode.validationError(self) }
+}
+
+/// A stock or redemption counter's refusal.
 extension BoundedCounter.Refusal: ProblemConvertible {
     public var httpError: HTTPError {
         switch self {
