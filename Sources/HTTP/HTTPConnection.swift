@@ -170,6 +170,14 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
                               body: [], requestId: requestId, remoteAddress: stream.peerAddress)
         refusal = nil
         if case .found(let route, let parameters) = match {
+            // Allowances first: a flood is turned away before any work, credentials included.
+            if let limiter = server.rateLimiter,
+               case .limited(let seconds) = limiter.admit(route.rateClass, address: address, nowMs: Int64(server.clockMs())) {
+                var problem = Problem(.rateLimited, detail: "too many \(route.rateClass.name) requests from this address; retry in \(seconds) s")
+                problem.extensions = [("class", .string(route.rateClass.name))]
+                answerEarly(problem, headers: [("Retry-After", String(seconds))])
+                return .abort
+            }
             request.pathParameters = parameters
             if route.access != .anyone {
                 switch server.authorize(request, route.access) {
@@ -305,7 +313,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
         answerEarly(Problem(type, detail: detail))
     }
 
-    private func answerEarly(_ problem: Problem) {
+    private func answerEarly(_ problem: Problem, headers: [(String, String)] = []) {
         guard state == .open else { return }
         pending = nil
         discardSpool()
@@ -322,6 +330,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
         problem.instance = path.isEmpty ? nil : path
         problem.requestId = requestId
         var response = Self.refusalResponse(Response.problem(problem))
+        for (name, value) in headers { response.headers.set(name, value) }
         response.closesConnection = true
         complete(sequence, response)
     }

@@ -31,6 +31,9 @@ public final class HTTPServer {
     public var onInternalError: (Request, any Error) -> Void = { _, _ in }
     /// Where routes that spool their bodies write them (created by the owner, 0700).
     public var spoolDirectory = "/tmp"
+    /// Allowances per client address and route class; nil for none (tests of other things).
+    public var rateLimiter: RateLimiter?
+    private var lastPruneMs: UInt64 = 0
 
     private var listeners: [TCPListener] = []
     private var connections: [HTTPConnection] = []
@@ -159,6 +162,10 @@ public final class HTTPServer {
         refreshDate()
         accessLog?.sink.flush()
         let now = clockMs()
+        if let rateLimiter, now >= lastPruneMs + 10_000 {
+            lastPruneMs = now
+            rateLimiter.prune(nowMs: Int64(now))
+        }
         // Iterate over a copy: an expiring connection may remove itself.
         for connection in connections where connection.deadlineMs != 0 && now >= connection.deadlineMs {
             connection.deadlineExpired()

@@ -57,6 +57,8 @@ extension ProblemType {
         explanation: "The node failed to handle the request. It is logged with the request id; nothing was changed.")
     public static let versionNotSupported = ProblemType(slug: "http-version-not-supported", title: "HTTP version not supported", status: 505, closesConnection: true,
         explanation: "Only HTTP/1.0 and HTTP/1.1 are served. The connection is closed.")
+    public static let rateLimited = ProblemType(slug: "rate-limited", title: "Too many requests", status: 429, closesConnection: true,
+        explanation: "This address sent more requests of this kind than the node takes (per address and route class: `class` says which; password routes are the strictest), or the node as a whole is at its limit for them. Wait `Retry-After` seconds. The connection is closed.")
     public static let notReady = ProblemType(slug: "not-ready", title: "Not ready", status: 503,
         explanation: "The node is starting up or shutting down and does not take this request now. Retry shortly.")
 
@@ -64,7 +66,7 @@ extension ProblemType {
     public static let httpCatalog: [ProblemType] = [
         .malformedRequest, .badRequest, .malformedJSON, .unauthorized, .forbidden, .notFound, .methodNotAllowed,
         .requestTimeout, .bodyTooLarge, .unsupportedMediaType, .expectationFailed, .validation, .headersTooLarge,
-        .internalError, .notReady, .versionNotSupported,
+        .internalError, .notReady, .versionNotSupported, .rateLimited,
     ]
 }
 

@@ -41,12 +41,16 @@ public final class Route {
     /// The body is written to a spool file as it arrives (`Request.bodyFile`), never held in
     /// memory: for uploads that may be far larger than the usual body.
     public let spoolsBody: Bool
+    /// Which allowance of the rate limiter it draws on.
+    public let rateClass: RateClass
     public let doc: RouteDoc
     /// Position in the router; labels metrics.
     public let index: Int
     let handler: Handler
 
-    init(method: String, pattern: String, access: Access, bodyBytesMax: Int?, spoolsBody: Bool, doc: RouteDoc, index: Int, handler: @escaping Handler) {
+    init(method: String, pattern: String, access: Access, bodyBytesMax: Int?, spoolsBody: Bool, rateClass: RateClass, doc: RouteDoc, index: Int,
+         handler: @escaping Handler) {
+        self.rateClass = rateClass
         self.method = method
         self.pattern = pattern
         self.access = access
@@ -92,7 +96,7 @@ public final class Router {
 
     /// Adds a route. Two routes with the same method and shape are a bug.
     public func add(_ method: String, _ pattern: String, access: Access = .anyone, bodyBytesMax: Int? = nil, spoolsBody: Bool = false,
-                    doc: RouteDoc, handler: @escaping Handler) {
+                    rateClass: RateClass = .standard, doc: RouteDoc, handler: @escaping Handler) {
         precondition(pattern.hasPrefix("/"), "route patterns start with /: \(pattern)")
         precondition(!spoolsBody || access != .anyone, "a spooled upload needs credentials: \(pattern)")
         var node = root
@@ -119,7 +123,7 @@ public final class Router {
         }
         precondition(node.routes[method] == nil, "duplicate route \(method) \(pattern)")
         if !pattern.contains("{") { literalPaths[pattern] = node }
-        let route = Route(method: method, pattern: pattern, access: access, bodyBytesMax: bodyBytesMax, spoolsBody: spoolsBody, doc: doc,
+        let route = Route(method: method, pattern: pattern, access: access, bodyBytesMax: bodyBytesMax, spoolsBody: spoolsBody, rateClass: rateClass, doc: doc,
                           index: routes.count, handler: handler)
         node.routes[method] = route.index
         routes.append(route)
@@ -127,8 +131,8 @@ public final class Router {
 
     /// Adds a route whose handler answers at once; thrown `HTTPError`s become problems.
     public func add(_ method: String, _ pattern: String, access: Access = .anyone, bodyBytesMax: Int? = nil, spoolsBody: Bool = false,
-                    doc: RouteDoc, _ handler: @escaping (Request) throws -> Response) {
-        add(method, pattern, access: access, bodyBytesMax: bodyBytesMax, spoolsBody: spoolsBody, doc: doc) { request, responder in
+                    rateClass: RateClass = .standard, doc: RouteDoc, _ handler: @escaping (Request) throws -> Response) {
+        add(method, pattern, access: access, bodyBytesMax: bodyBytesMax, spoolsBody: spoolsBody, rateClass: rateClass, doc: doc) { request, responder in
             do {
                 responder.send(try handler(request))
             } catch {
@@ -137,8 +141,9 @@ public final class Router {
         }
     }
 
-    public func get(_ pattern: String, access: Access = .anyone, doc: RouteDoc, _ handler: @escaping (Request) throws -> Response) {
-        add("GET", pattern, access: access, doc: doc, handler)
+    public func get(_ pattern: String, access: Access = .anyone, rateClass: RateClass = .standard, doc: RouteDoc,
+                    _ handler: @escaping (Request) throws -> Response) {
+        add("GET", pattern, access: access, rateClass: rateClass, doc: doc, handler)
     }
 
     public func match(method: String, path: String) -> RouteMatch {

@@ -38,7 +38,7 @@ extension NodeConfig {
             throw ConfigError(key: source, "not valid TOML")
         }
         let reader = TOMLReader(table: table, prefix: "")
-        try reader.allowOnly(["node", "http", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos"])
+        try reader.allowOnly(["node", "http", "rate_limits", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos"])
         if let node = try reader.table("node") {
             try node.allowOnly(["id", "region", "role", "data_dir", "locale"])
             if let id = try node.string("id") { nodeId = try Self.name(id, key: "node.id") }
@@ -66,6 +66,14 @@ extension NodeConfig {
             if let v = try http.integer("connections_per_address_max", in: 1...1_000_000) { self.http.connectionsPerAddressMax = v }
             if let v = try http.bool("public_metrics") { self.http.publicMetrics = v }
             if let v = try http.integer("shutdown_grace_ms", in: 0...600_000) { shutdownGraceMs = UInt64(v) }
+        }
+        if let limits = try reader.table("rate_limits") {
+            try limits.allowOnly(["enabled", "standard_per_5min", "search_per_minute", "credentials_per_minute", "credentials_total_per_second"])
+            if let v = try limits.bool("enabled") { rateLimits.enabled = v }
+            if let v = try limits.integer("standard_per_5min", in: 1...100_000_000) { rateLimits.standardPer5Minutes = Int64(v) }
+            if let v = try limits.integer("search_per_minute", in: 1...100_000_000) { rateLimits.searchPerMinute = Int64(v) }
+            if let v = try limits.integer("credentials_per_minute", in: 1...100_000) { rateLimits.credentialsPerMinute = Int64(v) }
+            if let v = try limits.integer("credentials_total_per_second", in: 1...100_000) { rateLimits.credentialsTotalPerSecond = Int64(v) }
         }
         if let log = try reader.table("log") {
             try log.allowOnly(["level", "access_log"])

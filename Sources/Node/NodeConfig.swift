@@ -50,6 +50,7 @@ public struct NodeConfig: Sendable, Equatable {
     public var accessLog = true
     /// HTTP bounds and timeouts.
     public var http = HTTPSettings()
+    public var rateLimits = RateLimits()
     /// How long a graceful stop waits for requests in flight.
     public var shutdownGraceMs: UInt64 = 10_000
     /// `synchronous` of the node database: FULL unless an operator knowingly trades durability.
@@ -98,6 +99,19 @@ public struct NodeConfig: Sendable, Equatable {
         public var receiptHeader: [String] = []
         /// A cashier's session lasts this long unless the cashier signs out.
         public var sessionHours: Int64 = 12
+        public init() {}
+    }
+
+    /// Requests per client address and route class (RateLimiter); see docs/security.md.
+    public struct RateLimits: Sendable, Equatable {
+        public var enabled = true
+        /// Every route not named below: the replaced platform's 2,000 per 5 minutes.
+        public var standardPer5Minutes: Int64 = 2_000
+        public var searchPerMinute: Int64 = 240
+        /// Sign-in, registration, password changes and resets, erasure: a password hash each.
+        public var credentialsPerMinute: Int64 = 10
+        /// The same routes, for the whole node: what its thread pool can hash.
+        public var credentialsTotalPerSecond: Int64 = 20
         public init() {}
     }
 

@@ -100,7 +100,9 @@ extension OutpostNode {
                                                                                        .offlinePaymentRefused, .notTheHub, .acquirerReportMalformed,
                                                                                        .returnRefused, .returnTransition, .pairingCodeRefused, .pinRefused,
                                                                                        .pinLocked, .approvalRequired, .noOpenShift, .saleState,
-                                                                                       .tendersRefused, .shiftState]
+                                                                                       .tendersRefused, .shiftState, .promotionExists, .promotionCodeTaken,
+                                                                                       .promotionRetired, .discountCodeRefused, .discountCodeNotApplicable,
+                                                                                       .discountCodeExhausted, .discountCodeThrottled]
 
     /// Re-encoded at most once a second: uptime is the only part that changes.
     func nodeInfoBody() -> [UInt8] {
@@ -129,6 +131,12 @@ extension OutpostNode {
             ("node_id", identity.nodeId), ("region", config.region), ("role", config.role.rawValue), ("version", OutpostVersion.current),
         ])
         out.gauge("outpost_ready", help: "1 while the node takes traffic.", value: isReady ? 1 : 0)
+        if let limiter = server.rateLimiter {
+            out.family("outpost_http_rate_limited_total", type: "counter", help: "Requests refused 429 by the rate limits, per route class.")
+            for rateClass in RateClass.allCases {
+                out.sample("outpost_http_rate_limited_total", labels: [("class", rateClass.name)], value: Double(limiter.refused[rateClass.rawValue]))
+            }
+        }
         out.gauge("outpost_database_bytes", help: "Size of the node database file, excluding the WAL.",
                   value: Double((try? database.sizeBytes()) ?? 0))
         out.gauge("outpost_database_wal_bytes", help: "Size of the database's write-ahead log.",

@@ -62,6 +62,15 @@ public final class OutpostNode {
     let tokenVerifier: TokenVerifier
     /// Failed sign-ins per account and per address (in memory: a restart forgets them).
     var signInThrottle = SignInThrottle()
+    /// Wrong discount codes per cart and per address: five free per cart from one address, ten
+    /// per cart, twenty per address, then waits (in memory, like the sign-in throttle).
+    var codeThrottle: SignInThrottle = {
+        var policy = SignInThrottle.Policy()
+        policy.freeFailures = 5
+        policy.lockoutFailures = 50
+        policy.lockoutMs = 60 * 60_000
+        return SignInThrottle(policy: policy)
+    }()
     /// Emails whose registration is being written: two registrations of one email whose hashes
     /// finish in the same turn would otherwise both pass the check (memory changes at commit).
     var registering: Set<String> = []
@@ -166,6 +175,14 @@ public final class OutpostNode {
         limits.connectionsMax = config.http.connectionsMax
         server = try HTTPServer(loop: loop, router: router, limits: limits, metrics: metrics)
         server.spoolDirectory = try Self.emptySpoolDirectory(in: dataDirectory)
+        if config.rateLimits.enabled {
+            let limits = config.rateLimits
+            server.rateLimiter = RateLimiter(policy: RateLimiter.Policy(
+                perAddress: [.standard: .init(capacity: limits.standardPer5Minutes, periodMs: 300_000),
+                             .search: .init(capacity: limits.searchPerMinute, periodMs: 60_000),
+                             .credentials: .init(capacity: limits.credentialsPerMinute, periodMs: 60_000)],
+                total: [.credentials: .init(capacity: limits.credentialsTotalPerSecond, periodMs: 1_000)]))
+        }
         try setUpCatalogView()
         try setUpSettlement()
         knownHub = try database.queryOne("SELECT value FROM node_meta WHERE key = 'hub_node'") { $0.string(0) }

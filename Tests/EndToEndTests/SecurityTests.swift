@@ -78,7 +78,8 @@ final class SecurityTests: XCTestCase {
 
     /// Finding 3: sign-ins sent together cannot all pass the throttle while the first hashes.
     func testConcurrentSignInsCannotBypassTheThrottle() throws {
-        let shop = try Shop.start()
+        // The rate limit would refuse most of these first: raised, so the throttle is what holds.
+        let shop = try Shop.start(extra: "[rate_limits]\ncredentials_per_minute = 1000\ncredentials_total_per_second = 1000\n")
         _ = try shop.register("victim@example.com")
         let statuses = Locked<[Int]>([])
         let url = shop.node.baseURL
@@ -272,5 +273,56 @@ final class SecurityTests: XCTestCase {
         for file in ["node.sqlite", "node.sqlite-wal", "admin.token", "node.key", "auth.keys"] {
             XCTAssertEqual(Files.permissions(shop.node.dataDirectory + "/" + file), 0o600, file)
         }
+    }
+
+    /// Finding 10: per-address allowances per route class, 429 with Retry-After, counted.
+    func testOneAddressIsHeldToItsAllowanceAndOthersAreNot() throws {
+        let shop = try Shop.start(extra: "[rate_limits]\nstandard_per_5min = 50\nsearch_per_minute = 20\ncredentials_per_minute = 3\n")
+        // 5,000 pipelined requests on one connection: the 51st is refused and the connection closed.
+        let socket = try shop.node.socket(from: "127.0.0.40")
+        try socket.send(String(repeating: "GET /api/v1/node HTTP/1.1\r\nHost: a\r\n\r\n", count: 5_000))
+        let received = String(decoding: (try? socket.receiveUntilClosed(timeoutMs: 10_000)) ?? [], as: UTF8.self)
+        XCTAssertEqual(received.components(separatedBy: "HTTP/1.1 200 ").count - 1, 50)
+        XCTAssertEqual(received.components(separatedBy: "HTTP/1.1 429 ").count - 1, 1)
+        XCTAssertTrue(received.contains("Retry-After: 6\r\n") && received.contains("/problems/rate-limited"), String(received.suffix(600)))
+
+        let other = try shop.node.client(from: "127.0.0.41")
+        XCTAssertEqual(try other.get("/api/v1/node").status, 200, "another address is served")
+        var searches: [Int] = []
+        for index in 0..<30 { searches.append(try shop.node.client(from: "127.0.0.42").get("/api/v1/search?q=mug\(index)").status) }
+        XCTAssertEqual(searches.filter { $0 == 200 }.count, 20, "\(searches)")
+        XCTAssertEqual(searches.filter { $0 == 429 }.count, 10)
+        var registrations: [Int] = []
+        for index in 0..<6 {
+            registrations.append(try post(shop.node, "/api/v1/auth/register", #"{"email": "bot\#(index)@example.com", "password": "correct horse"}"#, from: "127.0.0.43").status)
+        }
+        XCTAssertEqual(registrations, [201, 201, 201, 429, 429, 429], "a password hash each: three a minute from one address")
+        let metrics = try shop.node.adminGet("/metrics").text
+        XCTAssertTrue(metrics.contains(#"outpost_http_rate_limited_total{class="credentials"} 3"#), metrics)
+        XCTAssertTrue(metrics.contains(#"outpost_http_rate_limited_total{class="search"} 10"#))
+    }
+
+    /// Finding 11: discount codes cannot be found by guessing.
+    func testDiscountCodesCannotBeGuessed() throws {
+        let shop = try Shop.start()
+        try shop.product("mug", sku: "MUG-1", price: 1000, stock: 50)
+        XCTAssertEqual(try shop.node.adminPost("/admin/v1/promotions", #"{"id": "staff", "name": "Staff", "kind": "percentage", "code": "STAFF50", "percent_bp": 5000, "currency": "EUR"}"#).status, 201)
+        let cart = try shop.newCart()
+        var statuses: [Int] = []
+        for guess in 0..<40 {
+            let reply = try shop.node.client(from: "127.0.0.50").send("PUT", "/api/v1/carts/\(cart)/discount-code", headers: [("Content-Type", "application/json")],
+                                                                      body: Array(#"{"code": "GUESS\#(guess)"}"#.utf8))
+            statuses.append(reply.status)
+        }
+        XCTAssertLessThanOrEqual(statuses.filter { $0 == 422 }.count, 6, "five free wrong codes on a cart from an address, then waits: \(statuses)")
+        XCTAssertEqual(statuses.last, 429)
+        let right = try shop.node.client(from: "127.0.0.50").send("PUT", "/api/v1/carts/\(cart)/discount-code", headers: [("Content-Type", "application/json")],
+                                                                  body: Array(#"{"code": "STAFF50"}"#.utf8))
+        XCTAssertEqual(right.status, 429, "even the right code waits: guessing learns nothing")
+        XCTAssertNotNil(right.headers["retry-after"])
+        let shopper = try shop.newCart()
+        let honest = try shop.node.client(from: "127.0.0.51").send("PUT", "/api/v1/carts/\(shopper)/discount-code", headers: [("Content-Type", "application/json")],
+                                                                   body: Array(#"{"code": "staff50"}"#.utf8))
+        XCTAssertEqual(honest.status, 200, "a shopper elsewhere applies a real code: \(honest.text)")
     }
 }

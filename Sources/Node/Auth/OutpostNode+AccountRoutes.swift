@@ -62,7 +62,7 @@ extension OutpostNode {
             }
         }
 
-        router.add("POST", "/api/v1/me/password", access: .roles(["customer"]), bodyBytesMax: 4096, doc: RouteDoc(
+        router.add("POST", "/api/v1/me/password", access: .roles(["customer"]), bodyBytesMax: 4096, rateClass: .credentials, doc: RouteDoc(
             operationId: "changePassword", summary: "Change the password: every other device is signed out, this one gets new tokens.",
             tags: ["auth"], requestBody: .init(0, "{\"current_password\", \"new_password\"}.", schema: ["type": "object"]),
             replies: [.init(200, "Changed; new tokens.", schema: ["type": "object"]), problem(403, "The current password is wrong.")])
@@ -86,7 +86,7 @@ extension OutpostNode {
             }
         }
 
-        router.add("POST", "/api/v1/auth/password-reset", bodyBytesMax: 4096, doc: RouteDoc(
+        router.add("POST", "/api/v1/auth/password-reset", bodyBytesMax: 4096, rateClass: .credentials, doc: RouteDoc(
             operationId: "requestPasswordReset", summary: "Send a password reset token (valid 30 minutes) to the account's owner.",
             description: "Always 202, whether or not the email has an account. Until notifications exist the token is written to the node's log at info level, marked as a password reset delivered by log.",
             tags: ["auth"], requestBody: .init(0, "{\"email\"}.", schema: ["type": "object"]),
@@ -110,7 +110,7 @@ extension OutpostNode {
             }
         }
 
-        router.add("POST", "/api/v1/auth/password-reset/confirm", bodyBytesMax: 4096, doc: RouteDoc(
+        router.add("POST", "/api/v1/auth/password-reset/confirm", bodyBytesMax: 4096, rateClass: .credentials, doc: RouteDoc(
             operationId: "confirmPasswordReset", summary: "Set a new password with a reset token; every device is signed out.",
             tags: ["auth"], requestBody: .init(0, "{\"token\", \"new_password\"}.", schema: ["type": "object"]),
             replies: [.init(204, "Changed."), problem(400, "The token is unknown, expired or used.")])
@@ -140,7 +140,7 @@ extension OutpostNode {
             }
         }
 
-        router.add("DELETE", "/api/v1/me", access: .roles(["customer"]), bodyBytesMax: 4096, doc: RouteDoc(
+        router.add("DELETE", "/api/v1/me", access: .roles(["customer"]), bodyBytesMax: 4096, rateClass: .credentials, doc: RouteDoc(
             operationId: "eraseAccount", summary: "Erase the account (GDPR): personal data removed on every node of the region, orders kept under its id.",
             description: "Body: {\"password\"}. Email, name, phone, addresses and password are removed and the email is free again; the id stays as a pseudonym on orders. Every session ends.",
             tags: ["auth"], requestBody: .init(0, "{\"password\"}.", schema: ["type": "object"]),

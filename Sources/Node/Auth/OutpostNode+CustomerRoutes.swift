@@ -88,7 +88,7 @@ extension OutpostNode {
 
     func registerCustomerRoutes() {
         let tokenReply = RouteDoc.Reply(200, "Signed in: the customer, an access token (15 minutes) and a refresh token (7 days, one use).", schema: ["type": "object"])
-        router.add("POST", "/api/v1/auth/register", bodyBytesMax: 8192, doc: RouteDoc(
+        router.add("POST", "/api/v1/auth/register", bodyBytesMax: 8192, rateClass: .credentials, doc: RouteDoc(
             operationId: "register", summary: "Create a customer account in this region and sign in.",
             description: "Body: {\"email\", \"password\" (8 to 256 bytes), \"name\"?, \"phone\"?}. The account is known on every node of the region.",
             tags: ["auth"], requestBody: .init(0, "The account.", schema: ["type": "object"]),
@@ -107,7 +107,7 @@ extension OutpostNode {
             }
         }
 
-        router.add("POST", "/api/v1/auth/sign-in", bodyBytesMax: 8192, doc: RouteDoc(
+        router.add("POST", "/api/v1/auth/sign-in", bodyBytesMax: 8192, rateClass: .credentials, doc: RouteDoc(
             operationId: "signIn", summary: "Sign in with email and password.",
             description: "Body: {\"email\", \"password\", \"cart_id\"?: a guest cart whose lines join the customer's cart}. Failed attempts slow down further ones per account and per address (429 with Retry-After); ten lock the account for 15 minutes.",
             tags: ["auth"], requestBody: .init(0, "Email and password.", schema: ["type": "object"]),

@@ -47,7 +47,7 @@ extension OutpostNode {
             try resultsPage(request, text: "")
         }
 
-        router.get("/api/v1/search", doc: RouteDoc(
+        router.get("/api/v1/search", rateClass: .search, doc: RouteDoc(
             operationId: "search", summary: "Full-text search (names, descriptions, SKUs, barcodes, attributes) with typo tolerance and facets.",
             description: "Every match ranked by BM25 (a word in the name counts most, then codes, attributes, description); filters apply to every match; other sorts, `in_stock` and facets to the best \(CatalogIndex.searchCandidates). `corrected` shows the words searched when some were corrected.",
             tags: ["catalog"], parameters: [.init("q", in: .query, description: "What the shopper typed.")] + listParameters,
@@ -58,7 +58,7 @@ extension OutpostNode {
             return try resultsPage(request, text: text)
         }
 
-        router.get("/api/v1/search/suggest", doc: RouteDoc(
+        router.get("/api/v1/search/suggest", rateClass: .search, doc: RouteDoc(
             operationId: "suggest", summary: "As-you-type suggestions: completions of the last word and matching product names.",
             tags: ["catalog"], parameters: [.init("q", in: .query, description: "What is typed so far (2 letters at least)."), localeParameter],
             replies: [.init(200, "Suggestions.", schema: ["type": "object"])])

@@ -100,13 +100,14 @@ extension OutpostNode {
             if renewSession(request, responder) { return }
             guard let id = pageCartId(request) else { return responder.send(Self.redirect("/cart")) }
             do {
-                let code = try applicableCode(request.formValue("code") ?? "")
+                let code = try applicableCode(request.formValue("code") ?? "", cart: id, address: request.remoteAddress?.host ?? "unknown")
                 setCartCode(id, code) { [unowned self] error in
                     responder.send(error == nil ? Self.redirect("/cart") : cartPage(request, message: "That did not work; try again."))
                 }
             } catch {
                 var response = cartPage(request, message: Self.pageMessage(error))
-                response.status = 422
+                response.status = (error as? HTTPError)?.problem.status ?? 422
+                if let wait = (error as? HTTPError)?.headers["Retry-After"] { response.headers.set("Retry-After", wait) }
                 responder.send(response)
             }
         }
@@ -263,7 +264,7 @@ extension OutpostNode {
             signInPage(request, signUp: true, message: nil, status: 200, email: "")
         }
 
-        router.add("POST", "/sign-in", bodyBytesMax: 4096, doc: doc("storefrontSignInSubmit", "Sign in; a guest cart joins the customer's.", status: 303)) { [unowned self] request, responder in
+        router.add("POST", "/sign-in", bodyBytesMax: 4096, rateClass: .credentials, doc: doc("storefrontSignInSubmit", "Sign in; a guest cart joins the customer's.", status: 303)) { [unowned self] request, responder in
             let email = request.formValue("email") ?? "", next = Self.localPath(request.formValue("next"))
             let guestCart = request.cookie(Self.cartCookie)
             do {
@@ -283,7 +284,7 @@ extension OutpostNode {
             }
         }
 
-        router.add("POST", "/sign-up", bodyBytesMax: 4096, doc: doc("storefrontSignUpSubmit", "Make an account and sign in; a guest cart comes along.", status: 303)) { [unowned self] request, responder in
+        router.add("POST", "/sign-up", bodyBytesMax: 4096, rateClass: .credentials, doc: doc("storefrontSignUpSubmit", "Make an account and sign in; a guest cart comes along.", status: 303)) { [unowned self] request, responder in
             let email = request.formValue("email") ?? "", next = Self.localPath(request.formValue("next"))
             let name = request.formValue("name").flatMap { $0.trimmingWhitespace().isEmpty ? nil : $0 }
             let body = RegisterBody(email: email, password: request.formValue("password") ?? "", name: name, phone: nil, cartId: request.cookie(Self.cartCookie))

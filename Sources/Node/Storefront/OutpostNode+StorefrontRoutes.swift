@@ -36,7 +36,7 @@ extension OutpostNode {
                 }
             }
         }
-        router.get("/search", doc: page("storefrontSearch", "Search results that keep the query, with corrections, suggestions and filters.",
+        router.get("/search", rateClass: .search, doc: page("storefrontSearch", "Search results that keep the query, with corrections, suggestions and filters.",
                                         [.init("q", in: .query, description: "What the shopper typed."),
                                          .init("category", in: .query, description: "A category id.")] + filters)) { [unowned self] request in
             try htmlPage(request) { locale in
