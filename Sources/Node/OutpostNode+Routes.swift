@@ -170,6 +170,8 @@ extension OutpostNode {
                 out.sample("outpost_sync_seconds_behind", labels: [("peer", peer.nodeId)],
                            value: Double(peer.collections.map(\.secondsBehindOutgoing).max() ?? 0))
             }
+            out.counter("outpost_sync_connections_refused_total", help: "Connections to the sync port closed before their handshake: too many pending in all or from one address.",
+                        value: Double(sync.connectionsRefused))
             out.family("outpost_sync_bytes_total", type: "counter", help: "Bytes on sync links, per peer and direction.")
             for peer in peers {
                 out.sample("outpost_sync_bytes_total", labels: [("peer", peer.nodeId), ("direction", "sent")], value: Double(peer.bytesSent))

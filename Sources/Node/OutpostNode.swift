@@ -71,6 +71,8 @@ public final class OutpostNode {
         policy.lockoutMs = 60 * 60_000
         return SignInThrottle(policy: policy)
     }()
+    /// Sign-in sessions whose refresh token is being rotated (written and not yet committed).
+    var refreshing: Set<String> = []
     /// Emails whose registration is being written: two registrations of one email whose hashes
     /// finish in the same turn would otherwise both pass the check (memory changes at commit).
     var registering: Set<String> = []

@@ -325,4 +325,49 @@ final class SecurityTests: XCTestCase {
                                                                    body: Array(#"{"code": "staff50"}"#.utf8))
         XCTAssertEqual(honest.status, 200, "a shopper elsewhere applies a real code: \(honest.text)")
     }
+
+    /// Finding 13: a refresh token rotates once, however many requests race with it.
+    func testConcurrentRefreshesWithOneTokenRevokeTheSession() throws {
+        let shop = try Shop.start(extra: "[rate_limits]\ncredentials_per_minute = 1000\n")
+        _ = try shop.register("ray@example.com")
+        let signedIn = try shop.send("POST", "/api/v1/auth/sign-in", #"{"email": "ray@example.com", "password": "correct horse"}"#)
+        let refresh = try XCTUnwrap(signedIn.json["refresh_token"] as? String)
+        let url = shop.node.baseURL
+        let replies = Locked<[(Int, String?)]>([])
+        DispatchQueue.concurrentPerform(iterations: 6) { _ in
+            let body = Array(#"{"refresh_token": "\#(refresh)"}"#.utf8)
+            let reply = try? HTTPClient(baseURL: url).send("POST", "/api/v1/auth/refresh", headers: [("Content-Type", "application/json")], body: body)
+            let access = reply.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any])?["access_token"] as? String }
+            replies.withLock { $0.append((reply?.status ?? 0, access)) }
+        }
+        let all = replies.withLock { $0 }
+        XCTAssertLessThanOrEqual(all.filter { $0.0 == 200 }.count, 1, "one rotation at most: \(all.map(\.0))")
+        XCTAssertGreaterThanOrEqual(all.filter { $0.0 == 401 }.count, 5)
+        for case (_, let access?) in all {
+            XCTAssertEqual(try shop.send("GET", "/api/v1/me", token: access).status, 401, "the reuse revoked the session, and its tokens with it")
+        }
+    }
+
+    /// Finding 19: the sync port does not take unlimited connections before their handshake.
+    func testTheSyncPortHoldsFewConnectionsBeforeTheirHandshake() throws {
+        let fleet = try TestFleet()
+        let hub = try fleet.start("hub", region: "eu", role: "hub")
+        let address = try SocketAddress(parsing: hub.syncAddress ?? "")
+        var held: [BlockingSocket] = []
+        for index in 0..<200 {
+            guard let socket = try? BlockingSocket(host: address.host, port: address.port, sourceHost: "127.0.6.\(index % 100 + 1)") else { continue }
+            held.append(socket)
+        }
+        func refused() throws -> Double {
+            let metrics = try hub.adminGet("/metrics").text
+            return metrics.split(separator: "\n").first { $0.hasPrefix("outpost_sync_connections_refused_total ") }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        XCTAssertTrue(eventually { try refused() >= 136 }, "64 wait for their handshake, the rest are closed at once: \((try? refused()) ?? -1)")
+        XCTAssertLessThan(hub.log.split(separator: "\n").filter { $0.contains("sync:") }.count, 20, "and not logged one by one")
+        held.removeAll()
+        // A real peer still gets in.
+        let rogue = try RoguePeer(fleet: fleet, nodeId: "store-1", region: "eu", to: hub)
+        try rogue.send(RoguePeer.hello("store-1", region: "eu"))
+        XCTAssertFalse(rogue.waitForClose(timeoutMs: 500), "a fleet member's link stays up")
+    }
 }

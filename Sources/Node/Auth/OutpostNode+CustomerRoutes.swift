@@ -227,13 +227,16 @@ extension OutpostNode {
               let customer = customer(id: session.customer), session.createdMs >= customer.sessionsAfterMs else {
             return completion(.failure(HTTPError(.refreshRefused, detail: "the refresh token is unknown, expired or signed out; sign in again")))
         }
-        guard matches else {
+        // Rotation is a compare-and-swap: the token must be the session's current one and no other
+        // rotation of it may be under way. A second request with the same token while the first
+        // is being written is a copy in someone else's hands, like a spent token.
+        guard matches, refreshing.insert(sessionId).inserted else {
             logger.warning("refresh token reused; session revoked", metadata: ["session": "\(sessionId)", "customer": "\(customer.id)"])
             return revoke(sessionId, session) { _ in
                 completion(.failure(HTTPError(.refreshRefused, detail: "this refresh token was used before; the session is revoked, sign in again")))
             }
         }
-        issueTokens(customer, session: (sessionId, session), completion: completion)
+        issueTokens(customer, session: (sessionId, session), written: { [unowned self] in refreshing.remove(sessionId) }, completion: completion)
     }
 
     /// Ends a refresh token's session (nothing happens for a token that is not valid).

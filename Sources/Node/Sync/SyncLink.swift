@@ -33,6 +33,8 @@ final class SyncLink: TCPStreamDelegate {
     }
 
     var peerNodeId: String? { session?.peerNodeId ?? dialed?.nodeId }
+    /// The other end's address (host part), as the socket says.
+    var remoteHost: String { stream.peerAddress?.host ?? "" }
     var isActive: Bool { session?.phase == .active && !isClosed }
 
     func start() {
