@@ -20,6 +20,11 @@ static inline int outpost_ssl_ctx_tls13_only(SSL_CTX *ctx) {
     return SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) && SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
 }
 
+/* A server's range: TLS 1.3 only, or 1.2 and 1.3 (for older tills). */
+static inline int outpost_ssl_ctx_min_version(SSL_CTX *ctx, int tls12) {
+    return SSL_CTX_set_min_proto_version(ctx, tls12 ? TLS1_2_VERSION : TLS1_3_VERSION) && SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+}
+
 /* The modes are set through a macro too. */
 static inline void outpost_ssl_ctx_set_partial_write(SSL_CTX *ctx) {
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);

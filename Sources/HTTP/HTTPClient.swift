@@ -22,7 +22,7 @@ public enum HTTPClientError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case .invalidURL(let url): return "invalid node URL \"\(url)\" (expected http://HOST:PORT)"
+        case .invalidURL(let url): return "invalid node URL \"\(url)\" (expected http://HOST:PORT or https://HOST:PORT)"
         case .unreachable(let url, let error): return "cannot reach \(url): \(error.reason)"
         case .exchangeFailed(let why): return why
         }
@@ -36,17 +36,32 @@ public final class HTTPClient {
     public let host: String
     public let port: UInt16
     private var socket: BlockingSocket?
+    /// HTTPS: the context that pins the CA the node's certificate must chain to, and the TLS of
+    /// the open connection.
+    private let tlsContext: TLSContext?
+    private var tls: TLSConnection?
     public var timeoutMs: Int32
     /// The local address to connect from (tests play clients at 127.0.0.x); nil for any.
     public let sourceHost: String?
 
-    /// `baseURL` is "http://HOST:PORT" (IPv6 hosts in brackets); a trailing path is ignored.
-    public init(baseURL: String, timeoutMs: Int32 = 10_000, sourceHost: String? = nil) throws(HTTPClientError) {
+    /// `baseURL` is "http://HOST:PORT" or "https://HOST:PORT" (IPv6 hosts in brackets); a
+    /// trailing path is ignored. HTTPS needs `trusting`: the PEM of the CA the node's certificate
+    /// must chain to (the fleet's, for nodectl), and nothing else is trusted.
+    public init(baseURL: String, timeoutMs: Int32 = 10_000, sourceHost: String? = nil, trusting authorityPEM: String? = nil) throws(HTTPClientError) {
         self.baseURL = baseURL
         self.timeoutMs = timeoutMs
         self.sourceHost = sourceHost
-        guard baseURL.hasPrefix("http://") else { throw .invalidURL(baseURL) }
-        var authority = baseURL.dropFirst("http://".count)
+        let scheme: String
+        if baseURL.hasPrefix("https://") {
+            scheme = "https://"
+            guard let authorityPEM else { throw .exchangeFailed("\(baseURL) is HTTPS: give the CA its certificate must chain to (nodectl: --ca FILE)") }
+            do { tlsContext = try TLSContext(clientTrusting: authorityPEM) } catch { throw .exchangeFailed("the CA for \(baseURL) does not read: \(error)") }
+        } else {
+            guard baseURL.hasPrefix("http://") else { throw .invalidURL(baseURL) }
+            scheme = "http://"
+            tlsContext = nil
+        }
+        var authority = baseURL.dropFirst(scheme.count)
         if let slash = authority.firstIndex(of: "/") { authority = authority[..<slash] }
         let text = String(authority)
         if let address = try? SocketAddress(parsing: text) {
@@ -87,24 +102,65 @@ public final class HTTPClient {
     public func close() {
         socket?.close()
         socket = nil
+        tls = nil
+    }
+
+    /// Connects (and over HTTPS completes the handshake, the node's certificate checked against
+    /// the pinned CA).
+    private func connect() throws(HTTPClientError) -> BlockingSocket {
+        let socket: BlockingSocket
+        do { socket = try BlockingSocket(host: host, port: port, sourceHost: sourceHost, timeoutMs: timeoutMs) } catch { throw .unreachable(baseURL, error) }
+        self.socket = socket
+        guard let tlsContext else { return socket }
+        do {
+            let tls = try TLSConnection(context: tlsContext, isServer: false)
+            _ = try tls.readPlaintext()
+            try socket.send(tls.takeCiphertext(), timeoutMs: timeoutMs)
+            while !tls.isHandshakeComplete {
+                let chunk = try socket.receive(timeoutMs: timeoutMs)
+                guard !chunk.isEmpty else { break }
+                tls.receiveCiphertext(chunk)
+                _ = try tls.readPlaintext()
+                let out = tls.takeCiphertext()
+                if !out.isEmpty { try socket.send(out, timeoutMs: timeoutMs) }
+            }
+            guard tls.isHandshakeComplete else { throw TLSHandshakeIncomplete() }
+            self.tls = tls
+        } catch {
+            close()
+            throw .exchangeFailed("no TLS with \(baseURL): \(error) (is its certificate from the CA given?)")
+        }
+        return socket
+    }
+
+    private struct TLSHandshakeIncomplete: Error, CustomStringConvertible {
+        var description: String { "the node closed the connection during the handshake" }
     }
 
     private func exchange(_ bytes: [UInt8], method: String) throws(HTTPClientError) -> ClientResponse {
         let socket: BlockingSocket
-        if let existing = self.socket {
-            socket = existing
-        } else {
-            do { socket = try BlockingSocket(host: host, port: port, sourceHost: sourceHost, timeoutMs: timeoutMs) } catch { throw .unreachable(baseURL, error) }
-            self.socket = socket
+        if let open = self.socket { socket = open } else { socket = try connect() }
+        var wire = bytes
+        if let tls {
+            do { try tls.writePlaintext(bytes) } catch { throw .exchangeFailed("TLS to \(baseURL) failed: \(error)") }
+            wire = tls.takeCiphertext()
         }
-        do { try socket.send(bytes, timeoutMs: timeoutMs) } catch { throw .exchangeFailed("sending to \(baseURL) failed: \(error.reason)") }
+        do { try socket.send(wire, timeoutMs: timeoutMs) } catch { throw .exchangeFailed("sending to \(baseURL) failed: \(error.reason)") }
         let isHead = method == "HEAD"
         let reader = ResponseParser(isHeadResponse: { _ in isHead })
         while reader.responses.isEmpty {
-            let chunk: [UInt8]
+            var chunk: [UInt8]
             do { chunk = try socket.receive(timeoutMs: timeoutMs) } catch {
                 self.socket = nil
                 throw .exchangeFailed("reading from \(baseURL) failed: \(error.reason)")
+            }
+            if let tls, !chunk.isEmpty {
+                tls.receiveCiphertext(chunk)
+                do { chunk = try tls.readPlaintext() } catch {
+                    self.socket = nil
+                    throw .exchangeFailed("TLS from \(baseURL) failed: \(error)")
+                }
+                if chunk.isEmpty { continue }
             }
             if chunk.isEmpty {
                 self.socket = nil

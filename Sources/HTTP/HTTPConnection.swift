@@ -32,6 +32,8 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
     let stream: TCPStream
     /// The client's address (host part), as counted for `connectionsPerAddressMax`.
     let address: String
+    /// TLS over the stream when the server serves HTTPS; nil for plain HTTP.
+    private let tls: TLSConnection?
     private let parser: HTTPWireParser
     /// Position in the server's connection table.
     var index: Int
@@ -81,6 +83,8 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
         self.stream = stream
         self.index = index
         self.address = address
+        // A context that cannot make a connection (out of memory) leaves it plain: refuse it.
+        tls = server.tlsContext.flatMap { try? TLSConnection(context: $0, isServer: true) }
         parser = HTTPWireParser(mode: .request, headBytesMax: server.limits.headBytesMax)
         out.reserveCapacity(1024)
     }
@@ -92,6 +96,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
     func start() {
         parser.delegate = self
         stream.delegate = self
+        if server.tlsContext != nil && tls == nil { return forceClose() }  // never plain on an HTTPS listener
         waitingSinceMs = server.clockMs()
         setDeadline(.header, server.limits.headerReadTimeoutMs)
         stream.startReading()
@@ -102,8 +107,25 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
     func streamDidRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
         switch state {
         case .lingering, .answering, .closed: return  // nothing more is parsed; lingering discards
-        case .open: process(bytes)
+        case .open:
+            guard let tls else { return process(bytes) }
+            tls.receiveCiphertext(bytes)
+            let plaintext: [UInt8]
+            do { plaintext = try tls.readPlaintext() } catch {
+                server.metrics.malformedRequest()
+                return forceClose()  // a failed handshake or a broken record: nothing to answer in
+            }
+            let handshake = tls.takeCiphertext()
+            if !handshake.isEmpty { stream.write(handshake) }
+            if !plaintext.isEmpty { plaintext.withUnsafeBytes { process($0) } }
         }
+    }
+
+    /// Writes response bytes, through TLS when there is TLS.
+    private func send(_ bytes: [UInt8]) {
+        guard let tls else { return stream.write(bytes) }
+        do { try tls.writePlaintext(bytes) } catch { return forceClose() }
+        stream.write(tls.takeCiphertext())
     }
 
     private func process(_ bytes: UnsafeRawBufferPointer) {
@@ -168,6 +190,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
         let hasBody = head.isChunked || (head.contentLength ?? 0) > 0
         var request = Request(method: head.method, target: head.target, path: path, query: query, headers: HTTPHeaders(head.headers),
                               body: [], requestId: requestId, remoteAddress: stream.peerAddress)
+        request.isSecure = tls != nil
         refusal = nil
         if case .found(let route, let parameters) = match {
             // Allowances first: a flood is turned away before any work, credentials included.
@@ -290,6 +313,11 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
                 complete(sequence, Self.refusalResponse(problemResponse(problem, request: request)))
                 return
             }
+            if route.formProtection != .none,
+               let problem = server.formCheck.map({ $0(request, route.formProtection) }) ?? Problem(.forbidden, detail: "no form check configured") {
+                complete(sequence, problemResponse(problem, request: request))
+                return
+            }
             route.handler(request, Responder(connection: self, sequence: sequence))
         }
     }
@@ -388,7 +416,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
     private func write(_ response: Response, for exchange: Exchange) {
         let isLast = response.closesConnection || !exchange.keepAlive || (state != .open && exchanges.isEmpty && !pausedForPipeline)
         let start = out.count
-        HTTPConnection.serialize(response, requestId: exchange.requestId, dateLine: server.dateLine,
+        HTTPConnection.serialize(response, requestId: exchange.requestId, dateLine: server.dateLine, secure: tls != nil,
                                  omitBody: exchange.method == "HEAD", closing: isLast, http10KeepAlive: exchange.isHTTP10 && !isLast, into: &out)
         let durationNs = EventLoop.hrtimeNs() &- exchange.startNs
         server.metrics.record(routeIndex: exchange.routeIndex, status: response.status, durationNs: durationNs)
@@ -406,7 +434,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
 
     private func flush() {
         if !out.isEmpty {
-            stream.write(out)
+            send(out)
             out.removeAll(keepingCapacity: true)
         }
         if closeWhenWritten && state == .answering {
@@ -446,6 +474,11 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
             return
         }
         state = .lingering
+        if let tls {
+            tls.shutdown()  // close_notify: the client knows the answer is whole
+            let closing = tls.takeCiphertext()
+            if !closing.isEmpty { stream.write(closing) }
+        }
         stream.shutdownWrites()
         setDeadline(.linger, server.limits.lingerTimeoutMs)
         stream.startReading()

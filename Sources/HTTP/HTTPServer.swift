@@ -31,6 +31,12 @@ public final class HTTPServer {
     public var onInternalError: (Request, any Error) -> Void = { _, _ in }
     /// Where routes that spool their bodies write them (created by the owner, 0700).
     public var spoolDirectory = "/tmp"
+    /// Checks a browser form's post (`Route.formProtection`) once its body is read: nil lets it
+    /// through, a problem refuses it. Without one, protected forms are refused.
+    public var formCheck: ((Request, FormProtection) -> Problem?)?
+    /// When set, every listener speaks HTTPS with it; replaced (reloaded certificate) for new
+    /// connections while old ones keep theirs.
+    public var tlsContext: TLSContext?
     /// Allowances per client address and route class; nil for none (tests of other things).
     public var rateLimiter: RateLimiter?
     private var lastPruneMs: UInt64 = 0

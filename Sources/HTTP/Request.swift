@@ -26,6 +26,8 @@ public struct Request: Sendable {
     /// The client's `X-Request-Id` if it was well-formed, else one made by the server.
     public let requestId: String
     public let remoteAddress: SocketAddress?
+    /// Whether it came over HTTPS (cookies are then `Secure`).
+    public internal(set) var isSecure = false
 
     public init(method: String, target: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [],
                 requestId: String = "test", remoteAddress: SocketAddress? = nil) {

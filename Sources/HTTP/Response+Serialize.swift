@@ -25,6 +25,9 @@ extension HTTPConnection {
     private static let connectionClose = Array("Connection: close\r\n".utf8)
     private static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)
     private static let crlf: [UInt8] = [13, 10]
+    private static let secureCookieSuffix = Array("; Secure".utf8)
+    /// Over HTTPS: browsers keep to HTTPS for this host for a year.
+    private static let strictTransportSecurity = Array("Strict-Transport-Security: max-age=31536000\r\n".utf8)
     /// Sent with every HTML page: no framing (clickjacking), no script or style from elsewhere
     /// and none inline, forms post only here, no sniffing, no full URLs leaked to other sites.
     /// Images may come from the catalog's https URLs.
@@ -35,10 +38,11 @@ extension HTTPConnection {
 
     /// Writes a whole response. Header values are stripped of CR and LF: a handler that echoes
     /// input into a header must not be able to split the response.
-    static func serialize(_ response: Response, requestId: String, dateLine: [UInt8], omitBody: Bool, closing: Bool,
+    static func serialize(_ response: Response, requestId: String, dateLine: [UInt8], secure: Bool = false, omitBody: Bool, closing: Bool,
                           http10KeepAlive: Bool, into out: inout [UInt8]) {
         out.append(contentsOf: statusLine(response.status))
         out.append(contentsOf: dateLine)
+        if secure { out.append(contentsOf: strictTransportSecurity) }
         if let contentType = response.contentType {
             out.append(contentsOf: contentTypePrefix)
             appendSafe(contentType, to: &out)
@@ -58,6 +62,10 @@ extension HTTPConnection {
             appendSafe(field.name, to: &out)
             out.append(contentsOf: colonSpace)
             appendSafe(field.value, to: &out)
+            // Over HTTPS every cookie is Secure: a browser must never send it in clear.
+            if secure && HTTPHeaders.sameName(field.name, "set-cookie") && !field.value.contains("; Secure") {
+                out.append(contentsOf: secureCookieSuffix)
+            }
             out.append(contentsOf: crlf)
         }
         if closing {

@@ -1,3 +1,13 @@
+/// How a route that browsers post forms to is kept from cross-site requests (CSRF).
+public enum FormProtection: Sendable, Equatable {
+    /// Not a browser form (JSON APIs take bearer tokens, which a browser does not send by itself).
+    case none
+    /// The post must come from this site's pages: `Origin` (or `Referer`) names this host.
+    case sameOrigin
+    /// That, and the form carries the token of the page it came from (synchronizer token).
+    case sameOriginWithToken
+}
+
 /// Who may call a route.
 public enum Access: Sendable, Equatable {
     /// No credentials needed.
@@ -43,14 +53,16 @@ public final class Route {
     public let spoolsBody: Bool
     /// Which allowance of the rate limiter it draws on.
     public let rateClass: RateClass
+    public let formProtection: FormProtection
     public let doc: RouteDoc
     /// Position in the router; labels metrics.
     public let index: Int
     let handler: Handler
 
-    init(method: String, pattern: String, access: Access, bodyBytesMax: Int?, spoolsBody: Bool, rateClass: RateClass, doc: RouteDoc, index: Int,
-         handler: @escaping Handler) {
+    init(method: String, pattern: String, access: Access, bodyBytesMax: Int?, spoolsBody: Bool, rateClass: RateClass, formProtection: FormProtection,
+         doc: RouteDoc, index: Int, handler: @escaping Handler) {
         self.rateClass = rateClass
+        self.formProtection = formProtection
         self.method = method
         self.pattern = pattern
         self.access = access
@@ -96,7 +108,7 @@ public final class Router {
 
     /// Adds a route. Two routes with the same method and shape are a bug.
     public func add(_ method: String, _ pattern: String, access: Access = .anyone, bodyBytesMax: Int? = nil, spoolsBody: Bool = false,
-                    rateClass: RateClass = .standard, doc: RouteDoc, handler: @escaping Handler) {
+                    rateClass: RateClass = .standard, formProtection: FormProtection = .none, doc: RouteDoc, handler: @escaping Handler) {
         precondition(pattern.hasPrefix("/"), "route patterns start with /: \(pattern)")
         precondition(!spoolsBody || access != .anyone, "a spooled upload needs credentials: \(pattern)")
         var node = root
@@ -123,8 +135,8 @@ public final class Router {
         }
         precondition(node.routes[method] == nil, "duplicate route \(method) \(pattern)")
         if !pattern.contains("{") { literalPaths[pattern] = node }
-        let route = Route(method: method, pattern: pattern, access: access, bodyBytesMax: bodyBytesMax, spoolsBody: spoolsBody, rateClass: rateClass, doc: doc,
-                          index: routes.count, handler: handler)
+        let route = Route(method: method, pattern: pattern, access: access, bodyBytesMax: bodyBytesMax, spoolsBody: spoolsBody, rateClass: rateClass,
+                          formProtection: formProtection, doc: doc, index: routes.count, handler: handler)
         node.routes[method] = route.index
         routes.append(route)
     }

@@ -52,7 +52,8 @@ extension NodeConfig {
         }
         if let http = try reader.table("http") {
             try http.allowOnly(["listen", "header_read_timeout_ms", "body_read_timeout_ms", "body_deadline_ms", "idle_timeout_ms",
-                                "body_bytes_max", "connections_max", "connections_per_address_max", "shutdown_grace_ms", "public_metrics"])
+                                "body_bytes_max", "connections_max", "connections_per_address_max", "shutdown_grace_ms", "public_metrics",
+                                "tls_certificate", "tls_key", "tls_min_version"])
             if let addresses = try http.stringOrStrings("listen") {
                 guard !addresses.isEmpty else { throw ConfigError(key: "http.listen", "give at least one HOST:PORT") }
                 listen = try addresses.map { text throws(ConfigError) in try Self.address(text, key: "http.listen") }
@@ -65,6 +66,15 @@ extension NodeConfig {
             if let v = try http.integer("connections_max", in: 1...1_000_000) { self.http.connectionsMax = v }
             if let v = try http.integer("connections_per_address_max", in: 1...1_000_000) { self.http.connectionsPerAddressMax = v }
             if let v = try http.bool("public_metrics") { self.http.publicMetrics = v }
+            if let v = try http.string("tls_certificate") { self.http.tlsCertificate = v }
+            if let v = try http.string("tls_key") { self.http.tlsKey = v }
+            if let v = try http.string("tls_min_version") {
+                guard ["1.2", "1.3"].contains(v) else { throw ConfigError(key: "http.tls_min_version", "must be \"1.2\" or \"1.3\"") }
+                self.http.tlsMinimumVersion = v
+            }
+            if (self.http.tlsCertificate == nil) != (self.http.tlsKey == nil) && self.http.tlsCertificate != "fleet" {
+                throw ConfigError(key: "http.tls_key", "give http.tls_certificate and http.tls_key together (or tls_certificate = \"fleet\")")
+            }
             if let v = try http.integer("shutdown_grace_ms", in: 0...600_000) { shutdownGraceMs = UInt64(v) }
         }
         if let limits = try reader.table("rate_limits") {

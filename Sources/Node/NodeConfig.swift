@@ -126,6 +126,13 @@ public struct NodeConfig: Sendable, Equatable {
         public var connectionsPerAddressMax = 256
         /// Whether /metrics answers without credentials (off: the admin token or an operator's).
         public var publicMetrics = false
+        /// HTTPS on every listener: a certificate chain and key in PEM files, or `fleet` for the
+        /// node's own fleet certificate (for tills and nodectl, which pin the fleet's CA; browsers
+        /// need an operator's certificate). Reloaded on SIGHUP.
+        public var tlsCertificate: String?
+        public var tlsKey: String?
+        /// "1.3" (the default) or "1.2" for older tills.
+        public var tlsMinimumVersion = "1.3"
         public init() {}
     }
 

@@ -177,6 +177,7 @@ public final class OutpostNode {
         limits.connectionsMax = config.http.connectionsMax
         server = try HTTPServer(loop: loop, router: router, limits: limits, metrics: metrics)
         server.spoolDirectory = try Self.emptySpoolDirectory(in: dataDirectory)
+        server.tlsContext = try Self.httpsContext(config: config, directory: dataDirectory)
         if config.rateLimits.enabled {
             let limits = config.rateLimits
             server.rateLimiter = RateLimiter(policy: RateLimiter.Policy(
@@ -223,6 +224,7 @@ public final class OutpostNode {
                 return self.authorizeTill(request, scheme: scheme)
             }
         }
+        server.formCheck = { request, protection in Self.formRefusal(request, protection) }
         server.onInternalError = { [logger] request, error in
             logger.error("request failed", metadata: ["request_id": "\(request.requestId)", "path": "\(request.path)", "error": "\(error)"])
         }
@@ -249,7 +251,7 @@ public final class OutpostNode {
     public func run() throws -> Int32 {
         for address in config.listen {
             let bound = try server.listen(on: address)
-            baseURLs.append("http://\(bound)")
+            baseURLs.append((server.tlsContext == nil ? "http://" : "https://") + bound.description)
         }
         sync?.onHubLinked = { [unowned self] id in rememberHub(id) }
         try sync?.start(listen: config.sync.listen)
@@ -259,6 +261,9 @@ public final class OutpostNode {
         try Files.writeAtomically(dataDirectory + "/" + NodeIdentity.addressFile, (baseURLs.first ?? "") + "\n", mode: 0o644)
         for number in [SIGTERM, SIGINT] {
             signals.append(try SignalWatcher(loop: loop, signal: number) { [unowned self] signal in self.stop(signal: signal) })
+        }
+        if server.tlsContext != nil {
+            signals.append(try SignalWatcher(loop: loop, signal: SIGHUP) { [unowned self] _ in self.reloadCertificate() })
         }
         let timer = try LoopTimer(loop: loop)
         timer.start(afterMs: 100, repeatMs: 100) { [unowned self] in
@@ -286,6 +291,31 @@ public final class OutpostNode {
         lock.release()
         logger.info("stopped", metadata: ["node_id": "\(identity.nodeId)"])
         return 0
+    }
+
+    /// The HTTPS context of the configured certificate and key (or the node's fleet certificate),
+    /// nil for plain HTTP. Files are read now: a bad one stops the start with its reason.
+    static func httpsContext(config: NodeConfig, directory: String) throws -> TLSContext? {
+        guard let certificate = config.http.tlsCertificate else { return nil }
+        let files = certificate == "fleet"
+            ? (directory + "/" + NodeIdentity.certificateFile, directory + "/" + NodeIdentity.keyFile)
+            : (certificate, config.http.tlsKey ?? "")
+        do {
+            return try TLSContext(serverCertificateFile: files.0, keyFile: files.1, allowTLS12: config.http.tlsMinimumVersion == "1.2")
+        } catch {
+            throw ConfigError(key: "http.tls_certificate", "\(error)")
+        }
+    }
+
+    /// SIGHUP: the certificate and key are read again (a renewed certificate); new connections
+    /// get them, open ones keep theirs. A file that does not read keeps the old ones, logged.
+    private func reloadCertificate() {
+        do {
+            server.tlsContext = try Self.httpsContext(config: config, directory: dataDirectory)
+            logger.notice("HTTPS certificate reloaded", metadata: ["certificate": "\(config.http.tlsCertificate ?? "")"])
+        } catch {
+            logger.error("HTTPS certificate not reloaded; the old one stays", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Uploads are spooled under the data directory (0700: they may hold a catalog not yet

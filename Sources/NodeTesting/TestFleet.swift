@@ -17,7 +17,7 @@ public final class TestFleet {
 
     /// Enrolls (once) and starts a node. `peers` are dialed: (node id, region, sync address).
     public func start(_ id: String, region: String, role: String = "store", listen: Bool = true,
-                      peers: [(id: String, region: String, address: String)] = [], extra: String = "",
+                      peers: [(id: String, region: String, address: String)] = [], extra: String = "", httpTLS: String = "",
                       environment: [String: String] = [:]) throws -> NodeProcess {
         let dir = dataDirectory(id)
         if !FileManager.default.fileExists(atPath: dir + "/node.crt") {
@@ -25,7 +25,9 @@ public final class TestFleet {
                                                          "--role", role])
             guard enrolled.status == 0 else { throw NodeProcessError.didNotStart(status: enrolled.status, log: enrolled.stderr) }
         }
-        var config = "[node]\nid = \"\(id)\"\nregion = \"\(region)\"\nrole = \"\(role)\"\n[sync]\n"
+        var config = "[node]\nid = \"\(id)\"\nregion = \"\(region)\"\nrole = \"\(role)\"\n"
+        if !httpTLS.isEmpty { config += "[http]\n" + httpTLS }
+        config += "[sync]\n"
         if listen { config += "listen = \"127.0.0.1:0\"\n" }
         config += extra
         for peer in peers {

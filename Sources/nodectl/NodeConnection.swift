@@ -6,8 +6,11 @@ import Platform
 
 /// How a subcommand reaches a node: `--node URL --token-file FILE`, or `--data-dir DIR`.
 struct NodeConnection: ParsableArguments {
-    @Option(name: .long, help: "Base URL of the node, e.g. http://127.0.0.1:8080.")
+    @Option(name: .long, help: "Base URL of the node, e.g. http://127.0.0.1:8080 or https://store-1.example:8443.")
     var node: String?
+
+    @Option(name: .long, help: "For an HTTPS node: the CA certificate its certificate must chain to, and the only one trusted (default with --data-dir: its ca.crt, the fleet's).")
+    var ca: String?
 
     @Option(name: .customLong("token-file"), help: "File holding the node's admin token.")
     var tokenFile: String?
@@ -43,6 +46,16 @@ struct NodeConnection: ParsableArguments {
             url = node ?? ""
             tokenPath = tokenFile ?? ""
         }
+        // HTTPS: trust exactly one CA, never the system's store: a node's certificate is the
+        // fleet's (or its operator's, named with --ca).
+        var authority: String?
+        if url.hasPrefix("https://") {
+            let caPath = ca ?? dataDir.map { $0 + "/" + NodeIdentity.authorityFile } ?? ""
+            guard !caPath.isEmpty, let pem = try? Files.readString(caPath) else {
+                throw CLIFailure("\(url) is HTTPS: give the CA certificate it must chain to with --ca FILE" + (caPath.isEmpty ? "" : " (\(caPath) does not read)"))
+            }
+            authority = pem
+        }
         let token: String
         do {
             token = try Files.readString(tokenPath).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -51,7 +64,7 @@ struct NodeConnection: ParsableArguments {
         }
         guard !token.isEmpty else { throw CLIFailure("the token file \(tokenPath) is empty") }
         do {
-            return (try HTTPClient(baseURL: url, timeoutMs: timeoutMs), token)
+            return (try HTTPClient(baseURL: url, timeoutMs: timeoutMs, trusting: authority), token)
         } catch {
             throw CLIFailure("\(error)")
         }

@@ -249,9 +249,11 @@ final class SecurityTests: XCTestCase {
         let shop = try Shop.start()
         _ = try shop.register("ann@example.com")
         let client = try shop.node.client()
+        let token = String(repeating: "cd", count: 16)
+        let formHeaders = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", shop.node.baseURL), ("Cookie", "outpost_form=\(token)")]
         for next in ["/%0d%0a/evil.example/phish", "//evil.example", "/\\evil.example", "https://evil.example", "/%09/evil.example"] {
-            let form = "email=ann%40example.com&password=correct+horse&next=" + next.replacingOccurrences(of: "/", with: "%2F").replacingOccurrences(of: "\\", with: "%5C")
-            let response = try shop.node.client().send("POST", "/sign-in", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(form.utf8))
+            let form = "email=ann%40example.com&password=correct+horse&csrf=\(token)&next=" + next.replacingOccurrences(of: "/", with: "%2F").replacingOccurrences(of: "\\", with: "%5C")
+            let response = try shop.node.client().send("POST", "/sign-in", headers: formHeaders, body: Array(form.utf8))
             XCTAssertEqual(response.status, 303, response.text)
             XCTAssertEqual(response.headers["location"], "/account", "\(next) stays home")
             let page = try client.get("/sign-in?next=" + next)
@@ -369,5 +371,87 @@ final class SecurityTests: XCTestCase {
         let rogue = try RoguePeer(fleet: fleet, nodeId: "store-1", region: "eu", to: hub)
         try rogue.send(RoguePeer.hello("store-1", region: "eu"))
         XCTAssertFalse(rogue.waitForClose(timeoutMs: 500), "a fleet member's link stays up")
+    }
+
+    /// Finding 7: a page elsewhere cannot post this shop's forms (login CSRF).
+    func testFormsPostedFromAnotherSiteAreRefused() throws {
+        let shop = try Shop.start()
+        _ = try shop.register("eve@example.com")
+        let signInPage = try shop.node.client().get("/sign-in")
+        let cookie = try XCTUnwrap(signInPage.headers["set-cookie"]?.split(separator: ";").first.map(String.init))
+        let token = String(cookie.split(separator: "=").last ?? "")
+        XCTAssertTrue(signInPage.text.contains(#"name="csrf" value="\#(token)""#), "the form carries its page's token")
+        let form = Array("email=eve%40example.com&password=correct+horse&csrf=\(token)".utf8)
+        func post(_ headers: [(String, String)]) throws -> ClientResponse {
+            try shop.node.client().send("POST", "/sign-in", headers: [("Content-Type", "application/x-www-form-urlencoded")] + headers, body: form)
+        }
+        // The attack: a page on evil.example auto-posts the attacker's credentials.
+        XCTAssertEqual(try post([("Origin", "https://evil.example"), ("Cookie", cookie)]).status, 403)
+        XCTAssertEqual(try post([("Origin", "null"), ("Cookie", cookie)]).status, 403)
+        XCTAssertEqual(try post([("Cookie", cookie)]).status, 403, "no Origin nor Referer: not a page of this shop")
+        XCTAssertEqual(try post([("Origin", shop.node.baseURL)]).status, 403, "same origin but no token cookie")
+        XCTAssertEqual(try post([("Origin", shop.node.baseURL), ("Cookie", "outpost_form=" + String(repeating: "0", count: 32))]).status, 403, "another token")
+        XCTAssertEqual(try post([("Referer", shop.node.baseURL + "/sign-in"), ("Cookie", cookie)]).status, 303, "this shop's own page signs in")
+        let added = try shop.node.client().send("POST", "/cart/add", headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://evil.example")],
+                                                body: Array("sku=X&quantity=1".utf8))
+        XCTAssertEqual(added.status, 403, "even the cached pages' add-to-cart form checks where it came from")
+    }
+
+    /// Finding 12: HTTPS on the HTTP listeners, with the fleet's certificate or an operator's;
+    /// HSTS and Secure cookies; TLS 1.2 only when configured; the certificate reloaded on SIGHUP.
+    func testTheNodeServesHTTPSWithHSTSAndSecureCookies() throws {
+        let fleet = try TestFleet()
+        let store = try fleet.start("store-1", region: "eu", extra: "", httpTLS: "tls_certificate = \"fleet\"\n")
+        XCTAssertTrue(store.baseURL.hasPrefix("https://"), store.baseURL)
+        let ca = fleet.caDirectory + "/ca.crt"
+        func curl(_ arguments: [String]) throws -> CommandResult {
+            try runCommand("/usr/bin/curl", ["-s", "-i", "--max-time", "10", "--cacert", ca, "--resolve", "store-1:\(store.port):127.0.0.1"] + arguments)
+        }
+        let health = try curl(["https://store-1:\(store.port)/healthz"])
+        XCTAssertEqual(health.status, 0, health.stderr)
+        XCTAssertTrue(health.stdout.hasPrefix("HTTP/1.1 200"), health.stdout)
+        XCTAssertTrue(health.stdout.contains("Strict-Transport-Security: max-age=31536000"), health.stdout)
+        let page = try curl(["https://store-1:\(store.port)/sign-in"])
+        XCTAssertTrue(page.stdout.contains("Set-Cookie: outpost_form=") && page.stdout.contains("; Secure"), page.stdout)
+        // nodectl speaks HTTPS to it and trusts the fleet's CA alone.
+        let status = try runExecutable("nodectl", ["status", "--data-dir", store.dataDirectory])
+        XCTAssertEqual(status.status, 0, status.stderr)
+        XCTAssertTrue(status.stdout.contains("store-1"), status.stdout)
+        let foreign = try TestFleet()
+        let pinned = try runExecutable("nodectl", ["status", "--node", store.baseURL, "--token-file", store.dataDirectory + "/admin.token",
+                                                   "--ca", foreign.caDirectory + "/ca.crt"])
+        XCTAssertNotEqual(pinned.status, 0, "another CA is not trusted")
+        XCTAssertTrue(pinned.stderr.contains("TLS"), pinned.stderr)
+        let plain = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(store.port)/healthz"])
+        XCTAssertNotEqual(plain.status, 0, "no plain HTTP on an HTTPS listener")
+        let old = try runCommand("/bin/sh", ["-c", "openssl s_client -connect 127.0.0.1:\(store.port) -tls1_2 < /dev/null"], timeoutSeconds: 10)
+        XCTAssertTrue(old.stdout.contains("Cipher is (NONE)"), "TLS 1.2 is refused unless configured: \(old.stdout)")
+        XCTAssertTrue(store.isRunning)
+
+        // An operator's certificate (ECDSA, as browsers take), TLS 1.2 allowed for old tills.
+        let scratch = TemporaryDirectory(prefix: "outpost-https")
+        let made = try runCommand("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                                                        "-subj", "/CN=shop.example", "-addext", "subjectAltName=DNS:shop.example",
+                                                        "-keyout", scratch.file("shop.key"), "-out", scratch.file("shop.crt")])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let shop = try NodeProcess.start(config: """
+            [http]
+            tls_certificate = "\(scratch.file("shop.crt"))"
+            tls_key = "\(scratch.file("shop.key"))"
+            tls_min_version = "1.2"
+            """)
+        let viaTLS12 = try runCommand("/usr/bin/curl", ["-s", "-i", "--max-time", "10", "--tlsv1.2", "--tls-max", "1.2", "--cacert", scratch.file("shop.crt"),
+                                                        "--resolve", "shop.example:\(shop.port):127.0.0.1", "https://shop.example:\(shop.port)/healthz"])
+        XCTAssertTrue(viaTLS12.stdout.hasPrefix("HTTP/1.1 200"), viaTLS12.stdout + viaTLS12.stderr)
+        // A renewed certificate is taken on SIGHUP without a restart.
+        let renewed = try runCommand("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                                                           "-subj", "/CN=shop.example", "-addext", "subjectAltName=DNS:shop.example",
+                                                           "-keyout", scratch.file("shop.key"), "-out", scratch.file("shop.crt")])
+        XCTAssertEqual(renewed.status, 0)
+        kill(shop.processIdentifier, SIGHUP)
+        XCTAssertTrue(eventually { shop.log.contains("HTTPS certificate reloaded") })
+        let afterReload = try runCommand("/usr/bin/curl", ["-s", "-i", "--max-time", "10", "--cacert", scratch.file("shop.crt"),
+                                                           "--resolve", "shop.example:\(shop.port):127.0.0.1", "https://shop.example:\(shop.port)/healthz"])
+        XCTAssertTrue(afterReload.stdout.hasPrefix("HTTP/1.1 200"), "the new certificate is served: " + afterReload.stderr)
     }
 }

@@ -191,12 +191,14 @@ final class SettlementTests: XCTestCase {
         // In the storefront, the shopper reads why and what to do (not "declined").
         let cart = try Shop(node: fleet.storeA).newCart()
         XCTAssertEqual(try Shop(node: fleet.storeA).send("PUT", "/api/v1/carts/\(cart)/lines/LAMP-1", #"{"quantity": 3}"#).status, 200)
-        let cookie = [("Cookie", "outpost_cart=\(cart)")]
+        let formToken = String(repeating: "ab", count: 16)
+        let cookie = [("Cookie", "outpost_cart=\(cart); outpost_form=\(formToken)")]
         let form = try fleet.storeA.client().get("/checkout", headers: cookie).text
         let keyField = try XCTUnwrap(form.range(of: #"name="key" value=""#)).upperBound
         let formKey = String(form[keyField...].prefix { $0 != "\"" })
-        let fields = "email=kim%40example.com&name=Kim&line1=2+Mill+Lane&city=Berlin&postal_code=10115&country=DE&card=tok_visa&key=\(formKey)"
-        let page = try fleet.storeA.client().send("POST", "/checkout", headers: cookie + [("Content-Type", "application/x-www-form-urlencoded")], body: Array(fields.utf8))
+        let fields = "email=kim%40example.com&name=Kim&line1=2+Mill+Lane&city=Berlin&postal_code=10115&country=DE&card=tok_visa&key=\(formKey)&csrf=\(formToken)"
+        let page = try fleet.storeA.client().send("POST", "/checkout", headers: cookie + [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", fleet.storeA.baseURL)],
+                                                  body: Array(fields.utf8))
         XCTAssertEqual(page.status, 402)
         XCTAssertTrue(page.text.contains("above the offline limit of €100.00") && !page.text.contains("it was declined"), page.text)
         // Store B has the fleet's default policy.

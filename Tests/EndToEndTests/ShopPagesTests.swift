@@ -34,8 +34,11 @@ final class ShopPagesTests: XCTestCase {
 
         /// Posts a form; a 303 is followed like a browser does. Returns the final page and where it is.
         func post(_ path: String, _ fields: [(String, String)]) throws -> (page: ClientResponse, path: String) {
-            let body = fields.map { PercentEncoding.encode($0.0) + "=" + PercentEncoding.encode($0.1) }.joined(separator: "&")
-            let response = try node.client().send("POST", path, headers: cookieHeader + [("Content-Type", "application/x-www-form-urlencoded")], body: Array(body.utf8))
+            // As a browser posts a form of this site's page: with the page's origin and its token.
+            let token = cookies["outpost_form"].map { [("csrf", $0)] } ?? []
+            let body = (fields + token).map { PercentEncoding.encode($0.0) + "=" + PercentEncoding.encode($0.1) }.joined(separator: "&")
+            let response = try node.client().send("POST", path, headers: cookieHeader + [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", node.baseURL)],
+                                                  body: Array(body.utf8))
             keep(response)
             guard response.status == 303, let location = response.headers["location"] else { return (response, path) }
             return (try get(location), location)

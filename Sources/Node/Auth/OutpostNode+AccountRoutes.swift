@@ -87,23 +87,41 @@ extension OutpostNode {
         }
 
         router.add("POST", "/api/v1/auth/password-reset", bodyBytesMax: 4096, rateClass: .credentials, doc: RouteDoc(
-            operationId: "requestPasswordReset", summary: "Send a password reset token (valid 30 minutes) to the account's owner.",
-            description: "Always 202, whether or not the email has an account. Until notifications exist the token is written to the node's log at info level, marked as a password reset delivered by log.",
+            operationId: "requestPasswordReset", summary: "Ask for a password reset: the store is told, and hands a reset token to the account's owner.",
+            description: """
+                Always 202 after the same work, whether or not the email has an account. Until mail delivery exists the node \
+                writes no token anywhere: it logs that a reset was asked for (the account's id, never a token), and a store \
+                manager or operator who has checked who is asking issues one with `nodectl customers reset-token --email`.
+                """,
             tags: ["auth"], requestBody: .init(0, "{\"email\"}.", schema: ["type": "object"]),
             replies: [.init(202, "Accepted.")])
+        ) { [unowned self] request in
+            let email = Customer.normalizedEmail(try request.decodeJSON(PasswordResetBody.self).email)
+            logger.info("password reset asked for", metadata: ["customer": "\(accountId(email: email) ?? "none")"])
+            return Response(status: 202)
+        }
+
+        router.add("POST", "/admin/v1/customers/password-reset", access: .roles(["store_manager", "operator"]), bodyBytesMax: 4096, doc: RouteDoc(
+            operationId: "issuePasswordReset",
+            summary: "Issue a password reset token (valid 30 minutes) for an account, to hand to its owner once they have shown who they are.",
+            description: "Body: {\"email\"}. The token is in this answer only: never logged. A new token replaces an earlier one. `nodectl customers reset-token --email` prints it.",
+            tags: ["auth"], requestBody: .init(0, "{\"email\"}.", schema: ["type": "object"]),
+            replies: [.init(201, "{customer, reset_token, expires_at}.", schema: ["type": "object"]), problem(404, "No account has this email in this region.")])
         ) { [unowned self] request, responder in
             do {
                 let email = Customer.normalizedEmail(try request.decodeJSON(PasswordResetBody.self).email)
-                guard var customer = accountId(email: email).flatMap(customer(id:)) else { return responder.send(Response(status: 202)) }
-                let secret = SecureRandom.bytes(32)
-                customer.pendingReset = (Hex.encode(SHA256.hash(secret)), WallClock.nowMs() + Self.resetLifetimeMs)
+                guard var customer = accountId(email: email).flatMap(customer(id:)) else {
+                    throw HTTPError(.notFound, detail: "no account has this email in this region")
+                }
+                let secret = SecureRandom.bytes(32), expiresMs = WallClock.nowMs() + Self.resetLifetimeMs
+                customer.pendingReset = (Hex.encode(SHA256.hash(secret)), expiresMs)
                 let token = customer.id + "." + Base64.encode(secret, url: true, padded: false)
+                let by = request.subject ?? "admin"
                 writeFields([(CustomerVault.customerPrefix + customer.id, customerVault.fields(of: customer))]) { [logger] error in
                     if let error { return responder.fail(error) }
-                    // No notification outbox yet: the token reaches the customer through whoever reads this log.
-                    logger.info("password reset token (delivered by log: no notification outbox yet)",
-                                metadata: ["customer": "\(customer.id)", "reset_token": "\(token)"])
-                    responder.send(Response(status: 202))
+                    logger.notice("password reset token issued", metadata: ["customer": "\(customer.id)", "by": "\(by)"])
+                    responder.send(.json(["customer": .string(customer.id), "reset_token": .string(token),
+                                          "expires_at": .string(WallClock.iso8601(ms: expiresMs))], status: 201))
                 }
             } catch {
                 responder.fail(error)

@@ -176,14 +176,14 @@ extension OutpostNode {
     func createAccount(_ body: RegisterBody, completion: @escaping (Result<SignedIn, any Error>) -> Void) throws {
         let email = Customer.normalizedEmail(body.email)
         try Self.validateRegistration(body, email: email)
-        guard accountId(email: email) == nil else { throw HTTPError(.emailTaken, detail: "\(email) has an account; sign in") }
+        // A taken email costs the same hash as a new one and is not named in the answer: timing
+        // and wording say no more than the refusal itself (rate limits bound how often it is asked).
+        let taken = HTTPError(.emailTaken, detail: "this email cannot be registered; sign in, or ask for a password reset")
         let password = body.password, cost = passwordCost
         loop.queueWork({ PasswordHash.make(password, cost: cost).encoded }, completion: { [unowned self] result in
             guard case .success(let hash) = result else { return completion(.failure(HTTPError(.internalError, detail: "the password could not be hashed"))) }
-            // Checked again: another registration may have taken the email while this hashed.
-            guard accountId(email: email) == nil, registering.insert(email).inserted else {
-                return completion(.failure(HTTPError(.emailTaken, detail: "\(email) has an account; sign in")))
-            }
+            // Checked after the hash: another registration may have taken the email meanwhile.
+            guard accountId(email: email) == nil, registering.insert(email).inserted else { return completion(.failure(taken)) }
             let at = replica.tick(wallMs: WallClock.nowMs())
             let customer = Customer(id: "c-" + edgeStamp(at),
                                     email: email, name: body.name?.trimmingWhitespace(), phone: body.phone?.trimmingWhitespace(),

@@ -39,8 +39,49 @@ extension OutpostNode {
         var view = view
         // Mustache counts an empty string as something to show.
         if (view["message"] as? String)?.isEmpty == true { view["message"] = nil }
+        let (token, isNew) = Self.formToken(request)
+        view["csrf"] = token
         let body = Storefront.render(template, layoutView(locale: shopperLocale(request), query: "", current: nil).merging(view) { $1 })
-        return Response(status: status, contentType: Storefront.htmlContentType, headers: HTTPHeaders([("Cache-Control", "no-store")]), body: body)
+        var headers = HTTPHeaders([("Cache-Control", "no-store")])
+        if isNew { headers.add("Set-Cookie", "\(Self.formTokenCookie)=\(token); Path=/; HttpOnly; SameSite=Lax") }
+        return Response(status: status, contentType: Storefront.htmlContentType, headers: headers, body: body)
+    }
+
+    /// The browser's form token (signed double submit, without a secret: a page from another
+    /// site can neither read this site's cookie nor set it): the cookie's, or a new one.
+    static let formTokenCookie = "outpost_form"
+
+    static func formToken(_ request: Request) -> (token: String, isNew: Bool) {
+        if let token = request.cookie(formTokenCookie), token.utf8.count == 32, token.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) {
+            return (token, false)
+        }
+        return (Hex.encode(SecureRandom.bytes(16)), true)
+    }
+
+    /// Why a browser form's post is refused, or nil: it must come from this site's pages
+    /// (`Origin`, else `Referer`, names the host it was sent to) and, for the forms of a
+    /// shopper's own pages, carry the token its page was given. A login form auto-posted by a
+    /// page elsewhere fails both.
+    static func formRefusal(_ request: Request, _ protection: FormProtection) -> Problem? {
+        guard protection != .none else { return nil }
+        let source = request.headers["origin"] ?? request.headers["referer"]
+        guard let host = request.headers["host"]?.lowercased(), let source, Self.authority(of: source) == host else {
+            return Problem(.forbidden, detail: "this form was not sent from this shop's pages")
+        }
+        guard protection == .sameOriginWithToken else { return nil }
+        guard let cookie = request.cookie(formTokenCookie), let field = request.formValue("csrf"), !field.isEmpty,
+              constantTimeEquals(Array(cookie.utf8), Array(field.utf8)) else {
+            return Problem(.forbidden, detail: "this form is out of date or was not made by this shop; reload the page and send it again")
+        }
+        return nil
+    }
+
+    /// "http://127.0.0.1:7102/cart" -> "127.0.0.1:7102"; nil for anything else (`null` included).
+    private static func authority(of url: String) -> String? {
+        guard let scheme = url.range(of: "://") else { return nil }
+        let rest = url[scheme.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        return authority.isEmpty ? nil : authority.lowercased()
     }
 
     /// Only this site's paths, so a sign-in link cannot send the shopper elsewhere: printable
@@ -68,7 +109,7 @@ extension OutpostNode {
             cartPage(request, message: request.queryValue("message"))
         }
 
-        router.add("POST", "/cart/add", bodyBytesMax: 4096, doc: doc("storefrontAddToCart", "Add a SKU to the cart (a guest gets a cart cookie).", status: 303)) { [unowned self] request, responder in
+        router.add("POST", "/cart/add", bodyBytesMax: 4096, formProtection: .sameOrigin, doc: doc("storefrontAddToCart", "Add a SKU to the cart (a guest gets a cart cookie).", status: 303)) { [unowned self] request, responder in
             if renewSession(request, responder) { return }
             let sku = request.formValue("sku") ?? "", quantity = Int64(request.formValue("quantity") ?? "") ?? 0
             let existing = pageCartId(request)
@@ -78,7 +119,7 @@ extension OutpostNode {
             setLine(id, sku: sku, quantity: already + quantity, request: request, cookies: cookies, responder: responder)
         }
 
-        router.add("POST", "/cart/lines", bodyBytesMax: 4096, doc: doc("storefrontChangeCartLine", "Change a line's quantity; 0 removes it.", status: 303)) { [unowned self] request, responder in
+        router.add("POST", "/cart/lines", bodyBytesMax: 4096, formProtection: .sameOriginWithToken, doc: doc("storefrontChangeCartLine", "Change a line's quantity; 0 removes it.", status: 303)) { [unowned self] request, responder in
             if renewSession(request, responder) { return }
             guard let id = pageCartId(request) else { return responder.send(Self.redirect("/cart")) }
             let sku = request.formValue("sku") ?? "", quantity = Int64(request.formValue("quantity") ?? "") ?? -1
@@ -90,13 +131,13 @@ extension OutpostNode {
             setLine(id, sku: sku, quantity: quantity, request: request, cookies: [], responder: responder)
         }
 
-        router.add("POST", "/cart/accept-prices", bodyBytesMax: 1024, doc: doc("storefrontAcceptPrices", "Take today's prices for the lines whose price changed.", status: 303)) { [unowned self] request, responder in
+        router.add("POST", "/cart/accept-prices", bodyBytesMax: 1024, formProtection: .sameOriginWithToken, doc: doc("storefrontAcceptPrices", "Take today's prices for the lines whose price changed.", status: 303)) { [unowned self] request, responder in
             if renewSession(request, responder) { return }
             guard let id = pageCartId(request) else { return responder.send(Self.redirect("/cart")) }
             acceptPrices(id) { _ in responder.send(Self.redirect("/cart")) }
         }
 
-        router.add("POST", "/cart/discount-code", bodyBytesMax: 1024, doc: doc("storefrontApplyDiscountCode", "Apply a discount code to the cart.", status: 303)) { [unowned self] request, responder in
+        router.add("POST", "/cart/discount-code", bodyBytesMax: 1024, formProtection: .sameOriginWithToken, doc: doc("storefrontApplyDiscountCode", "Apply a discount code to the cart.", status: 303)) { [unowned self] request, responder in
             if renewSession(request, responder) { return }
             guard let id = pageCartId(request) else { return responder.send(Self.redirect("/cart")) }
             do {
@@ -112,7 +153,7 @@ extension OutpostNode {
             }
         }
 
-        router.add("POST", "/cart/discount-code/remove", bodyBytesMax: 1024, doc: doc("storefrontRemoveDiscountCode", "Remove the cart's discount code.", status: 303)) { [unowned self] request, responder in
+        router.add("POST", "/cart/discount-code/remove", bodyBytesMax: 1024, formProtection: .sameOriginWithToken, doc: doc("storefrontRemoveDiscountCode", "Remove the cart's discount code.", status: 303)) { [unowned self] request, responder in
             if renewSession(request, responder) { return }
             guard let id = pageCartId(request) else { return responder.send(Self.redirect("/cart")) }
             setCartCode(id, nil) { _ in responder.send(Self.redirect("/cart")) }
@@ -123,7 +164,7 @@ extension OutpostNode {
             return checkoutPage(request, cartId: id, message: nil, status: 200, filled: [:])
         }
 
-        router.add("POST", "/checkout", bodyBytesMax: 16_384, doc: doc("storefrontPlaceOrder", "Place the order; on to its page, or back with what went wrong.", status: 303)) { [unowned self] request, responder in
+        router.add("POST", "/checkout", bodyBytesMax: 16_384, formProtection: .sameOriginWithToken, doc: doc("storefrontPlaceOrder", "Place the order; on to its page, or back with what went wrong.", status: 303)) { [unowned self] request, responder in
             if renewSession(request, responder) { return }
             guard let id = pageCartId(request), let owner = CartOwner(cartId: id) else { return responder.send(Self.redirect("/cart")) }
             var fields: [String: LooseJSON] = [:]
@@ -217,7 +258,7 @@ extension OutpostNode {
             return page("order", request, view)
         }
 
-        router.add("POST", "/orders/{id}/returns", bodyBytesMax: 8192, doc: doc("storefrontRequestReturn", "Ask to return units of a shipped order (its customer, or a guest with the order's link).", status: 303)) { [unowned self] request, responder in
+        router.add("POST", "/orders/{id}/returns", bodyBytesMax: 8192, formProtection: .sameOriginWithToken, doc: doc("storefrontRequestReturn", "Ask to return units of a shipped order (its customer, or a guest with the order's link).", status: 303)) { [unowned self] request, responder in
             if renewSession(request, responder) { return }
             guard let id = request.parameter("id"), let state = orderState(id), let placed = state.placed else { return responder.send(Self.redirect("/account")) }
             let token = request.formValue("token")
@@ -264,7 +305,7 @@ extension OutpostNode {
             signInPage(request, signUp: true, message: nil, status: 200, email: "")
         }
 
-        router.add("POST", "/sign-in", bodyBytesMax: 4096, rateClass: .credentials, doc: doc("storefrontSignInSubmit", "Sign in; a guest cart joins the customer's.", status: 303)) { [unowned self] request, responder in
+        router.add("POST", "/sign-in", bodyBytesMax: 4096, rateClass: .credentials, formProtection: .sameOriginWithToken, doc: doc("storefrontSignInSubmit", "Sign in; a guest cart joins the customer's.", status: 303)) { [unowned self] request, responder in
             let email = request.formValue("email") ?? "", next = Self.localPath(request.formValue("next"))
             let guestCart = request.cookie(Self.cartCookie)
             do {
@@ -284,7 +325,7 @@ extension OutpostNode {
             }
         }
 
-        router.add("POST", "/sign-up", bodyBytesMax: 4096, rateClass: .credentials, doc: doc("storefrontSignUpSubmit", "Make an account and sign in; a guest cart comes along.", status: 303)) { [unowned self] request, responder in
+        router.add("POST", "/sign-up", bodyBytesMax: 4096, rateClass: .credentials, formProtection: .sameOriginWithToken, doc: doc("storefrontSignUpSubmit", "Make an account and sign in; a guest cart comes along.", status: 303)) { [unowned self] request, responder in
             let email = request.formValue("email") ?? "", next = Self.localPath(request.formValue("next"))
             let name = request.formValue("name").flatMap { $0.trimmingWhitespace().isEmpty ? nil : $0 }
             let body = RegisterBody(email: email, password: request.formValue("password") ?? "", name: name, phone: nil, cartId: request.cookie(Self.cartCookie))
@@ -297,7 +338,7 @@ extension OutpostNode {
             }
         }
 
-        router.add("POST", "/sign-out", bodyBytesMax: 1024, doc: doc("storefrontSignOut", "Sign out: the session ends on every node, this browser forgets it.", status: 303)) { [unowned self] request, responder in
+        router.add("POST", "/sign-out", bodyBytesMax: 1024, formProtection: .sameOriginWithToken, doc: doc("storefrontSignOut", "Sign out: the session ends on every node, this browser forgets it.", status: 303)) { [unowned self] request, responder in
             let forget = Self.redirect("/", cookies: [Self.cookie(Self.sessionCookie, "", maxAge: 0), Self.cookie(Self.refreshCookie, "", maxAge: 0)])
             guard let presented = request.cookie(Self.refreshCookie) else { return responder.send(forget) }
             signOut(presented) { _ in responder.send(forget) }

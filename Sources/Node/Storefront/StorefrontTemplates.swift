@@ -187,7 +187,7 @@ enum StorefrontTemplates {
         <h1>Your cart</h1>
         {{#message}}<p class="notice error" role="alert">{{message}}</p>{{/message}}
         {{^empty(lines)}}
-        {{#priceChanges}}<form class="prices" method="post" action="/cart/accept-prices"><p class="notice" role="status">Some prices changed since you added them. <button type="submit">Accept the new prices</button></p></form>{{/priceChanges}}
+        {{#priceChanges}}<form class="prices" method="post" action="/cart/accept-prices"><input type="hidden" name="csrf" value="{{csrf}}"><p class="notice" role="status">Some prices changed since you added them. <button type="submit">Accept the new prices</button></p></form>{{/priceChanges}}
         <table class="lines">
           <thead><tr><th scope="col">Item</th><th scope="col">Price</th><th scope="col">Quantity</th><th scope="col">Amount</th></tr></thead>
           <tbody>
@@ -196,13 +196,13 @@ enum StorefrontTemplates {
             <th scope="row"><a href="{{href}}">{{name}}</a><br><span class="sku">SKU {{sku}}</span></th>
             <td>{{price}}{{#changed}}<br><span class="changed">now {{priceNow}}</span>{{/changed}}</td>
             <td>
-              <form method="post" action="/cart/lines" class="quantity">
+              <form method="post" action="/cart/lines" class="quantity"><input type="hidden" name="csrf" value="{{csrf}}">
                 <input type="hidden" name="sku" value="{{sku}}">
                 <label class="visually-hidden" for="q-{{sku}}">Quantity of {{name}}</label>
                 <input id="q-{{sku}}" name="quantity" type="number" value="{{quantity}}" min="0" max="999">
                 <button type="submit">Update</button>
               </form>
-              <form method="post" action="/cart/lines" class="remove"><input type="hidden" name="sku" value="{{sku}}"><input type="hidden" name="quantity" value="0"><button type="submit">Remove</button></form>
+              <form method="post" action="/cart/lines" class="remove"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="sku" value="{{sku}}"><input type="hidden" name="quantity" value="0"><button type="submit">Remove</button></form>
             </td>
             <td>{{amount}}</td>
           </tr>
@@ -211,13 +211,13 @@ enum StorefrontTemplates {
         </table>
         <p class="subtotal">Subtotal <strong>{{subtotal}}</strong></p>
         {{#discounts}}<p class="discount">{{name}}{{#code}} ({{code}}){{/code}} <span>−{{amount}}</span></p>{{/discounts}}
-        <form class="discount-code" method="post" action="/cart/discount-code">
+        <form class="discount-code" method="post" action="/cart/discount-code"><input type="hidden" name="csrf" value="{{csrf}}">
           <label for="code">Discount code</label><input id="code" name="code" value="{{code}}" autocomplete="off" maxlength="32">
           <button type="submit">Apply</button>
         </form>
         {{#code}}
         {{#codeReason}}<p class="notice" role="status">The code {{code}} does not apply: {{codeReason}}.</p>{{/codeReason}}
-        <form class="remove-code" method="post" action="/cart/discount-code/remove"><button type="submit">Remove code {{code}}</button></form>
+        <form class="remove-code" method="post" action="/cart/discount-code/remove"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Remove code {{code}}</button></form>
         {{/code}}
         {{#total}}<p class="total">Estimated total <strong>{{total}}</strong> (shipping {{shipping}})</p>{{/total}}
         <p><a class="button" href="/checkout">Check out</a></p>
@@ -234,7 +234,7 @@ enum StorefrontTemplates {
         <h1>Checkout</h1>
         {{#message}}<p class="notice error" role="alert">{{message}}</p>{{/message}}
         <div class="checkout">
-        <form class="checkout-form" method="post" action="/checkout">
+        <form class="checkout-form" method="post" action="/checkout"><input type="hidden" name="csrf" value="{{csrf}}">
           <input type="hidden" name="key" value="{{key}}">
           {{#guest}}
           <fieldset><legend>Contact</legend>
@@ -296,7 +296,7 @@ enum StorefrontTemplates {
           {{#message}}<p class="notice" role="status">{{message}}</p>{{/message}}
           {{#returns}}<p class="return">Return of {{items}} asked {{at}}: <strong class="return-status">{{status}}</strong>{{#refunded}}, {{refunded}} refunded{{/refunded}}{{#rejection}} ({{rejection}}){{/rejection}}</p>{{/returns}}
           {{#returnForm}}
-          <form class="return-form" method="post" action="{{action}}">
+          <form class="return-form" method="post" action="{{action}}"><input type="hidden" name="csrf" value="{{csrf}}">
             <h2>Return items</h2>
             <input type="hidden" name="token" value="{{token}}">
             {{#lines}}<p><label>{{name}} <select name="quantity.{{field}}">{{#options}}<option>{{n}}</option>{{/options}}</select></label>
@@ -322,7 +322,7 @@ enum StorefrontTemplates {
         <h2>Addresses</h2>
         {{^empty(addresses)}}<ul class="addresses">{{#addresses}}<li><address>{{#name}}{{name}}<br>{{/name}}{{line1}}<br>{{postalCode}} {{city}}, {{country}}</address></li>{{/addresses}}</ul>{{/empty(addresses)}}
         {{#empty(addresses)}}<p>No saved addresses.</p>{{/empty(addresses)}}
-        <form method="post" action="/sign-out"><button type="submit">Sign out</button></form>
+        <form method="post" action="/sign-out"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Sign out</button></form>
         {{/content}}
         {{/layout}}
         """
@@ -334,7 +334,7 @@ enum StorefrontTemplates {
         <section class="signin">
           <h1>{{heading}}</h1>
           {{#message}}<p class="notice error" role="alert">{{message}}</p>{{/message}}
-          <form method="post" action="{{action}}">
+          <form method="post" action="{{action}}"><input type="hidden" name="csrf" value="{{csrf}}">
             <input type="hidden" name="next" value="{{next}}">
             {{#signUp}}<label for="name">Name</label><input id="name" name="name" autocomplete="name">{{/signUp}}
             <label for="email">Email</label><input id="email" name="email" type="email" value="{{email}}" required autocomplete="email">

@@ -36,6 +36,11 @@ final class SyncService {
     private(set) var listenAddress: SocketAddress?
     /// Incoming connections closed before their handshake for want of room (metrics).
     private(set) var connectionsRefused = 0
+    /// Closes of links that never identified, logged this minute and held back past the bound.
+    static let unidentifiedClosesLoggedPerMinute = 20
+    private var unidentifiedLogMinuteMs: Int64 = 0
+    private var unidentifiedClosesLogged = 0
+    private var unidentifiedClosesSuppressed = 0
     private var listener: TCPListener?
     private var timer: LoopTimer?
     private(set) var links: [SyncLink] = []
@@ -206,8 +211,23 @@ final class SyncService {
     /// closed in favour of another link, or a link from an unidentified client, is just logged.
     func linkClosing(_ link: SyncLink, reason: String) {
         guard let id = link.peerNodeId, peers[id]?.link === link else {
-            // A client that never said who it is: anyone can cause these, so they stay at debug.
-            logger.debug("sync: link closed", metadata: ["reason": "\(reason)", "remote": "\(link.remoteHost)"])
+            // A client that never said who it is: anyone can cause these, so at most
+            // `unidentifiedClosesLoggedPerMinute` are logged a minute, and the rest counted.
+            let now = WallClock.nowMs()
+            if now - unidentifiedLogMinuteMs >= 60_000 {
+                if unidentifiedClosesSuppressed > 0 {
+                    logger.warning("sync: more links from unidentified clients closed", metadata: ["count": "\(unidentifiedClosesSuppressed)"])
+                }
+                unidentifiedLogMinuteMs = now
+                unidentifiedClosesLogged = 0
+                unidentifiedClosesSuppressed = 0
+            }
+            guard unidentifiedClosesLogged < Self.unidentifiedClosesLoggedPerMinute else {
+                unidentifiedClosesSuppressed += 1
+                return
+            }
+            unidentifiedClosesLogged += 1
+            logger.info("sync: link closed", metadata: ["reason": "\(reason)", "remote": "\(link.remoteHost)"])
             return
         }
         peers[id]?.bytesSent += link.bytesSent
