@@ -150,9 +150,15 @@ public enum OpenAPIDocument {
             if !content.isEmpty { body.append(JSONMember("content", .object(content))) }
             return JSONMember(String(reply.status), .object(body))
         }
+        // A page's errors are pages too (a browser shows them); the HTTP layer's own refusals
+        // (413, 429, ...) are problem details everywhere.
+        var errorContent = [JSONMember(Response.problemContentType, ["schema": problemSchemaRef])]
+        if let page = replies.compactMap(\.contentType).first(where: { $0.hasPrefix("text/html") }) {
+            errorContent.append(JSONMember(page, ["schema": ["type": "string"]]))
+        }
         responseMembers.append(JSONMember("default", [
-            "description": "An error, as problem details.",
-            "content": [Response.problemContentType: ["schema": problemSchemaRef]],
+            "description": .string(errorContent.count > 1 ? "An error: a page, or problem details." : "An error, as problem details."),
+            "content": .object(errorContent),
         ]))
         members.append(JSONMember("responses", .object(responseMembers)))
         switch route.access {
