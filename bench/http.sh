@@ -21,7 +21,8 @@ work=$(mktemp -d /tmp/outpost-bench-XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 
 # noded, access log on (stderr to a file), the rate limiter on with room for wrk's one address.
-printf '[rate_limits]\nstandard_per_5min = 100000000\n' >"$work/noded.toml"
+# (and the 1,000-connection memory figure needs more than one address's default 256).
+printf '[http]\nconnections_per_address_max = 100000\n[rate_limits]\nstandard_per_5min = 100000000\n' >"$work/noded.toml"
 taskset -c 0 .build/release/noded --config "$work/noded.toml" --data-dir "$work/data" --listen 127.0.0.1:0 2>"$work/noded.log" &
 noded_pid=$!
 for _ in $(seq 200); do [[ -s $work/data/node.address ]] && break; sleep 0.05; done

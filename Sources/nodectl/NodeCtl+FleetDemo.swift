@@ -125,7 +125,8 @@ extension NodeCtl.Fleet {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: noded)
                 process.arguments = ["--config", data + "/noded.toml"]
-                _ = FileManager.default.createFile(atPath: data + "/noded.log", contents: nil)
+                // The log names customers' ids and tokens' subjects: the node's own, like its data.
+                _ = FileManager.default.createFile(atPath: data + "/noded.log", contents: nil, attributes: [.posixPermissions: 0o600])
                 process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: data + "/noded.log"))
                 process.standardOutput = FileHandle.nullDevice
                 do { try process.run() } catch {
