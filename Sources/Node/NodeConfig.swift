@@ -110,8 +110,10 @@ public struct NodeConfig: Sendable, Equatable {
         public var searchPerMinute: Int64 = 240
         /// Sign-in, registration, password changes and resets, erasure: a password hash each.
         public var credentialsPerMinute: Int64 = 10
-        /// The same routes, for the whole node: what its thread pool can hash.
-        public var credentialsTotalPerSecond: Int64 = 20
+        /// The same routes, for the whole node: about what two cores hash at the default cost
+        /// (0.4 s each). More would only queue: a real sign-in waited 5-6 s behind a flood of
+        /// registrations; past this it is told to retry in a second instead.
+        public var credentialsTotalPerSecond: Int64 = 5
         public init() {}
     }
 

@@ -8,7 +8,7 @@ final class CustomerAuthTests: XCTestCase {
     private func start() throws -> NodeProcess {
         // A low password cost keeps the test quick; production uses 15 (README). The rate limit on
         // password routes (10 a minute per address) is raised: these tests are about the rest.
-        try NodeProcess.start(config: "[node]\nid = \"shop\"\nregion = \"eu\"\n[auth]\npassword_cost = 10\n[rate_limits]\ncredentials_per_minute = 1000\n")
+        try NodeProcess.start(config: "[node]\nid = \"shop\"\nregion = \"eu\"\n[auth]\npassword_cost = 10\n[rate_limits]\ncredentials_per_minute = 1000\ncredentials_total_per_second = 1000\n")
     }
 
     private func post(_ node: NodeProcess, _ path: String, _ body: String, token: String? = nil) throws -> (status: Int, json: [String: Any], headers: HTTPHeaders) {
