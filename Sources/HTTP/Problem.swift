@@ -1,3 +1,5 @@
+import Platform
+
 /// A kind of problem, with a stable `type` URI that clients may branch on (RFC 9457).
 ///
 /// Slugs are part of the API: never rename one; add a new type instead.
@@ -90,7 +92,13 @@ public struct Problem: Sendable {
 
     public var status: Int { type.status }
 
+    /// The members RFC 9457 defines (and our `request_id`): an extension may not reuse one.
+    static let standardMembers: Set<String> = ["type", "title", "status", "detail", "instance", "request_id"]
+
     public func encoded() -> [UInt8] {
+        // `status` is the HTTP status (RFC 9457 §3.1.2): an order's status, say, goes in its own
+        // member. Naming an extension after a standard member is a bug.
+        precondition(extensions.allSatisfy { !Self.standardMembers.contains($0.0) }, "an extension named like a standard member: \(extensions.map(\.0))")
         var members: [(String, JSONValue)] = [
             ("type", .string(type.uri)), ("title", .string(type.title)), ("status", .int(Int64(type.status))),
         ]
@@ -99,6 +107,22 @@ public struct Problem: Sendable {
         if let requestId { members.append(("request_id", .string(requestId))) }
         members.append(contentsOf: extensions)
         return JSONValue.object(members.map { JSONMember($0.0, $0.1) }).encoded()
+    }
+}
+
+extension Problem {
+    /// A stored problem's body with this request's `instance` and `request_id` added (a
+    /// checkout's answer is kept for its Idempotency-Key and replayed to later requests, each
+    /// with its own id). A body that is not a JSON object is returned as it is.
+    public static func body(_ body: [UInt8], instance: String, requestId: String) -> [UInt8] {
+        guard body.first == UInt8(ascii: "{"), body.last == UInt8(ascii: "}") else { return body }
+        var out = Array(body.dropLast())
+        out.append(contentsOf: #","instance":"#.utf8)
+        JSONText.appendString(instance, to: &out)
+        out.append(contentsOf: #","request_id":"#.utf8)
+        JSONText.appendString(requestId, to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 }
 

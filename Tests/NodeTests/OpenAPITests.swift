@@ -1,4 +1,4 @@
-import HTTP
+@testable import HTTP
 import Logging
 @testable import Node
 import NodeTesting
@@ -39,5 +39,25 @@ final class ProblemDocsTests: XCTestCase {
         for type in OutpostNode.problemCatalog {
             XCTAssertTrue(doc.contains("| `\(type.uri)` | \(type.status) |"), "docs/problems.md lacks \(type.uri) (\(type.status))")
         }
+    }
+
+    /// Every problem type the node answers with has its status's reason phrase on the status
+    /// line (402 once read "Status 402"), and its body keeps `status` for the HTTP code.
+    func testEveryProblemTypeHasAReasonPhraseAndItsHTTPStatusInItsBody() throws {
+        for type in OutpostNode.problemCatalog {
+            let line = String(decoding: HTTPConnection.statusLine(type.status), as: UTF8.self)
+            XCTAssertFalse(line.contains("Status"), "\(type.slug): \(line)")
+            var problem = Problem(type, detail: "d", instance: "/x")
+            problem.requestId = "r-1"
+            let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(problem.encoded())) as? [String: Any])
+            XCTAssertEqual(json["status"] as? Int, type.status, type.slug)
+            XCTAssertEqual(json["type"] as? String, type.uri)
+            XCTAssertEqual(json["instance"] as? String, "/x")
+            XCTAssertEqual(json["request_id"] as? String, "r-1")
+        }
+        let stored = Problem(.paymentDeclined, detail: "declined").encoded()
+        let replayed = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(Problem.body(stored, instance: "/api/v1/carts/c/checkout", requestId: "r-2"))) as? [String: Any])
+        XCTAssertEqual(replayed["instance"] as? String, "/api/v1/carts/c/checkout")
+        XCTAssertEqual(replayed["request_id"] as? String, "r-2")
     }
 }

@@ -90,8 +90,9 @@ extension OutpostNode {
         try placeOrder(cart: cartId, owner: owner, key: key, requestHash: Hex.encode(SHA256.hash(request.body)), body: body) { result in
             switch result {
             case .success(let answer):
+                let body = answer.status >= 400 ? Problem.body(answer.body, instance: request.path, requestId: request.requestId) : answer.body
                 var response = Response(status: answer.status, contentType: answer.status >= 400 ? Response.problemContentType : Response.jsonContentType,
-                                        body: answer.body)
+                                        body: body)
                 if answer.replayed { response.headers = HTTPHeaders([("Idempotent-Replayed", "true")]) }
                 responder.send(response)
             case .failure(let error):

@@ -136,7 +136,7 @@ extension OutpostNode {
         guard let placed = state.placed else { return completion(HTTPError(.notFound, detail: "no order \(orderId)")) }
         guard state.allows(event.kind) else {
             var error = HTTPError(.orderTransition, detail: "a \(state.status.rawValue.replacingOccurrences(of: "_", with: " ")) order cannot be \(event.kind.rawValue)")
-            error.problem.extensions = [("status", .string(state.status.rawValue))]
+            error.problem.extensions = [("order_status", .string(state.status.rawValue))]
             return completion(error)
         }
         let me = identity.nodeId, paymentId = placed.payment ?? ""

@@ -239,7 +239,7 @@ extension OutpostNode {
                 let staff = isStaff(request)
                 guard state.allows(.returnRequested) else {
                     var error = HTTPError(.orderTransition, detail: "only shipped units can be returned; the order is \(state.status.rawValue.replacingOccurrences(of: "_", with: " "))")
-                    error.problem.extensions = [("status", .string(state.status.rawValue))]
+                    error.problem.extensions = [("order_status", .string(state.status.rawValue))]
                     throw error
                 }
                 let items = try returnItems(try Self.jsonObject(request), state: state, staff: staff)
