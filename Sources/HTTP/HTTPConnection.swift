@@ -182,7 +182,12 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
         bodyLimit = server.limits.bodyBytesMax
         if case .found(let route, _) = match, let max = route.bodyBytesMax { bodyLimit = max }
         if let length = head.contentLength, length > UInt64(bodyLimit) {
-            answerEarly(.bodyTooLarge, detail: "the body is \(length) bytes; this route takes at most \(bodyLimit)")
+            // A route that takes no body is asked the wrong thing, not too much of it.
+            if bodyLimit == 0 {
+                answerEarly(.unsupportedMediaType, detail: "this route takes no body")
+            } else {
+                answerEarly(.bodyTooLarge, detail: "the body is \(length) bytes; this route takes at most \(bodyLimit)")
+            }
             return .abort
         }
         // Credentials are checked now, before a byte of the body is read: a stranger's upload
@@ -244,7 +249,11 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
         let received = spool?.bytesWritten ?? body.count
         guard received + bytes.count <= bodyLimit else {
             discardSpool()
-            answerEarly(.bodyTooLarge, detail: "the body exceeds \(bodyLimit) bytes")
+            if bodyLimit == 0 {
+                answerEarly(.unsupportedMediaType, detail: "this route takes no body")
+            } else {
+                answerEarly(.bodyTooLarge, detail: "the body exceeds \(bodyLimit) bytes")
+            }
             return false
         }
         guard let spool else {

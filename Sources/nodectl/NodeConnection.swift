@@ -85,9 +85,17 @@ struct NodeConnection: ParsableArguments {
     func admin(_ method: String, _ path: String, json body: [UInt8]? = nil) throws -> ClientResponse {
         let response = try send(method, path, body: body, contentType: body == nil ? nil : "application/json")
         guard (200..<300).contains(response.status) else {
-            throw CLIFailure(Self.describe(response, url: node ?? "the node"))
+            throw CLIFailure(Self.describe(response, url: address))
         }
         return response
+    }
+
+    /// The node's address as the operator knows it: --node, or what its data directory says.
+    var address: String {
+        if let node { return node }
+        if let dataDir, let written = try? Files.readString(dataDir + "/" + NodeIdentity.addressFile).trimmingCharacters(in: .whitespacesAndNewlines),
+           !written.isEmpty { return written }
+        return "in " + (dataDir ?? "?")
     }
 
     /// Sends an admin request and returns whatever the node answered.

@@ -108,7 +108,7 @@ func send(_ items: [ImportItem], connection: NodeConnection, source: String, rep
     }
     guard response.status == 422, let problem = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
           let errors = problem["errors"] as? [[String: Any]] else {
-        throw CLIFailure(NodeConnection.describe(response, url: "the node"))
+        throw CLIFailure(NodeConnection.describe(response, url: connection.address))
     }
     for error in errors {
         let index = (error["line"] as? Int ?? 1) - 1  // the node's line: the product's position in what was sent

@@ -150,7 +150,7 @@ extension NodeCtl.Ledger {
                 }
                 let path = "/admin/v1/ledger/reconcile" + query([("from", from.text), ("to", to.text)])
                 let response = try connection.send("POST", path, body: body ?? [], contentType: body == nil ? nil : "text/csv", timeoutMs: 60_000)
-                guard (200..<300).contains(response.status) else { throw CLIFailure(NodeConnection.describe(response, url: connection.node ?? "the node")) }
+                guard (200..<300).contains(response.status) else { throw CLIFailure(NodeConnection.describe(response, url: connection.address)) }
                 let report = try jsonObject(response)
                 clean = report["clean"] as? Bool ?? false
                 if json { return printJSON(report) }

@@ -176,6 +176,7 @@ final class CustomerAuthTests: XCTestCase {
         let unknown = try runExecutable("nodectl", ["customers", "reset-token", "--email", "nobody@example.com", "--data-dir", node.dataDirectory])
         XCTAssertEqual(unknown.status, 1)
         XCTAssertTrue(unknown.stderr.contains("no account"), unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("the node at \(node.baseURL) answered 404"), "nodectl names the node it asked: \(unknown.stderr)")
         XCTAssertTrue(eventually { node.log.contains("password reset token issued") })
         XCTAssertFalse(node.log.contains(reset), "the token is never in the log")
         XCTAssertFalse(node.log.contains(String(reset.split(separator: ".").last ?? "")), "nor its secret")

@@ -184,11 +184,14 @@ final class ShoppingTests: XCTestCase {
         XCTAssertEqual((try shop.send("GET", "/api/v1/me/orders", token: bob.token).json["orders"] as? [Any])?.count, 0)
 
         XCTAssertEqual(try shop.send("POST", "/api/v1/orders/\(order)/cancel", token: bob.token).status, 403)
-        let cancelled = try shop.send("POST", "/api/v1/orders/\(order)/cancel", token: ann.token)
+        XCTAssertEqual(try shop.send("POST", "/api/v1/orders/\(order)/cancel", #"{"reason": 5}"#, token: ann.token).status, 422, "a reason is text")
+        let cancelled = try shop.send("POST", "/api/v1/orders/\(order)/cancel", #"{"reason": "ordered the wrong size"}"#, token: ann.token)
         XCTAssertEqual(cancelled.json["status"] as? String, "cancelled", cancelled.response.text)
         XCTAssertEqual((cancelled.json["payment"] as? [String: Any])?["status"] as? String, "voided")
         XCTAssertTrue(eventually { try shop.stock("CAP-1").available == 10 && shop.stock("HAT-1").available == 10 }, "the stock came back")
         XCTAssertEqual(try shop.send("POST", "/api/v1/orders/\(order)/cancel", token: ann.token).status, 409)
+        let noBody = try shop.send("POST", "/api/v1/carts", #"{"note": "x"}"#)
+        XCTAssertEqual(noBody.status, 415, "a route that takes no body says so, not that the body is too large: \(noBody.response.text)")
 
         // The wishlist keeps a price too.
         let wish = "wish-" + ann.id

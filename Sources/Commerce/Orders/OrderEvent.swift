@@ -84,6 +84,8 @@ public struct OrderEvent: Equatable, Sendable, Codable {
     public var tracking: String?
     // cancelled, refunded, return_rejected
     public var reason: String?
+    /// cancelled: what the customer or staff said, in their words (at most 500 characters).
+    public var note: String?
     /// fulfilled, shipped, delivered: the units this step covers (nil: every unit left);
     /// return_requested: the units asked back, each with its reason; return_received: each unit's disposition.
     public var items: [OrderItem]?
@@ -123,6 +125,7 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         }
         json.string("location", location)
         json.string("node", node)
+        json.string("note", note)
         json.string("number", number)
         json.string("payment", payment)
         json.string("reason", reason)
@@ -166,6 +169,7 @@ public struct OrderEvent: Equatable, Sendable, Codable {
             return PricedLine(sku: sku, productId: line.string("product_id") ?? "", name: line.string("name") ?? sku, quantity: quantity, unitPrice: unitPrice)
         }
         number = json.string("number")
+        note = json.string("note")
         payment = json.string("payment")
         reason = json.string("reason")
         redemption = json.string("redemption")

@@ -332,15 +332,25 @@ extension OutpostNode {
             return .json(["orders": .array(ids.compactMap { id in orderState(id).map { orderJSON(id, state: $0, payment: paymentState($0.placed?.payment), contact: .hidden) } })])
         }
 
-        router.add("POST", "/api/v1/orders/{id}/cancel", bodyBytesMax: 0, doc: RouteDoc(
+        router.add("POST", "/api/v1/orders/{id}/cancel", bodyBytesMax: 2048, doc: RouteDoc(
             operationId: "cancelOrder", summary: "Cancel an order before it ships: the authorization is voided and the stock returns.",
+            description: "No body, or {\"reason\": text of at most 500 characters} kept with the cancellation.",
             tags: ["orders"], parameters: [idParameter, .init("token", in: .query, description: "A guest order's token.")],
-            replies: [orderReply, problem(409, "Shipped, delivered, refunded or cancelled already (`status`).")])
+            requestBody: .init(0, "Optional: {reason}.", schema: ["type": "object", "properties": ["reason": ["type": "string", "maxLength": 500]]]),
+            replies: [orderReply, problem(409, "Shipped, delivered, refunded or cancelled already (`order_status`)."), problem(422, "The reason is not text of at most 500 characters.")])
         ) { [unowned self] request, responder in
             do {
                 let (id, _) = try authorizeOrder(request)
                 var cancel = OrderEvent(kind: .cancelled, atMs: WallClock.nowMs(), node: identity.nodeId)
                 cancel.reason = isStaff(request) ? "cancelled_by_staff" : "cancelled_by_customer"
+                if !request.body.isEmpty {
+                    var fields = InputFields(try Self.jsonObject(request), known: ["reason"], what: "cancellation")
+                    if let note = fields.text("reason") {
+                        if note.count > 500 || note.contains(where: { $0.isNewline && $0 != "\n" }) { fields.fail("reason", "must be text of at most 500 characters") }
+                        cancel.note = note.isEmpty ? nil : note
+                    }
+                    try fields.check()
+                }
                 record(cancel, on: id, completion: answerWithOrder(id, responder))
             } catch {
                 responder.fail(error)
