@@ -184,6 +184,9 @@ final class FulfilmentTests: XCTestCase {
         // Approved and received on the other store: one unit back on the shelf, one written off.
         XCTAssertTrue(eventually { (try other.send("GET", "/api/v1/orders/\(order)", token: other.node.adminToken).json["returns"] as? [Any])?.count == 1 })
         XCTAssertEqual(try admin(other, base + "/approve").status, 200)
+        let ghost = try admin(other, base + "/receive", #"{"items": [{"sku": "MUG-1", "quantity": 1, "disposition": "restock", "location": "ghost-loc"}, {"sku": "MUG-1", "quantity": 1, "disposition": "write_off"}]}"#)
+        XCTAssertEqual(ghost.status, 422, "a restock into a location that does not exist is refused, as a receipt is: \(ghost.response.text)")
+        XCTAssertTrue(ghost.response.text.contains("no location") && ghost.response.text.contains("ghost-loc"), ghost.response.text)
         let received = try admin(other, base + "/receive", #"{"items": [{"sku": "MUG-1", "quantity": 1, "disposition": "restock"}, {"sku": "MUG-1", "quantity": 1, "disposition": "write_off"}]}"#)
         XCTAssertEqual(received.status, 200, received.response.text)
         for node in [shop, other] {

@@ -34,8 +34,9 @@ extension OutpostNode {
     }
 
     /// A location stock may be booked at: a registered one, or this node's own (which exists
-    /// without registering, so a store sells from its first receipt).
-    private func stockLocation(_ id: String?, field: String) throws(HTTPError) -> String {
+    /// without registering, so a store sells from its first receipt). Every path that moves
+    /// stock (receipts, adjustments, transfers, restocked returns) checks it here.
+    func stockLocation(_ id: String?, field: String) throws(HTTPError) -> String {
         let id = id ?? myStockLocation
         guard id == myStockLocation || location(id) != nil else {
             throw HTTPError(.validation, detail: "\(field): no location \"\(id)\" (register it with PUT /admin/v1/locations/{id})")

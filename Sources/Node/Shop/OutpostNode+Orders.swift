@@ -436,8 +436,7 @@ extension OutpostNode {
                 }
                 if let location = body.location {
                     guard kind == .fulfilled || kind == .shipped else { throw HTTPError(.validation, detail: "location is for fulfilled and shipped") }
-                    guard ProductInput.isProductId(location) else { throw HTTPError(.validation, detail: "location must be a stock location's id") }
-                    event.location = location
+                    event.location = try stockLocation(location, field: "location")
                 }
                 if let items = body.items {
                     guard [.fulfilled, .shipped, .delivered].contains(kind) else { throw HTTPError(.validation, detail: "items are for fulfilled, shipped and delivered") }

@@ -128,7 +128,7 @@ extension OutpostNode {
             if disposition == .restock {
                 switch item["location"] {
                 case nil: location = myStockLocation
-                case .string(let id)? where ProductInput.isProductId(id): location = id
+                case .string(let id)?: location = try stockLocation(id, field: "items[\(index)].location")
                 default: throw HTTPError(.validation, detail: "items[\(index)].location must be a stock location's id")
                 }
             }
