@@ -184,6 +184,7 @@ extension NodeCtl.Ledger {
         @Option(name: .customLong("floor-limit"), help: "The most one offline card payment may be (minor units).") var floorLimit: Int64?
         @Option(name: .customLong("exposure-cap"), help: "The most the node's unsettled offline card payments may add up to (minor units).") var exposureCap: Int64?
         @Option(name: .customLong("deadline-hours"), help: "Hours the hub has to settle an offline payment (1 to 168, default 24).") var deadlineHours: Int64?
+        @Flag(name: .customLong("allow-unknown"), help: "Set it for a node the hub has not heard of yet (not yet enrolled).") var allowUnknown = false
 
         func validate() throws {
             if target == nil && (floorLimit != nil || exposureCap != nil || deadlineHours != nil) {
@@ -198,7 +199,7 @@ extension NodeCtl.Ledger {
                     var body: [String: Any] = ["floor_limit": floorLimit, "exposure_cap": exposureCap]
                     if let deadlineHours { body["deadline_hours"] = deadlineHours }
                     let data = try JSONSerialization.data(withJSONObject: body)
-                    try connection.admin("PUT", "/admin/v1/ledger/policies/\(target)", json: Array(data))
+                    try connection.admin("PUT", "/admin/v1/ledger/policies/\(target)" + (allowUnknown ? "?allow_unknown=true" : ""), json: Array(data))
                     print("Policy of \(target) set: floor limit \(floorLimit), exposure cap \(exposureCap), deadline \(deadlineHours ?? 24) h. It replicates to the node.")
                     return
                 }

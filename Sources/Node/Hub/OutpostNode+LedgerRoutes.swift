@@ -164,9 +164,11 @@ extension OutpostNode {
         router.add("PUT", "/admin/v1/ledger/policies/{node}", access: .roles(Self.ledgerRoles), bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "setOfflinePolicy", summary: "Set a node's offline card payment policy (`default`: every node without its own). Hub only.",
             description: "Body: {floor_limit, exposure_cap (minor units of the node's currency), deadline_hours? (1 to 168, default 24)}. It replicates to the node as configuration.",
-            tags: ["ledger"], parameters: [.init("node", in: .path, description: "A node id, or `default`.")],
+            tags: ["ledger"], parameters: [.init("node", in: .path, description: "A node id, or `default`."),
+                                           .init("allow_unknown", in: .query, description: "true: for a node this hub has not heard of yet (not yet enrolled).")],
             requestBody: .init(0, "The policy.", schema: ["type": "object", "required": ["floor_limit", "exposure_cap"]]),
-            replies: [.init(200, "The policy.", schema: ["type": "object"]), problem(409, "Not the hub."), problem(422, "A field is malformed.")])
+            replies: [.init(200, "The policy.", schema: ["type": "object"]), problem(404, "No such node known to the hub (see allow_unknown)."),
+                      problem(409, "Not the hub."), problem(422, "A field is malformed.")])
         ) { [unowned self] request, responder in
             do {
                 _ = try hubDesk()
@@ -174,6 +176,11 @@ extension OutpostNode {
                 guard node == "default" || NodeConfig.isValidName(node) else { throw HTTPError(.validation, detail: "node must be a node id or default") }
                 let policy: OfflinePaymentPolicy
                 do { policy = try OfflinePaymentPolicy.from(try Self.jsonObject(request)) } catch let failure as ValidationFailure { throw Self.validationError(failure) }
+                // A typo must not set a policy nobody has: a node is known once the hub has its
+                // changes or has it as a peer.
+                guard node == "default" || request.queryValue("allow_unknown") == "true" || knownNodes().contains(node) else {
+                    throw HTTPError(.notFound, detail: "no node \(node) is known to this hub (it has sent nothing and is not a peer); allow_unknown=true sets a policy for a node not yet enrolled")
+                }
                 let fields = policy.fields
                 commitCatalog(key: node == "default" ? OfflinePaymentPolicy.defaultKey : OfflinePaymentPolicy.key(node: node), fields: { fields }) { error in
                     if let error { return responder.fail(error) }

@@ -53,6 +53,15 @@ final class NodeReplica: ReplicaStore {
     }
 
     func scope(of collection: String) -> Scope? { memory.scope(of: collection) }
+
+    /// Every node whose changes this node holds (the origins of its collections), itself included.
+    ///
+    /// - Complexity: O(collections × origins).
+    var origins: Set<ReplicaID> {
+        var all: Set<ReplicaID> = [nodeId]
+        for collection in memory.collections.values { all.formUnion(collection.applied.counters.keys) }
+        return all
+    }
     func applied(of collection: String) -> VersionVector? { memory.applied(of: collection) }
 
     /// Offline payment policies (catalog `payment-policy:` keys) and settlements (`settled`

@@ -13,6 +13,11 @@ extension OutpostNode {
     }
 
     /// The first link to a hub makes it this node's hub, remembered across restarts.
+    /// Nodes this one has heard of: the origins of what it holds, and its sync peers.
+    func knownNodes() -> Set<String> {
+        replica.origins.union(sync?.status(digests: false).map(\.nodeId) ?? [])
+    }
+
     func rememberHub(_ id: String) {
         guard knownHub != id else { return }
         knownHub = id
