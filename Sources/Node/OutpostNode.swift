@@ -54,6 +54,11 @@ public final class OutpostNode {
     /// True while the node takes traffic: database open and migrated, not draining.
     var isReady = false
     private var isStopping = false
+    /// Something the stop meant to write failed: the exit status says so.
+    private var stopFailed = false
+    /// Test-only: `OUTPOST_TEST_FAULT=fail-checkpoint-at-stop` makes the checkpoint at stop fail
+    /// as an I/O error would, so the stop's exit status can be tested.
+    let failsCheckpointAtStop = ProcessStats.environment("OUTPOST_TEST_FAULT") == "fail-checkpoint-at-stop"
     var nodeInfoCache: (uptimeSeconds: Int64, body: [UInt8]) = (-1, [])
     var openAPIBody: [UInt8] = []
     /// Signs this node's access tokens with its own key (and fleet certificate).
@@ -289,8 +294,10 @@ public final class OutpostNode {
         loop.run()
         loop.close()
         lock.release()
-        logger.info("stopped", metadata: ["node_id": "\(identity.nodeId)"])
-        return 0
+        // A stop that could not write what it meant to is not a clean stop: the supervisor (and
+        // whoever reads the exit status) should know. Nothing acknowledged is lost either way.
+        logger.info("stopped", metadata: ["node_id": "\(identity.nodeId)", "clean": "\(!stopFailed)"])
+        return stopFailed ? 1 : 0
     }
 
     /// The HTTPS context of the configured certificate and key (or the node's fleet certificate),
@@ -364,8 +371,17 @@ public final class OutpostNode {
         writer.close()
         writeBehindTimer?.close()
         // Not needed for durability (the op log has it all), but the next start replays less.
-        do { try replica.writeAllBehind() } catch { logger.error("writing replicated states at stop failed", metadata: ["error": "\(error)"]) }
-        do { try database.checkpoint() } catch { logger.error("checkpoint failed at stop", metadata: ["error": "\(error)"]) }
+        do { try replica.writeAllBehind() } catch {
+            stopFailed = true
+            logger.error("writing replicated states at stop failed", metadata: ["error": "\(error)"])
+        }
+        do {
+            if failsCheckpointAtStop { throw StorageError(.io, message: "disk I/O error (injected by OUTPOST_TEST_FAULT)") }
+            try database.checkpoint()
+        } catch {
+            stopFailed = true
+            logger.error("checkpoint failed at stop", metadata: ["error": "\(error)"])
+        }
         database.close()
         Files.remove(dataDirectory + "/" + NodeIdentity.addressFile)
         Files.remove(dataDirectory + "/" + NodeIdentity.syncAddressFile)

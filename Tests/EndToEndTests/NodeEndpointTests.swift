@@ -178,5 +178,16 @@ final class NodeEndpointTests: XCTestCase {
         XCTAssertTrue(node.baseURL.hasPrefix("http://[::1]:"), node.baseURL)
         XCTAssertEqual(try node.client().get("/healthz").status, 200)
     }
-}
 
+    /// A stop that could not write what it meant to (here a checkpoint failing as an I/O error
+    /// would) exits non-zero and says so; a clean stop exits 0.
+    func testAStopThatFailedToWriteExitsNonZero() throws {
+        let clean = try NodeProcess.start()
+        XCTAssertEqual(try clean.stop(), 0)
+        XCTAssertTrue(clean.log.contains(#""clean":"true""#), clean.log)
+        let failing = try NodeProcess.start(environment: ["OUTPOST_TEST_FAULT": "fail-checkpoint-at-stop"])
+        XCTAssertEqual(try failing.client().get("/healthz").status, 200)
+        XCTAssertEqual(try failing.stop(), 1, "SIGTERM after a failed checkpoint is not a clean exit")
+        XCTAssertTrue(failing.log.contains("checkpoint failed at stop") && failing.log.contains(#""clean":"false""#), failing.log)
+    }
+}
