@@ -95,6 +95,7 @@ final class TillDayTests: XCTestCase {
         XCTAssertEqual(returned.status, 201, returned.response.text)
         XCTAssertEqual(returned.json["total"] as? Int, 4_900)
         XCTAssertTrue((returned.json["text"] as? String ?? "").contains("REFUND"))
+        XCTAssertTrue((returned.json["text"] as? String ?? "").contains(number + "-R1"), returned.json["text"] as? String ?? "")
 
         // The hub goes away: a card sale is taken store-and-forward.
         XCTAssertEqual(try fleet.hub.stop(), 0)
@@ -159,5 +160,26 @@ final class TillDayTests: XCTestCase {
         XCTAssertEqual(revoked.status, 0, revoked.stderr)
         XCTAssertEqual(try till.send("GET", "/pos/v1/products?sku=LAMP-1", asDevice: true).status, 401)
         XCTAssertEqual(try till.send("PUT", "/pos/v1/sales/s7", #"{"lines": []}"#).status, 401)
+    }
+
+    /// Two returns on one receipt get two slip numbers (both were "<number>-R").
+    func testEachReturnOnAReceiptHasItsOwnSlipNumber() throws {
+        let fleet = try SettlementTests.Fleet.start()
+        let store = fleet.storeA
+        XCTAssertEqual(try SettlementTests.nodectl(store, ["pos", "staff", "alice", "--name", "Alice", "--role", "cashier", "--pin", "1234"]).status, 0)
+        var till = try Self.pair(store)
+        till.session = try XCTUnwrap(try till.send("POST", "/pos/v1/sessions", #"{"staff": "alice", "pin": "1234"}"#, asDevice: true).json["token"] as? String)
+        XCTAssertEqual(try till.send("POST", "/pos/v1/shifts", #"{"id": "shift-1", "float": 10000, "currency": "EUR"}"#).status, 201)
+        XCTAssertEqual(try till.send("PUT", "/pos/v1/sales/s1", #"{"lines": [{"sku": "LAMP-1", "quantity": 2}]}"#).status, 200)
+        let sale = try till.send("POST", "/pos/v1/sales/s1/complete", #"{"tenders": [{"kind": "cash", "tendered": 10000}]}"#)
+        let number = try XCTUnwrap(sale.json["number"] as? String)
+        var slips: [String] = []
+        for id in ["r1", "r2"] {
+            let returned = try till.send("POST", "/pos/v1/returns", #"{"id": "\#(id)", "receipt": "\#(number)", "items": [{"sku": "LAMP-1", "quantity": 1}]}"#)
+            XCTAssertEqual(returned.status, 201, returned.response.text)
+            slips += Self.lines(returned.json["text"] as? String ?? "").filter { $0.contains(number + "-R") }.map(String.init)
+        }
+        XCTAssertEqual(slips.count, 2, "\(slips)")
+        XCTAssertTrue(slips[0].contains(number + "-R1") && slips[1].contains(number + "-R2"), "\(slips)")
     }
 }

@@ -269,7 +269,13 @@ extension OutpostNode {
                 lines = r.lines.map { Receipt.Line(name: $0.name, sku: $0.sku, quantity: $0.quantity, unitPrice: $0.unitPrice) }
             }
             let exchangeCredit = exchange.map { [(name: "Exchange", amount: $0.lines.reduce(Int64(0)) { $0 + $1.amount })] } ?? []
-            var receipt = Receipt(header: [config.shopName] + config.pos.receiptHeader, number: r.number.map { $0 + "-R" } ?? "R-" + r.id,
+            // The n-th return on one receipt at this node is "<number>-R<n>": counted in this
+            // transaction (one writer), so no two slips share a number.
+            let slip = try r.number.map { number -> String in
+                let earlier = try database.queryOne("SELECT count(*) FROM pos_returns WHERE order_id = ?", [r.orderId ?? ""]) { $0.int(0) } ?? 0
+                return number + "-R\(earlier + 1)"
+            } ?? "R-" + r.id
+            var receipt = Receipt(header: [config.shopName] + config.pos.receiptHeader, number: slip,
                                   orderId: r.orderId ?? "", at: WallClock.iso8601(ms: nowMs), device: r.caller.device, cashier: r.caller.staff,
                                   currency: r.currency, lines: lines, discounts: exchangeCredit, subtotal: lines.reduce(0) { $0 + $1.amount }, tax: r.tax,
                                   taxIncluded: config.checkout.pricesIncludeTax, total: r.amount, rounding: cash > 0 ? (cash + card) - r.amount : 0,
