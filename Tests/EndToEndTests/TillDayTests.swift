@@ -182,4 +182,25 @@ final class TillDayTests: XCTestCase {
         XCTAssertEqual(slips.count, 2, "\(slips)")
         XCTAssertTrue(slips[0].contains(number + "-R1") && slips[1].contains(number + "-R2"), "\(slips)")
     }
+
+    /// A cash sale rounded up and its full cash return rounded the same way: the Z-report's
+    /// rounding nets to 0 (it showed 0.01: returns' rounding was left out).
+    func testASaleAndItsFullCashReturnRoundToNothingOnTheZReport() throws {
+        let shop = try Shop.start(extra: "[pos.cash_rounding]\nEUR = 5\n")
+        try shop.product("pen", sku: "PEN-1", price: 1_999, stock: 5)
+        XCTAssertEqual(try SettlementTests.nodectl(shop.node, ["pos", "staff", "alice", "--name", "Alice", "--role", "cashier", "--pin", "1234"]).status, 0)
+        var till = try Self.pair(shop.node)
+        till.session = try XCTUnwrap(try till.send("POST", "/pos/v1/sessions", #"{"staff": "alice", "pin": "1234"}"#, asDevice: true).json["token"] as? String)
+        XCTAssertEqual(try till.send("POST", "/pos/v1/shifts", #"{"id": "shift-r", "float": 10000, "currency": "EUR"}"#).status, 201)
+        XCTAssertEqual(try till.send("PUT", "/pos/v1/sales/s1", #"{"lines": [{"sku": "PEN-1", "quantity": 1}]}"#).status, 200)
+        let sale = try till.send("POST", "/pos/v1/sales/s1/complete", #"{"tenders": [{"kind": "cash", "tendered": 2000}]}"#)
+        XCTAssertEqual(sale.status, 201, sale.response.text)
+        XCTAssertEqual(sale.json["rounding"] as? Int, 1, "19.99 is paid as 20.00 in cash")
+        let number = try XCTUnwrap(sale.json["number"] as? String)
+        let returned = try till.send("POST", "/pos/v1/returns", #"{"id": "r1", "receipt": "\#(number)", "items": [{"sku": "PEN-1", "quantity": 1}]}"#)
+        XCTAssertEqual(returned.status, 201, returned.response.text)
+        let closed = try till.send("POST", "/pos/v1/shifts/shift-r/close", #"{"counted": 10000}"#)
+        XCTAssertEqual(closed.status, 200, closed.response.text)
+        XCTAssertEqual(closed.json["rounding"] as? Int, 0, "the sale's rounding and its refund's net to nothing: \(closed.response.text)")
+    }
 }

@@ -208,10 +208,16 @@ extension OutpostNode {
             report.rounding = row.int64(5)
         }
         report.voidedSales = try database.queryOne("SELECT count(*) FROM pos_sales WHERE shift = ? AND state = 'voided'", [shift]) { $0.int64(0) } ?? 0
-        try database.queryOne("SELECT count(*), coalesce(sum(cash), 0), coalesce(sum(card), 0), coalesce(sum(tax), 0) FROM pos_returns WHERE shift = ?", [shift]) { row in
+        // A cash refund is rounded like a cash sale: what was paid back beyond what was due is
+        // rounding too, and nets against the sales' (a sale and its full cash return round to 0).
+        try database.queryOne("""
+            SELECT count(*), coalesce(sum(cash), 0), coalesce(sum(card), 0), coalesce(sum(tax), 0), coalesce(sum(cash + card - amount), 0)
+            FROM pos_returns WHERE shift = ?
+            """, [shift]) { row in
             report.returns = row.int64(0)
             report.refundsByTender = ["cash": row.int64(1), "card": row.int64(2)]
             report.taxes -= row.int64(3)
+            report.rounding -= row.int64(4)
         }
         for (kind, count, amount) in try database.query("SELECT kind, count(*), sum(amount) FROM pos_cash_movements WHERE shift = ? GROUP BY kind", [shift], {
             ($0.string(0), $0.int64(1), $0.int64(2))
