@@ -324,7 +324,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
             }
             if route.formProtection != .none,
                let problem = server.formCheck.map({ $0(request, route.formProtection) }) ?? Problem(.forbidden, detail: "no form check configured") {
-                complete(sequence, problemResponse(problem, request: request))
+                complete(sequence, formPage(problem, request: request) ?? problemResponse(problem, request: request))
                 return
             }
             route.handler(request, Responder(connection: self, sequence: sequence))
@@ -361,15 +361,23 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
         if requestId.isEmpty || head == nil { requestId = server.nextRequestId() }
         exchanges.append(Exchange(method: head?.method ?? "-", path: path, routeIndex: nil, startNs: EventLoop.hrtimeNs(),
                                   requestId: requestId, keepAlive: false, isHTTP10: false))
-        head = nil
-        state = .answering
         var problem = problem
         problem.instance = path.isEmpty ? nil : path
         problem.requestId = requestId
-        var response = Self.refusalResponse(Response.problem(problem))
+        var response = Self.refusalResponse(formPage(problem) ?? Response.problem(problem))
+        head = nil
+        state = .answering
         for (name, value) in headers { response.headers.set(name, value) }
         response.closesConnection = true
         complete(sequence, response)
+    }
+
+    /// For a browser form's route, the refusal as the page a browser shows (`formErrorPage`).
+    private func formPage(_ problem: Problem, request: Request? = nil) -> Response? {
+        guard let render = server.formErrorPage, case .found(let route, _) = match, route.formProtection != .none,
+              let request = request ?? head.map({ Request(method: $0.method, target: $0.target, headers: HTTPHeaders($0.headers), requestId: requestId) })
+        else { return nil }
+        return render(problem, request)
     }
 
     // MARK: Writing

@@ -34,6 +34,9 @@ public final class HTTPServer {
     /// Checks a browser form's post (`Route.formProtection`) once its body is read: nil lets it
     /// through, a problem refuses it. Without one, protected forms are refused.
     public var formCheck: ((Request, FormProtection) -> Problem?)?
+    /// Renders a refusal of a browser form's post (too large, too many, not from this site) as
+    /// the page a browser shows instead of problem+json; nil for problem+json everywhere.
+    public var formErrorPage: ((Problem, Request) -> Response)?
     /// When set, every listener speaks HTTPS with it; replaced (reloaded certificate) for new
     /// connections while old ones keep theirs.
     public var tlsContext: TLSContext?

@@ -401,6 +401,14 @@ final class SecurityTests: XCTestCase {
         let added = try shop.node.client().send("POST", "/cart/add", headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://evil.example")],
                                                 body: Array("sku=X&quantity=1".utf8))
         XCTAssertEqual(added.status, 403, "even the cached pages' add-to-cart form checks where it came from")
+        XCTAssertTrue(added.headers["content-type"]?.hasPrefix("text/html") ?? false, "a browser's refused form gets a page, not JSON")
+        // Issue 24, item 16: a form post refused before its route runs is a page too.
+        let code = "code=" + String(repeating: "X", count: 10_240)
+        let tooLong = try shop.node.client().send("POST", "/cart/discount-code", headers: [("Content-Type", "application/x-www-form-urlencoded"),
+                                                                                          ("Origin", shop.node.baseURL)], body: Array(code.utf8))
+        XCTAssertEqual(tooLong.status, 413)
+        XCTAssertTrue(tooLong.headers["content-type"]?.hasPrefix("text/html") ?? false, "\(tooLong.headers)")
+        XCTAssertTrue(tooLong.text.contains("more than this form takes"), tooLong.text)
     }
 
     /// Finding 12: HTTPS on the HTTP listeners, with the fleet's certificate or an operator's;

@@ -97,6 +97,21 @@ extension OutpostNode {
         }
     }
 
+    /// A form's post refused before its route ran (too large, too many, not from this site's
+    /// pages): the page a browser shows, in the shopper's words, with the problem's status.
+    func formErrorPage(_ problem: Problem, _ request: Request) -> Response {
+        let text: String
+        switch problem.status {
+        case 413: text = "That was more than this form takes. Go back and try again with less."
+        case 415: text = "This form sent something it should not. Go back and try again."
+        default: text = problem.detail ?? problem.type.title
+        }
+        let body = Storefront.render("message", layoutView(locale: shopperLocale(request), query: "", current: nil).merging([
+            "heading": "That did not work", "text": text,
+        ]) { $1 })
+        return Response(status: problem.status, contentType: Storefront.htmlContentType, headers: HTTPHeaders([("Cache-Control", "no-store")]), body: body)
+    }
+
     // MARK: Pages
 
     private func homePage(locale: String) throws -> [UInt8] {
