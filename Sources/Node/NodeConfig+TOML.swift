@@ -91,7 +91,8 @@ extension NodeConfig {
             if let access = try log.bool("access_log") { accessLog = access }
         }
         if let sync = try reader.table("sync") {
-            try sync.allowOnly(["listen", "max_drift_ms", "forget_peer_after_ms", "rebalance_interval_ms", "peers"])
+            try sync.allowOnly(["listen", "max_drift_ms", "forget_peer_after_ms", "rebalance_interval_ms", "link_timeout_ms", "peers"])
+            if let timeout = try sync.integer("link_timeout_ms", in: 2_000...600_000) { self.sync.linkTimeoutMs = Int64(timeout) }
             if let every = try sync.integer("rebalance_interval_ms", in: 100...86_400_000) { self.sync.rebalanceIntervalMs = Int64(every) }
             if let forget = try sync.integer("forget_peer_after_ms", in: 1_000...(365 * 86_400_000)) { self.sync.forgetPeerAfterMs = Int64(forget) }
             if let listen = try sync.string("listen") { self.sync.listen = try Self.address(listen, key: "sync.listen") }

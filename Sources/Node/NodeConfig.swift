@@ -70,6 +70,8 @@ public struct NodeConfig: Sendable, Equatable {
         public var forgetPeerAfterMs: Int64 = 7 * 86_400_000
         /// Hub: how often stores are given rights for what they sold.
         public var rebalanceIntervalMs: Int64 = 10_000
+        /// A link silent for this long is down (PINGs go out after a quarter of it).
+        public var linkTimeoutMs: Int64 = 8_000
         public init() {}
 
         /// Whether this node replicates at all (and so needs its fleet certificate).

@@ -26,8 +26,11 @@ public struct SyncSession: Sendable {
         public var deltasPerFrameMax = 512
         public var snapshotChunkBytes = 1 << 20
         public var summaryIntervalMs: Int64 = 30_000
-        public var keepaliveAfterMs: Int64 = 15_000
-        public var deadAfterMs: Int64 = 45_000
+        /// A PING goes out after this long without sending anything.
+        public var keepaliveAfterMs: Int64 = 2_000
+        /// A link with no frame from the peer for this long is closed: a frozen peer (a hub
+        /// stopped by SIGSTOP, a cable pulled without a reset) shows as down within it.
+        public var deadAfterMs: Int64 = 8_000
         public init() {}
     }
 

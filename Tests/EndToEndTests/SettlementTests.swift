@@ -325,4 +325,17 @@ final class SettlementTests: XCTestCase {
         let verified = try Self.nodectl(hub, ["ledger", "verify"])
         XCTAssertEqual(verified.status, 0, "an empty ledger verifies: " + verified.stdout)
     }
+
+    /// A frozen hub (SIGSTOP: its sockets stay open, nothing answers) shows as gone within the
+    /// link timeout (8 s by default, `sync.link_timeout_ms`), and as back when it wakes.
+    func testAFrozenHubShowsAsOfflineWithinTheLinkTimeout() throws {
+        let fleet = try Fleet.start()
+        XCTAssertTrue(eventually { try Self.offline(fleet.storeA)["online"] as? Bool == true })
+        kill(fleet.hub.processIdentifier, SIGSTOP)
+        defer { kill(fleet.hub.processIdentifier, SIGCONT) }
+        XCTAssertTrue(eventually(timeoutSeconds: 15) { try Self.offline(fleet.storeA)["online"] as? Bool == false },
+                      "card payments go offline: the store no longer counts on the frozen hub")
+        kill(fleet.hub.processIdentifier, SIGCONT)
+        XCTAssertTrue(eventually(timeoutSeconds: 30) { try Self.offline(fleet.storeA)["online"] as? Bool == true }, "and back once it answers")
+    }
 }

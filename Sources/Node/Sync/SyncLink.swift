@@ -114,6 +114,8 @@ final class SyncLink: TCPStreamDelegate {
         }
         var settings = SyncSession.Settings()
         settings.maxDriftMs = service.maxDriftMs
+        settings.deadAfterMs = service.linkTimeoutMs
+        settings.keepaliveAfterMs = max(500, service.linkTimeoutMs / 4)
         var fresh = SyncSession(nodeId: service.replica.nodeId, region: service.replica.region, role: service.role,
                                 expectedPeer: (subject.commonName, region, subject.role ?? "store"), settings: settings)
         let wall = WallClock.nowMs()

@@ -32,6 +32,8 @@ final class SyncService {
     let logger: Logger
     let role: String
     let maxDriftMs: Int64
+    /// A link silent this long is closed (`sync.link_timeout_ms`).
+    let linkTimeoutMs: Int64
     let forgetPeerAfterMs: Int64
     private(set) var listenAddress: SocketAddress?
     /// Incoming connections closed before their handshake for want of room (metrics).
@@ -59,6 +61,7 @@ final class SyncService {
         self.logger = logger
         self.role = role
         maxDriftMs = settings.maxDriftMs
+        linkTimeoutMs = settings.linkTimeoutMs
         forgetPeerAfterMs = settings.forgetPeerAfterMs
         rebalanceIntervalMs = settings.rebalanceIntervalMs
         let now = WallClock.nowMs()
