@@ -199,7 +199,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
         refusal = nil
         if case .found(let route, let parameters) = match {
             // Allowances first: a flood is turned away before any work, credentials included.
-            if let limiter = server.rateLimiter,
+            if let limiter = server.rateLimiter, !server.isExemptFromRateLimits(request),
                case .limited(let seconds) = limiter.admit(route.rateClass, address: address, nowMs: Int64(server.clockMs())) {
                 var problem = Problem(.rateLimited, detail: "too many \(route.rateClass.name) requests from this address; retry in \(seconds) s")
                 problem.extensions = [("class", .string(route.rateClass.name))]

@@ -230,6 +230,7 @@ public final class OutpostNode {
             }
         }
         server.formCheck = { request, protection in Self.formRefusal(request, protection) }
+        server.isExemptFromRateLimits = { request in identity.acceptsAdminToken(request.bearerToken) }
         server.formErrorPage = { [unowned self] problem, request in formErrorPage(problem, request) }
         server.onInternalError = { [logger] request, error in
             logger.error("request failed", metadata: ["request_id": "\(request.requestId)", "path": "\(request.path)", "error": "\(error)"])

@@ -60,6 +60,16 @@ final class FleetDemoTests: XCTestCase {
             return found.contains("\"USD\"")
         }, "the demo catalog reached store-2: \(found.prefix(300)); \((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
 
+        // A new user's first search finds laptops to buy at store-1: the demo stocks most of the
+        // catalog (every laptop once read "Out of stock" there).
+        let store1Stock = { () throws -> (inStock: Int, outOfStock: Int) in
+            let page = try HTTPClientFactory.get(store1, "/api/v1/search?q=laptop&limit=20", token: "")
+            return (page.components(separatedBy: #""stock":"in_stock""#).count - 1 + page.components(separatedBy: #""stock":"low_stock""#).count - 1,
+                    page.components(separatedBy: #""stock":"out_of_stock""#).count - 1)
+        }
+        XCTAssertTrue(eventually { let stock = try store1Stock(); return stock.inStock >= 10 && stock.inStock > 3 * stock.outOfStock },
+                      "most laptops are for sale at store-1: \((try? store1Stock()).map { "\($0)" } ?? "")")
+
         // The hub's shipping methods reach the stores: post, express and collection at each store.
         var methods = ""
         XCTAssertTrue(eventually {

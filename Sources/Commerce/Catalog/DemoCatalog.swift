@@ -116,15 +116,15 @@ public struct DemoCatalog {
         self.products = products
     }
 
-    /// Units a demo store receives: the featured products and the first `first` products, so its
-    /// pages show every stock state (about one variant in four none, one in four low). The same
-    /// for the same store on every run.
-    public func stock(store: String, first: Int = 60) -> [(sku: String, units: Int64)] {
+    /// Units a demo store receives: most of the catalog, so a first search finds things to buy,
+    /// and every stock state still shows (about one variant in eight none, one in eight low).
+    /// The same for the same store on every run.
+    public func stock(store: String) -> [(sku: String, units: Int64)] {
         var random = SplitMix64(seed: FNV1a.hash(store.utf8))
         var out: [(String, Int64)] = []
-        for (n, product) in products.enumerated() where n < first || product.featured {
+        for product in products {
             for variant in product.variants {
-                switch random.next() % 4 {
+                switch random.next() % 8 {
                 case 0: continue
                 case 1: out.append((variant.sku, Int64(1 + random.next() % 4)))
                 default: out.append((variant.sku, Int64(10 + random.next() % 40)))
