@@ -153,7 +153,9 @@ public enum OpenAPIDocument {
         // A page's errors are pages too (a browser shows them); the HTTP layer's own refusals
         // (413, 429, ...) are problem details everywhere.
         var errorContent = [JSONMember(Response.problemContentType, ["schema": problemSchemaRef])]
-        if let page = replies.compactMap(\.contentType).first(where: { $0.hasPrefix("text/html") }) {
+        // (A browser form's refusals are pages too: HTTPServer.formErrorPage.)
+        if let page = replies.compactMap(\.contentType).first(where: { $0.hasPrefix("text/html") })
+            ?? (route.formProtection != .none ? "text/html; charset=utf-8" : nil) {
             errorContent.append(JSONMember(page, ["schema": ["type": "string"]]))
         }
         responseMembers.append(JSONMember("default", [
