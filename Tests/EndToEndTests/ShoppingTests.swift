@@ -266,4 +266,25 @@ final class ShoppingTests: XCTestCase {
             XCTAssertNil(bytes.range(of: Data("guest@example.com".utf8)), "\(file) holds an email in clear")
         }
     }
+
+    /// Issue 24, item 6: a card number in any field is refused before it is stored or logged.
+    func testACardNumberInAnyFieldIsRefusedAndNeverKept() throws {
+        let shop = try Shop.start()
+        try shop.product("pen", sku: "PEN-1", price: 250, stock: 5)
+        let cart = try shop.newCart()
+        try shop.send("PUT", "/api/v1/carts/\(cart)/lines/PEN-1", #"{"quantity": 1}"#)
+        let asToken = try shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(token: "tok_4242424242424242"), key: "pan-1")
+        XCTAssertEqual(asToken.status, 422, asToken.response.text)
+        let body = Shop.checkoutBody().replacingOccurrences(of: "Ann Smith", with: "Ann 4242 4242 4242 4242")
+        XCTAssertEqual(try shop.send("POST", "/api/v1/carts/\(cart)/checkout", body, key: "pan-2").status, 422, "in a name too")
+        XCTAssertFalse(asToken.response.text.contains("4242424242424242"), "the refusal does not echo it")
+        XCTAssertEqual(try shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(), key: "ok").status, 201, "a token is taken")
+        XCTAssertEqual(try shop.node.stop(), 0)
+        for file in ["node.sqlite", "node.sqlite-wal"] {
+            let bytes = (try? Data(contentsOf: URL(fileURLWithPath: shop.node.dataDirectory + "/" + file))) ?? Data()
+            XCTAssertNil(bytes.range(of: Data("4242424242424242".utf8)), "\(file) holds no card number")
+            XCTAssertNil(bytes.range(of: Data("4242 4242 4242 4242".utf8)), "\(file) holds no card number")
+        }
+        XCTAssertFalse(shop.node.log.contains("4242424242424242") || shop.node.log.contains("4242 4242 4242 4242"), "nor does the log")
+    }
 }

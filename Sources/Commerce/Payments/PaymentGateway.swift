@@ -20,7 +20,9 @@ public struct PaymentRequest: Equatable, Sendable {
     public static func isToken(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         guard bytes.count > 4, bytes.count <= 64, text.hasPrefix("tok_") else { return false }
+        // `tok_4242424242424242` has the prefix, and a card number inside.
         return bytes.dropFirst(4).allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: "_") }
+            && !CardNumber.appears(in: text)
     }
 }
 

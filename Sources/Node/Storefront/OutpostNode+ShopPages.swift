@@ -68,6 +68,10 @@ extension OutpostNode {
         guard let host = request.headers["host"]?.lowercased(), let source, Self.authority(of: source) == host else {
             return Problem(.forbidden, detail: "this form was not sent from this shop's pages")
         }
+        // No card number is kept or logged, whatever field of a form it is typed into.
+        if request.formFields.contains(where: { CardNumber.appears(in: $0.value) }) {
+            return Problem(.validation, detail: "never type a card number here: pay with a card token (the payment step gives you one)")
+        }
         guard protection == .sameOriginWithToken else { return nil }
         guard let cookie = request.cookie(formTokenCookie), let field = request.formValue("csrf"), !field.isEmpty,
               constantTimeEquals(Array(cookie.utf8), Array(field.utf8)) else {
