@@ -239,6 +239,9 @@ final class FulfilmentTests: XCTestCase {
         let replacement = try shop.send("GET", "/api/v1/orders/\(exchange)?token=\(token)")
         XCTAssertEqual(replacement.status, 200, "the guest's link opens the exchange too")
         XCTAssertEqual(replacement.json["status"] as? String, "paid")
+        let noPayment = replacement.json["payment"] as? [String: Any]
+        XCTAssertTrue(noPayment?["id"] is NSNull && noPayment?["status"] as? String == "none" && noPayment?["settlement"] as? String == "none",
+                      "paid with no payment: nothing authorized to capture (issue 24, item 5): \(replacement.response.text)")
         XCTAssertEqual((replacement.json["totals"] as? [String: Any])?["total"] as? Int, 0)
         XCTAssertEqual(((replacement.json["lines"] as? [[String: Any]])?.first)?["sku"] as? String, "SHIRT-L")
         XCTAssertEqual((replacement.json["ship_to"] as? [String: Any])?["line1"] as? String, "1 High Street", "sent where the first parcel went")
@@ -246,6 +249,7 @@ final class FulfilmentTests: XCTestCase {
         XCTAssertEqual(try shop.stock("SHIRT-L").available, 4, "the L left for the exchange")
         let sent = try event(shop, exchange, #"{"kind": "shipped", "carrier": "DHL", "tracking": "T2"}"#)
         XCTAssertEqual(sent.json["status"] as? String, "shipped", "an exchange ships without a payment to capture: \(sent.response.text)")
+        XCTAssertEqual((sent.json["payment"] as? [String: Any])?["status"] as? String, "none", "still no payment once shipped")
         let promotions = try shop.node.adminJSON("/admin/v1/promotions")["promotions"] as? [Any]
         XCTAssertEqual(promotions?.count, 0, "an exchange is no promotion")
     }

@@ -227,10 +227,13 @@ extension OutpostNode {
             ])))
         }
         members.append(JSONMember("discounts", .array((placed?.discounts ?? []).map(Self.discountJSON))))
+        // An order paid with no payment (an exchange, settled by the return) says so: nothing to
+        // capture, nothing to settle, no authorization for anyone to chase.
+        let unpaidStatus = placed != nil && placed?.payment == nil && state.status != .placed ? "none" : nil
         members.append(JSONMember("payment", .object([
             JSONMember("id", placed?.payment.map { .string($0) } ?? .null),
-            JSONMember("status", .string(payment?.status ?? (state.status == .placed ? "pending" : "authorized"))),
-            JSONMember("settlement", .string(payment?.settlement ?? "open")),
+            JSONMember("status", .string(payment?.status ?? unpaidStatus ?? (state.status == .placed ? "pending" : "authorized"))),
+            JSONMember("settlement", .string(payment?.settlement ?? (unpaidStatus == nil ? "open" : "none"))),
         ])))
         if state.refundedAmount > 0 { members.append(JSONMember("refunded_amount", .int(state.refundedAmount))) }
         if let until = state.reservationExpiresMs { members.append(JSONMember("reserved_until", .string(WallClock.iso8601(ms: until)))) }
