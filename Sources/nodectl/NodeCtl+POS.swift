@@ -6,7 +6,7 @@ extension NodeCtl {
         static let configuration = CommandConfiguration(
             commandName: "pos",
             abstract: "The store's tills: pair one, list and revoke them, set staff PINs.",
-            subcommands: [Pair.self, Devices.self, Revoke.self, Staff.self])
+            subcommands: [Pair.self, Devices.self, Revoke.self, CloseShift.self, Staff.self])
     }
 }
 
@@ -55,8 +55,32 @@ extension NodeCtl.POS {
 
         func run() throws {
             try reportingFailures {
-                _ = try connection.admin("POST", "/admin/v1/pos/devices/\(device)/revoke", json: Array("{}".utf8))
+                let reply = try jsonObject(try connection.admin("POST", "/admin/v1/pos/devices/\(device)/revoke", json: Array("{}".utf8)))
                 print("Till \(device) revoked.")
+                if let shift = reply["open_shift"] as? String {
+                    FileHandle.standardError.write(Data("nodectl: warning: shift \(shift) is still open on \(device); count its drawer and close it: nodectl pos close-shift \(shift) --counted <cash>\n".utf8))
+                }
+            }
+        }
+    }
+
+    struct CloseShift: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "close-shift",
+            abstract: "Close a till's open shift from the back office (a till revoked or broken mid-shift) and print its Z-report.")
+        @OptionGroup var connection: NodeConnection
+        @Argument(help: "The shift's id.") var shift: String
+        @Option(name: .long, help: "The cash counted in that till's drawer, in minor units.") var counted: Int64
+
+        func validate() throws {
+            guard counted >= 0 else { throw ValidationError("--counted: the cash counted, 0 or more minor units") }
+        }
+
+        func run() throws {
+            try reportingFailures {
+                let data = try JSONSerialization.data(withJSONObject: ["counted": counted])
+                let reply = try connection.admin("POST", "/admin/v1/pos/shifts/\(shift)/close?format=text", json: Array(data))
+                print(reply.text, terminator: "")
             }
         }
     }

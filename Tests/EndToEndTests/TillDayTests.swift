@@ -203,4 +203,41 @@ final class TillDayTests: XCTestCase {
         XCTAssertEqual(closed.status, 200, closed.response.text)
         XCTAssertEqual(closed.json["rounding"] as? Int, 0, "the sale's rounding and its refund's net to nothing: \(closed.response.text)")
     }
+
+    /// Issue 24, item 7: a till revoked mid-shift does not strand its drawer. Revoking warns of
+    /// the open shift; a manager closes it from another till, or the back office with nodectl.
+    func testAShiftLeftOpenOnARevokedTillIsClosedByAManager() throws {
+        let shop = try Shop.start()
+        try shop.product("pen", sku: "PEN-1", price: 250, stock: 5)
+        for (id, role, pin) in [("alice", "cashier", "1234"), ("mgr", "store_manager", "9999")] {
+            XCTAssertEqual(try SettlementTests.nodectl(shop.node, ["pos", "staff", id, "--name", id, "--role", role, "--pin", pin]).status, 0)
+        }
+        func signIn(_ till: inout Terminal, _ staff: String, _ pin: String) throws {
+            till.session = try XCTUnwrap(try till.send("POST", "/pos/v1/sessions", #"{"staff": "\#(staff)", "pin": "\#(pin)"}"#, asDevice: true).json["token"] as? String)
+        }
+        var first = try Self.pair(shop.node)
+        try signIn(&first, "alice", "1234")
+        XCTAssertEqual(try first.send("POST", "/pos/v1/shifts", #"{"id": "s-1", "float": 10000, "currency": "EUR"}"#).status, 201)
+        let devices = try shop.node.adminJSON("/admin/v1/pos/devices")["devices"] as? [[String: Any]]
+        let firstDevice = try XCTUnwrap(devices?.first?["id"] as? String)
+        let revoked = try SettlementTests.nodectl(shop.node, ["pos", "revoke", firstDevice])
+        XCTAssertEqual(revoked.status, 0, revoked.stderr)
+        XCTAssertTrue(revoked.stderr.contains("shift s-1 is still open"), "revoking warns of the drawer left open: \(revoked.stderr)")
+
+        var second = try Self.pair(shop.node)
+        try signIn(&second, "alice", "1234")
+        XCTAssertEqual(try second.send("POST", "/pos/v1/shifts/s-1/close", #"{"counted": 10000}"#).status, 409, "a cashier closes only their own till's shift")
+        try signIn(&second, "mgr", "9999")
+        let closed = try second.send("POST", "/pos/v1/shifts/s-1/close", #"{"counted": 10000}"#)
+        XCTAssertEqual(closed.status, 200, "a manager closes it from another till: \(closed.response.text)")
+        XCTAssertEqual(closed.json["device"] as? String, firstDevice, "the Z-report is the revoked till's")
+        XCTAssertEqual(closed.json["variance"] as? Int, 0)
+
+        // From the back office, with nodectl.
+        try signIn(&second, "alice", "1234")
+        XCTAssertEqual(try second.send("POST", "/pos/v1/shifts", #"{"id": "s-2", "float": 5000, "currency": "EUR"}"#).status, 201)
+        let fromNodectl = try SettlementTests.nodectl(shop.node, ["pos", "close-shift", "s-2", "--counted", "5000"])
+        XCTAssertEqual(fromNodectl.status, 0, fromNodectl.stderr)
+        XCTAssertTrue(fromNodectl.stdout.contains("Variance"), fromNodectl.stdout)
+    }
 }

@@ -223,7 +223,9 @@ extension OutpostNode {
                 case .success(false): responder.fail(HTTPError(.notFound, detail: "no till \(id) is paired with this node"))
                 case .success:
                     logger.notice("till revoked", metadata: ["device": "\(id)", "by": "\(by)"])
-                    responder.send(.json(["id": .string(id), "revoked": true]))
+                    // A shift left open on it still owes its drawer a Z-report: say so.
+                    let open = (try? openShift(device: id))?.map { JSONValue.string($0.id) } ?? .null
+                    responder.send(.json(["id": .string(id), "revoked": true, "open_shift": open]))
                 case .failure(let error): responder.fail(error)
                 }
             })

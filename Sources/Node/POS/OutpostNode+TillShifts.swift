@@ -85,6 +85,21 @@ extension OutpostNode {
             }
         }
 
+        router.add("POST", "/admin/v1/pos/shifts/{id}/close", access: .roles([Self.managerRole, "operator"]), bodyBytesMax: 4096, doc: RouteDoc(
+            operationId: "closeShiftForTill", summary: "Close a till's open shift from the back office (a till revoked or broken mid-shift): its Z-report, as the till would close it.",
+            description: "Body: {\"counted\": 51230}, the cash counted in that till's drawer. `nodectl pos close-shift` asks for it.",
+            tags: ["pos"], parameters: [shiftId, .init("format", in: .query, description: "text: the printable report.")],
+            requestBody: .init(0, "The count.", schema: ["type": "object", "required": ["counted"]]),
+            replies: [.init(200, "The Z-report (with `text`).", schema: ["type": "object"]), .problem(409, "No such shift, or closed with another count.")])
+        ) { [unowned self] request, responder in
+            do {
+                let shift = try Self.tillId(request.parameter("id"), "the shift id")
+                try closeShift(request, shift: shift, closedBy: request.subject ?? "admin", device: nil, responder)
+            } catch {
+                responder.fail(error)
+            }
+        }
+
         router.add("POST", Self.tillPrefix + "/shifts/{id}/close", access: cashier, bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "closeShift", summary: "Close the shift with the cash counted: answers its Z-report, chained to the till's last and sent to the hub.",
             description: """
@@ -282,6 +297,14 @@ extension OutpostNode {
     private func closeShiftRoute(_ request: Request, _ responder: Responder) throws {
         let caller = try tillCaller(request)
         let shift = try Self.tillId(request.parameter("id"), "the shift id")
+        // A store manager may close another till's shift (a till revoked mid-shift still owes
+        // its drawer a Z-report); a cashier only their own till's.
+        try closeShift(request, shift: shift, closedBy: caller.staff, device: caller.isManager ? nil : caller.device, responder)
+    }
+
+    /// Closes `shift` with the count in the request's body and answers its Z-report; `device`
+    /// nil lets any till's shift be closed (a manager, or the admin route).
+    func closeShift(_ request: Request, shift: String, closedBy: String, device: String?, _ responder: Responder) throws {
         var fields = InputFields(try Self.jsonObject(request), known: ["counted"], what: "shift close")
         let counted = fields.count("counted", 0...100_000_000_000)
         if counted == nil { fields.fail("counted", "is required: the cash counted in the drawer, in minor units") }
@@ -291,9 +314,9 @@ extension OutpostNode {
             responder.send(wantsText ? .text(zReportText(report)) : .json(shiftJSON(report, closed: true)))
         }
         writer.submit({ [unowned self] db -> ZReport in
-            guard let (device, closed, stored) = try db.queryOne("SELECT device, closed_ms, zreport FROM pos_shifts WHERE id = ?", [shift], {
+            guard let (till, closed, stored) = try db.queryOne("SELECT device, closed_ms, zreport FROM pos_shifts WHERE id = ?", [shift], {
                 ($0.string(0), !$0.isNull(1), $0.optionalString(2))
-            }), device == caller.device else { throw HTTPError(.shiftState, detail: "shift \(shift) is not this till's") }
+            }), device == nil || till == device else { throw HTTPError(.shiftState, detail: "shift \(shift) is not this till's") }
             if closed {
                 guard let stored, let report = ZReport(text: stored), report.counted == counted else {
                     throw HTTPError(.shiftState, detail: "shift \(shift) was closed with another count")
@@ -306,16 +329,17 @@ extension OutpostNode {
             let nowMs = WallClock.nowMs()
             // Sales left open end with the shift: voided, and counted as such.
             _ = try db.execute("UPDATE pos_sales SET state = 'voided', completed_ms = ? WHERE shift = ? AND state = 'open'", [nowMs, shift])
-            let report = try zReport(shift: shift, closedBy: caller.staff, counted: counted ?? 0, nowMs: nowMs)
+            let report = try zReport(shift: shift, closedBy: closedBy, counted: counted ?? 0, nowMs: nowMs)
             _ = try db.execute("UPDATE pos_shifts SET closed_ms = ?, closed_by = ?, counted = ?, zreport = ? WHERE id = ?",
-                               [nowMs, caller.staff, counted ?? 0, report.text, shift])
+                               [nowMs, closedBy, counted ?? 0, report.text, shift])
             try addEvents([report.text], key: report.key, in: Self.tillsCollection)
             return report
         }, completion: { [unowned self] result in
             switch result {
             case .success(let report):
                 replicatedChanged()
-                logger.info("till shift closed", metadata: ["shift": "\(shift)", "device": "\(caller.device)", "variance": "\(report.variance)", "z": "\(report.seq)"])
+                logger.info("till shift closed", metadata: ["shift": "\(shift)", "device": "\(report.device)", "by": "\(closedBy)",
+                                                            "variance": "\(report.variance)", "z": "\(report.seq)"])
                 answer(report)
             case .failure(let error): responder.fail(error)
             }
