@@ -1,4 +1,5 @@
 import Commerce
+import HTTP
 import Platform
 
 /// What a node is and how it runs: the TOML file, overridden by command-line flags, over the
@@ -117,6 +118,16 @@ public struct NodeConfig: Sendable, Equatable {
         /// registrations; past this it is told to retry in a second instead.
         public var credentialsTotalPerSecond: Int64 = 5
         public init() {}
+
+        /// The limiter these allowances make, nil when they are off.
+        public var limiter: RateLimiter? {
+            guard enabled else { return nil }
+            return RateLimiter(policy: RateLimiter.Policy(
+                perAddress: [.standard: .init(capacity: standardPer5Minutes, periodMs: 300_000),
+                             .search: .init(capacity: searchPerMinute, periodMs: 60_000),
+                             .credentials: .init(capacity: credentialsPerMinute, periodMs: 60_000)],
+                total: [.credentials: .init(capacity: credentialsTotalPerSecond, periodMs: 1_000)]))
+        }
     }
 
     public struct HTTPSettings: Sendable, Equatable {

@@ -183,14 +183,7 @@ public final class OutpostNode {
         server = try HTTPServer(loop: loop, router: router, limits: limits, metrics: metrics)
         server.spoolDirectory = try Self.emptySpoolDirectory(in: dataDirectory)
         server.tlsContext = try Self.httpsContext(config: config, directory: dataDirectory)
-        if config.rateLimits.enabled {
-            let limits = config.rateLimits
-            server.rateLimiter = RateLimiter(policy: RateLimiter.Policy(
-                perAddress: [.standard: .init(capacity: limits.standardPer5Minutes, periodMs: 300_000),
-                             .search: .init(capacity: limits.searchPerMinute, periodMs: 60_000),
-                             .credentials: .init(capacity: limits.credentialsPerMinute, periodMs: 60_000)],
-                total: [.credentials: .init(capacity: limits.credentialsTotalPerSecond, periodMs: 1_000)]))
-        }
+        server.rateLimiter = config.rateLimits.limiter
         try setUpCatalogView()
         try setUpSettlement()
         knownHub = try database.queryOne("SELECT value FROM node_meta WHERE key = 'hub_node'") { $0.string(0) }
@@ -229,9 +222,7 @@ public final class OutpostNode {
                 return self.authorizeTill(request, scheme: scheme)
             }
         }
-        server.formCheck = { request, protection in Self.formRefusal(request, protection) }
-        server.isExemptFromRateLimits = { request in identity.acceptsAdminToken(request.bearerToken) }
-        server.formErrorPage = { [unowned self] problem, request in formErrorPage(problem, request) }
+        installBrowserGuards()
         server.onInternalError = { [logger] request, error in
             logger.error("request failed", metadata: ["request_id": "\(request.requestId)", "path": "\(request.path)", "error": "\(error)"])
         }
@@ -300,6 +291,14 @@ public final class OutpostNode {
         // whoever reads the exit status) should know. Nothing acknowledged is lost either way.
         logger.info("stopped", metadata: ["node_id": "\(identity.nodeId)", "clean": "\(!stopFailed)"])
         return stopFailed ? 1 : 0
+    }
+
+    /// What the HTTP server asks the node about browsers' forms and the operator's requests.
+    private func installBrowserGuards() {
+        let identity = self.identity
+        server.formCheck = { request, protection in Self.formRefusal(request, protection) }
+        server.isExemptFromRateLimits = { request in identity.acceptsAdminToken(request.bearerToken) }
+        server.formErrorPage = { [unowned self] problem, request in formErrorPage(problem, request) }
     }
 
     /// The HTTPS context of the configured certificate and key (or the node's fleet certificate),
