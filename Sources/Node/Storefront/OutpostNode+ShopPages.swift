@@ -47,7 +47,7 @@ extension OutpostNode {
         return Response(status: status, contentType: Storefront.htmlContentType, headers: headers, body: body)
     }
 
-    /// The browser's form token (signed double submit, without a secret: a page from another
+    /// The browser's form token (double submit: a page from another
     /// site can neither read this site's cookie nor set it): the cookie's, or a new one.
     static let formTokenCookie = "outpost_form"
 
