@@ -287,4 +287,27 @@ final class ShoppingTests: XCTestCase {
         }
         XCTAssertFalse(shop.node.log.contains("4242424242424242") || shop.node.log.contains("4242 4242 4242 4242"), "nor does the log")
     }
+
+    /// Issue 24, item 11 (orders): a busy day pages through with a cursor, no order skipped or
+    /// repeated, whatever the page size.
+    func testOrdersPageThroughWithACursor() throws {
+        let shop = try Shop.start()
+        try shop.product("pen", sku: "PEN-1", price: 250, stock: 100)
+        for index in 0..<25 {
+            let cart = try shop.newCart()
+            try shop.send("PUT", "/api/v1/carts/\(cart)/lines/PEN-1", #"{"quantity": 1}"#)
+            XCTAssertEqual(try shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(), key: "k\(index)").status, 201)
+        }
+        var seen: [String] = [], cursor: String?, pages = 0
+        repeat {
+            let page = try shop.node.adminJSON("/admin/v1/orders?limit=10" + (cursor.map { "&cursor=" + $0 } ?? ""))
+            seen += (page["orders"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            cursor = page["next_cursor"] as? String
+            pages += 1
+        } while cursor != nil && pages < 10
+        XCTAssertEqual(seen.count, 25, "every order once")
+        XCTAssertEqual(Set(seen).count, 25, "none twice")
+        XCTAssertEqual(pages, 3)
+        XCTAssertEqual(try shop.node.adminGet("/admin/v1/orders?cursor=not-ours").status, 400)
+    }
 }

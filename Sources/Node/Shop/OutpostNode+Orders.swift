@@ -327,12 +327,19 @@ extension OutpostNode {
 
         router.get("/api/v1/me/orders", access: .roles(["customer"]), doc: RouteDoc(
             operationId: "listMyOrders", summary: "The signed-in customer's orders, newest first.", tags: ["orders"],
-            parameters: [.init("limit", in: .query, description: "1 to 100, default 20.", schema: ["type": "integer"])],
-            replies: [.init(200, "{orders: [...]}", schema: ["type": "object"])])
+            parameters: [.init("limit", in: .query, description: "1 to 100, default 20.", schema: ["type": "integer"]), ListCursor.parameter],
+            replies: [.init(200, "{orders: [...], next_cursor}", schema: ["type": "object"])])
         ) { [unowned self] request in
             let limit = try Self.limit(request)
-            let ids = try database.query("SELECT id FROM orders_view WHERE customer = ? ORDER BY placed_ms DESC, id LIMIT ?", [request.subject ?? "", limit]) { $0.string(0) }
-            return .json(["orders": .array(ids.compactMap { id in orderState(id).map { orderJSON(id, state: $0, payment: paymentState($0.placed?.payment), contact: .hidden) } })])
+            let after = try ListCursor.parse(request)?.condition(timeColumn: "placed_ms")
+            let page = try database.query("""
+                SELECT id, placed_ms FROM orders_view WHERE customer = ? \(after.map { "AND " + $0.sql } ?? "")
+                ORDER BY coalesce(placed_ms, -1) DESC, id LIMIT ?
+                """, [request.subject ?? ""] + (after?.values ?? []) + [limit]) { ($0.string(0), $0.optionalInt64(1)) }
+            let ids = page.map(\.0)
+            let next = ListCursor.next(after: page.last.map { ($0.1, $0.0) }, rows: page.count, limit: limit)
+            return .json(["orders": .array(ids.compactMap { id in orderState(id).map { orderJSON(id, state: $0, payment: paymentState($0.placed?.payment), contact: .hidden) } }),
+                          "next_cursor": next])
         }
 
         router.add("POST", "/api/v1/orders/{id}/cancel", bodyBytesMax: 2048, doc: RouteDoc(
@@ -368,9 +375,10 @@ extension OutpostNode {
                 .init("to", in: .query, description: "Placed before (UTC ISO 8601)."),
                 .init("customer", in: .query, description: "A customer id."),
                 .init("node", in: .query, description: "The node that placed it."),
-                .init("limit", in: .query, description: "1 to 100, default 20.", schema: ["type": "integer"]),
+                .init("limit", in: .query, description: "1 to 100, default 20.", schema: ["type": "integer"]), ListCursor.parameter,
             ],
-            replies: [.init(200, "{orders: [...]}: summaries.", schema: ["type": "object"]), problem(400, "A filter is malformed.")])
+            replies: [.init(200, "{orders: [...], next_cursor}: summaries; next_cursor (null on the last page) fetches the next page.", schema: ["type": "object"]),
+                      problem(400, "A filter or the cursor is malformed.")])
         ) { [unowned self] request in
             var filters: [String] = [], values: [any SQLBindable] = []
             if let status = request.queryValue("status") {
@@ -385,11 +393,18 @@ extension OutpostNode {
             for name in ["customer", "node"] {
                 if let value = request.queryValue(name) { filters.append("\(name) = ?"); values.append(value) }
             }
-            values.append(try Self.limit(request))
+            if let after = try ListCursor.parse(request)?.condition(timeColumn: "placed_ms") {
+                filters.append(after.sql); values += after.values
+            }
+            let limit = try Self.limit(request)
+            values.append(limit)
+            var last: (atMs: Int64?, id: String)?
             let rows = try database.query("""
                 SELECT id, number, status, placed_ms, customer, node, total, currency, cancellation_raced FROM orders_view
-                \(filters.isEmpty ? "" : "WHERE " + filters.joined(separator: " AND ")) ORDER BY placed_ms DESC, id LIMIT ?
+                \(filters.isEmpty ? "" : "WHERE " + filters.joined(separator: " AND ")) ORDER BY coalesce(placed_ms, -1) DESC, id LIMIT ?
                 """, values) { row -> JSONValue in
+                last = (row.optionalInt64(3), row.string(0))
+                return
                 .object([JSONMember("id", .string(row.string(0))), JSONMember("number", row.optionalString(1).map { .string($0) } ?? .null),
                          JSONMember("status", .string(row.string(2))),
                          JSONMember("placed_at", row.optionalInt64(3).map { .string(WallClock.iso8601(ms: $0)) } ?? .null),
@@ -397,7 +412,7 @@ extension OutpostNode {
                          JSONMember("total", row.optionalInt64(6).map { .int($0) } ?? .null), JSONMember("currency", row.optionalString(7).map { .string($0) } ?? .null),
                          JSONMember("cancellation_raced", .bool(row.int(8) != 0))])
             }
-            return .json(["orders": .array(rows)])
+            return .json(["orders": .array(rows), "next_cursor": ListCursor.next(after: last, rows: rows.count, limit: limit)])
         }
 
         router.add("POST", "/admin/v1/orders/{id}/events", access: .roles(["store_manager", "operator"]), bodyBytesMax: 4096, doc: RouteDoc(
