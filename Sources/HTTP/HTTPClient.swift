@@ -114,17 +114,7 @@ public final class HTTPClient {
         guard let tlsContext else { return socket }
         do {
             let tls = try TLSConnection(context: tlsContext, isServer: false)
-            _ = try tls.readPlaintext()
-            try socket.send(tls.takeCiphertext(), timeoutMs: timeoutMs)
-            while !tls.isHandshakeComplete {
-                let chunk = try socket.receive(timeoutMs: timeoutMs)
-                guard !chunk.isEmpty else { break }
-                tls.receiveCiphertext(chunk)
-                _ = try tls.readPlaintext()
-                let out = tls.takeCiphertext()
-                if !out.isEmpty { try socket.send(out, timeoutMs: timeoutMs) }
-            }
-            guard tls.isHandshakeComplete else { throw TLSHandshakeIncomplete() }
+            guard try tls.completeHandshake(over: socket, timeoutMs: timeoutMs) != nil else { throw TLSHandshakeIncomplete() }
             self.tls = tls
         } catch {
             close()

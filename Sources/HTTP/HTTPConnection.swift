@@ -199,8 +199,11 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
         refusal = nil
         if case .found(let route, let parameters) = match {
             // Allowances first: a flood is turned away before any work, credentials included.
-            if let limiter = server.rateLimiter, !server.isExemptFromRateLimits(request),
-               case .limited(let seconds) = limiter.admit(route.rateClass, address: address, nowMs: Int64(server.clockMs())) {
+            // The exemption (the operator's token) is asked only of a request the limits refuse:
+            // no header is parsed for the rest.
+            if let limiter = server.rateLimiter,
+               case .limited(let seconds) = limiter.admit(route.rateClass, address: address, nowMs: Int64(server.clockMs())),
+               !server.isExemptFromRateLimits(request) {
                 var problem = Problem(.rateLimited, detail: "too many \(route.rateClass.name) requests from this address; retry in \(seconds) s")
                 problem.extensions = [("class", .string(route.rateClass.name))]
                 answerEarly(problem, headers: [("Retry-After", String(seconds))])

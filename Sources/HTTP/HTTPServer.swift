@@ -42,8 +42,9 @@ public final class HTTPServer {
     public var tlsContext: TLSContext?
     /// Allowances per client address and route class; nil for none (tests of other things).
     public var rateLimiter: RateLimiter?
-    /// Requests the allowances do not apply to: the node's own operator (its admin token), who
-    /// is not the flood they guard against and must be able to act during one.
+    /// Requests the allowances do not refuse: the node's own operator (its admin token), who is
+    /// not the flood they guard against and must be able to act during one. Asked only of a
+    /// request they would refuse (it still draws on its address's allowance).
     public var isExemptFromRateLimits: (Request) -> Bool = { _ in false }
     private var lastPruneMs: UInt64 = 0
 

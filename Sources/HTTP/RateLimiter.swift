@@ -41,13 +41,6 @@ public final class RateLimiter {
         public var total: [RateClass: Allowance]
         public var addressesMax = 100_000
 
-        /// The replaced platform's gateway: 2,000 requests per 5 minutes per address; searches
-        /// 240 a minute; credential routes 10 a minute per address and 5 a second in all.
-        public static let standard = Policy(
-            perAddress: [.standard: Allowance(capacity: 2_000, periodMs: 300_000), .search: Allowance(capacity: 240, periodMs: 60_000),
-                         .credentials: Allowance(capacity: 10, periodMs: 60_000)],
-            total: [.credentials: Allowance(capacity: 5, periodMs: 1_000)])
-
         public init(perAddress: [RateClass: Allowance], total: [RateClass: Allowance]) {
             self.perAddress = perAddress
             self.total = total

@@ -30,15 +30,8 @@ public final class RoguePeer {
                                                  authorityKey: caKey, authorityCertificatePEM: authority)
         tls = try TLSConnection(context: try TLSContext(certificatePEM: certificate, key: key, authorityPEM: authority), isServer: false)
         socket = try BlockingSocket(host: address.host, port: address.port)
-        _ = try tls.readPlaintext()
-        try socket.send(tls.takeCiphertext())
-        while !tls.isHandshakeComplete, let chunk = try? socket.receive(timeoutMs: 5_000), !chunk.isEmpty {
-            tls.receiveCiphertext(chunk)
-            take(try tls.readPlaintext())
-            let out = tls.takeCiphertext()
-            if !out.isEmpty { try socket.send(out) }
-        }
-        guard tls.isHandshakeComplete else { throw RoguePeerError("the node did not complete the handshake") }
+        guard let early = try tls.completeHandshake(over: socket) else { throw RoguePeerError("the node closed the link during the handshake") }
+        take(early)
     }
 
     /// The HELLO a node of this id and region would send, with the clock at `nowMs`.
@@ -48,7 +41,12 @@ public final class RoguePeer {
     }
 
     public func send(_ message: SyncMessage) throws {
-        try tls.writePlaintext(SyncFrame.encode(message))
+        try sendFrame(SyncFrame.encode(message))
+    }
+
+    /// Any bytes, framed or not (a malformed frame, an oversized one).
+    public func sendFrame(_ bytes: [UInt8]) throws {
+        try tls.writePlaintext(bytes)
         try socket.send(tls.takeCiphertext())
     }
 

@@ -126,3 +126,22 @@ public final class BlockingSocket {
         return rc > 0
     }
 }
+
+extension TLSConnection {
+    /// Completes a client's handshake over a blocking socket (nodectl, tests), for tools, never
+    /// the loop. Returns what application bytes arrived with the handshake's last flight, or nil
+    /// if the peer closed first. Throws what TLS refuses, or the socket's failure (a timeout).
+    public func completeHandshake(over socket: BlockingSocket, timeoutMs: Int32 = 5_000) throws -> [UInt8]? {
+        var early = try readPlaintext()
+        try socket.send(takeCiphertext(), timeoutMs: timeoutMs)
+        while !isHandshakeComplete {
+            let chunk = try socket.receive(timeoutMs: timeoutMs)
+            guard !chunk.isEmpty else { return nil }
+            receiveCiphertext(chunk)
+            early += try readPlaintext()
+            let out = takeCiphertext()
+            if !out.isEmpty { try socket.send(out, timeoutMs: timeoutMs) }
+        }
+        return early
+    }
+}

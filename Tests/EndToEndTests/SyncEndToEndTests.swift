@@ -210,35 +210,12 @@ final class SyncEndToEndTests: XCTestCase {
     func testAMalformedOrOversizedFrameClosesTheLinkAndAppliesNothing() throws {
         let fleet = try TestFleet()
         let hub = try fleet.start("hub", region: "eu", role: "hub")
-        let address = try SocketAddress(parsing: hub.syncAddress ?? "")
-        let caKey = try XCTUnwrap(Ed25519KeyPair.fromPEM(try String(contentsOfFile: fleet.caDirectory + "/ca.key", encoding: .utf8)))
-        let authority = try String(contentsOfFile: fleet.caDirectory + "/ca.crt", encoding: .utf8)
         let before = try hub.replicatedSummary()
 
         for (name, frame) in [("bad version", [0, 0, 0, 3, 9, 0, 8] as [UInt8]), ("oversized", [0x7F, 0xFF, 0xFF, 0xFF, 1, 0] as [UInt8])] {
-            let key = Ed25519KeyPair.generate()
-            let certificate = try Certificates.issue(nodeId: "store-9", region: "eu", publicKeyPEM: key.publicKeyPEM,
-                                                     authorityKey: caKey, authorityCertificatePEM: authority)
-            let tls = try TLSConnection(context: try TLSContext(certificatePEM: certificate, key: key, authorityPEM: authority), isServer: false)
-            let socket = try BlockingSocket(host: address.host, port: address.port)
-            _ = try tls.readPlaintext()
-            try socket.send(tls.takeCiphertext())
-            while !tls.isHandshakeComplete, let chunk = try? socket.receive(timeoutMs: 5_000), !chunk.isEmpty {
-                tls.receiveCiphertext(chunk)
-                _ = try tls.readPlaintext()
-                let out = tls.takeCiphertext()
-                if !out.isEmpty { try socket.send(out) }
-            }
-            XCTAssertTrue(tls.isHandshakeComplete, "a fleet member completes the handshake")
-            try tls.writePlaintext(frame)
-            try socket.send(tls.takeCiphertext())
-            // The hub closes the link: the socket reaches EOF (after the hub's HELLO and ERROR).
-            var closed = false
-            for _ in 0..<100 where !closed {
-                guard let chunk = try? socket.receive(timeoutMs: 5_000) else { break }
-                if chunk.isEmpty { closed = true } else { tls.receiveCiphertext(chunk); _ = try? tls.readPlaintext() }
-            }
-            XCTAssertTrue(closed, "\(name): the hub closed the link")
+            let rogue = try RoguePeer(fleet: fleet, nodeId: "store-9", region: "eu", to: hub)  // a fleet member completes the handshake
+            try rogue.sendFrame(frame)
+            XCTAssertTrue(rogue.waitForClose(timeoutMs: 5_000), "\(name): the hub closed the link")
         }
         XCTAssertTrue(eventually { hub.log.contains("frame version 9 is not spoken here") }, "the reason is logged")
         XCTAssertTrue(eventually { hub.log.contains("exceeds the 4194304-byte limit") }, "the reason is logged")
