@@ -300,5 +300,9 @@ public enum NodeSchema {
             ) STRICT, WITHOUT ROWID;
             CREATE INDEX pos_returns_by_shift ON pos_returns(shift);
             """),
+        Migration(version: 12, name: "orders owing a declined payment", sql: """
+            -- The few orders a store must act on (another tender, or cancel): found without a scan.
+            CREATE INDEX orders_payment_failed ON orders_view(node, placed_ms) WHERE status = 'payment_failed';
+            """),
     ]
 }

@@ -76,6 +76,7 @@ extension OutpostNode {
         registerCartRoutes()
         registerCheckoutRoutes()
         registerOrderRoutes()
+        registerPaymentDueRoutes()
         registerInventoryRoutes()
         registerPromotionRoutes()
         registerShippingRoutes()
@@ -96,7 +97,7 @@ extension OutpostNode {
                                                                                        .resetRefused, .passwordWrong,
                                                                                        .insufficientStock, .itemUnavailable, .idempotencyKeyRequired,
                                                                                        .idempotencyKeyReused, .checkoutInProgress, .cartEmpty, .priceChanged,
-                                                                                       .paymentDeclined, .orderTransition, .paymentActionFailed,
+                                                                                       .paymentDeclined, .acquirerUnreachable, .orderTransition, .paymentActionFailed,
                                                                                        .offlinePaymentRefused, .notTheHub, .acquirerReportMalformed,
                                                                                        .returnRefused, .returnTransition, .pairingCodeRefused, .pinRefused,
                                                                                        .pinLocked, .approvalRequired, .noOpenShift, .saleState,
@@ -185,6 +186,9 @@ extension OutpostNode {
         out.gauge("outpost_offline_exposure_minor", help: "What those payments add up to, in minor units of the node's currency.", value: Double(offline.exposure))
         out.gauge("outpost_offline_payments_overdue", help: "Offline card payments past their settlement deadline and still unanswered: act now.",
                   value: Double(offline.overdue))
+        let owing = (try? database.queryOne("SELECT count(*) FROM orders_view WHERE status = 'payment_failed' AND node = ?", [identity.nodeId]) { $0.int(0) }) ?? 0
+        out.gauge("outpost_orders_payment_failed", help: "Orders of this node whose offline card was declined: collect another tender or cancel them.",
+                  value: Double(owing))
         if let settlement {
             let queued = (try? database.queryOne("SELECT count(*) FROM settlement_queue") { $0.int(0) }) ?? 0
             out.gauge("outpost_settlement_queue", help: "Hub: payments waiting for settlement.", value: Double(queued))

@@ -107,6 +107,9 @@ public final class OutpostNode {
     var waitingForRights: [() -> Void] = []
     /// Unpaid orders being cancelled for want of payment.
     var expiring: Set<String> = []
+    /// Orders whose declined payment another tender is replacing now (one at a time: a retry
+    /// while the acquirer answers must not charge twice).
+    var collectingTender: Set<String> = []
     /// Hub: settlement of the fleet's payments into the ledger (nil on other nodes).
     var settlement: SettlementDesk?
     /// The store's tills: throttles and what is being answered now.

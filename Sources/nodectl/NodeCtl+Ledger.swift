@@ -238,6 +238,13 @@ extension NodeCtl.Ledger {
                          p["taken_at"] as? String ?? "", p["deadline"] as? String ?? "", (p["overdue"] as? Bool ?? false) ? "OVERDUE" : ""]
                     }))
                 }
+                let declined = report["declined"] as? [[String: Any]] ?? []
+                if !declined.isEmpty {
+                    print("\nDeclined after the sale: \(declined.count) order(s) owe their payment; collect another tender or cancel each:")
+                    print(Columns.render(header: ["ORDER", "NUMBER", "TOTAL", "CUR", "PLACED"], rows: declined.map { d in
+                        [d["order"] as? String ?? "", d["number"] as? String ?? "", "\(d["total"] as? Int ?? 0)", d["currency"] as? String ?? "", d["placed_at"] as? String ?? ""]
+                    }))
+                }
             }
             if overdue > 0 { throw ExitCode(2) }
         }

@@ -240,6 +240,81 @@ final class SettlementTests: XCTestCase {
         XCTAssertTrue(balances.stdout.contains("exposure:store-a:EUR  equity  EUR       15000"), balances.stdout)
     }
 
+    func testACardDeclinedAfterAnOfflineSaleStopsTheOrderUntilAnotherTenderOrItsCancellation() throws {
+        var fleet = try Fleet.start()
+        XCTAssertEqual(try fleet.hub.stop(), 0)
+        XCTAssertTrue(eventually { try Self.offline(fleet.storeA)["online"] as? Bool == false })
+        // Three cards the acquirer will refuse, taken within the offline policy; one parcel leaves at once.
+        var ids: [String] = [], guestLink = ""
+        for card in ["tok_decline_insufficient_funds", "tok_decline_stolen", "tok_decline_expired"] {
+            let sale = try Self.sell(fleet.storeA, card: card)
+            XCTAssertEqual(sale.status, 201)
+            ids.append(try XCTUnwrap(sale.json["id"] as? String))
+            if guestLink.isEmpty { guestLink = "/orders/\(ids[0])?token=\(try XCTUnwrap(sale.json["order_token"] as? String))" }
+        }
+        let (unshipped, shipped, toCancel) = (ids[0], ids[1], ids[2])
+        try Self.ship(fleet.storeA, shipped)
+        XCTAssertEqual(try Shop(node: fleet.storeA).stock("LAMP-1").here, 97)
+
+        fleet.hub = try fleet.restartHub()
+        let order = { (node: NodeProcess, id: String) in try node.adminJSON("/api/v1/orders/\(id)") }
+        for id in ids {
+            XCTAssertTrue(eventually { try order(fleet.storeA, id)["status"] as? String == "payment_failed" },
+                          "the hub's decline reaches the store that sold it, and the order owes its payment")
+        }
+        XCTAssertTrue(eventually { try order(fleet.storeB, unshipped)["status"] as? String == "payment_failed" }, "and every other node")
+        let listed = try fleet.storeA.adminJSON("/admin/v1/orders?status=payment_failed")["orders"] as? [[String: Any]] ?? []
+        XCTAssertEqual(Set(listed.compactMap { $0["id"] as? String }), Set(ids), "the list shows what to act on")
+        let due = try XCTUnwrap(order(fleet.storeA, unshipped)["payment_due"] as? [String: Any])
+        XCTAssertEqual(due["reason"] as? String, "insufficient_funds")
+        XCTAssertTrue((due["what_to_do"] as? String ?? "").contains("collect another tender") && (due["what_to_do"] as? String ?? "").contains("cancel"), "\(due)")
+        XCTAssertTrue(try fleet.storeA.adminGet("/metrics").text.contains("outpost_orders_payment_failed 3"))
+        let report = try Self.nodectl(fleet.storeA, ["ledger", "offline"])
+        XCTAssertTrue(report.stdout.contains("Declined after the sale: 3 order(s)"), report.stdout)
+        let shopperPage = try fleet.storeA.client().get(guestLink).text
+        XCTAssertTrue(shopperPage.contains("is still to pay") && shopperPage.contains("contact the store"), "the shopper is told too")
+
+        // Fulfilment stops: nothing unpaid leaves.
+        let refusedShipment = try Shop(node: fleet.storeA).send("POST", "/admin/v1/orders/\(unshipped)/events", #"{"kind": "shipped", "carrier": "DHL", "tracking": "T-1"}"#,
+                                                               token: fleet.storeA.adminToken)
+        XCTAssertEqual(refusedShipment.status, 409, refusedShipment.response.text)
+        XCTAssertEqual(refusedShipment.json["order_status"] as? String, "payment_failed")
+
+        // Another tender: a second bad card changes nothing; a good one pays the order again.
+        let tender = { (id: String, token: String) in
+            try Shop(node: fleet.storeA).send("POST", "/admin/v1/orders/\(id)/payment", #"{"token": "\#(token)"}"#, token: fleet.storeA.adminToken)
+        }
+        let again = try tender(unshipped, "tok_decline_stolen")
+        XCTAssertEqual(again.status, 402, again.response.text)
+        XCTAssertEqual(try order(fleet.storeA, unshipped)["status"] as? String, "payment_failed")
+        XCTAssertEqual(try tender(unshipped, "4242424242424242").status, 422, "a card number is refused before anything is stored")
+        let paid = try tender(unshipped, "tok_visa")
+        XCTAssertEqual(paid.status, 200, paid.response.text)
+        XCTAssertEqual(paid.json["status"] as? String, "paid")
+        XCTAssertNil(paid.json["payment_due"])
+        XCTAssertEqual(try tender(unshipped, "tok_visa").status, 409, "paid again, it owes nothing")
+        try Self.ship(fleet.storeA, unshipped)
+        XCTAssertTrue(eventually { try Self.payment(fleet.storeA, order: unshipped)["settlement"] as? String == "settled" }, "the new card is captured and settled")
+
+        // Goods that left cannot be cancelled back onto the shelf: the store collects the money.
+        let cancelShipped = try Shop(node: fleet.storeA).send("POST", "/admin/v1/orders/\(shipped)/events", #"{"kind": "cancelled"}"#, token: fleet.storeA.adminToken)
+        XCTAssertEqual(cancelShipped.status, 409, cancelShipped.response.text)
+        let collected = try tender(shipped, "tok_visa")
+        XCTAssertEqual(collected.status, 200, collected.response.text)
+        XCTAssertEqual(collected.json["status"] as? String, "shipped")
+        XCTAssertEqual((collected.json["payment"] as? [String: Any])?["status"] as? String, "captured", "the goods left, so the new card is captured at once")
+        XCTAssertTrue(eventually { try Self.payment(fleet.storeA, order: shipped)["settlement"] as? String == "settled" })
+
+        // Or the store cancels: the stock comes back.
+        let cancelled = try Shop(node: fleet.storeA).send("POST", "/admin/v1/orders/\(toCancel)/events", #"{"kind": "cancelled"}"#, token: fleet.storeA.adminToken)
+        XCTAssertEqual(cancelled.status, 200, cancelled.response.text)
+        XCTAssertEqual(cancelled.json["status"] as? String, "cancelled")
+        XCTAssertTrue(eventually { try Shop(node: fleet.storeA).stock("LAMP-1").here == 98 }, "the cancelled order's lamp is back on the shelf")
+        XCTAssertTrue(eventually { try fleet.storeA.adminGet("/metrics").text.contains("outpost_orders_payment_failed 0") })
+        let verified = try fleet.hub.adminJSON("/admin/v1/ledger/verify")
+        XCTAssertEqual(verified["valid"] as? Bool, true, "\(verified)")
+    }
+
     func testAHubKilledDuringSettlementLosesNothingAndDoublesNothingAndAReplayAddsNothing() throws {
         var fleet = try Fleet.start()
         XCTAssertEqual(try fleet.hub.stop(), 0)

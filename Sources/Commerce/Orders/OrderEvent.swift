@@ -45,6 +45,8 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         case placed, paid, fulfilled, shipped, delivered, cancelled, refunded
         case returnRequested = "return_requested", returnApproved = "return_approved", returnRejected = "return_rejected"
         case returnReceived = "return_received"
+        /// The hub's: a card taken offline was declined when it forwarded it (`payment`, `reason`).
+        case paymentFailed = "payment_failed"
 
         /// The steps of one return, each naming it (`returnId`).
         public var isReturnStep: Bool { [.returnRequested, .returnApproved, .returnRejected, .returnReceived].contains(self) }
@@ -77,8 +79,11 @@ public struct OrderEvent: Equatable, Sendable, Codable {
     /// SHA-256 (hex) of the secret a guest uses to look at the order.
     public var accessHash: String?
 
-    // paid, refunded
+    // paid, refunded, payment_failed
     public var amount: Int64?
+    /// paid: the declined payment this one replaces (another tender collected after a
+    /// `payment_failed`).
+    public var replaces: String?
     // shipped
     public var carrier: String?
     public var tracking: String?
@@ -130,6 +135,7 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         json.string("payment", payment)
         json.string("reason", reason)
         json.string("redemption", redemption)
+        json.string("replaces", replaces)
         json.int("reserved_until_ms", reservedUntilMs)
         json.string("return", returnId)
         json.string("sealed_contact", sealedContact)
@@ -173,6 +179,7 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         payment = json.string("payment")
         reason = json.string("reason")
         redemption = json.string("redemption")
+        replaces = json.string("replaces")
         reservedUntilMs = json.int("reserved_until_ms")
         sealedContact = json.string("sealed_contact")
         if let t = json.object("totals"), let currency = t.string("currency"), let subtotal = t.int("subtotal"), let shipping = t.int("shipping"),
@@ -189,6 +196,8 @@ public struct OrderEvent: Equatable, Sendable, Codable {
 ///
 /// Precedence, highest first (docs/orders.md):
 /// 1. refunded: refunds add up to what was paid;
+/// 1a. payment failed: a card taken offline was declined when the hub forwarded it and no other
+///    tender replaced it; the order waits for one, or for its cancellation (before anything left);
 /// 2. delivered (every unit), shipped (every unit), partially shipped: goods that left cannot
 ///    be un-shipped, so a shipment beats a cancellation made concurrently on another node
 ///    (`cancellationRaced` says it happened);
@@ -200,6 +209,7 @@ public struct OrderState: Equatable, Sendable {
         case placed, paid, fulfilled
         case partiallyShipped = "partially_shipped"
         case shipped, delivered, cancelled, refunded
+        case paymentFailed = "payment_failed"
     }
 
     public private(set) var placed: OrderEvent?
@@ -215,6 +225,13 @@ public struct OrderState: Equatable, Sendable {
     public private(set) var delivered: [String: Int64] = [:]
     /// Returns by id, in the order they were asked for.
     public private(set) var returns: [OrderReturn] = []
+    /// Declined payments (the hub's `payment_failed`) that no later tender has replaced.
+    public private(set) var paymentsDue: [OrderEvent] = []
+    /// The payment a shipment captures and a refund draws on: the last tender that replaced a
+    /// declined one, else the one the order was placed with.
+    public private(set) var paymentId: String?
+    /// Some unit has left (shipped, handed over or delivered).
+    public private(set) var anyShipped = false
 
     public init(texts: some Sequence<String>) {
         self.init(pairs: texts.compactMap { text in OrderEvent(text: text).map { ($0, text) } })
@@ -235,6 +252,7 @@ public struct OrderState: Equatable, Sendable {
         events = pairs.filter { seen.insert($0.1).inserted }.sorted { ($0.0.atMs, $0.1) < ($1.0.atMs, $1.1) }.map(\.0)
         var kinds = Set<OrderEvent.Kind>()
         var returnSteps: [String: [OrderEvent]] = [:], returnOrder: [String] = []
+        var failed: [OrderEvent] = [], replaced = Set<String>()
         for event in events {
             kinds.insert(event.kind)
             switch event.kind {
@@ -243,7 +261,13 @@ public struct OrderState: Equatable, Sendable {
                     placed = event
                     for line in event.lines ?? [] { ordered[line.sku, default: 0] += line.quantity }
                 }
-            case .paid: paidAmount = max(paidAmount, event.amount ?? 0)
+            case .paid:
+                paidAmount = max(paidAmount, event.amount ?? 0)
+                if let declined = event.replaces {
+                    replaced.insert(declined)
+                    paymentId = event.payment
+                }
+            case .paymentFailed: failed.append(event)
             case .refunded: refundedAmount += event.amount ?? 0
             case .shipped: Self.count(event.items, into: &shipped, upTo: ordered)
             case .delivered: Self.count(event.items, into: &delivered, upTo: shipped)
@@ -255,12 +279,18 @@ public struct OrderState: Equatable, Sendable {
             }
         }
         returns = returnOrder.compactMap { OrderReturn(id: $0, steps: returnSteps[$0] ?? []) }
+        // Which replaced which, not the events' times: a store's clock behind the hub's still
+        // settles the failure it answers.
+        paymentsDue = failed.filter { !replaced.contains($0.payment ?? "") }
+        if paymentId == nil { paymentId = placed?.payment }
         let units = ordered.values.reduce(0, +)
         let shippedUnits = shipped.values.reduce(0, +), deliveredUnits = delivered.values.reduce(0, +)
-        let anyShipped = kinds.contains(.shipped) || kinds.contains(.delivered)
+        anyShipped = kinds.contains(.shipped) || kinds.contains(.delivered)
         cancellationRaced = anyShipped && kinds.contains(.cancelled)
         if paidAmount > 0 && refundedAmount >= paidAmount {
             status = .refunded
+        } else if !paymentsDue.isEmpty && (anyShipped || !kinds.contains(.cancelled)) {
+            status = .paymentFailed
         } else if kinds.contains(.delivered) && deliveredUnits >= units {
             status = .delivered
         } else if anyShipped && shippedUnits >= units {
@@ -291,16 +321,22 @@ public struct OrderState: Equatable, Sendable {
     public static func allowedFrom(_ kind: OrderEvent.Kind) -> Set<Status> {
         switch kind {
         case .placed: []
-        case .paid: [.placed]
+        case .paid: [.placed, .paymentFailed]
+        case .paymentFailed: [.placed, .paid, .fulfilled, .partiallyShipped, .shipped, .delivered, .paymentFailed]
         case .fulfilled: [.paid]
         case .shipped: [.paid, .fulfilled, .partiallyShipped]
         case .delivered: [.shipped, .partiallyShipped]
-        case .cancelled: [.placed, .paid, .fulfilled]
+        case .cancelled: [.placed, .paid, .fulfilled, .paymentFailed]
         case .refunded, .returnRequested, .returnApproved, .returnRejected, .returnReceived: [.partiallyShipped, .shipped, .delivered]
         }
     }
 
-    public func allows(_ kind: OrderEvent.Kind) -> Bool { Self.allowedFrom(kind).contains(status) }
+    public func allows(_ kind: OrderEvent.Kind) -> Bool {
+        // An unpaid order whose goods already left cannot be cancelled back onto the shelf: the
+        // store collects another tender.
+        if kind == .cancelled && status == .paymentFailed && anyShipped { return false }
+        return Self.allowedFrom(kind).contains(status)
+    }
 
     /// Money that may still be refunded: paid (captured at shipment) less refunds.
     public var refundable: Int64 { max(0, paidAmount - refundedAmount) }

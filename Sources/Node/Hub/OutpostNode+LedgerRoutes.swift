@@ -193,7 +193,10 @@ extension OutpostNode {
 
         router.get("/admin/v1/payments/offline", access: .roles(["operator", "store_manager", "hub_admin"]), doc: RouteDoc(
             operationId: "offlinePayments", summary: "This node's card payments taken offline and not yet answered by the hub, with its policy.", tags: ["ledger"],
-            replies: [.init(200, "{online, hub, policy, open, exposure, overdue, payments: [{payment, order, amount, currency, taken_at, deadline, overdue}]}",
+            replies: [.init(200, """
+                {online, hub, policy, open, exposure, overdue, payments: [{payment, order, amount, currency, taken_at, deadline, overdue}], \
+                declined: [{order, number, total, currency, placed_at}]: orders whose offline card the acquirer declined, owing another tender}
+                """,
                             schema: ["type": "object"])])
         ) { [unowned self] _ in
             let nowMs = WallClock.nowMs()
@@ -209,6 +212,10 @@ extension OutpostNode {
                     .object([JSONMember("payment", .string(row.0)), JSONMember("order", .string(row.1)), JSONMember("amount", .int(row.2)),
                              JSONMember("currency", .string(row.3)), JSONMember("taken_at", .string(WallClock.iso8601(ms: row.4))),
                              JSONMember("deadline", .string(WallClock.iso8601(ms: row.5))), JSONMember("overdue", .bool(row.5 < nowMs))])
+                })),
+                JSONMember("declined", .array(try ordersOwingPayment(limit: 1000).map { row in
+                    .object([JSONMember("order", .string(row.id)), JSONMember("number", .string(row.number)), JSONMember("total", .int(row.total)),
+                             JSONMember("currency", .string(row.currency)), JSONMember("placed_at", .string(WallClock.iso8601(ms: row.placedMs)))])
                 })),
             ]))
         }

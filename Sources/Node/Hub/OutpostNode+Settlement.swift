@@ -180,6 +180,20 @@ extension OutpostNode {
         }
     }
 
+    /// A card taken offline and declined when forwarded leaves its order unpaid: the order says
+    /// so (`payment_failed`) on every node, which stops its fulfilment until the store collects
+    /// another tender or cancels it (docs/orders.md).
+    private func recordPaymentFailed(_ declined: PaymentEvent, paymentId: String) throws {
+        guard let order = declined.order else { return }
+        var failed = OrderEvent(kind: .paymentFailed, atMs: declined.atMs, node: identity.nodeId)
+        failed.payment = paymentId
+        failed.reason = declined.code
+        failed.amount = paymentState(paymentId)?.amount
+        try addEvents([failed.text], key: order, in: Self.ordersCollection)
+        logger.warning("an offline card payment was declined: its order waits for another tender or its cancellation",
+                       metadata: ["order": "\(order)", "payment": "\(paymentId)", "reason": "\(declined.code ?? "")"])
+    }
+
     /// Keeps each node's exposure budget credited with its policy's cap: the difference is posted
     /// from (or back to) `exposure-limits`. A cap lowered below what is held now waits.
     private func fundExposureBudgets(_ accounts: [LedgerAccount], desk: SettlementDesk, atMs: Int64) throws {
@@ -235,6 +249,9 @@ extension OutpostNode {
                     if step.events.contains(where: { $0.kind == .settled }) { settled += 1 }
                 }
                 if !events.isEmpty { try addEvents(events, key: paymentId, in: Self.paymentsCollection) }
+                for declined in plan.steps.flatMap(\.events) where declined.kind == .declined {
+                    try recordPaymentFailed(declined, paymentId: paymentId)
+                }
                 let generation = queued[paymentId]?.generation ?? 0
                 if let why = retry[paymentId] {
                     let tries = (queued[paymentId]?.attempts ?? 0) + 1

@@ -78,6 +78,13 @@ final class NodeReplica: ReplicaStore {
                 return "only the hub settles payments; \(delta.key) has a settlement written by \(origin)"
             }
             return nil
+        case OutpostNode.ordersCollection:
+            // Parsed, not searched for: JSON escapes would hide a kind from a substring test.
+            guard let events = try? GSet<String>(canonicalBytes: delta.payload) else { return nil }
+            if events.elements.contains(where: { OrderEvent(text: $0)?.kind == .paymentFailed }) {
+                return "only the hub declines a forwarded payment; \(delta.key) has a payment failure written by \(origin)"
+            }
+            return nil
         default:
             return nil
         }

@@ -124,7 +124,7 @@ extension OutpostNode {
                 let status = saved.status ?? 500
                 guard status < 300 else { return answer(.success(CheckoutAnswer(status: status, body: saved.response ?? [], replayed: true))) }
                 guard let state = orderState(saved.orderId) else { throw HTTPError(.internalError, detail: "the order of this checkout is missing") }
-                let body = orderJSON(saved.orderId, state: state, payment: paymentState(state.placed?.payment), contact: .sealed, token: saved.orderToken).encoded()
+                let body = orderJSON(saved.orderId, state: state, payment: paymentState(state.paymentId), contact: .sealed, token: saved.orderToken).encoded()
                 return answer(.success(CheckoutAnswer(status: status, body: body, replayed: true, orderId: saved.orderId)))
             case "abandoned":
                 // Cut short by a crash before its answer, its stock released and its payment

@@ -139,7 +139,7 @@ extension OutpostNode {
             error.problem.extensions = [("order_status", .string(state.status.rawValue))]
             return completion(error)
         }
-        let me = identity.nodeId, paymentId = placed.payment ?? ""
+        let me = identity.nodeId, paymentId = state.paymentId ?? ""
         var event = event
         var payment = PaymentEvent(kind: .captured, atMs: event.atMs, node: me)
         payment.order = orderId
@@ -235,6 +235,7 @@ extension OutpostNode {
             JSONMember("status", .string(payment?.status ?? unpaidStatus ?? (state.status == .placed ? "pending" : "authorized"))),
             JSONMember("settlement", .string(payment?.settlement ?? (unpaidStatus == nil ? "open" : "none"))),
         ])))
+        if let due = paymentDueJSON(id, state: state) { members.append(JSONMember("payment_due", due)) }
         if state.refundedAmount > 0 { members.append(JSONMember("refunded_amount", .int(state.refundedAmount))) }
         if let until = state.reservationExpiresMs { members.append(JSONMember("reserved_until", .string(WallClock.iso8601(ms: until)))) }
         if state.cancellationRaced { members.append(JSONMember("cancellation_raced", .bool(true))) }
@@ -322,7 +323,7 @@ extension OutpostNode {
             replies: [orderReply, problem(401, "A customer's order without a token."), problem(403, "Another customer's order.")])
         ) { [unowned self] request in
             let (id, state) = try authorizeOrder(request)
-            return .json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), contact: .sealed))
+            return .json(orderJSON(id, state: state, payment: paymentState(state.paymentId), contact: .sealed))
         }
 
         router.get("/api/v1/me/orders", access: .roles(["customer"]), doc: RouteDoc(
@@ -338,7 +339,7 @@ extension OutpostNode {
                 """, [request.subject ?? ""] + (after?.values ?? []) + [limit]) { ($0.string(0), $0.optionalInt64(1)) }
             let ids = page.map(\.0)
             let next = ListCursor.next(after: page.last.map { ($0.1, $0.0) }, rows: page.count, limit: limit)
-            return .json(["orders": .array(ids.compactMap { id in orderState(id).map { orderJSON(id, state: $0, payment: paymentState($0.placed?.payment), contact: .hidden) } }),
+            return .json(["orders": .array(ids.compactMap { id in orderState(id).map { orderJSON(id, state: $0, payment: paymentState($0.paymentId), contact: .hidden) } }),
                           "next_cursor": next])
         }
 
@@ -370,7 +371,7 @@ extension OutpostNode {
         router.get("/admin/v1/orders", access: .roles(Self.shopStaffRoles), doc: RouteDoc(
             operationId: "searchOrders", summary: "Orders this node knows of, newest first, by status, dates, customer and placing node.",
             tags: ["orders"], parameters: [
-                .init("status", in: .query, description: "placed, paid, fulfilled, shipped, delivered, cancelled or refunded."),
+                .init("status", in: .query, description: "placed, paid, fulfilled, partially_shipped, shipped, delivered, cancelled, refunded or payment_failed (owes a declined payment)."),
                 .init("from", in: .query, description: "Placed at or after (UTC ISO 8601)."),
                 .init("to", in: .query, description: "Placed before (UTC ISO 8601)."),
                 .init("customer", in: .query, description: "A customer id."),
@@ -472,7 +473,7 @@ extension OutpostNode {
         { [unowned self] error in
             if let error { return responder.fail(error) }
             guard let state = orderState(id) else { return responder.fail(HTTPError(.notFound, detail: "no such order")) }
-            responder.send(.json(orderJSON(id, state: state, payment: paymentState(state.placed?.payment), contact: .sealed), status: status))
+            responder.send(.json(orderJSON(id, state: state, payment: paymentState(state.paymentId), contact: .sealed), status: status))
         }
     }
 

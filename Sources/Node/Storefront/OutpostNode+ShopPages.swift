@@ -258,6 +258,9 @@ extension OutpostNode {
                 view["shipTo"] = shipTo
             }
             view.merge(fulfilmentView(id, state, currency: currency, locale: locale, token: tokenOK ? request.queryValue("token") : nil)) { $1 }
+            if state.status == .paymentFailed {
+                view["paymentDue"] = ["amount": money(state.paymentsDue.reduce(0) { $0 + ($1.amount ?? 0) }, currency, locale)] as Storefront.View
+            }
             if let message = request.queryValue("message") { view["message"] = message }
             return page("order", request, view)
         }

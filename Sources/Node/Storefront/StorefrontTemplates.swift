@@ -282,6 +282,7 @@ enum StorefrontTemplates {
           {{#justPlaced}}<p class="notice" role="status">{{#paid}}Thank you! Your order is placed and paid.{{/paid}}{{^paid}}Your order is placed; we are waiting for the card's confirmation and hold the items until {{reservedUntil}}.{{/paid}}</p>{{/justPlaced}}
           <h1>Order <span class="number">{{number}}</span></h1>
           <p>Status: <strong class="status">{{status}}</strong> · placed {{placedAt}}</p>
+          {{#paymentDue}}<p class="notice payment-due" role="alert">Your card was declined when the payment went through after your purchase, so {{amount}} is still to pay. Please contact the store to pay another way; until then the order is on hold, and it may be cancelled.</p>{{/paymentDue}}
           <table class="lines">
             <thead><tr><th scope="col">Item</th><th scope="col">Quantity</th><th scope="col">Amount</th></tr></thead>
             <tbody>{{#lines}}<tr><th scope="row">{{name}}</th><td>{{quantity}}</td><td>{{amount}}</td></tr>{{/lines}}</tbody>
