@@ -16,6 +16,8 @@ let package = Package(
     products: [
         .executable(name: "noded", targets: ["noded"]),
         .executable(name: "nodectl", targets: ["nodectl"]),
+        // Test harness only: preloaded into a noded under test to make its disk fail on demand.
+        .library(name: "OutpostFaults", type: .dynamic, targets: ["OutpostFaults"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
@@ -59,6 +61,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "OutpostFaults", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "NodeTesting", dependencies: ["Platform", "HTTP", "Node", "Replication"], swiftSettings: strict),
         .executableTarget(
             name: "noded",

@@ -10,17 +10,25 @@ extension OutpostNode {
         ) { _ in .json(["status": "ok"]) }
 
         router.get("/readyz", doc: RouteDoc(
-            operationId: "getReadiness", summary: "Readiness: database open, migrations applied, not draining.", tags: ["operations"],
+            operationId: "getReadiness", summary: "Readiness: database open, migrations applied, the disk takes writes, not draining.", tags: ["operations"],
             replies: [
                 .init(200, "Ready for traffic.", schema: Schemas.ref("Readiness")),
-                .init(503, "Starting or stopping; send traffic elsewhere.", contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef),
+                .init(503, "Starting or stopping, or the disk is full or failed (`storage`); send traffic elsewhere.",
+                      contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef),
             ])
         ) { [unowned self] _ in
             guard self.isReady, !self.database.isClosed,
                   (try? self.database.queryOne("SELECT 1") { $0.int(0) }) == 1 else {
                 throw HTTPError(.notReady, detail: self.isReady ? "the database does not answer" : "the node is starting or stopping")
             }
-            return .json(["status": "ready", "checks": ["database": "ok", "schema_version": .int(Int64(self.schemaVersion))]])
+            guard self.storage.acceptsWrites else {
+                var error = HTTPError(.notReady, detail: self.storage.state == .full
+                    ? "the disk is full: the node takes no writes (since \(WallClock.iso8601(ms: self.storage.sinceMs)))"
+                    : "the storage failed: the node is stopping")
+                error.problem.extensions = [("storage", .string(self.storage.state.rawValue))]
+                throw error
+            }
+            return .json(["status": "ready", "checks": ["database": "ok", "storage": "ok", "schema_version": .int(Int64(self.schemaVersion))]])
         }
 
         // What the node is doing is an operator's business: the admin token or an operator's
@@ -131,7 +139,13 @@ extension OutpostNode {
         out.gauge("outpost_node_info", help: "Identity of this node; always 1.", value: 1, labels: [
             ("node_id", identity.nodeId), ("region", config.region), ("role", config.role.rawValue), ("version", OutpostVersion.current),
         ])
-        out.gauge("outpost_ready", help: "1 while the node takes traffic.", value: isReady ? 1 : 0)
+        out.gauge("outpost_ready", help: "1 while the node takes traffic.", value: isReady && storage.acceptsWrites ? 1 : 0)
+        out.gauge("outpost_storage_writable", help: "1 while the disk takes writes; 0 while it is full or failed (docs/operations.md).",
+                  value: storage.acceptsWrites ? 1 : 0)
+        out.counter("outpost_storage_probes_total", help: "Writes tried on a full disk to see whether it takes them again.", value: Double(storage.probes))
+        out.counter("outpost_storage_batches_refused_total", help: "Group commits refused without touching the disk while it was full or failed.",
+                    value: Double(writer.batchesRefused))
+        out.counter("outpost_replica_reloads_total", help: "Times replicated data was read back from disk after a failed commit.", value: Double(replica.reloads))
         if let limiter = server.rateLimiter {
             out.family("outpost_http_rate_limited_total", type: "counter", help: "Requests refused 429 by the rate limits, per route class.")
             for rateClass in RateClass.allCases {

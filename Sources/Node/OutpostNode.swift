@@ -56,6 +56,9 @@ public final class OutpostNode {
     private var isStopping = false
     /// Something the stop meant to write failed: the exit status says so.
     private var stopFailed = false
+    /// The disk: whether the node takes writes (docs/operations.md).
+    let storage = StorageHealth()
+    var unansweredSales = UnansweredSales()
     /// Test-only: `OUTPOST_TEST_FAULT=fail-checkpoint-at-stop` makes the checkpoint at stop fail
     /// as an I/O error would, so the stop's exit status can be tested.
     let failsCheckpointAtStop = ProcessStats.environment("OUTPOST_TEST_FAULT") == "fail-checkpoint-at-stop"
@@ -100,6 +103,10 @@ public final class OutpostNode {
     /// (no cleanup, like kill -9) after a checkout's (or a till sale's) reservation committed and
     /// before the acquirer is asked, so the crash tests can hit exactly that window.
     let exitsAfterReservation = ProcessStats.environment("OUTPOST_TEST_FAULT") == "exit-after-reservation"
+    /// Test-only: `OUTPOST_TEST_FAULT=fill-disk-after-reservation` turns on the preloaded fault
+    /// library's full disk (Sources/OutpostFaults) once, right after the first checkout's
+    /// reservation committed, so its answer is the write the disk refuses.
+    var fillsDiskAfterReservation = ProcessStats.environment("OUTPOST_TEST_FAULT") == "fill-disk-after-reservation"
     /// Test-only: `OUTPOST_TEST_FAULT=exit-before-settlement-commit` makes the hub exit at once
     /// after its first settlement pass asked the acquirer and before that pass's batch commits.
     let exitsBeforeSettlementCommit = ProcessStats.environment("OUTPOST_TEST_FAULT") == "exit-before-settlement-commit"
@@ -169,10 +176,7 @@ public final class OutpostNode {
         gateway = SandboxAcquirer(writer: writer)
         let replica = self.replica
         replica.attach(to: writer)
-        writer.onCommitFailed = { [logger] error in
-            logger.error("a group commit failed; replicated data reloaded from disk", metadata: ["error": "\(error)"])
-            replica.reloadAfterFailedCommit()
-        }
+        writer.refusal = { [storage] in storage.refusal }
         router = Router()
         metrics = HTTPMetrics()
         var limits = HTTPLimits()
@@ -226,6 +230,10 @@ public final class OutpostNode {
             }
         }
         installBrowserGuards()
+        writer.onCommitFailed = { [unowned self] error in
+            replica.reloadAfterFailedCommit()
+            storageWriteFailed(error, what: "a group commit")
+        }
         server.onInternalError = { [logger] request, error in
             logger.error("request failed", metadata: ["request_id": "\(request.requestId)", "path": "\(request.path)", "error": "\(error)"])
         }
@@ -269,19 +277,23 @@ public final class OutpostNode {
         let timer = try LoopTimer(loop: loop)
         timer.start(afterMs: 100, repeatMs: 100) { [unowned self] in
             let nowMs = WallClock.nowMs()
-            replica.writeBehind(nowMs: nowMs)
+            if storage.acceptsWrites, let error = replica.writeBehind(nowMs: nowMs) { storageWriteFailed(error, what: "writing replicated states behind the log") }
+            if storage.isProbeDue(nowMs: nowMs) { probeStorage(nowMs: nowMs) }
             if replica.wasQuiet { replica.refreshDigests(on: loop) }
+            retryCheckoutsWaitingForRights()
+            warnOfOverduePayments(nowMs: nowMs)
+            // Background writes wait for a disk that takes them; requests are refused at once.
+            guard storage.acceptsWrites else { return }
             expireReservations(nowMs: nowMs)
             settleStockFollowUps()
-            retryCheckoutsWaitingForRights()
+            settleUnansweredSales()
             settleDuePayments(nowMs: nowMs)
-            warnOfOverduePayments(nowMs: nowMs)
         }
         writeBehindTimer = timer
         isReady = true
         recordStart()
-        recoverAbandonedCheckouts()
-        recoverInterruptedTillSales()
+        // What a crash cut short is released by the first tick (settleUnansweredSales).
+        unansweredSales.pending = true
         logger.info("listening", metadata: [
             "node_id": "\(identity.nodeId)", "region": "\(config.region)", "role": "\(config.role.rawValue)",
             "addresses": .array(baseURLs.map { .string($0) }), "data_dir": "\(dataDirectory)", "version": "\(OutpostVersion.current)",
@@ -293,6 +305,7 @@ public final class OutpostNode {
         // A stop that could not write what it meant to is not a clean stop: the supervisor (and
         // whoever reads the exit status) should know. Nothing acknowledged is lost either way.
         logger.info("stopped", metadata: ["node_id": "\(identity.nodeId)", "clean": "\(!stopFailed)"])
+        if storage.state == .failed { return Self.storageFailedExitCode }
         return stopFailed ? 1 : 0
     }
 
@@ -374,6 +387,12 @@ public final class OutpostNode {
     private func finishStop() {
         writer.close()
         writeBehindTimer?.close()
+        guard storage.state != .failed else {
+            // Nothing more is written after a failed write or fsync, not even the checkpoint
+            // SQLite makes at close: the next start trusts only what the WAL on disk holds.
+            database.close(checkpointing: false)
+            return finishStopWithoutDatabase()
+        }
         // Not needed for durability (the op log has it all), but the next start replays less.
         do { try replica.writeAllBehind() } catch {
             stopFailed = true
@@ -387,6 +406,10 @@ public final class OutpostNode {
             logger.error("checkpoint failed at stop", metadata: ["error": "\(error)"])
         }
         database.close()
+        finishStopWithoutDatabase()
+    }
+
+    private func finishStopWithoutDatabase() {
         Files.remove(dataDirectory + "/" + NodeIdentity.addressFile)
         Files.remove(dataDirectory + "/" + NodeIdentity.syncAddressFile)
         for watcher in signals { watcher.close() }

@@ -100,9 +100,12 @@ public final class Database {
     deinit { close() }
 
     /// Finalizes cached statements and closes the connection. The WAL is checkpointed by SQLite
-    /// when the last connection closes.
-    public func close() {
+    /// when the last connection closes, unless `checkpointing` is false: after a failed write or
+    /// fsync the pages in memory may not be what the disk holds, and the next start recovers
+    /// from the WAL on disk instead (docs/operations.md).
+    public func close(checkpointing: Bool = true) {
         guard !isClosed else { return }
+        if !checkpointing { _ = outpost_sqlite_db_config_int(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1) }
         endHeldRead()
         readHold?.close()
         readHold = nil

@@ -37,6 +37,11 @@ public final class GroupCommit {
     /// Runs inside the transaction after its last write, before COMMIT: for what is written
     /// once per batch rather than once per write. If it throws, the batch fails.
     public var beforeCommit: (() throws -> Void)?
+    /// Asked before each batch: an error refuses the whole batch without touching the database
+    /// (a full or failed disk), and each write completes with it.
+    public var refusal: (() -> (any Error)?)?
+    /// Batches refused so far.
+    public private(set) var batchesRefused = 0
 
     public init(database: Database, loop: EventLoop) throws(PlatformError) {
         self.database = database
@@ -70,6 +75,11 @@ public final class GroupCommit {
     }
 
     private func commit(_ batch: [QueuedWrite]) {
+        if let refused = refusal?() {
+            batchesRefused += 1
+            for write in batch { write.complete(refused) }
+            return
+        }
         var errors = [(any Error)?](repeating: nil, count: batch.count)
         do {
             try database.transaction(.immediate) {

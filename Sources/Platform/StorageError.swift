@@ -49,6 +49,14 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
         self.init(code, sqliteCode: rc, message: message, sql: sql)
     }
 
+    /// The disk has no room (SQLITE_FULL): nothing written is in doubt, writes can resume
+    /// once there is space.
+    public var isDiskFull: Bool { sqliteCode & 0xff == SQLITE_FULL }
+
+    /// Any other failure of the disk or the file (I/O error, a failed fsync, corruption, a
+    /// file system gone read-only): what the pages in memory say may no longer be on disk.
+    public var isStorageFault: Bool { code == .io && !isDiskFull }
+
     public var description: String {
         if let sql { return "storage error (\(code)): \(message) [in: \(sql)]" }
         return "storage error (\(code)): \(message)"

@@ -663,7 +663,8 @@ extension OutpostNode {
                 logger.info("till sale completed", metadata: ["sale": "\(c.saleId)", "order": "\(c.orderId)", "device": "\(c.caller.device)"])
                 finish(.success(.json(bytes: Array(text.utf8), status: 201)))
             case .failure(let error):
-                logger.error("a till sale's completion could not be committed", metadata: ["sale": "\(c.saleId)", "error": "\(error)"])
+                logger.error("a till sale's completion could not be committed; it will be released", metadata: ["sale": "\(c.saleId)", "error": "\(error)"])
+                unansweredSales.pending = true
                 finish(.failure(error))
             }
         })
@@ -731,14 +732,18 @@ extension OutpostNode {
                                  [sale])
     }
 
-    /// At start: completions a crash cut short between reservation and answer. The terminal got
-    /// no receipt, so nothing of them may stand: cards are voided, stock given back, and the
-    /// sale is open again; the terminal's retry completes it afresh.
-    func recoverInterruptedTillSales() {
+    /// Completions cut short between reservation and answer: by a crash (found at start), or by
+    /// a receipt the disk refused. The terminal got no receipt, so nothing of them may stand:
+    /// cards are voided, stock given back, and the sale is open again; the terminal's retry
+    /// completes it afresh. `done` says whether every one was released.
+    func releaseInterruptedTillSales(done: @escaping (Bool) -> Void) {
         let rows = (try? database.query("SELECT id, order_id, payments, allocations, basket, staff FROM pos_sales WHERE state = 'completing'") {
             ($0.string(0), $0.optionalString(1) ?? "", $0.optionalString(2) ?? "", $0.optionalString(3) ?? "", $0.string(4), $0.string(5))
         }) ?? []
-        for (sale, orderId, payments, allocations, basket, staff) in rows {
+        let interrupted = rows.filter { !tills.salesInFlight.contains($0.0) }
+        var left = interrupted.count, released = true
+        guard left > 0 else { return done(true) }
+        for (sale, orderId, payments, allocations, basket, staff) in interrupted {
             let paymentIds = payments.split(separator: ",").map(String.init)
             for paymentId in paymentIds where paymentState(paymentId)?.isCash == false { gateway.void(paymentId: paymentId) { _ in } }
             let redemption = TillBasket.stored(basket).code.flatMap { PromotionEngine.promotion(code: $0, in: promotions()) }.flatMap { $0.usageCap == nil ? nil : $0.id }
@@ -746,9 +751,15 @@ extension OutpostNode {
                 try reopenSale(sale, orderId: orderId, paymentIds: paymentIds, allocations: Self.allocations(from: allocations), redemption: redemption,
                                actor: "recovery")
             }, completion: { [unowned self] result in
-                if case .failure(let error) = result { return logger.error("could not release an interrupted till sale", metadata: ["sale": "\(sale)", "error": "\(error)"]) }
-                logger.notice("interrupted till sale released", metadata: ["sale": "\(sale)", "staff": "\(staff)"])
-                replicatedChanged()
+                left -= 1
+                if case .failure(let error) = result {
+                    released = false
+                    logger.warning("an interrupted till sale is not released yet; it is tried again", metadata: ["sale": "\(sale)", "error": "\(error)"])
+                } else {
+                    logger.notice("interrupted till sale released", metadata: ["sale": "\(sale)", "staff": "\(staff)"])
+                    replicatedChanged()
+                }
+                if left == 0 { done(released) }
             })
         }
     }

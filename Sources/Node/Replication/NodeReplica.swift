@@ -36,6 +36,8 @@ final class NodeReplica: ReplicaStore {
     private var unwrittenSinceMs: Int64?
     /// Whether no change was persisted between the last two `writeBehind` calls.
     private(set) var wasQuiet = false
+    /// Times memory was read back from disk after a failed commit (/metrics).
+    private(set) var reloads = 0
 
     var nodeId: ReplicaID { memory.nodeId }
     var region: String { memory.region }
@@ -219,6 +221,7 @@ final class NodeReplica: ReplicaStore {
     /// After a failed commit of a group of local writes: memory holds changes the disk does not,
     /// so every collection is read back from the database.
     func reloadAfterFailedCommit() {
+        reloads += 1
         pendingLog.removeAll()
         isInGroupCommit = false
         clockUnsaved = false
@@ -495,29 +498,36 @@ final class NodeReplica: ReplicaStore {
 
     /// Called every ~100 ms on the loop. Starts a write-back when the node has been quiet since
     /// the last call or states have waited two seconds (so steady load cannot starve it), and
-    /// continues one under way. Nothing happens inside a transaction.
-    func writeBehind(nowMs: Int64) {
-        guard !isBatching, !database.isInTransaction else { return }
+    /// continues one under way. Nothing happens inside a transaction. Returns what the disk
+    /// said when the write failed (the keys wait for the next write-back).
+    @discardableResult
+    func writeBehind(nowMs: Int64) -> (any Error)? {
+        guard !isBatching, !database.isInTransaction else { return nil }
         let quiet = changeCount == changeCountSeen
         changeCountSeen = changeCount
         wasQuiet = quiet
         if writeBack == nil {
-            guard hasWorkBehind else { unwrittenSinceMs = nil; return }
+            guard hasWorkBehind else { unwrittenSinceMs = nil; return nil }
             let since = unwrittenSinceMs ?? nowMs
             unwrittenSinceMs = since
-            guard quiet || nowMs - since >= 2_000 else { return }
+            guard quiet || nowMs - since >= 2_000 else { return nil }
             // Peers' acknowledgements fold the log as they come; a node that does not replicate folds it here.
             if !memory.replicates { for name in memory.collections.keys { memory.compact(name) } }
             startWriteBack()
             unwrittenSinceMs = nil
         }
+        let progressBefore = persistedProgress, workBefore = writeBack
         do {
             try database.transaction(.immediate) { try continueWriteBack(limit: Self.writeBackKeysPerCall) }
+            return nil
         } catch {
-            // Nothing of it was kept. Reading the collections back makes every key whose delta
-            // is in the log unwritten again, and the progress record what the disk says.
+            // Nothing of this call was kept: its keys are unwritten again and the progress is what
+            // the disk says. Memory is not read back (a full disk would make that a loop costing
+            // seconds of CPU per try at 40k orders); the keys written by earlier calls are durable.
+            persistedProgress = progressBefore
+            for (name, key) in workBefore?.keys ?? [] { unwritten[name, default: []].insert(key) }
             writeBack = nil
-            for name in memory.collections.keys { try? load(name) }
+            return error
         }
     }
 

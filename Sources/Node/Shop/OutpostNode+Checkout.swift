@@ -131,6 +131,8 @@ extension OutpostNode {
                 // voided: run again as the same order (id and number), with a new payment.
                 reuse = (saved.orderId, saved.number, "")
             default:
+                // Left without an answer by a refused commit: released once the disk takes writes.
+                if let refusal = storage.refusal { throw refusal }
                 throw HTTPError(.checkoutInProgress, detail: "this checkout is still being answered", headers: HTTPHeaders([("Retry-After", "1")]))
             }
         }
@@ -208,6 +210,10 @@ extension OutpostNode {
             switch result {
             case .success(let reserved):
                 if exitsAfterReservation { ProcessStats.exitNow(137) }
+                if fillsDiskAfterReservation, let path = ProcessStats.environment("OUTPOST_FAULT_SWITCH") {
+                    fillsDiskAfterReservation = false
+                    try? Files.writeAtomically(path, "enospc\n", mode: 0o644)
+                }
                 replicatedChanged()
                 completion(.success(reserved))
             case .failure(let error as HTTPError) where [.insufficientStock, .discountCodeExhausted].contains(error.problem.type) && error.headers["Retry-After"] != nil
@@ -560,10 +566,11 @@ extension OutpostNode {
                 replicatedChanged()
                 answer(.success(CheckoutAnswer(status: written.status, body: written.body, orderId: written.status < 300 ? pending.orderId : nil)))
             case .failure(let error):
-                // The answer could not be written: undo at the acquirer and leave the
-                // reservation to the recovery at the next start, as after a crash.
-                logger.error("a checkout's answer could not be committed", metadata: ["order": "\(pending.orderId)", "error": "\(error)"])
+                // The answer could not be written: undo at the acquirer, and give the stock back
+                // as after a crash, as soon as the disk takes writes (not at the next start).
+                logger.error("a checkout's answer could not be committed; it will be released", metadata: ["order": "\(pending.orderId)", "error": "\(error)"])
                 gateway.void(paymentId: pending.paymentId) { _ in }
+                unansweredSales.pending = true
                 answer(.failure(error))
             }
         })
@@ -658,14 +665,19 @@ extension OutpostNode {
         }
     }
 
-    /// At start: checkouts a crash cut short between reservation and answer. Their shoppers got
-    /// no answer, so nothing of them may stand: the payment is voided at the acquirer and the
-    /// stock given back; the same request retried runs again with the same ids.
-    func recoverAbandonedCheckouts() {
+    /// Checkouts cut short between reservation and answer: by a crash (found at start), or by
+    /// an answer the disk refused. Their shoppers got no answer, so nothing of them may stand:
+    /// the payment is voided at the acquirer and the stock given back; the same request retried
+    /// runs again with the same ids. `done` says whether every one was released.
+    func releaseAbandonedCheckouts(done: @escaping (Bool) -> Void) {
         let rows = (try? database.query("SELECT cart, idempotency_key, order_id, payment_id, allocations, redemption FROM checkouts WHERE state = 'authorizing'") {
             ($0.string(0), $0.string(1), $0.string(2), $0.string(3), $0.string(4), $0.optionalString(5))
         }) ?? []
-        for (cart, key, orderId, paymentId, allocations, redemption) in rows {
+        // A checkout being answered now is not abandoned.
+        let abandoned = rows.filter { !checkoutsInFlight.contains($0.0 + "\u{0}" + $0.1) }
+        var left = abandoned.count, released = true
+        guard left > 0 else { return done(true) }
+        for (cart, key, orderId, paymentId, allocations, redemption) in abandoned {
             gateway.void(paymentId: paymentId) { [unowned self] _ in
                 let me = identity.nodeId
                 writer.submit({ [unowned self] _ in
@@ -677,11 +689,14 @@ extension OutpostNode {
                     try database.execute("UPDATE checkouts SET state = 'abandoned' WHERE cart = ? AND idempotency_key = ?", [cart, key])
                 }, completion: { [unowned self] result in
                     if case .failure(let error) = result {
-                        logger.error("could not release an abandoned checkout", metadata: ["order": "\(orderId)", "error": "\(error)"])
+                        released = false
+                        logger.warning("an abandoned checkout is not released yet; it is tried again", metadata: ["order": "\(orderId)", "error": "\(error)"])
                     } else {
                         logger.notice("abandoned checkout released", metadata: ["order": "\(orderId)", "payment": "\(paymentId)"])
                         replicatedChanged()
                     }
+                    left -= 1
+                    if left == 0 { done(released) }
                 })
             }
         }
