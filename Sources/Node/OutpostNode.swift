@@ -234,6 +234,8 @@ public final class OutpostNode {
             replica.reloadAfterFailedCommit()
             storageWriteFailed(error, what: "a group commit")
         }
+        replica.storageRefusal = { [storage] in storage.acceptsWrites ? nil : "this node's disk takes no writes (\(storage.state.rawValue))" }
+        replica.storageFailed = { [unowned self] error in storageWriteFailed(error, what: "writing a peer's changes") }
         server.onInternalError = { [logger] request, error in
             logger.error("request failed", metadata: ["request_id": "\(request.requestId)", "path": "\(request.path)", "error": "\(error)"])
         }

@@ -38,6 +38,11 @@ final class NodeReplica: ReplicaStore {
     private(set) var wasQuiet = false
     /// Times memory was read back from disk after a failed commit (/metrics).
     private(set) var reloads = 0
+    /// Why the disk takes no writes now (nil: it does): a peer's changes are refused before
+    /// they touch memory, and the link tries again later.
+    var storageRefusal: (() -> String?)?
+    /// Told when a replicated change or acknowledgement could not be written.
+    var storageFailed: ((any Error) -> Void)?
 
     var nodeId: ReplicaID { memory.nodeId }
     var region: String { memory.region }
@@ -406,6 +411,7 @@ final class NodeReplica: ReplicaStore {
     func snapshot(of collection: String) -> (covers: VersionVector, state: [UInt8])? { memory.snapshot(of: collection) }
 
     func apply(_ deltas: [WireDelta], to collection: String) throws(ApplyFailure) -> (applied: VersionVector, count: Int) {
+        if let refusal = storageRefusal?() { throw .storage(refusal) }
         // The clock moves past every reading it receives, so this node's next changes order after
         // what it has seen (last-writer-wins stays causal); readings too far ahead are refused.
         if let latest = deltas.lazy.map({ $0.timestamp }).max() {
@@ -420,6 +426,7 @@ final class NodeReplica: ReplicaStore {
     }
 
     func mergeSnapshot(_ state: [UInt8], covers: VersionVector, into collection: String) throws(ApplyFailure) -> VersionVector {
+        if let refusal = storageRefusal?() { throw .storage(refusal) }
         let change: CollectionChange
         do { change = try memory.mergeSnapshotReturningChange(state, covers: covers, into: collection) } catch { throw .malformed(error) }
         // The snapshot's deltas will never be in this node's log: states are written now.
@@ -428,6 +435,8 @@ final class NodeReplica: ReplicaStore {
     }
 
     func peer(_ peer: ReplicaID, acknowledged applied: VersionVector, of collection: String) {
+        // Unwritten, an acknowledgement only delays compaction: it comes again with the next.
+        guard storageRefusal?() == nil else { return }
         memory.peer(peer, acknowledged: applied, of: collection)
         // Losing an acknowledgement only delays compaction, so it is best effort; but if it fails,
         // memory (compaction, the progress record) is read back from the database.
@@ -442,6 +451,7 @@ final class NodeReplica: ReplicaStore {
             }
         } catch {
             try? load(collection)
+            storageFailed?(error)
         }
     }
 
@@ -453,6 +463,7 @@ final class NodeReplica: ReplicaStore {
             }
         } catch {
             try? load(collection)
+            storageFailed?(error)
             throw .storage("\(error)")
         }
     }
