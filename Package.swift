@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Commerce", "Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Commerce", "HTTP", "Platform", "Replication", "NodeTesting"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["NodeTesting", "HTTP", "Platform", "Replication", "Commerce"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["NodeTesting", "HTTP", "Platform", "Replication", "Commerce", "Ledger"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -38,7 +38,7 @@ extension NodeConfig {
             throw ConfigError(key: source, "not valid TOML")
         }
         let reader = TOMLReader(table: table, prefix: "")
-        try reader.allowOnly(["node", "http", "rate_limits", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos"])
+        try reader.allowOnly(["node", "http", "rate_limits", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos", "ledger"])
         if let node = try reader.table("node") {
             try node.allowOnly(["id", "region", "role", "data_dir", "locale"])
             if let id = try node.string("id") { nodeId = try Self.name(id, key: "node.id") }
@@ -110,6 +110,10 @@ extension NodeConfig {
                 }
                 self.sync.peers.append(parsed)
             }
+        }
+        if let ledger = try reader.table("ledger") {
+            try ledger.allowOnly(["checkpoint_interval_s"])
+            if let v = try ledger.integer("checkpoint_interval_s", in: 1...86_400) { ledgerCheckpointIntervalMs = Int64(v) * 1000 }
         }
         if let cache = try reader.table("cache") {
             try cache.allowOnly(["bytes_max"])

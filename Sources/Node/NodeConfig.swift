@@ -58,6 +58,8 @@ public struct NodeConfig: Sendable, Equatable {
     public var synchronous = Database.Synchronous.full
     /// Replication with other nodes.
     public var sync = SyncSettings()
+    /// Hub: how often it signs its journal's head (when it moved) and replicates the checkpoint.
+    public var ledgerCheckpointIntervalMs: Int64 = 300_000
 
     public struct SyncSettings: Sendable, Equatable {
         /// Where peers connect (mutual TLS); nil: this node only dials out.

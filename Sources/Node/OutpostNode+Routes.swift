@@ -91,6 +91,7 @@ extension OutpostNode {
         registerFulfilmentRoutes()
         registerReturnRoutes()
         registerLedgerRoutes()
+        registerLedgerCheckpointRoutes()
         registerTillAccessRoutes()
         registerTillSaleRoutes()
         registerTillReturnRoutes()

@@ -290,6 +290,7 @@ public final class OutpostNode {
             settleStockFollowUps()
             settleUnansweredSales()
             settleDuePayments(nowMs: nowMs)
+            signLedgerHead(nowMs: nowMs)
         }
         writeBehindTimer = timer
         isReady = true

@@ -8,7 +8,7 @@ extension NodeCtl {
         static let configuration = CommandConfiguration(
             abstract: "The hub's ledger (role hub_admin): verify it, read balances, export the journal, reconcile, set offline payment policies.",
             discussion: "Exit status: 0 clean, 1 a failure (the node refused or could not be reached), 2 the check found problems (verify, reconcile).",
-            subcommands: [Verify.self, Balances.self, Export.self, Reconcile.self, AcquirerReport.self, Policy.self, Offline.self])
+            subcommands: [Verify.self, Checkpoints.self, Balances.self, Export.self, Reconcile.self, AcquirerReport.self, Policy.self, Offline.self])
     }
 }
 
@@ -57,22 +57,59 @@ struct CSVWindow: ParsableArguments {
 }
 
 extension NodeCtl.Ledger {
+    struct Checkpoints: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The hub's signed checkpoints of its journal's head that a node holds, one per line (to keep, or to give to `ledger verify --checkpoints`).")
+        @OptionGroup var connection: NodeConnection
+        @Option(name: .long, help: "Only those signed at or after this UTC time (ISO 8601 or YYYY-MM-DD).") var since: String?
+        @Flag(name: .long, help: "Hub: sign the head now first.") var sign = false
+        @Flag(name: .long, help: "Print JSON instead of lines.") var json = false
+
+        func run() throws {
+            try reportingFailures {
+                if sign { _ = try connection.admin("POST", "/admin/v1/ledger/checkpoints") }
+                let path = "/admin/v1/ledger/checkpoints" + (since.map { query([("since", $0.count == 10 ? $0 + "T00:00:00Z" : $0)]) } ?? "")
+                let report = try jsonObject(try connection.admin("GET", path))
+                if json { return printJSON(report) }
+                for checkpoint in report["checkpoints"] as? [[String: Any]] ?? [] { print(checkpoint["text"] as? String ?? "") }
+            }
+        }
+    }
+
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Recompute the journal's hash chain and every balance; name the first bad entry (exit 2 if any).")
+            abstract: "Recompute the journal's hash chain and every balance, and check it against the signed checkpoints; name the first bad entry (exit 2 if any).",
+            discussion: """
+                The hub checks its journal against every checkpoint of its head it holds. Give the checkpoints the stores hold too \
+                (on each store: nodectl ledger checkpoints > store.txt), or an archived file: a rewrite of the hub's books that \
+                recomputes every hash still differs from a checkpoint signed before it.
+                """)
         @OptionGroup var connection: NodeConnection
+        @Option(name: .customLong("checkpoints"), help: "A file of checkpoints (one per line, as `nodectl ledger checkpoints` prints them); repeatable.")
+        var checkpointFiles: [String] = []
         @Flag(name: .long, help: "Print JSON instead of text.") var json = false
 
         func run() throws {
             var valid = true
             try reportingFailures {
-                let report = try jsonObject(try connection.admin("GET", "/admin/v1/ledger/verify"))
+                var lines: [String] = []
+                for file in checkpointFiles {
+                    guard let data = FileManager.default.contents(atPath: file) else { throw CLIFailure("cannot read \(file)") }
+                    lines.append(String(decoding: data, as: UTF8.self))
+                }
+                let response = checkpointFiles.isEmpty
+                    ? try connection.admin("GET", "/admin/v1/ledger/verify")
+                    : try connection.send("POST", "/admin/v1/ledger/verify", body: Array(lines.joined(separator: "\n").utf8), contentType: "text/plain", timeoutMs: 120_000)
+                guard (200..<300).contains(response.status) else { throw CLIFailure(NodeConnection.describe(response, url: connection.address)) }
+                let report = try jsonObject(response)
                 valid = report["valid"] as? Bool ?? false
                 if json { return printJSON(report) }
                 let entries = report["entries"] as? Int ?? 0
                 let problems = report["problems"] as? [[String: Any]] ?? []
+                let anchors = report["checkpoints"] as? [String: Any] ?? [:]
+                let anchoredText = "checked against \(anchors["checked"] as? Int ?? 0) signed checkpoint(s), anchored through entry \(anchors["anchored_through"] as? Int ?? 0)"
                 if valid {
-                    print("The ledger verifies: \(entries) entries, head \(report["head"] as? String ?? ""), debits equal credits in every currency.")
+                    print("The ledger verifies: \(entries) entries, head \(report["head"] as? String ?? ""), debits equal credits in every currency; \(anchoredText).")
                 } else {
                     print("THE LEDGER DOES NOT VERIFY (\(entries) entries):")
                     for problem in problems {

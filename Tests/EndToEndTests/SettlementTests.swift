@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import Ledger
 import NodeTesting
 import Platform
 import XCTest
@@ -156,6 +157,78 @@ final class SettlementTests: XCTestCase {
         let caught = try Self.nodectl(hub, ["ledger", "verify"])
         XCTAssertEqual(caught.status, 2, caught.stdout + caught.stderr)
         XCTAssertTrue(caught.stdout.contains("entry 3: hash does not chain"), caught.stdout)
+    }
+
+    /// The attack docs/ledger.md answers: with the hub's disk, change a fee's amount, recompute
+    /// every later hash with the documented encoding and adjust both accounts' sums. The chain
+    /// and the balances agree again; only a checkpoint signed before the edit can tell.
+    static func rewriteAFee(in database: String) throws {
+        let db = try Database(path: database)
+        defer { db.close() }
+        let ledger = Ledger(database: db)
+        var entries = try ledger.journal(from: 1, limit: 100_000)
+        let index = try XCTUnwrap(entries.firstIndex { $0.code == "acquirer_fee" })
+        try db.transaction {
+            try db.execute("DROP TRIGGER ledger_journal_no_update")
+            entries[index].amount += 1
+            let fee = entries[index]
+            try db.execute("UPDATE ledger_journal SET amount = ? WHERE seq = ?", [fee.amount, fee.seq])
+            try db.execute("UPDATE ledger_accounts SET debits_posted = debits_posted + 1 WHERE id = ?", [fee.debit])
+            try db.execute("UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE id = ?", [fee.credit])
+            var previous = index == 0 ? [] : entries[index - 1].hash
+            for i in index..<entries.count {
+                entries[i].hash = entries[i].chainedHash(after: previous)
+                try db.execute("UPDATE ledger_journal SET hash = ? WHERE seq = ?", [entries[i].hash, entries[i].seq])
+                previous = entries[i].hash
+            }
+        }
+    }
+
+    func testAConsistentRewriteOfTheHubsBooksIsCaughtAgainstTheCheckpointsItsStoresKeep() throws {
+        var fleet = try Fleet.start()
+        for _ in 0..<2 {
+            let sale = try Self.sell(fleet.storeA)
+            let id = try XCTUnwrap(sale.json["id"] as? String)
+            try Self.ship(fleet.storeA, id)
+            XCTAssertTrue(eventually { try Self.payment(fleet.storeA, order: id)["settlement"] as? String == "settled" })
+        }
+        let signed = try Self.nodectl(fleet.hub, ["ledger", "checkpoints", "--sign"])
+        XCTAssertEqual(signed.status, 0, signed.stderr)
+        let headLine = try XCTUnwrap(signed.stdout.split(separator: "\n").last.map(String.init))
+        XCTAssertNotNil(LedgerCheckpoint(text: headLine), headLine)
+        XCTAssertTrue(eventually { try Self.nodectl(fleet.storeA, ["ledger", "checkpoints"]).stdout.contains(headLine) }, "the store keeps the hub's checkpoint")
+        let export = TemporaryDirectory(prefix: "outpost-checkpoints")
+        let storeFile = export.file("store-a.txt")
+        try Self.nodectl(fleet.storeA, ["ledger", "checkpoints"]).stdout.write(toFile: storeFile, atomically: true, encoding: .utf8)
+        let clean = try Self.nodectl(fleet.hub, ["ledger", "verify", "--checkpoints", storeFile])
+        XCTAssertEqual(clean.status, 0, clean.stdout + clean.stderr)
+        XCTAssertTrue(clean.stdout.contains("anchored through entry"), clean.stdout)
+        // A store refuses a checkpoint that is not the hub's.
+        let forged = try fleet.storeA.adminPost("/admin/v1/ledger/checkpoints", "")
+        XCTAssertEqual(forged.status, 409, "only the hub signs its head")
+
+        // Rewritten with the hub's disk: the hub's own checkpoints catch it...
+        XCTAssertEqual(try fleet.hub.stop(), 0)
+        try Self.rewriteAFee(in: fleet.hub.dataDirectory + "/node.sqlite")
+        fleet.hub = try fleet.restartHub()
+        let caught = try Self.nodectl(fleet.hub, ["ledger", "verify"])
+        XCTAssertEqual(caught.status, 2, caught.stdout + caught.stderr)
+        XCTAssertTrue(caught.stdout.contains("rewritten"), caught.stdout)
+
+        // ...and with those deleted too, the store's copy does.
+        XCTAssertEqual(try fleet.hub.stop(), 0)
+        let wiped = try runCommand("/usr/bin/sqlite3", [fleet.hub.dataDirectory + "/node.sqlite",
+                                                        "DELETE FROM replicated_state WHERE collection = 'ledger'; DELETE FROM op_log_segments WHERE collection = 'ledger';"])
+        XCTAssertEqual(wiped.status, 0, wiped.stderr)
+        fleet.hub = try fleet.restartHub()
+        let againstStore = try Self.nodectl(fleet.hub, ["ledger", "verify", "--checkpoints", storeFile])
+        XCTAssertEqual(againstStore.status, 2, againstStore.stdout + againstStore.stderr)
+        XCTAssertTrue(againstStore.stdout.contains("the hash differs from the checkpoint signed at"), againstStore.stdout)
+        // A file that is not checkpoints is refused, naming its line.
+        try "not a checkpoint\n".write(toFile: export.file("bad.txt"), atomically: true, encoding: .utf8)
+        let bad = try Self.nodectl(fleet.hub, ["ledger", "verify", "--checkpoints", export.file("bad.txt")])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("line 1"), bad.stderr)
     }
 
     static func offline(_ store: NodeProcess) throws -> [String: Any] { try store.adminJSON("/admin/v1/payments/offline") }

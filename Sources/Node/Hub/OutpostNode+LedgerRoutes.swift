@@ -44,21 +44,16 @@ extension OutpostNode {
         let csv = "text/csv; charset=utf-8"
 
         router.get("/admin/v1/ledger/verify", access: .roles(Self.ledgerRoles), doc: RouteDoc(
-            operationId: "verifyLedger", summary: "Recompute the journal's hash chain and every balance; name the first bad entry.", tags: ["ledger"],
-            replies: [.init(200, "{valid, entries, head, problems: [{seq?, account?, reason}], totals: {currency: {debits, credits}}}", schema: ["type": "object"]),
+            operationId: "verifyLedger", summary: "Recompute the journal's hash chain and every balance; name the first bad entry.",
+            description: "Also checks the journal against every signed checkpoint of its head this hub holds (POST adds checkpoints from elsewhere).",
+            tags: ["ledger"],
+            replies: [.init(200, """
+                {valid, entries, head, checkpoints: {checked, held, given, anchored_through}, problems: [{seq?, account?, reason}], \
+                totals: {currency: {debits, credits}}}
+                """, schema: ["type": "object"]),
                       problem(409, "Not the hub.")])
         ) { [unowned self] _ in
-            let report = try hubDesk().ledger.verify()
-            return .json(.object([
-                JSONMember("valid", .bool(report.isValid)), JSONMember("entries", .int(report.entries)), JSONMember("head", .string(report.head)),
-                JSONMember("problems", .array(report.problems.map { problem in
-                    .object([JSONMember("seq", problem.seq.map { .int($0) } ?? .null), JSONMember("account", problem.account.map { .string($0) } ?? .null),
-                             JSONMember("reason", .string(problem.reason))])
-                })),
-                JSONMember("totals", .object(report.totals.sorted { $0.key < $1.key }.map {
-                    JSONMember($0.key, .object([JSONMember("debits", .int($0.value.debits)), JSONMember("credits", .int($0.value.credits))]))
-                })),
-            ]))
+            .json(try ledgerVerificationJSON(extra: []).body)
         }
 
         router.get("/admin/v1/ledger/balances", access: .roles(Self.ledgerRoles), doc: RouteDoc(

@@ -17,6 +17,10 @@ final class SettlementDesk {
     var transfersCreated = 0
     var paymentsSettled = 0
     var deadlinesMissed = 0
+    /// The last signed checkpoint of the journal's head (docs/ledger.md).
+    var lastCheckpointSeq: Int64 = 0
+    var lastCheckpointMs: Int64 = 0
+    var signingCheckpoint = false
     /// Accounts known to be open (an account is opened once, then only read).
     var openAccounts: Set<String> = []
     /// The generation the next queued change gets: a change during a pass makes the payment's

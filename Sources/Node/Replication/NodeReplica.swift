@@ -77,6 +77,8 @@ final class NodeReplica: ReplicaStore {
         let origin = delta.dot.replica
         if (origin == peer && peerRole == "hub") || origin == hubNodeId { return nil }
         switch collection {
+        case OutpostNode.ledgerCollection:
+            return "only the hub signs checkpoints of its ledger; \(delta.key) was written by \(origin)"
         case OutpostNode.catalogCollection where delta.key.hasPrefix(OfflinePaymentPolicy.keyPrefix):
             return "only the hub sets offline payment policies; \(delta.key) was written by \(origin)"
         case OutpostNode.paymentsCollection:

@@ -7,7 +7,7 @@ public enum ReplicatedCollections {
     public typealias Stock = BoundedCounter
     public typealias Events = GSet<String>
 
-    public static let names = ["carts", "catalog", "customers", "inventory", "orders", "payments", "redemptions", "tills"]
+    public static let names = ["carts", "catalog", "customers", "inventory", "ledger", "orders", "payments", "redemptions", "tills"]
 
     static func make() -> [any AnyReplicatedCollection] {
         [
@@ -16,6 +16,9 @@ public enum ReplicatedCollections {
             // Accounts, the email index and sign-in sessions: personal data stays in its region.
             KeyedCollection<Product>(name: "customers", scope: .region),
             KeyedCollection<Stock>(name: "inventory", scope: .global),
+            // Per hub and day, the hub's signed checkpoints of its journal's head: every node keeps
+            // them, so a rewrite of the hub's books cannot hide from its stores (docs/ledger.md).
+            KeyedCollection<Events>(name: "ledger", scope: .global),
             KeyedCollection<Events>(name: "orders", scope: .global),
             KeyedCollection<Events>(name: "payments", scope: .global),
             // Per capped promotion, its redemptions left: rights to redeem, held and moved like stock.

@@ -1,0 +1,142 @@
+import Commerce
+import HTTP
+import Ledger
+import Platform
+import Replication
+
+extension ProblemType {
+    public static let checkpointsMalformed = ProblemType(slug: "checkpoints-malformed", title: "Checkpoints malformed", status: 422,
+        explanation: "The body is not ledger checkpoints, one per line as `nodectl ledger checkpoints` exports them; `line` names the first bad line. Nothing was verified.")
+}
+
+/// The hub signs its journal's head with its node key and every node keeps the checkpoints
+/// (the `ledger` collection, keyed per hub and day), so that a rewrite of the hub's books, even
+/// one that recomputes every hash, is caught against what the stores hold (docs/ledger.md).
+extension OutpostNode {
+    static let ledgerCollection = "ledger"
+
+    /// Every checkpoint this node holds.
+    func heldCheckpoints() -> [LedgerCheckpoint] {
+        guard let collection = replica.memory.collections[Self.ledgerCollection] as? KeyedCollection<GSet<String>> else { return [] }
+        return collection.states.values.flatMap { $0.elements.compactMap(LedgerCheckpoint.init(text:)) }.sorted { ($0.seq, $0.atMs) < ($1.seq, $1.atMs) }
+    }
+
+    /// Hub, on the tick: signs the head when it moved since the last checkpoint and the interval
+    /// passed (or at once when `force`). The answer is the checkpoint, nil when there was nothing new.
+    func signLedgerHead(nowMs: Int64, force: Bool = false, completion: ((Result<LedgerCheckpoint?, any Error>) -> Void)? = nil) {
+        guard let desk = settlement, !desk.signingCheckpoint else { completion?(.success(nil)); return }
+        guard force || nowMs - desk.lastCheckpointMs >= config.ledgerCheckpointIntervalMs else { return }
+        desk.signingCheckpoint = true
+        let hub = identity.nodeId, keyPair = identity.keyPair
+        writer.submit({ [unowned self] _ -> LedgerCheckpoint? in
+            let (seq, hash) = try desk.ledger.head()
+            guard seq > 0, force || seq != desk.lastCheckpointSeq else { return nil }
+            let checkpoint = LedgerCheckpoint.signed(hub: hub, seq: seq, hash: hash, atMs: nowMs, keyPair: keyPair)
+            let day = String(WallClock.iso8601(ms: nowMs).prefix(10))
+            try addEvents([checkpoint.text], key: "\(hub)/\(day)", in: Self.ledgerCollection)
+            return checkpoint
+        }, completion: { [unowned self] result in
+            desk.signingCheckpoint = false
+            desk.lastCheckpointMs = nowMs
+            if case .success(let checkpoint?) = result {
+                desk.lastCheckpointSeq = checkpoint.seq
+                replicatedChanged()
+            }
+            if case .failure(let error) = result { logger.error("the ledger's head could not be signed", metadata: ["error": "\(error)"]) }
+            completion?(result)
+        })
+    }
+
+    /// The keys whose checkpoints count: the one in the hub's fleet certificate (checked against
+    /// the fleet CA), else, for a hub without one, its node key.
+    func trustedLedgerKeys() -> Set<String> {
+        if let pem = try? Files.readString(dataDirectory + "/" + NodeIdentity.certificateFile),
+           let authority = try? Files.readString(dataDirectory + "/" + NodeIdentity.authorityFile), let der = Certificates.der(ofPEM: pem),
+           let verified = Certificates.verifiedNode(der: der, authorityPEM: authority, nowSeconds: WallClock.nowMs() / 1000) {
+            return [Hex.encode(verified.publicKey)]
+        }
+        return [Hex.encode(identity.keyPair.publicKey)]
+    }
+
+    static func checkpointJSON(_ c: LedgerCheckpoint) -> JSONValue {
+        .object([JSONMember("hub", .string(c.hub)), JSONMember("seq", .int(c.seq)), JSONMember("hash", .string(c.hash)),
+                 JSONMember("at", .string(WallClock.iso8601(ms: c.atMs))), JSONMember("key", .string(c.key)), JSONMember("text", .string(c.text))])
+    }
+
+    /// The journal verified, and checked against the checkpoints this node holds and `extra`.
+    func ledgerVerificationJSON(extra: [LedgerCheckpoint]) throws -> (valid: Bool, body: JSONValue) {
+        let ledger = try hubDesk().ledger
+        let report = try ledger.verify()
+        let held = heldCheckpoints()
+        let anchors = try ledger.check(against: held + extra, trustedKeys: trustedLedgerKeys())
+        let problems = report.problems + anchors.problems
+        return (problems.isEmpty, .object([
+            JSONMember("valid", .bool(problems.isEmpty)), JSONMember("entries", .int(report.entries)), JSONMember("head", .string(report.head)),
+            JSONMember("checkpoints", .object([JSONMember("checked", .int(Int64(anchors.checked))), JSONMember("held", .int(Int64(held.count))),
+                                               JSONMember("given", .int(Int64(extra.count))), JSONMember("anchored_through", .int(anchors.anchoredThrough))])),
+            JSONMember("problems", .array(problems.map { problem in
+                .object([JSONMember("seq", problem.seq.map { .int($0) } ?? .null), JSONMember("account", problem.account.map { .string($0) } ?? .null),
+                         JSONMember("reason", .string(problem.reason))])
+            })),
+            JSONMember("totals", .object(report.totals.sorted { $0.key < $1.key }.map {
+                JSONMember($0.key, .object([JSONMember("debits", .int($0.value.debits)), JSONMember("credits", .int($0.value.credits))]))
+            })),
+        ]))
+    }
+
+    func registerLedgerCheckpointRoutes() {
+        let problem = RouteDoc.Reply.problem
+        router.get("/admin/v1/ledger/checkpoints", access: .roles(Self.ledgerRoles + ["operator", "store_manager"]), doc: RouteDoc(
+            operationId: "ledgerCheckpoints", summary: "The hub's signed checkpoints of its journal's head that this node holds (any node).",
+            description: "Export them from a store (`nodectl ledger checkpoints`) and give them to `nodectl ledger verify --checkpoints` on the hub.",
+            tags: ["ledger"], parameters: [.init("since", in: .query, description: "Only those signed at or after (ISO 8601 UTC).")],
+            replies: [.init(200, "{checkpoints: [{hub, seq, hash, at, key, text}]}, oldest first.", schema: ["type": "object"]), problem(400, "since is malformed.")])
+        ) { [unowned self] request in
+            var since: Int64 = 0
+            if let text = request.queryValue("since") {
+                guard let ms = WallClock.parseISO8601(text) else { throw HTTPError(.badRequest, detail: "since must be a UTC time in ISO 8601") }
+                since = ms
+            }
+            return .json(["checkpoints": .array(heldCheckpoints().filter { $0.atMs >= since }.map(Self.checkpointJSON))])
+        }
+
+        router.add("POST", "/admin/v1/ledger/checkpoints", access: .roles(Self.ledgerRoles), bodyBytesMax: 0, doc: RouteDoc(
+            operationId: "signLedgerHead", summary: "Hub: sign the journal's head now and replicate the checkpoint (it also does so every `ledger.checkpoint_interval_s`).",
+            tags: ["ledger"],
+            replies: [.init(201, "The checkpoint.", schema: ["type": "object"]), .init(204, "The journal is empty: nothing to sign."), problem(409, "Not the hub.")])
+        ) { [unowned self] _, responder in
+            do { _ = try hubDesk() } catch { return responder.fail(error) }
+            signLedgerHead(nowMs: WallClock.nowMs(), force: true) { result in
+                switch result {
+                case .success(let checkpoint?): responder.send(.json(Self.checkpointJSON(checkpoint), status: 201))
+                case .success(nil): responder.send(Response(status: 204))
+                case .failure(let error): responder.fail(error)
+                }
+            }
+        }
+
+        router.add("POST", "/admin/v1/ledger/verify", access: .roles(Self.ledgerRoles), bodyBytesMax: 16 << 20, doc: RouteDoc(
+            operationId: "verifyLedgerAgainstCheckpoints",
+            summary: "Verify the journal as GET does, and against checkpoints given (a store's export, an archived file), one per line.",
+            tags: ["ledger"], requestBody: .init(0, "Checkpoint lines (text/plain), as `nodectl ledger checkpoints` prints them.", contentType: "text/plain"),
+            replies: [.init(200, "As GET /admin/v1/ledger/verify.", schema: ["type": "object"]), problem(409, "Not the hub."),
+                      problem(415, "Not text/plain."), problem(422, "A line is not a checkpoint (`line`).")])
+        ) { [unowned self] request in
+            guard (request.headers["content-type"] ?? "").lowercased().hasPrefix("text/plain") else {
+                throw HTTPError(.unsupportedMediaType, detail: "send the checkpoints as text/plain, one per line")
+            }
+            var given: [LedgerCheckpoint] = []
+            for (index, line) in String(decoding: request.body, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let trimmed = String(line).trimmingWhitespace()
+                if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+                guard let checkpoint = LedgerCheckpoint(text: String(trimmed)) else {
+                    var error = HTTPError(.checkpointsMalformed, detail: "line \(index + 1) is not a ledger checkpoint")
+                    error.problem.extensions = [("line", .int(Int64(index + 1)))]
+                    throw error
+                }
+                given.append(checkpoint)
+            }
+            return .json(try ledgerVerificationJSON(extra: given).body)
+        }
+    }
+}
