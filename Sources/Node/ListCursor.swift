@@ -35,3 +35,32 @@ struct ListCursor: Equatable {
 
     static let parameter = RouteDoc.Parameter("cursor", in: .query, description: "next_cursor of the previous page, for the page after it.")
 }
+
+/// A page of a list the node holds in memory (configuration: promotions, locations, tills…),
+/// in ascending order of each item's `key`. The cursor is the last key given; items added or
+/// removed between pages neither shift nor repeat the others.
+struct KeyedPage<Item> {
+    var items: [Item]
+    /// `next_cursor`: null on the last page.
+    var next: JSONValue
+
+    /// `limit` (1 to `maximum`, default `byDefault`) items after the request's `cursor`.
+    init(_ all: [Item], key: (Item) -> String, request: Request, byDefault: Int = 100, maximum: Int = 500) throws(HTTPError) {
+        let limit = try Self.limit(request, byDefault: byDefault, maximum: maximum)
+        let after = try ListCursor.parse(request)?.id
+        let sorted = all.map { (key($0), $0) }.sorted { $0.0 < $1.0 }.filter { after == nil || $0.0 > after ?? "" }
+        items = sorted.prefix(limit).map(\.1)
+        next = sorted.count > limit ? .string(ListCursor(atMs: 0, id: sorted[limit - 1].0).text) : .null
+    }
+
+    /// The request's `limit`, 1 to `maximum`; `byDefault` without one.
+    static func limit(_ request: Request, byDefault: Int = 100, maximum: Int = 500) throws(HTTPError) -> Int {
+        guard let text = request.queryValue("limit") else { return byDefault }
+        guard let asked = Int(text), (1...maximum).contains(asked) else { throw HTTPError(.badRequest, detail: "limit must be 1 to \(maximum)") }
+        return asked
+    }
+
+    static func parameters(byDefault: Int = 100, maximum: Int = 500) -> [RouteDoc.Parameter] {
+        [.init("limit", in: .query, description: "1 to \(maximum), default \(byDefault).", schema: ["type": "integer"]), ListCursor.parameter]
+    }
+}

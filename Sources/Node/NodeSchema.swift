@@ -300,9 +300,11 @@ public enum NodeSchema {
             ) STRICT, WITHOUT ROWID;
             CREATE INDEX pos_returns_by_shift ON pos_returns(shift);
             """),
-        Migration(version: 12, name: "orders owing a declined payment", sql: """
+        Migration(version: 12, name: "orders owing a declined payment, open orders to pick", sql: """
             -- The few orders a store must act on (another tender, or cancel): found without a scan.
             CREATE INDEX orders_payment_failed ON orders_view(node, placed_ms) WHERE status = 'payment_failed';
+            -- The pick list's open orders, oldest first, without a scan of every order.
+            CREATE INDEX orders_open ON orders_view(coalesce(placed_ms, -1), id) WHERE status IN ('paid', 'fulfilled', 'partially_shipped');
             """),
     ]
 }

@@ -201,7 +201,7 @@ extension OutpostNode {
         out.gauge("outpost_offline_exposure_minor", help: "What those payments add up to, in minor units of the node's currency.", value: Double(offline.exposure))
         out.gauge("outpost_offline_payments_overdue", help: "Offline card payments past their settlement deadline and still unanswered: act now.",
                   value: Double(offline.overdue))
-        let owing = (try? database.queryOne("SELECT count(*) FROM orders_view WHERE status = 'payment_failed' AND node = ?", [identity.nodeId]) { $0.int(0) }) ?? 0
+        let owing = (try? ordersOwingPaymentCount()) ?? 0
         out.gauge("outpost_orders_payment_failed", help: "Orders of this node whose offline card was declined: collect another tender or cancel them.",
                   value: Double(owing))
         if let settlement {

@@ -204,7 +204,6 @@ public final class OutpostNode {
         registerRoutes()
         openAPIBody = openAPIDocument().encoded()
         if config.accessLog { server.accessLog = AccessLog(sink: logSink) }
-        let audience = AccessToken.audience(region: config.region)
         server.authorize = { [unowned self] request, access in
             switch access {
             case .anyone: return .allowed(subject: nil)

@@ -30,6 +30,21 @@ private func printJSON(_ object: Any) {
     }
 }
 
+/// Every page of a list route: its `member` arrays (or objects) joined, following
+/// `next_cursor`; the other members from the first page.
+func allPages(_ connection: NodeConnection, _ path: String, member: String) throws -> [String: Any] {
+    var report = try jsonObject(try connection.admin("GET", path))
+    var cursor = report["next_cursor"] as? String
+    while let next = cursor {
+        let page = try jsonObject(try connection.admin("GET", path + (path.contains("?") ? "&" : "?") + "cursor=" + next))
+        if let items = page[member] as? [Any] { report[member] = (report[member] as? [Any] ?? []) + items }
+        if let items = page[member] as? [String: Any] { report[member] = (report[member] as? [String: Any] ?? [:]).merging(items) { $1 } }
+        cursor = page["next_cursor"] as? String
+    }
+    report["next_cursor"] = nil
+    return report
+}
+
 func jsonObject(_ response: ClientResponse) throws -> [String: Any] {
     guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
         throw CLIFailure("the node answered with a body nodectl does not understand")
@@ -69,7 +84,7 @@ extension NodeCtl.Ledger {
             try reportingFailures {
                 if sign { _ = try connection.admin("POST", "/admin/v1/ledger/checkpoints") }
                 let path = "/admin/v1/ledger/checkpoints" + (since.map { query([("since", $0.count == 10 ? $0 + "T00:00:00Z" : $0)]) } ?? "")
-                let report = try jsonObject(try connection.admin("GET", path))
+                let report = try allPages(connection, path, member: "checkpoints")
                 if json { return printJSON(report) }
                 for checkpoint in report["checkpoints"] as? [[String: Any]] ?? [] { print(checkpoint["text"] as? String ?? "") }
             }
@@ -134,7 +149,7 @@ extension NodeCtl.Ledger {
 
         func run() throws {
             try reportingFailures {
-                let report = try jsonObject(try connection.admin("GET", "/admin/v1/ledger/balances" + query([("account", account), ("at", at?.text)])))
+                let report = try allPages(connection, "/admin/v1/ledger/balances" + query([("account", account), ("at", at?.text)]), member: "accounts")
                 if json { return printJSON(report) }
                 let accounts = report["accounts"] as? [[String: Any]] ?? []
                 print("Balances at \(report["at"] as? String ?? "now") (minor units)\n")
@@ -240,7 +255,7 @@ extension NodeCtl.Ledger {
                     print("Policy of \(target) set: floor limit \(floorLimit), exposure cap \(exposureCap), deadline \(deadlineHours ?? 24) h. It replicates to the node.")
                     return
                 }
-                let report = try jsonObject(try connection.admin("GET", "/admin/v1/ledger/policies"))
+                let report = try allPages(connection, "/admin/v1/ledger/policies", member: "nodes")
                 var rows: [[String]] = []
                 let row = { (name: String, policy: [String: Any]) in
                     [name, "\(policy["floor_limit"] as? Int ?? 0)", "\(policy["exposure_cap"] as? Int ?? 0)", "\(policy["deadline_hours"] as? Int ?? 0) h"]
@@ -261,7 +276,7 @@ extension NodeCtl.Ledger {
         func run() throws {
             var overdue = 0
             try reportingFailures {
-                let report = try jsonObject(try connection.admin("GET", "/admin/v1/payments/offline"))
+                let report = try allPages(connection, "/admin/v1/payments/offline", member: "payments")
                 overdue = report["overdue"] as? Int ?? 0
                 if json { return printJSON(report) }
                 let policy = report["policy"] as? [String: Any] ?? [:]
@@ -277,7 +292,8 @@ extension NodeCtl.Ledger {
                 }
                 let declined = report["declined"] as? [[String: Any]] ?? []
                 if !declined.isEmpty {
-                    print("\nDeclined after the sale: \(declined.count) order(s) owe their payment; collect another tender or cancel each:")
+                    let total = report["declined_total"] as? Int ?? declined.count
+                    print("\nDeclined after the sale: \(total) order(s) owe their payment; collect another tender or cancel each\(total > declined.count ? " (the oldest \(declined.count) shown)" : ""):")
                     print(Columns.render(header: ["ORDER", "NUMBER", "TOTAL", "CUR", "PLACED"], rows: declined.map { d in
                         [d["order"] as? String ?? "", d["number"] as? String ?? "", "\(d["total"] as? Int ?? 0)", d["currency"] as? String ?? "", d["placed_at"] as? String ?? ""]
                     }))

@@ -38,7 +38,7 @@ extension NodeCtl.POS {
 
         func run() throws {
             try reportingFailures {
-                let reply = try jsonObject(try connection.admin("GET", "/admin/v1/pos/devices"))
+                let reply = try allPages(connection, "/admin/v1/pos/devices", member: "devices")
                 let rows = (reply["devices"] as? [[String: Any]] ?? []).map { device -> [String] in
                     [device["id"] as? String ?? "", device["name"] as? String ?? "", device["paired_at"] as? String ?? "",
                      (device["revoked_at"] as? String).map { "revoked " + $0 } ?? "active"]

@@ -310,4 +310,63 @@ final class ShoppingTests: XCTestCase {
         XCTAssertEqual(pages, 3)
         XCTAssertEqual(try shop.node.adminGet("/admin/v1/orders?cursor=not-ours").status, 400)
     }
+
+    /// Issue 24, item 11 (every other list): walked one row a page, each list gives every row
+    /// once, and a cursor that is not the node's is 400.
+    func testEveryListRoutePagesWithACursor() throws {
+        let hub = try NodeProcess.start(config: "[node]\nid = \"hub\"\nregion = \"eu\"\nrole = \"hub\"\n" + Shop.terms)
+        let hubShop = Shop(node: hub)
+        try hubShop.product("pen", sku: "PEN-1", price: 250, stock: 0)
+        for index in 0..<3 {
+            XCTAssertEqual(try hub.adminPost("/admin/v1/promotions", #"{"id": "p\#(index)", "name": "P\#(index)", "kind": "percentage", "percent_bp": 100, "code": "CODE\#(index)"}"#).status, 201)
+            XCTAssertEqual(try hub.adminPost("/admin/v1/shipping-methods", #"{"id": "m\#(index)", "name": "M\#(index)", "region": "eu", "currency": "EUR", "countries": ["DE"], "rate": {"flat": 495}, "min_days": 1, "max_days": 3}"#).status, 201)
+            XCTAssertEqual(try hub.adminSend("PUT", "/admin/v1/locations/loc-\(index)", #"{"name": "L\#(index)", "kind": "warehouse"}"#).status, 200)
+            XCTAssertEqual(try hub.adminSend("PUT", "/admin/v1/pos/staff/s\(index)", #"{"name": "S\#(index)", "role": "cashier", "pin": "1234"}"#).status, 200)
+            XCTAssertEqual(try hub.adminSend("PUT", "/admin/v1/ledger/policies/node-\(index)?allow_unknown=true", #"{"floor_limit": 100, "exposure_cap": 1000}"#).status, 200)
+            XCTAssertEqual(try hub.adminPost("/admin/v1/inventory/receive", #"{"sku": "PEN-1", "units": 10}"#).status, 200)
+        }
+        for index in 0..<3 {
+            let cart = try hubShop.newCart()
+            try hubShop.send("PUT", "/api/v1/carts/\(cart)/lines/PEN-1", #"{"quantity": 1}"#)
+            let placed = try hubShop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(), key: "k\(index)")
+            XCTAssertEqual(placed.status, 201, placed.response.text)
+            if index == 0 {
+                let id = try XCTUnwrap(placed.json["id"] as? String)
+                XCTAssertEqual(try hub.adminPost("/admin/v1/orders/\(id)/events", #"{"kind": "shipped", "carrier": "DHL", "tracking": "T1"}"#).status, 200)
+                XCTAssertTrue(eventually { try SettlementTests.payment(hub, order: id)["settlement"] as? String == "settled" }, "accounts are opened")
+            }
+            XCTAssertEqual(try hub.adminPost("/admin/v1/ledger/checkpoints", "").status, 201)
+        }
+
+        func walk(_ path: String, _ member: String, id: (Any) -> String?) throws -> [String] {
+            var seen: [String] = [], cursor: String?, pages = 0
+            repeat {
+                let page = try hub.adminJSON(path + (path.contains("?") ? "&" : "?") + "limit=1" + (cursor.map { "&cursor=" + $0 } ?? ""))
+                if let rows = page[member] as? [Any] { seen += rows.compactMap(id) } else if let rows = page[member] as? [String: Any] { seen += rows.keys }
+                cursor = page["next_cursor"] as? String
+                pages += 1
+            } while cursor != nil && pages < 100
+            XCTAssertEqual(Set(seen).count, seen.count, "\(path): no row twice")
+            // "not-ours", base64url: decodes, but is no cursor this node gave.
+            XCTAssertEqual(try hub.adminGet(path + (path.contains("?") ? "&" : "?") + "cursor=bm90LW91cnM").status, 400, path)
+            return seen
+        }
+        let field = { (name: String) in { (row: Any) in (row as? [String: Any])?[name] as? String } }
+        XCTAssertEqual(try walk("/admin/v1/promotions", "promotions", id: field("id")), ["p0", "p1", "p2"])
+        XCTAssertEqual(try walk("/admin/v1/shipping-methods", "shipping_methods", id: field("id")), ["m0", "m1", "m2"])
+        XCTAssertEqual(try walk("/admin/v1/locations", "locations", id: field("id")), ["loc-0", "loc-1", "loc-2"])
+        XCTAssertEqual(try walk("/admin/v1/pos/staff", "staff", id: field("id")), ["s0", "s1", "s2"])
+        XCTAssertEqual(try walk("/admin/v1/ledger/policies", "nodes", id: { _ in nil }).sorted(), ["node-0", "node-1", "node-2"])
+        XCTAssertEqual(try walk("/admin/v1/inventory/PEN-1/movements", "movements", id: { row in
+            ((row as? [String: Any])?["reason"] as? String).map { $0 + "-" + UUID().uuidString } }).count, 6, "three receipts and three sales")
+        XCTAssertEqual(try walk("/admin/v1/pick-list", "orders", id: field("id")).count, 2, "the two unshipped orders")
+        XCTAssertEqual(try walk("/admin/v1/ledger/checkpoints", "checkpoints", id: field("text")).count, 3)
+        let accounts = try walk("/admin/v1/ledger/balances", "accounts", id: field("id"))
+        XCTAssertEqual(accounts, accounts.sorted())
+        XCTAssertEqual(accounts.count, (try hub.adminJSON("/admin/v1/ledger/balances")["accounts"] as? [Any])?.count, "every account, a page at a time")
+        for path in ["/admin/v1/promotions", "/admin/v1/pick-list", "/admin/v1/inventory/PEN-1/movements", "/admin/v1/ledger/checkpoints"] {
+            XCTAssertEqual(try hub.adminGet(path + "?cursor=%%%").status, 400, path)
+            XCTAssertEqual(try hub.adminGet(path + "?limit=0").status, 400, path)
+        }
+    }
 }

@@ -89,15 +89,20 @@ extension OutpostNode {
         router.get("/admin/v1/ledger/checkpoints", access: .roles(Self.ledgerRoles + ["operator", "store_manager"]), doc: RouteDoc(
             operationId: "ledgerCheckpoints", summary: "The hub's signed checkpoints of its journal's head that this node holds (any node).",
             description: "Export them from a store (`nodectl ledger checkpoints`) and give them to `nodectl ledger verify --checkpoints` on the hub.",
-            tags: ["ledger"], parameters: [.init("since", in: .query, description: "Only those signed at or after (ISO 8601 UTC).")],
-            replies: [.init(200, "{checkpoints: [{hub, seq, hash, at, key, text}]}, oldest first.", schema: ["type": "object"]), problem(400, "since is malformed.")])
+            tags: ["ledger"], parameters: [.init("since", in: .query, description: "Only those signed at or after (ISO 8601 UTC).")]
+                + KeyedPage<LedgerCheckpoint>.parameters(byDefault: 500, maximum: 5000),
+            replies: [.init(200, "{checkpoints: [{hub, seq, hash, at, key, text}], next_cursor}, oldest first.", schema: ["type": "object"]),
+                      problem(400, "since, limit or cursor is malformed.")])
         ) { [unowned self] request in
             var since: Int64 = 0
             if let text = request.queryValue("since") {
                 guard let ms = WallClock.parseISO8601(text) else { throw HTTPError(.badRequest, detail: "since must be a UTC time in ISO 8601") }
                 since = ms
             }
-            return .json(["checkpoints": .array(heldCheckpoints().filter { $0.atMs >= since }.map(Self.checkpointJSON))])
+            func padded(_ n: Int64) -> String { let digits = String(n); return String(repeating: "0", count: max(0, 19 - digits.count)) + digits }
+            let page = try KeyedPage(heldCheckpoints().filter { $0.atMs >= since }, key: { padded($0.seq) + "|" + padded($0.atMs) + "|" + $0.signature },
+                                     request: request, byDefault: 500, maximum: 5000)
+            return .json(["checkpoints": .array(page.items.map(Self.checkpointJSON)), "next_cursor": page.next])
         }
 
         router.add("POST", "/admin/v1/ledger/checkpoints", access: .roles(Self.ledgerRoles), bodyBytesMax: 0, doc: RouteDoc(

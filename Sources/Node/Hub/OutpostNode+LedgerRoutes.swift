@@ -59,8 +59,9 @@ extension OutpostNode {
         router.get("/admin/v1/ledger/balances", access: .roles(Self.ledgerRoles), doc: RouteDoc(
             operationId: "ledgerBalances", summary: "Every account's sums and balance, now or as they stood at a time.", tags: ["ledger"],
             parameters: [.init("account", in: .query, description: "An account id, or the start of ids (`clearing:` for every clearing account)."),
-                         .init("at", in: .query, description: "ISO 8601 UTC: balances after the last entry at or before it.")],
-            replies: [.init(200, "{at, accounts: [{id, kind, currency, debits_pending, debits_posted, credits_pending, credits_posted, balance}]}",
+                         .init("at", in: .query, description: "ISO 8601 UTC: balances after the last entry at or before it.")]
+                + KeyedPage<LedgerAccount>.parameters(byDefault: 500, maximum: 1000),
+            replies: [.init(200, "{at, accounts: [{id, kind, currency, debits_pending, debits_posted, credits_pending, credits_posted, balance}], next_cursor}: by id",
                             schema: ["type": "object"]), problem(400, "at is malformed."), problem(409, "Not the hub.")])
         ) { [unowned self] request in
             let ledger = try hubDesk().ledger
@@ -72,9 +73,11 @@ extension OutpostNode {
                 accounts = try ledger.accounts()
             }
             if let wanted = request.queryValue("account") { accounts = accounts.filter { $0.id == wanted || $0.id.hasPrefix(wanted) } }
+            let page = try KeyedPage(accounts, key: \.id, request: request, byDefault: 500, maximum: 1000)
             return .json(.object([
                 JSONMember("at", request.queryValue("at").map { .string($0) } ?? .string(WallClock.iso8601(ms: WallClock.nowMs()))),
-                JSONMember("accounts", .array(accounts.map { account in
+                JSONMember("next_cursor", page.next),
+                JSONMember("accounts", .array(page.items.map { account in
                     .object([JSONMember("id", .string(account.id)), JSONMember("kind", .string(account.kind.rawValue)),
                              JSONMember("currency", .string(account.currency)), JSONMember("debits_pending", .int(account.debitsPending)),
                              JSONMember("debits_posted", .int(account.debitsPosted)), JSONMember("credits_pending", .int(account.creditsPending)),
@@ -144,15 +147,17 @@ extension OutpostNode {
         }
 
         router.get("/admin/v1/ledger/policies", access: .roles(Self.ledgerRoles + ["operator"]), doc: RouteDoc(
-            operationId: "offlinePolicies", summary: "The offline card payment policies: the fleet's default and each node's own.", tags: ["ledger"],
-            replies: [.init(200, "{default: {floor_limit, exposure_cap, deadline_hours}, nodes: {id: {...}}}", schema: ["type": "object"])])
-        ) { [unowned self] _ in
+            operationId: "offlinePolicies", summary: "The offline card payment policies: the fleet's default and each node's own (a page of nodes by id).", tags: ["ledger"],
+            parameters: KeyedPage<String>.parameters(),
+            replies: [.init(200, "{default: {floor_limit, exposure_cap, deadline_hours}, nodes: {id: {...}}, next_cursor}", schema: ["type": "object"])])
+        ) { [unowned self] request in
             let keys = (replica.memory.collections[Self.catalogCollection] as? KeyedCollection<CatalogFields.Entry>)?.states.keys
-                .filter { OfflinePaymentPolicy.isKey($0) && $0 != OfflinePaymentPolicy.defaultKey }.sorted() ?? []
-            let nodes = keys.map { String($0.dropFirst(OfflinePaymentPolicy.keyPrefix.count)) }
+                .filter { OfflinePaymentPolicy.isKey($0) && $0 != OfflinePaymentPolicy.defaultKey } ?? []
+            let page = try KeyedPage(keys.map { String($0.dropFirst(OfflinePaymentPolicy.keyPrefix.count)) }, key: { $0 }, request: request)
             return .json(.object([
                 JSONMember("default", Self.policyJSON(offlinePolicy(for: ""))),
-                JSONMember("nodes", .object(nodes.map { JSONMember($0, Self.policyJSON(offlinePolicy(for: $0))) })),
+                JSONMember("nodes", .object(page.items.map { JSONMember($0, Self.policyJSON(offlinePolicy(for: $0))) })),
+                JSONMember("next_cursor", page.next),
             ]))
         }
 
@@ -188,17 +193,25 @@ extension OutpostNode {
 
         router.get("/admin/v1/payments/offline", access: .roles(["operator", "store_manager", "hub_admin"]), doc: RouteDoc(
             operationId: "offlinePayments", summary: "This node's card payments taken offline and not yet answered by the hub, with its policy.", tags: ["ledger"],
+            parameters: [.init("limit", in: .query, description: "Payments per page, 1 to 1000, default 200.", schema: ["type": "integer"]), ListCursor.parameter],
             replies: [.init(200, """
-                {online, hub, policy, open, exposure, overdue, payments: [{payment, order, amount, currency, taken_at, deadline, overdue}], \
-                declined: [{order, number, total, currency, placed_at}]: orders whose offline card the acquirer declined, owing another tender}
+                {online, hub, policy, open, exposure, overdue, payments: [{payment, order, amount, currency, taken_at, deadline, overdue}] (soonest \
+                deadline first, a page at a time), next_cursor, declined: [{order, number, total, currency, placed_at}] (the oldest 100 orders \
+                whose offline card the acquirer declined, owing another tender; all of them: GET /admin/v1/orders?status=payment_failed), declined_total}
                 """,
-                            schema: ["type": "object"])])
-        ) { [unowned self] _ in
+                            schema: ["type": "object"]), problem(400, "limit or cursor is malformed.")])
+        ) { [unowned self] request in
             let nowMs = WallClock.nowMs()
             let summary = offlinePaymentSummary(nowMs: nowMs)
+            let limit = try KeyedPage<String>.limit(request, byDefault: 200, maximum: 1000)
+            let after = try ListCursor.parse(request)
             let rows = try database.query("""
-                SELECT payment_id, order_id, amount, currency, taken_ms, deadline_ms FROM offline_payments WHERE answered_ms IS NULL ORDER BY deadline_ms LIMIT 1000
-                """) { ($0.string(0), $0.string(1), $0.int64(2), $0.string(3), $0.int64(4), $0.int64(5)) }
+                SELECT payment_id, order_id, amount, currency, taken_ms, deadline_ms FROM offline_payments WHERE answered_ms IS NULL
+                \(after == nil ? "" : "AND (deadline_ms > ? OR (deadline_ms = ? AND payment_id > ?))") ORDER BY deadline_ms, payment_id LIMIT ?
+                """, (after.map { [$0.atMs, $0.atMs, $0.id] as [any SQLBindable] } ?? []) + [limit]) {
+                ($0.string(0), $0.string(1), $0.int64(2), $0.string(3), $0.int64(4), $0.int64(5))
+            }
+            let declinedTotal = Int64(try ordersOwingPaymentCount())
             return .json(.object([
                 JSONMember("online", .bool(cardPaymentsOnline)), JSONMember("hub", knownHub.map { .string($0) } ?? .null),
                 JSONMember("policy", Self.policyJSON(offlinePolicy(for: identity.nodeId))),
@@ -208,10 +221,12 @@ extension OutpostNode {
                              JSONMember("currency", .string(row.3)), JSONMember("taken_at", .string(WallClock.iso8601(ms: row.4))),
                              JSONMember("deadline", .string(WallClock.iso8601(ms: row.5))), JSONMember("overdue", .bool(row.5 < nowMs))])
                 })),
-                JSONMember("declined", .array(try ordersOwingPayment(limit: 1000).map { row in
+                JSONMember("next_cursor", ListCursor.next(after: rows.last.map { ($0.5, $0.0) }, rows: rows.count, limit: limit)),
+                JSONMember("declined", .array(try ordersOwingPayment(limit: 100).map { row in
                     .object([JSONMember("order", .string(row.id)), JSONMember("number", .string(row.number)), JSONMember("total", .int(row.total)),
                              JSONMember("currency", .string(row.currency)), JSONMember("placed_at", .string(WallClock.iso8601(ms: row.placedMs)))])
                 })),
+                JSONMember("declined_total", .int(declinedTotal)),
             ]))
         }
     }

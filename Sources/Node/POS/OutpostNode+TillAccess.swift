@@ -193,18 +193,20 @@ extension OutpostNode {
         }
 
         router.get("/admin/v1/pos/devices", access: managers, doc: RouteDoc(
-            operationId: "listTills", summary: "The tills paired with this node, revoked ones too.", tags: ["pos"],
-            replies: [.init(200, "{devices: [{id, name, paired_at, paired_by, revoked_at?, revoked_by?}]}", schema: ["type": "object"])])
-        ) { [unowned self] _ in
-            let devices = try database.query("SELECT id, name, paired_ms, paired_by, revoked_ms, revoked_by FROM pos_devices ORDER BY paired_ms, id") { row -> JSONValue in
+            operationId: "listTills", summary: "The tills paired with this node, revoked ones too, by id.", tags: ["pos"],
+            parameters: KeyedPage<String>.parameters(),
+            replies: [.init(200, "{devices: [{id, name, paired_at, paired_by, revoked_at?, revoked_by?}], next_cursor}", schema: ["type": "object"])])
+        ) { [unowned self] request in
+            let all = try database.query("SELECT id, name, paired_ms, paired_by, revoked_ms, revoked_by FROM pos_devices") { row -> (String, JSONValue) in
                 var members = [JSONMember("id", .string(row.string(0))), JSONMember("name", .string(row.string(1))),
                                JSONMember("paired_at", .string(WallClock.iso8601(ms: row.int64(2)))), JSONMember("paired_by", .string(row.string(3)))]
                 if !row.isNull(4) {
                     members += [JSONMember("revoked_at", .string(WallClock.iso8601(ms: row.int64(4)))), JSONMember("revoked_by", .string(row.optionalString(5) ?? ""))]
                 }
-                return .object(members)
+                return (row.string(0), .object(members))
             }
-            return .json(["devices": .array(devices)])
+            let page = try KeyedPage(all, key: \.0, request: request)
+            return .json(["devices": .array(page.items.map(\.1)), "next_cursor": page.next])
         }
 
         router.add("POST", "/admin/v1/pos/devices/{id}/revoke", access: managers, doc: RouteDoc(
@@ -272,14 +274,19 @@ extension OutpostNode {
         }
 
         router.get("/admin/v1/pos/staff", access: managers, doc: RouteDoc(
-            operationId: "listTillStaff", summary: "The store's till staff (never their PINs).", tags: ["pos"],
-            replies: [.init(200, "{staff: [{id, name, role, disabled}]}", schema: ["type": "object"])])
-        ) { [unowned self] _ in
-            let staff = try database.query("SELECT id, name, role, disabled FROM pos_staff ORDER BY id") { row -> JSONValue in
-                .object([JSONMember("id", .string(row.string(0))), JSONMember("name", .string(row.string(1))), JSONMember("role", .string(row.string(2))),
-                         JSONMember("disabled", .bool(row.int64(3) != 0))])
+            operationId: "listTillStaff", summary: "The store's till staff by id (never their PINs).", tags: ["pos"],
+            parameters: KeyedPage<String>.parameters(),
+            replies: [.init(200, "{staff: [{id, name, role, disabled}], next_cursor}", schema: ["type": "object"]), .problem(400, "limit or cursor is malformed.")])
+        ) { [unowned self] request in
+            let after = try ListCursor.parse(request)?.id ?? ""
+            let limit = try KeyedPage<String>.limit(request)
+            var last: String?
+            let staff = try database.query("SELECT id, name, role, disabled FROM pos_staff WHERE id > ? ORDER BY id LIMIT ?", [after, limit]) { row -> JSONValue in
+                last = row.string(0)
+                return .object([JSONMember("id", .string(row.string(0))), JSONMember("name", .string(row.string(1))), JSONMember("role", .string(row.string(2))),
+                                JSONMember("disabled", .bool(row.int64(3) != 0))])
             }
-            return .json(["staff": .array(staff)])
+            return .json(["staff": .array(staff), "next_cursor": ListCursor.next(after: last.map { (0, $0) }, rows: staff.count, limit: limit)])
         }
 
         router.add("POST", "/pos/v1/sessions", access: .credential(Self.deviceScheme), bodyBytesMax: 4096, doc: RouteDoc(

@@ -120,21 +120,39 @@ extension OutpostNode {
         }
 
         router.get("/admin/v1/pos/z-reports", access: .roles([Self.managerRole, "operator", "hub_admin"]), doc: RouteDoc(
-            operationId: "listZReports", summary: "Z-reports this node holds (its own tills', and on the hub every store's), each chain checked.",
-            tags: ["pos"], parameters: [.init("node", in: .query, description: "Only this node's tills.")],
-            replies: [.init(200, "{tills: [{key, chain_ok, problem?, reports: [...]}]}", schema: ["type": "object"])])
+            operationId: "listZReports", summary: "Z-reports this node holds (its own tills', and on the hub every store's), each till's chain checked.",
+            description: """
+                Without `till`: the tills by key (`<node>/<device>`), a page at a time, each with its chain checked, its number of \
+                reports and the latest. With `till`: that till's reports, newest first, a page at a time.
+                """,
+            tags: ["pos"], parameters: [.init("node", in: .query, description: "Only this node's tills."),
+                                        .init("till", in: .query, description: "One till's reports (its key, `<node>/<device>`).")] + KeyedPage<String>.parameters(),
+            replies: [.init(200, "{tills: [{key, chain_ok, problem?, reports_total, latest}], next_cursor}, or with till: {key, chain_ok, problem?, reports: [...], next_cursor}",
+                            schema: ["type": "object"]), .problem(400, "limit or cursor is malformed."), .problem(404, "No such till.")])
         ) { [unowned self] request in
-            let only = request.queryValue("node")
-            let keys = (replica.memory.collections[Self.tillsCollection] as? KeyedCollection<GSet<String>>)?.states.keys.sorted() ?? []
-            let tills: [JSONValue] = keys.filter { only == nil || $0.hasPrefix((only ?? "") + "/") }.map { key in
-                let reports = zReports(key: key)
+            let keys = (replica.memory.collections[Self.tillsCollection] as? KeyedCollection<GSet<String>>)?.states.keys.map { $0 } ?? []
+            func chain(_ key: String, _ reports: [ZReport]) -> [JSONMember] {
                 let broken = ZReport.chainBreak(reports)
-                var members = [JSONMember("key", .string(key)), JSONMember("chain_ok", .bool(broken == nil))]
-                if let broken { members.append(JSONMember("problem", .string(broken))) }
-                members.append(JSONMember("reports", .array(reports.map { shiftJSON($0, closed: true) })))
-                return .object(members)
+                return [JSONMember("key", .string(key)), JSONMember("chain_ok", .bool(broken == nil))] + (broken.map { [JSONMember("problem", .string($0))] } ?? [])
             }
-            return .json(["tills": .array(tills)])
+            if let till = request.queryValue("till") {
+                guard keys.contains(till) else { throw HTTPError(.notFound, detail: "no Z-reports of a till \(till) here") }
+                let reports = zReports(key: till)
+                // Newest first: the cursor is the last report's seq, counted down.
+                let limit = try KeyedPage<String>.limit(request, byDefault: 20, maximum: 100)
+                let before = try ListCursor.parse(request)?.atMs ?? Int64.max
+                let page = Array(reports.filter { $0.seq < before }.sorted { $0.seq > $1.seq }.prefix(limit))
+                let next = ListCursor.next(after: page.last.map { ($0.seq, "") }, rows: page.count, limit: limit)
+                return .json(.object(chain(till, reports) + [JSONMember("reports", .array(page.map { shiftJSON($0, closed: true) })), JSONMember("next_cursor", next)]))
+            }
+            let only = request.queryValue("node")
+            let page = try KeyedPage(keys.filter { only == nil || $0.hasPrefix((only ?? "") + "/") }, key: { $0 }, request: request)
+            let tills: [JSONValue] = page.items.map { key in
+                let reports = zReports(key: key)
+                return .object(chain(key, reports) + [JSONMember("reports_total", .int(Int64(reports.count))),
+                                                      JSONMember("latest", reports.max { $0.seq < $1.seq }.map { shiftJSON($0, closed: true) } ?? .null)])
+            }
+            return .json(["tills": .array(tills), "next_cursor": page.next])
         }
     }
 

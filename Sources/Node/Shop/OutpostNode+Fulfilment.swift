@@ -27,37 +27,53 @@ extension OutpostNode {
         return asked.sorted { $0.key < $1.key }.map { OrderItem(sku: $0.key, quantity: $0.value) }
     }
 
-    /// Orders whose goods wait at `location`: paid or partly shipped, with units allocated there
-    /// still to ship, oldest first; and the same units summed per SKU for one walk of the shelves.
-    func pickList(location: String, limit: Int) throws -> JSONValue {
-        let ids = try database.query("""
-            SELECT id FROM orders_view WHERE status IN ('paid', 'fulfilled', 'partially_shipped') ORDER BY placed_ms, id LIMIT 2000
-            """) { $0.string(0) }
+    /// Orders whose goods wait at `location` (paid, packed or partly shipped, with units allocated
+    /// there still to ship), oldest first, a page of `limit` after `cursor`; and the page's units
+    /// summed per SKU for one walk of the shelves. Open orders are read 256 at a time (by the
+    /// partial index of open orders) until the page is full: the cursor is the last order read.
+    func pickList(location: String, limit: Int, after cursor: ListCursor?) throws -> JSONValue {
         var orders: [JSONValue] = [], totals: [String: (name: String, units: Int64)] = [:]
-        for id in ids where orders.count < limit {
-            guard let state = orderState(id), let placed = state.placed else { continue }
-            let unshipped = state.unshipped
-            var lines: [JSONValue] = []
-            for allocation in placed.allocations ?? [] where allocation.location == location {
-                let units = min(allocation.units, unshipped[allocation.sku] ?? 0)
-                guard units > 0 else { continue }
-                let name = placed.lines?.first { $0.sku == allocation.sku }?.name ?? allocation.sku
-                lines.append(.object([JSONMember("sku", .string(allocation.sku)), JSONMember("name", .string(name)), JSONMember("quantity", .int(units))]))
-                totals[allocation.sku] = (name, (totals[allocation.sku]?.units ?? 0) + units)
+        var position = cursor.map { ($0.atMs, $0.id) }, exhausted = false
+        while orders.count < limit && !exhausted {
+            let batch = try database.query("""
+                SELECT id, coalesce(placed_ms, -1) FROM orders_view WHERE status IN ('paid', 'fulfilled', 'partially_shipped')
+                \(position == nil ? "" : "AND (coalesce(placed_ms, -1) > ? OR (coalesce(placed_ms, -1) = ? AND id > ?))")
+                ORDER BY coalesce(placed_ms, -1), id LIMIT 256
+                """, position.map { [$0.0, $0.0, $0.1] as [any SQLBindable] } ?? []) { ($0.string(0), $0.int64(1)) }
+            exhausted = batch.count < 256
+            for (id, placedMs) in batch where orders.count < limit {
+                position = (placedMs, id)
+                if let order = pickListOrder(id, location: location, totals: &totals) { orders.append(order) }
             }
-            guard !lines.isEmpty else { continue }
-            var order = [JSONMember("id", .string(id)), JSONMember("number", placed.number.map { .string($0) } ?? .null),
-                         JSONMember("status", .string(state.status.rawValue)), JSONMember("placed_at", .string(WallClock.iso8601(ms: placed.atMs))),
-                         JSONMember("lines", .array(lines))]
-            if let shipping = placed.shipping { order.append(JSONMember("shipping", Self.shippingChoiceJSON(shipping))) }
-            orders.append(.object(order))
         }
+        let next: JSONValue = orders.count == limit ? position.map { .string(ListCursor(atMs: $0.0, id: $0.1).text) } ?? .null : .null
         return .object([
             JSONMember("location", .string(location)), JSONMember("orders", .array(orders)),
             JSONMember("totals", .array(totals.sorted { $0.key < $1.key }.map {
                 .object([JSONMember("sku", .string($0.key)), JSONMember("name", .string($0.value.name)), JSONMember("quantity", .int($0.value.units))])
             })),
+            JSONMember("next_cursor", next),
         ])
+    }
+
+    /// One open order's lines to pick at `location` (nil: none there), adding them to `totals`.
+    private func pickListOrder(_ id: String, location: String, totals: inout [String: (name: String, units: Int64)]) -> JSONValue? {
+        guard let state = orderState(id), let placed = state.placed else { return nil }
+        let unshipped = state.unshipped
+        var lines: [JSONValue] = []
+        for allocation in placed.allocations ?? [] where allocation.location == location {
+            let units = min(allocation.units, unshipped[allocation.sku] ?? 0)
+            guard units > 0 else { continue }
+            let name = placed.lines?.first { $0.sku == allocation.sku }?.name ?? allocation.sku
+            lines.append(.object([JSONMember("sku", .string(allocation.sku)), JSONMember("name", .string(name)), JSONMember("quantity", .int(units))]))
+            totals[allocation.sku] = (name, (totals[allocation.sku]?.units ?? 0) + units)
+        }
+        guard !lines.isEmpty else { return nil }
+        var order = [JSONMember("id", .string(id)), JSONMember("number", placed.number.map { .string($0) } ?? .null),
+                     JSONMember("status", .string(state.status.rawValue)), JSONMember("placed_at", .string(WallClock.iso8601(ms: placed.atMs))),
+                     JSONMember("lines", .array(lines))]
+        if let shipping = placed.shipping { order.append(JSONMember("shipping", Self.shippingChoiceJSON(shipping))) }
+        return .object(order)
     }
 
     func registerFulfilmentRoutes() {
@@ -70,12 +86,13 @@ extension OutpostNode {
                 """,
             tags: ["orders", "shipping"],
             parameters: [.init("location", in: .query, description: "A stock location; default this node's."),
-                         .init("limit", in: .query, description: "Orders, 1 to 100, default 20.", schema: ["type": "integer"])],
-            replies: [.init(200, "{location, orders: [...], totals: [...]}", schema: ["type": "object"]), RouteDoc.Reply.problem(400, "A parameter is malformed.")])
+                         .init("limit", in: .query, description: "Orders, 1 to 100, default 20.", schema: ["type": "integer"]), ListCursor.parameter],
+            replies: [.init(200, "{location, orders: [...], totals: [...] (this page's), next_cursor}", schema: ["type": "object"]),
+                      RouteDoc.Reply.problem(400, "A parameter is malformed.")])
         ) { [unowned self] request in
             let location = request.queryValue("location") ?? myStockLocation
             guard ProductInput.isProductId(location) else { throw HTTPError(.badRequest, detail: "location must be a stock location's id") }
-            return .json(try pickList(location: location, limit: try Self.limit(request)))
+            return .json(try pickList(location: location, limit: try Self.limit(request), after: try ListCursor.parse(request)))
         }
     }
 }

@@ -125,15 +125,16 @@ extension OutpostNode {
         }
 
         router.get("/admin/v1/locations", access: .roles(Self.shopStaffRoles), doc: RouteDoc(
-            operationId: "listLocations", summary: "Stock locations of the fleet, and this node's own.", tags: ["inventory"],
-            replies: [.init(200, "{own, locations: [...]}", schema: ["type": "object"])])
-        ) { [unowned self] _ in
-            let keys = (replica.memory.collections[Self.catalogCollection] as? KeyedCollection<CatalogFields.Entry>)?.states.keys.filter(StockLocation.isKey).sorted() ?? []
-            return .json(["own": .string(myStockLocation), "locations": .array(keys.compactMap { key in
-                let id = String(key.dropFirst(StockLocation.keyPrefix.count))
-                return location(id).map { .object([JSONMember("id", .string($0.id)), JSONMember("name", .string($0.name)), JSONMember("kind", .string($0.kind.rawValue)),
-                                                   JSONMember("node", $0.node.map { .string($0) } ?? .null)]) }
-            })])
+            operationId: "listLocations", summary: "Stock locations of the fleet by id, and this node's own.", tags: ["inventory"],
+            parameters: KeyedPage<String>.parameters(),
+            replies: [.init(200, "{own, locations: [...], next_cursor}", schema: ["type": "object"])])
+        ) { [unowned self] request in
+            let keys = (replica.memory.collections[Self.catalogCollection] as? KeyedCollection<CatalogFields.Entry>)?.states.keys.filter(StockLocation.isKey) ?? []
+            let page = try KeyedPage(keys.map { String($0.dropFirst(StockLocation.keyPrefix.count)) }, key: { $0 }, request: request)
+            return .json(["own": .string(myStockLocation), "locations": .array(page.items.compactMap { id in
+                location(id).map { .object([JSONMember("id", .string($0.id)), JSONMember("name", .string($0.name)), JSONMember("kind", .string($0.kind.rawValue)),
+                                            JSONMember("node", $0.node.map { .string($0) } ?? .null)]) }
+            }), "next_cursor": page.next])
         }
 
         router.get("/admin/v1/inventory/{sku}", access: .roles(Self.shopStaffRoles), doc: RouteDoc(
@@ -146,18 +147,25 @@ extension OutpostNode {
         router.get("/admin/v1/inventory/{sku}/movements", access: .roles(Self.shopStaffRoles), doc: RouteDoc(
             operationId: "listStockMovements", summary: "This node's journal of a SKU's stock changes: receipts, adjustments with reasons, transfers, sales, releases.",
             tags: ["inventory"], parameters: [.init("sku", in: .path, description: "A variant's SKU."),
-                                               .init("limit", in: .query, description: "1 to 100, default 20.", schema: ["type": "integer"])],
-            replies: [.init(200, "{movements: [...]}, newest first.", schema: ["type": "object"])])
+                                               .init("limit", in: .query, description: "1 to 100, default 20.", schema: ["type": "integer"]), ListCursor.parameter],
+            replies: [.init(200, "{movements: [...], next_cursor}, newest first.", schema: ["type": "object"]), problem(400, "limit or cursor is malformed.")])
         ) { [unowned self] request in
+            let limit = try Self.limit(request)
+            // Newest first by (time, row), the order of the (sku, at_ms) index: the cursor is the last row's.
+            let cursor = try ListCursor.parse(request)
+            let before = cursor.map { ($0.atMs, Int64($0.id) ?? 0) } ?? (Int64.max, 0)
+            var last: (Int64, String)?
             let rows = try database.query("""
-                SELECT at_ms, location, units, reason, reference, note, actor FROM stock_movements WHERE sku = ? ORDER BY id DESC LIMIT ?
-                """, [request.parameter("sku") ?? "", try Self.limit(request)]) { row -> JSONValue in
-                .object([JSONMember("at", .string(WallClock.iso8601(ms: row.int64(0)))), JSONMember("location", .string(row.string(1))),
-                         JSONMember("units", .int(row.int64(2))), JSONMember("reason", .string(row.string(3))),
-                         JSONMember("reference", row.optionalString(4).map { .string($0) } ?? .null), JSONMember("note", row.optionalString(5).map { .string($0) } ?? .null),
-                         JSONMember("actor", .string(row.string(6)))])
+                SELECT at_ms, location, units, reason, reference, note, actor, id FROM stock_movements
+                WHERE sku = ? AND (at_ms < ? OR (at_ms = ? AND id < ?)) ORDER BY at_ms DESC, id DESC LIMIT ?
+                """, [request.parameter("sku") ?? "", before.0, before.0, before.1, limit]) { row -> JSONValue in
+                last = (row.int64(0), String(row.int64(7)))
+                return .object([JSONMember("at", .string(WallClock.iso8601(ms: row.int64(0)))), JSONMember("location", .string(row.string(1))),
+                                JSONMember("units", .int(row.int64(2))), JSONMember("reason", .string(row.string(3))),
+                                JSONMember("reference", row.optionalString(4).map { .string($0) } ?? .null), JSONMember("note", row.optionalString(5).map { .string($0) } ?? .null),
+                                JSONMember("actor", .string(row.string(6)))])
             }
-            return .json(["movements": .array(rows)])
+            return .json(["movements": .array(rows), "next_cursor": ListCursor.next(after: last, rows: rows.count, limit: limit)])
         }
 
         router.add("POST", "/admin/v1/inventory/receive", access: .roles(Self.stockRoles), bodyBytesMax: 4096, doc: RouteDoc(

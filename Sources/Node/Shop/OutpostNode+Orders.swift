@@ -405,8 +405,7 @@ extension OutpostNode {
                 \(filters.isEmpty ? "" : "WHERE " + filters.joined(separator: " AND ")) ORDER BY coalesce(placed_ms, -1) DESC, id LIMIT ?
                 """, values) { row -> JSONValue in
                 last = (row.optionalInt64(3), row.string(0))
-                return
-                .object([JSONMember("id", .string(row.string(0))), JSONMember("number", row.optionalString(1).map { .string($0) } ?? .null),
+                return .object([JSONMember("id", .string(row.string(0))), JSONMember("number", row.optionalString(1).map { .string($0) } ?? .null),
                          JSONMember("status", .string(row.string(2))),
                          JSONMember("placed_at", row.optionalInt64(3).map { .string(WallClock.iso8601(ms: $0)) } ?? .null),
                          JSONMember("customer", row.optionalString(4).map { .string($0) } ?? .null), JSONMember("node", row.optionalString(5).map { .string($0) } ?? .null),

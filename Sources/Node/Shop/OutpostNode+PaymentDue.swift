@@ -36,6 +36,10 @@ extension OutpostNode {
             """, [identity.nodeId, limit]) { ($0.string(0), $0.string(1), $0.int64(2), $0.string(3), $0.int64(4)) }
     }
 
+    func ordersOwingPaymentCount() throws -> Int {
+        try database.queryOne("SELECT count(*) FROM orders_view WHERE status = 'payment_failed' AND node = ?", [identity.nodeId]) { $0.int(0) } ?? 0
+    }
+
     func registerPaymentDueRoutes() {
         router.add("POST", "/admin/v1/orders/{id}/payment", access: .roles(["store_manager", "operator"]), bodyBytesMax: 1024, doc: RouteDoc(
             operationId: "collectAnotherTender",

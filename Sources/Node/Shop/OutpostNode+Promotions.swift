@@ -222,10 +222,12 @@ extension OutpostNode {
         }
 
         router.get("/admin/v1/promotions", access: .roles(Self.promotionRoles + Self.shopStaffRoles), doc: RouteDoc(
-            operationId: "listPromotions", summary: "Every promotion with its status and redemptions (per node and fleet-wide).", tags: ["promotions"],
-            replies: [.init(200, "{promotions: [...]}", schema: ["type": "object"])])
-        ) { [unowned self] _ in
-            .json(["promotions": .array(promotions().map(promotionJSON))])
+            operationId: "listPromotions", summary: "Every promotion with its status and redemptions (per node and fleet-wide), by id.", tags: ["promotions"],
+            parameters: KeyedPage<Promotion>.parameters(),
+            replies: [.init(200, "{promotions: [...], next_cursor}", schema: ["type": "object"])])
+        ) { [unowned self] request in
+            let page = try KeyedPage(promotions(), key: \.id, request: request)
+            return .json(["promotions": .array(page.items.map(promotionJSON)), "next_cursor": page.next])
         }
 
         router.get("/admin/v1/promotions/{id}", access: .roles(Self.promotionRoles + Self.shopStaffRoles), doc: RouteDoc(

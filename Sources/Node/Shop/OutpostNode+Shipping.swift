@@ -138,10 +138,12 @@ extension OutpostNode {
         }
 
         router.get("/admin/v1/shipping-methods", access: .roles(Self.shippingRoles + Self.shopStaffRoles), doc: RouteDoc(
-            operationId: "listShippingMethods", summary: "Every shipping method of the fleet, retired ones included.", tags: ["shipping"],
-            replies: [.init(200, "{shipping_methods: [...]}", schema: ["type": "object"])])
-        ) { [unowned self] _ in
-            .json(["shipping_methods": .array(shippingMethods().map(shippingMethodJSON))])
+            operationId: "listShippingMethods", summary: "Every shipping method of the fleet, retired ones included, by id.", tags: ["shipping"],
+            parameters: KeyedPage<ShippingMethod>.parameters(),
+            replies: [.init(200, "{shipping_methods: [...], next_cursor}", schema: ["type": "object"])])
+        ) { [unowned self] request in
+            let page = try KeyedPage(shippingMethods(), key: \.id, request: request)
+            return .json(["shipping_methods": .array(page.items.map(shippingMethodJSON)), "next_cursor": page.next])
         }
 
         router.add("POST", "/admin/v1/shipping-methods/{id}/retire", access: .roles(Self.shippingRoles), bodyBytesMax: 0, doc: RouteDoc(
