@@ -40,6 +40,7 @@ bench:
 	.build/tools-venv/bin/python3 bench/catalog.py
 	bash bench/checkout.sh
 	bash bench/pos.sh
+	python3 bench/startup.py
 	.build/release/ledger-bench 6
 
 clean:

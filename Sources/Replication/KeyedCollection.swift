@@ -36,6 +36,14 @@ public struct KeyedCollection<State: CRDT>: Sendable {
     public private(set) var compactedThrough = VersionVector()
     /// Per origin, the deltas after `compactedThrough` through `applied`, in counter order.
     public private(set) var log: [ReplicaID: [WireDelta]] = [:]
+    /// False while only some keys are in `states`: a node keeps a history collection (orders,
+    /// payments) on disk and reads a key the first time it is used (`pageIn`), so that its start
+    /// does not read the whole history. Whoever changes a key, or reads the whole state, makes
+    /// it resident first (NodeReplica does); the simulator's collections are always whole.
+    public private(set) var isFullyResident = true
+    /// Keys merged down to bottom while not fully resident: their rows on disk are stale until
+    /// write-back deletes them, so they are never paged in.
+    private var emptied: Set<String> = []
 
     public init(name: String, scope: Scope) {
         self.name = name
@@ -127,7 +135,30 @@ public struct KeyedCollection<State: CRDT>: Sendable {
             if !delta.isBottom { states[key] = delta }
             return
         }
-        if Self.merge(delta, into: &states[key, default: State()]) { states[key] = nil }
+        if Self.merge(delta, into: &states[key, default: State()]) {
+            states[key] = nil
+            if !isFullyResident { emptied.insert(key) }
+        }
+    }
+
+    /// Whether `key`'s state in memory is its whole state (it may have none).
+    public func isResident(_ key: String) -> Bool { isFullyResident || states[key] != nil || emptied.contains(key) }
+
+    /// A key's state read from disk, for a key not resident yet (its row is its whole state:
+    /// every change since it was written made it resident first).
+    @_specialize(where State == GSet<String>)
+    @_specialize(where State == ORMap<String, LWWRegister<Int64>>)
+    @_specialize(where State == ORMap<String, LWWRegister<FieldValue>>)
+    public mutating func pageIn(_ key: String, encoded: [UInt8]) throws(WireError) {
+        guard !isResident(key) else { return }
+        let state = try State(canonicalBytes: encoded)
+        if !state.isBottom { states[key] = state }
+    }
+
+    /// Every key is in memory now (they were all paged in).
+    public mutating func markFullyResident() {
+        isFullyResident = true
+        emptied = []
     }
 
     /// Returns whether the state is bottom afterwards.
@@ -158,7 +189,10 @@ public struct KeyedCollection<State: CRDT>: Sendable {
     }
 
     /// The whole state, canonically encoded, and the deltas it covers.
-    public var snapshot: (covers: VersionVector, state: [UInt8]) { (applied, encodedStates()) }
+    public var snapshot: (covers: VersionVector, state: [UInt8]) {
+        precondition(isFullyResident, "\(name): page every key in before reading the whole state")
+        return (applied, encodedStates())
+    }
 
     @_specialize(where State == GSet<String>)
     @_specialize(where State == BoundedCounter)
@@ -180,6 +214,7 @@ public struct KeyedCollection<State: CRDT>: Sendable {
     @_specialize(where State == ORMap<String, LWWRegister<Int64>>)
     @_specialize(where State == ORMap<String, LWWRegister<FieldValue>>)
     public mutating func mergeSnapshot(_ bytes: [UInt8], covers: VersionVector) throws(WireError) -> Applied {
+        precondition(isFullyResident, "\(name): page every key in before merging a snapshot")
         var reader = CanonicalReader(bytes)
         let incoming = try reader.sortedMap(keys: String.self) { (r: inout CanonicalReader) throws(WireError) in try State(from: &r) }
         try reader.finish()
@@ -235,14 +270,17 @@ public struct KeyedCollection<State: CRDT>: Sendable {
     /// The saved states may lag the log (a node writes states behind its log, see NodeReplica):
     /// every logged delta is merged into them again, which changes nothing where a state already
     /// has it. Entries at or below `compactedThrough` are dropped; the rest must run without gaps
-    /// up to `applied`.
+    /// up to `applied`. `complete` false: `states` holds only some keys (at least every key the
+    /// log names), the rest are paged in on use.
     @_specialize(where State == GSet<String>)
     @_specialize(where State == BoundedCounter)
     @_specialize(where State == ORMap<String, LWWRegister<Int64>>)
     @_specialize(where State == ORMap<String, LWWRegister<FieldValue>>)
     public mutating func load(states encoded: [(key: String, state: [UInt8])], log saved: [WireDelta],
-                              applied: VersionVector, compactedThrough: VersionVector) throws(WireError) {
+                              applied: VersionVector, compactedThrough: VersionVector, complete: Bool = true) throws(WireError) {
         states = [:]
+        isFullyResident = complete
+        emptied = []
         for (key, bytes) in encoded { states[key] = try State(canonicalBytes: bytes) }
         self.applied = applied
         self.compactedThrough = compactedThrough

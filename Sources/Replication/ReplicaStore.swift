@@ -33,6 +33,9 @@ public protocol ReplicaStore {
     func authorityProblem(in collection: String, delta: WireDelta, peer: ReplicaID, peerRole: String) -> String?
     /// Applied and compacted vectors and the digest of a collection; nil if there is none.
     func summary(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])?
+    /// The same for a SUMMARY frame: a store may send an unknown digest (32 zero bytes) rather
+    /// than read a collection it keeps on disk whole to hash it (sync/PROTOCOL.md §6).
+    func summaryForPeers(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])?
     /// Deltas after `known`, at most `limit`; nil if a snapshot is needed.
     func deltas(of collection: String, after known: VersionVector, limit: Int) -> [WireDelta]?
     func snapshot(of collection: String) -> (covers: VersionVector, state: [UInt8])?
@@ -41,6 +44,12 @@ public protocol ReplicaStore {
     mutating func mergeSnapshot(_ state: [UInt8], covers: VersionVector, into collection: String) throws(ApplyFailure) -> VersionVector
     /// The peer holds everything up to `applied`.
     mutating func peer(_ peer: ReplicaID, acknowledged applied: VersionVector, of collection: String)
+}
+
+extension ReplicaStore {
+    public func summaryForPeers(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])? {
+        summary(of: collection)
+    }
 }
 
 /// A collection behind a type-erased box, so one replica holds collections of different CRDTs.
@@ -58,7 +67,12 @@ public protocol AnyReplicatedCollection: Sendable {
     func encodedState(of key: String) -> [UInt8]?
     var keyCount: Int { get }
     var logCount: Int { get }
-    mutating func load(states: [(key: String, state: [UInt8])], log: [WireDelta], applied: VersionVector, compactedThrough: VersionVector) throws(WireError)
+    mutating func load(states: [(key: String, state: [UInt8])], log: [WireDelta], applied: VersionVector, compactedThrough: VersionVector,
+                       complete: Bool) throws(WireError)
+    var isFullyResident: Bool { get }
+    func isResident(_ key: String) -> Bool
+    mutating func pageIn(_ key: String, encoded: [UInt8]) throws(WireError)
+    mutating func markFullyResident()
     mutating func compact(acknowledgedByAll: VersionVector)
     func checkInvariants()
 }

@@ -262,7 +262,7 @@ public struct SyncSession: Sendable {
 
     private func summaries<Store: ReplicaStore>(_ store: Store) -> [SyncAction] {
         shared.compactMap { collection in
-            store.summary(of: collection).map {
+            store.summaryForPeers(of: collection).map {
                 .send(.summary(collection: collection, applied: $0.applied, compactedThrough: $0.compactedThrough, digest: $0.digest))
             }
         }

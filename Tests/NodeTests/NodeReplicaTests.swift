@@ -24,6 +24,43 @@ final class NodeReplicaTests: XCTestCase {
         }
     }
 
+    /// Issue 24, item 22: a reopened node reads only its history collections' log at start; a
+    /// key is read on first use, and a change to a key still on disk joins its whole state.
+    func testHistoryIsReadKeyByKeyOnFirstUseAndAChangeJoinsTheStateOnDisk() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let (database, replica) = try open(dir)
+            replica.stopReplicating()  // no peer will read the log: write-back folds it
+            _ = try replica.apply(hubOrders(9), to: "orders")  // o-0, o-1, o-2: three events each
+            replica.writeBehind(nowMs: 0)
+            replica.writeBehind(nowMs: 10_000)
+            XCTAssertEqual(try database.queryOne("SELECT count(*) FROM op_log_segments WHERE collection = 'orders'") { $0.int(0) }, 0, "states on disk, no log")
+            database.close()
+        }
+        let (database, reopened) = try open(dir)
+        // Compaction left no log here (no peers), so nothing of the orders is in memory yet.
+        let orders = try XCTUnwrap(reopened.memory.collections["orders"])
+        XCTAssertFalse(orders.isFullyResident, "orders are not read whole at start")
+        XCTAssertFalse(orders.isResident("o-1"))
+        XCTAssertEqual(reopened.state(at: "o-1", in: "orders", as: GSet<String>.self)?.elements.count, 3, "read on first use")
+        XCTAssertTrue(try XCTUnwrap(reopened.memory.collections["orders"]).isResident("o-1"))
+        XCTAssertNil(reopened.state(at: "no-such-order", in: "orders", as: GSet<String>.self))
+        // A local change to a key still on disk keeps what the disk holds.
+        try database.transaction {
+            _ = try reopened.commit(GSet(["mine"]), key: "o-2", in: "orders", at: reopened.tick(wallMs: 100))
+        }
+        XCTAssertEqual(reopened.state(at: "o-2", in: "orders", as: GSet<String>.self)?.elements.count, 4)
+        try reopened.writeAllBehind()
+        database.close()
+        let (_, again) = try open(dir)
+        XCTAssertEqual(again.state(at: "o-2", in: "orders", as: GSet<String>.self)?.elements.count, 4, "written back whole")
+        XCTAssertEqual(again.keyCount(of: "orders"), 3)
+        // A digest reads the collection whole, once.
+        let digest = try XCTUnwrap(again.summary(of: "orders")?.digest)
+        XCTAssertNotEqual(digest, NodeReplica.unknownDigest)
+        XCTAssertTrue(try XCTUnwrap(again.memory.collections["orders"]).isFullyResident)
+    }
+
     func testAppliedDeltasSurviveAReopenByteForByte() throws {
         let dir = TemporaryDirectory()
         let deltas = hubOrders(10)

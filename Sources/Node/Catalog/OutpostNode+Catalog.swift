@@ -55,6 +55,7 @@ extension OutpostNode {
         let stockKeys = (replica.memory.collections[Self.inventoryCollection] as? KeyedCollection<BoundedCounter>)?.states.keys.sorted() ?? []
         let ordersBuilt = try database.queryOne("SELECT value FROM node_meta WHERE key = 'orders_view'") { $0.string(0) }
         if ordersBuilt == nil {
+            replica.makeFullyResident(Self.ordersCollection)
             let orderKeys = (replica.memory.collections[Self.ordersCollection] as? KeyedCollection<GSet<String>>)?.states.keys.sorted() ?? []
             try database.transaction(.immediate) {
                 try project(Self.ordersCollection, orderKeys)

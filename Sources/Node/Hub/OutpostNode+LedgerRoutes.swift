@@ -234,6 +234,7 @@ extension OutpostNode {
     /// The hub's payments made in the window against the journal and the report. A report line
     /// or a settlement of a payment the hub holds but made outside the window is not compared.
     func reconcile(ledger: Ledger, fromMs: Int64, toMs: Int64, report: [AcquirerReportLine]?) throws -> Reconciliation {
+        replica.makeFullyResident(Self.paymentsCollection)
         let collection = replica.memory.collections[Self.paymentsCollection] as? KeyedCollection<GSet<String>>
         var payments: [Reconciliation.Payment] = []
         var settled: [String: [String: Int64]] = [:]

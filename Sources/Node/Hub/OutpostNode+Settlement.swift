@@ -69,6 +69,7 @@ extension OutpostNode {
         desk.generation = try database.queryOne("SELECT coalesce(max(generation), 0) FROM settlement_queue") { $0.int64(0) } ?? 0
         let seeded = try database.queryOne("SELECT value FROM node_meta WHERE key = 'settlement_seeded'") { $0.string(0) }
         guard seeded == nil else { return }
+        replica.makeFullyResident(Self.paymentsCollection)
         let keys = (replica.memory.collections[Self.paymentsCollection] as? KeyedCollection<GSet<String>>)?.states.keys.sorted() ?? []
         try database.transaction(.immediate) {
             try queueForSettlement(keys)

@@ -120,7 +120,7 @@ final class NodeReplica: ReplicaStore {
     }
 
     private func load(_ name: String) throws {
-        let states = try database.query("SELECT key, state FROM replicated_state WHERE collection = ?", [name]) { ($0.string(0), $0.blob(1)) }
+        let paged = ReplicatedCollections.pagedIn.contains(name)
         var log: [WireDelta] = []
         for bytes in try database.query("SELECT deltas FROM op_log_segments WHERE collection = ?", [name], { $0.blob(0) }) {
             do {
@@ -140,9 +140,19 @@ final class NodeReplica: ReplicaStore {
             progress[origin] = (appliedCounter, compactedCounter)
         }
         persistedProgress[name] = progress
+        // A history collection starts with only the keys its log names (their rows may lag it);
+        // the rest are read on first use, so a start does not read the history.
+        let states: [(String, [UInt8])]
+        if paged {
+            states = try Set(log.map(\.key)).sorted().compactMap { key in
+                try database.queryOne("SELECT state FROM replicated_state WHERE collection = ? AND key = ?", [name, key]) { (key, $0.blob(0)) }
+            }
+        } else {
+            states = try database.query("SELECT key, state FROM replicated_state WHERE collection = ?", [name]) { ($0.string(0), $0.blob(1)) }
+        }
         guard var collection = memory.collections[name] else { return }
         do {
-            try collection.load(states: states.map { (key: $0.0, state: $0.1) }, log: log, applied: applied, compactedThrough: compacted)
+            try collection.load(states: states.map { (key: $0.0, state: $0.1) }, log: log, applied: applied, compactedThrough: compacted, complete: !paged)
         } catch {
             throw StorageError(.io, message: "replicated collection \(name) does not decode from the database: \(error)")
         }
@@ -320,6 +330,7 @@ final class NodeReplica: ReplicaStore {
                              project: (([String]) throws -> Void)? = nil) throws -> [WireDelta] {
         precondition(zip(changes, changes.dropFirst()).allSatisfy { $0.at < $1.at } && (changes.last?.at ?? clock.last) <= clock.last,
                      "commit readings taken from tick(wallMs:), in order")
+        try makeResident(changes.map(\.key), in: collection)
         guard let wires = memory.commit(changes, in: collection) else {
             preconditionFailure("\(collection) does not hold \(State.self)")  // a bug in a route
         }
@@ -362,7 +373,58 @@ final class NodeReplica: ReplicaStore {
     }
 
     func state<State: CRDT>(at key: String, in collection: String, as type: State.Type) -> State? {
-        memory.state(at: key, in: collection, as: type)
+        do { try makeResident([key], in: collection) } catch {
+            storageFailed?(error)
+            return nil
+        }
+        return memory.state(at: key, in: collection, as: type)
+    }
+
+    // MARK: Keys on disk, read on first use
+
+    /// Reads the keys of a history collection that are not in memory yet. A row that cannot be
+    /// read or decoded throws a storage error: nothing may change a key without its whole state.
+    func makeResident(_ keys: some Collection<String>, in name: String) throws {
+        guard let collection = memory.collections[name], !collection.isFullyResident else { return }
+        let missing = keys.filter { !collection.isResident($0) }
+        guard !missing.isEmpty, var taken = memory.collections.removeValue(forKey: name) else { return }
+        defer { memory.collections[name] = taken }
+        for key in Set(missing) {
+            guard let row = try database.queryOne("SELECT state FROM replicated_state WHERE collection = ? AND key = ?", [name, key], { $0.blob(0) }) else { continue }
+            do { try taken.pageIn(key, encoded: row) } catch {
+                throw StorageError(.io, message: "the state of \(name)/\(key) does not decode from the database: \(error)")
+            }
+        }
+    }
+
+    /// Reads every key of a collection still on disk (before anything reads the whole state:
+    /// a snapshot, a digest, a report over all payments). Costs a pass over the history once.
+    func makeFullyResident(_ name: String) {
+        guard let collection = memory.collections[name], !collection.isFullyResident, var taken = memory.collections.removeValue(forKey: name) else { return }
+        defer { memory.collections[name] = taken }
+        do {
+            for (key, row) in try database.query("SELECT key, state FROM replicated_state WHERE collection = ?", [name], { ($0.string(0), $0.blob(1)) }) {
+                do { try taken.pageIn(key, encoded: row) } catch {
+                    throw StorageError(.io, message: "the state of \(name)/\(key) does not decode from the database: \(error)")
+                }
+            }
+            taken.markFullyResident()
+        } catch {
+            storageFailed?(error)
+        }
+    }
+
+    /// How many keys a collection holds, counting those still on disk.
+    func keyCount(of name: String) -> Int {
+        guard let collection = memory.collections[name] else { return 0 }
+        guard !collection.isFullyResident else { return collection.keyCount }
+        let onDisk = (try? database.queryOne("SELECT count(*) FROM replicated_state WHERE collection = ?", [name]) { $0.int(0) }) ?? 0
+        // Keys made since the last write-back have no row yet.
+        let unsaved = (unwritten[name] ?? []).filter { key in
+            collection.encodedState(of: key) != nil
+                && (try? database.queryOne("SELECT 1 FROM replicated_state WHERE collection = ? AND key = ?", [name, key]) { $0.int(0) }) == nil
+        }
+        return onDisk + unsaved.count
     }
 
     // MARK: ReplicaStore
@@ -382,7 +444,9 @@ final class NodeReplica: ReplicaStore {
     /// The work holds a copy-on-write copy of the collection: free now, and one copy of its
     /// storage if the loop changes the collection before the work is done.
     func refreshDigests(on loop: EventLoop) {
-        for (name, collection) in memory.collections where digests[name]?.applied != collection.applied && !digestsInFlight.contains(name) {
+        // A history collection still partly on disk waits until something needs it whole.
+        for (name, collection) in memory.collections where collection.isFullyResident && digests[name]?.applied != collection.applied
+            && !digestsInFlight.contains(name) {
             digestsInFlight.insert(name)
             let snapshot = collection
             loop.queueWork({ SHA256.hash(snapshot.canonicalState) }, completion: { [weak self] result in
@@ -396,21 +460,40 @@ final class NodeReplica: ReplicaStore {
         }
     }
 
+    /// With its digest: a collection partly on disk is read whole first (an operator's status,
+    /// a test comparing nodes).
     func summary(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])? {
         guard let c = memory.collections[collection] else { return nil }
         if let cached = digests[collection], cached.applied == c.applied {
             return (c.applied, c.compactedThrough, cached.digest)
         }
+        makeFullyResident(collection)
         guard let fresh = memory.summary(of: collection) else { return nil }
         digests[collection] = (fresh.applied, fresh.digest)
         return fresh
     }
 
+    /// For a SUMMARY frame: a collection partly on disk is not read whole for it; its digest is
+    /// the last one computed for the same applied vector, else unknown (zeros, PROTOCOL.md §6).
+    func summaryForPeers(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])? {
+        guard let c = memory.collections[collection] else { return nil }
+        if c.isFullyResident { return summary(of: collection) }
+        let cached = digests[collection].flatMap { $0.applied == c.applied ? $0.digest : nil }
+        return (c.applied, c.compactedThrough, cached ?? Self.unknownDigest)
+    }
+
+    /// A digest not computed (all zeros): no state hashes to it.
+    static let unknownDigest = [UInt8](repeating: 0, count: SyncMessage.digestBytes)
+
     func deltas(of collection: String, after known: VersionVector, limit: Int) -> [WireDelta]? {
         memory.deltas(of: collection, after: known, limit: limit)
     }
 
-    func snapshot(of collection: String) -> (covers: VersionVector, state: [UInt8])? { memory.snapshot(of: collection) }
+    func snapshot(of collection: String) -> (covers: VersionVector, state: [UInt8])? {
+        makeFullyResident(collection)
+        guard memory.collections[collection]?.isFullyResident == true else { return nil }
+        return memory.snapshot(of: collection)
+    }
 
     func apply(_ deltas: [WireDelta], to collection: String) throws(ApplyFailure) -> (applied: VersionVector, count: Int) {
         if let refusal = storageRefusal?() { throw .storage(refusal) }
@@ -421,6 +504,7 @@ final class NodeReplica: ReplicaStore {
             do { _ = try clock.observe(latest, wallMs: WallClock.nowMs()) } catch { throw .clockSkew("\(error)") }
             self.clock = clock
         }
+        do { try makeResident(deltas.map(\.key), in: collection) } catch { throw .storage("\(error)") }
         let change: CollectionChange
         do { change = try memory.applyReturningChange(deltas, to: collection) } catch { throw .malformed(error) }
         try durably(change, in: collection)
@@ -429,6 +513,8 @@ final class NodeReplica: ReplicaStore {
 
     func mergeSnapshot(_ state: [UInt8], covers: VersionVector, into collection: String) throws(ApplyFailure) -> VersionVector {
         if let refusal = storageRefusal?() { throw .storage(refusal) }
+        makeFullyResident(collection)
+        guard memory.collections[collection]?.isFullyResident != false else { throw .storage("\(collection) could not be read from the database") }
         let change: CollectionChange
         do { change = try memory.mergeSnapshotReturningChange(state, covers: covers, into: collection) } catch { throw .malformed(error) }
         // The snapshot's deltas will never be in this node's log: states are written now.

@@ -38,7 +38,8 @@ extension OutpostNode {
                     JSONMember("scope", .string(collection.scope.rawValue)),
                     JSONMember("applied", Self.json(collection.applied)),
                     JSONMember("compacted_through", Self.json(collection.compactedThrough)),
-                    JSONMember("keys", .int(Int64(collection.keyCount))),
+                    JSONMember("keys", .int(Int64(self.replica.keyCount(of: name)))),
+                    JSONMember("resident", .bool(collection.isFullyResident)),
                     JSONMember("log_entries", .int(Int64(collection.logCount))),
                 ]
                 if withDigests, let summary = self.replica.summary(of: name) {

@@ -7,6 +7,10 @@ public enum ReplicatedCollections {
     public typealias Stock = BoundedCounter
     public typealias Events = GSet<String>
 
+    /// History: they grow with every order, so a node keeps them on disk and reads a key on
+    /// first use (NodeReplica.makeResident); the rest are read whole at start.
+    public static let pagedIn: Set<String> = ["carts", "customers", "orders", "payments"]
+
     public static let names = ["carts", "catalog", "customers", "inventory", "ledger", "orders", "payments", "redemptions", "tills"]
 
     static func make() -> [any AnyReplicatedCollection] {

@@ -289,7 +289,8 @@ final class SyncService {
                 let incoming = theirs.map { Self.count($0, beyond: mine.applied) } ?? 0
                 let oldest = theirs.flatMap { replica.deltas(of: name, after: $0, limit: 1)?.first?.timestamp.physicalMs }
                 let reported = withDigests ? session?.peerDigests[name] : nil
-                let comparable = reported.map { $0.applied == mine.applied } ?? false
+                // A peer that keeps this collection on disk may not have hashed it (zeros): unknown.
+                let comparable = reported.map { $0.applied == mine.applied && $0.digest != NodeReplica.unknownDigest } ?? false
                 return SyncStatusReport.Collection(
                     name: name, deltasBehindOutgoing: outgoing, deltasBehindIncoming: incoming,
                     secondsBehindOutgoing: oldest.map { Int(max(0, WallClock.nowMs() - $0) / 1000) } ?? 0,
