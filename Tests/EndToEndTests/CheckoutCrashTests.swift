@@ -96,6 +96,36 @@ final class CheckoutCrashTests: XCTestCase {
         XCTAssertEqual(payment["status"] as? String, "authorized")
     }
 
+    /// Issue 24, item 22: a restarted store does not read its order history to become ready; an
+    /// order is read when it is asked for, and every one is there.
+    func testARestartedStoreReadsItsOrdersOnFirstUse() throws {
+        let scratch = TemporaryDirectory(prefix: "outpost-restart")
+        let dir = scratch.file("data")
+        let config = "[node]\nid = \"shop\"\nregion = \"eu\"\n" + Shop.terms
+        var node = try NodeProcess.start(dataDirectory: dir, config: config)
+        var shop = Shop(node: node)
+        try shop.product("cup", sku: "CUP-1", price: 800, stock: 10)
+        var ids: [String] = []
+        for index in 0..<5 {
+            let cart = try shop.newCart()
+            try shop.send("PUT", "/api/v1/carts/\(cart)/lines/CUP-1", #"{"quantity": 1}"#)
+            let placed = try shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(), key: "k\(index)")
+            ids.append(try XCTUnwrap(placed.json["id"] as? String))
+        }
+        XCTAssertEqual(try node.stop(), 0)
+        node = try NodeProcess.start(dataDirectory: dir, config: config)
+        shop = Shop(node: node)
+        let orders = try XCTUnwrap(try node.adminJSON("/admin/v1/replicated?digests=false")["orders"] as? [String: Any])
+        XCTAssertEqual(orders["resident"] as? Bool, false, "the history stayed on disk at start")
+        XCTAssertEqual(orders["keys"] as? Int, 5, "and is all counted")
+        for id in ids { XCTAssertEqual(try node.adminJSON("/api/v1/orders/\(id)")["status"] as? String, "paid", "read on first use") }
+        XCTAssertEqual((try node.adminJSON("/admin/v1/orders")["orders"] as? [Any])?.count, 5)
+        let whole = try XCTUnwrap(try node.adminJSON("/admin/v1/replicated")["orders"] as? [String: Any])
+        XCTAssertEqual(whole["resident"] as? Bool, true, "a digest reads it whole")
+        XCTAssertEqual(whole["keys"] as? Int, 5)
+        XCTAssertEqual(try shop.stock("CUP-1").available, 5)
+    }
+
     /// One checkout of two cups over its own connection: the order id if it was acknowledged.
     private static func buy(_ baseURL: String, key: String) -> String? {
         guard let client = try? HTTPClient(baseURL: baseURL, timeoutMs: 5_000) else { return nil }

@@ -25,14 +25,19 @@ extension OutpostNode {
 
     func registerReplicatedRoutes() {
         router.get("/admin/v1/replicated", access: .roles(["operator"]), doc: RouteDoc(
-            operationId: "listReplicated", summary: "Replicated collections: scope, applied and compacted vectors, digest, size.",
-            description: "Digests cost a pass over each collection's state; `?digests=false` leaves them out (for frequent progress checks).",
+            operationId: "listReplicated", summary: "Replicated collections: scope, applied and compacted vectors, digest, size, whether all in memory.",
+            description: """
+                Digests cost a pass over each collection's state, and read a history collection kept on disk (`resident`: false) \
+                whole first; `?digests=false` leaves them out (for frequent progress checks).
+                """,
             tags: ["replication"],
             parameters: [.init("digests", in: .query, description: "false to leave out the digests.", schema: ["type": "boolean"])],
             replies: [.init(200, "The collections.", schema: ["type": "object"])])
         ) { [unowned self] request in
             let withDigests = request.queryValue("digests") != "false"
             return .json(.object(ReplicatedCollections.names.compactMap { name in
+                // A digest reads a collection kept on disk whole (once): before what it shows.
+                let summary = withDigests ? self.replica.summary(of: name) : nil
                 guard let collection = self.replica.memory.collections[name] else { return nil }
                 var members: [JSONMember] = [
                     JSONMember("scope", .string(collection.scope.rawValue)),
@@ -42,7 +47,7 @@ extension OutpostNode {
                     JSONMember("resident", .bool(collection.isFullyResident)),
                     JSONMember("log_entries", .int(Int64(collection.logCount))),
                 ]
-                if withDigests, let summary = self.replica.summary(of: name) {
+                if let summary {
                     members.append(JSONMember("digest", .string(Hex.encode(summary.digest))))
                 }
                 return JSONMember(name, .object(members))
