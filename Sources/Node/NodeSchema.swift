@@ -73,7 +73,7 @@ public enum NodeSchema {
                 PRIMARY KEY (collection, origin, first_counter)
             ) STRICT, WITHOUT ROWID;
             """),
-        Migration(version: 5, name: "catalog view and search index", sql: CatalogSchema.sql),
+        Migration(version: 5, name: "catalog view and search index", sql: ShippedMigrations.catalogViewAndSearchIndex),
         Migration(version: 6, name: "states and op log segments in rowid tables", sql: """
             -- Rows of about a kilobyte (a product's state, a frame's deltas) overflow the index
             -- b-tree of a WITHOUT ROWID table and tripled its size; a rowid table keeps them whole.
@@ -98,59 +98,8 @@ public enum NodeSchema {
             DROP TABLE op_log_segments;
             ALTER TABLE op_log_segments_6 RENAME TO op_log_segments;
             """),
-        Migration(version: 7, name: "search index without prefix indexes", sql: CatalogSchema.searchWithoutPrefixes),
-        Migration(version: 8, name: "checkouts, orders view, stock movements, sandbox acquirer", sql: """
-            -- One row per Idempotency-Key of a cart: the ids made before the acquirer was called,
-            -- the stock taken, and once answered what the answer was (replayed for the same key).
-            CREATE TABLE checkouts (
-                cart TEXT NOT NULL,
-                idempotency_key TEXT NOT NULL,
-                request_hash TEXT NOT NULL,     -- SHA-256 (hex) of the request body
-                order_id TEXT NOT NULL,
-                number TEXT NOT NULL,           -- human-readable order number
-                payment_id TEXT NOT NULL,
-                state TEXT NOT NULL,            -- authorizing, answered, abandoned (a crash while authorizing)
-                allocations TEXT NOT NULL,      -- JSON: [{sku, location, units}] taken from stock
-                status INTEGER,                 -- the answer's HTTP status
-                response BLOB,                  -- a refusal's body (an order's answer is made again from the order:
-                                                -- it holds personal data, which erasure must be able to remove)
-                order_token TEXT,               -- a guest order's access token, for the answer made again
-                created_ms INTEGER NOT NULL,
-                PRIMARY KEY (cart, idempotency_key)
-            ) STRICT, WITHOUT ROWID;
-            CREATE INDEX checkouts_authorizing ON checkouts(state) WHERE state = 'authorizing';
-            -- Orders as the fold of their events (the orders collection), for history and search.
-            CREATE TABLE orders_view (
-                id TEXT PRIMARY KEY,
-                number TEXT,
-                customer TEXT,
-                node TEXT,
-                status TEXT NOT NULL,
-                placed_ms INTEGER,
-                total INTEGER,
-                currency TEXT,
-                reserved_until_ms INTEGER,      -- set while an unpaid order holds stock
-                cancellation_raced INTEGER NOT NULL DEFAULT 0
-            ) STRICT;
-            CREATE INDEX orders_by_customer ON orders_view(customer, placed_ms);
-            CREATE INDEX orders_by_placed ON orders_view(placed_ms);
-            CREATE INDEX orders_reserved ON orders_view(reserved_until_ms) WHERE reserved_until_ms IS NOT NULL;
-            -- Every change of stock this node made, with its reason: the audit trail of receipts,
-            -- adjustments, transfers, sales and releases.
-            CREATE TABLE stock_movements (
-                id INTEGER PRIMARY KEY,
-                at_ms INTEGER NOT NULL,
-                sku TEXT NOT NULL,
-                location TEXT NOT NULL,
-                units INTEGER NOT NULL,         -- signed: + in, - out
-                reason TEXT NOT NULL,
-                reference TEXT,                 -- order id, transfer peer location
-                note TEXT,
-                actor TEXT                      -- token subject, or 'admin'
-            ) STRICT;
-            CREATE INDEX stock_movements_by_sku ON stock_movements(sku, at_ms);
-            \(SandboxAcquirer.schema)
-            """),
+        Migration(version: 7, name: "search index without prefix indexes", sql: ShippedMigrations.searchIndexWithoutPrefixIndexes),
+        Migration(version: 8, name: "checkouts, orders view, stock movements, sandbox acquirer", sql: ShippedMigrations.checkoutsOrdersViewStockMovementsSandboxAcquirer),
         Migration(version: 9, name: "promotion redemptions", sql: """
             -- The capped promotion whose redemption a checkout took (given back if it is abandoned).
             ALTER TABLE checkouts ADD COLUMN redemption TEXT;
@@ -169,32 +118,7 @@ public enum NodeSchema {
             ) STRICT, WITHOUT ROWID;
             CREATE INDEX promotion_redemptions_by_customer ON promotion_redemptions(promotion, customer);
             """),
-            Migration(version: 10, name: "ledger, settlement queue, offline payments, acquirer settlements", sql: """
-            \(Ledger.schema)
-            -- Hub: payments whose events changed since settlement last looked at them. A row goes
-            -- in the transaction that changed the payment and out in the one that settled it.
-            CREATE TABLE settlement_queue (
-                payment_id TEXT PRIMARY KEY,
-                due_ms INTEGER NOT NULL,
-                generation INTEGER NOT NULL,   -- raised by each change: a pass removes only the row it read
-                attempts INTEGER NOT NULL DEFAULT 0,
-                last_error TEXT
-            ) STRICT, WITHOUT ROWID;
-            CREATE INDEX settlement_queue_by_due ON settlement_queue(due_ms);
-            -- Card payments this node took while the hub was unreachable, until the hub answers.
-            CREATE TABLE offline_payments (
-                payment_id TEXT PRIMARY KEY,
-                order_id TEXT NOT NULL,
-                currency TEXT NOT NULL,
-                amount INTEGER NOT NULL,
-                taken_ms INTEGER NOT NULL,
-                deadline_ms INTEGER NOT NULL,
-                answered_ms INTEGER,           -- when the hub's authorization or decline arrived
-                outcome TEXT                   -- authorized, declined, voided
-            ) STRICT, WITHOUT ROWID;
-            CREATE INDEX offline_payments_open ON offline_payments(deadline_ms) WHERE answered_ms IS NULL;
-            \(SandboxAcquirer.clearingSchema)
-            """),
+        Migration(version: 10, name: "ledger, settlement queue, offline payments, acquirer settlements", sql: ShippedMigrations.ledgerSettlementQueueOfflinePaymentsAcquirerSettlements),
         Migration(version: 11, name: "store tills: devices, staff, sessions, shifts, sales, returns", sql: """
             -- One-time codes a manager makes for a terminal to pair with; only their hashes are kept.
             CREATE TABLE pos_pairing_codes (

@@ -28,38 +28,8 @@ public final class SandboxAcquirer: PaymentGateway {
     private let writer: GroupCommit
     private var database: Database { writer.database }
 
-    public static let schema = """
-        CREATE TABLE sandbox_acquirer (
-            payment_id TEXT PRIMARY KEY,
-            token TEXT NOT NULL,            -- the card's token, never a card number
-            currency TEXT NOT NULL,
-            authorized INTEGER NOT NULL,    -- minor units held
-            captured INTEGER NOT NULL,
-            refunded INTEGER NOT NULL,
-            state TEXT NOT NULL,            -- retry_asked, authorized, declined, voided
-            code TEXT NOT NULL              -- authorization code, or the decline reason
-        ) STRICT, WITHOUT ROWID;
-        CREATE TABLE sandbox_refunds (
-            refund_id TEXT PRIMARY KEY,
-            payment_id TEXT NOT NULL,
-            amount INTEGER NOT NULL
-        ) STRICT, WITHOUT ROWID;
-        """
-
-    /// What the sandbox settled (cleared) for the merchant: the rows of its settlement report.
-    public static let clearingSchema = """
-        CREATE TABLE sandbox_settlements (
-            payment_id TEXT NOT NULL,
-            ref TEXT NOT NULL,              -- sale, or the refund's id
-            kind TEXT NOT NULL,             -- sale, refund
-            currency TEXT NOT NULL,
-            amount INTEGER NOT NULL,        -- minor units
-            fee INTEGER NOT NULL,
-            settled_ms INTEGER NOT NULL,
-            PRIMARY KEY (payment_id, ref)
-        ) STRICT, WITHOUT ROWID;
-        CREATE INDEX sandbox_settlements_by_time ON sandbox_settlements(settled_ms);
-        """
+    // Its tables (sandbox_acquirer, sandbox_refunds, sandbox_settlements) are created by the
+    // node's migrations 8 and 10 (Sources/Node/ShippedMigrations.swift).
 
     /// The sandbox's fee on a sale: 1.4 % plus 0.25, rounded down (a typical card rate).
     public static func fee(on amount: Int64) -> Int64 { amount * 140 / 10_000 + 25 }
