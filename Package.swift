@@ -77,7 +77,7 @@ let package = Package(
         // bench/sync.py's in-memory reference row: decode + apply, like pycrdt's apply_update.
         .executableTarget(name: "replication-bench", dependencies: ["Replication"], path: "bench/ReplicationBench", swiftSettings: strict),
         // bench/ledger: durable transfers per second beside a plain SQLite insert loop.
-        .executableTarget(name: "ledger-bench", dependencies: ["Ledger", "Platform", "Commerce"], path: "bench/LedgerBench", swiftSettings: strict),
+        .executableTarget(name: "ledger-bench", dependencies: ["Ledger", "Node", "Platform", "Commerce"], path: "bench/LedgerBench", swiftSettings: strict),
         // The SQLite work of one checkout replayed alone (bench/checkout.sh): the storage floor.
         .executableTarget(name: "checkout-floor", dependencies: ["Platform"], path: "bench/CheckoutFloor", swiftSettings: strict),
 
@@ -88,7 +88,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CommerceTests", dependencies: ["Commerce", "Replication"], swiftSettings: strict),
-        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Commerce", "Platform", "NodeTesting"], swiftSettings: strict),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Commerce", "Node", "Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Commerce", "HTTP", "Platform", "Replication", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["NodeTesting", "HTTP", "Platform", "Replication", "Commerce", "Ledger"], swiftSettings: strict),

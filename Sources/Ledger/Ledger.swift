@@ -5,38 +5,8 @@ import Platform
 /// caller's transaction, so group commit puts many transfers in one durable commit; balances
 /// change in the same transaction as the entries that move them.
 public final class Ledger {
-    public static let schema = """
-        CREATE TABLE ledger_accounts (
-            id TEXT PRIMARY KEY,
-            kind TEXT NOT NULL,
-            currency TEXT NOT NULL,
-            debits_must_not_exceed_credits INTEGER NOT NULL DEFAULT 0,
-            debits_pending INTEGER NOT NULL DEFAULT 0,
-            debits_posted INTEGER NOT NULL DEFAULT 0,
-            credits_pending INTEGER NOT NULL DEFAULT 0,
-            credits_posted INTEGER NOT NULL DEFAULT 0
-        ) STRICT;
-        -- One row per transfer, in order: seq is gapless from 1, hash chains each entry to the one before.
-        CREATE TABLE ledger_journal (
-            seq INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,        -- from the event that caused it: a replay finds it
-            kind TEXT NOT NULL,             -- posted, pending, post, void, expire
-            debit TEXT NOT NULL,
-            credit TEXT NOT NULL,
-            amount INTEGER NOT NULL,
-            currency TEXT NOT NULL,
-            pending_id TEXT,                -- post, void, expire: the pending transfer they close
-            timeout_ms INTEGER,             -- pending: when it expires
-            code TEXT NOT NULL,
-            reference TEXT,
-            at_ms INTEGER NOT NULL,
-            hash BLOB NOT NULL              -- SHA-256, 32 bytes
-        ) STRICT;
-        CREATE UNIQUE INDEX ledger_closing ON ledger_journal(pending_id) WHERE pending_id IS NOT NULL;
-        CREATE INDEX ledger_timeouts ON ledger_journal(timeout_ms) WHERE timeout_ms IS NOT NULL;
-        CREATE TRIGGER ledger_journal_no_update BEFORE UPDATE ON ledger_journal BEGIN SELECT RAISE(ABORT, 'the ledger journal is append-only'); END;
-        CREATE TRIGGER ledger_journal_no_delete BEFORE DELETE ON ledger_journal BEGIN SELECT RAISE(ABORT, 'the ledger journal is append-only'); END;
-        """
+    // Its tables (ledger_accounts, ledger_journal, with triggers that refuse UPDATE and DELETE on
+    // the journal) are created by the node's migration 10 (Sources/Node/ShippedMigrations.swift).
 
     private let database: Database
     /// The journal's insert, prepared once: it runs for every transfer.

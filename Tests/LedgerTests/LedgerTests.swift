@@ -1,4 +1,5 @@
 import Ledger
+import Node
 import NodeTesting
 import Platform
 import XCTest
@@ -13,7 +14,7 @@ final class LedgerTests: XCTestCase {
     override func setUpWithError() throws {
         directory = TemporaryDirectory()
         database = try Database(path: directory.file("hub.sqlite"))
-        try database.executeScript(Ledger.schema)
+        try Migrator.apply(NodeSchema.migrations, to: database, now: "t")
         ledger = Ledger(database: database)
         try database.transaction {
             try ledger.open(LedgerAccount(id: "eu:EUR:acquirer_clearing", kind: .asset, currency: "EUR"))

@@ -5,6 +5,7 @@
 //   ledger-bench [SECONDS] [BATCH] [ROUNDS]
 import Foundation
 import Ledger
+import Node
 import Platform
 
 let seconds = CommandLine.arguments.count > 1 ? Double(CommandLine.arguments[1]) ?? 3 : 3
@@ -47,7 +48,7 @@ var plainRows = 0
 
 // The ledger: settlement transfers from 8 stores' clearing accounts to sales, each its own id.
 let books = try Database(path: directory + "/ledger.sqlite", options: .init(synchronous: .full))
-try books.executeScript(Ledger.schema)
+_ = try Migrator.apply(NodeSchema.migrations, to: books, now: "bench")
 let ledger = Ledger(database: books)
 try books.transaction {
     try ledger.open(LedgerAccount(id: "eu:EUR:sales", kind: .revenue, currency: "EUR"))
