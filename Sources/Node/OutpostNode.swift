@@ -90,7 +90,8 @@ public final class OutpostNode {
     /// second request with the same key waits for the first's answer instead of paying twice.
     var checkoutsInFlight: Set<String> = []
     /// Orders whose stock this node placed must be given back (cancelled) or taken again (a
-    /// shipment raced the cancellation): settled after the change that showed it.
+    /// shipment raced the cancellation): settled after the change that showed it. Bounded by what
+    /// one turn's changes name (emptied every tick), like the other per-tick sets below.
     var stockFollowUps: Set<String> = []
     /// Every promotion and shipping method, read once after each change to one (`promotions()`, `shippingMethods()`).
     var promotionList: [Promotion]?
@@ -111,11 +112,12 @@ public final class OutpostNode {
     /// after its first settlement pass asked the acquirer and before that pass's batch commits.
     let exitsBeforeSettlementCommit = ProcessStats.environment("OUTPOST_TEST_FAULT") == "exit-before-settlement-commit"
     /// Checkouts short of stock rights, waiting for a peer's grant: each tick tries them again.
+    /// At most `salesInFlightMax`: each is a checkout or till sale in flight.
     var waitingForRights: [() -> Void] = []
-    /// Unpaid orders being cancelled for want of payment.
+    /// Unpaid orders being cancelled for want of payment: at most 64 a tick (`expireReservations`).
     var expiring: Set<String> = []
     /// Orders whose declined payment another tender is replacing now (one at a time: a retry
-    /// while the acquirer answers must not charge twice).
+    /// while the acquirer answers must not charge twice). At most one per staff request in flight.
     var collectingTender: Set<String> = []
     /// Hub: settlement of the fleet's payments into the ledger (nil on other nodes).
     var settlement: SettlementDesk?

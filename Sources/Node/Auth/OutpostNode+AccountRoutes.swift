@@ -173,7 +173,10 @@ extension OutpostNode {
                     let nowMs = WallClock.nowMs()
                     // The orders stay (the books need them); their contact keys go, so their
                     // sealed addresses can never be opened again.
-                    let orders = (try? database.query("SELECT id FROM orders_view WHERE customer = ?", [customer.id]) { $0.string(0) }) ?? []
+                    // Unreadable, nothing is erased: half an erasure would leave addresses to open.
+                    guard let orders = try? database.query("SELECT id FROM orders_view WHERE customer = ?", [customer.id], { $0.string(0) }) else {
+                        return responder.fail(StorageError(.io, message: "the customer's orders could not be read; nothing was erased"))
+                    }
                     writeFields([
                         (CustomerVault.customerPrefix + customer.id, CustomerVault.erasedFields(createdMs: customer.createdMs, erasedMs: nowMs)),
                         (customerVault.emailKey(customer.email), [:]),

@@ -106,7 +106,13 @@ extension OutpostNode {
         }
         for (index, paymentId) in due.map(\.id).enumerated() {
             let payment = paymentState(paymentId) ?? PaymentState(texts: [])
-            let recorded = Set(((try? desk.ledger.recorded(PaymentSettlement.transferIds(paymentId: paymentId, payment: payment))) ?? [:]).keys)
+            // What the journal holds decides what the acquirer is asked: unread, nothing is asked.
+            guard let held = try? desk.ledger.recorded(PaymentSettlement.transferIds(paymentId: paymentId, payment: payment)) else {
+                retry[paymentId] = "the journal could not be read"
+                finished()
+                continue
+            }
+            let recorded = Set(held.keys)
             var order: PaymentSettlement.OrderMoney?
             if let orderId = payment.order, let totals = orderState(orderId)?.placed?.totals {
                 order = .init(total: totals.total, tax: totals.tax, discount: totals.discount)
@@ -185,6 +191,20 @@ extension OutpostNode {
         }
     }
 
+    /// Takes a settled payment out of the queue, or puts it back for later (doubling per attempt,
+    /// at most five minutes) with why.
+    private func requeue(_ paymentId: String, why: String?, queued: QueuedPayment?, nowMs: Int64, db: Database) throws {
+        let generation = queued?.generation ?? 0
+        guard let why else {
+            _ = try db.execute("DELETE FROM settlement_queue WHERE payment_id = ? AND generation = ?", [paymentId, generation])
+            return
+        }
+        let tries = (queued?.attempts ?? 0) + 1
+        let wait = min(300_000, Self.settlementRetryMs << min(tries - 1, 20))
+        try db.execute("UPDATE settlement_queue SET due_ms = ?, attempts = ?, last_error = ? WHERE payment_id = ? AND generation = ?",
+                       [nowMs + wait, tries, why, paymentId, generation])
+    }
+
     /// A card taken offline and declined when forwarded leaves its order unpaid: the order says
     /// so (`payment_failed`) on every node, which stops its fulfilment until the store collects
     /// another tender or cancels it (docs/orders.md).
@@ -257,15 +277,12 @@ extension OutpostNode {
                 for declined in plan.steps.flatMap(\.events) where declined.kind == .declined {
                     try recordPaymentFailed(declined, paymentId: paymentId)
                 }
-                let generation = queued[paymentId]?.generation ?? 0
-                if let why = retry[paymentId] {
-                    let tries = (queued[paymentId]?.attempts ?? 0) + 1
-                    let wait = min(300_000, Self.settlementRetryMs << min(tries - 1, 20))
-                    try db.execute("UPDATE settlement_queue SET due_ms = ?, attempts = ?, last_error = ? WHERE payment_id = ? AND generation = ?",
-                                   [nowMs + wait, tries, why, paymentId, generation])
-                } else {
-                    try db.execute("DELETE FROM settlement_queue WHERE payment_id = ? AND generation = ?", [paymentId, generation])
-                }
+                try requeue(paymentId, why: retry[paymentId], queued: queued[paymentId], nowMs: nowMs, db: db)
+            }
+            // Payments the pass could not plan (their journal unread) wait their turn again.
+            let planned = Set(plans.map(\.0))
+            for (paymentId, why) in retry where !planned.contains(paymentId) {
+                try requeue(paymentId, why: why, queued: queued[paymentId], nowMs: nowMs, db: db)
             }
             return (created, settled, failures)
         }, completion: { [unowned self] result in

@@ -141,7 +141,7 @@ extension OutpostNode {
         }
         let (outcome, _) = price(lines, code: basket.code, currency: currency, shipping: 0)
         let codePromotion = basket.code.flatMap { PromotionEngine.promotion(code: $0, in: promotions()) }
-        if let code = basket.code, let refusal = outcome.codeRefusal ?? codePromotion.flatMap({ customerRefusal($0, customer: basket.customer) }) {
+        if let code = basket.code, let refusal = try outcome.codeRefusal ?? codePromotion.flatMap({ try customerRefusal($0, customer: basket.customer) }) {
             var error = HTTPError(.discountCodeNotApplicable, detail: "the code \(code) does not apply to this sale (\(refusal.rawValue.replacingOccurrences(of: "_", with: " ")))")
             error.problem.extensions = [("code", .string(code)), ("reason", .string(refusal.rawValue))]
             throw error
@@ -439,6 +439,9 @@ extension OutpostNode {
         default: throw saleStateError(row.state, row.state == "completing" ? "this sale is being completed; retry to get its receipt" : "a \(row.state) sale cannot be completed")
         }
         guard !tills.salesInFlight.contains(id) else { throw saleStateError("completing", "this sale is being completed; retry to get its receipt") }
+        guard checkoutsInFlight.count + tills.salesInFlight.count < Self.salesInFlightMax else {
+            throw HTTPError(.notReady, detail: "the node is answering \(Self.salesInFlightMax) sales now; retry shortly", headers: HTTPHeaders([("Retry-After", "1")]))
+        }
         var fields = InputFields(members, known: ["tenders", "approval"], what: "completion")
         var inputs: [TenderInput] = []
         if case .array(let list)? = members["tenders"], (1...8).contains(list.count) {
@@ -473,7 +476,7 @@ extension OutpostNode {
         if !cardsOnline {
             let policy = offlinePolicy(for: identity.nodeId)
             let money = moneyText(currency: priced.totals.currency)
-            var exposure = offlineExposure()
+            var exposure = try offlineExposure()
             for tender in plan.tenders where tender.kind == .card {
                 if tender.amount > policy.floorLimit {
                     try approveOnce(&basket, "card_over_floor_limit", caller: caller, approval: members["approval"],
@@ -737,9 +740,10 @@ extension OutpostNode {
     /// cards are voided, stock given back, and the sale is open again; the terminal's retry
     /// completes it afresh. `done` says whether every one was released.
     func releaseInterruptedTillSales(done: @escaping (Bool) -> Void) {
-        let rows = (try? database.query("SELECT id, order_id, payments, allocations, basket, staff FROM pos_sales WHERE state = 'completing'") {
+        // Unreadable, they are not skipped: the caller tries again.
+        guard let rows = try? database.query("SELECT id, order_id, payments, allocations, basket, staff FROM pos_sales WHERE state = 'completing'", [], {
             ($0.string(0), $0.optionalString(1) ?? "", $0.optionalString(2) ?? "", $0.optionalString(3) ?? "", $0.string(4), $0.string(5))
-        }) ?? []
+        }) else { return done(false) }
         let interrupted = rows.filter { !tills.salesInFlight.contains($0.0) }
         var left = interrupted.count, released = true
         guard left > 0 else { return done(true) }

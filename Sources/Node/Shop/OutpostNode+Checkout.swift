@@ -164,7 +164,7 @@ extension OutpostNode {
         let code = cartCode(cartId)
         let (outcome, totals) = price(orderLines, code: code, currency: currency, shipping: quote.fee)
         let codePromotion = code.flatMap { PromotionEngine.promotion(code: $0, in: promotions()) }
-        if let code, let refusal = outcome.codeRefusal ?? codePromotion.flatMap({ customerRefusal($0, customer: customerId) }) {
+        if let code, let refusal = try outcome.codeRefusal ?? codePromotion.flatMap({ try customerRefusal($0, customer: customerId) }) {
             var error = HTTPError(.discountCodeNotApplicable, detail: "the code \(code) does not apply to this order (\(refusal.rawValue.replacingOccurrences(of: "_", with: " ")))")
             error.problem.extensions = [("code", .string(code)), ("reason", .string(refusal.rawValue))]
             throw error
@@ -175,11 +175,20 @@ extension OutpostNode {
                                       lines: orderLines, totals: totals)
         pending.discounts = outcome.discounts
         pending.redemption = codePromotion?.usageCap == nil ? nil : codePromotion
+        guard checkoutsInFlight.count + tills.salesInFlight.count < Self.salesInFlightMax else {
+            throw HTTPError(.notReady, detail: "the node is answering \(Self.salesInFlightMax) checkouts now; retry shortly", headers: HTTPHeaders([("Retry-After", "1")]))
+        }
         guard checkoutsInFlight.insert(pending.flightKey).inserted else {
             throw HTTPError(.checkoutInProgress, detail: "this checkout is still being answered", headers: HTTPHeaders([("Retry-After", "1")]))
         }
         submitReservation(pending, answer: answer)
     }
+
+    /// Checkouts and till sales being answered at once (each holds its reservation and its
+    /// answer's state until the acquirer and the commit are done): past it, new ones are refused
+    /// with 503 and Retry-After, so memory for them stays bounded. Those waiting for a peer's
+    /// stock rights (`waitingForRights`) are among them.
+    static let salesInFlightMax = 4_096
 
     /// How long a checkout short of stock rights here waits for a peer's grant before it answers
     /// 409 insufficient-stock.
@@ -468,7 +477,12 @@ extension OutpostNode {
             let amount = pending.totals.total
             let policy = offlinePolicy(for: identity.nodeId)
             let currency = pending.totals.currency
-            if let refusal = policy.refusal(amount: amount, exposure: offlineExposure(), money: moneyText(currency: currency)) {
+            guard let exposure = try? offlineExposure() else {
+                return finish(pending, card: .refusedOffline(reason: "exposure_unknown",
+                                                             detail: "the store cannot read what it has taken offline, so it takes no card offline now; pay another way"),
+                              answer: answer)
+            }
+            if let refusal = policy.refusal(amount: amount, exposure: exposure, money: moneyText(currency: currency)) {
                 return finish(pending, card: .refusedOffline(reason: refusal.reason, detail: refusal.detail), answer: answer)
             }
             // Counted until the payment's row is committed, so two checkouts at once cannot both
@@ -670,9 +684,10 @@ extension OutpostNode {
     /// the payment is voided at the acquirer and the stock given back; the same request retried
     /// runs again with the same ids. `done` says whether every one was released.
     func releaseAbandonedCheckouts(done: @escaping (Bool) -> Void) {
-        let rows = (try? database.query("SELECT cart, idempotency_key, order_id, payment_id, allocations, redemption FROM checkouts WHERE state = 'authorizing'") {
+        // Unreadable, they are not skipped: the caller tries again.
+        guard let rows = try? database.query("SELECT cart, idempotency_key, order_id, payment_id, allocations, redemption FROM checkouts WHERE state = 'authorizing'", [], {
             ($0.string(0), $0.string(1), $0.string(2), $0.string(3), $0.string(4), $0.optionalString(5))
-        }) ?? []
+        }) else { return done(false) }
         // A checkout being answered now is not abandoned.
         let abandoned = rows.filter { !checkoutsInFlight.contains($0.0 + "\u{0}" + $0.1) }
         var left = abandoned.count, released = true

@@ -40,9 +40,10 @@ extension OutpostNode {
         return .builtIn
     }
 
-    /// What this node's offline card payments not yet answered by the hub add up to.
-    func offlineExposure() -> Int64 {
-        let stored = (try? database.queryOne("SELECT coalesce(sum(amount), 0) FROM offline_payments WHERE answered_ms IS NULL") { $0.int64(0) }) ?? 0
+    /// What this node's offline card payments not yet answered by the hub add up to. Throws
+    /// when it cannot be read: the cap is then not passed (the card is refused).
+    func offlineExposure() throws -> Int64 {
+        let stored = try database.queryOne("SELECT coalesce(sum(amount), 0) FROM offline_payments WHERE answered_ms IS NULL") { $0.int64(0) } ?? 0
         return stored + offlineExposureInFlight
     }
 

@@ -64,11 +64,12 @@ extension OutpostNode {
 
     /// The limit per customer: codes with one need a signed-in customer, counted over the orders
     /// this node has seen (not cancelled).
-    func customerRefusal(_ promotion: Promotion, customer: String?) -> CodeRefusal? {
+    /// Throws when the uses cannot be read: a limit that cannot be checked is not passed.
+    func customerRefusal(_ promotion: Promotion, customer: String?) throws -> CodeRefusal? {
         guard let limit = promotion.perCustomerLimit else { return nil }
         guard let customer else { return .signInRequired }
-        let used = (try? database.queryOne("SELECT count(*) FROM promotion_redemptions WHERE promotion = ? AND customer = ? AND cancelled = 0",
-                                          [promotion.id, customer]) { $0.int64(0) }) ?? 0
+        let used = try database.queryOne("SELECT count(*) FROM promotion_redemptions WHERE promotion = ? AND customer = ? AND cancelled = 0",
+                                         [promotion.id, customer]) { $0.int64(0) } ?? 0
         return used >= limit ? .customerLimit : nil
     }
 
