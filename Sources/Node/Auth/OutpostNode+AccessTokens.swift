@@ -23,7 +23,7 @@ extension OutpostNode {
 
     /// A customer's sign-in session by id (replicated in the region), nil if unknown.
     func signInSession(_ id: String) -> SignInSession? {
-        guard let entry = replica.state(at: CustomerVault.sessionPrefix + id, in: Self.customersCollection, as: CustomerVault.Entry.self) else { return nil }
+        guard let entry = replica.state(at: CustomerVault.sessionPrefix + id, in: Collections.customers) else { return nil }
         return SignInSession(CatalogFields.values(of: entry))
     }
 

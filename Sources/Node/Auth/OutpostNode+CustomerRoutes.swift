@@ -79,7 +79,6 @@ struct SignInSession {
 }
 
 extension OutpostNode {
-    static let customersCollection = "customers"
     /// Refresh tokens last this long from their last use (each use makes a new one).
     static let refreshLifetimeMs: Int64 = 7 * 86_400_000
     static let passwordBytes = 8...256
@@ -255,13 +254,13 @@ extension OutpostNode {
     }
 
     func accountId(email: String) -> String? {
-        guard let entry = replica.state(at: customerVault.emailKey(email), in: Self.customersCollection, as: CustomerVault.Entry.self),
+        guard let entry = replica.state(at: customerVault.emailKey(email), in: Collections.customers),
               case .text(let id)? = CatalogFields.values(of: entry)["customer"] else { return nil }
         return id
     }
 
     func customer(id: String) -> Customer? {
-        guard let entry = replica.state(at: CustomerVault.customerPrefix + id, in: Self.customersCollection, as: CustomerVault.Entry.self) else { return nil }
+        guard let entry = replica.state(at: CustomerVault.customerPrefix + id, in: Collections.customers) else { return nil }
         return customerVault.customer(id: id, from: CatalogFields.values(of: entry))
     }
 
@@ -269,7 +268,7 @@ extension OutpostNode {
     private func session(of token: String) -> (id: String, session: SignInSession, matches: Bool)? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, let secret = Base64.decode(String(parts[1]), url: true), secret.count == 32,
-              let entry = replica.state(at: CustomerVault.sessionPrefix + parts[0], in: Self.customersCollection, as: CustomerVault.Entry.self),
+              let entry = replica.state(at: CustomerVault.sessionPrefix + parts[0], in: Collections.customers),
               let session = SignInSession(CatalogFields.values(of: entry)) else { return nil }
         let matches = constantTimeEquals(Array(Hex.encode(SHA256.hash(secret)).utf8), Array(session.current.utf8))
         return (String(parts[0]), session, matches)
@@ -318,7 +317,7 @@ extension OutpostNode {
     func writeFields(_ entries: [(key: String, fields: [String: FieldValue])], completion: @escaping ((any Error)?) -> Void) {
         let replica = self.replica, me = identity.nodeId
         writer.submit({ _ in
-            for (key, fields) in entries { _ = try Self.commit(fields, key: key, in: Self.customersCollection, replica: replica, as: me) }
+            for (key, fields) in entries { _ = try Self.commit(fields, key: key, in: Collections.customers, replica: replica, as: me) }
         }, completion: { [unowned self] result in
             switch result {
             case .success:

@@ -9,67 +9,54 @@ extension ProblemType {
 }
 
 extension OutpostNode {
-    static let catalogCollection = "catalog"
-    static let inventoryCollection = "inventory"
-
-    /// Connects the catalog's tables to the replicated data: every change to `catalog` or
-    /// `inventory`, local or from a peer, is projected in its own transaction. A database that
-    /// predates the tables (or lost them) is projected whole, once.
+    /// Connects the views to the replicated data: every change to a collection, local or from a
+    /// peer, is projected by that collection's projection in the change's own transaction. A
+    /// database that predates a view's tables (or lost them) is projected whole, once.
     func setUpCatalogView() throws {
         let catalog = self.catalog, replica = self.replica, me = identity.nodeId
-        let project: (String, [String]) throws -> Void = { [unowned self] collection, keys in
-            switch collection {
-            case Self.catalogCollection:
-                var products: [(id: String, product: Product?)] = []
-                for key in keys {
-                    let fields = replica.state(at: key, in: collection, as: CatalogFields.Entry.self).map(CatalogFields.values) ?? [:]
-                    if StockLocation.isKey(key) { continue }
-                    if Promotion.isKey(key) { promotionList = nil; continue }
-                    if ShippingMethod.isKey(key) { shippingMethodList = nil; continue }
-                    if OfflinePaymentPolicy.isKey(key) { continue }
-                    if CatalogFields.isCategoryKey(key) {
-                        let id = String(key.dropFirst(CatalogFields.categoryPrefix.count))
-                        catalog.project(categoryId: id, CatalogFields.category(id: id, from: fields))
-                    } else {
-                        products.append((key, CatalogFields.product(id: key, from: fields)))
-                    }
+        replica.project(Collections.catalog) { [unowned self] keys in
+            var products: [(id: String, product: Product?)] = []
+            for key in keys {
+                let fields = replica.state(at: key, in: Collections.catalog).map(CatalogFields.values) ?? [:]
+                if StockLocation.isKey(key) { continue }
+                if Promotion.isKey(key) { promotionList = nil; continue }
+                if ShippingMethod.isKey(key) { shippingMethodList = nil; continue }
+                if OfflinePaymentPolicy.isKey(key) { continue }
+                if CatalogFields.isCategoryKey(key) {
+                    let id = String(key.dropFirst(CatalogFields.categoryPrefix.count))
+                    catalog.project(categoryId: id, CatalogFields.category(id: id, from: fields))
+                } else {
+                    products.append((key, CatalogFields.product(id: key, from: fields)))
                 }
-                try catalog.project(products: products)
-            case Self.inventoryCollection:
-                for key in keys { try catalog.project(stockKey: key, replica.state(at: key, in: collection, as: BoundedCounter.self), node: me) }
-            case Self.ordersCollection:
-                try self.projectOrders(keys)
-            case Self.paymentsCollection:
-                if settlement != nil { try queueForSettlement(keys) } else { try projectOfflinePayments(keys) }
-            case Self.tillsCollection:
-                try anchorZReports(keys)
-            default:
-                break
             }
+            try catalog.project(products: products)
         }
-        replica.viewsChanged = project
-        let keys: (String) -> [String] = { name in
-            guard let collection = replica.memory.collections[name] as? KeyedCollection<CatalogFields.Entry> else { return [] }
-            return collection.states.keys.sorted()
+        replica.project(Collections.inventory) { keys in
+            for key in keys { try catalog.project(stockKey: key, replica.state(at: key, in: Collections.inventory), node: me) }
         }
-        let stockKeys = (replica.memory.collections[Self.inventoryCollection] as? KeyedCollection<BoundedCounter>)?.states.keys.sorted() ?? []
+        replica.project(Collections.orders) { [unowned self] keys in try projectOrders(keys) }
+        replica.project(Collections.payments) { [unowned self] keys in
+            if settlement != nil { try queueForSettlement(keys) } else { try projectOfflinePayments(keys) }
+        }
+        replica.project(Collections.tills) { [unowned self] keys in try anchorZReports(keys) }
+
         let ordersBuilt = try database.queryOne("SELECT value FROM node_meta WHERE key = 'orders_view'") { $0.string(0) }
         if ordersBuilt == nil {
-            replica.makeFullyResident(Self.ordersCollection)
-            let orderKeys = (replica.memory.collections[Self.ordersCollection] as? KeyedCollection<GSet<String>>)?.states.keys.sorted() ?? []
+            let orderKeys = replica.whole(Collections.orders)?.states.keys.sorted() ?? []
             try database.transaction(.immediate) {
-                try project(Self.ordersCollection, orderKeys)
+                try replica.projectViews(of: Collections.orders, keys: orderKeys)
                 try database.execute("INSERT INTO node_meta(key, value) VALUES ('orders_view', '1')")
             }
         }
+        let catalogKeys = replica.whole(Collections.catalog)?.states.keys.sorted() ?? []
         let built = try database.queryOne("SELECT value FROM node_meta WHERE key = 'catalog_view'") { $0.string(0) }
         if built == "1" {
             // The tables are current; the category tree lives in memory only (no SQL for them).
-            return try project(Self.catalogCollection, keys(Self.catalogCollection).filter(CatalogFields.isCategoryKey))
+            return try replica.projectViews(of: Collections.catalog, keys: catalogKeys.filter(CatalogFields.isCategoryKey))
         }
         try database.transaction(.immediate) {
-            try project(Self.catalogCollection, keys(Self.catalogCollection))
-            try project(Self.inventoryCollection, stockKeys)
+            try replica.projectViews(of: Collections.catalog, keys: catalogKeys)
+            try replica.projectViews(of: Collections.inventory, keys: replica.whole(Collections.inventory)?.states.keys.sorted() ?? [])
             try database.execute("INSERT INTO node_meta(key, value) VALUES ('catalog_view', '1') ON CONFLICT(key) DO UPDATE SET value = '1'")
         }
     }
@@ -79,7 +66,7 @@ extension OutpostNode {
         // Decoded once per change: carts and checkouts read the same few products over and over.
         let stamp = catalog.version(of: id)
         if let hit = productCache[id], hit.stamp == stamp { return hit.product }
-        guard !CatalogFields.isCategoryKey(id), let entry = replica.state(at: id, in: Self.catalogCollection, as: CatalogFields.Entry.self) else { return nil }
+        guard !CatalogFields.isCategoryKey(id), let entry = replica.state(at: id, in: Collections.catalog) else { return nil }
         let product = CatalogFields.product(id: id, from: CatalogFields.values(of: entry))
         if productCache.count >= Self.productCacheMax { productCache.removeAll(keepingCapacity: true) }
         productCache[id] = (stamp, product)
@@ -106,9 +93,9 @@ extension OutpostNode {
 
     /// Takes the entry at `key` to `fields` in one delta, inside the caller's transaction.
     /// Returns false when nothing differed (nothing is committed then).
-    static func commit(_ fields: [String: FieldValue], key: String, in collection: String = catalogCollection, replica: NodeReplica,
-                       as me: ReplicaID) throws -> Bool {
-        var entry = replica.state(at: key, in: collection, as: CatalogFields.Entry.self) ?? CatalogFields.Entry()
+    static func commit(_ fields: [String: FieldValue], key: String, in collection: ReplicatedCollection<Collections.Fields> = Collections.catalog,
+                       replica: NodeReplica, as me: ReplicaID) throws -> Bool {
+        var entry = replica.state(at: key, in: collection) ?? CatalogFields.Entry()
         let at = replica.tick(wallMs: WallClock.nowMs())
         guard let delta = CatalogFields.delta(from: &entry, to: fields, replica: me, at: at) else { return false }
         _ = try replica.commit(delta, key: key, in: collection, at: at)

@@ -189,7 +189,7 @@ extension OutpostNode {
             imported.reserveCapacity(products.count)
             let wallMs = WallClock.nowMs()
             for product in products {
-                var entry = replica.state(at: product.id, in: Self.catalogCollection, as: CatalogFields.Entry.self) ?? CatalogFields.Entry()
+                var entry = replica.state(at: product.id, in: Collections.catalog) ?? CatalogFields.Entry()
                 let at = replica.tick(wallMs: wallMs)
                 guard let delta = CatalogFields.delta(from: &entry, to: CatalogFields.fields(of: product), replica: me, at: at) else { continue }
                 changes.append((product.id, delta, at))
@@ -198,7 +198,7 @@ extension OutpostNode {
             // The entries now hold exactly these products' fields (the deltas set every field
             // that differed and removed the rest), so the catalog's tables are written from the
             // products in hand rather than decoded back from the entries.
-            try replica.commit(changes, in: Self.catalogCollection) { keys in
+            try replica.commit(changes, in: Collections.catalog) { keys in
                 try catalog.project(products: keys.map { ($0, imported[$0]) })
             }
         }, completion: { [unowned self] result in

@@ -13,11 +13,10 @@ extension ProblemType {
 /// (the `ledger` collection, keyed per hub and day), so that a rewrite of the hub's books, even
 /// one that recomputes every hash, is caught against what the stores hold (docs/ledger.md).
 extension OutpostNode {
-    static let ledgerCollection = "ledger"
 
     /// Every checkpoint this node holds.
     func heldCheckpoints() -> [LedgerCheckpoint] {
-        guard let collection = replica.memory.collections[Self.ledgerCollection] as? KeyedCollection<GSet<String>> else { return [] }
+        guard let collection = replica.whole(Collections.ledger) else { return [] }
         return collection.states.values.flatMap { $0.elements.compactMap(LedgerCheckpoint.init(text:)) }.sorted { ($0.seq, $0.atMs) < ($1.seq, $1.atMs) }
     }
 
@@ -33,7 +32,7 @@ extension OutpostNode {
             guard seq > 0, force || seq != desk.lastCheckpointSeq else { return nil }
             let checkpoint = LedgerCheckpoint.signed(hub: hub, seq: seq, hash: hash, atMs: nowMs, keyPair: keyPair)
             let day = String(WallClock.iso8601(ms: nowMs).prefix(10))
-            try addEvents([checkpoint.text], key: "\(hub)/\(day)", in: Self.ledgerCollection)
+            try addEvents([checkpoint.text], key: "\(hub)/\(day)", in: Collections.ledger)
             return checkpoint
         }, completion: { [unowned self] result in
             desk.signingCheckpoint = false

@@ -151,7 +151,7 @@ extension OutpostNode {
             parameters: KeyedPage<String>.parameters(),
             replies: [.init(200, "{default: {floor_limit, exposure_cap, deadline_hours}, nodes: {id: {...}}, next_cursor}", schema: ["type": "object"])])
         ) { [unowned self] request in
-            let keys = (replica.memory.collections[Self.catalogCollection] as? KeyedCollection<CatalogFields.Entry>)?.states.keys
+            let keys = replica.whole(Collections.catalog)?.states.keys
                 .filter { OfflinePaymentPolicy.isKey($0) && $0 != OfflinePaymentPolicy.defaultKey } ?? []
             let page = try KeyedPage(keys.map { String($0.dropFirst(OfflinePaymentPolicy.keyPrefix.count)) }, key: { $0 }, request: request)
             return .json(.object([
@@ -234,8 +234,7 @@ extension OutpostNode {
     /// The hub's payments made in the window against the journal and the report. A report line
     /// or a settlement of a payment the hub holds but made outside the window is not compared.
     func reconcile(ledger: Ledger, fromMs: Int64, toMs: Int64, report: [AcquirerReportLine]?) throws -> Reconciliation {
-        replica.makeFullyResident(Self.paymentsCollection)
-        let collection = replica.memory.collections[Self.paymentsCollection] as? KeyedCollection<GSet<String>>
+        let collection = replica.whole(Collections.payments)
         var payments: [Reconciliation.Payment] = []
         var settled: [String: [String: Int64]] = [:]
         for (id, events) in collection?.states ?? [:] {

@@ -69,8 +69,7 @@ extension OutpostNode {
         desk.generation = try database.queryOne("SELECT coalesce(max(generation), 0) FROM settlement_queue") { $0.int64(0) } ?? 0
         let seeded = try database.queryOne("SELECT value FROM node_meta WHERE key = 'settlement_seeded'") { $0.string(0) }
         guard seeded == nil else { return }
-        replica.makeFullyResident(Self.paymentsCollection)
-        let keys = (replica.memory.collections[Self.paymentsCollection] as? KeyedCollection<GSet<String>>)?.states.keys.sorted() ?? []
+        let keys = replica.whole(Collections.payments)?.states.keys.sorted() ?? []
         try database.transaction(.immediate) {
             try queueForSettlement(keys)
             try database.execute("INSERT INTO node_meta(key, value) VALUES ('settlement_seeded', '1')")
@@ -214,7 +213,7 @@ extension OutpostNode {
         failed.payment = paymentId
         failed.reason = declined.code
         failed.amount = paymentState(paymentId)?.amount
-        try addEvents([failed.text], key: order, in: Self.ordersCollection)
+        try addEvents([failed.text], key: order, in: Collections.orders)
         logger.warning("an offline card payment was declined: its order waits for another tender or its cancellation",
                        metadata: ["order": "\(order)", "payment": "\(paymentId)", "reason": "\(declined.code ?? "")"])
     }
@@ -273,7 +272,7 @@ extension OutpostNode {
                     events += step.events.map(\.text)
                     if step.events.contains(where: { $0.kind == .settled }) { settled += 1 }
                 }
-                if !events.isEmpty { try addEvents(events, key: paymentId, in: Self.paymentsCollection) }
+                if !events.isEmpty { try addEvents(events, key: paymentId, in: Collections.payments) }
                 for declined in plan.steps.flatMap(\.events) where declined.kind == .declined {
                     try recordPaymentFailed(declined, paymentId: paymentId)
                 }

@@ -152,7 +152,7 @@ extension OutpostNode {
         var requested = OrderEvent(kind: .returnRequested, atMs: WallClock.nowMs(), node: identity.nodeId)
         requested.items = r.items
         requested.returnId = "ret-" + r.id
-        let texts = (replica.state(at: orderId, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? []) + [requested.text]
+        let texts = (replica.state(at: orderId, in: Collections.orders)?.elements ?? []) + [requested.text]
         let after = orderState(texts: texts)
         guard let thisReturn = after.findReturn("ret-" + r.id) else { throw HTTPError(.internalError, detail: "the return could not be folded") }
         r.amount = after.refundAmount(for: thisReturn, policy: config.returns)
@@ -226,7 +226,7 @@ extension OutpostNode {
                     refunded.amount = r.amount
                     events.append(refunded)
                 }
-                try addEvents(events.map(\.text), key: orderId, in: Self.ordersCollection)
+                try addEvents(events.map(\.text), key: orderId, in: Collections.orders)
                 if let exchangeId {
                     // The return was just recorded: not finding it is a bug, and nothing is kept.
                     guard let state = orderState(orderId), let thisReturn = state.findReturn(returnId) else {
@@ -254,7 +254,7 @@ extension OutpostNode {
                 refunded.amount = amount
                 refunded.refundId = refund.refundId
                 events.append(refunded)
-                try addEvents(events.map(\.text), key: refund.payment, in: Self.paymentsCollection)
+                try addEvents(events.map(\.text), key: refund.payment, in: Collections.payments)
                 if refund.kind == .cash { cash += amount } else { card += amount }
                 tenders.append(Receipt.Tender(kind: refund.kind, amount: amount, tendered: amount, change: 0, reference: refund.kind == .card ? "refund" : nil))
             }

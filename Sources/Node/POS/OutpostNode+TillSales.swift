@@ -532,7 +532,7 @@ extension OutpostNode {
             var created = paymentCreated(order: c.orderId, amount: tender.amount, currency: c.priced.totals.currency,
                                          acquirer: tender.kind == .cash ? PaymentState.cashAcquirer : gateway.name, atMs: at.physicalMs)
             created.sale = c.saleId
-            try addEvents([created.text], key: paymentId, in: Self.paymentsCollection)
+            try addEvents([created.text], key: paymentId, in: Collections.payments)
         }
         _ = try database.execute("""
             UPDATE pos_sales SET state = 'completing', request_hash = ?, order_id = ?, number = ?, payments = ?, allocations = ?, basket = ?, shift = ?
@@ -613,7 +613,7 @@ extension OutpostNode {
             let events = [placed, paid] + handedOverInStore(atMs: nowMs)
             let texts = events.map(\.text)
             for (event, text) in zip(events, texts) { orderEvents.remember(event, text: text) }
-            try addEvents(texts, key: c.orderId, in: Self.ordersCollection)
+            try addEvents(texts, key: c.orderId, in: Collections.orders)
             var receiptTenders: [Receipt.Tender] = []
             var cash: Int64 = 0, card: Int64 = 0
             for (index, tender) in c.tenders.enumerated() {
@@ -648,7 +648,7 @@ extension OutpostNode {
                         """, [paymentId, c.orderId, c.priced.totals.currency, tender.amount, nowMs, deadlineMs])
                 case .refused: continue
                 }
-                try addEvents(events.map(\.text), key: paymentId, in: Self.paymentsCollection)
+                try addEvents(events.map(\.text), key: paymentId, in: Collections.payments)
                 receiptTenders.append(Receipt.Tender(kind: tender.kind, amount: tender.amount, tendered: tender.tendered, change: tender.change, reference: reference))
             }
             let receipt = saleReceipt(c, tenders: receiptTenders, atMs: nowMs)
@@ -729,7 +729,7 @@ extension OutpostNode {
             var event = PaymentEvent(kind: index == declined?.index ? .declined : .voided, atMs: WallClock.nowMs(), node: identity.nodeId)
             event.order = orderId
             if event.kind == .declined { event.code = declined?.reason }
-            try addEvents([event.text], key: paymentId, in: Self.paymentsCollection)
+            try addEvents([event.text], key: paymentId, in: Collections.payments)
         }
         _ = try database.execute("UPDATE pos_sales SET state = 'open', order_id = NULL, number = NULL, payments = NULL, allocations = NULL, request_hash = NULL WHERE id = ?",
                                  [sale])

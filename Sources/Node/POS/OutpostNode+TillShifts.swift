@@ -10,7 +10,6 @@ extension ProblemType {
 }
 
 extension OutpostNode {
-    static let tillsCollection = "tills"
 
     func registerTillShiftRoutes() {
         let cashier: Access = .credential(Self.cashierScheme)
@@ -130,7 +129,7 @@ extension OutpostNode {
             replies: [.init(200, "{tills: [{key, chain_ok, problem?, reports_total, latest}], next_cursor}, or with till: {key, chain_ok, problem?, reports: [...], next_cursor}",
                             schema: ["type": "object"]), .problem(400, "limit or cursor is malformed."), .problem(404, "No such till.")])
         ) { [unowned self] request in
-            let keys = (replica.memory.collections[Self.tillsCollection] as? KeyedCollection<GSet<String>>)?.states.keys.map { $0 } ?? []
+            let keys = replica.whole(Collections.tills)?.states.keys.map { $0 } ?? []
             func chain(_ key: String, _ reports: [ZReport]) -> [JSONMember] {
                 let broken = ZReport.chainBreak(reports)
                 return [JSONMember("key", .string(key)), JSONMember("chain_ok", .bool(broken == nil))] + (broken.map { [JSONMember("problem", .string($0))] } ?? [])
@@ -267,7 +266,7 @@ extension OutpostNode {
 
     /// A till's reports as this node holds them (its own, or replicated to it), valid ones only.
     func zReports(key: String) -> [ZReport] {
-        (replica.state(at: key, in: Self.tillsCollection, as: GSet<String>.self)?.elements ?? []).compactMap(ZReport.init(text:)).sorted { $0.seq < $1.seq }
+        (replica.state(at: key, in: Collections.tills)?.elements ?? []).compactMap(ZReport.init(text:)).sorted { $0.seq < $1.seq }
     }
 
     func shiftJSON(_ report: ZReport, closed: Bool) -> JSONValue {
@@ -350,7 +349,7 @@ extension OutpostNode {
             let report = try zReport(shift: shift, closedBy: closedBy, counted: counted ?? 0, nowMs: nowMs)
             _ = try db.execute("UPDATE pos_shifts SET closed_ms = ?, closed_by = ?, counted = ?, zreport = ? WHERE id = ?",
                                [nowMs, closedBy, counted ?? 0, report.text, shift])
-            try addEvents([report.text], key: report.key, in: Self.tillsCollection)
+            try addEvents([report.text], key: report.key, in: Collections.tills)
             return report
         }, completion: { [unowned self] result in
             switch result {

@@ -20,10 +20,10 @@ final class NodeReplica: ReplicaStore {
     /// Per collection and origin, the (applied, compacted) pair last written to
     /// replication_progress: only pairs that moved are written again.
     private var persistedProgress: [String: [ReplicaID: (applied: UInt64, compacted: UInt64)]] = [:]
-    /// Updates the domain tables that view replicated data (catalog, stock) for keys that
-    /// changed: called inside the transaction of the change, local or replicated, so a view
+    /// Per collection, what updates the tables that view it (catalog, stock, orders…) for keys
+    /// that changed: called inside the transaction of the change, local or replicated, so a view
     /// never drifts from the data; if it throws, the change is not made.
-    var viewsChanged: ((_ collection: String, _ keys: [String]) throws -> Void)?
+    private var projections: [String: ([String]) throws -> Void] = [:]
     /// Per collection, keys whose state changed since a write-back last took them.
     private var unwritten: [String: Set<String>] = [:]
     /// A write-back under way: the keys it has left to write and, per collection, the compaction
@@ -77,17 +77,17 @@ final class NodeReplica: ReplicaStore {
         let origin = delta.dot.replica
         if (origin == peer && peerRole == "hub") || origin == hubNodeId { return nil }
         switch collection {
-        case OutpostNode.ledgerCollection:
+        case Collections.ledger.name:
             return "only the hub signs checkpoints of its ledger; \(delta.key) was written by \(origin)"
-        case OutpostNode.catalogCollection where delta.key.hasPrefix(OfflinePaymentPolicy.keyPrefix):
+        case Collections.catalog.name where delta.key.hasPrefix(OfflinePaymentPolicy.keyPrefix):
             return "only the hub sets offline payment policies; \(delta.key) was written by \(origin)"
-        case OutpostNode.paymentsCollection:
+        case Collections.payments.name:
             guard let events = try? GSet<String>(canonicalBytes: delta.payload) else { return nil }  // the apply refuses it as malformed
             if events.elements.contains(where: { PaymentEvent(text: $0)?.kind == .settled }) {
                 return "only the hub settles payments; \(delta.key) has a settlement written by \(origin)"
             }
             return nil
-        case OutpostNode.ordersCollection:
+        case Collections.orders.name:
             // Parsed, not searched for: JSON escapes would hide a kind from a substring test.
             guard let events = try? GSet<String>(canonicalBytes: delta.payload) else { return nil }
             if events.elements.contains(where: { OrderEvent(text: $0)?.kind == .paymentFailed }) {
@@ -101,7 +101,7 @@ final class NodeReplica: ReplicaStore {
 
     init(database: Database, nodeId: ReplicaID, region: String, peers: [ReplicaID: String], maxDriftMs: Int64 = 60_000) throws {
         self.database = database
-        memory = MemoryReplica(nodeId: nodeId, region: region, collections: ReplicatedCollections.make(),
+        memory = MemoryReplica(nodeId: nodeId, region: region, collections: Collections.make(),
                                compactionPeers: peers, digest: { SHA256.hash($0) })
         let saved = try database.queryOne("SELECT value FROM node_meta WHERE key = 'hlc'") { $0.string(0) }
         clock = HybridLogicalClock(replica: nodeId, maxDriftMs: maxDriftMs, last: saved.flatMap(Self.parseClock).map {
@@ -120,7 +120,7 @@ final class NodeReplica: ReplicaStore {
     }
 
     private func load(_ name: String) throws {
-        let paged = ReplicatedCollections.pagedIn.contains(name)
+        let paged = Collections.pagedIn.contains(name)
         var log: [WireDelta] = []
         for bytes in try database.query("SELECT deltas FROM op_log_segments WHERE collection = ?", [name], { $0.blob(0) }) {
             do {
@@ -323,7 +323,7 @@ final class NodeReplica: ReplicaStore {
 
     /// Commits many local changes at once (an import), as `commit` does one: one op log segment
     /// per `segmentDeltasMax` deltas, the progress and the clock written once. `project`, when
-    /// given, updates the views of the changed keys instead of `viewsChanged`: for a caller that
+    /// given, updates the views of the changed keys instead of the collection's projection: for a caller that
     /// holds the new values already and need not decode them from the states.
     @discardableResult
     func commit<State: CRDT>(_ changes: [(key: String, delta: State, at: HLCTimestamp)], in collection: String,
@@ -338,16 +338,15 @@ final class NodeReplica: ReplicaStore {
         change.deltas = wires
         change.keys = changes.map(\.key)
         touchedByWrite.insert(collection)
-        let views = project.map { project in { (_: String, keys: [String]) throws in try project(keys) } }
         if isInGroupCommit {
             // The log waits for the batch's end; a failure here fails the write, which undoes it.
             pendingLog[collection, default: []] += wires
-            try persistViews(change, in: collection, project: views)
+            try persistViews(change, in: collection, project: project)
             clockUnsaved = true
             return wires
         }
         do {
-            try persist(change, in: collection, project: views)
+            try persist(change, in: collection, project: project)
             try saveClock()
         } catch {
             try? load(collection)
@@ -371,6 +370,42 @@ final class NodeReplica: ReplicaStore {
     func stopReplicating() {
         memory.replicates = false
     }
+
+    // MARK: Typed collections (what the shop's code uses)
+
+    /// Registers the projection of a collection's changes into its views (one per collection).
+    func project<State: CRDT>(_ collection: ReplicatedCollection<State>, _ update: @escaping ([String]) throws -> Void) {
+        precondition(projections[collection.name] == nil, "\(collection.name) is projected once")
+        projections[collection.name] = update
+    }
+
+    /// Projects `keys` of a collection now (a view built whole, once).
+    func projectViews<State: CRDT>(of collection: ReplicatedCollection<State>, keys: [String]) throws {
+        try projections[collection.name]?(keys)
+    }
+
+    func state<State: CRDT>(at key: String, in collection: ReplicatedCollection<State>) -> State? {
+        state(at: key, in: collection.name, as: State.self)
+    }
+
+    func commit<State: CRDT>(_ delta: State, key: String, in collection: ReplicatedCollection<State>, at: HLCTimestamp) throws -> WireDelta {
+        try commit(delta, key: key, in: collection.name, at: at)
+    }
+
+    @discardableResult
+    func commit<State: CRDT>(_ changes: [(key: String, delta: State, at: HLCTimestamp)], in collection: ReplicatedCollection<State>,
+                             project: (([String]) throws -> Void)? = nil) throws -> [WireDelta] {
+        try commit(changes, in: collection.name, project: project)
+    }
+
+    /// Every key and state of a collection, read whole from disk first if it is kept there: for
+    /// a report over all of it, not for a request's path.
+    func whole<State: CRDT>(_ collection: ReplicatedCollection<State>) -> KeyedCollection<State>? {
+        makeFullyResident(collection.name)
+        return memory.collections[collection.name] as? KeyedCollection<State>
+    }
+
+    // MARK: By name (a request that names the collection)
 
     func state<State: CRDT>(at key: String, in collection: String, as type: State.Type) -> State? {
         do { try makeResident([key], in: collection) } catch {
@@ -558,7 +593,7 @@ final class NodeReplica: ReplicaStore {
 
     /// Writes the change's new deltas to the op log (one segment per origin) and the applied
     /// counters that moved; its keys wait for write-back.
-    private func persist(_ change: CollectionChange, in name: String, project: ((String, [String]) throws -> Void)? = nil) throws {
+    private func persist(_ change: CollectionChange, in name: String, project: (([String]) throws -> Void)? = nil) throws {
         guard let collection = memory.collections[name] else { return }
         var runs: [ReplicaID: [WireDelta]] = [:]
         for delta in change.deltas { runs[delta.dot.replica, default: []].append(delta) }
@@ -579,13 +614,13 @@ final class NodeReplica: ReplicaStore {
     }
 
     /// Marks the changed keys for write-back and updates their views.
-    private func persistViews(_ change: CollectionChange, in name: String, project: ((String, [String]) throws -> Void)?) throws {
+    private func persistViews(_ change: CollectionChange, in name: String, project: (([String]) throws -> Void)?) throws {
         if !change.keys.isEmpty {
             unwritten[name, default: []].formUnion(change.keys)
             changeCount += 1
-            if let views = project ?? viewsChanged {
+            if let views = project ?? projections[name] {
                 var seen = Set<String>()
-                try views(name, change.keys.filter { seen.insert($0).inserted })
+                try views(change.keys.filter { seen.insert($0).inserted })
             }
         }
     }

@@ -35,7 +35,7 @@ extension OutpostNode {
             replies: [.init(200, "The collections.", schema: ["type": "object"])])
         ) { [unowned self] request in
             let withDigests = request.queryValue("digests") != "false"
-            return .json(.object(ReplicatedCollections.names.compactMap { name in
+            return .json(.object(Collections.names.compactMap { name in
                 // A digest reads a collection kept on disk whole (once): before what it shows.
                 let summary = withDigests ? self.replica.summary(of: name) : nil
                 guard let collection = self.replica.memory.collections[name] else { return nil }
@@ -65,7 +65,7 @@ extension OutpostNode {
 
         let keyParameters: [RouteDoc.Parameter] = [
             .init("collection", in: .path, description: "catalog, carts, customers (read only), inventory, orders or payments.",
-                  schema: ["enum": .array(ReplicatedCollections.names.map { .string($0) })]),
+                  schema: ["enum": .array(Collections.names.map { .string($0) })]),
             .init("key", in: .path, description: "Product id, cart id, sku@location, order id or payment id."),
         ]
         router.get("/admin/v1/replicated/{collection}/{key}", access: .roles(["operator"]), doc: RouteDoc(
@@ -116,8 +116,8 @@ extension OutpostNode {
     }
 
     private static func address(_ request: Request) throws(HTTPError) -> (String, String) {
-        guard let collection = request.parameter("collection"), ReplicatedCollections.names.contains(collection) else {
-            throw HTTPError(.notFound, detail: "no replicated collection \"\(request.parameter("collection") ?? "")\"; there are \(ReplicatedCollections.names.joined(separator: ", "))")
+        guard let collection = request.parameter("collection"), Collections.names.contains(collection) else {
+            throw HTTPError(.notFound, detail: "no replicated collection \"\(request.parameter("collection") ?? "")\"; there are \(Collections.names.joined(separator: ", "))")
         }
         guard let key = request.parameter("key"), !key.isEmpty, key.utf8.count <= keyBytesMax else {
             throw HTTPError(.badRequest, detail: "the key must be 1 to \(keyBytesMax) bytes")
@@ -127,7 +127,7 @@ extension OutpostNode {
 
     /// Validates an operation and returns the write that commits it (run inside group commit).
     private func change(for operation: ReplicatedOperation, collection: String, key: String) throws -> (NodeReplica, Int64) throws -> WireDelta {
-        typealias C = ReplicatedCollections
+        typealias C = Collections
         func required<T>(_ value: T?, _ name: String) throws(HTTPError) -> T {
             guard let value else { throw HTTPError(.validation, detail: "\(name) is required for \(operation.op)") }
             return value
@@ -199,7 +199,7 @@ extension OutpostNode {
 
     /// The state at a key as JSON.
     func view(_ collection: String, _ key: String) -> JSONValue {
-        typealias C = ReplicatedCollections
+        typealias C = Collections
         switch collection {
         case "catalog", "customers":
             let entry = replica.state(at: key, in: collection, as: C.Product.self) ?? C.Product()

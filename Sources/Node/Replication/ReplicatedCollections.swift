@@ -1,34 +1,52 @@
 import Replication
 
+/// One replicated collection, by name and CRDT: a call site names it once
+/// (`Collections.orders`) and the compiler checks what its keys hold.
+struct ReplicatedCollection<State: CRDT>: Sendable {
+    let name: String
+    let scope: Scope
+    /// History: it grows with every order, so a node keeps it on disk and reads a key on first
+    /// use (NodeReplica.makeResident); the others are read whole at start.
+    var pagedIn = false
+
+    func makeEmpty() -> any AnyReplicatedCollection { KeyedCollection<State>(name: name, scope: scope) }
+}
+
 /// The replicated collections of a node and their CRDT shapes (sync/PROTOCOL.md §5).
-public enum ReplicatedCollections {
-    public typealias Product = ORMap<String, LWWRegister<FieldValue>>
-    public typealias Cart = ORMap<String, LWWRegister<Int64>>
-    public typealias Stock = BoundedCounter
-    public typealias Events = GSet<String>
+enum Collections {
+    typealias Fields = ORMap<String, LWWRegister<FieldValue>>
+    // The shapes, for code that reaches a collection by the name a request gave.
+    typealias Product = Fields
+    typealias Cart = ORMap<String, LWWRegister<Int64>>
+    typealias Stock = BoundedCounter
+    typealias Events = GSet<String>
 
-    /// History: they grow with every order, so a node keeps them on disk and reads a key on
-    /// first use (NodeReplica.makeResident); the rest are read whole at start.
-    public static let pagedIn: Set<String> = ["carts", "customers", "orders", "payments"]
+    /// Products and categories, and by key prefix: stock locations, promotions, shipping
+    /// methods, offline payment policies.
+    static let catalog = ReplicatedCollection<Fields>(name: "catalog", scope: .global)
+    static let carts = ReplicatedCollection<ORMap<String, LWWRegister<Int64>>>(name: "carts", scope: .region, pagedIn: true)
+    /// Accounts, the email index, sign-in sessions and orders' contact keys: personal data stays in its region.
+    static let customers = ReplicatedCollection<Fields>(name: "customers", scope: .region, pagedIn: true)
+    static let inventory = ReplicatedCollection<BoundedCounter>(name: "inventory", scope: .global)
+    /// Per hub and day, the hub's signed checkpoints of its journal's head: every node keeps
+    /// them, so a rewrite of the hub's books cannot hide from its stores (docs/ledger.md).
+    static let ledger = ReplicatedCollection<GSet<String>>(name: "ledger", scope: .global)
+    static let orders = ReplicatedCollection<GSet<String>>(name: "orders", scope: .global, pagedIn: true)
+    static let payments = ReplicatedCollection<GSet<String>>(name: "payments", scope: .global, pagedIn: true)
+    /// Per capped promotion, its redemptions left: rights to redeem, held and moved like stock.
+    static let redemptions = ReplicatedCollection<BoundedCounter>(name: "redemptions", scope: .global)
+    /// Per till (node/device), its Z-reports: hash-chained, anchored in the hub's ledger.
+    static let tills = ReplicatedCollection<GSet<String>>(name: "tills", scope: .global)
 
-    public static let names = ["carts", "catalog", "customers", "inventory", "ledger", "orders", "payments", "redemptions", "tills"]
+    static var all: [(name: String, pagedIn: Bool, make: () -> any AnyReplicatedCollection)] { [
+        (catalog.name, catalog.pagedIn, catalog.makeEmpty), (carts.name, carts.pagedIn, carts.makeEmpty),
+        (customers.name, customers.pagedIn, customers.makeEmpty), (inventory.name, inventory.pagedIn, inventory.makeEmpty),
+        (ledger.name, ledger.pagedIn, ledger.makeEmpty), (orders.name, orders.pagedIn, orders.makeEmpty),
+        (payments.name, payments.pagedIn, payments.makeEmpty), (redemptions.name, redemptions.pagedIn, redemptions.makeEmpty),
+        (tills.name, tills.pagedIn, tills.makeEmpty),
+    ] }
 
-    static func make() -> [any AnyReplicatedCollection] {
-        [
-            KeyedCollection<Product>(name: "catalog", scope: .global),
-            KeyedCollection<Cart>(name: "carts", scope: .region),
-            // Accounts, the email index and sign-in sessions: personal data stays in its region.
-            KeyedCollection<Product>(name: "customers", scope: .region),
-            KeyedCollection<Stock>(name: "inventory", scope: .global),
-            // Per hub and day, the hub's signed checkpoints of its journal's head: every node keeps
-            // them, so a rewrite of the hub's books cannot hide from its stores (docs/ledger.md).
-            KeyedCollection<Events>(name: "ledger", scope: .global),
-            KeyedCollection<Events>(name: "orders", scope: .global),
-            KeyedCollection<Events>(name: "payments", scope: .global),
-            // Per capped promotion, its redemptions left: rights to redeem, held and moved like stock.
-            KeyedCollection<Stock>(name: "redemptions", scope: .global),
-            // Per till (node/device), its Z-reports: hash-chained, anchored in the hub's ledger.
-            KeyedCollection<Events>(name: "tills", scope: .global),
-        ]
-    }
+    static var names: [String] { all.map(\.name).sorted() }
+    static var pagedIn: Set<String> { Set(all.filter(\.pagedIn).map(\.name)) }
+    static func make() -> [any AnyReplicatedCollection] { all.map { $0.make() } }
 }

@@ -22,7 +22,6 @@ struct PricedCartLine {
 }
 
 extension OutpostNode {
-    static let cartsCollection = "carts"
     /// Staff who may act on any shopper's cart or order.
     static let shopStaffRoles = ["cashier", "store_manager", "operator", "hub_admin"]
 
@@ -78,7 +77,7 @@ extension OutpostNode {
     }
 
     func cartLines(_ id: String) -> [CartLine] {
-        replica.state(at: id, in: Self.cartsCollection, as: CartContents.State.self).map(CartContents.lines) ?? []
+        replica.state(at: id, in: Collections.carts).map(CartContents.lines) ?? []
     }
 
     /// What a SKU sells for here now, or why it does not sell.
@@ -170,9 +169,9 @@ extension OutpostNode {
     func changeCart(_ id: String, setting lines: [CartLine], removing removed: [String] = [], completion: @escaping ((any Error)?) -> Void) {
         let replica = self.replica, me = identity.nodeId
         writer.submit({ _ in
-            var state = replica.state(at: id, in: Self.cartsCollection, as: CartContents.State.self) ?? CartContents.State()
+            var state = replica.state(at: id, in: Collections.carts) ?? CartContents.State()
             let at = replica.tick(wallMs: WallClock.nowMs())
-            _ = try replica.commit(CartContents.change(&state, setting: lines, removing: removed, replica: me, at: at), key: id, in: Self.cartsCollection, at: at)
+            _ = try replica.commit(CartContents.change(&state, setting: lines, removing: removed, replica: me, at: at), key: id, in: Collections.carts, at: at)
         }, completion: { [unowned self] result in
             if case .failure(let error) = result { return completion(error) }
             replicatedChanged()

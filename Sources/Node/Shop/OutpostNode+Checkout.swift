@@ -47,7 +47,6 @@ struct PendingCheckout {
 }
 
 extension OutpostNode {
-    static let ordersCollection = "orders"
     static let paymentsCollection = "payments"
     static let authorizationAttemptsMax = 3
 
@@ -331,7 +330,7 @@ extension OutpostNode {
                   Self.allocationsText(pending.allocations), pending.redemption?.id, at.physicalMs])
         let created = paymentCreated(order: pending.orderId, amount: pending.totals.total, currency: pending.totals.currency, acquirer: gateway.name,
                                      atMs: at.physicalMs)
-        try addEvents([created.text], key: pending.paymentId, in: Self.paymentsCollection)
+        try addEvents([created.text], key: pending.paymentId, in: Collections.payments)
         pending.paymentCreated = created
     }
 
@@ -373,7 +372,7 @@ extension OutpostNode {
             """, [sku, myStockLocation]) { $0.string(0) }
         let counters = locations.compactMap { location -> (key: String, counter: BoundedCounter)? in
             let key = StockKey.make(sku: sku, location: location)
-            return replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self).map { (key, $0) }
+            return replica.state(at: key, in: Collections.inventory).map { (key, $0) }
         }
         return (BoundedCounter.plan(units: units, from: counters, replica: identity.nodeId), counters)
     }
@@ -422,12 +421,12 @@ extension OutpostNode {
     /// Commits one change of the stock counter at `key`, inside the caller's transaction.
     /// `change` mutates the counter and returns the delta (the counter's mutators do both).
     func changeStock(_ key: String, _ change: (inout BoundedCounter) throws -> BoundedCounter) throws {
-        try changeCounter(key, in: Self.inventoryCollection, change)
+        try changeCounter(key, in: Collections.inventory, change)
     }
 
     /// One change to a bounded counter (stock, or a capped code's redemptions), inside the caller's transaction.
-    func changeCounter(_ key: String, in collection: String, _ change: (inout BoundedCounter) throws -> BoundedCounter) throws {
-        var counter = replica.state(at: key, in: collection, as: BoundedCounter.self) ?? BoundedCounter()
+    func changeCounter(_ key: String, in collection: ReplicatedCollection<BoundedCounter>, _ change: (inout BoundedCounter) throws -> BoundedCounter) throws {
+        var counter = replica.state(at: key, in: collection) ?? BoundedCounter()
         let delta = try change(&counter)
         _ = try replica.commit(delta, key: key, in: collection, at: replica.tick(wallMs: WallClock.nowMs()))
     }
@@ -457,7 +456,7 @@ extension OutpostNode {
     }
 
     /// Adds events to a grow-only key of `orders` or `payments`, inside the caller's transaction.
-    func addEvents(_ texts: [String], key: String, in collection: String) throws {
+    func addEvents(_ texts: [String], key: String, in collection: ReplicatedCollection<GSet<String>>) throws {
         _ = try replica.commit(GSet(Set(texts)), key: key, in: collection, at: replica.tick(wallMs: WallClock.nowMs()))
     }
 
@@ -536,7 +535,7 @@ extension OutpostNode {
                 try releaseRedemption(pending.redemption?.id)
                 payment.kind = .declined
                 payment.code = reason
-                try addEvents([payment.text], key: pending.paymentId, in: Self.paymentsCollection)
+                try addEvents([payment.text], key: pending.paymentId, in: Collections.payments)
                 var problem = Problem(.offlinePaymentRefused, detail: detail)
                 problem.extensions = [("reason", .string(reason))]
                 try database.execute("UPDATE checkouts SET state = 'answered', status = 402, response = ? WHERE cart = ? AND idempotency_key = ?",
@@ -568,7 +567,7 @@ extension OutpostNode {
                 body = orderJSON(pending.orderId, state: state, payment: PaymentState(events: [pending.paymentCreated].compactMap { $0 }),
                                  contact: .known(email: pending.email, shipTo: pending.shipTo), token: orderToken).encoded()
             }
-            if payment.kind != .created { try addEvents([payment.text], key: pending.paymentId, in: Self.paymentsCollection) }
+            if payment.kind != .created { try addEvents([payment.text], key: pending.paymentId, in: Collections.payments) }
             try database.execute("UPDATE checkouts SET state = 'answered', status = ?, response = ?, order_token = ? WHERE cart = ? AND idempotency_key = ?",
                                  [status, status < 300 ? nil : body, orderToken, pending.cart, pending.key])
             return (status, body)
@@ -598,7 +597,7 @@ extension OutpostNode {
         for (event, text) in zip(events, texts) { orderEvents.remember(event, text: text) }
         // A new order: its events are all there is, so its view row comes from them, folded once.
         let state = orderState(texts: texts)
-        _ = try replica.commit([(pending.orderId, GSet(Set(texts)), replica.tick(wallMs: WallClock.nowMs()))], in: Self.ordersCollection) { [unowned self] _ in
+        _ = try replica.commit([(pending.orderId, GSet(Set(texts)), replica.tick(wallMs: WallClock.nowMs()))], in: Collections.orders) { [unowned self] _ in
             try projectOrder(pending.orderId, state: state)
         }
         try emptyCart(pending)
@@ -637,23 +636,23 @@ extension OutpostNode {
     func storeContactKey(order: String, customer: String?) throws -> [UInt8] {
         let key = CustomerVault.newContactKey()
         _ = try Self.commit(customerVault.contactKeyFields(key, order: order, customer: customer),
-                            key: CustomerVault.orderKeyPrefix + order, in: Self.customersCollection, replica: replica, as: identity.nodeId)
+                            key: CustomerVault.orderKeyPrefix + order, in: Collections.customers, replica: replica, as: identity.nodeId)
         return key
     }
 
     /// An order's email and address, if this region still holds its key (not after erasure,
     /// never in another region).
     func orderContact(_ orderId: String, sealed: String?) -> (email: String, shipTo: Address?)? {
-        guard let sealed, let entry = replica.state(at: CustomerVault.orderKeyPrefix + orderId, in: Self.customersCollection, as: CustomerVault.Entry.self),
+        guard let sealed, let entry = replica.state(at: CustomerVault.orderKeyPrefix + orderId, in: Collections.customers),
               let key = customerVault.contactKey(from: CatalogFields.values(of: entry), order: orderId) else { return nil }
         return customerVault.openContact(sealed, order: orderId, key: key)
     }
 
     private func emptyCart(_ pending: PendingCheckout) throws {
-        var state = replica.state(at: pending.cart, in: Self.cartsCollection, as: CartContents.State.self) ?? CartContents.State()
+        var state = replica.state(at: pending.cart, in: Collections.carts) ?? CartContents.State()
         let at = replica.tick(wallMs: WallClock.nowMs())
         _ = try replica.commit(CartContents.change(&state, setting: [], removing: pending.lines.map(\.sku), removingCode: true, replica: identity.nodeId, at: at),
-                               key: pending.cart, in: Self.cartsCollection, at: at)
+                               key: pending.cart, in: Collections.carts, at: at)
     }
 
     struct CheckoutRecord {
@@ -700,7 +699,7 @@ extension OutpostNode {
                     try releaseRedemption(redemption)
                     var voided = PaymentEvent(kind: .voided, atMs: WallClock.nowMs(), node: me)
                     voided.order = orderId
-                    try addEvents([voided.text], key: paymentId, in: Self.paymentsCollection)
+                    try addEvents([voided.text], key: paymentId, in: Collections.payments)
                     try database.execute("UPDATE checkouts SET state = 'abandoned' WHERE cart = ? AND idempotency_key = ?", [cart, key])
                 }, completion: { [unowned self] result in
                     if case .failure(let error) = result {

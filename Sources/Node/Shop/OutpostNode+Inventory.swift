@@ -29,7 +29,7 @@ extension OutpostNode {
     static let stockRoles = ["store_manager", "operator"]
 
     func location(_ id: String) -> StockLocation? {
-        guard let entry = replica.state(at: StockLocation.keyPrefix + id, in: Self.catalogCollection, as: CatalogFields.Entry.self) else { return nil }
+        guard let entry = replica.state(at: StockLocation.keyPrefix + id, in: Collections.catalog) else { return nil }
         return StockLocation(id: id, fields: CatalogFields.values(of: entry))
     }
 
@@ -75,13 +75,13 @@ extension OutpostNode {
     }
 
     func stockJSON(_ sku: String) -> JSONValue {
-        let keys = (replica.memory.collections[Self.inventoryCollection] as? KeyedCollection<BoundedCounter>)?.states.keys.filter {
+        let keys = replica.whole(Collections.inventory)?.states.keys.filter {
             StockKey.parse($0)?.sku == sku
         }.sorted() ?? []
         let me = identity.nodeId
         var total: Int64 = 0, here: Int64 = 0
         let locations: [JSONValue] = keys.compactMap { key in
-            guard let parsed = StockKey.parse(key), let stock = replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self) else { return nil }
+            guard let parsed = StockKey.parse(key), let stock = replica.state(at: key, in: Collections.inventory) else { return nil }
             total += stock.value
             here += max(0, stock.rights(of: me))
             return .object([
@@ -129,7 +129,7 @@ extension OutpostNode {
             parameters: KeyedPage<String>.parameters(),
             replies: [.init(200, "{own, locations: [...], next_cursor}", schema: ["type": "object"])])
         ) { [unowned self] request in
-            let keys = (replica.memory.collections[Self.catalogCollection] as? KeyedCollection<CatalogFields.Entry>)?.states.keys.filter(StockLocation.isKey) ?? []
+            let keys = replica.whole(Collections.catalog)?.states.keys.filter(StockLocation.isKey) ?? []
             let page = try KeyedPage(keys.map { String($0.dropFirst(StockLocation.keyPrefix.count)) }, key: { $0 }, request: request)
             return .json(["own": .string(myStockLocation), "locations": .array(page.items.compactMap { id in
                 location(id).map { .object([JSONMember("id", .string($0.id)), JSONMember("name", .string($0.name)), JSONMember("kind", .string($0.kind.rawValue)),
@@ -204,7 +204,7 @@ extension OutpostNode {
                 }
                 guard body.units != 0, abs(body.units) <= 1_000_000 else { throw HTTPError(.validation, detail: "units must be -1000000 to 1000000, not 0") }
                 let key = StockKey.make(sku: body.sku, location: location), me = identity.nodeId, actor = request.subject ?? "admin"
-                let held = replica.state(at: key, in: Self.inventoryCollection, as: BoundedCounter.self)?.rights(of: me) ?? 0
+                let held = replica.state(at: key, in: Collections.inventory)?.rights(of: me) ?? 0
                 if body.units < 0 && -body.units > held {
                     throw insufficientRights(key, available: max(0, held), requested: UInt64(-body.units))
                 }
@@ -233,7 +233,7 @@ extension OutpostNode {
                 guard (1...1_000_000).contains(body.units) else { throw HTTPError(.validation, detail: "units must be 1 to 1000000") }
                 let me = identity.nodeId, actor = request.subject ?? "admin"
                 let source = StockKey.make(sku: body.sku, location: from), target = StockKey.make(sku: body.sku, location: to)
-                let held = replica.state(at: source, in: Self.inventoryCollection, as: BoundedCounter.self)?.rights(of: me) ?? 0
+                let held = replica.state(at: source, in: Collections.inventory)?.rights(of: me) ?? 0
                 guard body.units <= held else { throw insufficientRights(source, available: max(0, held), requested: UInt64(body.units)) }
                 let seller = location(to)?.node
                 commitStock(body.sku, responder) { [unowned self] in

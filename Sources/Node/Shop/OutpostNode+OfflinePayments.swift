@@ -32,7 +32,7 @@ extension OutpostNode {
     /// The node's policy as the hub set it: its own, else the fleet's default, else built in.
     func offlinePolicy(for node: String) -> OfflinePaymentPolicy {
         for key in [OfflinePaymentPolicy.key(node: node), OfflinePaymentPolicy.defaultKey] {
-            if let entry = replica.state(at: key, in: Self.catalogCollection, as: CatalogFields.Entry.self),
+            if let entry = replica.state(at: key, in: Collections.catalog),
                let policy = OfflinePaymentPolicy(fields: CatalogFields.values(of: entry)) {
                 return policy
             }

@@ -32,7 +32,7 @@ extension OutpostNode {
     /// the ones whose stock this node must give back or take again.
     func projectOrders(_ keys: [String]) throws {
         for key in Set(keys) {
-            try projectOrder(key, state: orderState(texts: replica.state(at: key, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? []))
+            try projectOrder(key, state: orderState(texts: replica.state(at: key, in: Collections.orders)?.elements ?? []))
         }
     }
 
@@ -60,7 +60,7 @@ extension OutpostNode {
         stockFollowUps.removeAll()
         writer.submit({ [unowned self] _ in
             for order in orders.sorted() {
-                let state = orderState(texts: replica.state(at: order, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? [])
+                let state = orderState(texts: replica.state(at: order, in: Collections.orders)?.elements ?? [])
                 guard let allocations = state.placed?.allocations else { continue }
                 let released = try database.queryOne("SELECT count(*) FROM stock_movements WHERE reference = ? AND reason = 'released'", [order]) { $0.int(0) } ?? 0
                 let retaken = try database.queryOne("SELECT count(*) FROM stock_movements WHERE reference = ? AND reason = 'sold' AND note = 'shipment raced a cancellation'", [order]) { $0.int(0) } ?? 0
@@ -83,7 +83,7 @@ extension OutpostNode {
     private func retake(_ allocations: [StockAllocation], order: String) throws {
         let me = identity.nodeId
         for allocation in allocations {
-            let held = replica.state(at: allocation.stockKey, in: Self.inventoryCollection, as: BoundedCounter.self)?.rights(of: me) ?? 0
+            let held = replica.state(at: allocation.stockKey, in: Collections.inventory)?.rights(of: me) ?? 0
             let units = min(allocation.units, max(0, held))
             if units > 0 { try changeStock(allocation.stockKey) { try $0.decrement(by: UInt64(units), replica: me) } }
             var taken = allocation
@@ -101,12 +101,12 @@ extension OutpostNode {
     private func retakeRedemption(_ promotionId: String?, order: String) throws {
         guard let promotionId else { return }
         let me = identity.nodeId
-        let counter = replica.state(at: promotionId, in: Self.redemptionsCollection, as: BoundedCounter.self) ?? BoundedCounter()
+        let counter = replica.state(at: promotionId, in: Collections.redemptions) ?? BoundedCounter()
         guard counter.rights(of: me) >= 1 else {
             return logger.warning("a shipment raced a cancellation and this node holds no redemption of the order's code to take again",
                                   metadata: ["order": "\(order)", "promotion": "\(promotionId)"])
         }
-        try changeCounter(promotionId, in: Self.redemptionsCollection) { try $0.decrement(by: 1, replica: me) }
+        try changeCounter(promotionId, in: Collections.redemptions) { try $0.decrement(by: 1, replica: me) }
     }
 
     /// Orders this node placed whose payment never came: cancelled when their hold runs out.
@@ -132,7 +132,7 @@ extension OutpostNode {
     /// refund). `alongside` runs in the same transaction (a return's restock, an exchange).
     func record(_ event: OrderEvent, on orderId: String, alongside: ((OrderState) throws -> Void)? = nil,
                 completion: @escaping ((any Error)?) -> Void) {
-        let state = orderState(texts: replica.state(at: orderId, in: Self.ordersCollection, as: GSet<String>.self)?.elements ?? [])
+        let state = orderState(texts: replica.state(at: orderId, in: Collections.orders)?.elements ?? [])
         guard let placed = state.placed else { return completion(HTTPError(.notFound, detail: "no order \(orderId)")) }
         guard state.allows(event.kind) else {
             var error = HTTPError(.orderTransition, detail: "a \(state.status.rawValue.replacingOccurrences(of: "_", with: " ")) order cannot be \(event.kind.rawValue)")
@@ -146,8 +146,8 @@ extension OutpostNode {
         var recordsPayment = false
         let write: () -> Void = { [unowned self] in
             writer.submit({ [unowned self] _ in
-                try addEvents([event.text], key: orderId, in: Self.ordersCollection)
-                if recordsPayment && !paymentId.isEmpty { try addEvents([payment.text], key: paymentId, in: Self.paymentsCollection) }
+                try addEvents([event.text], key: orderId, in: Collections.orders)
+                if recordsPayment && !paymentId.isEmpty { try addEvents([payment.text], key: paymentId, in: Collections.payments) }
                 try alongside?(state)
             }, completion: { [unowned self] result in
                 if case .failure(let error) = result { return completion(error) }
@@ -275,7 +275,7 @@ extension OutpostNode {
     }
 
     func orderState(_ id: String) -> OrderState? {
-        guard let events = replica.state(at: id, in: Self.ordersCollection, as: GSet<String>.self), !events.elements.isEmpty else { return nil }
+        guard let events = replica.state(at: id, in: Collections.orders), !events.elements.isEmpty else { return nil }
         let state = orderState(texts: events.elements)
         return state.placed == nil ? nil : state
     }
@@ -286,7 +286,7 @@ extension OutpostNode {
 
     func paymentState(_ id: String?) -> PaymentState? {
         guard let id else { return nil }
-        return PaymentState(texts: replica.state(at: id, in: Self.paymentsCollection, as: GSet<String>.self)?.elements ?? [])
+        return PaymentState(texts: replica.state(at: id, in: Collections.payments)?.elements ?? [])
     }
 
     /// Object-level check for an order: its customer, a guest with the order's token, or staff.

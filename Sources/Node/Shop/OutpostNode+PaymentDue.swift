@@ -104,7 +104,7 @@ extension OutpostNode {
         let paymentId = "p-" + edgeStamp(replica.tick(wallMs: WallClock.nowMs()))
         writer.submit({ [unowned self] _ in
             let created = paymentCreated(order: due.order, amount: due.amount, currency: due.currency, acquirer: gateway.name, atMs: WallClock.nowMs())
-            try addEvents([created.text], key: paymentId, in: Self.paymentsCollection)
+            try addEvents([created.text], key: paymentId, in: Collections.payments)
         }, completion: { [unowned self] result in
             if case .failure(let error) = result { return completion(error) }
             let request = PaymentRequest(paymentId: paymentId, amount: due.amount, currency: due.currency, token: due.token)
@@ -148,7 +148,7 @@ extension OutpostNode {
                 capture.amount = due.amount
                 events.append(capture.text)
             }
-            try addEvents(events, key: paymentId, in: Self.paymentsCollection)
+            try addEvents(events, key: paymentId, in: Collections.payments)
             let paid = due.replaces.map { declined in
                 var paid = OrderEvent(kind: .paid, atMs: nowMs, node: me)
                 paid.payment = paymentId
@@ -156,7 +156,7 @@ extension OutpostNode {
                 paid.amount = orderState(due.order)?.paidAmount
                 return paid.text
             }
-            try addEvents(paid, key: due.order, in: Self.ordersCollection)
+            try addEvents(paid, key: due.order, in: Collections.orders)
         }, completion: { [unowned self] result in
             if case .failure(let error) = result { return completion(error) }
             replicatedChanged()
@@ -173,7 +173,7 @@ extension OutpostNode {
             var event = PaymentEvent(kind: kind, atMs: WallClock.nowMs(), node: me)
             event.order = order
             event.code = code
-            try addEvents([event.text], key: paymentId, in: Self.paymentsCollection)
+            try addEvents([event.text], key: paymentId, in: Collections.payments)
         }, completion: { [unowned self] result in
             replicatedChanged()
             if case .failure(let failure) = result { return completion(failure) }

@@ -21,7 +21,6 @@ extension ProblemType {
 }
 
 extension OutpostNode {
-    static let redemptionsCollection = "redemptions"
     static let promotionRoles = ["catalog_admin", "operator", "hub_admin"]
 
     // MARK: Reading
@@ -30,14 +29,14 @@ extension OutpostNode {
     /// saw one change.
     func promotions() -> [Promotion] {
         if let cached = promotionList { return cached }
-        let keys = (replica.memory.collections[Self.catalogCollection] as? KeyedCollection<CatalogFields.Entry>)?.states.keys.filter(Promotion.isKey) ?? []
+        let keys = replica.whole(Collections.catalog)?.states.keys.filter(Promotion.isKey) ?? []
         let list = keys.sorted().compactMap { promotion(String($0.dropFirst(Promotion.keyPrefix.count))) }
         promotionList = list
         return list
     }
 
     func promotion(_ id: String) -> Promotion? {
-        guard let entry = replica.state(at: Promotion.keyPrefix + id, in: Self.catalogCollection, as: CatalogFields.Entry.self) else { return nil }
+        guard let entry = replica.state(at: Promotion.keyPrefix + id, in: Collections.catalog) else { return nil }
         return Promotion(id: id, fields: CatalogFields.values(of: entry))
     }
 
@@ -74,7 +73,7 @@ extension OutpostNode {
     }
 
     func cartCode(_ cartId: String) -> String? {
-        replica.state(at: cartId, in: Self.cartsCollection, as: CartContents.State.self).flatMap(CartContents.code)
+        replica.state(at: cartId, in: Collections.carts).flatMap(CartContents.code)
     }
 
     static func discountJSON(_ discount: DiscountLine) -> JSONValue {
@@ -90,18 +89,18 @@ extension OutpostNode {
     /// exhausted with Retry-After while a grant may come.
     func takeRedemption(_ promotion: Promotion, askPeers: Bool) throws {
         let me = identity.nodeId
-        let counter = replica.state(at: promotion.id, in: Self.redemptionsCollection, as: BoundedCounter.self) ?? BoundedCounter()
+        let counter = replica.state(at: promotion.id, in: Collections.redemptions) ?? BoundedCounter()
         if counter.rights(of: me) >= 1 {
-            return try changeCounter(promotion.id, in: Self.redemptionsCollection) { try $0.decrement(by: 1, replica: me) }
+            return try changeCounter(promotion.id, in: Collections.redemptions) { try $0.decrement(by: 1, replica: me) }
         }
         let code = promotion.code ?? promotion.id
         var error = HTTPError(.discountCodeExhausted, detail: "the redemptions of \(code) are used up")
         if counter.value > 0 {
             error.problem.detail = "this node holds no redemptions of \(code) now and no node holding some is connected"
-            if let sync, sync.rightsHolder(key: promotion.id, in: Self.redemptionsCollection) != nil {
+            if let sync, sync.rightsHolder(key: promotion.id, in: Collections.redemptions.name) != nil {
                 // A batch, so the next shoppers here do not each wait for a grant.
                 let batch = UInt64(min(counter.value, max(1, (promotion.usageCap ?? 1) / 20)))
-                if askPeers { sync.requestRights(key: promotion.id, in: Self.redemptionsCollection, units: batch) }
+                if askPeers { sync.requestRights(key: promotion.id, in: Collections.redemptions.name, units: batch) }
                 error.problem.detail = "this node is asking for redemptions of \(code)"
                 error.headers = HTTPHeaders([("Retry-After", "2")])
             }
@@ -113,7 +112,7 @@ extension OutpostNode {
     func releaseRedemption(_ promotionId: String?) throws {
         guard let promotionId else { return }
         let me = identity.nodeId
-        try changeCounter(promotionId, in: Self.redemptionsCollection) { try $0.increment(by: 1, replica: me) }
+        try changeCounter(promotionId, in: Collections.redemptions) { try $0.increment(by: 1, replica: me) }
     }
 
     /// The orders view's companion: who used which promotion, kept with the order's status.
@@ -156,7 +155,7 @@ extension OutpostNode {
             """, [promotion.id]) { ($0.string(0), $0.int64(1)) }) ?? []
         var redemptions: [JSONMember] = [JSONMember("fleet", .int(byNode.reduce(0) { $0 + $1.1 })),
                                          JSONMember("by_node", .object(byNode.map { JSONMember($0.0, .int($0.1)) }))]
-        if promotion.usageCap != nil, let counter = replica.state(at: promotion.id, in: Self.redemptionsCollection, as: BoundedCounter.self) {
+        if promotion.usageCap != nil, let counter = replica.state(at: promotion.id, in: Collections.redemptions) {
             redemptions.append(JSONMember("left", .int(counter.value)))
             redemptions.append(JSONMember("rights", .object(counter.replicas.sorted().map { JSONMember($0, .int(counter.rights(of: $0))) })))
         }
@@ -206,7 +205,7 @@ extension OutpostNode {
                     _ = try Self.commit(promotion.fields, key: Promotion.keyPrefix + promotion.id, replica: replica, as: me)
                     // This node holds the rights to every redemption; others ask for them as they sell.
                     if let cap = promotion.usageCap {
-                        try changeCounter(promotion.id, in: Self.redemptionsCollection) { try $0.increment(by: UInt64(cap), replica: me) }
+                        try changeCounter(promotion.id, in: Collections.redemptions) { try $0.increment(by: UInt64(cap), replica: me) }
                     }
                 }, completion: { [unowned self] result in
                     switch result {
@@ -328,9 +327,9 @@ extension OutpostNode {
     func setCartCode(_ id: String, _ code: String?, completion: @escaping ((any Error)?) -> Void) {
         let replica = self.replica, me = identity.nodeId
         writer.submit({ _ in
-            var state = replica.state(at: id, in: Self.cartsCollection, as: CartContents.State.self) ?? CartContents.State()
+            var state = replica.state(at: id, in: Collections.carts) ?? CartContents.State()
             let at = replica.tick(wallMs: WallClock.nowMs())
-            _ = try replica.commit(CartContents.settingCode(&state, code, replica: me, at: at), key: id, in: Self.cartsCollection, at: at)
+            _ = try replica.commit(CartContents.settingCode(&state, code, replica: me, at: at), key: id, in: Collections.carts, at: at)
         }, completion: { [unowned self] result in
             if case .failure(let error) = result { return completion(error) }
             replicatedChanged()

@@ -201,7 +201,7 @@ extension OutpostNode {
         paid.amount = 0
         placed.allocations = try sellStock(plans, reference: exchangeId, actor: "exchange")
         let events = [placed, paid] + (handedOver ? handedOverInStore(atMs: at) : [])
-        try addEvents(events.map(\.text), key: exchangeId, in: Self.ordersCollection)
+        try addEvents(events.map(\.text), key: exchangeId, in: Collections.orders)
         return lines
     }
 

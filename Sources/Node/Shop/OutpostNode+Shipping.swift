@@ -19,14 +19,14 @@ extension OutpostNode {
     /// projection saw one change.
     func shippingMethods() -> [ShippingMethod] {
         if let cached = shippingMethodList { return cached }
-        let keys = (replica.memory.collections[Self.catalogCollection] as? KeyedCollection<CatalogFields.Entry>)?.states.keys.filter(ShippingMethod.isKey) ?? []
+        let keys = replica.whole(Collections.catalog)?.states.keys.filter(ShippingMethod.isKey) ?? []
         let list = keys.sorted().compactMap { shippingMethod(String($0.dropFirst(ShippingMethod.keyPrefix.count))) }
         shippingMethodList = list
         return list
     }
 
     func shippingMethod(_ id: String) -> ShippingMethod? {
-        guard let entry = replica.state(at: ShippingMethod.keyPrefix + id, in: Self.catalogCollection, as: CatalogFields.Entry.self) else { return nil }
+        guard let entry = replica.state(at: ShippingMethod.keyPrefix + id, in: Collections.catalog) else { return nil }
         return ShippingMethod(id: id, fields: CatalogFields.values(of: entry))
     }
 
