@@ -14,25 +14,34 @@ final class IOErrorSweepTests: XCTestCase {
 
     /// One run with the Nth call of `mode` failing; returns whether the fault fired (false:
     /// N is past the checkout's last such call).
-    /// Per mode, how the checkout ended across the sweep: "201", "503", "no answer".
+    /// Per flow and mode, how it ended across the sweep: "201", "503", "no answer".
     private var endings: [String: [String: Int]] = [:]
 
-    private func run(_ mode: String, _ n: Int, template: String) throws -> Bool {
+    /// A flow under the sweep: what it does before the fault is armed, the call the fault hits,
+    /// and what must hold after a restart (the call retried).
+    struct Flow {
+        var name: String
+        var prepare: (Shop) throws -> String
+        var act: (Shop, String) throws -> (status: Int, json: [String: Any], response: ClientResponse)
+        var check: (Shop, String, String) throws -> Void
+    }
+
+    /// One run with the Nth call of `mode` failing; returns whether the fault fired (false:
+    /// N is past the flow's last such call).
+    private func run(_ flow: Flow, _ mode: String, _ n: Int, template: String) throws -> Bool {
         let scratch = TemporaryDirectory(prefix: "outpost-sweep")
         let dir = scratch.file("data"), switchFile = scratch.file("switch")
         XCTAssertEqual(try runCommand("/bin/cp", ["-a", template, dir]).status, 0)
         let environment = ["LD_PRELOAD": Executables.path("libOutpostFaults.so"), "OUTPOST_FAULT_SWITCH": switchFile,
                            "OUTPOST_FAULT_DIR": URL(fileURLWithPath: dir).resolvingSymlinksInPath().path]
         var node = try NodeProcess.start(dataDirectory: dir, config: Self.config, environment: environment)
-        var shop = Shop(node: node)
-        let cart = try shop.newCart()
-        XCTAssertEqual(try shop.send("PUT", "/api/v1/carts/\(cart)/lines/CUP-1", #"{"quantity": 2}"#).status, 200)
+        let prepared = try flow.prepare(Shop(node: node))
         try "\(mode) \(n)\n".write(toFile: switchFile, atomically: true, encoding: .utf8)
-        let answer = try? shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(), key: "once")
+        let answer = try? flow.act(Shop(node: node), prepared)
         let fired = FileManager.default.fileExists(atPath: switchFile + ".fired")
         try FileManager.default.removeItem(atPath: switchFile)
-        let what = "\(mode) \(n): \(answer.map { "\($0.status) \($0.response.text)" } ?? "no answer")"
-        if fired { endings[mode, default: [:]][answer.map { "\($0.status)" } ?? "no answer", default: 0] += 1 }
+        let what = "\(flow.name), \(mode) \(n): \(answer.map { "\($0.status) \($0.response.text)" } ?? "no answer")"
+        if fired { endings[flow.name + " " + mode, default: [:]][answer.map { "\($0.status)" } ?? "no answer", default: 0] += 1 }
         if let answer {
             XCTAssertTrue([201, 202, 503].contains(answer.status), what)
             XCTAssertNotEqual(answer.json["type"] as? String, "/problems/internal", what)
@@ -42,18 +51,21 @@ final class IOErrorSweepTests: XCTestCase {
         } else {
             XCTAssertEqual(try node.stop(), 0, "\(what): a full disk given room again stops cleanly\n\(node.log.suffix(2000))")
         }
-
         node = try NodeProcess.start(dataDirectory: dir, config: Self.config)
-        shop = Shop(node: node)
-        XCTAssertTrue(eventually(timeoutSeconds: 10) {
-            let retried = try shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(), key: "once")
-            return retried.status == 201
-        }, "\(what): the retry places the order")
-        let orders = try node.adminJSON("/admin/v1/orders")["orders"] as? [[String: Any]] ?? []
-        XCTAssertEqual(orders.count, 1, "\(what): one order")
-        XCTAssertEqual(try shop.stock("CUP-1").available, 8, "\(what): its two cups, and nothing else, left the shelf")
+        try flow.check(Shop(node: node), prepared, what)
         XCTAssertEqual(try node.stop(), 0, what)
         return fired
+    }
+
+    private func sweep(_ flow: Flow, template: String) throws {
+        for mode in ["fsync-nth", "eio-nth", "enospc-nth"] {
+            var n = 1
+            while try run(flow, mode, n, template: template), n < 300 { n += 1 }
+            XCTAssertGreaterThan(n, 1, "\(flow.name), \(mode): its calls were failed one by one")
+            let ended = endings[flow.name + " " + mode] ?? [:]
+            XCTAssertGreaterThan(ended["503"] ?? 0, 0, "\(flow.name), \(mode): some failures reached the client as 503: \(ended)")
+            print("sweep \(flow.name) \(mode): \(n - 1) calls failed in turn; answered \(ended)")
+        }
     }
 
     func testEveryFailedWriteOrFsyncOfACheckoutEndsCleanAndLosesNothing() throws {
@@ -62,12 +74,46 @@ final class IOErrorSweepTests: XCTestCase {
         let seed = try NodeProcess.start(dataDirectory: template, config: Self.config)
         try Shop(node: seed).product("cup", sku: "CUP-1", price: 800, stock: 10)
         XCTAssertEqual(try seed.stop(), 0)
-        for mode in ["fsync-nth", "eio-nth", "enospc-nth"] {
-            var n = 1
-            while try run(mode, n, template: template), n < 300 { n += 1 }
-            XCTAssertGreaterThan(n, 1, "\(mode): the checkout's calls were failed one by one")
-            XCTAssertGreaterThan(endings[mode]?["503"] ?? 0, 0, "\(mode): some failures reached the shopper as 503: \(endings[mode] ?? [:])")
-            print("sweep \(mode): \(n - 1) calls failed in turn; the checkout answered \(endings[mode] ?? [:])")
-        }
+        try sweep(Flow(name: "checkout", prepare: { shop in
+            let cart = try shop.newCart()
+            XCTAssertEqual(try shop.send("PUT", "/api/v1/carts/\(cart)/lines/CUP-1", #"{"quantity": 2}"#).status, 200)
+            return cart
+        }, act: { shop, cart in
+            try shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(), key: "once")
+        }, check: { shop, cart, what in
+            XCTAssertTrue(eventually(timeoutSeconds: 10) {
+                try shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(), key: "once").status == 201
+            }, "\(what): the retry places the order")
+            XCTAssertEqual((try shop.node.adminJSON("/admin/v1/orders")["orders"] as? [Any])?.count, 1, "\(what): one order")
+            XCTAssertEqual(try shop.stock("CUP-1").available, 8, "\(what): its two cups, and nothing else, left the shelf")
+        }), template: template)
+    }
+
+    func testEveryFailedWriteOrFsyncOfATillSaleEndsCleanAndLosesNothing() throws {
+        let scratch = TemporaryDirectory(prefix: "outpost-sweep-template")
+        let template = scratch.file("data")
+        let seed = try NodeProcess.start(dataDirectory: template, config: Self.config)
+        try Shop(node: seed).product("cup", sku: "CUP-1", price: 800, stock: 10)
+        XCTAssertEqual(try SettlementTests.nodectl(seed, ["pos", "staff", "alice", "--name", "Alice", "--role", "cashier", "--pin", "1234"]).status, 0)
+        var till = try TillDayTests.pair(seed)
+        let signedIn = try till.send("POST", "/pos/v1/sessions", #"{"staff": "alice", "pin": "1234"}"#, asDevice: true)
+        till.session = try XCTUnwrap(signedIn.json["token"] as? String)
+        XCTAssertEqual(try till.send("POST", "/pos/v1/shifts", #"{"id": "shift-1", "float": 10000, "currency": "EUR"}"#).status, 201)
+        XCTAssertEqual(try seed.stop(), 0)
+        let session = till.session
+        let send = { (shop: Shop, method: String, path: String, body: String) in try shop.send(method, path, body, token: session) }
+        try sweep(Flow(name: "till sale", prepare: { shop in
+            XCTAssertEqual(try send(shop, "PUT", "/pos/v1/sales/s1", #"{"lines": [{"sku": "CUP-1", "quantity": 2}]}"#).status, 200)
+            return "s1"
+        }, act: { shop, sale in
+            try send(shop, "POST", "/pos/v1/sales/\(sale)/complete", #"{"tenders": [{"kind": "cash", "tendered": 2000}]}"#)
+        }, check: { shop, sale, what in
+            XCTAssertTrue(eventually(timeoutSeconds: 10) {
+                // 201: completed now; 200: the receipt again (it was completed before the restart).
+                [200, 201].contains(try send(shop, "POST", "/pos/v1/sales/\(sale)/complete", #"{"tenders": [{"kind": "cash", "tendered": 2000}]}"#).status)
+            }, "\(what): the terminal's retry completes the sale, or gets its receipt")
+            XCTAssertEqual((try shop.node.adminJSON("/admin/v1/orders")["orders"] as? [Any])?.count, 1, "\(what): one order")
+            XCTAssertEqual(try shop.stock("CUP-1").available, 8, "\(what): its two cups, and nothing else, left the shelf")
+        }), template: template)
     }
 }
