@@ -105,6 +105,25 @@ public struct Row {
         return Array(UnsafeRawBufferPointer(start: bytes, count: count))
     }
 
+    // By the column's name (or its alias in the SELECT): rows read the way a reader reads the
+    // SQL. A name the statement does not select is a programmer's error.
+
+    /// The index of the selected column called `name`.
+    public func column(_ name: String) -> Int32 {
+        let count = sqlite3_column_count(raw)
+        for index in 0..<count where sqlite3_column_name(raw, index).map({ String(cString: $0) == name }) == true { return index }
+        preconditionFailure("the statement selects no column \(name)")
+    }
+
+    public func isNull(_ name: String) -> Bool { isNull(column(name)) }
+    public func int64(_ name: String) -> Int64 { int64(column(name)) }
+    public func int(_ name: String) -> Int { int(column(name)) }
+    public func bool(_ name: String) -> Bool { bool(column(name)) }
+    public func string(_ name: String) -> String { string(column(name)) }
+    public func optionalString(_ name: String) -> String? { optionalString(column(name)) }
+    public func optionalInt64(_ name: String) -> Int64? { optionalInt64(column(name)) }
+    public func blob(_ name: String) -> [UInt8] { blob(column(name)) }
+
     public func value(_ column: Int32) -> SQLValue {
         switch sqlite3_column_type(raw, column) {
         case SQLITE_INTEGER: return .integer(int64(column))

@@ -119,17 +119,17 @@ extension OutpostNode {
                 throw HTTPError(.idempotencyKeyReused, detail: "this Idempotency-Key was used with another body")
             }
             switch saved.state {
-            case "answered":
+            case .answered:
                 let status = saved.status ?? 500
                 guard status < 300 else { return answer(.success(CheckoutAnswer(status: status, body: saved.response ?? [], replayed: true))) }
                 guard let state = orderState(saved.orderId) else { throw HTTPError(.internalError, detail: "the order of this checkout is missing") }
                 let body = orderJSON(saved.orderId, state: state, payment: paymentState(state.paymentId), contact: .sealed, token: saved.orderToken).encoded()
                 return answer(.success(CheckoutAnswer(status: status, body: body, replayed: true, orderId: saved.orderId)))
-            case "abandoned":
+            case .abandoned:
                 // Cut short by a crash before its answer, its stock released and its payment
                 // voided: run again as the same order (id and number), with a new payment.
                 reuse = (saved.orderId, saved.number, "")
-            default:
+            case .authorizing:
                 // Left without an answer by a refused commit: released once the disk takes writes.
                 if let refusal = storage.refusal { throw refusal }
                 throw HTTPError(.checkoutInProgress, detail: "this checkout is still being answered", headers: HTTPHeaders([("Retry-After", "1")]))
@@ -323,10 +323,10 @@ extension OutpostNode {
         pending.allocations = try sellStock(plans, reference: pending.orderId, actor: pending.customer ?? "guest")
         try database.execute("""
             INSERT INTO checkouts(cart, idempotency_key, request_hash, order_id, number, payment_id, state, allocations, redemption, created_ms)
-            VALUES (?, ?, ?, ?, ?, ?, 'authorizing', ?, ?, ?)
-            ON CONFLICT(cart, idempotency_key) DO UPDATE SET state = 'authorizing', allocations = excluded.allocations, payment_id = excluded.payment_id,
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(cart, idempotency_key) DO UPDATE SET state = excluded.state, allocations = excluded.allocations, payment_id = excluded.payment_id,
                 redemption = excluded.redemption
-            """, [pending.cart, pending.key, pending.requestHash, pending.orderId, pending.number, pending.paymentId,
+            """, [pending.cart, pending.key, pending.requestHash, pending.orderId, pending.number, pending.paymentId, CheckoutState.authorizing.rawValue,
                   Self.allocationsText(pending.allocations), pending.redemption?.id, at.physicalMs])
         let created = paymentCreated(order: pending.orderId, amount: pending.totals.total, currency: pending.totals.currency, acquirer: gateway.name,
                                      atMs: at.physicalMs)
@@ -538,8 +538,8 @@ extension OutpostNode {
                 try addEvents([payment.text], key: pending.paymentId, in: Collections.payments)
                 var problem = Problem(.offlinePaymentRefused, detail: detail)
                 problem.extensions = [("reason", .string(reason))]
-                try database.execute("UPDATE checkouts SET state = 'answered', status = 402, response = ? WHERE cart = ? AND idempotency_key = ?",
-                                     [problem.encoded(), pending.cart, pending.key])
+                try database.execute("UPDATE checkouts SET state = ?, status = 402, response = ? WHERE cart = ? AND idempotency_key = ?",
+                                     [CheckoutState.answered.rawValue, problem.encoded(), pending.cart, pending.key])
                 return (402, problem.encoded())
             }
             switch outcome {
@@ -568,8 +568,8 @@ extension OutpostNode {
                                  contact: .known(email: pending.email, shipTo: pending.shipTo), token: orderToken).encoded()
             }
             if payment.kind != .created { try addEvents([payment.text], key: pending.paymentId, in: Collections.payments) }
-            try database.execute("UPDATE checkouts SET state = 'answered', status = ?, response = ?, order_token = ? WHERE cart = ? AND idempotency_key = ?",
-                                 [status, status < 300 ? nil : body, orderToken, pending.cart, pending.key])
+            try database.execute("UPDATE checkouts SET state = ?, status = ?, response = ?, order_token = ? WHERE cart = ? AND idempotency_key = ?",
+                                 [CheckoutState.answered.rawValue, status, status < 300 ? nil : body, orderToken, pending.cart, pending.key])
             return (status, body)
         }, completion: { [unowned self] result in
             checkoutsInFlight.remove(pending.flightKey)
@@ -655,12 +655,22 @@ extension OutpostNode {
                                key: pending.cart, in: Collections.carts, at: at)
     }
 
+    /// Where a checkout (one Idempotency-Key of a cart) stands:
+    ///
+    ///     (none) ──reserve──▶ authorizing ──answer committed──▶ answered (its answer replayed)
+    ///                            │ a crash, or an answer the disk refused
+    ///                            ▼
+    ///                         abandoned (stock back, payment voided) ──the same request again──▶ authorizing
+    enum CheckoutState: String {
+        case authorizing, answered, abandoned
+    }
+
     struct CheckoutRecord {
         var requestHash: String
         var orderId: String
         var number: String
         var paymentId: String
-        var state: String
+        var state: CheckoutState
         var allocations: String
         var status: Int?
         var response: [UInt8]?
@@ -672,9 +682,11 @@ extension OutpostNode {
             SELECT request_hash, order_id, number, payment_id, state, allocations, status, response, order_token FROM checkouts
             WHERE cart = ? AND idempotency_key = ?
             """, [cart, key]) {
-            CheckoutRecord(requestHash: $0.string(0), orderId: $0.string(1), number: $0.string(2), paymentId: $0.string(3), state: $0.string(4),
-                           allocations: $0.string(5), status: $0.isNull(6) ? nil : $0.int(6), response: $0.isNull(7) ? nil : $0.blob(7),
-                           orderToken: $0.optionalString(8))
+            // A state this version does not know (a newer binary's) is in progress: never replayed or redone.
+            CheckoutRecord(requestHash: $0.string("request_hash"), orderId: $0.string("order_id"), number: $0.string("number"),
+                           paymentId: $0.string("payment_id"), state: CheckoutState(rawValue: $0.string("state")) ?? .authorizing,
+                           allocations: $0.string("allocations"), status: $0.isNull("status") ? nil : $0.int("status"),
+                           response: $0.isNull("response") ? nil : $0.blob("response"), orderToken: $0.optionalString("order_token"))
         }
     }
 
@@ -684,8 +696,9 @@ extension OutpostNode {
     /// runs again with the same ids. `done` says whether every one was released.
     func releaseAbandonedCheckouts(done: @escaping (Bool) -> Void) {
         // Unreadable, they are not skipped: the caller tries again.
-        guard let rows = try? database.query("SELECT cart, idempotency_key, order_id, payment_id, allocations, redemption FROM checkouts WHERE state = 'authorizing'", [], {
-            ($0.string(0), $0.string(1), $0.string(2), $0.string(3), $0.string(4), $0.optionalString(5))
+        guard let rows = try? database.query("SELECT cart, idempotency_key, order_id, payment_id, allocations, redemption FROM checkouts WHERE state = ?",
+                                             [CheckoutState.authorizing.rawValue], {
+            ($0.string("cart"), $0.string("idempotency_key"), $0.string("order_id"), $0.string("payment_id"), $0.string("allocations"), $0.optionalString("redemption"))
         }) else { return done(false) }
         // A checkout being answered now is not abandoned.
         let abandoned = rows.filter { !checkoutsInFlight.contains($0.0 + "\u{0}" + $0.1) }
@@ -700,7 +713,7 @@ extension OutpostNode {
                     var voided = PaymentEvent(kind: .voided, atMs: WallClock.nowMs(), node: me)
                     voided.order = orderId
                     try addEvents([voided.text], key: paymentId, in: Collections.payments)
-                    try database.execute("UPDATE checkouts SET state = 'abandoned' WHERE cart = ? AND idempotency_key = ?", [cart, key])
+                    try database.execute("UPDATE checkouts SET state = ? WHERE cart = ? AND idempotency_key = ?", [CheckoutState.abandoned.rawValue, cart, key])
                 }, completion: { [unowned self] result in
                     if case .failure(let error) = result {
                         released = false
