@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Outpost: one self-contained commerce node per site. Layering (nothing imports upward):
-//   C modules <- Platform <- HTTP, Replication (pure) <- Commerce <- Node <- noded, nodectl
+//   C modules <- Platform <- HTTP, Replication (pure) <- Persistence, Commerce <- Node <- noded, nodectl
 // Only Platform imports the C modules.
 import PackageDescription
 
@@ -46,6 +46,9 @@ let package = Package(
         // it specialise there instead of running generic (measured: ~10% of a catch-up in runtime
         // type lookups without it).
         .target(name: "Replication", swiftSettings: strict + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
+        // The node's replicated data on SQLite: the replica (op log, states behind it, keys of
+        // history read on first use), typed collection handles and their projections.
+        .target(name: "Persistence", dependencies: ["Platform", "Replication"], swiftSettings: strict),
         // The shop's domain: catalog, search, ... Each concept owns its tables; no HTTP.
         .target(name: "Commerce", dependencies: ["Platform", "Replication"], swiftSettings: strict),
         // The hub's books: accounts, transfers, the hash-chained journal; settlement of the
@@ -54,7 +57,7 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "Platform", "HTTP", "Replication", "Commerce", "Ledger",
+                "Platform", "HTTP", "Replication", "Persistence", "Commerce", "Ledger",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -90,7 +93,7 @@ let package = Package(
         .testTarget(name: "CommerceTests", dependencies: ["Commerce", "Replication"], swiftSettings: strict),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Commerce", "Node", "Platform", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Platform", "NodeTesting"], swiftSettings: strict),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Commerce", "HTTP", "Platform", "Replication", "NodeTesting"], swiftSettings: strict),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Commerce", "HTTP", "Platform", "Persistence", "Replication", "NodeTesting"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["NodeTesting", "HTTP", "Platform", "Replication", "Commerce", "Ledger"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

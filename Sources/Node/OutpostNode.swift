@@ -2,6 +2,7 @@ import Commerce
 import Glibc
 import HTTP
 import Logging
+import Persistence
 import Platform
 
 /// One running node: data directory, database, identity, HTTP server and lifecycle.
@@ -167,8 +168,9 @@ public final class OutpostNode {
             }
         }
         starts = try database.queryOne("SELECT count(*) FROM node_starts") { $0.int(0) } ?? 0
-        replica = try NodeReplica(database: database, nodeId: identity.nodeId, region: config.region, peers: [:],
+        replica = try NodeReplica(database: database, nodeId: identity.nodeId, region: config.region, peers: [:], collections: Collections.all,
                                   maxDriftMs: config.sync.maxDriftMs)
+        replica.hubOnly = HubOnlyRecords.problem
         catalog = CatalogIndex(database: database, region: config.region, defaultLocale: config.locale)
         responseCache = ResponseCache(bytesMax: config.cacheBytesMax)
 

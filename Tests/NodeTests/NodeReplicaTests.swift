@@ -2,6 +2,7 @@ import Commerce
 import Foundation
 @testable import Node
 import NodeTesting
+@testable import Persistence
 import Platform
 import Replication
 import XCTest
@@ -12,7 +13,9 @@ final class NodeReplicaTests: XCTestCase {
     private func open(_ dir: TemporaryDirectory, id: String = "store-a", peers: [String: String] = [:]) throws -> (Database, NodeReplica) {
         let database = try Database(path: dir.file("node.sqlite"))
         try Migrator.apply(NodeSchema.migrations, to: database, now: "t")
-        return (database, try NodeReplica(database: database, nodeId: id, region: "eu", peers: peers))
+        let replica = try NodeReplica(database: database, nodeId: id, region: "eu", peers: peers, collections: Collections.all)
+        replica.hubOnly = HubOnlyRecords.problem
+        return (database, replica)
     }
 
     /// Deltas another node ("hub") made, as they would arrive.

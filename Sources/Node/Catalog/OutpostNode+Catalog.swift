@@ -1,5 +1,6 @@
 import Commerce
 import HTTP
+import Persistence
 import Platform
 import Replication
 

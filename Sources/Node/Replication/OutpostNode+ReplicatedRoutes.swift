@@ -1,4 +1,5 @@
 import HTTP
+import Persistence
 import Platform
 import Replication
 

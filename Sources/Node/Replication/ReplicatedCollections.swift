@@ -1,16 +1,5 @@
+import Persistence
 import Replication
-
-/// One replicated collection, by name and CRDT: a call site names it once
-/// (`Collections.orders`) and the compiler checks what its keys hold.
-struct ReplicatedCollection<State: CRDT>: Sendable {
-    let name: String
-    let scope: Scope
-    /// History: it grows with every order, so a node keeps it on disk and reads a key on first
-    /// use (NodeReplica.makeResident); the others are read whole at start.
-    var pagedIn = false
-
-    func makeEmpty() -> any AnyReplicatedCollection { KeyedCollection<State>(name: name, scope: scope) }
-}
 
 /// The replicated collections of a node and their CRDT shapes (sync/PROTOCOL.md §5).
 enum Collections {
@@ -38,15 +27,10 @@ enum Collections {
     /// Per till (node/device), its Z-reports: hash-chained, anchored in the hub's ledger.
     static let tills = ReplicatedCollection<GSet<String>>(name: "tills", scope: .global)
 
-    static var all: [(name: String, pagedIn: Bool, make: () -> any AnyReplicatedCollection)] { [
-        (catalog.name, catalog.pagedIn, catalog.makeEmpty), (carts.name, carts.pagedIn, carts.makeEmpty),
-        (customers.name, customers.pagedIn, customers.makeEmpty), (inventory.name, inventory.pagedIn, inventory.makeEmpty),
-        (ledger.name, ledger.pagedIn, ledger.makeEmpty), (orders.name, orders.pagedIn, orders.makeEmpty),
-        (payments.name, payments.pagedIn, payments.makeEmpty), (redemptions.name, redemptions.pagedIn, redemptions.makeEmpty),
-        (tills.name, tills.pagedIn, tills.makeEmpty),
-    ] }
+    static var all: [CollectionDescriptor] {
+        [catalog.descriptor, carts.descriptor, customers.descriptor, inventory.descriptor, ledger.descriptor, orders.descriptor,
+         payments.descriptor, redemptions.descriptor, tills.descriptor]
+    }
 
     static var names: [String] { all.map(\.name).sorted() }
-    static var pagedIn: Set<String> { Set(all.filter(\.pagedIn).map(\.name)) }
-    static func make() -> [any AnyReplicatedCollection] { all.map { $0.make() } }
 }

@@ -1,4 +1,5 @@
 import Logging
+import Persistence
 import Platform
 import Replication
 

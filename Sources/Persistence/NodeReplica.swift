@@ -1,4 +1,3 @@
-import Commerce
 import Platform
 import Replication
 
@@ -13,10 +12,10 @@ import Replication
 /// before it started, so a state on disk plus the log on disk is always the whole state.
 ///
 /// Used on the loop thread only.
-final class NodeReplica: ReplicaStore {
-    private(set) var memory: MemoryReplica
-    let database: Database
-    private(set) var clock: HybridLogicalClock
+public final class NodeReplica: ReplicaStore {
+    public private(set) var memory: MemoryReplica
+    public let database: Database
+    public private(set) var clock: HybridLogicalClock
     /// Per collection and origin, the (applied, compacted) pair last written to
     /// replication_progress: only pairs that moved are written again.
     private var persistedProgress: [String: [ReplicaID: (applied: UInt64, compacted: UInt64)]] = [:]
@@ -35,73 +34,60 @@ final class NodeReplica: ReplicaStore {
     private var changeCountSeen = 0
     private var unwrittenSinceMs: Int64?
     /// Whether no change was persisted between the last two `writeBehind` calls.
-    private(set) var wasQuiet = false
+    public private(set) var wasQuiet = false
     /// Times memory was read back from disk after a failed commit (/metrics).
-    private(set) var reloads = 0
+    public private(set) var reloads = 0
     /// Why the disk takes no writes now (nil: it does): a peer's changes are refused before
     /// they touch memory, and the link tries again later.
-    var storageRefusal: (() -> String?)?
+    public var storageRefusal: (() -> String?)?
     /// Told when a replicated change or acknowledgement could not be written.
-    var storageFailed: ((any Error) -> Void)?
+    public var storageFailed: ((any Error) -> Void)?
 
-    var nodeId: ReplicaID { memory.nodeId }
-    var region: String { memory.region }
+    public var nodeId: ReplicaID { memory.nodeId }
+    public var region: String { memory.region }
     /// The fleet's hub, once this node knows it (a link whose certificate said hub, or this node
     /// itself): records only the hub may write must have it as their origin, and this node's own
     /// changes stay in its log until the hub has them.
-    var hubNodeId: ReplicaID? {
+    public var hubNodeId: ReplicaID? {
         get { memory.hubId }
         set { memory.hubId = newValue }
     }
     /// Set from the node's role: a hub or regional node relays the fleet's changes.
-    var relaysGlobal: Bool {
+    public var relaysGlobal: Bool {
         get { memory.relaysGlobal }
         set { memory.relaysGlobal = newValue }
     }
 
-    func scope(of collection: String) -> Scope? { memory.scope(of: collection) }
+    public func scope(of collection: String) -> Scope? { memory.scope(of: collection) }
 
     /// Every node whose changes this node holds (the origins of its collections), itself included.
     ///
     /// - Complexity: O(collections × origins).
-    var origins: Set<ReplicaID> {
+    public var origins: Set<ReplicaID> {
         var all: Set<ReplicaID> = [nodeId]
         for collection in memory.collections.values { all.formUnion(collection.applied.counters.keys) }
         return all
     }
-    func applied(of collection: String) -> VersionVector? { memory.applied(of: collection) }
+    public func applied(of collection: String) -> VersionVector? { memory.applied(of: collection) }
 
-    /// Offline payment policies (catalog `payment-policy:` keys) and settlements (`settled`
-    /// payment events) are the hub's alone: made anywhere else, they are forged.
-    func authorityProblem(in collection: String, delta: WireDelta, peer: ReplicaID, peerRole: String) -> String? {
+    /// Records only the hub may write (the node's rules: settlements, policies…): asked of
+    /// every delta whose origin is not the hub; a reason refuses it (`not_authorized`).
+    public var hubOnly: ((_ collection: String, _ delta: WireDelta, _ origin: ReplicaID) -> String?)?
+
+    public func authorityProblem(in collection: String, delta: WireDelta, peer: ReplicaID, peerRole: String) -> String? {
         let origin = delta.dot.replica
         if (origin == peer && peerRole == "hub") || origin == hubNodeId { return nil }
-        switch collection {
-        case Collections.ledger.name:
-            return "only the hub signs checkpoints of its ledger; \(delta.key) was written by \(origin)"
-        case Collections.catalog.name where delta.key.hasPrefix(OfflinePaymentPolicy.keyPrefix):
-            return "only the hub sets offline payment policies; \(delta.key) was written by \(origin)"
-        case Collections.payments.name:
-            guard let events = try? GSet<String>(canonicalBytes: delta.payload) else { return nil }  // the apply refuses it as malformed
-            if events.elements.contains(where: { PaymentEvent(text: $0)?.kind == .settled }) {
-                return "only the hub settles payments; \(delta.key) has a settlement written by \(origin)"
-            }
-            return nil
-        case Collections.orders.name:
-            // Parsed, not searched for: JSON escapes would hide a kind from a substring test.
-            guard let events = try? GSet<String>(canonicalBytes: delta.payload) else { return nil }
-            if events.elements.contains(where: { OrderEvent(text: $0)?.kind == .paymentFailed }) {
-                return "only the hub declines a forwarded payment; \(delta.key) has a payment failure written by \(origin)"
-            }
-            return nil
-        default:
-            return nil
-        }
+        return hubOnly?(collection, delta, origin)
     }
 
-    init(database: Database, nodeId: ReplicaID, region: String, peers: [ReplicaID: String], maxDriftMs: Int64 = 60_000) throws {
+    /// Collections kept on disk and read key by key on first use (history).
+    private let pagedIn: Set<String>
+
+    public init(database: Database, nodeId: ReplicaID, region: String, peers: [ReplicaID: String], collections: [CollectionDescriptor],
+                maxDriftMs: Int64 = 60_000) throws {
         self.database = database
-        memory = MemoryReplica(nodeId: nodeId, region: region, collections: Collections.make(),
+        pagedIn = Set(collections.filter(\.pagedIn).map(\.name))
+        memory = MemoryReplica(nodeId: nodeId, region: region, collections: collections.map { $0.make() },
                                compactionPeers: peers, digest: { SHA256.hash($0) })
         let saved = try database.queryOne("SELECT value FROM node_meta WHERE key = 'hlc'") { $0.string(0) }
         clock = HybridLogicalClock(replica: nodeId, maxDriftMs: maxDriftMs, last: saved.flatMap(Self.parseClock).map {
@@ -120,7 +106,7 @@ final class NodeReplica: ReplicaStore {
     }
 
     private func load(_ name: String) throws {
-        let paged = Collections.pagedIn.contains(name)
+        let paged = pagedIn.contains(name)
         var log: [WireDelta] = []
         for bytes in try database.query("SELECT deltas FROM op_log_segments WHERE collection = ?", [name], { $0.blob(0) }) {
             do {
@@ -191,7 +177,7 @@ final class NodeReplica: ReplicaStore {
 
     /// Deltas per op log row at most: a row is read whole, and a big import's deltas in one row
     /// would be hundreds of megabytes.
-    static let segmentDeltasMax = 512
+    public static let segmentDeltasMax = 512
 
     /// One origin's deltas with consecutive counters, as op log rows of `segmentDeltasMax` at most.
     private static func insertSegment(_ run: some RandomAccessCollection<WireDelta>, collection: String, into database: Database) throws {
@@ -212,18 +198,18 @@ final class NodeReplica: ReplicaStore {
     // MARK: Transactions
 
     /// True between `beginBatch()` and `commitBatch()`: changes join that one transaction.
-    private(set) var isBatching = false
+    public private(set) var isBatching = false
 
     /// Starts one transaction for everything applied until `commitBatch()`: a sync link applies
     /// every frame of one read in it, so one fsync covers them all.
-    func beginBatch() throws {
+    public func beginBatch() throws {
         precondition(!isBatching && !database.isInTransaction, "batches do not nest")
         try database.execute("BEGIN IMMEDIATE")
         isBatching = true
     }
 
     /// Commits the batch. On failure nothing of it is kept: memory is reloaded from disk.
-    func commitBatch() throws {
+    public func commitBatch() throws {
         precondition(isBatching, "commit without a batch")
         isBatching = false
         do {
@@ -237,7 +223,7 @@ final class NodeReplica: ReplicaStore {
 
     /// After a failed commit of a group of local writes: memory holds changes the disk does not,
     /// so every collection is read back from the database.
-    func reloadAfterFailedCommit() {
+    public func reloadAfterFailedCommit() {
         reloads += 1
         pendingLog.removeAll()
         isInGroupCommit = false
@@ -264,7 +250,7 @@ final class NodeReplica: ReplicaStore {
     /// Connects to the node's group commit: the op log and the clock are written once per batch,
     /// and a failed write's changes leave memory (the earlier writes' log is written, then the
     /// collections it touched are read back from the transaction, which no longer holds them).
-    func attach(to writer: GroupCommit) {
+    public func attach(to writer: GroupCommit) {
         writer.willRunWrite = { [unowned self] in
             isInGroupCommit = true
             touchedByWrite.removeAll(keepingCapacity: true)
@@ -306,7 +292,7 @@ final class NodeReplica: ReplicaStore {
     }
 
     /// Runs `body` in the open batch, else in its own transaction.
-    func inTransaction<T>(_ body: () throws -> T) throws -> T {
+    public func inTransaction<T>(_ body: () throws -> T) throws -> T {
         if isBatching || database.isInTransaction { return try body() }
         return try database.transaction(.immediate, body)
     }
@@ -316,7 +302,7 @@ final class NodeReplica: ReplicaStore {
     /// Commits a change made on this node. Call inside a transaction (a group-commit write): the
     /// state, the op log and the clock are written there. On failure the collection is reloaded
     /// from the database so memory never runs ahead of disk.
-    func commit<State: CRDT>(_ delta: State, key: String, in collection: String, at: HLCTimestamp) throws -> WireDelta {
+    public func commit<State: CRDT>(_ delta: State, key: String, in collection: String, at: HLCTimestamp) throws -> WireDelta {
         precondition(at == clock.last, "commit with the reading just taken from tick(wallMs:)")
         return try commit([(key, delta, at)], in: collection)[0]
     }
@@ -326,7 +312,7 @@ final class NodeReplica: ReplicaStore {
     /// given, updates the views of the changed keys instead of the collection's projection: for a caller that
     /// holds the new values already and need not decode them from the states.
     @discardableResult
-    func commit<State: CRDT>(_ changes: [(key: String, delta: State, at: HLCTimestamp)], in collection: String,
+    public func commit<State: CRDT>(_ changes: [(key: String, delta: State, at: HLCTimestamp)], in collection: String,
                              project: (([String]) throws -> Void)? = nil) throws -> [WireDelta] {
         precondition(zip(changes, changes.dropFirst()).allSatisfy { $0.at < $1.at } && (changes.last?.at ?? clock.last) <= clock.last,
                      "commit readings taken from tick(wallMs:), in order")
@@ -356,58 +342,58 @@ final class NodeReplica: ReplicaStore {
     }
 
     /// A clock reading for a local change; pass it to `commit` (and to registers in the delta).
-    func tick(wallMs: Int64) -> HLCTimestamp {
+    public func tick(wallMs: Int64) -> HLCTimestamp {
         clock.tick(wallMs: wallMs)
     }
 
     /// Peers whose acknowledgements hold compaction back (id -> region).
-    func setCompactionPeers(_ peers: [ReplicaID: String]) {
+    public func setCompactionPeers(_ peers: [ReplicaID: String]) {
         guard peers != memory.compactionPeers else { return }
         memory.compactionPeers = peers
     }
 
     /// For a node without sync: no peer will ever read the log, so write-back folds it whole.
-    func stopReplicating() {
+    public func stopReplicating() {
         memory.replicates = false
     }
 
     // MARK: Typed collections (what the shop's code uses)
 
     /// Registers the projection of a collection's changes into its views (one per collection).
-    func project<State: CRDT>(_ collection: ReplicatedCollection<State>, _ update: @escaping ([String]) throws -> Void) {
+    public func project<State: CRDT>(_ collection: ReplicatedCollection<State>, _ update: @escaping ([String]) throws -> Void) {
         precondition(projections[collection.name] == nil, "\(collection.name) is projected once")
         projections[collection.name] = update
     }
 
     /// Projects `keys` of a collection now (a view built whole, once).
-    func projectViews<State: CRDT>(of collection: ReplicatedCollection<State>, keys: [String]) throws {
+    public func projectViews<State: CRDT>(of collection: ReplicatedCollection<State>, keys: [String]) throws {
         try projections[collection.name]?(keys)
     }
 
-    func state<State: CRDT>(at key: String, in collection: ReplicatedCollection<State>) -> State? {
+    public func state<State: CRDT>(at key: String, in collection: ReplicatedCollection<State>) -> State? {
         state(at: key, in: collection.name, as: State.self)
     }
 
-    func commit<State: CRDT>(_ delta: State, key: String, in collection: ReplicatedCollection<State>, at: HLCTimestamp) throws -> WireDelta {
+    public func commit<State: CRDT>(_ delta: State, key: String, in collection: ReplicatedCollection<State>, at: HLCTimestamp) throws -> WireDelta {
         try commit(delta, key: key, in: collection.name, at: at)
     }
 
     @discardableResult
-    func commit<State: CRDT>(_ changes: [(key: String, delta: State, at: HLCTimestamp)], in collection: ReplicatedCollection<State>,
+    public func commit<State: CRDT>(_ changes: [(key: String, delta: State, at: HLCTimestamp)], in collection: ReplicatedCollection<State>,
                              project: (([String]) throws -> Void)? = nil) throws -> [WireDelta] {
         try commit(changes, in: collection.name, project: project)
     }
 
     /// Every key and state of a collection, read whole from disk first if it is kept there: for
     /// a report over all of it, not for a request's path.
-    func whole<State: CRDT>(_ collection: ReplicatedCollection<State>) -> KeyedCollection<State>? {
+    public func whole<State: CRDT>(_ collection: ReplicatedCollection<State>) -> KeyedCollection<State>? {
         makeFullyResident(collection.name)
         return memory.collections[collection.name] as? KeyedCollection<State>
     }
 
     // MARK: By name (a request that names the collection)
 
-    func state<State: CRDT>(at key: String, in collection: String, as type: State.Type) -> State? {
+    public func state<State: CRDT>(at key: String, in collection: String, as type: State.Type) -> State? {
         do { try makeResident([key], in: collection) } catch {
             storageFailed?(error)
             return nil
@@ -419,7 +405,7 @@ final class NodeReplica: ReplicaStore {
 
     /// Reads the keys of a history collection that are not in memory yet. A row that cannot be
     /// read or decoded throws a storage error: nothing may change a key without its whole state.
-    func makeResident(_ keys: some Collection<String>, in name: String) throws {
+    public func makeResident(_ keys: some Collection<String>, in name: String) throws {
         guard let collection = memory.collections[name], !collection.isFullyResident else { return }
         let missing = keys.filter { !collection.isResident($0) }
         guard !missing.isEmpty, var taken = memory.collections.removeValue(forKey: name) else { return }
@@ -434,7 +420,7 @@ final class NodeReplica: ReplicaStore {
 
     /// Reads every key of a collection still on disk (before anything reads the whole state:
     /// a snapshot, a digest, a report over all payments). Costs a pass over the history once.
-    func makeFullyResident(_ name: String) {
+    public func makeFullyResident(_ name: String) {
         guard let collection = memory.collections[name], !collection.isFullyResident, var taken = memory.collections.removeValue(forKey: name) else { return }
         defer { memory.collections[name] = taken }
         do {
@@ -450,7 +436,7 @@ final class NodeReplica: ReplicaStore {
     }
 
     /// How many keys a collection holds, counting those still on disk.
-    func keyCount(of name: String) -> Int {
+    public func keyCount(of name: String) -> Int {
         guard let collection = memory.collections[name] else { return 0 }
         guard !collection.isFullyResident else { return collection.keyCount }
         let onDisk = (try? database.queryOne("SELECT count(*) FROM replicated_state WHERE collection = ?", [name]) { $0.int(0) }) ?? 0
@@ -464,7 +450,7 @@ final class NodeReplica: ReplicaStore {
 
     // MARK: ReplicaStore
 
-    func collectionNames(sharedWithRegion region: String) -> [String] { memory.collectionNames(sharedWithRegion: region) }
+    public func collectionNames(sharedWithRegion region: String) -> [String] { memory.collectionNames(sharedWithRegion: region) }
 
     /// Digests by collection, valid while the applied vector is the one they were computed at:
     /// a collection's state is the join of the deltas it applied, so it changes only with it.
@@ -478,7 +464,7 @@ final class NodeReplica: ReplicaStore {
     ///
     /// The work holds a copy-on-write copy of the collection: free now, and one copy of its
     /// storage if the loop changes the collection before the work is done.
-    func refreshDigests(on loop: EventLoop) {
+    public func refreshDigests(on loop: EventLoop) {
         // A history collection still partly on disk waits until something needs it whole.
         for (name, collection) in memory.collections where collection.isFullyResident && digests[name]?.applied != collection.applied
             && !digestsInFlight.contains(name) {
@@ -497,7 +483,7 @@ final class NodeReplica: ReplicaStore {
 
     /// With its digest: a collection partly on disk is read whole first (an operator's status,
     /// a test comparing nodes).
-    func summary(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])? {
+    public func summary(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])? {
         guard let c = memory.collections[collection] else { return nil }
         if let cached = digests[collection], cached.applied == c.applied {
             return (c.applied, c.compactedThrough, cached.digest)
@@ -510,7 +496,7 @@ final class NodeReplica: ReplicaStore {
 
     /// For a SUMMARY frame: a collection partly on disk is not read whole for it; its digest is
     /// the last one computed for the same applied vector, else unknown (zeros, PROTOCOL.md §6).
-    func summaryForPeers(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])? {
+    public func summaryForPeers(of collection: String) -> (applied: VersionVector, compactedThrough: VersionVector, digest: [UInt8])? {
         guard let c = memory.collections[collection] else { return nil }
         if c.isFullyResident { return summary(of: collection) }
         let cached = digests[collection].flatMap { $0.applied == c.applied ? $0.digest : nil }
@@ -518,19 +504,19 @@ final class NodeReplica: ReplicaStore {
     }
 
     /// A digest not computed (all zeros): no state hashes to it.
-    static let unknownDigest = [UInt8](repeating: 0, count: SyncMessage.digestBytes)
+    public static let unknownDigest = [UInt8](repeating: 0, count: SyncMessage.digestBytes)
 
-    func deltas(of collection: String, after known: VersionVector, limit: Int) -> [WireDelta]? {
+    public func deltas(of collection: String, after known: VersionVector, limit: Int) -> [WireDelta]? {
         memory.deltas(of: collection, after: known, limit: limit)
     }
 
-    func snapshot(of collection: String) -> (covers: VersionVector, state: [UInt8])? {
+    public func snapshot(of collection: String) -> (covers: VersionVector, state: [UInt8])? {
         makeFullyResident(collection)
         guard memory.collections[collection]?.isFullyResident == true else { return nil }
         return memory.snapshot(of: collection)
     }
 
-    func apply(_ deltas: [WireDelta], to collection: String) throws(ApplyFailure) -> (applied: VersionVector, count: Int) {
+    public func apply(_ deltas: [WireDelta], to collection: String) throws(ApplyFailure) -> (applied: VersionVector, count: Int) {
         if let refusal = storageRefusal?() { throw .storage(refusal) }
         // The clock moves past every reading it receives, so this node's next changes order after
         // what it has seen (last-writer-wins stays causal); readings too far ahead are refused.
@@ -546,7 +532,7 @@ final class NodeReplica: ReplicaStore {
         return (memory.collections[collection]?.applied ?? VersionVector(), change.deltas.count)
     }
 
-    func mergeSnapshot(_ state: [UInt8], covers: VersionVector, into collection: String) throws(ApplyFailure) -> VersionVector {
+    public func mergeSnapshot(_ state: [UInt8], covers: VersionVector, into collection: String) throws(ApplyFailure) -> VersionVector {
         if let refusal = storageRefusal?() { throw .storage(refusal) }
         makeFullyResident(collection)
         guard memory.collections[collection]?.isFullyResident != false else { throw .storage("\(collection) could not be read from the database") }
@@ -557,7 +543,7 @@ final class NodeReplica: ReplicaStore {
         return memory.collections[collection]?.applied ?? VersionVector()
     }
 
-    func peer(_ peer: ReplicaID, acknowledged applied: VersionVector, of collection: String) {
+    public func peer(_ peer: ReplicaID, acknowledged applied: VersionVector, of collection: String) {
         // Unwritten, an acknowledgement only delays compaction: it comes again with the next.
         guard storageRefusal?() == nil else { return }
         memory.peer(peer, acknowledged: applied, of: collection)
@@ -628,14 +614,14 @@ final class NodeReplica: ReplicaStore {
     // MARK: Write-back
 
     /// Keys a write-back writes per call: a few milliseconds of the loop at most.
-    static let writeBackKeysPerCall = 2_048
+    public static let writeBackKeysPerCall = 2_048
 
     /// Called every ~100 ms on the loop. Starts a write-back when the node has been quiet since
     /// the last call or states have waited two seconds (so steady load cannot starve it), and
     /// continues one under way. Nothing happens inside a transaction. Returns what the disk
     /// said when the write failed (the keys wait for the next write-back).
     @discardableResult
-    func writeBehind(nowMs: Int64) -> (any Error)? {
+    public func writeBehind(nowMs: Int64) -> (any Error)? {
         guard !isBatching, !database.isInTransaction else { return nil }
         let quiet = changeCount == changeCountSeen
         changeCountSeen = changeCount
@@ -666,12 +652,12 @@ final class NodeReplica: ReplicaStore {
     }
 
     /// Writes every state behind the log now and makes compaction durable (stop, tests).
-    func writeAllBehind() throws {
+    public func writeAllBehind() throws {
         try inTransaction { try writeAllStates() }
     }
 
     /// True when states or compaction wait to be written.
-    var hasWorkBehind: Bool {
+    public var hasWorkBehind: Bool {
         writeBack != nil || unwritten.values.contains { !$0.isEmpty } || memory.collections.contains { name, collection in
             collection.compactedThrough.counters.contains { $0.value > (persistedProgress[name]?[$0.key]?.compacted ?? 0) }
         }
