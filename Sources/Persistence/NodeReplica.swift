@@ -279,16 +279,23 @@ public final class NodeReplica: ReplicaStore {
             for (origin, run) in runs.sorted(by: { $0.key < $1.key }) {
                 try Self.insertSegment(run, collection: name, into: database)
                 guard let last = run.last?.dot.counter else { continue }
-                let compacted = progress[origin]?.compacted ?? 0
-                try database.execute("""
-                    INSERT INTO replication_progress(collection, origin, applied, compacted) VALUES (?, ?, ?, ?)
-                    ON CONFLICT(collection, origin) DO UPDATE SET applied = excluded.applied
-                    """, [name, origin, Int64(last), Int64(compacted)])
-                progress[origin] = (last, compacted)
+                try recordApplied(name, origin: origin, through: last, in: &progress)
             }
             persistedProgress[name] = progress
         }
         pendingLog.removeAll(keepingCapacity: true)
+    }
+
+    /// Records that `origin`'s changes of `name` are applied through `counter`, keeping its
+    /// compaction point.
+    private func recordApplied(_ name: String, origin: ReplicaID, through counter: UInt64,
+                               in progress: inout [ReplicaID: (applied: UInt64, compacted: UInt64)]) throws {
+        let compacted = progress[origin]?.compacted ?? 0
+        try database.execute("""
+            INSERT INTO replication_progress(collection, origin, applied, compacted) VALUES (?, ?, ?, ?)
+            ON CONFLICT(collection, origin) DO UPDATE SET applied = excluded.applied
+            """, [name, origin, Int64(counter), Int64(compacted)])
+        progress[origin] = (counter, compacted)
     }
 
     /// Runs `body` in the open batch, else in its own transaction.
@@ -587,12 +594,7 @@ public final class NodeReplica: ReplicaStore {
         var progress = persistedProgress[name] ?? [:]
         // Origins that moved: those with new deltas, and those a snapshot raised.
         for (origin, applied) in collection.applied.counters where applied != progress[origin]?.applied {
-            let compacted = progress[origin]?.compacted ?? 0
-            try database.execute("""
-                INSERT INTO replication_progress(collection, origin, applied, compacted) VALUES (?, ?, ?, ?)
-                ON CONFLICT(collection, origin) DO UPDATE SET applied = excluded.applied
-                """, [name, origin, Int64(applied), Int64(compacted)])
-            progress[origin] = (applied, compacted)
+            try recordApplied(name, origin: origin, through: applied, in: &progress)
         }
         // Recorded now; a rollback reloads the collection, and with it this record.
         persistedProgress[name] = progress
