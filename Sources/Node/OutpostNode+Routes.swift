@@ -194,7 +194,7 @@ extension OutpostNode {
                 out.sample("outpost_sync_bytes_total", labels: [("peer", peer.nodeId), ("direction", "received")], value: Double(peer.bytesReceived))
             }
         }
-        let offline = offlinePaymentSummary(nowMs: WallClock.nowMs())
+        let offline = (try? offlinePayments.summary(nowMs: WallClock.nowMs())) ?? (open: 0, exposure: 0, overdue: 0)
         out.gauge("outpost_card_payments_online", help: "1 while card payments go to the acquirer; 0 while the hub is out of reach (store-and-forward).",
                   value: cardPaymentsOnline ? 1 : 0)
         out.gauge("outpost_offline_payments_open", help: "Card payments taken offline that the hub has not answered yet.", value: Double(offline.open))

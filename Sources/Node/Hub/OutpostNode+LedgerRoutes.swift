@@ -202,26 +202,20 @@ extension OutpostNode {
                             schema: ["type": "object"]), problem(400, "limit or cursor is malformed.")])
         ) { [unowned self] request in
             let nowMs = WallClock.nowMs()
-            let summary = offlinePaymentSummary(nowMs: nowMs)
+            let summary = try offlinePayments.summary(nowMs: nowMs)
             let limit = try KeyedPage<String>.limit(request, byDefault: 200, maximum: 1000)
-            let after = try ListCursor.parse(request)
-            let rows = try database.query("""
-                SELECT payment_id, order_id, amount, currency, taken_ms, deadline_ms FROM offline_payments WHERE answered_ms IS NULL
-                \(after == nil ? "" : "AND (deadline_ms > ? OR (deadline_ms = ? AND payment_id > ?))") ORDER BY deadline_ms, payment_id LIMIT ?
-                """, (after.map { [$0.atMs, $0.atMs, $0.id] as [any SQLBindable] } ?? []) + [limit]) {
-                ($0.string(0), $0.string(1), $0.int64(2), $0.string(3), $0.int64(4), $0.int64(5))
-            }
+            let rows = try offlinePayments.open(limit: limit, after: try ListCursor.parse(request).map { ($0.atMs, $0.id) })
             let declinedTotal = Int64(try ordersOwingPaymentCount())
             return .json(.object([
                 JSONMember("online", .bool(cardPaymentsOnline)), JSONMember("hub", knownHub.map { .string($0) } ?? .null),
                 JSONMember("policy", Self.policyJSON(offlinePolicy(for: identity.nodeId))),
                 JSONMember("open", .int(Int64(summary.open))), JSONMember("exposure", .int(summary.exposure)), JSONMember("overdue", .int(Int64(summary.overdue))),
                 JSONMember("payments", .array(rows.map { row in
-                    .object([JSONMember("payment", .string(row.0)), JSONMember("order", .string(row.1)), JSONMember("amount", .int(row.2)),
-                             JSONMember("currency", .string(row.3)), JSONMember("taken_at", .string(WallClock.iso8601(ms: row.4))),
-                             JSONMember("deadline", .string(WallClock.iso8601(ms: row.5))), JSONMember("overdue", .bool(row.5 < nowMs))])
+                    .object([JSONMember("payment", .string(row.payment)), JSONMember("order", .string(row.order)), JSONMember("amount", .int(row.amount)),
+                             JSONMember("currency", .string(row.currency)), JSONMember("taken_at", .string(WallClock.iso8601(ms: row.takenMs))),
+                             JSONMember("deadline", .string(WallClock.iso8601(ms: row.deadlineMs))), JSONMember("overdue", .bool(row.deadlineMs < nowMs))])
                 })),
-                JSONMember("next_cursor", ListCursor.next(after: rows.last.map { ($0.5, $0.0) }, rows: rows.count, limit: limit)),
+                JSONMember("next_cursor", ListCursor.next(after: rows.last.map { ($0.deadlineMs, $0.payment) }, rows: rows.count, limit: limit)),
                 JSONMember("declined", .array(try ordersOwingPayment(limit: 100).map { row in
                     .object([JSONMember("order", .string(row.id)), JSONMember("number", .string(row.number)), JSONMember("total", .int(row.total)),
                              JSONMember("currency", .string(row.currency)), JSONMember("placed_at", .string(WallClock.iso8601(ms: row.placedMs)))])

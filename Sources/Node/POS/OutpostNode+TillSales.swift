@@ -643,9 +643,8 @@ extension OutpostNode {
                     events = [stored, captured]
                     reference = "offline"
                     card += tender.amount
-                    _ = try database.execute("""
-                        INSERT INTO offline_payments(payment_id, order_id, currency, amount, taken_ms, deadline_ms) VALUES (?, ?, ?, ?, ?, ?)
-                        """, [paymentId, c.orderId, c.priced.totals.currency, tender.amount, nowMs, deadlineMs])
+                    try offlinePayments.record(payment: paymentId, order: c.orderId, currency: c.priced.totals.currency, amount: tender.amount,
+                                               takenMs: nowMs, deadlineMs: deadlineMs)
                 case .refused: continue
                 }
                 try addEvents(events.map(\.text), key: paymentId, in: Collections.payments)

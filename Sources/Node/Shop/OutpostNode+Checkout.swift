@@ -527,9 +527,8 @@ extension OutpostNode {
                 payment.kind = .stored
                 payment.token = pending.token
                 payment.deadlineMs = deadlineMs
-                try database.execute("""
-                    INSERT INTO offline_payments(payment_id, order_id, currency, amount, taken_ms, deadline_ms) VALUES (?, ?, ?, ?, ?, ?)
-                    """, [pending.paymentId, pending.orderId, pending.totals.currency, pending.totals.total, nowMs, deadlineMs])
+                try offlinePayments.record(payment: pending.paymentId, order: pending.orderId, currency: pending.totals.currency,
+                                           amount: pending.totals.total, takenMs: nowMs, deadlineMs: deadlineMs)
                 outcome = .approved(code: "")
             case .refusedOffline(let reason, let detail):
                 try releaseStock(pending.allocations, reference: pending.orderId, actor: pending.customer ?? "guest")

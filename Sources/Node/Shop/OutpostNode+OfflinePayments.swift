@@ -40,18 +40,13 @@ extension OutpostNode {
         return .builtIn
     }
 
-    /// What this node's offline card payments not yet answered by the hub add up to. Throws
-    /// when it cannot be read: the cap is then not passed (the card is refused).
-    func offlineExposure() throws -> Int64 {
-        let stored = try database.queryOne("SELECT coalesce(sum(amount), 0) FROM offline_payments WHERE answered_ms IS NULL") { $0.int64(0) } ?? 0
-        return stored + offlineExposureInFlight
-    }
+    /// The book of this node's card payments taken offline (`offline_payments`).
+    var offlinePayments: OfflinePaymentBook { OfflinePaymentBook(database: database) }
 
-    /// The node's offline payments: open ones, their total, and those past their deadline.
-    func offlinePaymentSummary(nowMs: Int64) -> (open: Int, exposure: Int64, overdue: Int) {
-        (try? database.queryOne("""
-            SELECT count(*), coalesce(sum(amount), 0), coalesce(sum(deadline_ms < ?), 0) FROM offline_payments WHERE answered_ms IS NULL
-            """, [nowMs]) { ($0.int(0), $0.int64(1), $0.int(2)) }) ?? (0, 0, 0)
+    /// What this node's offline card payments not yet answered by the hub add up to, with those
+    /// being decided now. Throws when it cannot be read: the cap is then not passed.
+    func offlineExposure() throws -> Int64 {
+        try offlinePayments.exposure() + offlineExposureInFlight
     }
 
     /// Inside the change's transaction: a stored payment the hub answered no longer counts
@@ -61,11 +56,10 @@ extension OutpostNode {
         guard knownHub != nil else { return }
         let nowMs = WallClock.nowMs()
         for key in keys {
-            guard try database.queryOne("SELECT 1 FROM offline_payments WHERE payment_id = ? AND answered_ms IS NULL", [key], { $0.int(0) }) != nil,
-                  let payment = paymentState(key) else { continue }
-            let outcome = payment.declined != nil ? "declined" : payment.authorized ? "authorized" : payment.voided ? "voided" : nil
+            guard try offlinePayments.isUnanswered(key), let payment = paymentState(key) else { continue }
+            let outcome: OfflinePaymentBook.Outcome? = payment.declined != nil ? .declined : payment.authorized ? .authorized : payment.voided ? .voided : nil
             guard let outcome else { continue }
-            try database.execute("UPDATE offline_payments SET answered_ms = ?, outcome = ? WHERE payment_id = ?", [nowMs, outcome, key])
+            try offlinePayments.answered(key, outcome: outcome, atMs: nowMs)
         }
     }
 
@@ -74,7 +68,7 @@ extension OutpostNode {
     func warnOfOverduePayments(nowMs: Int64) {
         guard nowMs - overdueWarnedMs >= 60_000 else { return }
         overdueWarnedMs = nowMs
-        let summary = offlinePaymentSummary(nowMs: nowMs)
+        guard let summary = try? offlinePayments.summary(nowMs: nowMs) else { return }
         guard summary.overdue > 0 else { return }
         logger.error("offline card payments are past their settlement deadline: the hub has not received them", metadata: [
             "overdue": "\(summary.overdue)", "open": "\(summary.open)", "exposure": "\(summary.exposure)", "hub": "\(knownHub ?? "unknown")",
