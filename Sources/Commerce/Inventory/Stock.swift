@@ -1,3 +1,4 @@
+import Platform
 import Replication
 
 /// Keys of the `inventory` collection: one bounded counter per SKU per location, `sku@location`.
@@ -78,5 +79,57 @@ extension BoundedCounter {
             }
         }
         return left == 0 ? plan : nil
+    }
+}
+
+/// This node's journal of stock changes (`stock_movements`): every receipt, adjustment, transfer,
+/// sale, release and return, with its reason, reference and who made it. The audit trail of the
+/// counters; every method runs in the caller's transaction or read.
+public struct StockJournal {
+    public struct Movement: Equatable, Sendable {
+        /// The journal's own row, which orders movements made in the same millisecond.
+        public var row: Int64
+        public var atMs: Int64
+        public var location: String
+        /// Signed: + in, - out.
+        public var units: Int64
+        public var reason: String
+        public var reference: String?
+        public var note: String?
+        public var actor: String
+    }
+
+    private let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    /// The units of each allocation moved in (`sign` 1) or out (-1), for one reason.
+    public func record(_ allocations: [StockAllocation], sign: Int64, reason: StockMovementReason, reference: String?, note: String? = nil,
+                       actor: String, atMs: Int64) throws {
+        for allocation in allocations {
+            try database.execute("INSERT INTO stock_movements(at_ms, sku, location, units, reason, reference, note, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                 [atMs, allocation.sku, allocation.location, sign * allocation.units, reason.rawValue, reference, note, actor])
+        }
+    }
+
+    /// How many movements of `reason` name `reference` (and `note`, when given).
+    public func count(reference: String, reason: StockMovementReason, note: String? = nil) throws -> Int {
+        try database.queryOne("""
+            SELECT count(*) AS n FROM stock_movements WHERE reference = ? AND reason = ? \(note == nil ? "" : "AND note = ?")
+            """, [reference, reason.rawValue] + (note.map { [$0] } ?? [])) { $0.int("n") } ?? 0
+    }
+
+    /// A SKU's movements, newest first, `limit` before (time, row): the (sku, at_ms) index.
+    public func movements(sku: String, limit: Int, before: (atMs: Int64, row: Int64)?) throws -> [Movement] {
+        let position = before ?? (Int64.max, 0)
+        return try database.query("""
+            SELECT id, at_ms, location, units, reason, reference, note, actor FROM stock_movements
+            WHERE sku = ? AND (at_ms < ? OR (at_ms = ? AND id < ?)) ORDER BY at_ms DESC, id DESC LIMIT ?
+            """, [sku, position.atMs, position.atMs, position.row, limit]) {
+            Movement(row: $0.int64("id"), atMs: $0.int64("at_ms"), location: $0.string("location"), units: $0.int64("units"),
+                     reason: $0.string("reason"), reference: $0.optionalString("reference"), note: $0.optionalString("note"), actor: $0.string("actor"))
+        }
     }
 }

@@ -448,12 +448,11 @@ extension OutpostNode {
         try recordMovements(allocations, sign: 1, reason: reason, reference: reference, actor: actor)
     }
 
+    /// This node's journal of stock changes.
+    var stockJournal: StockJournal { StockJournal(database: database) }
+
     func recordMovements(_ allocations: [StockAllocation], sign: Int64, reason: StockMovementReason, reference: String?, note: String? = nil, actor: String) throws {
-        let now = WallClock.nowMs()
-        for allocation in allocations {
-            try database.execute("INSERT INTO stock_movements(at_ms, sku, location, units, reason, reference, note, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                 [now, allocation.sku, allocation.location, sign * allocation.units, reason.rawValue, reference, note, actor])
-        }
+        try stockJournal.record(allocations, sign: sign, reason: reason, reference: reference, note: note, actor: actor, atMs: WallClock.nowMs())
     }
 
     /// Adds events to a grow-only key of `orders` or `payments`, inside the caller's transaction.

@@ -151,20 +151,16 @@ extension OutpostNode {
             replies: [.init(200, "{movements: [...], next_cursor}, newest first.", schema: ["type": "object"]), problem(400, "limit or cursor is malformed.")])
         ) { [unowned self] request in
             let limit = try Self.limit(request)
-            // Newest first by (time, row), the order of the (sku, at_ms) index: the cursor is the last row's.
-            let cursor = try ListCursor.parse(request)
-            let before = cursor.map { ($0.atMs, Int64($0.id) ?? 0) } ?? (Int64.max, 0)
-            var last: (Int64, String)?
-            let rows = try database.query("""
-                SELECT at_ms, location, units, reason, reference, note, actor, id FROM stock_movements
-                WHERE sku = ? AND (at_ms < ? OR (at_ms = ? AND id < ?)) ORDER BY at_ms DESC, id DESC LIMIT ?
-                """, [request.parameter("sku") ?? "", before.0, before.0, before.1, limit]) { row -> JSONValue in
-                last = (row.int64(0), String(row.int64(7)))
-                return .object([JSONMember("at", .string(WallClock.iso8601(ms: row.int64(0)))), JSONMember("location", .string(row.string(1))),
-                                JSONMember("units", .int(row.int64(2))), JSONMember("reason", .string(row.string(3))),
-                                JSONMember("reference", row.optionalString(4).map { .string($0) } ?? .null), JSONMember("note", row.optionalString(5).map { .string($0) } ?? .null),
-                                JSONMember("actor", .string(row.string(6)))])
+            // Newest first by (time, row): the cursor is the last movement's.
+            let before = try ListCursor.parse(request).map { ($0.atMs, Int64($0.id) ?? 0) }
+            let movements = try stockJournal.movements(sku: request.parameter("sku") ?? "", limit: limit, before: before)
+            let rows: [JSONValue] = movements.map { m in
+                .object([JSONMember("at", .string(WallClock.iso8601(ms: m.atMs))), JSONMember("location", .string(m.location)),
+                         JSONMember("units", .int(m.units)), JSONMember("reason", .string(m.reason)),
+                         JSONMember("reference", m.reference.map { .string($0) } ?? .null), JSONMember("note", m.note.map { .string($0) } ?? .null),
+                         JSONMember("actor", .string(m.actor))])
             }
+            let last = movements.last.map { ($0.atMs, String($0.row)) }
             return .json(["movements": .array(rows), "next_cursor": ListCursor.next(after: last, rows: rows.count, limit: limit)])
         }
 

@@ -62,8 +62,8 @@ extension OutpostNode {
             for order in orders.sorted() {
                 let state = orderState(texts: replica.state(at: order, in: Collections.orders)?.elements ?? [])
                 guard let allocations = state.placed?.allocations else { continue }
-                let released = try database.queryOne("SELECT count(*) FROM stock_movements WHERE reference = ? AND reason = 'released'", [order]) { $0.int(0) } ?? 0
-                let retaken = try database.queryOne("SELECT count(*) FROM stock_movements WHERE reference = ? AND reason = 'sold' AND note = 'shipment raced a cancellation'", [order]) { $0.int(0) } ?? 0
+                let released = try stockJournal.count(reference: order, reason: .released)
+                let retaken = try stockJournal.count(reference: order, reason: .sold, note: Self.racedShipmentNote)
                 if state.status == .cancelled && released == 0 {
                     try releaseStock(allocations, reference: order, actor: "cancellation")
                     try releaseRedemption(state.placed?.redemption)
@@ -78,6 +78,10 @@ extension OutpostNode {
         })
     }
 
+    /// The note on units taken again because a shipment raced their order's cancellation (how
+    /// the follow-up knows it did so once).
+    static let racedShipmentNote = "shipment raced a cancellation"
+
     /// Takes an order's units again after its release, as far as this node's rights go; what
     /// they do not cover is logged for a store manager to count and adjust.
     private func retake(_ allocations: [StockAllocation], order: String) throws {
@@ -88,7 +92,7 @@ extension OutpostNode {
             if units > 0 { try changeStock(allocation.stockKey) { try $0.decrement(by: UInt64(units), replica: me) } }
             var taken = allocation
             taken.units = units
-            try recordMovements([taken], sign: -1, reason: .sold, reference: order, note: "shipment raced a cancellation", actor: "reconciliation")
+            try recordMovements([taken], sign: -1, reason: .sold, reference: order, note: Self.racedShipmentNote, actor: "reconciliation")
             if units < allocation.units {
                 logger.warning("a shipment raced a cancellation and this node holds too few rights to take the units again; count and adjust",
                                metadata: ["order": "\(order)", "sku": "\(allocation.sku)", "short": "\(allocation.units - units)"])
