@@ -205,7 +205,7 @@ extension OutpostNode {
         out.gauge("outpost_orders_payment_failed", help: "Orders of this node whose offline card was declined: collect another tender or cancel them.",
                   value: Double(owing))
         if let settlement {
-            let queued = (try? database.queryOne("SELECT count(*) FROM settlement_queue") { $0.int(0) }) ?? 0
+            let queued = (try? settlementQueue.count()) ?? 0
             out.gauge("outpost_settlement_queue", help: "Hub: payments waiting for settlement.", value: Double(queued))
             out.counter("outpost_settlement_transfers_total", help: "Hub: ledger transfers recorded by settlement since the start.",
                         value: Double(settlement.transfersCreated))

@@ -42,7 +42,7 @@ extension OutpostNode {
         guard !database.isInTransaction else { return }
         var failure: (any Error)?
         do {
-            try database.transaction(.immediate) {
+            _ = try database.transaction(.immediate) {
                 try database.execute("INSERT INTO node_meta(key, value) VALUES ('storage_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                                      [WallClock.iso8601(ms: nowMs)])
             }

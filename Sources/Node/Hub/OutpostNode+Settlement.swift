@@ -33,18 +33,12 @@ final class SettlementDesk {
 }
 
 /// A payment waiting in the settlement queue, as a pass read it.
-struct QueuedPayment {
-    var id: String
-    var attempts: Int
-    var generation: Int64
-}
-
 extension OutpostNode {
     /// Payments a pass takes: one durable batch (one commit) of their transfers.
     static let settlementBatch = 512
-    /// A payment the acquirer did not answer for, or whose order has not arrived, is looked at
-    /// again after this (doubling per attempt, at most five minutes).
-    static let settlementRetryMs: Int64 = 1_000
+
+    /// Hub: the payments waiting for settlement.
+    var settlementQueue: SettlementQueue { SettlementQueue(database: database) }
 
     /// Hub: the payments whose events changed are queued in the same transaction as the change.
     func queueForSettlement(_ paymentIds: [String]) throws {
@@ -52,10 +46,7 @@ extension OutpostNode {
         let now = WallClock.nowMs()
         for id in paymentIds {
             desk.generation += 1
-            try database.execute("""
-                INSERT INTO settlement_queue(payment_id, due_ms, generation) VALUES (?, ?, ?)
-                ON CONFLICT(payment_id) DO UPDATE SET due_ms = excluded.due_ms, generation = excluded.generation, attempts = 0
-                """, [id, now, desk.generation])
+            try settlementQueue.queue(id, dueMs: now, generation: desk.generation)
         }
         desk.again = true
     }
@@ -66,7 +57,7 @@ extension OutpostNode {
         guard config.role == .hub else { return }
         let desk = SettlementDesk(ledger: Ledger(database: database))
         settlement = desk
-        desk.generation = try database.queryOne("SELECT coalesce(max(generation), 0) FROM settlement_queue") { $0.int64(0) } ?? 0
+        desk.generation = try settlementQueue.lastGeneration()
         let seeded = try database.queryOne("SELECT value FROM node_meta WHERE key = 'settlement_seeded'") { $0.string(0) }
         guard seeded == nil else { return }
         let keys = replica.whole(Collections.payments)?.states.keys.sorted() ?? []
@@ -88,9 +79,7 @@ extension OutpostNode {
                 }
             })
         }
-        guard let due = try? database.query("SELECT payment_id, attempts, generation FROM settlement_queue WHERE due_ms <= ? ORDER BY due_ms LIMIT ?",
-                                            [nowMs, Self.settlementBatch], { QueuedPayment(id: $0.string(0), attempts: $0.int(1), generation: $0.int64(2)) }),
-              !due.isEmpty else {
+        guard let due = try? settlementQueue.due(nowMs: nowMs, limit: Self.settlementBatch), !due.isEmpty else {
             desk.again = false
             return
         }
@@ -103,7 +92,7 @@ extension OutpostNode {
             waiting -= 1
             if waiting == 0 { writeSettlements(inputs.compactMap { $0 }, retry: retry, due: due, desk: desk) }
         }
-        for (index, paymentId) in due.map(\.id).enumerated() {
+        for (index, paymentId) in due.map(\.payment).enumerated() {
             let payment = paymentState(paymentId) ?? PaymentState(texts: [])
             // What the journal holds decides what the acquirer is asked: unread, nothing is asked.
             guard let held = try? desk.ledger.recorded(PaymentSettlement.transferIds(paymentId: paymentId, payment: payment)) else {
@@ -190,18 +179,10 @@ extension OutpostNode {
         }
     }
 
-    /// Takes a settled payment out of the queue, or puts it back for later (doubling per attempt,
-    /// at most five minutes) with why.
-    private func requeue(_ paymentId: String, why: String?, queued: QueuedPayment?, nowMs: Int64, db: Database) throws {
-        let generation = queued?.generation ?? 0
-        guard let why else {
-            _ = try db.execute("DELETE FROM settlement_queue WHERE payment_id = ? AND generation = ?", [paymentId, generation])
-            return
-        }
-        let tries = (queued?.attempts ?? 0) + 1
-        let wait = min(300_000, Self.settlementRetryMs << min(tries - 1, 20))
-        try db.execute("UPDATE settlement_queue SET due_ms = ?, attempts = ?, last_error = ? WHERE payment_id = ? AND generation = ?",
-                       [nowMs + wait, tries, why, paymentId, generation])
+    /// Takes a settled payment out of the queue, or puts it back for later with why.
+    private func requeue(_ paymentId: String, why: String?, queued: SettlementQueue.Due?, nowMs: Int64) throws {
+        let item = queued ?? SettlementQueue.Due(payment: paymentId, attempts: 0, generation: 0)
+        if let why { try settlementQueue.delay(item, why: why, nowMs: nowMs) } else { try settlementQueue.remove(paymentId, generation: item.generation) }
     }
 
     /// A card taken offline and declined when forwarded leaves its order unpaid: the order says
@@ -240,9 +221,9 @@ extension OutpostNode {
     /// One commit: every transfer of the pass, the events that say so, and the queue rows taken
     /// out (or put back for later). A crash before it leaves the queue as it was; after it, the
     /// journal answers `exists` to anything asked again.
-    private func writeSettlements(_ inputs: [PaymentSettlement.Inputs], retry: [String: String], due: [QueuedPayment], desk: SettlementDesk) {
+    private func writeSettlements(_ inputs: [PaymentSettlement.Inputs], retry: [String: String], due: [SettlementQueue.Due], desk: SettlementDesk) {
         let plans = inputs.map { ($0.paymentId, PaymentSettlement.plan($0)) }
-        let queued = Dictionary(due.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let queued = Dictionary(due.map { ($0.payment, $0) }, uniquingKeysWith: { a, _ in a })
         if exitsBeforeSettlementCommit && plans.contains(where: { !$0.1.steps.isEmpty }) { ProcessStats.exitNow(137) }
         writer.submit({ [unowned self] db -> (transfers: Int, settled: Int, failures: [String]) in
             let nowMs = WallClock.nowMs()
@@ -276,12 +257,12 @@ extension OutpostNode {
                 for declined in plan.steps.flatMap(\.events) where declined.kind == .declined {
                     try recordPaymentFailed(declined, paymentId: paymentId)
                 }
-                try requeue(paymentId, why: retry[paymentId], queued: queued[paymentId], nowMs: nowMs, db: db)
+                try requeue(paymentId, why: retry[paymentId], queued: queued[paymentId], nowMs: nowMs)
             }
             // Payments the pass could not plan (their journal unread) wait their turn again.
             let planned = Set(plans.map(\.0))
             for (paymentId, why) in retry where !planned.contains(paymentId) {
-                try requeue(paymentId, why: why, queued: queued[paymentId], nowMs: nowMs, db: db)
+                try requeue(paymentId, why: why, queued: queued[paymentId], nowMs: nowMs)
             }
             return (created, settled, failures)
         }, completion: { [unowned self] result in
