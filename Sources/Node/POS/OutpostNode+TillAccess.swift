@@ -56,6 +56,9 @@ extension OutpostNode {
                          "description": "A cashier's session token (ps_...), from POST /pos/v1/sessions on a paired till; refused at once when the till is revoked."]),
     ]
 
+    /// The store's tills, their staff and sessions.
+    var tillRegistry: TillRegistry { TillRegistry(database: database) }
+
     /// The `.credential` schemes: a device key, or a cashier's session on a device not revoked.
     func authorizeTill(_ request: Request, scheme: String) -> Authorization {
         guard let token = request.bearerToken else {
@@ -63,17 +66,15 @@ extension OutpostNode {
         }
         let hash = SHA256.hex(token)
         if token.hasPrefix("pd_") && scheme == Self.deviceScheme {
-            if let device = try? database.queryOne("SELECT id FROM pos_devices WHERE credential_hash = ? AND revoked_ms IS NULL", [hash], { $0.string(0) }) {
+            if let device = try? tillRegistry.device(credentialHash: hash) {
                 return .allowed(subject: device)
             }
             return .refused(Problem(.unauthorized, detail: "this device key is unknown or the till was revoked; pair it again"))
         }
         if token.hasPrefix("ps_") {
-            let found = try? database.queryOne("""
-                SELECT s.device, s.staff, st.role FROM pos_sessions s JOIN pos_devices d ON d.id = s.device JOIN pos_staff st ON st.id = s.staff
-                WHERE s.token_hash = ? AND s.ended_ms IS NULL AND s.expires_ms > ? AND d.revoked_ms IS NULL AND st.disabled = 0
-                """, [hash, WallClock.nowMs()]) { [$0.string(0), $0.string(1), $0.string(2)] }
-            if let found { return .allowed(subject: found.joined(separator: "|")) }
+            if let found = try? tillRegistry.session(tokenHash: hash, nowMs: WallClock.nowMs()) {
+                return .allowed(subject: [found.device, found.staff, found.role].joined(separator: "|"))
+            }
             return .refused(Problem(.unauthorized, detail: "this session ended, expired, or its till was revoked; sign in again"))
         }
         return .refused(Problem(.unauthorized, detail: scheme == Self.deviceScheme ? "send a device key (pd_...) or a session token (ps_...)"
@@ -118,15 +119,12 @@ extension OutpostNode {
             throw HTTPError(.pinLocked, detail: locked ? "\(staff) is locked out on this till after repeated wrong PINs; try again in \(seconds) s or ask a manager for a new PIN"
                                                        : "too many wrong PINs; try again in \(seconds) s", headers: HTTPHeaders([("Retry-After", String(seconds))]))
         }
-        let row = try? database.queryOne("SELECT name, role, pin_hash FROM pos_staff WHERE id = ? AND disabled = 0", [staff]) {
-            ($0.string(0), $0.string(1), $0.string(2))
-        }
-        guard let row, pinMatches(row.2, pin: pin, staff: staff) else {
+        guard let row = try? tillRegistry.activeStaff(staff), pinMatches(row.pinHash, pin: pin, staff: staff) else {
             logger.warning("till PIN refused", metadata: ["staff": "\(staff)", "device": "\(device)"])
             throw HTTPError(.pinRefused, detail: "no active staff member has this id and PIN")
         }
         tills.pinThrottle.succeeded(account: staff, address: device)
-        return (row.0, row.1)
+        return (row.staff.name, row.staff.role)
     }
 
     /// Who approves a restricted action: the manager signed in, or the manager whose PIN came
@@ -165,9 +163,8 @@ extension OutpostNode {
                 try fields.check()
                 let code = (0..<12).map { _ in String(SecureRandom.uint64() % 10) }.joined()
                 let nowMs = WallClock.nowMs(), expires = nowMs + Self.pairingCodeLifetimeMs, by = request.subject ?? "admin"
-                writer.submit({ db in
-                    _ = try db.execute("INSERT INTO pos_pairing_codes(code_hash, name, created_by, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
-                                       [SHA256.hex(code), name ?? "", by, nowMs, expires])
+                writer.submit({ [tillRegistry] _ in
+                    try tillRegistry.addPairingCode(hash: SHA256.hex(code), name: name ?? "", by: by, atMs: nowMs, expiresMs: expires)
                 }, completion: { [unowned self] result in
                     if case .failure(let error) = result { return responder.fail(error) }
                     logger.info("till pairing code made", metadata: ["name": "\(name ?? "")", "by": "\(by)"])
@@ -197,16 +194,15 @@ extension OutpostNode {
             parameters: KeyedPage<String>.parameters(),
             replies: [.init(200, "{devices: [{id, name, paired_at, paired_by, revoked_at?, revoked_by?}], next_cursor}", schema: ["type": "object"])])
         ) { [unowned self] request in
-            let all = try database.query("SELECT id, name, paired_ms, paired_by, revoked_ms, revoked_by FROM pos_devices") { row -> (String, JSONValue) in
-                var members = [JSONMember("id", .string(row.string(0))), JSONMember("name", .string(row.string(1))),
-                               JSONMember("paired_at", .string(WallClock.iso8601(ms: row.int64(2)))), JSONMember("paired_by", .string(row.string(3)))]
-                if !row.isNull(4) {
-                    members += [JSONMember("revoked_at", .string(WallClock.iso8601(ms: row.int64(4)))), JSONMember("revoked_by", .string(row.optionalString(5) ?? ""))]
+            let page = try KeyedPage(try tillRegistry.devices(), key: \.id, request: request)
+            return .json(["devices": .array(page.items.map { device in
+                var members = [JSONMember("id", .string(device.id)), JSONMember("name", .string(device.name)),
+                               JSONMember("paired_at", .string(WallClock.iso8601(ms: device.pairedMs))), JSONMember("paired_by", .string(device.pairedBy))]
+                if let revoked = device.revokedMs {
+                    members += [JSONMember("revoked_at", .string(WallClock.iso8601(ms: revoked))), JSONMember("revoked_by", .string(device.revokedBy ?? ""))]
                 }
-                return (row.string(0), .object(members))
-            }
-            let page = try KeyedPage(all, key: \.0, request: request)
-            return .json(["devices": .array(page.items.map(\.1)), "next_cursor": page.next])
+                return .object(members)
+            }), "next_cursor": page.next])
         }
 
         router.add("POST", "/admin/v1/pos/devices/{id}/revoke", access: managers, doc: RouteDoc(
@@ -215,12 +211,7 @@ extension OutpostNode {
             replies: [.init(200, "The device, revoked.", schema: ["type": "object"]), .problem(404, "No such device.")])
         ) { [unowned self] request, responder in
             let id = request.parameter("id") ?? "", by = request.subject ?? "admin", nowMs = WallClock.nowMs()
-            writer.submit({ db -> Bool in
-                guard try db.queryOne("SELECT 1 FROM pos_devices WHERE id = ?", [id], { _ in true }) != nil else { return false }
-                _ = try db.execute("UPDATE pos_devices SET revoked_ms = ?, revoked_by = ? WHERE id = ? AND revoked_ms IS NULL", [nowMs, by, id])
-                _ = try db.execute("UPDATE pos_sessions SET ended_ms = ? WHERE device = ? AND ended_ms IS NULL", [nowMs, id])
-                return true
-            }, completion: { [unowned self] result in
+            writer.submit({ [tillRegistry] _ -> Bool in try tillRegistry.revoke(id, by: by, atMs: nowMs) }, completion: { [unowned self] result in
                 switch result {
                 case .success(false): responder.fail(HTTPError(.notFound, detail: "no till \(id) is paired with this node"))
                 case .success:
@@ -256,14 +247,8 @@ extension OutpostNode {
                 }
                 try fields.check()
                 let hash = pinHash(pin ?? "", staff: id), nowMs = WallClock.nowMs()
-                writer.submit({ db in
-                    _ = try db.execute("""
-                        INSERT INTO pos_staff(id, name, role, pin_hash, updated_ms, disabled) VALUES (?, ?, ?, ?, ?, ?)
-                        ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, pin_hash = excluded.pin_hash,
-                            updated_ms = excluded.updated_ms, disabled = excluded.disabled
-                        """, [id, name ?? "", role ?? "", hash, nowMs, disabled ? 1 : 0])
-                    if disabled { _ = try db.execute("UPDATE pos_sessions SET ended_ms = ? WHERE staff = ? AND ended_ms IS NULL", [nowMs, id]) }
-                }, completion: { [unowned self] result in
+                let member = TillRegistry.Staff(id: id, name: name ?? "", role: role ?? "", disabled: disabled)
+                writer.submit({ [tillRegistry] _ in try tillRegistry.putStaff(member, pinHash: hash, atMs: nowMs) }, completion: { [unowned self] result in
                     if case .failure(let error) = result { return responder.fail(error) }
                     tills.pinThrottle.forget(account: id)
                     responder.send(.json(["id": .string(id), "name": .string(name ?? ""), "role": .string(role ?? ""), "disabled": .bool(disabled)]))
@@ -281,10 +266,10 @@ extension OutpostNode {
             let after = try ListCursor.parse(request)?.id ?? ""
             let limit = try KeyedPage<String>.limit(request)
             var last: String?
-            let staff = try database.query("SELECT id, name, role, disabled FROM pos_staff WHERE id > ? ORDER BY id LIMIT ?", [after, limit]) { row -> JSONValue in
-                last = row.string(0)
-                return .object([JSONMember("id", .string(row.string(0))), JSONMember("name", .string(row.string(1))), JSONMember("role", .string(row.string(2))),
-                                JSONMember("disabled", .bool(row.int64(3) != 0))])
+            let staff: [JSONValue] = try tillRegistry.staff(after: after, limit: limit).map { member in
+                last = member.id
+                return .object([JSONMember("id", .string(member.id)), JSONMember("name", .string(member.name)), JSONMember("role", .string(member.role)),
+                                JSONMember("disabled", .bool(member.disabled))])
             }
             return .json(["staff": .array(staff), "next_cursor": ListCursor.next(after: last.map { (0, $0) }, rows: staff.count, limit: limit)])
         }
@@ -305,9 +290,8 @@ extension OutpostNode {
                 let device = tillDevice(request)
                 let (name, role) = try checkPin(staff: staff, pin: pin, device: device)
                 let token = "ps_" + Hex.encode(SecureRandom.bytes(32)), nowMs = WallClock.nowMs(), expires = nowMs + config.pos.sessionHours * 3_600_000
-                writer.submit({ db in
-                    _ = try db.execute("INSERT INTO pos_sessions(token_hash, device, staff, started_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
-                                       [SHA256.hex(token), device, staff, nowMs, expires])
+                writer.submit({ [tillRegistry] _ in
+                    try tillRegistry.startSession(tokenHash: SHA256.hex(token), device: device, staff: staff, atMs: nowMs, expiresMs: expires)
                 }, completion: { [unowned self] result in
                     if case .failure(let error) = result { return responder.fail(error) }
                     logger.info("cashier signed in", metadata: ["staff": "\(staff)", "device": "\(device)"])
@@ -324,7 +308,7 @@ extension OutpostNode {
             replies: [.init(204, "Signed out.")])
         ) { [unowned self] request, responder in
             let hash = SHA256.hex(request.bearerToken ?? ""), nowMs = WallClock.nowMs()
-            writer.submit({ db in _ = try db.execute("UPDATE pos_sessions SET ended_ms = ? WHERE token_hash = ?", [nowMs, hash]) },
+            writer.submit({ [tillRegistry] _ in try tillRegistry.endSession(tokenHash: hash, atMs: nowMs) },
                           completion: { result in
                 if case .failure(let error) = result { return responder.fail(error) }
                 responder.send(Response(status: 204))
@@ -347,13 +331,8 @@ extension OutpostNode {
         let device = "till-" + Hex.encode(SecureRandom.bytes(4))
         let credential = "pd_" + Hex.encode(SecureRandom.bytes(32))
         let codeHash = SHA256.hex(code)
-        writer.submit({ db -> String? in
-            guard let (name, by) = try db.queryOne("SELECT name, created_by FROM pos_pairing_codes WHERE code_hash = ? AND device IS NULL AND expires_ms > ?",
-                                                   [codeHash, nowMs], { ($0.string(0), $0.string(1)) }) else { return nil }
-            _ = try db.execute("UPDATE pos_pairing_codes SET device = ? WHERE code_hash = ?", [device, codeHash])
-            _ = try db.execute("INSERT INTO pos_devices(id, name, credential_hash, paired_ms, paired_by) VALUES (?, ?, ?, ?, ?)",
-                               [device, name, SHA256.hex(credential), nowMs, by])
-            return name
+        writer.submit({ [tillRegistry] _ -> String? in
+            try tillRegistry.pair(codeHash: codeHash, device: device, credentialHash: SHA256.hex(credential), atMs: nowMs)
         }, completion: { [unowned self] result in
             switch result {
             case .success(nil):
