@@ -53,9 +53,12 @@ extension OutpostNode {
         return value
     }
 
+    /// The store's till shifts and their cash movements.
+    var shifts: ShiftBook { ShiftBook(database: database) }
+
     /// The till's open shift: its id and currency.
     func openShift(device: String) throws -> (id: String, currency: String)? {
-        try database.queryOne("SELECT id, currency FROM pos_shifts WHERE device = ? AND closed_ms IS NULL", [device]) { ($0.string(0), $0.string(1)) }
+        try shifts.openShift(device: device)
     }
 
     func requireOpenShift(device: String) throws -> (id: String, currency: String) {

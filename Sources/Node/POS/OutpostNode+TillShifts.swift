@@ -73,7 +73,7 @@ extension OutpostNode {
                 try fields.check()
                 let movement = try Self.tillId(id, "id")
                 let shift = try requireOpenShift(device: caller.device)
-                if try database.queryOne("SELECT 1 FROM pos_cash_movements WHERE id = ?", [movement], { _ in true }) == nil {
+                if try shifts.cashMovement(movement) == nil {
                     let by = try approver(members["approval"], caller: caller, action: "no_sale", detail: "opening the drawer without a sale")
                     try recordCashMovement(id: movement, shift: shift.id, kind: "no_sale", amount: 0, reason: reason, caller: caller, approvedBy: by, responder: responder)
                 } else {
@@ -167,15 +167,12 @@ extension OutpostNode {
         try fields.check()
         let shiftId = try Self.tillId(id, "id"), nowMs = WallClock.nowMs()
         writer.submit({ [unowned self] db -> (opened: Int64, float: Int64, currency: String) in
-            if let existing = try db.queryOne("SELECT device, opened_ms, float, currency, closed_ms FROM pos_shifts WHERE id = ?", [shiftId], {
-                ($0.string(0), $0.int64(1), $0.int64(2), $0.string(3), $0.isNull(4))
-            }) {
-                guard existing.0 == caller.device, existing.4 else { throw HTTPError(.shiftState, detail: "shift \(shiftId) exists already (another till's, or closed)") }
-                return (existing.1, existing.2, existing.3)
+            if let existing = try shifts.shift(shiftId) {
+                guard existing.device == caller.device, !existing.isClosed else { throw HTTPError(.shiftState, detail: "shift \(shiftId) exists already (another till's, or closed)") }
+                return (existing.openedMs, existing.float, existing.currency)
             }
             if let open = try openShift(device: caller.device) { throw HTTPError(.shiftState, detail: "shift \(open.id) is open on this till; close it first") }
-            _ = try db.execute("INSERT INTO pos_shifts(id, device, opened_by, opened_ms, currency, float) VALUES (?, ?, ?, ?, ?, ?)",
-                               [shiftId, caller.device, caller.staff, nowMs, currency, float ?? 0])
+            try shifts.open(shiftId, device: caller.device, by: caller.staff, atMs: nowMs, currency: currency, float: float ?? 0)
             return (nowMs, float ?? 0, currency)
         }, completion: { [unowned self] result in
             switch result {
@@ -200,20 +197,21 @@ extension OutpostNode {
     private func recordCashMovement(id: String, shift: String, kind: String, amount: Int64, reason: String?, caller: TillCaller, approvedBy: String?,
                                     responder: Responder) throws {
         let nowMs = WallClock.nowMs()
-        writer.submit({ [unowned self] db -> (kind: String, amount: Int64, approvedBy: String?) in
-            if let existing = try db.queryOne("SELECT kind, amount, approved_by FROM pos_cash_movements WHERE id = ?", [id], { ($0.string(0), $0.int64(1), $0.optionalString(2)) }) {
-                guard existing.0 == kind && existing.1 == amount else { throw HTTPError(.idempotencyKeyReused, detail: "movement \(id) was recorded with other figures") }
+        writer.submit({ [unowned self] _ -> ShiftBook.CashMovement in
+            if let existing = try shifts.cashMovement(id) {
+                guard existing.kind == kind && existing.amount == amount else { throw HTTPError(.idempotencyKeyReused, detail: "movement \(id) was recorded with other figures") }
                 return existing
             }
             guard let open = try openShift(device: caller.device), open.id == shift else { throw HTTPError(.shiftState, detail: "shift \(shift) is not open on this till") }
-            _ = try db.execute("INSERT INTO pos_cash_movements(id, shift, kind, amount, reason, staff, approved_by, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                               [id, shift, kind, amount, reason, caller.staff, approvedBy, nowMs])
-            return (kind, amount, approvedBy)
+            let movement = ShiftBook.CashMovement(kind: kind, amount: amount, approvedBy: approvedBy)
+            try shifts.recordCashMovement(id, shift: shift, movement, reason: reason, staff: caller.staff, atMs: nowMs)
+            return movement
         }, completion: { result in
             switch result {
             case .success(let movement):
-                responder.send(.json(["id": .string(id), "shift": .string(shift), "kind": .string(movement.kind), "amount": .int(movement.amount),
-                                      "approved_by": movement.approvedBy.map { .string($0) } ?? .null], status: 201))
+                let approvedBy: JSONValue = movement.approvedBy.map { .string($0) } ?? .null
+                responder.send(.json(.object([JSONMember("id", .string(id)), JSONMember("shift", .string(shift)), JSONMember("kind", .string(movement.kind)),
+                                              JSONMember("amount", .int(movement.amount)), JSONMember("approved_by", approvedBy)]), status: 201))
             case .failure(let error): responder.fail(error)
             }
         })
@@ -222,13 +220,11 @@ extension OutpostNode {
     /// A shift's figures from its sales, returns and cash movements; chained to the till's last
     /// report.
     func zReport(shift: String, closedBy: String, counted: Int64, nowMs: Int64) throws -> ZReport {
-        guard let (device, openedBy, openedMs, currency, float) = try database.queryOne(
-            "SELECT device, opened_by, opened_ms, currency, float FROM pos_shifts WHERE id = ?", [shift], { ($0.string(0), $0.string(1), $0.int64(2), $0.string(3), $0.int64(4)) })
-        else { throw HTTPError(.notFound, detail: "no shift \(shift)") }
-        let previous = zReports(key: ZReport.key(node: identity.nodeId, device: device)).max { $0.seq < $1.seq }
-        var report = ZReport(node: identity.nodeId, region: config.region, device: device, shift: shift, seq: (previous?.seq ?? 0) + 1,
-                             previousHash: previous?.hash ?? ZReport.firstPreviousHash, openedMs: openedMs, closedMs: nowMs, openedBy: openedBy,
-                             closedBy: closedBy, currency: currency, float: float)
+        guard let opened = try shifts.shift(shift) else { throw HTTPError(.notFound, detail: "no shift \(shift)") }
+        let previous = zReports(key: ZReport.key(node: identity.nodeId, device: opened.device)).max { $0.seq < $1.seq }
+        var report = ZReport(node: identity.nodeId, region: config.region, device: opened.device, shift: shift, seq: (previous?.seq ?? 0) + 1,
+                             previousHash: previous?.hash ?? ZReport.firstPreviousHash, openedMs: opened.openedMs, closedMs: nowMs, openedBy: opened.openedBy,
+                             closedBy: closedBy, currency: opened.currency, float: opened.float)
         try database.queryOne("""
             SELECT count(*), coalesce(sum(cash), 0), coalesce(sum(card), 0), coalesce(sum(discount), 0), coalesce(sum(tax), 0), coalesce(sum(rounding), 0)
             FROM pos_sales WHERE shift = ? AND state = 'completed'
@@ -251,13 +247,11 @@ extension OutpostNode {
             report.taxes -= row.int64(3)
             report.rounding -= row.int64(4)
         }
-        for (kind, count, amount) in try database.query("SELECT kind, count(*), sum(amount) FROM pos_cash_movements WHERE shift = ? GROUP BY kind", [shift], {
-            ($0.string(0), $0.int64(1), $0.int64(2))
-        }) {
+        for (kind, movements) in try shifts.cashMovements(shift: shift) {
             switch kind {
-            case "in": report.cashIn = amount
-            case "out": report.cashOut = amount
-            default: report.noSales = count
+            case "in": report.cashIn = movements.amount
+            case "out": report.cashOut = movements.amount
+            default: report.noSales = movements.count
             }
         }
         report.counted = counted
@@ -331,11 +325,11 @@ extension OutpostNode {
             responder.send(wantsText ? .text(zReportText(report)) : .json(shiftJSON(report, closed: true)))
         }
         writer.submit({ [unowned self] db -> ZReport in
-            guard let (till, closed, stored) = try db.queryOne("SELECT device, closed_ms, zreport FROM pos_shifts WHERE id = ?", [shift], {
-                ($0.string(0), !$0.isNull(1), $0.optionalString(2))
-            }), device == nil || till == device else { throw HTTPError(.shiftState, detail: "shift \(shift) is not this till's") }
-            if closed {
-                guard let stored, let report = ZReport(text: stored), report.counted == counted else {
+            guard let found = try shifts.shift(shift), device == nil || found.device == device else {
+                throw HTTPError(.shiftState, detail: "shift \(shift) is not this till's")
+            }
+            if found.isClosed {
+                guard let stored = found.zReport, let report = ZReport(text: stored), report.counted == counted else {
                     throw HTTPError(.shiftState, detail: "shift \(shift) was closed with another count")
                 }
                 return report
@@ -347,8 +341,7 @@ extension OutpostNode {
             // Sales left open end with the shift: voided, and counted as such.
             _ = try db.execute("UPDATE pos_sales SET state = 'voided', completed_ms = ? WHERE shift = ? AND state = 'open'", [nowMs, shift])
             let report = try zReport(shift: shift, closedBy: closedBy, counted: counted ?? 0, nowMs: nowMs)
-            _ = try db.execute("UPDATE pos_shifts SET closed_ms = ?, closed_by = ?, counted = ?, zreport = ? WHERE id = ?",
-                               [nowMs, closedBy, counted ?? 0, report.text, shift])
+            try shifts.close(shift, by: closedBy, atMs: nowMs, counted: counted ?? 0, zReport: report.text)
             try addEvents([report.text], key: report.key, in: Collections.tills)
             return report
         }, completion: { [unowned self] result in
