@@ -85,7 +85,7 @@ extension OutpostNode {
         try fields.check()
         let returnId = try Self.tillId(id, "id")
         let requestHash = Hex.encode(SHA256.hash(request.body))
-        if let (hash, receipt) = try database.queryOne("SELECT request_hash, receipt FROM pos_returns WHERE id = ?", [returnId], { ($0.string(0), $0.string(1)) }) {
+        if let (hash, receipt) = try sales.returnSlip(returnId) {
             guard hash == requestHash else { throw saleStateErrorForReturn("this return id was used for another return") }
             var response = try receiptResponse(receipt, request: request, copy: false)
             response.headers = HTTPHeaders([("Idempotent-Replayed", "true")])
@@ -128,9 +128,9 @@ extension OutpostNode {
     /// The refund of units from a receipt: what was paid for them, split over the sale's
     /// tenders, cards first (the shopper sees it where they paid), then cash.
     private func planReturnWithReceipt(_ r: inout TillReturn, number: String) throws {
-        guard let (orderId, payments) = try database.queryOne("SELECT order_id, payments FROM pos_sales WHERE number = ? AND state = 'completed'", [number], {
-            ($0.string(0), $0.string(1))
-        }), let state = orderState(orderId), let placed = state.placed else { throw HTTPError(.notFound, detail: "no receipt \(number) was issued here") }
+        guard let (_, orderId, _, paymentIds) = try sales.completed(number: number), let state = orderState(orderId), let placed = state.placed else {
+            throw HTTPError(.notFound, detail: "no receipt \(number) was issued here")
+        }
         let returnable = state.returnable
         var asked: [String: Int64] = [:]
         for item in r.items { asked[item.sku, default: 0] += item.quantity }
@@ -158,7 +158,7 @@ extension OutpostNode {
         r.amount = after.refundAmount(for: thisReturn, policy: config.returns)
         if let totals = placed.totals, totals.total > 0 { r.tax = totals.tax * r.amount / totals.total }
         var left = r.amount, k = 0
-        let states = payments.split(separator: ",").map(String.init).compactMap { id in paymentState(id).map { (id, $0) } }
+        let states = paymentIds.compactMap { id in paymentState(id).map { (id, $0) } }
         for (paymentId, payment) in states.sorted(by: { !$0.1.isCash && $1.1.isCash }) where left > 0 {
             let room = payment.captured - payment.refunded
             guard room > 0 else { continue }
@@ -272,7 +272,7 @@ extension OutpostNode {
             // The n-th return on one receipt at this node is "<number>-R<n>": counted in this
             // transaction (one writer), so no two slips share a number.
             let slip = try r.number.map { number -> String in
-                let earlier = try database.queryOne("SELECT count(*) FROM pos_returns WHERE order_id = ?", [r.orderId ?? ""]) { $0.int(0) } ?? 0
+                let earlier = try sales.returns(ofOrder: r.orderId ?? "")
                 return number + "-R\(earlier + 1)"
             } ?? "R-" + r.id
             var receipt = Receipt(header: [config.shopName] + config.pos.receiptHeader, number: slip,
@@ -284,10 +284,8 @@ extension OutpostNode {
             receipt.exchanges = exchange?.lines ?? []
             receipt.exchangeNumber = exchange?.number
             let text = receiptJSON(receipt, sale: r.id, payments: r.refunds.map(\.payment), exchangeOrder: exchange?.orderId).encodedString
-            _ = try database.execute("""
-                INSERT INTO pos_returns(id, device, shift, staff, approved_by, order_id, request_hash, currency, amount, tax, cash, card, receipt, at_ms)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [r.id, r.caller.device, r.shift, r.caller.staff, r.approvedBy, r.orderId, r.requestHash, r.currency, r.amount, r.tax, cash, card, text, nowMs])
+            try sales.recordReturn(r.id, device: r.caller.device, shift: r.shift, staff: r.caller.staff, approvedBy: r.approvedBy, order: r.orderId,
+                                   requestHash: r.requestHash, currency: r.currency, amount: r.amount, tax: r.tax, cash: cash, card: card, receipt: text, atMs: nowMs)
             return text
         }, completion: { [unowned self] result in
             switch result {

@@ -66,28 +66,14 @@ extension OutpostNode {
         return shift
     }
 
-    struct TillSaleRow {
-        var device: String
-        var shift: String
-        var staff: String
-        var state: String
-        var basket: String
-        var requestHash: String?
-        var orderId: String?
-        var number: String?
-        var receipt: String?
-    }
+    /// The store's till sales and returns.
+    var sales: TillSaleBook { TillSaleBook(database: database) }
 
-    func tillSale(_ id: String) throws -> TillSaleRow? {
-        try database.queryOne("SELECT device, shift, staff, state, basket, request_hash, order_id, number, receipt FROM pos_sales WHERE id = ?", [id]) {
-            TillSaleRow(device: $0.string(0), shift: $0.string(1), staff: $0.string(2), state: $0.string(3), basket: $0.string(4),
-                        requestHash: $0.optionalString(5), orderId: $0.optionalString(6), number: $0.optionalString(7), receipt: $0.optionalString(8))
-        }
-    }
+    func tillSale(_ id: String) throws -> TillSaleBook.Sale? { try sales.sale(id) }
 
-    private func saleStateError(_ state: String, _ detail: String) -> HTTPError {
-        var error = HTTPError(.saleState, detail: detail, headers: state == "completing" ? HTTPHeaders([("Retry-After", "1")]) : HTTPHeaders())
-        error.problem.extensions = [("state", .string(state))]
+    private func saleStateError(_ state: TillSaleState, _ detail: String) -> HTTPError {
+        var error = HTTPError(.saleState, detail: detail, headers: state == .completing ? HTTPHeaders([("Retry-After", "1")]) : HTTPHeaders())
+        error.problem.extensions = [("state", .string(state.rawValue))]
         return error
     }
 
@@ -250,11 +236,11 @@ extension OutpostNode {
             guard let row = try tillSale(id), row.device == tillDevice(request) else { throw HTTPError(.notFound, detail: "no sale \(id) on this till") }
             var basket = TillBasket.stored(row.basket)
             // Shown with the approvals the basket got; none is asked for by a read.
-            let shift = row.state == "open" ? try openShift(device: row.device) : nil
+            let shift = row.state == .open ? try openShift(device: row.device) : nil
             let priced = shift.flatMap { shift in
                 try? priceBasket(&basket, currency: shift.currency, caller: TillCaller(device: row.device, staff: row.staff, role: Self.managerRole), approval: nil)
             }
-            return .json(saleJSON(id, state: row.state, basket: basket, priced: priced, receipt: row.receipt))
+            return .json(saleJSON(id, state: row.state.rawValue, basket: basket, priced: priced, receipt: row.receipt))
         }
 
         router.add("POST", Self.tillPrefix + "/sales/{id}/void", access: cashier, doc: RouteDoc(
@@ -267,8 +253,8 @@ extension OutpostNode {
                 let caller = try tillCaller(request)
                 writer.submit({ [unowned self] db -> String in
                     guard let row = try tillSale(id), row.device == caller.device else { throw HTTPError(.notFound, detail: "no sale \(id) on this till") }
-                    guard row.state == "open" || row.state == "voided" else { throw saleStateError(row.state, "a \(row.state) sale cannot be voided") }
-                    _ = try db.execute("UPDATE pos_sales SET state = 'voided', completed_ms = ? WHERE id = ? AND state = 'open'", [WallClock.nowMs(), id])
+                    guard row.state == .open || row.state == .voided else { throw saleStateError(row.state, "a \(row.state.rawValue) sale cannot be voided") }
+                    try sales.void(id, atMs: WallClock.nowMs())
                     return row.basket
                 }, completion: { [unowned self] result in
                     switch result {
@@ -326,7 +312,7 @@ extension OutpostNode {
                 guard let row = try tillSale(id), let receipt = row.receipt, row.device == caller.device else {
                     throw HTTPError(.notFound, detail: "no completed sale \(id) on this till")
                 }
-                writer.submit({ db in _ = try db.execute("UPDATE pos_sales SET reprints = reprints + 1 WHERE id = ?", [id]) }, completion: { [unowned self] result in
+                writer.submit({ [sales] _ in try sales.countReprint(id) }, completion: { [unowned self] result in
                     if case .failure(let error) = result { return responder.fail(error) }
                     do { responder.send(try receiptResponse(receipt, request: request, copy: true)) } catch { responder.fail(error) }
                 })
@@ -341,9 +327,7 @@ extension OutpostNode {
             replies: [.init(200, "{sale, order_id, receipt, returnable: {sku: units}}", schema: ["type": "object"]), .problem(404, "No such receipt.")])
         ) { [unowned self] request in
             let number = request.parameter("number") ?? ""
-            guard let (sale, orderId, receipt) = try database.queryOne("SELECT id, order_id, receipt FROM pos_sales WHERE number = ? AND state = 'completed'", [number], {
-                ($0.string(0), $0.string(1), $0.string(2))
-            }) else { throw HTTPError(.notFound, detail: "no receipt \(number) was issued here") }
+            guard let (sale, orderId, receipt, _) = try sales.completed(number: number) else { throw HTTPError(.notFound, detail: "no receipt \(number) was issued here") }
             let returnable = orderState(orderId)?.returnable ?? [:]
             return .json(.object([JSONMember("sale", .string(sale)), JSONMember("order_id", .string(orderId)),
                                   JSONMember("receipt", LooseJSON.parse(Array(receipt.utf8)).map { JSONValue(loose: $0) } ?? .null),
@@ -404,18 +388,15 @@ extension OutpostNode {
         let shift = try requireOpenShift(device: caller.device)
         if let row = try tillSale(id) {
             guard row.device == caller.device else { throw HTTPError(.notFound, detail: "no sale \(id) on this till") }
-            guard row.state == "open" else { throw saleStateError(row.state, "a \(row.state) sale cannot be changed") }
+            guard row.state == .open else { throw saleStateError(row.state, "a \(row.state.rawValue) sale cannot be changed") }
             // Approvals given earlier for the same lines still hold.
             basket.approvals = TillBasket.stored(row.basket).approvals
         }
         let priced = try priceBasket(&basket, currency: shift.currency, caller: caller, approval: members["approval"])
         let text = basket.json.encodedString, nowMs = WallClock.nowMs()
         writer.submit({ [unowned self] db in
-            if let row = try tillSale(id), row.state != "open" { throw saleStateError(row.state, "a \(row.state) sale cannot be changed") }
-            _ = try db.execute("""
-                INSERT INTO pos_sales(id, device, shift, staff, state, basket, created_ms) VALUES (?, ?, ?, ?, 'open', ?, ?)
-                ON CONFLICT(id) DO UPDATE SET basket = excluded.basket, staff = excluded.staff
-                """, [id, caller.device, shift.id, caller.staff, text, nowMs])
+            if let row = try tillSale(id), row.state != .open { throw saleStateError(row.state, "a \(row.state.rawValue) sale cannot be changed") }
+            try sales.saveBasket(id, device: caller.device, shift: shift.id, staff: caller.staff, basket: text, atMs: nowMs)
         }, completion: { [unowned self] result in
             if case .failure(let error) = result { return responder.fail(error) }
             responder.send(.json(saleJSON(id, state: "open", basket: basket, priced: priced, receipt: nil)))
@@ -431,17 +412,18 @@ extension OutpostNode {
         let requestHash = Hex.encode(SHA256.hash(request.body))
         guard let row = try tillSale(id), row.device == caller.device else { throw HTTPError(.notFound, detail: "no sale \(id) on this till: PUT its basket first") }
         switch row.state {
-        case "completed":
+        case .completed:
             guard row.requestHash == requestHash, let receipt = row.receipt else {
                 throw saleStateError(row.state, "this sale was completed with other tenders; reprint its receipt or return it")
             }
             var response = try receiptResponse(receipt, request: request, copy: false)
             response.headers = HTTPHeaders([("Idempotent-Replayed", "true")])
             return responder.send(response)
-        case "open": break
-        default: throw saleStateError(row.state, row.state == "completing" ? "this sale is being completed; retry to get its receipt" : "a \(row.state) sale cannot be completed")
+        case .open: break
+        case .completing: throw saleStateError(row.state, "this sale is being completed; retry to get its receipt")
+        case .voided: throw saleStateError(row.state, "a voided sale cannot be completed")
         }
-        guard !tills.salesInFlight.contains(id) else { throw saleStateError("completing", "this sale is being completed; retry to get its receipt") }
+        guard !tills.salesInFlight.contains(id) else { throw saleStateError(.completing, "this sale is being completed; retry to get its receipt") }
         guard checkoutsInFlight.count + tills.salesInFlight.count < Self.salesInFlightMax else {
             throw HTTPError(.notReady, detail: "the node is answering \(Self.salesInFlightMax) sales now; retry shortly", headers: HTTPHeaders([("Retry-After", "1")]))
         }
@@ -522,7 +504,7 @@ extension OutpostNode {
     /// First transaction: the order's ids, the stock and each tender's payment, durable before
     /// any card reaches the acquirer.
     private func reserveSale(_ c: inout TillCompletion, askPeers: Bool) throws {
-        guard let row = try tillSale(c.saleId), row.state == "open" else { throw saleStateError("completing", "this sale is being completed; retry to get its receipt") }
+        guard let row = try tillSale(c.saleId), row.state == .open else { throw saleStateError(.completing, "this sale is being completed; retry to get its receipt") }
         let plans = try planStock(c.priced.lines.map { ($0.sku, $0.quantity) }, askPeers: askPeers)
         if let promotion = c.priced.redemption { try takeRedemption(promotion, askPeers: askPeers) }
         let at = replica.tick(wallMs: WallClock.nowMs())
@@ -537,11 +519,9 @@ extension OutpostNode {
             created.sale = c.saleId
             try addEvents([created.text], key: paymentId, in: Collections.payments)
         }
-        _ = try database.execute("""
-            UPDATE pos_sales SET state = 'completing', request_hash = ?, order_id = ?, number = ?, payments = ?, allocations = ?, basket = ?, shift = ?
-            WHERE id = ?
-            """, [c.requestHash, c.orderId, c.number, c.paymentIds.joined(separator: ","), Self.allocationsText(c.allocations), c.basket.json.encodedString,
-                  c.shift, c.saleId])
+        try sales.beginCompletion(c.saleId, TillSaleBook.Completion(requestHash: c.requestHash, orderId: c.orderId, number: c.number, payments: c.paymentIds,
+                                                                    allocations: Self.allocationsText(c.allocations), basket: c.basket.json.encodedString,
+                                                                    shift: c.shift))
     }
 
     /// Each tender in turn: cash is taken as is; a card goes to the acquirer (and is captured:
@@ -656,10 +636,8 @@ extension OutpostNode {
             let receipt = saleReceipt(c, tenders: receiptTenders, atMs: nowMs)
             let text = receiptJSON(receipt, sale: c.saleId, payments: c.paymentIds).encodedString
             let totals = c.priced.totals
-            _ = try database.execute("""
-                UPDATE pos_sales SET state = 'completed', receipt = ?, currency = ?, total = ?, tax = ?, discount = ?, rounding = ?, cash = ?, card = ?,
-                    completed_ms = ? WHERE id = ?
-                """, [text, totals.currency, totals.total, totals.tax, totals.discount, c.rounding, cash, card, nowMs, c.saleId])
+            try sales.complete(c.saleId, receipt: text, figures: .init(currency: totals.currency, total: totals.total, tax: totals.tax, discount: totals.discount,
+                                                                        rounding: c.rounding, cash: cash, card: card), atMs: nowMs)
             return text
         }, completion: { [unowned self] result in
             switch result {
@@ -733,8 +711,7 @@ extension OutpostNode {
             if event.kind == .declined { event.code = declined?.reason }
             try addEvents([event.text], key: paymentId, in: Collections.payments)
         }
-        _ = try database.execute("UPDATE pos_sales SET state = 'open', order_id = NULL, number = NULL, payments = NULL, allocations = NULL, request_hash = NULL WHERE id = ?",
-                                 [sale])
+        try sales.reopen(sale)
     }
 
     /// Completions cut short between reservation and answer: by a crash (found at start), or by
@@ -743,14 +720,12 @@ extension OutpostNode {
     /// completes it afresh. `done` says whether every one was released.
     func releaseInterruptedTillSales(done: @escaping (Bool) -> Void) {
         // Unreadable, they are not skipped: the caller tries again.
-        guard let rows = try? database.query("SELECT id, order_id, payments, allocations, basket, staff FROM pos_sales WHERE state = 'completing'", [], {
-            ($0.string(0), $0.optionalString(1) ?? "", $0.optionalString(2) ?? "", $0.optionalString(3) ?? "", $0.string(4), $0.string(5))
-        }) else { return done(false) }
-        let interrupted = rows.filter { !tills.salesInFlight.contains($0.0) }
+        guard let rows = try? sales.interrupted() else { return done(false) }
+        let interrupted = rows.filter { !tills.salesInFlight.contains($0.sale) }
         var left = interrupted.count, released = true
         guard left > 0 else { return done(true) }
-        for (sale, orderId, payments, allocations, basket, staff) in interrupted {
-            let paymentIds = payments.split(separator: ",").map(String.init)
+        for (sale, completion, staff) in interrupted {
+            let (orderId, paymentIds, allocations, basket) = (completion.orderId, completion.payments, completion.allocations, completion.basket)
             for paymentId in paymentIds where paymentState(paymentId)?.isCash == false { gateway.void(paymentId: paymentId) { _ in } }
             let redemption = TillBasket.stored(basket).code.flatMap { PromotionEngine.promotion(code: $0, in: promotions()) }.flatMap { $0.usageCap == nil ? nil : $0.id }
             writer.submit({ [unowned self] _ in

@@ -225,28 +225,20 @@ extension OutpostNode {
         var report = ZReport(node: identity.nodeId, region: config.region, device: opened.device, shift: shift, seq: (previous?.seq ?? 0) + 1,
                              previousHash: previous?.hash ?? ZReport.firstPreviousHash, openedMs: opened.openedMs, closedMs: nowMs, openedBy: opened.openedBy,
                              closedBy: closedBy, currency: opened.currency, float: opened.float)
-        try database.queryOne("""
-            SELECT count(*), coalesce(sum(cash), 0), coalesce(sum(card), 0), coalesce(sum(discount), 0), coalesce(sum(tax), 0), coalesce(sum(rounding), 0)
-            FROM pos_sales WHERE shift = ? AND state = 'completed'
-            """, [shift]) { row in
-            report.sales = row.int64(0)
-            report.salesByTender = ["cash": row.int64(1), "card": row.int64(2)]
-            report.discounts = row.int64(3)
-            report.taxes = row.int64(4)
-            report.rounding = row.int64(5)
-        }
-        report.voidedSales = try database.queryOne("SELECT count(*) FROM pos_sales WHERE shift = ? AND state = 'voided'", [shift]) { $0.int64(0) } ?? 0
+        let sold = try sales.totals(shift: shift)
+        report.sales = sold.sales
+        report.salesByTender = ["cash": sold.cash, "card": sold.card]
+        report.discounts = sold.discount
+        report.taxes = sold.tax
+        report.rounding = sold.rounding
+        report.voidedSales = sold.voided
         // A cash refund is rounded like a cash sale: what was paid back beyond what was due is
         // rounding too, and nets against the sales' (a sale and its full cash return round to 0).
-        try database.queryOne("""
-            SELECT count(*), coalesce(sum(cash), 0), coalesce(sum(card), 0), coalesce(sum(tax), 0), coalesce(sum(cash + card - amount), 0)
-            FROM pos_returns WHERE shift = ?
-            """, [shift]) { row in
-            report.returns = row.int64(0)
-            report.refundsByTender = ["cash": row.int64(1), "card": row.int64(2)]
-            report.taxes -= row.int64(3)
-            report.rounding -= row.int64(4)
-        }
+        let returned = try sales.returnTotals(shift: shift)
+        report.returns = returned.returns
+        report.refundsByTender = ["cash": returned.cash, "card": returned.card]
+        report.taxes -= returned.tax
+        report.rounding -= returned.overpaid
         for (kind, movements) in try shifts.cashMovements(shift: shift) {
             switch kind {
             case "in": report.cashIn = movements.amount
@@ -334,12 +326,12 @@ extension OutpostNode {
                 }
                 return report
             }
-            if try db.queryOne("SELECT 1 FROM pos_sales WHERE shift = ? AND state = 'completing'", [shift], { _ in true }) != nil {
+            if try sales.hasCompletion(inShift: shift) {
                 throw HTTPError(.shiftState, detail: "a sale of this shift is being completed; close again in a moment", headers: HTTPHeaders([("Retry-After", "1")]))
             }
             let nowMs = WallClock.nowMs()
             // Sales left open end with the shift: voided, and counted as such.
-            _ = try db.execute("UPDATE pos_sales SET state = 'voided', completed_ms = ? WHERE shift = ? AND state = 'open'", [nowMs, shift])
+            try sales.voidOpen(inShift: shift, atMs: nowMs)
             let report = try zReport(shift: shift, closedBy: closedBy, counted: counted ?? 0, nowMs: nowMs)
             try shifts.close(shift, by: closedBy, atMs: nowMs, counted: counted ?? 0, zReport: report.text)
             try addEvents([report.text], key: report.key, in: Collections.tills)
