@@ -322,13 +322,9 @@ extension OutpostNode {
         }
         if pending.paymentId.isEmpty { pending.paymentId = "p-" + stamp }
         pending.allocations = try sellStock(plans, reference: pending.orderId, actor: pending.customer ?? "guest")
-        try database.execute("""
-            INSERT INTO checkouts(cart, idempotency_key, request_hash, order_id, number, payment_id, state, allocations, redemption, created_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(cart, idempotency_key) DO UPDATE SET state = excluded.state, allocations = excluded.allocations, payment_id = excluded.payment_id,
-                redemption = excluded.redemption
-            """, [pending.cart, pending.key, pending.requestHash, pending.orderId, pending.number, pending.paymentId, CheckoutState.authorizing.rawValue,
-                  Self.allocationsText(pending.allocations), pending.redemption?.id, at.physicalMs])
+        try checkouts.reserved(cart: pending.cart, key: pending.key, requestHash: pending.requestHash, orderId: pending.orderId, number: pending.number,
+                               paymentId: pending.paymentId, allocations: Self.allocationsText(pending.allocations), redemption: pending.redemption?.id,
+                               atMs: at.physicalMs)
         let created = paymentCreated(order: pending.orderId, amount: pending.totals.total, currency: pending.totals.currency, acquirer: gateway.name,
                                      atMs: at.physicalMs)
         try addEvents([created.text], key: pending.paymentId, in: Collections.payments)
@@ -537,8 +533,7 @@ extension OutpostNode {
                 try addEvents([payment.text], key: pending.paymentId, in: Collections.payments)
                 var problem = Problem(.offlinePaymentRefused, detail: detail)
                 problem.extensions = [("reason", .string(reason))]
-                try database.execute("UPDATE checkouts SET state = ?, status = 402, response = ? WHERE cart = ? AND idempotency_key = ?",
-                                     [CheckoutState.answered.rawValue, problem.encoded(), pending.cart, pending.key])
+                try checkouts.answered(cart: pending.cart, key: pending.key, status: 402, errorBody: problem.encoded(), orderToken: nil)
                 return (402, problem.encoded())
             }
             switch outcome {
@@ -567,8 +562,7 @@ extension OutpostNode {
                                  contact: .known(email: pending.email, shipTo: pending.shipTo), token: orderToken).encoded()
             }
             if payment.kind != .created { try addEvents([payment.text], key: pending.paymentId, in: Collections.payments) }
-            try database.execute("UPDATE checkouts SET state = ?, status = ?, response = ?, order_token = ? WHERE cart = ? AND idempotency_key = ?",
-                                 [CheckoutState.answered.rawValue, status, status < 300 ? nil : body, orderToken, pending.cart, pending.key])
+            try checkouts.answered(cart: pending.cart, key: pending.key, status: status, errorBody: status < 300 ? nil : body, orderToken: orderToken)
             return (status, body)
         }, completion: { [unowned self] result in
             checkoutsInFlight.remove(pending.flightKey)
@@ -654,40 +648,10 @@ extension OutpostNode {
                                key: pending.cart, in: Collections.carts, at: at)
     }
 
-    /// Where a checkout (one Idempotency-Key of a cart) stands:
-    ///
-    ///     (none) ──reserve──▶ authorizing ──answer committed──▶ answered (its answer replayed)
-    ///                            │ a crash, or an answer the disk refused
-    ///                            ▼
-    ///                         abandoned (stock back, payment voided) ──the same request again──▶ authorizing
-    enum CheckoutState: String {
-        case authorizing, answered, abandoned
-    }
+    /// The record of each checkout by cart and Idempotency-Key.
+    var checkouts: CheckoutBook { CheckoutBook(database: database) }
 
-    struct CheckoutRecord {
-        var requestHash: String
-        var orderId: String
-        var number: String
-        var paymentId: String
-        var state: CheckoutState
-        var allocations: String
-        var status: Int?
-        var response: [UInt8]?
-        var orderToken: String?
-    }
-
-    func checkoutRecord(cart: String, key: String) throws -> CheckoutRecord? {
-        try database.queryOne("""
-            SELECT request_hash, order_id, number, payment_id, state, allocations, status, response, order_token FROM checkouts
-            WHERE cart = ? AND idempotency_key = ?
-            """, [cart, key]) {
-            // A state this version does not know (a newer binary's) is in progress: never replayed or redone.
-            CheckoutRecord(requestHash: $0.string("request_hash"), orderId: $0.string("order_id"), number: $0.string("number"),
-                           paymentId: $0.string("payment_id"), state: CheckoutState(rawValue: $0.string("state")) ?? .authorizing,
-                           allocations: $0.string("allocations"), status: $0.isNull("status") ? nil : $0.int("status"),
-                           response: $0.isNull("response") ? nil : $0.blob("response"), orderToken: $0.optionalString("order_token"))
-        }
-    }
+    func checkoutRecord(cart: String, key: String) throws -> CheckoutBook.Record? { try checkouts.record(cart: cart, key: key) }
 
     /// Checkouts cut short between reservation and answer: by a crash (found at start), or by
     /// an answer the disk refused. Their shoppers got no answer, so nothing of them may stand:
@@ -695,15 +659,14 @@ extension OutpostNode {
     /// runs again with the same ids. `done` says whether every one was released.
     func releaseAbandonedCheckouts(done: @escaping (Bool) -> Void) {
         // Unreadable, they are not skipped: the caller tries again.
-        guard let rows = try? database.query("SELECT cart, idempotency_key, order_id, payment_id, allocations, redemption FROM checkouts WHERE state = ?",
-                                             [CheckoutState.authorizing.rawValue], {
-            ($0.string("cart"), $0.string("idempotency_key"), $0.string("order_id"), $0.string("payment_id"), $0.string("allocations"), $0.optionalString("redemption"))
-        }) else { return done(false) }
+        guard let rows = try? checkouts.authorizing() else { return done(false) }
         // A checkout being answered now is not abandoned.
-        let abandoned = rows.filter { !checkoutsInFlight.contains($0.0 + "\u{0}" + $0.1) }
+        let abandoned = rows.filter { !checkoutsInFlight.contains($0.cart + "\u{0}" + $0.key) }
         var left = abandoned.count, released = true
         guard left > 0 else { return done(true) }
-        for (cart, key, orderId, paymentId, allocations, redemption) in abandoned {
+        for checkout in abandoned {
+            let (cart, key, orderId, paymentId, allocations, redemption) = (checkout.cart, checkout.key, checkout.orderId, checkout.paymentId,
+                                                                            checkout.allocations, checkout.redemption)
             gateway.void(paymentId: paymentId) { [unowned self] _ in
                 let me = identity.nodeId
                 writer.submit({ [unowned self] _ in
@@ -712,7 +675,7 @@ extension OutpostNode {
                     var voided = PaymentEvent(kind: .voided, atMs: WallClock.nowMs(), node: me)
                     voided.order = orderId
                     try addEvents([voided.text], key: paymentId, in: Collections.payments)
-                    try database.execute("UPDATE checkouts SET state = ? WHERE cart = ? AND idempotency_key = ?", [CheckoutState.abandoned.rawValue, cart, key])
+                    try checkouts.abandoned(cart: cart, key: key)
                 }, completion: { [unowned self] result in
                     if case .failure(let error) = result {
                         released = false
