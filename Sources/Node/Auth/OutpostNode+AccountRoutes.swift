@@ -174,7 +174,7 @@ extension OutpostNode {
                     // The orders stay (the books need them); their contact keys go, so their
                     // sealed addresses can never be opened again.
                     // Unreadable, nothing is erased: half an erasure would leave addresses to open.
-                    guard let orders = try? database.query("SELECT id FROM orders_view WHERE customer = ?", [customer.id], { $0.string(0) }) else {
+                    guard let orders = try? orderIndex.ids(ofCustomer: customer.id) else {
                         return responder.fail(StorageError(.io, message: "the customer's orders could not be read; nothing was erased"))
                     }
                     writeFields([

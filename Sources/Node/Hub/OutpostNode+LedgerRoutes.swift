@@ -217,8 +217,8 @@ extension OutpostNode {
                 })),
                 JSONMember("next_cursor", ListCursor.next(after: rows.last.map { ($0.deadlineMs, $0.payment) }, rows: rows.count, limit: limit)),
                 JSONMember("declined", .array(try ordersOwingPayment(limit: 100).map { row in
-                    .object([JSONMember("order", .string(row.id)), JSONMember("number", .string(row.number)), JSONMember("total", .int(row.total)),
-                             JSONMember("currency", .string(row.currency)), JSONMember("placed_at", .string(WallClock.iso8601(ms: row.placedMs)))])
+                    .object([JSONMember("order", .string(row.id)), JSONMember("number", .string(row.number ?? "")), JSONMember("total", .int(row.total ?? 0)),
+                             JSONMember("currency", .string(row.currency ?? "")), JSONMember("placed_at", .string(WallClock.iso8601(ms: row.placedMs ?? 0)))])
                 })),
                 JSONMember("declined_total", .int(declinedTotal)),
             ]))

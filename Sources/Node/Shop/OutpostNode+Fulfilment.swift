@@ -35,13 +35,9 @@ extension OutpostNode {
         var orders: [JSONValue] = [], totals: [String: (name: String, units: Int64)] = [:]
         var position = cursor.map { ($0.atMs, $0.id) }, exhausted = false
         while orders.count < limit && !exhausted {
-            let batch = try database.query("""
-                SELECT id, coalesce(placed_ms, -1) FROM orders_view WHERE status IN ('paid', 'fulfilled', 'partially_shipped')
-                \(position == nil ? "" : "AND (coalesce(placed_ms, -1) > ? OR (coalesce(placed_ms, -1) = ? AND id > ?))")
-                ORDER BY coalesce(placed_ms, -1), id LIMIT 256
-                """, position.map { [$0.0, $0.0, $0.1] as [any SQLBindable] } ?? []) { ($0.string(0), $0.int64(1)) }
+            let batch = try orderIndex.open(after: position, limit: 256)
             exhausted = batch.count < 256
-            for (id, placedMs) in batch where orders.count < limit {
+            for (placedMs, id) in batch where orders.count < limit {
                 position = (placedMs, id)
                 if let order = pickListOrder(id, location: location, totals: &totals) { orders.append(order) }
             }

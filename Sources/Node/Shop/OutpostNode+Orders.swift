@@ -28,7 +28,7 @@ struct OrderEventBody: Codable, Sendable {
 extension OutpostNode {
     // MARK: The orders view
 
-    /// Folds the changed orders into `orders_view` (inside the change's transaction) and notes
+    /// Folds the changed orders into the order index (inside the change's transaction) and notes
     /// the ones whose stock this node must give back or take again.
     func projectOrders(_ keys: [String]) throws {
         for key in Set(keys) {
@@ -36,17 +36,15 @@ extension OutpostNode {
         }
     }
 
-    /// One order's row of `orders_view`, from its state already folded.
+    /// The orders this node knows of, one row each.
+    var orderIndex: OrderIndex { OrderIndex(database: database) }
+
+    /// One order's row of the order index, from its state already folded.
     func projectOrder(_ key: String, state: OrderState) throws {
         let placed = state.placed
-        try database.execute("""
-            INSERT INTO orders_view(id, number, customer, node, status, placed_ms, total, currency, reserved_until_ms, cancellation_raced)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(id) DO UPDATE SET number = excluded.number, customer = excluded.customer, node = excluded.node, status = excluded.status,
-                placed_ms = excluded.placed_ms, total = excluded.total, currency = excluded.currency,
-                reserved_until_ms = excluded.reserved_until_ms, cancellation_raced = excluded.cancellation_raced
-            """, [key, placed?.number, placed?.customer, placed?.node, state.status.rawValue, placed?.atMs, placed?.totals?.total,
-                  placed?.totals?.currency, state.reservationExpiresMs, state.cancellationRaced ? 1 : 0])
+        try orderIndex.project(.init(id: key, number: placed?.number, customer: placed?.customer, node: placed?.node, status: state.status.rawValue,
+                                     placedMs: placed?.atMs, total: placed?.totals?.total, currency: placed?.totals?.currency,
+                                     reservedUntilMs: state.reservationExpiresMs, cancellationRaced: state.cancellationRaced))
         try projectRedemptions(order: key, state: state)
         if placed?.node == identity.nodeId && (state.status == .cancelled || state.cancellationRaced) { stockFollowUps.insert(key) }
     }
@@ -115,9 +113,7 @@ extension OutpostNode {
 
     /// Orders this node placed whose payment never came: cancelled when their hold runs out.
     func expireReservations(nowMs: Int64) {
-        guard let due = try? database.query("""
-            SELECT id FROM orders_view WHERE reserved_until_ms <= ? AND status = 'placed' AND node = ? ORDER BY reserved_until_ms LIMIT 64
-            """, [nowMs, identity.nodeId], { $0.string(0) }), !due.isEmpty else { return }
+        guard let due = try? orderIndex.expired(node: identity.nodeId, nowMs: nowMs, limit: 64), !due.isEmpty else { return }
         for order in due where expiring.insert(order).inserted {
             var cancel = OrderEvent(kind: .cancelled, atMs: nowMs, node: identity.nodeId)
             cancel.reason = "payment_not_received"
@@ -336,13 +332,9 @@ extension OutpostNode {
             replies: [.init(200, "{orders: [...], next_cursor}", schema: ["type": "object"])])
         ) { [unowned self] request in
             let limit = try Self.limit(request)
-            let after = try ListCursor.parse(request)?.condition(timeColumn: "placed_ms")
-            let page = try database.query("""
-                SELECT id, placed_ms FROM orders_view WHERE customer = ? \(after.map { "AND " + $0.sql } ?? "")
-                ORDER BY coalesce(placed_ms, -1) DESC, id LIMIT ?
-                """, [request.subject ?? ""] + (after?.values ?? []) + [limit]) { ($0.string(0), $0.optionalInt64(1)) }
-            let ids = page.map(\.0)
-            let next = ListCursor.next(after: page.last.map { ($0.1, $0.0) }, rows: page.count, limit: limit)
+            let page = try orderIndex.list(.init(customer: request.subject ?? ""), after: try ListCursor.parse(request).map { ($0.atMs, $0.id) }, limit: limit)
+            let ids = page.map(\.id)
+            let next = ListCursor.next(after: page.last.map { ($0.placedMs, $0.id) }, rows: page.count, limit: limit)
             return .json(["orders": .array(ids.compactMap { id in orderState(id).map { orderJSON(id, state: $0, payment: paymentState($0.paymentId), contact: .hidden) } }),
                           "next_cursor": next])
         }
@@ -385,38 +377,27 @@ extension OutpostNode {
             replies: [.init(200, "{orders: [...], next_cursor}: summaries; next_cursor (null on the last page) fetches the next page.", schema: ["type": "object"]),
                       problem(400, "A filter or the cursor is malformed.")])
         ) { [unowned self] request in
-            var filters: [String] = [], values: [any SQLBindable] = []
+            var filter = OrderIndex.Filter(customer: request.queryValue("customer"), node: request.queryValue("node"))
             if let status = request.queryValue("status") {
                 guard OrderState.Status(rawValue: status) != nil else { throw HTTPError(.badRequest, detail: "status must be one of \(OrderState.Status.allCases.map(\.rawValue).joined(separator: ", "))") }
-                filters.append("status = ?"); values.append(status)
+                filter.status = status
             }
-            for (name, op) in [("from", ">="), ("to", "<")] {
+            for name in ["from", "to"] {
                 guard let text = request.queryValue(name) else { continue }
                 guard let ms = WallClock.parseISO8601(text) else { throw HTTPError(.badRequest, detail: "\(name) must be a UTC ISO 8601 time such as 2026-11-21T00:00:00Z") }
-                filters.append("placed_ms \(op) ?"); values.append(ms)
-            }
-            for name in ["customer", "node"] {
-                if let value = request.queryValue(name) { filters.append("\(name) = ?"); values.append(value) }
-            }
-            if let after = try ListCursor.parse(request)?.condition(timeColumn: "placed_ms") {
-                filters.append(after.sql); values += after.values
+                if name == "from" { filter.placedFromMs = ms } else { filter.placedBeforeMs = ms }
             }
             let limit = try Self.limit(request)
-            values.append(limit)
-            var last: (atMs: Int64?, id: String)?
-            let rows = try database.query("""
-                SELECT id, number, status, placed_ms, customer, node, total, currency, cancellation_raced FROM orders_view
-                \(filters.isEmpty ? "" : "WHERE " + filters.joined(separator: " AND ")) ORDER BY coalesce(placed_ms, -1) DESC, id LIMIT ?
-                """, values) { row -> JSONValue in
-                last = (row.optionalInt64(3), row.string(0))
-                return .object([JSONMember("id", .string(row.string(0))), JSONMember("number", row.optionalString(1).map { .string($0) } ?? .null),
-                         JSONMember("status", .string(row.string(2))),
-                         JSONMember("placed_at", row.optionalInt64(3).map { .string(WallClock.iso8601(ms: $0)) } ?? .null),
-                         JSONMember("customer", row.optionalString(4).map { .string($0) } ?? .null), JSONMember("node", row.optionalString(5).map { .string($0) } ?? .null),
-                         JSONMember("total", row.optionalInt64(6).map { .int($0) } ?? .null), JSONMember("currency", row.optionalString(7).map { .string($0) } ?? .null),
-                         JSONMember("cancellation_raced", .bool(row.int(8) != 0))])
+            let page = try orderIndex.list(filter, after: try ListCursor.parse(request).map { ($0.atMs, $0.id) }, limit: limit)
+            let rows: [JSONValue] = page.map { row in
+                .object([JSONMember("id", .string(row.id)), JSONMember("number", row.number.map { .string($0) } ?? .null),
+                         JSONMember("status", .string(row.status)),
+                         JSONMember("placed_at", row.placedMs.map { .string(WallClock.iso8601(ms: $0)) } ?? .null),
+                         JSONMember("customer", row.customer.map { .string($0) } ?? .null), JSONMember("node", row.node.map { .string($0) } ?? .null),
+                         JSONMember("total", row.total.map { .int($0) } ?? .null), JSONMember("currency", row.currency.map { .string($0) } ?? .null),
+                         JSONMember("cancellation_raced", .bool(row.cancellationRaced))])
             }
-            return .json(["orders": .array(rows), "next_cursor": ListCursor.next(after: last, rows: rows.count, limit: limit)])
+            return .json(["orders": .array(rows), "next_cursor": ListCursor.next(after: page.last.map { ($0.placedMs, $0.id) }, rows: rows.count, limit: limit)])
         }
 
         router.add("POST", "/admin/v1/orders/{id}/events", access: .roles(["store_manager", "operator"]), bodyBytesMax: 4096, doc: RouteDoc(

@@ -29,15 +29,12 @@ extension OutpostNode {
     }
 
     /// This node's orders owing a declined payment, oldest first.
-    func ordersOwingPayment(limit: Int) throws -> [(id: String, number: String, total: Int64, currency: String, placedMs: Int64)] {
-        try database.query("""
-            SELECT id, coalesce(number, ''), coalesce(total, 0), coalesce(currency, ''), coalesce(placed_ms, 0) FROM orders_view
-            WHERE status = 'payment_failed' AND node = ? ORDER BY placed_ms LIMIT ?
-            """, [identity.nodeId, limit]) { ($0.string(0), $0.string(1), $0.int64(2), $0.string(3), $0.int64(4)) }
+    func ordersOwingPayment(limit: Int) throws -> [OrderIndex.Summary] {
+        try orderIndex.owingPayment(node: identity.nodeId, limit: limit)
     }
 
     func ordersOwingPaymentCount() throws -> Int {
-        try database.queryOne("SELECT count(*) FROM orders_view WHERE status = 'payment_failed' AND node = ?", [identity.nodeId]) { $0.int(0) } ?? 0
+        try orderIndex.owingPaymentCount(node: identity.nodeId)
     }
 
     func registerPaymentDueRoutes() {

@@ -294,10 +294,10 @@ extension OutpostNode {
         shopPage("/account", doc("storefrontAccount", "The signed-in shopper's orders and addresses; else to sign in.")) { [unowned self] request in
             guard let id = pageCustomer(request), let customer = customer(id: id) else { return Self.redirect("/sign-in?next=/account") }
             let locale = shopperLocale(request)
-            let orders = try database.query("SELECT id, number, placed_ms, status, total, currency FROM orders_view WHERE customer = ? ORDER BY placed_ms DESC LIMIT 50", [id]) { row -> Storefront.View in
-                ["href": "/orders/" + Storefront.segment(row.string(0)), "number": row.optionalString(1) ?? row.string(0),
-                 "placedAt": row.optionalInt64(2).map { String(WallClock.iso8601(ms: $0).prefix(10)) } ?? "",
-                 "status": row.string(3), "total": money(row.optionalInt64(4) ?? 0, row.optionalString(5), locale)]
+            let orders = try orderIndex.list(.init(customer: id), after: nil, limit: 50).map { row -> Storefront.View in
+                ["href": "/orders/" + Storefront.segment(row.id), "number": row.number ?? row.id,
+                 "placedAt": row.placedMs.map { String(WallClock.iso8601(ms: $0).prefix(10)) } ?? "",
+                 "status": row.status, "total": money(row.total ?? 0, row.currency, locale)]
             }
             return page("account", request, [
                 "email": customer.email, "name": customer.name ?? "", "orders": orders,
