@@ -18,7 +18,7 @@ extension OutpostNode {
             ])
         ) { [unowned self] _ in
             guard self.isReady, !self.database.isClosed,
-                  (try? self.database.queryOne("SELECT 1") { $0.int(0) }) == 1 else {
+                  self.database.answers else {
                 throw HTTPError(.notReady, detail: self.isReady ? "the database does not answer" : "the node is starting or stopping")
             }
             guard self.storage.acceptsWrites else {

@@ -43,8 +43,7 @@ extension OutpostNode {
         var failure: (any Error)?
         do {
             _ = try database.transaction(.immediate) {
-                try database.execute("INSERT INTO node_meta(key, value) VALUES ('storage_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                                     [WallClock.iso8601(ms: nowMs)])
+                try meta.set(.storageProbe, WallClock.iso8601(ms: nowMs))
             }
         } catch {
             failure = error

@@ -57,6 +57,9 @@ public final class OutpostNode {
     private var isStopping = false
     /// Something the stop meant to write failed: the exit status says so.
     private var stopFailed = false
+    /// The node's own small facts (node_meta).
+    var meta: NodeMeta { NodeMeta(database: database) }
+
     /// The disk: whether the node takes writes (docs/operations.md).
     let storage = StorageHealth()
     var unansweredSales = UnansweredSales()
@@ -157,17 +160,19 @@ public final class OutpostNode {
         let now = WallClock.iso8601(ms: startedAtMs)
         let applied = try Migrator.apply(NodeSchema.migrations, to: database, now: now)
         schemaVersion = try Migrator.currentVersion(of: database)
-        let storedId = try database.queryOne("SELECT value FROM node_meta WHERE key = 'node_id'") { $0.string(0) }
+        let meta = NodeMeta(database: database)
+        let storedId = try meta.value(.nodeId)
         let identity = try NodeIdentity.loadOrCreate(directory: dataDirectory, configuredId: config.nodeId, storedId: storedId)
         self.identity = identity
         customerVault = CustomerVault(dataKeys: identity.dataKeys)
         (tokenSigner, tokenVerifier) = Self.tokenAuthority(directory: dataDirectory, identity: identity, config: config)
         if storedId == nil {
             try database.transaction {
-                _ = try database.execute("INSERT INTO node_meta(key, value) VALUES ('node_id', ?), ('created_at', ?)", [identity.nodeId, now])
+                try meta.set(.nodeId, identity.nodeId)
+                try meta.set(.createdAt, now)
             }
         }
-        starts = try database.queryOne("SELECT count(*) FROM node_starts") { $0.int(0) } ?? 0
+        starts = try meta.starts()
         replica = try NodeReplica(database: database, nodeId: identity.nodeId, region: config.region, peers: [:], collections: Collections.all,
                                   maxDriftMs: config.sync.maxDriftMs)
         replica.hubOnly = HubOnlyRecords.problem
@@ -197,7 +202,7 @@ public final class OutpostNode {
         server.rateLimiter = config.rateLimits.limiter
         try setUpCatalogView()
         try setUpSettlement()
-        knownHub = try database.queryOne("SELECT value FROM node_meta WHERE key = 'hub_node'") { $0.string(0) }
+        knownHub = try meta.value(.hubNode)
         replica.hubNodeId = config.role == .hub ? identity.nodeId : knownHub
         replica.relaysGlobal = config.role != .store
         // Search's words in memory, read now rather than on a shopper's first search (~2 s per
@@ -247,9 +252,9 @@ public final class OutpostNode {
         if config.sync.isEnabled || Files.exists(dataDirectory + "/" + NodeIdentity.certificateFile) {
             let tls = try Self.fleetTLS(directory: dataDirectory, identity: identity, region: config.region, role: config.role)
             let service = SyncService(loop: loop, replica: replica, tls: tls, logger: logger, role: config.role.rawValue, settings: config.sync)
-            for peer in try database.query("SELECT node_id, region, address FROM sync_peers", [], { ($0.string(0), $0.string(1), $0.string(2)) }) {
-                guard let address = try? SocketAddress(parsing: peer.2), !service.configuredPeerIds.contains(peer.0) else { continue }
-                service.addPeer(NodeConfig.SyncPeer(nodeId: peer.0, region: peer.1, address: address))
+            for peer in try meta.peers() {
+                guard let address = try? SocketAddress(parsing: peer.address), !service.configuredPeerIds.contains(peer.nodeId) else { continue }
+                service.addPeer(NodeConfig.SyncPeer(nodeId: peer.nodeId, region: peer.region, address: address))
             }
             sync = service
         } else {
@@ -363,9 +368,9 @@ public final class OutpostNode {
 
     /// Every start is a durable write through group commit, like any acknowledged write.
     private func recordStart() {
-        let row: [any SQLBindable] = [WallClock.iso8601(ms: startedAtMs), OutpostVersion.current, config.role.rawValue, config.region]
+        let (at, role, region) = (WallClock.iso8601(ms: startedAtMs), config.role.rawValue, config.region)
         writer.submit({ db in
-            try db.execute("INSERT INTO node_starts(started_at, version, role, region) VALUES (?, ?, ?, ?)", row)
+            try NodeMeta(database: db).recordStart(at: at, version: OutpostVersion.current, role: role, region: region)
         }, completion: { [unowned self] result in
             switch result {
             case .success: self.starts += 1

@@ -89,7 +89,7 @@ public final class NodeReplica: ReplicaStore {
         pagedIn = Set(collections.filter(\.pagedIn).map(\.name))
         memory = MemoryReplica(nodeId: nodeId, region: region, collections: collections.map { $0.make() },
                                compactionPeers: peers, digest: { SHA256.hash($0) })
-        let saved = try database.queryOne("SELECT value FROM node_meta WHERE key = 'hlc'") { $0.string(0) }
+        let saved = try NodeMeta(database: database).value(.clock)
         clock = HybridLogicalClock(replica: nodeId, maxDriftMs: maxDriftMs, last: saved.flatMap(Self.parseClock).map {
             HLCTimestamp(physicalMs: $0.0, logical: $0.1, replica: nodeId)
         })
@@ -719,9 +719,7 @@ public final class NodeReplica: ReplicaStore {
     }
 
     private func saveClock() throws {
-        try database.execute("""
-            INSERT INTO node_meta(key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value
-            """, ["\(clock.last.physicalMs).\(clock.last.logical)"])
+        try NodeMeta(database: database).set(.clock, "\(clock.last.physicalMs).\(clock.last.logical)")
     }
 
     private static func parseClock(_ text: String) -> (Int64, UInt32)? {

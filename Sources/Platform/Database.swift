@@ -124,6 +124,9 @@ public final class Database {
         return statement
     }
 
+    /// Whether the connection answers a query now (readiness).
+    public var answers: Bool { (try? queryOne("SELECT 1") { $0.int(0) }) == 1 }
+
     /// Runs a statement that returns no rows; returns the number of rows changed.
     @discardableResult
     public func execute(_ sql: String, _ arguments: [any SQLBindable] = []) throws(StorageError) -> Int {

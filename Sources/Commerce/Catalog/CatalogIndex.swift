@@ -230,6 +230,28 @@ public final class CatalogIndex {
         } ?? (0, 0)
     }
 
+    /// Locations where this node holds rights to `sku`: `mine` first, then the most held.
+    public func locationsWithRights(sku: String, mine: String) throws -> [String] {
+        try database.query("""
+            SELECT location FROM stock_levels WHERE sku = ? AND rights_here > 0 ORDER BY location = ? DESC, rights_here DESC, location
+            """, [sku, mine]) { $0.string("location") }
+    }
+
+    /// Locations that have `sku` anywhere in the fleet, the fullest first.
+    public func locationsWithStock(sku: String) throws -> [String] {
+        try database.query("SELECT location FROM stock_levels WHERE sku = ? AND available > 0 ORDER BY available DESC, location", [sku]) {
+            $0.string("location")
+        }
+    }
+
+    /// The currency most of the region's active products are priced in (nil: none is priced yet).
+    public func commonCurrency() throws -> String? {
+        try database.queryOne("""
+            SELECT currency FROM catalog_products WHERE status = 'active' AND currency IS NOT NULL
+            GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1
+            """) { $0.string("currency") }
+    }
+
     // MARK: Categories
 
     /// `id` and every category below it.

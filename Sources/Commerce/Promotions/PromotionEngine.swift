@@ -1,3 +1,5 @@
+import Platform
+
 /// A cart line as promotions see it: its price and where it sits in the catalog.
 public struct PromotedLine: Equatable, Sendable {
     public var line: PricedLine
@@ -195,5 +197,38 @@ public enum PromotionEngine {
             rest -= 1
         }
         return Dictionary(zip(skus, shares).filter { $0.1 > 0 }, uniquingKeysWith: +)
+    }
+}
+
+/// Who used which promotion (`promotion_redemptions`): kept with each order's status, for a
+/// customer's per-promotion limit and the redemptions an admin sees. Every method runs in the
+/// caller's transaction or read.
+public struct PromotionRedemptions {
+    private let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    /// An order's use of a promotion, cancelled with the order.
+    public func record(promotion: String, order: String, code: String?, customer: String?, node: String, amount: Int64, placedMs: Int64,
+                       cancelled: Bool) throws {
+        try database.execute("""
+            INSERT INTO promotion_redemptions(promotion, order_id, code, customer, node, amount, placed_ms, cancelled) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(promotion, order_id) DO UPDATE SET cancelled = excluded.cancelled
+            """, [promotion, order, code, customer, node, amount, placedMs, cancelled ? 1 : 0])
+    }
+
+    /// A customer's uses of a promotion not cancelled.
+    public func uses(promotion: String, customer: String) throws -> Int64 {
+        try database.queryOne("SELECT count(*) AS n FROM promotion_redemptions WHERE promotion = ? AND customer = ? AND cancelled = 0",
+                              [promotion, customer]) { $0.int64("n") } ?? 0
+    }
+
+    /// Uses not cancelled, per node that placed the order.
+    public func usesByNode(promotion: String) throws -> [(node: String, uses: Int64)] {
+        try database.query("""
+            SELECT node, count(*) AS n FROM promotion_redemptions WHERE promotion = ? AND cancelled = 0 GROUP BY node ORDER BY node
+            """, [promotion]) { ($0.string("node"), $0.int64("n")) }
     }
 }

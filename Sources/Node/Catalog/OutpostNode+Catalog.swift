@@ -41,24 +41,22 @@ extension OutpostNode {
         }
         replica.project(Collections.tills) { [unowned self] keys in try anchorZReports(keys) }
 
-        let ordersBuilt = try database.queryOne("SELECT value FROM node_meta WHERE key = 'orders_view'") { $0.string(0) }
-        if ordersBuilt == nil {
+        if try !meta.isDone(.ordersViewBuilt) {
             let orderKeys = replica.whole(Collections.orders)?.states.keys.sorted() ?? []
             try database.transaction(.immediate) {
                 try replica.projectViews(of: Collections.orders, keys: orderKeys)
-                try database.execute("INSERT INTO node_meta(key, value) VALUES ('orders_view', '1')")
+                try meta.markDone(.ordersViewBuilt)
             }
         }
         let catalogKeys = replica.whole(Collections.catalog)?.states.keys.sorted() ?? []
-        let built = try database.queryOne("SELECT value FROM node_meta WHERE key = 'catalog_view'") { $0.string(0) }
-        if built == "1" {
+        if try meta.isDone(.catalogViewBuilt) {
             // The tables are current; the category tree lives in memory only (no SQL for them).
             return try replica.projectViews(of: Collections.catalog, keys: catalogKeys.filter(CatalogFields.isCategoryKey))
         }
         try database.transaction(.immediate) {
             try replica.projectViews(of: Collections.catalog, keys: catalogKeys)
             try replica.projectViews(of: Collections.inventory, keys: replica.whole(Collections.inventory)?.states.keys.sorted() ?? [])
-            try database.execute("INSERT INTO node_meta(key, value) VALUES ('catalog_view', '1') ON CONFLICT(key) DO UPDATE SET value = '1'")
+            try meta.markDone(.catalogViewBuilt)
         }
     }
 

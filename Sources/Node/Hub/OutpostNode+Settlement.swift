@@ -58,12 +58,11 @@ extension OutpostNode {
         let desk = SettlementDesk(ledger: Ledger(database: database))
         settlement = desk
         desk.generation = try settlementQueue.lastGeneration()
-        let seeded = try database.queryOne("SELECT value FROM node_meta WHERE key = 'settlement_seeded'") { $0.string(0) }
-        guard seeded == nil else { return }
+        guard try !meta.isDone(.settlementSeeded) else { return }
         let keys = replica.whole(Collections.payments)?.states.keys.sorted() ?? []
         try database.transaction(.immediate) {
             try queueForSettlement(keys)
-            try database.execute("INSERT INTO node_meta(key, value) VALUES ('settlement_seeded', '1')")
+            try meta.markDone(.settlementSeeded)
         }
     }
 

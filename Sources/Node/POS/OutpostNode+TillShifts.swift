@@ -188,10 +188,7 @@ extension OutpostNode {
     /// The currency most of the region's active products are priced in, for a shift that does
     /// not name one (nil: nothing is priced here yet).
     private func regionCurrency() -> String? {
-        try? database.queryOne("""
-            SELECT currency FROM catalog_products WHERE status = 'active' AND currency IS NOT NULL
-            GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1
-            """) { $0.string(0) }
+        try? catalog.commonCurrency()
     }
 
     private func recordCashMovement(id: String, shift: String, kind: String, amount: Int64, reason: String?, caller: TillCaller, approvedBy: String?,

@@ -347,8 +347,7 @@ extension OutpostNode {
                 var error = HTTPError(.insufficientStock, detail: "this node may sell \(here) of \(line.sku) now; \(line.units) asked")
                 // The richest location some connected peer holds rights at: where this node holds
                 // them all itself there is nobody to ask.
-                if fleet.available >= line.units, let sync, let key = try database.query(
-                    "SELECT location FROM stock_levels WHERE sku = ? AND available > 0 ORDER BY available DESC, location", [line.sku], { $0.string(0) })
+                if fleet.available >= line.units, let sync, let key = try catalog.locationsWithStock(sku: line.sku)
                     .lazy.map({ StockKey.make(sku: line.sku, location: $0) }).first(where: { sync.rightsHolder(key: $0) != nil }) {
                     if askPeers { sync.requestRights(key: key, units: UInt64(line.units - here)) }
                     error.headers = HTTPHeaders([("Retry-After", "2")])
@@ -364,9 +363,7 @@ extension OutpostNode {
     /// Where this node would take `units` of `sku` from within its own rights (its own location
     /// first, then the location where it holds most); nil plan: its rights do not cover them.
     func stockPlan(sku: String, units: Int64) throws -> (plan: [(key: String, units: Int64)]?, counters: [(key: String, counter: BoundedCounter)]) {
-        let locations = try database.query("""
-            SELECT location FROM stock_levels WHERE sku = ? AND rights_here > 0 ORDER BY location = ? DESC, rights_here DESC, location
-            """, [sku, myStockLocation]) { $0.string(0) }
+        let locations = try catalog.locationsWithRights(sku: sku, mine: myStockLocation)
         let counters = locations.compactMap { location -> (key: String, counter: BoundedCounter)? in
             let key = StockKey.make(sku: sku, location: location)
             return replica.state(at: key, in: Collections.inventory).map { (key, $0) }
@@ -377,9 +374,7 @@ extension OutpostNode {
     /// The next order number of this node: its id in capitals and a gapless-per-node sequence,
     /// unique across the fleet without asking anyone (node ids are).
     func nextOrderNumber() throws -> String {
-        let next = (try database.queryOne("SELECT value FROM node_meta WHERE key = 'order_sequence'") { Int64($0.string(0)) ?? 0 } ?? 0) + 1
-        try database.execute("INSERT INTO node_meta(key, value) VALUES ('order_sequence', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [String(next)])
-        let digits = String(next)
+        let digits = String(try meta.next(.orderSequence))
         return identity.nodeId.uppercased() + "-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
     }
 

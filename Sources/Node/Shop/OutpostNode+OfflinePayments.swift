@@ -1,4 +1,5 @@
 import Commerce
+import Persistence
 import Platform
 import Replication
 
@@ -23,7 +24,7 @@ extension OutpostNode {
         knownHub = id
         replica.hubNodeId = id
         writer.submit({ db in
-            try db.execute("INSERT INTO node_meta(key, value) VALUES ('hub_node', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [id])
+            try NodeMeta(database: db).set(.hubNode, id)
         }, completion: { [unowned self] result in
             if case .failure(let error) = result { logger.error("could not remember the hub", metadata: ["error": "\(error)"]) }
         })

@@ -67,8 +67,7 @@ extension OutpostNode {
     func customerRefusal(_ promotion: Promotion, customer: String?) throws -> CodeRefusal? {
         guard let limit = promotion.perCustomerLimit else { return nil }
         guard let customer else { return .signInRequired }
-        let used = try database.queryOne("SELECT count(*) FROM promotion_redemptions WHERE promotion = ? AND customer = ? AND cancelled = 0",
-                                         [promotion.id, customer]) { $0.int64(0) } ?? 0
+        let used = try PromotionRedemptions(database: database).uses(promotion: promotion.id, customer: customer)
         return used >= limit ? .customerLimit : nil
     }
 
@@ -118,12 +117,10 @@ extension OutpostNode {
     /// The orders view's companion: who used which promotion, kept with the order's status.
     func projectRedemptions(order: String, state: OrderState) throws {
         guard let placed = state.placed, let discounts = placed.discounts, !discounts.isEmpty else { return }
+        let redemptions = PromotionRedemptions(database: database)
         for discount in discounts where discount.promotion != DiscountLine.exchangePromotion {
-            try database.execute("""
-                INSERT INTO promotion_redemptions(promotion, order_id, code, customer, node, amount, placed_ms, cancelled) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(promotion, order_id) DO UPDATE SET cancelled = excluded.cancelled
-                """, [discount.promotion, order, discount.code, placed.customer, placed.node, discount.amount, placed.atMs,
-                      state.status == .cancelled ? 1 : 0])
+            try redemptions.record(promotion: discount.promotion, order: order, code: discount.code, customer: placed.customer, node: placed.node,
+                                   amount: discount.amount, placedMs: placed.atMs, cancelled: state.status == .cancelled)
         }
     }
 
@@ -150,9 +147,7 @@ extension OutpostNode {
                         + (tier.amount.map { [JSONMember("amount", .int($0))] } ?? []))
             })))
         }
-        let byNode = (try? database.query("""
-            SELECT node, count(*) FROM promotion_redemptions WHERE promotion = ? AND cancelled = 0 GROUP BY node ORDER BY node
-            """, [promotion.id]) { ($0.string(0), $0.int64(1)) }) ?? []
+        let byNode = (try? PromotionRedemptions(database: database).usesByNode(promotion: promotion.id)) ?? []
         var redemptions: [JSONMember] = [JSONMember("fleet", .int(byNode.reduce(0) { $0 + $1.1 })),
                                          JSONMember("by_node", .object(byNode.map { JSONMember($0.0, .int($0.1)) }))]
         if promotion.usageCap != nil, let counter = replica.state(at: promotion.id, in: Collections.redemptions) {

@@ -1,4 +1,5 @@
 import HTTP
+import Persistence
 import Platform
 
 /// A peer as the admin API shows and takes it.
@@ -53,12 +54,9 @@ extension OutpostNode {
                 guard !sync.configuredPeerIds.contains(body.nodeId) else {
                     throw HTTPError(.peerFromConfig, detail: "\(body.nodeId) is configured in the file")
                 }
-                let row: [any SQLBindable] = [body.nodeId, body.region, address.description, WallClock.iso8601(ms: WallClock.nowMs())]
+                let addedAt = WallClock.iso8601(ms: WallClock.nowMs())
                 self.writer.submit({ db in
-                    try db.execute("""
-                        INSERT INTO sync_peers(node_id, region, address, added_at) VALUES (?, ?, ?, ?)
-                        ON CONFLICT(node_id) DO UPDATE SET region = excluded.region, address = excluded.address
-                        """, row)
+                    try NodeMeta(database: db).addPeer(nodeId: body.nodeId, region: body.region, address: address.description, at: addedAt)
                 }, completion: { result in
                     switch result {
                     case .success:
@@ -83,7 +81,7 @@ extension OutpostNode {
             guard !sync.configuredPeerIds.contains(id) else {
                 return responder.fail(HTTPError(.peerFromConfig, detail: "\(id) is configured in the file; remove it there"))
             }
-            self.writer.submit({ db in try db.execute("DELETE FROM sync_peers WHERE node_id = ?", [id]) }, completion: { result in
+            self.writer.submit({ db in try NodeMeta(database: db).removePeer(id) }, completion: { result in
                 switch result {
                 case .success(let removed):
                     guard removed > 0 else { return responder.fail(HTTPError(.notFound, detail: "no peer \(id) was added")) }
