@@ -1,4 +1,5 @@
 import CSQLite
+import Glibc
 
 /// A prepared statement. Owned by its `Database`'s cache; reset after every use.
 public final class Statement {
@@ -110,9 +111,17 @@ public struct Row {
 
     /// The index of the selected column called `name`.
     public func column(_ name: String) -> Int32 {
+        // Compared as C strings: no String made per column (rows are read on hot paths).
         let count = sqlite3_column_count(raw)
-        for index in 0..<count where sqlite3_column_name(raw, index).map({ String(cString: $0) == name }) == true { return index }
-        preconditionFailure("the statement selects no column \(name)")
+        let found: Int32? = name.utf8.withContiguousStorageIfAvailable { wanted in
+            for index in 0..<count {
+                guard let candidate = sqlite3_column_name(raw, index) else { continue }
+                if strlen(candidate) == wanted.count, let bytes = wanted.baseAddress, memcmp(candidate, bytes, wanted.count) == 0 { return index }
+            }
+            return nil
+        } ?? (0..<count).first { sqlite3_column_name(raw, $0).map { String(cString: $0) == name } == true }
+        guard let found else { preconditionFailure("the statement selects no column \(name)") }
+        return found
     }
 
     public func isNull(_ name: String) -> Bool { isNull(column(name)) }
