@@ -48,7 +48,11 @@ let package = Package(
         .target(name: "Replication", swiftSettings: strict + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
         // The node's replicated data on SQLite: the replica (op log, states behind it, keys of
         // history read on first use), typed collection handles and their projections.
-        .target(name: "Persistence", dependencies: ["Platform", "Replication"], swiftSettings: strict),
+        // Its generic reads and commits are called from Node with concrete CRDTs: cross-module
+        // optimisation lets them specialise there, as Replication's do (without it, checkouts
+        // ran 18% slower in bench/checkout.sh).
+        .target(name: "Persistence", dependencies: ["Platform", "Replication"],
+                swiftSettings: strict + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
         // The shop's domain: catalog, search, ... Each concept owns its tables; no HTTP.
         .target(name: "Commerce", dependencies: ["Platform", "Replication"], swiftSettings: strict),
         // The hub's books: accounts, transfers, the hash-chained journal; settlement of the
