@@ -51,7 +51,7 @@ extension OutpostNode {
         let downMs = nowMs - storage.sinceMs
         if storage.probed(failure, nowMs: nowMs) {
             logger.notice("the disk takes writes again: the node is ready", metadata: ["unwritable_ms": "\(downMs)"])
-            unansweredSales.pending = true
+            shop.unansweredSales.pending = true
         } else if storage.state == .failed {
             logger.critical("the storage failed while the disk was full: the node stops without writing anything more",
                             metadata: ["error": "\(failure.map { "\($0)" } ?? "")", "exit_code": "\(Self.storageFailedExitCode)"])
@@ -63,18 +63,18 @@ extension OutpostNode {
     /// without an answer, trying again later (doubling, at most 30 s) if one cannot be yet.
     func settleUnansweredSales() {
         let nowMs = WallClock.nowMs()
-        guard unansweredSales.pending, !unansweredSales.running, nowMs >= unansweredSales.nextTryMs else { return }
-        unansweredSales.running = true
-        unansweredSales.pending = false
+        guard shop.unansweredSales.pending, !shop.unansweredSales.running, nowMs >= shop.unansweredSales.nextTryMs else { return }
+        shop.unansweredSales.running = true
+        shop.unansweredSales.pending = false
         releaseAbandonedCheckouts { [unowned self] checkoutsReleased in
             releaseInterruptedTillSales { [unowned self] salesReleased in
-                unansweredSales.running = false
+                shop.unansweredSales.running = false
                 if checkoutsReleased && salesReleased {
-                    unansweredSales.delayMs = 1_000
+                    shop.unansweredSales.delayMs = 1_000
                 } else {
-                    unansweredSales.pending = true
-                    unansweredSales.nextTryMs = WallClock.nowMs() + unansweredSales.delayMs
-                    unansweredSales.delayMs = min(30_000, unansweredSales.delayMs * 2)
+                    shop.unansweredSales.pending = true
+                    shop.unansweredSales.nextTryMs = WallClock.nowMs() + shop.unansweredSales.delayMs
+                    shop.unansweredSales.delayMs = min(30_000, shop.unansweredSales.delayMs * 2)
                 }
             }
         }

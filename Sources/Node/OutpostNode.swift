@@ -62,41 +62,20 @@ public final class OutpostNode {
 
     /// The disk: whether the node takes writes (docs/operations.md).
     let storage = StorageHealth()
-    var unansweredSales = UnansweredSales()
-    /// Test-only: `OUTPOST_TEST_FAULT=fail-checkpoint-at-stop` makes the checkpoint at stop fail
-    /// as an I/O error would, so the stop's exit status can be tested.
-    let failsCheckpointAtStop = ProcessStats.environment("OUTPOST_TEST_FAULT") == "fail-checkpoint-at-stop"
     var nodeInfoCache: (uptimeSeconds: Int64, body: [UInt8]) = (-1, [])
     var openAPIBody: [UInt8] = []
     /// Signs this node's access tokens with its own key (and fleet certificate).
     let tokenSigner: TokenSigner
     /// Verifies access tokens from any node of the fleet (loop thread only: it caches).
     let tokenVerifier: TokenVerifier
-    /// Failed sign-ins per account and per address (in memory: a restart forgets them).
-    var signInThrottle = SignInThrottle()
-    /// Wrong discount codes per cart and per address: five free per cart from one address, ten
-    /// per cart, twenty per address, then waits (in memory, like the sign-in throttle).
-    var codeThrottle: SignInThrottle = {
-        var policy = SignInThrottle.Policy()
-        policy.freeFailures = 5
-        policy.lockoutFailures = 50
-        policy.lockoutMs = 60 * 60_000
-        return SignInThrottle(policy: policy)
-    }()
-    /// Sign-in sessions whose refresh token is being rotated (written and not yet committed).
-    var refreshing: Set<String> = []
-    /// Emails whose registration is being written: two registrations of one email whose hashes
-    /// finish in the same turn would otherwise both pass the check (memory changes at commit).
-    var registering: Set<String> = []
+    /// Accounts' sign-in state: throttles and writes under way.
+    let accounts = AccountDesk()
+    /// Checkouts, till sales and orders under way, and the jobs that follow them up.
+    let shop = ShopDesk()
+    /// Test-only faults (`OUTPOST_TEST_FAULT`), read once at start.
+    let faults = TestFaults()
     /// The acquirer card payments go to (the built-in sandbox until a real adapter is configured).
     let gateway: any PaymentGateway
-    /// Checkouts between their reservation and their answer, by cart and Idempotency-Key: a
-    /// second request with the same key waits for the first's answer instead of paying twice.
-    var checkoutsInFlight: Set<String> = []
-    /// Orders whose stock this node placed must be given back (cancelled) or taken again (a
-    /// shipment raced the cancellation): settled after the change that showed it. Bounded by what
-    /// one turn's changes name (emptied every tick), like the other per-tick sets below.
-    var stockFollowUps: Set<String> = []
     /// Every promotion and shipping method, read once after each change to one (`promotions()`, `shippingMethods()`).
     var promotionList: [Promotion]?
     var shippingMethodList: [ShippingMethod]?
@@ -104,25 +83,6 @@ public final class OutpostNode {
     var orderEvents = OrderEventMemo()
     /// Products decoded from their replicated fields, with the catalog version they were read at.
     var productCache: [String: (stamp: UInt64, product: Product?)] = [:]
-    /// Test-only: `OUTPOST_TEST_FAULT=exit-after-reservation` makes the process exit at once
-    /// (no cleanup, like kill -9) after a checkout's (or a till sale's) reservation committed and
-    /// before the acquirer is asked, so the crash tests can hit exactly that window.
-    let exitsAfterReservation = ProcessStats.environment("OUTPOST_TEST_FAULT") == "exit-after-reservation"
-    /// Test-only: `OUTPOST_TEST_FAULT=fill-disk-after-reservation` turns on the preloaded fault
-    /// library's full disk (Sources/OutpostFaults) once, right after the first checkout's
-    /// reservation committed, so its answer is the write the disk refuses.
-    var fillsDiskAfterReservation = ProcessStats.environment("OUTPOST_TEST_FAULT") == "fill-disk-after-reservation"
-    /// Test-only: `OUTPOST_TEST_FAULT=exit-before-settlement-commit` makes the hub exit at once
-    /// after its first settlement pass asked the acquirer and before that pass's batch commits.
-    let exitsBeforeSettlementCommit = ProcessStats.environment("OUTPOST_TEST_FAULT") == "exit-before-settlement-commit"
-    /// Checkouts short of stock rights, waiting for a peer's grant: each tick tries them again.
-    /// At most `salesInFlightMax`: each is a checkout or till sale in flight.
-    var waitingForRights: [() -> Void] = []
-    /// Unpaid orders being cancelled for want of payment: at most 64 a tick (`expireReservations`).
-    var expiring: Set<String> = []
-    /// Orders whose declined payment another tender is replacing now (one at a time: a retry
-    /// while the acquirer answers must not charge twice). At most one per staff request in flight.
-    var collectingTender: Set<String> = []
     /// Hub: settlement of the fleet's payments into the ledger (nil on other nodes).
     var settlement: SettlementDesk?
     /// The store's tills: throttles and what is being answered now.
@@ -130,10 +90,6 @@ public final class OutpostNode {
     /// The fleet's hub, once a link to it came up (remembered in node_meta): from then on card
     /// payments go offline whenever it is out of reach.
     var knownHub: String?
-    /// Offline card payments decided and not yet committed.
-    var offlineExposureInFlight: Int64 = 0
-    /// When overdue offline payments were last logged (once a minute while there are any).
-    var overdueWarnedMs: Int64 = 0
 
     public init(config: NodeConfig, logSink: LogSink, logger: Logger) throws {
         self.config = config
@@ -304,7 +260,7 @@ public final class OutpostNode {
         isReady = true
         recordStart()
         // What a crash cut short is released by the first tick (settleUnansweredSales).
-        unansweredSales.pending = true
+        shop.unansweredSales.pending = true
         logger.info("listening", metadata: [
             "node_id": "\(identity.nodeId)", "region": "\(config.region)", "role": "\(config.role.rawValue)",
             "addresses": .array(baseURLs.map { .string($0) }), "data_dir": "\(dataDirectory)", "version": "\(OutpostVersion.current)",
@@ -410,7 +366,7 @@ public final class OutpostNode {
             logger.error("writing replicated states at stop failed", metadata: ["error": "\(error)"])
         }
         do {
-            if failsCheckpointAtStop { throw StorageError(.io, message: "disk I/O error (injected by OUTPOST_TEST_FAULT)") }
+            if faults.failsCheckpointAtStop { throw StorageError(.io, message: "disk I/O error (injected by OUTPOST_TEST_FAULT)") }
             try database.checkpoint()
         } catch {
             stopFailed = true

@@ -182,7 +182,7 @@ extension OutpostNode {
         loop.queueWork({ PasswordHash.make(password, cost: cost).encoded }, completion: { [unowned self] result in
             guard case .success(let hash) = result else { return completion(.failure(HTTPError(.internalError, detail: "the password could not be hashed"))) }
             // Checked after the hash: another registration may have taken the email meanwhile.
-            guard accountId(email: email) == nil, registering.insert(email).inserted else { return completion(.failure(taken)) }
+            guard accountId(email: email) == nil, accounts.registering.insert(email).inserted else { return completion(.failure(taken)) }
             let at = replica.tick(wallMs: WallClock.nowMs())
             let customer = Customer(id: "c-" + edgeStamp(at),
                                     email: email, name: body.name?.trimmingWhitespace(), phone: body.phone?.trimmingWhitespace(),
@@ -192,7 +192,7 @@ extension OutpostNode {
             issueTokens(customer, alsoWrite: [
                 (CustomerVault.customerPrefix + customer.id, vault.fields(of: customer)),
                 (vault.emailKey(email), ["customer": .text(customer.id)]),
-            ], written: { [unowned self] in registering.remove(email) }, completion: completion)
+            ], written: { [unowned self] in accounts.registering.remove(email) }, completion: completion)
         })
     }
 
@@ -201,7 +201,7 @@ extension OutpostNode {
         let email = Customer.normalizedEmail(given)
         let nowMs = WallClock.nowMs()
         // Counted as failed before the hash: sign-ins that arrive together cannot all pass.
-        if case .wait(let untilMs, let locked) = signInThrottle.begin(account: email, address: address, nowMs: nowMs) {
+        if case .wait(let untilMs, let locked) = accounts.signInThrottle.begin(account: email, address: address, nowMs: nowMs) {
             let seconds = max(1, (untilMs - nowMs + 999) / 1000)
             throw HTTPError(.signInThrottled, detail: locked ? "this account is locked for this address after repeated failures; try again in \(seconds) s"
                                                              : "too many failed sign-ins; try again in \(seconds) s",
@@ -214,7 +214,7 @@ extension OutpostNode {
             guard case .success(true) = result, let customer else {
                 return completion(.failure(HTTPError(.signInFailed, detail: "the email and password do not match an account")))
             }
-            signInThrottle.succeeded(account: email, address: address)
+            accounts.signInThrottle.succeeded(account: email, address: address)
             completion(.success(customer))
         })
     }
@@ -229,13 +229,13 @@ extension OutpostNode {
         // Rotation is a compare-and-swap: the token must be the session's current one and no other
         // rotation of it may be under way. A second request with the same token while the first
         // is being written is a copy in someone else's hands, like a spent token.
-        guard matches, refreshing.insert(sessionId).inserted else {
+        guard matches, accounts.refreshing.insert(sessionId).inserted else {
             logger.warning("refresh token reused; session revoked", metadata: ["session": "\(sessionId)", "customer": "\(customer.id)"])
             return revoke(sessionId, session) { _ in
                 completion(.failure(HTTPError(.refreshRefused, detail: "this refresh token was used before; the session is revoked, sign in again")))
             }
         }
-        issueTokens(customer, session: (sessionId, session), written: { [unowned self] in refreshing.remove(sessionId) }, completion: completion)
+        issueTokens(customer, session: (sessionId, session), written: { [unowned self] in accounts.refreshing.remove(sessionId) }, completion: completion)
     }
 
     /// Ends a refresh token's session (nothing happens for a token that is not valid).

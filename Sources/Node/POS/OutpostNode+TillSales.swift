@@ -424,7 +424,7 @@ extension OutpostNode {
         case .voided: throw saleStateError(row.state, "a voided sale cannot be completed")
         }
         guard !tills.salesInFlight.contains(id) else { throw saleStateError(.completing, "this sale is being completed; retry to get its receipt") }
-        guard checkoutsInFlight.count + tills.salesInFlight.count < Self.salesInFlightMax else {
+        guard shop.checkoutsInFlight.count + tills.salesInFlight.count < Self.salesInFlightMax else {
             throw HTTPError(.notReady, detail: "the node is answering \(Self.salesInFlightMax) sales now; retry shortly", headers: HTTPHeaders([("Retry-After", "1")]))
         }
         var fields = InputFields(members, known: ["tenders", "approval"], what: "completion")
@@ -479,10 +479,10 @@ extension OutpostNode {
                                         tenders: plan.tenders, rounding: plan.rounding, cardsOnline: cardsOnline)
         tills.salesInFlight.insert(id)
         let offlineHeld = cardsOnline ? 0 : plan.tenders.filter { $0.kind == .card }.reduce(Int64(0)) { $0 + $1.amount }
-        offlineExposureInFlight += offlineHeld
+        shop.offlineExposureInFlight += offlineHeld
         let finish: (Result<Response, any Error>) -> Void = { [unowned self] result in
             tills.salesInFlight.remove(id)
-            offlineExposureInFlight -= offlineHeld
+            shop.offlineExposureInFlight -= offlineHeld
             switch result {
             case .success(let response): responder.send(response)
             case .failure(let error): responder.fail(error)
@@ -647,7 +647,7 @@ extension OutpostNode {
                 finish(.success(.json(bytes: Array(text.utf8), status: 201)))
             case .failure(let error):
                 logger.error("a till sale's completion could not be committed; it will be released", metadata: ["sale": "\(c.saleId)", "error": "\(error)"])
-                unansweredSales.pending = true
+                shop.unansweredSales.pending = true
                 finish(.failure(error))
             }
         })

@@ -175,10 +175,10 @@ extension OutpostNode {
                                       lines: orderLines, totals: totals)
         pending.discounts = outcome.discounts
         pending.redemption = codePromotion?.usageCap == nil ? nil : codePromotion
-        guard checkoutsInFlight.count + tills.salesInFlight.count < Self.salesInFlightMax else {
+        guard shop.checkoutsInFlight.count + tills.salesInFlight.count < Self.salesInFlightMax else {
             throw HTTPError(.notReady, detail: "the node is answering \(Self.salesInFlightMax) checkouts now; retry shortly", headers: HTTPHeaders([("Retry-After", "1")]))
         }
-        guard checkoutsInFlight.insert(pending.flightKey).inserted else {
+        guard shop.checkoutsInFlight.insert(pending.flightKey).inserted else {
             throw HTTPError(.checkoutInProgress, detail: "this checkout is still being answered", headers: HTTPHeaders([("Retry-After", "1")]))
         }
         submitReservation(pending, answer: answer)
@@ -187,7 +187,7 @@ extension OutpostNode {
     /// Checkouts and till sales being answered at once (each holds its reservation and its
     /// answer's state until the acquirer and the commit are done): past it, new ones are refused
     /// with 503 and Retry-After, so memory for them stays bounded. Those waiting for a peer's
-    /// stock rights (`waitingForRights`) are among them.
+    /// stock rights (`shop.waitingForRights`) are among them.
     static let salesInFlightMax = 4_096
 
     /// How long a checkout short of stock rights here waits for a peer's grant before it answers
@@ -201,7 +201,7 @@ extension OutpostNode {
             case .success(let reserved):
                 authorize(reserved, answer: answer)
             case .failure(let error):
-                checkoutsInFlight.remove(pending.flightKey)
+                shop.checkoutsInFlight.remove(pending.flightKey)
                 answer(.failure(error))
             }
         }
@@ -218,9 +218,9 @@ extension OutpostNode {
         writer.submit({ _ in try reserve(&attempt, firstAttempt); return attempt }, completion: { [unowned self] result in
             switch result {
             case .success(let reserved):
-                if exitsAfterReservation { ProcessStats.exitNow(137) }
-                if fillsDiskAfterReservation, let path = ProcessStats.environment("OUTPOST_FAULT_SWITCH") {
-                    fillsDiskAfterReservation = false
+                if faults.exitsAfterReservation { ProcessStats.exitNow(137) }
+                if faults.fillsDiskAfterReservation, let path = ProcessStats.environment("OUTPOST_FAULT_SWITCH") {
+                    faults.fillsDiskAfterReservation = false
                     try? Files.writeAtomically(path, "enospc\n", mode: 0o644)
                 }
                 replicatedChanged()
@@ -228,7 +228,7 @@ extension OutpostNode {
             case .failure(let error as HTTPError) where [.insufficientStock, .discountCodeExhausted].contains(error.problem.type) && error.headers["Retry-After"] != nil
                 && (waitingUntilMs ?? Int64.max) > WallClock.nowMs():
                 let until = waitingUntilMs ?? WallClock.nowMs() + Self.rightsWaitMs
-                waitingForRights.append { [unowned self] in reserveWaitingForRights(pending, waitingUntilMs: until, reserve: reserve, completion: completion) }
+                shop.waitingForRights.append { [unowned self] in reserveWaitingForRights(pending, waitingUntilMs: until, reserve: reserve, completion: completion) }
             case .failure(let error):
                 completion(.failure(error))
             }
@@ -237,9 +237,9 @@ extension OutpostNode {
 
     /// Called every tick: checkouts waiting for stock rights try again.
     func retryCheckoutsWaitingForRights() {
-        guard !waitingForRights.isEmpty else { return }
-        let waiting = waitingForRights
-        waitingForRights.removeAll()
+        guard !shop.waitingForRights.isEmpty else { return }
+        let waiting = shop.waitingForRights
+        shop.waitingForRights.removeAll()
         for retry in waiting { retry() }
     }
 
@@ -477,7 +477,7 @@ extension OutpostNode {
             }
             // Counted until the payment's row is committed, so two checkouts at once cannot both
             // take the last of the cap.
-            offlineExposureInFlight += amount
+            shop.offlineExposureInFlight += amount
             return finish(pending, card: .stored(deadlineMs: WallClock.nowMs() + policy.deadlineMs), answer: answer)
         }
         let request = PaymentRequest(paymentId: pending.paymentId, amount: pending.totals.total, currency: pending.totals.currency, token: pending.token)
@@ -560,8 +560,8 @@ extension OutpostNode {
             try checkouts.answered(cart: pending.cart, key: pending.key, status: status, errorBody: status < 300 ? nil : body, orderToken: orderToken)
             return (status, body)
         }, completion: { [unowned self] result in
-            checkoutsInFlight.remove(pending.flightKey)
-            if case .stored = card { offlineExposureInFlight -= pending.totals.total }
+            shop.checkoutsInFlight.remove(pending.flightKey)
+            if case .stored = card { shop.offlineExposureInFlight -= pending.totals.total }
             switch result {
             case .success(let written):
                 replicatedChanged()
@@ -571,7 +571,7 @@ extension OutpostNode {
                 // as after a crash, as soon as the disk takes writes (not at the next start).
                 logger.error("a checkout's answer could not be committed; it will be released", metadata: ["order": "\(pending.orderId)", "error": "\(error)"])
                 gateway.void(paymentId: pending.paymentId) { _ in }
-                unansweredSales.pending = true
+                shop.unansweredSales.pending = true
                 answer(.failure(error))
             }
         })
@@ -656,7 +656,7 @@ extension OutpostNode {
         // Unreadable, they are not skipped: the caller tries again.
         guard let rows = try? checkouts.authorizing() else { return done(false) }
         // A checkout being answered now is not abandoned.
-        let abandoned = rows.filter { !checkoutsInFlight.contains($0.cart + "\u{0}" + $0.key) }
+        let abandoned = rows.filter { !shop.checkoutsInFlight.contains($0.cart + "\u{0}" + $0.key) }
         var left = abandoned.count, released = true
         guard left > 0 else { return done(true) }
         for checkout in abandoned {

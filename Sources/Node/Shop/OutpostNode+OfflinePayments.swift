@@ -47,7 +47,7 @@ extension OutpostNode {
     /// What this node's offline card payments not yet answered by the hub add up to, with those
     /// being decided now. Throws when it cannot be read: the cap is then not passed.
     func offlineExposure() throws -> Int64 {
-        try offlinePayments.exposure() + offlineExposureInFlight
+        try offlinePayments.exposure() + shop.offlineExposureInFlight
     }
 
     /// Inside the change's transaction: a stored payment the hub answered no longer counts
@@ -67,8 +67,8 @@ extension OutpostNode {
     /// Once a minute while any offline payment is past its deadline: an error in the log (and
     /// `outpost_offline_payments_overdue`), so an operator restores the way to the hub.
     func warnOfOverduePayments(nowMs: Int64) {
-        guard nowMs - overdueWarnedMs >= 60_000 else { return }
-        overdueWarnedMs = nowMs
+        guard nowMs - shop.overdueWarnedMs >= 60_000 else { return }
+        shop.overdueWarnedMs = nowMs
         guard let summary = try? offlinePayments.summary(nowMs: nowMs) else { return }
         guard summary.overdue > 0 else { return }
         logger.error("offline card payments are past their settlement deadline: the hub has not received them", metadata: [

@@ -46,16 +46,16 @@ extension OutpostNode {
                                      placedMs: placed?.atMs, total: placed?.totals?.total, currency: placed?.totals?.currency,
                                      reservedUntilMs: state.reservationExpiresMs, cancellationRaced: state.cancellationRaced))
         try projectRedemptions(order: key, state: state)
-        if placed?.node == identity.nodeId && (state.status == .cancelled || state.cancellationRaced) { stockFollowUps.insert(key) }
+        if placed?.node == identity.nodeId && (state.status == .cancelled || state.cancellationRaced) { shop.stockFollowUps.insert(key) }
     }
 
     /// The node that placed an order owns its stock: it gives the units back once when the order
     /// is cancelled (whichever node cancelled it), and takes them again if a shipment recorded
     /// elsewhere raced that cancellation. Run off the change's transaction, in a write of its own.
     func settleStockFollowUps() {
-        guard !stockFollowUps.isEmpty else { return }
-        let orders = stockFollowUps
-        stockFollowUps.removeAll()
+        guard !shop.stockFollowUps.isEmpty else { return }
+        let orders = shop.stockFollowUps
+        shop.stockFollowUps.removeAll()
         writer.submit({ [unowned self] _ in
             for order in orders.sorted() {
                 let state = orderState(texts: replica.state(at: order, in: Collections.orders)?.elements ?? [])
@@ -114,11 +114,11 @@ extension OutpostNode {
     /// Orders this node placed whose payment never came: cancelled when their hold runs out.
     func expireReservations(nowMs: Int64) {
         guard let due = try? orderIndex.expired(node: identity.nodeId, nowMs: nowMs, limit: 64), !due.isEmpty else { return }
-        for order in due where expiring.insert(order).inserted {
+        for order in due where shop.expiring.insert(order).inserted {
             var cancel = OrderEvent(kind: .cancelled, atMs: nowMs, node: identity.nodeId)
             cancel.reason = "payment_not_received"
             record(cancel, on: order) { [unowned self] error in
-                expiring.remove(order)
+                shop.expiring.remove(order)
                 if let error { logger.error("could not expire a reservation", metadata: ["order": "\(order)", "error": "\(error)"]) }
                 else { logger.info("unpaid order cancelled, stock released", metadata: ["order": "\(order)"]) }
             }

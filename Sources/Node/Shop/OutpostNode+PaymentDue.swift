@@ -69,13 +69,13 @@ extension OutpostNode {
                 guard cardPaymentsOnline else {
                     throw HTTPError(.acquirerUnreachable, detail: "the hub is out of reach, so a card cannot be checked now; nothing was charged")
                 }
-                guard collectingTender.insert(id).inserted else {
+                guard shop.collectingTender.insert(id).inserted else {
                     throw HTTPError(.orderTransition, detail: "another tender for this order is being taken")
                 }
                 let due = PaymentDue(order: id, replaces: state.paymentsDue.compactMap(\.payment), amount: state.paymentsDue.reduce(0) { $0 + ($1.amount ?? 0) },
                                      currency: totals.currency, captureNow: state.anyShipped, token: token ?? "")
                 collectTender(due) { [unowned self] error in
-                    collectingTender.remove(id)
+                    shop.collectingTender.remove(id)
                     answerWithOrder(id, responder)(error)
                 }
             } catch {

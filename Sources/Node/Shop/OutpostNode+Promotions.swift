@@ -293,13 +293,13 @@ extension OutpostNode {
     /// 1,320 guesses in 0.1 s).
     func applicableCode(_ text: String, cart: String, address: String) throws(HTTPError) -> String {
         let nowMs = WallClock.nowMs()
-        if case .wait(let untilMs, _) = codeThrottle.begin(account: cart, address: address, nowMs: nowMs) {
+        if case .wait(let untilMs, _) = accounts.codeThrottle.begin(account: cart, address: address, nowMs: nowMs) {
             let seconds = max(1, (untilMs - nowMs + 999) / 1000)
             throw HTTPError(.discountCodeThrottled, detail: "too many wrong discount codes; try again in \(seconds) s",
                             headers: HTTPHeaders([("Retry-After", String(seconds))]))
         }
         let code = try liveCode(text)
-        codeThrottle.succeeded(account: cart, address: address)
+        accounts.codeThrottle.succeeded(account: cart, address: address)
         return code
     }
 

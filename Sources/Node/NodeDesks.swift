@@ -1,0 +1,76 @@
+import Commerce
+import Platform
+
+// The node's state in memory that is not data: what is under way and what protects it, grouped
+// by who uses it. Each set or queue names its bound. Loop thread only.
+
+/// Accounts' sign-in state.
+final class AccountDesk {
+    /// Failed sign-ins per account and per address (in memory: a restart forgets them).
+    var signInThrottle = SignInThrottle()
+    /// Wrong discount codes per cart and per address: five free per cart from one address, ten
+    /// per cart, twenty per address, then waits (in memory, like the sign-in throttle).
+    var codeThrottle: SignInThrottle = {
+        var policy = SignInThrottle.Policy()
+        policy.freeFailures = 5
+        policy.lockoutFailures = 50
+        policy.lockoutMs = 60 * 60_000
+        return SignInThrottle(policy: policy)
+    }()
+    /// Sign-in sessions whose refresh token is being rotated (written and not yet committed):
+    /// at most one per request in flight.
+    var refreshing: Set<String> = []
+    /// Emails whose registration is being written: two registrations of one email whose hashes
+    /// finish in the same turn would otherwise both pass the check (memory changes at commit).
+    /// At most one per request in flight.
+    var registering: Set<String> = []
+}
+
+/// Checkouts, till sales and orders under way, and the jobs that follow them up.
+final class ShopDesk {
+    /// Checkouts between their reservation and their answer, by cart and Idempotency-Key: a
+    /// second request with the same key waits for the first's answer instead of paying twice.
+    /// With the till sales in flight, at most `OutpostNode.salesInFlightMax`.
+    var checkoutsInFlight: Set<String> = []
+    /// Checkouts short of stock rights, waiting for a peer's grant: each tick tries them again.
+    /// Each is a checkout or till sale in flight, so at most `OutpostNode.salesInFlightMax`.
+    var waitingForRights: [() -> Void] = []
+    /// Orders whose stock this node placed must be given back (cancelled) or taken again (a
+    /// shipment raced the cancellation): settled after the change that showed it. Bounded by what
+    /// one turn's changes name (emptied every tick).
+    var stockFollowUps: Set<String> = []
+    /// Unpaid orders being cancelled for want of payment: at most 64 a tick (`expireReservations`).
+    var expiring: Set<String> = []
+    /// Orders whose declined payment another tender is replacing now (one at a time: a retry
+    /// while the acquirer answers must not charge twice). At most one per staff request in flight.
+    var collectingTender: Set<String> = []
+    /// Offline card payments decided and not yet committed.
+    var offlineExposureInFlight: Int64 = 0
+    /// When overdue offline payments were last logged (once a minute while there are any).
+    var overdueWarnedMs: Int64 = 0
+    /// Checkouts and till sales whose answer never reached the disk, released once it takes writes.
+    var unansweredSales = UnansweredSales()
+}
+
+/// Test-only faults, from `OUTPOST_TEST_FAULT` (read once at start): each lets a test hit one
+/// window exactly.
+final class TestFaults {
+    private let fault = ProcessStats.environment("OUTPOST_TEST_FAULT")
+    /// `exit-after-reservation`: exit at once (no cleanup, like kill -9) after a checkout's (or a
+    /// till sale's) reservation committed and before the acquirer is asked.
+    var exitsAfterReservation: Bool { fault == "exit-after-reservation" }
+    /// `fill-disk-after-reservation`: turn on the preloaded fault library's full disk
+    /// (Sources/OutpostFaults) once, right after the first checkout's reservation committed, so
+    /// its answer is the write the disk refuses.
+    var fillsDiskAfterReservation: Bool
+    /// `exit-before-settlement-commit`: the hub exits at once after its first settlement pass
+    /// asked the acquirer and before that pass's batch commits.
+    var exitsBeforeSettlementCommit: Bool { fault == "exit-before-settlement-commit" }
+    /// `fail-checkpoint-at-stop`: the checkpoint at stop fails as an I/O error would, so the
+    /// stop's exit status can be tested.
+    var failsCheckpointAtStop: Bool { fault == "fail-checkpoint-at-stop" }
+
+    init() {
+        fillsDiskAfterReservation = fault == "fill-disk-after-reservation"
+    }
+}
