@@ -74,3 +74,19 @@ final class TestFaults {
         fillsDiskAfterReservation = fault == "fill-disk-after-reservation"
     }
 }
+
+/// What the node reads or makes once and keeps until it changes.
+final class NodeCaches {
+    /// Every promotion and shipping method, read once after each change to one (`promotions()`, `shippingMethods()`).
+    var promotionList: [Promotion]?
+    var shippingMethodList: [ShippingMethod]?
+    /// Order events parsed once (see `OrderEventMemo`).
+    var orderEvents = OrderEventMemo()
+    /// Products decoded from their replicated fields, with the catalog version they were read at:
+    /// at most one per product of the catalog.
+    var productCache: [String: (stamp: UInt64, product: Product?)] = [:]
+    /// `/api/v1/node`'s body, made again when the uptime's second changes.
+    var nodeInfo: (uptimeSeconds: Int64, body: [UInt8]) = (-1, [])
+    /// `/openapi.json`, made once at start.
+    var openAPIBody: [UInt8] = []
+}

@@ -60,7 +60,7 @@ extension OutpostNode {
             operationId: "getOpenAPI", summary: "This API's OpenAPI 3.1 description.", tags: ["operations"],
             replies: [.init(200, "The OpenAPI document.", schema: ["type": "object"])])
         ) { [unowned self] _ in
-            .json(bytes: self.openAPIBody)
+            .json(bytes: self.caches.openAPIBody)
         }
 
         router.get("/problems/{slug}", doc: RouteDoc(
@@ -117,12 +117,12 @@ extension OutpostNode {
     /// Re-encoded at most once a second: uptime is the only part that changes.
     func nodeInfoBody() -> [UInt8] {
         let uptime = uptimeSeconds
-        if uptime != nodeInfoCache.uptimeSeconds {
+        if uptime != caches.nodeInfo.uptimeSeconds {
             let info = NodeInfo(id: identity.nodeId, region: config.region, role: config.role.rawValue,
                                 version: OutpostVersion.current, uptimeSeconds: uptime)
-            nodeInfoCache = (uptime, (try? JSONCoding.encode(info)) ?? [])
+            caches.nodeInfo = (uptime, (try? JSONCoding.encode(info)) ?? [])
         }
-        return nodeInfoCache.body
+        return caches.nodeInfo.body
     }
 
     func statusReport() throws -> NodeStatusReport {

@@ -62,8 +62,8 @@ public final class OutpostNode {
 
     /// The disk: whether the node takes writes (docs/operations.md).
     let storage = StorageHealth()
-    var nodeInfoCache: (uptimeSeconds: Int64, body: [UInt8]) = (-1, [])
-    var openAPIBody: [UInt8] = []
+    /// What is read or made once and kept until it changes.
+    let caches = NodeCaches()
     /// Signs this node's access tokens with its own key (and fleet certificate).
     let tokenSigner: TokenSigner
     /// Verifies access tokens from any node of the fleet (loop thread only: it caches).
@@ -76,13 +76,6 @@ public final class OutpostNode {
     let faults = TestFaults()
     /// The acquirer card payments go to (the built-in sandbox until a real adapter is configured).
     let gateway: any PaymentGateway
-    /// Every promotion and shipping method, read once after each change to one (`promotions()`, `shippingMethods()`).
-    var promotionList: [Promotion]?
-    var shippingMethodList: [ShippingMethod]?
-    /// Order events parsed once (see `OrderEventMemo`).
-    var orderEvents = OrderEventMemo()
-    /// Products decoded from their replicated fields, with the catalog version they were read at.
-    var productCache: [String: (stamp: UInt64, product: Product?)] = [:]
     /// Hub: settlement of the fleet's payments into the ledger (nil on other nodes).
     var settlement: SettlementDesk?
     /// The store's tills: throttles and what is being answered now.
@@ -167,7 +160,7 @@ public final class OutpostNode {
         let searchable = try catalog.prepareSearch(nowMs: WallClock.nowMs())
         logger.info("search index loaded", metadata: ["products": "\(searchable)", "ms": "\((EventLoop.hrtimeNs() - searchStartedNs) / 1_000_000)"])
         registerRoutes()
-        openAPIBody = openAPIDocument().encoded()
+        caches.openAPIBody = openAPIDocument().encoded()
         if config.accessLog { server.accessLog = AccessLog(sink: logSink) }
         server.authorize = { [unowned self] request, access in
             switch access {

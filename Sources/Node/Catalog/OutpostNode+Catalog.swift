@@ -20,8 +20,8 @@ extension OutpostNode {
             for key in keys {
                 let fields = replica.state(at: key, in: Collections.catalog).map(CatalogFields.values) ?? [:]
                 if StockLocation.isKey(key) { continue }
-                if Promotion.isKey(key) { promotionList = nil; continue }
-                if ShippingMethod.isKey(key) { shippingMethodList = nil; continue }
+                if Promotion.isKey(key) { caches.promotionList = nil; continue }
+                if ShippingMethod.isKey(key) { caches.shippingMethodList = nil; continue }
                 if OfflinePaymentPolicy.isKey(key) { continue }
                 if CatalogFields.isCategoryKey(key) {
                     let id = String(key.dropFirst(CatalogFields.categoryPrefix.count))
@@ -64,11 +64,11 @@ extension OutpostNode {
     func product(_ id: String) -> Product? {
         // Decoded once per change: carts and checkouts read the same few products over and over.
         let stamp = catalog.version(of: id)
-        if let hit = productCache[id], hit.stamp == stamp { return hit.product }
+        if let hit = caches.productCache[id], hit.stamp == stamp { return hit.product }
         guard !CatalogFields.isCategoryKey(id), let entry = replica.state(at: id, in: Collections.catalog) else { return nil }
         let product = CatalogFields.product(id: id, from: CatalogFields.values(of: entry))
-        if productCache.count >= Self.productCacheMax { productCache.removeAll(keepingCapacity: true) }
-        productCache[id] = (stamp, product)
+        if caches.productCache.count >= Self.productCacheMax { caches.productCache.removeAll(keepingCapacity: true) }
+        caches.productCache[id] = (stamp, product)
         return product
     }
 

@@ -595,7 +595,7 @@ extension OutpostNode {
             paid.amount = c.priced.totals.total
             let events = [placed, paid] + handedOverInStore(atMs: nowMs)
             let texts = events.map(\.text)
-            for (event, text) in zip(events, texts) { orderEvents.remember(event, text: text) }
+            for (event, text) in zip(events, texts) { caches.orderEvents.remember(event, text: text) }
             try addEvents(texts, key: c.orderId, in: Collections.orders)
             var receiptTenders: [Receipt.Tender] = []
             var cash: Int64 = 0, card: Int64 = 0

@@ -582,7 +582,7 @@ extension OutpostNode {
     private func place(_ pending: PendingCheckout, paid: Bool, token: String?, atMs: Int64) throws -> OrderState {
         let events = placedEvents(pending, paid: paid, token: token, atMs: atMs, contactKey: try storeContactKey(pending))
         let texts = events.map(\.text)
-        for (event, text) in zip(events, texts) { orderEvents.remember(event, text: text) }
+        for (event, text) in zip(events, texts) { caches.orderEvents.remember(event, text: text) }
         // A new order: its events are all there is, so its view row comes from them, folded once.
         let state = orderState(texts: texts)
         _ = try replica.commit([(pending.orderId, GSet(Set(texts)), replica.tick(wallMs: WallClock.nowMs()))], in: Collections.orders) { [unowned self] _ in

@@ -281,7 +281,7 @@ extension OutpostNode {
     }
 
     func orderState(texts: some Sequence<String>) -> OrderState {
-        OrderState(texts: texts, memo: &orderEvents)
+        OrderState(texts: texts, memo: &caches.orderEvents)
     }
 
     func paymentState(_ id: String?) -> PaymentState? {

@@ -28,10 +28,10 @@ extension OutpostNode {
     /// Every promotion of the fleet, whatever its status; re-read after the catalog projection
     /// saw one change.
     func promotions() -> [Promotion] {
-        if let cached = promotionList { return cached }
+        if let cached = caches.promotionList { return cached }
         let keys = replica.whole(Collections.catalog)?.states.keys.filter(Promotion.isKey) ?? []
         let list = keys.sorted().compactMap { promotion(String($0.dropFirst(Promotion.keyPrefix.count))) }
-        promotionList = list
+        caches.promotionList = list
         return list
     }
 

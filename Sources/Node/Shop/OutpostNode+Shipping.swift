@@ -18,10 +18,10 @@ extension OutpostNode {
     /// Every shipping method of the fleet, retired ones included; re-read after the catalog
     /// projection saw one change.
     func shippingMethods() -> [ShippingMethod] {
-        if let cached = shippingMethodList { return cached }
+        if let cached = caches.shippingMethodList { return cached }
         let keys = replica.whole(Collections.catalog)?.states.keys.filter(ShippingMethod.isKey) ?? []
         let list = keys.sorted().compactMap { shippingMethod(String($0.dropFirst(ShippingMethod.keyPrefix.count))) }
-        shippingMethodList = list
+        caches.shippingMethodList = list
         return list
     }
 
