@@ -116,4 +116,36 @@ final class IOErrorSweepTests: XCTestCase {
             XCTAssertEqual(try shop.stock("CUP-1").available, 8, "\(what): its two cups, and nothing else, left the shelf")
         }), template: template)
     }
+
+    func testEveryFailedWriteOrFsyncOfATillReturnEndsCleanAndLosesNothing() throws {
+        let scratch = TemporaryDirectory(prefix: "outpost-sweep-template")
+        let template = scratch.file("data")
+        let seed = try NodeProcess.start(dataDirectory: template, config: Self.config)
+        try Shop(node: seed).product("cup", sku: "CUP-1", price: 800, stock: 10)
+        XCTAssertEqual(try SettlementTests.nodectl(seed, ["pos", "staff", "alice", "--name", "Alice", "--role", "cashier", "--pin", "1234"]).status, 0)
+        var till = try TillDayTests.pair(seed)
+        let signedIn = try till.send("POST", "/pos/v1/sessions", #"{"staff": "alice", "pin": "1234"}"#, asDevice: true)
+        till.session = try XCTUnwrap(signedIn.json["token"] as? String)
+        XCTAssertEqual(try till.send("POST", "/pos/v1/shifts", #"{"id": "shift-1", "float": 10000, "currency": "EUR"}"#).status, 201)
+        XCTAssertEqual(try till.send("PUT", "/pos/v1/sales/s1", #"{"lines": [{"sku": "CUP-1", "quantity": 2}]}"#).status, 200)
+        let sold = try till.send("POST", "/pos/v1/sales/s1/complete", #"{"tenders": [{"kind": "cash", "tendered": 2000}]}"#)
+        let receipt = try XCTUnwrap(sold.json["number"] as? String), order = try XCTUnwrap(sold.json["order_id"] as? String)
+        XCTAssertEqual(try seed.stop(), 0)
+        let session = till.session
+        let body = #"{"id": "r1", "receipt": "\#(receipt)", "items": [{"sku": "CUP-1", "quantity": 1}]}"#
+        // Whatever call failed, the store ends as a return with no fault leaves it.
+        var expected: (stock: Int, returns: Int)?
+        let check = { (shop: Shop, _: String, what: String) throws in
+            XCTAssertTrue(eventually(timeoutSeconds: 10) { [200, 201].contains(try shop.send("POST", "/pos/v1/returns", body, token: session).status) },
+                          "\(what): the terminal's retry takes the return, or gets its slip")
+            let returns = (try shop.node.adminJSON("/api/v1/orders/\(order)")["returns"] as? [Any])?.count ?? -1
+            let end = (try shop.stock("CUP-1").available, returns)
+            if expected == nil { expected = end }
+            XCTAssertEqual(end.0, expected?.stock, "\(what): the stock ends as without the fault")
+            XCTAssertEqual(end.1, 1, "\(what): one return")
+        }
+        try sweep(Flow(name: "till return", prepare: { _ in "r1" }, act: { shop, _ in
+            try shop.send("POST", "/pos/v1/returns", body, token: session)
+        }, check: check), template: template)
+    }
 }
