@@ -89,18 +89,25 @@ final class IOErrorSweepTests: XCTestCase {
         }), template: template)
     }
 
-    func testEveryFailedWriteOrFsyncOfATillSaleEndsCleanAndLosesNothing() throws {
-        let scratch = TemporaryDirectory(prefix: "outpost-sweep-template")
-        let template = scratch.file("data")
-        let seed = try NodeProcess.start(dataDirectory: template, config: Self.config)
+    /// A store (CUP-1, 10 units) with a paired till, a cashier signed in and a shift open, made
+    /// in `template` and stopped after `more`; returns the cashier's session token.
+    static func storeWithATill(at template: String, then more: (TillDayTests.Terminal) throws -> Void) throws -> String {
+        let seed = try NodeProcess.start(dataDirectory: template, config: config)
         try Shop(node: seed).product("cup", sku: "CUP-1", price: 800, stock: 10)
         XCTAssertEqual(try SettlementTests.nodectl(seed, ["pos", "staff", "alice", "--name", "Alice", "--role", "cashier", "--pin", "1234"]).status, 0)
         var till = try TillDayTests.pair(seed)
         let signedIn = try till.send("POST", "/pos/v1/sessions", #"{"staff": "alice", "pin": "1234"}"#, asDevice: true)
         till.session = try XCTUnwrap(signedIn.json["token"] as? String)
         XCTAssertEqual(try till.send("POST", "/pos/v1/shifts", #"{"id": "shift-1", "float": 10000, "currency": "EUR"}"#).status, 201)
+        try more(till)
         XCTAssertEqual(try seed.stop(), 0)
-        let session = till.session
+        return till.session
+    }
+
+    func testEveryFailedWriteOrFsyncOfATillSaleEndsCleanAndLosesNothing() throws {
+        let scratch = TemporaryDirectory(prefix: "outpost-sweep-template")
+        let template = scratch.file("data")
+        let session = try Self.storeWithATill(at: template) { _ in }
         let send = { (shop: Shop, method: String, path: String, body: String) in try shop.send(method, path, body, token: session) }
         try sweep(Flow(name: "till sale", prepare: { shop in
             XCTAssertEqual(try send(shop, "PUT", "/pos/v1/sales/s1", #"{"lines": [{"sku": "CUP-1", "quantity": 2}]}"#).status, 200)
@@ -120,18 +127,13 @@ final class IOErrorSweepTests: XCTestCase {
     func testEveryFailedWriteOrFsyncOfATillReturnEndsCleanAndLosesNothing() throws {
         let scratch = TemporaryDirectory(prefix: "outpost-sweep-template")
         let template = scratch.file("data")
-        let seed = try NodeProcess.start(dataDirectory: template, config: Self.config)
-        try Shop(node: seed).product("cup", sku: "CUP-1", price: 800, stock: 10)
-        XCTAssertEqual(try SettlementTests.nodectl(seed, ["pos", "staff", "alice", "--name", "Alice", "--role", "cashier", "--pin", "1234"]).status, 0)
-        var till = try TillDayTests.pair(seed)
-        let signedIn = try till.send("POST", "/pos/v1/sessions", #"{"staff": "alice", "pin": "1234"}"#, asDevice: true)
-        till.session = try XCTUnwrap(signedIn.json["token"] as? String)
-        XCTAssertEqual(try till.send("POST", "/pos/v1/shifts", #"{"id": "shift-1", "float": 10000, "currency": "EUR"}"#).status, 201)
-        XCTAssertEqual(try till.send("PUT", "/pos/v1/sales/s1", #"{"lines": [{"sku": "CUP-1", "quantity": 2}]}"#).status, 200)
-        let sold = try till.send("POST", "/pos/v1/sales/s1/complete", #"{"tenders": [{"kind": "cash", "tendered": 2000}]}"#)
-        let receipt = try XCTUnwrap(sold.json["number"] as? String), order = try XCTUnwrap(sold.json["order_id"] as? String)
-        XCTAssertEqual(try seed.stop(), 0)
-        let session = till.session
+        var receipt = "", order = ""
+        let session = try Self.storeWithATill(at: template) { till in
+            XCTAssertEqual(try till.send("PUT", "/pos/v1/sales/s1", #"{"lines": [{"sku": "CUP-1", "quantity": 2}]}"#).status, 200)
+            let sold = try till.send("POST", "/pos/v1/sales/s1/complete", #"{"tenders": [{"kind": "cash", "tendered": 2000}]}"#)
+            receipt = try XCTUnwrap(sold.json["number"] as? String)
+            order = try XCTUnwrap(sold.json["order_id"] as? String)
+        }
         let body = #"{"id": "r1", "receipt": "\#(receipt)", "items": [{"sku": "CUP-1", "quantity": 1}]}"#
         // Whatever call failed, the store ends as a return with no fault leaves it.
         var expected: (stock: Int, returns: Int)?
