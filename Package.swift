@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "Persistence", dependencies: ["Platform", "Replication"],
                 swiftSettings: strict + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
         // The shop's domain: catalog, search, ... Each concept owns its tables; no HTTP.
-        .target(name: "Commerce", dependencies: ["Platform", "Replication"], swiftSettings: strict),
+        .target(name: "Commerce", dependencies: ["Platform", "Replication", "Persistence"], swiftSettings: strict),
         // The hub's books: accounts, transfers, the hash-chained journal; settlement of the
         // fleet's payments into them, and reconciliation.
         .target(name: "Ledger", dependencies: ["Platform", "Commerce"], swiftSettings: strict),

@@ -389,7 +389,7 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
         guard let exchange = exchange(sequence) else { return }
         var problem: Problem
         var headers = HTTPHeaders()
-        if let error = (error as? HTTPError) ?? (error as? any ProblemConvertible)?.httpError {
+        if let error = HTTPError.of(error) {
             problem = error.problem
             headers = error.headers
         } else {

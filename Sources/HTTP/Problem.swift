@@ -144,3 +144,11 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
 public protocol ProblemConvertible: Error {
     var httpError: HTTPError { get }
 }
+
+extension HTTPError {
+    /// The problem an error is over HTTP, when it is one (an `HTTPError` or a rule's refusal
+    /// that knows its problem); nil for anything else (a 500).
+    public static func of(_ error: any Error) -> HTTPError? {
+        (error as? HTTPError) ?? (error as? any ProblemConvertible)?.httpError
+    }
+}

@@ -23,3 +23,53 @@ extension BoundedCounter.Refusal: ProblemConvertible {
         }
     }
 }
+
+/// A sale refused before anything of it stands (a checkout's or a till's).
+extension SaleRefusal: ProblemConvertible {
+    public var httpError: HTTPError {
+        switch self {
+        case let .insufficientStock(sku, asked, here, fleet, grantAsked):
+            var error = HTTPError(.insufficientStock, detail: "this node may sell \(here) of \(sku) now; \(asked) asked")
+            if grantAsked { error.headers = HTTPHeaders([("Retry-After", "2")]) }
+            error.problem.extensions = [("sku", .string(sku)), ("available", .int(fleet)), ("available_here", .int(here))]
+            return error
+        case let .codeExhausted(code, why):
+            switch why {
+            case .usedUp: return HTTPError(.discountCodeExhausted, detail: "the redemptions of \(code) are used up")
+            case .noneHere: return HTTPError(.discountCodeExhausted, detail: "this node holds no redemptions of \(code) now and no node holding some is connected")
+            case .asked: return HTTPError(.discountCodeExhausted, detail: "this node is asking for redemptions of \(code)", headers: HTTPHeaders([("Retry-After", "2")]))
+            }
+        case let .codeNotApplicable(code, refusal, what):
+            var error = HTTPError(.discountCodeNotApplicable,
+                                  detail: "the code \(code) does not apply to this \(what) (\(refusal.rawValue.replacingOccurrences(of: "_", with: " ")))")
+            error.problem.extensions = [("code", .string(code)), ("reason", .string(refusal.rawValue))]
+            return error
+        case let .empty(what):
+            return HTTPError(.cartEmpty, detail: "the \(what) has no lines")
+        case let .itemUnavailable(_, detail):
+            return HTTPError(.itemUnavailable, detail: detail)
+        case let .pricesChanged(lines):
+            var error = HTTPError(.priceChanged, detail: "\(lines.count) price\(lines.count == 1 ? "" : "s") changed since added; accept them and check out again")
+            error.problem.extensions = [("lines", .array(lines.map {
+                .object([JSONMember("sku", .string($0.sku)), JSONMember("unit_price", $0.was.map { .int($0) } ?? .null), JSONMember("current_unit_price", .int($0.now))])
+            }))]
+            return error
+        case let .currencies(detail):
+            return HTTPError(.validation, detail: detail)
+        case let .busy(max, what):
+            return HTTPError(.notReady, detail: "the node is answering \(max) \(what) now; retry shortly", headers: HTTPHeaders([("Retry-After", "1")]))
+        }
+    }
+}
+
+/// A checkout's own refusals, before its sale is reserved.
+extension CheckoutRefusal: ProblemConvertible {
+    public var httpError: HTTPError {
+        switch self {
+        case .keyReused: HTTPError(.idempotencyKeyReused, detail: "this Idempotency-Key was used with another body")
+        case .inProgress: HTTPError(.checkoutInProgress, detail: "this checkout is still being answered", headers: HTTPHeaders([("Retry-After", "1")]))
+        case .wishlist: HTTPError(.validation, detail: "a wishlist is not checked out; add its lines to a cart")
+        case .orderMissing: HTTPError(.internalError, detail: "the order of this checkout is missing")
+        }
+    }
+}

@@ -33,6 +33,15 @@ final class PurchaseInBrowserTests: XCTestCase {
         XCTAssertTrue(declined.contains("insufficient funds"), declined)
         XCTAssertEqual(try shop.stock("POT-1").available, 4, "a declined card holds nothing")
 
+        // Stock gone since the cart was filled: the rules' refusal reads on the page, with its status.
+        XCTAssertEqual(try shop.node.adminPost("/admin/v1/inventory/adjust", #"{"sku": "POT-1", "units": -3, "reason": "damaged"}"#).status, 200)
+        try browser.evaluate("document.querySelector('input[value=tok_visa]').checked = true;")
+        try browser.act("document.querySelector('form.checkout-form').submit()")
+        let short = try browser.text
+        XCTAssertTrue(short.contains("This node may sell 1 of POT-1 now; 2 asked."), short)
+        XCTAssertEqual(try shop.stock("POT-1").available, 1, "a refused checkout holds nothing")
+        XCTAssertEqual(try shop.node.adminPost("/admin/v1/inventory/adjust", #"{"sku": "POT-1", "units": 3, "reason": "found"}"#).status, 200)
+
         try browser.evaluate("document.querySelector('input[value=tok_visa]').checked = true;")
         try browser.act("document.querySelector('form.checkout-form').submit()")
         let confirmation = try browser.text

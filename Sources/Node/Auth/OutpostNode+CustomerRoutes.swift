@@ -184,7 +184,7 @@ extension OutpostNode {
             // Checked after the hash: another registration may have taken the email meanwhile.
             guard accountId(email: email) == nil, accounts.registering.insert(email).inserted else { return completion(.failure(taken)) }
             let at = replica.tick(wallMs: WallClock.nowMs())
-            let customer = Customer(id: "c-" + edgeStamp(at),
+            let customer = Customer(id: "c-" + SaleReservations.stamp(node: identity.nodeId, at),
                                     email: email, name: body.name?.trimmingWhitespace(), phone: body.phone?.trimmingWhitespace(),
                                     passwordHash: hash, createdMs: at.physicalMs)
             let vault = customerVault

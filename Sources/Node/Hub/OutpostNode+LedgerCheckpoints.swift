@@ -32,7 +32,7 @@ extension OutpostNode {
             guard seq > 0, force || seq != desk.lastCheckpointSeq else { return nil }
             let checkpoint = LedgerCheckpoint.signed(hub: hub, seq: seq, hash: hash, atMs: nowMs, keyPair: keyPair)
             let day = String(WallClock.iso8601(ms: nowMs).prefix(10))
-            try addEvents([checkpoint.text], key: "\(hub)/\(day)", in: Collections.ledger)
+            try reservations.addEvents([checkpoint.text], key: "\(hub)/\(day)", in: Collections.ledger, nowMs: WallClock.nowMs())
             return checkpoint
         }, completion: { [unowned self] result in
             desk.signingCheckpoint = false

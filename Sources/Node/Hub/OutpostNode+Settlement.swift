@@ -193,7 +193,7 @@ extension OutpostNode {
         failed.payment = paymentId
         failed.reason = declined.code
         failed.amount = paymentState(paymentId)?.amount
-        try addEvents([failed.text], key: order, in: Collections.orders)
+        try reservations.addEvents([failed.text], key: order, in: Collections.orders, nowMs: WallClock.nowMs())
         logger.warning("an offline card payment was declined: its order waits for another tender or its cancellation",
                        metadata: ["order": "\(order)", "payment": "\(paymentId)", "reason": "\(declined.code ?? "")"])
     }
@@ -252,7 +252,7 @@ extension OutpostNode {
                     events += step.events.map(\.text)
                     if step.events.contains(where: { $0.kind == .settled }) { settled += 1 }
                 }
-                if !events.isEmpty { try addEvents(events, key: paymentId, in: Collections.payments) }
+                if !events.isEmpty { try reservations.addEvents(events, key: paymentId, in: Collections.payments, nowMs: WallClock.nowMs()) }
                 for declined in plan.steps.flatMap(\.events) where declined.kind == .declined {
                     try recordPaymentFailed(declined, paymentId: paymentId)
                 }

@@ -143,7 +143,7 @@ extension OutpostNode {
             try checkExchange(line, for: other)
             replacements[other, default: 0] += item.quantity
         }
-        for (sku, units) in replacements.sorted(by: { $0.key < $1.key }) where try stockPlan(sku: sku, units: units).plan == nil {
+        for (sku, units) in replacements.sorted(by: { $0.key < $1.key }) where try reservations.stockPlan(sku: sku, units: units).plan == nil {
             throw HTTPError(.insufficientStock, detail: "this store may not sell \(units) of \(sku) now: refund the return and sell what is here, or order it")
         }
         r.orderId = orderId
@@ -184,7 +184,7 @@ extension OutpostNode {
         r.amount = totals.total
         r.tax = totals.tax
         let at = replica.tick(wallMs: WallClock.nowMs())
-        r.refunds = [("p-\(edgeStamp(at))-r", "r-\(r.id)-1", r.amount, .cash, false)]
+        r.refunds = [("p-\(SaleReservations.stamp(node: identity.nodeId, at))-r", "r-\(r.id)-1", r.amount, .cash, false)]
     }
 
     /// Card refunds go to the acquirer first (a card the hub holds is the hub's to refund:
@@ -226,7 +226,7 @@ extension OutpostNode {
                     refunded.amount = r.amount
                     events.append(refunded)
                 }
-                try addEvents(events.map(\.text), key: orderId, in: Collections.orders)
+                try reservations.addEvents(events.map(\.text), key: orderId, in: Collections.orders, nowMs: WallClock.nowMs())
                 if let exchangeId {
                     // The return was just recorded: not finding it is a bug, and nothing is kept.
                     guard let state = orderState(orderId), let thisReturn = state.findReturn(returnId) else {
@@ -244,7 +244,7 @@ extension OutpostNode {
                 let amount = refund.kind == .cash ? rounding.cashDue(refund.amount, currency: r.currency) : refund.amount
                 var events: [PaymentEvent] = []
                 if r.orderId == nil {
-                    var created = paymentCreated(order: nil, amount: amount, currency: r.currency, acquirer: PaymentState.cashAcquirer, atMs: nowMs)
+                    var created = reservations.paymentCreated(order: nil, amount: amount, currency: r.currency, acquirer: PaymentState.cashAcquirer, atMs: nowMs)
                     created.sale = r.id
                     created.tax = r.tax
                     events.append(created)
@@ -254,7 +254,7 @@ extension OutpostNode {
                 refunded.amount = amount
                 refunded.refundId = refund.refundId
                 events.append(refunded)
-                try addEvents(events.map(\.text), key: refund.payment, in: Collections.payments)
+                try reservations.addEvents(events.map(\.text), key: refund.payment, in: Collections.payments, nowMs: WallClock.nowMs())
                 if refund.kind == .cash { cash += amount } else { card += amount }
                 tenders.append(Receipt.Tender(kind: refund.kind, amount: amount, tendered: amount, change: 0, reference: refund.kind == .card ? "refund" : nil))
             }

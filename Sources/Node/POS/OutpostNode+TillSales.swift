@@ -97,7 +97,7 @@ extension OutpostNode {
                 let barcode = String(line.sku.dropFirst())
                 guard let productId = try? catalog.productId(barcode: barcode), let product = product(productId),
                       let variant = product.variants.first(where: { $0.barcode.map(Barcode.normalized) == Barcode.normalized(barcode) }) else {
-                    throw HTTPError(.itemUnavailable, detail: "no product sold here has the barcode \(barcode)")
+                    throw SaleRefusal.itemUnavailable(sku: line.sku, detail: "no product sold here has the barcode \(barcode)")
                 }
                 line.sku = variant.sku
             }
@@ -126,14 +126,12 @@ extension OutpostNode {
         }
         // The drawer and the Z-report count in the shift's currency: a sale is in it too.
         guard currencies.isSubset(of: [currency]) else {
-            throw HTTPError(.validation, detail: "the lines are priced in \(currencies.sorted().joined(separator: ", ")); this till's shift takes \(currency)")
+            throw SaleRefusal.currencies(detail: "the lines are priced in \(currencies.sorted().joined(separator: ", ")); this till's shift takes \(currency)")
         }
         let (outcome, _) = price(lines, code: basket.code, currency: currency, shipping: 0)
         let codePromotion = basket.code.flatMap { PromotionEngine.promotion(code: $0, in: promotions()) }
         if let code = basket.code, let refusal = try outcome.codeRefusal ?? codePromotion.flatMap({ try customerRefusal($0, customer: basket.customer) }) {
-            var error = HTTPError(.discountCodeNotApplicable, detail: "the code \(code) does not apply to this sale (\(refusal.rawValue.replacingOccurrences(of: "_", with: " ")))")
-            error.problem.extensions = [("code", .string(code)), ("reason", .string(refusal.rawValue))]
-            throw error
+            throw SaleRefusal.codeNotApplicable(code: code, refusal: refusal, what: "sale")
         }
         var discounts = outcome.discounts
         if !handOff.isEmpty {
@@ -425,7 +423,7 @@ extension OutpostNode {
         }
         guard !tills.salesInFlight.contains(id) else { throw saleStateError(.completing, "this sale is being completed; retry to get its receipt") }
         guard shop.checkoutsInFlight.count + tills.salesInFlight.count < Self.salesInFlightMax else {
-            throw HTTPError(.notReady, detail: "the node is answering \(Self.salesInFlightMax) sales now; retry shortly", headers: HTTPHeaders([("Retry-After", "1")]))
+            throw SaleRefusal.busy(max: Self.salesInFlightMax, what: "sales")
         }
         var fields = InputFields(members, known: ["tenders", "approval"], what: "completion")
         var inputs: [TenderInput] = []
@@ -446,7 +444,7 @@ extension OutpostNode {
         try fields.check()
         let shift = try requireOpenShift(device: caller.device)
         var basket = TillBasket.stored(row.basket)
-        guard !basket.lines.isEmpty else { throw HTTPError(.cartEmpty, detail: "the sale has no lines") }
+        guard !basket.lines.isEmpty else { throw SaleRefusal.empty(what: "sale") }
         let priced = try priceBasket(&basket, currency: shift.currency, caller: caller, approval: members["approval"])
         let plan: TenderPlan.Outcome
         switch TenderPlan.plan(total: priced.totals.total, currency: priced.totals.currency, tenders: inputs, rounding: config.pos.cashRounding) {
@@ -505,22 +503,14 @@ extension OutpostNode {
     /// any card reaches the acquirer.
     private func reserveSale(_ c: inout TillCompletion, askPeers: Bool) throws {
         guard let row = try tillSale(c.saleId), row.state == .open else { throw saleStateError(.completing, "this sale is being completed; retry to get its receipt") }
-        let plans = try planStock(c.priced.lines.map { ($0.sku, $0.quantity) }, askPeers: askPeers)
-        if let promotion = c.priced.redemption { try takeRedemption(promotion, askPeers: askPeers) }
-        let at = replica.tick(wallMs: WallClock.nowMs())
-        let stamp = edgeStamp(at)
-        c.orderId = "o-" + stamp
-        c.number = try nextOrderNumber()
-        c.allocations = try sellStock(plans, reference: c.orderId, actor: c.caller.staff)
-        c.paymentIds = c.tenders.indices.map { "p-\(stamp)-\($0 + 1)" }
-        for (tender, paymentId) in zip(c.tenders, c.paymentIds) {
-            var created = paymentCreated(order: c.orderId, amount: tender.amount, currency: c.priced.totals.currency,
-                                         acquirer: tender.kind == .cash ? PaymentState.cashAcquirer : gateway.name, atMs: at.physicalMs)
-            created.sale = c.saleId
-            try addEvents([created.text], key: paymentId, in: Collections.payments)
-        }
+        let nowMs = WallClock.nowMs()
+        let sale = SaleReservations.Sale(kind: .tillSale(c.saleId), lines: c.priced.lines.map { ($0.sku, $0.quantity) }, redemption: c.priced.redemption,
+                                         payments: c.tenders.map { ($0.amount, $0.kind == .cash ? PaymentState.cashAcquirer : gateway.name) },
+                                         currency: c.priced.totals.currency, actor: c.caller.staff)
+        let reserved = try reservations.reserve(sale, askPeers: askPeers, nowMs: nowMs)
+        (c.orderId, c.number, c.allocations, c.paymentIds) = (reserved.orderId, reserved.number, reserved.hold.allocations, reserved.paymentIds)
         try sales.beginCompletion(c.saleId, TillSaleBook.Completion(requestHash: c.requestHash, orderId: c.orderId, number: c.number, payments: c.paymentIds,
-                                                                    allocations: Self.allocationsText(c.allocations), basket: c.basket.json.encodedString,
+                                                                    allocations: StockAllocation.text(of: c.allocations), basket: c.basket.json.encodedString,
                                                                     shift: c.shift))
     }
 
@@ -596,7 +586,7 @@ extension OutpostNode {
             let events = [placed, paid] + handedOverInStore(atMs: nowMs)
             let texts = events.map(\.text)
             for (event, text) in zip(events, texts) { caches.orderEvents.remember(event, text: text) }
-            try addEvents(texts, key: c.orderId, in: Collections.orders)
+            try reservations.addEvents(texts, key: c.orderId, in: Collections.orders, nowMs: WallClock.nowMs())
             var receiptTenders: [Receipt.Tender] = []
             var cash: Int64 = 0, card: Int64 = 0
             for (index, tender) in c.tenders.enumerated() {
@@ -630,7 +620,7 @@ extension OutpostNode {
                                                takenMs: nowMs, deadlineMs: deadlineMs)
                 case .refused: continue
                 }
-                try addEvents(events.map(\.text), key: paymentId, in: Collections.payments)
+                try reservations.addEvents(events.map(\.text), key: paymentId, in: Collections.payments, nowMs: WallClock.nowMs())
                 receiptTenders.append(Receipt.Tender(kind: tender.kind, amount: tender.amount, tendered: tender.tendered, change: tender.change, reference: reference))
             }
             let receipt = saleReceipt(c, tenders: receiptTenders, atMs: nowMs)
@@ -703,14 +693,12 @@ extension OutpostNode {
     /// and opens the sale again for the terminal's next try.
     private func reopenSale(_ sale: String, orderId: String, paymentIds: [String], allocations: [StockAllocation], redemption: String?, actor: String,
                             declined: (index: Int, reason: String)? = nil) throws {
-        try releaseStock(allocations, reference: orderId, actor: actor)
-        try releaseRedemption(redemption)
-        for (index, paymentId) in paymentIds.enumerated() {
-            var event = PaymentEvent(kind: index == declined?.index ? .declined : .voided, atMs: WallClock.nowMs(), node: identity.nodeId)
-            event.order = orderId
-            if event.kind == .declined { event.code = declined?.reason }
-            try addEvents([event.text], key: paymentId, in: Collections.payments)
+        let nowMs = WallClock.nowMs()
+        let closing = paymentIds.enumerated().map { index, paymentId in
+            index == declined?.index ? (paymentId, reservations.closing(.declined, order: orderId, reason: declined?.reason, nowMs: nowMs))
+                                     : (paymentId, reservations.closing(.voided, order: orderId, nowMs: nowMs))
         }
+        try reservations.release(SaleReservations.Hold(orderId: orderId, allocations: allocations, redemption: redemption), closing: closing, actor: actor, nowMs: nowMs)
         try sales.reopen(sale)
     }
 
@@ -729,7 +717,7 @@ extension OutpostNode {
             for paymentId in paymentIds where paymentState(paymentId)?.isCash == false { gateway.void(paymentId: paymentId) { _ in } }
             let redemption = TillBasket.stored(basket).code.flatMap { PromotionEngine.promotion(code: $0, in: promotions()) }.flatMap { $0.usageCap == nil ? nil : $0.id }
             writer.submit({ [unowned self] _ in
-                try reopenSale(sale, orderId: orderId, paymentIds: paymentIds, allocations: Self.allocations(from: allocations), redemption: redemption,
+                try reopenSale(sale, orderId: orderId, paymentIds: paymentIds, allocations: StockAllocation.list(from: allocations), redemption: redemption,
                                actor: "recovery")
             }, completion: { [unowned self] result in
                 left -= 1

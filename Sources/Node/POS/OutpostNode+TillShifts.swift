@@ -331,7 +331,7 @@ extension OutpostNode {
             try sales.voidOpen(inShift: shift, atMs: nowMs)
             let report = try zReport(shift: shift, closedBy: closedBy, counted: counted ?? 0, nowMs: nowMs)
             try shifts.close(shift, by: closedBy, atMs: nowMs, counted: counted ?? 0, zReport: report.text)
-            try addEvents([report.text], key: report.key, in: Collections.tills)
+            try reservations.addEvents([report.text], key: report.key, in: Collections.tills, nowMs: WallClock.nowMs())
             return report
         }, completion: { [unowned self] result in
             switch result {

@@ -40,6 +40,8 @@ struct PendingCheckout {
     /// The capped promotion one of whose redemptions the order takes.
     var redemption: Promotion?
     var allocations: [StockAllocation] = []
+    /// What the sale holds until it is answered.
+    var hold: SaleReservations.Hold { SaleReservations.Hold(orderId: orderId, allocations: allocations, redemption: redemption?.id) }
     /// The payment's `created` event, made with the reservation: the answer folds it with the
     /// acquirer's outcome without reading the payment back.
     var paymentCreated: PaymentEvent?
@@ -117,13 +119,13 @@ extension OutpostNode {
         var reuse: (orderId: String, number: String, paymentId: String)?
         if let saved = try checkoutRecord(cart: cartId, key: key) {
             guard saved.requestHash == requestHash else {
-                throw HTTPError(.idempotencyKeyReused, detail: "this Idempotency-Key was used with another body")
+                throw CheckoutRefusal.keyReused
             }
             switch saved.state {
             case .answered:
                 let status = saved.status ?? 500
                 guard status < 300 else { return answer(.success(CheckoutAnswer(status: status, body: saved.response ?? [], replayed: true))) }
-                guard let state = orderState(saved.orderId) else { throw HTTPError(.internalError, detail: "the order of this checkout is missing") }
+                guard let state = orderState(saved.orderId) else { throw CheckoutRefusal.orderMissing }
                 let body = orderJSON(saved.orderId, state: state, payment: paymentState(state.paymentId), contact: .sealed, token: saved.orderToken).encoded()
                 return answer(.success(CheckoutAnswer(status: status, body: body, replayed: true, orderId: saved.orderId)))
             case .abandoned:
@@ -133,41 +135,32 @@ extension OutpostNode {
             case .authorizing:
                 // Left without an answer by a refused commit: released once the disk takes writes.
                 if let refusal = storage.refusal { throw refusal }
-                throw HTTPError(.checkoutInProgress, detail: "this checkout is still being answered", headers: HTTPHeaders([("Retry-After", "1")]))
+                throw CheckoutRefusal.inProgress
             }
         }
-        if case .wishlist = owner { throw HTTPError(.validation, detail: "a wishlist is not checked out; add its lines to a cart") }
+        if case .wishlist = owner { throw CheckoutRefusal.wishlist }
         let customerId: String? = if case .customer(let id) = owner { id } else { nil }
         let lines = priced(cartLines(cartId))
-        guard !lines.isEmpty else { throw HTTPError(.cartEmpty, detail: "the cart has no lines") }
+        guard !lines.isEmpty else { throw SaleRefusal.empty(what: "cart") }
         if let gone = lines.first(where: { $0.priceNow == nil }) {
-            throw HTTPError(.itemUnavailable, detail: "\(gone.line.sku) is not sold here now; remove it from the cart")
+            throw SaleRefusal.itemUnavailable(sku: gone.line.sku, detail: "\(gone.line.sku) is not sold here now; remove it from the cart")
         }
         let changed = lines.filter(\.priceChanged)
-        guard changed.isEmpty else {
-            var error = HTTPError(.priceChanged, detail: "\(changed.count) price\(changed.count == 1 ? "" : "s") changed since added; accept them and check out again")
-            error.problem.extensions = [("lines", .array(changed.map {
-                .object([JSONMember("sku", .string($0.line.sku)), JSONMember("unit_price", $0.line.unitPriceAtAdd.map { .int($0) } ?? .null),
-                         JSONMember("current_unit_price", .int($0.priceNow?.amount ?? 0))])
-            }))]
-            throw error
-        }
+        guard changed.isEmpty else { throw SaleRefusal.pricesChanged(changed.map { ($0.line.sku, $0.line.unitPriceAtAdd, $0.priceNow?.amount ?? 0) }) }
         let currencies = Set(lines.compactMap { $0.priceNow?.currency })
         guard currencies.count == 1, let currency = currencies.first else {
-            throw HTTPError(.validation, detail: "the cart's lines are priced in \(currencies.sorted().joined(separator: ", ")); one currency per order")
+            throw SaleRefusal.currencies(detail: "the cart's lines are priced in \(currencies.sorted().joined(separator: ", ")); one currency per order")
         }
         let orderLines = orderLines(lines, locale: config.locale)
         let quote = try chooseShipping(body.shippingMethod, lines: orderLines, currency: currency, country: body.shipTo?.country)
         if !quote.method.isCollect && body.shipTo == nil {
-            throw Self.validationError(ValidationFailure([FieldError("ship_to", "is required for delivery (\(quote.method.id)); only click-and-collect needs none")]))
+            throw ValidationFailure([FieldError("ship_to", "is required for delivery (\(quote.method.id)); only click-and-collect needs none")])
         }
         let code = cartCode(cartId)
         let (outcome, totals) = price(orderLines, code: code, currency: currency, shipping: quote.fee)
         let codePromotion = code.flatMap { PromotionEngine.promotion(code: $0, in: promotions()) }
         if let code, let refusal = try outcome.codeRefusal ?? codePromotion.flatMap({ try customerRefusal($0, customer: customerId) }) {
-            var error = HTTPError(.discountCodeNotApplicable, detail: "the code \(code) does not apply to this order (\(refusal.rawValue.replacingOccurrences(of: "_", with: " ")))")
-            error.problem.extensions = [("code", .string(code)), ("reason", .string(refusal.rawValue))]
-            throw error
+            throw SaleRefusal.codeNotApplicable(code: code, refusal: refusal, what: "order")
         }
         var pending = PendingCheckout(cart: cartId, key: key, requestHash: requestHash, orderId: reuse?.orderId ?? "", number: reuse?.number ?? "",
                                       paymentId: reuse?.paymentId ?? "", customer: customerId, email: body.email,
@@ -176,11 +169,9 @@ extension OutpostNode {
         pending.discounts = outcome.discounts
         pending.redemption = codePromotion?.usageCap == nil ? nil : codePromotion
         guard shop.checkoutsInFlight.count + tills.salesInFlight.count < Self.salesInFlightMax else {
-            throw HTTPError(.notReady, detail: "the node is answering \(Self.salesInFlightMax) checkouts now; retry shortly", headers: HTTPHeaders([("Retry-After", "1")]))
+            throw SaleRefusal.busy(max: Self.salesInFlightMax, what: "checkouts")
         }
-        guard shop.checkoutsInFlight.insert(pending.flightKey).inserted else {
-            throw HTTPError(.checkoutInProgress, detail: "this checkout is still being answered", headers: HTTPHeaders([("Retry-After", "1")]))
-        }
+        guard shop.checkoutsInFlight.insert(pending.flightKey).inserted else { throw CheckoutRefusal.inProgress }
         submitReservation(pending, answer: answer)
     }
 
@@ -225,8 +216,7 @@ extension OutpostNode {
                 }
                 replicatedChanged()
                 completion(.success(reserved))
-            case .failure(let error as HTTPError) where [.insufficientStock, .discountCodeExhausted].contains(error.problem.type) && error.headers["Retry-After"] != nil
-                && (waitingUntilMs ?? Int64.max) > WallClock.nowMs():
+            case .failure(let refusal as SaleRefusal) where refusal.mayPassAfterGrant && (waitingUntilMs ?? Int64.max) > WallClock.nowMs():
                 let until = waitingUntilMs ?? WallClock.nowMs() + Self.rightsWaitMs
                 shop.waitingForRights.append { [unowned self] in reserveWaitingForRights(pending, waitingUntilMs: until, reserve: reserve, completion: completion) }
             case .failure(let error):
@@ -308,148 +298,32 @@ extension OutpostNode {
 
     // MARK: The reservation (first transaction)
 
-    /// Inside group commit: makes the order's ids, takes the stock from this node's rights and
-    /// records the payment as created, with the checkout row that ties them together. All of it
-    /// is durable before the acquirer hears of the payment.
+    /// Inside group commit: the sale's stock, redemption, ids and payment (the one path a till
+    /// sale takes too), with the checkout row that ties them together. All of it is durable
+    /// before the acquirer hears of the payment.
     private func reserve(_ pending: inout PendingCheckout, askPeers: Bool) throws {
-        let plans = try planStock(pending.lines.map { ($0.sku, $0.quantity) }, askPeers: askPeers)
-        if let promotion = pending.redemption { try takeRedemption(promotion, askPeers: askPeers) }
-        let at = replica.tick(wallMs: WallClock.nowMs())
-        let stamp = edgeStamp(at)
-        if pending.orderId.isEmpty {
-            pending.orderId = "o-" + stamp
-            pending.number = try nextOrderNumber()
-        }
-        if pending.paymentId.isEmpty { pending.paymentId = "p-" + stamp }
-        pending.allocations = try sellStock(plans, reference: pending.orderId, actor: pending.customer ?? "guest")
+        let nowMs = WallClock.nowMs()
+        let sale = SaleReservations.Sale(kind: .checkout, lines: pending.lines.map { ($0.sku, $0.quantity) }, redemption: pending.redemption,
+                                         payments: [(pending.totals.total, gateway.name)], currency: pending.totals.currency,
+                                         actor: pending.customer ?? "guest", reusing: pending.orderId.isEmpty ? nil : (pending.orderId, pending.number))
+        let reserved = try reservations.reserve(sale, askPeers: askPeers, nowMs: nowMs)
+        pending.orderId = reserved.orderId
+        pending.number = reserved.number
+        pending.allocations = reserved.hold.allocations
+        (pending.paymentId, pending.paymentCreated) = (reserved.payments[0].id, reserved.payments[0].created)
         try checkouts.reserved(cart: pending.cart, key: pending.key, requestHash: pending.requestHash, orderId: pending.orderId, number: pending.number,
-                               paymentId: pending.paymentId, allocations: Self.allocationsText(pending.allocations), redemption: pending.redemption?.id,
-                               atMs: at.physicalMs)
-        let created = paymentCreated(order: pending.orderId, amount: pending.totals.total, currency: pending.totals.currency, acquirer: gateway.name,
-                                     atMs: at.physicalMs)
-        try addEvents([created.text], key: pending.paymentId, in: Collections.payments)
-        pending.paymentCreated = created
+                               paymentId: pending.paymentId, allocations: StockAllocation.text(of: pending.allocations), redemption: pending.redemption?.id,
+                               atMs: nowMs)
     }
 
-    /// Where every line's units come from, planned before anything changes: a line short of
-    /// stock refuses the lot (409 insufficient-stock). When another node holds the rights, the
-    /// connected one holding most, at the location with most stock (rights are per location), is
-    /// asked for them (once, with `askPeers`) and the error carries Retry-After: the caller may
-    /// wait a little for the grant and plan again.
-    func planStock(_ lines: [(sku: String, units: Int64)], askPeers: Bool) throws -> [(key: String, units: Int64)] {
-        let me = identity.nodeId
-        var plans: [(key: String, units: Int64)] = []
-        for line in lines {
-            let (plan, counters) = try stockPlan(sku: line.sku, units: line.units)
-            guard let plan else {
-                let here = counters.reduce(Int64(0)) { $0 + max(0, $1.counter.rights(of: me)) }
-                let fleet: (available: Int64, here: Int64) = (try? catalog.stock(sku: line.sku)) ?? (0, 0)
-                var error = HTTPError(.insufficientStock, detail: "this node may sell \(here) of \(line.sku) now; \(line.units) asked")
-                // The richest location some connected peer holds rights at: where this node holds
-                // them all itself there is nobody to ask.
-                if fleet.available >= line.units, let sync, let key = try catalog.locationsWithStock(sku: line.sku)
-                    .lazy.map({ StockKey.make(sku: line.sku, location: $0) }).first(where: { sync.rightsHolder(key: $0) != nil }) {
-                    if askPeers { sync.requestRights(key: key, units: UInt64(line.units - here)) }
-                    error.headers = HTTPHeaders([("Retry-After", "2")])
-                }
-                error.problem.extensions = [("sku", .string(line.sku)), ("available", .int(fleet.available)), ("available_here", .int(here))]
-                throw error
-            }
-            plans += plan
-        }
-        return plans
-    }
-
-    /// Where this node would take `units` of `sku` from within its own rights (its own location
-    /// first, then the location where it holds most); nil plan: its rights do not cover them.
-    func stockPlan(sku: String, units: Int64) throws -> (plan: [(key: String, units: Int64)]?, counters: [(key: String, counter: BoundedCounter)]) {
-        let locations = try catalog.locationsWithRights(sku: sku, mine: myStockLocation)
-        let counters = locations.compactMap { location -> (key: String, counter: BoundedCounter)? in
-            let key = StockKey.make(sku: sku, location: location)
-            return replica.state(at: key, in: Collections.inventory).map { (key, $0) }
-        }
-        return (BoundedCounter.plan(units: units, from: counters, replica: identity.nodeId), counters)
-    }
-
-    /// The next order number of this node: its id in capitals and a gapless-per-node sequence,
-    /// unique across the fleet without asking anyone (node ids are).
-    func nextOrderNumber() throws -> String {
-        let digits = String(try meta.next(.orderSequence))
-        return identity.nodeId.uppercased() + "-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
-    }
-
-    static func allocationsText(_ allocations: [StockAllocation]) -> String { StockAllocation.text(of: allocations) }
-
-    static func allocations(from text: String) -> [StockAllocation] { StockAllocation.list(from: text) }
-
-    /// Takes the planned units (within this node's rights) as sold for `reference`, each with
-    /// its stock movement; returns where they came from.
-    func sellStock(_ plans: [(key: String, units: Int64)], reference: String, actor: String) throws -> [StockAllocation] {
-        let me = identity.nodeId
-        for (key, units) in plans { try changeStock(key) { try $0.decrement(by: UInt64(units), replica: me) } }
-        let allocations = plans.compactMap { plan in StockKey.parse(plan.key).map { StockAllocation(sku: $0.sku, location: $0.location, units: plan.units) } }
-        try recordMovements(allocations, sign: -1, reason: .sold, reference: reference, actor: actor)
-        return allocations
-    }
-
-    /// A fleet-unique part of an id, made here without asking anyone: this node's id and a
-    /// reading of its clock (`<node>-<ms in base 36>-<logical in base 36>`).
-    func edgeStamp(_ at: HLCTimestamp) -> String {
-        "\(identity.nodeId)-\(String(at.physicalMs, radix: 36))-\(String(at.logical, radix: 36))"
-    }
-
-    /// A payment's first event: the order it pays (nil: a refund without a receipt), its amount,
-    /// and who takes the money (an acquirer's name, or cash).
-    func paymentCreated(order: String?, amount: Int64, currency: String, acquirer: String, atMs: Int64) -> PaymentEvent {
-        var created = PaymentEvent(kind: .created, atMs: atMs, node: identity.nodeId)
-        created.order = order
-        created.amount = amount
-        created.currency = currency
-        created.region = config.region
-        created.acquirer = acquirer
-        return created
-    }
-
-    /// Commits one change of the stock counter at `key`, inside the caller's transaction.
-    /// `change` mutates the counter and returns the delta (the counter's mutators do both).
-    func changeStock(_ key: String, _ change: (inout BoundedCounter) throws -> BoundedCounter) throws {
-        try changeCounter(key, in: Collections.inventory, change)
-    }
-
-    /// One change to a bounded counter (stock, or a capped code's redemptions), inside the caller's transaction.
-    func changeCounter(_ key: String, in collection: ReplicatedCollection<BoundedCounter>, _ change: (inout BoundedCounter) throws -> BoundedCounter) throws {
-        var counter = replica.state(at: key, in: collection) ?? BoundedCounter()
-        let delta = try change(&counter)
-        _ = try replica.commit(delta, key: key, in: collection, at: replica.tick(wallMs: WallClock.nowMs()))
-    }
-
-    /// Gives an order's units back to the counters they came from (an increment by this node:
-    /// it becomes rights here again).
-    func releaseStock(_ allocations: [StockAllocation], reference: String, actor: String) throws {
-        try putBackStock(allocations, reason: .released, reference: reference, actor: actor)
-    }
-
-    /// Units back into the counters at their locations (an increment by this node: rights
-    /// here), each with its stock movement.
-    func putBackStock(_ allocations: [StockAllocation], reason: StockMovementReason, reference: String, actor: String) throws {
-        let me = identity.nodeId
-        for allocation in allocations where allocation.units > 0 {
-            try changeStock(allocation.stockKey) { try $0.increment(by: UInt64(allocation.units), replica: me) }
-        }
-        try recordMovements(allocations, sign: 1, reason: reason, reference: reference, actor: actor)
+    /// The one path by which sales (checkouts, till sales, exchanges) take stock and a capped
+    /// code's redemption and give them back.
+    var reservations: SaleReservations {
+        SaleReservations(replica: replica, database: database, catalog: catalog, node: identity.nodeId, location: myStockLocation, region: config.region, peers: sync)
     }
 
     /// This node's journal of stock changes.
     var stockJournal: StockJournal { StockJournal(database: database) }
-
-    func recordMovements(_ allocations: [StockAllocation], sign: Int64, reason: StockMovementReason, reference: String?, note: String? = nil, actor: String) throws {
-        try stockJournal.record(allocations, sign: sign, reason: reason, reference: reference, note: note, actor: actor, atMs: WallClock.nowMs())
-    }
-
-    /// Adds events to a grow-only key of `orders` or `payments`, inside the caller's transaction.
-    func addEvents(_ texts: [String], key: String, in collection: ReplicatedCollection<GSet<String>>) throws {
-        _ = try replica.commit(GSet(Set(texts)), key: key, in: collection, at: replica.tick(wallMs: WallClock.nowMs()))
-    }
 
     // MARK: Authorization and the answer (second transaction)
 
@@ -503,62 +377,9 @@ extension OutpostNode {
     }
 
     private func finish(_ pending: PendingCheckout, card: CardAnswer, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
-        let me = identity.nodeId
         let orderToken = pending.customer == nil ? Hex.encode(SecureRandom.bytes(16)) : nil
-        writer.submit({ [unowned self] _ -> (status: Int, body: [UInt8]) in
-            let nowMs = WallClock.nowMs()
-            var payment = PaymentEvent(kind: .authorized, atMs: nowMs, node: me)
-            payment.order = pending.orderId
-            let status: Int, body: [UInt8]
-            let outcome: AuthorizationOutcome
-            switch card {
-            case .acquirer(let answered): outcome = answered
-            case .stored(let deadlineMs):
-                payment.kind = .stored
-                payment.token = pending.token
-                payment.deadlineMs = deadlineMs
-                try offlinePayments.record(payment: pending.paymentId, order: pending.orderId, currency: pending.totals.currency,
-                                           amount: pending.totals.total, takenMs: nowMs, deadlineMs: deadlineMs)
-                outcome = .approved(code: "")
-            case .refusedOffline(let reason, let detail):
-                try releaseStock(pending.allocations, reference: pending.orderId, actor: pending.customer ?? "guest")
-                try releaseRedemption(pending.redemption?.id)
-                payment.kind = .declined
-                payment.code = reason
-                try addEvents([payment.text], key: pending.paymentId, in: Collections.payments)
-                var problem = Problem(.offlinePaymentRefused, detail: detail)
-                problem.extensions = [("reason", .string(reason))]
-                try checkouts.answered(cart: pending.cart, key: pending.key, status: 402, errorBody: problem.encoded(), orderToken: nil)
-                return (402, problem.encoded())
-            }
-            switch outcome {
-            case .declined(let reason):
-                payment.kind = .declined
-                payment.code = reason.rawValue
-                try releaseStock(pending.allocations, reference: pending.orderId, actor: pending.customer ?? "guest")
-                try releaseRedemption(pending.redemption?.id)
-                var problem = Problem(.paymentDeclined, detail: "the card was declined (\(reason.rawValue)); nothing was charged")
-                problem.extensions = [("reason", .string(reason.rawValue))]
-                status = 402
-                body = problem.encoded()
-            case .approved(let code):
-                if payment.kind == .authorized { payment.code = code }
-                let state = try place(pending, paid: true, token: orderToken, atMs: nowMs)
-                status = 201
-                body = orderJSON(pending.orderId, state: state, payment: PaymentState(events: [pending.paymentCreated, payment].compactMap { $0 }),
-                                 contact: .known(email: pending.email, shipTo: pending.shipTo), token: orderToken).encoded()
-            case .retry, .timedOut:
-                // No answer: the order stands, awaiting payment, and holds its stock until then.
-                payment.kind = .created
-                payment.code = "no_answer"
-                let state = try place(pending, paid: false, token: orderToken, atMs: nowMs)
-                status = 202
-                body = orderJSON(pending.orderId, state: state, payment: PaymentState(events: [pending.paymentCreated].compactMap { $0 }),
-                                 contact: .known(email: pending.email, shipTo: pending.shipTo), token: orderToken).encoded()
-            }
-            if payment.kind != .created { try addEvents([payment.text], key: pending.paymentId, in: Collections.payments) }
-            try checkouts.answered(cart: pending.cart, key: pending.key, status: status, errorBody: status < 300 ? nil : body, orderToken: orderToken)
-            return (status, body)
+        writer.submit({ [unowned self] _ in
+            try writeAnswer(pending, card: card, orderToken: orderToken, nowMs: WallClock.nowMs())
         }, completion: { [unowned self] result in
             shop.checkoutsInFlight.remove(pending.flightKey)
             if case .stored = card { shop.offlineExposureInFlight -= pending.totals.total }
@@ -575,6 +396,43 @@ extension OutpostNode {
                 answer(.failure(error))
             }
         })
+    }
+
+    /// Second transaction: the order placed (paid, or awaiting the acquirer's answer), or, with
+    /// the card refused, what the sale held given back; the checkout answered either way.
+    private func writeAnswer(_ pending: PendingCheckout, card: CardAnswer, orderToken: String?, nowMs: Int64) throws -> (status: Int, body: [UInt8]) {
+        var payment = PaymentEvent(kind: .authorized, atMs: nowMs, node: identity.nodeId)
+        payment.order = pending.orderId
+        var refused: (type: ProblemType, reason: String, detail: String)?
+        var paid = true
+        switch card {
+        case .refusedOffline(let reason, let detail): refused = (.offlinePaymentRefused, reason, detail)
+        case .acquirer(.declined(let reason)): refused = (.paymentDeclined, reason.rawValue, "the card was declined (\(reason.rawValue)); nothing was charged")
+        case .acquirer(.approved(let code)): payment.code = code
+        // No answer: the order stands, awaiting payment, and holds its stock until then.
+        case .acquirer(.retry), .acquirer(.timedOut): paid = false
+        case .stored(let deadlineMs):
+            payment.kind = .stored
+            payment.token = pending.token
+            payment.deadlineMs = deadlineMs
+            try offlinePayments.record(payment: pending.paymentId, order: pending.orderId, currency: pending.totals.currency,
+                                       amount: pending.totals.total, takenMs: nowMs, deadlineMs: deadlineMs)
+        }
+        if let refused {
+            let declined = reservations.closing(.declined, order: pending.orderId, reason: refused.reason, nowMs: nowMs)
+            try reservations.release(pending.hold, closing: [(pending.paymentId, declined)], actor: pending.customer ?? "guest", nowMs: nowMs)
+            var problem = Problem(refused.type, detail: refused.detail)
+            problem.extensions = [("reason", .string(refused.reason))]
+            try checkouts.answered(cart: pending.cart, key: pending.key, status: 402, errorBody: problem.encoded(), orderToken: nil)
+            return (402, problem.encoded())
+        }
+        let state = try place(pending, paid: paid, token: orderToken, atMs: nowMs)
+        if paid { try reservations.addEvents([payment.text], key: pending.paymentId, in: Collections.payments, nowMs: nowMs) }
+        let events = paid ? [pending.paymentCreated, payment] : [pending.paymentCreated]
+        let body = orderJSON(pending.orderId, state: state, payment: PaymentState(events: events.compactMap { $0 }),
+                             contact: .known(email: pending.email, shipTo: pending.shipTo), token: orderToken).encoded()
+        try checkouts.answered(cart: pending.cart, key: pending.key, status: paid ? 201 : 202, errorBody: nil, orderToken: orderToken)
+        return (paid ? 201 : 202, body)
     }
 
     /// Records the order (placed, and paid when it is) and empties the cart; the events are
@@ -663,13 +521,10 @@ extension OutpostNode {
             let (cart, key, orderId, paymentId, allocations, redemption) = (checkout.cart, checkout.key, checkout.orderId, checkout.paymentId,
                                                                             checkout.allocations, checkout.redemption)
             gateway.void(paymentId: paymentId) { [unowned self] _ in
-                let me = identity.nodeId
                 writer.submit({ [unowned self] _ in
-                    try releaseStock(Self.allocations(from: allocations), reference: orderId, actor: "recovery")
-                    try releaseRedemption(redemption)
-                    var voided = PaymentEvent(kind: .voided, atMs: WallClock.nowMs(), node: me)
-                    voided.order = orderId
-                    try addEvents([voided.text], key: paymentId, in: Collections.payments)
+                    let nowMs = WallClock.nowMs()
+                    let hold = SaleReservations.Hold(orderId: orderId, allocations: StockAllocation.list(from: allocations), redemption: redemption)
+                    try reservations.release(hold, closing: [(paymentId, reservations.closing(.voided, order: orderId, nowMs: nowMs))], actor: "recovery", nowMs: nowMs)
                     try checkouts.abandoned(cart: cart, key: key)
                 }, completion: { [unowned self] result in
                     if case .failure(let error) = result {

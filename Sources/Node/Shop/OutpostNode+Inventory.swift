@@ -177,8 +177,8 @@ extension OutpostNode {
                 guard (1...1_000_000).contains(body.units) else { throw HTTPError(.validation, detail: "units must be 1 to 1000000") }
                 let key = StockKey.make(sku: body.sku, location: location), me = identity.nodeId, actor = request.subject ?? "admin"
                 commitStock(body.sku, responder) { [unowned self] in
-                    try changeStock(key) { try $0.increment(by: UInt64(body.units), replica: me) }
-                    try recordMovements([StockAllocation(sku: body.sku, location: location, units: body.units)], sign: 1, reason: .received, reference: nil, note: note, actor: actor)
+                    try reservations.change(key, in: Collections.inventory, nowMs: WallClock.nowMs()) { try $0.increment(by: UInt64(body.units), replica: me) }
+                    try stockJournal.record([StockAllocation(sku: body.sku, location: location, units: body.units)], sign: 1, reason: .received, reference: nil, note: note, actor: actor, atMs: WallClock.nowMs())
                 }
             } catch {
                 responder.fail(error)
@@ -205,10 +205,10 @@ extension OutpostNode {
                     throw insufficientRights(key, available: max(0, held), requested: UInt64(-body.units))
                 }
                 commitStock(body.sku, responder) { [unowned self] in
-                    try changeStock(key) { stock in
+                    try reservations.change(key, in: Collections.inventory, nowMs: WallClock.nowMs()) { stock in
                         body.units > 0 ? try stock.increment(by: UInt64(body.units), replica: me) : try stock.decrement(by: UInt64(-body.units), replica: me)
                     }
-                    try recordMovements([StockAllocation(sku: body.sku, location: location, units: body.units)], sign: 1, reason: reason, reference: nil, note: note, actor: actor)
+                    try stockJournal.record([StockAllocation(sku: body.sku, location: location, units: body.units)], sign: 1, reason: reason, reference: nil, note: note, actor: actor, atMs: WallClock.nowMs())
                 }
             } catch {
                 responder.fail(error)
@@ -233,15 +233,15 @@ extension OutpostNode {
                 guard body.units <= held else { throw insufficientRights(source, available: max(0, held), requested: UInt64(body.units)) }
                 let seller = location(to)?.node
                 commitStock(body.sku, responder) { [unowned self] in
-                    try changeStock(source) { try $0.decrement(by: UInt64(body.units), replica: me) }
-                    try changeStock(target) { into in
+                    try reservations.change(source, in: Collections.inventory, nowMs: WallClock.nowMs()) { try $0.decrement(by: UInt64(body.units), replica: me) }
+                    try reservations.change(target, in: Collections.inventory, nowMs: WallClock.nowMs()) { into in
                         let received = try into.increment(by: UInt64(body.units), replica: me)
                         // Counter deltas are whole states: the transfer's includes the increment.
                         guard let seller, seller != me else { return received }
                         return try into.transfer(UInt64(body.units), from: me, to: seller)
                     }
-                    try recordMovements([StockAllocation(sku: body.sku, location: from, units: body.units)], sign: -1, reason: .transferOut, reference: to, note: note, actor: actor)
-                    try recordMovements([StockAllocation(sku: body.sku, location: to, units: body.units)], sign: 1, reason: .transferIn, reference: from, note: note, actor: actor)
+                    try stockJournal.record([StockAllocation(sku: body.sku, location: from, units: body.units)], sign: -1, reason: .transferOut, reference: to, note: note, actor: actor, atMs: WallClock.nowMs())
+                    try stockJournal.record([StockAllocation(sku: body.sku, location: to, units: body.units)], sign: 1, reason: .transferIn, reference: from, note: note, actor: actor, atMs: WallClock.nowMs())
                 }
             } catch {
                 responder.fail(error)

@@ -63,8 +63,8 @@ extension OutpostNode {
                 let released = try stockJournal.count(reference: order, reason: .released)
                 let retaken = try stockJournal.count(reference: order, reason: .sold, note: Self.racedShipmentNote)
                 if state.status == .cancelled && released == 0 {
-                    try releaseStock(allocations, reference: order, actor: "cancellation")
-                    try releaseRedemption(state.placed?.redemption)
+                    try reservations.putBack(allocations, reason: .released, reference: order, actor: "cancellation", nowMs: WallClock.nowMs())
+                    try reservations.releaseRedemption(state.placed?.redemption, nowMs: WallClock.nowMs())
                 } else if state.cancellationRaced && released > 0 && retaken == 0 {
                     try retake(allocations, order: order)
                     try retakeRedemption(state.placed?.redemption, order: order)
@@ -87,10 +87,10 @@ extension OutpostNode {
         for allocation in allocations {
             let held = replica.state(at: allocation.stockKey, in: Collections.inventory)?.rights(of: me) ?? 0
             let units = min(allocation.units, max(0, held))
-            if units > 0 { try changeStock(allocation.stockKey) { try $0.decrement(by: UInt64(units), replica: me) } }
+            if units > 0 { try reservations.change(allocation.stockKey, in: Collections.inventory, nowMs: WallClock.nowMs()) { try $0.decrement(by: UInt64(units), replica: me) } }
             var taken = allocation
             taken.units = units
-            try recordMovements([taken], sign: -1, reason: .sold, reference: order, note: Self.racedShipmentNote, actor: "reconciliation")
+            try stockJournal.record([taken], sign: -1, reason: .sold, reference: order, note: Self.racedShipmentNote, actor: "reconciliation", atMs: WallClock.nowMs())
             if units < allocation.units {
                 logger.warning("a shipment raced a cancellation and this node holds too few rights to take the units again; count and adjust",
                                metadata: ["order": "\(order)", "sku": "\(allocation.sku)", "short": "\(allocation.units - units)"])
@@ -108,7 +108,7 @@ extension OutpostNode {
             return logger.warning("a shipment raced a cancellation and this node holds no redemption of the order's code to take again",
                                   metadata: ["order": "\(order)", "promotion": "\(promotionId)"])
         }
-        try changeCounter(promotionId, in: Collections.redemptions) { try $0.decrement(by: 1, replica: me) }
+        try reservations.change(promotionId, in: Collections.redemptions, nowMs: WallClock.nowMs()) { try $0.decrement(by: 1, replica: me) }
     }
 
     /// Orders this node placed whose payment never came: cancelled when their hold runs out.
@@ -146,8 +146,8 @@ extension OutpostNode {
         var recordsPayment = false
         let write: () -> Void = { [unowned self] in
             writer.submit({ [unowned self] _ in
-                try addEvents([event.text], key: orderId, in: Collections.orders)
-                if recordsPayment && !paymentId.isEmpty { try addEvents([payment.text], key: paymentId, in: Collections.payments) }
+                try reservations.addEvents([event.text], key: orderId, in: Collections.orders, nowMs: WallClock.nowMs())
+                if recordsPayment && !paymentId.isEmpty { try reservations.addEvents([payment.text], key: paymentId, in: Collections.payments, nowMs: WallClock.nowMs()) }
                 try alongside?(state)
             }, completion: { [unowned self] result in
                 if case .failure(let error) = result { return completion(error) }

@@ -98,10 +98,10 @@ extension OutpostNode {
     /// The payment is made durable before the acquirer hears of it (as at checkout), then
     /// answered: approved, the order is paid again in the same commit as the authorization.
     private func collectTender(_ due: PaymentDue, completion: @escaping ((any Error)?) -> Void) {
-        let paymentId = "p-" + edgeStamp(replica.tick(wallMs: WallClock.nowMs()))
+        let paymentId = "p-" + SaleReservations.stamp(node: identity.nodeId, replica.tick(wallMs: WallClock.nowMs()))
         writer.submit({ [unowned self] _ in
-            let created = paymentCreated(order: due.order, amount: due.amount, currency: due.currency, acquirer: gateway.name, atMs: WallClock.nowMs())
-            try addEvents([created.text], key: paymentId, in: Collections.payments)
+            let created = reservations.paymentCreated(order: due.order, amount: due.amount, currency: due.currency, acquirer: gateway.name, atMs: WallClock.nowMs())
+            try reservations.addEvents([created.text], key: paymentId, in: Collections.payments, nowMs: WallClock.nowMs())
         }, completion: { [unowned self] result in
             if case .failure(let error) = result { return completion(error) }
             let request = PaymentRequest(paymentId: paymentId, amount: due.amount, currency: due.currency, token: due.token)
@@ -145,7 +145,7 @@ extension OutpostNode {
                 capture.amount = due.amount
                 events.append(capture.text)
             }
-            try addEvents(events, key: paymentId, in: Collections.payments)
+            try reservations.addEvents(events, key: paymentId, in: Collections.payments, nowMs: WallClock.nowMs())
             let paid = due.replaces.map { declined in
                 var paid = OrderEvent(kind: .paid, atMs: nowMs, node: me)
                 paid.payment = paymentId
@@ -153,7 +153,7 @@ extension OutpostNode {
                 paid.amount = orderState(due.order)?.paidAmount
                 return paid.text
             }
-            try addEvents(paid, key: due.order, in: Collections.orders)
+            try reservations.addEvents(paid, key: due.order, in: Collections.orders, nowMs: WallClock.nowMs())
         }, completion: { [unowned self] result in
             if case .failure(let error) = result { return completion(error) }
             replicatedChanged()
@@ -170,7 +170,7 @@ extension OutpostNode {
             var event = PaymentEvent(kind: kind, atMs: WallClock.nowMs(), node: me)
             event.order = order
             event.code = code
-            try addEvents([event.text], key: paymentId, in: Collections.payments)
+            try reservations.addEvents([event.text], key: paymentId, in: Collections.payments, nowMs: WallClock.nowMs())
         }, completion: { [unowned self] result in
             replicatedChanged()
             if case .failure(let failure) = result { return completion(failure) }

@@ -81,39 +81,6 @@ extension OutpostNode {
                  JSONMember("shipping", .int(discount.shipping))])
     }
 
-    // MARK: Redemptions of capped codes
-
-    /// Takes one redemption of a capped promotion from this node's rights (inside the
-    /// reservation). Short of them, asks the connected node holding most, once, and throws
-    /// exhausted with Retry-After while a grant may come.
-    func takeRedemption(_ promotion: Promotion, askPeers: Bool) throws {
-        let me = identity.nodeId
-        let counter = replica.state(at: promotion.id, in: Collections.redemptions) ?? BoundedCounter()
-        if counter.rights(of: me) >= 1 {
-            return try changeCounter(promotion.id, in: Collections.redemptions) { try $0.decrement(by: 1, replica: me) }
-        }
-        let code = promotion.code ?? promotion.id
-        var error = HTTPError(.discountCodeExhausted, detail: "the redemptions of \(code) are used up")
-        if counter.value > 0 {
-            error.problem.detail = "this node holds no redemptions of \(code) now and no node holding some is connected"
-            if let sync, sync.rightsHolder(key: promotion.id, in: Collections.redemptions.name) != nil {
-                // A batch, so the next shoppers here do not each wait for a grant.
-                let batch = UInt64(min(counter.value, max(1, (promotion.usageCap ?? 1) / 20)))
-                if askPeers { sync.requestRights(key: promotion.id, in: Collections.redemptions.name, units: batch) }
-                error.problem.detail = "this node is asking for redemptions of \(code)"
-                error.headers = HTTPHeaders([("Retry-After", "2")])
-            }
-        }
-        throw error
-    }
-
-    /// Gives an order's redemption back (an increment by this node: a right here again).
-    func releaseRedemption(_ promotionId: String?) throws {
-        guard let promotionId else { return }
-        let me = identity.nodeId
-        try changeCounter(promotionId, in: Collections.redemptions) { try $0.increment(by: 1, replica: me) }
-    }
-
     /// The orders view's companion: who used which promotion, kept with the order's status.
     func projectRedemptions(order: String, state: OrderState) throws {
         guard let placed = state.placed, let discounts = placed.discounts, !discounts.isEmpty else { return }
@@ -200,7 +167,7 @@ extension OutpostNode {
                     _ = try Self.commit(promotion.fields, key: Promotion.keyPrefix + promotion.id, replica: replica, as: me)
                     // This node holds the rights to every redemption; others ask for them as they sell.
                     if let cap = promotion.usageCap {
-                        try changeCounter(promotion.id, in: Collections.redemptions) { try $0.increment(by: UInt64(cap), replica: me) }
+                        try reservations.change(promotion.id, in: Collections.redemptions, nowMs: WallClock.nowMs()) { try $0.increment(by: UInt64(cap), replica: me) }
                     }
                 }, completion: { [unowned self] result in
                     switch result {

@@ -159,7 +159,7 @@ extension OutpostNode {
         let back = items.filter { $0.disposition == .restock }.compactMap { item in
             item.location.map { StockAllocation(sku: item.sku, location: $0, units: item.quantity) }
         }
-        try putBackStock(back, reason: .returned, reference: order, actor: actor)
+        try reservations.putBack(back, reason: .returned, reference: order, actor: actor, nowMs: WallClock.nowMs())
     }
 
     /// The exchange's new order: the replacement SKUs at the price paid for what came back, paid
@@ -173,7 +173,7 @@ extension OutpostNode {
         var lines: [PricedLine] = [], plans: [(key: String, units: Int64)] = []
         for item in r.items {
             guard let sku = item.exchangeSku, let paid = original.lines?.first(where: { $0.sku == item.sku }) else { continue }
-            guard let plan = try stockPlan(sku: sku, units: item.quantity).plan else {
+            guard let plan = try reservations.stockPlan(sku: sku, units: item.quantity).plan else {
                 throw HTTPError(.insufficientStock, detail: "this node may not sell \(item.quantity) of \(sku) now: receive the return where the replacement is in stock, or refund it")
             }
             plans += plan
@@ -186,7 +186,7 @@ extension OutpostNode {
                                   lines: Dictionary(lines.map { ($0.sku, $0.amount) }, uniquingKeysWith: +))
         let at = WallClock.nowMs()
         var placed = OrderEvent(kind: .placed, atMs: at, node: me)
-        placed.number = try nextOrderNumber()
+        placed.number = try reservations.nextOrderNumber()
         placed.customer = original.customer
         placed.lines = lines
         placed.discounts = [credit]
@@ -199,9 +199,9 @@ extension OutpostNode {
         }
         var paid = OrderEvent(kind: .paid, atMs: at, node: me)
         paid.amount = 0
-        placed.allocations = try sellStock(plans, reference: exchangeId, actor: "exchange")
+        placed.allocations = try reservations.sell(plans, reference: exchangeId, actor: "exchange", nowMs: WallClock.nowMs())
         let events = [placed, paid] + (handedOver ? handedOverInStore(atMs: at) : [])
-        try addEvents(events.map(\.text), key: exchangeId, in: Collections.orders)
+        try reservations.addEvents(events.map(\.text), key: exchangeId, in: Collections.orders, nowMs: WallClock.nowMs())
         return lines
     }
 

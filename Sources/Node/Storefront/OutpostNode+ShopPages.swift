@@ -151,8 +151,8 @@ extension OutpostNode {
                 }
             } catch {
                 var response = cartPage(request, message: Self.pageMessage(error))
-                response.status = (error as? HTTPError)?.problem.status ?? 422
-                if let wait = (error as? HTTPError)?.headers["Retry-After"] { response.headers.set("Retry-After", wait) }
+                response.status = HTTPError.of(error)?.problem.status ?? 422
+                if let wait = HTTPError.of(error)?.headers["Retry-After"] { response.headers.set("Retry-After", wait) }
                 responder.send(response)
             }
         }
@@ -212,16 +212,12 @@ extension OutpostNode {
                         }
                         if case .string(let why)? = problem["reason"] { reason = "it was declined (\(why.replacingOccurrences(of: "_", with: " ")))" }
                         fail("Your card was not charged: \(reason). Choose another card.", answer.status)
-                    case .failure(let error as HTTPError):
-                        fail(Self.pageMessage(error), error.problem.status)
-                    case .failure:
-                        fail("Something went wrong; nothing was charged. Please try again.", 500)
+                    case .failure(let error):
+                        fail(Self.checkoutMessage(error), HTTPError.of(error)?.problem.status ?? 500)
                     }
                 }
-            } catch let error as HTTPError {
-                fail(Self.pageMessage(error), error.problem.status)
             } catch {
-                fail("Something went wrong; nothing was charged. Please try again.", 500)
+                fail(Self.checkoutMessage(error), HTTPError.of(error)?.problem.status ?? 500)
             }
         }
 
@@ -324,11 +320,11 @@ extension OutpostNode {
                             responder.send(signedInRedirect(issued, next: next, request: request, email: email))
                         }
                     case .failure(let error):
-                        responder.send(signInPage(request, signUp: false, message: Self.pageMessage(error), status: (error as? HTTPError)?.problem.status ?? 500, email: email))
+                        responder.send(signInPage(request, signUp: false, message: Self.pageMessage(error), status: HTTPError.of(error)?.problem.status ?? 500, email: email))
                     }
                 }
             } catch {
-                responder.send(signInPage(request, signUp: false, message: Self.pageMessage(error), status: (error as? HTTPError)?.problem.status ?? 500, email: email))
+                responder.send(signInPage(request, signUp: false, message: Self.pageMessage(error), status: HTTPError.of(error)?.problem.status ?? 500, email: email))
             }
         }
 
@@ -341,7 +337,7 @@ extension OutpostNode {
                     responder.send(signedInRedirect(issued, next: next, request: request, email: email, signUp: true))
                 }
             } catch {
-                responder.send(signInPage(request, signUp: true, message: Self.pageMessage(error), status: (error as? HTTPError)?.problem.status ?? 500, email: email))
+                responder.send(signInPage(request, signUp: true, message: Self.pageMessage(error), status: HTTPError.of(error)?.problem.status ?? 500, email: email))
             }
         }
 
@@ -387,13 +383,18 @@ extension OutpostNode {
         case .success(let signedIn):
             return Self.redirect(next, cookies: Self.sessionCookies(signedIn) + [Self.cookie(Self.cartCookie, "", maxAge: 0)])
         case .failure(let error):
-            return signInPage(request, signUp: signUp, message: Self.pageMessage(error), status: (error as? HTTPError)?.problem.status ?? 500, email: email)
+            return signInPage(request, signUp: signUp, message: Self.pageMessage(error), status: HTTPError.of(error)?.problem.status ?? 500, email: email)
         }
     }
 
     /// What a shopper reads about a refusal: the problem's detail, first letter up.
+    /// A checkout refused: its problem in the shopper's words; anything else charged nothing.
+    private static func checkoutMessage(_ error: any Error) -> String {
+        HTTPError.of(error) == nil ? "Something went wrong; nothing was charged. Please try again." : pageMessage(error)
+    }
+
     private static func pageMessage(_ error: any Error) -> String {
-        guard let error = error as? HTTPError else { return "Something went wrong; please try again." }
+        guard let error = HTTPError.of(error) else { return "Something went wrong; please try again." }
         if let errors = error.problem.extensions.first(where: { $0.0 == "errors" })?.1, case .array(let items) = errors {
             let texts = items.compactMap { item -> String? in
                 guard case .string(let field)? = item["field"], case .string(let reason)? = item["reason"] else { return nil }
@@ -418,7 +419,7 @@ extension OutpostNode {
             }
         } catch {
             var response = cartPage(request, message: Self.pageMessage(error), cartId: id)
-            response.status = (error as? HTTPError)?.problem.status ?? 500
+            response.status = HTTPError.of(error)?.problem.status ?? 500
             for (name, value) in cookies { response.headers.add(name, value) }
             responder.send(response)
         }

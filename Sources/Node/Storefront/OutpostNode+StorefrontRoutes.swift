@@ -87,7 +87,8 @@ extension OutpostNode {
         let locale = shopperLocale(request)
         do {
             return try render(locale)
-        } catch let error as HTTPError {
+        } catch let thrown {
+            guard let error = HTTPError.of(thrown) else { throw thrown }
             let status = error.problem.status
             let heading = status == 404 ? "Not found" : status == 400 ? "That did not work" : "Something went wrong"
             let body = Storefront.render("message", layoutView(locale: locale, query: request.queryValue("q") ?? "", current: nil).merging([

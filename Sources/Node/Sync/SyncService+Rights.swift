@@ -1,3 +1,4 @@
+import Commerce
 import Platform
 import Replication
 
@@ -94,4 +95,11 @@ extension SyncService {
         replicaChanged()
         return true
     }
+}
+
+/// The sales' way to ask for rights they lack (`SaleReservations`).
+extension SyncService: StockRightsPeers {
+    func holdsRights(key: String, in collection: String) -> Bool { rightsHolder(key: key, in: collection) != nil }
+
+    func askForRights(key: String, in collection: String, units: UInt64) { requestRights(key: key, in: collection, units: units) }
 }
