@@ -66,16 +66,14 @@ extension OutpostNode {
         guard shop.unansweredSales.pending, !shop.unansweredSales.running, nowMs >= shop.unansweredSales.nextTryMs else { return }
         shop.unansweredSales.running = true
         shop.unansweredSales.pending = false
-        releaseAbandonedCheckouts { [unowned self] checkoutsReleased in
-            releaseInterruptedTillSales { [unowned self] salesReleased in
-                shop.unansweredSales.running = false
-                if checkoutsReleased && salesReleased {
-                    shop.unansweredSales.delayMs = 1_000
-                } else {
-                    shop.unansweredSales.pending = true
-                    shop.unansweredSales.nextTryMs = WallClock.nowMs() + shop.unansweredSales.delayMs
-                    shop.unansweredSales.delayMs = min(30_000, shop.unansweredSales.delayMs * 2)
-                }
+        releaseUnansweredSales { [unowned self] released in
+            shop.unansweredSales.running = false
+            if released {
+                shop.unansweredSales.delayMs = 1_000
+            } else {
+                shop.unansweredSales.pending = true
+                shop.unansweredSales.nextTryMs = WallClock.nowMs() + shop.unansweredSales.delayMs
+                shop.unansweredSales.delayMs = min(30_000, shop.unansweredSales.delayMs * 2)
             }
         }
     }

@@ -701,35 +701,4 @@ extension OutpostNode {
         try reservations.release(SaleReservations.Hold(orderId: orderId, allocations: allocations, redemption: redemption), closing: closing, actor: actor, nowMs: nowMs)
         try sales.reopen(sale)
     }
-
-    /// Completions cut short between reservation and answer: by a crash (found at start), or by
-    /// a receipt the disk refused. The terminal got no receipt, so nothing of them may stand:
-    /// cards are voided, stock given back, and the sale is open again; the terminal's retry
-    /// completes it afresh. `done` says whether every one was released.
-    func releaseInterruptedTillSales(done: @escaping (Bool) -> Void) {
-        // Unreadable, they are not skipped: the caller tries again.
-        guard let rows = try? sales.interrupted() else { return done(false) }
-        let interrupted = rows.filter { !tills.salesInFlight.contains($0.sale) }
-        var left = interrupted.count, released = true
-        guard left > 0 else { return done(true) }
-        for (sale, completion, staff) in interrupted {
-            let (orderId, paymentIds, allocations, basket) = (completion.orderId, completion.payments, completion.allocations, completion.basket)
-            for paymentId in paymentIds where paymentState(paymentId)?.isCash == false { gateway.void(paymentId: paymentId) { _ in } }
-            let redemption = TillBasket.stored(basket).code.flatMap { PromotionEngine.promotion(code: $0, in: promotions()) }.flatMap { $0.usageCap == nil ? nil : $0.id }
-            writer.submit({ [unowned self] _ in
-                try reopenSale(sale, orderId: orderId, paymentIds: paymentIds, allocations: StockAllocation.list(from: allocations), redemption: redemption,
-                               actor: "recovery")
-            }, completion: { [unowned self] result in
-                left -= 1
-                if case .failure(let error) = result {
-                    released = false
-                    logger.warning("an interrupted till sale is not released yet; it is tried again", metadata: ["sale": "\(sale)", "error": "\(error)"])
-                } else {
-                    logger.notice("interrupted till sale released", metadata: ["sale": "\(sale)", "staff": "\(staff)"])
-                    replicatedChanged()
-                }
-                if left == 0 { done(released) }
-            })
-        }
-    }
 }

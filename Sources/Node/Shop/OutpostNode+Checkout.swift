@@ -505,39 +505,4 @@ extension OutpostNode {
     var checkouts: CheckoutBook { CheckoutBook(database: database) }
 
     func checkoutRecord(cart: String, key: String) throws -> CheckoutBook.Record? { try checkouts.record(cart: cart, key: key) }
-
-    /// Checkouts cut short between reservation and answer: by a crash (found at start), or by
-    /// an answer the disk refused. Their shoppers got no answer, so nothing of them may stand:
-    /// the payment is voided at the acquirer and the stock given back; the same request retried
-    /// runs again with the same ids. `done` says whether every one was released.
-    func releaseAbandonedCheckouts(done: @escaping (Bool) -> Void) {
-        // Unreadable, they are not skipped: the caller tries again.
-        guard let rows = try? checkouts.authorizing() else { return done(false) }
-        // A checkout being answered now is not abandoned.
-        let abandoned = rows.filter { !shop.checkoutsInFlight.contains($0.cart + "\u{0}" + $0.key) }
-        var left = abandoned.count, released = true
-        guard left > 0 else { return done(true) }
-        for checkout in abandoned {
-            let (cart, key, orderId, paymentId, allocations, redemption) = (checkout.cart, checkout.key, checkout.orderId, checkout.paymentId,
-                                                                            checkout.allocations, checkout.redemption)
-            gateway.void(paymentId: paymentId) { [unowned self] _ in
-                writer.submit({ [unowned self] _ in
-                    let nowMs = WallClock.nowMs()
-                    let hold = SaleReservations.Hold(orderId: orderId, allocations: StockAllocation.list(from: allocations), redemption: redemption)
-                    try reservations.release(hold, closing: [(paymentId, reservations.closing(.voided, order: orderId, nowMs: nowMs))], actor: "recovery", nowMs: nowMs)
-                    try checkouts.abandoned(cart: cart, key: key)
-                }, completion: { [unowned self] result in
-                    if case .failure(let error) = result {
-                        released = false
-                        logger.warning("an abandoned checkout is not released yet; it is tried again", metadata: ["order": "\(orderId)", "error": "\(error)"])
-                    } else {
-                        logger.notice("abandoned checkout released", metadata: ["order": "\(orderId)", "payment": "\(paymentId)"])
-                        replicatedChanged()
-                    }
-                    left -= 1
-                    if left == 0 { done(released) }
-                })
-            }
-        }
-    }
 }
