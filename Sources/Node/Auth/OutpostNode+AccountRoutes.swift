@@ -43,7 +43,15 @@ extension OutpostNode {
 
     /// Profile changes, passwords and erasure: what a signed-in customer does to their account.
     func registerAccountRoutes() {
+        registerProfileRoutes()
+        registerPasswordResetRoutes()
+        registerErasureRoutes()
+    }
+
+    /// A customer changing their details and password.
+    private func registerProfileRoutes() {
         let problem = RouteDoc.Reply.problem
+
         router.add("PATCH", "/api/v1/me", access: .roles(["customer"]), bodyBytesMax: 16_384, doc: RouteDoc(
             operationId: "updateProfile", summary: "Change name, phone or addresses (a member set to null is removed).",
             description: "Addresses: up to 10 of {label?, name?, line1, line2?, city, postal_code, country (ISO 3166 alpha-2)}; the list replaces the old one.",
@@ -85,6 +93,11 @@ extension OutpostNode {
                 responder.fail(error)
             }
         }
+    }
+
+    /// Password resets: asked by the customer or by staff, then confirmed.
+    private func registerPasswordResetRoutes() {
+        let problem = RouteDoc.Reply.problem
 
         router.add("POST", "/api/v1/auth/password-reset", bodyBytesMax: 4096, rateClass: .credentials, doc: RouteDoc(
             operationId: "requestPasswordReset", summary: "Ask for a password reset: the store is told, and hands a reset token to the account's owner.",
@@ -157,6 +170,11 @@ extension OutpostNode {
                 responder.fail(error)
             }
         }
+    }
+
+    /// A customer erasing their account.
+    private func registerErasureRoutes() {
+        let problem = RouteDoc.Reply.problem
 
         router.add("DELETE", "/api/v1/me", access: .roles(["customer"]), bodyBytesMax: 4096, rateClass: .credentials, doc: RouteDoc(
             operationId: "eraseAccount", summary: "Erase the account (GDPR): personal data removed on every node of the region, orders kept under its id.",

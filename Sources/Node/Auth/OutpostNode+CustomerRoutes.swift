@@ -86,7 +86,14 @@ extension OutpostNode {
     var passwordCost: PasswordHash.Cost { PasswordHash.Cost(log2N: config.passwordCostLog2N, r: 8, p: PasswordHash.Cost.standard.p) }
 
     func registerCustomerRoutes() {
+        registerSignInRoutes()
+        registerSessionRoutes()
+    }
+
+    /// Registering, signing in and refreshing the token.
+    private func registerSignInRoutes() {
         let tokenReply = RouteDoc.Reply(200, "Signed in: the customer, an access token (15 minutes) and a refresh token (7 days, one use).", schema: ["type": "object"])
+
         router.add("POST", "/api/v1/auth/register", bodyBytesMax: 8192, rateClass: .credentials, doc: RouteDoc(
             operationId: "register", summary: "Create a customer account in this region and sign in.",
             description: "Body: {\"email\", \"password\" (8 to 256 bytes), \"name\"?, \"phone\"?}. The account is known on every node of the region.",
@@ -147,7 +154,10 @@ extension OutpostNode {
                 responder.fail(error)
             }
         }
+    }
 
+    /// Signing out, and the signed-in customer.
+    private func registerSessionRoutes() {
         router.add("POST", "/api/v1/auth/sign-out", bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "signOut", summary: "End the session of a refresh token: it and every token made from it stop refreshing.",
             tags: ["auth"], requestBody: .init(0, "{\"refresh_token\"}.", schema: ["type": "object"]),

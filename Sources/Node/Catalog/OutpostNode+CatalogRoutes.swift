@@ -11,6 +11,12 @@ extension OutpostNode {
     }
 
     private func registerCatalogAdminRoutes() {
+        registerProductAdminRoutes()
+        registerCatalogArchiveRoutes()
+    }
+
+    /// Creating, reading and changing a product.
+    private func registerProductAdminRoutes() {
         let idParameter = RouteDoc.Parameter("id", in: .path, description: "Product id: 1 to 64 of a-z, 0-9 and -.")
         let validationReply = RouteDoc.Reply(422, "Fields not acceptable; `errors` lists each (field, reason).",
                                              contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef)
@@ -71,6 +77,13 @@ extension OutpostNode {
                 responder.fail(error)
             }
         }
+    }
+
+    /// Archiving a product, and categories.
+    private func registerCatalogArchiveRoutes() {
+        let idParameter = RouteDoc.Parameter("id", in: .path, description: "Product id: 1 to 64 of a-z, 0-9 and -.")
+        let validationReply = RouteDoc.Reply(422, "Fields not acceptable; `errors` lists each (field, reason).",
+                                             contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef)
 
         router.add("POST", "/admin/v1/catalog/products/{id}/archive", access: .roles(["catalog_admin"]), doc: RouteDoc(
             operationId: "archiveProduct", summary: "Archive a product: shoppers no longer see it; orders still name it.",

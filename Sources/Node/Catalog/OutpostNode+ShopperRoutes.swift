@@ -4,6 +4,12 @@ import Platform
 
 extension OutpostNode {
     func registerShopperCatalogRoutes() {
+        registerProductRoutes()
+        registerSearchRoutes()
+    }
+
+    /// A product by id, SKU or barcode, and the product list.
+    private func registerProductRoutes() {
         let localeParameter = RouteDoc.Parameter("locale", in: .query, description: "en, de, fr-CA...; else Accept-Language, else the region's locale.")
         let listParameters: [RouteDoc.Parameter] = [
             .init("category", in: .query, description: "A category id: it and its descendants."),
@@ -46,6 +52,22 @@ extension OutpostNode {
         ) { [unowned self] request in
             try resultsPage(request, text: "")
         }
+    }
+
+    /// Search, suggestions as the shopper types, and the categories.
+    private func registerSearchRoutes() {
+        let localeParameter = RouteDoc.Parameter("locale", in: .query, description: "en, de, fr-CA...; else Accept-Language, else the region's locale.")
+        let listParameters: [RouteDoc.Parameter] = [
+            .init("category", in: .query, description: "A category id: it and its descendants."),
+            .init("min_price", in: .query, description: "Minor units, this region's prices.", schema: ["type": "integer"]),
+            .init("max_price", in: .query, description: "Minor units, this region's prices.", schema: ["type": "integer"]),
+            .init("attr.NAME", in: .query, description: "Attribute values, comma-separated (any of them), e.g. attr.colour=black,red."),
+            .init("in_stock", in: .query, description: "true: only products with stock in the fleet.", schema: ["type": "boolean"]),
+            .init("sort", in: .query, description: "relevance, price, -price, newest, name.", schema: ["enum": .array(CatalogQuery.Sort.allCases.map { .string($0.rawValue) })]),
+            .init("limit", in: .query, description: "1 to 100, default 24.", schema: ["type": "integer"]),
+            .init("cursor", in: .query, description: "The previous page's `next`."),
+            localeParameter,
+        ]
 
         router.get("/api/v1/search", rateClass: .search, doc: RouteDoc(
             operationId: "search", summary: "Full-text search (names, descriptions, SKUs, barcodes, attributes) with typo tolerance and facets.",

@@ -38,10 +38,14 @@ extension OutpostNode {
     }
 
     func registerLedgerRoutes() {
+        registerLedgerReadRoutes()
+        registerLedgerReportRoutes()
+        registerOfflinePolicyRoutes()
+    }
+
+    /// Verify the books and read their balances.
+    private func registerLedgerReadRoutes() {
         let problem = RouteDoc.Reply.problem
-        let window: [RouteDoc.Parameter] = [.init("from", in: .query, description: "Start, ISO 8601 UTC (default: 24 hours before `to`)."),
-                                            .init("to", in: .query, description: "End, exclusive, ISO 8601 UTC (default: now).")]
-        let csv = "text/csv; charset=utf-8"
 
         router.get("/admin/v1/ledger/verify", access: .roles(Self.ledgerRoles), doc: RouteDoc(
             operationId: "verifyLedger", summary: "Recompute the journal's hash chain and every balance; name the first bad entry.",
@@ -85,6 +89,14 @@ extension OutpostNode {
                 })),
             ]))
         }
+    }
+
+    /// The journal and the acquirer report as CSV, and reconciliation against that report.
+    private func registerLedgerReportRoutes() {
+        let problem = RouteDoc.Reply.problem
+        let window: [RouteDoc.Parameter] = [.init("from", in: .query, description: "Start, ISO 8601 UTC (default: 24 hours before `to`)."),
+                                            .init("to", in: .query, description: "End, exclusive, ISO 8601 UTC (default: now).")]
+        let csv = "text/csv; charset=utf-8"
 
         router.get("/admin/v1/ledger/journal.csv", access: .roles(Self.ledgerRoles), doc: RouteDoc(
             operationId: "exportLedgerJournal", summary: "The journal's entries in a time window, as CSV a spreadsheet opens.",
@@ -145,6 +157,17 @@ extension OutpostNode {
             let result = try reconcile(ledger: ledger, fromMs: fromMs, toMs: toMs, report: report)
             return .json(Self.reconciliationJSON(result, fromMs: fromMs, toMs: toMs))
         }
+    }
+
+    /// The offline card policies the hub sets per node, and the offline payments they let in.
+    private func registerOfflinePolicyRoutes() {
+        registerPolicyRoutes()
+        registerOfflinePaymentRoutes()
+    }
+
+    /// The offline card policies, per node and the fleet's default.
+    private func registerPolicyRoutes() {
+        let problem = RouteDoc.Reply.problem
 
         router.get("/admin/v1/ledger/policies", access: .roles(Self.ledgerRoles + ["operator"]), doc: RouteDoc(
             operationId: "offlinePolicies", summary: "The offline card payment policies: the fleet's default and each node's own (a page of nodes by id).", tags: ["ledger"],
@@ -190,6 +213,11 @@ extension OutpostNode {
                 responder.fail(error)
             }
         }
+    }
+
+    /// The card payments taken offline and what the hub answered.
+    private func registerOfflinePaymentRoutes() {
+        let problem = RouteDoc.Reply.problem
 
         router.get("/admin/v1/payments/offline", access: .roles(["operator", "store_manager", "hub_admin"]), doc: RouteDoc(
             operationId: "offlinePayments", summary: "This node's card payments taken offline and not yet answered by the hub, with its policy.", tags: ["ledger"],

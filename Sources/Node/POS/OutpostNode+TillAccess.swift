@@ -149,7 +149,14 @@ extension OutpostNode {
     // MARK: Routes
 
     func registerTillAccessRoutes() {
+        registerTillPairingRoutes()
+        registerTillStaffRoutes()
+    }
+
+    /// Pairing a till (a one-time code, then the till's key), listing and revoking tills.
+    private func registerTillPairingRoutes() {
         let managers: Access = .roles([Self.managerRole, "operator"])
+
         router.add("POST", "/admin/v1/pos/pairing-codes", access: managers, bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "createPairingCode", summary: "A one-time code a till exchanges for its device key (POST /pos/v1/pair) within 15 minutes.",
             description: "Body: {\"name\": \"Till 1\"}: the name the paired device gets. Only the code's hash is kept.",
@@ -223,6 +230,17 @@ extension OutpostNode {
                 }
             })
         }
+    }
+
+    /// The store's staff and their PINs, and a cashier signing in and out at a till.
+    private func registerTillStaffRoutes() {
+        registerStaffRoutes()
+        registerCashierSessionRoutes()
+    }
+
+    /// The staff who may use the tills, and their PINs.
+    private func registerStaffRoutes() {
+        let managers: Access = .roles([Self.managerRole, "operator"])
 
         router.add("PUT", "/admin/v1/pos/staff/{id}", access: managers, bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "putTillStaff", summary: "Add or change a member of the store's till staff: name, role (cashier or store_manager), PIN.",
@@ -273,7 +291,10 @@ extension OutpostNode {
             }
             return .json(["staff": .array(staff), "next_cursor": ListCursor.next(after: last.map { (0, $0) }, rows: staff.count, limit: limit)])
         }
+    }
 
+    /// A cashier signing in at a till with a PIN, and out.
+    private func registerCashierSessionRoutes() {
         router.add("POST", "/pos/v1/sessions", access: .credential(Self.deviceScheme), bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "signInCashier", summary: "A cashier signs in on this till with staff id and PIN.",
             description: "Body: {\"staff\": \"alice\", \"pin\": \"1234\"}. Answers a session token (ps_...) for the cashier routes, good for [pos] session_hours (12) or until DELETE /pos/v1/sessions/current.",

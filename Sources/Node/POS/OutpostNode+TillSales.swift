@@ -196,8 +196,15 @@ extension OutpostNode {
     // MARK: Routes
 
     func registerTillSaleRoutes() {
+        registerTillBasketRoutes()
+        registerTillCompletionRoutes()
+    }
+
+    /// Looking up products, and a sale's basket: put, read, void.
+    private func registerTillBasketRoutes() {
         let cashier: Access = .credential(Self.cashierScheme)
         let saleId = RouteDoc.Parameter("id", in: .path, description: "The sale's id, made by the terminal (a UUID is usual): every write about it names it, so a retry finds it.")
+
         router.get(Self.tillPrefix + "/products", access: .credential(Self.deviceScheme), doc: RouteDoc(
             operationId: "tillLookup", summary: "Find what to ring up: by barcode (a scan), SKU, or words.",
             description: "One of `barcode`, `sku`, `q`. Each result: sku, product_id, name, price, currency, barcode, in_stock_here.",
@@ -264,6 +271,12 @@ extension OutpostNode {
                 responder.fail(error)
             }
         }
+    }
+
+    /// Completing a sale, and its receipts: read, reprint, found by number.
+    private func registerTillCompletionRoutes() {
+        let cashier: Access = .credential(Self.cashierScheme)
+        let saleId = RouteDoc.Parameter("id", in: .path, description: "The sale's id, made by the terminal (a UUID is usual): every write about it names it, so a retry finds it.")
 
         router.add("POST", Self.tillPrefix + "/sales/{id}/complete", access: cashier, bodyBytesMax: 16 * 1024, doc: RouteDoc(
             operationId: "completeTillSale", summary: "Take payment and complete the sale: the order is placed, stock taken, the receipt made.",

@@ -12,8 +12,15 @@ extension ProblemType {
 extension OutpostNode {
 
     func registerTillShiftRoutes() {
+        registerShiftRoutes()
+        registerShiftCloseRoutes()
+    }
+
+    /// Opening a shift, the current shift, cash in and out, and opening the drawer.
+    private func registerShiftRoutes() {
         let cashier: Access = .credential(Self.cashierScheme)
         let shiftId = RouteDoc.Parameter("id", in: .path, description: "The shift's id, made by the terminal.")
+
         router.add("POST", Self.tillPrefix + "/shifts", access: cashier, bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "openShift", summary: "Open this till's shift with the float counted into the drawer.",
             description: "Body: {\"id\": made by the terminal, \"float\": 10000 (minor units), \"currency\"?: \"EUR\" (default: the region's prices)}. The same request again answers the same shift.",
@@ -83,6 +90,12 @@ extension OutpostNode {
                 responder.fail(error)
             }
         }
+    }
+
+    /// Closing a shift (at the till, or by a manager) and the Z-reports it makes.
+    private func registerShiftCloseRoutes() {
+        let cashier: Access = .credential(Self.cashierScheme)
+        let shiftId = RouteDoc.Parameter("id", in: .path, description: "The shift's id, made by the terminal.")
 
         router.add("POST", "/admin/v1/pos/shifts/{id}/close", access: .roles([Self.managerRole, "operator"]), bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "closeShiftForTill", summary: "Close a till's open shift from the back office (a till revoked or broken mid-shift): its Z-report, as the till would close it.",

@@ -26,6 +26,12 @@ extension OutpostNode {
     static let keyBytesMax = 200
 
     func registerReplicatedRoutes() {
+        registerReplicationStatusRoutes()
+        registerReplicatedKeyRoutes()
+    }
+
+    /// What this node replicates, and its sync links.
+    private func registerReplicationStatusRoutes() {
         router.get("/admin/v1/replicated", access: .roles(["operator"]), doc: RouteDoc(
             operationId: "listReplicated", summary: "Replicated collections: scope, applied and compacted vectors, digest, size, whether all in memory.",
             description: """
@@ -64,7 +70,10 @@ extension OutpostNode {
             .json(SyncStatusReport(nodeId: self.identity.nodeId, region: self.config.region,
                                    listen: self.sync?.listenAddress?.description, peers: self.sync?.status() ?? []))
         }
+    }
 
+    /// One replicated key: read, and an operator's repair.
+    private func registerReplicatedKeyRoutes() {
         let keyParameters: [RouteDoc.Parameter] = [
             .init("collection", in: .path, description: "catalog, carts, customers (read only), inventory, orders or payments.",
                   schema: ["enum": .array(Collections.names.map { .string($0) })]),

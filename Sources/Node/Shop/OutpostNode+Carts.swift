@@ -193,6 +193,12 @@ extension OutpostNode {
     }
 
     func registerCartRoutes() {
+        registerCartLineRoutes()
+        registerCartOwnerRoutes()
+    }
+
+    /// A cart: made, read, its lines put and removed.
+    private func registerCartLineRoutes() {
         let problem = RouteDoc.Reply.problem
         let cartReply = RouteDoc.Reply(200, "The cart: lines with the price kept from when each was added and today's, subtotal.", schema: ["type": "object"])
         let idParameter = RouteDoc.Parameter("id", in: .path, description: "guest-<32 hex> (a guest's cart: the id is its key) or cart-<customer id> (needs that customer's token).")
@@ -262,6 +268,12 @@ extension OutpostNode {
                 responder.fail(error)
             }
         }
+    }
+
+    /// New prices accepted, and a customer's own cart and wishlist.
+    private func registerCartOwnerRoutes() {
+        let cartReply = RouteDoc.Reply(200, "The cart: lines with the price kept from when each was added and today's, subtotal.", schema: ["type": "object"])
+        let idParameter = RouteDoc.Parameter("id", in: .path, description: "guest-<32 hex> (a guest's cart: the id is its key) or cart-<customer id> (needs that customer's token).")
 
         router.add("POST", "/api/v1/carts/{id}/accept-prices", bodyBytesMax: 0, doc: RouteDoc(
             operationId: "acceptCartPrices", summary: "Take today's price for every line whose price changed since it was added.",

@@ -96,6 +96,12 @@ extension OutpostNode {
     }
 
     func registerInventoryRoutes() {
+        registerLocationRoutes()
+        registerStockChangeRoutes()
+    }
+
+    /// Stock locations, and a SKU's stock and movements.
+    private func registerLocationRoutes() {
         let problem = RouteDoc.Reply.problem
         let stockReply = RouteDoc.Reply(200, "The SKU's stock: per location the units and who holds the rights to them.", schema: ["type": "object"])
 
@@ -163,6 +169,18 @@ extension OutpostNode {
             let last = movements.last.map { ($0.atMs, String($0.row)) }
             return .json(["movements": .array(rows), "next_cursor": ListCursor.next(after: last, rows: rows.count, limit: limit)])
         }
+    }
+
+    /// Receiving, adjusting and transferring stock: each a counter change and a movement.
+    private func registerStockChangeRoutes() {
+        registerStockReceiptRoutes()
+        registerStockTransferRoutes()
+    }
+
+    /// Receiving and adjusting stock at this node's location.
+    private func registerStockReceiptRoutes() {
+        let problem = RouteDoc.Reply.problem
+        let stockReply = RouteDoc.Reply(200, "The SKU's stock: per location the units and who holds the rights to them.", schema: ["type": "object"])
 
         router.add("POST", "/admin/v1/inventory/receive", access: .roles(Self.stockRoles), bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "receiveStock", summary: "Book goods in at a location (default: this node's); this node holds the rights to sell them.",
@@ -214,6 +232,12 @@ extension OutpostNode {
                 responder.fail(error)
             }
         }
+    }
+
+    /// Moving stock between locations.
+    private func registerStockTransferRoutes() {
+        let problem = RouteDoc.Reply.problem
+        let stockReply = RouteDoc.Reply(200, "The SKU's stock: per location the units and who holds the rights to them.", schema: ["type": "object"])
 
         router.add("POST", "/admin/v1/inventory/transfer", access: .roles(Self.stockRoles), bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "transferStock", summary: "Move units between locations: out of one (within this node's rights there), into the other.",

@@ -313,6 +313,12 @@ extension OutpostNode {
     // MARK: Routes
 
     func registerOrderRoutes() {
+        registerShopperOrderRoutes()
+        registerStaffOrderRoutes()
+    }
+
+    /// A shopper's order, their orders, and cancelling one.
+    private func registerShopperOrderRoutes() {
         let problem = RouteDoc.Reply.problem
         let idParameter = RouteDoc.Parameter("id", in: .path, description: "The order's id.")
         let orderReply = RouteDoc.Reply(200, "The order: status, lines, totals, payment, events.", schema: ["type": "object"])
@@ -363,6 +369,17 @@ extension OutpostNode {
                 responder.fail(error)
             }
         }
+    }
+
+    /// The store's orders list and the events staff add to an order.
+    private func registerStaffOrderRoutes() {
+        registerOrderListRoutes()
+        registerOrderEventRoutes()
+    }
+
+    /// The store's orders, filtered and paged.
+    private func registerOrderListRoutes() {
+        let problem = RouteDoc.Reply.problem
 
         router.get("/admin/v1/orders", access: .roles(Self.shopStaffRoles), doc: RouteDoc(
             operationId: "searchOrders", summary: "Orders this node knows of, newest first, by status, dates, customer and placing node.",
@@ -399,6 +416,13 @@ extension OutpostNode {
             }
             return .json(["orders": .array(rows), "next_cursor": ListCursor.next(after: page.last.map { ($0.placedMs, $0.id) }, rows: rows.count, limit: limit)])
         }
+    }
+
+    /// What staff record on an order: packed, shipped, delivered, cancelled.
+    private func registerOrderEventRoutes() {
+        let problem = RouteDoc.Reply.problem
+        let idParameter = RouteDoc.Parameter("id", in: .path, description: "The order's id.")
+        let orderReply = RouteDoc.Reply(200, "The order: status, lines, totals, payment, events.", schema: ["type": "object"])
 
         router.add("POST", "/admin/v1/orders/{id}/events", access: .roles(["store_manager", "operator"]), bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "recordOrderEvent", summary: "Record fulfilled, shipped (capture), delivered, cancelled (void, stock back) or refunded (full or partial).",

@@ -139,6 +139,12 @@ extension OutpostNode {
     }
 
     func registerPromotionRoutes() {
+        registerPromotionAdminRoutes()
+        registerDiscountCodeRoutes()
+    }
+
+    /// Promotions: create, list, read, pause and resume.
+    private func registerPromotionAdminRoutes() {
         let problem = RouteDoc.Reply.problem
         let idParameter = RouteDoc.Parameter("id", in: .path, description: "The promotion's id.")
         let promotionReply = RouteDoc.Reply(200, "The promotion, with its redemptions per node and fleet-wide.", schema: ["type": "object"])
@@ -210,6 +216,11 @@ extension OutpostNode {
                 changeStatus(request.parameter("id") ?? "", to: status, responder)
             }
         }
+    }
+
+    /// A cart's discount code: apply and remove.
+    private func registerDiscountCodeRoutes() {
+        let problem = RouteDoc.Reply.problem
 
         let cartIdParameter = RouteDoc.Parameter("id", in: .path, description: "The cart's id.")
         let cartReply = RouteDoc.Reply(200, "The cart with its discounts and totals.", schema: ["type": "object"])

@@ -217,6 +217,12 @@ extension OutpostNode {
     // MARK: Routes
 
     func registerReturnRoutes() {
+        registerReturnRequestRoutes()
+        registerReturnReceiptRoutes()
+    }
+
+    /// A shopper asking to return, and staff approving or rejecting.
+    private func registerReturnRequestRoutes() {
         let problem = RouteDoc.Reply.problem
         let idParameter = RouteDoc.Parameter("id", in: .path, description: "The order's id.")
         let returnParameter = RouteDoc.Parameter("return", in: .path, description: "The return's id.")
@@ -278,6 +284,14 @@ extension OutpostNode {
                 }
             }
         }
+    }
+
+    /// Staff receiving returned goods and refunding them.
+    private func registerReturnReceiptRoutes() {
+        let problem = RouteDoc.Reply.problem
+        let idParameter = RouteDoc.Parameter("id", in: .path, description: "The order's id.")
+        let returnParameter = RouteDoc.Parameter("return", in: .path, description: "The return's id.")
+        let orderReply = RouteDoc.Reply(200, "The order, with its returns.", schema: ["type": "object"])
 
         router.add("POST", "/admin/v1/orders/{id}/returns/{return}/receive", access: .roles(Self.returnRoles), bodyBytesMax: 16_384, doc: RouteDoc(
             operationId: "receiveReturn", summary: "The goods are back: restock each unit at a location or write it off; exchanges get their new order.",

@@ -102,13 +102,21 @@ extension OutpostNode {
         return priceText.format(amount, currency: currency, locale: locale)
     }
 
-    func registerShopPages() {
-        let html = Storefront.htmlContentType
-        func doc(_ id: String, _ summary: String, status: Int = 200) -> RouteDoc {
-            RouteDoc(operationId: id, summary: summary, tags: ["storefront"],
-                     replies: [.init(status, status == 303 ? "Done: to the next page." : "An HTML page.", contentType: status == 303 ? nil : html)])
-        }
+    /// A storefront page's or form's entry in the OpenAPI document.
+    private func doc(_ id: String, _ summary: String, status: Int = 200) -> RouteDoc {
+        RouteDoc(operationId: id, summary: summary, tags: ["storefront"],
+                 replies: [.init(status, status == 303 ? "Done: to the next page." : "An HTML page.", contentType: status == 303 ? nil : Storefront.htmlContentType)])
+    }
 
+    func registerShopPages() {
+        registerCartPages()
+        registerCheckoutPages()
+        registerOrderPages()
+        registerAccountPages()
+    }
+
+    /// The cart page and its forms: add, change a line, accept new prices, a discount code.
+    private func registerCartPages() {
         shopPage("/cart", doc("storefrontCart", "The shopper's cart: quantities to change, prices then and now, subtotal.")) { [unowned self] request in
             cartPage(request, message: request.queryValue("message"))
         }
@@ -162,7 +170,10 @@ extension OutpostNode {
             guard let id = pageCartId(request) else { return responder.send(Self.redirect("/cart")) }
             setCartCode(id, nil) { _ in responder.send(Self.redirect("/cart")) }
         }
+    }
 
+    /// The checkout page and its form, which places the order as the JSON checkout does.
+    private func registerCheckoutPages() {
         shopPage("/checkout", doc("storefrontCheckout", "Contact, shipping address and card, with the order's totals.")) { [unowned self] request in
             guard let id = pageCartId(request), !cartLines(id).isEmpty else { return Self.redirect("/cart") }
             return checkoutPage(request, cartId: id, message: nil, status: 200, filled: [:])
@@ -220,7 +231,10 @@ extension OutpostNode {
                 fail(Self.checkoutMessage(error), HTTPError.of(error)?.problem.status ?? 500)
             }
         }
+    }
 
+    /// An order page (its customer, or a guest with the order link) and its return request form.
+    private func registerOrderPages() {
         shopPage("/orders/{id}", doc("storefrontOrder", "An order's status, lines, totals and address (its customer, or a guest with the order's link).")) { [unowned self] request in
             let locale = shopperLocale(request)
             guard let id = request.parameter("id"), let state = orderState(id), let placed = state.placed else {
@@ -286,7 +300,10 @@ extension OutpostNode {
                 responder.send(Self.redirect(back + "message=" + Storefront.segment(Self.pageMessage(error))))
             }
         }
+    }
 
+    /// The account page, sign-in, sign-up and sign-out.
+    private func registerAccountPages() {
         shopPage("/account", doc("storefrontAccount", "The signed-in shopper's orders and addresses; else to sign in.")) { [unowned self] request in
             guard let id = pageCustomer(request), let customer = customer(id: id) else { return Self.redirect("/sign-in?next=/account") }
             let locale = shopperLocale(request)
