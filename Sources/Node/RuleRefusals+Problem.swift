@@ -56,6 +56,14 @@ extension SaleRefusal: ProblemConvertible {
             return error
         case let .currencies(detail):
             return HTTPError(.validation, detail: detail)
+        case let .offlineCardRefused(reason, detail):
+            var error = HTTPError(.offlinePaymentRefused, detail: detail)
+            error.problem.extensions = [("reason", .string(reason))]
+            return error
+        case let .cardDeclined(reason, detail, tender):
+            var error = HTTPError(.paymentDeclined, detail: detail)
+            error.problem.extensions = [("reason", .string(reason))] + (tender.map { [("tender", .int(Int64($0)))] } ?? [])
+            return error
         case let .busy(max, what):
             return HTTPError(.notReady, detail: "the node is answering \(max) \(what) now; retry shortly", headers: HTTPHeaders([("Retry-After", "1")]))
         }

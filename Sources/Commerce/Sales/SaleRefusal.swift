@@ -21,6 +21,11 @@ public enum SaleRefusal: Error, Equatable {
     case pricesChanged([(sku: String, was: Int64?, now: Int64)])
     /// The lines are priced in more than one currency, or not in the one the till counts in.
     case currencies(detail: String)
+    /// Offline, a card beyond what the store may take without the hub (`reason`:
+    /// over_floor_limit, exposure_cap_reached, exposure_unknown).
+    case offlineCardRefused(reason: String, detail: String)
+    /// The acquirer declined a card (`reason` as it said; `tender`: which of a till sale's).
+    case cardDeclined(reason: String, detail: String, tender: Int?)
     /// The node is answering `max` sales at once already.
     case busy(max: Int, what: String)
 
@@ -49,6 +54,8 @@ public enum SaleRefusal: Error, Equatable {
         case let (.itemUnavailable(a1, a2), .itemUnavailable(b1, b2)): a1 == b1 && a2 == b2
         case let (.currencies(a1), .currencies(b1)): a1 == b1
         case let (.busy(a1, a2), .busy(b1, b2)): a1 == b1 && a2 == b2
+        case let (.offlineCardRefused(a1, a2), .offlineCardRefused(b1, b2)): a1 == b1 && a2 == b2
+        case let (.cardDeclined(a1, a2, a3), .cardDeclined(b1, b2, b3)): a1 == b1 && a2 == b2 && a3 == b3
         default: false
         }
     }

@@ -438,23 +438,7 @@ extension OutpostNode {
         guard shop.checkoutsInFlight.count + tills.salesInFlight.count < Self.salesInFlightMax else {
             throw SaleRefusal.busy(max: Self.salesInFlightMax, what: "sales")
         }
-        var fields = InputFields(members, known: ["tenders", "approval"], what: "completion")
-        var inputs: [TenderInput] = []
-        if case .array(let list)? = members["tenders"], (1...8).contains(list.count) {
-            for (index, item) in list.enumerated() {
-                guard case .object(let t) = item else { fields.fail("tenders[\(index)]", "must be an object"); continue }
-                var tender = InputFields(t, known: ["kind", "amount", "tendered", "token"], what: "tender")
-                let kind = tender.text("kind").flatMap(TenderKind.init(rawValue:))
-                if kind == nil { tender.fail("kind", "must be cash or card") }
-                let amount = tender.count("amount", 1...100_000_000_000), tendered = tender.count("tendered", 0...100_000_000_000)
-                let token = tender.text("token")
-                for error in tender.errors { fields.fail("tenders[\(index)].\(error.field)", error.reason) }
-                if let kind { inputs.append(TenderInput(kind: kind, amount: amount, tendered: tendered, token: token)) }
-            }
-        } else {
-            fields.fail("tenders", "must hold 1 to 8 tenders")
-        }
-        try fields.check()
+        let inputs = try Self.tenderInputs(members)
         let shift = try requireOpenShift(device: caller.device)
         var basket = TillBasket.stored(row.basket)
         guard !basket.lines.isEmpty else { throw SaleRefusal.empty(what: "sale") }
@@ -467,25 +451,9 @@ extension OutpostNode {
             error.problem.extensions = [("field", .string(refusal.field))]
             throw error
         }
-        // Offline, a card over the floor limit needs a manager; the exposure cap holds regardless.
+        // Decided once: a hub that goes or comes back mid-completion does not change how this sale's cards are taken.
         let cardsOnline = cardPaymentsOnline
-        if !cardsOnline {
-            let policy = offlinePolicy(for: identity.nodeId)
-            let money = moneyText(currency: priced.totals.currency)
-            var exposure = try offlineExposure()
-            for tender in plan.tenders where tender.kind == .card {
-                if tender.amount > policy.floorLimit {
-                    try approveOnce(&basket, "card_over_floor_limit", caller: caller, approval: members["approval"],
-                                    detail: "a card payment of \(money(tender.amount)) while offline is over the floor limit of \(money(policy.floorLimit))")
-                }
-                if let refusal = policy.refusal(amount: tender.amount, exposure: exposure, floorLimitWaived: true, money: money) {
-                    var error = HTTPError(.offlinePaymentRefused, detail: refusal.detail)
-                    error.problem.extensions = [("reason", .string(refusal.reason))]
-                    throw error
-                }
-                exposure += tender.amount
-            }
-        }
+        if !cardsOnline { try checkOfflineCards(plan.tenders, basket: &basket, currency: priced.totals.currency, caller: caller, approval: members["approval"]) }
         let completion = TillCompletion(saleId: id, caller: caller, shift: shift.id, requestHash: requestHash, basket: basket, priced: priced,
                                         tenders: plan.tenders, rounding: plan.rounding, cardsOnline: cardsOnline)
         tills.salesInFlight.insert(id)
@@ -504,6 +472,46 @@ extension OutpostNode {
             case .success(let reserved): takeTenders(reserved, index: 0, finish: finish)
             case .failure(let error): finish(.failure(error))
             }
+        }
+    }
+
+    /// A completion's tenders as the terminal sent them, every bad field named.
+    private static func tenderInputs(_ members: [String: LooseJSON]) throws -> [TenderInput] {
+        var fields = InputFields(members, known: ["tenders", "approval"], what: "completion")
+        var inputs: [TenderInput] = []
+        if case .array(let list)? = members["tenders"], (1...8).contains(list.count) {
+            for (index, item) in list.enumerated() {
+                guard case .object(let t) = item else { fields.fail("tenders[\(index)]", "must be an object"); continue }
+                var tender = InputFields(t, known: ["kind", "amount", "tendered", "token"], what: "tender")
+                let kind = tender.text("kind").flatMap(TenderKind.init(rawValue:))
+                if kind == nil { tender.fail("kind", "must be cash or card") }
+                let amount = tender.count("amount", 1...100_000_000_000), tendered = tender.count("tendered", 0...100_000_000_000)
+                let token = tender.text("token")
+                for error in tender.errors { fields.fail("tenders[\(index)].\(error.field)", error.reason) }
+                if let kind { inputs.append(TenderInput(kind: kind, amount: amount, tendered: tendered, token: token)) }
+            }
+        } else {
+            fields.fail("tenders", "must hold 1 to 8 tenders")
+        }
+        try fields.check()
+        return inputs
+    }
+
+    /// Offline, a card over the floor limit needs a manager's approval; the exposure cap holds
+    /// regardless (what is taken offline now and being decided counts against it).
+    private func checkOfflineCards(_ tenders: [PlannedTender], basket: inout TillBasket, currency: String, caller: TillCaller, approval: LooseJSON?) throws {
+        let policy = offlinePolicy(for: identity.nodeId)
+        let money = moneyText(currency: currency)
+        var exposure = try offlineExposure()
+        for tender in tenders where tender.kind == .card {
+            if tender.amount > policy.floorLimit {
+                try approveOnce(&basket, "card_over_floor_limit", caller: caller, approval: approval,
+                                detail: "a card payment of \(money(tender.amount)) while offline is over the floor limit of \(money(policy.floorLimit))")
+            }
+            if let refusal = policy.refusal(amount: tender.amount, exposure: exposure, floorLimitWaived: true, money: money) {
+                throw SaleRefusal.offlineCardRefused(reason: refusal.reason, detail: refusal.detail)
+            }
+            exposure += tender.amount
         }
     }
 
@@ -572,9 +580,7 @@ extension OutpostNode {
         }, completion: { [unowned self] result in
             replicatedChanged()
             if case .failure(let error) = result { return finish(.failure(error)) }
-            var error = HTTPError(.paymentDeclined, detail: detail + "; the sale is open for another tender")
-            error.problem.extensions = [("reason", .string(reason)), ("tender", .int(Int64(c.answers.count - 1)))]
-            finish(.failure(error))
+            finish(.failure(SaleRefusal.cardDeclined(reason: reason, detail: detail + "; the sale is open for another tender", tender: c.answers.count - 1)))
         })
     }
 

@@ -403,11 +403,12 @@ extension OutpostNode {
     private func writeAnswer(_ pending: PendingCheckout, card: CardAnswer, orderToken: String?, nowMs: Int64) throws -> (status: Int, body: [UInt8]) {
         var payment = PaymentEvent(kind: .authorized, atMs: nowMs, node: identity.nodeId)
         payment.order = pending.orderId
-        var refused: (type: ProblemType, reason: String, detail: String)?
+        var refused: (reason: String, refusal: SaleRefusal)?
         var paid = true
         switch card {
-        case .refusedOffline(let reason, let detail): refused = (.offlinePaymentRefused, reason, detail)
-        case .acquirer(.declined(let reason)): refused = (.paymentDeclined, reason.rawValue, "the card was declined (\(reason.rawValue)); nothing was charged")
+        case .refusedOffline(let reason, let detail): refused = (reason, .offlineCardRefused(reason: reason, detail: detail))
+        case .acquirer(.declined(let why)):
+            refused = (why.rawValue, .cardDeclined(reason: why.rawValue, detail: "the card was declined (\(why.rawValue)); nothing was charged", tender: nil))
         case .acquirer(.approved(let code)): payment.code = code
         // No answer: the order stands, awaiting payment, and holds its stock until then.
         case .acquirer(.retry), .acquirer(.timedOut): paid = false
@@ -421,10 +422,10 @@ extension OutpostNode {
         if let refused {
             let declined = reservations.closing(.declined, order: pending.orderId, reason: refused.reason, nowMs: nowMs)
             try reservations.release(pending.hold, closing: [(pending.paymentId, declined)], actor: pending.customer ?? "guest", nowMs: nowMs)
-            var problem = Problem(refused.type, detail: refused.detail)
-            problem.extensions = [("reason", .string(refused.reason))]
-            try checkouts.answered(cart: pending.cart, key: pending.key, status: 402, errorBody: problem.encoded(), orderToken: nil)
-            return (402, problem.encoded())
+            // Kept as answered, so a retry with the same key gets the same refusal.
+            let problem = refused.refusal.httpError.problem.encoded()
+            try checkouts.answered(cart: pending.cart, key: pending.key, status: 402, errorBody: problem, orderToken: nil)
+            return (402, problem)
         }
         let state = try place(pending, paid: paid, token: orderToken, atMs: nowMs)
         if paid { try reservations.addEvents([payment.text], key: pending.paymentId, in: Collections.payments, nowMs: nowMs) }
