@@ -203,89 +203,18 @@ extension OutpostNode {
     }
 
     private func writeReturn(_ r: TillReturn, finish: @escaping (Result<Response, any Error>) -> Void) {
-        let me = identity.nodeId
-        let rounding = config.pos.cashRounding
         writer.submit({ [unowned self] _ -> String in
             let nowMs = WallClock.nowMs(), returnId = "ret-" + r.id
-            let location = myStockLocation
-            var exchange: (orderId: String, number: String, lines: [Receipt.Line])?
-            let handedBack = r.items.map { OrderItem(sku: $0.sku, quantity: $0.quantity, disposition: r.restock ? .restock : .writeOff, location: r.restock ? location : nil) }
-            if let orderId = r.orderId {
-                var requested = OrderEvent(kind: .returnRequested, atMs: nowMs, node: me)
-                requested.items = r.items
-                requested.returnId = returnId
-                var received = OrderEvent(kind: .returnReceived, atMs: nowMs, node: me)
-                received.returnId = returnId
-                received.items = handedBack
-                let exchangeId = r.items.contains { $0.exchangeSku != nil } ? "o-\(me)-x-\(r.id)" : nil
-                received.exchangeOrder = exchangeId
-                var events = [requested, received]
-                if r.amount > 0 {
-                    var refunded = OrderEvent(kind: .refunded, atMs: nowMs, node: me)
-                    refunded.returnId = returnId
-                    refunded.amount = r.amount
-                    events.append(refunded)
-                }
-                try reservations.addEvents(events.map(\.text), key: orderId, in: Collections.orders, nowMs: WallClock.nowMs())
-                if let exchangeId {
-                    // The return was just recorded: not finding it is a bug, and nothing is kept.
-                    guard let state = orderState(orderId), let thisReturn = state.findReturn(returnId) else {
-                        throw HTTPError(.internalError, detail: "the return could not be folded for its exchange")
-                    }
-                    let given = try placeExchange(thisReturn, of: state, originalId: orderId, exchangeId: exchangeId, handedOver: true)
-                    exchange = (exchangeId, orderState(exchangeId)?.placed?.number ?? exchangeId,
-                                given.map { Receipt.Line(name: $0.name, sku: $0.sku, quantity: $0.quantity, unitPrice: $0.unitPrice) })
-                }
+            let handedBack = r.items.map {
+                OrderItem(sku: $0.sku, quantity: $0.quantity, disposition: r.restock ? .restock : .writeOff, location: r.restock ? myStockLocation : nil)
             }
-            var tenders: [Receipt.Tender] = []
-            var cash: Int64 = 0, card: Int64 = 0
-            for refund in r.refunds {
-                // Cash goes back in coins that exist: the drawer pays the rounded amount.
-                let amount = refund.kind == .cash ? rounding.cashDue(refund.amount, currency: r.currency) : refund.amount
-                var events: [PaymentEvent] = []
-                if r.orderId == nil {
-                    var created = reservations.paymentCreated(order: nil, amount: amount, currency: r.currency, acquirer: PaymentState.cashAcquirer, atMs: nowMs)
-                    created.sale = r.id
-                    created.tax = r.tax
-                    events.append(created)
-                }
-                var refunded = PaymentEvent(kind: .refunded, atMs: nowMs, node: me)
-                refunded.order = r.orderId
-                refunded.amount = amount
-                refunded.refundId = refund.refundId
-                events.append(refunded)
-                try reservations.addEvents(events.map(\.text), key: refund.payment, in: Collections.payments, nowMs: WallClock.nowMs())
-                if refund.kind == .cash { cash += amount } else { card += amount }
-                tenders.append(Receipt.Tender(kind: refund.kind, amount: amount, tendered: amount, change: 0, reference: refund.kind == .card ? "refund" : nil))
-            }
+            let exchange = try recordOnOrder(r, returnId: returnId, handedBack: handedBack, nowMs: nowMs)
+            let refunds = try recordRefunds(r, nowMs: nowMs)
             try restock(handedBack, order: r.orderId ?? returnId, actor: r.caller.staff)
-            let lines: [Receipt.Line]
-            if let orderId = r.orderId, let placed = orderState(orderId)?.placed {
-                lines = r.items.map { item in
-                    let paid = placed.lines?.first { $0.sku == item.sku }
-                    return Receipt.Line(name: paid?.name ?? item.sku, sku: item.sku, quantity: item.quantity, unitPrice: paid?.unitPrice ?? 0)
-                }
-            } else {
-                lines = r.lines.map { Receipt.Line(name: $0.name, sku: $0.sku, quantity: $0.quantity, unitPrice: $0.unitPrice) }
-            }
-            let exchangeCredit = exchange.map { [(name: "Exchange", amount: $0.lines.reduce(Int64(0)) { $0 + $1.amount })] } ?? []
-            // The n-th return on one receipt at this node is "<number>-R<n>": counted in this
-            // transaction (one writer), so no two slips share a number.
-            let slip = try r.number.map { number -> String in
-                let earlier = try sales.returns(ofOrder: r.orderId ?? "")
-                return number + "-R\(earlier + 1)"
-            } ?? "R-" + r.id
-            var receipt = Receipt(header: [config.shopName] + config.pos.receiptHeader, number: slip,
-                                  orderId: r.orderId ?? "", at: WallClock.iso8601(ms: nowMs), device: r.caller.device, cashier: r.caller.staff,
-                                  currency: r.currency, lines: lines, discounts: exchangeCredit, subtotal: lines.reduce(0) { $0 + $1.amount }, tax: r.tax,
-                                  taxIncluded: config.checkout.pricesIncludeTax, total: r.amount, rounding: cash > 0 ? (cash + card) - r.amount : 0,
-                                  tenders: tenders, customer: nil, approvals: r.approvedBy.map { ["refund without receipt by " + $0] } ?? [])
-            receipt.isRefund = true
-            receipt.exchanges = exchange?.lines ?? []
-            receipt.exchangeNumber = exchange?.number
-            let text = receiptJSON(receipt, sale: r.id, payments: r.refunds.map(\.payment), exchangeOrder: exchange?.orderId).encodedString
+            let text = try returnReceipt(r, refunds: refunds, exchange: exchange, nowMs: nowMs)
             try sales.recordReturn(r.id, device: r.caller.device, shift: r.shift, staff: r.caller.staff, approvedBy: r.approvedBy, order: r.orderId,
-                                   requestHash: r.requestHash, currency: r.currency, amount: r.amount, tax: r.tax, cash: cash, card: card, receipt: text, atMs: nowMs)
+                                   requestHash: r.requestHash, currency: r.currency, amount: r.amount, tax: r.tax, cash: refunds.cash, card: refunds.card,
+                                   receipt: text, atMs: nowMs)
             return text
         }, completion: { [unowned self] result in
             switch result {
@@ -298,5 +227,97 @@ extension OutpostNode {
                 finish(.failure(error))
             }
         })
+    }
+
+    /// A return against a receipt, on its order: requested, received (and refunded) at once;
+    /// an exchange's new order placed and handed over. Returns the exchange, if any.
+    private func recordOnOrder(_ r: TillReturn, returnId: String, handedBack: [OrderItem], nowMs: Int64) throws
+        -> (orderId: String, number: String, lines: [Receipt.Line])? {
+        let me = identity.nodeId
+        guard let orderId = r.orderId else { return nil }
+        var requested = OrderEvent(kind: .returnRequested, atMs: nowMs, node: me)
+        requested.items = r.items
+        requested.returnId = returnId
+        var received = OrderEvent(kind: .returnReceived, atMs: nowMs, node: me)
+        received.returnId = returnId
+        received.items = handedBack
+        let exchangeId = r.items.contains { $0.exchangeSku != nil } ? "o-\(me)-x-\(r.id)" : nil
+        received.exchangeOrder = exchangeId
+        var events = [requested, received]
+        if r.amount > 0 {
+            var refunded = OrderEvent(kind: .refunded, atMs: nowMs, node: me)
+            refunded.returnId = returnId
+            refunded.amount = r.amount
+            events.append(refunded)
+        }
+        try reservations.addEvents(events.map(\.text), key: orderId, in: Collections.orders, nowMs: nowMs)
+        if let exchangeId {
+            // The return was just recorded: not finding it is a bug, and nothing is kept.
+            guard let state = orderState(orderId), let thisReturn = state.findReturn(returnId) else {
+                throw HTTPError(.internalError, detail: "the return could not be folded for its exchange")
+            }
+            let given = try placeExchange(thisReturn, of: state, originalId: orderId, exchangeId: exchangeId, handedOver: true)
+            return (exchangeId, orderState(exchangeId)?.placed?.number ?? exchangeId,
+                    given.map { Receipt.Line(name: $0.name, sku: $0.sku, quantity: $0.quantity, unitPrice: $0.unitPrice) })
+        }
+        return nil
+    }
+
+    /// Each refund's payment events: cash rounded to coins that exist, a card's as the acquirer
+    /// took it; a refund without a receipt is its own cash payment.
+    private func recordRefunds(_ r: TillReturn, nowMs: Int64) throws -> (tenders: [Receipt.Tender], cash: Int64, card: Int64) {
+        let me = identity.nodeId, rounding = config.pos.cashRounding
+        var tenders: [Receipt.Tender] = []
+        var cash: Int64 = 0, card: Int64 = 0
+        for refund in r.refunds {
+            // Cash goes back in coins that exist: the drawer pays the rounded amount.
+            let amount = refund.kind == .cash ? rounding.cashDue(refund.amount, currency: r.currency) : refund.amount
+            var events: [PaymentEvent] = []
+            if r.orderId == nil {
+                var created = reservations.paymentCreated(order: nil, amount: amount, currency: r.currency, acquirer: PaymentState.cashAcquirer, atMs: nowMs)
+                created.sale = r.id
+                created.tax = r.tax
+                events.append(created)
+            }
+            var refunded = PaymentEvent(kind: .refunded, atMs: nowMs, node: me)
+            refunded.order = r.orderId
+            refunded.amount = amount
+            refunded.refundId = refund.refundId
+            events.append(refunded)
+            try reservations.addEvents(events.map(\.text), key: refund.payment, in: Collections.payments, nowMs: nowMs)
+            if refund.kind == .cash { cash += amount } else { card += amount }
+            tenders.append(Receipt.Tender(kind: refund.kind, amount: amount, tendered: amount, change: 0, reference: refund.kind == .card ? "refund" : nil))
+        }
+        return (tenders, cash, card)
+    }
+
+    /// The return's slip (numbered after its receipt, "<number>-R<n>"), as JSON with its text.
+    private func returnReceipt(_ r: TillReturn, refunds: (tenders: [Receipt.Tender], cash: Int64, card: Int64),
+                               exchange: (orderId: String, number: String, lines: [Receipt.Line])?, nowMs: Int64) throws -> String {
+        let lines: [Receipt.Line]
+        if let orderId = r.orderId, let placed = orderState(orderId)?.placed {
+            lines = r.items.map { item in
+                let paid = placed.lines?.first { $0.sku == item.sku }
+                return Receipt.Line(name: paid?.name ?? item.sku, sku: item.sku, quantity: item.quantity, unitPrice: paid?.unitPrice ?? 0)
+            }
+        } else {
+            lines = r.lines.map { Receipt.Line(name: $0.name, sku: $0.sku, quantity: $0.quantity, unitPrice: $0.unitPrice) }
+        }
+        let exchangeCredit = exchange.map { [(name: "Exchange", amount: $0.lines.reduce(Int64(0)) { $0 + $1.amount })] } ?? []
+        // The n-th return on one receipt at this node is "<number>-R<n>": counted in this
+        // transaction (one writer), so no two slips share a number.
+        let slip = try r.number.map { number -> String in
+            let earlier = try sales.returns(ofOrder: r.orderId ?? "")
+            return number + "-R\(earlier + 1)"
+        } ?? "R-" + r.id
+        var receipt = Receipt(header: [config.shopName] + config.pos.receiptHeader, number: slip,
+                              orderId: r.orderId ?? "", at: WallClock.iso8601(ms: nowMs), device: r.caller.device, cashier: r.caller.staff,
+                              currency: r.currency, lines: lines, discounts: exchangeCredit, subtotal: lines.reduce(0) { $0 + $1.amount }, tax: r.tax,
+                              taxIncluded: config.checkout.pricesIncludeTax, total: r.amount, rounding: refunds.cash > 0 ? (refunds.cash + refunds.card) - r.amount : 0,
+                              tenders: refunds.tenders, customer: nil, approvals: r.approvedBy.map { ["refund without receipt by " + $0] } ?? [])
+        receipt.isRefund = true
+        receipt.exchanges = exchange?.lines ?? []
+        receipt.exchangeNumber = exchange?.number
+        return receiptJSON(receipt, sale: r.id, payments: r.refunds.map(\.payment), exchangeOrder: exchange?.orderId).encodedString
     }
 }
