@@ -4,6 +4,35 @@ import Platform
 extension OutpostNode {
     /// Every route the node serves. Each carries its OpenAPI description.
     func registerRoutes() {
+        registerOperationsRoutes()
+        registerNodeRoutes()
+        registerReplicatedRoutes()
+        registerPeerRoutes()
+        registerCatalogRoutes()
+        registerTokenRoutes()
+        registerCustomerRoutes()
+        registerAccountRoutes()
+        registerCartRoutes()
+        registerCheckoutRoutes()
+        registerOrderRoutes()
+        registerPaymentDueRoutes()
+        registerInventoryRoutes()
+        registerPromotionRoutes()
+        registerShippingRoutes()
+        registerFulfilmentRoutes()
+        registerReturnRoutes()
+        registerLedgerRoutes()
+        registerLedgerCheckpointRoutes()
+        registerTillAccessRoutes()
+        registerTillSaleRoutes()
+        registerTillReturnRoutes()
+        registerTillShiftRoutes()
+        registerShopPages()
+        registerStorefrontRoutes()
+    }
+
+    /// Liveness, readiness and metrics: what a load balancer and a scraper ask.
+    private func registerOperationsRoutes() {
         router.get("/healthz", doc: RouteDoc(
             operationId: "getHealth", summary: "Liveness: the process is up and its loop answers.", tags: ["operations"],
             replies: [.init(200, "The process is up.", schema: Schemas.ref("Health"))])
@@ -40,7 +69,10 @@ extension OutpostNode {
         ) { [unowned self] _ in
             .text(self.renderMetrics(), contentType: PrometheusText.contentType)
         }
+    }
 
+    /// The node's public facts, its operator status, the OpenAPI document and the problem types.
+    private func registerNodeRoutes() {
         router.get("/api/v1/node", doc: RouteDoc(
             operationId: "getNode", summary: "Public facts about this node: id, region, role, version, uptime.", tags: ["node"],
             replies: [.init(200, "The node.", schema: Schemas.ref("NodeInfo"))])
@@ -75,29 +107,6 @@ extension OutpostNode {
                           "status": .int(Int64(type.status)), "explanation": .string(type.explanation)])
         }
 
-        registerReplicatedRoutes()
-        registerPeerRoutes()
-        registerCatalogRoutes()
-        registerTokenRoutes()
-        registerCustomerRoutes()
-        registerAccountRoutes()
-        registerCartRoutes()
-        registerCheckoutRoutes()
-        registerOrderRoutes()
-        registerPaymentDueRoutes()
-        registerInventoryRoutes()
-        registerPromotionRoutes()
-        registerShippingRoutes()
-        registerFulfilmentRoutes()
-        registerReturnRoutes()
-        registerLedgerRoutes()
-        registerLedgerCheckpointRoutes()
-        registerTillAccessRoutes()
-        registerTillSaleRoutes()
-        registerTillReturnRoutes()
-        registerTillShiftRoutes()
-        registerShopPages()
-        registerStorefrontRoutes()
     }
 
     /// Every problem type this node answers with.
@@ -153,12 +162,27 @@ extension OutpostNode {
                 out.sample("outpost_http_rate_limited_total", labels: [("class", rateClass.name)], value: Double(limiter.refused[rateClass.rawValue]))
             }
         }
+        renderDatabaseMetrics(into: &out)
+        renderCacheMetrics(into: &out)
+        renderSyncMetrics(into: &out)
+        renderMoneyMetrics(into: &out)
+        out.gauge("process_resident_memory_bytes", help: "Resident memory size in bytes.", value: Double(ProcessStats.residentBytes()))
+        out.gauge("process_open_fds", help: "Open file descriptors.", value: Double(ProcessStats.openFileDescriptors()))
+        out.gauge("process_start_time_seconds", help: "Start time of the process since the Unix epoch in seconds.",
+                  value: Double(startedAtMs / 1000))
+        return out.text
+    }
+
+    private func renderDatabaseMetrics(into out: inout PrometheusText) {
         out.gauge("outpost_database_bytes", help: "Size of the node database file, excluding the WAL.",
                   value: Double((try? database.sizeBytes()) ?? 0))
         out.gauge("outpost_database_wal_bytes", help: "Size of the database's write-ahead log.",
                   value: Double(Files.size(dataDirectory + "/" + Self.databaseFile + "-wal")))
         out.counter("outpost_database_group_commits_total", help: "Group-commit transactions committed.", value: Double(writer.commits))
         out.counter("outpost_database_writes_committed_total", help: "Durable writes acknowledged after commit.", value: Double(writer.writesCommitted))
+    }
+
+    private func renderCacheMetrics(into out: inout PrometheusText) {
         let cache = responseCache
         out.counter("outpost_cache_hits_total", help: "Catalog answers served from the response cache.", value: Double(cache.hits))
         out.counter("outpost_cache_misses_total", help: "Catalog answers rendered (absent or stale in the cache).", value: Double(cache.misses))
@@ -170,6 +194,9 @@ extension OutpostNode {
         out.gauge("outpost_cache_entries", help: "Answers held by the response cache.", value: Double(cache.count))
         out.gauge("outpost_cache_hit_ratio", help: "Hits over lookups since the start (0 before any).",
                   value: cache.hits + cache.misses == 0 ? 0 : Double(cache.hits) / Double(cache.hits + cache.misses))
+    }
+
+    private func renderSyncMetrics(into out: inout PrometheusText) {
         if let sync {
             let peers = sync.status(digests: false)
             out.family("outpost_sync_peer_connected", type: "gauge", help: "1 while the link to a peer is up.")
@@ -194,6 +221,10 @@ extension OutpostNode {
                 out.sample("outpost_sync_bytes_total", labels: [("peer", peer.nodeId), ("direction", "received")], value: Double(peer.bytesReceived))
             }
         }
+    }
+
+    /// Offline card payments, orders owing a payment and, on the hub, settlement.
+    private func renderMoneyMetrics(into out: inout PrometheusText) {
         let offline = (try? offlinePayments.summary(nowMs: WallClock.nowMs())) ?? (open: 0, exposure: 0, overdue: 0)
         out.gauge("outpost_card_payments_online", help: "1 while card payments go to the acquirer; 0 while the hub is out of reach (store-and-forward).",
                   value: cardPaymentsOnline ? 1 : 0)
@@ -213,11 +244,6 @@ extension OutpostNode {
             out.counter("outpost_settlement_deadlines_missed_total", help: "Hub: offline card payments whose hold expired unsettled, since the start.",
                         value: Double(settlement.deadlinesMissed))
         }
-        out.gauge("process_resident_memory_bytes", help: "Resident memory size in bytes.", value: Double(ProcessStats.residentBytes()))
-        out.gauge("process_open_fds", help: "Open file descriptors.", value: Double(ProcessStats.openFileDescriptors()))
-        out.gauge("process_start_time_seconds", help: "Start time of the process since the Unix epoch in seconds.",
-                  value: Double(startedAtMs / 1000))
-        return out.text
     }
 
     func openAPIDocument() -> JSONValue {
