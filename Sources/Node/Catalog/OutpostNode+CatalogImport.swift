@@ -124,56 +124,8 @@ extension OutpostNode {
     private func importProducts(_ lines: [(line: Int, json: Result<LooseJSON, ImportParseError>)], startedNs: UInt64, responder: Responder) {
         let parsedNs = EventLoop.hrtimeNs()
         let catalog = self.catalog, replica = self.replica, me = identity.nodeId
-        var errors: [ImportError] = []
-        var products: [Product] = []
-        var existing = Set<String>()
-        // SKUs, barcodes and ids claimed by earlier lines of the same file.
-        var fileSkus: [String: String] = [:], fileBarcodes: [String: String] = [:], fileIds: [String: Int] = [:]
-        // A product the file replaces holds only what its line gives it: its SKUs and barcodes
-        // in the catalog are free for other lines (the first line to claim one gets it).
-        var replacing = Set<String>()
-        for case (_, .success(.object(let members))) in lines {
-            if case .string(let id)? = members["id"] { replacing.insert(id) }
-        }
-        let base = catalog.lookup
-        let lookup = CatalogLookup(
-            skuOwner: { fileSkus[$0] ?? base.skuOwner($0).flatMap { replacing.contains($0) ? nil : $0 } },
-            barcodeOwner: { fileBarcodes[$0] ?? base.barcodeOwner($0).flatMap { replacing.contains($0) ? nil : $0 } },
-            categoryExists: base.categoryExists)
-        let now = WallClock.nowMs()
-        // In one read transaction: every line looks its SKUs and barcodes up.
-        do {
-            try database.reading {
-                for (line, parsed) in lines {
-                    guard case .success(let json) = parsed else {
-                        errors.append(ImportError(line: line, field: "", reason: "is not a JSON object"))
-                        continue
-                    }
-                    let result = ProductInput.create(json, createdMs: now, lookup: lookup)
-                    switch result {
-                    case .failure(let failure):
-                        errors += failure.errors.map { ImportError(line: line, field: $0.field, reason: $0.reason) }
-                    case .success(var product):
-                        if let earlier = fileIds[product.id] {
-                            errors.append(ImportError(line: line, field: "id", reason: "\(product.id) is on line \(earlier) too"))
-                            continue
-                        }
-                        fileIds[product.id] = line
-                        for variant in product.variants {
-                            fileSkus[variant.sku] = product.id
-                            if let barcode = variant.barcode { fileBarcodes[Barcode.normalized(barcode)] = product.id }
-                        }
-                        if let current = self.product(product.id) {
-                            product.createdMs = current.createdMs
-                            existing.insert(product.id)
-                        }
-                        products.append(product)
-                    }
-                }
-            }
-        } catch {
-            return responder.fail(error)
-        }
+        let products: [Product], existing: Set<String>, errors: [ImportError]
+        do { (products, existing, errors) = try validateImport(lines) } catch { return responder.fail(error) }
         guard errors.isEmpty else {
             var error = HTTPError(.validation, detail: "\(errors.count) problem\(errors.count == 1 ? "" : "s") on \(Set(errors.map(\.line)).count) line(s); nothing was imported")
             error.problem.extensions = [("errors", .array(errors.prefix(Self.importErrorsListed).map(\.json))), ("errors_total", .int(Int64(errors.count)))]
@@ -225,6 +177,61 @@ extension OutpostNode {
                 responder.fail(error)
             }
         })
+    }
+}
+
+extension OutpostNode {
+    /// Every line checked in one read transaction, against the catalog and the lines before it:
+    /// the products, those that replace one already here, and every line's problems.
+    private func validateImport(_ lines: [(line: Int, json: Result<LooseJSON, ImportParseError>)]) throws
+        -> (products: [Product], existing: Set<String>, errors: [ImportError]) {
+        var errors: [ImportError] = []
+        var products: [Product] = []
+        var existing = Set<String>()
+        // SKUs, barcodes and ids claimed by earlier lines of the same file.
+        var fileSkus: [String: String] = [:], fileBarcodes: [String: String] = [:], fileIds: [String: Int] = [:]
+        // A product the file replaces holds only what its line gives it: its SKUs and barcodes
+        // in the catalog are free for other lines (the first line to claim one gets it).
+        var replacing = Set<String>()
+        for case (_, .success(.object(let members))) in lines {
+            if case .string(let id)? = members["id"] { replacing.insert(id) }
+        }
+        let base = catalog.lookup
+        let lookup = CatalogLookup(
+            skuOwner: { fileSkus[$0] ?? base.skuOwner($0).flatMap { replacing.contains($0) ? nil : $0 } },
+            barcodeOwner: { fileBarcodes[$0] ?? base.barcodeOwner($0).flatMap { replacing.contains($0) ? nil : $0 } },
+            categoryExists: base.categoryExists)
+        let now = WallClock.nowMs()
+        // In one read transaction: every line looks its SKUs and barcodes up.
+        try database.reading {
+            for (line, parsed) in lines {
+                guard case .success(let json) = parsed else {
+                    errors.append(ImportError(line: line, field: "", reason: "is not a JSON object"))
+                    continue
+                }
+                let result = ProductInput.create(json, createdMs: now, lookup: lookup)
+                switch result {
+                case .failure(let failure):
+                    errors += failure.errors.map { ImportError(line: line, field: $0.field, reason: $0.reason) }
+                case .success(var product):
+                    if let earlier = fileIds[product.id] {
+                        errors.append(ImportError(line: line, field: "id", reason: "\(product.id) is on line \(earlier) too"))
+                        continue
+                    }
+                    fileIds[product.id] = line
+                    for variant in product.variants {
+                        fileSkus[variant.sku] = product.id
+                        if let barcode = variant.barcode { fileBarcodes[Barcode.normalized(barcode)] = product.id }
+                    }
+                    if let current = self.product(product.id) {
+                        product.createdMs = current.createdMs
+                        existing.insert(product.id)
+                    }
+                    products.append(product)
+                }
+            }
+        }
+        return (products, existing, errors)
     }
 }
 
