@@ -63,23 +63,7 @@ extension CatalogIndex {
 
     /// A page of active products: matches of `text` (ranked), or the catalog filtered.
     public func find(_ query: CatalogQuery, withFacets: Bool, nowMs: Int64) throws -> CatalogPage {
-        var filters: [String] = ["p.status = 'active'"]
-        var arguments: [any SQLBindable] = []
-        if let category = query.category {
-            let ids = descendants(of: category)
-            filters.append("p.category IN (\(Array(repeating: "?", count: ids.count).joined(separator: ",")))")
-            arguments += ids
-        }
-        if let min = query.minPrice { filters.append("p.price >= ?"); arguments.append(min) }
-        if let max = query.maxPrice { filters.append("p.price <= ?"); arguments.append(max) }
-        for (name, values) in query.attributes.sorted(by: { $0.key < $1.key }) where !values.isEmpty {
-            filters.append("EXISTS (SELECT 1 FROM catalog_attributes a WHERE a.product = p.rowid AND a.name = ? AND a.value IN (\(Array(repeating: "?", count: values.count).joined(separator: ","))))")
-            arguments.append(name)
-            arguments += values
-        }
-        if query.inStock {
-            filters.append("EXISTS (SELECT 1 FROM catalog_variants v JOIN stock_levels s ON s.sku = v.sku WHERE v.product = p.rowid AND s.available > 0)")
-        }
+        var (filters, arguments) = sqlFilters(query)
         let limit = max(1, min(query.limit, 100))
         var page = CatalogPage(productIds: [], next: nil, corrected: nil, facets: nil)
 
@@ -150,6 +134,28 @@ extension CatalogIndex {
             page.facets = try facets(from: candidates, where: filters.joined(separator: " AND "), sourceArguments + arguments)
         }
         return page
+    }
+
+    /// The query's filters as SQL over `catalog_products p`, with their arguments.
+    private func sqlFilters(_ query: CatalogQuery) -> (filters: [String], arguments: [any SQLBindable]) {
+        var filters: [String] = ["p.status = 'active'"]
+        var arguments: [any SQLBindable] = []
+        if let category = query.category {
+            let ids = descendants(of: category)
+            filters.append("p.category IN (\(Array(repeating: "?", count: ids.count).joined(separator: ",")))")
+            arguments += ids
+        }
+        if let min = query.minPrice { filters.append("p.price >= ?"); arguments.append(min) }
+        if let max = query.maxPrice { filters.append("p.price <= ?"); arguments.append(max) }
+        for (name, values) in query.attributes.sorted(by: { $0.key < $1.key }) where !values.isEmpty {
+            filters.append("EXISTS (SELECT 1 FROM catalog_attributes a WHERE a.product = p.rowid AND a.name = ? AND a.value IN (\(Array(repeating: "?", count: values.count).joined(separator: ","))))")
+            arguments.append(name)
+            arguments += values
+        }
+        if query.inStock {
+            filters.append("EXISTS (SELECT 1 FROM catalog_variants v JOIN stock_levels s ON s.sku = v.sku WHERE v.product = p.rowid AND s.available > 0)")
+        }
+        return (filters, arguments)
     }
 
     private static func ordering(_ sort: CatalogQuery.Sort, scored: Bool) -> (order: String, key: (expression: String, descending: Bool)) {

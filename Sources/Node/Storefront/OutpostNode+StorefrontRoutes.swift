@@ -180,9 +180,22 @@ extension OutpostNode {
         }
         view["keep"] = chosen.filter { $0.name != "sort" }.map { ["name": $0.name, "value": $0.value] as Storefront.View }
 
-        // Filters: each value is a link that adds it, or removes it when chosen.
+        view["groups"] = filterGroups(page.facets, query: query, category: category, products: products, path: path, chosen: chosen, locale: locale)
+        let filtered = chosen.filter { $0.name != "q" && $0.name != "sort" }
+        view["active"] = filtered.map { $0.name }
+        view["clearHref"] = Storefront.href(path, chosen.filter { $0.name == "q" || $0.name == "sort" })
+        return Storefront.render("listing", view)
+    }
+
+    /// The listing's filters: each value is a link that adds it, or removes it when chosen.
+    private func filterGroups(_ facets: Facets?, query: CatalogQuery, category: Category?, products: [Product], path: String,
+                              chosen: [(name: String, value: String)], locale: String) -> [Storefront.View] {
+        func with(_ name: String, _ value: String?) -> [(name: String, value: String)] {
+            var items = chosen.filter { $0.name != name }
+            if let value { items.append((name, value)) }
+            return items
+        }
         var groups: [Storefront.View] = []
-        let facets = page.facets
         let categoryItems: [Storefront.View] = (facets?.categories ?? []).compactMap { entry in
             guard let facet = catalog.categories[entry.id] else { return nil }
             let selected = category == nil && query.category == entry.id
@@ -213,11 +226,7 @@ extension OutpostNode {
             if let index = byAttribute.firstIndex(where: { $0.name == entry.name }) { byAttribute[index].items.append(item) } else { byAttribute.append((entry.name, [item])) }
         }
         groups += byAttribute.map { ["title": $0.name.replacingOccurrences(of: "_", with: " ").capitalized, "items": $0.items] }
-        view["groups"] = groups
-        let filtered = chosen.filter { $0.name != "q" && $0.name != "sort" }
-        view["active"] = filtered.map { $0.name }
-        view["clearHref"] = Storefront.href(path, chosen.filter { $0.name == "q" || $0.name == "sort" })
-        return Storefront.render("listing", view)
+        return groups
     }
 
     private func productPage(_ product: Product, sku: String, locale: String) -> [UInt8] {
