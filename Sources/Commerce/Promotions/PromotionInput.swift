@@ -55,7 +55,16 @@ public enum PromotionInput {
         promotion.buy = count("buy", 1...100)
         promotion.get = count("get", 1...100)
         promotion.priority = count("priority", -1000...1000) ?? 0
-        switch members["tiers"] {
+        promotion.tiers = tiers(members["tiers"], money: money, input: &input)
+        checkKind(promotion, kind: kind, input: &input)
+        try input.check()
+        return promotion
+    }
+
+    /// A tiered spend's tiers, sorted by the spend each starts at.
+    static func tiers(_ value: LooseJSON?, money: ClosedRange<Int64>, input: inout InputFields) -> [Promotion.Tier] {
+        var tiers: [Promotion.Tier] = []
+        switch value {
         case nil, .null?: break
         case .array(let items)? where (1...20).contains(items.count):
             for (index, item) in items.enumerated() {
@@ -63,17 +72,20 @@ public enum PromotionInput {
                     input.fail("tiers[\(index)]", "needs \"from\": the spend (minor units) it starts at"); continue
                 }
                 switch (tier["percent_bp"], tier["amount"]) {
-                case (.integer(let bp)?, nil) where (1...10_000).contains(bp): promotion.tiers.append(Promotion.Tier(from: from, percentBasisPoints: bp))
-                case (nil, .integer(let amount)?) where money.contains(amount): promotion.tiers.append(Promotion.Tier(from: from, amount: amount))
+                case (.integer(let bp)?, nil) where (1...10_000).contains(bp): tiers.append(Promotion.Tier(from: from, percentBasisPoints: bp))
+                case (nil, .integer(let amount)?) where money.contains(amount): tiers.append(Promotion.Tier(from: from, amount: amount))
                 default: input.fail("tiers[\(index)]", "needs exactly one of percent_bp (1 to 10000) or amount (minor units)")
                 }
             }
-            if Set(promotion.tiers.map(\.from)).count != promotion.tiers.count { input.fail("tiers", "two tiers start at the same spend") }
-            promotion.tiers.sort { $0.from < $1.from }
+            if Set(tiers.map(\.from)).count != tiers.count { input.fail("tiers", "two tiers start at the same spend") }
+            tiers.sort { $0.from < $1.from }
         default: input.fail("tiers", "must be an array of 1 to 20 tiers")
         }
+        return tiers
+    }
 
-        // What each kind needs, and what it cannot have.
+    /// What each kind needs, and what it cannot have.
+    static func checkKind(_ promotion: Promotion, kind: Promotion.Kind?, input: inout InputFields) {
         func require(_ present: Bool, _ field: String, _ reason: String) { if !present { input.fail(field, reason) } }
         switch kind {
         case .percentage?: require(promotion.percentBasisPoints != nil, "percent_bp", "is required for a percentage (1000 = 10 %)")
@@ -92,7 +104,5 @@ public enum PromotionInput {
         if needsCurrency && promotion.currency == nil { input.fail("currency", "is required with an amount, a minimum spend or tiers") }
         if promotion.code == nil && promotion.perCustomerLimit != nil { input.fail("per_customer_limit", "needs a code (automatic promotions have no limit per customer)") }
         if promotion.code == nil && promotion.usageCap != nil { input.fail("usage_cap", "needs a code (automatic promotions have no usage cap)") }
-        try input.check()
-        return promotion
     }
 }
