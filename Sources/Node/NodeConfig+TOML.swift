@@ -39,6 +39,13 @@ extension NodeConfig {
         }
         let reader = TOMLReader(table: table, prefix: "")
         try reader.allowOnly(["node", "http", "rate_limits", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos", "ledger"])
+        try applyServing(reader)
+        try applyFleet(reader)
+        try applyShop(reader)
+    }
+
+    /// The node itself and how it serves: identity, HTTP, rate limits, logs.
+    private mutating func applyServing(_ reader: TOMLReader) throws(ConfigError) {
         if let node = try reader.table("node") {
             try node.allowOnly(["id", "region", "role", "data_dir", "locale"])
             if let id = try node.string("id") { nodeId = try Self.name(id, key: "node.id") }
@@ -90,6 +97,10 @@ extension NodeConfig {
             if let level = try log.string("level") { logLevel = try Self.level(level, key: "log.level") }
             if let access = try log.bool("access_log") { accessLog = access }
         }
+    }
+
+    /// Sync, the ledger's checkpoints, the cache and password hashing.
+    private mutating func applyFleet(_ reader: TOMLReader) throws(ConfigError) {
         if let sync = try reader.table("sync") {
             try sync.allowOnly(["listen", "max_drift_ms", "forget_peer_after_ms", "rebalance_interval_ms", "link_timeout_ms", "peers"])
             if let timeout = try sync.integer("link_timeout_ms", in: 2_000...600_000) { self.sync.linkTimeoutMs = Int64(timeout) }
@@ -123,6 +134,10 @@ extension NodeConfig {
             try auth.allowOnly(["password_cost"])
             if let v = try auth.integer("password_cost", in: 10...20) { passwordCostLog2N = UInt8(v) }
         }
+    }
+
+    /// The shop's rules: checkout, returns, tills, stock location, storefront.
+    private mutating func applyShop(_ reader: TOMLReader) throws(ConfigError) {
         if let checkout = try reader.table("checkout") {
             try checkout.allowOnly(["tax_rate_bp", "prices_include_tax", "shipping_flat_fee", "free_shipping_from", "reservation_seconds"])
             if let v = try checkout.integer("tax_rate_bp", in: 0...10_000) { self.checkout.taxRateBasisPoints = Int64(v) }
