@@ -80,22 +80,52 @@ public enum PaymentSettlement {
     }
 
     public static func plan(_ inputs: Inputs) -> Plan {
+        guard var planner = Planner(inputs) else { return Plan() }
+        return planner.planned()
+    }
+
+    /// One payment's plan as it is made: what is recorded grows with each step added.
+    private struct Planner {
+        let inputs: Inputs
+        let p: String
+        let payment: PaymentState
+        let currency: String, node: String, region: String
+        let clearing: LedgerAccount, revenue: LedgerAccount, tax: LedgerAccount, exposure: LedgerAccount, limits: LedgerAccount
         var plan = Plan()
-        let p = inputs.paymentId, payment = inputs.payment
-        guard let currency = payment.currency, let node = payment.node, payment.amount > 0 else { return plan }
-        let region = payment.region ?? "unknown"
-        let clearing = ChartOfAccounts.clearing(region: region, currency: currency)
-        let revenue = ChartOfAccounts.revenue(region: region, currency: currency)
-        let tax = ChartOfAccounts.taxPayable(region: region, currency: currency)
-        let exposure = ChartOfAccounts.exposure(node: node, currency: currency)
-        let limits = ChartOfAccounts.exposureLimits(currency: currency)
-        var recorded = inputs.recorded
-        func add(_ transfers: [TransferRequest], _ events: [PaymentEvent] = []) {
+        var recorded: Set<String>
+
+        init?(_ inputs: Inputs) {
+            let payment = inputs.payment
+            guard let currency = payment.currency, let node = payment.node, payment.amount > 0 else { return nil }
+            let region = payment.region ?? "unknown"
+            (self.inputs, p, self.payment, self.currency, self.node, self.region) = (inputs, inputs.paymentId, payment, currency, node, region)
+            clearing = ChartOfAccounts.clearing(region: region, currency: currency)
+            revenue = ChartOfAccounts.revenue(region: region, currency: currency)
+            tax = ChartOfAccounts.taxPayable(region: region, currency: currency)
+            exposure = ChartOfAccounts.exposure(node: node, currency: currency)
+            limits = ChartOfAccounts.exposureLimits(currency: currency)
+            recorded = inputs.recorded
+        }
+
+        mutating func planned() -> Plan {
+            plan.accounts = [clearing, revenue, tax]
+            var authorized = payment.authorized
+            if payment.stored && planOfflineHold() { authorized = true }
+            if payment.isCash {
+                planCash()
+            } else {
+                planCard(authorized: authorized)
+            }
+            return plan
+        }
+
+        mutating func add(_ transfers: [TransferRequest], _ events: [PaymentEvent] = []) {
             var chain = transfers
             for index in chain.indices { chain[index].linked = index < chain.count - 1 }
             plan.steps.append(Step(transfers: chain, events: events))
             recorded.formUnion(chain.map(\.id))
         }
+
         func event(_ kind: PaymentEvent.Kind, amount: Int64? = nil) -> PaymentEvent {
             var event = PaymentEvent(kind: kind, atMs: inputs.atMs, node: inputs.hub)
             event.order = payment.order
@@ -103,6 +133,7 @@ public enum PaymentSettlement {
             event.currency = currency
             return event
         }
+
         /// What the hub settled (`ref`: sale, void or a refund id), with the acquirer's fee on a sale.
         func settled(_ amount: Int64, ref: String, fee: Int64? = nil) -> PaymentEvent {
             var settled = event(.settled, amount: amount)
@@ -110,11 +141,11 @@ public enum PaymentSettlement {
             settled.fee = fee
             return settled
         }
-        plan.accounts = [clearing, revenue, tax]
 
-        // A card taken offline: held against the node's budget until the acquirer answers.
-        var authorized = payment.authorized
-        if payment.stored {
+        /// A card taken offline: held against the node's budget until the acquirer answers.
+        /// Returns whether the acquirer's answer authorized it now.
+        mutating func planOfflineHold() -> Bool {
+            var approvedNow = false
             plan.accounts += [exposure, limits]
             let answered = payment.authorized || payment.declined != nil || payment.voided || inputs.answers.storedAuthorization != nil
             if !recorded.contains("exposure:" + p) && !recorded.contains("exposure-release:" + p) {
@@ -129,78 +160,80 @@ public enum PaymentSettlement {
                 var approved = event(.authorized, amount: payment.amount)
                 approved.code = code
                 add([], [approved])
-                authorized = true
+                approvedNow = true
             case .declined(let reason)? where payment.declined == nil:
                 var declined = event(.declined)
                 declined.code = reason.rawValue
                 add([], [declined])
             default: break
             }
+            return approvedNow
         }
 
-        // Cash in a till: no hold and no acquirer; the sale is booked straight into the node's
-        // cash account, split like a card sale, and refunds paid from the till come out of it.
-        if payment.isCash {
+        /// Cash in a till: no hold and no acquirer; the sale is booked straight into the node's
+        /// cash account, split like a card sale, and refunds paid from the till come out of it.
+        mutating func planCash() {
             let cash = ChartOfAccounts.cash(node: node, currency: currency)
             plan.accounts.append(cash)
             if payment.captured > 0, !recorded.contains("capture:" + p), let order = inputs.order {
                 var chain = [TransferRequest(id: "capture:" + p, debit: cash.id, credit: revenue.id, amount: payment.captured, code: "cash_sale", reference: p)]
-                chain += saleParts(order: order, captured: payment.captured, p: p, revenue: revenue, tax: tax, region: region, currency: currency, plan: &plan)
+                chain += PaymentSettlement.saleParts(order: order, captured: payment.captured, p: p, revenue: revenue, tax: tax, region: region, currency: currency, plan: &plan)
                 add(chain, [settled(payment.captured, ref: "sale", fee: 0)])
             }
             // A refund without a receipt has no sale to come after: it carries its own tax.
             let withoutSale = payment.order == nil ? OrderMoney(total: payment.amount, tax: payment.tax ?? 0, discount: 0) : nil
             if recorded.contains("capture:" + p) || withoutSale != nil, let order = withoutSale ?? inputs.order {
                 for (refund, amount) in payment.refunds.sorted(by: { $0.key < $1.key }) where amount > 0 && !recorded.contains("refund:" + refund) {
-                    add(refundChain(refund: refund, amount: amount, order: order, from: cash, p: p, tax: tax, region: region, currency: currency, plan: &plan),
+                    add(PaymentSettlement.refundChain(refund: refund, amount: amount, order: order, from: cash, p: p, tax: tax, region: region, currency: currency, plan: &plan),
                         [settled(amount, ref: refund)])
                 }
             }
-            return plan
         }
 
-        if authorized && !recorded.contains("auth:" + p) {
-            add([TransferRequest(id: "auth:" + p, phase: .pending(timeoutMs: nil), debit: clearing.id, credit: revenue.id,
-                                 amount: payment.amount, code: "authorization", reference: p)])
-        }
-        let holdExists = recorded.contains("auth:" + p)
-
-        // The sale: the hold posted for what was captured, split into tax, discount and fee.
-        if payment.captured > 0, holdExists, !recorded.contains("capture:" + p), let fee = inputs.answers.saleFee, let order = inputs.order {
-            let captured = payment.captured
-            var chain = [TransferRequest.post(id: "capture:" + p, pending: "auth:" + p, amount: captured, code: "sale", reference: p)]
-            chain += saleParts(order: order, captured: captured, p: p, revenue: revenue, tax: tax, region: region, currency: currency, plan: &plan)
-            if fee > 0 {
-                let fees = ChartOfAccounts.fees(region: region, currency: currency)
-                plan.accounts.append(fees)
-                chain.append(TransferRequest(id: "fee:" + p, debit: fees.id, credit: clearing.id, amount: fee, code: "acquirer_fee", reference: p))
+        /// A card: the authorization hold, the sale posted from it, a void, refunds.
+        mutating func planCard(authorized: Bool) {
+            if authorized && !recorded.contains("auth:" + p) {
+                add([TransferRequest(id: "auth:" + p, phase: .pending(timeoutMs: nil), debit: clearing.id, credit: revenue.id,
+                                     amount: payment.amount, code: "authorization", reference: p)])
             }
-            add(chain, [settled(captured, ref: "sale", fee: fee)])
-        }
+            let holdExists = recorded.contains("auth:" + p)
 
-        // Released without a sale: the authorization hold, or only the offline hold.
-        if payment.voided && payment.captured == 0 && !recorded.contains("void:" + p) && payment.settled["void"] == nil {
-            if holdExists {
-                add([.void(id: "void:" + p, pending: "auth:" + p, code: "void", reference: p)], [settled(payment.amount, ref: "void")])
-            } else if payment.stored && !authorized {
-                add([], [settled(payment.amount, ref: "void")])
+            // The sale: the hold posted for what was captured, split into tax, discount and fee.
+            if payment.captured > 0, holdExists, !recorded.contains("capture:" + p), let fee = inputs.answers.saleFee, let order = inputs.order {
+                let captured = payment.captured
+                var chain = [TransferRequest.post(id: "capture:" + p, pending: "auth:" + p, amount: captured, code: "sale", reference: p)]
+                chain += PaymentSettlement.saleParts(order: order, captured: captured, p: p, revenue: revenue, tax: tax, region: region, currency: currency, plan: &plan)
+                if fee > 0 {
+                    let fees = ChartOfAccounts.fees(region: region, currency: currency)
+                    plan.accounts.append(fees)
+                    chain.append(TransferRequest(id: "fee:" + p, debit: fees.id, credit: clearing.id, amount: fee, code: "acquirer_fee", reference: p))
+                }
+                add(chain, [settled(captured, ref: "sale", fee: fee)])
+            }
+
+            // Released without a sale: the authorization hold, or only the offline hold.
+            if payment.voided && payment.captured == 0 && !recorded.contains("void:" + p) && payment.settled["void"] == nil {
+                if holdExists {
+                    add([.void(id: "void:" + p, pending: "auth:" + p, code: "void", reference: p)], [settled(payment.amount, ref: "void")])
+                } else if payment.stored && !authorized {
+                    add([], [settled(payment.amount, ref: "void")])
+                }
+            }
+
+            // Refunds, once the sale is in: net to refunds, the tax share back off tax payable.
+            if recorded.contains("capture:" + p), let order = inputs.order {
+                for (refund, amount) in payment.refunds.sorted(by: { $0.key < $1.key })
+                where amount > 0 && !recorded.contains("refund:" + refund) && inputs.answers.clearedRefunds.contains(refund) {
+                    add(PaymentSettlement.refundChain(refund: refund, amount: amount, order: order, from: clearing, p: p, tax: tax, region: region, currency: currency, plan: &plan),
+                        [settled(amount, ref: refund)])
+                }
             }
         }
-
-        // Refunds, once the sale is in: net to refunds, the tax share back off tax payable.
-        if recorded.contains("capture:" + p), let order = inputs.order {
-            for (refund, amount) in payment.refunds.sorted(by: { $0.key < $1.key })
-            where amount > 0 && !recorded.contains("refund:" + refund) && inputs.answers.clearedRefunds.contains(refund) {
-                add(refundChain(refund: refund, amount: amount, order: order, from: clearing, p: p, tax: tax, region: region, currency: currency, plan: &plan),
-                    [settled(amount, ref: refund)])
-            }
-        }
-        return plan
     }
 
     /// The parts a sale splits into beside its capture: its share of the order's tax (out of
     /// revenue into tax payable) and of its discounts (recorded as given).
-    private static func saleParts(order: OrderMoney, captured: Int64, p: String, revenue: LedgerAccount, tax: LedgerAccount, region: String,
+    fileprivate static func saleParts(order: OrderMoney, captured: Int64, p: String, revenue: LedgerAccount, tax: LedgerAccount, region: String,
                                   currency: String, plan: inout Plan) -> [TransferRequest] {
         // A split tender pays part of the order: each payment takes its share.
         let share = { (part: Int64) -> Int64 in order.total > 0 ? part * min(captured, order.total) / order.total : 0 }
@@ -219,7 +252,7 @@ public enum PaymentSettlement {
 
     /// A refund paid out of `from` (clearing for a card, the till's cash account for cash): net
     /// to refunds, its tax share back off tax payable.
-    private static func refundChain(refund: String, amount: Int64, order: OrderMoney, from: LedgerAccount, p: String, tax: LedgerAccount, region: String,
+    fileprivate static func refundChain(refund: String, amount: Int64, order: OrderMoney, from: LedgerAccount, p: String, tax: LedgerAccount, region: String,
                                     currency: String, plan: inout Plan) -> [TransferRequest] {
         let refunds = ChartOfAccounts.refunds(region: region, currency: currency)
         if !plan.accounts.contains(refunds) { plan.accounts.append(refunds) }
