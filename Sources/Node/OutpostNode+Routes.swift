@@ -46,9 +46,9 @@ extension OutpostNode {
                       contentType: Response.problemContentType, schema: OpenAPIDocument.problemSchemaRef),
             ])
         ) { [unowned self] _ in
-            guard self.isReady, !self.database.isClosed,
+            guard self.life.isReady, !self.database.isClosed,
                   self.database.answers else {
-                throw HTTPError(.notReady, detail: self.isReady ? "the database does not answer" : "the node is starting or stopping")
+                throw HTTPError(.notReady, detail: self.life.isReady ? "the database does not answer" : "the node is starting or stopping")
             }
             guard self.storage.acceptsWrites else {
                 var error = HTTPError(.notReady, detail: self.storage.state == .full
@@ -57,7 +57,7 @@ extension OutpostNode {
                 error.problem.extensions = [("storage", .string(self.storage.state.rawValue))]
                 throw error
             }
-            return .json(["status": "ready", "checks": ["database": "ok", "storage": "ok", "schema_version": .int(Int64(self.schemaVersion))]])
+            return .json(["status": "ready", "checks": ["database": "ok", "storage": "ok", "schema_version": .int(Int64(self.life.schemaVersion))]])
         }
 
         // What the node is doing is an operator's business: the admin token or an operator's
@@ -125,7 +125,7 @@ extension OutpostNode {
 
     /// Re-encoded at most once a second: uptime is the only part that changes.
     func nodeInfoBody() -> [UInt8] {
-        let uptime = uptimeSeconds
+        let uptime = life.uptimeSeconds
         if uptime != caches.nodeInfo.uptimeSeconds {
             let info = NodeInfo(id: identity.nodeId, region: config.region, role: config.role.rawValue,
                                 version: OutpostVersion.current, uptimeSeconds: uptime)
@@ -137,10 +137,10 @@ extension OutpostNode {
     func statusReport() throws -> NodeStatusReport {
         NodeStatusReport(
             nodeId: identity.nodeId, region: config.region, role: config.role.rawValue, version: OutpostVersion.current,
-            uptimeSeconds: uptimeSeconds, startedAt: WallClock.iso8601(ms: startedAtMs),
-            databaseBytes: try database.sizeBytes(), schemaVersion: schemaVersion, addresses: baseURLs,
+            uptimeSeconds: life.uptimeSeconds, startedAt: WallClock.iso8601(ms: life.startedAtMs),
+            databaseBytes: try database.sizeBytes(), schemaVersion: life.schemaVersion, addresses: life.baseURLs,
             dataDir: dataDirectory, connectionsOpen: server.openConnectionCount,
-            residentMemoryBytes: ProcessStats.residentBytes(), pid: ProcessStats.processID, starts: starts)
+            residentMemoryBytes: ProcessStats.residentBytes(), pid: ProcessStats.processID, starts: life.starts)
     }
 
     func renderMetrics() -> String {
@@ -149,7 +149,7 @@ extension OutpostNode {
         out.gauge("outpost_node_info", help: "Identity of this node; always 1.", value: 1, labels: [
             ("node_id", identity.nodeId), ("region", config.region), ("role", config.role.rawValue), ("version", OutpostVersion.current),
         ])
-        out.gauge("outpost_ready", help: "1 while the node takes traffic.", value: isReady && storage.acceptsWrites ? 1 : 0)
+        out.gauge("outpost_ready", help: "1 while the node takes traffic.", value: life.isReady && storage.acceptsWrites ? 1 : 0)
         out.gauge("outpost_storage_writable", help: "1 while the disk takes writes; 0 while it is full or failed (docs/operations.md).",
                   value: storage.acceptsWrites ? 1 : 0)
         out.counter("outpost_storage_probes_total", help: "Writes tried on a full disk to see whether it takes them again.", value: Double(storage.probes))
@@ -169,7 +169,7 @@ extension OutpostNode {
         out.gauge("process_resident_memory_bytes", help: "Resident memory size in bytes.", value: Double(ProcessStats.residentBytes()))
         out.gauge("process_open_fds", help: "Open file descriptors.", value: Double(ProcessStats.openFileDescriptors()))
         out.gauge("process_start_time_seconds", help: "Start time of the process since the Unix epoch in seconds.",
-                  value: Double(startedAtMs / 1000))
+                  value: Double(life.startedAtMs / 1000))
         return out.text
     }
 

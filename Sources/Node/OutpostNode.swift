@@ -42,21 +42,9 @@ public final class OutpostNode {
     let priceText = PriceText()
     /// Replication with peers; nil when this node has no [sync] configuration.
     var sync: SyncService?
-    private let lock: FileLock
-    private var signals: [SignalWatcher] = []
-    /// Writes replicated states behind the op log (NodeReplica.writeBehind).
-    private var writeBehindTimer: LoopTimer?
-    let startedAtMs: Int64
-    let startedNs: UInt64
-    let schemaVersion: Int
-    /// Starts recorded on this data directory, this one included once committed.
-    var starts: Int
-    public private(set) var baseURLs: [String] = []
-    /// True while the node takes traffic: database open and migrated, not draining.
-    var isReady = false
-    private var isStopping = false
-    /// Something the stop meant to write failed: the exit status says so.
-    private var stopFailed = false
+    /// Starting, serving, draining, stopped: and what the node holds meanwhile.
+    let life: NodeLifecycle
+    public var baseURLs: [String] { life.baseURLs }
     /// The node's own small facts (node_meta).
     var meta: NodeMeta { NodeMeta(database: database) }
 
@@ -87,28 +75,13 @@ public final class OutpostNode {
     public init(config: NodeConfig, logSink: LogSink, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        startedAtMs = WallClock.nowMs()
-        startedNs = EventLoop.hrtimeNs()
-        dataDirectory = Files.absolute(config.dataDirectory)
-        // Everything the node creates is its own: the database holds password hashes and sealed
-        // personal data. Files meant for others (node.pub, node.address) set their mode.
-        umask(0o077)
-        do {
-            try Files.createDirectory(dataDirectory, mode: 0o700)
-            for file in [Self.databaseFile, Self.databaseFile + "-wal", Self.databaseFile + "-shm"] where Files.exists(dataDirectory + "/" + file) {
-                try Files.restrict(dataDirectory + "/" + file, to: 0o600)
-            }
-        } catch {
-            throw ConfigError(key: "node.data_dir", "cannot create \(dataDirectory): \(error.reason)")
-        }
-        do { lock = try FileLock(path: dataDirectory + "/" + Self.lockFile) } catch {
-            throw ConfigError(key: "node.data_dir", "another noded is running on \(dataDirectory) (\(error.reason))")
-        }
+        let startedAtMs = WallClock.nowMs(), startedNs = EventLoop.hrtimeNs()
+        let (dataDirectory, lock) = try Self.claimDataDirectory(config.dataDirectory)
+        self.dataDirectory = dataDirectory
         let database = try Database(path: dataDirectory + "/" + Self.databaseFile, options: .init(synchronous: config.synchronous, pageCacheBytes: 64 << 20))
         self.database = database
         let now = WallClock.iso8601(ms: startedAtMs)
         let applied = try Migrator.apply(NodeSchema.migrations, to: database, now: now)
-        schemaVersion = try Migrator.currentVersion(of: database)
         let meta = NodeMeta(database: database)
         let storedId = try meta.value(.nodeId)
         let identity = try NodeIdentity.loadOrCreate(directory: dataDirectory, configuredId: config.nodeId, storedId: storedId)
@@ -121,7 +94,8 @@ public final class OutpostNode {
                 try meta.set(.createdAt, now)
             }
         }
-        starts = try meta.starts()
+        life = NodeLifecycle(startedAtMs: startedAtMs, startedNs: startedNs, lock: lock, schemaVersion: try Migrator.currentVersion(of: database),
+                             starts: try meta.starts())
         replica = try NodeReplica(database: database, nodeId: identity.nodeId, region: config.region, peers: [:], collections: Collections.all,
                                   maxDriftMs: config.sync.maxDriftMs)
         replica.hubOnly = HubOnlyRecords.problem
@@ -137,18 +111,7 @@ public final class OutpostNode {
         writer.refusal = { [storage] in storage.refusal }
         router = Router()
         metrics = HTTPMetrics()
-        var limits = HTTPLimits()
-        limits.headerReadTimeoutMs = config.http.headerReadTimeoutMs
-        limits.bodyReadTimeoutMs = config.http.bodyReadTimeoutMs
-        limits.bodyDeadlineMs = config.http.bodyDeadlineMs
-        limits.connectionsPerAddressMax = config.http.connectionsPerAddressMax
-        limits.idleTimeoutMs = config.http.idleTimeoutMs
-        limits.bodyBytesMax = config.http.bodyBytesMax
-        limits.connectionsMax = config.http.connectionsMax
-        server = try HTTPServer(loop: loop, router: router, limits: limits, metrics: metrics)
-        server.spoolDirectory = try Self.emptySpoolDirectory(in: dataDirectory)
-        server.tlsContext = try Self.httpsContext(config: config, directory: dataDirectory)
-        server.rateLimiter = config.rateLimits.limiter
+        server = try Self.httpServer(loop: loop, router: router, metrics: metrics, config: config, dataDirectory: dataDirectory)
         try setUpCatalogView()
         try setUpSettlement()
         knownHub = try meta.value(.hubNode)
@@ -162,6 +125,54 @@ public final class OutpostNode {
         registerRoutes()
         caches.openAPIBody = openAPIDocument().encoded()
         if config.accessLog { server.accessLog = AccessLog(sink: logSink) }
+        installAuthorization()
+        installBrowserGuards()
+        installStorageWatch()
+        sync = try makeSync()
+        if !applied.isEmpty {
+            logger.info("database migrated", metadata: ["versions": "\(applied.map(String.init).joined(separator: ","))"])
+        }
+    }
+
+    /// The data directory, created (0700) if new, and its lock: a second noded on it refuses to start.
+    private static func claimDataDirectory(_ configured: String) throws -> (path: String, lock: FileLock) {
+        let dataDirectory = Files.absolute(configured)
+        // Everything the node creates is its own: the database holds password hashes and sealed
+        // personal data. Files meant for others (node.pub, node.address) set their mode.
+        umask(0o077)
+        do {
+            try Files.createDirectory(dataDirectory, mode: 0o700)
+            for file in [Self.databaseFile, Self.databaseFile + "-wal", Self.databaseFile + "-shm"] where Files.exists(dataDirectory + "/" + file) {
+                try Files.restrict(dataDirectory + "/" + file, to: 0o600)
+            }
+        } catch {
+            throw ConfigError(key: "node.data_dir", "cannot create \(dataDirectory): \(error.reason)")
+        }
+        do { return (dataDirectory, try FileLock(path: dataDirectory + "/" + Self.lockFile)) } catch {
+            throw ConfigError(key: "node.data_dir", "another noded is running on \(dataDirectory) (\(error.reason))")
+        }
+    }
+
+    /// The HTTP server with the configured limits, its upload spool, HTTPS and rate limits.
+    private static func httpServer(loop: EventLoop, router: Router, metrics: HTTPMetrics, config: NodeConfig, dataDirectory: String) throws -> HTTPServer {
+        var limits = HTTPLimits()
+        limits.headerReadTimeoutMs = config.http.headerReadTimeoutMs
+        limits.bodyReadTimeoutMs = config.http.bodyReadTimeoutMs
+        limits.bodyDeadlineMs = config.http.bodyDeadlineMs
+        limits.connectionsPerAddressMax = config.http.connectionsPerAddressMax
+        limits.idleTimeoutMs = config.http.idleTimeoutMs
+        limits.bodyBytesMax = config.http.bodyBytesMax
+        limits.connectionsMax = config.http.connectionsMax
+        let server = try HTTPServer(loop: loop, router: router, limits: limits, metrics: metrics)
+        server.spoolDirectory = try Self.emptySpoolDirectory(in: dataDirectory)
+        server.tlsContext = try Self.httpsContext(config: config, directory: dataDirectory)
+        server.rateLimiter = config.rateLimits.limiter
+        return server
+    }
+
+    /// Who may call a route: the admin token, a role in a fleet-signed access token, or a till's
+    /// credential.
+    private func installAuthorization() {
         server.authorize = { [unowned self] request, access in
             switch access {
             case .anyone: return .allowed(subject: nil)
@@ -186,7 +197,11 @@ public final class OutpostNode {
                 return self.authorizeTill(request, scheme: scheme)
             }
         }
-        installBrowserGuards()
+    }
+
+    /// A failed commit or a full disk: the replica reloads what it lost, the node stops taking
+    /// writes or stops (docs/operations.md).
+    private func installStorageWatch() {
         writer.onCommitFailed = { [unowned self] error in
             replica.reloadAfterFailedCommit()
             storageWriteFailed(error, what: "a group commit")
@@ -196,6 +211,10 @@ public final class OutpostNode {
         server.onInternalError = { [logger] request, error in
             logger.error("request failed", metadata: ["request_id": "\(request.requestId)", "path": "\(request.path)", "error": "\(error)"])
         }
+    }
+
+    /// Replication with peers, when this node may replicate.
+    private func makeSync() throws -> SyncService? {
         // A node with a fleet certificate can replicate, even with no [sync] in its file: peers
         // may be added at run time (nodectl peers add).
         if config.sync.isEnabled || Files.exists(dataDirectory + "/" + NodeIdentity.certificateFile) {
@@ -205,13 +224,10 @@ public final class OutpostNode {
                 guard let address = try? SocketAddress(parsing: peer.address), !service.configuredPeerIds.contains(peer.nodeId) else { continue }
                 service.addPeer(NodeConfig.SyncPeer(nodeId: peer.nodeId, region: peer.region, address: address))
             }
-            sync = service
-        } else {
-            replica.stopReplicating()
+            return service
         }
-        if !applied.isEmpty {
-            logger.info("database migrated", metadata: ["versions": "\(applied.map(String.init).joined(separator: ","))"])
-        }
+        replica.stopReplicating()
+        return nil
     }
 
     /// Binds every configured address, writes the address file, installs signal handlers and
@@ -219,19 +235,19 @@ public final class OutpostNode {
     public func run() throws -> Int32 {
         for address in config.listen {
             let bound = try server.listen(on: address)
-            baseURLs.append((server.tlsContext == nil ? "http://" : "https://") + bound.description)
+            life.baseURLs.append((server.tlsContext == nil ? "http://" : "https://") + bound.description)
         }
         sync?.onHubLinked = { [unowned self] id in rememberHub(id) }
         try sync?.start(listen: config.sync.listen)
         if let address = sync?.listenAddress {
             try Files.writeAtomically(dataDirectory + "/" + NodeIdentity.syncAddressFile, address.description + "\n", mode: 0o644)
         }
-        try Files.writeAtomically(dataDirectory + "/" + NodeIdentity.addressFile, (baseURLs.first ?? "") + "\n", mode: 0o644)
+        try Files.writeAtomically(dataDirectory + "/" + NodeIdentity.addressFile, (life.baseURLs.first ?? "") + "\n", mode: 0o644)
         for number in [SIGTERM, SIGINT] {
-            signals.append(try SignalWatcher(loop: loop, signal: number) { [unowned self] signal in self.stop(signal: signal) })
+            life.signals.append(try SignalWatcher(loop: loop, signal: number) { [unowned self] signal in self.stop(signal: signal) })
         }
         if server.tlsContext != nil {
-            signals.append(try SignalWatcher(loop: loop, signal: SIGHUP) { [unowned self] _ in self.reloadCertificate() })
+            life.signals.append(try SignalWatcher(loop: loop, signal: SIGHUP) { [unowned self] _ in self.reloadCertificate() })
         }
         let timer = try LoopTimer(loop: loop)
         timer.start(afterMs: 100, repeatMs: 100) { [unowned self] in
@@ -249,24 +265,24 @@ public final class OutpostNode {
             settleDuePayments(nowMs: nowMs)
             signLedgerHead(nowMs: nowMs)
         }
-        writeBehindTimer = timer
-        isReady = true
+        life.ticker = timer
+        life.isReady = true
         recordStart()
         // What a crash cut short is released by the first tick (settleUnansweredSales).
         shop.unansweredSales.pending = true
         logger.info("listening", metadata: [
             "node_id": "\(identity.nodeId)", "region": "\(config.region)", "role": "\(config.role.rawValue)",
-            "addresses": .array(baseURLs.map { .string($0) }), "data_dir": "\(dataDirectory)", "version": "\(OutpostVersion.current)",
+            "addresses": .array(life.baseURLs.map { .string($0) }), "data_dir": "\(dataDirectory)", "version": "\(OutpostVersion.current)",
             "sync": "\(sync?.listenAddress?.description ?? (sync == nil ? "off" : "dial-only"))",
         ])
         loop.run()
         loop.close()
-        lock.release()
+        life.lock.release()
         // A stop that could not write what it meant to is not a clean stop: the supervisor (and
         // whoever reads the exit status) should know. Nothing acknowledged is lost either way.
-        logger.info("stopped", metadata: ["node_id": "\(identity.nodeId)", "clean": "\(!stopFailed)"])
+        logger.info("stopped", metadata: ["node_id": "\(identity.nodeId)", "clean": "\(!life.stopFailed)"])
         if storage.state == .failed { return Self.storageFailedExitCode }
-        return stopFailed ? 1 : 0
+        return life.stopFailed ? 1 : 0
     }
 
     /// What the HTTP server asks the node about browsers' forms and the operator's requests.
@@ -317,12 +333,12 @@ public final class OutpostNode {
 
     /// Every start is a durable write through group commit, like any acknowledged write.
     private func recordStart() {
-        let (at, role, region) = (WallClock.iso8601(ms: startedAtMs), config.role.rawValue, config.region)
+        let (at, role, region) = (WallClock.iso8601(ms: life.startedAtMs), config.role.rawValue, config.region)
         writer.submit({ db in
             try NodeMeta(database: db).recordStart(at: at, version: OutpostVersion.current, role: role, region: region)
         }, completion: { [unowned self] result in
             switch result {
-            case .success: self.starts += 1
+            case .success: self.life.starts += 1
             case .failure(let error): self.logger.error("could not record the start", metadata: ["error": "\(error)"])
             }
         })
@@ -332,13 +348,13 @@ public final class OutpostNode {
     /// grace period), then queued writes commit and the database closes. A second signal
     /// closes connections at once.
     public func stop(signal: Int32 = SIGTERM) {
-        if isStopping {
+        if life.isStopping {
             logger.warning("second stop signal: closing connections now")
             server.close()
             return
         }
-        isStopping = true
-        isReady = false
+        life.isStopping = true
+        life.isReady = false
         logger.info("stopping", metadata: ["signal": "\(signal)", "grace_ms": "\(config.shutdownGraceMs)"])
         sync?.stop()
         server.shutdown(graceMs: config.shutdownGraceMs) { [unowned self] in self.finishStop() }
@@ -346,7 +362,7 @@ public final class OutpostNode {
 
     private func finishStop() {
         writer.close()
-        writeBehindTimer?.close()
+        life.ticker?.close()
         guard storage.state != .failed else {
             // Nothing more is written after a failed write or fsync, not even the checkpoint
             // SQLite makes at close: the next start trusts only what the WAL on disk holds.
@@ -355,14 +371,14 @@ public final class OutpostNode {
         }
         // Not needed for durability (the op log has it all), but the next start replays less.
         do { try replica.writeAllBehind() } catch {
-            stopFailed = true
+            life.stopFailed = true
             logger.error("writing replicated states at stop failed", metadata: ["error": "\(error)"])
         }
         do {
             if faults.failsCheckpointAtStop { throw StorageError(.io, message: "disk I/O error (injected by OUTPOST_TEST_FAULT)") }
             try database.checkpoint()
         } catch {
-            stopFailed = true
+            life.stopFailed = true
             logger.error("checkpoint failed at stop", metadata: ["error": "\(error)"])
         }
         database.close()
@@ -372,8 +388,8 @@ public final class OutpostNode {
     private func finishStopWithoutDatabase() {
         Files.remove(dataDirectory + "/" + NodeIdentity.addressFile)
         Files.remove(dataDirectory + "/" + NodeIdentity.syncAddressFile)
-        for watcher in signals { watcher.close() }
-        signals.removeAll()
+        for watcher in life.signals { watcher.close() }
+        life.signals.removeAll()
         loop.stop()
     }
 
@@ -400,5 +416,4 @@ public final class OutpostNode {
         }
     }
 
-    var uptimeSeconds: Int64 { Int64((EventLoop.hrtimeNs() - startedNs) / 1_000_000_000) }
 }
