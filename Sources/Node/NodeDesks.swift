@@ -26,15 +26,9 @@ final class AccountDesk {
     var registering: Set<String> = []
 }
 
-/// Checkouts, till sales and orders under way, and the jobs that follow them up.
+/// Orders under way, and the jobs that follow sales and orders up (the sales themselves are on
+/// the `SaleDesk`).
 final class ShopDesk {
-    /// Checkouts between their reservation and their answer, by cart and Idempotency-Key: a
-    /// second request with the same key waits for the first's answer instead of paying twice.
-    /// With the till sales in flight, at most `OutpostNode.salesInFlightMax`.
-    var checkoutsInFlight: Set<String> = []
-    /// Checkouts short of stock rights, waiting for a peer's grant: each tick tries them again.
-    /// Each is a checkout or till sale in flight, so at most `OutpostNode.salesInFlightMax`.
-    var waitingForRights: [() -> Void] = []
     /// Orders whose stock this node placed must be given back (cancelled) or taken again (a
     /// shipment raced the cancellation): settled after the change that showed it. Bounded by what
     /// one turn's changes name (emptied every tick).
@@ -44,8 +38,6 @@ final class ShopDesk {
     /// Orders whose declined payment another tender is replacing now (one at a time: a retry
     /// while the acquirer answers must not charge twice). At most one per staff request in flight.
     var collectingTender: Set<String> = []
-    /// Offline card payments decided and not yet committed.
-    var offlineExposureInFlight: Int64 = 0
     /// When overdue offline payments were last logged (once a minute while there are any).
     var overdueWarnedMs: Int64 = 0
     /// Checkouts and till sales whose answer never reached the disk, released once it takes writes.

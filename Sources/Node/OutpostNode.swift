@@ -58,8 +58,10 @@ public final class OutpostNode {
     let tokenVerifier: TokenVerifier
     /// Accounts' sign-in state: throttles and writes under way.
     let accounts = AccountDesk()
-    /// Checkouts, till sales and orders under way, and the jobs that follow them up.
+    /// Orders under way, and the jobs that follow sales and orders up.
     let shop = ShopDesk()
+    /// Every sale's admission, reservation and card authorization, with what is under way.
+    let saleDesk: SaleDesk
     /// Test-only faults (`OUTPOST_TEST_FAULT`), read once at start.
     let faults = TestFaults()
     /// The acquirer card payments go to (the built-in sandbox until a real adapter is configured).
@@ -106,6 +108,7 @@ public final class OutpostNode {
         writer = try GroupCommit(database: database, loop: loop)
         try database.holdReadsUntilTurnEnd(on: loop)
         gateway = SandboxAcquirer(writer: writer)
+        saleDesk = SaleDesk(writer: writer, gateway: gateway, clock: WallClock.nowMs)
         let replica = self.replica
         replica.attach(to: writer)
         writer.refusal = { [storage] in storage.refusal }
@@ -128,6 +131,7 @@ public final class OutpostNode {
         installAuthorization()
         installBrowserGuards()
         installStorageWatch()
+        watchSales()
         sync = try makeSync()
         if !applied.isEmpty {
             logger.info("database migrated", metadata: ["versions": "\(applied.map(String.init).joined(separator: ","))"])
@@ -213,6 +217,18 @@ public final class OutpostNode {
         }
     }
 
+    /// A sale's commits reach peers and views; the crash tests' faults hit their window.
+    private func watchSales() {
+        saleDesk.changed = { [unowned self] in replicatedChanged() }
+        saleDesk.reservationCommitted = { [unowned self] in
+            if faults.exitsAfterReservation { ProcessStats.exitNow(137) }
+            if faults.fillsDiskAfterReservation, let path = ProcessStats.environment("OUTPOST_FAULT_SWITCH") {
+                faults.fillsDiskAfterReservation = false
+                try? Files.writeAtomically(path, "enospc\n", mode: 0o644)
+            }
+        }
+    }
+
     /// Replication with peers, when this node may replicate.
     private func makeSync() throws -> SyncService? {
         // A node with a fleet certificate can replicate, even with no [sync] in its file: peers
@@ -255,7 +271,7 @@ public final class OutpostNode {
             if storage.acceptsWrites, let error = replica.writeBehind(nowMs: nowMs) { storageWriteFailed(error, what: "writing replicated states behind the log") }
             if storage.isProbeDue(nowMs: nowMs) { probeStorage(nowMs: nowMs) }
             if replica.wasQuiet { replica.refreshDigests(on: loop) }
-            retryCheckoutsWaitingForRights()
+            saleDesk.retryWaitingForRights()
             warnOfOverduePayments(nowMs: nowMs)
             // Background writes wait for a disk that takes them; requests are refused at once.
             guard storage.acceptsWrites else { return }

@@ -29,7 +29,6 @@ final class TillDesk {
     }()
     /// Pairing code guesses, per client address.
     var pairingThrottle = SignInThrottle()
-    var salesInFlight: Set<String> = []
     var returnsInFlight: Set<String> = []
 }
 

@@ -434,10 +434,7 @@ extension OutpostNode {
         case .completing: throw saleStateError(row.state, "this sale is being completed; retry to get its receipt")
         case .voided: throw saleStateError(row.state, "a voided sale cannot be completed")
         }
-        guard !tills.salesInFlight.contains(id) else { throw saleStateError(.completing, "this sale is being completed; retry to get its receipt") }
-        guard shop.checkoutsInFlight.count + tills.salesInFlight.count < Self.salesInFlightMax else {
-            throw SaleRefusal.busy(max: Self.salesInFlightMax, what: "sales")
-        }
+        guard !saleDesk.isInFlight(.tillSale(id)) else { throw saleStateError(.completing, "this sale is being completed; retry to get its receipt") }
         let inputs = try Self.tenderInputs(members)
         let shift = try requireOpenShift(device: caller.device)
         var basket = TillBasket.stored(row.basket)
@@ -453,21 +450,28 @@ extension OutpostNode {
         }
         // Decided once: a hub that goes or comes back mid-completion does not change how this sale's cards are taken.
         let cardsOnline = cardPaymentsOnline
-        if !cardsOnline { try checkOfflineCards(plan.tenders, basket: &basket, currency: priced.totals.currency, caller: caller, approval: members["approval"]) }
+        guard try saleDesk.admit(.tillSale(id), what: "sales") == .admitted else {
+            throw saleStateError(.completing, "this sale is being completed; retry to get its receipt")
+        }
+        let offlineHeld: Int64
+        do {
+            offlineHeld = cardsOnline ? 0 : try holdOfflineCards(plan.tenders, basket: &basket, currency: priced.totals.currency, caller: caller,
+                                                                 approval: members["approval"])
+        } catch {
+            saleDesk.answered(.tillSale(id))
+            throw error
+        }
         let completion = TillCompletion(saleId: id, caller: caller, shift: shift.id, requestHash: requestHash, basket: basket, priced: priced,
                                         tenders: plan.tenders, rounding: plan.rounding, cardsOnline: cardsOnline)
-        tills.salesInFlight.insert(id)
-        let offlineHeld = cardsOnline ? 0 : plan.tenders.filter { $0.kind == .card }.reduce(Int64(0)) { $0 + $1.amount }
-        shop.offlineExposureInFlight += offlineHeld
         let finish: (Result<Response, any Error>) -> Void = { [unowned self] result in
-            tills.salesInFlight.remove(id)
-            shop.offlineExposureInFlight -= offlineHeld
+            saleDesk.answered(.tillSale(id))
+            saleDesk.releaseOffline(offlineHeld)
             switch result {
             case .success(let response): responder.send(response)
             case .failure(let error): responder.fail(error)
             }
         }
-        reserveWaitingForRights(completion, reserve: { [unowned self] attempt, firstAttempt in try reserveSale(&attempt, askPeers: firstAttempt) }) { [unowned self] result in
+        saleDesk.reserve(completion, reserve: { [unowned self] attempt, firstAttempt in try reserveSale(&attempt, askPeers: firstAttempt) }) { [unowned self] result in
             switch result {
             case .success(let reserved): takeTenders(reserved, index: 0, finish: finish)
             case .failure(let error): finish(.failure(error))
@@ -498,21 +502,17 @@ extension OutpostNode {
     }
 
     /// Offline, a card over the floor limit needs a manager's approval; the exposure cap holds
-    /// regardless (what is taken offline now and being decided counts against it).
-    private func checkOfflineCards(_ tenders: [PlannedTender], basket: inout TillBasket, currency: String, caller: TillCaller, approval: LooseJSON?) throws {
+    /// regardless (what is taken offline now and being decided counts against it). Returns what
+    /// is held against the cap until the sale is answered.
+    private func holdOfflineCards(_ tenders: [PlannedTender], basket: inout TillBasket, currency: String, caller: TillCaller, approval: LooseJSON?) throws -> Int64 {
         let policy = offlinePolicy(for: identity.nodeId)
         let money = moneyText(currency: currency)
-        var exposure = try offlineExposure()
-        for tender in tenders where tender.kind == .card {
-            if tender.amount > policy.floorLimit {
-                try approveOnce(&basket, "card_over_floor_limit", caller: caller, approval: approval,
-                                detail: "a card payment of \(money(tender.amount)) while offline is over the floor limit of \(money(policy.floorLimit))")
-            }
-            if let refusal = policy.refusal(amount: tender.amount, exposure: exposure, floorLimitWaived: true, money: money) {
-                throw SaleRefusal.offlineCardRefused(reason: refusal.reason, detail: refusal.detail)
-            }
-            exposure += tender.amount
+        let cards = tenders.filter { $0.kind == .card }.map(\.amount)
+        for amount in cards where amount > policy.floorLimit {
+            try approveOnce(&basket, "card_over_floor_limit", caller: caller, approval: approval,
+                            detail: "a card payment of \(money(amount)) while offline is over the floor limit of \(money(policy.floorLimit))")
         }
+        return try saleDesk.holdOffline(cards, policy: policy, recorded: offlinePayments.exposure, floorLimitWaived: true, money: money)
     }
 
     private func approveOnce(_ basket: inout TillBasket, _ action: String, caller: TillCaller, approval: LooseJSON?, detail: String) throws {
@@ -546,11 +546,11 @@ extension OutpostNode {
             return takeTenders(c, index: index + 1, finish: finish)
         }
         if !c.cardsOnline {
-            c.answers.append(.stored(deadlineMs: WallClock.nowMs() + offlinePolicy(for: identity.nodeId).deadlineMs))
+            c.answers.append(.stored(deadlineMs: saleDesk.offlineDeadline(offlinePolicy(for: identity.nodeId))))
             return takeTenders(c, index: index + 1, finish: finish)
         }
         let request = PaymentRequest(paymentId: paymentId, amount: tender.amount, currency: c.priced.totals.currency, token: tender.token ?? "")
-        authorizeAtAcquirer(request) { [unowned self] outcome in
+        saleDesk.authorize(request) { [unowned self] outcome in
             switch outcome {
             case .approved(let code):
                 gateway.capture(paymentId: paymentId, amount: tender.amount) { [unowned self] captured in

@@ -46,12 +46,11 @@ struct PendingCheckout {
     /// acquirer's outcome without reading the payment back.
     var paymentCreated: PaymentEvent?
 
-    var flightKey: String { cart + "\u{0}" + key }
+    var sale: SaleDesk.Sale { .checkout(cart: cart, key: key) }
 }
 
 extension OutpostNode {
     static let paymentsCollection = "payments"
-    static let authorizationAttemptsMax = 3
 
     var myStockLocation: String { config.stockLocation ?? identity.nodeId }
 
@@ -168,69 +167,21 @@ extension OutpostNode {
                                       lines: orderLines, totals: totals)
         pending.discounts = outcome.discounts
         pending.redemption = codePromotion?.usageCap == nil ? nil : codePromotion
-        guard shop.checkoutsInFlight.count + tills.salesInFlight.count < Self.salesInFlightMax else {
-            throw SaleRefusal.busy(max: Self.salesInFlightMax, what: "checkouts")
-        }
-        guard shop.checkoutsInFlight.insert(pending.flightKey).inserted else { throw CheckoutRefusal.inProgress }
+        guard try saleDesk.admit(pending.sale, what: "checkouts") == .admitted else { throw CheckoutRefusal.inProgress }
         submitReservation(pending, answer: answer)
     }
 
-    /// Checkouts and till sales being answered at once (each holds its reservation and its
-    /// answer's state until the acquirer and the commit are done): past it, new ones are refused
-    /// with 503 and Retry-After, so memory for them stays bounded. Those waiting for a peer's
-    /// stock rights (`shop.waitingForRights`) are among them.
-    static let salesInFlightMax = 4_096
-
-    /// How long a checkout short of stock rights here waits for a peer's grant before it answers
-    /// 409 insufficient-stock.
-    static let rightsWaitMs: Int64 = 2_000
-
     /// Reserves (first transaction), then authorizes.
     private func submitReservation(_ pending: PendingCheckout, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
-        reserveWaitingForRights(pending, reserve: { [unowned self] attempt, firstAttempt in try reserve(&attempt, askPeers: firstAttempt) }) { [unowned self] result in
+        saleDesk.reserve(pending, reserve: { [unowned self] attempt, firstAttempt in try reserve(&attempt, askPeers: firstAttempt) }) { [unowned self] result in
             switch result {
             case .success(let reserved):
                 authorize(reserved, answer: answer)
             case .failure(let error):
-                shop.checkoutsInFlight.remove(pending.flightKey)
+                saleDesk.answered(pending.sale)
                 answer(.failure(error))
             }
         }
-    }
-
-    /// A reservation (a checkout's or a till sale's), committed. Short of stock rights (or a
-    /// capped code's redemptions) that another node holds, the first attempt asks that node and
-    /// the reservation is tried again every tick (100 ms) until the grant has arrived or
-    /// `rightsWaitMs` passed.
-    func reserveWaitingForRights<Attempt>(_ pending: Attempt, waitingUntilMs: Int64? = nil, reserve: @escaping (inout Attempt, _ firstAttempt: Bool) throws -> Void,
-                                          completion: @escaping (Result<Attempt, any Error>) -> Void) {
-        var attempt = pending
-        let firstAttempt = waitingUntilMs == nil
-        writer.submit({ _ in try reserve(&attempt, firstAttempt); return attempt }, completion: { [unowned self] result in
-            switch result {
-            case .success(let reserved):
-                if faults.exitsAfterReservation { ProcessStats.exitNow(137) }
-                if faults.fillsDiskAfterReservation, let path = ProcessStats.environment("OUTPOST_FAULT_SWITCH") {
-                    faults.fillsDiskAfterReservation = false
-                    try? Files.writeAtomically(path, "enospc\n", mode: 0o644)
-                }
-                replicatedChanged()
-                completion(.success(reserved))
-            case .failure(let refusal as SaleRefusal) where refusal.mayPassAfterGrant && (waitingUntilMs ?? Int64.max) > WallClock.nowMs():
-                let until = waitingUntilMs ?? WallClock.nowMs() + Self.rightsWaitMs
-                shop.waitingForRights.append { [unowned self] in reserveWaitingForRights(pending, waitingUntilMs: until, reserve: reserve, completion: completion) }
-            case .failure(let error):
-                completion(.failure(error))
-            }
-        })
-    }
-
-    /// Called every tick: checkouts waiting for stock rights try again.
-    func retryCheckoutsWaitingForRights() {
-        guard !shop.waitingForRights.isEmpty else { return }
-        let waiting = shop.waitingForRights
-        shop.waitingForRights.removeAll()
-        for retry in waiting { retry() }
     }
 
     struct CheckoutBody {
@@ -338,37 +289,18 @@ extension OutpostNode {
 
     private func authorize(_ pending: PendingCheckout, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
         if !cardPaymentsOnline {
-            let amount = pending.totals.total
             let policy = offlinePolicy(for: identity.nodeId)
-            let currency = pending.totals.currency
-            guard let exposure = try? offlineExposure() else {
-                return finish(pending, card: .refusedOffline(reason: "exposure_unknown",
-                                                             detail: "the store cannot read what it has taken offline, so it takes no card offline now; pay another way"),
-                              answer: answer)
+            do {
+                _ = try saleDesk.holdOffline([pending.totals.total], policy: policy, recorded: offlinePayments.exposure, floorLimitWaived: false,
+                                             money: moneyText(currency: pending.totals.currency))
+            } catch {
+                guard case .offlineCardRefused(let reason, let detail) = error else { preconditionFailure("holdOffline refuses offline only") }
+                return finish(pending, card: .refusedOffline(reason: reason, detail: detail), answer: answer)
             }
-            if let refusal = policy.refusal(amount: amount, exposure: exposure, money: moneyText(currency: currency)) {
-                return finish(pending, card: .refusedOffline(reason: refusal.reason, detail: refusal.detail), answer: answer)
-            }
-            // Counted until the payment's row is committed, so two checkouts at once cannot both
-            // take the last of the cap.
-            shop.offlineExposureInFlight += amount
-            return finish(pending, card: .stored(deadlineMs: WallClock.nowMs() + policy.deadlineMs), answer: answer)
+            return finish(pending, card: .stored(deadlineMs: saleDesk.offlineDeadline(policy)), answer: answer)
         }
         let request = PaymentRequest(paymentId: pending.paymentId, amount: pending.totals.total, currency: pending.totals.currency, token: pending.token)
-        authorizeAtAcquirer(request) { [unowned self] outcome in finish(pending, card: .acquirer(outcome), answer: answer) }
-    }
-
-    /// Asks the acquirer to authorize, again with the same payment id (so it cannot count twice)
-    /// while it asks for a retry, `authorizationAttemptsMax` times in all; still no answer then
-    /// is `.timedOut`. A checkout and a till's card tender both come here.
-    func authorizeAtAcquirer(_ request: PaymentRequest, attempt: Int = 1, completion: @escaping (AuthorizationOutcome) -> Void) {
-        gateway.authorize(request) { [unowned self] outcome in
-            switch outcome {
-            case .retry where attempt < Self.authorizationAttemptsMax: authorizeAtAcquirer(request, attempt: attempt + 1, completion: completion)
-            case .retry: completion(.timedOut)
-            default: completion(outcome)
-            }
-        }
+        saleDesk.authorize(request) { [unowned self] outcome in finish(pending, card: .acquirer(outcome), answer: answer) }
     }
 
     /// An amount as the shopper or cashier reads it ("€12.50"), for the words of a refusal.
@@ -381,8 +313,8 @@ extension OutpostNode {
         writer.submit({ [unowned self] _ in
             try writeAnswer(pending, card: card, orderToken: orderToken, nowMs: WallClock.nowMs())
         }, completion: { [unowned self] result in
-            shop.checkoutsInFlight.remove(pending.flightKey)
-            if case .stored = card { shop.offlineExposureInFlight -= pending.totals.total }
+            saleDesk.answered(pending.sale)
+            if case .stored = card { saleDesk.releaseOffline(pending.totals.total) }
             switch result {
             case .success(let written):
                 replicatedChanged()

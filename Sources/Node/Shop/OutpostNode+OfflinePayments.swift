@@ -47,7 +47,7 @@ extension OutpostNode {
     /// What this node's offline card payments not yet answered by the hub add up to, with those
     /// being decided now. Throws when it cannot be read: the cap is then not passed.
     func offlineExposure() throws -> Int64 {
-        try offlinePayments.exposure() + shop.offlineExposureInFlight
+        try offlinePayments.exposure() + saleDesk.offlineInFlight
     }
 
     /// Inside the change's transaction: a stored payment the hub answered no longer counts

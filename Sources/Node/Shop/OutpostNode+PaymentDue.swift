@@ -105,7 +105,7 @@ extension OutpostNode {
         }, completion: { [unowned self] result in
             if case .failure(let error) = result { return completion(error) }
             let request = PaymentRequest(paymentId: paymentId, amount: due.amount, currency: due.currency, token: due.token)
-            authorizeAtAcquirer(request) { [unowned self] outcome in
+            saleDesk.authorize(request) { [unowned self] outcome in
                 switch outcome {
                 case .approved(let code):
                     guard due.captureNow else { return writeTender(due, paymentId: paymentId, code: code, captured: false, completion: completion) }

@@ -50,12 +50,12 @@ extension OutpostNode {
 
     /// The checkouts and till sales reserved and not answered, but for those being answered now.
     private func unansweredSales() throws -> [UnansweredSale] {
-        let checkoutSales = try checkouts.authorizing().filter { !shop.checkoutsInFlight.contains($0.cart + "\u{0}" + $0.key) }.map {
+        let checkoutSales = try checkouts.authorizing().filter { !saleDesk.isInFlight(.checkout(cart: $0.cart, key: $0.key)) }.map {
             UnansweredSale(source: .checkout(cart: $0.cart, key: $0.key),
                            hold: .init(orderId: $0.orderId, allocations: StockAllocation.list(from: $0.allocations), redemption: $0.redemption),
                            payments: [$0.paymentId], cards: [$0.paymentId])
         }
-        let tillSales = try sales.interrupted().filter { !tills.salesInFlight.contains($0.sale) }.map { sale, completion, staff in
+        let tillSales = try sales.interrupted().filter { !saleDesk.isInFlight(.tillSale($0.sale)) }.map { sale, completion, staff in
             let redemption = TillBasket.stored(completion.basket).code.flatMap { PromotionEngine.promotion(code: $0, in: promotions()) }
             return UnansweredSale(source: .tillSale(id: sale, staff: staff),
                                   hold: .init(orderId: completion.orderId, allocations: StockAllocation.list(from: completion.allocations),
