@@ -210,6 +210,7 @@ public final class OutpostNode {
             replica.reloadAfterFailedCommit()
             storageWriteFailed(error, what: "a group commit")
         }
+        database.onIOError = { [unowned self] error in storageWriteFailed(error, what: "a statement (\(error.sql ?? "?"))") }
         replica.storageRefusal = { [storage] in storage.acceptsWrites ? nil : "this node's disk takes no writes (\(storage.state.rawValue))" }
         replica.storageFailed = { [unowned self] error in storageWriteFailed(error, what: "writing a peer's changes") }
         server.onInternalError = { [logger] request, error in

@@ -3,7 +3,7 @@ import Platform
 
 extension ProblemType {
     public static let storageUnavailable = ProblemType(slug: "storage-unavailable", title: "The node cannot write now", status: 503,
-        explanation: "The node's disk is full (`reason`: disk_full) or failed (`reason`: storage_failed), so it takes no writes; reads still work. Nothing of this request was kept. Retry after `Retry-After` seconds; a request with an Idempotency-Key is safe to send again (docs/operations.md).")
+        explanation: "The node's disk is full (`reason`: disk_full) or failed (`reason`: storage_failed), so it takes no writes; reads still work. Or another process held its database past the busy timeout (`reason`: busy: a backup or an operator's sqlite3; the node itself goes on). Nothing of this request was kept. Retry after `Retry-After` seconds; a request with an Idempotency-Key is safe to send again (docs/operations.md).")
 }
 
 /// What the node knows of its disk, and so whether it takes writes (docs/operations.md).
@@ -95,6 +95,12 @@ final class StorageHealth {
 /// A storage failure that escapes a route reads as the 503 it is, not as a 500.
 extension StorageError: ProblemConvertible {
     public var httpError: HTTPError {
+        if code == .busy {
+            var error = HTTPError(.storageUnavailable, detail: "the node's database is held by another process; nothing of this request was kept",
+                                  headers: HTTPHeaders([("Retry-After", "1")]))
+            error.problem.extensions = [("reason", .string("busy"))]
+            return error
+        }
         guard code == .io else { return HTTPError(.internalError, detail: "the node failed; see its log") }
         var error = HTTPError(.storageUnavailable, detail: isDiskFull ? "the node's disk is full; nothing of this request was kept"
                                                                       : "the node's storage failed; nothing of this request was kept",

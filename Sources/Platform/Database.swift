@@ -58,6 +58,12 @@ public final class Database {
     private var readHold: TurnEndHook?
     /// A read transaction opened by a read outside any transaction and held for the turn.
     private var holdingRead = false
+    /// Told when a statement fails with an I/O error (SQLITE_IOERR, SQLITE_FULL, corrupt,
+    /// read-only), a read's included: the disk's state is in doubt whatever the statement was,
+    /// and its owner decides what the node does (docs/operations.md).
+    public var onIOError: ((StorageError) -> Void)?
+    /// The I/O error sweep's statement faults (tests only; see `StatementFaults`).
+    let statementFaults = StatementFaults(switchFile: ProcessStats.environment("OUTPOST_FAULT_SWITCH"))
 
     public init(path: String, options: Options = Options()) throws(StorageError) {
         var db: OpaquePointer?

@@ -87,6 +87,10 @@ public final class GroupCommit {
                     willRunWrite?()
                     do {
                         try database.savepoint { try write.apply(database) }
+                    } catch let error as StorageError where error.code == .io {
+                        // The disk failed or is full: never one write's problem. The batch is
+                        // not committed; every write of it gets the error.
+                        throw error
                     } catch {
                         errors[index] = error
                         writeFailed?()

@@ -62,14 +62,20 @@ public final class Statement {
     func step() throws(StorageError) -> Bool {
         if !started {
             started = true
+            if let faults = database.statementFaults, let code = faults.failure(for: sql) { throw failed(StorageError(sqlite: code, db: nil, sql: sql)) }
             try database.willStart(self)
         }
         let rc = sqlite3_step(raw)
         switch rc {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
-        default: throw StorageError(sqlite: rc, db: database.raw, sql: sql)
+        default: throw failed(StorageError(sqlite: rc, db: database.raw, sql: sql))
         }
+    }
+
+    private func failed(_ error: StorageError) -> StorageError {
+        if error.code == .io { database.onIOError?(error) }
+        return error
     }
 
     func reset() {

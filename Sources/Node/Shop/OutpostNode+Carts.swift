@@ -61,7 +61,8 @@ extension OutpostNode {
 
     /// Today's prices for the lines whose price changed; lines no longer sold leave the cart.
     func acceptPrices(_ id: String, completion: @escaping ((any Error)?) -> Void) {
-        let changed = priced(cartLines(id)).filter(\.priceChanged)
+        let changed: [PricedCartLine]
+        do { changed = try priced(cartLines(id)).filter(\.priceChanged) } catch { return completion(error) }
         guard !changed.isEmpty else { return completion(nil) }
         let repriced = changed.compactMap { line in line.priceNow.map { CartLine(sku: line.line.sku, quantity: line.line.quantity, unitPriceAtAdd: $0.amount) } }
         changeCart(id, setting: repriced, removing: changed.filter { $0.priceNow == nil }.map(\.line.sku), completion: completion)
@@ -80,25 +81,30 @@ extension OutpostNode {
         replica.state(at: id, in: Collections.carts).map(CartContents.lines) ?? []
     }
 
-    /// What a SKU sells for here now, or why it does not sell.
-    func sellable(_ sku: String) throws(HTTPError) -> (product: Product, variant: Variant, price: Price) {
-        guard let productId = try? catalog.productId(sku: sku), let product = product(productId), product.status == .active,
-              let variant = product.variants.first(where: { $0.sku == sku }), let price = variant.prices(in: config.region).first else {
-            throw HTTPError(.itemUnavailable, detail: "\(sku) is not sold in \(config.region) now")
-        }
+    /// What a SKU sells for here now; nil when it does not sell here. Throws when the catalog
+    /// cannot be read: a read that failed is not an item that is not sold.
+    func offer(_ sku: String) throws -> (product: Product, variant: Variant, price: Price)? {
+        guard let productId = try catalog.productId(sku: sku), let product = product(productId), product.status == .active,
+              let variant = product.variants.first(where: { $0.sku == sku }), let price = variant.prices(in: config.region).first else { return nil }
         return (product, variant, price)
     }
 
-    func priced(_ lines: [CartLine]) -> [PricedCartLine] {
-        lines.map { line in
-            let found = try? sellable(line.sku)
+    /// What a SKU sells for here now, or why it does not sell.
+    func sellable(_ sku: String) throws -> (product: Product, variant: Variant, price: Price) {
+        guard let offer = try offer(sku) else { throw SaleRefusal.itemUnavailable(sku: sku, detail: "\(sku) is not sold in \(config.region) now") }
+        return offer
+    }
+
+    func priced(_ lines: [CartLine]) throws -> [PricedCartLine] {
+        try lines.map { line in
+            let found = try offer(line.sku)
             return PricedCartLine(line: line, product: found?.product, variant: found?.variant, priceNow: found?.price)
         }
     }
 
     /// Refuses `quantity` of `sku` when the fleet holds fewer units.
-    func checkStock(_ sku: String, quantity: Int64) throws(HTTPError) {
-        let stock: (available: Int64, here: Int64) = (try? catalog.stock(sku: sku)) ?? (0, 0)
+    func checkStock(_ sku: String, quantity: Int64) throws {
+        let stock = try catalog.stock(sku: sku)
         guard quantity <= stock.available else {
             var error = HTTPError(.insufficientStock, detail: "\(stock.available) of \(sku) available; \(quantity) asked")
             error.problem.extensions = [("available", .int(stock.available)), ("available_here", .int(stock.here))]
@@ -106,8 +112,12 @@ extension OutpostNode {
         }
     }
 
-    func cartJSON(_ id: String, locale: String) -> JSONValue {
-        let lines = priced(cartLines(id))
+    func sendCart(_ id: String, locale: String, to responder: Responder, status: Int = 200) {
+        do { responder.send(.json(try cartJSON(id, locale: locale), status: status)) } catch { responder.fail(error) }
+    }
+
+    func cartJSON(_ id: String, locale: String) throws -> JSONValue {
+        let lines = try priced(cartLines(id))
         let currency = lines.lazy.compactMap { $0.priceNow?.currency }.first
         var subtotal: Int64 = 0
         let items: [JSONValue] = lines.map { line in
@@ -211,7 +221,7 @@ extension OutpostNode {
         ) { [unowned self] request, responder in
             let claims = bearerClaims(request)
             let id = claims.flatMap { $0.roles.contains("customer") ? CartOwner.cartId(customer: $0.subject) : nil } ?? CartOwner.newGuestCartId()
-            responder.send(.json(cartJSON(id, locale: shopperLocale(request)), status: 201))
+            sendCart(id, locale: shopperLocale(request), to: responder, status: 201)
         }
 
         router.get("/api/v1/carts/{id}", doc: RouteDoc(
@@ -219,7 +229,7 @@ extension OutpostNode {
             replies: [cartReply, problem(401, "A customer's cart without a token."), problem(403, "Another customer's cart.")])
         ) { [unowned self] request in
             let (id, _) = try authorizeCart(request)
-            return .json(cartJSON(id, locale: shopperLocale(request)))
+            return .json(try cartJSON(id, locale: shopperLocale(request)))
         }
 
         router.add("PUT", "/api/v1/carts/{id}/lines/{sku}", bodyBytesMax: 1024, doc: RouteDoc(
@@ -246,7 +256,7 @@ extension OutpostNode {
                 }
                 let locale = shopperLocale(request)
                 changeCart(id, setting: [CartLine(sku: sku, quantity: quantity, unitPriceAtAdd: price.amount)]) { [unowned self] error in
-                    if let error { responder.fail(error) } else { responder.send(.json(cartJSON(id, locale: locale))) }
+                    if let error { responder.fail(error) } else { sendCart(id, locale: locale, to: responder) }
                 }
             } catch {
                 responder.fail(error)
@@ -260,9 +270,9 @@ extension OutpostNode {
             do {
                 let (id, _) = try authorizeCart(request)
                 let sku = request.parameter("sku") ?? "", locale = shopperLocale(request)
-                guard cartLines(id).contains(where: { $0.sku == sku }) else { return responder.send(.json(cartJSON(id, locale: locale))) }
+                guard cartLines(id).contains(where: { $0.sku == sku }) else { return sendCart(id, locale: locale, to: responder) }
                 changeCart(id, setting: [], removing: [sku]) { [unowned self] error in
-                    if let error { responder.fail(error) } else { responder.send(.json(cartJSON(id, locale: locale))) }
+                    if let error { responder.fail(error) } else { sendCart(id, locale: locale, to: responder) }
                 }
             } catch {
                 responder.fail(error)
@@ -284,7 +294,7 @@ extension OutpostNode {
                 let (id, _) = try authorizeCart(request)
                 let locale = shopperLocale(request)
                 acceptPrices(id) { [unowned self] error in
-                    if let error { responder.fail(error) } else { responder.send(.json(cartJSON(id, locale: locale))) }
+                    if let error { responder.fail(error) } else { sendCart(id, locale: locale, to: responder) }
                 }
             } catch {
                 responder.fail(error)
@@ -295,7 +305,7 @@ extension OutpostNode {
             operationId: "getMyCart", summary: "The signed-in customer's cart (the same on every node of the region).", tags: ["carts"],
             replies: [cartReply])
         ) { [unowned self] request in
-            .json(cartJSON(CartOwner.cartId(customer: request.subject ?? ""), locale: shopperLocale(request)))
+            .json(try cartJSON(CartOwner.cartId(customer: request.subject ?? ""), locale: shopperLocale(request)))
         }
 
         router.get("/api/v1/me/wishlist", access: .roles(["customer"]), doc: RouteDoc(
@@ -303,7 +313,7 @@ extension OutpostNode {
             description: "Change it with PUT/DELETE /api/v1/carts/wish-<customer id>/lines/{sku} (quantity 1).", tags: ["carts"],
             replies: [cartReply])
         ) { [unowned self] request in
-            .json(cartJSON(CartOwner.wishlistId(customer: request.subject ?? ""), locale: shopperLocale(request)))
+            .json(try cartJSON(CartOwner.wishlistId(customer: request.subject ?? ""), locale: shopperLocale(request)))
         }
     }
 }

@@ -139,7 +139,7 @@ extension OutpostNode {
         }
         if case .wishlist = owner { throw CheckoutRefusal.wishlist }
         let customerId: String? = if case .customer(let id) = owner { id } else { nil }
-        let lines = priced(cartLines(cartId))
+        let lines = try priced(cartLines(cartId))
         guard !lines.isEmpty else { throw SaleRefusal.empty(what: "cart") }
         if let gone = lines.first(where: { $0.priceNow == nil }) {
             throw SaleRefusal.itemUnavailable(sku: gone.line.sku, detail: "\(gone.line.sku) is not sold here now; remove it from the cart")

@@ -242,7 +242,7 @@ extension OutpostNode {
                 let code = try applicableCode(text, cart: id, address: request.remoteAddress?.host ?? "unknown")
                 let locale = shopperLocale(request)
                 setCartCode(id, code) { [unowned self] error in
-                    if let error { responder.fail(error) } else { responder.send(.json(cartJSON(id, locale: locale))) }
+                    if let error { responder.fail(error) } else { sendCart(id, locale: locale, to: responder) }
                 }
             } catch {
                 responder.fail(error)
@@ -257,7 +257,7 @@ extension OutpostNode {
                 let (id, _) = try authorizeCart(request)
                 let locale = shopperLocale(request)
                 setCartCode(id, nil) { [unowned self] error in
-                    if let error { responder.fail(error) } else { responder.send(.json(cartJSON(id, locale: locale))) }
+                    if let error { responder.fail(error) } else { sendCart(id, locale: locale, to: responder) }
                 }
             } catch {
                 responder.fail(error)

@@ -170,7 +170,7 @@ extension OutpostNode {
             let (id, _) = try authorizeCart(request)
             let country = request.queryValue("country")
             if let country, !Address.isCountry(country) { throw HTTPError(.badRequest, detail: "country must be an ISO 3166-1 alpha-2 code in capitals (DE)") }
-            let lines = priced(cartLines(id)).filter { $0.priceNow != nil }
+            let lines = try priced(cartLines(id)).filter { $0.priceNow != nil }
             guard let currency = lines.first?.priceNow?.currency else { return .json(["options": .array([])]) }
             let quotes = shippingQuotes(orderLines(lines, locale: config.locale), currency: currency, country: country)
             return .json(["options": .array(quotes.map(Self.quoteJSON))])

@@ -118,7 +118,7 @@ extension OutpostNode {
     /// The cart page and its forms: add, change a line, accept new prices, a discount code.
     private func registerCartPages() {
         shopPage("/cart", doc("storefrontCart", "The shopper's cart: quantities to change, prices then and now, subtotal.")) { [unowned self] request in
-            cartPage(request, message: request.queryValue("message"))
+            try cartPage(request, message: request.queryValue("message"))
         }
 
         router.add("POST", "/cart/add", bodyBytesMax: 4096, formProtection: .sameOrigin, doc: doc("storefrontAddToCart", "Add a SKU to the cart (a guest gets a cart cookie).", status: 303)) { [unowned self] request, responder in
@@ -137,7 +137,7 @@ extension OutpostNode {
             let sku = request.formValue("sku") ?? "", quantity = Int64(request.formValue("quantity") ?? "") ?? -1
             if quantity == 0 {
                 return changeCart(id, setting: [], removing: [sku]) { [unowned self] error in
-                    responder.send(error == nil ? Self.redirect("/cart") : cartPage(request, message: "That did not work; try again."))
+                    responder.send(error == nil ? Self.redirect("/cart") : orErrorPage(request) { try cartPage(request, message: "That did not work; try again.") })
                 }
             }
             setLine(id, sku: sku, quantity: quantity, request: request, cookies: [], responder: responder)
@@ -155,10 +155,10 @@ extension OutpostNode {
             do {
                 let code = try applicableCode(request.formValue("code") ?? "", cart: id, address: request.remoteAddress?.host ?? "unknown")
                 setCartCode(id, code) { [unowned self] error in
-                    responder.send(error == nil ? Self.redirect("/cart") : cartPage(request, message: "That did not work; try again."))
+                    responder.send(error == nil ? Self.redirect("/cart") : orErrorPage(request) { try cartPage(request, message: "That did not work; try again.") })
                 }
             } catch {
-                var response = cartPage(request, message: Self.pageMessage(error))
+                var response = orErrorPage(request) { try cartPage(request, message: Self.pageMessage(error)) }
                 response.status = HTTPError.of(error)?.problem.status ?? 422
                 if let wait = HTTPError.of(error)?.headers["Retry-After"] { response.headers.set("Retry-After", wait) }
                 responder.send(response)
@@ -176,7 +176,7 @@ extension OutpostNode {
     private func registerCheckoutPages() {
         shopPage("/checkout", doc("storefrontCheckout", "Contact, shipping address and card, with the order's totals.")) { [unowned self] request in
             guard let id = pageCartId(request), !cartLines(id).isEmpty else { return Self.redirect("/cart") }
-            return checkoutPage(request, cartId: id, message: nil, status: 200, filled: [:])
+            return try checkoutPage(request, cartId: id, message: nil, status: 200, filled: [:])
         }
 
         router.add("POST", "/checkout", bodyBytesMax: 16_384, formProtection: .sameOriginWithToken, doc: doc("storefrontPlaceOrder", "Place the order; on to its page, or back with what went wrong.", status: 303)) { [unowned self] request, responder in
@@ -195,10 +195,12 @@ extension OutpostNode {
             if method?.isCollect != true { fields["ship_to"] = .object(address) }
             let key = filled["key"] ?? ""
             let fail: (String, Int) -> Void = { [unowned self] message, status in
-                responder.send(checkoutPage(request, cartId: id, message: message, status: status, filled: filled))
+                responder.send(orErrorPage(request) { try checkoutPage(request, cartId: id, message: message, status: status, filled: filled) })
             }
             // "Update totals": the same form again, priced for the method chosen.
-            if filled["action"] == "update" { return responder.send(checkoutPage(request, cartId: id, message: nil, status: 200, filled: filled)) }
+            if filled["action"] == "update" {
+                return responder.send(orErrorPage(request) { try checkoutPage(request, cartId: id, message: nil, status: 200, filled: filled) })
+            }
             do {
                 guard (1...255).contains(key.utf8.count) else { throw HTTPError(.idempotencyKeyRequired, detail: "The form was incomplete; please try again.") }
                 let customerId: String? = if case .customer(let customer) = owner { customer } else { nil }
@@ -388,6 +390,14 @@ extension OutpostNode {
     }
 
     /// A GET page that renews the shopper's session first when it has to.
+    /// A page made where nothing can throw (a form's answer): when its data cannot be read, the
+    /// message page with the problem's status instead.
+    private func orErrorPage(_ request: Request, _ make: () throws -> Response) -> Response {
+        do { return try htmlPage(request) { _ in try make() } } catch {
+            return Response(status: 500, contentType: Storefront.htmlContentType, body: Array("Something went wrong; please try again.".utf8))
+        }
+    }
+
     private func shopPage(_ path: String, _ doc: RouteDoc, _ render: @escaping (Request) throws -> Response) {
         router.add("GET", path, doc: doc) { [unowned self] request, responder in
             if renewSession(request, responder) { return }
@@ -432,20 +442,20 @@ extension OutpostNode {
                 throw HTTPError(.validation, detail: "a cart holds at most \(CartContents.linesMax) lines")
             }
             changeCart(id, setting: [CartLine(sku: sku, quantity: quantity, unitPriceAtAdd: price.amount)]) { [unowned self] error in
-                responder.send(error == nil ? Self.redirect("/cart", cookies: cookies) : cartPage(request, message: "That did not work; try again."))
+                responder.send(error == nil ? Self.redirect("/cart", cookies: cookies) : orErrorPage(request) { try cartPage(request, message: "That did not work; try again.") })
             }
         } catch {
-            var response = cartPage(request, message: Self.pageMessage(error), cartId: id)
+            var response = orErrorPage(request) { try cartPage(request, message: Self.pageMessage(error), cartId: id) }
             response.status = HTTPError.of(error)?.problem.status ?? 500
             for (name, value) in cookies { response.headers.add(name, value) }
             responder.send(response)
         }
     }
 
-    private func cartPage(_ request: Request, message: String?, cartId: String? = nil) -> Response {
+    private func cartPage(_ request: Request, message: String?, cartId: String? = nil) throws -> Response {
         let locale = shopperLocale(request)
         let id = cartId ?? pageCartId(request)
-        let lines = id.map { priced(cartLines($0)) } ?? []
+        let lines = try id.map { try priced(cartLines($0)) } ?? []
         let currency = lines.lazy.compactMap { $0.priceNow?.currency }.first
         var subtotal: Int64 = 0
         let views: [Storefront.View] = lines.map { line in
@@ -482,9 +492,9 @@ extension OutpostNode {
         }
     }
 
-    private func checkoutPage(_ request: Request, cartId: String, message: String?, status: Int, filled: [String: String]) -> Response {
+    private func checkoutPage(_ request: Request, cartId: String, message: String?, status: Int, filled: [String: String]) throws -> Response {
         let locale = shopperLocale(request)
-        let lines = priced(cartLines(cartId))
+        let lines = try priced(cartLines(cartId))
         let currency = lines.lazy.compactMap { $0.priceNow?.currency }.first
         let orderLines = orderLines(lines, locale: locale)
         let customer = pageCustomer(request).flatMap(customer(id:))
