@@ -267,21 +267,7 @@ public final class OutpostNode {
             life.signals.append(try SignalWatcher(loop: loop, signal: SIGHUP) { [unowned self] _ in self.reloadCertificate() })
         }
         let timer = try LoopTimer(loop: loop)
-        timer.start(afterMs: 100, repeatMs: 100) { [unowned self] in
-            let nowMs = WallClock.nowMs()
-            if storage.acceptsWrites, let error = replica.writeBehind(nowMs: nowMs) { storageWriteFailed(error, what: "writing replicated states behind the log") }
-            if storage.isProbeDue(nowMs: nowMs) { probeStorage(nowMs: nowMs) }
-            if replica.wasQuiet { replica.refreshDigests(on: loop) }
-            saleDesk.retryWaitingForRights()
-            warnOfOverduePayments(nowMs: nowMs)
-            // Background writes wait for a disk that takes them; requests are refused at once.
-            guard storage.acceptsWrites else { return }
-            expireReservations(nowMs: nowMs)
-            settleStockFollowUps()
-            settleUnansweredSales()
-            settleDuePayments(nowMs: nowMs)
-            signLedgerHead(nowMs: nowMs)
-        }
+        timer.start(afterMs: 100, repeatMs: 100) { [unowned self] in tick(nowMs: WallClock.nowMs()) }
         life.ticker = timer
         life.isReady = true
         recordStart()
@@ -300,6 +286,30 @@ public final class OutpostNode {
         logger.info("stopped", metadata: ["node_id": "\(identity.nodeId)", "clean": "\(!life.stopFailed)"])
         if storage.state == .failed { return Self.storageFailedExitCode }
         return life.stopFailed ? 1 : 0
+    }
+
+    /// Every 100 ms. Each job is checked against the disk first: one that finds it failed stops
+    /// the node (and closes the database) before the next would run.
+    private func tick(nowMs: Int64) {
+        let always: [() -> Void] = [
+            { if self.storage.acceptsWrites, let error = self.replica.writeBehind(nowMs: nowMs) {
+                self.storageWriteFailed(error, what: "writing replicated states behind the log") } },
+            { if self.storage.isProbeDue(nowMs: nowMs) { self.probeStorage(nowMs: nowMs) } },
+            { if self.replica.wasQuiet { self.replica.refreshDigests(on: self.loop) } },
+            saleDesk.retryWaitingForRights,
+            { self.warnOfOverduePayments(nowMs: nowMs) },
+        ]
+        for job in always {
+            guard !database.isClosed else { return }
+            job()
+        }
+        // Background writes wait for a disk that takes them; requests are refused at once.
+        let writing: [() -> Void] = [{ self.expireReservations(nowMs: nowMs) }, settleStockFollowUps, settleUnansweredSales,
+                                     { self.settleDuePayments(nowMs: nowMs) }, { self.signLedgerHead(nowMs: nowMs) }]
+        for job in writing {
+            guard storage.acceptsWrites, !database.isClosed else { return }
+            job()
+        }
     }
 
     /// What the HTTP server asks the node about browsers' forms and the operator's requests.
@@ -374,7 +384,15 @@ public final class OutpostNode {
         life.isReady = false
         logger.info("stopping", metadata: ["signal": "\(signal)", "grace_ms": "\(config.shutdownGraceMs)"])
         sync?.stop()
-        server.shutdown(graceMs: config.shutdownGraceMs) { [unowned self] in self.finishStop() }
+        // Finished on a later turn of the loop, never inside the call that asked for the stop (a
+        // statement that found the disk failed): the code above it on the stack still runs.
+        server.shutdown(graceMs: config.shutdownGraceMs) { [unowned self] in
+            guard let timer = try? LoopTimer(loop: loop) else { return self.finishStop() }
+            timer.start(afterMs: 0) { [unowned self] in
+                timer.close()
+                self.finishStop()
+            }
+        }
     }
 
     private func finishStop() {

@@ -122,7 +122,9 @@ public final class Database {
 
     /// The cached statement for `sql`, prepared on first use.
     public func statement(_ sql: String) throws(StorageError) -> Statement {
-        precondition(!isClosed, "use of a closed database is a bug")
+        // A callback still running while the node stops (an acquirer's answer, a tick's job after
+        // the disk failed) gets an error, not a crash: the stop is under way already.
+        guard !isClosed else { throw StorageError(.other, message: "the database is closed: the node is stopping") }
         if let cached = statements[sql] { return cached }
         let statement = try Statement(database: self, sql: sql)
         if statements.count >= options.statementCacheMax { statements.removeAll() }

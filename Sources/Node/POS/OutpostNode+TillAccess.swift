@@ -64,17 +64,21 @@ extension OutpostNode {
             return .refused(Problem(.unauthorized, detail: "send the till's \(scheme == Self.deviceScheme ? "device key" : "cashier session token") as 'Authorization: Bearer <token>'"))
         }
         let hash = SHA256.hex(token)
-        if token.hasPrefix("pd_") && scheme == Self.deviceScheme {
-            if let device = try? tillRegistry.device(credentialHash: hash) {
-                return .allowed(subject: device)
+        // A registry that cannot be read is not a key or a session that ended: the till keeps
+        // its cashier signed in and is told to retry.
+        do {
+            if token.hasPrefix("pd_") && scheme == Self.deviceScheme {
+                if let device = try tillRegistry.device(credentialHash: hash) { return .allowed(subject: device) }
+                return .refused(Problem(.unauthorized, detail: "this device key is unknown or the till was revoked; pair it again"))
             }
-            return .refused(Problem(.unauthorized, detail: "this device key is unknown or the till was revoked; pair it again"))
-        }
-        if token.hasPrefix("ps_") {
-            if let found = try? tillRegistry.session(tokenHash: hash, nowMs: WallClock.nowMs()) {
-                return .allowed(subject: [found.device, found.staff, found.role].joined(separator: "|"))
+            if token.hasPrefix("ps_") {
+                if let found = try tillRegistry.session(tokenHash: hash, nowMs: WallClock.nowMs()) {
+                    return .allowed(subject: [found.device, found.staff, found.role].joined(separator: "|"))
+                }
+                return .refused(Problem(.unauthorized, detail: "this session ended, expired, or its till was revoked; sign in again"))
             }
-            return .refused(Problem(.unauthorized, detail: "this session ended, expired, or its till was revoked; sign in again"))
+        } catch {
+            return .refused(HTTPError.of(error)?.problem ?? Problem(.internalError, detail: "the till's credentials could not be read"))
         }
         return .refused(Problem(.unauthorized, detail: scheme == Self.deviceScheme ? "send a device key (pd_...) or a session token (ps_...)"
                                                                                     : "this route needs a cashier's session token (ps_...): sign in with POST /pos/v1/sessions"))
