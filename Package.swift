@@ -69,7 +69,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "OutpostFaults", linkerSettings: [.linkedLibrary("dl")]),
-        .target(name: "NodeTesting", dependencies: ["Platform", "HTTP", "Node", "Replication"], swiftSettings: strict),
+        .target(name: "NodeTesting", dependencies: ["Platform", "HTTP", "Node", "Replication", "Persistence", "Commerce"], swiftSettings: strict),
         .executableTarget(
             name: "noded",
             dependencies: ["Node", "HTTP", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")],

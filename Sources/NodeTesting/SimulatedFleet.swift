@@ -7,10 +7,9 @@ import Replication
 ///
 /// Collections: `orders` (global, grow-only sets), `carts` (region-scoped OR-maps of quantity
 /// registers), `inventory` (global bounded counters, sold concurrently everywhere).
-public struct SimulatedFleet {
+public struct SimulatedFleet<Replica: SimulatedReplica> {
     public struct Node {
-        public var store: MemoryReplica
-        public var clock: HybridLogicalClock
+        public var store: Replica
         public var up = true
         /// Orders written here, to check none is lost.
         public var ordersWritten: [String] = []
@@ -34,9 +33,11 @@ public struct SimulatedFleet {
     public private(set) var trace: [String] = []
     public private(set) var messagesDelivered = 0
     public private(set) var snapshotsSent = 0
-    public static let regions = ["eu", "us"]
+    public private(set) var restarts = 0
+    public static var regions: [String] { ["eu", "us"] }
 
-    public init(seed: UInt64) {
+    /// `replica` makes each node's replica: (id, region, compaction peers, hub, relays global).
+    public init(seed: UInt64, replica: (ReplicaID, String, [ReplicaID: String], ReplicaID, Bool) throws -> Replica) rethrows {
         self.seed = seed
         random = SeededRandom(seed: seed)
         let count = Int.random(in: 3...5, using: &random)
@@ -45,17 +46,10 @@ public struct SimulatedFleet {
         // Sometimes one store is forgotten by the others' compaction: it catches up by snapshot,
         // which only the hub (n0) sends of global collections (sync/PROTOCOL.md §5, authority).
         let forgotten = Bool.random(using: &random) ? ids.dropFirst().randomElement(using: &random) : nil
-        nodes = ids.map { id in
+        nodes = try ids.map { id in
             var peers = regionOf.filter { $0.key != id }
             if let forgotten, forgotten != id { peers[forgotten] = nil }
-            var store = MemoryReplica(nodeId: id, region: regionOf[id] ?? "eu", collections: [
-                KeyedCollection<GSet<String>>(name: "orders", scope: .global),
-                KeyedCollection<ORMap<String, LWWRegister<Int64>>>(name: "carts", scope: .region),
-                KeyedCollection<BoundedCounter>(name: "inventory", scope: .global),
-            ], compactionPeers: peers, digest: { SHA256.hash($0) })
-            store.hubId = ids[0]
-            store.relaysGlobal = id == ids[0]
-            return Node(store: store, clock: HybridLogicalClock(replica: id))
+            return Node(store: try replica(id, regionOf[id] ?? "eu", peers, ids[0], id == ids[0]))
         }
         // Half the fleets are a full mesh; the others a star around n0 (stores linked to their
         // hub only), where a lost delta has no second path and must be resent on the same link.
@@ -110,13 +104,12 @@ public struct SimulatedFleet {
         let index = Int.random(in: 0..<nodes.count, using: &random)
         guard nodes[index].up else { return }
         wallMs += Int64.random(in: 1...50, using: &random)
-        let at = nodes[index].clock.tick(wallMs: wallMs)
         let id = nodes[index].store.nodeId
         switch Int.random(in: 0..<3, using: &random) {
         case 0:
             let order = "order-\(id)-\(nodes[index].ordersWritten.count)"
             nodes[index].ordersWritten.append(order)
-            _ = nodes[index].store.commit(GSet([order]), key: "day-\(Int.random(in: 0..<4, using: &random))", in: "orders", as: GSet<String>.self, at: at)
+            nodes[index].store.commitLocal(GSet([order]), key: "day-\(Int.random(in: 0..<4, using: &random))", in: "orders", wallMs: wallMs)
             note("\(id) writes \(order)")
         case 1:
             let cart = "cart-\(nodes[index].store.region)-\(Int.random(in: 0..<3, using: &random))"
@@ -127,12 +120,13 @@ public struct SimulatedFleet {
                 delta = state.remove(sku)
             } else {
                 let quantity = Int64.random(in: 1...5, using: &random)
+                let at = nodes[index].store.tick(wallMs: wallMs)
                 delta = state.update(sku, replica: id) { $0.set(quantity, at: at) }
             }
-            _ = nodes[index].store.commit(delta, key: cart, in: "carts", as: ORMap<String, LWWRegister<Int64>>.self, at: at)
+            nodes[index].store.commitLocal(delta, key: cart, in: "carts", wallMs: wallMs)
             note("\(id) changes \(cart)")
         default:
-            let sku = "sku-\(Int.random(in: 0..<2, using: &random))"
+            let sku = Self.skus[Int.random(in: 0..<2, using: &random)]
             var stock = nodes[index].store.state(at: sku, in: "inventory", as: BoundedCounter.self) ?? BoundedCounter()
             let amount = UInt64.random(in: 1...4, using: &random)
             let delta: BoundedCounter?
@@ -144,7 +138,7 @@ public struct SimulatedFleet {
             default: delta = try? stock.decrement(by: amount, replica: id)
             }
             guard let delta else { return }
-            _ = nodes[index].store.commit(delta, key: sku, in: "inventory", as: BoundedCounter.self, at: at)
+            nodes[index].store.commitLocal(delta, key: sku, in: "inventory", wallMs: wallMs)
             note("\(id) moves stock of \(sku)")
         }
         pumpAll(of: index)
@@ -180,6 +174,7 @@ public struct SimulatedFleet {
 
     mutating func tick(byMs delta: Int64) {
         wallMs += delta
+        for index in nodes.indices where nodes[index].up { nodes[index].store.idle(wallMs: wallMs) }
         for link in links.indices where links[link].isOpen {
             for side in 0..<2 {
                 guard var session = links[link].sessions[side] else { continue }
@@ -202,7 +197,9 @@ public struct SimulatedFleet {
         let index = Int.random(in: 0..<nodes.count, using: &random)
         note("restart \(nodes[index].store.nodeId)")
         for link in links.indices where links[link].a == index || links[link].b == index { closeLink(link) }
-        // The store and the clock are durable; sessions are not.
+        // Sessions are not durable; the replica reads back what it committed.
+        nodes[index].store.restart()
+        restarts += 1
     }
 
     mutating func reconnect(all: Bool = false) {
@@ -218,7 +215,7 @@ public struct SimulatedFleet {
             for side in 0..<2 {
                 let node = side == 0 ? a : b
                 guard var session = links[link].sessions[side] else { continue }
-                let now = nodes[node].clock.tick(wallMs: wallMs)
+                let now = nodes[node].store.tick(wallMs: wallMs)
                 let actions = session.start(now: now, wallMs: wallMs)
                 links[link].sessions[side] = session
                 handle(actions, link: link, side: side)
@@ -289,16 +286,19 @@ public struct SimulatedFleet {
         }
         for node in nodes {
             // Region-scoped data never reaches another region.
-            let carts = (node.store.collections["carts"] as? KeyedCollection<ORMap<String, LWWRegister<Int64>>>)?.states.keys ?? [:].keys
-            for cart in carts where !cart.hasPrefix("cart-\(node.store.region)-") {
+            for cart in node.store.keys(of: "carts") where !cart.hasPrefix("cart-\(node.store.region)-") {
                 problems.append("\(node.store.nodeId) in \(node.store.region) holds \(cart)")
             }
             // No acknowledged order is lost.
-            let orders = (node.store.collections["orders"] as? KeyedCollection<GSet<String>>)?.states.values.reduce(into: Set<String>()) { $0.formUnion($1.elements) } ?? []
+            let orders = node.store.keys(of: "orders").reduce(into: Set<String>()) { all, key in
+                all.formUnion(node.store.state(at: key, in: "orders", as: GSet<String>.self)?.elements ?? [])
+            }
             for other in nodes {
                 for order in other.ordersWritten where !orders.contains(order) { problems.append("\(node.store.nodeId) lacks \(order)") }
             }
         }
+        // Every view built from the replicated data agrees with it.
+        for node in nodes { problems += node.store.viewProblems() }
         return problems
     }
 
@@ -317,8 +317,20 @@ public struct SimulatedFleet {
     }
 
     /// Stock per SKU at every replica, which must all agree and never be negative.
+    /// The inventory keys written: SKUs at a location, as the node keys its stock counters.
+    public static var skus: [String] { ["sku-0@main", "sku-1@main"] }
+
     public func stock(_ sku: String) -> [Int64] {
         nodes.map { $0.store.state(at: sku, in: "inventory", as: BoundedCounter.self)?.value ?? 0 }
+    }
+}
+
+extension SimulatedFleet where Replica == SimulatedMemoryReplica {
+    /// The fleet on in-memory stores.
+    public init(seed: UInt64) {
+        self.init(seed: seed) { id, region, peers, hub, relays in
+            SimulatedMemoryReplica(id: id, region: region, compactionPeers: peers, hubId: hub, relaysGlobal: relays)
+        }
     }
 }
 

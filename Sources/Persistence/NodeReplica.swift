@@ -40,6 +40,8 @@ public final class NodeReplica: ReplicaStore {
     /// Why the disk takes no writes now (nil: it does): a peer's changes are refused before
     /// they touch memory, and the link tries again later.
     public var storageRefusal: (() -> String?)?
+    /// Wall time for the skew check of what peers send (a simulation's moves by hand).
+    public var wallClock: () -> Int64 = { WallClock.nowMs() }
     /// Told when a replicated change or acknowledgement could not be written.
     public var storageFailed: ((any Error) -> Void)?
 
@@ -400,6 +402,9 @@ public final class NodeReplica: ReplicaStore {
 
     // MARK: By name (a request that names the collection)
 
+    /// Every collection's CRDT laws hold (tests and the seeded simulation).
+    public func checkInvariants() { memory.checkInvariants() }
+
     public func state<State: CRDT>(at key: String, in collection: String, as type: State.Type) -> State? {
         do { try makeResident([key], in: collection) } catch {
             storageFailed?(error)
@@ -529,7 +534,7 @@ public final class NodeReplica: ReplicaStore {
         // what it has seen (last-writer-wins stays causal); readings too far ahead are refused.
         if let latest = deltas.lazy.map({ $0.timestamp }).max() {
             var clock = self.clock
-            do { _ = try clock.observe(latest, wallMs: WallClock.nowMs()) } catch { throw .clockSkew("\(error)") }
+            do { _ = try clock.observe(latest, wallMs: wallClock()) } catch { throw .clockSkew("\(error)") }
             self.clock = clock
         }
         do { try makeResident(deltas.map(\.key), in: collection) } catch { throw .storage("\(error)") }

@@ -1,3 +1,4 @@
+import Persistence
 import Platform
 import Replication
 
@@ -129,6 +130,12 @@ public final class CatalogIndex {
     public func project(categoryId id: String, _ category: Category?) {
         generation &+= 1
         categories[id] = category
+    }
+
+    /// The stock view (`stock_levels`) of changed inventory keys, from the replica's counters:
+    /// the projection of the `inventory` collection, for the node and the seeded simulation.
+    public func projectStock(_ keys: [String], from replica: NodeReplica, node: ReplicaID) throws {
+        for key in keys { try project(stockKey: key, replica.state(at: key, in: Collections.inventory), node: node) }
     }
 
     /// Inventory keys are `sku@location`.

@@ -32,9 +32,7 @@ extension OutpostNode {
             }
             try catalog.project(products: products)
         }
-        replica.project(Collections.inventory) { keys in
-            for key in keys { try catalog.project(stockKey: key, replica.state(at: key, in: Collections.inventory), node: me) }
-        }
+        replica.project(Collections.inventory) { keys in try catalog.projectStock(keys, from: replica, node: me) }
         replica.project(Collections.orders) { [unowned self] keys in try projectOrders(keys) }
         replica.project(Collections.payments) { [unowned self] keys in
             if settlement != nil { try queueForSettlement(keys) } else { try projectOfflinePayments(keys) }
