@@ -86,7 +86,8 @@ os.makedirs(data)
 with open(os.path.join(work, "noded.toml"), "w") as f:
     # The rate limiter on, with room for the bench's one address.
     f.write('[node]\nid = "bench"\nregion = "eu"\n[rate_limits]\nstandard_per_5min = 100000000\nsearch_per_minute = 100000000\n')
-noded = subprocess.Popen(["taskset", "-c", "0", os.path.join(BIN, "noded"), "--config", os.path.join(work, "noded.toml"),
+# NODED_BIN: another build of noded (an older one, measured in the same session).
+noded = subprocess.Popen(["taskset", "-c", "0", os.environ.get("NODED_BIN", os.path.join(BIN, "noded")), "--config", os.path.join(work, "noded.toml"),
                           "--data-dir", data, "--listen", "127.0.0.1:0"], stderr=open(os.path.join(work, "noded.log"), "w"))
 children.append(noded)
 for _ in range(1000):

@@ -1,14 +1,16 @@
 # Shared by bench/checkout.sh and bench/pos.sh (sourced, not run).
 
-# Reads DURATION (default 10), CONNECTIONS (64) and ROUNDS (3); builds noded for release; makes
-# the scratch directory $work (removed at exit, with every process still running). $1: its name.
+# Reads DURATION (default 10), CONNECTIONS (64) and ROUNDS (3); builds noded for release (or,
+# with NODED_BIN set, runs that binary instead: an older build measured in the same session);
+# makes the scratch directory $work (removed at exit, with every process still running). $1: its name.
 bench_setup() {
   duration=${DURATION:-10}
   connections=${CONNECTIONS:-64}
   rounds=${ROUNDS:-3}
   threads=2
   ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-  swift build -c release --product noded >/dev/null
+  noded_bin=${NODED_BIN:-.build/release/noded}
+  [ -n "${NODED_BIN:-}" ] || swift build -c release --product noded >/dev/null
   work=$(mktemp -d "/tmp/outpost-$1-bench-XXXXXX")
   trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 }
@@ -45,7 +47,7 @@ start_noded() {
   # The rate limiter stays on (its cost is part of what is measured), with room for what wrk
   # sends from its one address.
   printf '\n%s\n' "$BENCH_RATE_LIMITS" >>"$2"
-  taskset -c 0 .build/release/noded --config "$2" --data-dir "$1" --listen 127.0.0.1:0 2>"$1.log" &
+  taskset -c 0 "$noded_bin" --config "$2" --data-dir "$1" --listen 127.0.0.1:0 2>"$1.log" &
   NODED_PID=$!
   for _ in $(seq 200); do [[ -s $1/node.address ]] && break; sleep 0.05; done
   NODE_URL=$(cat "$1/node.address"); ADMIN_TOKEN=$(cat "$1/admin.token")

@@ -69,6 +69,10 @@ final class TestFaults {
 
 /// What the node reads or makes once and keeps until it changes.
 final class NodeCaches {
+    /// Rendered catalog answers (product documents, lists, searches), within `cache.bytes_max`.
+    let responses: ResponseCache
+    /// Prices as shoppers read them, per locale.
+    let priceText = PriceText()
     /// Every promotion and shipping method, read once after each change to one (`promotions()`, `shippingMethods()`).
     var promotionList: [Promotion]?
     var shippingMethodList: [ShippingMethod]?
@@ -81,4 +85,25 @@ final class NodeCaches {
     var nodeInfo: (uptimeSeconds: Int64, body: [UInt8]) = (-1, [])
     /// `/openapi.json`, made once at start.
     var openAPIBody: [UInt8] = []
+
+    init(responses: ResponseCache) {
+        self.responses = responses
+    }
+}
+
+/// The node's keys at work: personal data sealed with the region's data keys, access tokens
+/// signed with the node's key and verified against the fleet's.
+final class NodeKeys {
+    /// Seals customers' personal data and finds accounts by email.
+    let customerVault: CustomerVault
+    /// Signs this node's access tokens with its own key (and fleet certificate).
+    let tokenSigner: TokenSigner
+    /// Verifies access tokens from any node of the fleet (loop thread only: it caches).
+    let tokenVerifier: TokenVerifier
+
+    init(customerVault: CustomerVault, tokenSigner: TokenSigner, tokenVerifier: TokenVerifier) {
+        self.customerVault = customerVault
+        self.tokenSigner = tokenSigner
+        self.tokenVerifier = tokenVerifier
+    }
 }

@@ -20,6 +20,10 @@ final class NodeLifecycle {
     var isStopping = false
     /// Something the stop meant to write failed: the exit status says so.
     var stopFailed = false
+    /// The disk: whether the node takes writes, or stops (docs/operations.md).
+    let storage = StorageHealth()
+    /// Test-only faults (`OUTPOST_TEST_FAULT`), read once at start.
+    let faults = TestFaults()
 
     init(startedAtMs: Int64, startedNs: UInt64, lock: FileLock, schemaVersion: Int, starts: Int) {
         self.startedAtMs = startedAtMs

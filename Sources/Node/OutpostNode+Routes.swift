@@ -50,11 +50,11 @@ extension OutpostNode {
                   self.database.answers else {
                 throw HTTPError(.notReady, detail: self.life.isReady ? "the database does not answer" : "the node is starting or stopping")
             }
-            guard self.storage.acceptsWrites else {
-                var error = HTTPError(.notReady, detail: self.storage.state == .full
-                    ? "the disk is full: the node takes no writes (since \(WallClock.iso8601(ms: self.storage.sinceMs)))"
+            guard self.life.storage.acceptsWrites else {
+                var error = HTTPError(.notReady, detail: self.life.storage.state == .full
+                    ? "the disk is full: the node takes no writes (since \(WallClock.iso8601(ms: self.life.storage.sinceMs)))"
                     : "the storage failed: the node is stopping")
-                error.problem.extensions = [("storage", .string(self.storage.state.rawValue))]
+                error.problem.extensions = [("storage", .string(self.life.storage.state.rawValue))]
                 throw error
             }
             return .json(["status": "ready", "checks": ["database": "ok", "storage": "ok", "schema_version": .int(Int64(self.life.schemaVersion))]])
@@ -145,14 +145,14 @@ extension OutpostNode {
 
     func renderMetrics() -> String {
         var out = PrometheusText()
-        metrics.render(into: &out)
+        server.metrics.render(into: &out)
         out.gauge("outpost_node_info", help: "Identity of this node; always 1.", value: 1, labels: [
             ("node_id", identity.nodeId), ("region", config.region), ("role", config.role.rawValue), ("version", OutpostVersion.current),
         ])
-        out.gauge("outpost_ready", help: "1 while the node takes traffic.", value: life.isReady && storage.acceptsWrites ? 1 : 0)
+        out.gauge("outpost_ready", help: "1 while the node takes traffic.", value: life.isReady && life.storage.acceptsWrites ? 1 : 0)
         out.gauge("outpost_storage_writable", help: "1 while the disk takes writes; 0 while it is full or failed (docs/operations.md).",
-                  value: storage.acceptsWrites ? 1 : 0)
-        out.counter("outpost_storage_probes_total", help: "Writes tried on a full disk to see whether it takes them again.", value: Double(storage.probes))
+                  value: life.storage.acceptsWrites ? 1 : 0)
+        out.counter("outpost_storage_probes_total", help: "Writes tried on a full disk to see whether it takes them again.", value: Double(life.storage.probes))
         out.counter("outpost_storage_batches_refused_total", help: "Group commits refused without touching the disk while it was full or failed.",
                     value: Double(writer.batchesRefused))
         out.counter("outpost_replica_reloads_total", help: "Times replicated data was read back from disk after a failed commit.", value: Double(replica.reloads))
@@ -183,7 +183,7 @@ extension OutpostNode {
     }
 
     private func renderCacheMetrics(into out: inout PrometheusText) {
-        let cache = responseCache
+        let cache = caches.responses
         out.counter("outpost_cache_hits_total", help: "Catalog answers served from the response cache.", value: Double(cache.hits))
         out.counter("outpost_cache_misses_total", help: "Catalog answers rendered (absent or stale in the cache).", value: Double(cache.misses))
         out.counter("outpost_cache_evictions_total", help: "Cached answers dropped to stay within cache.bytes_max.", value: Double(cache.evictions))

@@ -19,8 +19,8 @@ extension OutpostNode {
     /// failure (an I/O error, a failed fsync) stops the node.
     func storageWriteFailed(_ error: any Error, what: String) {
         let nowMs = WallClock.nowMs()
-        guard let changed = storage.writeFailed(error, nowMs: nowMs) else {
-            if storage.acceptsWrites { logger.error("\(what) failed", metadata: ["error": "\(error)"]) }
+        guard let changed = life.storage.writeFailed(error, nowMs: nowMs) else {
+            if life.storage.acceptsWrites { logger.error("\(what) failed", metadata: ["error": "\(error)"]) }
             return
         }
         switch changed {
@@ -48,11 +48,11 @@ extension OutpostNode {
         } catch {
             failure = error
         }
-        let downMs = nowMs - storage.sinceMs
-        if storage.probed(failure, nowMs: nowMs) {
+        let downMs = nowMs - life.storage.sinceMs
+        if life.storage.probed(failure, nowMs: nowMs) {
             logger.notice("the disk takes writes again: the node is ready", metadata: ["unwritable_ms": "\(downMs)"])
             shop.unansweredSales.pending = true
-        } else if storage.state == .failed {
+        } else if life.storage.state == .failed {
             logger.critical("the storage failed while the disk was full: the node stops without writing anything more",
                             metadata: ["error": "\(failure.map { "\($0)" } ?? "")", "exit_code": "\(Self.storageFailedExitCode)"])
             stop()

@@ -21,8 +21,6 @@ public final class OutpostNode {
 
     public let config: NodeConfig
     public let identity: NodeIdentity
-    /// Seals customers' personal data and finds accounts by email, with the region's data keys.
-    let customerVault: CustomerVault
     /// Absolute data directory.
     public let dataDirectory: String
     let logger: Logger
@@ -31,15 +29,10 @@ public final class OutpostNode {
     let writer: GroupCommit
     let router: Router
     let server: HTTPServer
-    let metrics: HTTPMetrics
     /// Replicated collections and their op log.
     let replica: NodeReplica
     /// The catalog's tables and search index, kept by `setUpCatalogView`.
     let catalog: CatalogIndex
-    /// Rendered catalog answers (product documents, lists, searches).
-    let responseCache: ResponseCache
-    /// Storefront prices in the shopper's locale.
-    let priceText = PriceText()
     /// Replication with peers; nil when this node has no [sync] configuration.
     var sync: SyncService?
     /// Starting, serving, draining, stopped: and what the node holds meanwhile.
@@ -48,22 +41,16 @@ public final class OutpostNode {
     /// The node's own small facts (node_meta).
     var meta: NodeMeta { NodeMeta(database: database) }
 
-    /// The disk: whether the node takes writes (docs/operations.md).
-    let storage = StorageHealth()
     /// What is read or made once and kept until it changes.
-    let caches = NodeCaches()
-    /// Signs this node's access tokens with its own key (and fleet certificate).
-    let tokenSigner: TokenSigner
-    /// Verifies access tokens from any node of the fleet (loop thread only: it caches).
-    let tokenVerifier: TokenVerifier
+    let caches: NodeCaches
+    /// Seals personal data, signs this node's access tokens and verifies the fleet's.
+    let keys: NodeKeys
     /// Accounts' sign-in state: throttles and writes under way.
     let accounts = AccountDesk()
     /// Orders under way, and the jobs that follow sales and orders up.
     let shop = ShopDesk()
     /// Every sale's admission, reservation and card authorization, with what is under way.
     let saleDesk: SaleDesk
-    /// Test-only faults (`OUTPOST_TEST_FAULT`), read once at start.
-    let faults = TestFaults()
     /// The acquirer card payments go to (the built-in sandbox until a real adapter is configured).
     let gateway: any PaymentGateway
     /// Hub: settlement of the fleet's payments into the ledger (nil on other nodes).
@@ -88,8 +75,8 @@ public final class OutpostNode {
         let storedId = try meta.value(.nodeId)
         let identity = try NodeIdentity.loadOrCreate(directory: dataDirectory, configuredId: config.nodeId, storedId: storedId)
         self.identity = identity
-        customerVault = CustomerVault(dataKeys: identity.dataKeys)
-        (tokenSigner, tokenVerifier) = Self.tokenAuthority(directory: dataDirectory, identity: identity, config: config)
+        let (signer, verifier) = Self.tokenAuthority(directory: dataDirectory, identity: identity, config: config)
+        keys = NodeKeys(customerVault: CustomerVault(dataKeys: identity.dataKeys), tokenSigner: signer, tokenVerifier: verifier)
         if storedId == nil {
             try database.transaction {
                 try meta.set(.nodeId, identity.nodeId)
@@ -102,7 +89,7 @@ public final class OutpostNode {
                                   maxDriftMs: config.sync.maxDriftMs)
         replica.hubOnly = HubOnlyRecords.problem
         catalog = CatalogIndex(database: database, region: config.region, defaultLocale: config.locale)
-        responseCache = ResponseCache(bytesMax: config.cacheBytesMax)
+        caches = NodeCaches(responses: ResponseCache(bytesMax: config.cacheBytesMax))
 
         loop = try EventLoop()
         writer = try GroupCommit(database: database, loop: loop)
@@ -111,10 +98,9 @@ public final class OutpostNode {
         saleDesk = SaleDesk(writer: writer, gateway: gateway, clock: WallClock.nowMs)
         let replica = self.replica
         replica.attach(to: writer)
-        writer.refusal = { [storage] in storage.refusal }
+        writer.refusal = { [storage = life.storage] in storage.refusal }
         router = Router()
-        metrics = HTTPMetrics()
-        server = try Self.httpServer(loop: loop, router: router, metrics: metrics, config: config, dataDirectory: dataDirectory)
+        server = try Self.httpServer(loop: loop, router: router, config: config, dataDirectory: dataDirectory)
         try setUpCatalogView()
         try setUpSettlement()
         knownHub = try meta.value(.hubNode)
@@ -158,7 +144,7 @@ public final class OutpostNode {
     }
 
     /// The HTTP server with the configured limits, its upload spool, HTTPS and rate limits.
-    private static func httpServer(loop: EventLoop, router: Router, metrics: HTTPMetrics, config: NodeConfig, dataDirectory: String) throws -> HTTPServer {
+    private static func httpServer(loop: EventLoop, router: Router, config: NodeConfig, dataDirectory: String) throws -> HTTPServer {
         var limits = HTTPLimits()
         limits.headerReadTimeoutMs = config.http.headerReadTimeoutMs
         limits.bodyReadTimeoutMs = config.http.bodyReadTimeoutMs
@@ -167,7 +153,7 @@ public final class OutpostNode {
         limits.idleTimeoutMs = config.http.idleTimeoutMs
         limits.bodyBytesMax = config.http.bodyBytesMax
         limits.connectionsMax = config.http.connectionsMax
-        let server = try HTTPServer(loop: loop, router: router, limits: limits, metrics: metrics)
+        let server = try HTTPServer(loop: loop, router: router, limits: limits)
         server.spoolDirectory = try Self.emptySpoolDirectory(in: dataDirectory)
         server.tlsContext = try Self.httpsContext(config: config, directory: dataDirectory)
         server.rateLimiter = config.rateLimits.limiter
@@ -211,7 +197,7 @@ public final class OutpostNode {
             storageWriteFailed(error, what: "a group commit")
         }
         database.onIOError = { [unowned self] error in storageWriteFailed(error, what: "a statement (\(error.sql ?? "?"))") }
-        replica.storageRefusal = { [storage] in storage.acceptsWrites ? nil : "this node's disk takes no writes (\(storage.state.rawValue))" }
+        replica.storageRefusal = { [storage = life.storage] in storage.acceptsWrites ? nil : "this node's disk takes no writes (\(storage.state.rawValue))" }
         replica.storageFailed = { [unowned self] error in storageWriteFailed(error, what: "writing a peer's changes") }
         server.onInternalError = { [logger] request, error in
             logger.error("request failed", metadata: ["request_id": "\(request.requestId)", "path": "\(request.path)", "error": "\(error)"])
@@ -222,9 +208,9 @@ public final class OutpostNode {
     private func watchSales() {
         saleDesk.changed = { [unowned self] in replicatedChanged() }
         saleDesk.reservationCommitted = { [unowned self] in
-            if faults.exitsAfterReservation { ProcessStats.exitNow(137) }
-            if faults.fillsDiskAfterReservation, let path = ProcessStats.environment("OUTPOST_FAULT_SWITCH") {
-                faults.fillsDiskAfterReservation = false
+            if life.faults.exitsAfterReservation { ProcessStats.exitNow(137) }
+            if life.faults.fillsDiskAfterReservation, let path = ProcessStats.environment("OUTPOST_FAULT_SWITCH") {
+                life.faults.fillsDiskAfterReservation = false
                 try? Files.writeAtomically(path, "enospc\n", mode: 0o644)
             }
         }
@@ -284,7 +270,7 @@ public final class OutpostNode {
         // A stop that could not write what it meant to is not a clean stop: the supervisor (and
         // whoever reads the exit status) should know. Nothing acknowledged is lost either way.
         logger.info("stopped", metadata: ["node_id": "\(identity.nodeId)", "clean": "\(!life.stopFailed)"])
-        if storage.state == .failed { return Self.storageFailedExitCode }
+        if life.storage.state == .failed { return Self.storageFailedExitCode }
         return life.stopFailed ? 1 : 0
     }
 
@@ -292,9 +278,9 @@ public final class OutpostNode {
     /// the node (and closes the database) before the next would run.
     private func tick(nowMs: Int64) {
         let always: [() -> Void] = [
-            { if self.storage.acceptsWrites, let error = self.replica.writeBehind(nowMs: nowMs) {
+            { if self.life.storage.acceptsWrites, let error = self.replica.writeBehind(nowMs: nowMs) {
                 self.storageWriteFailed(error, what: "writing replicated states behind the log") } },
-            { if self.storage.isProbeDue(nowMs: nowMs) { self.probeStorage(nowMs: nowMs) } },
+            { if self.life.storage.isProbeDue(nowMs: nowMs) { self.probeStorage(nowMs: nowMs) } },
             { if self.replica.wasQuiet { self.replica.refreshDigests(on: self.loop) } },
             saleDesk.retryWaitingForRights,
             { self.warnOfOverduePayments(nowMs: nowMs) },
@@ -307,7 +293,7 @@ public final class OutpostNode {
         let writing: [() -> Void] = [{ self.expireReservations(nowMs: nowMs) }, settleStockFollowUps, settleUnansweredSales,
                                      { self.settleDuePayments(nowMs: nowMs) }, { self.signLedgerHead(nowMs: nowMs) }]
         for job in writing {
-            guard storage.acceptsWrites, !database.isClosed else { return }
+            guard life.storage.acceptsWrites, !database.isClosed else { return }
             job()
         }
     }
@@ -398,7 +384,7 @@ public final class OutpostNode {
     private func finishStop() {
         writer.close()
         life.ticker?.close()
-        guard storage.state != .failed else {
+        guard life.storage.state != .failed else {
             // Nothing more is written after a failed write or fsync, not even the checkpoint
             // SQLite makes at close: the next start trusts only what the WAL on disk holds.
             database.close(checkpointing: false)
@@ -410,7 +396,7 @@ public final class OutpostNode {
             logger.error("writing replicated states at stop failed", metadata: ["error": "\(error)"])
         }
         do {
-            if faults.failsCheckpointAtStop { throw StorageError(.io, message: "disk I/O error (injected by OUTPOST_TEST_FAULT)") }
+            if life.faults.failsCheckpointAtStop { throw StorageError(.io, message: "disk I/O error (injected by OUTPOST_TEST_FAULT)") }
             try database.checkpoint()
         } catch {
             life.stopFailed = true

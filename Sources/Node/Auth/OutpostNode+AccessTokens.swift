@@ -7,7 +7,7 @@ extension OutpostNode {
     /// audience, lifetime and authority: `TokenVerifier`) and that nothing has ended since: a
     /// customer's token dies with its sign-in session, at sign-out or a password change.
     func verifiedClaims(_ token: String) -> Result<AccessClaims, TokenRefusal> {
-        switch tokenVerifier.verify(token, audience: AccessToken.audience(region: config.region), nowSeconds: WallClock.nowMs() / 1000) {
+        switch keys.tokenVerifier.verify(token, audience: AccessToken.audience(region: config.region), nowSeconds: WallClock.nowMs() / 1000) {
         case .failure(let refusal):
             return .failure(refusal)
         case .success(let verified):

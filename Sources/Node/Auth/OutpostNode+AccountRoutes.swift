@@ -62,7 +62,7 @@ extension OutpostNode {
                 var customer = try signedInCustomer(request)
                 guard case .object(let members) = try request.decodeJSON(LooseJSON.self) else { throw HTTPError(.validation, detail: "the body must be a JSON object") }
                 try Self.apply(members, to: &customer)
-                writeFields([(CustomerVault.customerPrefix + customer.id, customerVault.fields(of: customer))]) { error in
+                writeFields([(CustomerVault.customerPrefix + customer.id, keys.customerVault.fields(of: customer))]) { error in
                     if let error { responder.fail(error) } else { responder.send(.json(Self.fullProfile(customer))) }
                 }
             } catch {
@@ -87,7 +87,7 @@ extension OutpostNode {
                     changed.passwordHash = hash
                     changed.sessionsAfterMs = WallClock.nowMs()
                     changed.pendingReset = nil
-                    signIn(changed, status: 200, responder: responder, alsoWrite: [(CustomerVault.customerPrefix + changed.id, customerVault.fields(of: changed))])
+                    signIn(changed, status: 200, responder: responder, alsoWrite: [(CustomerVault.customerPrefix + changed.id, keys.customerVault.fields(of: changed))])
                 })
             } catch {
                 responder.fail(error)
@@ -130,7 +130,7 @@ extension OutpostNode {
                 customer.pendingReset = (Hex.encode(SHA256.hash(secret)), expiresMs)
                 let token = customer.id + "." + Base64.encode(secret, url: true, padded: false)
                 let by = request.subject ?? "admin"
-                writeFields([(CustomerVault.customerPrefix + customer.id, customerVault.fields(of: customer))]) { [logger] error in
+                writeFields([(CustomerVault.customerPrefix + customer.id, keys.customerVault.fields(of: customer))]) { [logger] error in
                     if let error { return responder.fail(error) }
                     logger.notice("password reset token issued", metadata: ["customer": "\(customer.id)", "by": "\(by)"])
                     responder.send(.json(["customer": .string(customer.id), "reset_token": .string(token),
@@ -162,7 +162,7 @@ extension OutpostNode {
                     changed.passwordHash = hash
                     changed.pendingReset = nil
                     changed.sessionsAfterMs = WallClock.nowMs()
-                    writeFields([(CustomerVault.customerPrefix + changed.id, customerVault.fields(of: changed))]) { error in
+                    writeFields([(CustomerVault.customerPrefix + changed.id, keys.customerVault.fields(of: changed))]) { error in
                         if let error { responder.fail(error) } else { responder.send(.noContent()) }
                     }
                 })
@@ -197,7 +197,7 @@ extension OutpostNode {
                     }
                     writeFields([
                         (CustomerVault.customerPrefix + customer.id, CustomerVault.erasedFields(createdMs: customer.createdMs, erasedMs: nowMs)),
-                        (customerVault.emailKey(customer.email), [:]),
+                        (keys.customerVault.emailKey(customer.email), [:]),
                     ] + orders.map { (CustomerVault.orderKeyPrefix + $0, [:]) }) { [logger] error in
                         if let error { return responder.fail(error) }
                         logger.info("customer erased", metadata: ["customer": "\(customer.id)"])

@@ -197,7 +197,7 @@ extension OutpostNode {
             let customer = Customer(id: "c-" + SaleReservations.stamp(node: identity.nodeId, at),
                                     email: email, name: body.name?.trimmingWhitespace(), phone: body.phone?.trimmingWhitespace(),
                                     passwordHash: hash, createdMs: at.physicalMs)
-            let vault = customerVault
+            let vault = keys.customerVault
             mergeGuestCart(body.cartId, into: customer.id)
             issueTokens(customer, alsoWrite: [
                 (CustomerVault.customerPrefix + customer.id, vault.fields(of: customer)),
@@ -264,14 +264,14 @@ extension OutpostNode {
     }
 
     func accountId(email: String) -> String? {
-        guard let entry = replica.state(at: customerVault.emailKey(email), in: Collections.customers),
+        guard let entry = replica.state(at: keys.customerVault.emailKey(email), in: Collections.customers),
               case .text(let id)? = CatalogFields.values(of: entry)["customer"] else { return nil }
         return id
     }
 
     func customer(id: String) -> Customer? {
         guard let entry = replica.state(at: CustomerVault.customerPrefix + id, in: Collections.customers) else { return nil }
-        return customerVault.customer(id: id, from: CatalogFields.values(of: entry))
+        return keys.customerVault.customer(id: id, from: CatalogFields.values(of: entry))
     }
 
     /// The session a refresh token names, and whether the token is its current one.
@@ -309,7 +309,7 @@ extension OutpostNode {
         let claims = AccessClaims(subject: customer.id, roles: ["customer"], audience: AccessToken.audience(region: config.region),
                                   issuer: identity.nodeId, issuedAt: nowMs / 1000, expiresAt: nowMs / 1000 + AccessToken.lifetimeSeconds,
                                   id: "t-" + Hex.encode(SecureRandom.bytes(8)), session: sessionId)
-        let reply = SignedIn(customer: Self.profile(customer), accessToken: AccessToken.sign(claims, by: tokenSigner),
+        let reply = SignedIn(customer: Self.profile(customer), accessToken: AccessToken.sign(claims, by: keys.tokenSigner),
                              refreshToken: sessionId + "." + Base64.encode(secret, url: true, padded: false), expiresIn: AccessToken.lifetimeSeconds)
         writeFields(alsoWrite + [(CustomerVault.sessionPrefix + sessionId, record.fields)]) { error in
             written()

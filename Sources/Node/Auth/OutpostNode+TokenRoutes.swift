@@ -63,7 +63,7 @@ extension OutpostNode {
                                       issuer: identity.nodeId, issuedAt: nowSeconds, expiresAt: nowSeconds + minutes * 60,
                                       id: "t-" + Hex.encode(SecureRandom.bytes(8)))
             logger.info("staff token issued", metadata: ["subject": "\(claims.subject)", "roles": "\(roles.joined(separator: ","))", "jti": "\(claims.id)"])
-            return .json(StaffTokenReply(accessToken: AccessToken.sign(claims, by: tokenSigner), tokenType: "Bearer", expiresIn: minutes * 60,
+            return .json(StaffTokenReply(accessToken: AccessToken.sign(claims, by: keys.tokenSigner), tokenType: "Bearer", expiresIn: minutes * 60,
                                          expiresAt: WallClock.iso8601(ms: claims.expiresAt * 1000), roles: roles))
         }
     }

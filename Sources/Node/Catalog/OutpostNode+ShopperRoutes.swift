@@ -8,10 +8,13 @@ extension OutpostNode {
         registerSearchRoutes()
     }
 
-    /// A product by id, SKU or barcode, and the product list.
-    private func registerProductRoutes() {
-        let localeParameter = RouteDoc.Parameter("locale", in: .query, description: "en, de, fr-CA...; else Accept-Language, else the region's locale.")
-        let listParameters: [RouteDoc.Parameter] = [
+    private static var localeParameter: RouteDoc.Parameter {
+        RouteDoc.Parameter("locale", in: .query, description: "en, de, fr-CA...; else Accept-Language, else the region's locale.")
+    }
+
+    /// What a product list or a search takes.
+    private static var listParameters: [RouteDoc.Parameter] {
+        [
             .init("category", in: .query, description: "A category id: it and its descendants."),
             .init("min_price", in: .query, description: "Minor units, this region's prices.", schema: ["type": "integer"]),
             .init("max_price", in: .query, description: "Minor units, this region's prices.", schema: ["type": "integer"]),
@@ -22,6 +25,11 @@ extension OutpostNode {
             .init("cursor", in: .query, description: "The previous page's `next`."),
             localeParameter,
         ]
+    }
+
+    /// A product by id, SKU or barcode, and the product list.
+    private func registerProductRoutes() {
+        let (localeParameter, listParameters) = (Self.localeParameter, Self.listParameters)
 
         router.get("/api/v1/products/{id}", doc: RouteDoc(
             operationId: "getProduct", summary: "An active product, in the shopper's locale, with this region's prices and stock here.",
@@ -56,18 +64,7 @@ extension OutpostNode {
 
     /// Search, suggestions as the shopper types, and the categories.
     private func registerSearchRoutes() {
-        let localeParameter = RouteDoc.Parameter("locale", in: .query, description: "en, de, fr-CA...; else Accept-Language, else the region's locale.")
-        let listParameters: [RouteDoc.Parameter] = [
-            .init("category", in: .query, description: "A category id: it and its descendants."),
-            .init("min_price", in: .query, description: "Minor units, this region's prices.", schema: ["type": "integer"]),
-            .init("max_price", in: .query, description: "Minor units, this region's prices.", schema: ["type": "integer"]),
-            .init("attr.NAME", in: .query, description: "Attribute values, comma-separated (any of them), e.g. attr.colour=black,red."),
-            .init("in_stock", in: .query, description: "true: only products with stock in the fleet.", schema: ["type": "boolean"]),
-            .init("sort", in: .query, description: "relevance, price, -price, newest, name.", schema: ["enum": .array(CatalogQuery.Sort.allCases.map { .string($0.rawValue) })]),
-            .init("limit", in: .query, description: "1 to 100, default 24.", schema: ["type": "integer"]),
-            .init("cursor", in: .query, description: "The previous page's `next`."),
-            localeParameter,
-        ]
+        let (localeParameter, listParameters) = (Self.localeParameter, Self.listParameters)
 
         router.get("/api/v1/search", rateClass: .search, doc: RouteDoc(
             operationId: "search", summary: "Full-text search (names, descriptions, SKUs, barcodes, attributes) with typo tolerance and facets.",
@@ -140,9 +137,9 @@ extension OutpostNode {
     /// is rendered once.
     private func productDocument(_ id: String, locale: String) -> [UInt8]? {
         let key = Self.productKey(id, locale: locale), stamp = catalog.version(of: id)
-        if let hit = responseCache.get(key, stamp: stamp) { return hit.body }
+        if let hit = caches.responses.get(key, stamp: stamp) { return hit.body }
         guard let body = renderedProduct(id, locale: locale) else { return nil }
-        responseCache.put(key, body: body, etag: Response.etag(of: body), stamp: stamp)
+        caches.responses.put(key, body: body, etag: Response.etag(of: body), stamp: stamp)
         return body
     }
 
@@ -151,10 +148,10 @@ extension OutpostNode {
     /// rest of the answer.
     private func productName(_ id: String, locale: String) -> String? {
         let key = "n|\(id)|\(locale)", stamp = catalog.version(of: id)
-        if let hit = responseCache.get(key, stamp: stamp) { return String(decoding: hit.body, as: UTF8.self) }
+        if let hit = caches.responses.get(key, stamp: stamp) { return String(decoding: hit.body, as: UTF8.self) }
         guard let product = product(id) else { return nil }
         let name = Product.localized(product.names, locale, fallback: config.locale) ?? id
-        responseCache.put(key, body: Array(name.utf8), etag: "", stamp: stamp)
+        caches.responses.put(key, body: Array(name.utf8), etag: "", stamp: stamp)
         return name
     }
 
@@ -175,15 +172,15 @@ extension OutpostNode {
     /// `oneOff`: answers to queries (searches, filtered lists) are kept only once asked for twice.
     func cached(_ key: String, stamp: UInt64, _ request: Request, contentType: String = Response.jsonContentType, maxAgeSeconds: Int = 15,
                 oneOff: Bool = false, render: () throws -> [UInt8]) throws -> Response {
-        if let hit = responseCache.get(key, stamp: stamp) {
+        if let hit = caches.responses.get(key, stamp: stamp) {
             return .cacheable(hit.body, etag: hit.etag, for: request, contentType: contentType, maxAgeSeconds: maxAgeSeconds)
         }
         let body = try render()
         let etag = Response.etag(of: body)
         if oneOff {
-            responseCache.putIfSeenBefore(key, body: body, etag: etag, stamp: stamp)
+            caches.responses.putIfSeenBefore(key, body: body, etag: etag, stamp: stamp)
         } else {
-            responseCache.put(key, body: body, etag: etag, stamp: stamp)
+            caches.responses.put(key, body: body, etag: etag, stamp: stamp)
         }
         return .cacheable(body, etag: etag, for: request, contentType: contentType, maxAgeSeconds: maxAgeSeconds)
     }

@@ -223,7 +223,7 @@ extension OutpostNode {
     private func writeSettlements(_ inputs: [PaymentSettlement.Inputs], retry: [String: String], due: [SettlementQueue.Due], desk: SettlementDesk) {
         let plans = inputs.map { ($0.paymentId, PaymentSettlement.plan($0)) }
         let queued = Dictionary(due.map { ($0.payment, $0) }, uniquingKeysWith: { a, _ in a })
-        if faults.exitsBeforeSettlementCommit && plans.contains(where: { !$0.1.steps.isEmpty }) { ProcessStats.exitNow(137) }
+        if life.faults.exitsBeforeSettlementCommit && plans.contains(where: { !$0.1.steps.isEmpty }) { ProcessStats.exitNow(137) }
         writer.submit({ [unowned self] db -> (transfers: Int, settled: Int, failures: [String]) in
             let nowMs = WallClock.nowMs()
             for account in plans.flatMap(\.1.accounts) where !desk.openAccounts.contains(account.id) {

@@ -133,7 +133,7 @@ extension OutpostNode {
                 reuse = (saved.orderId, saved.number, "")
             case .authorizing:
                 // Left without an answer by a refused commit: released once the disk takes writes.
-                if let refusal = storage.refusal { throw refusal }
+                if let refusal = life.storage.refusal { throw refusal }
                 throw CheckoutRefusal.inProgress
             }
         }
@@ -305,7 +305,7 @@ extension OutpostNode {
 
     /// An amount as the shopper or cashier reads it ("€12.50"), for the words of a refusal.
     func moneyText(currency: String) -> (Int64) -> String {
-        { [priceText, config] in priceText.format($0, currency: currency, locale: config.locale) }
+        { [priceText = caches.priceText, config] in priceText.format($0, currency: currency, locale: config.locale) }
     }
 
     private func finish(_ pending: PendingCheckout, card: CardAnswer, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
@@ -394,7 +394,7 @@ extension OutpostNode {
         placed.discounts = pending.discounts.isEmpty ? nil : pending.discounts
         placed.redemption = pending.redemption?.id
         placed.shipping = pending.shipping
-        placed.sealedContact = customerVault.sealContact(email: pending.email, shipTo: pending.shipTo, order: pending.orderId, key: contactKey)
+        placed.sealedContact = keys.customerVault.sealContact(email: pending.email, shipTo: pending.shipTo, order: pending.orderId, key: contactKey)
         placed.payment = pending.paymentId
         placed.accessHash = token.map(SHA256.hex)
         guard paid else {
@@ -414,7 +414,7 @@ extension OutpostNode {
 
     func storeContactKey(order: String, customer: String?) throws -> [UInt8] {
         let key = CustomerVault.newContactKey()
-        _ = try Self.commit(customerVault.contactKeyFields(key, order: order, customer: customer),
+        _ = try Self.commit(keys.customerVault.contactKeyFields(key, order: order, customer: customer),
                             key: CustomerVault.orderKeyPrefix + order, in: Collections.customers, replica: replica, as: identity.nodeId)
         return key
     }
@@ -423,8 +423,8 @@ extension OutpostNode {
     /// never in another region).
     func orderContact(_ orderId: String, sealed: String?) -> (email: String, shipTo: Address?)? {
         guard let sealed, let entry = replica.state(at: CustomerVault.orderKeyPrefix + orderId, in: Collections.customers),
-              let key = customerVault.contactKey(from: CatalogFields.values(of: entry), order: orderId) else { return nil }
-        return customerVault.openContact(sealed, order: orderId, key: key)
+              let key = keys.customerVault.contactKey(from: CatalogFields.values(of: entry), order: orderId) else { return nil }
+        return keys.customerVault.openContact(sealed, order: orderId, key: key)
     }
 
     private func emptyCart(_ pending: PendingCheckout) throws {

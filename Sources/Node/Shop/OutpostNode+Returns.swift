@@ -195,7 +195,7 @@ extension OutpostNode {
         placed.accessHash = original.accessHash
         if let contact = orderContact(originalId, sealed: original.sealedContact) {
             let key = try storeContactKey(order: exchangeId, customer: original.customer)
-            placed.sealedContact = customerVault.sealContact(email: contact.email, shipTo: contact.shipTo, order: exchangeId, key: key)
+            placed.sealedContact = keys.customerVault.sealContact(email: contact.email, shipTo: contact.shipTo, order: exchangeId, key: key)
         }
         var paid = OrderEvent(kind: .paid, atMs: at, node: me)
         paid.amount = 0

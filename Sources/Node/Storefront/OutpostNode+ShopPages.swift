@@ -99,7 +99,7 @@ extension OutpostNode {
 
     private func money(_ amount: Int64, _ currency: String?, _ locale: String) -> String {
         guard let currency else { return String(amount) }
-        return priceText.format(amount, currency: currency, locale: locale)
+        return caches.priceText.format(amount, currency: currency, locale: locale)
     }
 
     /// A storefront page's or form's entry in the OpenAPI document.

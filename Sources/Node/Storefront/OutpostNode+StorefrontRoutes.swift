@@ -255,7 +255,7 @@ extension OutpostNode {
             var selected: Storefront.View = ["sku": chosen.sku, "stockClass": state.rawValue, "stockLabel": Storefront.stockLabel(state, here: stock.here)]
             if let barcode = chosen.barcode { selected["barcode"] = barcode }
             if let price = chosen.prices(in: config.region).first {
-                selected["price"] = ["text": priceText.format(price.amount, currency: price.currency, locale: locale)]
+                selected["price"] = ["text": caches.priceText.format(price.amount, currency: price.currency, locale: locale)]
             }
             view["selected"] = selected
         }
@@ -283,7 +283,7 @@ extension OutpostNode {
         if let image = product.images.first { view["image"] = image }
         let prices = product.variants.flatMap { $0.prices(in: config.region) }
         if let cheapest = prices.min(by: { $0.amount < $1.amount }) {
-            view["price"] = ["text": priceText.format(cheapest.amount, currency: cheapest.currency, locale: locale),
+            view["price"] = ["text": caches.priceText.format(cheapest.amount, currency: cheapest.currency, locale: locale),
                              "several": Set(prices.map(\.amount)).count > 1] as Storefront.View
         }
         var best = CatalogJSON.StockState.outOfStock, bestHere: Int64 = 0
@@ -325,9 +325,9 @@ extension OutpostNode {
     }
 
     private func priceBandLabel(_ from: Int64, _ to: Int64?, currency: String, locale: String) -> String {
-        let low = priceText.format(from, currency: currency, locale: locale)
+        let low = caches.priceText.format(from, currency: currency, locale: locale)
         guard let to else { return "\(low) and up" }
-        let high = priceText.format(to, currency: currency, locale: locale)
+        let high = caches.priceText.format(to, currency: currency, locale: locale)
         return from == 0 ? "Under \(high)" : "\(low) – \(high)"
     }
 
