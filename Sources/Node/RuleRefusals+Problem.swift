@@ -81,3 +81,18 @@ extension CheckoutRefusal: ProblemConvertible {
         }
     }
 }
+
+/// An event refused on an order.
+extension OrderRefusal: ProblemConvertible {
+    public var httpError: HTTPError {
+        switch self {
+        case .notFound(let order): return HTTPError(.notFound, detail: "no order \(order)")
+        case let .transition(status, event):
+            var error = HTTPError(.orderTransition, detail: "a \(status.replacingOccurrences(of: "_", with: " ")) order cannot be \(event)")
+            error.problem.extensions = [("order_status", .string(status))]
+            return error
+        case .refundAmount(let max): return HTTPError(.validation, detail: "amount must be 1 to \(max) (what is left to refund)")
+        case .acquirerRefused(let said): return HTTPError(.paymentActionFailed, detail: "the acquirer refused: \(said)")
+        }
+    }
+}

@@ -151,6 +151,59 @@ public struct SaleReservations {
         return event
     }
 
+    // MARK: After the sale
+
+    /// What `followUp` did for an order.
+    public enum FollowUp: Equatable {
+        case nothing
+        /// Cancelled: its units and its redemption given back, once.
+        case released
+        /// A shipment raced its cancellation: its units taken again as far as this node's rights
+        /// go (`short`: the units per SKU they did not cover), and its redemption if one is held
+        /// here (`redemptionShort`: none was).
+        case retaken(short: [String: Int64], redemptionShort: Bool)
+    }
+
+    /// The note on units taken again because a shipment raced their order's cancellation (how
+    /// `followUp` knows it did so once).
+    public static let racedShipmentNote = "shipment raced a cancellation"
+
+    /// The node that placed an order owns its stock: it gives the units back once when the order
+    /// is cancelled (whichever node cancelled it), and takes them again if a shipment recorded
+    /// elsewhere raced that cancellation. Each at most once, told by the stock journal.
+    public func followUp(order: String, state: OrderState, nowMs: Int64) throws -> FollowUp {
+        guard let placed = state.placed, let allocations = placed.allocations else { return .nothing }
+        let released = try journal.count(reference: order, reason: .released)
+        let retaken = try journal.count(reference: order, reason: .sold, note: Self.racedShipmentNote)
+        if state.status == .cancelled && released == 0 {
+            try putBack(allocations, reason: .released, reference: order, actor: "cancellation", nowMs: nowMs)
+            try releaseRedemption(placed.redemption, nowMs: nowMs)
+            return .released
+        }
+        guard state.cancellationRaced && released > 0 && retaken == 0 else { return .nothing }
+        var short: [String: Int64] = [:]
+        for allocation in allocations {
+            let held = replica.state(at: allocation.stockKey, in: Collections.inventory)?.rights(of: node) ?? 0
+            let units = min(allocation.units, max(0, held))
+            if units > 0 { try change(allocation.stockKey, in: Collections.inventory, nowMs: nowMs) { [node] in try $0.decrement(by: UInt64(units), replica: node) } }
+            var taken = allocation
+            taken.units = units
+            try journal.record([taken], sign: -1, reason: .sold, reference: order, note: Self.racedShipmentNote, actor: "reconciliation", atMs: nowMs)
+            if units < allocation.units { short[allocation.sku, default: 0] += allocation.units - units }
+        }
+        var redemptionShort = false
+        if let promotion = placed.redemption {
+            // The order was redeemed after all: a cap short by one is reported, never oversold further.
+            let counter = replica.state(at: promotion, in: Collections.redemptions) ?? BoundedCounter()
+            if counter.rights(of: node) >= 1 {
+                try change(promotion, in: Collections.redemptions, nowMs: nowMs) { [node] in try $0.decrement(by: 1, replica: node) }
+            } else {
+                redemptionShort = true
+            }
+        }
+        return .retaken(short: short, redemptionShort: redemptionShort)
+    }
+
     // MARK: Stock
 
     /// Where every line's units come from, planned before anything changes: a line short of

@@ -49,66 +49,37 @@ extension OutpostNode {
         if placed?.node == identity.nodeId && (state.status == .cancelled || state.cancellationRaced) { shop.stockFollowUps.insert(key) }
     }
 
-    /// The node that placed an order owns its stock: it gives the units back once when the order
-    /// is cancelled (whichever node cancelled it), and takes them again if a shipment recorded
-    /// elsewhere raced that cancellation. Run off the change's transaction, in a write of its own.
+    /// Orders whose stock this node placed and whose cancellation (or a shipment racing it) was
+    /// seen: their units given back or taken again (`SaleReservations.followUp`), in a write of
+    /// its own, off the change's transaction.
     func settleStockFollowUps() {
         guard !shop.stockFollowUps.isEmpty else { return }
         let orders = shop.stockFollowUps
         shop.stockFollowUps.removeAll()
         writer.submit({ [unowned self] _ in
+            var outcomes: [(String, SaleReservations.FollowUp)] = []
             for order in orders.sorted() {
                 let state = orderState(texts: replica.state(at: order, in: Collections.orders)?.elements ?? [])
-                guard let allocations = state.placed?.allocations else { continue }
-                let released = try stockJournal.count(reference: order, reason: .released)
-                let retaken = try stockJournal.count(reference: order, reason: .sold, note: Self.racedShipmentNote)
-                if state.status == .cancelled && released == 0 {
-                    try reservations.putBack(allocations, reason: .released, reference: order, actor: "cancellation", nowMs: WallClock.nowMs())
-                    try reservations.releaseRedemption(state.placed?.redemption, nowMs: WallClock.nowMs())
-                } else if state.cancellationRaced && released > 0 && retaken == 0 {
-                    try retake(allocations, order: order)
-                    try retakeRedemption(state.placed?.redemption, order: order)
+                outcomes.append((order, try reservations.followUp(order: order, state: state, nowMs: WallClock.nowMs())))
+            }
+            return outcomes
+        }, completion: { [unowned self] result in
+            switch result {
+            case .failure(let error): logger.error("could not settle the stock of cancelled orders", metadata: ["error": "\(error)"])
+            case .success(let outcomes):
+                replicatedChanged()
+                for case let (order, .retaken(short, redemptionShort)) in outcomes {
+                    for (sku, units) in short.sorted(by: { $0.key < $1.key }) {
+                        logger.warning("a shipment raced a cancellation and this node holds too few rights to take the units again; count and adjust",
+                                       metadata: ["order": "\(order)", "sku": "\(sku)", "short": "\(units)"])
+                    }
+                    if redemptionShort {
+                        logger.warning("a shipment raced a cancellation and this node holds no redemption of the order's code to take again",
+                                       metadata: ["order": "\(order)"])
+                    }
                 }
             }
-        }, completion: { [unowned self] result in
-            if case .failure(let error) = result { logger.error("could not settle the stock of cancelled orders", metadata: ["error": "\(error)"]) }
-            else { replicatedChanged() }
         })
-    }
-
-    /// The note on units taken again because a shipment raced their order's cancellation (how
-    /// the follow-up knows it did so once).
-    static let racedShipmentNote = "shipment raced a cancellation"
-
-    /// Takes an order's units again after its release, as far as this node's rights go; what
-    /// they do not cover is logged for a store manager to count and adjust.
-    private func retake(_ allocations: [StockAllocation], order: String) throws {
-        let me = identity.nodeId
-        for allocation in allocations {
-            let held = replica.state(at: allocation.stockKey, in: Collections.inventory)?.rights(of: me) ?? 0
-            let units = min(allocation.units, max(0, held))
-            if units > 0 { try reservations.change(allocation.stockKey, in: Collections.inventory, nowMs: WallClock.nowMs()) { try $0.decrement(by: UInt64(units), replica: me) } }
-            var taken = allocation
-            taken.units = units
-            try stockJournal.record([taken], sign: -1, reason: .sold, reference: order, note: Self.racedShipmentNote, actor: "reconciliation", atMs: WallClock.nowMs())
-            if units < allocation.units {
-                logger.warning("a shipment raced a cancellation and this node holds too few rights to take the units again; count and adjust",
-                               metadata: ["order": "\(order)", "sku": "\(allocation.sku)", "short": "\(allocation.units - units)"])
-            }
-        }
-    }
-
-    /// The order was redeemed after all (a shipment raced its cancellation): its redemption is
-    /// taken again if this node holds one; a cap short by one is logged, never oversold further.
-    private func retakeRedemption(_ promotionId: String?, order: String) throws {
-        guard let promotionId else { return }
-        let me = identity.nodeId
-        let counter = replica.state(at: promotionId, in: Collections.redemptions) ?? BoundedCounter()
-        guard counter.rights(of: me) >= 1 else {
-            return logger.warning("a shipment raced a cancellation and this node holds no redemption of the order's code to take again",
-                                  metadata: ["order": "\(order)", "promotion": "\(promotionId)"])
-        }
-        try reservations.change(promotionId, in: Collections.redemptions, nowMs: WallClock.nowMs()) { try $0.decrement(by: 1, replica: me) }
     }
 
     /// Orders this node placed whose payment never came: cancelled when their hold runs out.
@@ -117,7 +88,7 @@ extension OutpostNode {
         for order in due where shop.expiring.insert(order).inserted {
             var cancel = OrderEvent(kind: .cancelled, atMs: nowMs, node: identity.nodeId)
             cancel.reason = "payment_not_received"
-            record(cancel, on: order) { [unowned self] error in
+            orderDesk.record(cancel, on: order) { [unowned self] error in
                 shop.expiring.remove(order)
                 if let error { logger.error("could not expire a reservation", metadata: ["order": "\(order)", "error": "\(error)"]) }
                 else { logger.info("unpaid order cancelled, stock released", metadata: ["order": "\(order)"]) }
@@ -127,73 +98,13 @@ extension OutpostNode {
 
     // MARK: Events
 
-    /// Records one event on an order after checking it may follow the current status, doing at
-    /// the acquirer what it implies first (capture at the first shipment, void at cancellation,
-    /// refund). `alongside` runs in the same transaction (a return's restock, an exchange).
-    func record(_ event: OrderEvent, on orderId: String, alongside: ((OrderState) throws -> Void)? = nil,
-                completion: @escaping ((any Error)?) -> Void) {
-        let state = orderState(texts: replica.state(at: orderId, in: Collections.orders)?.elements ?? [])
-        guard let placed = state.placed else { return completion(HTTPError(.notFound, detail: "no order \(orderId)")) }
-        guard state.allows(event.kind) else {
-            var error = HTTPError(.orderTransition, detail: "a \(state.status.rawValue.replacingOccurrences(of: "_", with: " ")) order cannot be \(event.kind.rawValue)")
-            error.problem.extensions = [("order_status", .string(state.status.rawValue))]
-            return completion(error)
-        }
-        let me = identity.nodeId, paymentId = state.paymentId ?? ""
-        var event = event
-        var payment = PaymentEvent(kind: .captured, atMs: event.atMs, node: me)
-        payment.order = orderId
-        var recordsPayment = false
-        let write: () -> Void = { [unowned self] in
-            writer.submit({ [unowned self] _ in
-                try reservations.addEvents([event.text], key: orderId, in: Collections.orders, nowMs: WallClock.nowMs())
-                if recordsPayment && !paymentId.isEmpty { try reservations.addEvents([payment.text], key: paymentId, in: Collections.payments, nowMs: WallClock.nowMs()) }
-                try alongside?(state)
-            }, completion: { [unowned self] result in
-                if case .failure(let error) = result { return completion(error) }
-                replicatedChanged()
-                completion(nil)
-            })
-        }
-        // A card taken offline is the hub's to capture, void and refund: it forwarded it, so the
-        // acquirer knows it from the hub. Recording the event is the request.
-        let heldByHub = !paymentId.isEmpty && paymentState(paymentId)?.stored == true
-        let acquirer: (GatewayOutcome) -> Void = { outcome in
-            guard outcome == .done else {
-                let said = { if case .refused(let why) = outcome { why } else { "no answer" } }()
-                return completion(HTTPError(.paymentActionFailed, detail: "the acquirer refused: \(said)"))
-            }
-            write()
-        }
-        let gateway: any PaymentGateway = heldByHub ? RecordOnlyGateway() : self.gateway
-        // An order without a card payment (an exchange, paid by its return) has nothing to tell the acquirer.
-        switch event.kind {
-        case _ where paymentId.isEmpty && event.kind != .refunded:
-            write()
-        case .shipped where !state.events.contains { $0.kind == .shipped }:
-            // Captured in full when the first parcel leaves; later parcels of the order capture nothing.
-            recordsPayment = true
-            payment.amount = placed.totals?.total ?? 0
-            gateway.capture(paymentId: paymentId, amount: payment.amount ?? 0, completion: acquirer)
-        case .cancelled:
-            recordsPayment = true
-            payment.kind = .voided
-            gateway.void(paymentId: paymentId, completion: acquirer)
-        case .refunded:
-            let amount = event.amount ?? state.refundable
-            guard amount > 0 && amount <= state.refundable else {
-                return completion(HTTPError(.validation, detail: "amount must be 1 to \(state.refundable) (what is left to refund)"))
-            }
-            event.amount = amount
-            let refundId = "r-\(orderId)-\(state.events.filter { $0.kind == .refunded }.count + 1)"
-            recordsPayment = true
-            payment.kind = .refunded
-            payment.amount = amount
-            payment.refundId = refundId
-            gateway.refund(paymentId: paymentId, refundId: refundId, amount: amount, completion: acquirer)
-        default:
-            write()
-        }
+    /// Records events on orders, with what each implies at the acquirer (`OrderDesk`).
+    var orderDesk: OrderDesk {
+        let desk = OrderDesk(writer: writer, gateway: gateway, clock: WallClock.nowMs, reservations: { [unowned self] in reservations },
+                             order: { [unowned self] id in orderState(texts: replica.state(at: id, in: Collections.orders)?.elements ?? []) },
+                             payment: { [unowned self] id in paymentState(id) })
+        desk.changed = { [unowned self] in replicatedChanged() }
+        return desk
     }
 
     // MARK: JSON
@@ -364,7 +275,7 @@ extension OutpostNode {
                     }
                     try fields.check()
                 }
-                record(cancel, on: id, completion: answerWithOrder(id, responder))
+                orderDesk.record(cancel, on: id, completion: answerWithOrder(id, responder))
             } catch {
                 responder.fail(error)
             }
@@ -469,7 +380,7 @@ extension OutpostNode {
                     guard [.fulfilled, .shipped, .delivered].contains(kind) else { throw HTTPError(.validation, detail: "items are for fulfilled, shipped and delivered") }
                     event.items = try fulfilmentItems(items, kind: kind, state: orderState(id))
                 }
-                record(event, on: id, completion: answerWithOrder(id, responder))
+                orderDesk.record(event, on: id, completion: answerWithOrder(id, responder))
             } catch {
                 responder.fail(error)
             }
@@ -492,13 +403,3 @@ extension OutpostNode {
     }
 }
 
-/// What a node "asks" for a payment the hub holds: nothing; the event it records goes to the
-/// hub, which asks the acquirer when it settles.
-private final class RecordOnlyGateway: PaymentGateway {
-    let name = "hub"
-    func authorize(_ request: PaymentRequest, completion: @escaping (AuthorizationOutcome) -> Void) { completion(.timedOut) }
-    func capture(paymentId: String, amount: Int64, completion: @escaping (GatewayOutcome) -> Void) { completion(.done) }
-    func void(paymentId: String, completion: @escaping (GatewayOutcome) -> Void) { completion(.done) }
-    func refund(paymentId: String, refundId: String, amount: Int64, completion: @escaping (GatewayOutcome) -> Void) { completion(.done) }
-    func clear(_ item: ClearingItem, completion: @escaping (ClearingOutcome) -> Void) { completion(.timedOut) }
-}

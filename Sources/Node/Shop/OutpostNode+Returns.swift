@@ -148,7 +148,7 @@ extension OutpostNode {
         event.items = items
         event.returnId = "ret-\(identity.nodeId)-\(String(now, radix: 36))-\(state.returns.count + 1)"
         event.customer = byStore ? nil : state.placed?.customer
-        record(event, on: orderId, completion: completion)
+        orderDesk.record(event, on: orderId, completion: completion)
     }
 
     // MARK: Writes beside the received event
@@ -278,7 +278,7 @@ extension OutpostNode {
                         }
                         event.reason = reason.trimmingWhitespace()
                     }
-                    record(event, on: id, completion: answerWithOrder(id, responder))
+                    orderDesk.record(event, on: id, completion: answerWithOrder(id, responder))
                 } catch {
                     responder.fail(error)
                 }
@@ -317,7 +317,7 @@ extension OutpostNode {
                 let exchangeId = r.items.contains { $0.exchangeSku != nil } ? "o-\(identity.nodeId)-x\(String(now, radix: 36))" : nil
                 event.exchangeOrder = exchangeId
                 let actor = request.subject ?? "admin"
-                record(event, on: id, alongside: { [unowned self] state in
+                orderDesk.record(event, on: id, alongside: { [unowned self] state in
                     try restock(items, order: id, actor: actor)
                     if let exchangeId { try placeExchange(r, of: state, originalId: id, exchangeId: exchangeId) }
                 }, completion: answerWithOrder(id, responder))
@@ -344,7 +344,7 @@ extension OutpostNode {
                 event.returnId = r.id
                 event.amount = amount
                 event.reason = "return"
-                record(event, on: id, completion: answerWithOrder(id, responder))
+                orderDesk.record(event, on: id, completion: answerWithOrder(id, responder))
             } catch {
                 responder.fail(error)
             }
