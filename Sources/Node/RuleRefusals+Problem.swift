@@ -96,3 +96,19 @@ extension OrderRefusal: ProblemConvertible {
         }
     }
 }
+
+/// A return refused, or a step its status does not allow.
+extension ReturnRefusal: ProblemConvertible {
+    public var httpError: HTTPError {
+        switch self {
+        case let .refused(reason, detail):
+            var error = HTTPError(.returnRefused, detail: detail)
+            error.problem.extensions = [("reason", .string(reason))]
+            return error
+        case let .transition(status, step):
+            var error = HTTPError(.returnTransition, detail: "a \(status) return cannot be \(step)")
+            error.problem.extensions = [("return_status", .string(status))]
+            return error
+        }
+    }
+}

@@ -44,8 +44,8 @@ extension OutpostNode {
         return id
     }
 
-    private func knownSKU(_ sku: String) throws(HTTPError) {
-        guard (try? catalog.productId(sku: sku)) != nil else { throw HTTPError(.validation, detail: "sku: no product has the SKU \"\(sku)\"") }
+    private func knownSKU(_ sku: String) throws {
+        guard try catalog.productId(sku: sku) != nil else { throw HTTPError(.validation, detail: "sku: no product has the SKU \"\(sku)\"") }
     }
 
     private static func note(_ text: String?) throws(HTTPError) -> String? {

@@ -49,24 +49,16 @@ extension OutpostNode {
 
     // MARK: Checks
 
-    func returnRefused(_ reason: String, _ detail: String) -> HTTPError {
-        var error = HTTPError(.returnRefused, detail: detail)
-        error.problem.extensions = [("reason", .string(reason))]
-        return error
-    }
+    func returnRefused(_ reason: String, _ detail: String) -> ReturnRefusal { .refused(reason: reason, detail: detail) }
 
-    private func returnStep(_ r: OrderReturn, allowed: Set<OrderReturn.Status>, step: String) throws(HTTPError) {
-        guard allowed.contains(r.status) else {
-            var error = HTTPError(.returnTransition, detail: "a \(r.status.rawValue) return cannot be \(step)")
-            error.problem.extensions = [("return_status", .string(r.status.rawValue))]
-            throw error
-        }
+    private func returnStep(_ r: OrderReturn, allowed: Set<OrderReturn.Status>, step: String) throws(ReturnRefusal) {
+        guard allowed.contains(r.status) else { throw .transition(status: r.status.rawValue, step: step) }
     }
 
     /// Items of a return request from JSON, each line checked against what the order shipped and
     /// what other returns already asked back; an exchange must be for a SKU of the same product
     /// sold now at the price paid.
-    func returnItems(_ members: [String: LooseJSON], state: OrderState, staff: Bool) throws(HTTPError) -> [OrderItem] {
+    func returnItems(_ members: [String: LooseJSON], state: OrderState, staff: Bool) throws -> [OrderItem] {
         for name in members.keys.sorted() where name != "items" { throw HTTPError(.validation, detail: "\(name) is not a return field (fields: items)") }
         guard case .array(let list)? = members["items"], (1...100).contains(list.count) else {
             throw HTTPError(.validation, detail: "items must hold 1 to 100 {sku, quantity, reason, exchange_sku?}")
@@ -102,8 +94,9 @@ extension OutpostNode {
 
     /// An exchange is for another variant of the same product, sold here now at the price that
     /// was paid; anything else is a return and a new purchase.
-    func checkExchange(_ line: PricedLine, for other: String) throws(HTTPError) {
-        guard let offer = try? sellable(other), offer.product.id == line.productId else {
+    func checkExchange(_ line: PricedLine, for other: String) throws {
+        // An unreadable catalog is its error, not an exchange that is unavailable.
+        guard let offer = try offer(other), offer.product.id == line.productId else {
             throw returnRefused("exchange_unavailable", "\(other) is not a variant of \(line.name) sold here now")
         }
         guard offer.price.amount == line.unitPrice else {

@@ -1,0 +1,10 @@
+/// Why a return (or one of its steps) is refused; nothing of it is recorded. Node maps each to
+/// its problem type (`RuleRefusals+Problem.swift`).
+public enum ReturnRefusal: Error, Equatable {
+    /// The return cannot be asked for: `reason` is window_closed, not_returnable,
+    /// exchange_unavailable or exchange_price_differs; `detail` says which line and why.
+    case refused(reason: String, detail: String)
+    /// The return's status does not allow the step (requested → approved or rejected →
+    /// received → refunded, docs/returns.md).
+    case transition(status: String, step: String)
+}
