@@ -107,3 +107,12 @@ final class NodeKeys {
         self.tokenVerifier = tokenVerifier
     }
 }
+
+/// The node's place in its fleet: replication with its peers (nil without a fleet certificate
+/// and [sync]), the hub it knows (remembered; card payments go offline whenever it is out of
+/// reach), and, on the hub, the settlement of the fleet's payments.
+final class FleetPlace {
+    var sync: SyncService?
+    var knownHub: String?
+    var settlement: SettlementDesk?
+}

@@ -197,7 +197,7 @@ extension OutpostNode {
     }
 
     private func renderSyncMetrics(into out: inout PrometheusText) {
-        if let sync {
+        if let sync = fleet.sync {
             let peers = sync.status(digests: false)
             out.family("outpost_sync_peer_connected", type: "gauge", help: "1 while the link to a peer is up.")
             for peer in peers { out.sample("outpost_sync_peer_connected", labels: [("peer", peer.nodeId)], value: peer.connected ? 1 : 0) }
@@ -235,7 +235,7 @@ extension OutpostNode {
         let owing = (try? ordersOwingPaymentCount()) ?? 0
         out.gauge("outpost_orders_payment_failed", help: "Orders of this node whose offline card was declined: collect another tender or cancel them.",
                   value: Double(owing))
-        if let settlement {
+        if let settlement = fleet.settlement {
             let queued = (try? settlementQueue.count()) ?? 0
             out.gauge("outpost_settlement_queue", help: "Hub: payments waiting for settlement.", value: Double(queued))
             out.counter("outpost_settlement_transfers_total", help: "Hub: ledger transfers recorded by settlement since the start.",

@@ -34,9 +34,10 @@ public final class OutpostNode {
     /// The catalog's tables and search index, kept by `setUpCatalogView`.
     let catalog: CatalogIndex
     /// Replication with peers; nil when this node has no [sync] configuration.
-    var sync: SyncService?
     /// Starting, serving, draining, stopped: and what the node holds meanwhile.
     let life: NodeLifecycle
+    /// Sync with peers, the hub it knows, and on the hub its settlement.
+    let fleet = FleetPlace()
     public var baseURLs: [String] { life.baseURLs }
     /// The node's own small facts (node_meta).
     var meta: NodeMeta { NodeMeta(database: database) }
@@ -53,13 +54,8 @@ public final class OutpostNode {
     let saleDesk: SaleDesk
     /// The acquirer card payments go to (the built-in sandbox until a real adapter is configured).
     let gateway: any PaymentGateway
-    /// Hub: settlement of the fleet's payments into the ledger (nil on other nodes).
-    var settlement: SettlementDesk?
     /// The store's tills: throttles and what is being answered now.
     let tills = TillDesk()
-    /// The fleet's hub, once a link to it came up (remembered in node_meta): from then on card
-    /// payments go offline whenever it is out of reach.
-    var knownHub: String?
 
     public init(config: NodeConfig, logSink: LogSink, logger: Logger) throws {
         self.config = config
@@ -103,8 +99,8 @@ public final class OutpostNode {
         server = try Self.httpServer(loop: loop, router: router, config: config, dataDirectory: dataDirectory)
         try setUpCatalogView()
         try setUpSettlement()
-        knownHub = try meta.value(.hubNode)
-        replica.hubNodeId = config.role == .hub ? identity.nodeId : knownHub
+        fleet.knownHub = try meta.value(.hubNode)
+        replica.hubNodeId = config.role == .hub ? identity.nodeId : fleet.knownHub
         replica.relaysGlobal = config.role != .store
         // Search's words in memory, read now rather than on a shopper's first search (~2 s per
         // 100k products).
@@ -118,7 +114,7 @@ public final class OutpostNode {
         installBrowserGuards()
         installStorageWatch()
         watchSales()
-        sync = try makeSync()
+        fleet.sync = try makeSync()
         if !applied.isEmpty {
             logger.info("database migrated", metadata: ["versions": "\(applied.map(String.init).joined(separator: ","))"])
         }
@@ -240,9 +236,9 @@ public final class OutpostNode {
             let bound = try server.listen(on: address)
             life.baseURLs.append((server.tlsContext == nil ? "http://" : "https://") + bound.description)
         }
-        sync?.onHubLinked = { [unowned self] id in rememberHub(id) }
-        try sync?.start(listen: config.sync.listen)
-        if let address = sync?.listenAddress {
+        fleet.sync?.onHubLinked = { [unowned self] id in rememberHub(id) }
+        try fleet.sync?.start(listen: config.sync.listen)
+        if let address = fleet.sync?.listenAddress {
             try Files.writeAtomically(dataDirectory + "/" + NodeIdentity.syncAddressFile, address.description + "\n", mode: 0o644)
         }
         try Files.writeAtomically(dataDirectory + "/" + NodeIdentity.addressFile, (life.baseURLs.first ?? "") + "\n", mode: 0o644)
@@ -262,7 +258,7 @@ public final class OutpostNode {
         logger.info("listening", metadata: [
             "node_id": "\(identity.nodeId)", "region": "\(config.region)", "role": "\(config.role.rawValue)",
             "addresses": .array(life.baseURLs.map { .string($0) }), "data_dir": "\(dataDirectory)", "version": "\(OutpostVersion.current)",
-            "sync": "\(sync?.listenAddress?.description ?? (sync == nil ? "off" : "dial-only"))",
+            "sync": "\(fleet.sync?.listenAddress?.description ?? (sync == nil ? "off" : "dial-only"))",
         ])
         loop.run()
         loop.close()
@@ -369,7 +365,7 @@ public final class OutpostNode {
         life.isStopping = true
         life.isReady = false
         logger.info("stopping", metadata: ["signal": "\(signal)", "grace_ms": "\(config.shutdownGraceMs)"])
-        sync?.stop()
+        fleet.sync?.stop()
         // Finished on a later turn of the loop, never inside the call that asked for the stop (a
         // statement that found the disk failed): the code above it on the stack still runs.
         server.shutdown(graceMs: config.shutdownGraceMs) { [unowned self] in

@@ -35,7 +35,7 @@ extension OutpostNode {
         replica.project(Collections.inventory) { keys in try catalog.projectStock(keys, from: replica, node: me) }
         replica.project(Collections.orders) { [unowned self] keys in try projectOrders(keys) }
         replica.project(Collections.payments) { [unowned self] keys in
-            if settlement != nil { try queueForSettlement(keys) } else { try projectOfflinePayments(keys) }
+            if fleet.settlement != nil { try queueForSettlement(keys) } else { try projectOfflinePayments(keys) }
         }
         replica.project(Collections.tills) { [unowned self] keys in try anchorZReports(keys) }
 

@@ -23,7 +23,7 @@ extension OutpostNode {
     /// Hub, on the tick: signs the head when it moved since the last checkpoint and the interval
     /// passed (or at once when `force`). The answer is the checkpoint, nil when there was nothing new.
     func signLedgerHead(nowMs: Int64, force: Bool = false, completion: ((Result<LedgerCheckpoint?, any Error>) -> Void)? = nil) {
-        guard let desk = settlement, !desk.signingCheckpoint else { completion?(.success(nil)); return }
+        guard let desk = fleet.settlement, !desk.signingCheckpoint else { completion?(.success(nil)); return }
         guard force || nowMs - desk.lastCheckpointMs >= config.ledgerCheckpointIntervalMs else { return }
         desk.signingCheckpoint = true
         let hub = identity.nodeId, keyPair = identity.keyPair

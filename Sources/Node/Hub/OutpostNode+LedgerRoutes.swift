@@ -16,9 +16,9 @@ extension OutpostNode {
 
     /// The hub's desk, or the problem that says where the ledger is.
     func hubDesk() throws(HTTPError) -> SettlementDesk {
-        guard let settlement else {
-            var error = HTTPError(.notTheHub, detail: "this node is a \(config.role.rawValue); the ledger is on the hub\(knownHub.map { " (\($0))" } ?? "")")
-            if let knownHub { error.problem.extensions = [("hub", .string(knownHub))] }
+        guard let settlement = fleet.settlement else {
+            var error = HTTPError(.notTheHub, detail: "this node is a \(config.role.rawValue); the ledger is on the hub\(fleet.knownHub.map { " (\($0))" } ?? "")")
+            if let hub = fleet.knownHub { error.problem.extensions = [("hub", .string(hub))] }
             throw error
         }
         return settlement
@@ -235,7 +235,7 @@ extension OutpostNode {
             let rows = try offlinePayments.open(limit: limit, after: try ListCursor.parse(request).map { ($0.atMs, $0.id) })
             let declinedTotal = Int64(try ordersOwingPaymentCount())
             return .json(.object([
-                JSONMember("online", .bool(cardPaymentsOnline)), JSONMember("hub", knownHub.map { .string($0) } ?? .null),
+                JSONMember("online", .bool(cardPaymentsOnline)), JSONMember("hub", fleet.knownHub.map { .string($0) } ?? .null),
                 JSONMember("policy", Self.policyJSON(offlinePolicy(for: identity.nodeId))),
                 JSONMember("open", .int(Int64(summary.open))), JSONMember("exposure", .int(summary.exposure)), JSONMember("overdue", .int(Int64(summary.overdue))),
                 JSONMember("payments", .array(rows.map { row in

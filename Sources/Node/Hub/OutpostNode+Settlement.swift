@@ -42,7 +42,7 @@ extension OutpostNode {
 
     /// Hub: the payments whose events changed are queued in the same transaction as the change.
     func queueForSettlement(_ paymentIds: [String]) throws {
-        guard let desk = settlement, !desk.addingOwnEvents else { return }
+        guard let desk = fleet.settlement, !desk.addingOwnEvents else { return }
         let now = WallClock.nowMs()
         for id in paymentIds {
             desk.generation += 1
@@ -56,7 +56,7 @@ extension OutpostNode {
     func setUpSettlement() throws {
         guard config.role == .hub else { return }
         let desk = SettlementDesk(ledger: Ledger(database: database))
-        settlement = desk
+        fleet.settlement = desk
         desk.generation = try settlementQueue.lastGeneration()
         guard try !meta.isDone(.settlementSeeded) else { return }
         let keys = replica.whole(Collections.payments)?.states.keys.sorted() ?? []
@@ -68,12 +68,12 @@ extension OutpostNode {
 
     /// Called on the loop's tick and after changes: runs a pass when payments are due.
     func settleDuePayments(nowMs: Int64) {
-        guard let desk = settlement, !desk.running else { return }
+        guard let desk = fleet.settlement, !desk.running else { return }
         if nowMs - desk.lastExpiryMs >= 10_000 {
             desk.lastExpiryMs = nowMs
             writer.submit({ [desk] _ in try desk.ledger.expirePending(nowMs: nowMs) }, completion: { [unowned self] result in
                 if case .success(let expired) = result, expired > 0 {
-                    settlement?.deadlinesMissed += expired
+                    fleet.settlement?.deadlinesMissed += expired
                     logger.error("offline card payments passed their deadline unsettled", metadata: ["expired_holds": "\(expired)"])
                 }
             })

@@ -365,7 +365,7 @@ extension OutpostNode {
     /// account and cash over/short. A report that does not chain is logged and left out, so the
     /// gap shows in `nodectl ledger verify`'s neighbour, `GET /admin/v1/pos/z-reports`.
     func anchorZReports(_ keys: [String]) throws {
-        guard let desk = settlement else { return }
+        guard let desk = fleet.settlement else { return }
         for key in keys {
             let reports = zReports(key: key)
             if let broken = ZReport.chainBreak(reports) { logger.error("a till's Z-reports do not chain", metadata: ["till": "\(key)", "problem": "\(broken)"]) }

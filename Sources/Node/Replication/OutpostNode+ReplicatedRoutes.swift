@@ -68,7 +68,7 @@ extension OutpostNode {
             replies: [.init(200, "Sync status.", schema: ["type": "object"])])
         ) { [unowned self] _ in
             .json(SyncStatusReport(nodeId: self.identity.nodeId, region: self.config.region,
-                                   listen: self.sync?.listenAddress?.description, peers: self.sync?.status() ?? []))
+                                   listen: self.fleet.sync?.listenAddress?.description, peers: self.fleet.sync?.status() ?? []))
         }
     }
 
@@ -123,7 +123,7 @@ extension OutpostNode {
 
     /// Called after local changes: links send what their peers lack.
     func replicatedChanged() {
-        sync?.replicaChanged()
+        fleet.sync?.replicaChanged()
     }
 
     private static func address(_ request: Request) throws(HTTPError) -> (String, String) {
@@ -192,7 +192,7 @@ extension OutpostNode {
                 } catch {
                     guard case let .insufficientRights(available, requested) = error else { throw error.httpError }
                     // Ask a peer holding rights; the till retries and finds them arrived.
-                    if operation.op == "decrement" { self.sync?.requestRights(key: key, in: collection, units: requested - UInt64(max(0, available))) }
+                    if operation.op == "decrement" { self.fleet.sync?.requestRights(key: key, in: collection, units: requested - UInt64(max(0, available))) }
                     var refusal = HTTPError(.insufficientRights, detail: "this node holds rights to \(available) units of \(key); \(requested) asked")
                     refusal.problem.extensions = [("available", .int(available))]
                     throw refusal

@@ -270,7 +270,7 @@ extension OutpostNode {
     /// The one path by which sales (checkouts, till sales, exchanges) take stock and a capped
     /// code's redemption and give them back.
     var reservations: SaleReservations {
-        SaleReservations(replica: replica, database: database, catalog: catalog, node: identity.nodeId, location: myStockLocation, region: config.region, peers: sync)
+        SaleReservations(replica: replica, database: database, catalog: catalog, node: identity.nodeId, location: myStockLocation, region: config.region, peers: fleet.sync)
     }
 
     /// This node's journal of stock changes.

@@ -9,19 +9,19 @@ extension OutpostNode {
     /// Whether card payments go to the acquirer now. A hub always does; a node that has never
     /// linked to a hub has no one to forward to, so it does too (a lone store, a test shop).
     var cardPaymentsOnline: Bool {
-        guard config.role != .hub, knownHub != nil else { return true }
-        return sync?.reachesHub ?? false
+        guard config.role != .hub, fleet.knownHub != nil else { return true }
+        return fleet.sync?.reachesHub ?? false
     }
 
     /// The first link to a hub makes it this node's hub, remembered across restarts.
     /// Nodes this one has heard of: the origins of what it holds, and its sync peers.
     func knownNodes() -> Set<String> {
-        replica.origins.union(sync?.status(digests: false).map(\.nodeId) ?? [])
+        replica.origins.union(fleet.sync?.status(digests: false).map(\.nodeId) ?? [])
     }
 
     func rememberHub(_ id: String) {
-        guard knownHub != id else { return }
-        knownHub = id
+        guard fleet.knownHub != id else { return }
+        fleet.knownHub = id
         replica.hubNodeId = id
         writer.submit({ db in
             try NodeMeta(database: db).set(.hubNode, id)
@@ -54,7 +54,7 @@ extension OutpostNode {
     /// against the node's exposure.
     func projectOfflinePayments(_ keys: [String]) throws {
         // A node that never saw a hub never took a card offline: nothing to look up per change.
-        guard knownHub != nil else { return }
+        guard fleet.knownHub != nil else { return }
         let nowMs = WallClock.nowMs()
         for key in keys {
             guard try offlinePayments.isUnanswered(key), let payment = paymentState(key) else { continue }
@@ -72,7 +72,7 @@ extension OutpostNode {
         guard let summary = try? offlinePayments.summary(nowMs: nowMs) else { return }
         guard summary.overdue > 0 else { return }
         logger.error("offline card payments are past their settlement deadline: the hub has not received them", metadata: [
-            "overdue": "\(summary.overdue)", "open": "\(summary.open)", "exposure": "\(summary.exposure)", "hub": "\(knownHub ?? "unknown")",
+            "overdue": "\(summary.overdue)", "open": "\(summary.open)", "exposure": "\(summary.exposure)", "hub": "\(fleet.knownHub ?? "unknown")",
         ])
     }
 }

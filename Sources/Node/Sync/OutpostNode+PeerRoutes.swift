@@ -44,7 +44,7 @@ extension OutpostNode {
             replies: [.init(200, "Added; the node dials it now.", schema: peerSchema)])
         ) { [unowned self] request, responder in
             do {
-                guard let sync = self.sync else { throw HTTPError(.syncDisabled, detail: "enroll this node in its fleet first") }
+                guard let sync = self.fleet.sync else { throw HTTPError(.syncDisabled, detail: "enroll this node in its fleet first") }
                 let body = try request.decodeJSON(SyncPeerBody.self)
                 guard NodeConfig.isValidName(body.nodeId), body.nodeId != self.identity.nodeId else {
                     throw HTTPError(.validation, detail: "node_id must be another node's id")
@@ -77,7 +77,7 @@ extension OutpostNode {
             replies: [.init(204, "Removed.", contentType: nil)])
         ) { [unowned self] request, responder in
             let id = request.parameter("nodeId") ?? ""
-            guard let sync = self.sync else { return responder.fail(HTTPError(.syncDisabled, detail: "this node has no sync peers")) }
+            guard let sync = self.fleet.sync else { return responder.fail(HTTPError(.syncDisabled, detail: "this node has no sync peers")) }
             guard !sync.configuredPeerIds.contains(id) else {
                 return responder.fail(HTTPError(.peerFromConfig, detail: "\(id) is configured in the file; remove it there"))
             }
@@ -95,7 +95,7 @@ extension OutpostNode {
     }
 
     func peerList() -> [SyncPeerBody] {
-        guard let sync else { return [] }
+        guard let sync = fleet.sync else { return [] }
         return sync.peers.values.filter { $0.address != nil }.sorted { $0.nodeId < $1.nodeId }.map { peer in
             SyncPeerBody(nodeId: peer.nodeId, region: peer.region, address: peer.address?.description ?? "",
                          source: sync.configuredPeerIds.contains(peer.nodeId) ? "config" : "added")
