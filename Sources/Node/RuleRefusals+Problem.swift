@@ -64,6 +64,8 @@ extension SaleRefusal: ProblemConvertible {
             var error = HTTPError(.paymentDeclined, detail: detail)
             error.problem.extensions = [("reason", .string(reason))] + (tender.map { [("tender", .int(Int64($0)))] } ?? [])
             return error
+        case .acquirerUnreachable(let detail):
+            return HTTPError(.acquirerUnreachable, detail: detail)
         case let .busy(max, what):
             return HTTPError(.notReady, detail: "the node is answering \(max) \(what) now; retry shortly", headers: HTTPHeaders([("Retry-After", "1")]))
         }
@@ -93,6 +95,11 @@ extension OrderRefusal: ProblemConvertible {
             return error
         case .refundAmount(let max): return HTTPError(.validation, detail: "amount must be 1 to \(max) (what is left to refund)")
         case .acquirerRefused(let said): return HTTPError(.paymentActionFailed, detail: "the acquirer refused: \(said)")
+        case .owesNothing(let status):
+            var error = HTTPError(.orderTransition, detail: "the order owes nothing: it is \(status.replacingOccurrences(of: "_", with: " "))")
+            error.problem.extensions = [("order_status", .string(status))]
+            return error
+        case .tenderInProgress: return HTTPError(.orderTransition, detail: "another tender for this order is being taken")
         }
     }
 }

@@ -11,6 +11,10 @@ public enum OrderRefusal: Error, Equatable {
     case refundAmount(max: Int64)
     /// The acquirer refused the capture, void or refund, or did not answer; nothing recorded.
     case acquirerRefused(said: String)
+    /// Another tender is only for an order whose card was declined after the sale.
+    case owesNothing(status: String)
+    /// Another tender for the order is being taken now.
+    case tenderInProgress
 }
 
 /// Records events on orders (shipped, cancelled, refunded, returns...): checks that the event may

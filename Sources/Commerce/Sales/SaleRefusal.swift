@@ -26,6 +26,8 @@ public enum SaleRefusal: Error, Equatable {
     case offlineCardRefused(reason: String, detail: String)
     /// The acquirer declined a card (`reason` as it said; `tender`: which of a till sale's).
     case cardDeclined(reason: String, detail: String, tender: Int?)
+    /// The acquirer cannot be reached, or did not answer, or did not finish; nothing was charged.
+    case acquirerUnreachable(detail: String)
     /// The node is answering `max` sales at once already.
     case busy(max: Int, what: String)
 
@@ -54,6 +56,7 @@ public enum SaleRefusal: Error, Equatable {
         case let (.itemUnavailable(a1, a2), .itemUnavailable(b1, b2)): a1 == b1 && a2 == b2
         case let (.currencies(a1), .currencies(b1)): a1 == b1
         case let (.busy(a1, a2), .busy(b1, b2)): a1 == b1 && a2 == b2
+        case let (.acquirerUnreachable(a1), .acquirerUnreachable(b1)): a1 == b1
         case let (.offlineCardRefused(a1, a2), .offlineCardRefused(b1, b2)): a1 == b1 && a2 == b2
         case let (.cardDeclined(a1, a2, a3), .cardDeclined(b1, b2, b3)): a1 == b1 && a2 == b2 && a3 == b3
         default: false

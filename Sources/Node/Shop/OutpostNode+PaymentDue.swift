@@ -54,24 +54,18 @@ extension OutpostNode {
         ) { [unowned self] request, responder in
             do {
                 guard let id = request.parameter("id"), let state = orderState(id), let placed = state.placed, let totals = placed.totals else {
-                    throw HTTPError(.notFound, detail: "no such order")
+                    throw OrderRefusal.notFound(order: request.parameter("id") ?? "")
                 }
                 var fields = InputFields(try Self.jsonObject(request), known: ["token"], what: "tender")
                 let token = fields.text("token")
                 if token == nil { fields.fail("token", "is required: the acquirer's token for the new card") }
                 else if let token, !PaymentRequest.isToken(token) { fields.fail("token", "must be an acquirer token (tok_…), never a card number") }
                 try fields.check()
-                guard state.status == .paymentFailed else {
-                    var error = HTTPError(.orderTransition, detail: "the order owes nothing: it is \(state.status.rawValue.replacingOccurrences(of: "_", with: " "))")
-                    error.problem.extensions = [("order_status", .string(state.status.rawValue))]
-                    throw error
-                }
+                guard state.status == .paymentFailed else { throw OrderRefusal.owesNothing(status: state.status.rawValue) }
                 guard cardPaymentsOnline else {
-                    throw HTTPError(.acquirerUnreachable, detail: "the hub is out of reach, so a card cannot be checked now; nothing was charged")
+                    throw SaleRefusal.acquirerUnreachable(detail: "the hub is out of reach, so a card cannot be checked now; nothing was charged")
                 }
-                guard shop.collectingTender.insert(id).inserted else {
-                    throw HTTPError(.orderTransition, detail: "another tender for this order is being taken")
-                }
+                guard shop.collectingTender.insert(id).inserted else { throw OrderRefusal.tenderInProgress }
                 let due = PaymentDue(order: id, replaces: state.paymentsDue.compactMap(\.payment), amount: state.paymentsDue.reduce(0) { $0 + ($1.amount ?? 0) },
                                      currency: totals.currency, captureNow: state.anyShipped, token: token ?? "")
                 collectTender(due) { [unowned self] error in
@@ -113,19 +107,18 @@ extension OutpostNode {
                         guard captured == .done else {
                             gateway.void(paymentId: paymentId) { _ in }
                             return closeTender(paymentId, order: due.order, kind: .voided, code: nil,
-                                               error: HTTPError(.acquirerUnreachable, detail: "the acquirer authorized the card but did not capture it; nothing was charged"),
+                                               error: SaleRefusal.acquirerUnreachable(detail: "the acquirer authorized the card but did not capture it; nothing was charged"),
                                                completion: completion)
                         }
                         writeTender(due, paymentId: paymentId, code: code, captured: true, completion: completion)
                     }
                 case .declined(let reason):
-                    var error = HTTPError(.paymentDeclined, detail: "the new card was declined (\(reason.rawValue)); the order still owes it")
-                    error.problem.extensions = [("reason", .string(reason.rawValue))]
+                    let error = SaleRefusal.cardDeclined(reason: reason.rawValue, detail: "the new card was declined (\(reason.rawValue)); the order still owes it", tender: nil)
                     closeTender(paymentId, order: due.order, kind: .declined, code: reason.rawValue, error: error, completion: completion)
                 case .retry, .timedOut:
                     gateway.void(paymentId: paymentId) { _ in }
                     closeTender(paymentId, order: due.order, kind: .voided, code: nil,
-                                error: HTTPError(.acquirerUnreachable, detail: "the acquirer did not answer; nothing was charged"), completion: completion)
+                                error: SaleRefusal.acquirerUnreachable(detail: "the acquirer did not answer; nothing was charged"), completion: completion)
                 }
             }
         })
@@ -163,7 +156,7 @@ extension OutpostNode {
     }
 
     /// The new payment ends without money: declined or voided, and the order still owes it.
-    private func closeTender(_ paymentId: String, order: String, kind: PaymentEvent.Kind, code: String?, error: HTTPError,
+    private func closeTender(_ paymentId: String, order: String, kind: PaymentEvent.Kind, code: String?, error: any Error,
                              completion: @escaping ((any Error)?) -> Void) {
         let me = identity.nodeId
         writer.submit({ [unowned self] _ in
