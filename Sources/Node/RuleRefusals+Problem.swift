@@ -119,3 +119,25 @@ extension ReturnRefusal: ProblemConvertible {
         }
     }
 }
+
+/// A till sale's step its state does not allow, or a till without a shift.
+extension TillSaleRefusal: ProblemConvertible {
+    public var httpError: HTTPError {
+        switch self {
+        case let .state(state, detail):
+            var error = HTTPError(.saleState, detail: detail, headers: state == .completing ? HTTPHeaders([("Retry-After", "1")]) : HTTPHeaders())
+            error.problem.extensions = [("state", .string(state.rawValue))]
+            return error
+        case .noOpenShift: return HTTPError(.noOpenShift, detail: "this till has no open shift; open one with its float first")
+        }
+    }
+}
+
+/// Tenders that do not pay the sale, or a malformed one.
+extension TenderPlan.Refusal: ProblemConvertible {
+    public var httpError: HTTPError {
+        var error = HTTPError(.tendersRefused, detail: "\(field) \(reason)")
+        error.problem.extensions = [("field", .string(field))]
+        return error
+    }
+}

@@ -62,7 +62,7 @@ extension OutpostNode {
     }
 
     func requireOpenShift(device: String) throws -> (id: String, currency: String) {
-        guard let shift = try openShift(device: device) else { throw HTTPError(.noOpenShift, detail: "this till has no open shift; open one with its float first") }
+        guard let shift = try openShift(device: device) else { throw TillSaleRefusal.noOpenShift }
         return shift
     }
 
@@ -71,11 +71,7 @@ extension OutpostNode {
 
     func tillSale(_ id: String) throws -> TillSaleBook.Sale? { try sales.sale(id) }
 
-    private func saleStateError(_ state: TillSaleState, _ detail: String) -> HTTPError {
-        var error = HTTPError(.saleState, detail: detail, headers: state == .completing ? HTTPHeaders([("Retry-After", "1")]) : HTTPHeaders())
-        error.problem.extensions = [("state", .string(state.rawValue))]
-        return error
-    }
+    private func saleStateError(_ state: TillSaleState, _ detail: String) -> TillSaleRefusal { .state(state, detail: detail) }
 
     // MARK: Pricing
 
@@ -443,10 +439,7 @@ extension OutpostNode {
         let plan: TenderPlan.Outcome
         switch TenderPlan.plan(total: priced.totals.total, currency: priced.totals.currency, tenders: inputs, rounding: config.pos.cashRounding) {
         case .success(let outcome): plan = outcome
-        case .failure(let refusal):
-            var error = HTTPError(.tendersRefused, detail: "\(refusal.field) \(refusal.reason)")
-            error.problem.extensions = [("field", .string(refusal.field))]
-            throw error
+        case .failure(let refusal): throw refusal
         }
         // Decided once: a hub that goes or comes back mid-completion does not change how this sale's cards are taken.
         let cardsOnline = cardPaymentsOnline
