@@ -141,3 +141,10 @@ extension TenderPlan.Refusal: ProblemConvertible {
         return error
     }
 }
+
+/// A shift's step refused.
+extension ShiftRefusal: ProblemConvertible {
+    public var httpError: HTTPError {
+        HTTPError(.shiftState, detail: detail, headers: retrySoon ? HTTPHeaders([("Retry-After", "1")]) : HTTPHeaders())
+    }
+}

@@ -181,10 +181,10 @@ extension OutpostNode {
         let shiftId = try Self.tillId(id, "id"), nowMs = WallClock.nowMs()
         writer.submit({ [unowned self] db -> (opened: Int64, float: Int64, currency: String) in
             if let existing = try shifts.shift(shiftId) {
-                guard existing.device == caller.device, !existing.isClosed else { throw HTTPError(.shiftState, detail: "shift \(shiftId) exists already (another till's, or closed)") }
+                guard existing.device == caller.device, !existing.isClosed else { throw ShiftRefusal("shift \(shiftId) exists already (another till's, or closed)") }
                 return (existing.openedMs, existing.float, existing.currency)
             }
-            if let open = try openShift(device: caller.device) { throw HTTPError(.shiftState, detail: "shift \(open.id) is open on this till; close it first") }
+            if let open = try openShift(device: caller.device) { throw ShiftRefusal("shift \(open.id) is open on this till; close it first") }
             try shifts.open(shiftId, device: caller.device, by: caller.staff, atMs: nowMs, currency: currency, float: float ?? 0)
             return (nowMs, float ?? 0, currency)
         }, completion: { [unowned self] result in
@@ -212,7 +212,7 @@ extension OutpostNode {
                 guard existing.kind == kind && existing.amount == amount else { throw HTTPError(.idempotencyKeyReused, detail: "movement \(id) was recorded with other figures") }
                 return existing
             }
-            guard let open = try openShift(device: caller.device), open.id == shift else { throw HTTPError(.shiftState, detail: "shift \(shift) is not open on this till") }
+            guard let open = try openShift(device: caller.device), open.id == shift else { throw ShiftRefusal("shift \(shift) is not open on this till") }
             let movement = ShiftBook.CashMovement(kind: kind, amount: amount, approvedBy: approvedBy)
             try shifts.recordCashMovement(id, shift: shift, movement, reason: reason, staff: caller.staff, atMs: nowMs)
             return movement
@@ -328,16 +328,16 @@ extension OutpostNode {
         }
         writer.submit({ [unowned self] db -> ZReport in
             guard let found = try shifts.shift(shift), device == nil || found.device == device else {
-                throw HTTPError(.shiftState, detail: "shift \(shift) is not this till's")
+                throw ShiftRefusal("shift \(shift) is not this till's")
             }
             if found.isClosed {
                 guard let stored = found.zReport, let report = ZReport(text: stored), report.counted == counted else {
-                    throw HTTPError(.shiftState, detail: "shift \(shift) was closed with another count")
+                    throw ShiftRefusal("shift \(shift) was closed with another count")
                 }
                 return report
             }
             if try sales.hasCompletion(inShift: shift) {
-                throw HTTPError(.shiftState, detail: "a sale of this shift is being completed; close again in a moment", headers: HTTPHeaders([("Retry-After", "1")]))
+                throw ShiftRefusal("a sale of this shift is being completed; close again in a moment", retrySoon: true)
             }
             let nowMs = WallClock.nowMs()
             // Sales left open end with the shift: voided, and counted as such.
