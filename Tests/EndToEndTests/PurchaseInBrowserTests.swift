@@ -33,18 +33,22 @@ final class PurchaseInBrowserTests: XCTestCase {
         XCTAssertTrue(declined.contains("insufficient funds"), declined)
         XCTAssertEqual(try shop.stock("POT-1").available, 4, "a declined card holds nothing")
 
+        let payWithVisa = {
+            try browser.evaluate("document.querySelector('input[value=tok_visa]').checked = true;")
+            try browser.act("document.querySelector('form.checkout-form').submit()")
+            return try browser.text
+        }
         // Stock gone since the cart was filled: the rules' refusal reads on the page, with its status.
-        XCTAssertEqual(try shop.node.adminPost("/admin/v1/inventory/adjust", #"{"sku": "POT-1", "units": -3, "reason": "damaged"}"#).status, 200)
-        try browser.evaluate("document.querySelector('input[value=tok_visa]').checked = true;")
-        try browser.act("document.querySelector('form.checkout-form').submit()")
-        let short = try browser.text
+        let adjust = { (units: Int, reason: String) in
+            try shop.node.adminPost("/admin/v1/inventory/adjust", #"{"sku": "POT-1", "units": \#(units), "reason": "\#(reason)"}"#).status
+        }
+        XCTAssertEqual(try adjust(-3, "damaged"), 200)
+        let short = try payWithVisa()
         XCTAssertTrue(short.contains("This node may sell 1 of POT-1 now; 2 asked."), short)
         XCTAssertEqual(try shop.stock("POT-1").available, 1, "a refused checkout holds nothing")
-        XCTAssertEqual(try shop.node.adminPost("/admin/v1/inventory/adjust", #"{"sku": "POT-1", "units": 3, "reason": "found"}"#).status, 200)
+        XCTAssertEqual(try adjust(3, "found"), 200)
 
-        try browser.evaluate("document.querySelector('input[value=tok_visa]').checked = true;")
-        try browser.act("document.querySelector('form.checkout-form').submit()")
-        let confirmation = try browser.text
+        let confirmation = try payWithVisa()
         XCTAssertTrue(confirmation.contains("Thank you! Your order is placed and paid."), confirmation)
         XCTAssertTrue(confirmation.contains("Hamburg"))
         XCTAssertTrue(confirmation.contains("€62.95"), "58.00 + 4.95 shipping")
