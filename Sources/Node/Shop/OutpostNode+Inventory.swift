@@ -95,6 +95,11 @@ extension OutpostNode {
                         JSONMember("locations", .array(locations))])
     }
 
+    /// What the stock routes answer with.
+    private static var stockReply: RouteDoc.Reply {
+        RouteDoc.Reply(200, "The SKU's stock: per location the units and who holds the rights to them.", schema: ["type": "object"])
+    }
+
     func registerInventoryRoutes() {
         registerLocationRoutes()
         registerStockChangeRoutes()
@@ -103,7 +108,7 @@ extension OutpostNode {
     /// Stock locations, and a SKU's stock and movements.
     private func registerLocationRoutes() {
         let problem = RouteDoc.Reply.problem
-        let stockReply = RouteDoc.Reply(200, "The SKU's stock: per location the units and who holds the rights to them.", schema: ["type": "object"])
+        let stockReply = Self.stockReply
 
         router.add("PUT", "/admin/v1/locations/{id}", access: .roles(Self.stockRoles), bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "putLocation", summary: "Register or change a stock location (a store or a warehouse), known fleet-wide.",
@@ -180,7 +185,7 @@ extension OutpostNode {
     /// Receiving and adjusting stock at this node's location.
     private func registerStockReceiptRoutes() {
         let problem = RouteDoc.Reply.problem
-        let stockReply = RouteDoc.Reply(200, "The SKU's stock: per location the units and who holds the rights to them.", schema: ["type": "object"])
+        let stockReply = Self.stockReply
 
         router.add("POST", "/admin/v1/inventory/receive", access: .roles(Self.stockRoles), bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "receiveStock", summary: "Book goods in at a location (default: this node's); this node holds the rights to sell them.",
@@ -237,7 +242,7 @@ extension OutpostNode {
     /// Moving stock between locations.
     private func registerStockTransferRoutes() {
         let problem = RouteDoc.Reply.problem
-        let stockReply = RouteDoc.Reply(200, "The SKU's stock: per location the units and who holds the rights to them.", schema: ["type": "object"])
+        let stockReply = Self.stockReply
 
         router.add("POST", "/admin/v1/inventory/transfer", access: .roles(Self.stockRoles), bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "transferStock", summary: "Move units between locations: out of one (within this node's rights there), into the other.",
