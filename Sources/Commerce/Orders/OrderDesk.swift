@@ -107,6 +107,109 @@ public final class OrderDesk {
     }
 }
 
+/// Another tender for an order whose offline card was declined after the sale.
+public struct AnotherTender: Sendable {
+    public var order: String
+    /// The declined payments it replaces.
+    public var replaces: [String]
+    public var amount: Int64
+    public var currency: String
+    /// The goods left already: nothing will capture it later, so it is captured now.
+    public var captureNow: Bool
+    public var token: String
+
+    public init(order: String, replaces: [String], amount: Int64, currency: String, captureNow: Bool, token: String) {
+        self.order = order
+        self.replaces = replaces
+        self.amount = amount
+        self.currency = currency
+        self.captureNow = captureNow
+        self.token = token
+    }
+}
+
+extension OrderDesk {
+    /// The new payment is made durable before the acquirer hears of it (as at checkout), then
+    /// answered: approved (and captured, if the goods left), the order is paid again in the same
+    /// commit as the authorization; otherwise the payment is closed and the order still owes it.
+    /// `completion` gets the new payment's id, or the refusal.
+    public func collect(_ due: AnotherTender, authorizing desk: SaleDesk, completion: @escaping (Result<String, any Error>) -> Void) {
+        let sales = reservations()
+        let paymentId = "p-" + SaleReservations.stamp(node: sales.node, sales.replica.tick(wallMs: clock()))
+        writer.submit({ [self] _ in
+            let nowMs = clock(), sales = reservations()
+            let created = sales.paymentCreated(order: due.order, amount: due.amount, currency: due.currency, acquirer: gateway.name, atMs: nowMs)
+            try sales.addEvents([created.text], key: paymentId, in: Collections.payments, nowMs: nowMs)
+        }, completion: { [self] result in
+            if case .failure(let error) = result { return completion(.failure(error)) }
+            let request = PaymentRequest(paymentId: paymentId, amount: due.amount, currency: due.currency, token: due.token)
+            desk.authorize(request) { [self] outcome in
+                switch outcome {
+                case .approved(let code):
+                    guard due.captureNow else { return writeTender(due, paymentId: paymentId, code: code, captured: false, completion: completion) }
+                    gateway.capture(paymentId: paymentId, amount: due.amount) { [self] captured in
+                        guard captured == .done else {
+                            gateway.void(paymentId: paymentId) { _ in }
+                            return closeTender(paymentId, order: due.order, kind: .voided, code: nil, completion: completion,
+                                               refusal: .acquirerUnreachable(detail: "the acquirer authorized the card but did not capture it; nothing was charged"))
+                        }
+                        writeTender(due, paymentId: paymentId, code: code, captured: true, completion: completion)
+                    }
+                case .declined(let reason):
+                    closeTender(paymentId, order: due.order, kind: .declined, code: reason.rawValue, completion: completion,
+                                refusal: .cardDeclined(reason: reason.rawValue, detail: "the new card was declined (\(reason.rawValue)); the order still owes it", tender: nil))
+                case .retry, .timedOut:
+                    gateway.void(paymentId: paymentId) { _ in }
+                    closeTender(paymentId, order: due.order, kind: .voided, code: nil, completion: completion,
+                                refusal: .acquirerUnreachable(detail: "the acquirer did not answer; nothing was charged"))
+                }
+            }
+        })
+    }
+
+    private func writeTender(_ due: AnotherTender, paymentId: String, code: String, captured: Bool, completion: @escaping (Result<String, any Error>) -> Void) {
+        writer.submit({ [self] _ in
+            let nowMs = clock(), sales = reservations()
+            var authorized = PaymentEvent(kind: .authorized, atMs: nowMs, node: sales.node)
+            authorized.order = due.order
+            authorized.code = code
+            var events = [authorized.text]
+            if captured {
+                var capture = PaymentEvent(kind: .captured, atMs: nowMs, node: sales.node)
+                capture.order = due.order
+                capture.amount = due.amount
+                events.append(capture.text)
+            }
+            try sales.addEvents(events, key: paymentId, in: Collections.payments, nowMs: nowMs)
+            let paid = due.replaces.map { declined in
+                var paid = OrderEvent(kind: .paid, atMs: nowMs, node: sales.node)
+                paid.payment = paymentId
+                paid.replaces = declined
+                paid.amount = order(due.order).paidAmount
+                return paid.text
+            }
+            try sales.addEvents(paid, key: due.order, in: Collections.orders, nowMs: nowMs)
+        }, completion: { [self] result in
+            if case .failure(let error) = result { return completion(.failure(error)) }
+            changed()
+            completion(.success(paymentId))
+        })
+    }
+
+    /// The new payment ends without money: declined or voided, and the order still owes it.
+    private func closeTender(_ paymentId: String, order: String, kind: PaymentEvent.Kind, code: String?,
+                             completion: @escaping (Result<String, any Error>) -> Void, refusal: SaleRefusal) {
+        writer.submit({ [self] _ in
+            let nowMs = clock(), sales = reservations()
+            try sales.addEvents([sales.closing(kind, order: order, reason: code, nowMs: nowMs).text], key: paymentId, in: Collections.payments, nowMs: nowMs)
+        }, completion: { [self] result in
+            changed()
+            if case .failure(let failure) = result { return completion(.failure(failure)) }
+            completion(.failure(refusal))
+        })
+    }
+}
+
 /// What a node "asks" for a payment the hub holds: nothing; the event it records goes to the
 /// hub, which asks the acquirer when it settles.
 private final class RecordOnlyGateway: PaymentGateway {

@@ -66,108 +66,21 @@ extension OutpostNode {
                     throw SaleRefusal.acquirerUnreachable(detail: "the hub is out of reach, so a card cannot be checked now; nothing was charged")
                 }
                 guard shop.collectingTender.insert(id).inserted else { throw OrderRefusal.tenderInProgress }
-                let due = PaymentDue(order: id, replaces: state.paymentsDue.compactMap(\.payment), amount: state.paymentsDue.reduce(0) { $0 + ($1.amount ?? 0) },
-                                     currency: totals.currency, captureNow: state.anyShipped, token: token ?? "")
-                collectTender(due) { [unowned self] error in
+                let due = AnotherTender(order: id, replaces: state.paymentsDue.compactMap(\.payment), amount: state.paymentsDue.reduce(0) { $0 + ($1.amount ?? 0) },
+                                        currency: totals.currency, captureNow: state.anyShipped, token: token ?? "")
+                orderDesk.collect(due, authorizing: saleDesk) { [unowned self] result in
                     shop.collectingTender.remove(id)
-                    answerWithOrder(id, responder)(error)
+                    switch result {
+                    case .success(let payment):
+                        logger.info("another tender replaced a declined payment", metadata: ["order": "\(id)", "payment": "\(payment)"])
+                        answerWithOrder(id, responder)(nil)
+                    case .failure(let error):
+                        answerWithOrder(id, responder)(error)
+                    }
                 }
             } catch {
                 responder.fail(error)
             }
         }
-    }
-
-    /// A replacement tender in progress.
-    private struct PaymentDue {
-        var order: String
-        var replaces: [String]
-        var amount: Int64
-        var currency: String
-        /// The goods left already: nothing will capture it later.
-        var captureNow: Bool
-        var token: String
-    }
-
-    /// The payment is made durable before the acquirer hears of it (as at checkout), then
-    /// answered: approved, the order is paid again in the same commit as the authorization.
-    private func collectTender(_ due: PaymentDue, completion: @escaping ((any Error)?) -> Void) {
-        let paymentId = "p-" + SaleReservations.stamp(node: identity.nodeId, replica.tick(wallMs: WallClock.nowMs()))
-        writer.submit({ [unowned self] _ in
-            let created = reservations.paymentCreated(order: due.order, amount: due.amount, currency: due.currency, acquirer: gateway.name, atMs: WallClock.nowMs())
-            try reservations.addEvents([created.text], key: paymentId, in: Collections.payments, nowMs: WallClock.nowMs())
-        }, completion: { [unowned self] result in
-            if case .failure(let error) = result { return completion(error) }
-            let request = PaymentRequest(paymentId: paymentId, amount: due.amount, currency: due.currency, token: due.token)
-            saleDesk.authorize(request) { [unowned self] outcome in
-                switch outcome {
-                case .approved(let code):
-                    guard due.captureNow else { return writeTender(due, paymentId: paymentId, code: code, captured: false, completion: completion) }
-                    gateway.capture(paymentId: paymentId, amount: due.amount) { [unowned self] captured in
-                        guard captured == .done else {
-                            gateway.void(paymentId: paymentId) { _ in }
-                            return closeTender(paymentId, order: due.order, kind: .voided, code: nil,
-                                               error: SaleRefusal.acquirerUnreachable(detail: "the acquirer authorized the card but did not capture it; nothing was charged"),
-                                               completion: completion)
-                        }
-                        writeTender(due, paymentId: paymentId, code: code, captured: true, completion: completion)
-                    }
-                case .declined(let reason):
-                    let error = SaleRefusal.cardDeclined(reason: reason.rawValue, detail: "the new card was declined (\(reason.rawValue)); the order still owes it", tender: nil)
-                    closeTender(paymentId, order: due.order, kind: .declined, code: reason.rawValue, error: error, completion: completion)
-                case .retry, .timedOut:
-                    gateway.void(paymentId: paymentId) { _ in }
-                    closeTender(paymentId, order: due.order, kind: .voided, code: nil,
-                                error: SaleRefusal.acquirerUnreachable(detail: "the acquirer did not answer; nothing was charged"), completion: completion)
-                }
-            }
-        })
-    }
-
-    private func writeTender(_ due: PaymentDue, paymentId: String, code: String, captured: Bool, completion: @escaping ((any Error)?) -> Void) {
-        let me = identity.nodeId
-        writer.submit({ [unowned self] _ in
-            let nowMs = WallClock.nowMs()
-            var authorized = PaymentEvent(kind: .authorized, atMs: nowMs, node: me)
-            authorized.order = due.order
-            authorized.code = code
-            var events = [authorized.text]
-            if captured {
-                var capture = PaymentEvent(kind: .captured, atMs: nowMs, node: me)
-                capture.order = due.order
-                capture.amount = due.amount
-                events.append(capture.text)
-            }
-            try reservations.addEvents(events, key: paymentId, in: Collections.payments, nowMs: WallClock.nowMs())
-            let paid = due.replaces.map { declined in
-                var paid = OrderEvent(kind: .paid, atMs: nowMs, node: me)
-                paid.payment = paymentId
-                paid.replaces = declined
-                paid.amount = orderState(due.order)?.paidAmount
-                return paid.text
-            }
-            try reservations.addEvents(paid, key: due.order, in: Collections.orders, nowMs: WallClock.nowMs())
-        }, completion: { [unowned self] result in
-            if case .failure(let error) = result { return completion(error) }
-            replicatedChanged()
-            logger.info("another tender replaced a declined payment", metadata: ["order": "\(due.order)", "payment": "\(paymentId)"])
-            completion(nil)
-        })
-    }
-
-    /// The new payment ends without money: declined or voided, and the order still owes it.
-    private func closeTender(_ paymentId: String, order: String, kind: PaymentEvent.Kind, code: String?, error: any Error,
-                             completion: @escaping ((any Error)?) -> Void) {
-        let me = identity.nodeId
-        writer.submit({ [unowned self] _ in
-            var event = PaymentEvent(kind: kind, atMs: WallClock.nowMs(), node: me)
-            event.order = order
-            event.code = code
-            try reservations.addEvents([event.text], key: paymentId, in: Collections.payments, nowMs: WallClock.nowMs())
-        }, completion: { [unowned self] result in
-            replicatedChanged()
-            if case .failure(let failure) = result { return completion(failure) }
-            completion(error)
-        })
     }
 }
