@@ -28,9 +28,9 @@ public final class SaleDesk {
         case alreadyInFlight
     }
 
-    private let writer: GroupCommit
-    private let gateway: any PaymentGateway
-    private let clock: () -> Int64
+    let writer: GroupCommit
+    let gateway: any PaymentGateway
+    let clock: () -> Int64
     /// After a reservation committed, before the acquirer is asked (crash tests hit this window).
     public var reservationCommitted: () -> Void = {}
     /// After any commit of a sale: the node tells its peers and views.
