@@ -121,7 +121,9 @@ extension OutpostNode {
                                                                                        .pinLocked, .approvalRequired, .noOpenShift, .saleState,
                                                                                        .tendersRefused, .shiftState, .promotionExists, .promotionCodeTaken,
                                                                                        .promotionRetired, .discountCodeRefused, .discountCodeNotApplicable,
-                                                                                       .discountCodeExhausted, .discountCodeThrottled]
+                                                                                       .discountCodeExhausted, .discountCodeThrottled,
+                                                                                       .shippingMethodExists, .shippingMethodUnavailable, .checkpointsMalformed,
+                                                                                       .storageUnavailable]
 
     /// Re-encoded at most once a second: uptime is the only part that changes.
     func nodeInfoBody() -> [UInt8] {
