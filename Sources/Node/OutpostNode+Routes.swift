@@ -109,22 +109,6 @@ extension OutpostNode {
 
     }
 
-    /// Every problem type this node answers with.
-    public static let problemCatalog: [ProblemType] = ProblemType.httpCatalog + [.insufficientRights, .syncDisabled, .peerFromConfig, .productExists,
-                                                                                       .emailTaken, .signInFailed, .signInThrottled, .refreshRefused,
-                                                                                       .resetRefused, .passwordWrong,
-                                                                                       .insufficientStock, .itemUnavailable, .idempotencyKeyRequired,
-                                                                                       .idempotencyKeyReused, .checkoutInProgress, .cartEmpty, .priceChanged,
-                                                                                       .paymentDeclined, .acquirerUnreachable, .orderTransition, .paymentActionFailed,
-                                                                                       .offlinePaymentRefused, .notTheHub, .acquirerReportMalformed,
-                                                                                       .returnRefused, .returnTransition, .pairingCodeRefused, .pinRefused,
-                                                                                       .pinLocked, .approvalRequired, .noOpenShift, .saleState,
-                                                                                       .tendersRefused, .shiftState, .promotionExists, .promotionCodeTaken,
-                                                                                       .promotionRetired, .discountCodeRefused, .discountCodeNotApplicable,
-                                                                                       .discountCodeExhausted, .discountCodeThrottled,
-                                                                                       .shippingMethodExists, .shippingMethodUnavailable, .checkpointsMalformed,
-                                                                                       .storageUnavailable]
-
     /// Re-encoded at most once a second: uptime is the only part that changes.
     func nodeInfoBody() -> [UInt8] {
         let uptime = life.uptimeSeconds

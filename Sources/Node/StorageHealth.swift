@@ -1,11 +1,6 @@
 import HTTP
 import Platform
 
-extension ProblemType {
-    public static let storageUnavailable = ProblemType(slug: "storage-unavailable", title: "The node cannot write now", status: 503,
-        explanation: "The node's disk is full (`reason`: disk_full) or failed (`reason`: storage_failed), so it takes no writes; reads still work. Or another process held its database past the busy timeout (`reason`: busy: a backup or an operator's sqlite3; the node itself goes on). Nothing of this request was kept. Retry after `Retry-After` seconds; a request with an Idempotency-Key is safe to send again (docs/operations.md).")
-}
-
 /// What the node knows of its disk, and so whether it takes writes (docs/operations.md).
 ///
 ///     healthy ──write fails: no room──▶ full ──probe commits──▶ healthy

@@ -3,13 +3,6 @@ import HTTP
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let resetRefused = ProblemType(slug: "reset-refused", title: "Reset refused", status: 400,
-        explanation: "The password reset token is unknown, expired or used; ask for a new one.")
-    public static let passwordWrong = ProblemType(slug: "password-wrong", title: "Password wrong", status: 403,
-        explanation: "The current password given does not match; nothing was changed.")
-}
-
 struct PasswordChangeBody: Codable, Sendable {
     var currentPassword: String
     var newPassword: String

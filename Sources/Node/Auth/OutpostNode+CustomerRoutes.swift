@@ -3,17 +3,6 @@ import HTTP
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let emailTaken = ProblemType(slug: "email-taken", title: "Email taken", status: 409,
-        explanation: "An account with this email exists in this region; sign in instead.")
-    public static let signInFailed = ProblemType(slug: "sign-in-failed", title: "Sign-in failed", status: 401,
-        explanation: "The email and password do not match an account (which of the two is not said).")
-    public static let signInThrottled = ProblemType(slug: "sign-in-throttled", title: "Too many sign-in attempts", status: 429,
-        explanation: "Too many failed sign-ins for this account from this address, for this account from anywhere (at most a 30 s wait: nobody can lock another's account), or from this address; try again after Retry-After seconds.")
-    public static let refreshRefused = ProblemType(slug: "refresh-refused", title: "Refresh refused", status: 401,
-        explanation: "The refresh token is unknown, expired or signed out, or was used before (then its whole session is revoked); sign in again.")
-}
-
 struct RegisterBody: Codable, Sendable {
     var email: String
     var password: String

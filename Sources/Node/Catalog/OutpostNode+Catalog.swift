@@ -4,11 +4,6 @@ import Persistence
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let productExists = ProblemType(slug: "product-exists", title: "Product exists", status: 409,
-        explanation: "A product with this id exists already; change it with PATCH /admin/v1/catalog/products/{id}.")
-}
-
 extension OutpostNode {
     /// Connects the views to the replicated data: every change to a collection, local or from a
     /// peer, is projected by that collection's projection in the change's own transaction. A

@@ -4,11 +4,6 @@ import Ledger
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let checkpointsMalformed = ProblemType(slug: "checkpoints-malformed", title: "Checkpoints malformed", status: 422,
-        explanation: "The body is not ledger checkpoints, one per line as `nodectl ledger checkpoints` exports them; `line` names the first bad line. Nothing was verified.")
-}
-
 /// The hub signs its journal's head with its node key and every node keeps the checkpoints
 /// (the `ledger` collection, keyed per hub and day), so that a rewrite of the hub's books, even
 /// one that recomputes every hash, is caught against what the stores hold (docs/ledger.md).

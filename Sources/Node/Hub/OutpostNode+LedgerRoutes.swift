@@ -4,13 +4,6 @@ import Ledger
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let notTheHub = ProblemType(slug: "not-the-hub", title: "Not the hub", status: 409,
-        explanation: "The ledger, settlement and the offline payment policies are kept by the fleet's hub; ask the hub (`hub` names it when this node knows it).")
-    public static let acquirerReportMalformed = ProblemType(slug: "acquirer-report-malformed", title: "Acquirer report malformed", status: 422,
-        explanation: "The acquirer's settlement report is not CSV with the columns settled_at,payment_id,reference,kind,currency,gross,fee,net; `line` names the first bad line. Nothing was compared.")
-}
-
 extension OutpostNode {
     static let ledgerRoles = ["hub_admin"]
 

@@ -2,17 +2,6 @@ import Commerce
 import HTTP
 import Platform
 
-extension ProblemType {
-    public static let pairingCodeRefused = ProblemType(slug: "pairing-code-refused", title: "Pairing code refused", status: 401,
-        explanation: "The pairing code is unknown, used already or expired. A store manager makes a new one (`nodectl pos pair`); each pairs one device within 15 minutes.")
-    public static let pinRefused = ProblemType(slug: "pin-refused", title: "Staff id or PIN refused", status: 401,
-        explanation: "No active staff member of this store has this id and PIN. After 3 failures on a till each try there waits longer; after 5 the staff member is locked out on that till for 15 minutes (`pin-locked`). Failures across all tills slow a staff member's tries by at most 30 s and never lock them out.")
-    public static let pinLocked = ProblemType(slug: "pin-locked", title: "Too many wrong PINs", status: 429,
-        explanation: "Wrong PINs were entered too often for this staff member on this till (or on this till for anyone): wait `Retry-After` seconds. After 5 failures on one till the lockout there lasts 15 minutes; a manager can set a new PIN meanwhile, which ends it.")
-    public static let approvalRequired = ProblemType(slug: "approval-required", title: "A manager's approval is required", status: 403,
-        explanation: "The action (`action`: price_override, discount_over_limit, no_sale, refund_without_receipt, card_over_floor_limit) needs a store manager: send \"approval\": {\"staff\": id, \"pin\": PIN} of a manager, or have a manager sign in. What was approved, and by whom, is recorded.")
-}
-
 /// The tills' state that lives in memory: PIN and pairing throttles, and the sales and returns
 /// being answered now.
 final class TillDesk {

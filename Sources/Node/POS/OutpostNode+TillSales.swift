@@ -3,15 +3,6 @@ import HTTP
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let noOpenShift = ProblemType(slug: "no-open-shift", title: "No open shift on this till", status: 409,
-        explanation: "Sales, returns and cash movements belong to a shift: open one with POST /pos/v1/shifts (with the float) first.")
-    public static let saleState = ProblemType(slug: "sale-state", title: "Not allowed in the sale's state", status: 409,
-        explanation: "The sale (`state`: open, completing, completed, voided) does not allow this: a completed sale is returned, not changed; a voided one is gone; a completing one is being answered (retry after `Retry-After`). A completion retried with other tenders than the first is refused too.")
-    public static let tendersRefused = ProblemType(slug: "tenders-refused", title: "Tenders do not pay the sale", status: 422,
-        explanation: "The tenders do not add up to the sale's total, or one is malformed (`field` names it): cash needs `tendered`, a card the reader's token and, for a split, its amount.")
-}
-
 /// A completion between its reservation and its answer.
 struct TillCompletion {
     var saleId: String

@@ -4,11 +4,6 @@ import Ledger
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let shiftState = ProblemType(slug: "shift-state", title: "Not allowed in the shift's state", status: 409,
-        explanation: "A till has one open shift at a time: open one when none is open; cash movements and sales need it open; a closed shift answers its Z-report again for the same count, and refuses another. `detail` says which.")
-}
-
 extension OutpostNode {
 
     func registerTillShiftRoutes() {

@@ -4,11 +4,6 @@ import Persistence
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let insufficientRights = ProblemType(slug: "insufficient-rights", title: "Insufficient stock rights", status: 409,
-        explanation: "This node holds fewer rights to sell or move this stock than asked; it may ask other nodes for a transfer. `available` says how many it holds.")
-}
-
 /// One change to a replicated key, as the admin API takes it.
 struct ReplicatedOperation: Decodable {
     /// catalog: set, remove; carts: set, remove; inventory: increment, decrement, transfer; orders, payments: add.

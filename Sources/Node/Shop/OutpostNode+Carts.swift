@@ -3,13 +3,6 @@ import HTTP
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let insufficientStock = ProblemType(slug: "insufficient-stock", title: "Not enough stock", status: 409,
-        explanation: "Fewer units are available than asked. `available` says how many the fleet holds, `available_here` how many this node may sell now. A checkout waits up to 2 s for rights a connected node holds; with Retry-After, more may still come: retry then.")
-    public static let itemUnavailable = ProblemType(slug: "item-unavailable", title: "Item unavailable", status: 409,
-        explanation: "The SKU is not sold here now: unknown, its product is not active, or it has no price in this region.")
-}
-
 /// A cart line as shoppers see it: the price kept from when it was added beside today's.
 struct PricedCartLine {
     var line: CartLine

@@ -4,23 +4,6 @@ import Persistence
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let idempotencyKeyRequired = ProblemType(slug: "idempotency-key-required", title: "Idempotency-Key required", status: 400,
-        explanation: "Requests that create orders or move money need an `Idempotency-Key` header (1 to 255 visible ASCII characters, a UUID is usual); retrying with the same key never pays twice.")
-    public static let idempotencyKeyReused = ProblemType(slug: "idempotency-key-reused", title: "Idempotency-Key reused", status: 409,
-        explanation: "This Idempotency-Key was used for a request with a different body. Use a new key for a new request.")
-    public static let checkoutInProgress = ProblemType(slug: "checkout-in-progress", title: "Checkout in progress", status: 409,
-        explanation: "A checkout with this Idempotency-Key is still being answered; retry after Retry-After seconds to get its answer.")
-    public static let cartEmpty = ProblemType(slug: "cart-empty", title: "Cart empty", status: 422,
-        explanation: "There is nothing in the cart to check out.")
-    public static let priceChanged = ProblemType(slug: "price-changed", title: "Price changed", status: 409,
-        explanation: "A price changed since the line was added. `lines` lists them with both prices; accept them (POST /api/v1/carts/{id}/accept-prices) and check out again.")
-    public static let offlinePaymentRefused = ProblemType(slug: "offline-payment-refused", title: "Card payment refused offline", status: 402,
-        explanation: "The payment network is unreachable from this store and the card payment is beyond what the store may take offline (`reason`: over_floor_limit, exposure_cap_reached). Nothing was charged and no stock is held; pay another way, or try again when the store is back online.")
-    public static let paymentDeclined = ProblemType(slug: "payment-declined", title: "Payment declined", status: 402,
-        explanation: "The card was declined (`reason`: insufficient_funds, stolen_card, expired_card, invalid_token, amount_too_large). Nothing was charged and no stock is held; try another card with a new Idempotency-Key.")
-}
-
 /// The ids, money and stock of a checkout between its reservation and its answer.
 struct PendingCheckout {
     var cart: String

@@ -3,13 +3,6 @@ import HTTP
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let orderTransition = ProblemType(slug: "order-transition", title: "Not allowed in the order's status", status: 409,
-        explanation: "The order's current status (`status`) does not allow this event: see docs/orders.md for which event may follow which.")
-    public static let paymentActionFailed = ProblemType(slug: "payment-action-failed", title: "The acquirer refused", status: 409,
-        explanation: "The acquirer refused a capture, void or refund (or did not answer); the order is unchanged. `detail` says what it answered.")
-}
-
 struct OrderEventBody: Codable, Sendable {
     struct Item: Codable, Sendable {
         var sku: String

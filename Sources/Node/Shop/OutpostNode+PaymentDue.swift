@@ -3,11 +3,6 @@ import HTTP
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let acquirerUnreachable = ProblemType(slug: "acquirer-unreachable", title: "The acquirer cannot be reached", status: 503,
-        explanation: "A tender that replaces a declined payment must be authorized by the acquirer now, and this node cannot reach it (the hub is out of reach, or the acquirer did not answer). Nothing was charged; try again once online, or cancel the order.")
-}
-
 /// An order whose card, taken offline, the acquirer declined when the hub forwarded it: the
 /// hub records `payment_failed` on it, which stops its fulfilment on every node until the store
 /// collects another tender here, or cancels it (docs/orders.md, "Payment failed").

@@ -3,23 +3,6 @@ import HTTP
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let promotionExists = ProblemType(slug: "promotion-exists", title: "Promotion exists", status: 409,
-        explanation: "A promotion with this id exists already. A promotion's rules do not change once created: retire it and create another.")
-    public static let promotionCodeTaken = ProblemType(slug: "promotion-code-taken", title: "Promotion code taken", status: 409,
-        explanation: "Another promotion that is not retired has this code; codes are unique, without regard to case.")
-    public static let promotionRetired = ProblemType(slug: "promotion-retired", title: "Promotion retired", status: 409,
-        explanation: "A retired promotion is final: it cannot be paused or resumed.")
-    public static let discountCodeRefused = ProblemType(slug: "discount-code-refused", title: "Discount code refused", status: 422,
-        explanation: "The code cannot be applied (`reason`: unknown, not_active, not_started, expired). Nothing changed in the cart.")
-    public static let discountCodeNotApplicable = ProblemType(slug: "discount-code-not-applicable", title: "Discount code does not apply", status: 409,
-        explanation: "The cart's code does not apply to this order (`reason`: as for discount-code-refused, or other_currency, minimum_spend, no_eligible_items, sign_in_required, customer_limit). Remove it (DELETE /api/v1/carts/{id}/discount-code) or change the cart, then check out again.")
-    public static let discountCodeThrottled = ProblemType(slug: "discount-code-throttled", title: "Too many wrong discount codes", status: 429,
-        explanation: "Too many codes that do not exist (or are not live) were tried on this cart or from this address: wait `Retry-After` seconds. Codes cannot be found by guessing.")
-    public static let discountCodeExhausted = ProblemType(slug: "discount-code-exhausted", title: "Discount code used up", status: 409,
-        explanation: "The code's redemptions are used up fleet-wide, or this node holds none now and cannot reach a node that does. With Retry-After, try again shortly; otherwise remove the code.")
-}
-
 extension OutpostNode {
     static let promotionRoles = ["catalog_admin", "operator", "hub_admin"]
 

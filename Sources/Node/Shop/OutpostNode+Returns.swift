@@ -3,13 +3,6 @@ import HTTP
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let returnRefused = ProblemType(slug: "return-refused", title: "Return refused", status: 422,
-        explanation: "The return cannot be asked for (`reason`: window_closed, not_returnable, exchange_unavailable, exchange_price_differs). `detail` says which line and why; nothing was recorded.")
-    public static let returnTransition = ProblemType(slug: "return-transition", title: "Not allowed in the return's status", status: 409,
-        explanation: "The return's current status (`return_status`) does not allow this step: requested → approved or rejected; approved → received; received → refunded (docs/returns.md).")
-}
-
 /// A returned or exchanged unit as the return routes take it.
 struct ReturnItemBody {
     var sku: String

@@ -3,13 +3,6 @@ import HTTP
 import Platform
 import Replication
 
-extension ProblemType {
-    public static let shippingMethodExists = ProblemType(slug: "shipping-method-exists", title: "Shipping method exists", status: 409,
-        explanation: "A shipping method with this id exists already. Its rates do not change once created: retire it and create another.")
-    public static let shippingMethodUnavailable = ProblemType(slug: "shipping-method-unavailable", title: "Shipping method not offered", status: 422,
-        explanation: "The chosen shipping method is not offered for this address and cart (another country, too heavy, retired, or unknown). `offered` lists the ids that are; GET /api/v1/carts/{id}/shipping-options shows them with fees.")
-}
-
 extension OutpostNode {
     static let shippingRoles = ["operator", "hub_admin", "store_manager"]
 

@@ -18,13 +18,6 @@ public struct SyncPeerBody: Codable, Sendable {
     }
 }
 
-extension ProblemType {
-    public static let syncDisabled = ProblemType(slug: "sync-disabled", title: "Replication is not set up", status: 409,
-        explanation: "This node has no fleet certificate, so it cannot have sync peers. Enroll it (nodectl enroll) and restart it.")
-    public static let peerFromConfig = ProblemType(slug: "peer-from-config", title: "Peer comes from the configuration", status: 409,
-        explanation: "The peer is listed in the node's configuration file; remove it there and restart the node.")
-}
-
 extension OutpostNode {
     func registerPeerRoutes() {
         let peerSchema: JSONValue = [
