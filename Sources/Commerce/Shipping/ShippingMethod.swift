@@ -15,19 +15,11 @@ public struct ShippingMethod: Equatable, Sendable {
     public struct WeightBand: Equatable, Sendable {
         public var upToGrams: Int64
         public var fee: Int64
-        public init(upToGrams: Int64, fee: Int64) {
-            self.upToGrams = upToGrams
-            self.fee = fee
-        }
     }
 
     public struct ValueBand: Equatable, Sendable {
         public var from: Int64
         public var fee: Int64
-        public init(from: Int64, fee: Int64) {
-            self.from = from
-            self.fee = fee
-        }
     }
 
     public var id: String
@@ -99,13 +91,6 @@ public struct ShippingQuote: Equatable, Sendable {
     /// UTC calendar days (yyyy-mm-dd) of the earliest and latest delivery or collection.
     public var earliest: String
     public var latest: String
-
-    public init(method: ShippingMethod, fee: Int64, earliest: String, latest: String) {
-        self.method = method
-        self.fee = fee
-        self.earliest = earliest
-        self.latest = latest
-    }
 }
 
 public enum ShippingRates {
