@@ -258,7 +258,7 @@ public final class OutpostNode {
         logger.info("listening", metadata: [
             "node_id": "\(identity.nodeId)", "region": "\(config.region)", "role": "\(config.role.rawValue)",
             "addresses": .array(life.baseURLs.map { .string($0) }), "data_dir": "\(dataDirectory)", "version": "\(OutpostVersion.current)",
-            "sync": "\(fleet.sync?.listenAddress?.description ?? (sync == nil ? "off" : "dial-only"))",
+            "sync": "\(fleet.sync?.listenAddress?.description ?? (fleet.sync == nil ? "off" : "dial-only"))",
         ])
         loop.run()
         loop.close()

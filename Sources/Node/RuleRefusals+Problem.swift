@@ -24,6 +24,18 @@ extension BoundedCounter.Refusal: ProblemConvertible {
     }
 }
 
+/// Staff's change of stock beyond this node's rights.
+extension StockRefusal: ProblemConvertible {
+    public var httpError: HTTPError {
+        switch self {
+        case let .insufficientRights(key, available, requested):
+            var refusal = HTTPError(.insufficientRights, detail: "this node holds rights to \(available) units of \(key); \(requested) asked")
+            refusal.problem.extensions = [("available", .int(available))]
+            return refusal
+        }
+    }
+}
+
 /// A sale refused before anything of it stands (a checkout's or a till's).
 extension SaleRefusal: ProblemConvertible {
     public var httpError: HTTPError {
@@ -115,6 +127,10 @@ extension ReturnRefusal: ProblemConvertible {
         case let .transition(status, step):
             var error = HTTPError(.returnTransition, detail: "a \(status) return cannot be \(step)")
             error.problem.extensions = [("return_status", .string(status))]
+            return error
+        case let .replacementOutOfStock(sku, units):
+            var error = HTTPError(.insufficientStock, detail: "this node may not sell \(units) of \(sku) now: refund the return, or take it back where the replacement is in stock")
+            error.problem.extensions = [("sku", .string(sku))]
             return error
         }
     }

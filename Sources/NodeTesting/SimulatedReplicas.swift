@@ -186,7 +186,7 @@ public final class SimulatedDiskReplica: SimulatedReplica {
         let counters = keys(of: SimulatedCollections.inventory)
         var rows: [String: (available: Int64, here: Int64)] = [:]
         do {
-            try database.query("SELECT sku, location, available, rights_here FROM stock_levels", []) { row in
+            _ = try database.query("SELECT sku, location, available, rights_here FROM stock_levels", []) { row in
                 rows[StockKey.make(sku: row.string(0), location: row.string(1))] = (row.int64(2), row.int64(3))
             }
         } catch {

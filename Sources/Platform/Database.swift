@@ -31,9 +31,13 @@ public final class Database {
         /// SQLite's own page cache. Its default (2 MB) is far below a catalog's working set,
         /// and every miss is a pread.
         public var pageCacheBytes: Int
+        /// Tests only: the switch file of the I/O error sweep's statement faults (`StatementFaults`);
+        /// by default `OUTPOST_FAULT_SWITCH`, which a node under the process-level sweep inherits.
+        public var statementFaultSwitch: String?
 
         public init(synchronous: Synchronous = .full, busyTimeoutMs: Int32 = 5_000, readOnly: Bool = false, statementCacheMax: Int = 256,
-                    pageCacheBytes: Int = 2 << 20) {
+                    pageCacheBytes: Int = 2 << 20, statementFaultSwitch: String? = ProcessStats.environment("OUTPOST_FAULT_SWITCH")) {
+            self.statementFaultSwitch = statementFaultSwitch
             self.pageCacheBytes = pageCacheBytes
             self.synchronous = synchronous
             self.busyTimeoutMs = busyTimeoutMs
@@ -63,7 +67,7 @@ public final class Database {
     /// and its owner decides what the node does (docs/operations.md).
     public var onIOError: ((StorageError) -> Void)?
     /// The I/O error sweep's statement faults (tests only; see `StatementFaults`).
-    let statementFaults = StatementFaults(switchFile: ProcessStats.environment("OUTPOST_FAULT_SWITCH"))
+    let statementFaults: StatementFaults?
 
     public init(path: String, options: Options = Options()) throws(StorageError) {
         var db: OpaquePointer?
@@ -77,6 +81,7 @@ public final class Database {
         raw = db
         self.path = path
         self.options = options
+        statementFaults = StatementFaults(switchFile: options.statementFaultSwitch)
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, options.busyTimeoutMs)
         // Defensive mode: SQL cannot corrupt the file through writable_schema and friends.

@@ -17,6 +17,12 @@ public struct Price: Sendable, Equatable, Codable {
     /// units at this price, times a cart's lines, stays far inside `Int64`.
     public static let amountMax: Int64 = 1_000_000_000_000
 
+    public init(region: String, currency: String, amount: Int64) {
+        self.region = region
+        self.currency = currency
+        self.amount = amount
+    }
+
     /// Digits after the decimal point in `currency` (ISO 4217): 2 but for these.
     public static func minorUnitDigits(_ currency: String) -> Int {
         switch currency {

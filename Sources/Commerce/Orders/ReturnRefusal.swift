@@ -7,4 +7,7 @@ public enum ReturnRefusal: Error, Equatable {
     /// The return's status does not allow the step (requested → approved or rejected →
     /// received → refunded, docs/returns.md).
     case transition(status: String, step: String)
+    /// This node may not sell the units an exchange swaps in now: refund the return instead, or
+    /// take it back where the replacement is in stock.
+    case replacementOutOfStock(sku: String, units: Int64)
 }

@@ -131,21 +131,9 @@ extension OutpostNode {
         guard let (_, orderId, _, paymentIds) = try sales.completed(number: number), let state = orderState(orderId), let placed = state.placed else {
             throw HTTPError(.notFound, detail: "no receipt \(number) was issued here")
         }
-        let returnable = state.returnable
-        var asked: [String: Int64] = [:]
-        for item in r.items { asked[item.sku, default: 0] += item.quantity }
-        for (sku, units) in asked.sorted(by: { $0.key < $1.key }) where units > (returnable[sku] ?? 0) {
-            throw returnRefused("not_returnable", "\(units) of \(sku) asked back; \(returnable[sku] ?? 0) on receipt \(number) and not yet returned")
-        }
-        var replacements: [String: Int64] = [:]
-        for item in r.items {
-            guard let other = item.exchangeSku, let line = placed.lines?.first(where: { $0.sku == item.sku }) else { continue }
-            try checkExchange(line, for: other)
-            replacements[other, default: 0] += item.quantity
-        }
-        for (sku, units) in replacements.sorted(by: { $0.key < $1.key }) where try reservations.stockPlan(sku: sku, units: units).plan == nil {
-            throw HTTPError(.insufficientStock, detail: "this store may not sell \(units) of \(sku) now: refund the return and sell what is here, or order it")
-        }
+        let desk = returnDesk
+        try desk.checkReturnable(r.items, of: state, source: "on receipt \(number)")
+        try desk.checkReplacementsInStock(try desk.checkExchanges(r.items, of: placed))
         r.orderId = orderId
         r.number = number
         r.currency = placed.totals?.currency ?? r.currency
@@ -210,7 +198,7 @@ extension OutpostNode {
             }
             let exchange = try recordOnOrder(r, returnId: returnId, handedBack: handedBack, nowMs: nowMs)
             let refunds = try recordRefunds(r, nowMs: nowMs)
-            try restock(handedBack, order: r.orderId ?? returnId, actor: r.caller.staff)
+            try returnDesk.restock(handedBack, order: r.orderId ?? returnId, actor: r.caller.staff, nowMs: nowMs)
             let text = try returnReceipt(r, refunds: refunds, exchange: exchange, nowMs: nowMs)
             try sales.recordReturn(r.id, device: r.caller.device, shift: r.shift, staff: r.caller.staff, approvedBy: r.approvedBy, order: r.orderId,
                                    requestHash: r.requestHash, currency: r.currency, amount: r.amount, tax: r.tax, cash: refunds.cash, card: refunds.card,
@@ -253,10 +241,12 @@ extension OutpostNode {
         try reservations.addEvents(events.map(\.text), key: orderId, in: Collections.orders, nowMs: nowMs)
         if let exchangeId {
             // The return was just recorded: not finding it is a bug, and nothing is kept.
-            guard let state = orderState(orderId), let thisReturn = state.findReturn(returnId) else {
+            guard let state = orderState(orderId), let thisReturn = state.findReturn(returnId), let original = state.placed else {
                 throw HTTPError(.internalError, detail: "the return could not be folded for its exchange")
             }
-            let given = try placeExchange(thisReturn, of: state, originalId: orderId, exchangeId: exchangeId, handedOver: true)
+            let given = try returnDesk.placeExchange(thisReturn, of: state, originalId: orderId, exchangeId: exchangeId, handedOver: true, nowMs: nowMs) {
+                try exchangeContact(of: original, originalId: orderId, exchangeId: exchangeId)
+            }
             return (exchangeId, orderState(exchangeId)?.placed?.number ?? exchangeId,
                     given.map { Receipt.Line(name: $0.name, sku: $0.sku, quantity: $0.quantity, unitPrice: $0.unitPrice) })
         }

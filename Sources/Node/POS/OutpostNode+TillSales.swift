@@ -586,7 +586,7 @@ extension OutpostNode {
             var paid = OrderEvent(kind: .paid, atMs: nowMs, node: me)
             paid.payment = c.paymentIds.first
             paid.amount = c.priced.totals.total
-            let events = [placed, paid] + handedOverInStore(atMs: nowMs)
+            let events = [placed, paid] + returnDesk.handedOverInStore(atMs: nowMs)
             let texts = events.map(\.text)
             for (event, text) in zip(events, texts) { caches.orderEvents.remember(event, text: text) }
             try reservations.addEvents(texts, key: c.orderId, in: Collections.orders, nowMs: WallClock.nowMs())

@@ -54,16 +54,12 @@ extension OutpostNode {
         return text
     }
 
-    private func insufficientRights(_ key: String, available: Int64, requested: UInt64) -> HTTPError {
-        var refusal = HTTPError(.insufficientRights, detail: "this node holds rights to \(available) units of \(key); \(requested) asked")
-        refusal.problem.extensions = [("available", .int(available))]
-        return refusal
-    }
 
     /// Commits stock changes (key -> new counter delta) with their journal rows, answering with
     /// the SKU's stock once durable.
-    private func commitStock(_ sku: String, _ responder: Responder, _ change: @escaping () throws -> Void) {
-        writer.submit({ _ in try change() }, completion: { [unowned self] result in
+    private func commitStock(_ sku: String, _ responder: Responder, _ change: @escaping (StockDesk) throws -> Void) {
+        let desk = StockDesk(reservations: reservations, journal: stockJournal)
+        writer.submit({ _ in try change(desk) }, completion: { [unowned self] result in
             switch result {
             case .success:
                 replicatedChanged()
@@ -198,10 +194,9 @@ extension OutpostNode {
                 try knownSKU(body.sku)
                 let location = try stockLocation(body.location, field: "location"), note = try Self.note(body.note)
                 guard (1...1_000_000).contains(body.units) else { throw HTTPError(.validation, detail: "units must be 1 to 1000000") }
-                let key = StockKey.make(sku: body.sku, location: location), me = identity.nodeId, actor = request.subject ?? "admin"
-                commitStock(body.sku, responder) { [unowned self] in
-                    try reservations.change(key, in: Collections.inventory, nowMs: WallClock.nowMs()) { try $0.increment(by: UInt64(body.units), replica: me) }
-                    try stockJournal.record([StockAllocation(sku: body.sku, location: location, units: body.units)], sign: 1, reason: .received, reference: nil, note: note, actor: actor, atMs: WallClock.nowMs())
+                let actor = request.subject ?? "admin"
+                commitStock(body.sku, responder) { desk in
+                    try desk.receive(sku: body.sku, units: body.units, at: location, note: note, actor: actor, nowMs: WallClock.nowMs())
                 }
             } catch {
                 responder.fail(error)
@@ -222,16 +217,9 @@ extension OutpostNode {
                     throw HTTPError(.validation, detail: "reason must be one of \(StockMovementReason.adjustments.map(\.rawValue).joined(separator: ", "))")
                 }
                 guard body.units != 0, abs(body.units) <= 1_000_000 else { throw HTTPError(.validation, detail: "units must be -1000000 to 1000000, not 0") }
-                let key = StockKey.make(sku: body.sku, location: location), me = identity.nodeId, actor = request.subject ?? "admin"
-                let held = replica.state(at: key, in: Collections.inventory)?.rights(of: me) ?? 0
-                if body.units < 0 && -body.units > held {
-                    throw insufficientRights(key, available: max(0, held), requested: UInt64(-body.units))
-                }
-                commitStock(body.sku, responder) { [unowned self] in
-                    try reservations.change(key, in: Collections.inventory, nowMs: WallClock.nowMs()) { stock in
-                        body.units > 0 ? try stock.increment(by: UInt64(body.units), replica: me) : try stock.decrement(by: UInt64(-body.units), replica: me)
-                    }
-                    try stockJournal.record([StockAllocation(sku: body.sku, location: location, units: body.units)], sign: 1, reason: reason, reference: nil, note: note, actor: actor, atMs: WallClock.nowMs())
+                let actor = request.subject ?? "admin"
+                commitStock(body.sku, responder) { desk in
+                    try desk.adjust(sku: body.sku, units: body.units, reason: reason, at: location, note: note, actor: actor, nowMs: WallClock.nowMs())
                 }
             } catch {
                 responder.fail(error)
@@ -256,21 +244,9 @@ extension OutpostNode {
                 let from = try stockLocation(body.from, field: "from"), to = try stockLocation(body.to, field: "to"), note = try Self.note(body.note)
                 guard from != to else { throw HTTPError(.validation, detail: "from and to must differ") }
                 guard (1...1_000_000).contains(body.units) else { throw HTTPError(.validation, detail: "units must be 1 to 1000000") }
-                let me = identity.nodeId, actor = request.subject ?? "admin"
-                let source = StockKey.make(sku: body.sku, location: from), target = StockKey.make(sku: body.sku, location: to)
-                let held = replica.state(at: source, in: Collections.inventory)?.rights(of: me) ?? 0
-                guard body.units <= held else { throw insufficientRights(source, available: max(0, held), requested: UInt64(body.units)) }
-                let seller = location(to)?.node
-                commitStock(body.sku, responder) { [unowned self] in
-                    try reservations.change(source, in: Collections.inventory, nowMs: WallClock.nowMs()) { try $0.decrement(by: UInt64(body.units), replica: me) }
-                    try reservations.change(target, in: Collections.inventory, nowMs: WallClock.nowMs()) { into in
-                        let received = try into.increment(by: UInt64(body.units), replica: me)
-                        // Counter deltas are whole states: the transfer's includes the increment.
-                        guard let seller, seller != me else { return received }
-                        return try into.transfer(UInt64(body.units), from: me, to: seller)
-                    }
-                    try stockJournal.record([StockAllocation(sku: body.sku, location: from, units: body.units)], sign: -1, reason: .transferOut, reference: to, note: note, actor: actor, atMs: WallClock.nowMs())
-                    try stockJournal.record([StockAllocation(sku: body.sku, location: to, units: body.units)], sign: 1, reason: .transferIn, reference: from, note: note, actor: actor, atMs: WallClock.nowMs())
+                let actor = request.subject ?? "admin", seller = location(to)?.node
+                commitStock(body.sku, responder) { desk in
+                    try desk.transfer(sku: body.sku, units: body.units, from: from, to: to, seller: seller, note: note, actor: actor, nowMs: WallClock.nowMs())
                 }
             } catch {
                 responder.fail(error)

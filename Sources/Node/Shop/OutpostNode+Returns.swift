@@ -42,8 +42,6 @@ extension OutpostNode {
 
     // MARK: Checks
 
-    func returnRefused(_ reason: String, _ detail: String) -> ReturnRefusal { .refused(reason: reason, detail: detail) }
-
     private func returnStep(_ r: OrderReturn, allowed: Set<OrderReturn.Status>, step: String) throws(ReturnRefusal) {
         guard allowed.contains(r.status) else { throw .transition(status: r.status.rawValue, step: step) }
     }
@@ -56,11 +54,9 @@ extension OutpostNode {
         guard case .array(let list)? = members["items"], (1...100).contains(list.count) else {
             throw HTTPError(.validation, detail: "items must hold 1 to 100 {sku, quantity, reason, exchange_sku?}")
         }
-        if !staff, let shippedMs = state.lastShipmentMs, WallClock.nowMs() > shippedMs + config.returns.windowDays * 86_400_000 {
-            throw returnRefused("window_closed", "returns close \(config.returns.windowDays) days after the last parcel left (\(WallClock.iso8601(ms: shippedMs)))")
-        }
+        let desk = returnDesk
+        if !staff { try desk.checkWindow(state, nowMs: WallClock.nowMs()) }
         var items: [OrderItem] = []
-        var asked: [String: Int64] = [:]
         for (index, entry) in list.enumerated() {
             guard case .object(let item) = entry, case .string(let sku)? = item["sku"], case .integer(let quantity)? = item["quantity"], quantity > 0,
                   case .string(let reason)? = item["reason"], ReturnPolicy.reasons.contains(reason) else {
@@ -71,30 +67,14 @@ extension OutpostNode {
             case nil, .null?: break
             case .string(let other)?:
                 guard let line = state.placed?.lines?.first(where: { $0.sku == sku }) else { break }
-                try checkExchange(line, for: other)
+                try desk.checkExchange(line, for: other)
                 exchangeSku = other
             default: throw HTTPError(.validation, detail: "items[\(index)].exchange_sku must be a SKU")
             }
-            asked[sku, default: 0] += quantity
             items.append(OrderItem(sku: sku, quantity: quantity, reason: reason, exchangeSku: exchangeSku))
         }
-        let returnable = state.returnable
-        for (sku, units) in asked.sorted(by: { $0.key < $1.key }) where units > (returnable[sku] ?? 0) {
-            throw returnRefused("not_returnable", "\(units) of \(sku) asked back; \(returnable[sku] ?? 0) shipped and not yet in a return")
-        }
+        try desk.checkReturnable(items, of: state, source: "shipped")
         return items
-    }
-
-    /// An exchange is for another variant of the same product, sold here now at the price that
-    /// was paid; anything else is a return and a new purchase.
-    func checkExchange(_ line: PricedLine, for other: String) throws {
-        // An unreadable catalog is its error, not an exchange that is unavailable.
-        guard let offer = try offer(other), offer.product.id == line.productId else {
-            throw returnRefused("exchange_unavailable", "\(other) is not a variant of \(line.name) sold here now")
-        }
-        guard offer.price.amount == line.unitPrice else {
-            throw returnRefused("exchange_price_differs", "\(other) costs \(offer.price.amount) now; \(line.unitPrice) was paid: return it and order the other")
-        }
     }
 
     /// What the store did with each returned unit: as sent, or by default every unit restocked
@@ -137,67 +117,19 @@ extension OutpostNode {
         orderDesk.record(event, on: orderId, completion: completion)
     }
 
-    // MARK: Writes beside the received event
-
-    /// Restocked units become stock again: an increment of the counter at their location by this
-    /// node (rights here), replicated like any receipt; written-off units only leave a record.
-    func restock(_ items: [OrderItem], order: String, actor: String) throws {
-        let back = items.filter { $0.disposition == .restock }.compactMap { item in
-            item.location.map { StockAllocation(sku: item.sku, location: $0, units: item.quantity) }
+    /// Returns and exchanges by the shop's rules, with this node's catalog and stock.
+    var returnDesk: ReturnDesk {
+        ReturnDesk(reservations: reservations, policy: config.returns, terms: config.checkout) { [unowned self] sku in
+            try offer(sku).map { ($0.product.id, Product.localized($0.product.names, config.locale, fallback: config.locale) ?? sku, $0.price) }
         }
-        try reservations.putBack(back, reason: .returned, reference: order, actor: actor, nowMs: WallClock.nowMs())
     }
 
-    /// The exchange's new order: the replacement SKUs at the price paid for what came back, paid
-    /// in full by the return (a discount line of the whole amount), shipped as the original; at a
-    /// till (`handedOver`) the shopper leaves with it, so it is shipped and delivered at once.
-    /// Returns the new order's lines.
-    @discardableResult
-    func placeExchange(_ r: OrderReturn, of state: OrderState, originalId: String, exchangeId: String, handedOver: Bool = false) throws -> [PricedLine] {
-        guard let original = state.placed, let currency = original.totals?.currency else { return [] }
-        let me = identity.nodeId
-        var lines: [PricedLine] = [], plans: [(key: String, units: Int64)] = []
-        for item in r.items {
-            guard let sku = item.exchangeSku, let paid = original.lines?.first(where: { $0.sku == item.sku }) else { continue }
-            guard let plan = try reservations.stockPlan(sku: sku, units: item.quantity).plan else {
-                throw HTTPError(.insufficientStock, detail: "this node may not sell \(item.quantity) of \(sku) now: receive the return where the replacement is in stock, or refund it")
-            }
-            plans += plan
-            let name = (try? sellable(sku)).flatMap { Product.localized($0.product.names, config.locale, fallback: config.locale) } ?? paid.name
-            lines.append(PricedLine(sku: sku, productId: paid.productId, name: name, quantity: item.quantity, unitPrice: paid.unitPrice))
-        }
-        guard !lines.isEmpty else { return [] }
-        let goods = lines.reduce(Int64(0)) { $0 + $1.amount }
-        let credit = DiscountLine(promotion: DiscountLine.exchangePromotion, name: "Exchange for \(original.number ?? originalId)", code: nil, amount: goods, shipping: 0,
-                                  lines: Dictionary(lines.map { ($0.sku, $0.amount) }, uniquingKeysWith: +))
-        let at = WallClock.nowMs()
-        var placed = OrderEvent(kind: .placed, atMs: at, node: me)
-        placed.number = try reservations.nextOrderNumber()
-        placed.customer = original.customer
-        placed.lines = lines
-        placed.discounts = [credit]
-        placed.totals = OrderTotals(currency: currency, goods: goods, shipping: 0, discounts: [credit], terms: config.checkout)
-        placed.shipping = original.shipping
-        placed.accessHash = original.accessHash
-        if let contact = orderContact(originalId, sealed: original.sealedContact) {
-            let key = try storeContactKey(order: exchangeId, customer: original.customer)
-            placed.sealedContact = keys.customerVault.sealContact(email: contact.email, shipTo: contact.shipTo, order: exchangeId, key: key)
-        }
-        var paid = OrderEvent(kind: .paid, atMs: at, node: me)
-        paid.amount = 0
-        placed.allocations = try reservations.sell(plans, reference: exchangeId, actor: "exchange", nowMs: WallClock.nowMs())
-        let events = [placed, paid] + (handedOver ? handedOverInStore(atMs: at) : [])
-        try reservations.addEvents(events.map(\.text), key: exchangeId, in: Collections.orders, nowMs: WallClock.nowMs())
-        return lines
-    }
-
-    /// Goods the shopper takes from the counter: shipped and delivered from this store at once,
-    /// so the order is returnable like any delivered one.
-    func handedOverInStore(atMs: Int64) -> [OrderEvent] {
-        var handed = OrderEvent(kind: .shipped, atMs: atMs, node: identity.nodeId)
-        handed.location = myStockLocation
-        handed.carrier = "in_store"
-        return [handed, OrderEvent(kind: .delivered, atMs: atMs, node: identity.nodeId)]
+    /// The exchange order's contact: the original's, sealed again under a key of the new order
+    /// (kept in this region's customers collection); nil when the original has none here.
+    func exchangeContact(of original: OrderEvent, originalId: String, exchangeId: String) throws -> String? {
+        guard let contact = orderContact(originalId, sealed: original.sealedContact) else { return nil }
+        let key = try storeContactKey(order: exchangeId, customer: original.customer)
+        return keys.customerVault.sealContact(email: contact.email, shipTo: contact.shipTo, order: exchangeId, key: key)
     }
 
     // MARK: Routes
@@ -303,9 +235,13 @@ extension OutpostNode {
                 let exchangeId = r.items.contains { $0.exchangeSku != nil } ? "o-\(identity.nodeId)-x\(String(now, radix: 36))" : nil
                 event.exchangeOrder = exchangeId
                 let actor = request.subject ?? "admin"
+                let desk = returnDesk
                 orderDesk.record(event, on: id, alongside: { [unowned self] state in
-                    try restock(items, order: id, actor: actor)
-                    if let exchangeId { try placeExchange(r, of: state, originalId: id, exchangeId: exchangeId) }
+                    try desk.restock(items, order: id, actor: actor, nowMs: now)
+                    guard let exchangeId, let original = state.placed else { return }
+                    try desk.placeExchange(r, of: state, originalId: id, exchangeId: exchangeId, handedOver: false, nowMs: now) {
+                        try exchangeContact(of: original, originalId: id, exchangeId: exchangeId)
+                    }
                 }, completion: answerWithOrder(id, responder))
             } catch {
                 responder.fail(error)
