@@ -13,12 +13,6 @@ public struct SettlementQueue {
         public var attempts: Int
         /// Which change queued it: a pass removes or delays only the generation it read.
         public var generation: Int64
-
-        public init(payment: String, attempts: Int, generation: Int64) {
-            self.payment = payment
-            self.attempts = attempts
-            self.generation = generation
-        }
     }
 
     /// A payment the acquirer did not answer for, or whose order has not arrived, is looked at
@@ -67,4 +61,9 @@ public struct SettlementQueue {
     public func count() throws -> Int {
         try database.queryOne("SELECT count(*) AS n FROM settlement_queue") { $0.int("n") } ?? 0
     }
+}
+
+extension SettlementQueue.Due {
+    /// A payment looked at for the first time, not read from the queue.
+    public init(firstLookAt payment: String) { self.init(payment: payment, attempts: 0, generation: 0) }
 }

@@ -15,9 +15,7 @@ extension BoundedCounter.Refusal: ProblemConvertible {
     public var httpError: HTTPError {
         switch self {
         case let .insufficientRights(available, requested):
-            var refusal = HTTPError(.insufficientRights, detail: "this node holds rights to \(available) units; \(requested) asked")
-            refusal.problem.extensions = [("available", .int(available))]
-            return refusal
+            return StockRefusal.insufficientRights(key: nil, available: available, requested: requested).httpError
         case let .tooLarge(requested, room):
             return HTTPError(.validation, detail: "units: \(requested) would pass a counter's limit of \(BoundedCounter.entryUnitsMax) units (room for \(room))")
         }
@@ -29,7 +27,7 @@ extension StockRefusal: ProblemConvertible {
     public var httpError: HTTPError {
         switch self {
         case let .insufficientRights(key, available, requested):
-            var refusal = HTTPError(.insufficientRights, detail: "this node holds rights to \(available) units of \(key); \(requested) asked")
+            var refusal = HTTPError(.insufficientRights, detail: "this node holds rights to \(available) units\(key.map { " of " + $0 } ?? ""); \(requested) asked")
             refusal.problem.extensions = [("available", .int(available))]
             return refusal
         }

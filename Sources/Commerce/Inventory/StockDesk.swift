@@ -4,8 +4,9 @@ import Replication
 
 /// Why staff's change of stock is refused; nothing of it is recorded.
 public enum StockRefusal: Error, Equatable {
-    /// Units to take out of a location beyond the rights this node holds there.
-    case insufficientRights(key: String, available: Int64, requested: UInt64)
+    /// Units to take out of a location (`key`: its counter, when known) beyond the rights this
+    /// node holds there.
+    case insufficientRights(key: String?, available: Int64, requested: UInt64)
 }
 
 /// Stock booked in, corrected and moved by staff: each a change of a location's counter by this

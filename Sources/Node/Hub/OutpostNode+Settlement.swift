@@ -180,7 +180,7 @@ extension OutpostNode {
 
     /// Takes a settled payment out of the queue, or puts it back for later with why.
     private func requeue(_ paymentId: String, why: String?, queued: SettlementQueue.Due?, nowMs: Int64) throws {
-        let item = queued ?? SettlementQueue.Due(payment: paymentId, attempts: 0, generation: 0)
+        let item = queued ?? SettlementQueue.Due(firstLookAt: paymentId)
         if let why { try settlementQueue.delay(item, why: why, nowMs: nowMs) } else { try settlementQueue.remove(paymentId, generation: item.generation) }
     }
 

@@ -140,6 +140,9 @@ extension OutpostNode {
 
     // MARK: Routes
 
+    /// Who pairs tills and keeps the till staff: the store's managers, and operators.
+    static let tillManagers: Access = .roles([managerRole, "operator"])
+
     func registerTillAccessRoutes() {
         registerTillPairingRoutes()
         registerTillStaffRoutes()
@@ -147,9 +150,7 @@ extension OutpostNode {
 
     /// Pairing a till (a one-time code, then the till's key), listing and revoking tills.
     private func registerTillPairingRoutes() {
-        let managers: Access = .roles([Self.managerRole, "operator"])
-
-        router.add("POST", "/admin/v1/pos/pairing-codes", access: managers, bodyBytesMax: 4096, doc: RouteDoc(
+        router.add("POST", "/admin/v1/pos/pairing-codes", access: Self.tillManagers, bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "createPairingCode", summary: "A one-time code a till exchanges for its device key (POST /pos/v1/pair) within 15 minutes.",
             description: "Body: {\"name\": \"Till 1\"}: the name the paired device gets. Only the code's hash is kept.",
             tags: ["pos"], requestBody: .init(0, "The device's name.", schema: ["type": "object", "required": ["name"]]),
@@ -188,7 +189,7 @@ extension OutpostNode {
             }
         }
 
-        router.get("/admin/v1/pos/devices", access: managers, doc: RouteDoc(
+        router.get("/admin/v1/pos/devices", access: Self.tillManagers, doc: RouteDoc(
             operationId: "listTills", summary: "The tills paired with this node, revoked ones too, by id.", tags: ["pos"],
             parameters: KeyedPage<String>.parameters(),
             replies: [.init(200, "{devices: [{id, name, paired_at, paired_by, revoked_at?, revoked_by?}], next_cursor}", schema: ["type": "object"])])
@@ -204,7 +205,7 @@ extension OutpostNode {
             }), "next_cursor": page.next])
         }
 
-        router.add("POST", "/admin/v1/pos/devices/{id}/revoke", access: managers, doc: RouteDoc(
+        router.add("POST", "/admin/v1/pos/devices/{id}/revoke", access: Self.tillManagers, doc: RouteDoc(
             operationId: "revokeTill", summary: "Revoke a till: its key and every session on it are refused from the next request on.",
             tags: ["pos"], parameters: [.init("id", in: .path, description: "The device's id.")],
             replies: [.init(200, "The device, revoked.", schema: ["type": "object"]), .problem(404, "No such device.")])
@@ -232,9 +233,7 @@ extension OutpostNode {
 
     /// The staff who may use the tills, and their PINs.
     private func registerStaffRoutes() {
-        let managers: Access = .roles([Self.managerRole, "operator"])
-
-        router.add("PUT", "/admin/v1/pos/staff/{id}", access: managers, bodyBytesMax: 4096, doc: RouteDoc(
+        router.add("PUT", "/admin/v1/pos/staff/{id}", access: Self.tillManagers, bodyBytesMax: 4096, doc: RouteDoc(
             operationId: "putTillStaff", summary: "Add or change a member of the store's till staff: name, role (cashier or store_manager), PIN.",
             description: "Body: {\"name\": \"Alice\", \"role\": \"cashier\", \"pin\": \"1234\", \"disabled\": false}. The PIN (4 to 8 digits) is kept as an HMAC only; setting it again clears a lockout.",
             tags: ["pos"], parameters: [.init("id", in: .path, description: "The staff member's id (a-z, 0-9, -).")],
@@ -268,7 +267,7 @@ extension OutpostNode {
             }
         }
 
-        router.get("/admin/v1/pos/staff", access: managers, doc: RouteDoc(
+        router.get("/admin/v1/pos/staff", access: Self.tillManagers, doc: RouteDoc(
             operationId: "listTillStaff", summary: "The store's till staff by id (never their PINs).", tags: ["pos"],
             parameters: KeyedPage<String>.parameters(),
             replies: [.init(200, "{staff: [{id, name, role, disabled}], next_cursor}", schema: ["type": "object"]), .problem(400, "limit or cursor is malformed.")])

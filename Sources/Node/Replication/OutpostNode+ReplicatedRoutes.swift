@@ -188,9 +188,7 @@ extension OutpostNode {
                     guard case let .insufficientRights(available, requested) = error else { throw error.httpError }
                     // Ask a peer holding rights; the till retries and finds them arrived.
                     if operation.op == "decrement" { self.fleet.sync?.requestRights(key: key, in: collection, units: requested - UInt64(max(0, available))) }
-                    var refusal = HTTPError(.insufficientRights, detail: "this node holds rights to \(available) units of \(key); \(requested) asked")
-                    refusal.problem.extensions = [("available", .int(available))]
-                    throw refusal
+                    throw StockRefusal.insufficientRights(key: key, available: available, requested: requested)
                 }
                 return try replica.commit(delta, key: key, in: collection, at: replica.tick(wallMs: wall))
             }
