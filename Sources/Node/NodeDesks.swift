@@ -4,6 +4,25 @@ import Platform
 // The node's state in memory that is not data: what is under way and what protects it, grouped
 // by who uses it. Each set or queue names its bound. Loop thread only.
 
+/// The desks the routes hand their work to, each with what it has under way.
+final class NodeDesks {
+    /// Accounts' sign-in state: throttles and writes under way.
+    let accounts = AccountDesk()
+    /// Orders under way, and the jobs that follow sales and orders up.
+    let shop = ShopDesk()
+    /// The store's tills: throttles and what is being answered now.
+    let tills = TillDesk()
+    /// Every sale's admission, reservation and card authorization, with what is under way.
+    let sale: SaleDesk
+    /// The acquirer card payments go to (the built-in sandbox until a real adapter is configured).
+    let gateway: any PaymentGateway
+
+    init(sale: SaleDesk, gateway: any PaymentGateway) {
+        self.sale = sale
+        self.gateway = gateway
+    }
+}
+
 /// Accounts' sign-in state.
 final class AccountDesk {
     /// Failed sign-ins per account and per address (in memory: a restart forgets them).

@@ -33,7 +33,6 @@ public final class OutpostNode {
     let replica: NodeReplica
     /// The catalog's tables and search index, kept by `setUpCatalogView`.
     let catalog: CatalogIndex
-    /// Replication with peers; nil when this node has no [sync] configuration.
     /// Starting, serving, draining, stopped: and what the node holds meanwhile.
     let life: NodeLifecycle
     /// Sync with peers, the hub it knows, and on the hub its settlement.
@@ -46,16 +45,13 @@ public final class OutpostNode {
     let caches: NodeCaches
     /// Seals personal data, signs this node's access tokens and verifies the fleet's.
     let keys: NodeKeys
-    /// Accounts' sign-in state: throttles and writes under way.
-    let accounts = AccountDesk()
-    /// Orders under way, and the jobs that follow sales and orders up.
-    let shop = ShopDesk()
-    /// Every sale's admission, reservation and card authorization, with what is under way.
-    let saleDesk: SaleDesk
-    /// The acquirer card payments go to (the built-in sandbox until a real adapter is configured).
-    let gateway: any PaymentGateway
-    /// The store's tills: throttles and what is being answered now.
-    let tills = TillDesk()
+    /// The desks the routes hand their work to, with what each has under way.
+    let desks: NodeDesks
+    var accounts: AccountDesk { desks.accounts }
+    var shop: ShopDesk { desks.shop }
+    var saleDesk: SaleDesk { desks.sale }
+    var gateway: any PaymentGateway { desks.gateway }
+    var tills: TillDesk { desks.tills }
 
     public init(config: NodeConfig, logSink: LogSink, logger: Logger) throws {
         self.config = config
@@ -90,8 +86,8 @@ public final class OutpostNode {
         loop = try EventLoop()
         writer = try GroupCommit(database: database, loop: loop)
         try database.holdReadsUntilTurnEnd(on: loop)
-        gateway = SandboxAcquirer(writer: writer)
-        saleDesk = SaleDesk(writer: writer, gateway: gateway, clock: WallClock.nowMs)
+        let gateway = SandboxAcquirer(writer: writer)
+        desks = NodeDesks(sale: SaleDesk(writer: writer, gateway: gateway, clock: WallClock.nowMs), gateway: gateway)
         let replica = self.replica
         replica.attach(to: writer)
         writer.refusal = { [storage = life.storage] in storage.refusal }
