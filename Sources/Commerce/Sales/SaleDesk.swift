@@ -68,18 +68,20 @@ public final class SaleDesk {
 
     // MARK: The reservation
 
-    /// Commits `reserve` (a checkout's or a till sale's reservation) through group commit. A
-    /// refusal that may pass once a peer's grant arrives is tried again every tick until it
+    /// Commits a checkout's or a till sale's reservation with its record, through group commit.
+    /// A refusal that may pass once a peer's grant arrives is tried again every tick until it
     /// passes or `rightsWaitMs` passed; the first attempt is the one that asks the peer.
-    public func reserve<Attempt>(_ pending: Attempt, reserve: @escaping (inout Attempt, _ firstAttempt: Bool) throws -> Void,
-                                 completion: @escaping (Result<Attempt, any Error>) -> Void) {
-        attemptReservation(pending, waitingUntilMs: nil, reserve: reserve, completion: completion)
+    public func reserve(_ sale: SaleReservations.Sale, recordedAs record: SaleRecord, by reservations: SaleReservations,
+                        completion: @escaping (Result<SaleReservations.Reservation, any Error>) -> Void) {
+        attemptReservation(sale, record, reservations, waitingUntilMs: nil, completion: completion)
     }
 
-    private func attemptReservation<Attempt>(_ pending: Attempt, waitingUntilMs: Int64?, reserve: @escaping (inout Attempt, _ firstAttempt: Bool) throws -> Void,
-                                  completion: @escaping (Result<Attempt, any Error>) -> Void) {
-        var attempt = pending
-        writer.submit({ _ in try reserve(&attempt, waitingUntilMs == nil); return attempt }, completion: { [unowned self] result in
+    private func attemptReservation(_ sale: SaleReservations.Sale, _ record: SaleRecord, _ reservations: SaleReservations, waitingUntilMs: Int64?,
+                                    completion: @escaping (Result<SaleReservations.Reservation, any Error>) -> Void) {
+        let firstAttempt = waitingUntilMs == nil
+        writer.submit({ [clock] _ in
+            try reservations.reserve(sale, recordedAs: record, askPeers: firstAttempt, nowMs: clock())
+        }, completion: { [unowned self] result in
             switch result {
             case .success(let reserved):
                 reservationCommitted()
@@ -87,7 +89,7 @@ public final class SaleDesk {
                 completion(.success(reserved))
             case .failure(let refusal as SaleRefusal) where refusal.mayPassAfterGrant && (waitingUntilMs ?? Int64.max) > clock():
                 let until = waitingUntilMs ?? clock() + Self.rightsWaitMs
-                waitingForRights.append { [unowned self] in attemptReservation(pending, waitingUntilMs: until, reserve: reserve, completion: completion) }
+                waitingForRights.append { [unowned self] in attemptReservation(sale, record, reservations, waitingUntilMs: until, completion: completion) }
             case .failure(let error):
                 completion(.failure(error))
             }

@@ -16,6 +16,14 @@ public protocol StockRightsPeers: AnyObject {
 /// order's ids and each payment as created; and the one path that gives them back when the sale
 /// does not stand (declined, refused offline, cut short by a crash). Every method runs inside the
 /// caller's group-commit transaction and takes the time from it, so a sale is all there or none.
+/// A sale's own record, written in its reservation's commit.
+public enum SaleRecord: Equatable {
+    /// A checkout's row by cart and Idempotency-Key, `authorizing` until answered.
+    case checkout(cart: String, key: String, requestHash: String)
+    /// A till sale, open → completing, with the basket and shift its receipt is printed from.
+    case tillSale(id: String, requestHash: String, basket: String, shift: String)
+}
+
 public struct SaleReservations {
     /// What a sale asks to reserve.
     public struct Sale {
@@ -121,6 +129,27 @@ public struct SaleReservations {
             payments.append((id, created))
         }
         return Reservation(hold: Hold(orderId: orderId, allocations: allocations, redemption: sale.redemption?.id), number: number, payments: payments)
+    }
+
+    /// `reserve`, and the sale's own record beside it in the same commit: the row the recovery
+    /// of unanswered sales finds if the node stops before the sale is answered.
+    public func reserve(_ sale: Sale, recordedAs record: SaleRecord, askPeers: Bool, nowMs: Int64) throws -> Reservation {
+        if case .tillSale(let id, _, _, _) = record, try TillSaleBook(database: database).sale(id)?.state != .open {
+            throw TillSaleRefusal.state(.completing, detail: "this sale is being completed; retry to get its receipt")
+        }
+        let reserved = try reserve(sale, askPeers: askPeers, nowMs: nowMs)
+        let allocations = StockAllocation.text(of: reserved.hold.allocations)
+        switch record {
+        case let .checkout(cart, key, requestHash):
+            try CheckoutBook(database: database).reserved(cart: cart, key: key, requestHash: requestHash, orderId: reserved.orderId, number: reserved.number,
+                                                          paymentId: reserved.paymentIds[0], allocations: allocations, redemption: sale.redemption?.id,
+                                                          atMs: nowMs)
+        case let .tillSale(id, requestHash, basket, shift):
+            try TillSaleBook(database: database).beginCompletion(id, TillSaleBook.Completion(
+                requestHash: requestHash, orderId: reserved.orderId, number: reserved.number, payments: reserved.paymentIds, allocations: allocations,
+                basket: basket, shift: shift))
+        }
+        return reserved
     }
 
     /// Gives back what a sale held (its stock, as rights here again, and its redemption) and

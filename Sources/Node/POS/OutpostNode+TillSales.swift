@@ -455,9 +455,16 @@ extension OutpostNode {
             case .failure(let error): responder.fail(error)
             }
         }
-        saleDesk.reserve(completion, reserve: { [unowned self] attempt, firstAttempt in try reserveSale(&attempt, askPeers: firstAttempt) }) { [unowned self] result in
+        let sale = SaleReservations.Sale(kind: .tillSale(id), lines: priced.lines.map { ($0.sku, $0.quantity) }, redemption: priced.redemption,
+                                         payments: plan.tenders.map { ($0.amount, $0.kind == .cash ? PaymentState.cashAcquirer : gateway.name) },
+                                         currency: priced.totals.currency, actor: caller.staff)
+        let record = SaleRecord.tillSale(id: id, requestHash: requestHash, basket: basket.json.encodedString, shift: shift.id)
+        saleDesk.reserve(sale, recordedAs: record, by: reservations) { [unowned self] result in
             switch result {
-            case .success(let reserved): takeTenders(reserved, index: 0, finish: finish)
+            case .success(let reserved):
+                var c = completion
+                (c.orderId, c.number, c.allocations, c.paymentIds) = (reserved.orderId, reserved.number, reserved.hold.allocations, reserved.paymentIds)
+                takeTenders(c, index: 0, finish: finish)
             case .failure(let error): finish(.failure(error))
             }
         }
@@ -502,21 +509,6 @@ extension OutpostNode {
     private func approveOnce(_ basket: inout TillBasket, _ action: String, caller: TillCaller, approval: LooseJSON?, detail: String) throws {
         if basket.approved(action) != nil { return }
         basket.approvals.append(.init(action: action, sku: nil, by: try approver(approval, caller: caller, action: action, detail: detail)))
-    }
-
-    /// First transaction: the order's ids, the stock and each tender's payment, durable before
-    /// any card reaches the acquirer.
-    private func reserveSale(_ c: inout TillCompletion, askPeers: Bool) throws {
-        guard let row = try tillSale(c.saleId), row.state == .open else { throw saleStateError(.completing, "this sale is being completed; retry to get its receipt") }
-        let nowMs = WallClock.nowMs()
-        let sale = SaleReservations.Sale(kind: .tillSale(c.saleId), lines: c.priced.lines.map { ($0.sku, $0.quantity) }, redemption: c.priced.redemption,
-                                         payments: c.tenders.map { ($0.amount, $0.kind == .cash ? PaymentState.cashAcquirer : gateway.name) },
-                                         currency: c.priced.totals.currency, actor: c.caller.staff)
-        let reserved = try reservations.reserve(sale, askPeers: askPeers, nowMs: nowMs)
-        (c.orderId, c.number, c.allocations, c.paymentIds) = (reserved.orderId, reserved.number, reserved.hold.allocations, reserved.paymentIds)
-        try sales.beginCompletion(c.saleId, TillSaleBook.Completion(requestHash: c.requestHash, orderId: c.orderId, number: c.number, payments: c.paymentIds,
-                                                                    allocations: StockAllocation.text(of: c.allocations), basket: c.basket.json.encodedString,
-                                                                    shift: c.shift))
     }
 
     /// Each tender in turn: cash is taken as is; a card goes to the acquirer (and is captured:

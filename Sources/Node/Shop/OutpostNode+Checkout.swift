@@ -155,11 +155,21 @@ extension OutpostNode {
     }
 
     /// Reserves (first transaction), then authorizes.
+    /// The reservation takes the stock, the capped code's redemption and the payment's
+    /// `created` (the sale's `SaleReservations`), with the checkout row that ties them together.
+    /// All of it is durable before the acquirer hears of the payment.
     private func submitReservation(_ pending: PendingCheckout, answer: @escaping (Result<CheckoutAnswer, any Error>) -> Void) {
-        saleDesk.reserve(pending, reserve: { [unowned self] attempt, firstAttempt in try reserve(&attempt, askPeers: firstAttempt) }) { [unowned self] result in
+        let sale = SaleReservations.Sale(kind: .checkout, lines: pending.lines.map { ($0.sku, $0.quantity) }, redemption: pending.redemption,
+                                         payments: [(pending.totals.total, gateway.name)], currency: pending.totals.currency,
+                                         actor: pending.customer ?? "guest", reusing: pending.orderId.isEmpty ? nil : (pending.orderId, pending.number))
+        let record = SaleRecord.checkout(cart: pending.cart, key: pending.key, requestHash: pending.requestHash)
+        saleDesk.reserve(sale, recordedAs: record, by: reservations) { [unowned self] result in
             switch result {
             case .success(let reserved):
-                authorize(reserved, answer: answer)
+                var pending = pending
+                (pending.orderId, pending.number, pending.allocations) = (reserved.orderId, reserved.number, reserved.hold.allocations)
+                (pending.paymentId, pending.paymentCreated) = (reserved.payments[0].id, reserved.payments[0].created)
+                authorize(pending, answer: answer)
             case .failure(let error):
                 saleDesk.answered(pending.sale)
                 answer(.failure(error))
@@ -231,24 +241,6 @@ extension OutpostNode {
 
 
     // MARK: The reservation (first transaction)
-
-    /// Inside group commit: the sale's stock, redemption, ids and payment (the one path a till
-    /// sale takes too), with the checkout row that ties them together. All of it is durable
-    /// before the acquirer hears of the payment.
-    private func reserve(_ pending: inout PendingCheckout, askPeers: Bool) throws {
-        let nowMs = WallClock.nowMs()
-        let sale = SaleReservations.Sale(kind: .checkout, lines: pending.lines.map { ($0.sku, $0.quantity) }, redemption: pending.redemption,
-                                         payments: [(pending.totals.total, gateway.name)], currency: pending.totals.currency,
-                                         actor: pending.customer ?? "guest", reusing: pending.orderId.isEmpty ? nil : (pending.orderId, pending.number))
-        let reserved = try reservations.reserve(sale, askPeers: askPeers, nowMs: nowMs)
-        pending.orderId = reserved.orderId
-        pending.number = reserved.number
-        pending.allocations = reserved.hold.allocations
-        (pending.paymentId, pending.paymentCreated) = (reserved.payments[0].id, reserved.payments[0].created)
-        try checkouts.reserved(cart: pending.cart, key: pending.key, requestHash: pending.requestHash, orderId: pending.orderId, number: pending.number,
-                               paymentId: pending.paymentId, allocations: StockAllocation.text(of: pending.allocations), redemption: pending.redemption?.id,
-                               atMs: nowMs)
-    }
 
     /// The one path by which sales (checkouts, till sales, exchanges) take stock and a capped
     /// code's redemption and give them back.
