@@ -80,6 +80,9 @@ final class TestFaults {
     /// `fail-checkpoint-at-stop`: the checkpoint at stop fails as an I/O error would, so the
     /// stop's exit status can be tested.
     var failsCheckpointAtStop: Bool { fault == "fail-checkpoint-at-stop" }
+    /// `stall-loop-after-ready`: half a second after the node is ready, its loop blocks for two
+    /// seconds, as a loop stuck in a bug would: the watchdog must go unpetted meanwhile.
+    var stallsLoopAfterReady: Bool { fault == "stall-loop-after-ready" }
 
     init() {
         fillsDiskAfterReservation = fault == "fill-disk-after-reservation"

@@ -24,6 +24,10 @@ final class NodeLifecycle {
     let storage = StorageHealth()
     /// Test-only faults (`OUTPOST_TEST_FAULT`), read once at start.
     let faults = TestFaults()
+    /// The service manager, under systemd (`Type=notify`): told when the node is ready and
+    /// stopping, and petted from the loop while `WatchdogSec=` is set.
+    let serviceManager = ServiceNotifier()
+    var watchdog: LoopTimer?
 
     init(startedAtMs: Int64, startedNs: UInt64, lock: FileLock, schemaVersion: Int, starts: Int) {
         self.startedAtMs = startedAtMs

@@ -248,6 +248,7 @@ public final class OutpostNode {
         timer.start(afterMs: 100, repeatMs: 100) { [unowned self] in tick(nowMs: WallClock.nowMs()) }
         life.ticker = timer
         life.isReady = true
+        try startServiceManagerWatch()
         recordStart()
         // What a crash cut short is released by the first tick (settleUnansweredSales).
         shop.unansweredSales.pending = true
@@ -264,6 +265,24 @@ public final class OutpostNode {
         logger.info("stopped", metadata: ["node_id": "\(identity.nodeId)", "clean": "\(!life.stopFailed)"])
         if life.storage.state == .failed { return Self.storageFailedExitCode }
         return life.stopFailed ? 1 : 0
+    }
+
+    /// Under systemd: ready once the node serves, and the watchdog petted from the loop itself, so
+    /// a loop stuck past `WatchdogSec=` is restarted by the service manager.
+    private func startServiceManagerWatch() throws {
+        guard let manager = life.serviceManager else { return }
+        manager.ready(status: "serving \(config.role.rawValue) \(identity.nodeId) on \(life.baseURLs.joined(separator: " "))")
+        guard let intervalMs = manager.watchdogIntervalMs else { return }
+        let timer = try LoopTimer(loop: loop)
+        timer.start(afterMs: UInt64(intervalMs), repeatMs: UInt64(intervalMs)) { [unowned self] in life.serviceManager?.petWatchdog() }
+        life.watchdog = timer
+        if life.faults.stallsLoopAfterReady {
+            let stall = try LoopTimer(loop: loop)
+            stall.start(afterMs: 500) {
+                stall.close()
+                usleep(2_000_000)
+            }
+        }
     }
 
     /// Every 100 ms. Each job is checked against the disk first: one that finds it failed stops
@@ -360,6 +379,7 @@ public final class OutpostNode {
         }
         life.isStopping = true
         life.isReady = false
+        life.serviceManager?.stopping(status: "draining (signal \(signal))")
         logger.info("stopping", metadata: ["signal": "\(signal)", "grace_ms": "\(config.shutdownGraceMs)"])
         fleet.sync?.stop()
         // Finished on a later turn of the loop, never inside the call that asked for the stop (a
@@ -376,6 +396,7 @@ public final class OutpostNode {
     private func finishStop() {
         writer.close()
         life.ticker?.close()
+        life.watchdog?.close()
         guard life.storage.state != .failed else {
             // Nothing more is written after a failed write or fsync, not even the checkpoint
             // SQLite makes at close: the next start trusts only what the WAL on disk holds.
