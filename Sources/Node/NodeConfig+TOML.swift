@@ -22,6 +22,7 @@ extension NodeConfig {
             let text: String
             do { text = try Files.readString(path) } catch { throw ConfigError(key: path, "cannot read the file: \(error.reason)") }
             try config.apply(toml: text, source: path)
+            config.source = Files.absolute(path)
         }
         try config.apply(flags)
         return config
@@ -245,7 +246,7 @@ extension NodeConfig {
 }
 
 /// Typed, key-checked access to one TOML table; every error names the full key.
-private struct TOMLReader {
+struct TOMLReader {
     let table: TOMLTable
     let prefix: String
 

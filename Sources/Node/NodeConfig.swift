@@ -43,6 +43,8 @@ public struct NodeConfig: Sendable, Equatable {
     /// The location this node sells from (stock receipts default to it); nil: the node's id.
     public var stockLocation: String?
     /// Where the database, keys and admin token live.
+    /// The file this configuration was read from; nil: the embedded defaults (and flags).
+    public var source: String?
     public var dataDirectory = "./data"
     /// Addresses to listen on (HOST:PORT, port 0 for any free port).
     public var listen: [SocketAddress] = [SocketAddress(host: "127.0.0.1", port: 8080)]

@@ -19,6 +19,9 @@ public struct NodeStatusReport: Codable, Sendable, Equatable {
     public var pid: Int32
     /// How many times this node has started on this data directory.
     public var starts: Int
+    /// The configuration file the node runs on, or "embedded defaults" (a box not provisioned).
+    /// Absent from nodes before 0.2.
+    public var configuration: String?
 
     public init(nodeId: String, region: String, role: String, version: String, uptimeSeconds: Int64, startedAt: String,
                 databaseBytes: Int64, schemaVersion: Int, addresses: [String], dataDir: String, connectionsOpen: Int,
@@ -38,6 +41,8 @@ public struct NodeStatusReport: Codable, Sendable, Equatable {
         self.pid = pid
         self.starts = starts
     }
+
+    public static let embeddedDefaults = "embedded defaults"
 }
 
 /// The body of `GET /api/v1/node`: public facts about the node.

@@ -121,12 +121,14 @@ extension OutpostNode {
     }
 
     func statusReport() throws -> NodeStatusReport {
-        NodeStatusReport(
+        var report = NodeStatusReport(
             nodeId: identity.nodeId, region: config.region, role: config.role.rawValue, version: OutpostVersion.current,
             uptimeSeconds: life.uptimeSeconds, startedAt: WallClock.iso8601(ms: life.startedAtMs),
             databaseBytes: try database.sizeBytes(), schemaVersion: life.schemaVersion, addresses: life.baseURLs,
             dataDir: dataDirectory, connectionsOpen: server.openConnectionCount,
             residentMemoryBytes: ProcessStats.residentBytes(), pid: ProcessStats.processID, starts: life.starts)
+        report.configuration = config.source ?? NodeStatusReport.embeddedDefaults
+        return report
     }
 
     func renderMetrics() -> String {

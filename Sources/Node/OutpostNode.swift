@@ -252,6 +252,9 @@ public final class OutpostNode {
         recordStart()
         // What a crash cut short is released by the first tick (settleUnansweredSales).
         shop.unansweredSales.pending = true
+        if config.source == nil {
+            logger.warning("running on embedded defaults: no configuration file (a box: not provisioned, see firmware-image/README.md)")
+        }
         logger.info("listening", metadata: [
             "node_id": "\(identity.nodeId)", "region": "\(config.region)", "role": "\(config.role.rawValue)",
             "addresses": .array(life.baseURLs.map { .string($0) }), "data_dir": "\(dataDirectory)", "version": "\(OutpostVersion.current)",

@@ -33,6 +33,7 @@ extension NodeCtl {
                 ("Uptime", Format.duration(seconds: status.uptimeSeconds)),
                 ("Database", "\(Format.bytes(status.databaseBytes)) (schema \(status.schemaVersion))"),
                 ("Address", status.addresses.joined(separator: ", ")),
+                ("Configuration", status.configuration.map { $0 == NodeStatusReport.embeddedDefaults ? $0 + " (not provisioned)" : $0 } ?? "-"),
             ])
         }
     }

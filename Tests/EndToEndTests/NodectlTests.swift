@@ -10,12 +10,13 @@ final class NodectlTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.map { $0.split(separator: " ").first.map(String.init) ?? "" },
-                       ["Node", "Region", "Role", "Version", "Uptime", "Database", "Address"])
+                       ["Node", "Region", "Role", "Version", "Uptime", "Database", "Address", "Configuration"])
         XCTAssertTrue(lines[0].hasSuffix("store-ctl"))
         XCTAssertTrue(lines[1].hasSuffix("eu-ctl"))
         XCTAssertTrue(lines[2].hasSuffix("regional"))
         XCTAssertTrue(lines[5].contains("KiB"), lines[5])
         XCTAssertTrue(lines[6].hasSuffix(node.baseURL))
+        XCTAssertTrue(lines[7].hasSuffix("embedded defaults (not provisioned)"), lines[7])
     }
 
     func testStatusWithNodeURLAndTokenFilePrintsJSON() throws {
