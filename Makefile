@@ -4,7 +4,7 @@ DEMO_DIR ?= ./demo-fleet
 STORES ?= 2
 BASE_PORT ?= 7100
 
-.PHONY: build release run test soak bench clean
+.PHONY: build release run test soak bench image image-test clean
 
 build:
 	$(SWIFT) build
@@ -42,6 +42,15 @@ bench:
 	bash bench/pos.sh
 	python3 bench/startup.py
 	.build/release/ledger-bench 6
+
+# The appliance (firmware-image/README.md): a UEFI disk image with two verity-protected root
+# slots and a data partition, in .build/image/ (raw and qcow2); image-test boots it in QEMU.
+image:
+	bash .ci/setup image
+	firmware-image/build image
+
+image-test: image
+	firmware-image/test-image
 
 clean:
 	rm -rf .build

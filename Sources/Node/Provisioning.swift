@@ -141,9 +141,11 @@ public struct Provisioning {
     /// which is what makes the box run provisioned. Refuses a data directory that holds another
     /// node's database.
     public func apply(stateDirectory: String) throws {
+        // Root's folder, open to read: the node's user reaches its data directory through it,
+        // and sshd checks the owners of the folders above authorized_keys.
         let stateDirectory = Files.absolute(stateDirectory)
         let data = stateDirectory + "/data"
-        try Files.createDirectory(stateDirectory, mode: 0o750)
+        try Files.createDirectory(stateDirectory, mode: 0o755)
         try Files.createDirectory(data, mode: 0o700)
         if Files.exists(data + "/" + OutpostNode.databaseFile), let existing = try? Files.readString(data + "/" + NodeIdentity.certificateFile),
            Certificates.subject(ofPEM: existing)?.commonName != config.nodeId {
@@ -165,7 +167,7 @@ public struct Provisioning {
     /// interface, and says so (`nodectl status`: configuration "embedded defaults").
     public static func applyEmbeddedDefaults(stateDirectory: String) throws {
         let stateDirectory = Files.absolute(stateDirectory)
-        try Files.createDirectory(stateDirectory, mode: 0o750)
+        try Files.createDirectory(stateDirectory, mode: 0o755)
         try Files.writeAtomically(stateDirectory + "/noded.env",
                                   "NODED_ARGS=--data-dir \(stateDirectory)/data --listen \(applianceListen)\n", mode: 0o644)
     }
