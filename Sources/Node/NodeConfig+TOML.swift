@@ -30,14 +30,7 @@ extension NodeConfig {
 
     /// Applies a TOML document over the current values.
     public mutating func apply(toml text: String, source: String = "config") throws(ConfigError) {
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw ConfigError(key: source, "not valid TOML at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
-        } catch {
-            throw ConfigError(key: source, "not valid TOML")
-        }
+        let table = try TOMLReader.parse(text, source: source)
         let reader = TOMLReader(table: table, prefix: "")
         try reader.allowOnly(["node", "http", "rate_limits", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos", "ledger"])
         try applyServing(reader)
@@ -251,6 +244,17 @@ struct TOMLReader {
     let prefix: String
 
     func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
+
+    /// `text` as a TOML table, or where it stops being TOML.
+    static func parse(_ text: String, source: String) throws(ConfigError) -> TOMLTable {
+        do {
+            return try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(key: source, "not valid TOML at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+        } catch {
+            throw ConfigError(key: source, "not valid TOML")
+        }
+    }
 
     func allowOnly(_ known: Set<String>) throws(ConfigError) {
         for (name, _) in table where !known.contains(name) {

@@ -53,14 +53,7 @@ public struct Provisioning {
         let text: String
         do { text = try Files.readString(path) } catch { throw ConfigError(key: path, "cannot read the file: \(error.reason)") }
         guard text.utf8.count <= 256 * 1024 else { throw ConfigError(key: path, "is larger than 256 KiB") }
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw ConfigError(key: path, "not valid TOML at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
-        } catch {
-            throw ConfigError(key: path, "not valid TOML")
-        }
+        let table = try TOMLReader.parse(text, source: path)
         let noded = TOMLTable()
         for key in table.keys where key != "provision" { noded[key] = table[key] }
         return try read(noded: noded, provision: TOMLReader(table: table, prefix: "").table("provision"), directory: directory)

@@ -23,22 +23,12 @@ extension NodeCtl {
         @Option(name: .customLong("data-dir"), help: "The node's data directory (created if missing).")
         var dataDir: String
 
-        @Option(name: .customLong("node-id"), help: "The node's id.")
-        var nodeId: String
-
-        @Option(name: .long, help: "The node's region.")
-        var region: String
-
-        @Option(name: .long, help: "The node's role: store, regional or hub.")
-        var role = "store"
+        @OptionGroup var node: NodeNaming
 
         @Option(name: .long, help: "Validity in days.")
         var days = 825
 
         func validate() throws {
-            guard NodeConfig.isValidName(nodeId) else { throw ValidationError("--node-id: lowercase letters, digits and '-', 1-63 characters") }
-            guard NodeConfig.isValidName(region) else { throw ValidationError("--region: lowercase letters, digits and '-', 1-63 characters") }
-            guard NodeConfig.Role(rawValue: role) != nil else { throw ValidationError("--role: store, regional or hub") }
             guard (1...3650).contains(days) else { throw ValidationError("--days must be between 1 and 3650") }
         }
 
@@ -46,14 +36,33 @@ extension NodeCtl {
             try reportingFailures {
                 let authority = try FleetFiles.authority(in: caDir)
                 do {
-                    try FleetFiles.enroll(nodeId: nodeId, region: region, role: role, dataDir: dataDir, caDir: caDir, authority: authority, days: days)
+                    try FleetFiles.enroll(nodeId: node.nodeId, region: node.region, role: node.role, dataDir: dataDir, caDir: caDir, authority: authority, days: days)
                 } catch let failure as CLIFailure {
                     throw failure
                 } catch {
-                    throw CLIFailure("cannot enroll \(nodeId) in \(dataDir): \(error)")
+                    throw CLIFailure("cannot enroll \(node.nodeId) in \(dataDir): \(error)")
                 }
-                print("enrolled \(nodeId) (region \(region), role \(role)): \(dataDir)/\(NodeIdentity.certificateFile)")
+                print("enrolled \(node.nodeId) (region \(node.region), role \(node.role)): \(dataDir)/\(NodeIdentity.certificateFile)")
             }
         }
+    }
+}
+
+/// Who a node is, as `enroll` and `provision make` take it: its id, region and role, checked as
+/// noded checks them.
+struct NodeNaming: ParsableArguments {
+    @Option(name: .customLong("node-id"), help: "The node's id.")
+    var nodeId: String
+
+    @Option(name: .long, help: "The node's region.")
+    var region: String
+
+    @Option(name: .long, help: "The node's role: store, regional or hub.")
+    var role = "store"
+
+    func validate() throws {
+        guard NodeConfig.isValidName(nodeId) else { throw ValidationError("--node-id: lowercase letters, digits and '-', 1-63 characters") }
+        guard NodeConfig.isValidName(region) else { throw ValidationError("--region: lowercase letters, digits and '-', 1-63 characters") }
+        guard NodeConfig.Role(rawValue: role) != nil else { throw ValidationError("--role: store, regional or hub") }
     }
 }

@@ -29,14 +29,7 @@ extension NodeCtl.Provision {
         @Option(name: .long, help: "The folder to write (created; must not hold outpost-provision.toml already).")
         var out: String
 
-        @Option(name: .customLong("node-id"), help: "The box's node id.")
-        var nodeId: String
-
-        @Option(name: .long, help: "The box's region.")
-        var region: String
-
-        @Option(name: .long, help: "store, regional or hub.")
-        var role = "store"
+        @OptionGroup var node: NodeNaming
 
         @Option(name: .long, help: "A peer to dial, NODE_ID@REGION@HOST:PORT; repeat for several.")
         var peer: [String] = []
@@ -48,9 +41,6 @@ extension NodeCtl.Provision {
         var sshKey: [String] = []
 
         func validate() throws {
-            guard NodeConfig.isValidName(nodeId) else { throw ValidationError("--node-id: lowercase letters, digits and '-', 1-63 characters") }
-            guard NodeConfig.isValidName(region) else { throw ValidationError("--region: lowercase letters, digits and '-', 1-63 characters") }
-            guard NodeConfig.Role(rawValue: role) != nil else { throw ValidationError("--role: store, regional or hub") }
             for p in peer where p.split(separator: "@").count != 3 { throw ValidationError("--peer \(p): NODE_ID@REGION@HOST:PORT") }
         }
 
@@ -58,18 +48,18 @@ extension NodeCtl.Provision {
             try reportingFailures {
                 guard !Files.exists(out + "/" + Provisioning.fileName) else { throw CLIFailure("\(out)/\(Provisioning.fileName) exists: choose another --out") }
                 let authority = try FleetFiles.authority(in: caDir)
-                try FleetFiles.enroll(nodeId: nodeId, region: region, role: role, dataDir: out + "/enrollment", caDir: caDir, authority: authority)
+                try FleetFiles.enroll(nodeId: node.nodeId, region: node.region, role: node.role, dataDir: out + "/enrollment", caDir: caDir, authority: authority)
                 try Files.writeAtomically(out + "/" + Provisioning.fileName, text(adminToken: Hex.encode(SecureRandom.bytes(32))), mode: 0o600)
                 // What was written is what a box will read: check it the same way now.
                 do { _ = try Provisioning.read(directory: out) } catch { throw CLIFailure("the folder does not check: \(error)") }
-                print("wrote \(out)/\(Provisioning.fileName) and \(out)/enrollment for \(nodeId) (region \(region), role \(role))")
+                print("wrote \(out)/\(Provisioning.fileName) and \(out)/enrollment for \(node.nodeId) (region \(node.region), role \(node.role))")
                 print("the admin token is in the file ([provision] admin_token); the folder holds the box's private key")
             }
         }
 
         private func text(adminToken: String) -> String {
             var lines = ["# Provisioning of one Outpost box (firmware-image/README.md). Any noded.toml section may be added.",
-                         "[node]", "id = \"\(nodeId)\"", "region = \"\(region)\"", "role = \"\(role)\"", ""]
+                         "[node]", "id = \"\(node.nodeId)\"", "region = \"\(node.region)\"", "role = \"\(node.role)\"", ""]
             if let syncListen { lines += ["[sync]", "listen = \"\(syncListen)\"", ""] }
             for p in peer {
                     let parts = p.split(separator: "@").map(String.init)
