@@ -4,7 +4,7 @@ DEMO_DIR ?= ./demo-fleet
 STORES ?= 2
 BASE_PORT ?= 7100
 
-.PHONY: build release run test soak bench image image-test clean
+.PHONY: build release run test soak bench image bundle image-test clean
 
 build:
 	$(SWIFT) build
@@ -48,6 +48,12 @@ bench:
 image:
 	bash .ci/setup image
 	firmware-image/build image
+
+# A signed RAUC bundle of this version's root slot (development keys unless FIRMWARE_KEYRING,
+# FIRMWARE_CERT and FIRMWARE_KEY name the fleet operator's).
+bundle:
+	bash .ci/setup image
+	firmware-image/build bundle
 
 image-test: image
 	firmware-image/test-image

@@ -23,7 +23,7 @@ final class FirmwareUnitTests: XCTestCase {
         for name in names {
             let text = try unit(name).replacingOccurrences(of: "/usr/bin/noded", with: Executables.path("noded"))
                 .replacingOccurrences(of: "/usr/bin/nodectl", with: Executables.path("nodectl"))
-                .replacingOccurrences(of: "/usr/lib/outpost/provision", with: rootfs + "/usr/lib/outpost/provision")
+                .replacingOccurrences(of: "/usr/lib/outpost/", with: rootfs + "/usr/lib/outpost/")
             paths.append(scratch.file(name))
             try text.write(toFile: paths.last ?? "", atomically: true, encoding: .utf8)
         }
@@ -42,9 +42,53 @@ final class FirmwareUnitTests: XCTestCase {
         XCTAssertFalse(lines.contains { $0.hasPrefix("ReadWritePaths=") && $0 != "ReadWritePaths=/var/lib/outpost" }, "the data directory only")
     }
 
-    func testTheProvisioningScriptParses() throws {
-        let checked = try runCommand("/bin/sh", ["-n", rootfs + "/usr/lib/outpost/provision"])
-        XCTAssertEqual(checked.status, 0, checked.stderr)
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: rootfs + "/usr/lib/outpost/provision"))
+    func testTheBoxsScriptsParse() throws {
+        for script in ["provision", "mark-good", "boot-slots"] {
+            let checked = try runCommand("/bin/sh", ["-n", rootfs + "/usr/lib/outpost/" + script])
+            XCTAssertEqual(checked.status, 0, "\(script): \(checked.stderr)")
+            XCTAssertTrue(FileManager.default.isExecutableFile(atPath: rootfs + "/usr/lib/outpost/" + script), script)
+        }
+    }
+
+    /// RAUC's boot loader backend over systemd-boot entries, on an ESP laid out as the image
+    /// lays it out: an install makes the new slot primary on probation; systemd-boot's count
+    /// down to no tries makes it bad (and so sorted after the previous slot); marking fixes names.
+    func testBootSlotsPutsAnInstalledSlotOnProbationAndABadOneLast() throws {
+        let scratch = TemporaryDirectory()
+        let entries = scratch.file("esp/loader/entries")
+        try FileManager.default.createDirectory(atPath: entries, withIntermediateDirectories: true)
+        try "title Outpost 1 (slot A)\nlinux /a/vmlinuz\nsort-key outpost-0\n".write(toFile: entries + "/outpost-a.conf", atomically: true, encoding: .utf8)
+        try "title Outpost 2 (slot B)\nlinux /b/vmlinuz\n".write(toFile: entries + "/outpost-b.conf", atomically: true, encoding: .utf8)
+        func slots(_ arguments: String...) throws -> String {
+            var environment = ProcessInfo.processInfo.environment
+            environment["OUTPOST_ESP"] = scratch.file("esp")
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: rootfs + "/usr/lib/outpost/boot-slots")
+            process.arguments = arguments
+            process.environment = environment
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, arguments.joined(separator: " "))
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        func names() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: entries).sorted() }
+
+        XCTAssertEqual(try slots("get-primary"), "a")
+        _ = try slots("set-primary", "b")
+        XCTAssertEqual(try names(), ["outpost-a.conf", "outpost-b+1.conf"], "one try on probation")
+        XCTAssertEqual(try slots("get-primary"), "b")
+        XCTAssertTrue(try String(contentsOfFile: entries + "/outpost-a.conf", encoding: .utf8).contains("sort-key outpost-1"))
+        XCTAssertEqual(try slots("get-state", "b"), "good", "on probation")
+        // systemd-boot booted it once and it never reached mark-good: no tries left.
+        try FileManager.default.moveItem(atPath: entries + "/outpost-b+1.conf", toPath: entries + "/outpost-b+0-1.conf")
+        XCTAssertEqual(try slots("get-state", "b"), "bad")
+        _ = try slots("set-state", "b", "good")
+        XCTAssertEqual(try names(), ["outpost-a.conf", "outpost-b.conf"])
+        _ = try slots("set-state", "a", "bad")
+        XCTAssertEqual(try names(), ["outpost-a+0.conf", "outpost-b.conf"])
+        XCTAssertEqual(try slots("get-state", "a"), "bad")
     }
 }
