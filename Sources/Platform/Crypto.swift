@@ -146,13 +146,7 @@ public final class Ed25519KeyPair: @unchecked Sendable {
 
     /// From a PKCS#8 PEM private key; nil if it is not an Ed25519 key.
     public static func fromPEM(_ pem: String) -> Ed25519KeyPair? {
-        let bytes = Array(pem.utf8)
-        guard let bio = bytes.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else { return nil }
-        defer { BIO_free(bio) }
-        guard let pkey = PEM_read_bio_PrivateKey(bio, nil, nil, nil) else {
-            ERR_clear_error()
-            return nil
-        }
+        guard let pkey = MemoryBIO.read(pem, { PEM_read_bio_PrivateKey($0, nil, nil, nil) }) else { return nil }
         guard EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519 else {
             EVP_PKEY_free(pkey)
             return nil
@@ -249,6 +243,25 @@ public enum Hex {
         case 97...102: return c - 87
         case 65...70: return c - 55
         default: return nil
+        }
+    }
+}
+
+/// OpenSSL reading PEM text from memory. A memory BIO does not copy the bytes it reads, so it
+/// must not outlive the buffer: an optimized build releases an array as soon as it is last used,
+/// and a BIO made inside `withUnsafeBytes` and read after it read freed memory (nodectl release
+/// builds could not read the fleet CA's key).
+enum MemoryBIO {
+    static func read<T>(_ text: String, _ parse: (OpaquePointer) -> T?) -> T? {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { raw -> T? in
+            guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return nil }
+            defer { BIO_free(bio) }
+            guard let value = parse(bio) else {
+                ERR_clear_error()
+                return nil
+            }
+            return value
         }
     }
 }

@@ -158,21 +158,11 @@ public enum Certificates {
     }
 
     static func readCertificate(_ pem: String) -> OpaquePointer? {
-        let bytes = Array(pem.utf8)
-        guard let bio = bytes.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else { return nil }
-        defer { BIO_free(bio) }
-        let certificate = PEM_read_bio_X509(bio, nil, nil, nil)
-        if certificate == nil { ERR_clear_error() }
-        return certificate
+        MemoryBIO.read(pem) { PEM_read_bio_X509($0, nil, nil, nil) }
     }
 
     static func readPublicKey(_ pem: String) -> OpaquePointer? {
-        let bytes = Array(pem.utf8)
-        guard let bio = bytes.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else { return nil }
-        defer { BIO_free(bio) }
-        let key = PEM_read_bio_PUBKEY(bio, nil, nil, nil)
-        if key == nil { ERR_clear_error() }
-        return key
+        MemoryBIO.read(pem) { PEM_read_bio_PUBKEY($0, nil, nil, nil) }
     }
 }
 
