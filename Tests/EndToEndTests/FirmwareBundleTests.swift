@@ -34,7 +34,7 @@ final class FirmwareBundleTests: XCTestCase {
             .replacingOccurrences(of: "@COMPATIBLE@", with: compatible).replacingOccurrences(of: "@VERSION@", with: "0.2.0-test")
         try manifest.write(toFile: content + "/manifest.raucm", atomically: true, encoding: .utf8)
         try Data((0..<(2 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }).write(to: URL(fileURLWithPath: content + "/root.squashfs"))
-        try Data(repeating: 7, count: 8192).write(to: URL(fileURLWithPath: content + "/root.verity"))
+        try Data(repeating: 7, count: 8192).write(to: URL(fileURLWithPath: content + "/root-verity.img"))
         try FileManager.default.copyItem(atPath: repo + "/firmware-image/bundle/hook", toPath: content + "/hook")
         let bundle = scratch.file(name + ".raucb")
         let made = try runCommand("/usr/bin/rauc", ["bundle", "--cert", keys + "/signing.pem", "--key", keys + "/signing.key", content, bundle])
