@@ -55,8 +55,12 @@ bundle:
 	bash .ci/setup image
 	firmware-image/build bundle
 
+# Boots the image in QEMU as an operator uses a box: provisioning stick, a tampered bundle
+# refused, an update, and an update whose noded cannot start rolled back by the box itself.
 image-test: image
-	firmware-image/test-image
+	IMAGE_VERSION=test-update firmware-image/build bundle
+	IMAGE_VERSION=test-broken NODED_BIN=/bin/false NODECTL_BIN=.build/image/bin/nodectl firmware-image/build bundle
+	UPDATE_BUNDLE=.build/image/outpost-test-update.raucb BROKEN_BUNDLE=.build/image/outpost-test-broken.raucb firmware-image/test-image
 
 clean:
 	rm -rf .build
