@@ -148,6 +148,26 @@ final class MigratorTests: XCTestCase {
         }
     }
 
+    /// A box rolled back after an update: the older release runs on a database the newer one
+    /// migrated when every migration it does not know declared it additive, and refuses otherwise.
+    func testAnOlderReleaseRunsOnlyOnAdditiveMigrationsItDoesNotKnow() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file("m.sqlite"))
+        let additive = Migration(version: 2, name: "prices", sql: "ALTER TABLE product ADD COLUMN price_minor INTEGER NOT NULL DEFAULT 0",
+                                 olderReleasesCanRun: true)
+        XCTAssertEqual(try Migrator.apply([v1, additive], to: db, now: "t0"), [1, 2])
+        try db.execute("INSERT INTO product(sku) VALUES ('A')")
+        XCTAssertEqual(try Migrator.apply([v1], to: db, now: "t1"), [], "the older release starts and applies nothing")
+        XCTAssertEqual(try db.queryOne("SELECT count(*) FROM product") { $0.int(0) }, 1, "and reads what it knows")
+
+        let renaming = Migration(version: 3, name: "rename", sql: "ALTER TABLE product RENAME COLUMN sku TO code")
+        XCTAssertEqual(try Migrator.apply([v1, additive, renaming], to: db, now: "t2"), [3])
+        XCTAssertThrowsError(try Migrator.apply([v1], to: db, now: "t3")) { error in
+            XCTAssertTrue("\(error)".contains("migration 3 changed what this release reads"), "\(error)")
+        }
+        XCTAssertThrowsError(try Migrator.apply([v1, additive], to: db, now: "t3"), "one version back, across the rename, refuses too")
+    }
+
     func testAFailingMigrationLeavesNoTrace() throws {
         let dir = TemporaryDirectory()
         let db = try Database(path: dir.file("m.sqlite"))
