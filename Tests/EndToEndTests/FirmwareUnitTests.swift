@@ -43,7 +43,7 @@ final class FirmwareUnitTests: XCTestCase {
     }
 
     func testTheBoxsScriptsParse() throws {
-        for script in ["provision", "mark-good", "boot-slots"] {
+        for script in ["provision", "mark-good", "boot-slots", "grow-data"] {
             let checked = try runCommand("/bin/sh", ["-n", rootfs + "/usr/lib/outpost/" + script])
             XCTAssertEqual(checked.status, 0, "\(script): \(checked.stderr)")
             XCTAssertTrue(FileManager.default.isExecutableFile(atPath: rootfs + "/usr/lib/outpost/" + script), script)
