@@ -8,6 +8,7 @@ extension OutpostNode {
         registerNodeRoutes()
         registerReplicatedRoutes()
         registerPeerRoutes()
+        registerFirmwareRoutes()
         registerCatalogRoutes()
         registerTokenRoutes()
         registerCustomerRoutes()

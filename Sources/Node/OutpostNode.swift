@@ -215,6 +215,9 @@ public final class OutpostNode {
         if config.sync.isEnabled || Files.exists(dataDirectory + "/" + NodeIdentity.certificateFile) {
             let tls = try Self.fleetTLS(directory: dataDirectory, identity: identity, region: config.region, role: config.role)
             let service = SyncService(loop: loop, replica: replica, tls: tls, logger: logger, role: config.role.rawValue, settings: config.sync)
+            let firmware = FirmwareShelf(dataDirectory: dataDirectory, role: config.role.rawValue, loop: loop, logger: logger)
+            firmware.service = service
+            service.firmware = firmware
             for peer in try meta.peers() {
                 guard let address = try? SocketAddress(parsing: peer.address), !service.configuredPeerIds.contains(peer.nodeId) else { continue }
                 service.addPeer(NodeConfig.SyncPeer(nodeId: peer.nodeId, region: peer.region, address: address))

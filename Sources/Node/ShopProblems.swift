@@ -138,6 +138,11 @@ extension ProblemType {
     public static let peerFromConfig = ProblemType(slug: "peer-from-config", title: "Peer comes from the configuration", status: 409,
         explanation: "The peer is listed in the node's configuration file; remove it there and restart the node.")
 
+    // MARK: - Firmware
+
+    public static let firmwareFetchRefused = ProblemType(slug: "firmware-fetch-refused", title: "Firmware fetch refused", status: 409,
+        explanation: "The node did not start fetching the bundle. `reason` says why: not_offered (the hub does not offer that version; GET /admin/v1/firmware lists what it does), hub_unreachable (no sync link to the hub is up), busy (another fetch is under way), no_room (the disk would keep less than 256 MiB free). Nothing was written.")
+
     // MARK: - Replication
 
     public static let insufficientRights = ProblemType(slug: "insufficient-rights", title: "Insufficient stock rights", status: 409,
@@ -164,5 +169,5 @@ extension OutpostNode {
                                                                                        .promotionRetired, .discountCodeRefused, .discountCodeNotApplicable,
                                                                                        .discountCodeExhausted, .discountCodeThrottled,
                                                                                        .shippingMethodExists, .shippingMethodUnavailable, .checkpointsMalformed,
-                                                                                       .storageUnavailable]
+                                                                                       .storageUnavailable, .firmwareFetchRefused]
 }

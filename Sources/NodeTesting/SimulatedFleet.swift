@@ -242,7 +242,7 @@ public struct SimulatedFleet<Replica: SimulatedReplica> {
                 return
             case .applied:
                 pumpAll(of: node)
-            case .peerIdentified, .rightsRequested, .rightsDeclined:
+            case .peerIdentified, .rightsRequested, .rightsDeclined, .firmwareOffered, .firmwareRequested, .firmwareReceived:
                 break
             }
         }

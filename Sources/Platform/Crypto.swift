@@ -75,6 +75,47 @@ public final class SHA256Digester {
     }
 }
 
+/// SHA-256 of bytes fed in pieces: a file too large to hold (a firmware bundle). One thread at a
+/// time (not Sendable).
+public final class SHA256Stream {
+    private let context: OpaquePointer
+
+    public init() {
+        // Fails only when OpenSSL cannot allocate: not an input condition.
+        guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex2(context, OpenSSLAlgorithms.shared.sha256, nil) == 1 else {
+            preconditionFailure("OpenSSL cannot set up a digest")
+        }
+        self.context = context
+    }
+
+    deinit {
+        EVP_MD_CTX_free(context)
+    }
+
+    public func update(_ bytes: ArraySlice<UInt8>) {
+        let ok = bytes.withUnsafeBytes { EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
+        precondition(ok == 1, "SHA-256 failed")
+    }
+
+    /// The digest of everything fed so far; the stream is spent.
+    public func finish() -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: SHA256.digestBytes)
+        var length: UInt32 = 0
+        precondition(EVP_DigestFinal_ex(context, &digest, &length) == 1 && length == 32, "SHA-256 failed")
+        return digest
+    }
+
+    /// The SHA-256 of a whole file, read 4 MiB at a time. Blocking: call it from the work queue.
+    public static func file(_ path: String) throws -> [UInt8] {
+        let stream = SHA256Stream()
+        try Files.readChunks(path) { chunk in
+            stream.update(chunk)
+            return true
+        }
+        return stream.finish()
+    }
+}
+
 /// HMAC-SHA-256 (OpenSSL).
 public enum HMACSHA256 {
     public static func authenticate(_ message: [UInt8], key: [UInt8]) -> [UInt8] {

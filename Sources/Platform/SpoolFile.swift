@@ -75,4 +75,49 @@ extension Files {
             remaining -= n
         }
     }
+
+    /// Up to `length` bytes of `path` from `offset`; fewer at the end of the file, none past
+    /// it. Blocking: call it from the work queue.
+    public static func readRange(_ path: String, offset: Int, length: Int) throws -> [UInt8] {
+        var out: [UInt8] = []
+        try readChunks(path, from: offset, limit: length, chunkBytes: max(1, min(length, 4 << 20))) { chunk in
+            out.append(contentsOf: chunk)
+            return true
+        }
+        return out
+    }
+
+    /// Appends every byte to `path` (created 0644 if missing) or throws. Blocking: call it from
+    /// the work queue.
+    public static func append(_ path: String, _ bytes: [UInt8]) throws(PlatformError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw PlatformError.errno("open \(path)") }
+        defer { Glibc.close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }  // count > 0: not nil
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                throw PlatformError.errno("write \(path)")
+            }
+            offset += n
+        }
+    }
+
+    /// Flushes a file to disk, then moves it to `destination` (same file system), replacing it.
+    public static func syncAndRename(_ path: String, to destination: String) throws(PlatformError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PlatformError.errno("open \(path)") }
+        let synced = fsync(fd) == 0
+        Glibc.close(fd)
+        guard synced else { throw PlatformError.errno("fsync \(path)") }
+        guard rename(path, destination) == 0 else { throw PlatformError.errno("rename \(path)") }
+    }
+
+    /// Bytes an unprivileged process may still write on the file system holding `path`.
+    public static func availableBytes(_ path: String) -> Int64 {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return 0 }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
+    }
 }

@@ -57,11 +57,13 @@ public struct SyncErrorCode: RawRepresentable, Hashable, Sendable, CustomStringC
     /// The peer sent what its certificate's role does not allow (another node's changes, a
     /// snapshot of a global collection, a hub-only record).
     public static let notAuthorized = SyncErrorCode(rawValue: 10)
+    /// The peer asked for more at once than a link holds open (FIRMWARE_REQUEST).
+    public static let tooManyRequests = SyncErrorCode(rawValue: 11)
 
     private static let names: [UInt64: String] = [
         1: "malformed_frame", 2: "unsupported_version", 3: "unknown_message", 4: "identity_mismatch",
         5: "clock_skew", 6: "unknown_collection", 7: "duplicate_link", 8: "shutting_down", 9: "internal",
-        10: "not_authorized",
+        10: "not_authorized", 11: "too_many_requests",
     ]
 
     public var description: String { Self.names[rawValue] ?? "error_\(rawValue)" }
@@ -80,6 +82,12 @@ public enum SyncMessage: Equatable, Sendable {
     case ping(nonce: UInt64)
     case pong(nonce: UInt64)
     case error(code: SyncErrorCode, reason: String)
+    /// Hub to peer: the firmware bundles it holds (replacing any earlier offer).
+    case firmwareOffer([FirmwareOffer])
+    /// Peer to hub: bytes `offset ..< offset + length` of one offered bundle.
+    case firmwareRequest(version: String, offset: UInt64, length: UInt64)
+    /// Hub to peer: bytes of a bundle from `offset`; none when the hub no longer holds it.
+    case firmwareChunk(version: String, offset: UInt64, data: [UInt8])
 
     public static let digestBytes = 32
 
@@ -95,6 +103,9 @@ public enum SyncMessage: Equatable, Sendable {
         case .ping: 8
         case .pong: 9
         case .error: 10
+        case .firmwareOffer: 11
+        case .firmwareRequest: 12
+        case .firmwareChunk: 13
         }
     }
 
@@ -139,6 +150,17 @@ public enum SyncMessage: Equatable, Sendable {
         case let .error(code, reason):
             w.unsigned(code.rawValue)
             w.string(reason)
+        case .firmwareOffer(let offers):
+            w.unsigned(UInt64(offers.count))
+            for offer in offers { offer.encode(to: &w) }
+        case let .firmwareRequest(version, offset, length):
+            w.string(version)
+            w.unsigned(offset)
+            w.unsigned(length)
+        case let .firmwareChunk(version, offset, data):
+            w.string(version)
+            w.unsigned(offset)
+            w.data(data)
         }
         return w.bytes
     }
@@ -179,6 +201,18 @@ public enum SyncMessage: Equatable, Sendable {
             message = .pong(nonce: try r.unsigned())
         case 10:
             message = .error(code: SyncErrorCode(rawValue: try r.unsigned()), reason: try r.string())
+        case 11:
+            message = .firmwareOffer(try FirmwareOffer.decodeList(from: &r))
+        case 12:
+            let version = try r.string(), offset = try r.unsigned(), length = try r.unsigned()
+            try FirmwareOffer.checkedRange(version: version, offset: offset, length: length)
+            message = .firmwareRequest(version: version, offset: offset, length: length)
+        case 13:
+            let version = try r.string(), offset = try r.unsigned(), data = try r.data()
+            guard data.count <= FirmwareOffer.chunkBytesMax else { throw .invalid("a firmware chunk of \(data.count) bytes is larger than 1 MiB") }
+            // An empty chunk ("no longer held") is checked as a one-byte range.
+            try FirmwareOffer.checkedRange(version: version, offset: offset, length: max(1, UInt64(data.count)))
+            message = .firmwareChunk(version: version, offset: offset, data: data)
         default:
             throw .unknownMessage(type)
         }

@@ -9,6 +9,10 @@ public enum SyncAction: Equatable, Sendable {
     case applied(collection: String, count: Int)
     case rightsRequested(collection: String, key: String, units: UInt64)
     case rightsDeclined(collection: String, key: String, available: UInt64)
+    /// The hub's firmware offer, a peer's request for part of a bundle, a part the hub sent.
+    case firmwareOffered([FirmwareOffer])
+    case firmwareRequested(version: String, offset: UInt64, length: UInt64)
+    case firmwareReceived(version: String, offset: UInt64, data: [UInt8])
 }
 
 /// One end of a sync link as a pure state machine (sync/PROTOCOL.md): it reads no clock and
@@ -187,6 +191,17 @@ public struct SyncSession: Sendable {
             return [.rightsRequested(collection: collection, key: key, units: units)]
         case let .rightsDeclined(collection, key, available):
             return [.rightsDeclined(collection: collection, key: key, available: available)]
+        // Firmware comes from the hub only, and only the hub hands it out: a store's certificate
+        // does not make it a source of root images.
+        case .firmwareOffer(let offers):
+            guard peerRole == "hub" else { return close(.notAuthorized, "a \(peerRole ?? "?") node may not offer firmware") }
+            return [.firmwareOffered(offers)]
+        case let .firmwareRequest(version, offset, length):
+            guard role == "hub" else { return close(.notAuthorized, "this \(role) node hands out no firmware") }
+            return [.firmwareRequested(version: version, offset: offset, length: length)]
+        case let .firmwareChunk(version, offset, data):
+            guard peerRole == "hub" else { return close(.notAuthorized, "a \(peerRole ?? "?") node may not send firmware") }
+            return [.firmwareReceived(version: version, offset: offset, data: data)]
         case .ping(let nonce):
             return [.send(.pong(nonce: nonce))]
         case .pong:

@@ -72,7 +72,12 @@ struct NodeConnection: ParsableArguments {
 
     /// GETs an admin resource and decodes it, turning every failure into one line.
     func getAdmin<T: Decodable>(_ path: String, as type: T.Type) throws -> T {
-        let response = try admin("GET", path)
+        try adminJSON("GET", path, as: type)
+    }
+
+    /// Sends an admin request without a body and decodes what the node answers.
+    func adminJSON<T: Decodable>(_ method: String, _ path: String, as type: T.Type) throws -> T {
+        let response = try admin(method, path)
         do {
             return try response.decode(T.self)
         } catch {

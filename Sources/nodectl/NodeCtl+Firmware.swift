@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import HTTP
+import Node
 import Platform
 
 extension NodeCtl {
@@ -7,7 +9,7 @@ extension NodeCtl {
     struct Firmware: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check and install firmware bundles; see and mark the box's root slots.",
-            subcommands: [Check.self, Install.self, Status.self, MarkGood.self, Rollback.self])
+            subcommands: [Check.self, Install.self, Status.self, MarkGood.self, Rollback.self, Publish.self, Withdraw.self, Fetch.self])
     }
 }
 
@@ -126,13 +128,15 @@ extension NodeCtl.Firmware {
         @Flag(name: .long, help: "Reboot into the new slot once written.") var reboot = false
 
         func run() throws {
-            try reportingFailures {
-                let checked = try FirmwareBundle.check(bundle, keyring: trust.keyring, compatible: trust.compatible)
-                let installed = try FirmwareBundle.run(FirmwareBundle.tool("rauc"), ["install", bundle])
-                guard installed.status == 0 else { throw CLIFailure("rauc could not install \(bundle): \(FirmwareBundle.lastLine(installed.error + installed.output))") }
-                print("installed \(checked.version) into the other slot; it boots next\(reboot ? ": rebooting" : " (reboot to run it)")")
-                if reboot { _ = try FirmwareBundle.run(FirmwareBundle.tool("systemctl"), ["reboot"]) }
-            }
+            try reportingFailures { try Self.install(bundle, trust: trust, reboot: reboot) }
+        }
+
+        static func install(_ bundle: String, trust: BundleTrust, reboot: Bool) throws {
+            let checked = try FirmwareBundle.check(bundle, keyring: trust.keyring, compatible: trust.compatible)
+            let installed = try FirmwareBundle.run(FirmwareBundle.tool("rauc"), ["install", bundle])
+            guard installed.status == 0 else { throw CLIFailure("rauc could not install \(bundle): \(FirmwareBundle.lastLine(installed.error + installed.output))") }
+            print("installed \(checked.version) into the other slot; it boots next\(reboot ? ": rebooting" : " (reboot to run it)")")
+            if reboot { _ = try FirmwareBundle.run(FirmwareBundle.tool("systemctl"), ["reboot"]) }
         }
     }
 
@@ -172,6 +176,166 @@ extension NodeCtl.Firmware {
                 print("the other slot boots next\(reboot ? ": rebooting" : "")")
                 if reboot { _ = try FirmwareBundle.run(FirmwareBundle.tool("systemctl"), ["reboot"]) }
             }
+        }
+    }
+}
+
+// MARK: - Bundles from the hub
+
+extension NodeCtl.Firmware {
+    struct Publish: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "On the hub: check a bundle whole and put it on the hub's shelf; its stores can then fetch it over their sync links.",
+            discussion: "Run it where the hub's data directory is (--data-dir). A tampered or wrongly signed bundle is refused and nothing is copied.")
+
+        @Argument(help: "The .raucb bundle.") var bundle: String
+        @OptionGroup var trust: BundleTrust
+        @OptionGroup var connection: NodeConnection
+
+        func run() throws {
+            try reportingFailures {
+                guard let dataDir = connection.dataDir else { throw CLIFailure("publish runs on the hub: give its --data-dir") }
+                let checked = try FirmwareBundle.check(bundle, keyring: trust.keyring, compatible: trust.compatible)
+                guard FirmwareBundleReport.isValidName(checked.version), FirmwareBundleReport.isValidName(checked.compatible) else {
+                    throw CLIFailure("\(bundle) is refused: its version \"\(checked.version)\" is not a plain name (letters, digits, . _ + -)")
+                }
+                let paths = FirmwareBundleReport.shelfPaths(dataDirectory: dataDir, version: checked.version)
+                let owner = try FirmwareBundle.owner(of: dataDir)
+                try FirmwareBundle.makeDirectory(paths.directory, owner: owner)
+                let hash: [UInt8]
+                do { hash = try SHA256Stream.file(bundle) } catch { throw CLIFailure("cannot read \(bundle): \(error)") }
+                let bytes = UInt64(Files.size(bundle))
+                // The copy is renamed into place, then described: the node offers only a bundle
+                // whose description matches its size.
+                let temporary = paths.bundle + ".publishing"
+                let description = FirmwareBundleReport(version: checked.version, compatible: checked.compatible, bytes: bytes, sha256: Hex.encode(hash))
+                do {
+                    try? FileManager.default.removeItem(atPath: temporary)
+                    try FileManager.default.copyItem(atPath: bundle, toPath: temporary)
+                    try FirmwareBundle.give(temporary, to: owner, mode: 0o640)
+                    try Files.syncAndRename(temporary, to: paths.bundle)
+                    try Files.writeAtomically(paths.description, try JSONCoding.encode(description), mode: 0o640)
+                    try FirmwareBundle.give(paths.description, to: owner, mode: 0o640)
+                } catch {
+                    try? FileManager.default.removeItem(atPath: temporary)
+                    throw CLIFailure("cannot put \(bundle) on the shelf in \(paths.directory): \(error)")
+                }
+                print("published \(checked.version) for \(checked.compatible): \(Format.bytes(Int64(bytes))), sha256 \(Hex.encode(hash))")
+                FirmwareBundle.tellNode(connection)
+            }
+        }
+    }
+
+    struct Withdraw: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "On the hub: take a bundle off the shelf; stores are no longer offered it.")
+
+        @Argument(help: "The bundle's version.") var version: String
+        @OptionGroup var connection: NodeConnection
+
+        func run() throws {
+            try reportingFailures {
+                guard let dataDir = connection.dataDir else { throw CLIFailure("withdraw runs on the hub: give its --data-dir") }
+                guard FirmwareBundleReport.isValidName(version) else { throw CLIFailure("\"\(version)\" is not a bundle version") }
+                let paths = FirmwareBundleReport.shelfPaths(dataDirectory: dataDir, version: version)
+                guard Files.exists(paths.bundle) || Files.exists(paths.description) else { throw CLIFailure("no bundle \(version) on the shelf in \(paths.directory)") }
+                Files.remove(paths.description)
+                Files.remove(paths.bundle)
+                print("withdrew \(version)")
+                FirmwareBundle.tellNode(connection)
+            }
+        }
+    }
+
+    struct Fetch: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "On a store: fetch a bundle the hub offers, over the sync link; --install to install it once fetched.",
+            discussion: """
+                The node fetches the bundle and keeps it only if its SHA-256 is the one the hub offered; \
+                --install then checks its signature and content again before anything is written.
+                """)
+
+        @Argument(help: "The version to fetch (default: the only one the hub offers).") var version: String?
+        @OptionGroup var connection: NodeConnection
+        @OptionGroup var trust: BundleTrust
+        @Flag(name: .long, help: "Install the bundle into the other slot once fetched.") var install = false
+        @Flag(name: .long, help: "With --install: reboot into it.") var reboot = false
+        @Option(name: .customLong("wait-seconds"), help: "Give up waiting for the fetch after this long.") var waitSeconds = 3_600
+
+        func validate() throws {
+            if reboot && !install { throw ValidationError("--reboot goes with --install") }
+            if waitSeconds <= 0 { throw ValidationError("--wait-seconds must be positive") }
+        }
+
+        func run() throws {
+            try reportingFailures {
+                let body = try JSONCoding.encode(["version": version])
+                let started = try connection.admin("POST", "/admin/v1/firmware/fetch", json: body)
+                guard let fetch = try? started.decode(FirmwareReport.Fetch.self) else { throw CLIFailure("the node's answer to the fetch is not understood") }
+                print("fetching \(fetch.version) (\(Format.bytes(Int64(fetch.bytes)))) from the hub")
+                let path = try waitForFetch(of: fetch.version)
+                print("fetched \(fetch.version): \(path)")
+                if install { try Install.install(path, trust: trust, reboot: reboot) }
+            }
+        }
+
+        /// Follows the fetch until it is ready (its path) or failed (why), printing progress.
+        private func waitForFetch(of version: String) throws -> String {
+            let deadline = Date().addingTimeInterval(TimeInterval(waitSeconds))
+            var reportedTenth = -1
+            while Date() < deadline {
+                let report = try connection.getAdmin("/admin/v1/firmware", as: FirmwareReport.self)
+                guard let fetch = report.fetch, fetch.version == version else { throw CLIFailure("the node no longer follows the fetch of \(version)") }
+                switch fetch.state {
+                case "ready":
+                    guard let path = fetch.path else { throw CLIFailure("the node fetched \(version) but names no file") }
+                    return path
+                case "failed":
+                    throw CLIFailure("fetching \(version) failed: \(fetch.error ?? "no reason given")")
+                default:
+                    let tenth = fetch.bytes == 0 ? 0 : Int(fetch.bytesReceived * 10 / fetch.bytes)
+                    if tenth != reportedTenth {
+                        reportedTenth = tenth
+                        print("  \(tenth * 10)% (\(fetch.state.replacingOccurrences(of: "_", with: " ")))")
+                    }
+                    Thread.sleep(forTimeInterval: 0.2)
+                }
+            }
+            throw CLIFailure("\(version) was not fetched within \(waitSeconds) s; the node goes on (nodectl firmware fetch again to follow it)")
+        }
+    }
+}
+
+extension FirmwareBundle {
+    /// The user and group owning `path` (the node's data directory): the shelf is theirs, so
+    /// that a noded running as that user reads what root published.
+    static func owner(of path: String) throws -> (user: Int, group: Int) {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let user = attributes[.ownerAccountID] as? Int, let group = attributes[.groupOwnerAccountID] as? Int else {
+            throw CLIFailure("no data directory at \(path)")
+        }
+        return (user, group)
+    }
+
+    static func makeDirectory(_ path: String, owner: (user: Int, group: Int)) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try give(path, to: owner, mode: 0o750)
+        } catch let failure as CLIFailure { throw failure } catch { throw CLIFailure("cannot create \(path): \(error)") }
+    }
+
+    static func give(_ path: String, to owner: (user: Int, group: Int), mode: Int) throws {
+        var attributes: [FileAttributeKey: Any] = [.posixPermissions: mode]
+        if getuid() == 0 { attributes[.ownerAccountID] = owner.user; attributes[.groupOwnerAccountID] = owner.group }
+        do { try FileManager.default.setAttributes(attributes, ofItemAtPath: path) } catch { throw CLIFailure("cannot set the owner of \(path): \(error)") }
+    }
+
+    /// Asks the node to read its shelf again; a stopped node reads it when it starts.
+    static func tellNode(_ connection: NodeConnection) {
+        do {
+            let report = try connection.adminJSON("POST", "/admin/v1/firmware/reload", as: FirmwareReport.self)
+            print("the node offers: \(report.held.map(\.version).joined(separator: ", "))")
+        } catch {
+            print("the node did not answer (\(error)); it reads its shelf when it starts")
         }
     }
 }

@@ -37,6 +37,12 @@ final class SyncWireTests: XCTestCase {
                        timestamp: HLCTimestamp(physicalMs: 1_763_700_000_000 + Int64(counter), logical: 0, replica: "store-2"),
                        key: "order-\(counter)", payload: Array("placed".utf8))
          })),
+        ("12-firmware-offer", "FIRMWARE_OFFER: bundle 1.4.0 for outpost-x86_64, 268435456 bytes, SHA-256 32 bytes",
+         .firmwareOffer([FirmwareOffer(version: "1.4.0", compatible: "outpost-x86_64", bytes: 268_435_456, sha256: SHA256.hash(Array("1.4.0".utf8)))])),
+        ("13-firmware-request", "FIRMWARE_REQUEST: bundle 1.4.0, bytes 1048576 + 1048576",
+         .firmwareRequest(version: "1.4.0", offset: 1 << 20, length: 1 << 20)),
+        ("14-firmware-chunk", "FIRMWARE_CHUNK: bundle 1.4.0 from byte 1048576, 8 bytes (never compressed)",
+         .firmwareChunk(version: "1.4.0", offset: 1 << 20, data: [0x68, 0x73, 0x71, 0x73, 0, 0, 0, 0])),
     ]
 
     static var directory: URL {
@@ -124,6 +130,23 @@ final class SyncWireTests: XCTestCase {
         // A version vector whose origins are out of order: "b" then "a".
         XCTAssertThrowsError(try decodeFrame(SyncFrame.frame([4, 1, 0x6F, 2, 1, 0x62, 1, 1, 0x61, 1], flags: 0))) {
             XCTAssertEqual($0 as? SyncFrameError, .message(.unordered("a version vector")))
+        }
+        // Firmware words out of bounds: a version that is a path, a request of nothing or of more
+        // than 1 MiB, a request past any bundle (offset + length must never overflow), a hash of
+        // the wrong size.
+        let refusals: [(SyncMessage, String)] = [
+            (.firmwareRequest(version: "../node", offset: 0, length: 1), "not a plain name"),
+            (.firmwareRequest(version: "1.4.0", offset: 0, length: 0), "out of bounds"),
+            (.firmwareRequest(version: "1.4.0", offset: 0, length: (1 << 20) + 1), "out of bounds"),
+            (.firmwareRequest(version: "1.4.0", offset: UInt64.max, length: 1 << 20), "past any bundle"),
+            (.firmwareChunk(version: "1.4.0", offset: UInt64.max - 1, data: [1]), "past any bundle"),
+            (.firmwareOffer([FirmwareOffer(version: "1.4.0", compatible: "x", bytes: 1, sha256: [1])]), "not 32"),
+            (.firmwareOffer([FirmwareOffer(version: "1.4.0", compatible: "x", bytes: 5 << 30, sha256: [UInt8](repeating: 0, count: 32))]), "out of bounds"),
+        ]
+        for (message, why) in refusals {
+            XCTAssertThrowsError(try decodeFrame(SyncFrame.encode(message)), "\(message)") { error in
+                guard case .message(.invalid(let reason)) = error as? SyncFrameError, reason.contains(why) else { return XCTFail("\(message): \(error)") }
+            }
         }
         // A body that decompresses past 16 MiB.
         let bomb = Zstd.compress([UInt8](repeating: 0, count: 17 << 20))

@@ -34,11 +34,18 @@ public enum SyncFrame {
     /// Frames a message, compressing its body when that makes it smaller.
     public static func encode(_ message: SyncMessage) -> [UInt8] {
         let body = message.encoded()
-        if body.count > compressAboveBytes {
+        if body.count > compressAboveBytes && compresses(message) {
             let compressed = Zstd.compress(body)
             if compressed.count < body.count { return frame(compressed, flags: compressedFlag) }
         }
         return frame(body, flags: 0)
+    }
+
+    /// Firmware is a squashfs image, compressed already: zstd would spend a millisecond per chunk
+    /// for nothing.
+    private static func compresses(_ message: SyncMessage) -> Bool {
+        if case .firmwareChunk = message { return false }
+        return true
     }
 
     static func frame(_ body: [UInt8], flags: UInt8) -> [UInt8] {

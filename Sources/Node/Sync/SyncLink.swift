@@ -20,6 +20,8 @@ final class SyncLink: TCPStreamDelegate {
     private(set) var connectedAtMs: Int64
     private(set) var lastReceivedMs: Int64
     private(set) var isClosed = false
+    /// Hub: the peer's firmware requests not answered yet (bounded by FirmwareShelf).
+    var firmwareAnswers = FirmwareAnswers()
     /// Set once we decided to close: no more frames are read.
     private var closing = false
 
@@ -140,6 +142,13 @@ final class SyncLink: TCPStreamDelegate {
                 service.rightsRequested(by: self, collection: collection, key: key, units: units)
             case let .rightsDeclined(collection, key, available):
                 service.logger.info("stock rights declined", metadata: ["peer": "\(peerNodeId ?? "?")", "collection": "\(collection)", "key": "\(key)", "available": "\(available)"])
+            case .firmwareOffered(let offers):
+                service.firmware?.offered(offers, by: self)
+            case let .firmwareRequested(version, offset, length):
+                guard let firmware = service.firmware else { return close(.notAuthorized, "this node hands out no firmware") }
+                firmware.requested(by: self, version: version, offset: offset, length: length)
+            case let .firmwareReceived(version, offset, data):
+                service.firmware?.received(version: version, offset: offset, data: data, from: self)
             }
         }
     }

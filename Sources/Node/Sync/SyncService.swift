@@ -72,6 +72,24 @@ final class SyncService {
         }
     }
 
+    /// Firmware bundles: the hub's to hand out, a store's fetched (FirmwareShelf).
+    var firmware: FirmwareShelf?
+
+    /// The link up to a peer, if there is one.
+    func activeLink(to id: String) -> SyncLink? {
+        links.first { $0.isActive && $0.peerNodeId == id }
+    }
+
+    /// Hub: reads its firmware shelf again and offers every peer what is on it now.
+    func firmwarePublished() {
+        guard let firmware, role == "hub" else { return }
+        firmware.reload()
+        for link in links where link.isActive {
+            link.perform([.send(firmware.offer)])
+            link.flush()
+        }
+    }
+
     /// Told the id of a hub each time a link to one comes up.
     var onHubLinked: ((String) -> Void)?
 
@@ -208,6 +226,10 @@ final class SyncService {
         peer.lastError = nil
         peers[id] = peer
         if session.peerRole == "hub" { onHubLinked?(id) }
+        if role == "hub", let firmware {
+            link.perform([.send(firmware.offer)])
+            link.flush()
+        }
         logger.info("sync: link to \(id) up", metadata: ["peer": "\(id)", "region": "\(region)", "dialed": "\(link.dialed != nil)"])
     }
 
@@ -234,6 +256,7 @@ final class SyncService {
             logger.info("sync: link closed", metadata: ["reason": "\(reason)", "remote": "\(link.remoteHost)"])
             return
         }
+        firmware?.linkLost(link)
         peers[id]?.bytesSent += link.bytesSent
         peers[id]?.bytesReceived += link.bytesReceived
         peers[id]?.lastContactMs = link.lastReceivedMs
