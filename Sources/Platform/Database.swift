@@ -66,6 +66,10 @@ public final class Database {
     /// read-only), a read's included: the disk's state is in doubt whatever the statement was,
     /// and its owner decides what the node does (docs/operations.md).
     public var onIOError: ((StorageError) -> Void)?
+    /// Hands committed changesets to a backup archive, when one is set up (ChangeCapture).
+    var changeCapture: ChangeCapture?
+    /// Told when a committed changeset could not be taken: the archive has a gap.
+    public var changeCaptureFailed: ((StorageError) -> Void)?
     /// The I/O error sweep's statement faults (tests only; see `StatementFaults`).
     let statementFaults: StatementFaults?
 
@@ -120,6 +124,7 @@ public final class Database {
         endHeldRead()
         readHold?.close()
         readHold = nil
+        changeCapture = nil  // its session must go before the connection
         isClosed = true
         statements.removeAll()
         sqlite3_close_v2(raw)
@@ -172,6 +177,7 @@ public final class Database {
         endHeldRead()
         let rc = sqlite3_exec(raw, sql, nil, nil, nil)
         guard rc == SQLITE_OK else { throw StorageError(sqlite: rc, db: raw, sql: sql) }
+        if let changeCapture, sqlite3_get_autocommit(raw) != 0 { changeCapture.transactionEnded() }
     }
 
     /// Maps every row of a query.

@@ -68,7 +68,9 @@ public final class Statement {
         let rc = sqlite3_step(raw)
         switch rc {
         case SQLITE_ROW: return true
-        case SQLITE_DONE: return false
+        case SQLITE_DONE:
+            if let capture = database.changeCapture, sqlite3_get_autocommit(database.raw) != 0 { capture.transactionEnded() }
+            return false
         default: throw failed(StorageError(sqlite: rc, db: database.raw, sql: sql))
         }
     }
