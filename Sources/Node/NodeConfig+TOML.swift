@@ -32,7 +32,7 @@ extension NodeConfig {
     public mutating func apply(toml text: String, source: String = "config") throws(ConfigError) {
         let table = try TOMLReader.parse(text, source: source)
         let reader = TOMLReader(table: table, prefix: "")
-        try reader.allowOnly(["node", "http", "rate_limits", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos", "ledger"])
+        try reader.allowOnly(["node", "http", "rate_limits", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos", "ledger", "backup"])
         try applyServing(reader)
         try applyFleet(reader)
         try applyShop(reader)
@@ -114,6 +114,16 @@ extension NodeConfig {
                     throw ConfigError(key: key + ".node_id", "\"\(id)\" is listed twice")
                 }
                 self.sync.peers.append(parsed)
+            }
+        }
+        if let backup = try reader.table("backup") {
+            try backup.allowOnly(["directory", "key_file", "full_interval_hours", "retention_days"])
+            if let dir = try backup.string("directory") { self.backup.directory = try Self.directory(dir, key: "backup.directory") }
+            if let file = try backup.string("key_file") { self.backup.keyFile = try Self.directory(file, key: "backup.key_file") }
+            if let hours = try backup.integer("full_interval_hours", in: 1...168) { self.backup.fullIntervalMs = Int64(hours) * 3_600_000 }
+            if let days = try backup.integer("retention_days", in: 1...3_650) { self.backup.retentionMs = Int64(days) * 86_400_000 }
+            guard (self.backup.directory == nil) == (self.backup.keyFile == nil) else {
+                throw ConfigError(key: "backup", "give both directory and key_file (the key is kept apart from the backups)")
             }
         }
         if let ledger = try reader.table("ledger") {

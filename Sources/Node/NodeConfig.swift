@@ -63,6 +63,23 @@ public struct NodeConfig: Sendable, Equatable {
     /// Hub: how often it signs its journal's head (when it moved) and replicates the checkpoint.
     public var ledgerCheckpointIntervalMs: Int64 = 300_000
 
+    /// Backups (docs/backups.md): off unless a directory and a key file are given.
+    public var backup = BackupSettings()
+
+    public struct BackupSettings: Sendable, Equatable {
+        /// Where this node's backups go (a USB disk or NAS mount): `<directory>/<node id>/`.
+        public var directory: String?
+        /// The operator's backup key (64 hex digits), kept apart from the backups.
+        public var keyFile: String?
+        /// A full backup this often; the continuous archive in between.
+        public var fullIntervalMs: Int64 = 86_400_000
+        /// Backups older than this are pruned (the newest full is always kept).
+        public var retentionMs: Int64 = 30 * 86_400_000
+        public init() {}
+
+        public var isEnabled: Bool { directory != nil }
+    }
+
     public struct SyncSettings: Sendable, Equatable {
         /// Where peers connect (mutual TLS); nil: this node only dials out.
         public var listen: SocketAddress?

@@ -28,6 +28,8 @@ final class NodeLifecycle {
     /// stopping, and petted from the loop while `WatchdogSec=` is set.
     let serviceManager = ServiceNotifier()
     var watchdog: LoopTimer?
+    /// The continuous archive and fulls, when `[backup]` is configured (docs/backups.md).
+    var backup: BackupService?
 
     init(startedAtMs: Int64, startedNs: UInt64, lock: FileLock, schemaVersion: Int, starts: Int) {
         self.startedAtMs = startedAtMs

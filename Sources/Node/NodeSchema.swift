@@ -230,5 +230,29 @@ public enum NodeSchema {
             -- The pick list's open orders, oldest first, without a scan of every order.
             CREATE INDEX orders_open ON orders_view(coalesce(placed_ms, -1), id) WHERE status IN ('paid', 'fulfilled', 'partially_shipped');
             """),
+        // The continuous backup archive captures changes by primary key (SQLite sessions skip a
+        // table without one); UNIQUE becomes PRIMARY KEY, still in rowid tables (migration 6).
+        Migration(version: 13, name: "replicated states and op log segments keyed for the backup archive", sql: """
+            CREATE TABLE replicated_state_13 (
+                collection TEXT NOT NULL,
+                key TEXT NOT NULL,
+                state BLOB NOT NULL,         -- canonical encoding of the key's CRDT state (may lag op_log_segments)
+                PRIMARY KEY (collection, key)
+            ) STRICT;
+            INSERT INTO replicated_state_13(collection, key, state) SELECT collection, key, state FROM replicated_state;
+            DROP TABLE replicated_state;
+            ALTER TABLE replicated_state_13 RENAME TO replicated_state;
+            CREATE TABLE op_log_segments_13 (
+                collection TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                first_counter INTEGER NOT NULL,
+                last_counter INTEGER NOT NULL,
+                deltas BLOB NOT NULL,        -- count, then each delta as DELTAS carries it (sync/PROTOCOL.md)
+                PRIMARY KEY (collection, origin, first_counter)
+            ) STRICT;
+            INSERT INTO op_log_segments_13 SELECT collection, origin, first_counter, last_counter, deltas FROM op_log_segments;
+            DROP TABLE op_log_segments;
+            ALTER TABLE op_log_segments_13 RENAME TO op_log_segments;
+            """, olderReleasesCanRun: true),
     ]
 }

@@ -9,6 +9,7 @@ extension OutpostNode {
         registerReplicatedRoutes()
         registerPeerRoutes()
         registerFirmwareRoutes()
+        registerBackupRoutes()
         registerCatalogRoutes()
         registerTokenRoutes()
         registerCustomerRoutes()

@@ -247,6 +247,7 @@ public final class OutpostNode {
         if server.tlsContext != nil {
             life.signals.append(try SignalWatcher(loop: loop, signal: SIGHUP) { [unowned self] _ in self.reloadCertificate() })
         }
+        try startBackups()
         let timer = try LoopTimer(loop: loop)
         timer.start(afterMs: 100, repeatMs: 100) { [unowned self] in tick(nowMs: WallClock.nowMs()) }
         life.ticker = timer
@@ -421,8 +422,20 @@ public final class OutpostNode {
             life.stopFailed = true
             logger.error("checkpoint failed at stop", metadata: ["error": "\(error)"])
         }
+        life.backup?.stop(database: database)
         database.close()
         finishStopWithoutDatabase()
+    }
+
+    /// From here on every commit goes to the backup archive; the chain's first full starts now.
+    private func startBackups() throws {
+        guard config.backup.isEnabled else { return }
+        Files.remove(dataDirectory + "/spool/backup-snapshot.sqlite")  // left by a stop mid-full
+        let backup = try BackupService(settings: config.backup, dataDirectory: dataDirectory, node: identity.nodeId, region: config.region,
+                                       role: config.role.rawValue, schemaVersion: life.schemaVersion, loop: loop, logger: logger)
+        try backup.start(capturing: database)
+        life.backup = backup
+        logger.info("backups on", metadata: ["directory": "\(backup.directory)", "chain": "\(backup.chain)"])
     }
 
     private func finishStopWithoutDatabase() {

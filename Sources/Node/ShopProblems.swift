@@ -143,6 +143,11 @@ extension ProblemType {
     public static let firmwareFetchRefused = ProblemType(slug: "firmware-fetch-refused", title: "Firmware fetch refused", status: 409,
         explanation: "The node did not start fetching the bundle. `reason` says why: not_offered (the hub does not offer that version; GET /admin/v1/firmware lists what it does), hub_unreachable (no sync link to the hub is up), busy (another fetch is under way), no_room (the disk would keep less than 256 MiB free). Nothing was written.")
 
+    // MARK: - Backups
+
+    public static let backupRefused = ProblemType(slug: "backup-refused", title: "Backup not started", status: 409,
+        explanation: "No full backup was started. `reason`: not_configured (the node has no [backup] directory and key_file; docs/backups.md) or running (a full backup is under way: GET /admin/v1/backups follows it).")
+
     // MARK: - Replication
 
     public static let insufficientRights = ProblemType(slug: "insufficient-rights", title: "Insufficient stock rights", status: 409,
@@ -169,5 +174,5 @@ extension OutpostNode {
                                                                                        .promotionRetired, .discountCodeRefused, .discountCodeNotApplicable,
                                                                                        .discountCodeExhausted, .discountCodeThrottled,
                                                                                        .shippingMethodExists, .shippingMethodUnavailable, .checkpointsMalformed,
-                                                                                       .storageUnavailable, .firmwareFetchRefused]
+                                                                                       .storageUnavailable, .firmwareFetchRefused, .backupRefused]
 }

@@ -55,15 +55,15 @@ public enum BackupFile {
         prefixHash + (0..<8).map { UInt8(truncatingIfNeeded: index >> (56 - 8 * $0)) }
     }
 
-    static func u32(_ value: Int) -> [UInt8] {
+    public static func u32(_ value: Int) -> [UInt8] {
         [UInt8(value >> 24 & 0xFF), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
     }
 
-    static func u64(_ value: UInt64) -> [UInt8] {
+    public static func u64(_ value: UInt64) -> [UInt8] {
         (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * $0)) }
     }
 
-    static func readU64(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+    public static func readU64(_ bytes: ArraySlice<UInt8>) -> UInt64 {
         bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }
 }

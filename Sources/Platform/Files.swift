@@ -112,6 +112,13 @@ public enum Files {
         unlink(path)
     }
 
+    /// When the file was last modified, in ms since the epoch; 0 if missing.
+    public static func modifiedMs(_ path: String) -> Int64 {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return 0 }
+        return Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
+    }
+
     /// Size in bytes, 0 if missing.
     public static func size(_ path: String) -> Int64 {
         var info = stat()

@@ -1,0 +1,325 @@
+import HTTP
+import Logging
+import Platform
+
+/// What `GET /admin/v1/backups` and `nodectl backup status` show.
+public struct BackupStatusReport: Codable, Sendable {
+    public var enabled: Bool
+    public var directory: String?
+    public var chain: String?
+    /// Changes committed in this chain, and how many of them are on the backup disk.
+    public var committedSeq: UInt64
+    public var archivedSeq: UInt64
+    /// When the newest archived change was committed.
+    public var archivedAt: String?
+    public var pendingBytes: Int
+    public var fullRunning: Bool
+    public var lastFull: String?
+    public var lastFullAt: String?
+    public var lastFullBytes: Int64?
+    public var lastError: String?
+}
+
+/// A node's backups while it runs (docs/backups.md): a continuous archive of every committed
+/// change, and full snapshots at start and every `full_interval_hours`, into
+/// `<backup.directory>/<node id>/`.
+///
+/// The archive: each commit's changeset (ChangeCapture) is numbered in this run's chain and
+/// buffered; every `flushIntervalMs` the buffer is written as one record of the open archive
+/// file and synced, so at most that long of acknowledged writes is lost with the node's disk.
+/// A full: `VACUUM INTO` a snapshot on a read connection off the loop (readers never block
+/// the writer in WAL mode), then the snapshot and the data directory's keys into one file.
+///
+/// File work runs on the loop's work queue, in two lanes that never wait for each other (a full
+/// of a large database must not hold the archive back): the archive's jobs one after another,
+/// the fulls' one after another. The buffer is bounded: a backup disk gone for longer than it
+/// holds breaks the chain, and the node starts a new one with a full once the disk is back.
+final class BackupService {
+    static let flushIntervalMs: UInt64 = 500
+    static let pendingBytesMax = 64 << 20
+    static let archiveFileMs: Int64 = 3_600_000
+    static let databaseChunkBytes = 4 << 20
+
+    let settings: NodeConfig.BackupSettings
+    let directory: String
+    private let key: [UInt8]
+    private let loop: EventLoop
+    private let logger: Logger
+    private let dataDirectory: String
+    private let header: (node: String, region: String, role: String, schemaVersion: Int)
+    private var timer: LoopTimer?
+    private var capture: ChangeCapture?
+
+    private(set) var chain = BackupService.newChain()
+    private(set) var seq: UInt64 = 0
+    private var lastMs: Int64 = 0
+    private var pending: [UInt8] = [BackupRecord.changes]
+    private var pendingThrough: UInt64 = 0
+    /// The number of the first change in `pending`.
+    private var pendingFirst: UInt64 = 1
+    private(set) var archivedSeq: UInt64 = 0
+    private(set) var archivedMs: Int64 = 0
+    /// The open archive file, handed to each archive job and back.
+    private var archive: BackupFileWriter?
+    private var archiveOpenedMs: Int64 = 0
+    private var archiveJobRunning = false
+    private(set) var fullRunning = false
+    private var lastFullStartedMs: Int64 = 0
+    private(set) var lastFull: (name: String, completedMs: Int64, bytes: Int64)?
+    private(set) var lastError: String?
+    /// Set when the chain lost changes: the next full starts a new chain.
+    private var chainBroken = false
+
+    init(settings: NodeConfig.BackupSettings, dataDirectory: String, node: String, region: String, role: String, schemaVersion: Int,
+         loop: EventLoop, logger: Logger) throws(BackupError) {
+        guard let root = settings.directory, let keyFile = settings.keyFile else { throw BackupError("backups need a directory and a key file") }
+        self.settings = settings
+        directory = root + "/" + node
+        key = try BackupKey.load(keyFile)
+        self.loop = loop
+        self.logger = logger
+        self.dataDirectory = dataDirectory
+        header = (node, region, role, schemaVersion)
+        do { try Files.createDirectory(directory, mode: 0o700) } catch {
+            throw BackupError("cannot use the backup directory \(directory): \(error)")
+        }
+    }
+
+    static func newChain() -> String { Hex.encode(SecureRandom.bytes(8)) }
+
+    /// Starts capturing commits on `database` and takes the chain's first full.
+    func start(capturing database: Database) throws {
+        capture = try database.captureChanges { [unowned self] changeset in self.committed(changeset) }
+        database.changeCaptureFailed = { [unowned self] error in self.breakChain("a commit could not be captured: \(error)") }
+        let timer = try LoopTimer(loop: loop)
+        timer.start(afterMs: Self.flushIntervalMs, repeatMs: Self.flushIntervalMs) { [unowned self] in self.tick() }
+        self.timer = timer
+        startFull()
+    }
+
+    /// Writes what is buffered and seals the archive file (at a clean stop), on this thread.
+    func stop(database: Database) {
+        timer?.close()
+        timer = nil
+        database.stopCapturingChanges()
+        capture = nil
+        guard !archiveJobRunning else { return }  // its job owns the file; the next start begins a new chain
+        let job = archiveJob(sealAfter: true)
+        _ = job()
+    }
+
+    private func committed(_ changeset: [UInt8]) {
+        seq += 1
+        lastMs = max(lastMs, WallClock.nowMs())  // never backwards within a chain: restores go by time
+        BackupRecord.encode(BackupRecord.Change(seq: seq, ms: lastMs, changeset: changeset), into: &pending)
+        pendingThrough = seq
+        if pending.count > Self.pendingBytesMax { breakChain("the backup disk took no writes while \(Self.pendingBytesMax >> 20) MiB of changes waited") }
+    }
+
+    private func breakChain(_ why: String) {
+        guard !chainBroken else { return }
+        chainBroken = true
+        pending = [BackupRecord.changes]
+        pendingFirst = pendingThrough + 1
+        lastError = why
+        logger.error("backup: the archive has a gap; a full backup starts a new chain when it can", metadata: ["reason": "\(why)"])
+    }
+
+    private func tick() {
+        let now = WallClock.nowMs()
+        if !archiveJobRunning && pending.count > 1 { flush() }
+        if !fullRunning && (chainBroken || now - lastFullStartedMs >= settings.fullIntervalMs) { startFull() }
+    }
+
+    // MARK: The archive
+
+    /// What an archive job hands back to the loop: the file to append to next (nil once sealed
+    /// or after a failure), or why it failed.
+    private struct ArchiveWritten: Sendable {
+        var file: BackupFileWriter?
+        var error: String?
+    }
+
+    private func flush() {
+        archiveJobRunning = true
+        let through = pendingThrough, throughMs = lastMs, records = pending, chainAtStart = chain
+        let job = archiveJob(sealAfter: WallClock.nowMs() - archiveOpenedMs >= Self.archiveFileMs)
+        loop.queueWork(job, completion: { [unowned self] result in
+            self.archiveJobRunning = false
+            guard self.chain == chainAtStart else { return }  // a new chain began meanwhile
+            let written = (try? result.get()) ?? ArchiveWritten(file: nil, error: "the archive job was cancelled")
+            self.archive = written.file
+            if let error = written.error {
+                // The file may end in part of a record: the changes go again, into a new file.
+                self.pending = records + self.pending.dropFirst()
+                self.pendingFirst = through - UInt64(BackupRecord.changes(records)?.count ?? 0) + 1
+                self.lastError = error
+                self.logger.warning("backup: archive write failed; retrying", metadata: ["error": "\(error)"])
+            } else {
+                self.archivedSeq = through
+                self.archivedMs = throughMs
+            }
+        })
+    }
+
+    /// Takes the buffer and returns a job that appends it to the archive file (opening one if
+    /// there is none) and syncs it. The job touches nothing of the service's.
+    private func archiveJob(sealAfter: Bool) -> @Sendable () -> ArchiveWritten {
+        let records = pending, firstSeq = pendingFirst
+        pending = [BackupRecord.changes]
+        pendingFirst = pendingThrough + 1
+        let open = archive
+        archive = nil
+        if open == nil { archiveOpenedMs = WallClock.nowMs() }
+        let path = directory + "/" + BackupCatalog.archiveName(createdMs: archiveOpenedMs, chain: chain, afterSeq: firstSeq - 1)
+        let headerBytes = headerJSON(kind: BackupHeader.archiveKind, createdMs: archiveOpenedMs, afterSeq: firstSeq - 1)
+        let key = self.key
+        return {
+            do {
+                let file = try open ?? BackupFileWriter(path: path, header: headerBytes, masterKey: key)
+                if records.count > 1 { try file.append(records) }
+                try file.sync()
+                if sealAfter { try file.seal() }
+                return ArchiveWritten(file: sealAfter ? nil : file, error: nil)
+            } catch {
+                return ArchiveWritten(file: nil, error: "\(error)")
+            }
+        }
+    }
+
+    private func headerJSON(kind: String, createdMs: Int64, afterSeq: UInt64) -> [UInt8] {
+        let header = BackupHeader(kind: kind, node: self.header.node, region: self.header.region, role: self.header.role, chain: chain,
+                                  schemaVersion: self.header.schemaVersion, createdAt: WallClock.iso8601(ms: createdMs), createdMs: createdMs,
+                                  afterSeq: afterSeq)
+        return (try? JSONCoding.encode(header)) ?? []
+    }
+
+    // MARK: Fulls
+
+    /// Starts a full backup now, unless one is running. Returns whether one started.
+    @discardableResult
+    func startFull() -> Bool {
+        guard !fullRunning else { return false }
+        fullRunning = true
+        let now = WallClock.nowMs()
+        lastFullStartedMs = now
+        if chainBroken {
+            // A new chain: its first record comes after this snapshot's start.
+            chainBroken = false
+            chain = Self.newChain()
+            seq = 0
+            pendingThrough = 0
+            pendingFirst = 1
+            archivedSeq = 0
+            pending = [BackupRecord.changes]
+            archive = nil  // a job that still holds the old file seals nothing more into this chain
+        }
+        let afterSeq = seq
+        let name = BackupCatalog.fullName(createdMs: now, chain: chain)
+        let path = directory + "/" + name, partial = path + BackupCatalog.partialSuffix
+        let snapshot = dataDirectory + "/spool/backup-snapshot.sqlite"
+        let database = dataDirectory + "/" + OutpostNode.databaseFile
+        let headerBytes = headerJSON(kind: BackupHeader.fullKind, createdMs: now, afterSeq: afterSeq)
+        let key = self.key, dataDirectory = self.dataDirectory
+        loop.queueWork({ () -> Result<BackupFileWriter, BackupError> in
+            Result { () throws(BackupError) -> BackupFileWriter in
+                try Self.snapshot(database, into: snapshot)
+                do {
+                    let writer = try BackupFileWriter(path: partial, header: headerBytes, masterKey: key)
+                    for file in Self.keptFiles(dataDirectory) {
+                        guard let bytes = try? Files.readBytes(dataDirectory + "/" + file) else { continue }
+                        try writer.append(BackupRecord.file(name: file, mode: Files.permissions(dataDirectory + "/" + file) ?? 0o600, bytes: bytes))
+                    }
+                    try Files.readChunks(snapshot, chunkBytes: Self.databaseChunkBytes) { chunk in
+                        try writer.append([BackupRecord.database] + chunk)
+                        return true
+                    }
+                    return writer
+                } catch {
+                    Files.remove(partial)
+                    Files.remove(snapshot)
+                    throw BackupError("cannot write \(partial): \(error)")
+                }
+            }
+        }, completion: { [unowned self] result in
+            switch result {
+            case .success(.success(let writer)):
+                self.finishFull(writer, name: name, path: path, snapshot: snapshot)
+            case .success(.failure(let error)):
+                self.fullFailed("\(error)")
+            case .failure(let error):
+                self.fullFailed("\(error)")
+            }
+        })
+        return true
+    }
+
+    /// The snapshot is complete: every change numbered up to now may be in it. Seal the file
+    /// with that, then move it into place.
+    private func finishFull(_ writer: BackupFileWriter, name: String, path: String, snapshot: String) {
+        let completedMs = WallClock.nowMs()
+        let end = BackupFullEnd(throughSeq: seq, completedMs: completedMs, completedAt: WallClock.iso8601(ms: completedMs),
+                                databaseBytes: Files.size(snapshot), files: Self.keptFiles(dataDirectory))
+        let endBytes = (try? JSONCoding.encode(end)) ?? []
+        let directory = self.directory, retention = settings.retentionMs
+        loop.queueWork({ () -> String? in
+            do {
+                try writer.append([BackupRecord.end] + endBytes)
+                try writer.seal()
+                try Files.syncAndRename(writer.path, to: path)
+            } catch {
+                Files.remove(writer.path)
+                Files.remove(snapshot)
+                return "cannot finish \(path): \(error)"
+            }
+            Files.remove(snapshot)
+            // Old backups go once a newer full is safely in place.
+            if let catalog = try? BackupCatalog.read(directory) {
+                for expired in catalog.expired(nowMs: completedMs, retentionMs: retention) { Files.remove(expired.path) }
+            }
+            return nil
+        }, completion: { [unowned self] result in
+            if case .success(let error?) = result { return self.fullFailed(error) }
+            self.fullRunning = false
+            self.lastFull = (name, completedMs, Files.size(path))
+            self.logger.info("backup: full backup written", metadata: ["file": "\(path)", "bytes": "\(Files.size(path))", "chain": "\(self.chain)"])
+        })
+    }
+
+    private func fullFailed(_ error: String) {
+        fullRunning = false
+        lastError = error
+        logger.error("backup: full backup failed", metadata: ["error": "\(error)"])
+    }
+
+    /// A consistent copy of the database as of one read transaction, on this (pool) thread.
+    static func snapshot(_ database: String, into path: String) throws(BackupError) {
+        Files.remove(path)
+        do {
+            let reader = try Database(path: database, options: .init(readOnly: true, statementCacheMax: 1))
+            defer { reader.close() }
+            _ = try reader.execute("VACUUM INTO ?", [path])
+        } catch {
+            Files.remove(path)
+            throw BackupError("cannot snapshot the database: \(error)")
+        }
+    }
+
+    /// The small files of the data directory a rebuilt node needs besides its database: its
+    /// keys, token, certificates. Not the lock, the addresses of a running process, or spools.
+    static func keptFiles(_ dataDirectory: String) -> [String] {
+        let skipped: Set<String> = [OutpostNode.lockFile, NodeIdentity.addressFile, NodeIdentity.syncAddressFile]
+        return ((try? Files.list(dataDirectory)) ?? []).filter { name in
+            !skipped.contains(name) && !name.hasPrefix(OutpostNode.databaseFile) && !name.hasSuffix(".tmp")
+                && !Files.isDirectory(dataDirectory + "/" + name) && Files.size(dataDirectory + "/" + name) < 1 << 20
+        }.sorted()
+    }
+
+    func status() -> BackupStatusReport {
+        BackupStatusReport(
+            enabled: true, directory: directory, chain: chain, committedSeq: seq, archivedSeq: archivedSeq,
+            archivedAt: archivedMs > 0 ? WallClock.iso8601(ms: archivedMs) : nil, pendingBytes: pending.count - 1, fullRunning: fullRunning,
+            lastFull: lastFull?.name, lastFullAt: lastFull.map { WallClock.iso8601(ms: $0.completedMs) }, lastFullBytes: lastFull?.bytes,
+            lastError: lastError)
+    }
+}
