@@ -85,22 +85,50 @@ extension Database {
     }
 
     /// Applies a changeset in one transaction. Throws, changing nothing, if a row conflicts
-    /// under `.refuse`, or the changeset is malformed.
+    /// under `.refuse`, or the changeset is malformed; the error names the table and the conflict.
     public func apply(changeset: [UInt8], conflicts: ChangesetConflicts) throws(StorageError) {
-        var policy = conflicts.rawValue
+        let context = ChangesetApplication(overwrite: conflicts == .overwrite)
+        // A changeset carries the search index's shadow tables as they were written; defensive
+        // mode (on for every other statement) forbids writing them directly.
+        _ = outpost_sqlite_db_config_int(raw, SQLITE_DBCONFIG_DEFENSIVE, 0)
+        defer { _ = outpost_sqlite_db_config_int(raw, SQLITE_DBCONFIG_DEFENSIVE, 1) }
         let rc = changeset.withUnsafeBytes { bytes in
-            withUnsafeMutablePointer(to: &policy) { context in
-                sqlite3changeset_apply(raw, Int32(bytes.count), UnsafeMutableRawPointer(mutating: bytes.baseAddress), nil, { context, reason, _ in
-                    let overwrite = context?.load(as: Int32.self) == ChangesetConflicts.overwrite.rawValue
-                    guard overwrite else { return SQLITE_CHANGESET_ABORT }
-                    switch reason {
-                    case SQLITE_CHANGESET_DATA, SQLITE_CHANGESET_CONFLICT: return SQLITE_CHANGESET_REPLACE
-                    case SQLITE_CHANGESET_NOTFOUND: return SQLITE_CHANGESET_OMIT
-                    default: return SQLITE_CHANGESET_ABORT  // a constraint or foreign key broken
-                    }
-                }, context)
+            sqlite3changeset_apply(raw, Int32(bytes.count), UnsafeMutableRawPointer(mutating: bytes.baseAddress), nil, { context, reason, iterator in
+                guard let context else { return SQLITE_CHANGESET_ABORT }
+                let application = Unmanaged<ChangesetApplication>.fromOpaque(context).takeUnretainedValue()
+                return application.decide(reason, iterator)
+            }, Unmanaged.passUnretained(context).toOpaque())
+        }
+        guard rc == SQLITE_OK else {
+            let base = StorageError(sqlite: rc, db: raw, sql: "sqlite3changeset_apply")
+            throw StorageError(base.code, sqliteCode: rc, message: context.conflict ?? String(cString: sqlite3_errstr(rc)))
+        }
+    }
+}
+
+/// The conflict policy of one `apply(changeset:)`, and the first conflict it refused.
+private final class ChangesetApplication {
+    let overwrite: Bool
+    var conflict: String?
+
+    init(overwrite: Bool) { self.overwrite = overwrite }
+
+    func decide(_ reason: Int32, _ iterator: OpaquePointer?) -> Int32 {
+        if overwrite {
+            switch reason {
+            case SQLITE_CHANGESET_DATA, SQLITE_CHANGESET_CONFLICT: return SQLITE_CHANGESET_REPLACE
+            case SQLITE_CHANGESET_NOTFOUND: return SQLITE_CHANGESET_OMIT
+            default: break  // a constraint or foreign key broken: refused either way
             }
         }
-        guard rc == SQLITE_OK else { throw StorageError(sqlite: rc, db: raw, sql: "sqlite3changeset_apply") }
+        var table: UnsafePointer<CChar>?
+        var columns: Int32 = 0, operation: Int32 = 0, indirect: Int32 = 0
+        sqlite3changeset_op(iterator, &table, &columns, &operation, &indirect)
+        let names = [SQLITE_CHANGESET_DATA: "a row changed since", SQLITE_CHANGESET_NOTFOUND: "a row not found",
+                     SQLITE_CHANGESET_CONFLICT: "a row already there", SQLITE_CHANGESET_CONSTRAINT: "a constraint broken",
+                     SQLITE_CHANGESET_FOREIGN_KEY: "a foreign key broken"]
+        let operations = [SQLITE_INSERT: "insert", SQLITE_UPDATE: "update", SQLITE_DELETE: "delete"]
+        conflict = "\(names[reason] ?? "conflict \(reason)") (\(operations[operation] ?? "change") into \(table.map { String(cString: $0) } ?? "?"))"
+        return SQLITE_CHANGESET_ABORT
     }
 }

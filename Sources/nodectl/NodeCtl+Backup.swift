@@ -38,7 +38,7 @@ struct RestoreTime: ParsableArguments {
 
     func milliseconds() throws -> Int64? {
         guard let at else { return nil }
-        guard let ms = WallClock.parseISO8601(at) else { throw ValidationError("--at must be a UTC time such as 2026-12-07T10:15:00Z, not \"\(at)\"") }
+        guard at.contains("T"), let ms = WallClock.parseISO8601(at) else { throw ValidationError("--at must be a UTC time such as 2026-12-07T10:15:00Z, not \"\(at)\"") }
         // A time to the second means through the end of that second.
         return at.contains(".") ? ms : ms + 999
     }

@@ -1,0 +1,133 @@
+import Foundation
+import NodeTesting
+import XCTest
+
+/// Backups (docs/backups.md) as an operator uses them: a node with `[backup]` archives every
+/// commit and takes fulls; `nodectl backup restore` brings a data directory back to any
+/// millisecond of the archive, and refuses any file that does not verify.
+final class BackupTests: XCTestCase {
+    private var scratch: TemporaryDirectory!
+    private var keyFile = ""
+    private var backups = ""
+
+    override func setUpWithError() throws {
+        scratch = TemporaryDirectory(prefix: "outpost-backup")
+        keyFile = scratch.file("backup.key")
+        backups = scratch.file("backups")
+        let made = try runExecutable("nodectl", ["backup", "key", "--out", keyFile])
+        XCTAssertEqual(made.status, 0, made.stderr)
+    }
+
+    override func tearDown() { scratch = nil }
+
+    private var backupConfig: String { "[backup]\ndirectory = \"\(backups)\"\nkey_file = \"\(keyFile)\"\n" }
+
+    private func placeOrder(_ shop: Shop, _ n: Int) throws {
+        let cart = try shop.newCart()
+        XCTAssertEqual(try shop.send("PUT", "/api/v1/carts/\(cart)/lines/MUG-1", #"{"quantity": 1}"#).status, 200)
+        let placed = try shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(), key: "order-\(n)")
+        XCTAssertEqual(placed.status, 201, placed.response.text)
+    }
+
+    /// The orders a node restored into `directory` shows.
+    private func orders(restoredIn directory: String) throws -> Int {
+        let node = try NodeProcess.start(dataDirectory: directory, config: "[node]\nid = \"shop\"\nregion = \"eu\"\n" + Shop.terms)
+        defer { _ = try? node.stop() }
+        let listed = try node.adminJSON("/admin/v1/orders?limit=100")
+        return (listed["orders"] as? [Any])?.count ?? -1
+    }
+
+    private func restore(to directory: String, at ms: Int64? = nil) throws -> CommandResult {
+        try runExecutable("nodectl", ["backup", "restore", "--dir", backups, "--node", "shop", "--key-file", keyFile, "--to", directory]
+                          + (ms.map { ["--at", isoMs($0)] } ?? []))
+    }
+
+    private func isoMs(_ ms: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+
+    private func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    private func archived(_ shop: Shop) -> Bool {
+        eventually {
+            let status = try shop.node.adminJSON("/admin/v1/backups")
+            return status["archived_seq"] as? Int == status["committed_seq"] as? Int && status["full_running"] as? Bool == false
+                && status["last_full"] != nil
+        }
+    }
+
+    func testAFullTakenUnderCheckoutLoadAndTheArchiveRestoreEveryAcknowledgedOrderToTheMillisecond() throws {
+        let shop = try Shop.start(extra: backupConfig)
+        try shop.product("mug", sku: "MUG-1", price: 1_999, stock: 1_000)
+        XCTAssertTrue(archived(shop), "the first full is written at start")
+
+        for n in 1...4 { try placeOrder(shop, n) }
+        let afterFirst = nowMs()
+        usleep(3_000)
+        // A full taken while checkouts go on.
+        let create = Process()
+        create.executableURL = URL(fileURLWithPath: Executables.path("nodectl"))
+        create.arguments = ["backup", "create", "--data-dir", shop.node.dataDirectory]
+        let createOutput = Pipe()
+        create.standardOutput = createOutput
+        try create.run()
+        for n in 5...12 { try placeOrder(shop, n) }
+        create.waitUntilExit()
+        XCTAssertEqual(create.terminationStatus, 0)
+        XCTAssertTrue(String(decoding: createOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("full backup full-"))
+        let afterSecond = nowMs()
+        usleep(3_000)
+        for n in 13...15 { try placeOrder(shop, n) }
+        XCTAssertTrue(archived(shop), "every acknowledged change reaches the backup disk")
+        // The disk is lost: the node dies where it stands and its directory is not used again.
+        kill(shop.node.processIdentifier, SIGKILL)
+        _ = try? shop.node.waitForExit()
+
+        let listed = try runExecutable("nodectl", ["backup", "list", "--dir", backups, "--node", "shop"])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertEqual(listed.stdout.split(separator: "\n").filter { $0.hasSuffix(".obk") && $0.contains("  full-") }.count, 2,
+                       "the full at start and the one taken under load: \(listed.stdout)")
+
+        for (name, at, expected) in [("first", afterFirst, 4), ("second", afterSecond, 12), ("latest", nil, 15)] as [(String, Int64?, Int)] {
+            let directory = scratch.file("restored-" + name)
+            let restored = try restore(to: directory, at: at)
+            XCTAssertEqual(restored.status, 0, "\(name): \(restored.stderr)")
+            XCTAssertTrue(restored.stdout.contains("restored shop into \(directory)"), restored.stdout)
+            XCTAssertEqual(try orders(restoredIn: directory), expected, "\(name): exactly the orders committed by then")
+        }
+
+        let verified = try runExecutable("nodectl", ["backup", "verify", "--dir", backups, "--node", "shop", "--key-file", keyFile])
+        XCTAssertEqual(verified.status, 0, verified.stderr)
+        XCTAssertTrue(verified.stdout.contains("noded starts on it and is ready: shop (store), schema"), verified.stdout)
+    }
+
+    func testAFileThatDoesNotVerifyOrAWrongKeyIsRefusedAndNothingIsRestored() throws {
+        let shop = try Shop.start(extra: backupConfig)
+        try shop.product("mug", sku: "MUG-1", price: 1_999, stock: 10)
+        try placeOrder(shop, 1)
+        XCTAssertTrue(archived(shop))
+        _ = try shop.node.stop()
+
+        let other = scratch.file("other.key")
+        XCTAssertEqual(try runExecutable("nodectl", ["backup", "key", "--out", other]).status, 0)
+        let wrongKey = try runExecutable("nodectl", ["backup", "restore", "--dir", backups, "--node", "shop", "--key-file", other, "--to", scratch.file("wrong")])
+        XCTAssertEqual(wrongKey.status, 1)
+        XCTAssertTrue(wrongKey.stderr.contains("was encrypted with another backup key"), wrongKey.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("wrong/node.sqlite")))
+
+        let files = try FileManager.default.contentsOfDirectory(atPath: backups + "/shop")
+        let full = try XCTUnwrap(files.first { $0.hasPrefix("full-") })
+        let path = backups + "/shop/" + full
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0x10
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let damaged = try restore(to: scratch.file("damaged"))
+        XCTAssertEqual(damaged.status, 1)
+        XCTAssertTrue(damaged.stderr.contains("\(full) does not verify: record"), damaged.stderr)
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: scratch.file("damaged"))) ?? [], [], "nothing is left behind")
+
+        XCTAssertEqual(try runExecutable("nodectl", ["backup", "key", "--out", keyFile]).status, 1, "a key is never overwritten")
+    }
+}
