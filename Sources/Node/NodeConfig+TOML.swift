@@ -117,7 +117,9 @@ extension NodeConfig {
             }
         }
         if let backup = try reader.table("backup") {
-            try backup.allowOnly(["directory", "key_file", "full_interval_hours", "retention_days"])
+            try backup.allowOnly(["directory", "key_file", "full_interval_hours", "retention_days", "ship_to_hub", "stores_directory"])
+            if let ship = try backup.bool("ship_to_hub") { self.backup.shipsToHub = ship }
+            if let dir = try backup.string("stores_directory") { self.backup.storesDirectory = try Self.directory(dir, key: "backup.stores_directory") }
             if let dir = try backup.string("directory") { self.backup.directory = try Self.directory(dir, key: "backup.directory") }
             if let file = try backup.string("key_file") { self.backup.keyFile = try Self.directory(file, key: "backup.key_file") }
             if let hours = try backup.integer("full_interval_hours", in: 1...168) { self.backup.fullIntervalMs = Int64(hours) * 3_600_000 }

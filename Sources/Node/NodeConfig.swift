@@ -75,6 +75,10 @@ public struct NodeConfig: Sendable, Equatable {
         public var fullIntervalMs: Int64 = 86_400_000
         /// Backups older than this are pruned (the newest full is always kept).
         public var retentionMs: Int64 = 30 * 86_400_000
+        /// A store or regional node sends its backup files to the hub as they are written.
+        public var shipsToHub = true
+        /// Hub: where it keeps its peers' backups (default `<data dir>/store-backups`).
+        public var storesDirectory: String?
         public init() {}
 
         public var isEnabled: Bool { directory != nil }

@@ -31,7 +31,11 @@ final class NodeLifecycle {
     /// The continuous archive and fulls, when `[backup]` is configured (docs/backups.md).
     var backup: BackupService?
 
-    init(startedAtMs: Int64, startedNs: UInt64, lock: FileLock, schemaVersion: Int, starts: Int) {
+    /// A node started on a restored data directory catches up with its peers before it writes.
+    let restore: RestoreCatchUp
+
+    init(startedAtMs: Int64, startedNs: UInt64, lock: FileLock, schemaVersion: Int, starts: Int, dataDirectory: String) {
+        restore = RestoreCatchUp(dataDirectory: dataDirectory)
         self.startedAtMs = startedAtMs
         self.startedNs = startedNs
         self.lock = lock

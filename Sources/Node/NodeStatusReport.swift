@@ -22,6 +22,9 @@ public struct NodeStatusReport: Codable, Sendable, Equatable {
     /// The configuration file the node runs on, or "embedded defaults" (a box not provisioned).
     /// Absent from nodes before 0.2.
     public var configuration: String?
+    /// Set on a node started from a restored backup: what it was restored from, and whether it
+    /// caught up with its peers yet (docs/backups.md, "Rebuild").
+    public var restore: String?
 
     public init(nodeId: String, region: String, role: String, version: String, uptimeSeconds: Int64, startedAt: String,
                 databaseBytes: Int64, schemaVersion: Int, addresses: [String], dataDir: String, connectionsOpen: Int,

@@ -52,6 +52,11 @@ extension OutpostNode {
                   self.database.answers else {
                 throw HTTPError(.notReady, detail: self.life.isReady ? "the database does not answer" : "the node is starting or stopping")
             }
+            guard !self.life.restore.isCatchingUp else {
+                var error = HTTPError(.notReady, detail: "restored from a backup: catching up with its peers before it takes writes")
+                error.problem.extensions = [("restore", .string("catching_up"))]
+                throw error
+            }
             guard self.life.storage.acceptsWrites else {
                 var error = HTTPError(.notReady, detail: self.life.storage.state == .full
                     ? "the disk is full: the node takes no writes (since \(WallClock.iso8601(ms: self.life.storage.sinceMs)))"
@@ -130,6 +135,7 @@ extension OutpostNode {
             dataDir: dataDirectory, connectionsOpen: server.openConnectionCount,
             residentMemoryBytes: ProcessStats.residentBytes(), pid: ProcessStats.processID, starts: life.starts)
         report.configuration = config.source ?? NodeStatusReport.embeddedDefaults
+        report.restore = life.restore.summary
         return report
     }
 

@@ -76,7 +76,7 @@ public final class OutpostNode {
             }
         }
         life = NodeLifecycle(startedAtMs: startedAtMs, startedNs: startedNs, lock: lock, schemaVersion: try Migrator.currentVersion(of: database),
-                             starts: try meta.starts())
+                             starts: try meta.starts(), dataDirectory: dataDirectory)
         replica = try NodeReplica(database: database, nodeId: identity.nodeId, region: config.region, peers: [:], collections: Collections.all,
                                   maxDriftMs: config.sync.maxDriftMs)
         replica.hubOnly = HubOnlyRecords.problem
@@ -90,7 +90,7 @@ public final class OutpostNode {
         desks = NodeDesks(sale: SaleDesk(writer: writer, gateway: gateway, clock: WallClock.nowMs), gateway: gateway)
         let replica = self.replica
         replica.attach(to: writer)
-        writer.refusal = { [storage = life.storage] in storage.refusal }
+        writer.refusal = { [storage = life.storage, restore = life.restore] in storage.refusal ?? restore.refusal }
         router = Router()
         server = try Self.httpServer(loop: loop, router: router, config: config, dataDirectory: dataDirectory)
         try setUpCatalogView()
@@ -218,6 +218,10 @@ public final class OutpostNode {
             let firmware = FirmwareShelf(dataDirectory: dataDirectory, role: config.role.rawValue, loop: loop, logger: logger)
             firmware.service = service
             service.firmware = firmware
+            if config.role == .hub {
+                service.storeBackups = StoreBackupKeeper(directory: config.backup.storesDirectory ?? dataDirectory + "/store-backups",
+                                                         retentionMs: config.backup.retentionMs, loop: loop, logger: logger)
+            }
             for peer in try meta.peers() {
                 guard let address = try? SocketAddress(parsing: peer.address), !service.configuredPeerIds.contains(peer.nodeId) else { continue }
                 service.addPeer(NodeConfig.SyncPeer(nodeId: peer.nodeId, region: peer.region, address: address))
@@ -302,6 +306,7 @@ public final class OutpostNode {
             { if self.replica.wasQuiet { self.replica.refreshDigests(on: self.loop) } },
             saleDesk.retryWaitingForRights,
             { self.warnOfOverduePayments(nowMs: nowMs) },
+            { self.checkRestoreCaughtUp(nowMs: nowMs) },
         ]
         for job in always {
             guard !database.isClosed else { return }
@@ -427,6 +432,19 @@ public final class OutpostNode {
         finishStopWithoutDatabase()
     }
 
+    /// A restored node writes again once a peer shows it holds all of its own changes that peer
+    /// holds (RestoreCatchUp); a node with no peers has nobody to catch up with.
+    private func checkRestoreCaughtUp(nowMs: Int64) {
+        guard life.restore.isCatchingUp else { return }
+        guard let sync = fleet.sync, !sync.peers.isEmpty else {
+            logger.warning("restored from a backup, with no sync peers to catch up with: writing again")
+            return life.restore.caughtUp(nowMs: nowMs)
+        }
+        guard let link = sync.links.first(where: { $0.session.map { RestoreCatchUp.hasCaughtUp(with: $0, replica: replica) } ?? false }) else { return }
+        life.restore.caughtUp(nowMs: nowMs)
+        logger.info("restored from a backup and caught up: taking writes", metadata: ["peer": "\(link.peerNodeId ?? "?")"])
+    }
+
     /// From here on every commit goes to the backup archive; the chain's first full starts now.
     private func startBackups() throws {
         guard config.backup.isEnabled else { return }
@@ -435,6 +453,7 @@ public final class OutpostNode {
                                        role: config.role.rawValue, schemaVersion: life.schemaVersion, loop: loop, logger: logger)
         try backup.start(capturing: database)
         life.backup = backup
+        if config.role != .hub { fleet.sync?.backupShipper = backup }
         logger.info("backups on", metadata: ["directory": "\(backup.directory)", "chain": "\(backup.chain)"])
     }
 

@@ -156,7 +156,7 @@ extension ProblemType {
     // MARK: - Storage
 
     public static let storageUnavailable = ProblemType(slug: "storage-unavailable", title: "The node cannot write now", status: 503,
-        explanation: "The node's disk is full (`reason`: disk_full) or failed (`reason`: storage_failed), so it takes no writes; reads still work. Or another process held its database past the busy timeout (`reason`: busy: a backup or an operator's sqlite3; the node itself goes on). Nothing of this request was kept. Retry after `Retry-After` seconds; a request with an Idempotency-Key is safe to send again (docs/operations.md).")
+        explanation: "The node's disk is full (`reason`: disk_full) or failed (`reason`: storage_failed), so it takes no writes; reads still work. Or another process held its database past the busy timeout (`reason`: busy: a backup or an operator's sqlite3; the node itself goes on). Or it was restored from a backup and is catching up with its peers (`reason`: catching_up; docs/backups.md). Nothing of this request was kept. Retry after `Retry-After` seconds; a request with an Idempotency-Key is safe to send again (docs/operations.md).")
 }
 
 extension OutpostNode {

@@ -242,7 +242,8 @@ public struct SimulatedFleet<Replica: SimulatedReplica> {
                 return
             case .applied:
                 pumpAll(of: node)
-            case .peerIdentified, .rightsRequested, .rightsDeclined, .firmwareOffered, .firmwareRequested, .firmwareReceived:
+            case .peerIdentified, .rightsRequested, .rightsDeclined, .firmwareOffered, .firmwareRequested, .firmwareReceived,
+                 .backupStateReceived, .backupAppended, .backupAcknowledged:
                 break
             }
         }

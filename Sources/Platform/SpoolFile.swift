@@ -104,6 +104,14 @@ extension Files {
         }
     }
 
+    /// Flushes a file's written bytes to disk.
+    public static func sync(_ path: String) throws(PlatformError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PlatformError.errno("open \(path)") }
+        defer { Glibc.close(fd) }
+        guard fsync(fd) == 0 else { throw PlatformError.errno("fsync \(path)") }
+    }
+
     /// Flushes a file to disk, then moves it to `destination` (same file system), replacing it.
     public static func syncAndRename(_ path: String, to destination: String) throws(PlatformError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -88,6 +88,12 @@ public enum SyncMessage: Equatable, Sendable {
     case firmwareRequest(version: String, offset: UInt64, length: UInt64)
     /// Hub to peer: bytes of a bundle from `offset`; none when the hub no longer holds it.
     case firmwareChunk(version: String, offset: UInt64, data: [UInt8])
+    /// Hub to a peer: the sizes of the peer's backup files the hub holds (docs/backups.md).
+    case backupState([BackupFileSize])
+    /// Peer to hub: bytes of one of its backup files, to append at `offset`.
+    case backupAppend(file: String, offset: UInt64, data: [UInt8])
+    /// Hub to peer: the size of that file on the hub now.
+    case backupAck(file: String, size: UInt64)
 
     public static let digestBytes = 32
 
@@ -106,6 +112,9 @@ public enum SyncMessage: Equatable, Sendable {
         case .firmwareOffer: 11
         case .firmwareRequest: 12
         case .firmwareChunk: 13
+        case .backupState: 14
+        case .backupAppend: 15
+        case .backupAck: 16
         }
     }
 
@@ -161,6 +170,19 @@ public enum SyncMessage: Equatable, Sendable {
             w.string(version)
             w.unsigned(offset)
             w.data(data)
+        case .backupState(let files):
+            w.unsigned(UInt64(files.count))
+            for file in files {
+                w.string(file.name)
+                w.unsigned(file.size)
+            }
+        case let .backupAppend(file, offset, data):
+            w.string(file)
+            w.unsigned(offset)
+            w.data(data)
+        case let .backupAck(file, size):
+            w.string(file)
+            w.unsigned(size)
         }
         return w.bytes
     }
@@ -213,6 +235,17 @@ public enum SyncMessage: Equatable, Sendable {
             // An empty chunk ("no longer held") is checked as a one-byte range.
             try FirmwareOffer.checkedRange(version: version, offset: offset, length: max(1, UInt64(data.count)))
             message = .firmwareChunk(version: version, offset: offset, data: data)
+        case 14:
+            message = .backupState(try BackupFileSize.decodeList(from: &r))
+        case 15:
+            let file = try r.string(), offset = try r.unsigned(), data = try r.data()
+            try BackupFileSize.check(file, size: offset)
+            guard data.count <= BackupFileSize.appendBytesMax else { throw .invalid("a backup append of \(data.count) bytes is larger than 1 MiB") }
+            message = .backupAppend(file: file, offset: offset, data: data)
+        case 16:
+            let file = try r.string(), size = try r.unsigned()
+            try BackupFileSize.check(file, size: size)
+            message = .backupAck(file: file, size: size)
         default:
             throw .unknownMessage(type)
         }

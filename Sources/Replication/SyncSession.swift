@@ -13,6 +13,10 @@ public enum SyncAction: Equatable, Sendable {
     case firmwareOffered([FirmwareOffer])
     case firmwareRequested(version: String, offset: UInt64, length: UInt64)
     case firmwareReceived(version: String, offset: UInt64, data: [UInt8])
+    /// The hub's copy of this node's backups; a peer's backup bytes; what the hub holds now.
+    case backupStateReceived([BackupFileSize])
+    case backupAppended(file: String, offset: UInt64, data: [UInt8])
+    case backupAcknowledged(file: String, size: UInt64)
 }
 
 /// One end of a sync link as a pure state machine (sync/PROTOCOL.md): it reads no clock and
@@ -202,6 +206,16 @@ public struct SyncSession: Sendable {
         case let .firmwareChunk(version, offset, data):
             guard peerRole == "hub" else { return close(.notAuthorized, "a \(peerRole ?? "?") node may not send firmware") }
             return [.firmwareReceived(version: version, offset: offset, data: data)]
+        // Backups go to the hub only, and only the hub tells a node what it holds of them.
+        case .backupState(let files):
+            guard peerRole == "hub" else { return close(.notAuthorized, "a \(peerRole ?? "?") node keeps no backups of others") }
+            return [.backupStateReceived(files)]
+        case let .backupAppend(file, offset, data):
+            guard role == "hub" else { return close(.notAuthorized, "this \(role) node keeps no backups of others") }
+            return [.backupAppended(file: file, offset: offset, data: data)]
+        case let .backupAck(file, size):
+            guard peerRole == "hub" else { return close(.notAuthorized, "a \(peerRole ?? "?") node keeps no backups of others") }
+            return [.backupAcknowledged(file: file, size: size)]
         case .ping(let nonce):
             return [.send(.pong(nonce: nonce))]
         case .pong:

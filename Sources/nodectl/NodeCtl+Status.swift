@@ -34,7 +34,7 @@ extension NodeCtl {
                 ("Database", "\(Format.bytes(status.databaseBytes)) (schema \(status.schemaVersion))"),
                 ("Address", status.addresses.joined(separator: ", ")),
                 ("Configuration", status.configuration.map { $0 == NodeStatusReport.embeddedDefaults ? $0 + " (not provisioned)" : $0 } ?? "-"),
-            ])
+            ] + (status.restore.map { [("Restore", $0)] } ?? []))
         }
     }
 }

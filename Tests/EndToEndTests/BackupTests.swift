@@ -130,4 +130,47 @@ final class BackupTests: XCTestCase {
 
         XCTAssertEqual(try runExecutable("nodectl", ["backup", "key", "--out", keyFile]).status, 1, "a key is never overwritten")
     }
+
+    /// A store's disk and its backup disk are both gone. It is rebuilt from the copy of its
+    /// backups the hub kept, starts, and catches up with the fleet; nothing it acknowledged is lost.
+    func testAStoreWhoseDisksAreGoneIsRebuiltFromTheHubsCopyAndTheMesh() throws {
+        let fleet = try TestFleet()
+        let hub = try fleet.start("hub", region: "eu", role: "hub")
+        let usb = scratch.file("store-usb")
+        let storeConfig = "[backup]\ndirectory = \"\(usb)\"\nkey_file = \"\(keyFile)\"\n" + Shop.terms
+        let peers = [(id: "hub", region: "eu", address: hub.syncAddress ?? "")]
+        let store = Shop(node: try fleet.start("store-1", region: "eu", peers: peers, extra: storeConfig))
+        try store.product("mug", sku: "MUG-1", price: 1_999, stock: 50)
+        for n in 1...4 { try placeOrder(store, n) }
+        let beforeTheLast = nowMs()
+        usleep(3_000)
+        try placeOrder(store, 5)
+        XCTAssertTrue(eventually {
+            let status = try store.node.adminJSON("/admin/v1/backups")
+            return status["archived_seq"] as? Int == status["committed_seq"] as? Int && status["last_full"] != nil
+                && status["full_running"] as? Bool == false && status["hub_behind_bytes"] as? Int == 0
+        }, "the hub holds every byte of the store's backups: \((try? store.node.adminGet("/admin/v1/backups").text) ?? "")")
+
+        kill(store.node.processIdentifier, SIGKILL)
+        _ = try? store.node.waitForExit()
+        let dataDirectory = fleet.dataDirectory("store-1")
+        try FileManager.default.removeItem(atPath: dataDirectory)
+        try FileManager.default.removeItem(atPath: usb)
+
+        // Restored to before its last order, as if the archive had missed it: the fleet has it.
+        let restored = try runExecutable("nodectl", ["backup", "restore", "--dir", hub.dataDirectory + "/store-backups", "--node", "store-1",
+                                                     "--key-file", keyFile, "--to", dataDirectory, "--at", isoMs(beforeTheLast)])
+        XCTAssertEqual(restored.status, 0, restored.stderr)
+        let rebuilt = Shop(node: try fleet.start("store-1", region: "eu", peers: peers, extra: storeConfig))
+        XCTAssertTrue(eventually { try runExecutable("nodectl", ["status", "--data-dir", dataDirectory]).stdout.contains("caught up with its peers at") },
+                      "it writes again only once a peer shows it holds every change of its own that the peer holds")
+        let status = try runExecutable("nodectl", ["status", "--data-dir", dataDirectory])
+        XCTAssertTrue(status.stdout.contains("restored from full-"), status.stdout)
+        let orders = try rebuilt.node.adminJSON("/admin/v1/orders?limit=100")["orders"] as? [Any]
+        XCTAssertEqual(orders?.count, 5, "every order the store acknowledged is back: four from its backup, the last from the fleet")
+        XCTAssertEqual(try rebuilt.stock("MUG-1").here, 45)
+        // It sells on, and the fleet takes its new orders as new ones.
+        try placeOrder(rebuilt, 6)
+        XCTAssertTrue(eventually { (try hub.adminJSON("/admin/v1/orders?limit=100")["orders"] as? [Any])?.count == 6 }, "the hub has all six")
+    }
 }

@@ -55,6 +55,8 @@ public enum BackupRestore {
                 try check(restoring)
                 try Files.syncAndRename(restoring, to: database)
                 outcome.databaseBytes = Files.size(database)
+                // The node started here catches up with its peers before it writes (RestoreCatchUp).
+                try Files.writeAtomically(destination + "/" + RestoreCatchUp.markerFile, try JSONCoding.encode(outcome), mode: 0o600)
                 return outcome
             } catch {
                 for name in written { Files.remove(destination + "/" + name) }

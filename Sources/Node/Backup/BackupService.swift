@@ -1,6 +1,7 @@
 import HTTP
 import Logging
 import Platform
+import Replication
 
 /// What `GET /admin/v1/backups` and `nodectl backup status` show.
 public struct BackupStatusReport: Codable, Sendable {
@@ -18,6 +19,8 @@ public struct BackupStatusReport: Codable, Sendable {
     public var lastFullAt: String?
     public var lastFullBytes: Int64?
     public var lastError: String?
+    /// Bytes of the backups the hub does not hold yet; nil without a link to the hub.
+    public var hubBehindBytes: Int64?
 }
 
 /// A node's backups while it runs (docs/backups.md): a continuous archive of every committed
@@ -158,6 +161,7 @@ final class BackupService {
             } else {
                 self.archivedSeq = through
                 self.archivedMs = throughMs
+                self.ship()
             }
         })
     }
@@ -192,6 +196,81 @@ final class BackupService {
                                   schemaVersion: self.header.schemaVersion, createdAt: WallClock.iso8601(ms: createdMs), createdMs: createdMs,
                                   afterSeq: afterSeq)
         return (try? JSONCoding.encode(header)) ?? []
+    }
+
+    // MARK: Shipping to the hub
+
+    /// What this node knows of the hub's copy: sizes it acknowledged, bytes sent past them.
+    private struct HubCopy {
+        weak var link: SyncLink?
+        var sizes: [String: UInt64]
+        var sent: [String: UInt64] = [:]
+        var reading = false
+    }
+
+    private var hub: HubCopy?
+    static let shipWindowBytes: UInt64 = 4 << 20
+
+    /// The hub said what it holds of this node's backups (on each link up).
+    func hubHolds(_ files: [BackupFileSize], link: SyncLink) {
+        guard settings.shipsToHub else { return }
+        hub = HubCopy(link: link, sizes: Dictionary(files.map { ($0.name, $0.size) }, uniquingKeysWith: max))
+        ship()
+    }
+
+    func hubAcknowledged(_ file: String, size: UInt64) {
+        guard var copy = hub else { return }
+        copy.sizes[file] = size
+        // Less than was sent: the hub refused (full disk, out of order); go again from its size.
+        if let sent = copy.sent[file], size < sent { copy.sent[file] = size }
+        hub = copy
+        ship()
+    }
+
+    func hubLinkLost(_ link: SyncLink) {
+        if hub?.link === link || hub?.link == nil { hub = nil }
+    }
+
+    /// Bytes of this node's backups the hub does not hold yet (nil: no link to the hub).
+    var hubBehindBytes: Int64? {
+        guard let copy = hub else { return nil }
+        return localFiles().reduce(0) { $0 + max(0, $1.size - Int64(copy.sizes[$1.name] ?? 0)) }
+    }
+
+    private func localFiles() -> [(name: String, size: Int64)] {
+        // The archive first: it is what the hub must have within a second.
+        ((try? Files.list(directory)) ?? []).filter(BackupFileSize.isValidName)
+            .sorted { ($0.hasPrefix("full-") ? 1 : 0, $0) < ($1.hasPrefix("full-") ? 1 : 0, $1) }
+            .map { ($0, Files.size(directory + "/" + $0)) }
+    }
+
+    /// Sends the next piece the hub lacks, while less than the window is unacknowledged.
+    private func ship() {
+        guard var copy = hub, !copy.reading, let link = copy.link, link.isActive else { return }
+        let inFlight = copy.sent.reduce(UInt64(0)) { $0 + ($1.value - min($1.value, copy.sizes[$1.key] ?? 0)) }
+        guard inFlight < Self.shipWindowBytes else { return }
+        for file in localFiles() {
+            let from = max(copy.sent[file.name] ?? 0, copy.sizes[file.name] ?? 0)
+            guard UInt64(file.size) > from else { continue }
+            let length = Int(min(UInt64(BackupFileSize.appendBytesMax), UInt64(file.size) - from))
+            let path = directory + "/" + file.name
+            copy.reading = true
+            copy.sent[file.name] = from + UInt64(length)
+            hub = copy
+            loop.queueWork({ (try? Files.readRange(path, offset: Int(from), length: length)) ?? [] }, completion: { [weak self, weak link] result in
+                guard let self, self.hub != nil else { return }
+                self.hub?.reading = false
+                let data = (try? result.get()) ?? []
+                guard let link, link.isActive, data.count == length else {
+                    self.hub?.sent[file.name] = from  // send it again
+                    return
+                }
+                link.perform([.send(.backupAppend(file: file.name, offset: from, data: data))])
+                link.flush()
+                self.ship()
+            })
+            return
+        }
     }
 
     // MARK: Fulls
@@ -282,6 +361,7 @@ final class BackupService {
             if case .success(let error?) = result { return self.fullFailed(error) }
             self.fullRunning = false
             self.lastFull = (name, completedMs, Files.size(path))
+            self.ship()
             self.logger.info("backup: full backup written", metadata: ["file": "\(path)", "bytes": "\(Files.size(path))", "chain": "\(self.chain)"])
         })
     }
@@ -320,6 +400,6 @@ final class BackupService {
             enabled: true, directory: directory, chain: chain, committedSeq: seq, archivedSeq: archivedSeq,
             archivedAt: archivedMs > 0 ? WallClock.iso8601(ms: archivedMs) : nil, pendingBytes: pending.count - 1, fullRunning: fullRunning,
             lastFull: lastFull?.name, lastFullAt: lastFull.map { WallClock.iso8601(ms: $0.completedMs) }, lastFullBytes: lastFull?.bytes,
-            lastError: lastError)
+            lastError: lastError, hubBehindBytes: hubBehindBytes)
     }
 }

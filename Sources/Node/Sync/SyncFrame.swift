@@ -41,11 +41,13 @@ public enum SyncFrame {
         return frame(body, flags: 0)
     }
 
-    /// Firmware is a squashfs image, compressed already: zstd would spend a millisecond per chunk
-    /// for nothing.
+    /// Firmware is a squashfs image, backups are compressed and encrypted: zstd would spend a
+    /// millisecond per chunk for nothing.
     private static func compresses(_ message: SyncMessage) -> Bool {
-        if case .firmwareChunk = message { return false }
-        return true
+        switch message {
+        case .firmwareChunk, .backupAppend: return false  // compressed and encrypted already
+        default: return true
+        }
     }
 
     static func frame(_ body: [UInt8], flags: UInt8) -> [UInt8] {

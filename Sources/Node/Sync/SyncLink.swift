@@ -22,6 +22,8 @@ final class SyncLink: TCPStreamDelegate {
     private(set) var isClosed = false
     /// Hub: the peer's firmware requests not answered yet (bounded by FirmwareShelf).
     var firmwareAnswers = FirmwareAnswers()
+    /// Hub: the peer's backup appends not acknowledged yet (bounded by StoreBackupKeeper).
+    var backupAppendsOpen = 0
     /// Set once we decided to close: no more frames are read.
     private var closing = false
 
@@ -149,6 +151,13 @@ final class SyncLink: TCPStreamDelegate {
                 firmware.requested(by: self, version: version, offset: offset, length: length)
             case let .firmwareReceived(version, offset, data):
                 service.firmware?.received(version: version, offset: offset, data: data, from: self)
+            case .backupStateReceived(let files):
+                service.backupShipper?.hubHolds(files, link: self)
+            case let .backupAppended(file, offset, data):
+                guard let keeper = service.storeBackups else { return close(.notAuthorized, "this node keeps no backups of others") }
+                keeper.append(from: self, file: file, offset: offset, data: data)
+            case let .backupAcknowledged(file, size):
+                service.backupShipper?.hubAcknowledged(file, size: size)
             }
         }
     }

@@ -75,6 +75,10 @@ final class SyncService {
     /// Firmware bundles: the hub's to hand out, a store's fetched (FirmwareShelf).
     var firmware: FirmwareShelf?
 
+    /// Hub: its copy of the peers' backups. A peer: what sends its backups to the hub.
+    var storeBackups: StoreBackupKeeper?
+    weak var backupShipper: BackupService?
+
     /// The link up to a peer, if there is one.
     func activeLink(to id: String) -> SyncLink? {
         links.first { $0.isActive && $0.peerNodeId == id }
@@ -230,6 +234,7 @@ final class SyncService {
             link.perform([.send(firmware.offer)])
             link.flush()
         }
+        storeBackups?.linkUp(link)
         logger.info("sync: link to \(id) up", metadata: ["peer": "\(id)", "region": "\(region)", "dialed": "\(link.dialed != nil)"])
     }
 
@@ -257,6 +262,7 @@ final class SyncService {
             return
         }
         firmware?.linkLost(link)
+        backupShipper?.hubLinkLost(link)
         peers[id]?.bytesSent += link.bytesSent
         peers[id]?.bytesReceived += link.bytesReceived
         peers[id]?.lastContactMs = link.lastReceivedMs
