@@ -1,5 +1,7 @@
 import Foundation
+import Node
 import NodeTesting
+import Replication
 import XCTest
 
 /// Backups (docs/backups.md) as an operator uses them: a node with `[backup]` archives every
@@ -172,5 +174,27 @@ final class BackupTests: XCTestCase {
         // It sells on, and the fleet takes its new orders as new ones.
         try placeOrder(rebuilt, 6)
         XCTAssertTrue(eventually { (try hub.adminJSON("/admin/v1/orders?limit=100")["orders"] as? [Any])?.count == 6 }, "the hub has all six")
+    }
+
+    /// A peer with a valid certificate writes only its own folder on the hub, only at the end of
+    /// a file, and is cut off when it asks for more at once than the hub keeps open.
+    func testAPeerWritesOnlyItsOwnBackupsOnTheHubAndOnlyAFewAtATime() throws {
+        let fleet = try TestFleet()
+        let hub = try fleet.start("hub", region: "eu", role: "hub")
+        let rogue = try RoguePeer(fleet: fleet, nodeId: "store-9", region: "eu", to: hub)
+        try rogue.send(RoguePeer.hello("store-9", region: "eu"))
+        let file = "archive-1-0a1b2c3d4e5f6071-0.obk"
+        try rogue.send(.backupAppend(file: file, offset: 0, data: [1, 2, 3]))
+        try rogue.send(.backupAppend(file: file, offset: 7, data: [9]))  // not at the end: nothing written
+        XCTAssertFalse(rogue.waitForClose(timeoutMs: 1_000))
+        XCTAssertTrue(rogue.received.contains(.backupAck(file: file, size: 3)), "\(rogue.received.suffix(3))")
+        XCTAssertEqual(rogue.received.filter { $0 == .backupAck(file: file, size: 3) }.count, 2, "the misplaced append is answered with the size, not written")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: hub.dataDirectory + "/store-backups/store-9/" + file)), Data([1, 2, 3]))
+
+        let appends = (0..<64).flatMap { SyncFrame.encode(.backupAppend(file: file, offset: 3 + UInt64($0), data: [UInt8($0)])) }
+        try rogue.sendFrame(appends)
+        XCTAssertTrue(rogue.waitForClose())
+        XCTAssertEqual(rogue.closingError?.code, .tooManyRequests, String(describing: rogue.closingError))
+        XCTAssertTrue(hub.isRunning)
     }
 }

@@ -170,6 +170,8 @@ final class SecurityTests: XCTestCase {
             ("a snapshot of stock", .snapshot(collection: "inventory", covers: VersionVector(["store-2": 5]), chunkIndex: 0, chunkCount: 1, chunk: [0])),
             ("a firmware offer", .firmwareOffer([FirmwareOffer(version: "9.9.9", compatible: "outpost-x86_64", bytes: 1, sha256: [UInt8](repeating: 0, count: 32))])),
             ("a firmware chunk", .firmwareChunk(version: "9.9.9", offset: 0, data: [1, 2, 3])),
+            ("a backup state", .backupState([])),
+            ("a backup acknowledgement", .backupAck(file: "full-1.obk", size: 1)),
         ]
         for (what, message) in attempts {
             let rogue = try RoguePeer(fleet: fleet, nodeId: "store-9", region: "eu", to: hub)

@@ -43,6 +43,12 @@ final class SyncWireTests: XCTestCase {
          .firmwareRequest(version: "1.4.0", offset: 1 << 20, length: 1 << 20)),
         ("14-firmware-chunk", "FIRMWARE_CHUNK: bundle 1.4.0 from byte 1048576, 8 bytes (never compressed)",
          .firmwareChunk(version: "1.4.0", offset: 1 << 20, data: [0x68, 0x73, 0x71, 0x73, 0, 0, 0, 0])),
+        ("15-backup-state", "BACKUP_STATE: the hub holds 4096 bytes of full-1796600000000-0a1b2c3d4e5f6071.obk",
+         .backupState([BackupFileSize(name: "full-1796600000000-0a1b2c3d4e5f6071.obk", size: 4096)])),
+        ("16-backup-append", "BACKUP_APPEND: 4 bytes of archive-1796600000000-0a1b2c3d4e5f6071-0.obk at 4096 (never compressed)",
+         .backupAppend(file: "archive-1796600000000-0a1b2c3d4e5f6071-0.obk", offset: 4096, data: [1, 2, 3, 4])),
+        ("17-backup-ack", "BACKUP_ACK: the hub now holds 4100 bytes of archive-1796600000000-0a1b2c3d4e5f6071-0.obk",
+         .backupAck(file: "archive-1796600000000-0a1b2c3d4e5f6071-0.obk", size: 4100)),
     ]
 
     static var directory: URL {
@@ -142,6 +148,10 @@ final class SyncWireTests: XCTestCase {
             (.firmwareChunk(version: "1.4.0", offset: UInt64.max - 1, data: [1]), "past any bundle"),
             (.firmwareOffer([FirmwareOffer(version: "1.4.0", compatible: "x", bytes: 1, sha256: [1])]), "not 32"),
             (.firmwareOffer([FirmwareOffer(version: "1.4.0", compatible: "x", bytes: 5 << 30, sha256: [UInt8](repeating: 0, count: 32))]), "out of bounds"),
+            (.backupAppend(file: "../hub/node.sqlite", offset: 0, data: [1]), "not full-"),
+            (.backupAppend(file: "full-1/../x.obk", offset: 0, data: [1]), "not full-"),
+            (.backupAppend(file: "full-1.obk", offset: UInt64.max, data: [1]), "past the bound"),
+            (.backupAck(file: "archive-1.obk", size: 65 << 30), "past the bound"),
         ]
         for (message, why) in refusals {
             XCTAssertThrowsError(try decodeFrame(SyncFrame.encode(message)), "\(message)") { error in
