@@ -197,4 +197,51 @@ final class BackupTests: XCTestCase {
         XCTAssertEqual(rogue.closingError?.code, .tooManyRequests, String(describing: rogue.closingError))
         XCTAssertTrue(hub.isRunning)
     }
+
+    /// The hub's disk is destroyed. Restored from its backup directory, it catches up with its
+    /// stores, settles what they sold meanwhile, and settles nothing twice; its books verify.
+    func testAHubRestoredFromItsBackupSettlesNothingTwiceWhenStoresReconnect() throws {
+        var fleet = try SettlementTests.Fleet.start(hubExtra: backupConfig)
+        var orders: [(NodeProcess, String)] = []
+        func sellAndShip(_ count: Int) throws {
+            for index in 0..<count {
+                let store = index % 2 == 0 ? fleet.storeA : fleet.storeB
+                let sale = try SettlementTests.sell(store)
+                XCTAssertEqual(sale.status, 201)
+                let id = try XCTUnwrap(sale.json["id"] as? String)
+                try SettlementTests.ship(store, id)
+                orders.append((store, id))
+            }
+        }
+        try sellAndShip(6)
+        for (store, id) in orders {
+            XCTAssertTrue(eventually { try SettlementTests.payment(store, order: id)["settlement"] as? String == "settled" })
+        }
+        XCTAssertTrue(eventually {
+            let status = try fleet.hub.adminJSON("/admin/v1/backups")
+            return status["archived_seq"] as? Int == status["committed_seq"] as? Int && status["full_running"] as? Bool == false
+        })
+        kill(fleet.hub.processIdentifier, SIGKILL)
+        _ = try? fleet.hub.waitForExit()
+        try FileManager.default.removeItem(atPath: fleet.fleet.dataDirectory("hub"))
+        // The stores sell on while the hub is gone.
+        for store in [fleet.storeA, fleet.storeB] { XCTAssertTrue(eventually { try SettlementTests.offline(store)["online"] as? Bool == false }) }
+        try sellAndShip(4)
+
+        let restored = try runExecutable("nodectl", ["backup", "restore", "--dir", backups, "--node", "hub", "--key-file", keyFile,
+                                                     "--to", fleet.fleet.dataDirectory("hub")])
+        XCTAssertEqual(restored.status, 0, restored.stderr)
+        fleet.hub = try fleet.restartHub()
+        for (store, id) in orders {
+            XCTAssertTrue(eventually(timeoutSeconds: 60) { try SettlementTests.payment(store, order: id)["settlement"] as? String == "settled" }, "\(id) settles")
+        }
+        let ids = try SettlementTests.journal(fleet.hub).map { $0[2] }
+        XCTAssertEqual(Set(ids).count, ids.count, "no transfer twice")
+        XCTAssertEqual(ids.filter { $0.hasPrefix("capture:") }.count, 10, "each sale captured once")
+        let report = try SettlementTests.nodectl(fleet.hub, ["ledger", "acquirer-report", "--from", "2000-01-01", "--to", "2100-01-01"])
+        XCTAssertEqual(report.stdout.split(separator: "\r\n").count, 11, "the acquirer settled each sale once")
+        XCTAssertEqual(try fleet.hub.adminJSON("/admin/v1/ledger/verify")["valid"] as? Bool, true)
+        let reconciled = try SettlementTests.nodectl(fleet.hub, ["ledger", "reconcile", "--from", "2000-01-01", "--to", "2100-01-01"])
+        XCTAssertEqual(reconciled.status, 0, reconciled.stdout)
+    }
 }

@@ -17,24 +17,26 @@ final class SettlementTests: XCTestCase {
         let storeA: NodeProcess
         let storeB: NodeProcess
         let stores: [(id: String, region: String, address: String)]
+        /// More of the hub's configuration (a [backup] table).
+        var hubExtra = ""
 
-        static func start() throws -> Fleet {
+        static func start(hubExtra: String = "") throws -> Fleet {
             let fleet = try TestFleet()
             let storeA = try fleet.start("store-a", region: "eu", extra: Shop.terms)
             let storeB = try fleet.start("store-b", region: "eu", peers: [(id: "store-a", region: "eu", address: storeA.syncAddress ?? "")], extra: Shop.terms)
             let stores = [(id: "store-a", region: "eu", address: storeA.syncAddress ?? ""), (id: "store-b", region: "eu", address: storeB.syncAddress ?? "")]
-            let hub = try fleet.start("hub", region: "eu", role: "hub", listen: false, peers: stores, extra: Shop.terms)
+            let hub = try fleet.start("hub", region: "eu", role: "hub", listen: false, peers: stores, extra: Shop.terms + hubExtra)
             try Shop(node: hub).product("lamp", sku: "LAMP-1", price: 4_900, stock: 0)
             for store in [storeA, storeB] {
                 XCTAssertTrue(eventually { try store.adminGet("/api/v1/products/lamp").status == 200 }, "the product reaches the stores")
                 XCTAssertEqual(try store.adminPost("/admin/v1/inventory/receive", #"{"sku": "LAMP-1", "units": 100}"#).status, 200)
                 XCTAssertTrue(eventually { try store.adminJSON("/admin/v1/payments/offline")["hub"] as? String == "hub" }, "the store knows its hub")
             }
-            return Fleet(fleet: fleet, hub: hub, storeA: storeA, storeB: storeB, stores: stores)
+            return Fleet(fleet: fleet, hub: hub, storeA: storeA, storeB: storeB, stores: stores, hubExtra: hubExtra)
         }
 
         func restartHub(environment: [String: String] = [:]) throws -> NodeProcess {
-            try fleet.start("hub", region: "eu", role: "hub", listen: false, peers: stores, extra: Shop.terms, environment: environment)
+            try fleet.start("hub", region: "eu", role: "hub", listen: false, peers: stores, extra: Shop.terms + hubExtra, environment: environment)
         }
     }
 
