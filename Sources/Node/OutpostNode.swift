@@ -436,7 +436,11 @@ public final class OutpostNode {
     /// holds (RestoreCatchUp); a node with no peers has nobody to catch up with.
     private func checkRestoreCaughtUp(nowMs: Int64) {
         guard life.restore.isCatchingUp else { return }
-        guard let sync = fleet.sync, !sync.peers.isEmpty else {
+        if life.restore.knownPeers == nil {
+            let acknowledged = (try? database.query("SELECT DISTINCT peer FROM peer_acks") { $0.string(0) }) ?? []
+            life.restore.knownPeers = Set(acknowledged).union(fleet.sync?.peers.keys.map { $0 } ?? [])
+        }
+        guard let sync = fleet.sync, life.restore.knownPeers?.isEmpty == false || !sync.peers.isEmpty else {
             logger.warning("restored from a backup, with no sync peers to catch up with: writing again")
             return life.restore.caughtUp(nowMs: nowMs)
         }

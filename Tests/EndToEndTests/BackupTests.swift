@@ -133,8 +133,23 @@ final class BackupTests: XCTestCase {
         XCTAssertEqual(try runExecutable("nodectl", ["backup", "key", "--out", keyFile]).status, 1, "a key is never overwritten")
     }
 
+    /// Opens a shift on `till`, sells one mug for cash, and closes the shift: its Z-report.
+    private func tillShift(_ till: inout TillDayTests.Terminal, _ shift: String, staffPin: String = "1234") throws -> [String: Any] {
+        let signedIn = try till.send("POST", "/pos/v1/sessions", #"{"staff": "alice", "pin": "\#(staffPin)"}"#, asDevice: true)
+        XCTAssertEqual(signedIn.status, 201, signedIn.response.text)
+        till.session = try XCTUnwrap(signedIn.json["token"] as? String)
+        XCTAssertEqual(try till.send("POST", "/pos/v1/shifts", #"{"id": "\#(shift)", "float": 10000, "currency": "EUR"}"#).status, 201)
+        XCTAssertEqual(try till.send("PUT", "/pos/v1/sales/\(shift)-s1", #"{"lines": [{"sku": "MUG-1", "quantity": 1}]}"#).status, 200)
+        let sold = try till.send("POST", "/pos/v1/sales/\(shift)-s1/complete", #"{"tenders": [{"kind": "cash", "tendered": 2000}]}"#)
+        XCTAssertEqual(sold.status, 201, sold.response.text)
+        let closed = try till.send("POST", "/pos/v1/shifts/\(shift)/close", #"{"counted": 11999}"#)
+        XCTAssertEqual(closed.status, 200, closed.response.text)
+        return closed.json
+    }
+
     /// A store's disk and its backup disk are both gone. It is rebuilt from the copy of its
-    /// backups the hub kept, starts, and catches up with the fleet; nothing it acknowledged is lost.
+    /// backups the hub kept, catches up with the fleet before it writes, and sells on: nothing it
+    /// acknowledged is lost, its tills' Z-report chain goes on unbroken, and the hub's books verify.
     func testAStoreWhoseDisksAreGoneIsRebuiltFromTheHubsCopyAndTheMesh() throws {
         let fleet = try TestFleet()
         let hub = try fleet.start("hub", region: "eu", role: "hub")
@@ -143,6 +158,10 @@ final class BackupTests: XCTestCase {
         let peers = [(id: "hub", region: "eu", address: hub.syncAddress ?? "")]
         let store = Shop(node: try fleet.start("store-1", region: "eu", peers: peers, extra: storeConfig))
         try store.product("mug", sku: "MUG-1", price: 1_999, stock: 50)
+        XCTAssertEqual(try SettlementTests.nodectl(store.node, ["pos", "staff", "alice", "--name", "Alice", "--role", "cashier", "--pin", "1234"]).status, 0)
+        var till = try TillDayTests.pair(store.node)
+        let firstReport = try tillShift(&till, "shift-1")
+        XCTAssertTrue(eventually { try SettlementTests.journal(hub).contains { $0[2].hasPrefix("z:store-1/") } }, "the Z-report is anchored at the hub")
         for n in 1...4 { try placeOrder(store, n) }
         let beforeTheLast = nowMs()
         usleep(3_000)
@@ -169,11 +188,21 @@ final class BackupTests: XCTestCase {
         let status = try runExecutable("nodectl", ["status", "--data-dir", dataDirectory])
         XCTAssertTrue(status.stdout.contains("restored from full-"), status.stdout)
         let orders = try rebuilt.node.adminJSON("/admin/v1/orders?limit=100")["orders"] as? [Any]
-        XCTAssertEqual(orders?.count, 5, "every order the store acknowledged is back: four from its backup, the last from the fleet")
-        XCTAssertEqual(try rebuilt.stock("MUG-1").here, 45)
-        // It sells on, and the fleet takes its new orders as new ones.
+        XCTAssertEqual(orders?.count, 6, "every sale the store acknowledged is back: the till's and four orders from its backup, the last from the fleet")
+        XCTAssertEqual(try rebuilt.stock("MUG-1").here, 44)
+
+        // It sells on: the fleet takes its new orders as new ones, and its till's next Z-report
+        // follows the one before the disk was lost.
         try placeOrder(rebuilt, 6)
-        XCTAssertTrue(eventually { (try hub.adminJSON("/admin/v1/orders?limit=100")["orders"] as? [Any])?.count == 6 }, "the hub has all six")
+        XCTAssertTrue(eventually { (try hub.adminJSON("/admin/v1/orders?limit=100")["orders"] as? [Any])?.count == 7 }, "the hub has all seven")
+        till = TillDayTests.Terminal(node: rebuilt.node, key: till.key)
+        let secondReport = try tillShift(&till, "shift-2")
+        XCTAssertEqual(secondReport["previous_hash"] as? String, firstReport["hash"] as? String, "the Z-report chain goes on")
+        XCTAssertTrue(eventually {
+            let tills = try hub.adminJSON("/admin/v1/pos/z-reports")["tills"] as? [[String: Any]] ?? []
+            return tills.first?["chain_ok"] as? Bool == true && tills.first?["reports_total"] as? Int == 2
+        }, "the hub holds both reports, chained")
+        XCTAssertEqual(try hub.adminJSON("/admin/v1/ledger/verify")["valid"] as? Bool, true)
     }
 
     /// A peer with a valid certificate writes only its own folder on the hub, only at the end of

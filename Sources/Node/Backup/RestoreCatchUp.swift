@@ -15,6 +15,9 @@ public final class RestoreCatchUp {
 
     private(set) var outcome: RestoreOutcome?
     private(set) var caughtUpAtMs: Int64?
+    /// The peers it may catch up from: configured, added, or any it exchanged changes with
+    /// before (its acknowledgements table came back with the restore). Read once.
+    var knownPeers: Set<String>?
     let markerPath: String
 
     init(dataDirectory: String) {
