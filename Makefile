@@ -41,6 +41,7 @@ bench:
 	bash bench/checkout.sh
 	bash bench/pos.sh
 	python3 bench/startup.py
+	bash bench/backup.sh
 	.build/release/ledger-bench 6
 
 # The appliance (firmware-image/README.md): a UEFI disk image with two verity-protected root

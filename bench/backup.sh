@@ -38,6 +38,7 @@ run_rounds "$terms" true bench/wrk/checkout.lua checkout
 off=("${results[@]}")
 print_rounds_table "checkout, backups off" "checkouts"
 results=()
+rm -rf "$work"/data-*  # fresh data directories: the rounds above left theirs
 run_rounds "$terms"$'\n[backup]\ndirectory = "'"$work/backups"$'"\nkey_file = "'"$work/backup.key"'"' archive_lag_sampler bench/wrk/checkout.lua checkout
 on=("${results[@]}")
 print_rounds_table "checkout, backups on (archive every commit, synced every 0.5 s)" "checkouts"

@@ -62,6 +62,7 @@ public final class OutpostNode {
         let database = try Database(path: dataDirectory + "/" + Self.databaseFile, options: .init(synchronous: config.synchronous, pageCacheBytes: 64 << 20))
         self.database = database
         let now = WallClock.iso8601(ms: startedAtMs)
+        try Self.backUpBeforeMigrating(database, config: config, dataDirectory: dataDirectory, logger: logger)
         let applied = try Migrator.apply(NodeSchema.migrations, to: database, now: now)
         let meta = NodeMeta(database: database)
         let storedId = try meta.value(.nodeId)
@@ -430,6 +431,19 @@ public final class OutpostNode {
         life.backup?.stop(database: database)
         database.close()
         finishStopWithoutDatabase()
+    }
+
+    /// A release whose migrations an older release cannot run on takes a full backup before it
+    /// migrates, when backups are on: a box rolled back to the older release restores it and
+    /// catches up from its peers (firmware-image/README.md, "Data across updates").
+    static func backUpBeforeMigrating(_ database: Database, config: NodeConfig, dataDirectory: String, logger: Logger) throws {
+        // A new database has nothing to keep (and no migrations table yet).
+        guard config.backup.isEnabled, let current = try? Migrator.currentVersion(of: database) else { return }
+        guard current > 0, NodeSchema.migrations.contains(where: { $0.version > current && !$0.olderReleasesCanRun }),
+              let nodeId = try NodeMeta(database: database).value(.nodeId) else { return }
+        let name = try BackupService.takeFullNow(settings: config.backup, dataDirectory: dataDirectory, node: nodeId, region: config.region,
+                                                 role: config.role.rawValue, schemaVersion: current)
+        logger.notice("backup: a full before migrations older releases cannot run on", metadata: ["file": "\(name)", "schema_version": "\(current)"])
     }
 
     /// A restored node writes again once a peer shows it holds all of its own changes that peer

@@ -21,6 +21,14 @@ final class FirmwareFromHubTests: XCTestCase {
         hub = try fleet.start("hub", region: "eu", role: "hub")
     }
 
+    // XCTest keeps every test case object until the process ends: without this the hub would
+    // outlive the test run.
+    override func tearDown() {
+        hub = nil
+        fixtures = nil
+        fleet = nil
+    }
+
     private func nodectl(_ arguments: [String]) throws -> CommandResult {
         try runExecutable("nodectl", ["firmware"] + arguments + ["--keyring", keyring])
     }

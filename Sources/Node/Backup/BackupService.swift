@@ -302,23 +302,7 @@ final class BackupService {
         let key = self.key, dataDirectory = self.dataDirectory
         loop.queueWork({ () -> Result<BackupFileWriter, BackupError> in
             Result { () throws(BackupError) -> BackupFileWriter in
-                try Self.snapshot(database, into: snapshot)
-                do {
-                    let writer = try BackupFileWriter(path: partial, header: headerBytes, masterKey: key)
-                    for file in Self.keptFiles(dataDirectory) {
-                        guard let bytes = try? Files.readBytes(dataDirectory + "/" + file) else { continue }
-                        try writer.append(BackupRecord.file(name: file, mode: Files.permissions(dataDirectory + "/" + file) ?? 0o600, bytes: bytes))
-                    }
-                    try Files.readChunks(snapshot, chunkBytes: Self.databaseChunkBytes) { chunk in
-                        try writer.append([BackupRecord.database] + chunk)
-                        return true
-                    }
-                    return writer
-                } catch {
-                    Files.remove(partial)
-                    Files.remove(snapshot)
-                    throw BackupError("cannot write \(partial): \(error)")
-                }
+                try Self.writeSnapshot(of: database, through: snapshot, into: partial, header: headerBytes, key: key, dataDirectory: dataDirectory)
             }
         }, completion: { [unowned self] result in
             switch result {
@@ -342,16 +326,7 @@ final class BackupService {
         let endBytes = (try? JSONCoding.encode(end)) ?? []
         let directory = self.directory, retention = settings.retentionMs
         loop.queueWork({ () -> String? in
-            do {
-                try writer.append([BackupRecord.end] + endBytes)
-                try writer.seal()
-                try Files.syncAndRename(writer.path, to: path)
-            } catch {
-                Files.remove(writer.path)
-                Files.remove(snapshot)
-                return "cannot finish \(path): \(error)"
-            }
-            Files.remove(snapshot)
+            do { try Self.seal(writer, end: endBytes, as: path, snapshot: snapshot) } catch { return "\(error)" }
             // Old backups go once a newer full is safely in place.
             if let catalog = try? BackupCatalog.read(directory) {
                 for expired in catalog.expired(nowMs: completedMs, retentionMs: retention) { Files.remove(expired.path) }
@@ -364,6 +339,68 @@ final class BackupService {
             self.ship()
             self.logger.info("backup: full backup written", metadata: ["file": "\(path)", "bytes": "\(Files.size(path))", "chain": "\(self.chain)"])
         })
+    }
+
+    /// A full's body, blocking: the snapshot, then the data directory's small files and the
+    /// snapshot into a new `.partial` file. Nothing is left behind if it fails.
+    static func writeSnapshot(of database: String, through snapshotPath: String, into partial: String, header: [UInt8], key: [UInt8],
+                              dataDirectory: String) throws(BackupError) -> BackupFileWriter {
+        let snapshot = snapshotPath
+        try Self.snapshot(database, into: snapshot)
+        do {
+            let writer = try BackupFileWriter(path: partial, header: header, masterKey: key)
+            for file in keptFiles(dataDirectory) {
+                guard let bytes = try? Files.readBytes(dataDirectory + "/" + file) else { continue }
+                try writer.append(BackupRecord.file(name: file, mode: Files.permissions(dataDirectory + "/" + file) ?? 0o600, bytes: bytes))
+            }
+            try Files.readChunks(snapshot, chunkBytes: databaseChunkBytes) { chunk in
+                try writer.append([BackupRecord.database] + chunk)
+                return true
+            }
+            return writer
+        } catch {
+            Files.remove(partial)
+            Files.remove(snapshot)
+            throw BackupError("cannot write \(partial): \(error)")
+        }
+    }
+
+    /// A full's end: its last record, the seal, the rename into place. Blocking.
+    static func seal(_ writer: BackupFileWriter, end: [UInt8], as path: String, snapshot: String) throws(BackupError) {
+        defer { Files.remove(snapshot) }
+        do {
+            try writer.append([BackupRecord.end] + end)
+            try writer.seal()
+            try Files.syncAndRename(writer.path, to: path)
+        } catch {
+            Files.remove(writer.path)
+            throw BackupError("cannot finish \(path): \(error)")
+        }
+    }
+
+    /// A full taken now, blocking, outside any chain: before migrations an older release
+    /// cannot run on (OutpostNode.backUpBeforeMigrating). Returns its file name.
+    static func takeFullNow(settings: NodeConfig.BackupSettings, dataDirectory: String, node: String, region: String, role: String,
+                            schemaVersion: Int) throws(BackupError) -> String {
+        guard let root = settings.directory, let keyFile = settings.keyFile else { throw BackupError("backups need a directory and a key file") }
+        let key = try BackupKey.load(keyFile)
+        let directory = root + "/" + node
+        do {
+            try Files.createDirectory(directory, mode: 0o700)
+            try Files.createDirectory(dataDirectory + "/spool", mode: 0o700)
+        } catch { throw BackupError("cannot use the backup directory \(directory): \(error)") }
+        let now = WallClock.nowMs(), chain = newChain()
+        let header = BackupHeader(kind: BackupHeader.fullKind, node: node, region: region, role: role, chain: chain, schemaVersion: schemaVersion,
+                                  createdAt: WallClock.iso8601(ms: now), createdMs: now, afterSeq: 0)
+        let name = BackupCatalog.fullName(createdMs: now, chain: chain)
+        let path = directory + "/" + name, snapshot = dataDirectory + "/spool/backup-snapshot.sqlite"
+        let writer = try writeSnapshot(of: dataDirectory + "/" + OutpostNode.databaseFile, through: snapshot, into: path + BackupCatalog.partialSuffix,
+                                       header: (try? JSONCoding.encode(header)) ?? [], key: key, dataDirectory: dataDirectory)
+        let completed = WallClock.nowMs()
+        let end = BackupFullEnd(throughSeq: 0, completedMs: completed, completedAt: WallClock.iso8601(ms: completed),
+                                databaseBytes: Files.size(snapshot), files: keptFiles(dataDirectory))
+        try seal(writer, end: (try? JSONCoding.encode(end)) ?? [], as: path, snapshot: snapshot)
+        return name
     }
 
     private func fullFailed(_ error: String) {

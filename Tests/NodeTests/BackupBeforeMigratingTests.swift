@@ -1,0 +1,45 @@
+import Logging
+@testable import Node
+import NodeTesting
+import Persistence
+import Platform
+import XCTest
+
+/// An update whose migrations the release before it cannot run on takes a full backup first
+/// (firmware-image/README.md, "Data across updates"): a box rolled back restores it.
+final class BackupBeforeMigratingTests: XCTestCase {
+    func testOnlyMigrationsOlderReleasesCannotRunOnTakeAFullBackupFirst() throws {
+        let scratch = TemporaryDirectory()
+        let keyFile = scratch.file("backup.key")
+        try BackupKey.create(keyFile)
+        var config = NodeConfig()
+        config.backup.directory = scratch.file("backups")
+        config.backup.keyFile = keyFile
+        let logger = Logger(label: "test")
+
+        func database(atVersion version: Int, in directory: String) throws -> Database {
+            try Files.createDirectory(directory, mode: 0o700)
+            let database = try Database(path: directory + "/" + OutpostNode.databaseFile)
+            _ = try Migrator.apply(Array(NodeSchema.migrations.prefix(version)), to: database, now: "t")
+            try NodeMeta(database: database).set(.nodeId, "store-1")
+            return database
+        }
+
+        // Schema 5 to today: migration 6 rebuilds tables, and the release of schema 5 cannot run on the result.
+        let old = try database(atVersion: 5, in: scratch.file("old"))
+        try OutpostNode.backUpBeforeMigrating(old, config: config, dataDirectory: scratch.file("old"), logger: logger)
+        let catalog = try BackupCatalog.read(scratch.file("backups/store-1"))
+        XCTAssertEqual(catalog.fulls.map(\.header.schemaVersion), [5], "a full of the schema before the update")
+
+        // Restored, it is the database as it was before the update.
+        let restored = try BackupRestore.restore(catalog, key: try BackupKey.load(keyFile), to: scratch.file("restored"), atMs: nil)
+        XCTAssertEqual(restored.changesReplayed, 0)
+        let back = try Database(path: scratch.file("restored/" + OutpostNode.databaseFile))
+        XCTAssertEqual(try Migrator.currentVersion(of: back), 5)
+
+        // Schema 12 to 13 only adds a key the release before runs on: no full.
+        let recent = try database(atVersion: 12, in: scratch.file("recent"))
+        try OutpostNode.backUpBeforeMigrating(recent, config: config, dataDirectory: scratch.file("recent"), logger: logger)
+        XCTAssertEqual(try BackupCatalog.read(scratch.file("backups/store-1")).fulls.count, 1)
+    }
+}
