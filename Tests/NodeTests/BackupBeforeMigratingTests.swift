@@ -43,3 +43,36 @@ final class BackupBeforeMigratingTests: XCTestCase {
         XCTAssertEqual(try BackupCatalog.read(scratch.file("backups/store-1")).fulls.count, 1)
     }
 }
+
+/// The archive's buffer cuts changes into records a backup file takes (at most 8 MiB each): a
+/// commit larger than that, such as a catalog import, goes over several and reads back whole.
+final class PendingChangesTests: XCTestCase {
+    func testChangesOfAnySizeGoIntoRecordsTheFileTakesAndReadBackInOrder() throws {
+        var pending = PendingChanges()
+        let changes = [
+            BackupRecord.Change(seq: 1, ms: 10, changeset: [1, 2, 3]),
+            BackupRecord.Change(seq: 2, ms: 11, changeset: [UInt8](repeating: 7, count: 9 << 20)),
+            BackupRecord.Change(seq: 3, ms: 12, changeset: [UInt8](repeating: 8, count: 3 << 20)),
+            BackupRecord.Change(seq: 4, ms: 12, changeset: [UInt8](repeating: 9, count: 3 << 20)),
+        ]
+        for change in changes { pending.add(change) }
+        let taken = pending.take()
+        XCTAssertEqual(taken.first, 1)
+        XCTAssertEqual(taken.through, 4)
+        XCTAssertTrue(pending.isEmpty)
+        XCTAssertTrue(taken.records.allSatisfy { $0.count <= BackupFile.payloadBytesMax }, "\(taken.records.map(\.count))")
+        var reader = BackupRecord.ChangeReader()
+        let read = try taken.records.flatMap { try reader.changes(in: $0) }
+        XCTAssertEqual(read.map(\.seq), [1, 2, 3, 4])
+        XCTAssertEqual(read.map(\.changeset), changes.map(\.changeset))
+
+        // A failed job's records go back in front of what came since.
+        pending.add(BackupRecord.Change(seq: 5, ms: 13, changeset: [5]))
+        pending.putBack(taken)
+        let again = pending.take()
+        XCTAssertEqual(again.first, 1)
+        XCTAssertEqual(again.through, 5)
+        var rereader = BackupRecord.ChangeReader()
+        XCTAssertEqual(try again.records.flatMap { try rereader.changes(in: $0) }.map(\.seq), [1, 2, 3, 4, 5])
+    }
+}

@@ -70,6 +70,7 @@ enum BackupRecord {
     static let database: UInt8 = 0x44   // "D": a piece of the database file
     static let end: UInt8 = 0x45        // "E": BackupFullEnd as JSON
     static let changes: UInt8 = 0x43    // "C": (u64 seq, u64 ms, u32 length, changeset)*
+    static let part: UInt8 = 0x50       // "P": u64 seq, u64 ms, u32 total length, u32 offset, a piece of one large changeset
 
     /// One committed changeset as the archive keeps it.
     struct Change {
@@ -98,6 +99,40 @@ enum BackupRecord {
             offset += length
         }
         return changes
+    }
+
+    /// A changeset too large for one record, in "P" records of at most `pieceBytes` each.
+    static func parts(_ change: Change, pieceBytes: Int) -> [[UInt8]] {
+        stride(from: 0, to: change.changeset.count, by: pieceBytes).map { offset in
+            [part] + BackupFile.u64(change.seq) + BackupFile.u64(UInt64(bitPattern: change.ms)) + BackupFile.u32(change.changeset.count)
+                + BackupFile.u32(offset) + change.changeset[offset..<min(offset + pieceBytes, change.changeset.count)]
+        }
+    }
+
+    /// Reads the changes out of archive records in order, joining a change split over "P" records.
+    struct ChangeReader {
+        private var partial: (seq: UInt64, ms: Int64, total: Int, bytes: [UInt8])?
+
+        /// The changes `record` completes; throws on a record of another kind, or parts out of order.
+        mutating func changes(in record: [UInt8]) throws(BackupError) -> [Change] {
+            if record.first == BackupRecord.part {
+                guard record.count >= 25 else { throw BackupError("a part record is cut short") }
+                let seq = BackupFile.readU64(record[1...]), ms = Int64(bitPattern: BackupFile.readU64(record[9...]))
+                let total = record[17..<21].reduce(0) { $0 << 8 | Int($1) }, offset = record[21..<25].reduce(0) { $0 << 8 | Int($1) }
+                var current = partial ?? (seq, ms, total, [])
+                guard current.seq == seq, current.total == total, current.bytes.count == offset else { throw BackupError("the parts of change \(seq) are out of order") }
+                current.bytes += record[25...]
+                guard current.bytes.count < total else {
+                    partial = nil
+                    return [Change(seq: seq, ms: ms, changeset: current.bytes)]
+                }
+                partial = current
+                return []
+            }
+            guard partial == nil else { throw BackupError("change \(partial?.seq ?? 0) ends without its last part") }
+            guard let changes = BackupRecord.changes(record) else { throw BackupError("a record of an unknown kind") }
+            return changes
+        }
     }
 
     static func file(name: String, mode: mode_t, bytes: [UInt8]) -> [UInt8] {

@@ -100,19 +100,22 @@ public enum BackupRestore {
         var outcome = RestoreOutcome(node: "", full: "", chain: "", fullAt: "", reachedAt: "", reachedMs: 0, changesReplayed: 0, databaseBytes: 0)
         var expected = after + 1
         var inTransaction = 0
+        var reader = BackupRecord.ChangeReader()
         try database.execute("BEGIN IMMEDIATE")
         files: for archive in archives {
-            let reader = try BackupFileReader(path: archive.path, masterKey: key)
+            let file = try BackupFileReader(path: archive.path, masterKey: key)
+            reader = BackupRecord.ChangeReader()  // a change never spans files
             while true {
                 let record: [UInt8]
                 do {
-                    guard let next = try reader.next() else { break }
+                    guard let next = try file.next() else { break }
                     record = next
                 } catch BackupFileError.truncated {
                     outcome.stoppedEarly = "\(archive.name) ends in a record cut short (the node stopped while writing it)"
                     break files
                 }
-                guard let changes = BackupRecord.changes(record) else { throw BackupError("\(archive.path): a record of an unknown kind") }
+                let changes: [BackupRecord.Change]
+                do { changes = try reader.changes(in: record) } catch { throw BackupError("\(archive.path): \(error)") }
                 for change in changes where change.seq >= expected {
                     guard change.seq == expected else {
                         outcome.stoppedEarly = "change \(expected) of the chain is missing (a gap in the archive)"

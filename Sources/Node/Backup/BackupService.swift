@@ -56,10 +56,7 @@ final class BackupService {
     private(set) var chain = BackupService.newChain()
     private(set) var seq: UInt64 = 0
     private var lastMs: Int64 = 0
-    private var pending: [UInt8] = [BackupRecord.changes]
-    private var pendingThrough: UInt64 = 0
-    /// The number of the first change in `pending`.
-    private var pendingFirst: UInt64 = 1
+    private var pending = PendingChanges()
     private(set) var archivedSeq: UInt64 = 0
     private(set) var archivedMs: Int64 = 0
     /// The open archive file, handed to each archive job and back.
@@ -107,30 +104,28 @@ final class BackupService {
         database.stopCapturingChanges()
         capture = nil
         guard !archiveJobRunning else { return }  // its job owns the file; the next start begins a new chain
-        let job = archiveJob(sealAfter: true)
-        _ = job()
+        let taken = pending.take()
+        _ = archiveJob(taken.records, afterSeq: taken.first - 1, sealAfter: true)()
     }
 
     private func committed(_ changeset: [UInt8]) {
         seq += 1
         lastMs = max(lastMs, WallClock.nowMs())  // never backwards within a chain: restores go by time
-        BackupRecord.encode(BackupRecord.Change(seq: seq, ms: lastMs, changeset: changeset), into: &pending)
-        pendingThrough = seq
-        if pending.count > Self.pendingBytesMax { breakChain("the backup disk took no writes while \(Self.pendingBytesMax >> 20) MiB of changes waited") }
+        pending.add(BackupRecord.Change(seq: seq, ms: lastMs, changeset: changeset))
+        if pending.bytes > Self.pendingBytesMax { breakChain("the backup disk took no writes while \(Self.pendingBytesMax >> 20) MiB of changes waited") }
     }
 
     private func breakChain(_ why: String) {
         guard !chainBroken else { return }
         chainBroken = true
-        pending = [BackupRecord.changes]
-        pendingFirst = pendingThrough + 1
+        pending.reset(after: seq)
         lastError = why
         logger.error("backup: the archive has a gap; a full backup starts a new chain when it can", metadata: ["reason": "\(why)"])
     }
 
     private func tick() {
         let now = WallClock.nowMs()
-        if !archiveJobRunning && pending.count > 1 { flush() }
+        if !archiveJobRunning && !pending.isEmpty { flush() }
         if !fullRunning && (chainBroken || now - lastFullStartedMs >= settings.fullIntervalMs) { startFull() }
     }
 
@@ -145,8 +140,8 @@ final class BackupService {
 
     private func flush() {
         archiveJobRunning = true
-        let through = pendingThrough, throughMs = lastMs, records = pending, chainAtStart = chain
-        let job = archiveJob(sealAfter: WallClock.nowMs() - archiveOpenedMs >= Self.archiveFileMs)
+        let taken = pending.take(), throughMs = lastMs, chainAtStart = chain
+        let job = archiveJob(taken.records, afterSeq: taken.first - 1, sealAfter: WallClock.nowMs() - archiveOpenedMs >= Self.archiveFileMs)
         loop.queueWork(job, completion: { [unowned self] result in
             self.archiveJobRunning = false
             guard self.chain == chainAtStart else { return }  // a new chain began meanwhile
@@ -154,34 +149,30 @@ final class BackupService {
             self.archive = written.file
             if let error = written.error {
                 // The file may end in part of a record: the changes go again, into a new file.
-                self.pending = records + self.pending.dropFirst()
-                self.pendingFirst = through - UInt64(BackupRecord.changes(records)?.count ?? 0) + 1
+                self.pending.putBack(taken)
                 self.lastError = error
                 self.logger.warning("backup: archive write failed; retrying", metadata: ["error": "\(error)"])
             } else {
-                self.archivedSeq = through
+                self.archivedSeq = taken.through
                 self.archivedMs = throughMs
                 self.ship()
             }
         })
     }
 
-    /// Takes the buffer and returns a job that appends it to the archive file (opening one if
-    /// there is none) and syncs it. The job touches nothing of the service's.
-    private func archiveJob(sealAfter: Bool) -> @Sendable () -> ArchiveWritten {
-        let records = pending, firstSeq = pendingFirst
-        pending = [BackupRecord.changes]
-        pendingFirst = pendingThrough + 1
+    /// A job that appends `records` to the archive file (opening one if there is none) and syncs
+    /// it. The job touches nothing of the service's.
+    private func archiveJob(_ records: [[UInt8]], afterSeq: UInt64, sealAfter: Bool) -> @Sendable () -> ArchiveWritten {
         let open = archive
         archive = nil
         if open == nil { archiveOpenedMs = WallClock.nowMs() }
-        let path = directory + "/" + BackupCatalog.archiveName(createdMs: archiveOpenedMs, chain: chain, afterSeq: firstSeq - 1)
-        let headerBytes = headerJSON(kind: BackupHeader.archiveKind, createdMs: archiveOpenedMs, afterSeq: firstSeq - 1)
+        let path = directory + "/" + BackupCatalog.archiveName(createdMs: archiveOpenedMs, chain: chain, afterSeq: afterSeq)
+        let headerBytes = headerJSON(kind: BackupHeader.archiveKind, createdMs: archiveOpenedMs, afterSeq: afterSeq)
         let key = self.key
         return {
             do {
                 let file = try open ?? BackupFileWriter(path: path, header: headerBytes, masterKey: key)
-                if records.count > 1 { try file.append(records) }
+                for record in records { try file.append(record) }
                 try file.sync()
                 if sealAfter { try file.seal() }
                 return ArchiveWritten(file: sealAfter ? nil : file, error: nil)
@@ -287,10 +278,8 @@ final class BackupService {
             chainBroken = false
             chain = Self.newChain()
             seq = 0
-            pendingThrough = 0
-            pendingFirst = 1
             archivedSeq = 0
-            pending = [BackupRecord.changes]
+            pending.reset(after: 0)
             archive = nil  // a job that still holds the old file seals nothing more into this chain
         }
         let afterSeq = seq
@@ -435,8 +424,67 @@ final class BackupService {
     func status() -> BackupStatusReport {
         BackupStatusReport(
             enabled: true, directory: directory, chain: chain, committedSeq: seq, archivedSeq: archivedSeq,
-            archivedAt: archivedMs > 0 ? WallClock.iso8601(ms: archivedMs) : nil, pendingBytes: pending.count - 1, fullRunning: fullRunning,
+            archivedAt: archivedMs > 0 ? WallClock.iso8601(ms: archivedMs) : nil, pendingBytes: pending.bytes, fullRunning: fullRunning,
             lastFull: lastFull?.name, lastFullAt: lastFull.map { WallClock.iso8601(ms: $0.completedMs) }, lastFullBytes: lastFull?.bytes,
             lastError: lastError, hubBehindBytes: hubBehindBytes)
+    }
+}
+
+/// Changes committed and not yet handed to an archive job, already cut into archive records of
+/// at most `recordBytesMax` (a file's record holds at most 8 MiB): whole changes in "C" records,
+/// and a change larger than that (a catalog import's commit) over "P" records of its own.
+struct PendingChanges {
+    static let recordBytesMax = 4 << 20
+    private var records: [[UInt8]] = []
+    private var current: [UInt8] = [BackupRecord.changes]
+    private(set) var bytes = 0
+    /// The first change pending, and the last.
+    private(set) var first: UInt64 = 1
+    private(set) var through: UInt64 = 0
+
+    var isEmpty: Bool { records.isEmpty && current.count == 1 }
+
+    mutating func add(_ change: BackupRecord.Change) {
+        let size = 20 + change.changeset.count
+        if size > Self.recordBytesMax {
+            closeCurrent()
+            records += BackupRecord.parts(change, pieceBytes: Self.recordBytesMax)
+        } else {
+            if current.count + size > Self.recordBytesMax { closeCurrent() }
+            BackupRecord.encode(change, into: &current)
+        }
+        through = change.seq
+        bytes += size
+    }
+
+    private mutating func closeCurrent() {
+        guard current.count > 1 else { return }
+        records.append(current)
+        current = [BackupRecord.changes]
+    }
+
+    /// Everything pending, as records; the buffer starts again after it.
+    mutating func take() -> (records: [[UInt8]], first: UInt64, through: UInt64) {
+        closeCurrent()
+        let taken = (records, first, through)
+        reset(after: through)
+        return taken
+    }
+
+    /// What a failed job took goes back in front of what came since.
+    mutating func putBack(_ taken: (records: [[UInt8]], first: UInt64, through: UInt64)) {
+        closeCurrent()
+        records = taken.records + records
+        bytes += taken.records.reduce(0) { $0 + $1.count }
+        first = taken.first
+        through = max(through, taken.through)
+    }
+
+    mutating func reset(after seq: UInt64) {
+        records = []
+        current = [BackupRecord.changes]
+        bytes = 0
+        first = seq + 1
+        through = seq
     }
 }
