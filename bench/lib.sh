@@ -12,7 +12,7 @@ bench_setup() {
   noded_bin=${NODED_BIN:-.build/release/noded}
   [ -n "${NODED_BIN:-}" ] || swift build -c release --product noded >/dev/null
   work=$(mktemp -d "/tmp/outpost-$1-bench-XXXXXX")
-  trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+  trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 }
 
 # The reference both compare against, measured in the same run on the same disk: Python's sqlite3
