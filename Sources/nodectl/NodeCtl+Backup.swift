@@ -171,10 +171,10 @@ extension NodeCtl.Backup {
                 } catch { throw CLIFailure("\(error)") }
                 print(Restore.describe(outcome, into: "a scratch directory"))
                 print("the database passes integrity_check, and its search index matches its rows")
-                let role = catalog.fulls.first { $0.name == outcome.full }?.header.role ?? "store"
+                guard let header = catalog.fulls.first(where: { $0.name == outcome.full })?.header else { throw CLIFailure("the restored full is not in the catalog") }
                 // The trial node has no peers: nothing to catch up with, so no marker.
                 Files.remove(scratch + "/" + RestoreCatchUp.markerFile)
-                try BackupTrial.run(dataDirectory: scratch, role: role)
+                try BackupTrial.run(dataDirectory: scratch, header: header)
             }
         }
     }
@@ -207,12 +207,14 @@ extension NodeCtl.Backup {
 /// Starts a noded on a restored data directory, as a rebuilt node would start, and asks it what
 /// an operator would: is it ready, which schema, and on a hub, do the books verify.
 enum BackupTrial {
-    static func run(dataDirectory: String, role: String) throws {
+    static func run(dataDirectory: String, header: BackupHeader) throws {
+        let role = header.role
         let noded = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("noded").path
         let executable = FileManager.default.isExecutableFile(atPath: noded) ? noded : FirmwareBundle.tool("noded")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--data-dir", dataDirectory, "--listen", "127.0.0.1:0", "--role", role, "--log-level", "warning"]
+        process.arguments = ["--data-dir", dataDirectory, "--listen", "127.0.0.1:0", "--node-id", header.node, "--region", header.region,
+                             "--role", role, "--log-level", "warning"]
         let log = Pipe()
         process.standardOutput = log
         process.standardError = log

@@ -272,5 +272,9 @@ final class BackupTests: XCTestCase {
         XCTAssertEqual(try fleet.hub.adminJSON("/admin/v1/ledger/verify")["valid"] as? Bool, true)
         let reconciled = try SettlementTests.nodectl(fleet.hub, ["ledger", "reconcile", "--from", "2000-01-01", "--to", "2100-01-01"])
         XCTAssertEqual(reconciled.status, 0, reconciled.stdout)
+        let verified = try runExecutable("nodectl", ["backup", "verify", "--dir", backups, "--node", "hub", "--key-file", keyFile], timeoutSeconds: 120)
+        XCTAssertEqual(verified.status, 0, verified.stderr)
+        XCTAssertTrue(verified.stdout.contains("noded starts on it and is ready: hub (hub)"), verified.stdout)
+        XCTAssertTrue(verified.stdout.contains("the ledger verifies:"), verified.stdout)
     }
 }
