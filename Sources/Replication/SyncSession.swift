@@ -195,33 +195,43 @@ public struct SyncSession: Sendable {
             return [.rightsRequested(collection: collection, key: key, units: units)]
         case let .rightsDeclined(collection, key, available):
             return [.rightsDeclined(collection: collection, key: key, available: available)]
-        // Firmware comes from the hub only, and only the hub hands it out: a store's certificate
-        // does not make it a source of root images.
-        case .firmwareOffer(let offers):
-            guard peerRole == "hub" else { return close(.notAuthorized, "a \(peerRole ?? "?") node may not offer firmware") }
-            return [.firmwareOffered(offers)]
-        case let .firmwareRequest(version, offset, length):
-            guard role == "hub" else { return close(.notAuthorized, "this \(role) node hands out no firmware") }
-            return [.firmwareRequested(version: version, offset: offset, length: length)]
-        case let .firmwareChunk(version, offset, data):
-            guard peerRole == "hub" else { return close(.notAuthorized, "a \(peerRole ?? "?") node may not send firmware") }
-            return [.firmwareReceived(version: version, offset: offset, data: data)]
-        // Backups go to the hub only, and only the hub tells a node what it holds of them.
-        case .backupState(let files):
-            guard peerRole == "hub" else { return close(.notAuthorized, "a \(peerRole ?? "?") node keeps no backups of others") }
-            return [.backupStateReceived(files)]
-        case let .backupAppend(file, offset, data):
-            guard role == "hub" else { return close(.notAuthorized, "this \(role) node keeps no backups of others") }
-            return [.backupAppended(file: file, offset: offset, data: data)]
-        case let .backupAck(file, size):
-            guard peerRole == "hub" else { return close(.notAuthorized, "a \(peerRole ?? "?") node keeps no backups of others") }
-            return [.backupAcknowledged(file: file, size: size)]
+        case .firmwareOffer, .firmwareRequest, .firmwareChunk, .backupState, .backupAppend, .backupAck:
+            return receiveFiles(message)
         case .ping(let nonce):
             return [.send(.pong(nonce: nonce))]
         case .pong:
             return []
         case .error:
             return []  // handled before
+        }
+    }
+
+    /// Firmware and backups, which travel between the hub and the other nodes only. Firmware
+    /// comes from the hub and only the hub hands it out: a store's certificate does not make it
+    /// a source of root images. Backups go to the hub, and only the hub says what it holds.
+    private mutating func receiveFiles(_ message: SyncMessage) -> [SyncAction] {
+        let fromHub = peerRole == "hub", atHub = role == "hub"
+        switch message {
+        case .firmwareOffer(let offers):
+            guard fromHub else { return close(.notAuthorized, "a \(peerRole ?? "?") node may not offer firmware") }
+            return [.firmwareOffered(offers)]
+        case let .firmwareRequest(version, offset, length):
+            guard atHub else { return close(.notAuthorized, "this \(role) node hands out no firmware") }
+            return [.firmwareRequested(version: version, offset: offset, length: length)]
+        case let .firmwareChunk(version, offset, data):
+            guard fromHub else { return close(.notAuthorized, "a \(peerRole ?? "?") node may not send firmware") }
+            return [.firmwareReceived(version: version, offset: offset, data: data)]
+        case .backupState(let files):
+            guard fromHub else { return close(.notAuthorized, "a \(peerRole ?? "?") node keeps no backups of others") }
+            return [.backupStateReceived(files)]
+        case let .backupAppend(file, offset, data):
+            guard atHub else { return close(.notAuthorized, "this \(role) node keeps no backups of others") }
+            return [.backupAppended(file: file, offset: offset, data: data)]
+        case let .backupAck(file, size):
+            guard fromHub else { return close(.notAuthorized, "a \(peerRole ?? "?") node keeps no backups of others") }
+            return [.backupAcknowledged(file: file, size: size)]
+        default:
+            return []
         }
     }
 
