@@ -34,10 +34,11 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(
             name: "Platform",
-            dependencies: ["CLibUV", "CSQLite", "COpenSSL", "CZstd", "CHTTPParser"],
+            dependencies: ["CLibUV", "CSQLite", "COpenSSL", "CZstd", "CHTTPParser", "CLibPQ"],
             swiftSettings: hotPath
         ),
         .target(name: "HTTP", dependencies: ["Platform"], swiftSettings: hotPath),
