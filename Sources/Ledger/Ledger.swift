@@ -1,21 +1,22 @@
 import Platform
 
 /// The fleet's books on the hub: accounts, and an append-only, gapless, hash-chained journal of
-/// immutable transfers (the TigerBeetle model, on SQLite). Every method works inside the
-/// caller's transaction, so group commit puts many transfers in one durable commit; balances
-/// change in the same transaction as the entries that move them.
+/// immutable transfers (the TigerBeetle model). Every method works inside the books' current
+/// transaction, so group commit puts many transfers in one durable commit; balances change in
+/// the same transaction as the entries that move them. The rows are the books' (LedgerBooks):
+/// SQLite by default, PostgreSQL for a hub that must outlive its machine.
 public final class Ledger {
-    // Its tables (ledger_accounts, ledger_journal, with triggers that refuse UPDATE and DELETE on
-    // the journal) are created by the node's migration 10 (Sources/Node/ShippedMigrations.swift).
-
-    private let database: Database
-    /// The journal's insert, prepared once: it runs for every transfer.
-    private var insertStatement: Statement?
+    public let books: any LedgerBooks
     /// Hashes every entry of the chain (one OpenSSL context, not one per entry).
     let digester = SHA256Digester()
 
-    public init(database: Database) {
-        self.database = database
+    public init(books: any LedgerBooks) {
+        self.books = books
+    }
+
+    /// The books in the node's SQLite database (created by its migration 10).
+    public convenience init(database: Database) {
+        self.init(books: SQLiteBooks(database: database))
     }
 
     // MARK: Accounts
@@ -28,34 +29,13 @@ public final class Ledger {
             precondition(existing.kind == account.kind && existing.currency == account.currency, "account \(account.id) exists with another kind or currency")
             return existing
         }
-        _ = try database.execute("INSERT INTO ledger_accounts(id, kind, currency, debits_must_not_exceed_credits) VALUES (?, ?, ?, ?)",
-                                 [account.id, account.kind.rawValue, account.currency, account.debitsMustNotExceedCredits ? 1 : 0])
+        try books.insert(account)
         return account
     }
 
-    public func account(_ id: String) throws -> LedgerAccount? {
-        try database.queryOne("""
-            SELECT id, kind, currency, debits_must_not_exceed_credits, debits_pending, debits_posted, credits_pending, credits_posted
-            FROM ledger_accounts WHERE id = ?
-            """, [id], Self.account)
-    }
+    public func account(_ id: String) throws -> LedgerAccount? { try books.account(id) }
 
-    public func accounts() throws -> [LedgerAccount] {
-        try database.query("""
-            SELECT id, kind, currency, debits_must_not_exceed_credits, debits_pending, debits_posted, credits_pending, credits_posted
-            FROM ledger_accounts ORDER BY id
-            """, [], Self.account)
-    }
-
-    private static func account(_ row: Row) -> LedgerAccount {
-        var account = LedgerAccount(id: row.string(0), kind: LedgerAccount.Kind(rawValue: row.string(1)) ?? .asset, currency: row.string(2),
-                                    debitsMustNotExceedCredits: row.int(3) != 0)
-        account.debitsPending = row.int64(4)
-        account.debitsPosted = row.int64(5)
-        account.creditsPending = row.int64(6)
-        account.creditsPosted = row.int64(7)
-        return account
-    }
+    public func accounts() throws -> [LedgerAccount] { try books.accounts() }
 
     // MARK: Transfers
 
@@ -95,7 +75,7 @@ public final class Ledger {
                 let before = batch
                 var chainResults: [TransferResult] = []
                 do {
-                    try database.savepoint {
+                    try books.savepoint {
                         for request in chain {
                             let result = try createOne(request, atMs: atMs, batch: &batch)
                             chainResults.append(result)
@@ -111,7 +91,7 @@ public final class Ledger {
             }
             index = end + 1
         }
-        for account in batch.accounts { try save(account) }
+        for account in batch.accounts { try books.save(account) }
         return results
     }
 
@@ -145,7 +125,7 @@ public final class Ledger {
                 return Self.sameTransfer(existing, request) ? .exists : .failed(.existsWithDifferentFields)
             }
             guard let pending, pending.kind == .pending else { return .failed(.pendingNotFound) }
-            if let closing = try database.queryOne("SELECT kind FROM ledger_journal WHERE pending_id = ?", [pending.id], { $0.string(0) }) {
+            if let closing = try books.closingKind(of: pending.id) {
                 switch JournalEntry.Kind(rawValue: closing) {
                 case .post?: return .failed(.pendingAlreadyPosted)
                 case .expire?: return .failed(.pendingExpired)
@@ -172,7 +152,7 @@ public final class Ledger {
         entry.seq = batch.seq + 1
         entry.hash = entry.chainedHash(after: batch.hash, scratch: &batch.scratch, digester: digester)
         // The id's unique index finds a replay in the insert itself: no lookup before it.
-        guard try insert(entry) else {
+        guard try books.append(entry) else {
             guard let existing = try journalEntry(id: request.id) else { return .failed(.existsWithDifferentFields) }
             return Self.sameTransfer(existing, request) ? .exists : .failed(.existsWithDifferentFields)
         }
@@ -232,7 +212,7 @@ public final class Ledger {
         var entry = JournalEntry(seq: seq + 1, id: id, kind: .checkpoint, debit: account, credit: account, amount: amount, currency: found.currency,
                                  pendingId: nil, timeoutMs: nil, code: code, reference: reference, atMs: atMs, hash: [])
         entry.hash = entry.chainedHash(after: previous)
-        guard try insert(entry) else { return .failed(.existsWithDifferentFields) }
+        guard try books.append(entry) else { return .failed(.existsWithDifferentFields) }
         return .created(seq: entry.seq)
     }
 
@@ -240,10 +220,7 @@ public final class Ledger {
     /// (`expire:<pending id>`). Returns how many.
     @discardableResult
     public func expirePending(nowMs: Int64, limit: Int = 1000) throws -> Int {
-        let due = try database.query("""
-            SELECT p.id FROM ledger_journal p WHERE p.kind = 'pending' AND p.timeout_ms <= ?
-            AND NOT EXISTS (SELECT 1 FROM ledger_journal c WHERE c.pending_id = p.id) ORDER BY p.timeout_ms, p.seq LIMIT ?
-            """, [nowMs, limit]) { $0.string(0) }
+        let due = try books.duePending(nowMs: nowMs, limit: limit)
         var expired = 0
         for id in due {
             guard let pending = try journalEntry(id: id), var debit = try account(pending.debit), var credit = try account(pending.credit) else { continue }
@@ -255,99 +232,36 @@ public final class Ledger {
             entry.seq = seq + 1
             entry.hash = entry.chainedHash(after: previous)
             // An id taken by a client's own transfer leaves the pending open for an operator to void.
-            guard try insert(entry) else { continue }
+            guard try books.append(entry) else { continue }
             expired += 1
-            try save(debit)
-            try save(credit)
+            try books.save(debit)
+            try books.save(credit)
         }
         return expired
     }
 
     // MARK: The journal
 
-    public func journalEntry(id: String) throws -> JournalEntry? {
-        try database.queryOne("SELECT \(Self.entryColumns) FROM ledger_journal WHERE id = ?", [id], Self.entry)
-    }
+    public func journalEntry(id: String) throws -> JournalEntry? { try books.entry(id: id) }
 
     /// Of `ids`, those in the journal, with their amounts. Settlement knows every id a payment's
     /// transfers can have, so it asks by id (the unique index) rather than keep a second index.
-    public func recorded(_ ids: [String]) throws -> [String: Int64] {
-        var found: [String: Int64] = [:]
-        var start = 0
-        while start < ids.count {
-            let chunk = Array(ids[start..<min(ids.count, start + 64)])
-            start += chunk.count
-            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-            for (id, amount) in try database.query("SELECT id, amount FROM ledger_journal WHERE id IN (\(marks))", chunk, { ($0.string(0), $0.int64(1)) }) {
-                found[id] = amount
-            }
-        }
-        return found
-    }
+    public func recorded(_ ids: [String]) throws -> [String: Int64] { try books.amounts(of: ids) }
 
     /// Per payment, the sales and refunds settled in `[fromMs, toMs)` (`capture:<p>`, `refund:<r>`
     /// with amounts). A scan of the window: for reconciliation, not the hot path.
     public func settlements(fromMs: Int64, toMs: Int64) throws -> [String: [String: Int64]] {
         var found: [String: [String: Int64]] = [:]
-        for (reference, id, amount) in try database.query("""
-            SELECT reference, id, amount FROM ledger_journal WHERE at_ms >= ? AND at_ms < ? AND code IN ('sale', 'refund') AND reference IS NOT NULL
-            """, [fromMs, toMs], { ($0.string(0), $0.string(1), $0.int64(2)) }) {
-            found[reference, default: [:]][id] = amount
-        }
+        for (reference, id, amount) in try books.settled(fromMs: fromMs, toMs: toMs) { found[reference, default: [:]][id] = amount }
         return found
     }
 
     /// Entries recorded in `[fromMs, toMs)`, in order.
-    public func journal(fromMs: Int64, toMs: Int64) throws -> [JournalEntry] {
-        try database.query("SELECT \(Self.entryColumns) FROM ledger_journal WHERE at_ms >= ? AND at_ms < ? ORDER BY seq", [fromMs, toMs], Self.entry)
-    }
+    public func journal(fromMs: Int64, toMs: Int64) throws -> [JournalEntry] { try books.journal(fromMs: fromMs, toMs: toMs) }
 
     /// Entries from `seq` on, in order.
-    public func journal(from seq: Int64 = 1, limit: Int = 1000) throws -> [JournalEntry] {
-        try database.query("SELECT \(Self.entryColumns) FROM ledger_journal WHERE seq >= ? ORDER BY seq LIMIT ?", [seq, limit], Self.entry)
-    }
+    public func journal(from seq: Int64 = 1, limit: Int = 1000) throws -> [JournalEntry] { try books.journal(from: seq, limit: limit) }
 
     /// The last entry's place and hash: what a checkpoint anchors.
-    public func head() throws -> (seq: Int64, hash: [UInt8]) {
-        try database.queryOne("SELECT seq, hash FROM ledger_journal ORDER BY seq DESC LIMIT 1") { ($0.int64(0), $0.blob(1)) } ?? (0, [])
-    }
-
-    static let entryColumns = "seq, id, kind, debit, credit, amount, currency, pending_id, timeout_ms, code, reference, at_ms, hash"
-
-    static func entry(_ row: Row) -> JournalEntry {
-        JournalEntry(seq: row.int64(0), id: row.string(1), kind: JournalEntry.Kind(rawValue: row.string(2)) ?? .posted, debit: row.string(3),
-                     credit: row.string(4), amount: row.int64(5), currency: row.string(6), pendingId: row.optionalString(7),
-                     timeoutMs: row.optionalInt64(8), code: row.string(9), reference: row.optionalString(10), atMs: row.int64(11), hash: row.blob(12))
-    }
-
-    /// Inserts an entry; false when its id is taken (nothing written).
-    private func insert(_ entry: JournalEntry) throws -> Bool {
-        let insert = try insertStatement ?? database.statement("""
-            INSERT INTO ledger_journal(seq, id, kind, debit, credit, amount, currency, pending_id, timeout_ms, code, reference, at_ms, hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
-            """)
-        insertStatement = insert
-        return try database.execute(insert, binding: { statement in
-                // Bound in place: this insert is the journal's hot path.
-                statement.bind(.integer(entry.seq), at: 1)
-                statement.bind(.text(entry.id), at: 2)
-                statement.bind(.text(entry.kind.rawValue), at: 3)
-                statement.bind(.text(entry.debit), at: 4)
-                statement.bind(.text(entry.credit), at: 5)
-                statement.bind(.integer(entry.amount), at: 6)
-                statement.bind(.text(entry.currency), at: 7)
-                statement.bind(entry.pendingId.map(SQLValue.text) ?? .null, at: 8)
-                statement.bind(entry.timeoutMs.map(SQLValue.integer) ?? .null, at: 9)
-                statement.bind(.text(entry.code), at: 10)
-                statement.bind(entry.reference.map(SQLValue.text) ?? .null, at: 11)
-                statement.bind(.integer(entry.atMs), at: 12)
-                statement.bind(.blob(entry.hash), at: 13)
-            }) == 1
-    }
-
-    private func save(_ account: LedgerAccount) throws {
-        _ = try database.execute("""
-            UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ? WHERE id = ?
-            """, [account.debitsPending, account.debitsPosted, account.creditsPending, account.creditsPosted, account.id])
-    }
+    public func head() throws -> (seq: Int64, hash: [UInt8]) { try books.head() }
 }

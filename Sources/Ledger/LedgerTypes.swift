@@ -28,6 +28,13 @@ public struct LedgerAccount: Equatable, Sendable {
         self.debitsMustNotExceedCredits = debitsMustNotExceedCredits
     }
 
+    /// An account as the books keep it, with its four sums.
+    init(id: String, kind: Kind, currency: String, debitsMustNotExceedCredits: Bool,
+         sums: (debitsPending: Int64, debitsPosted: Int64, creditsPending: Int64, creditsPosted: Int64)) {
+        self.init(id: id, kind: kind, currency: currency, debitsMustNotExceedCredits: debitsMustNotExceedCredits)
+        (debitsPending, debitsPosted, creditsPending, creditsPosted) = sums
+    }
+
     /// The posted balance on the account's own side.
     public var balance: Int64 { kind.growsWithDebits ? debitsPosted - creditsPosted : creditsPosted - debitsPosted }
 }
