@@ -5,18 +5,53 @@ import Platform
 import XCTest
 
 /// The books balance, a replay is recorded once, two-phase and linked transfers behave as in
-/// TigerBeetle, and a changed journal is caught.
+/// TigerBeetle, and a changed journal is caught: the same checks on each place the books can
+/// be kept (SQLite, PostgreSQL).
 final class LedgerTests: XCTestCase {
-    private var directory: TemporaryDirectory!
-    private var database: Database!
-    private var ledger: Ledger!
+    private var store: LedgerStoreUnderTest!
+
+    override func setUpWithError() throws { store = try .sqlite() }
+    override func tearDown() { store = nil }
+
+    func testATransferMovesBothAccountsAndAReplayIsRecordedOnce() throws { try LedgerChecks(store).aTransferMovesBothAccountsAndAReplayIsRecordedOnce() }
+    func testTwoPhaseTransfersPostVoidAndExpire() throws { try LedgerChecks(store).twoPhaseTransfersPostVoidAndExpire() }
+    func testALinkedChainCommitsTogetherOrNotAtAll() throws { try LedgerChecks(store).aLinkedChainCommitsTogetherOrNotAtAll() }
+    func testABudgetAccountRefusesDebitsBeyondItsCredits() throws { try LedgerChecks(store).aBudgetAccountRefusesDebitsBeyondItsCredits() }
+    func testDebitsEqualCreditsAndAChangedEntryIsNamed() throws { try LedgerChecks(store).debitsEqualCreditsAndAChangedEntryIsNamed() }
+}
+
+/// The same checks with the books in a private PostgreSQL cluster.
+final class PostgresLedgerTests: XCTestCase {
+    private var store: LedgerStoreUnderTest!
 
     override func setUpWithError() throws {
-        directory = TemporaryDirectory()
-        database = try Database(path: directory.file("hub.sqlite"))
-        try Migrator.apply(NodeSchema.migrations, to: database, now: "t")
-        ledger = Ledger(database: database)
-        try database.transaction {
+        try XCTSkipUnless(PostgresCluster.isInstalled, "PostgreSQL is installed by .ci/setup")
+        store = try .postgres()
+    }
+    override func tearDown() { store = nil }
+
+    func testATransferMovesBothAccountsAndAReplayIsRecordedOnce() throws { try LedgerChecks(store).aTransferMovesBothAccountsAndAReplayIsRecordedOnce() }
+    func testTwoPhaseTransfersPostVoidAndExpire() throws { try LedgerChecks(store).twoPhaseTransfersPostVoidAndExpire() }
+    func testALinkedChainCommitsTogetherOrNotAtAll() throws { try LedgerChecks(store).aLinkedChainCommitsTogetherOrNotAtAll() }
+    func testABudgetAccountRefusesDebitsBeyondItsCredits() throws { try LedgerChecks(store).aBudgetAccountRefusesDebitsBeyondItsCredits() }
+    func testDebitsEqualCreditsAndAChangedEntryIsNamed() throws { try LedgerChecks(store).debitsEqualCreditsAndAChangedEntryIsNamed() }
+}
+
+/// A ledger on one kind of books, with what the checks need to do behind its back.
+final class LedgerStoreUnderTest {
+    let ledger: Ledger
+    /// Tries an UPDATE and a DELETE of the journal: both must be refused.
+    let refusesEdits: () throws -> Void
+    /// Drops the journal's guard and changes entry 12's amount, as an operator with a shell could.
+    let tamper: () throws -> Void
+    private let keepAlive: [AnyObject]
+
+    init(ledger: Ledger, refusesEdits: @escaping () throws -> Void, tamper: @escaping () throws -> Void, keepAlive: [AnyObject]) throws {
+        self.ledger = ledger
+        self.refusesEdits = refusesEdits
+        self.tamper = tamper
+        self.keepAlive = keepAlive
+        try ledger.books.transaction {
             try ledger.open(LedgerAccount(id: "eu:EUR:acquirer_clearing", kind: .asset, currency: "EUR"))
             try ledger.open(LedgerAccount(id: "eu:EUR:sales", kind: .revenue, currency: "EUR"))
             try ledger.open(LedgerAccount(id: "eu:EUR:refunds", kind: .expense, currency: "EUR"))
@@ -27,20 +62,55 @@ final class LedgerTests: XCTestCase {
         }
     }
 
-    override func tearDown() {
-        database = nil
-        directory = nil
+    static func sqlite() throws -> LedgerStoreUnderTest {
+        let directory = TemporaryDirectory()
+        let database = try Database(path: directory.file("hub.sqlite"))
+        try Migrator.apply(NodeSchema.migrations, to: database, now: "t")
+        return try LedgerStoreUnderTest(
+            ledger: Ledger(database: database),
+            refusesEdits: {
+                XCTAssertThrowsError(try database.execute("UPDATE ledger_journal SET amount = 1 WHERE seq = 12"))
+                XCTAssertThrowsError(try database.execute("DELETE FROM ledger_journal WHERE seq = 20"))
+            },
+            tamper: { try database.executeScript("DROP TRIGGER ledger_journal_no_update; UPDATE ledger_journal SET amount = 1 WHERE seq = 12;") },
+            keepAlive: [directory, database])
     }
 
+    static func postgres() throws -> LedgerStoreUnderTest {
+        let cluster = try PostgresCluster.start()
+        let connection = try PostgresConnection(cluster.conninfo)
+        let books = PostgresBooks(connection: connection)
+        try books.createSchema()
+        return try LedgerStoreUnderTest(
+            ledger: Ledger(books: books),
+            refusesEdits: {
+                XCTAssertThrowsError(try connection.execute("UPDATE ledger_journal SET amount = 1 WHERE seq = 12"))
+                XCTAssertThrowsError(try connection.execute("DELETE FROM ledger_journal WHERE seq = 20"))
+            },
+            tamper: {
+                try connection.execute("ALTER TABLE ledger_journal DISABLE TRIGGER ledger_journal_no_change")
+                try connection.execute("UPDATE ledger_journal SET amount = 1 WHERE seq = 12")
+            },
+            keepAlive: [cluster, connection])
+    }
+}
+
+/// The checks themselves, on any store.
+struct LedgerChecks {
+    let store: LedgerStoreUnderTest
+    var ledger: Ledger { store.ledger }
+
+    init(_ store: LedgerStoreUnderTest) { self.store = store }
+
     private func create(_ requests: TransferRequest..., at ms: Int64 = 1_000) throws -> [TransferResult] {
-        try database.transaction { try ledger.create(requests, atMs: ms) }
+        try ledger.books.transaction { try ledger.create(requests, atMs: ms) }
     }
 
     private func sale(_ id: String, _ amount: Int64, linked: Bool = false) -> TransferRequest {
         TransferRequest(id: id, debit: "eu:EUR:acquirer_clearing", credit: "eu:EUR:sales", amount: amount, code: "settlement", reference: "p-1", linked: linked)
     }
 
-    func testATransferMovesBothAccountsAndAReplayIsRecordedOnce() throws {
+    func aTransferMovesBothAccountsAndAReplayIsRecordedOnce() throws {
         XCTAssertEqual(try create(sale("settle:p-1", 4_995)), [.created(seq: 1)])
         XCTAssertEqual(try create(sale("settle:p-1", 4_995)), [.exists], "the same event again")
         XCTAssertEqual(try create(sale("settle:p-1", 5_000)), [.failed(.existsWithDifferentFields)])
@@ -60,7 +130,7 @@ final class LedgerTests: XCTestCase {
         XCTAssertTrue(try ledger.verify().isValid)
     }
 
-    func testTwoPhaseTransfersPostVoidAndExpire() throws {
+    func twoPhaseTransfersPostVoidAndExpire() throws {
         let hold = TransferRequest(id: "hold:a", phase: .pending(timeoutMs: 10_000), debit: "eu:EUR:acquirer_clearing", credit: "eu:EUR:sales", amount: 1_000, code: "authorization")
         XCTAssertEqual(try create(hold), [.created(seq: 1)])
         var clearing = try XCTUnwrap(try ledger.account("eu:EUR:acquirer_clearing"))
@@ -78,9 +148,9 @@ final class LedgerTests: XCTestCase {
 
         XCTAssertEqual(try create(TransferRequest(id: "hold:c", phase: .pending(timeoutMs: 10_000), debit: "eu:EUR:acquirer_clearing", credit: "eu:EUR:sales", amount: 300, code: "authorization")).count, 1)
         XCTAssertEqual(try create(.post(id: "capture:c", pending: "hold:c", code: "capture"), at: 10_000), [.failed(.pendingExpired)], "past its time")
-        XCTAssertEqual(try database.transaction { try ledger.expirePending(nowMs: 9_999) }, 0)
-        XCTAssertEqual(try database.transaction { try ledger.expirePending(nowMs: 10_000) }, 1)
-        XCTAssertEqual(try database.transaction { try ledger.expirePending(nowMs: 20_000) }, 0, "expired once")
+        XCTAssertEqual(try ledger.books.transaction { try ledger.expirePending(nowMs: 9_999) }, 0)
+        XCTAssertEqual(try ledger.books.transaction { try ledger.expirePending(nowMs: 10_000) }, 1)
+        XCTAssertEqual(try ledger.books.transaction { try ledger.expirePending(nowMs: 20_000) }, 0, "expired once")
         XCTAssertEqual(try ledger.journalEntry(id: "expire:hold:c")?.kind, .expire)
         XCTAssertEqual(try create(.post(id: "capture:c", pending: "hold:c", code: "capture")), [.failed(.pendingExpired)])
         XCTAssertEqual(try create(.post(id: "capture:z", pending: "nothing", code: "capture")), [.failed(.pendingNotFound)])
@@ -91,7 +161,7 @@ final class LedgerTests: XCTestCase {
         XCTAssertEqual(verified.entries, 6)
     }
 
-    func testALinkedChainCommitsTogetherOrNotAtAll() throws {
+    func aLinkedChainCommitsTogetherOrNotAtAll() throws {
         let refund = TransferRequest(id: "refund:r1", debit: "eu:EUR:refunds", credit: "eu:EUR:acquirer_clearing", amount: 200, code: "refund", linked: true)
         let broken = TransferRequest(id: "refund:r1:fee", debit: "eu:EUR:refunds", credit: "us:USD:sales", amount: 5, code: "fee")
         XCTAssertEqual(try create(sale("settle:p-1", 1_000)), [.created(seq: 1)])
@@ -105,7 +175,7 @@ final class LedgerTests: XCTestCase {
         XCTAssertTrue(try ledger.verify().isValid)
     }
 
-    func testABudgetAccountRefusesDebitsBeyondItsCredits() throws {
+    func aBudgetAccountRefusesDebitsBeyondItsCredits() throws {
         XCTAssertEqual(try create(TransferRequest(id: "grant", debit: "store-1:EUR:offline_limit", credit: "store-1:EUR:offline_exposure", amount: 10_000, code: "policy")).count, 1)
         let offline = { (id: String, amount: Int64) in
             TransferRequest(id: id, phase: .pending(timeoutMs: 86_400_000), debit: "store-1:EUR:offline_exposure", credit: "store-1:EUR:offline_limit", amount: amount, code: "offline_sale")
@@ -115,7 +185,7 @@ final class LedgerTests: XCTestCase {
         XCTAssertEqual(try create(offline("sale:3", 4_000)), [.created(seq: 3)])
     }
 
-    func testDebitsEqualCreditsAndAChangedEntryIsNamed() throws {
+    func debitsEqualCreditsAndAChangedEntryIsNamed() throws {
         for n in 1...20 { XCTAssertEqual(try create(sale("settle:p-\(n)", Int64(n * 100))).first?.isOK, true) }
         let verified = try ledger.verify(pageSize: 7)
         XCTAssertTrue(verified.isValid, "\(verified.problems)")
@@ -123,10 +193,9 @@ final class LedgerTests: XCTestCase {
         XCTAssertEqual(verified.totals["EUR"]?.credits, 21_000)
         XCTAssertEqual(verified.head, Hex.encode(try ledger.head().hash))
 
-        // The journal refuses edits; someone with the sqlite3 shell drops the guard and edits anyway.
-        XCTAssertThrowsError(try database.execute("UPDATE ledger_journal SET amount = 1 WHERE seq = 12"))
-        XCTAssertThrowsError(try database.execute("DELETE FROM ledger_journal WHERE seq = 20"))
-        try database.executeScript("DROP TRIGGER ledger_journal_no_update; UPDATE ledger_journal SET amount = 1 WHERE seq = 12;")
+        // The journal refuses edits; someone with the database's shell drops the guard and edits anyway.
+        try store.refusesEdits()
+        try store.tamper()
         let tampered = try ledger.verify()
         XCTAssertFalse(tampered.isValid)
         XCTAssertEqual(tampered.problems.first?.seq, 12, "the first bad entry is named")
