@@ -202,3 +202,41 @@ struct LedgerChecks {
         XCTAssertTrue(tampered.problems.contains { $0.account == "eu:EUR:sales" }, "its balances no longer add up either")
     }
 }
+
+/// Two hubs on one cluster: one leads settlement at a time, the other takes over once the
+/// lease expires, and the old leader, fenced, can never post again.
+final class SettlementLeaseTests: XCTestCase {
+    func testOneHubLeadsTheOtherTakesOverAndTheOldLeaderIsFenced() throws {
+        try XCTSkipUnless(PostgresCluster.isInstalled, "PostgreSQL is installed by .ci/setup")
+        let cluster = try PostgresCluster.start()
+        let setup = try PostgresConnection(cluster.conninfo)
+        try SettlementLease.createSchema(setup)
+        try PostgresBooks(connection: setup).createSchema()
+        let hubA = try PostgresConnection(cluster.conninfo), hubB = try PostgresConnection(cluster.conninfo)
+        let leaseA = SettlementLease(connection: hubA, holder: "hub-a", leaseMs: 400)
+        let leaseB = SettlementLease(connection: hubB, holder: "hub-b", leaseMs: 400)
+        let ledgerA = Ledger(books: PostgresBooks(connection: hubA))
+        XCTAssertThrowsError(try leaseA.fenced { try ledgerA.open(LedgerAccount(id: "x", kind: .asset, currency: "EUR")) }, "no lease, no writes")
+
+        XCTAssertTrue(try leaseA.acquire())
+        XCTAssertFalse(try leaseB.acquire(), "one leader at a time")
+        XCTAssertTrue(try leaseA.renew())
+        XCTAssertEqual(try leaseB.leader()?.holder, "hub-a")
+        try leaseA.fenced {
+            try ledgerA.open(LedgerAccount(id: "eu:EUR:clearing", kind: .asset, currency: "EUR"))
+            try ledgerA.open(LedgerAccount(id: "eu:EUR:sales", kind: .revenue, currency: "EUR"))
+            XCTAssertEqual(try ledgerA.create([TransferRequest(id: "t-1", debit: "eu:EUR:clearing", credit: "eu:EUR:sales", amount: 1, code: "c")], atMs: 1),
+                           [.created(seq: 1)])
+        }
+
+        // hub-a stops renewing (it froze): once the lease has run out, hub-b takes it.
+        XCTAssertTrue(eventually { try leaseB.acquire() })
+        XCTAssertEqual(leaseB.epoch, 2)
+        XCTAssertThrowsError(try leaseA.fenced {
+            _ = try ledgerA.create([TransferRequest(id: "t-2", debit: "eu:EUR:clearing", credit: "eu:EUR:sales", amount: 1, code: "c")], atMs: 2)
+        }) { XCTAssertEqual(($0 as? SettlementLease.Fenced)?.holder, "hub-b") }
+        XCTAssertFalse(try leaseA.renew(), "a fenced leader cannot renew its way back")
+        XCTAssertNil(try ledgerA.journalEntry(id: "t-2"), "nothing was posted")
+        XCTAssertEqual(try Ledger(books: PostgresBooks(connection: hubB)).head().seq, 1)
+    }
+}
