@@ -83,6 +83,10 @@ final class BackupTests: XCTestCase {
         usleep(3_000)
         for n in 13...15 { try placeOrder(shop, n) }
         XCTAssertTrue(archived(shop), "every acknowledged change reaches the backup disk")
+        let status = try runExecutable("nodectl", ["backup", "status", "--data-dir", shop.node.dataDirectory])
+        XCTAssertEqual(status.status, 0, status.stderr)
+        XCTAssertTrue(status.stdout.contains("Archive: ") && status.stdout.contains("changes on the backup disk") && status.stdout.contains("Last full: full-"),
+                      status.stdout)
         // The disk is lost: the node dies where it stands and its directory is not used again.
         kill(shop.node.processIdentifier, SIGKILL)
         _ = try? shop.node.waitForExit()
@@ -103,6 +107,13 @@ final class BackupTests: XCTestCase {
         let verified = try runExecutable("nodectl", ["backup", "verify", "--dir", backups, "--node", "shop", "--key-file", keyFile])
         XCTAssertEqual(verified.status, 0, verified.stderr)
         XCTAssertTrue(verified.stdout.contains("noded starts on it and is ready: shop (store), schema"), verified.stdout)
+
+        // Retention: nothing here is a day old; the newest full is never pruned.
+        let pruned = try runExecutable("nodectl", ["backup", "prune", "--dir", backups, "--node", "shop", "--retention-days", "1", "--dry-run"])
+        XCTAssertEqual(pruned.status, 0, pruned.stderr)
+        XCTAssertTrue(pruned.stdout.contains("0 file(s) past 1 days (dry run)"), pruned.stdout)
+        XCTAssertEqual(try runExecutable("nodectl", ["backup", "prune", "--dir", backups, "--node", "shop", "--retention-days", "0"]).status, 64,
+                       "a retention under a day is refused")
     }
 
     func testAFileThatDoesNotVerifyOrAWrongKeyIsRefusedAndNothingIsRestored() throws {

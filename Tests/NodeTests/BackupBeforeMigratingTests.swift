@@ -76,3 +76,29 @@ final class PendingChangesTests: XCTestCase {
         XCTAssertEqual(try again.records.flatMap { try rereader.changes(in: $0) }.map(\.seq), [1, 2, 3, 4, 5])
     }
 }
+
+/// Retention: what `prune` and the node remove, and what they keep.
+final class BackupRetentionTests: XCTestCase {
+    private func entry(_ name: String, kind: String, chain: String, createdMs: Int64, modifiedMs: Int64? = nil) -> BackupCatalog.Entry {
+        BackupCatalog.Entry(name: name, path: "/x/" + name,
+                            header: BackupHeader(kind: kind, node: "n", region: "eu", role: "store", chain: chain, schemaVersion: 13,
+                                                 createdAt: "", createdMs: createdMs, afterSeq: 0),
+                            bytes: 1, modifiedMs: modifiedMs ?? createdMs)
+    }
+
+    func testOldFullsGoButTheNewestStaysAndAKeptFullKeepsItsArchive() {
+        let day: Int64 = 86_400_000, now = 100 * day
+        let catalog = BackupCatalog(directory: "/x", fulls: [
+            entry("full-old", kind: "full", chain: "a", createdMs: now - 40 * day),
+            entry("full-kept", kind: "full", chain: "b", createdMs: now - 10 * day),
+        ], archives: [
+            entry("archive-a", kind: "archive", chain: "a", createdMs: now - 40 * day, modifiedMs: now - 39 * day),
+            entry("archive-b", kind: "archive", chain: "b", createdMs: now - 10 * day, modifiedMs: now - 35 * day),
+            entry("archive-a-late", kind: "archive", chain: "a", createdMs: now - 40 * day, modifiedMs: now - 5 * day),
+        ], ignored: [])
+        XCTAssertEqual(Set(catalog.expired(nowMs: now, retentionMs: 30 * day).map(\.name)), ["full-old", "archive-a"],
+                       "a chain without a kept full goes once written before the oldest kept full; a kept full's chain stays")
+        // Everything past retention: the newest full stays all the same.
+        XCTAssertEqual(Set(catalog.expired(nowMs: now, retentionMs: day).map(\.name)), ["full-old", "archive-a"])
+    }
+}
