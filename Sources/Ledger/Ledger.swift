@@ -58,6 +58,7 @@ public final class Ledger {
     public func create(_ requests: [TransferRequest], atMs: Int64) throws -> [TransferResult] {
         var results: [TransferResult] = []
         results.reserveCapacity(requests.count)
+        try books.prepare(ids: requests.map(\.id))
         let (seq, hash) = try head()
         var batch = Batch(seq: seq, hash: hash)
         var index = 0
@@ -91,6 +92,7 @@ public final class Ledger {
             }
             index = end + 1
         }
+        try books.flush()
         for account in batch.accounts { try books.save(account) }
         return results
     }
@@ -213,6 +215,7 @@ public final class Ledger {
                                  pendingId: nil, timeoutMs: nil, code: code, reference: reference, atMs: atMs, hash: [])
         entry.hash = entry.chainedHash(after: previous)
         guard try books.append(entry) else { return .failed(.existsWithDifferentFields) }
+        try books.flush()
         return .created(seq: entry.seq)
     }
 
@@ -234,6 +237,7 @@ public final class Ledger {
             // An id taken by a client's own transfer leaves the pending open for an operator to void.
             guard try books.append(entry) else { continue }
             expired += 1
+            try books.flush()
             try books.save(debit)
             try books.save(credit)
         }

@@ -24,6 +24,11 @@ public protocol LedgerBooks: AnyObject {
     func settled(fromMs: Int64, toMs: Int64) throws -> [(reference: String, id: String, amount: Int64)]
     func journal(fromMs: Int64, toMs: Int64) throws -> [JournalEntry]
     func journal(from seq: Int64, limit: Int) throws -> [JournalEntry]
+    /// A batch of transfers with these ids is about to be appended: books that write in batches
+    /// look them up at once here (the SQLite books find a replay in the insert itself).
+    func prepare(ids: [String]) throws
+    /// Writes what `append` kept back. Called at the end of every batch.
+    func flush() throws
     /// Runs `body` so that what it wrote is undone if it throws, inside the current transaction.
     func savepoint<T>(_ body: () throws -> T) throws -> T
     /// Runs `body` in a transaction of its own (tools and tests; the node's writes run in its
@@ -145,6 +150,8 @@ public final class SQLiteBooks: LedgerBooks {
                      timeoutMs: row.optionalInt64(8), code: row.string(9), reference: row.optionalString(10), atMs: row.int64(11), hash: row.blob(12))
     }
 
+    public func prepare(ids: [String]) throws {}
+    public func flush() throws {}
     public func savepoint<T>(_ body: () throws -> T) throws -> T { try database.savepoint(body) }
     public func transaction<T>(_ body: () throws -> T) throws -> T { try database.transaction(.immediate, body) }
 }

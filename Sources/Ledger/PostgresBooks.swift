@@ -8,6 +8,12 @@ import Platform
 public final class PostgresBooks: LedgerBooks {
     public let connection: PostgresConnection
     private var savepoints = 0
+    /// Entries appended and not yet written: a batch goes in one round trip (`flush`).
+    private var unwritten: [JournalEntry] = []
+    /// The batch's ids looked up by `prepare`, and of those, the ones recorded or about to be.
+    private var prepared: Set<String> = []
+    private var taken: Set<String> = []
+    static let rowsPerInsert = 1_000
 
     public init(connection: PostgresConnection) {
         self.connection = connection
@@ -86,21 +92,68 @@ public final class PostgresBooks: LedgerBooks {
     }
 
     public func entry(id: String) throws -> JournalEntry? {
-        try connection.execute(prepared: "entry", "SELECT \(Self.entryColumns) FROM ledger_journal WHERE id = $1", [id]).rows.first.map(Self.entry)
+        try flush()
+        return try connection.execute(prepared: "entry", "SELECT \(Self.entryColumns) FROM ledger_journal WHERE id = $1", [id]).rows.first.map(Self.entry)
     }
 
     public func closingKind(of pendingId: String) throws -> String? {
-        try connection.execute(prepared: "closing", "SELECT kind FROM ledger_journal WHERE pending_id = $1", [pendingId]).value()
+        try flush()
+        return try connection.execute(prepared: "closing", "SELECT kind FROM ledger_journal WHERE pending_id = $1", [pendingId]).value()
     }
 
+    public func prepare(ids: [String]) throws {
+        let found = try amounts(of: ids)
+        prepared = Set(ids)
+        taken = Set(found.keys)
+    }
+
+    /// An entry of the prepared batch is kept back (its id was looked up); any other is written
+    /// at once and tells a taken id by the insert itself.
     public func append(_ entry: JournalEntry) throws -> Bool {
-        try connection.execute(prepared: "append", """
+        if prepared.contains(entry.id) {
+            guard !taken.contains(entry.id) else { return false }
+            taken.insert(entry.id)
+            unwritten.append(entry)
+            if unwritten.count >= Self.rowsPerInsert { try flush() }
+            return true
+        }
+        try flush()
+        return try connection.execute(prepared: "append", """
             INSERT INTO ledger_journal(\(Self.entryColumns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING
             """, ["\(entry.seq)", entry.id, entry.kind.rawValue, entry.debit, entry.credit, "\(entry.amount)", entry.currency, entry.pendingId,
                   entry.timeoutMs.map { "\($0)" }, entry.code, entry.reference, "\(entry.atMs)", PostgresBytes.encode(entry.hash)]).affected == 1
     }
 
+    /// Writes the kept-back entries with one INSERT of arrays (unnest): a batch of a thousand
+    /// settlements is one round trip, not a thousand.
+    public func flush() throws {
+        guard !unwritten.isEmpty else { return }
+        let rows = unwritten
+        unwritten = []
+        func column(_ value: (JournalEntry) -> String?) -> String {
+            "{" + rows.map { value($0).map(Self.quoted) ?? "NULL" }.joined(separator: ",") + "}"
+        }
+        try connection.execute(prepared: "append_many", """
+            INSERT INTO ledger_journal(\(Self.entryColumns))
+            SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[],
+                                 $9::bigint[], $10::text[], $11::text[], $12::bigint[], $13::bytea[])
+            """, [column { "\($0.seq)" }, column(\.id), column(\.kind.rawValue), column(\.debit), column(\.credit), column { "\($0.amount)" },
+                  column(\.currency), column(\.pendingId), column { $0.timeoutMs.map { "\($0)" } }, column(\.code), column(\.reference),
+                  column { "\($0.atMs)" }, column { PostgresBytes.encode($0.hash) }])
+    }
+
+    /// An element of an array literal: quoted, with backslashes and quotes escaped.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for character in text {
+            if character == "\\" || character == "\"" { out.append("\\") }
+            out.append(character)
+        }
+        return out + "\""
+    }
+
     public func head() throws -> (seq: Int64, hash: [UInt8]) {
+        try flush()
         guard let row = try connection.execute(prepared: "head", "SELECT seq, hash FROM ledger_journal ORDER BY seq DESC LIMIT 1", []).rows.first else {
             return (0, [])
         }
@@ -108,17 +161,19 @@ public final class PostgresBooks: LedgerBooks {
     }
 
     public func duePending(nowMs: Int64, limit: Int) throws -> [String] {
-        try connection.execute("""
+        try flush()
+        return try connection.execute("""
             SELECT p.id FROM ledger_journal p WHERE p.kind = 'pending' AND p.timeout_ms <= $1
             AND NOT EXISTS (SELECT 1 FROM ledger_journal c WHERE c.pending_id = p.id) ORDER BY p.timeout_ms, p.seq LIMIT $2
             """, ["\(nowMs)", "\(limit)"]).rows.compactMap { $0[0] }
     }
 
     public func amounts(of ids: [String]) throws -> [String: Int64] {
+        try flush()
         guard !ids.isEmpty else { return [:] }
         var found: [String: Int64] = [:]
         // One round trip for any number of ids: the array is a text literal, each id quoted.
-        let array = "{" + ids.map { "\"" + $0.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
+        let array = "{" + ids.map(Self.quoted).joined(separator: ",") + "}"
         for row in try connection.execute(prepared: "amounts", "SELECT id, amount FROM ledger_journal WHERE id = ANY($1::text[])", [array]).rows {
             if let id = row[0], let amount = row[1].flatMap({ Int64($0) }) { found[id] = amount }
         }
@@ -126,7 +181,8 @@ public final class PostgresBooks: LedgerBooks {
     }
 
     public func settled(fromMs: Int64, toMs: Int64) throws -> [(reference: String, id: String, amount: Int64)] {
-        try connection.execute("""
+        try flush()
+        return try connection.execute("""
             SELECT reference, id, amount FROM ledger_journal WHERE at_ms >= $1 AND at_ms < $2 AND code IN ('sale', 'refund') AND reference IS NOT NULL
             """, ["\(fromMs)", "\(toMs)"]).rows.compactMap { row in
             guard let reference = row[0], let id = row[1], let amount = row[2].flatMap({ Int64($0) }) else { return nil }
@@ -135,12 +191,14 @@ public final class PostgresBooks: LedgerBooks {
     }
 
     public func journal(fromMs: Int64, toMs: Int64) throws -> [JournalEntry] {
-        try connection.execute("SELECT \(Self.entryColumns) FROM ledger_journal WHERE at_ms >= $1 AND at_ms < $2 ORDER BY seq",
+        try flush()
+        return try connection.execute("SELECT \(Self.entryColumns) FROM ledger_journal WHERE at_ms >= $1 AND at_ms < $2 ORDER BY seq",
                                ["\(fromMs)", "\(toMs)"]).rows.map(Self.entry)
     }
 
     public func journal(from seq: Int64, limit: Int) throws -> [JournalEntry] {
-        try connection.execute("SELECT \(Self.entryColumns) FROM ledger_journal WHERE seq >= $1 ORDER BY seq LIMIT $2", ["\(seq)", "\(limit)"]).rows.map(Self.entry)
+        try flush()
+        return try connection.execute("SELECT \(Self.entryColumns) FROM ledger_journal WHERE seq >= $1 ORDER BY seq LIMIT $2", ["\(seq)", "\(limit)"]).rows.map(Self.entry)
     }
 
     static func entry(_ row: [String?]) -> JournalEntry {
@@ -151,25 +209,37 @@ public final class PostgresBooks: LedgerBooks {
     }
 
     public func savepoint<T>(_ body: () throws -> T) throws -> T {
+        // What came before is written first: a rollback to here undoes only what `body` kept back.
+        try flush()
         savepoints += 1
         let name = "ledger_\(savepoints)"
         defer { savepoints -= 1 }
+        let takenBefore = taken
         try connection.execute("SAVEPOINT " + name)
         do {
             let value = try body()
+            try flush()
             try connection.execute("RELEASE SAVEPOINT " + name)
             return value
         } catch {
+            unwritten = []
+            taken = takenBefore
             if connection.isConnected { _ = try? connection.execute("ROLLBACK TO SAVEPOINT " + name) }
             throw error
         }
     }
 
-    public func transaction<T>(_ body: () throws -> T) throws -> T { try connection.transaction(body) }
-}
-
-private extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        split(separator: Character(target), omittingEmptySubsequences: false).joined(separator: replacement)
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try connection.transaction {
+                let value = try body()
+                try flush()
+                return value
+            }
+        } catch {
+            unwritten = []
+            throw error
+        }
     }
 }
+

@@ -127,6 +127,10 @@ struct LedgerChecks {
         ]
         for (request, error) in refused { XCTAssertEqual(try create(request), [.failed(error)], request.id) }
         XCTAssertEqual(try ledger.head().seq, 1, "refusals write nothing")
+        // One batch holding the same event twice and a replay of an earlier one.
+        XCTAssertEqual(try create(sale("settle:p-2", 10), sale("settle:p-2", 10), sale("settle:p-1", 4_995), sale("settle:p-3", 20)),
+                       [.created(seq: 2), .exists, .exists, .created(seq: 3)])
+        XCTAssertEqual(try ledger.account("eu:EUR:sales")?.balance, 5_025)
         XCTAssertTrue(try ledger.verify().isValid)
     }
 
