@@ -84,8 +84,10 @@ let package = Package(
         ),
         // bench/sync.py's in-memory reference row: decode + apply, like pycrdt's apply_update.
         .executableTarget(name: "replication-bench", dependencies: ["Replication"], path: "bench/ReplicationBench", swiftSettings: strict),
-        // bench/ledger: durable transfers per second beside a plain SQLite insert loop.
-        .executableTarget(name: "ledger-bench", dependencies: ["Ledger", "Node", "Platform", "Commerce"], path: "bench/LedgerBench", swiftSettings: strict),
+        // bench/ledger: durable transfers per second beside a plain SQLite insert loop, and on a
+        // private PostgreSQL cluster beside a plain PostgreSQL insert loop batched alike.
+        .executableTarget(name: "ledger-bench", dependencies: ["Ledger", "Node", "Platform", "Commerce", "NodeTesting"], path: "bench/LedgerBench",
+                          swiftSettings: strict),
         // The SQLite work of one checkout replayed alone (bench/checkout.sh): the storage floor.
         .executableTarget(name: "checkout-floor", dependencies: ["Platform"], path: "bench/CheckoutFloor", swiftSettings: strict),
 

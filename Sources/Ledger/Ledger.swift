@@ -93,7 +93,7 @@ public final class Ledger {
             index = end + 1
         }
         try books.flush()
-        for account in batch.accounts { try books.save(account) }
+        try books.save(batch.accounts)
         return results
     }
 

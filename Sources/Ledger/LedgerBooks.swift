@@ -9,6 +9,8 @@ public protocol LedgerBooks: AnyObject {
     func accounts() throws -> [LedgerAccount]
     func insert(_ account: LedgerAccount) throws
     func save(_ account: LedgerAccount) throws
+    /// Saves the sums of every account a batch touched.
+    func save(_ accounts: [LedgerAccount]) throws
     func entry(id: String) throws -> JournalEntry?
     /// The kind of the entry that closed pending transfer `pendingId` (post, void, expire), if one did.
     func closingKind(of pendingId: String) throws -> String?
@@ -34,6 +36,12 @@ public protocol LedgerBooks: AnyObject {
     /// Runs `body` in a transaction of its own (tools and tests; the node's writes run in its
     /// group commit).
     func transaction<T>(_ body: () throws -> T) throws -> T
+}
+
+extension LedgerBooks {
+    public func save(_ accounts: [LedgerAccount]) throws {
+        for account in accounts { try save(account) }
+    }
 }
 
 /// The books in the node's SQLite database: `ledger_accounts` and `ledger_journal`, created by

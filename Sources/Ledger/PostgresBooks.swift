@@ -91,6 +91,17 @@ public final class PostgresBooks: LedgerBooks {
             """, ["\(account.debitsPending)", "\(account.debitsPosted)", "\(account.creditsPending)", "\(account.creditsPosted)", account.id])
     }
 
+    /// Every account of a batch in one statement.
+    public func save(_ accounts: [LedgerAccount]) throws {
+        guard accounts.count > 1 else { return try accounts.first.map(save) ?? () }
+        func column(_ value: (LedgerAccount) -> String) -> String { "{" + accounts.map { Self.quoted(value($0)) }.joined(separator: ",") + "}" }
+        try connection.execute(prepared: "save_accounts", """
+            UPDATE ledger_accounts a SET debits_pending = s.dp, debits_posted = s.dd, credits_pending = s.cp, credits_posted = s.cc
+            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS s(id, dp, dd, cp, cc) WHERE a.id = s.id
+            """, [column(\.id), column { "\($0.debitsPending)" }, column { "\($0.debitsPosted)" }, column { "\($0.creditsPending)" },
+                  column { "\($0.creditsPosted)" }])
+    }
+
     public func entry(id: String) throws -> JournalEntry? {
         try flush()
         return try connection.execute(prepared: "entry", "SELECT \(Self.entryColumns) FROM ledger_journal WHERE id = $1", [id]).rows.first.map(Self.entry)
@@ -143,7 +154,7 @@ public final class PostgresBooks: LedgerBooks {
     }
 
     /// An element of an array literal: quoted, with backslashes and quotes escaped.
-    static func quoted(_ text: String) -> String {
+    public static func quoted(_ text: String) -> String {
         var out = "\""
         for character in text {
             if character == "\\" || character == "\"" { out.append("\\") }

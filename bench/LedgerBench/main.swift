@@ -2,10 +2,15 @@
 // included), beside a plain SQLite insert loop, both in WAL with synchronous=FULL on the same
 // disk, in the same run, with the same batch size per commit (what group commit gives the hub).
 //
+// Then the same on a private PostgreSQL cluster (fsync on, synchronous_commit on): the ledger on
+// PostgresBooks beside a plain insert of the same number of ~200-byte rows per transaction, in
+// one statement each (INSERT … SELECT FROM unnest), as the ledger's batches are written.
+//
 //   ledger-bench [SECONDS] [BATCH] [ROUNDS]
 import Foundation
 import Ledger
 import Node
+import NodeTesting
 import Platform
 
 let seconds = CommandLine.arguments.count > 1 ? Double(CommandLine.arguments[1]) ?? 3 : 3
@@ -93,3 +98,80 @@ print("| SQLite insert loop, rows/s | \(cell(rounds.map(\.plain), "%.0f")) |")
 print("| Ledger transfers (hash chain, balances), transfers/s | \(cell(rounds.map(\.ledger), "%.0f")) |")
 print("| ratio, per round | \(cell(rounds.map { $0.ledger / $0.plain }, "%.2f")) |")
 print("journal verified: \(verified.entries) entries, head \(verified.head.prefix(16))…")
+
+// PostgreSQL: the same workload, one transaction per batch, on a private cluster.
+guard PostgresCluster.isInstalled else {
+    print("PostgreSQL is not installed (bash .ci/setup): no PostgreSQL figures")
+    exit(0)
+}
+let cluster = try PostgresCluster.start()
+let pgPlain = try PostgresConnection(cluster.conninfo)
+try pgPlain.execute("CREATE TABLE rows(id TEXT PRIMARY KEY, body TEXT NOT NULL)")
+let pgBooks = PostgresBooks(connection: try PostgresConnection(cluster.conninfo))
+try pgBooks.createSchema()
+let pgLedger = Ledger(books: pgBooks)
+try pgBooks.transaction {
+    try pgLedger.open(LedgerAccount(id: "eu:EUR:sales", kind: .revenue, currency: "EUR"))
+    for store in 0..<8 { try pgLedger.open(LedgerAccount(id: "store-\(store):EUR:acquirer_clearing", kind: .asset, currency: "EUR")) }
+}
+
+/// Rows per second on PostgreSQL: `oneBatch` writes one batch in its own transaction, until
+/// `seconds` pass.
+@MainActor func measurePostgres(_ oneBatch: () throws -> Void) throws -> Double {
+    var rows = 0
+    let start = ContinuousClock.now
+    while elapsed(since: start) < seconds {
+        try oneBatch()
+        rows += batch
+    }
+    return Double(rows) / elapsed(since: start)
+}
+
+var pgPlainRows = 0
+@MainActor func pgPlainRound() throws -> Double {
+    try measurePostgres {
+        try pgPlain.transaction {
+        let ids = (pgPlainRows..<(pgPlainRows + batch)).map { PostgresBooks.quoted("row-\($0)") }
+        pgPlainRows += batch
+        let bodies = Array(repeating: PostgresBooks.quoted(body), count: batch)
+        try pgPlain.execute(prepared: "rows", "INSERT INTO rows(id, body) SELECT * FROM unnest($1::text[], $2::text[])",
+                            ["{" + ids.joined(separator: ",") + "}", "{" + bodies.joined(separator: ",") + "}"])
+        }
+    }
+}
+
+var pgTransfers = 0
+@MainActor func pgLedgerRound() throws -> Double {
+    try measurePostgres {
+        try pgBooks.transaction {
+        let first = pgTransfers
+        let requests = (first..<(first + batch)).map { n in
+            TransferRequest(id: "settle:p-\(n)", debit: "store-\(n % 8):EUR:acquirer_clearing", credit: "eu:EUR:sales", amount: Int64(100 + n % 5000),
+                            code: "settlement", reference: "p-\(n)")
+        }
+        let results = try pgLedger.create(requests, atMs: 1_795_000_000_000 + Int64(first))
+        precondition(results.allSatisfy(\.isOK), "every transfer recorded")
+        pgTransfers += batch
+        }
+    }
+}
+
+var pgRounds: [(plain: Double, ledger: Double)] = []
+for round in 0..<roundCount {
+    if round % 2 == 0 {
+        let p = try pgPlainRound()
+        pgRounds.append((p, try pgLedgerRound()))
+    } else {
+        let l = try pgLedgerRound()
+        pgRounds.append((try pgPlainRound(), l))
+    }
+}
+let pgVerified = try pgLedger.verify()
+precondition(pgVerified.isValid, "the PostgreSQL books verify after the run: \(pgVerified.problems)")
+print("\n| durable writes on PostgreSQL 15, fsync and synchronous_commit on, \(batch) per transaction | median (range) over \(roundCount) rounds of \(Int(seconds)) s |")
+print("|---|---|")
+print("| PostgreSQL insert of \(batch) rows per statement, rows/s | \(cell(pgRounds.map(\.plain), "%.0f")) |")
+print("| Ledger transfers on PostgreSQL (hash chain, balances), transfers/s | \(cell(pgRounds.map(\.ledger), "%.0f")) |")
+print("| ratio, per round (target 0.5) | \(cell(pgRounds.map { $0.ledger / $0.plain }, "%.2f")) |")
+print("| the SQLite ledger, same run, transfers/s | \(cell(rounds.map(\.ledger), "%.0f")) |")
+print("journal verified: \(pgVerified.entries) entries")
