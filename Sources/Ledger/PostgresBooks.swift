@@ -52,7 +52,6 @@ public final class PostgresBooks: LedgerBooks {
             """)
         try connection.execute("CREATE UNIQUE INDEX IF NOT EXISTS ledger_closing ON ledger_journal(pending_id) WHERE pending_id IS NOT NULL")
         try connection.execute("CREATE INDEX IF NOT EXISTS ledger_timeouts ON ledger_journal(timeout_ms) WHERE timeout_ms IS NOT NULL")
-        try connection.execute("CREATE INDEX IF NOT EXISTS ledger_at ON ledger_journal(at_ms)")
         try connection.execute("""
             CREATE OR REPLACE FUNCTION ledger_journal_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION 'the ledger journal is append-only'; END $$
