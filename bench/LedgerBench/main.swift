@@ -75,16 +75,17 @@ var transfers = 0
 
 // Rounds alternate which goes first, so neither always runs while the disk still flushes the
 // other's writes; the ratio is taken per round, from the two measured side by side.
-var rounds: [(plain: Double, ledger: Double)] = []
-for round in 0..<roundCount {
-    if round % 2 == 0 {
-        let p = try plainRound()
-        rounds.append((p, try ledgerRound()))
-    } else {
-        let l = try ledgerRound()
-        rounds.append((try plainRound(), l))
+@MainActor func alternating(_ plain: () throws -> Double, _ ledger: () throws -> Double) throws -> [(plain: Double, ledger: Double)] {
+    try (0..<roundCount).map { round in
+        if round % 2 == 0 {
+            let p = try plain()
+            return (p, try ledger())
+        }
+        let l = try ledger()
+        return (try plain(), l)
     }
 }
+let rounds = try alternating(plainRound, ledgerRound)
 let verified = try ledger.verify()
 precondition(verified.isValid, "the books verify after the run: \(verified.problems)")
 
@@ -156,16 +157,7 @@ var pgTransfers = 0
     }
 }
 
-var pgRounds: [(plain: Double, ledger: Double)] = []
-for round in 0..<roundCount {
-    if round % 2 == 0 {
-        let p = try pgPlainRound()
-        pgRounds.append((p, try pgLedgerRound()))
-    } else {
-        let l = try pgLedgerRound()
-        pgRounds.append((try pgPlainRound(), l))
-    }
-}
+let pgRounds = try alternating(pgPlainRound, pgLedgerRound)
 let pgVerified = try pgLedger.verify()
 precondition(pgVerified.isValid, "the PostgreSQL books verify after the run: \(pgVerified.problems)")
 print("\n| durable writes on PostgreSQL 15, fsync and synchronous_commit on, \(batch) per transaction | median (range) over \(roundCount) rounds of \(Int(seconds)) s |")
