@@ -13,4 +13,9 @@ public struct Responder {
     public func fail(_ error: any Error) {
         connection.fail(sequence, error)
     }
+
+    /// Sends what `make` returns, or fails with what it throws.
+    public func answer(_ make: () throws -> Response) {
+        do { send(try make()) } catch { fail(error) }
+    }
 }

@@ -54,6 +54,8 @@ public enum PaymentSettlement {
         public var hub: String
         /// When the events the hub adds are dated: the same in every pass (a replay adds the same text).
         public var atMs: Int64
+        /// The amounts of the transfers in `recorded`: what the events they lack say.
+        public var recordedAmounts: [String: Int64] = [:]
 
         public init(paymentId: String, payment: PaymentState, order: OrderMoney?, recorded: Set<String>, answers: AcquirerAnswers, hub: String, atMs: Int64) {
             self.paymentId = paymentId
@@ -116,7 +118,25 @@ public enum PaymentSettlement {
             } else {
                 planCard(authorized: authorized)
             }
+            planMissingEvents()
             return plan
+        }
+
+        /// Transfers in the journal whose `settled` event the payment lacks: the hub that wrote
+        /// them died before its events replicated, or (books on PostgreSQL) its events did not
+        /// commit after the books did. The events are added now; `settled` is kept per ref, so
+        /// the first hub's event arriving later changes nothing.
+        mutating func planMissingEvents() {
+            let amounts = inputs.recordedAmounts
+            if let captured = amounts["capture:" + p], payment.settled["sale"] == nil {
+                add([], [settled(captured, ref: "sale", fee: amounts["fee:" + p] ?? 0)])
+            }
+            if let voided = amounts["void:" + p], payment.settled["void"] == nil {
+                add([], [settled(voided, ref: "void")])
+            }
+            for refund in payment.refunds.keys.sorted() where payment.settled[refund] == nil {
+                if let amount = amounts["refund:" + refund] { add([], [settled(amount, ref: refund)]) }
+            }
         }
 
         mutating func add(_ transfers: [TransferRequest], _ events: [PaymentEvent] = []) {

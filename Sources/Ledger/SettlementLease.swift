@@ -14,6 +14,7 @@ import Platform
 public final class SettlementLease {
     public struct Fenced: Error, CustomStringConvertible {
         public let holder: String?
+        public init(holder: String?) { self.holder = holder }
         public var description: String { "this hub no longer holds the settlement lease" + (holder.map { " (\($0) does)" } ?? "") }
     }
 
@@ -24,11 +25,13 @@ public final class SettlementLease {
     /// The epoch this hub holds, once it acquired the lease.
     public private(set) var epoch: Int64?
 
-    public init(connection: PostgresConnection, name: String = "settlement", holder: String, leaseMs: Int64 = 5_000) {
+    /// `epoch`: the one this hub held on a connection it lost (the lease is the row's, not the connection's).
+    public init(connection: PostgresConnection, name: String = "settlement", holder: String, leaseMs: Int64 = 5_000, epoch: Int64? = nil) {
         self.connection = connection
         self.name = name
         self.holder = holder
         self.leaseMs = leaseMs
+        self.epoch = epoch
     }
 
     public static func createSchema(_ connection: PostgresConnection) throws {
@@ -79,14 +82,28 @@ public final class SettlementLease {
     /// writing nothing, unless this hub still holds the current epoch.
     public func fenced<T>(_ body: () throws -> T) throws -> T {
         try connection.transaction {
-            let held = try connection.execute("""
-                SELECT holder FROM hub_lease WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > now() FOR SHARE
-                """, [name, holder, epoch.map { "\($0)" } ?? "0"])
-            guard held.value() != nil else {
-                epoch = nil
-                throw Fenced(holder: try? connection.execute("SELECT holder FROM hub_lease WHERE name = $1", [name]).value())
-            }
+            try checkHeld()
             return try body()
+        }
+    }
+
+    /// As `fenced`, in the books' transaction (which writes what they kept back before COMMIT,
+    /// and forgets it on a rollback).
+    public func fenced<T>(books: PostgresBooks, _ body: () throws -> T) throws -> T {
+        try books.transaction {
+            try checkHeld()
+            return try body()
+        }
+    }
+
+    /// Locks the lease row for the transaction, or throws `Fenced` if this hub lost it.
+    private func checkHeld() throws {
+        let held = try connection.execute("""
+            SELECT holder FROM hub_lease WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > now() FOR SHARE
+            """, [name, holder, epoch.map { "\($0)" } ?? "0"])
+        guard held.value() != nil else {
+            epoch = nil
+            throw Fenced(holder: try? connection.execute("SELECT holder FROM hub_lease WHERE name = $1", [name]).value())
         }
     }
 }

@@ -129,8 +129,19 @@ extension NodeConfig {
             }
         }
         if let ledger = try reader.table("ledger") {
-            try ledger.allowOnly(["checkpoint_interval_s"])
+            try ledger.allowOnly(["checkpoint_interval_s", "store", "postgresql", "lease_s"])
             if let v = try ledger.integer("checkpoint_interval_s", in: 1...86_400) { ledgerCheckpointIntervalMs = Int64(v) * 1000 }
+            if let v = try ledger.integer("lease_s", in: 1...300) { settlementLeaseMs = Int64(v) * 1000 }
+            let connection = try ledger.string("postgresql")
+            switch try ledger.string("store") ?? "sqlite" {
+            case "sqlite":
+                guard connection == nil else { throw ConfigError(key: "ledger.postgresql", "is used only with store = \"postgresql\"") }
+            case "postgresql":
+                guard let connection else { throw ConfigError(key: "ledger.postgresql", "give the cluster's libpq connection string") }
+                if let problem = PostgresConnection.problem(inConnectionString: connection) { throw ConfigError(key: "ledger.postgresql", problem) }
+                ledgerStore = .postgresql(connection: connection)
+            case let other: throw ConfigError(key: "ledger.store", "is \"sqlite\" or \"postgresql\", not \"\(other)\"")
+            }
         }
         if let cache = try reader.table("cache") {
             try cache.allowOnly(["bytes_max"])

@@ -62,6 +62,18 @@ public struct NodeConfig: Sendable, Equatable {
     public var sync = SyncSettings()
     /// Hub: how often it signs its journal's head (when it moved) and replicates the checkpoint.
     public var ledgerCheckpointIntervalMs: Int64 = 300_000
+    /// Hub: where the canonical books are kept (docs/ledger.md, "The hub on PostgreSQL").
+    public var ledgerStore = LedgerStore.sqlite
+    /// Hub on PostgreSQL: how long the settlement lease lasts unrenewed (a dead leader's hub is
+    /// replaced after at most this).
+    public var settlementLeaseMs: Int64 = 5_000
+
+    public enum LedgerStore: Sendable, Equatable {
+        /// The node's own SQLite database: one hub, the embedded default.
+        case sqlite
+        /// A PostgreSQL cluster shared by every hub of the fleet, by a libpq connection string.
+        case postgresql(connection: String)
+    }
 
     /// Backups (docs/backups.md): off unless a directory and a key file are given.
     public var backup = BackupSettings()

@@ -98,6 +98,7 @@ public final class OutpostNode {
         try setUpSettlement()
         fleet.knownHub = try meta.value(.hubNode)
         replica.hubNodeId = config.role == .hub ? identity.nodeId : fleet.knownHub
+        replica.otherHubs = Set((try meta.value(.hubNodes) ?? "").split(separator: ",").map(String.init))
         replica.relaysGlobal = config.role != .store
         // Search's words in memory, read now rather than on a shopper's first search (~2 s per
         // 100k products).

@@ -7,6 +7,8 @@ public struct NodeMeta {
         case nodeId = "node_id", createdAt = "created_at"
         /// The fleet's hub, once a link said so.
         case hubNode = "hub_node"
+        /// Every hub a link said was one (a fleet whose hubs share their books on PostgreSQL has several), comma-separated.
+        case hubNodes = "hub_nodes"
         /// The last order number this node gave.
         case orderSequence = "order_sequence"
         /// The hybrid logical clock's last reading (NodeReplica).

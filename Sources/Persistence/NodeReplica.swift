@@ -54,6 +54,9 @@ public final class NodeReplica: ReplicaStore {
         get { memory.hubId }
         set { memory.hubId = newValue }
     }
+    /// The fleet's other hubs, when its hubs share their books (docs/ledger.md): their records
+    /// count as the hub's, whichever peer relays them.
+    public var otherHubs: Set<ReplicaID> = []
     /// Set from the node's role: a hub or regional node relays the fleet's changes.
     public var relaysGlobal: Bool {
         get { memory.relaysGlobal }
@@ -78,7 +81,7 @@ public final class NodeReplica: ReplicaStore {
 
     public func authorityProblem(in collection: String, delta: WireDelta, peer: ReplicaID, peerRole: String) -> String? {
         let origin = delta.dot.replica
-        if (origin == peer && peerRole == "hub") || origin == hubNodeId { return nil }
+        if (origin == peer && peerRole == "hub") || origin == hubNodeId || otherHubs.contains(origin) { return nil }
         return hubOnly?(collection, delta, origin)
     }
 

@@ -58,6 +58,17 @@ public final class PostgresConnection: @unchecked Sendable {
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
     }
 
+    /// Why libpq cannot read `conninfo` (nil: it can). Says nothing of whether a server answers.
+    public static func problem(inConnectionString conninfo: String) -> String? {
+        var error: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &error) else {
+            defer { if let error { PQfreemem(error) } }
+            return error.map { String(cString: $0).trimmed } ?? "libpq cannot read it"
+        }
+        PQconninfoFree(options)
+        return nil
+    }
+
     /// Whether the connection is up (it may still fail on the next call).
     public var isConnected: Bool { raw.map { PQstatus($0) == CONNECTION_OK } ?? false }
 

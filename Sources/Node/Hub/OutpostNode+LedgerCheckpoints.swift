@@ -18,18 +18,12 @@ extension OutpostNode {
     /// Hub, on the tick: signs the head when it moved since the last checkpoint and the interval
     /// passed (or at once when `force`). The answer is the checkpoint, nil when there was nothing new.
     func signLedgerHead(nowMs: Int64, force: Bool = false, completion: ((Result<LedgerCheckpoint?, any Error>) -> Void)? = nil) {
-        guard let desk = fleet.settlement, !desk.signingCheckpoint else { completion?(.success(nil)); return }
+        // With shared books only the leader signs: the others' heads may lag its.
+        guard let desk = fleet.settlement, desk.leads, !desk.signingCheckpoint else { completion?(.success(nil)); return }
         guard force || nowMs - desk.lastCheckpointMs >= config.ledgerCheckpointIntervalMs else { return }
         desk.signingCheckpoint = true
         let hub = identity.nodeId, keyPair = identity.keyPair
-        writer.submit({ [unowned self] _ -> LedgerCheckpoint? in
-            let (seq, hash) = try desk.ledger.head()
-            guard seq > 0, force || seq != desk.lastCheckpointSeq else { return nil }
-            let checkpoint = LedgerCheckpoint.signed(hub: hub, seq: seq, hash: hash, atMs: nowMs, keyPair: keyPair)
-            let day = String(WallClock.iso8601(ms: nowMs).prefix(10))
-            try reservations.addEvents([checkpoint.text], key: "\(hub)/\(day)", in: Collections.ledger, nowMs: WallClock.nowMs())
-            return checkpoint
-        }, completion: { [unowned self] result in
+        let done = { [unowned self] (result: Result<LedgerCheckpoint?, any Error>) in
             desk.signingCheckpoint = false
             desk.lastCheckpointMs = nowMs
             if case .success(let checkpoint?) = result {
@@ -38,7 +32,17 @@ extension OutpostNode {
             }
             if case .failure(let error) = result { logger.error("the ledger's head could not be signed", metadata: ["error": "\(error)"]) }
             completion?(result)
-        })
+        }
+        desk.readingForSettlement({ try $0.head() }) { [unowned self] head in
+            guard case .success(let (seq, hash)) = head else { return done(head.map { _ in nil }) }
+            guard seq > 0, force || seq != desk.lastCheckpointSeq else { return done(.success(nil)) }
+            let checkpoint = LedgerCheckpoint.signed(hub: hub, seq: seq, hash: hash, atMs: nowMs, keyPair: keyPair)
+            writer.submit({ [unowned self] _ -> LedgerCheckpoint? in
+                let day = String(WallClock.iso8601(ms: nowMs).prefix(10))
+                try reservations.addEvents([checkpoint.text], key: "\(hub)/\(day)", in: Collections.ledger, nowMs: WallClock.nowMs())
+                return checkpoint
+            }, completion: done)
+        }
     }
 
     /// The keys whose checkpoints count: the one in the hub's fleet certificate (checked against
@@ -58,16 +62,36 @@ extension OutpostNode {
     }
 
     /// The journal verified, and checked against the checkpoints this node holds and `extra`.
-    func ledgerVerificationJSON(extra: [LedgerCheckpoint]) throws -> (valid: Bool, body: JSONValue) {
-        let ledger = try hubDesk().ledger
-        let report = try ledger.verify()
+    func verifyLedger(extra: [LedgerCheckpoint], responder: Responder) {
+        let desk: SettlementDesk
+        do { desk = try hubDesk() } catch { return responder.fail(error) }
         let held = heldCheckpoints()
-        let anchors = try ledger.check(against: held + extra, trustedKeys: trustedLedgerKeys())
-        let problems = report.problems + anchors.problems
-        return (problems.isEmpty, .object([
+        let ownKeys = trustedLedgerKeys()
+        let authority = try? Files.readString(dataDirectory + "/" + NodeIdentity.authorityFile)
+        let shared: Bool = if case .shared = desk.books { true } else { false }
+        desk.reading({ ledger in
+            let report = try ledger.verify()
+            // Shared books: every hub that signed checkpoints of them and whose certificate the fleet's CA issued.
+            let keys = shared ? ownKeys.union(try PostgresHub.Session.signerKeys(of: ledger, authorityPEM: authority)) : ownKeys
+            let anchors = try ledger.check(against: held + extra, trustedKeys: keys)
+            return (report, anchors.problems, anchors.anchoredThrough, anchors.checked)
+        }) { result in
+            switch result {
+            case .success(let (report, anchorProblems, anchoredThrough, checked)):
+                responder.send(.json(Self.verificationJSON(report, anchorProblems: anchorProblems, anchoredThrough: anchoredThrough, checked: checked,
+                                                           held: held.count, given: extra.count)))
+            case .failure(let error): responder.fail(error)
+            }
+        }
+    }
+
+    static func verificationJSON(_ report: LedgerVerification, anchorProblems: [LedgerVerification.Problem], anchoredThrough: Int64, checked: Int,
+                                 held: Int, given: Int) -> JSONValue {
+        let problems = report.problems + anchorProblems
+        return .object([
             JSONMember("valid", .bool(problems.isEmpty)), JSONMember("entries", .int(report.entries)), JSONMember("head", .string(report.head)),
-            JSONMember("checkpoints", .object([JSONMember("checked", .int(Int64(anchors.checked))), JSONMember("held", .int(Int64(held.count))),
-                                               JSONMember("given", .int(Int64(extra.count))), JSONMember("anchored_through", .int(anchors.anchoredThrough))])),
+            JSONMember("checkpoints", .object([JSONMember("checked", .int(Int64(checked))), JSONMember("held", .int(Int64(held))),
+                                               JSONMember("given", .int(Int64(given))), JSONMember("anchored_through", .int(anchoredThrough))])),
             JSONMember("problems", .array(problems.map { problem in
                 .object([JSONMember("seq", problem.seq.map { .int($0) } ?? .null), JSONMember("account", problem.account.map { .string($0) } ?? .null),
                          JSONMember("reason", .string(problem.reason))])
@@ -75,7 +99,7 @@ extension OutpostNode {
             JSONMember("totals", .object(report.totals.sorted { $0.key < $1.key }.map {
                 JSONMember($0.key, .object([JSONMember("debits", .int($0.value.debits)), JSONMember("credits", .int($0.value.credits))]))
             })),
-        ]))
+        ])
     }
 
     func registerLedgerCheckpointRoutes() {
@@ -120,9 +144,9 @@ extension OutpostNode {
             tags: ["ledger"], requestBody: .init(0, "Checkpoint lines (text/plain), as `nodectl ledger checkpoints` prints them.", contentType: "text/plain"),
             replies: [.init(200, "As GET /admin/v1/ledger/verify.", schema: ["type": "object"]), problem(409, "Not the hub."),
                       problem(415, "Not text/plain."), problem(422, "A line is not a checkpoint (`line`).")])
-        ) { [unowned self] request in
+        ) { [unowned self] request, responder in
             guard (request.headers["content-type"] ?? "").lowercased().hasPrefix("text/plain") else {
-                throw HTTPError(.unsupportedMediaType, detail: "send the checkpoints as text/plain, one per line")
+                return responder.fail(HTTPError(.unsupportedMediaType, detail: "send the checkpoints as text/plain, one per line"))
             }
             var given: [LedgerCheckpoint] = []
             for (index, line) in String(decoding: request.body, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -131,11 +155,11 @@ extension OutpostNode {
                 guard let checkpoint = LedgerCheckpoint(text: String(trimmed)) else {
                     var error = HTTPError(.checkpointsMalformed, detail: "line \(index + 1) is not a ledger checkpoint")
                     error.problem.extensions = [("line", .int(Int64(index + 1)))]
-                    throw error
+                    return responder.fail(error)
                 }
                 given.append(checkpoint)
             }
-            return .json(try ledgerVerificationJSON(extra: given).body)
+            verifyLedger(extra: given, responder: responder)
         }
     }
 }

@@ -40,7 +40,7 @@ extension OutpostNode {
     private func registerLedgerReadRoutes() {
         let problem = RouteDoc.Reply.problem
 
-        router.get("/admin/v1/ledger/verify", access: .roles(Self.ledgerRoles), doc: RouteDoc(
+        router.add("GET", "/admin/v1/ledger/verify", access: .roles(Self.ledgerRoles), doc: RouteDoc(
             operationId: "verifyLedger", summary: "Recompute the journal's hash chain and every balance; name the first bad entry.",
             description: "Also checks the journal against every signed checkpoint of its head this hub holds (POST adds checkpoints from elsewhere).",
             tags: ["ledger"],
@@ -49,26 +49,35 @@ extension OutpostNode {
                 totals: {currency: {debits, credits}}}
                 """, schema: ["type": "object"]),
                       problem(409, "Not the hub.")])
-        ) { [unowned self] _ in
-            .json(try ledgerVerificationJSON(extra: []).body)
+        ) { [unowned self] _, responder in
+            verifyLedger(extra: [], responder: responder)
         }
 
-        router.get("/admin/v1/ledger/balances", access: .roles(Self.ledgerRoles), doc: RouteDoc(
+        router.add("GET", "/admin/v1/ledger/balances", access: .roles(Self.ledgerRoles), doc: RouteDoc(
             operationId: "ledgerBalances", summary: "Every account's sums and balance, now or as they stood at a time.", tags: ["ledger"],
             parameters: [.init("account", in: .query, description: "An account id, or the start of ids (`clearing:` for every clearing account)."),
                          .init("at", in: .query, description: "ISO 8601 UTC: balances after the last entry at or before it.")]
                 + KeyedPage<LedgerAccount>.parameters(byDefault: 500, maximum: 1000),
             replies: [.init(200, "{at, accounts: [{id, kind, currency, debits_pending, debits_posted, credits_pending, credits_posted, balance}], next_cursor}: by id",
                             schema: ["type": "object"]), problem(400, "at is malformed."), problem(409, "Not the hub.")])
-        ) { [unowned self] request in
-            let ledger = try hubDesk().ledger
-            var accounts: [LedgerAccount]
-            if let at = request.queryValue("at") {
-                guard let atMs = WallClock.parseISO8601(at) else { throw HTTPError(.badRequest, detail: "at must be a UTC time in ISO 8601 (2026-11-22T00:00:00Z)") }
-                accounts = try ledger.balances(atMs: atMs)
-            } else {
-                accounts = try ledger.accounts()
+        ) { [unowned self] request, responder in
+            let desk: SettlementDesk
+            var atMs: Int64?
+            do {
+                desk = try hubDesk()
+                if let at = request.queryValue("at") {
+                    guard let ms = WallClock.parseISO8601(at) else { throw HTTPError(.badRequest, detail: "at must be a UTC time in ISO 8601 (2026-11-22T00:00:00Z)") }
+                    atMs = ms
+                }
+            } catch { return responder.fail(error) }
+            desk.reading({ [atMs] ledger in try atMs.map { try ledger.balances(atMs: $0) } ?? ledger.accounts() }) { result in
+                responder.answer { try Self.balancesJSON(result.get(), request: request) }
             }
+        }
+    }
+
+    static func balancesJSON(_ all: [LedgerAccount], request: Request) throws -> Response {
+            var accounts = all
             if let wanted = request.queryValue("account") { accounts = accounts.filter { $0.id == wanted || $0.id.hasPrefix(wanted) } }
             let page = try KeyedPage(accounts, key: \.id, request: request, byDefault: 500, maximum: 1000)
             return .json(.object([
@@ -81,7 +90,6 @@ extension OutpostNode {
                              JSONMember("credits_posted", .int(account.creditsPosted)), JSONMember("balance", .int(account.balance))])
                 })),
             ]))
-        }
     }
 
     /// The journal and the acquirer report as CSV, and reconciliation against that report.
@@ -91,22 +99,26 @@ extension OutpostNode {
                                             .init("to", in: .query, description: "End, exclusive, ISO 8601 UTC (default: now).")]
         let csv = "text/csv; charset=utf-8"
 
-        router.get("/admin/v1/ledger/journal.csv", access: .roles(Self.ledgerRoles), doc: RouteDoc(
+        router.add("GET", "/admin/v1/ledger/journal.csv", access: .roles(Self.ledgerRoles), doc: RouteDoc(
             operationId: "exportLedgerJournal", summary: "The journal's entries in a time window, as CSV a spreadsheet opens.",
             description: "Columns: seq, at (UTC), id, kind, debit, credit, amount_minor (integer minor units), currency, pending_id, code, reference, hash.",
             tags: ["ledger"], parameters: window,
             replies: [.init(200, "CSV.", contentType: csv), problem(400, "from or to is malformed."), problem(409, "Not the hub.")])
-        ) { [unowned self] request in
-            let ledger = try hubDesk().ledger
-            let (fromMs, toMs) = try Self.window(request)
-            var out = "seq,at,id,kind,debit,credit,amount_minor,currency,pending_id,code,reference,hash\r\n"
-            for entry in try ledger.journal(fromMs: fromMs, toMs: toMs) {
-                let fields = [String(entry.seq), WallClock.iso8601(ms: entry.atMs), entry.id, entry.kind.rawValue, entry.debit, entry.credit,
-                              String(entry.amount), entry.currency, entry.pendingId ?? "", entry.code, entry.reference ?? "", Hex.encode(entry.hash)]
-                out += fields.map(Self.csvField).joined(separator: ",") + "\r\n"
+        ) { [unowned self] request, responder in
+            let desk: SettlementDesk, fromMs: Int64, toMs: Int64
+            do { (desk, (fromMs, toMs)) = (try hubDesk(), try Self.window(request)) } catch { return responder.fail(error) }
+            desk.reading({ try $0.journal(fromMs: fromMs, toMs: toMs) }) { result in
+                responder.answer {
+                    var out = "seq,at,id,kind,debit,credit,amount_minor,currency,pending_id,code,reference,hash\r\n"
+                    for entry in try result.get() {
+                        let fields = [String(entry.seq), WallClock.iso8601(ms: entry.atMs), entry.id, entry.kind.rawValue, entry.debit, entry.credit,
+                                      String(entry.amount), entry.currency, entry.pendingId ?? "", entry.code, entry.reference ?? "", Hex.encode(entry.hash)]
+                        out += fields.map(Self.csvField).joined(separator: ",") + "\r\n"
+                    }
+                    return Response(status: 200, contentType: csv, headers: HTTPHeaders([("Content-Disposition", "attachment; filename=\"journal.csv\"")]),
+                                    body: Array(out.utf8))
+                }
             }
-            return Response(status: 200, contentType: csv, headers: HTTPHeaders([("Content-Disposition", "attachment; filename=\"journal.csv\"")]),
-                            body: Array(out.utf8))
         }
 
         router.get("/admin/v1/ledger/acquirer-report.csv", access: .roles(Self.ledgerRoles), doc: RouteDoc(
@@ -133,9 +145,17 @@ extension OutpostNode {
             requestBody: .init(0, "The acquirer's report (CSV), or nothing.", contentType: csv),
             replies: [.init(200, "{clean, from, to, differences: [...], totals: {node: {currency: {payments, settled, differences}}}}", schema: ["type": "object"]),
                       problem(400, "from or to is malformed."), problem(409, "Not the hub."), problem(422, "The report is malformed.")])
-        ) { [unowned self] request in
-            let ledger = try hubDesk().ledger
-            let (fromMs, toMs) = try Self.window(request)
+        ) { [unowned self] request, responder in
+            let desk: SettlementDesk, fromMs: Int64, toMs: Int64, report: [AcquirerReportLine]?
+            do { (desk, (fromMs, toMs), report) = (try hubDesk(), try Self.window(request), try Self.acquirerReport(request)) } catch { return responder.fail(error) }
+            reconcile(desk: desk, fromMs: fromMs, toMs: toMs, report: report) { result in
+                responder.answer { .json(Self.reconciliationJSON(try result.get(), fromMs: fromMs, toMs: toMs)) }
+            }
+        }
+    }
+
+    /// The acquirer's report a request carries as CSV, nil when it carries none.
+    static func acquirerReport(_ request: Request) throws(HTTPError) -> [AcquirerReportLine]? {
             var report: [AcquirerReportLine]?
             if !request.body.isEmpty {
                 guard let text = String(validating: request.body, as: UTF8.self) else { throw HTTPError(.acquirerReportMalformed, detail: "the report is not UTF-8 text") }
@@ -147,9 +167,7 @@ extension OutpostNode {
                     throw problem
                 }
             }
-            let result = try reconcile(ledger: ledger, fromMs: fromMs, toMs: toMs, report: report)
-            return .json(Self.reconciliationJSON(result, fromMs: fromMs, toMs: toMs))
-        }
+            return report
     }
 
     /// The offline card policies the hub sets per node, and the offline payments they let in.
@@ -248,24 +266,30 @@ extension OutpostNode {
 
     /// The hub's payments made in the window against the journal and the report. A report line
     /// or a settlement of a payment the hub holds but made outside the window is not compared.
-    func reconcile(ledger: Ledger, fromMs: Int64, toMs: Int64, report: [AcquirerReportLine]?) throws -> Reconciliation {
+    func reconcile(desk: SettlementDesk, fromMs: Int64, toMs: Int64, report: [AcquirerReportLine]?, completion: @escaping (Result<Reconciliation, any Error>) -> Void) {
         let collection = replica.whole(Collections.payments)
         var payments: [Reconciliation.Payment] = []
-        var settled: [String: [String: Int64]] = [:]
+        var ids: [String] = []
         for (id, events) in collection?.states ?? [:] {
             let state = PaymentState(texts: events.elements)
             guard let created = state.createdMs, created >= fromMs, created < toMs else { continue }
             payments.append(.init(id: id, state: state))
-            settled[id] = try ledger.recorded(PaymentSettlement.transferIds(paymentId: id, payment: state))
-                .filter { $0.key.hasPrefix("capture:") || $0.key.hasPrefix("refund:") }
+            ids += PaymentSettlement.transferIds(paymentId: id, payment: state).filter { $0.hasPrefix("capture:") || $0.hasPrefix("refund:") }
         }
         let held = { (id: String) in collection?.states[id] != nil }
-        for (reference, transfers) in try ledger.settlements(fromMs: fromMs, toMs: toMs) where !held(reference) {
-            settled[reference] = transfers
+        desk.reading({ [ids] ledger in (try ledger.recorded(ids), try ledger.settlements(fromMs: fromMs, toMs: toMs)) }) { result in
+            completion(result.map { recorded, windowed in
+                var settled: [String: [String: Int64]] = [:]
+                for payment in payments {
+                    let mine = Set(PaymentSettlement.transferIds(paymentId: payment.id, payment: payment.state))
+                    settled[payment.id] = recorded.filter { mine.contains($0.key) }
+                }
+                for (reference, transfers) in windowed where !held(reference) { settled[reference] = transfers }
+                let inWindow = Set(payments.map(\.id))
+                let lines = report?.filter { inWindow.contains($0.paymentId) || !held($0.paymentId) }
+                return Reconciliation(payments: payments, ledger: settled, report: lines, nowMs: WallClock.nowMs())
+            })
         }
-        let inWindow = Set(payments.map(\.id))
-        let lines = report?.filter { inWindow.contains($0.paymentId) || !held($0.paymentId) }
-        return Reconciliation(payments: payments, ledger: settled, report: lines, nowMs: WallClock.nowMs())
     }
 
     static func reconciliationJSON(_ result: Reconciliation, fromMs: Int64, toMs: Int64) -> JSONValue {

@@ -5,7 +5,15 @@ import Replication
 
 /// The hub's settlement in progress: one pass at a time.
 final class SettlementDesk {
-    let ledger: Ledger
+    /// Where the canonical books are (docs/ledger.md).
+    enum Books {
+        /// The node's own SQLite database: written in its group commit, read on the loop.
+        case local(Ledger)
+        /// A PostgreSQL cluster every hub of the fleet shares; the lease's holder settles.
+        case shared(PostgresHub)
+    }
+
+    let books: Books
     /// A pass is asking the acquirer or writing its batch.
     var running = false
     /// Something was queued while a pass ran: run another at once.
@@ -27,9 +35,42 @@ final class SettlementDesk {
     /// row newer than the one the pass read, so the pass leaves it for the next.
     var generation: Int64 = 0
 
-    init(ledger: Ledger) {
-        self.ledger = ledger
+    init(books: Books) {
+        self.books = books
     }
+
+    /// Whether this hub settles now: always with its own books; with shared books, while it
+    /// holds the lease.
+    var leads: Bool {
+        switch books {
+        case .local: true
+        case .shared(let hub): hub.lease.leading
+        }
+    }
+
+    /// Reads the books: at once for the node's own, on the reads lane for shared ones.
+    func reading<T: Sendable>(_ job: @escaping @Sendable (Ledger) throws -> T, completion: @escaping (Result<T, any Error>) -> Void) {
+        switch books {
+        case .local(let ledger): completion(Result { try job(ledger) })
+        case .shared(let hub): hub.reads.run({ try job($0.ledger()) }, completion: completion)
+        }
+    }
+
+    /// Reads the books for settlement: as `reading`, but for shared books on the writes lane,
+    /// after the batch before it committed.
+    func readingForSettlement<T: Sendable>(_ job: @escaping @Sendable (Ledger) throws -> T, completion: @escaping (Result<T, any Error>) -> Void) {
+        switch books {
+        case .local(let ledger): completion(Result { try job(ledger) })
+        case .shared(let hub): hub.writes.run({ try job($0.ledger()) }, completion: completion)
+        }
+    }
+}
+
+/// What a settlement batch wrote in the books.
+struct SettlementPosting: Sendable {
+    var results: [TransferResult]
+    /// Exposure caps that could not be applied yet.
+    var warnings: [String]
 }
 
 /// A payment waiting in the settlement queue, as a pass read it.
@@ -54,8 +95,21 @@ extension OutpostNode {
     /// Hub, at start: payments replicated before this node settled (a new hub, or one upgraded
     /// to settlement) are queued once.
     func setUpSettlement() throws {
-        guard config.role == .hub else { return }
-        let desk = SettlementDesk(ledger: Ledger(database: database))
+        guard config.role == .hub else {
+            if case .postgresql = config.ledgerStore {
+                throw ConfigError(key: "ledger.store", "\"postgresql\" is for hubs; this node is a \(config.role.rawValue)")
+            }
+            return
+        }
+        let books: SettlementDesk.Books
+        switch config.ledgerStore {
+        case .sqlite: books = .local(Ledger(database: database))
+        case .postgresql(let conninfo):
+            let certificate = try? Files.readString(dataDirectory + "/" + NodeIdentity.certificateFile)
+            let signer = PostgresHub.Signer(publicKey: trustedLedgerKeys().sorted().first ?? Hex.encode(identity.keyPair.publicKey), certificatePEM: certificate)
+            books = .shared(PostgresHub(loop: loop, conninfo: conninfo, hub: identity.nodeId, leaseMs: config.settlementLeaseMs, signer: signer))
+        }
+        let desk = SettlementDesk(books: books)
         fleet.settlement = desk
         desk.generation = try settlementQueue.lastGeneration()
         guard try !meta.isDone(.settlementSeeded) else { return }
@@ -68,15 +122,13 @@ extension OutpostNode {
 
     /// Called on the loop's tick and after changes: runs a pass when payments are due.
     func settleDuePayments(nowMs: Int64) {
-        guard let desk = fleet.settlement, !desk.running else { return }
+        guard let desk = fleet.settlement else { return }
+        if case .shared(let hub) = desk.books { holdSettlementLease(hub, nowMs: nowMs) }
+        guard desk.leads, !desk.running else { return }
+        if case .shared(let hub) = desk.books, !hub.tillsToAnchor.isEmpty, !hub.anchoring { anchorZReports(hub) }
         if nowMs - desk.lastExpiryMs >= 10_000 {
             desk.lastExpiryMs = nowMs
-            writer.submit({ [desk] _ in try desk.ledger.expirePending(nowMs: nowMs) }, completion: { [unowned self] result in
-                if case .success(let expired) = result, expired > 0 {
-                    fleet.settlement?.deadlinesMissed += expired
-                    logger.error("offline card payments passed their deadline unsettled", metadata: ["expired_holds": "\(expired)"])
-                }
-            })
+            expireOverdueHolds(desk, nowMs: nowMs)
         }
         guard let due = try? settlementQueue.due(nowMs: nowMs, limit: Self.settlementBatch), !due.isEmpty else {
             desk.again = false
@@ -84,22 +136,97 @@ extension OutpostNode {
         }
         desk.running = true
         desk.again = false
-        var inputs: [PaymentSettlement.Inputs?] = Array(repeating: nil, count: due.count)
+        let payments = due.map { ($0.payment, paymentState($0.payment) ?? PaymentState(texts: [])) }
+        let ids = payments.flatMap { PaymentSettlement.transferIds(paymentId: $0.0, payment: $0.1) }
+        // What the journal holds decides what the acquirer is asked: unread, nothing is asked.
+        desk.readingForSettlement({ try $0.recorded(ids) }) { [unowned self] held in
+            askAcquirer(payments, held: held, due: due, desk: desk)
+        }
+    }
+
+    /// Shared books: the leader anchors the Z-reports that arrived (fenced, on the writes lane).
+    private func anchorZReports(_ hub: PostgresHub) {
+        let tills = hub.tillsToAnchor
+        hub.tillsToAnchor = []
+        hub.anchoring = true
+        let anchors = zReportAnchors(tills.sorted())
+        hub.writes.run({ session in
+            try session.fenced { ledger in try Self.anchor(anchors, ledger: ledger, openAccounts: &session.openAccounts) }
+        }, completion: { [unowned self] result in
+            hub.anchoring = false
+            if case .failure(let error) = result {
+                hub.tillsToAnchor.formUnion(tills)
+                logger.error("Z-reports could not be anchored in the journal", metadata: ["error": "\(error)"])
+            }
+        })
+    }
+
+    /// Offline card holds past their deadline are released (`expire` entries).
+    private func expireOverdueHolds(_ desk: SettlementDesk, nowMs: Int64) {
+        let done = { [unowned self] (result: Result<Int, any Error>) in
+            if case .success(let expired) = result, expired > 0 {
+                fleet.settlement?.deadlinesMissed += expired
+                logger.error("offline card payments passed their deadline unsettled", metadata: ["expired_holds": "\(expired)"])
+            }
+        }
+        switch desk.books {
+        case .local(let ledger): writer.submit({ _ in try ledger.expirePending(nowMs: nowMs) }, completion: done)
+        case .shared(let hub): hub.writes.run({ try $0.fenced { try $0.expirePending(nowMs: nowMs) } }, completion: done)
+        }
+    }
+
+    /// Shared books: renews the settlement lease (or takes it when it is free or expired) every
+    /// third of its length; a change of leader is logged and replicated (`settlement-leader`).
+    private func holdSettlementLease(_ hub: PostgresHub, nowMs: Int64) {
+        guard !hub.renewing, nowMs - hub.lastRenewalMs >= hub.renewalIntervalMs else { return }
+        hub.renewing = true
+        hub.lastRenewalMs = nowMs
+        hub.writes.run({ (session: PostgresHub.Session) throws -> PostgresHub.LeaseView in try session.holdLease() }) { [unowned self] result in
+            hub.renewing = false
+            let before = hub.lease
+            switch result {
+            case .success(let view):
+                hub.lease = view
+                hub.problem = nil
+            case .failure(let error):
+                // Unsure whether the lease still holds: stop settling; the fence guards any batch in flight.
+                hub.lease.leading = false
+                if hub.problem == nil { logger.error("the settlement lease could not be renewed", metadata: ["error": "\(error)"]) }
+                hub.problem = "\(error)"
+            }
+            guard hub.lease != before else { return }
+            if hub.lease.leading {
+                hub.leadingSinceMs = WallClock.nowMs()
+                logger.notice("this hub leads settlement", metadata: ["epoch": "\(hub.lease.epoch ?? 0)"])
+                announceSettlementLeader(epoch: hub.lease.epoch ?? 0)
+                // What the last leader may not have anchored.
+                hub.tillsToAnchor.formUnion(replica.whole(Collections.tills)?.states.keys ?? [:].keys)
+                settleDuePayments(nowMs: WallClock.nowMs())
+            } else if before.leading {
+                hub.leadingSinceMs = nil
+                logger.warning("this hub no longer leads settlement", metadata: ["leader": "\(hub.lease.holder ?? "unknown")"])
+            }
+        }
+    }
+
+    /// Per payment, once the journal was read: asks the acquirer what the payment still needs,
+    /// then writes the batch.
+    private func askAcquirer(_ payments: [(String, PaymentState)], held: Result<[String: Int64], any Error>, due: [SettlementQueue.Due], desk: SettlementDesk) {
+        var inputs: [PaymentSettlement.Inputs?] = Array(repeating: nil, count: payments.count)
         var retry: [String: String] = [:]
-        var waiting = due.count
+        var waiting = payments.count
         let finished = { [unowned self] in
             waiting -= 1
             if waiting == 0 { writeSettlements(inputs.compactMap { $0 }, retry: retry, due: due, desk: desk) }
         }
-        for (index, paymentId) in due.map(\.payment).enumerated() {
-            let payment = paymentState(paymentId) ?? PaymentState(texts: [])
-            // What the journal holds decides what the acquirer is asked: unread, nothing is asked.
-            guard let held = try? desk.ledger.recorded(PaymentSettlement.transferIds(paymentId: paymentId, payment: payment)) else {
+        for (index, (paymentId, payment)) in payments.enumerated() {
+            guard case .success(let journal) = held else {
                 retry[paymentId] = "the journal could not be read"
                 finished()
                 continue
             }
-            let recorded = Set(held.keys)
+            let amounts = journal.filter { PaymentSettlement.transferIds(paymentId: paymentId, payment: payment).contains($0.key) }
+            let recorded = Set(amounts.keys)
             var order: PaymentSettlement.OrderMoney?
             if let orderId = payment.order, let totals = orderState(orderId)?.placed?.totals {
                 order = .init(total: totals.total, tax: totals.tax, discount: totals.discount)
@@ -108,8 +235,10 @@ extension OutpostNode {
             let calls = PaymentSettlement.acquirerCalls(paymentId: paymentId, payment: payment, recorded: recorded)
             askAcquirer(paymentId, payment: payment, calls: calls[...], answers: .init()) { answers, failure in
                 if let failure { retry[paymentId] = failure }
-                inputs[index] = PaymentSettlement.Inputs(paymentId: paymentId, payment: payment, order: order, recorded: recorded, answers: answers,
-                                                         hub: self.identity.nodeId, atMs: WallClock.nowMs())
+                var input = PaymentSettlement.Inputs(paymentId: paymentId, payment: payment, order: order, recorded: recorded, answers: answers,
+                                                     hub: self.identity.nodeId, atMs: WallClock.nowMs())
+                input.recordedAmounts = amounts
+                inputs[index] = input
                 finished()
             }
         }
@@ -198,73 +327,57 @@ extension OutpostNode {
                        metadata: ["order": "\(order)", "payment": "\(paymentId)", "reason": "\(declined.code ?? "")"])
     }
 
-    /// Keeps each node's exposure budget credited with its policy's cap: the difference is posted
-    /// from (or back to) `exposure-limits`. A cap lowered below what is held now waits.
-    private func fundExposureBudgets(_ accounts: [LedgerAccount], desk: SettlementDesk, atMs: Int64) throws {
-        var seen = Set<String>()
-        for account in accounts where account.debitsMustNotExceedCredits && seen.insert(account.id).inserted {
-            let parts = account.id.split(separator: ":")
-            guard parts.count == 3, let held = try desk.ledger.account(account.id) else { continue }
-            let cap = offlinePolicy(for: String(parts[1])).exposureCap
+    /// Keeps each node's exposure budget credited with its policy's cap (`caps`, by account):
+    /// the difference is posted from (or back to) `exposure-limits`. A cap lowered below what is
+    /// held now waits; the answer says which could not be applied.
+    private static func fundExposureBudgets(_ caps: [String: Int64], currencies: [String: String], ledger: Ledger, atMs: Int64) throws -> [String] {
+        var warnings: [String] = []
+        for (accountId, cap) in caps.sorted(by: { $0.key < $1.key }) {
+            guard let held = try ledger.account(accountId), let currency = currencies[accountId] else { continue }
+            let node = accountId.split(separator: ":")[1]
             let funded = held.creditsPosted - held.debitsPosted
             guard cap != funded else { continue }
-            let limits = ChartOfAccounts.exposureLimits(currency: account.currency).id
-            let change = TransferRequest(id: "exposure-cap:\(parts[1]):\(account.currency):\(atMs)", debit: cap > funded ? limits : account.id,
-                                         credit: cap > funded ? account.id : limits, amount: abs(cap - funded), code: "exposure_cap", reference: String(parts[1]))
-            if case .failed(let error)? = try desk.ledger.create([change], atMs: atMs).first {
-                logger.warning("an exposure cap could not be applied yet", metadata: ["account": "\(account.id)", "error": "\(error.rawValue)"])
-            }
+            let limits = ChartOfAccounts.exposureLimits(currency: currency).id
+            let change = TransferRequest(id: "exposure-cap:\(node):\(currency):\(atMs)", debit: cap > funded ? limits : accountId,
+                                         credit: cap > funded ? accountId : limits, amount: abs(cap - funded), code: "exposure_cap", reference: String(node))
+            if case .failed(let error)? = try ledger.create([change], atMs: atMs).first { warnings.append("\(accountId): \(error.rawValue)") }
         }
+        return warnings
     }
 
-    /// One commit: every transfer of the pass, the events that say so, and the queue rows taken
-    /// out (or put back for later). A crash before it leaves the queue as it was; after it, the
-    /// journal answers `exists` to anything asked again.
+    /// Opens the batch's accounts, funds exposure budgets and records its transfers: the part of
+    /// a settlement batch that is written in the books.
+    private static func post(_ requests: [TransferRequest], accounts: [LedgerAccount], caps: [String: Int64], ledger: Ledger,
+                             openAccounts: inout Set<String>, atMs: Int64) throws -> SettlementPosting {
+        for account in accounts where !openAccounts.contains(account.id) {
+            try ledger.open(account)
+            openAccounts.insert(account.id)
+        }
+        let currencies = Dictionary(accounts.map { ($0.id, $0.currency) }, uniquingKeysWith: { a, _ in a })
+        let warnings = try fundExposureBudgets(caps, currencies: currencies, ledger: ledger, atMs: atMs)
+        return SettlementPosting(results: try ledger.create(requests, atMs: atMs), warnings: warnings)
+    }
+
+    /// Own books: one commit holds every transfer of the pass, the events that say so, and the
+    /// queue rows taken out (or put back for later). A crash before it leaves the queue as it was;
+    /// after it, the journal answers `exists` to anything asked again.
+    ///
+    /// Shared books: the transfers commit in PostgreSQL first (fenced by the lease), then the
+    /// events and the queue here. A crash between the two leaves the payment queued; the next
+    /// pass, on this hub or the one that takes over, finds the transfers in the journal and adds
+    /// the events they lack (`PaymentSettlement`), asking the acquirer nothing again.
     private func writeSettlements(_ inputs: [PaymentSettlement.Inputs], retry: [String: String], due: [SettlementQueue.Due], desk: SettlementDesk) {
         let plans = inputs.map { ($0.paymentId, PaymentSettlement.plan($0)) }
         let queued = Dictionary(due.map { ($0.payment, $0) }, uniquingKeysWith: { a, _ in a })
         if life.faults.exitsBeforeSettlementCommit && plans.contains(where: { !$0.1.steps.isEmpty }) { ProcessStats.exitNow(137) }
-        writer.submit({ [unowned self] db -> (transfers: Int, settled: Int, failures: [String]) in
-            let nowMs = WallClock.nowMs()
-            for account in plans.flatMap(\.1.accounts) where !desk.openAccounts.contains(account.id) {
-                try desk.ledger.open(account)
-                desk.openAccounts.insert(account.id)
-            }
-            try fundExposureBudgets(plans.flatMap(\.1.accounts), desk: desk, atMs: nowMs)
-            let requests = plans.flatMap { $0.1.steps.flatMap(\.transfers) }
-            let results = try desk.ledger.create(requests, atMs: nowMs)
-            var index = 0, created = 0, settled = 0
-            var failures: [String] = []
-            desk.addingOwnEvents = true
-            defer { desk.addingOwnEvents = false }
-            for (paymentId, plan) in plans {
-                var events: [String] = []
-                for step in plan.steps {
-                    let stepResults = results[index..<(index + step.transfers.count)]
-                    index += step.transfers.count
-                    created += stepResults.filter { if case .created = $0 { true } else { false } }.count
-                    if let failure = stepResults.first(where: { !$0.isOK }), case .failed(let error) = failure {
-                        failures.append("\(paymentId) \(step.transfers.first?.id ?? ""): \(error.rawValue)")
-                        continue
-                    }
-                    // A step recorded before (a replay) said so then.
-                    if case .exists? = stepResults.first { continue }
-                    events += step.events.map(\.text)
-                    if step.events.contains(where: { $0.kind == .settled }) { settled += 1 }
-                }
-                if !events.isEmpty { try reservations.addEvents(events, key: paymentId, in: Collections.payments, nowMs: WallClock.nowMs()) }
-                for declined in plan.steps.flatMap(\.events) where declined.kind == .declined {
-                    try recordPaymentFailed(declined, paymentId: paymentId)
-                }
-                try requeue(paymentId, why: retry[paymentId], queued: queued[paymentId], nowMs: nowMs)
-            }
-            // Payments the pass could not plan (their journal unread) wait their turn again.
-            let planned = Set(plans.map(\.0))
-            for (paymentId, why) in retry where !planned.contains(paymentId) {
-                try requeue(paymentId, why: why, queued: queued[paymentId], nowMs: nowMs)
-            }
-            return (created, settled, failures)
-        }, completion: { [unowned self] result in
+        let accounts = plans.flatMap(\.1.accounts)
+        let caps = Dictionary(accounts.compactMap { account -> (String, Int64)? in
+            let parts = account.id.split(separator: ":")
+            guard account.debitsMustNotExceedCredits, parts.count == 3 else { return nil }
+            return (account.id, offlinePolicy(for: String(parts[1])).exposureCap)
+        }, uniquingKeysWith: { a, _ in a })
+        let requests = plans.flatMap { $0.1.steps.flatMap(\.transfers) }
+        let finish = { [unowned self] (result: Result<(transfers: Int, settled: Int, failures: [String]), any Error>) in
             desk.running = false
             switch result {
             case .success(let written):
@@ -273,12 +386,75 @@ extension OutpostNode {
                 for failure in written.failures { logger.error("a settlement transfer was refused", metadata: ["transfer": "\(failure)"]) }
                 if written.settled > 0 || written.transfers > 0 { replicatedChanged() }
                 if due.count == Self.settlementBatch { desk.again = true }
+            case .failure(let error as SettlementLease.Fenced):
+                if case .shared(let hub) = desk.books { hub.lease.leading = false }
+                logger.warning("a settlement batch was not written: \(error)")
             case .failure(let error):
                 // Nothing of the batch was written: the queue still holds it.
                 logger.error("a settlement batch could not be committed", metadata: ["error": "\(error)"])
                 desk.openAccounts.removeAll()
             }
             if desk.again { settleDuePayments(nowMs: WallClock.nowMs()) }
-        })
+        }
+        let nowMs = WallClock.nowMs()
+        switch desk.books {
+        case .local(let ledger):
+            writer.submit({ [unowned self] _ in
+                let posting = try Self.post(requests, accounts: accounts, caps: caps, ledger: ledger, openAccounts: &desk.openAccounts, atMs: nowMs)
+                return try recordSettled(posting, plans: plans, retry: retry, queued: queued, desk: desk, nowMs: nowMs)
+            }, completion: finish)
+        case .shared(let hub):
+            hub.writes.run({ session in
+                try session.fenced { ledger in
+                    try Self.post(requests, accounts: accounts, caps: caps, ledger: ledger, openAccounts: &session.openAccounts, atMs: nowMs)
+                }
+            }, completion: { [unowned self] posted in
+                switch posted {
+                case .success(let posting):
+                    writer.submit({ [unowned self] _ in
+                        try recordSettled(posting, plans: plans, retry: retry, queued: queued, desk: desk, nowMs: nowMs)
+                    }, completion: finish)
+                case .failure(let error): finish(.failure(error))
+                }
+            })
+        }
+    }
+
+    /// The events that say what the books now hold, and the queue rows taken out or put back.
+    private func recordSettled(_ posting: SettlementPosting, plans: [(String, PaymentSettlement.Plan)], retry: [String: String],
+                               queued: [String: SettlementQueue.Due], desk: SettlementDesk, nowMs: Int64) throws -> (transfers: Int, settled: Int, failures: [String]) {
+        for warning in posting.warnings { logger.warning("an exposure cap could not be applied yet", metadata: ["account": "\(warning)"]) }
+        let results = posting.results
+        var index = 0, created = 0, settled = 0
+        var failures: [String] = []
+        desk.addingOwnEvents = true
+        defer { desk.addingOwnEvents = false }
+        for (paymentId, plan) in plans {
+            var events: [String] = []
+            for step in plan.steps {
+                let stepResults = results[index..<(index + step.transfers.count)]
+                index += step.transfers.count
+                created += stepResults.filter { if case .created = $0 { true } else { false } }.count
+                if let failure = stepResults.first(where: { !$0.isOK }), case .failed(let error) = failure {
+                    failures.append("\(paymentId) \(step.transfers.first?.id ?? ""): \(error.rawValue)")
+                    continue
+                }
+                // A step recorded before (a replay) said so then.
+                if case .exists? = stepResults.first { continue }
+                events += step.events.map(\.text)
+                if step.events.contains(where: { $0.kind == .settled }) { settled += 1 }
+            }
+            if !events.isEmpty { try reservations.addEvents(events, key: paymentId, in: Collections.payments, nowMs: WallClock.nowMs()) }
+            for declined in plan.steps.flatMap(\.events) where declined.kind == .declined {
+                try recordPaymentFailed(declined, paymentId: paymentId)
+            }
+            try requeue(paymentId, why: retry[paymentId], queued: queued[paymentId], nowMs: nowMs)
+        }
+        // Payments the pass could not plan (their journal unread) wait their turn again.
+        let planned = Set(plans.map(\.0))
+        for (paymentId, why) in retry where !planned.contains(paymentId) {
+            try requeue(paymentId, why: why, queued: queued[paymentId], nowMs: nowMs)
+        }
+        return (created, settled, failures)
     }
 }

@@ -361,6 +361,24 @@ extension OutpostNode {
     /// gap shows in `nodectl ledger verify`'s neighbour, `GET /admin/v1/pos/z-reports`.
     func anchorZReports(_ keys: [String]) throws {
         guard let desk = fleet.settlement else { return }
+        switch desk.books {
+        case .local(let ledger): try Self.anchor(zReportAnchors(keys), ledger: ledger, openAccounts: &desk.openAccounts)
+        // Shared books: the leader anchors them in its next pass (every till when it takes the lead).
+        case .shared(let hub): hub.tillsToAnchor.formUnion(keys)
+        }
+    }
+
+    /// A Z-report as the journal anchors it.
+    struct ZReportAnchor: Sendable {
+        var id: String, varianceId: String
+        var cash: LedgerAccount, overShort: LedgerAccount
+        var counted: Int64, variance: Int64, hash: String, closedMs: Int64
+    }
+
+    /// The tills' Z-reports that chain, oldest first; a report that does not chain is logged
+    /// and left out with every one after it.
+    func zReportAnchors(_ keys: [String]) -> [ZReportAnchor] {
+        var anchors: [ZReportAnchor] = []
         for key in keys {
             let reports = zReports(key: key)
             if let broken = ZReport.chainBreak(reports) { logger.error("a till's Z-reports do not chain", metadata: ["till": "\(key)", "problem": "\(broken)"]) }
@@ -368,22 +386,29 @@ extension OutpostNode {
             for report in reports {
                 guard report.previousHash == previous else { break }
                 previous = report.hash
-                let id = "z:\(key):\(report.seq)"
-                let cash = ChartOfAccounts.cash(node: report.node, currency: report.currency)
-                let overShort = ChartOfAccounts.cashOverShort(region: report.region, currency: report.currency)
-                for account in [cash, overShort] where !desk.openAccounts.contains(account.id) {
-                    try desk.ledger.open(account)
-                    desk.openAccounts.insert(account.id)
-                }
-                // Anchored before (a replay, or a later report of the till arrived): its variance went in with it.
-                guard case .created = try desk.ledger.checkpoint(id: id, account: cash.id, amount: report.counted, code: "z_report", reference: report.hash,
-                                                                 atMs: report.closedMs) else { continue }
-                if report.variance != 0 {
-                    let over = report.variance > 0
-                    _ = try desk.ledger.create([TransferRequest(id: "z-variance:\(key):\(report.seq)", debit: over ? cash.id : overShort.id,
-                                                                credit: over ? overShort.id : cash.id, amount: abs(report.variance), code: "cash_variance",
-                                                                reference: id)], atMs: report.closedMs)
-                }
+                anchors.append(ZReportAnchor(id: "z:\(key):\(report.seq)", varianceId: "z-variance:\(key):\(report.seq)",
+                                             cash: ChartOfAccounts.cash(node: report.node, currency: report.currency),
+                                             overShort: ChartOfAccounts.cashOverShort(region: report.region, currency: report.currency),
+                                             counted: report.counted, variance: report.variance, hash: report.hash, closedMs: report.closedMs))
+            }
+        }
+        return anchors
+    }
+
+    static func anchor(_ anchors: [ZReportAnchor], ledger: Ledger, openAccounts: inout Set<String>) throws {
+        for anchor in anchors {
+            for account in [anchor.cash, anchor.overShort] where !openAccounts.contains(account.id) {
+                try ledger.open(account)
+                openAccounts.insert(account.id)
+            }
+            // Anchored before (a replay, or a later report of the till arrived): its variance went in with it.
+            guard case .created = try ledger.checkpoint(id: anchor.id, account: anchor.cash.id, amount: anchor.counted, code: "z_report",
+                                                        reference: anchor.hash, atMs: anchor.closedMs) else { continue }
+            if anchor.variance != 0 {
+                let over = anchor.variance > 0
+                _ = try ledger.create([TransferRequest(id: anchor.varianceId, debit: over ? anchor.cash.id : anchor.overShort.id,
+                                                       credit: over ? anchor.overShort.id : anchor.cash.id, amount: abs(anchor.variance), code: "cash_variance",
+                                                       reference: anchor.id)], atMs: anchor.closedMs)
             }
         }
     }

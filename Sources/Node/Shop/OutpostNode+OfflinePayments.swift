@@ -20,7 +20,12 @@ extension OutpostNode {
     }
 
     func rememberHub(_ id: String) {
-        guard fleet.knownHub != id else { return }
+        if id != identity.nodeId && replica.otherHubs.insert(id).inserted {
+            let hubs = replica.otherHubs.sorted().joined(separator: ",")
+            writer.submit({ db in try NodeMeta(database: db).set(.hubNodes, hubs) }, completion: { _ in })
+        }
+        // A hub's own records are the hub's; another hub is one more whose records count.
+        guard config.role != .hub, fleet.knownHub != id else { return }
         fleet.knownHub = id
         replica.hubNodeId = id
         writer.submit({ db in
