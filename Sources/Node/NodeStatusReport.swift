@@ -100,4 +100,29 @@ public struct SyncStatusReport: Codable, Sendable {
     /// The sync listen address, nil when this node only dials.
     public var listen: String?
     public var peers: [Peer]
+    /// The hub that settles, when the fleet's hubs share their books (nil: one hub, or not known yet).
+    public var settlementLeader: SettlementLeaderReport?
+}
+
+/// `GET /admin/v1/ledger/status`: where the books are and who settles (`nodectl ledger status`).
+public struct LedgerStatusReport: Codable, Sendable {
+    public var nodeId: String
+    public var role: String
+    /// sqlite or postgresql on a hub; nil on other nodes.
+    public var store: String?
+    /// Whether this node settles now.
+    public var leads: Bool
+    /// The leader the fleet was told of (hubs sharing books on PostgreSQL).
+    public var leader: SettlementLeaderReport?
+    /// Shared books: the lease as this hub last saw it, and why its last renewal failed.
+    public var leaseHolder: String?
+    public var leaseEpoch: Int64?
+    public var leaseProblem: String?
+    /// UTC ISO 8601: since when this hub leads.
+    public var leadingSince: String?
+    /// The hub this node forwards to (other nodes).
+    public var hub: String?
+    public var paymentsQueued: Int?
+    public var transfersCreated: Int?
+    public var paymentsSettled: Int?
 }

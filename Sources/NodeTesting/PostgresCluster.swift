@@ -163,7 +163,7 @@ public final class PostgresCluster {
 
     /// A port below the kernel's ephemeral range, free now: a server that restarts must get it
     /// back, and an outgoing connection never takes one there.
-    private static func freePort() throws -> UInt16 {
+    public static func freePort() throws -> UInt16 {
         for _ in 0..<50 {
             let port = UInt16.random(in: 20_000...32_000)
             if portIsFree(port) { return port }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HTTP
+import Node
 import Platform
 
 extension NodeCtl {
@@ -8,7 +9,7 @@ extension NodeCtl {
         static let configuration = CommandConfiguration(
             abstract: "The hub's ledger (role hub_admin): verify it, read balances, export the journal, reconcile, set offline payment policies.",
             discussion: "Exit status: 0 clean, 1 a failure (the node refused or could not be reached), 2 the check found problems (verify, reconcile).",
-            subcommands: [Verify.self, Checkpoints.self, Balances.self, Export.self, Reconcile.self, AcquirerReport.self, Policy.self, Offline.self])
+            subcommands: [Status.self, Verify.self, Checkpoints.self, Balances.self, Export.self, Reconcile.self, AcquirerReport.self, Policy.self, Offline.self])
     }
 }
 
@@ -137,6 +138,42 @@ extension NodeCtl.Ledger {
                 }
             }
             if !valid { throw ExitCode(2) }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Where the books are, which hub leads settlement, and the settlement queue (any node).")
+        @OptionGroup var connection: NodeConnection
+        @Flag(name: .long, help: "Print JSON instead of text.") var json = false
+
+        func run() throws {
+            try reportingFailures {
+                let report = try connection.getAdmin("/admin/v1/ledger/status", as: LedgerStatusReport.self)
+                if json { return print(String(decoding: try JSONCoding.encode(report), as: UTF8.self)) }
+                print(Self.render(report))
+            }
+        }
+
+        static func render(_ r: LedgerStatusReport) -> String {
+            var lines = ["Node \(r.nodeId) (\(r.role))"]
+            if let store = r.store { lines.append("Books: \(store == "postgresql" ? "PostgreSQL, shared by the fleet's hubs" : "this hub's SQLite database")") }
+            if let leader = r.leader {
+                lines.append("Settlement leader: \(leader.hub) (epoch \(leader.epoch), since \(leader.since))\(leader.hub == r.nodeId ? ": this hub" : "")")
+            } else if r.store == "sqlite" {
+                lines.append("Settlement leader: this hub (the only one)")
+            }
+            if r.store != nil {
+                lines.append("This hub settles: \(r.leads ? "yes" + (r.leadingSince.map { ", since \($0)" } ?? "") : "no, it follows")")
+            }
+            if r.store == "postgresql" {
+                lines.append("Lease: \(r.leaseHolder.map { "held by \($0), epoch \(r.leaseEpoch ?? 0)" } ?? "free or unknown")")
+                if let problem = r.leaseProblem { lines.append("Lease problem: \(problem)") }
+            }
+            if let hub = r.hub { lines.append("Forwards to hub: \(hub)") }
+            if let queued = r.paymentsQueued {
+                lines.append("Payments queued for settlement: \(queued); since start: \(r.paymentsSettled ?? 0) settled, \(r.transfersCreated ?? 0) transfers")
+            }
+            return lines.joined(separator: "\n")
         }
     }
 

@@ -33,6 +33,9 @@ extension NodeCtl.Sync {
 
         static func render(_ report: SyncStatusReport) -> String {
             var out = "Node \(report.nodeId) (region \(report.region)), sync \(report.listen.map { "on \($0)" } ?? "dial-only")\n"
+            if let leader = report.settlementLeader {
+                out += "Settlement leader: \(leader.hub) (epoch \(leader.epoch), since \(leader.since))\n"
+            }
             guard !report.peers.isEmpty else { return out + "\nNo peers." }
             out += "\n" + Columns.render(
                 header: ["PEER", "REGION", "ADDRESS", "LINK", "LAST CONTACT", "BEHIND OUT", "BEHIND IN", "SENT", "RECEIVED"],

@@ -31,9 +31,36 @@ extension OutpostNode {
     }
 
     func registerLedgerRoutes() {
+        registerLedgerStatusRoute()
         registerLedgerReadRoutes()
         registerLedgerReportRoutes()
         registerOfflinePolicyRoutes()
+    }
+
+    /// Where the books are and which hub settles: on any node.
+    private func registerLedgerStatusRoute() {
+        router.get("/admin/v1/ledger/status", access: .roles(Self.ledgerRoles + ["operator"]), doc: RouteDoc(
+            operationId: "ledgerStatus", summary: "Where the books are (sqlite, postgresql), which hub leads settlement, the settlement queue.",
+            description: "What `nodectl ledger status` shows. On a store: the leader the fleet was told of and the hub it forwards to.", tags: ["ledger"],
+            replies: [.init(200, "{node_id, role, store, leads, leader: {hub, epoch, since}, lease_holder, lease_epoch, lease_problem, leading_since, hub, payments_queued, transfers_created, payments_settled}", schema: ["type": "object"])])
+        ) { [unowned self] _ in
+            var report = LedgerStatusReport(nodeId: identity.nodeId, role: config.role.rawValue, leads: false, leader: settlementLeaderReport,
+                                            hub: config.role == .hub ? nil : settlementLeader?.hub ?? fleet.knownHub)
+            if let desk = fleet.settlement {
+                report.leads = desk.leads
+                report.paymentsQueued = try? settlementQueue.count()
+                report.transfersCreated = desk.transfersCreated
+                report.paymentsSettled = desk.paymentsSettled
+                switch desk.books {
+                case .local: report.store = "sqlite"
+                case .shared(let hub):
+                    report.store = "postgresql"
+                    (report.leaseHolder, report.leaseEpoch, report.leaseProblem) = (hub.lease.holder, hub.lease.epoch, hub.problem)
+                    report.leadingSince = hub.leadingSinceMs.map { WallClock.iso8601(ms: $0) }
+                }
+            }
+            return .json(report)
+        }
     }
 
     /// Verify the books and read their balances.

@@ -63,7 +63,8 @@ extension OutpostNode {
             replies: [.init(200, "Sync status.", schema: ["type": "object"])])
         ) { [unowned self] _ in
             .json(SyncStatusReport(nodeId: self.identity.nodeId, region: self.config.region,
-                                   listen: self.fleet.sync?.listenAddress?.description, peers: self.fleet.sync?.status() ?? []))
+                                   listen: self.fleet.sync?.listenAddress?.description, peers: self.fleet.sync?.status() ?? [],
+                                   settlementLeader: self.settlementLeaderReport))
         }
     }
 
