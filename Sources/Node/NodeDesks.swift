@@ -77,6 +77,9 @@ final class TestFaults {
     /// `exit-before-settlement-commit`: the hub exits at once after its first settlement pass
     /// asked the acquirer and before that pass's batch commits.
     var exitsBeforeSettlementCommit: Bool { fault == "exit-before-settlement-commit" }
+    /// `exit-after-books-commit`: a hub on shared books (PostgreSQL) exits at once after its first
+    /// batch committed there and before the events that say so commit here.
+    var exitsAfterBooksCommit: Bool { fault == "exit-after-books-commit" }
     /// `fail-checkpoint-at-stop`: the checkpoint at stop fails as an I/O error would, so the
     /// stop's exit status can be tested.
     var failsCheckpointAtStop: Bool { fault == "fail-checkpoint-at-stop" }

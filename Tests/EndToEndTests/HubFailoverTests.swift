@@ -210,4 +210,48 @@ final class HubFailoverTests: XCTestCase {
         print(String(format: "HUB-FAILOVER payments=%d takeover_s=%.2f pg_failover_settled_s=%.2f lost=%d doubled=%d cleared_by_both_sandboxes=%d",
                      sales.count, takeover, recovery, lost, doubled, clearedByBoth))
     }
+
+    /// The window between the two commits of a hub on shared books: the transfers are in
+    /// PostgreSQL, the events that say so are not in the hub's database. The hub that runs next
+    /// adds the events from the journal, and asks the acquirer nothing again.
+    func testAHubThatDiesBetweenItsBooksAndItsEventsSettlesOnceWhenItReturns() throws {
+        let primary = try PostgresCluster.start()
+        self.primary = primary
+        let fleet = try TestFleet()
+        self.fleet = fleet
+        let ledger = "[ledger]\nstore = \"postgresql\"\npostgresql = \"\(primary.conninfo)\"\nlease_s = 1\n"
+        let store = try fleet.start("store-a", region: "eu", extra: Shop.terms + "[rate_limits]\nenabled = false\n")
+        nodes.append(store)
+        let peers = [(id: "store-a", region: "eu", address: store.syncAddress ?? "")]
+        var hub = try fleet.start("hub", region: "eu", role: "hub", listen: false, peers: peers, extra: Shop.terms + ledger)
+        nodes.append(hub)
+        try Shop(node: hub).product("lamp", sku: "LAMP-1", price: 4_900, stock: 0)
+        XCTAssertTrue(eventually { try store.adminGet("/api/v1/products/lamp").status == 200 })
+        XCTAssertEqual(try store.adminPost("/admin/v1/inventory/receive", #"{"sku": "LAMP-1", "units": 20}"#).status, 200)
+        XCTAssertTrue(eventually { Self.leads(hub) })
+        XCTAssertEqual(try hub.stop(), 0)
+
+        var sales: [(store: NodeProcess, order: String)] = []
+        for _ in 0..<3 {
+            let sale = try SettlementTests.sell(store)
+            XCTAssertEqual(sale.status, 201, "\(sale.json)")
+            let order = try XCTUnwrap(sale.json["id"] as? String)
+            try SettlementTests.ship(store, order)
+            sales.append((store, order))
+        }
+        hub = try fleet.start("hub", region: "eu", role: "hub", listen: false, peers: peers, extra: Shop.terms + ledger,
+                              environment: ["OUTPOST_TEST_FAULT": "exit-after-books-commit"])
+        nodes.append(hub)
+        XCTAssertEqual(try hub.waitForExit(), 137)
+        hub = try fleet.start("hub", region: "eu", role: "hub", listen: false, peers: peers, extra: Shop.terms + ledger)
+        nodes.append(hub)
+        XCTAssertTrue(eventually { Self.settled(sales) }, "the events the crash left out are added:\n" + Self.explain(sales, hub))
+        let ids = try SettlementTests.journal(hub).map { $0[2] }
+        XCTAssertEqual(ids.filter { $0.hasPrefix("capture:") }.count, 3)
+        XCTAssertEqual(Set(ids).count, ids.count)
+        let report = try SettlementTests.nodectl(hub, ["ledger", "acquirer-report", "--from", "2000-01-01", "--to", "2100-01-01"])
+        XCTAssertEqual(report.stdout.split(separator: "\r\n").count, 1 + 3, "the acquirer cleared each sale once: \(report.stdout)")
+        let clean = try SettlementTests.nodectl(hub, ["ledger", "reconcile", "--from", "2000-01-01", "--to", "2100-01-01"])
+        XCTAssertEqual(clean.status, 0, clean.stdout)
+    }
 }

@@ -411,6 +411,9 @@ extension OutpostNode {
             }, completion: { [unowned self] posted in
                 switch posted {
                 case .success(let posting):
+                    if life.faults.exitsAfterBooksCommit && posting.results.contains(where: { if case .created = $0 { true } else { false } }) {
+                        ProcessStats.exitNow(137)
+                    }
                     writer.submit({ [unowned self] _ in
                         try recordSettled(posting, plans: plans, retry: retry, queued: queued, desk: desk, nowMs: nowMs)
                     }, completion: finish)
