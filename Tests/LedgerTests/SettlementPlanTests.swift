@@ -49,6 +49,28 @@ final class SettlementPlanTests: XCTestCase {
         XCTAssertEqual(PaymentSettlement.plan(inputs(texts, recorded: recorded, answers: answers)).steps, [])
     }
 
+    /// Books on PostgreSQL commit before the hub's events: a hub that died between the two, or
+    /// one that took over before the events replicated, adds them from what the journal holds.
+    func testTransfersInTheJournalWithoutTheirEventsGetTheEventsAndNothingIsWrittenTwice() throws {
+        let texts = [created(), event(.authorized) { $0.code = "A1" }, event(.captured) { $0.amount = 11_900 },
+                     event(.refunded) { $0.amount = 5_950; $0.refundId = "r-1" }]
+        let recorded: Set<String> = ["auth:p-1", "capture:p-1", "tax:p-1", "discount:p-1", "fee:p-1", "refund:r-1", "refund-tax:r-1"]
+        XCTAssertEqual(PaymentSettlement.acquirerCalls(paymentId: "p-1", payment: PaymentState(texts: texts), recorded: recorded), [],
+                       "the acquirer is asked nothing again")
+        var input = inputs(texts, recorded: recorded)
+        input.recordedAmounts = ["auth:p-1": 11_900, "capture:p-1": 11_900, "fee:p-1": 191, "refund:r-1": 5_950]
+        let plan = PaymentSettlement.plan(input)
+        XCTAssertEqual(plan.steps.flatMap(\.transfers), [], "no transfer again")
+        let events = plan.steps.flatMap(\.events)
+        XCTAssertEqual(events.map(\.ref), ["sale", "r-1"])
+        XCTAssertEqual(events.map(\.amount), [11_900, 5_950])
+        XCTAssertEqual(events.first?.fee, 191)
+
+        // With the events there, nothing more.
+        let settled = texts + events.map(\.text)
+        XCTAssertEqual(PaymentSettlement.plan(inputs(settled, recorded: recorded)).steps, [])
+    }
+
     func testARefundWaitsForItsSaleAndTakesItsTaxShareBack() throws {
         let texts = [created(), event(.authorized) { $0.code = "A1" }, event(.captured) { $0.amount = 11_900 },
                      event(.refunded) { $0.amount = 5_950; $0.refundId = "r-1" }]

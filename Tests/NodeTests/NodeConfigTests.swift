@@ -93,6 +93,24 @@ final class NodeConfigTests: XCTestCase {
         XCTAssertEqual(error("[returns]\nrefund_shipping = 'sometimes'")?.key, "returns.refund_shipping")
         XCTAssertEqual(error("[returns]\nwindow_days = -1")?.key, "returns.window_days")
         XCTAssertEqual(error("[inventory]\nlocation = 'Back Room'")?.key, "inventory.location")
+        XCTAssertEqual(error("[ledger]\nstore = 'oracle'")?.key, "ledger.store")
+        XCTAssertEqual(error("[ledger]\nstore = 'postgresql'")?.key, "ledger.postgresql", "the cluster is named")
+        XCTAssertEqual(error("[ledger]\nstore = 'postgresql'\npostgresql = 'host=a port'")?.key, "ledger.postgresql", "libpq must read it")
+        XCTAssertEqual(error("[ledger]\npostgresql = 'host=a'")?.key, "ledger.postgresql", "only with store = postgresql")
+        XCTAssertEqual(error("[ledger]\nlease_s = 0")?.key, "ledger.lease_s")
+    }
+
+    func testReadsTheSharedLedger() throws {
+        var config = NodeConfig()
+        try config.apply(toml: """
+            [ledger]
+            store = "postgresql"
+            postgresql = "host=pg-1,pg-2 port=5432,5432 dbname=outpost target_session_attrs=read-write"
+            lease_s = 3
+            """)
+        XCTAssertEqual(config.ledgerStore, .postgresql(connection: "host=pg-1,pg-2 port=5432,5432 dbname=outpost target_session_attrs=read-write"))
+        XCTAssertEqual(config.settlementLeaseMs, 3_000)
+        XCTAssertEqual(NodeConfig().ledgerStore, .sqlite, "SQLite is the default")
     }
 
     func testReadsCheckoutAndInventory() throws {

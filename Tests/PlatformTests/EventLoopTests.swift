@@ -47,6 +47,36 @@ final class EventLoopTests: XCTestCase {
         loop.close()
     }
 
+    /// A lane's jobs run one at a time, in order, off the loop; a full lane refuses at once.
+    func testALaneRunsItsJobsOneAtATimeInOrderAndRefusesWhenFull() throws {
+        final class Counter { var running = 0, most = 0, order: [Int] = [] }
+        let loop = try EventLoop()
+        let lane = WorkLane(loop: loop, resource: Counter(), capacity: 3)
+        var finished: [Int] = []
+        var refused = 0
+        for index in 0..<5 {
+            lane.run({ counter -> Int in
+                counter.running += 1
+                counter.most = max(counter.most, counter.running)
+                usleep(2_000)
+                counter.order.append(index)
+                counter.running -= 1
+                return index
+            }) { result in
+                switch result {
+                case .success(let index): finished.append(index)
+                case .failure(let error): refused += error is WorkLane<Counter>.Full ? 1 : 0
+                }
+            }
+        }
+        loop.run()
+        XCTAssertEqual(finished, [0, 1, 2, 3], "one running and three waiting; in the order queued")
+        XCTAssertEqual(refused, 1, "the fifth found the lane full")
+        lane.run({ $0.most }) { XCTAssertEqual(try? $0.get(), 1, "never two at once") }
+        loop.run()
+        loop.close()
+    }
+
     func testWakerRunsCallbackOnLoopWhenWokenFromAnotherThread() throws {
         let loop = try EventLoop()
         var woken = 0
