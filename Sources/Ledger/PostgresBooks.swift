@@ -93,12 +93,17 @@ public final class PostgresBooks: LedgerBooks {
     /// Every account of a batch in one statement.
     public func save(_ accounts: [LedgerAccount]) throws {
         guard accounts.count > 1 else { return try accounts.first.map(save) ?? () }
-        func column(_ value: (LedgerAccount) -> String) -> String { "{" + accounts.map { Self.quoted(value($0)) }.joined(separator: ",") + "}" }
+        var ids = PostgresArrayLiteral(), sums = Array(repeating: PostgresArrayLiteral(), count: 4)
+        for account in accounts {
+            ids.append(account.id)
+            for (index, sum) in [account.debitsPending, account.debitsPosted, account.creditsPending, account.creditsPosted].enumerated() {
+                sums[index].append(sum)
+            }
+        }
         try connection.execute(prepared: "save_accounts", """
             UPDATE ledger_accounts a SET debits_pending = s.dp, debits_posted = s.dd, credits_pending = s.cp, credits_posted = s.cc
             FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS s(id, dp, dd, cp, cc) WHERE a.id = s.id
-            """, [column(\.id), column { "\($0.debitsPending)" }, column { "\($0.debitsPosted)" }, column { "\($0.creditsPending)" },
-                  column { "\($0.creditsPosted)" }])
+            """, [ids.text] + sums.map(\.text))
     }
 
     public func entry(id: String) throws -> JournalEntry? {
@@ -140,26 +145,27 @@ public final class PostgresBooks: LedgerBooks {
         guard !unwritten.isEmpty else { return }
         let rows = unwritten
         unwritten = []
-        func column(_ value: (JournalEntry) -> String?) -> String {
-            "{" + rows.map { value($0).map(Self.quoted) ?? "NULL" }.joined(separator: ",") + "}"
+        var columns = Array(repeating: PostgresArrayLiteral(reservingBytes: rows.count * 16), count: 13)
+        for entry in rows {
+            columns[0].append(entry.seq)
+            columns[1].append(entry.id)
+            columns[2].append(entry.kind.rawValue)
+            columns[3].append(entry.debit)
+            columns[4].append(entry.credit)
+            columns[5].append(entry.amount)
+            columns[6].append(entry.currency)
+            columns[7].append(entry.pendingId)
+            columns[8].append(entry.timeoutMs)
+            columns[9].append(entry.code)
+            columns[10].append(entry.reference)
+            columns[11].append(entry.atMs)
+            columns[12].append(bytea: entry.hash)
         }
         try connection.execute(prepared: "append_many", """
             INSERT INTO ledger_journal(\(Self.entryColumns))
             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[],
                                  $9::bigint[], $10::text[], $11::text[], $12::bigint[], $13::bytea[])
-            """, [column { "\($0.seq)" }, column(\.id), column(\.kind.rawValue), column(\.debit), column(\.credit), column { "\($0.amount)" },
-                  column(\.currency), column(\.pendingId), column { $0.timeoutMs.map { "\($0)" } }, column(\.code), column(\.reference),
-                  column { "\($0.atMs)" }, column { PostgresBytes.encode($0.hash) }])
-    }
-
-    /// An element of an array literal: quoted, with backslashes and quotes escaped.
-    public static func quoted(_ text: String) -> String {
-        var out = "\""
-        for character in text {
-            if character == "\\" || character == "\"" { out.append("\\") }
-            out.append(character)
-        }
-        return out + "\""
+            """, columns.map(\.text))
     }
 
     public func head() throws -> (seq: Int64, hash: [UInt8]) {
@@ -183,7 +189,7 @@ public final class PostgresBooks: LedgerBooks {
         guard !ids.isEmpty else { return [:] }
         var found: [String: Int64] = [:]
         // One round trip for any number of ids: the array is a text literal, each id quoted.
-        let array = "{" + ids.map(Self.quoted).joined(separator: ",") + "}"
+        let array = PostgresArrayLiteral.of(ids)
         for row in try connection.execute(prepared: "amounts", "SELECT id, amount FROM ledger_journal WHERE id = ANY($1::text[])", [array]).rows {
             if let id = row[0], let amount = row[1].flatMap({ Int64($0) }) { found[id] = amount }
         }

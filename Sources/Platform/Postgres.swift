@@ -170,3 +170,70 @@ private extension String {
         return String(text)
     }
 }
+
+/// A PostgreSQL array literal (`{"a","b",NULL,42}`) built in one byte buffer: a batch of a
+/// thousand rows is thirteen of these, and building them element by element as Strings cost
+/// more than the server's insert.
+public struct PostgresArrayLiteral {
+    private var bytes: [UInt8]
+    private var count = 0
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    public init(reservingBytes: Int = 64) {
+        bytes = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(reservingBytes)
+    }
+
+    private mutating func separate() {
+        if count > 0 { bytes.append(UInt8(ascii: ",")) }
+        count += 1
+    }
+
+    /// A text element, quoted, its backslashes and quotes escaped; nil is NULL.
+    public mutating func append(_ text: String?) {
+        separate()
+        guard var text else { return bytes.append(contentsOf: "NULL".utf8) }
+        bytes.append(UInt8(ascii: "\""))
+        text.withUTF8 { utf8 in
+            for byte in utf8 {
+                if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { bytes.append(UInt8(ascii: "\\")) }
+                bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    public mutating func append(_ number: Int64) {
+        separate()
+        bytes.append(contentsOf: String(number).utf8)
+    }
+
+    public mutating func append(_ number: Int64?) {
+        guard let number else { return append(nil as String?) }
+        append(number)
+    }
+
+    /// A bytea element in hex (`"\\x0aff"`: the backslash escaped inside the array).
+    public mutating func append(bytea: [UInt8]) {
+        separate()
+        bytes.append(contentsOf: "\"\\\\x".utf8)
+        for byte in bytea {
+            bytes.append(Self.hexDigits[Int(byte >> 4)])
+            bytes.append(Self.hexDigits[Int(byte & 0x0f)])
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    public var text: String {
+        var closed = bytes
+        closed.append(UInt8(ascii: "}"))
+        return String(decoding: closed, as: UTF8.self)
+    }
+
+    /// `values` as a text array literal.
+    public static func of(_ values: some Sequence<String>) -> String {
+        var literal = PostgresArrayLiteral()
+        for value in values { literal.append(value) }
+        return literal.text
+    }
+}

@@ -132,11 +132,13 @@ var pgPlainRows = 0
 @MainActor func pgPlainRound() throws -> Double {
     try measurePostgres {
         try pgPlain.transaction {
-        let ids = (pgPlainRows..<(pgPlainRows + batch)).map { PostgresBooks.quoted("row-\($0)") }
+        var ids = PostgresArrayLiteral(reservingBytes: batch * 16), bodies = PostgresArrayLiteral(reservingBytes: batch * 210)
+        for n in pgPlainRows..<(pgPlainRows + batch) {
+            ids.append("row-\(n)")
+            bodies.append(body)
+        }
         pgPlainRows += batch
-        let bodies = Array(repeating: PostgresBooks.quoted(body), count: batch)
-        try pgPlain.execute(prepared: "rows", "INSERT INTO rows(id, body) SELECT * FROM unnest($1::text[], $2::text[])",
-                            ["{" + ids.joined(separator: ",") + "}", "{" + bodies.joined(separator: ",") + "}"])
+        try pgPlain.execute(prepared: "rows", "INSERT INTO rows(id, body) SELECT * FROM unnest($1::text[], $2::text[])", [ids.text, bodies.text])
         }
     }
 }
