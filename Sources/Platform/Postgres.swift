@@ -195,6 +195,8 @@ public struct PostgresArrayLiteral {
         guard var text else { return bytes.append(contentsOf: "NULL".utf8) }
         bytes.append(UInt8(ascii: "\""))
         text.withUTF8 { utf8 in
+            // Ids and codes seldom hold a quote or backslash: copied whole unless they do.
+            guard utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") }) else { return bytes.append(contentsOf: utf8) }
             for byte in utf8 {
                 if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { bytes.append(UInt8(ascii: "\\")) }
                 bytes.append(byte)

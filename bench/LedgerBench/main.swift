@@ -143,6 +143,38 @@ var pgPlainRows = 0
     }
 }
 
+// The same rows as the journal's, with its indexes, written by the same statement, without the
+// ledger's work (no lookups, no chain, no balances): what the ledger costs beyond its rows.
+try pgPlain.execute("CREATE TABLE journal_rows (LIKE ledger_journal INCLUDING ALL)")
+var pgJournalRows = 0
+@MainActor func pgJournalRowsRound() throws -> Double {
+    try measurePostgres {
+        try pgPlain.transaction {
+            var columns = Array(repeating: PostgresArrayLiteral(reservingBytes: batch * 16), count: 13)
+            for n in pgJournalRows..<(pgJournalRows + batch) {
+                columns[0].append(Int64(n + 1))
+                columns[1].append("settle:p-\(n)")
+                columns[2].append("posted")
+                columns[3].append("store-\(n % 8):EUR:acquirer_clearing")
+                columns[4].append("eu:EUR:sales")
+                columns[5].append(Int64(100 + n % 5000))
+                columns[6].append("EUR")
+                columns[7].append(nil as String?)
+                columns[8].append(nil as Int64?)
+                columns[9].append("settlement")
+                columns[10].append("p-\(n)")
+                columns[11].append(Int64(1_795_000_000_000 + n))
+                columns[12].append(bytea: SHA256.hash(Array("\(n)".utf8)))
+            }
+            pgJournalRows += batch
+            try pgPlain.execute(prepared: "journal_rows", """
+                INSERT INTO journal_rows SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+                    $8::text[], $9::bigint[], $10::text[], $11::text[], $12::bigint[], $13::bytea[])
+                """, columns.map(\.text))
+        }
+    }
+}
+
 var pgTransfers = 0
 @MainActor func pgLedgerRound() throws -> Double {
     try measurePostgres {
@@ -160,6 +192,7 @@ var pgTransfers = 0
 }
 
 let pgRounds = try alternating(pgPlainRound, pgLedgerRound)
+let journalRounds = try alternating(pgJournalRowsRound, pgLedgerRound)
 let pgVerified = try pgLedger.verify()
 precondition(pgVerified.isValid, "the PostgreSQL books verify after the run: \(pgVerified.problems)")
 print("\n| durable writes on PostgreSQL 15, fsync and synchronous_commit on, \(batch) per transaction | median (range) over \(roundCount) rounds of \(Int(seconds)) s |")
@@ -167,5 +200,8 @@ print("|---|---|")
 print("| PostgreSQL insert of \(batch) rows per statement, rows/s | \(cell(pgRounds.map(\.plain), "%.0f")) |")
 print("| Ledger transfers on PostgreSQL (hash chain, balances), transfers/s | \(cell(pgRounds.map(\.ledger), "%.0f")) |")
 print("| ratio, per round (target 0.5) | \(cell(pgRounds.map { $0.ledger / $0.plain }, "%.2f")) |")
+print("| insert of the journal's own rows (13 columns, its indexes, no ledger work), rows/s | \(cell(journalRounds.map(\.plain), "%.0f")) |")
+print("| Ledger transfers on PostgreSQL, rounds alternated with those, transfers/s | \(cell(journalRounds.map(\.ledger), "%.0f")) |")
+print("| ratio to the journal's own rows, per round | \(cell(journalRounds.map { $0.ledger / $0.plain }, "%.2f")) |")
 print("| the SQLite ledger, same run, transfers/s | \(cell(rounds.map(\.ledger), "%.0f")) |")
 print("journal verified: \(pgVerified.entries) entries")
