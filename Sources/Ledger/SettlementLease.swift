@@ -71,6 +71,15 @@ public final class SettlementLease {
         return renewed.affected == 1
     }
 
+    /// Gives the lease up (a graceful stop): the next hub to ask takes it at once rather than
+    /// after it expires.
+    public func release() throws {
+        guard let epoch else { return }
+        try connection.execute("UPDATE hub_lease SET expires_at = now() WHERE name = $1 AND holder = $2 AND epoch = $3",
+                               [name, holder, "\(epoch)"])
+        self.epoch = nil
+    }
+
     /// Who holds the lease now, and whether it is still valid.
     public func leader() throws -> (holder: String, epoch: Int64, valid: Bool)? {
         guard let row = try connection.execute("SELECT holder, epoch, expires_at > now() FROM hub_lease WHERE name = $1", [name]).rows.first,

@@ -402,7 +402,7 @@ public final class OutpostNode {
             guard let timer = try? LoopTimer(loop: loop) else { return self.finishStop() }
             timer.start(afterMs: 0) { [unowned self] in
                 timer.close()
-                self.finishStop()
+                handSettlementOver { self.finishStop() }
             }
         }
     }

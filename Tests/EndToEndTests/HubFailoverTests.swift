@@ -94,8 +94,14 @@ final class HubFailoverTests: XCTestCase {
             sales.append((store, order))
         }
 
-        // Both hubs down: the stores take cards offline, within the fleet's policy.
+        // A graceful stop hands the lease over at once.
         XCTAssertEqual(try hubA.stop(), 0)
+        let stoppedAt = Date()
+        XCTAssertTrue(eventually { Self.leads(hubB) }, "the other hub takes over")
+        let handover = Date().timeIntervalSince(stoppedAt)
+        XCTAssertTrue(hubA.log.contains("this hub gave up the settlement lease"), hubA.log)
+
+        // Both hubs down: the stores take cards offline, within the fleet's policy.
         XCTAssertEqual(try hubB.stop(), 0)
         for store in [storeA, storeB] {
             XCTAssertTrue(eventually { try SettlementTests.offline(store)["online"] as? Bool == false }, "card payments go offline")
@@ -207,8 +213,8 @@ final class HubFailoverTests: XCTestCase {
         XCTAssertEqual(reconciled.status, 0, reconciled.stdout + reconciled.stderr)
         XCTAssertTrue(reconciled.stdout.contains("no differences"), reconciled.stdout)
 
-        print(String(format: "HUB-FAILOVER payments=%d takeover_s=%.2f pg_failover_settled_s=%.2f lost=%d doubled=%d cleared_by_both_sandboxes=%d",
-                     sales.count, takeover, recovery, lost, doubled, clearedByBoth))
+        print(String(format: "HUB-FAILOVER payments=%d handover_after_stop_s=%.2f takeover_after_kill_s=%.2f pg_failover_settled_s=%.2f lost=%d doubled=%d cleared_by_both_sandboxes=%d",
+                     sales.count, handover, takeover, recovery, lost, doubled, clearedByBoth))
     }
 
     /// The window between the two commits of a hub on shared books: the transfers are in

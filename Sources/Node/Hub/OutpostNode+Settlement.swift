@@ -209,6 +209,21 @@ extension OutpostNode {
         }
     }
 
+    /// At a graceful stop, a hub on shared books that leads gives the lease up after the batch in
+    /// flight, so another hub takes over at its next renewal instead of after the lease expires.
+    func handSettlementOver(then done: @escaping () -> Void) {
+        guard let desk = fleet.settlement, case .shared(let hub) = desk.books, hub.lease.leading else { return done() }
+        hub.lease.leading = false
+        hub.writes.run({ try $0.releaseLease() }) { [unowned self] result in
+            if case .failure(let error) = result {
+                logger.warning("the settlement lease could not be given up: another hub takes over when it expires", metadata: ["error": "\(error)"])
+            } else {
+                logger.notice("this hub gave up the settlement lease")
+            }
+            done()
+        }
+    }
+
     /// Per payment, once the journal was read: asks the acquirer what the payment still needs,
     /// then writes the batch.
     private func askAcquirer(_ payments: [(String, PaymentState)], held: Result<[String: Int64], any Error>, due: [SettlementQueue.Due], desk: SettlementDesk) {

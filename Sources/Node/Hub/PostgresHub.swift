@@ -73,6 +73,13 @@ final class PostgresHub {
             return LeaseView(leading: false, holder: leader?.holder, epoch: leader?.epoch)
         }
 
+        /// Gives the lease up, if this hub holds it.
+        func releaseLease() throws {
+            guard let lease, lease.epoch != nil else { return }
+            _ = try ledger()
+            try lease.release()
+        }
+
         /// The keys of every hub that signs checkpoints of `ledger`'s books whose fleet
         /// certificate verifies against `authorityPEM` (a hub without a certificate counts only
         /// on itself, by the caller's own key).
