@@ -260,4 +260,53 @@ final class HubFailoverTests: XCTestCase {
         let clean = try SettlementTests.nodectl(hub, ["ledger", "reconcile", "--from", "2000-01-01", "--to", "2100-01-01"])
         XCTAssertEqual(clean.status, 0, clean.stdout)
     }
+
+    /// A leader frozen (SIGSTOP: a paused VM, a stuck disk) loses the lease; woken up, it finds
+    /// it lost it and posts nothing, while the hub that took over settled everything once.
+    func testAFrozenLeaderThatWakesUpAfterATakeoverPostsNothing() throws {
+        let primary = try PostgresCluster.start()
+        self.primary = primary
+        let fleet = try TestFleet()
+        self.fleet = fleet
+        var ports: Set<UInt16> = []
+        while ports.count < 2 { ports.insert(try PostgresCluster.freePort()) }
+        let sorted = ports.sorted()
+        let hubs = Hubs(fleet: fleet, addresses: ["hub-a": "127.0.0.1:\(sorted[0])", "hub-b": "127.0.0.1:\(sorted[1])"],
+                        ledger: "[ledger]\nstore = \"postgresql\"\npostgresql = \"\(primary.conninfo)\"\nlease_s = 1\n")
+        let hubA = try hubs.start("hub-a")
+        nodes.append(hubA)
+        XCTAssertTrue(eventually { Self.leads(hubA) })
+        let hubB = try hubs.start("hub-b")
+        nodes.append(hubB)
+        let peers = hubs.addresses.sorted { $0.key < $1.key }.map { (id: $0.key, region: "eu", address: $0.value) }
+        let store = try fleet.start("store-a", region: "eu", peers: peers, extra: Shop.terms + "[rate_limits]\nenabled = false\n")
+        nodes.append(store)
+        try Shop(node: hubA).product("lamp", sku: "LAMP-1", price: 4_900, stock: 0)
+        XCTAssertTrue(eventually { try store.adminGet("/api/v1/products/lamp").status == 200 })
+        XCTAssertEqual(try store.adminPost("/admin/v1/inventory/receive", #"{"sku": "LAMP-1", "units": 20}"#).status, 200)
+
+        var sales: [(store: NodeProcess, order: String)] = []
+        func sell() throws {
+            let sale = try SettlementTests.sell(store)
+            XCTAssertEqual(sale.status, 201, "\(sale.json)")
+            let order = try XCTUnwrap(sale.json["id"] as? String)
+            try SettlementTests.ship(store, order)
+            sales.append((store, order))
+        }
+        try sell()
+        XCTAssertTrue(eventually { Self.settled(sales) })
+        kill(hubA.processIdentifier, SIGSTOP)
+        for _ in 0..<3 { try sell() }
+        XCTAssertTrue(eventually { Self.leads(hubB) }, "the other hub takes over from the frozen one")
+        XCTAssertTrue(eventually { Self.settled(sales) }, Self.explain(sales, hubB))
+        kill(hubA.processIdentifier, SIGCONT)
+        XCTAssertTrue(eventually { !Self.leads(hubA) }, "woken up, it learns it lost the lease")
+        for _ in 0..<2 { try sell() }
+        XCTAssertTrue(eventually { Self.settled(sales) })
+        XCTAssertFalse(Self.leads(hubA))
+        let ids = try SettlementTests.journal(hubB).map { $0[2] }
+        XCTAssertEqual(ids.filter { $0.hasPrefix("capture:") }.count, sales.count, "one capture per sale")
+        XCTAssertEqual(Set(ids).count, ids.count)
+        XCTAssertEqual(try SettlementTests.nodectl(hubB, ["ledger", "verify"]).status, 0)
+    }
 }

@@ -38,6 +38,12 @@ final class PostgresHub {
             self.connection = connection
             if !connection.isConnected { try connection.reconnect() }
             let books = PostgresBooks(connection: connection)
+            // A hub frozen inside a transaction (SIGSTOP, a paused VM) would hold the lease row's
+            // lock and keep the next leader out: the server ends such a transaction after the
+            // lease's length. A takeover waiting for a batch in flight gives up after a third of
+            // it and asks again at the next renewal, so the lane never waits long.
+            try connection.execute("SET idle_in_transaction_session_timeout = \(leaseMs)")
+            try connection.execute("SET lock_timeout = \(max(100, leaseMs / 3))")
             if let signer {
                 try books.createSchema()
                 try SettlementLease.createSchema(connection)
