@@ -55,10 +55,15 @@ public final class Ledger {
     /// Records the transfers in order, each with its result. A linked chain (requests with
     /// `linked`, closed by the first without) commits together or not at all: one failure fails
     /// every request of the chain, the others with `linked_event_failed`.
-    public func create(_ requests: [TransferRequest], atMs: Int64) throws -> [TransferResult] {
+    ///
+    /// `knownAbsent`: the caller looked these ids up in the journal moments ago, under the
+    /// settlement lease (no other writer), and found none: they are not looked up again. One
+    /// that is there after all fails the whole batch on the journal's unique index, writing
+    /// nothing; it can never be recorded twice.
+    public func create(_ requests: [TransferRequest], atMs: Int64, knownAbsent: Bool = false) throws -> [TransferResult] {
         var results: [TransferResult] = []
         results.reserveCapacity(requests.count)
-        try books.prepare(ids: requests.map(\.id))
+        try books.prepare(ids: requests.map(\.id), knownAbsent: knownAbsent)
         let (seq, hash) = try head()
         var batch = Batch(seq: seq, hash: hash)
         var index = 0

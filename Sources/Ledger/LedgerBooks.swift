@@ -27,8 +27,9 @@ public protocol LedgerBooks: AnyObject {
     func journal(fromMs: Int64, toMs: Int64) throws -> [JournalEntry]
     func journal(from seq: Int64, limit: Int) throws -> [JournalEntry]
     /// A batch of transfers with these ids is about to be appended: books that write in batches
-    /// look them up at once here (the SQLite books find a replay in the insert itself).
-    func prepare(ids: [String]) throws
+    /// look them up at once here (the SQLite books find a replay in the insert itself), unless
+    /// the caller looked them up already (`knownAbsent`).
+    func prepare(ids: [String], knownAbsent: Bool) throws
     /// Writes what `append` kept back. Called at the end of every batch.
     func flush() throws
     /// Runs `body` so that what it wrote is undone if it throws, inside the current transaction.
@@ -158,7 +159,7 @@ public final class SQLiteBooks: LedgerBooks {
                      timeoutMs: row.optionalInt64(8), code: row.string(9), reference: row.optionalString(10), atMs: row.int64(11), hash: row.blob(12))
     }
 
-    public func prepare(ids: [String]) throws {}
+    public func prepare(ids: [String], knownAbsent: Bool) throws {}
     public func flush() throws {}
     public func savepoint<T>(_ body: () throws -> T) throws -> T { try database.savepoint(body) }
     public func transaction<T>(_ body: () throws -> T) throws -> T { try database.transaction(.immediate, body) }

@@ -116,10 +116,9 @@ public final class PostgresBooks: LedgerBooks {
         return try connection.execute(prepared: "closing", "SELECT kind FROM ledger_journal WHERE pending_id = $1", [pendingId]).value()
     }
 
-    public func prepare(ids: [String]) throws {
-        let found = try amounts(of: ids)
+    public func prepare(ids: [String], knownAbsent: Bool) throws {
+        taken = knownAbsent ? [] : Set(try amounts(of: ids).keys)
         prepared = Set(ids)
-        taken = Set(found.keys)
     }
 
     /// An entry of the prepared batch is kept back (its id was looked up); any other is written

@@ -363,14 +363,14 @@ extension OutpostNode {
     /// Opens the batch's accounts, funds exposure budgets and records its transfers: the part of
     /// a settlement batch that is written in the books.
     private static func post(_ requests: [TransferRequest], accounts: [LedgerAccount], caps: [String: Int64], ledger: Ledger,
-                             openAccounts: inout Set<String>, atMs: Int64) throws -> SettlementPosting {
+                             openAccounts: inout Set<String>, atMs: Int64, knownAbsent: Bool = false) throws -> SettlementPosting {
         for account in accounts where !openAccounts.contains(account.id) {
             try ledger.open(account)
             openAccounts.insert(account.id)
         }
         let currencies = Dictionary(accounts.map { ($0.id, $0.currency) }, uniquingKeysWith: { a, _ in a })
         let warnings = try fundExposureBudgets(caps, currencies: currencies, ledger: ledger, atMs: atMs)
-        return SettlementPosting(results: try ledger.create(requests, atMs: atMs), warnings: warnings)
+        return SettlementPosting(results: try ledger.create(requests, atMs: atMs, knownAbsent: knownAbsent), warnings: warnings)
     }
 
     /// Own books: one commit holds every transfer of the pass, the events that say so, and the
@@ -419,11 +419,16 @@ extension OutpostNode {
                 return try recordSettled(posting, plans: plans, retry: retry, queued: queued, desk: desk, nowMs: nowMs)
             }, completion: finish)
         case .shared(let hub):
+            // The pass read these ids on this lane just before, under the lease: not looked up again,
+            // unless the last batch failed (a surprise there falls back to looking up).
+            let knownAbsent = !hub.lastBatchFailed
             hub.writes.run({ session in
                 try session.fenced { ledger in
-                    try Self.post(requests, accounts: accounts, caps: caps, ledger: ledger, openAccounts: &session.openAccounts, atMs: nowMs)
+                    try Self.post(requests, accounts: accounts, caps: caps, ledger: ledger, openAccounts: &session.openAccounts, atMs: nowMs,
+                                  knownAbsent: knownAbsent)
                 }
             }, completion: { [unowned self] posted in
+                if case .failure = posted { hub.lastBatchFailed = true } else { hub.lastBatchFailed = false }
                 switch posted {
                 case .success(let posting):
                     if life.faults.exitsAfterBooksCommit && posting.results.contains(where: { if case .created = $0 { true } else { false } }) {

@@ -131,6 +131,8 @@ final class PostgresHub {
     var leadingSinceMs: Int64?
     var renewing = false
     var lastRenewalMs: Int64 = 0
+    /// The last settlement batch failed: the next looks its ids up again before writing.
+    var lastBatchFailed = false
     /// Tills whose Z-reports the leader anchors in its next pass.
     var tillsToAnchor: Set<String> = []
     var anchoring = false
