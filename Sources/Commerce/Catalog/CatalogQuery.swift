@@ -228,6 +228,9 @@ extension CatalogIndex {
         return endings.map { head.isEmpty ? $0 : head + " " + $0 }
     }
 
+    /// The terms a typed prefix reads at most when suggesting: the commonest it starts.
+    static let suggestTermsMax = 16
+
     /// Completions of the last word and the products whose names match what is typed, best
     /// first (the last word as typed is the start of a name's word).
     public func suggest(_ text: String, limit: Int, nowMs: Int64) throws -> (terms: [String], productIds: [String]) {
@@ -237,7 +240,7 @@ extension CatalogIndex {
         let terms = Self.completed(words, with: vocabulary.completions(of: last, limit: limit))
         let phrases = words.dropLast().map { SearchPostings.Phrase(term: $0, prefix: !vocabulary.contains($0)) }
             + [SearchPostings.Phrase(term: last, prefix: true)]
-        let rowids = try searchState().names.search(phrases, limit: limit).rowids
+        let rowids = try searchState().names.search(phrases, limit: limit, prefixTermsMax: Self.suggestTermsMax).rowids
         guard !rowids.isEmpty else { return (terms, []) }
         let ids = try database.query("""
             SELECT h.key, p.id FROM json_each(?) h CROSS JOIN catalog_products p ON p.rowid = h.value

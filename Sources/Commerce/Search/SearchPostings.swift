@@ -117,9 +117,13 @@ final class SearchPostings {
 
     /// The products holding every phrase and passing `filter`, best first by BM25 (ties to the
     /// lower rowid), at most `limit` of them; and how many matched in all.
-    func search(_ phrases: [Phrase], limit: Int, filter: ((UInt32) -> Bool)? = nil) -> (rowids: [UInt32], matches: Int) {
+    ///
+    /// `prefixTermsMax`: a prefix reads at most this many of the terms it starts, those in the
+    /// most products (as-you-type suggestions: "la" starts thousands of terms, and a keystroke's
+    /// work must stay bounded; the rarer completions come with the next letter).
+    func search(_ phrases: [Phrase], limit: Int, prefixTermsMax: Int? = nil, filter: ((UInt32) -> Bool)? = nil) -> (rowids: [UInt32], matches: Int) {
         guard !phrases.isEmpty, limit > 0 else { return ([], 0) }
-        var lists = phrases.map(postingLists)
+        var lists = phrases.map { postingLists($0, termsMax: prefixTermsMax) }
         // The smallest phrase decides the candidates; the others only look them up.
         lists.sort { $0.reduce(0) { $0 + $1.count } < $1.reduce(0) { $0 + $1.count } }
         let norms = lengthNorms()
@@ -189,7 +193,7 @@ final class SearchPostings {
     }
 
     /// The lists a phrase reads: its term's, or those of every term it starts.
-    private func postingLists(_ phrase: Phrase) -> [[Posting]] {
+    private func postingLists(_ phrase: Phrase, termsMax: Int?) -> [[Posting]] {
         guard phrase.prefix else { return terms.existing(phrase.term).map { [postings[Int($0)]] } ?? [] }
         let sorted = sortedTermIds ?? {
             let ids = (0..<UInt32(terms.count)).sorted { terms[$0] < terms[$1] }
@@ -206,21 +210,54 @@ final class SearchPostings {
             if !postings[Int(sorted[low])].isEmpty { lists.append(postings[Int(sorted[low])]) }
             low += 1
         }
+        if let termsMax, lists.count > termsMax {
+            lists.sort { $0.count > $1.count }
+            lists.removeLast(lists.count - termsMax)
+        }
         return lists
     }
 
-    /// One list from several, a product's frequencies added up.
+    /// One list from several, a product's frequencies added up: merged in pairs, each pass
+    /// linear, so k lists of P postings in all cost P × log k (sorting them together cost P × log P
+    /// and a copy of them all).
     private static func merged(_ lists: [[Posting]]) -> [Posting] {
         if lists.count <= 1 { return lists.first ?? [] }
-        let all = lists.joined().sorted()
+        var round = lists
+        while round.count > 1 {
+            var next: [[Posting]] = []
+            next.reserveCapacity((round.count + 1) / 2)
+            var index = 0
+            while index + 1 < round.count {
+                next.append(mergedPair(round[index], round[index + 1]))
+                index += 2
+            }
+            if index < round.count { next.append(round[index]) }
+            round = next
+        }
+        return round[0]
+    }
+
+    private static func mergedPair(_ a: [Posting], _ b: [Posting]) -> [Posting] {
         var out: [Posting] = []
-        out.reserveCapacity(all.count)
-        for posting in all {
-            if let last = out.last, last >> 32 == posting >> 32 {
-                let sum = Float(bitPattern: UInt32(truncatingIfNeeded: last)) + Float(bitPattern: UInt32(truncatingIfNeeded: posting))
-                out[out.count - 1] = (last >> 32) << 32 | UInt64(sum.bitPattern)
-            } else {
-                out.append(posting)
+        out.reserveCapacity(a.count + b.count)
+        var i = 0, j = 0
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                while i < a.count && j < b.count {
+                    let left = a[i] >> 32, right = b[j] >> 32
+                    if left < right {
+                        out.append(a[i]); i += 1
+                    } else if right < left {
+                        out.append(b[j]); j += 1
+                    } else {
+                        let sum = Float(bitPattern: UInt32(truncatingIfNeeded: a[i])) + Float(bitPattern: UInt32(truncatingIfNeeded: b[j]))
+                        out.append(left << 32 | UInt64(sum.bitPattern))
+                        i += 1
+                        j += 1
+                    }
+                }
+                while i < a.count { out.append(a[i]); i += 1 }
+                while j < b.count { out.append(b[j]); j += 1 }
             }
         }
         return out
