@@ -38,6 +38,9 @@ struct Noded: ParsableCommand {
     var logLevel: String?
 
     func run() throws {
+        // Before any thread allocates: every thread's own arena kept its own peak. An operator's
+        // MALLOC_ARENA_MAX (glibc's own setting) wins.
+        if ProcessStats.environment("MALLOC_ARENA_MAX") == nil { ProcessStats.capMallocArenas(1) }
         var flags = NodeFlags()
         flags.dataDirectory = dataDir
         flags.listen = listen
