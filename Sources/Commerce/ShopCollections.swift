@@ -11,8 +11,16 @@ public enum Collections {
     public typealias Events = GSet<String>
 
     /// Products and categories, and by key prefix: stock locations, promotions, shipping
-    /// methods, offline payment policies.
-    public static let catalog = ReplicatedCollection<Fields>(name: "catalog", scope: .global)
+    /// methods, offline payment policies. Kept on disk and read key by key: a large catalog's
+    /// products leave memory once written (`catalogStaysResident`, docs/memory.md).
+    public static let catalog = ReplicatedCollection<Fields>(name: "catalog", scope: .global, pagedIn: true)
+
+    /// The catalog's configuration records (categories, stock locations, promotions, shipping
+    /// methods, payment policies) stay in memory; products may leave it.
+    public static func catalogStaysResident(_ key: String) -> Bool {
+        [CatalogFields.categoryPrefix, StockLocation.keyPrefix, Promotion.keyPrefix, ShippingMethod.keyPrefix, OfflinePaymentPolicy.keyPrefix]
+            .contains { key.hasPrefix($0) }
+    }
     public static let carts = ReplicatedCollection<ORMap<String, LWWRegister<Int64>>>(name: "carts", scope: .region, pagedIn: true)
     /// Accounts, the email index, sign-in sessions and orders' contact keys: personal data stays in its region.
     public static let customers = ReplicatedCollection<Fields>(name: "customers", scope: .region, pagedIn: true)

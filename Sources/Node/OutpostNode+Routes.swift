@@ -151,6 +151,8 @@ extension OutpostNode {
         out.counter("outpost_storage_probes_total", help: "Writes tried on a full disk to see whether it takes them again.", value: Double(life.storage.probes))
         out.counter("outpost_storage_batches_refused_total", help: "Group commits refused without touching the disk while it was full or failed.",
                     value: Double(writer.batchesRefused))
+        out.counter("outpost_replica_evictions_total", help: "Replicated states dropped from memory once written (a large catalog's products).",
+                    value: Double(replica.evictions))
         out.counter("outpost_replica_reloads_total", help: "Times replicated data was read back from disk after a failed commit.", value: Double(replica.reloads))
         if let limiter = server.rateLimiter {
             out.family("outpost_http_rate_limited_total", type: "counter", help: "Requests refused 429 by the rate limits, per route class.")

@@ -81,6 +81,7 @@ public final class OutpostNode {
         replica = try NodeReplica(database: database, nodeId: identity.nodeId, region: config.region, peers: [:], collections: Collections.all,
                                   maxDriftMs: config.sync.maxDriftMs)
         replica.hubOnly = HubOnlyRecords.problem
+        replica.evictable[Collections.catalog.name] = { !Collections.catalogStaysResident($0) }
         catalog = CatalogIndex(database: database, region: config.region, defaultLocale: config.locale)
         caches = NodeCaches(responses: ResponseCache(bytesMax: config.cacheBytesMax))
 

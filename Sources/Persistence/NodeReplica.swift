@@ -649,6 +649,8 @@ public final class NodeReplica: ReplicaStore {
         let progressBefore = persistedProgress, workBefore = writeBack
         do {
             try database.transaction(.immediate) { try continueWriteBack(limit: Self.writeBackKeysPerCall) }
+            // Committed: every key written since is current on disk, unless changed again.
+            if writeBack == nil { evictWrittenStates() }
             return nil
         } catch {
             // Nothing of this call was kept: its keys are unwritten again and the progress is what
@@ -659,6 +661,47 @@ public final class NodeReplica: ReplicaStore {
             writeBack = nil
             return error
         }
+    }
+
+    // MARK: States that leave memory
+
+    /// Per collection kept on disk, which keys may leave memory once written (the catalog's
+    /// products: a 100k-product catalog held whole took most of the node's memory, and only
+    /// merges and snapshots read a product's replicated state; docs/memory.md).
+    public var evictable: [String: @Sendable (String) -> Bool] = [:]
+    /// A collection keeps its states in memory until it holds more than this many.
+    public var residentStatesMax = 4_096
+    /// States dropped from memory since start (/metrics).
+    public private(set) var evictions = 0
+
+    /// Drops the written, unchanged states of evictable keys from memory when a collection holds
+    /// more than `residentStatesMax`. Only after a write-back committed: the rows are current.
+    private func evictWrittenStates() {
+        var evicted = 0
+        for (name, mayLeave) in evictable {
+            guard let collection = memory.collections[name], collection.keyCount > residentStatesMax else { continue }
+            let dirty = unwritten[name] ?? []
+            let keys = collection.residentKeys(withPrefix: "").filter { mayLeave($0) && !dirty.contains($0) }
+            evicted += memory.collections[name]?.evict(keys) ?? 0
+        }
+        // glibc keeps what was freed for reuse: a catalog's worth is given back.
+        evictions += evicted
+        if evicted >= 1_000 { ProcessStats.returnFreeMemory() }
+    }
+
+    /// The keys of a collection starting with `prefix`, those only on disk included, without
+    /// reading their states: the few configuration records (shipping methods, promotions) of a
+    /// collection kept mostly on disk.
+    public func keys(in name: String, withPrefix prefix: String) -> [String] {
+        guard let collection = memory.collections[name] else { return [] }
+        var keys = Set(collection.residentKeys(withPrefix: prefix))
+        if !collection.isFullyResident {
+            let rows = (try? database.query("SELECT key FROM replicated_state WHERE collection = ? AND key >= ? AND key < ?",
+                                            [name, prefix, prefix + "\u{10FFFF}"], { $0.string(0) })) ?? []
+            // A key resident without a state was emptied since its row was written.
+            for key in rows where key.hasPrefix(prefix) && !collection.isResident(key) { keys.insert(key) }
+        }
+        return keys.sorted()
     }
 
     /// Writes every state behind the log now and makes compaction durable (stop, tests).

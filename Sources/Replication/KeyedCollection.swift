@@ -155,6 +155,21 @@ public struct KeyedCollection<State: CRDT>: Sendable {
         if !state.isBottom { states[key] = state }
     }
 
+    /// Drops the states of `keys` (whose rows on disk are current: the caller knows) from memory;
+    /// the collection is then only partly resident, and a key is read again on its next use.
+    public mutating func evict(_ keys: [String]) -> Int {
+        var dropped = 0
+        for key in keys where states.removeValue(forKey: key) != nil {
+            dropped += 1
+            isFullyResident = false
+        }
+        return dropped
+    }
+
+    public func residentKeys(withPrefix prefix: String) -> [String] {
+        states.keys.filter { $0.hasPrefix(prefix) }
+    }
+
     /// Every key is in memory now (they were all paged in).
     public mutating func markFullyResident() {
         isFullyResident = true

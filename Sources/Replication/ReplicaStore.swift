@@ -73,6 +73,11 @@ public protocol AnyReplicatedCollection: Sendable {
     func isResident(_ key: String) -> Bool
     mutating func pageIn(_ key: String, encoded: [UInt8]) throws(WireError)
     mutating func markFullyResident()
+    /// Drops the states of `keys` from memory (their rows on disk are current): they are read
+    /// again on next use. Returns how many were dropped.
+    mutating func evict(_ keys: [String]) -> Int
+    /// Resident keys with states, starting with `prefix`.
+    func residentKeys(withPrefix prefix: String) -> [String]
     mutating func compact(acknowledgedByAll: VersionVector)
     func checkInvariants()
 }

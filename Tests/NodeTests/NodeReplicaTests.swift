@@ -127,6 +127,56 @@ final class NodeReplicaTests: XCTestCase {
         XCTAssertEqual(reopened.deltas(of: "orders", after: VersionVector(["hub": 4]), limit: 10), [deltas[4]])
     }
 
+    /// Issue 29: a large catalog's products leave memory once written; a product is read back on
+    /// its next use, a change to one joins its state on disk, configuration records stay, and a
+    /// reopen finds every product.
+    func testWrittenProductsLeaveMemoryAndComeBackWhole() throws {
+        let dir = TemporaryDirectory()
+        let (database, replica) = try open(dir)
+        replica.stopReplicating()
+        replica.residentStatesMax = 10
+        replica.evictable["catalog"] = { !Collections.catalogStaysResident($0) }
+        func fields(_ values: [(String, FieldValue)], at: HLCTimestamp, key: String) -> CatalogFields.Entry {
+            // As the node does: the delta from the product's state (read from disk if it left memory).
+            var entry = replica.state(at: key, in: Collections.catalog) ?? CatalogFields.Entry()
+            return entry.update(values.map { field, value in (key: field, mutate: { (register: inout LWWRegister<FieldValue>) in register.set(value, at: at) }) },
+                                replica: "store-a")
+        }
+        try database.transaction {
+            for n in 0..<30 {
+                let at = replica.tick(wallMs: 1_000 + Int64(n))
+                _ = try replica.commit(fields([("name", .text("Lamp \(n)")), ("status", .text("active"))], at: at, key: "p-\(n)"), key: "p-\(n)", in: "catalog", at: at)
+            }
+            let at = replica.tick(wallMs: 2_000)
+            _ = try replica.commit(fields([("name", .text("Standard"))], at: at, key: ShippingMethod.keyPrefix + "std"), key: ShippingMethod.keyPrefix + "std", in: "catalog", at: at)
+        }
+        XCTAssertEqual(replica.memory.collections["catalog"]?.keyCount, 31)
+        replica.writeBehind(nowMs: 0)
+        replica.writeBehind(nowMs: 10_000)
+        let catalog = try XCTUnwrap(replica.memory.collections["catalog"])
+        XCTAssertEqual(catalog.keyCount, 1, "only the shipping method stays in memory")
+        XCTAssertFalse(catalog.isResident("p-7"))
+        XCTAssertEqual(replica.keyCount(of: "catalog"), 31)
+        XCTAssertEqual(replica.keys(in: "catalog", withPrefix: ShippingMethod.keyPrefix), [ShippingMethod.keyPrefix + "std"])
+        XCTAssertEqual(replica.state(at: "p-7", in: Collections.catalog).map(CatalogFields.values)?["name"], .text("Lamp 7"), "read back on use")
+
+        // A change to a product on disk keeps its other fields.
+        try database.transaction {
+            let at = replica.tick(wallMs: 3_000)
+            _ = try replica.commit(fields([("status", .text("archived"))], at: at, key: "p-8"), key: "p-8", in: "catalog", at: at)
+        }
+        let changed = try XCTUnwrap(replica.state(at: "p-8", in: Collections.catalog).map(CatalogFields.values))
+        XCTAssertEqual(changed["name"], .text("Lamp 8"))
+        XCTAssertEqual(changed["status"], .text("archived"))
+        replica.writeBehind(nowMs: 20_000)
+        replica.writeBehind(nowMs: 30_000)
+        database.close()
+
+        let (_, reopened) = try open(dir)
+        XCTAssertEqual(reopened.state(at: "p-8", in: Collections.catalog).map(CatalogFields.values)?["status"], .text("archived"))
+        XCTAssertEqual(reopened.whole(Collections.catalog)?.states.count, 31, "every product, read whole when asked")
+    }
+
     func testStatesAreWrittenBehindTheLogAndAReopenReplaysIt() throws {
         let dir = TemporaryDirectory()
         let digest: [UInt8]

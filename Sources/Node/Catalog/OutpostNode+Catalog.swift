@@ -41,11 +41,11 @@ extension OutpostNode {
                 try meta.markDone(.ordersViewBuilt)
             }
         }
-        let catalogKeys = replica.whole(Collections.catalog)?.states.keys.sorted() ?? []
         if try meta.isDone(.catalogViewBuilt) {
             // The tables are current; the category tree lives in memory only (no SQL for them).
-            return try replica.projectViews(of: Collections.catalog, keys: catalogKeys.filter(CatalogFields.isCategoryKey))
+            return try replica.projectViews(of: Collections.catalog, keys: replica.keys(in: Collections.catalog.name, withPrefix: CatalogFields.categoryPrefix))
         }
+        let catalogKeys = replica.whole(Collections.catalog)?.states.keys.sorted() ?? []
         try database.transaction(.immediate) {
             try replica.projectViews(of: Collections.catalog, keys: catalogKeys)
             try replica.projectViews(of: Collections.inventory, keys: replica.whole(Collections.inventory)?.states.keys.sorted() ?? [])

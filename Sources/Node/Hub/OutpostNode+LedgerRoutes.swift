@@ -212,8 +212,7 @@ extension OutpostNode {
             parameters: KeyedPage<String>.parameters(),
             replies: [.init(200, "{default: {floor_limit, exposure_cap, deadline_hours}, nodes: {id: {...}}, next_cursor}", schema: ["type": "object"])])
         ) { [unowned self] request in
-            let keys = replica.whole(Collections.catalog)?.states.keys
-                .filter { OfflinePaymentPolicy.isKey($0) && $0 != OfflinePaymentPolicy.defaultKey } ?? []
+            let keys = replica.keys(in: Collections.catalog.name, withPrefix: OfflinePaymentPolicy.keyPrefix).filter { $0 != OfflinePaymentPolicy.defaultKey }
             let page = try KeyedPage(keys.map { String($0.dropFirst(OfflinePaymentPolicy.keyPrefix.count)) }, key: { $0 }, request: request)
             return .json(.object([
                 JSONMember("default", Self.policyJSON(offlinePolicy(for: ""))),

@@ -136,7 +136,7 @@ extension OutpostNode {
             parameters: KeyedPage<String>.parameters(),
             replies: [.init(200, "{own, locations: [...], next_cursor}", schema: ["type": "object"])])
         ) { [unowned self] request in
-            let keys = replica.whole(Collections.catalog)?.states.keys.filter(StockLocation.isKey) ?? []
+            let keys = replica.keys(in: Collections.catalog.name, withPrefix: StockLocation.keyPrefix)
             let page = try KeyedPage(keys.map { String($0.dropFirst(StockLocation.keyPrefix.count)) }, key: { $0 }, request: request)
             return .json(["own": .string(myStockLocation), "locations": .array(page.items.compactMap { id in
                 location(id).map { .object([JSONMember("id", .string($0.id)), JSONMember("name", .string($0.name)), JSONMember("kind", .string($0.kind.rawValue)),

@@ -12,7 +12,7 @@ extension OutpostNode {
     /// saw one change.
     func promotions() -> [Promotion] {
         if let cached = caches.promotionList { return cached }
-        let keys = replica.whole(Collections.catalog)?.states.keys.filter(Promotion.isKey) ?? []
+        let keys = replica.keys(in: Collections.catalog.name, withPrefix: Promotion.keyPrefix)
         let list = keys.sorted().compactMap { promotion(String($0.dropFirst(Promotion.keyPrefix.count))) }
         caches.promotionList = list
         return list

@@ -12,7 +12,7 @@ extension OutpostNode {
     /// projection saw one change.
     func shippingMethods() -> [ShippingMethod] {
         if let cached = caches.shippingMethodList { return cached }
-        let keys = replica.whole(Collections.catalog)?.states.keys.filter(ShippingMethod.isKey) ?? []
+        let keys = replica.keys(in: Collections.catalog.name, withPrefix: ShippingMethod.keyPrefix)
         let list = keys.sorted().compactMap { shippingMethod(String($0.dropFirst(ShippingMethod.keyPrefix.count))) }
         caches.shippingMethodList = list
         return list
