@@ -637,7 +637,16 @@ public final class NodeReplica: ReplicaStore {
         changeCountSeen = changeCount
         wasQuiet = quiet
         if writeBack == nil {
-            guard hasWorkBehind else { unwrittenSinceMs = nil; return nil }
+            guard hasWorkBehind else {
+                unwrittenSinceMs = nil
+                // Nothing waits to be written: every resident state is current on disk. States
+                // read back since (a product page, a cart) leave again, at most every 5 s.
+                if nowMs - lastEvictionMs >= 5_000 {
+                    lastEvictionMs = nowMs
+                    evictWrittenStates()
+                }
+                return nil
+            }
             let since = unwrittenSinceMs ?? nowMs
             unwrittenSinceMs = since
             guard quiet || nowMs - since >= 2_000 else { return nil }
@@ -671,6 +680,7 @@ public final class NodeReplica: ReplicaStore {
     public var evictable: [String: @Sendable (String) -> Bool] = [:]
     /// A collection keeps its states in memory until it holds more than this many.
     public var residentStatesMax = 4_096
+    private var lastEvictionMs: Int64 = 0
     /// States dropped from memory since start (/metrics).
     public private(set) var evictions = 0
 
