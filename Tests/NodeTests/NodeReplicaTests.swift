@@ -170,6 +170,11 @@ final class NodeReplicaTests: XCTestCase {
         XCTAssertEqual(changed["status"], .text("archived"))
         replica.writeBehind(nowMs: 20_000)
         replica.writeBehind(nowMs: 30_000)
+        // Read back with nothing to write: it leaves again once a collection is over its bound.
+        for n in 0..<12 { _ = replica.state(at: "p-\(n)", in: Collections.catalog) }
+        XCTAssertEqual(replica.memory.collections["catalog"]?.keyCount, 13)
+        replica.writeBehind(nowMs: 40_000)
+        XCTAssertEqual(replica.memory.collections["catalog"]?.keyCount, 1, "evicted again")
         database.close()
 
         let (_, reopened) = try open(dir)
