@@ -426,10 +426,7 @@ public final class NodeReplica: ReplicaStore {
         guard !missing.isEmpty, var taken = memory.collections.removeValue(forKey: name) else { return }
         defer { memory.collections[name] = taken }
         for key in Set(missing) {
-            guard let row = try database.queryOne("SELECT state FROM replicated_state WHERE collection = ? AND key = ?", [name, key], { $0.blob(0) }) else {
-                taken.markAbsent(key)
-                continue
-            }
+            guard let row = try database.queryOne("SELECT state FROM replicated_state WHERE collection = ? AND key = ?", [name, key], { $0.blob(0) }) else { continue }
             do { try taken.pageIn(key, encoded: row) } catch {
                 throw StorageError(.io, message: "the state of \(name)/\(key) does not decode from the database: \(error)")
             }
@@ -688,17 +685,12 @@ public final class NodeReplica: ReplicaStore {
     public private(set) var evictions = 0
 
     /// Drops the written, unchanged states of evictable keys from memory when a collection holds
-    /// more than `residentStatesMax`, and forgets keys looked up and not found. Only when the
-    /// rows are current: after a write-back committed, or with nothing to write behind.
+    /// more than `residentStatesMax`. Only after a write-back committed: the rows are current.
     private func evictWrittenStates() {
         var evicted = 0
-        // Keys looked up and not found are forgotten in every collection kept on disk.
-        for name in memory.collections.keys where memory.collections[name]?.isFullyResident == false {
-            memory.collections[name]?.forgetAbsent(except: unwritten[name] ?? [])
-        }
         for (name, mayLeave) in evictable {
-            let dirty = unwritten[name] ?? []
             guard let collection = memory.collections[name], collection.keyCount > residentStatesMax else { continue }
+            let dirty = unwritten[name] ?? []
             let keys = collection.residentKeys(withPrefix: "").filter { mayLeave($0) && !dirty.contains($0) }
             evicted += memory.collections[name]?.evict(keys) ?? 0
         }

@@ -162,23 +162,8 @@ public struct KeyedCollection<State: CRDT>: Sendable {
         for key in keys where states.removeValue(forKey: key) != nil {
             dropped += 1
             isFullyResident = false
-            // Its row is current: read it, not a bottom left from before it had a state again.
-            emptied.remove(key)
         }
         return dropped
-    }
-
-    /// A key looked up on disk and not there: resident with no state, so the next use does not
-    /// look again (a store's checkout asks for payment policies it does not have).
-    public mutating func markAbsent(_ key: String) {
-        if !isFullyResident && states[key] == nil { emptied.insert(key) }
-    }
-
-    /// Forgets the keys known to have no state, but `dirty` ones: after a write-back committed,
-    /// whose deletes made the rows of emptied keys current. Keeps the set from growing with every
-    /// key ever asked for.
-    public mutating func forgetAbsent(except dirty: Set<String>) {
-        emptied = emptied.intersection(dirty)
     }
 
     public func residentKeys(withPrefix prefix: String) -> [String] {

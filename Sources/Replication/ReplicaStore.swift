@@ -76,8 +76,6 @@ public protocol AnyReplicatedCollection: Sendable {
     /// Drops the states of `keys` from memory (their rows on disk are current): they are read
     /// again on next use. Returns how many were dropped.
     mutating func evict(_ keys: [String]) -> Int
-    mutating func markAbsent(_ key: String)
-    mutating func forgetAbsent(except dirty: Set<String>)
     /// Resident keys with states, starting with `prefix`.
     func residentKeys(withPrefix prefix: String) -> [String]
     mutating func compact(acknowledgedByAll: VersionVector)
