@@ -692,11 +692,19 @@ public final class NodeReplica: ReplicaStore {
             guard let collection = memory.collections[name], collection.keyCount > residentStatesMax else { continue }
             let dirty = unwritten[name] ?? []
             let keys = collection.residentKeys(withPrefix: "").filter { mayLeave($0) && !dirty.contains($0) }
-            evicted += memory.collections[name]?.evict(keys) ?? 0
+            inPlace(name) { evicted += $0.evict(keys) }
         }
         // glibc keeps what was freed for reuse: a catalog's worth is given back.
         evictions += evicted
         if evicted >= 1_000 { ProcessStats.returnFreeMemory() }
+    }
+
+    /// Changes a collection taken out of the dictionary, so its storage is uniquely referenced
+    /// and changed in place (through the dictionary's existential it could be copied whole).
+    private func inPlace(_ name: String, _ change: (inout any AnyReplicatedCollection) -> Void) {
+        guard var taken = memory.collections.removeValue(forKey: name) else { return }
+        change(&taken)
+        memory.collections[name] = taken
     }
 
     /// The keys of a collection starting with `prefix`, those only on disk included, without

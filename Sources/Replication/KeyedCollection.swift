@@ -162,6 +162,8 @@ public struct KeyedCollection<State: CRDT>: Sendable {
         for key in keys where states.removeValue(forKey: key) != nil {
             dropped += 1
             isFullyResident = false
+            // Its row is current: read it, not a bottom left from before it had a state again.
+            emptied.remove(key)
         }
         return dropped
     }
