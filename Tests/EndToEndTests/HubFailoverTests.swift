@@ -36,6 +36,18 @@ final class HubFailoverTests: XCTestCase {
         }
     }
 
+    /// A fleet with two hubs on the cluster at `conninfo`, each on a port of its own below the
+    /// ephemeral range (not started yet).
+    func twoHubs(conninfo: String, leaseSeconds: Int) throws -> Hubs {
+        let fleet = try TestFleet()
+        self.fleet = fleet
+        var ports: Set<UInt16> = []
+        while ports.count < 2 { ports.insert(try PostgresCluster.freePort()) }
+        let sorted = ports.sorted()
+        return Hubs(fleet: fleet, addresses: ["hub-a": "127.0.0.1:\(sorted[0])", "hub-b": "127.0.0.1:\(sorted[1])"],
+                    ledger: "[ledger]\nstore = \"postgresql\"\npostgresql = \"\(conninfo)\"\nlease_s = \(leaseSeconds)\n")
+    }
+
     static func status(_ node: NodeProcess) throws -> [String: Any] { try node.adminJSON("/admin/v1/ledger/status") }
     static func leads(_ node: NodeProcess) -> Bool { (try? status(node)["leads"] as? Bool) == true }
 
@@ -57,13 +69,8 @@ final class HubFailoverTests: XCTestCase {
         let standby = try primary.startStandby()
         self.standby = standby
         let conninfo = "host=127.0.0.1,127.0.0.1 port=\(primary.port),\(standby.port) dbname=postgres user=postgres target_session_attrs=read-write connect_timeout=2"
-        let fleet = try TestFleet()
-        self.fleet = fleet
-        var ports: Set<UInt16> = []
-        while ports.count < 2 { ports.insert(try PostgresCluster.freePort()) }
-        let sorted = ports.sorted()
-        let hubs = Hubs(fleet: fleet, addresses: ["hub-a": "127.0.0.1:\(sorted[0])", "hub-b": "127.0.0.1:\(sorted[1])"],
-                        ledger: "[ledger]\nstore = \"postgresql\"\npostgresql = \"\(conninfo)\"\nlease_s = 2\n")
+        let hubs = try twoHubs(conninfo: conninfo, leaseSeconds: 2)
+        let fleet = hubs.fleet
 
         var hubA = try hubs.start("hub-a")
         nodes.append(hubA)
@@ -266,13 +273,8 @@ final class HubFailoverTests: XCTestCase {
     func testAFrozenLeaderThatWakesUpAfterATakeoverPostsNothing() throws {
         let primary = try PostgresCluster.start()
         self.primary = primary
-        let fleet = try TestFleet()
-        self.fleet = fleet
-        var ports: Set<UInt16> = []
-        while ports.count < 2 { ports.insert(try PostgresCluster.freePort()) }
-        let sorted = ports.sorted()
-        let hubs = Hubs(fleet: fleet, addresses: ["hub-a": "127.0.0.1:\(sorted[0])", "hub-b": "127.0.0.1:\(sorted[1])"],
-                        ledger: "[ledger]\nstore = \"postgresql\"\npostgresql = \"\(primary.conninfo)\"\nlease_s = 1\n")
+        let hubs = try twoHubs(conninfo: primary.conninfo, leaseSeconds: 1)
+        let fleet = hubs.fleet
         let hubA = try hubs.start("hub-a")
         nodes.append(hubA)
         XCTAssertTrue(eventually { Self.leads(hubA) })
