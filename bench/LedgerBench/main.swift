@@ -59,16 +59,20 @@ try books.transaction {
     try ledger.open(LedgerAccount(id: "eu:EUR:sales", kind: .revenue, currency: "EUR"))
     for store in 0..<8 { try ledger.open(LedgerAccount(id: "store-\(store):EUR:acquirer_clearing", kind: .asset, currency: "EUR")) }
 }
+/// The workload both ledgers post: one batch of settlement transfers, numbered from `first`.
+func postSettlements(_ ledger: Ledger, first: Int) throws {
+    let requests = (first..<(first + batch)).map { n in
+        TransferRequest(id: "settle:p-\(n)", debit: "store-\(n % 8):EUR:acquirer_clearing", credit: "eu:EUR:sales", amount: Int64(100 + n % 5000),
+                        code: "settlement", reference: "p-\(n)")
+    }
+    let results = try ledger.create(requests, atMs: 1_795_000_000_000 + Int64(first))
+    precondition(results.allSatisfy(\.isOK), "every transfer recorded")
+}
+
 var transfers = 0
 @MainActor func ledgerRound() throws -> Double {
     try measure(books) { _ in
-        let first = transfers
-        let requests = (first..<(first + batch)).map { n in
-            TransferRequest(id: "settle:p-\(n)", debit: "store-\(n % 8):EUR:acquirer_clearing", credit: "eu:EUR:sales", amount: Int64(100 + n % 5000),
-                            code: "settlement", reference: "p-\(n)")
-        }
-        let results = try ledger.create(requests, atMs: 1_795_000_000_000 + Int64(first))
-        precondition(results.allSatisfy(\.isOK), "every transfer recorded")
+        try postSettlements(ledger, first: transfers)
         transfers += batch
     }
 }
@@ -178,16 +182,8 @@ var pgJournalRows = 0
 var pgTransfers = 0
 @MainActor func pgLedgerRound() throws -> Double {
     try measurePostgres {
-        try pgBooks.transaction {
-        let first = pgTransfers
-        let requests = (first..<(first + batch)).map { n in
-            TransferRequest(id: "settle:p-\(n)", debit: "store-\(n % 8):EUR:acquirer_clearing", credit: "eu:EUR:sales", amount: Int64(100 + n % 5000),
-                            code: "settlement", reference: "p-\(n)")
-        }
-        let results = try pgLedger.create(requests, atMs: 1_795_000_000_000 + Int64(first))
-        precondition(results.allSatisfy(\.isOK), "every transfer recorded")
+        try pgBooks.transaction { try postSettlements(pgLedger, first: pgTransfers) }
         pgTransfers += batch
-        }
     }
 }
 
