@@ -31,7 +31,8 @@ soak:
 # noded against references measured in the same run, one table each: nginx serving the same
 # bytes (wrk), pycrdt applying the same deltas, nginx and tantivy on the same 100k-product catalog,
 # checkouts and completed till sales against a plain SQLite insert loop in the same fsync mode, the hub's ledger transfers
-# against the same insert loop batched alike.
+# against the same insert loop batched alike, and the binary and idle memory beside Swift programs
+# built in the same run.
 bench:
 	bash .ci/setup bench
 	bash bench/http.sh
@@ -43,6 +44,7 @@ bench:
 	python3 bench/startup.py
 	bash bench/backup.sh
 	.build/release/ledger-bench 6
+	bash bench/footprint.sh
 
 # The appliance (firmware-image/README.md): a UEFI disk image with two verity-protected root
 # slots and a data partition, in .build/image/ (raw and qcow2); image-test boots it in QEMU.

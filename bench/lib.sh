@@ -72,7 +72,7 @@ for line in sys.argv[3:]:
     f = dict(re.findall(r"(\w+)=([\d.,]+)", line))
     single, batched = (float(x) for x in f["reference"].split(","))
     rows.append({"rate": float(f["ok"]) / float(f["seconds"]), "bad": int(f["bad"]), "p50": float(f["p50_ms"]), "p99": float(f["p99_ms"]),
-                 "rss": int(f["rss_kb"]) / 1024, "single": single, "batched": batched})
+                 "rss": int(f["rss_kb"]) / 1024, "busy": float(f["busy_pct"]), "single": single, "batched": batched})
 def cell(key, fmt):
     values = [r[key] for r in rows]
     return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
@@ -82,6 +82,7 @@ print(f"| {what}/s (2xx only) | {cell('rate', '{:,.0f}')} |")
 print(f"| refused or failed | {sum(r['bad'] for r in rows)} |")
 print(f"| latency p50 ms | {cell('p50', '{:.2f}')} |")
 print(f"| latency p99 ms | {cell('p99', '{:.2f}')} |")
+print(f"| noded CPU during the run, % of one core (below 100: the loop waits, mostly on fsync) | {cell('busy', '{:.0f}')} |")
 print(f"| noded RSS MiB after the run | {cell('rss', '{:.0f}')} |")
 print(f"| reference: SQLite one insert per commit (FULL), rows/s | {cell('single', '{:,.0f}')} |")
 print(f"| reference: SQLite 1,000 inserts per commit (FULL), rows/s | {cell('batched', '{:,.0f}')} |")
@@ -90,13 +91,18 @@ print(f"| {what}/s ÷ one-commit-per-row inserts/s | {statistics.median(ratio):.
 PY
 }
 
+# User plus system CPU time of process $1 so far, in clock ticks.
+cpu_ticks() {
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
 # $rounds rounds of one wrk workload, each on a fresh noded: noded pinned to core 0 with the
 # [checkout] terms $1, BENCH-1 seeded, then the function $2 run (what it prints is passed to the
 # wrk script after its mode and thread count); wrk on core 1 runs script $3 in mode "fill" for
 # twice $duration, then in mode $4 for $duration with latencies. After each round the SQLite
 # reference runs on the same disk. Fills $results (one line per round) for print_rounds_table.
 run_rounds() {
-  local terms=$1 prepare=$2 script=$3 mode=$4 round data extra measured rss reference
+  local terms=$1 prepare=$2 script=$3 mode=$4 round data extra measured rss reference cpu_before busy
   results=()
   for round in $(seq "$rounds"); do
     data="$work/data-$round"
@@ -106,12 +112,14 @@ run_rounds() {
     extra=$("$prepare")
     # shellcheck disable=SC2086 # $extra is the script's own arguments, split on purpose
     taskset -c 1 wrk -t"$threads" -c"$connections" -d$((duration * 2))s -s "$script" "$NODE_URL" -- fill "$threads" $extra | grep RESULT >"$work/fill-$round"
+    cpu_before=$(cpu_ticks "$NODED_PID")
     # shellcheck disable=SC2086
     measured=$(taskset -c 1 wrk -t"$threads" -c"$connections" -d"${duration}"s --latency -s "$script" "$NODE_URL" -- "$mode" "$threads" $extra | grep RESULT)
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$NODED_PID/status")
+    busy=$(( ($(cpu_ticks "$NODED_PID") - cpu_before) * 100 / $(getconf CLK_TCK) / duration ))
     kill "$NODED_PID"; wait "$NODED_PID" 2>/dev/null || true
     reference=$(sqlite_reference "$work/reference-$round.sqlite")
-    results+=("$measured rss_kb=$rss reference=${reference// /,}")
+    results+=("$measured rss_kb=$rss busy_pct=$busy reference=${reference// /,}")
     echo "round $round: $measured; prepared by fill: $(cat "$work/fill-$round"); sqlite single/batched rows/s: $reference" >&2
   done
 }
