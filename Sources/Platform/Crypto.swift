@@ -250,6 +250,34 @@ public enum FNV1a {
     }
 }
 
+/// A 64-bit fingerprint of a byte string for validators (ETags): the same bytes give the same
+/// value in every process and release, and it reads eight bytes a step, where FNV-1a's one byte
+/// a step took a tenth of a search's CPU on a 40 kB result page. Not for anything an attacker
+/// must not be able to collide.
+public enum Fingerprint {
+    public static func of(_ bytes: [UInt8]) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(bytes.count)
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset + 8 <= raw.count {
+                let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                hash = (hash ^ word) &* 0x9e37_79b9_7f4a_7c15
+                hash ^= hash >> 29
+                offset += 8
+            }
+            while offset < raw.count {
+                hash = (hash ^ UInt64(raw[offset])) &* 0x100_0000_01b3
+                offset += 1
+            }
+        }
+        // A last mix, so the bytes of the final words reach every bit of the value.
+        hash ^= hash >> 33
+        hash = hash &* 0xff51_afd7_ed55_8ccd
+        hash ^= hash >> 33
+        return hash
+    }
+}
+
 /// Lowercase hexadecimal.
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)

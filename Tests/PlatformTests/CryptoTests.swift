@@ -90,4 +90,20 @@ final class ZstdTests: XCTestCase {
         let frame = Zstd.compress(Array(String(repeating: "abc", count: 500).utf8))
         XCTAssertThrowsError(try Zstd.decompress(Array(frame.dropLast(3)), maxOutputBytes: 4096))
     }
+
+    /// An ETag stays the same across restarts and releases, and changes with any byte.
+    func testFingerprintIsStableAndSeesEveryByte() {
+        let page = Array(String(repeating: "{\"id\":\"p-1\",\"name\":\"Lamp\"},", count: 40).utf8) + [7, 9, 11]
+        XCTAssertEqual(Fingerprint.of(page), Fingerprint.of(Array(page)))
+        // Pinned: browsers and proxies hold ETags across a node's restarts and updates.
+        XCTAssertEqual(Fingerprint.of(Array("outpost edge commerce".utf8)), 0x171d_9fef_ed14_3806)
+        var seen = Set([Fingerprint.of(page)])
+        for index in page.indices {
+            var changed = page
+            changed[index] ^= 1
+            XCTAssertTrue(seen.insert(Fingerprint.of(changed)).inserted, "byte \(index) does not change the fingerprint")
+        }
+        XCTAssertNotEqual(Fingerprint.of([0]), Fingerprint.of([0, 0]), "lengths differ")
+        XCTAssertNotEqual(Fingerprint.of(Array(page.dropLast())), Fingerprint.of(page))
+    }
 }

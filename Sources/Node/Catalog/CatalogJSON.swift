@@ -86,7 +86,7 @@ enum CatalogJSON {
 extension Response {
     /// A strong validator for a body: FNV-1a of its bytes (a validator, not a secret).
     static func etag(of body: [UInt8]) -> String {
-        "\"" + String(FNV1a.hash(body), radix: 16) + "\""
+        "\"" + String(Fingerprint.of(body), radix: 16) + "\""
     }
 
     /// Catalog answers carry a validator: an `If-None-Match` that matches gets 304 and no body.
