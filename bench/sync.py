@@ -18,6 +18,12 @@ def run(*args):
     subprocess.run([os.path.join(BIN, "nodectl"), *args], check=True, stdout=subprocess.DEVNULL)
 
 
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far, start-up included."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start(node_id, peers=()):
     data = os.path.join(work, node_id)
     config = f'[node]\nid = "{node_id}"\nregion = "eu"\nrole = "{"hub" if node_id == "hub" else "store"}"\n[log]\naccess_log = false\n[sync]\n'
@@ -34,6 +40,8 @@ def start(node_id, peers=()):
     for _ in range(1000):
         if os.path.exists(address_file):
             break
+        if process.poll() is not None:
+            sys.exit(f"{node_id} exited {process.returncode}: {open(os.path.join(data, 'noded.log')).read()[-1000:]}")
         time.sleep(0.01)
     url = open(address_file).read().strip()
     token = open(os.path.join(data, "admin.token")).read().strip()
@@ -106,7 +114,8 @@ processes = []
 try:
     run("fleet", "init", "--dir", os.path.join(work, "ca"))
     for node in ("hub", "store-1", "store-2"):
-        run("enroll", "--ca-dir", os.path.join(work, "ca"), "--data-dir", os.path.join(work, node), "--node-id", node, "--region", "eu")
+        run("enroll", "--ca-dir", os.path.join(work, "ca"), "--data-dir", os.path.join(work, node), "--node-id", node, "--region", "eu",
+            "--role", "hub" if node == "hub" else "store")
     hub, hub_host, hub_token, hub_data = start("hub")
     processes.append(hub)
     hub_sync = open(os.path.join(hub_data, "sync.address")).read().strip()
@@ -115,16 +124,19 @@ try:
     write_all(hub_host, hub_token)
     write_rate = N / (time.perf_counter() - t)
 
+    hub_cpu_before = cpu_seconds(hub.pid)
     stores = [start(s, [("hub", hub_sync)]) for s in ("store-1", "store-2")]
     processes += [s[0] for s in stores]
-    done = {}
+    done, cpu = {}, {}
     deadline = time.time() + 300
     while len(done) < 2 and time.time() < deadline:
-        for _, host, token, data in stores:
+        for process, host, token, data in stores:
             if data not in done and applied(host, token) >= N:
                 done[data] = time.time() * 1000
+                cpu[data] = cpu_seconds(process.pid)
         time.sleep(0.005)
     converge = [(done[data] - link_up_ms(data)) / 1000 for _, _, _, data in stores if data in done and link_up_ms(data)]
+    hub_cpu = cpu_seconds(hub.pid) - hub_cpu_before
 
     status = json.loads(admin(hub_host, hub_token, "GET", "/admin/v1/sync/status")[1])
     wire = [p["bytes_sent"] for p in status["peers"]]
@@ -149,6 +161,7 @@ try:
         return f"{rate / py_rate:5.2f}x " if py_rate else "       "
     print(f"| apply rate, end to end (3 nodes, 2 cores)| {apply_rate:10.0f} /s      | {reference} | {ratio(apply_rate)} |")
     print(f"| apply rate, in memory (decode + merge)   | {memory_rate:10.0f} /s      | {reference} | {ratio(memory_rate)} |")
+    print(f"| CPU while converging: each store, the hub |   {' + '.join(f'{c:.2f}' for c in cpu.values())} s, {hub_cpu:.2f} s | of {2 * worst:.2f} core-s   |         |")
     if py_rate:
         print(f"| bytes per update, pycrdt (for reference) |                    | {py_bytes:6.1f} B             |         |")
     print("\nEnd to end: each store's TLS, frame decode, apply and durable SQLite commit (fsync), while the hub")
