@@ -25,6 +25,11 @@ static inline int outpost_ssl_ctx_min_version(SSL_CTX *ctx, int tls12) {
     return SSL_CTX_set_min_proto_version(ctx, tls12 ? TLS1_2_VERSION : TLS1_3_VERSION) && SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
 }
 
+/* SNI is a macro too: the name the client asks the server's certificate for. */
+static inline int outpost_ssl_set_server_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name) == 1 && SSL_set1_host(ssl, name) == 1;
+}
+
 /* The modes are set through a macro too. */
 static inline void outpost_ssl_ctx_set_partial_write(SSL_CTX *ctx) {
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);

@@ -39,27 +39,44 @@ public final class HTTPClient {
     /// HTTPS: the context that pins the CA the node's certificate must chain to, and the TLS of
     /// the open connection.
     private let tlsContext: TLSContext?
+    private let checksServerName: Bool
     private var tls: TLSConnection?
     public var timeoutMs: Int32
+    /// A receiver the node calls (a webhook) is not trusted: its answer's body is cut at this
+    /// many bytes, and the whole exchange at `exchangeDeadlineMs` however the bytes trickle in.
+    public var responseBodyBytesMax = Int.max
+    public var exchangeDeadlineMs: Int64?
     /// The local address to connect from (tests play clients at 127.0.0.x); nil for any.
     public let sourceHost: String?
 
     /// `baseURL` is "http://HOST:PORT" or "https://HOST:PORT" (IPv6 hosts in brackets); a
     /// trailing path is ignored. HTTPS needs `trusting`: the PEM of the CA the node's certificate
     /// must chain to (the fleet's, for nodectl), and nothing else is trusted.
-    public init(baseURL: String, timeoutMs: Int32 = 10_000, sourceHost: String? = nil, trusting authorityPEM: String? = nil) throws(HTTPClientError) {
+    public convenience init(baseURL: String, timeoutMs: Int32 = 10_000, sourceHost: String? = nil, trusting authorityPEM: String? = nil) throws(HTTPClientError) {
+        var context: TLSContext?
+        if baseURL.hasPrefix("https://") {
+            guard let authorityPEM else { throw .exchangeFailed("\(baseURL) is HTTPS: give the CA its certificate must chain to (nodectl: --ca FILE)") }
+            do { context = try TLSContext(clientTrusting: authorityPEM) } catch { throw .exchangeFailed("the CA for \(baseURL) does not read: \(error)") }
+        }
+        try self.init(baseURL: baseURL, timeoutMs: timeoutMs, sourceHost: sourceHost, tlsContext: context, checksServerName: false)
+    }
+
+    /// `tlsContext` for HTTPS (required then); `checksServerName`: the server's certificate must
+    /// name the host dialed (servers on the web; not fleet nodes, whose certificates name node ids).
+    public init(baseURL: String, timeoutMs: Int32, sourceHost: String? = nil, tlsContext: TLSContext?, checksServerName: Bool) throws(HTTPClientError) {
         self.baseURL = baseURL
         self.timeoutMs = timeoutMs
         self.sourceHost = sourceHost
+        self.checksServerName = checksServerName
         let scheme: String
         if baseURL.hasPrefix("https://") {
             scheme = "https://"
-            guard let authorityPEM else { throw .exchangeFailed("\(baseURL) is HTTPS: give the CA its certificate must chain to (nodectl: --ca FILE)") }
-            do { tlsContext = try TLSContext(clientTrusting: authorityPEM) } catch { throw .exchangeFailed("the CA for \(baseURL) does not read: \(error)") }
+            guard let tlsContext else { throw .exchangeFailed("\(baseURL) is HTTPS: a TLS context is needed") }
+            self.tlsContext = tlsContext
         } else {
             guard baseURL.hasPrefix("http://") else { throw .invalidURL(baseURL) }
             scheme = "http://"
-            tlsContext = nil
+            self.tlsContext = nil
         }
         var authority = baseURL.dropFirst(scheme.count)
         if let slash = authority.firstIndex(of: "/") { authority = authority[..<slash] }
@@ -113,7 +130,7 @@ public final class HTTPClient {
         self.socket = socket
         guard let tlsContext else { return socket }
         do {
-            let tls = try TLSConnection(context: tlsContext, isServer: false)
+            let tls = try TLSConnection(context: tlsContext, isServer: false, serverName: checksServerName ? host : nil)
             guard try tls.completeHandshake(over: socket, timeoutMs: timeoutMs) != nil else { throw TLSHandshakeIncomplete() }
             self.tls = tls
         } catch {
@@ -138,7 +155,13 @@ public final class HTTPClient {
         do { try socket.send(wire, timeoutMs: timeoutMs) } catch { throw .exchangeFailed("sending to \(baseURL) failed: \(error.reason)") }
         let isHead = method == "HEAD"
         let reader = ResponseParser(isHeadResponse: { _ in isHead })
+        reader.bodyBytesMax = responseBodyBytesMax
+        let deadlineNs = exchangeDeadlineMs.map { EventLoop.hrtimeNs() &+ UInt64(max(0, $0)) * 1_000_000 }
         while reader.responses.isEmpty {
+            if let deadlineNs, EventLoop.hrtimeNs() > deadlineNs {
+                self.socket = nil
+                throw .exchangeFailed("\(baseURL) did not answer within \(exchangeDeadlineMs ?? 0) ms")
+            }
             var chunk: [UInt8]
             do { chunk = try socket.receive(timeoutMs: timeoutMs) } catch {
                 self.socket = nil
@@ -160,6 +183,7 @@ public final class HTTPClient {
             }
             if let error = reader.feed(chunk) {
                 self.socket = nil
+                if reader.bodyTooLarge { throw .exchangeFailed("\(baseURL) answered with a body over \(responseBodyBytesMax) bytes") }
                 throw .exchangeFailed("\(baseURL) sent an invalid response (\(error))")
             }
         }
@@ -181,6 +205,9 @@ public final class ResponseParser: HTTPWireParserDelegate {
     private var completed = 0
     /// Whether the last complete response allows the connection to be reused.
     public private(set) var keepAlive = false
+    /// A body longer than this stops the parse (`bodyTooLarge`).
+    public var bodyBytesMax = Int.max
+    public private(set) var bodyTooLarge = false
 
     public init(isHeadResponse: @escaping (Int) -> Bool = { _ in false }) {
         self.isHeadResponse = isHeadResponse
@@ -214,6 +241,10 @@ public final class ResponseParser: HTTPWireParserDelegate {
     }
 
     public func wireBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard body.count + bytes.count <= bodyBytesMax else {
+            bodyTooLarge = true
+            return false
+        }
         body.append(contentsOf: bytes)
         return true
     }

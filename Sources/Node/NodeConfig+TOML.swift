@@ -32,7 +32,7 @@ extension NodeConfig {
     public mutating func apply(toml text: String, source: String = "config") throws(ConfigError) {
         let table = try TOMLReader.parse(text, source: source)
         let reader = TOMLReader(table: table, prefix: "")
-        try reader.allowOnly(["node", "http", "rate_limits", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos", "ledger", "backup"])
+        try reader.allowOnly(["node", "http", "rate_limits", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos", "ledger", "backup", "webhooks"])
         try applyServing(reader)
         try applyFleet(reader)
         try applyShop(reader)
@@ -115,6 +115,20 @@ extension NodeConfig {
                 }
                 self.sync.peers.append(parsed)
             }
+        }
+        if let webhooks = try reader.table("webhooks") {
+            try webhooks.allowOnly(["first_retry_s", "max_retry_s", "give_up_after_s", "timeout_s", "allow_http", "ca_file", "concurrent_max", "keep_delivered_days"])
+            var retry = self.webhooks.retry
+            if let v = try webhooks.integer("first_retry_s", in: 1...3_600) { retry.firstDelayMs = Int64(v) * 1000 }
+            if let v = try webhooks.integer("max_retry_s", in: 1...86_400) { retry.maxDelayMs = Int64(v) * 1000 }
+            if let v = try webhooks.integer("give_up_after_s", in: 1...(30 * 86_400)) { retry.giveUpAfterMs = Int64(v) * 1000 }
+            guard retry.maxDelayMs >= retry.firstDelayMs else { throw ConfigError(key: "webhooks.max_retry_s", "must not be below first_retry_s") }
+            self.webhooks.retry = retry
+            if let v = try webhooks.integer("timeout_s", in: 1...120) { self.webhooks.timeoutMs = Int32(v) * 1000 }
+            if let v = try webhooks.bool("allow_http") { self.webhooks.allowsHTTP = v }
+            if let v = try webhooks.string("ca_file") { self.webhooks.caFile = try Self.directory(v, key: "webhooks.ca_file") }
+            if let v = try webhooks.integer("concurrent_max", in: 1...64) { self.webhooks.concurrentMax = v }
+            if let v = try webhooks.integer("keep_delivered_days", in: 1...365) { self.webhooks.keepDeliveredMs = Int64(v) * 86_400_000 }
         }
         if let backup = try reader.table("backup") {
             try backup.allowOnly(["directory", "key_file", "full_interval_hours", "retention_days", "ship_to_hub", "stores_directory"])

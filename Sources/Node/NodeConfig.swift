@@ -78,6 +78,24 @@ public struct NodeConfig: Sendable, Equatable {
     /// Backups (docs/backups.md): off unless a directory and a key file are given.
     public var backup = BackupSettings()
 
+    /// Webhook delivery (docs/notifications.md).
+    public var webhooks = WebhookSettings()
+
+    public struct WebhookSettings: Sendable, Equatable {
+        /// When a failed delivery is tried again, and when it is given up.
+        public var retry = RetrySchedule.standard
+        /// How long one delivery may take, connection and answer together.
+        public var timeoutMs: Int32 = 10_000
+        /// Endpoints may be plain `http://` (a receiver on a trusted network); otherwise HTTPS only.
+        public var allowsHTTP = false
+        /// CAs trusted besides the system's (a receiver's private PKI).
+        public var caFile: String?
+        /// Deliveries under way at once (each on a work-queue thread).
+        public var concurrentMax = 4
+        /// Delivered events are kept this long for `nodectl webhooks` before they are pruned.
+        public var keepDeliveredMs: Int64 = 7 * 86_400_000
+    }
+
     public struct BackupSettings: Sendable, Equatable {
         /// Where this node's backups go (a USB disk or NAS mount): `<directory>/<node id>/`.
         public var directory: String?

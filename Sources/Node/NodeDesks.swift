@@ -16,6 +16,8 @@ final class NodeDesks {
     let sale: SaleDesk
     /// The acquirer card payments go to (the built-in sandbox until a real adapter is configured).
     let gateway: any PaymentGateway
+    /// Webhook endpoints and the deliveries under way.
+    let notices = NoticeDesk()
 
     init(sale: SaleDesk, gateway: any PaymentGateway) {
         self.sale = sale
@@ -61,6 +63,21 @@ final class ShopDesk {
     var overdueWarnedMs: Int64 = 0
     /// Checkouts and till sales whose answer never reached the disk, released once it takes writes.
     var unansweredSales = UnansweredSales()
+}
+
+/// Webhook endpoints and the deliveries under way (docs/notifications.md).
+final class NoticeDesk {
+    /// The endpoints as their table holds them, read at start and after each change: every
+    /// change to an order this node owns looks them up.
+    var endpoints: [WebhookEndpoint] = []
+    /// Endpoints with a delivery under way: one each, so an endpoint gets its events in order.
+    /// At most `[webhooks] concurrent_max`.
+    var delivering: Set<String> = []
+    /// HTTPS to receivers: the system's CAs and the configured ones.
+    var tls: TLSContext?
+    /// Since start, for /metrics.
+    var sent = 0, retried = 0, dead = 0
+    var lastPruneMs: Int64 = 0
 }
 
 /// Test-only faults, from `OUTPOST_TEST_FAULT` (read once at start): each lets a test hit one

@@ -254,5 +254,42 @@ public enum NodeSchema {
             DROP TABLE op_log_segments;
             ALTER TABLE op_log_segments_13 RENAME TO op_log_segments;
             """, olderReleasesCanRun: true),
+        // Notifications (docs/notifications.md): events this node owns, written in the transaction
+        // that made them, and their delivery to each endpoint subscribed when they were written.
+        Migration(version: 14, name: "notification outbox, webhook endpoints and deliveries", sql: """
+            CREATE TABLE outbox_events (
+                seq INTEGER PRIMARY KEY,       -- this node's order of its events: per-endpoint delivery order
+                id TEXT NOT NULL UNIQUE,       -- evt_…: the same event has the same id on every node
+                type TEXT NOT NULL,            -- order.placed, order.shipped…
+                subject TEXT NOT NULL,         -- the order id
+                occurred_ms INTEGER NOT NULL,
+                recorded_ms INTEGER NOT NULL,
+                data TEXT NOT NULL             -- JSON object text, the body's data
+            ) STRICT;
+            CREATE TABLE webhook_endpoints (
+                id TEXT PRIMARY KEY,           -- we_…
+                url TEXT NOT NULL,
+                types TEXT NOT NULL,           -- event types, space-separated, or *
+                description TEXT NOT NULL,
+                secret TEXT NOT NULL,          -- whsec_…: signs every delivery
+                previous_secret TEXT,          -- after a rotation: also signs until previous_until_ms
+                previous_until_ms INTEGER,
+                created_ms INTEGER NOT NULL
+            ) STRICT, WITHOUT ROWID;
+            CREATE TABLE webhook_deliveries (
+                endpoint TEXT NOT NULL,
+                event_seq INTEGER NOT NULL,
+                state TEXT NOT NULL,           -- pending, delivered, dead
+                attempts INTEGER NOT NULL DEFAULT 0,
+                due_ms INTEGER NOT NULL,       -- pending: the next attempt
+                first_attempt_ms INTEGER,
+                last_attempt_ms INTEGER,
+                last_status INTEGER,           -- the receiver's HTTP status, null when none came
+                last_error TEXT,
+                PRIMARY KEY (endpoint, event_seq)
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(endpoint, event_seq) WHERE state = 'pending';
+            CREATE INDEX webhook_deliveries_dead ON webhook_deliveries(last_attempt_ms) WHERE state = 'dead';
+            """, olderReleasesCanRun: true),
     ]
 }

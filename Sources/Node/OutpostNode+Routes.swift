@@ -25,6 +25,7 @@ extension OutpostNode {
         registerReturnRoutes()
         registerLedgerRoutes()
         registerLedgerCheckpointRoutes()
+        registerWebhookRoutes()
         registerTillAccessRoutes()
         registerTillSaleRoutes()
         registerTillReturnRoutes()
@@ -164,11 +165,26 @@ extension OutpostNode {
         renderCacheMetrics(into: &out)
         renderSyncMetrics(into: &out)
         renderMoneyMetrics(into: &out)
+        renderNotificationMetrics(into: &out)
         out.gauge("process_resident_memory_bytes", help: "Resident memory size in bytes.", value: Double(ProcessStats.residentBytes()))
         out.gauge("process_open_fds", help: "Open file descriptors.", value: Double(ProcessStats.openFileDescriptors()))
         out.gauge("process_start_time_seconds", help: "Start time of the process since the Unix epoch in seconds.",
                   value: Double(life.startedAtMs / 1000))
         return out.text
+    }
+
+    private func renderNotificationMetrics(into out: inout PrometheusText) {
+        let desk = desks.notices
+        for (name, help, value) in [
+            ("outpost_notifications_sent_total", "Notifications delivered since start, per channel.", desk.sent),
+            ("outpost_notifications_retried_total", "Failed deliveries scheduled to be tried again since start, per channel.", desk.retried),
+            ("outpost_notifications_dead_total", "Deliveries given up since start (dead letters), per channel.", desk.dead),
+        ] {
+            out.family(name, type: "counter", help: help)
+            out.sample(name, labels: [("channel", "webhook")], value: Double(value))
+        }
+        out.gauge("outpost_webhook_endpoints", help: "Webhook endpoints registered on this node.", value: Double(desk.endpoints.count))
+        out.gauge("outpost_webhook_deliveries_in_flight", help: "Webhook deliveries being posted now.", value: Double(desk.delivering.count))
     }
 
     private func renderDatabaseMetrics(into out: inout PrometheusText) {

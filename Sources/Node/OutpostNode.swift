@@ -96,6 +96,7 @@ public final class OutpostNode {
         router = Router()
         server = try Self.httpServer(loop: loop, router: router, config: config, dataDirectory: dataDirectory)
         try setUpCatalogView()
+        try setUpWebhooks()
         try setUpSettlement()
         fleet.knownHub = try meta.value(.hubNode)
         replica.hubNodeId = config.role == .hub ? identity.nodeId : fleet.knownHub
@@ -310,6 +311,7 @@ public final class OutpostNode {
             saleDesk.retryWaitingForRights,
             { self.warnOfOverduePayments(nowMs: nowMs) },
             { self.checkRestoreCaughtUp(nowMs: nowMs) },
+            { self.deliverDueWebhooks(nowMs: nowMs) },
         ]
         for job in always {
             guard !database.isClosed else { return }

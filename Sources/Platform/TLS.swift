@@ -211,6 +211,21 @@ public final class TLSContext: @unchecked Sendable {
         guard SSL_CTX_check_private_key(ctx) == 1 else { throw TLSError("the key \(keyFile) does not match the certificate") }
     }
 
+    /// A client's context for the retailer's own servers on the web (webhook receivers, mail
+    /// relays): the system's CA store, and the CAs in `extraAuthorityFile` if given (a private
+    /// PKI); TLS 1.2 or 1.3; the server's name is checked per connection (`serverName`).
+    public init(clientTrustingSystemRootsAnd extraAuthorityFile: String?) throws(TLSError) {
+        verifiesPeer = true
+        guard let ctx = SSL_CTX_new(TLS_client_method()) else { throw TLSError("SSL_CTX_new") }
+        raw = ctx
+        guard outpost_ssl_ctx_min_version(ctx, 1) == 1 else { throw TLSError("protocol versions") }
+        guard SSL_CTX_set_default_verify_paths(ctx) == 1 else { throw TLSError("the system's CA store") }
+        if let extraAuthorityFile {
+            guard SSL_CTX_load_verify_locations(ctx, extraAuthorityFile, nil) == 1 else { throw TLSError("reading the CA file \(extraAuthorityFile)") }
+        }
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
+    }
+
     /// A client's context that trusts only `authorityPEM` (nodectl pinning the fleet's CA) and
     /// presents no certificate.
     public init(clientTrusting authorityPEM: String) throws(TLSError) {
@@ -247,9 +262,14 @@ public final class TLSConnection {
     /// The negotiated protocol ("TLSv1.3"), once the handshake is done.
     public var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
 
-    public init(context: TLSContext, isServer: Bool) throws(TLSError) {
+    /// `serverName`: a client's, the host it dialed; sent as SNI, and the certificate must name it.
+    public init(context: TLSContext, isServer: Bool, serverName: String? = nil) throws(TLSError) {
         self.context = context
         guard let ssl = SSL_new(context.raw) else { throw TLSError("SSL_new") }
+        if let serverName, outpost_ssl_set_server_name(ssl, serverName) != 1 {
+            SSL_free(ssl)
+            throw TLSError("the server name \(serverName)")
+        }
         self.ssl = ssl
         guard let incoming = BIO_new(BIO_s_mem()), let outgoing = BIO_new(BIO_s_mem()) else {
             SSL_free(ssl)
@@ -290,7 +310,9 @@ public final class TLSConnection {
                 X509_free(certificate)
             }
             if context.verifiesPeer {
-                guard SSL_get_verify_result(ssl) == X509_V_OK, peer != nil else { throw TLSError("the peer's certificate is not from this fleet") }
+                guard SSL_get_verify_result(ssl) == X509_V_OK, peer != nil else {
+                    throw TLSError("the peer's certificate does not verify (\(String(cString: X509_verify_cert_error_string(Int(SSL_get_verify_result(ssl))))))")
+                }
             }
         }
         var out: [UInt8] = []

@@ -53,6 +53,12 @@ struct EventJSONWriter {
         bytes += inner.finished
     }
 
+    /// A member whose value is JSON text already written (an event's `data`).
+    mutating func raw(_ name: String, _ json: String) {
+        key(name)
+        bytes += Array(json.utf8)
+    }
+
     var finished: [UInt8] { bytes + [UInt8(ascii: "}")] }
     var text: String { String(decoding: finished, as: UTF8.self) }
 }

@@ -39,6 +39,7 @@ extension OutpostNode {
                                      placedMs: placed?.atMs, total: placed?.totals?.total, currency: placed?.totals?.currency,
                                      reservedUntilMs: state.reservationExpiresMs, cancellationRaced: state.cancellationRaced))
         try projectRedemptions(order: key, state: state)
+        try recordOrderNotices(key, state: state)
         if placed?.node == identity.nodeId && (state.status == .cancelled || state.cancellationRaced) { shop.stockFollowUps.insert(key) }
     }
 

@@ -1,0 +1,104 @@
+import Platform
+
+/// Something that happened which the retailer's other systems hear about: one webhook body.
+///
+/// Its id is made from what happened, not from where or when it was noticed: the same order
+/// event gives the same id on every node, in every projection and after every restart, so the
+/// outbox keeps it once and a receiver can drop a delivery it already has (docs/notifications.md).
+public struct OutboxEvent: Equatable, Sendable {
+    public enum Kind: String, CaseIterable, Sendable {
+        case orderPlaced = "order.placed"
+        case orderPaid = "order.paid"
+        case orderFulfilled = "order.fulfilled"
+        case orderShipped = "order.shipped"
+        case orderDelivered = "order.delivered"
+        case orderCancelled = "order.cancelled"
+        case orderRefunded = "order.refunded"
+        case orderPaymentFailed = "order.payment_failed"
+        case returnRequested = "return.requested"
+        case returnApproved = "return.approved"
+        case returnRejected = "return.rejected"
+        case returnReceived = "return.received"
+
+        init(_ kind: OrderEvent.Kind) {
+            switch kind {
+            case .placed: self = .orderPlaced
+            case .paid: self = .orderPaid
+            case .fulfilled: self = .orderFulfilled
+            case .shipped: self = .orderShipped
+            case .delivered: self = .orderDelivered
+            case .cancelled: self = .orderCancelled
+            case .refunded: self = .orderRefunded
+            case .paymentFailed: self = .orderPaymentFailed
+            case .returnRequested: self = .returnRequested
+            case .returnApproved: self = .returnApproved
+            case .returnRejected: self = .returnRejected
+            case .returnReceived: self = .returnReceived
+            }
+        }
+    }
+
+    /// `evt_` and 32 hex digits.
+    public var id: String
+    public var kind: Kind
+    /// The order the event is about.
+    public var subject: String
+    /// When it happened: the recording node's hybrid-clock milliseconds.
+    public var occurredMs: Int64
+    /// The `data` member of the body: JSON object text (schema in the OpenAPI document, `WebhookEvent`).
+    public var data: String
+
+    public init(id: String, kind: Kind, subject: String, occurredMs: Int64, data: String) {
+        self.id = id
+        self.kind = kind
+        self.subject = subject
+        self.occurredMs = occurredMs
+        self.data = data
+    }
+
+    /// The body a receiver gets: members sorted, `sequence` this node's order of the event.
+    public func body(sequence: Int64) -> [UInt8] {
+        var json = EventJSONWriter()
+        json.raw("data", data)
+        json.string("id", id)
+        json.string("occurred_at", WallClock.iso8601(ms: occurredMs))
+        json.int("sequence", sequence)
+        json.string("subject", subject)
+        json.string("type", kind.rawValue)
+        return json.finished
+    }
+}
+
+/// The events of one order that its webhooks announce.
+public enum OrderNotices {
+    /// One event per order event, in the order's own order. Personal data stays out: the
+    /// contact is sealed for the region and the access hash opens the guest's order page.
+    public static func events(order: String, state: OrderState) -> [OutboxEvent] {
+        guard let placed = state.placed else { return [] }
+        return state.events.map { event in
+            let id = "evt_" + String(SHA256.hex(order + "\u{0}" + event.text).prefix(32))
+            var json = EventJSONWriter()
+            json.int("amount", event.amount)
+            json.string("carrier", event.carrier)
+            json.string("currency", placed.totals?.currency)
+            json.string("customer", placed.customer)
+            json.objects("items", event.items) { json, item in
+                json.string("disposition", item.disposition?.rawValue); json.int("quantity", item.quantity)
+                json.string("reason", item.reason); json.string("sku", item.sku)
+            }
+            json.objects("lines", event.kind == .placed ? placed.lines : nil) { json, line in
+                json.string("name", line.name); json.string("product_id", line.productId); json.int("quantity", line.quantity)
+                json.string("sku", line.sku); json.int("unit_price", line.unitPrice)
+            }
+            json.string("node", event.node)
+            json.string("number", placed.number)
+            json.string("order", order)
+            json.string("payment", event.payment)
+            json.string("reason", event.reason)
+            json.string("return", event.returnId)
+            json.int("total", event.kind == .placed ? placed.totals?.total : nil)
+            json.string("tracking", event.tracking)
+            return OutboxEvent(id: id, kind: OutboxEvent.Kind(event.kind), subject: order, occurredMs: event.atMs, data: json.text)
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Commerce
+import HTTP
+import Platform
+
+/// An endpoint as the admin API takes it.
+struct WebhookEndpointRequest: Codable, Sendable {
+    var url: String
+    /// Event types; absent or empty for every type.
+    var events: [String]?
+    var description: String?
+}
+
+/// Where a webhook goes, checked: scheme, host, port and the path with its query.
+struct WebhookTarget: Equatable, Sendable {
+    var secure: Bool
+    var host: String
+    var port: UInt16
+    var path: String
+
+    var origin: String { (secure ? "https://" : "http://") + (host.contains(":") ? "[\(host)]" : host) + ":\(port)" }
+
+    /// Nil with the reason when `url` is not one a node posts to.
+    static func parse(_ url: String, allowsHTTP: Bool) -> Result<WebhookTarget, ValidationReason> {
+        guard url.utf8.count <= 2_048, !url.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false }) else {
+            return .failure("must be an absolute URL of at most 2,048 characters without spaces")
+        }
+        let secure: Bool
+        let rest: Substring
+        if url.hasPrefix("https://") { secure = true; rest = url.dropFirst(8) } else if url.hasPrefix("http://") {
+            guard allowsHTTP else { return .failure("must be https:// (plain http:// only with [webhooks] allow_http = true)") }
+            secure = false
+            rest = url.dropFirst(7)
+        } else {
+            return .failure("must start with https://")
+        }
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        var path = String(rest[authorityEnd...])
+        if path.isEmpty { path = "/" } else if path.hasPrefix("?") { path = "/" + path }
+        if let hash = path.firstIndex(of: "#") { path = String(path[..<hash]) }
+        guard !authority.contains("@") else { return .failure("must not carry a user name or password") }
+        var host = String(authority), port: UInt16 = secure ? 443 : 80
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return .failure("has an unclosed IPv6 address") }
+            host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let after = authority[authority.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":"), let value = UInt16(after.dropFirst()), value > 0 else { return .failure("has a port that is not 1-65535") }
+                port = value
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            guard let value = UInt16(authority[authority.index(after: colon)...]), value > 0 else { return .failure("has a port that is not 1-65535") }
+            host = String(authority[..<colon])
+            port = value
+        }
+        guard !host.isEmpty, host.utf8.count <= 253,
+              host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":" }) else {
+            return .failure("has no valid host")
+        }
+        return .success(WebhookTarget(secure: secure, host: host.lowercased(), port: port, path: path))
+    }
+}
+
+/// Why a URL is not one a node posts to.
+struct ValidationReason: Error, ExpressibleByStringLiteral, Sendable {
+    let text: String
+    init(stringLiteral text: String) { self.text = text }
+}
+
+/// One POST to a receiver, made on a work-queue thread, and what came of it.
+struct WebhookPost: Sendable {
+    var target: WebhookTarget
+    var headers: [(String, String)]
+    var body: [UInt8]
+    var tls: TLSContext?
+    var timeoutMs: Int32
+
+    /// The receiver's status, or why there was none.
+    func send() -> (status: Int?, error: String?) {
+        do {
+            let client = try HTTPClient(baseURL: target.origin, timeoutMs: timeoutMs, tlsContext: target.secure ? tls : nil, checksServerName: true)
+            client.responseBodyBytesMax = 64 << 10
+            client.exchangeDeadlineMs = Int64(timeoutMs)
+            defer { client.close() }
+            let response = try client.send("POST", target.path, headers: headers, body: body)
+            return (response.status, (200..<300).contains(response.status) ? nil : "answered \(response.status)")
+        } catch {
+            return (nil, "\(error)")
+        }
+    }
+}
+
+extension OutpostNode {
+    var outbox: Outbox { Outbox(database: database) }
+
+    /// At start: the endpoints, and the TLS context deliveries use (a `ca_file` that does not
+    /// read stops the start).
+    func setUpWebhooks() throws {
+        desks.notices.endpoints = try outbox.endpoints()
+        do { desks.notices.tls = try TLSContext(clientTrustingSystemRootsAnd: config.webhooks.caFile) } catch {
+            throw ConfigError(key: "webhooks.ca_file", "\(error)")
+        }
+    }
+
+    /// In the transaction of a change to an order this node placed: its events into the outbox,
+    /// for the endpoints there are now. The same event projected again (a peer's copy of the
+    /// change, a restart) has the same id and is kept once.
+    func recordOrderNotices(_ order: String, state: OrderState) throws {
+        guard !desks.notices.endpoints.isEmpty, state.placed?.node == identity.nodeId else { return }
+        try outbox.record(OrderNotices.events(order: order, state: state), endpoints: desks.notices.endpoints, nowMs: WallClock.nowMs())
+    }
+
+    /// Every tick: starts the deliveries that are due, one per endpoint, up to `concurrent_max`;
+    /// once an hour forgets what was delivered long ago.
+    func deliverDueWebhooks(nowMs: Int64) {
+        let desk = desks.notices
+        guard !desk.endpoints.isEmpty else { return }
+        if nowMs - desk.lastPruneMs >= 3_600_000 {
+            desk.lastPruneMs = nowMs
+            writer.submit({ [outbox, keep = config.webhooks.keepDeliveredMs] _ in try outbox.prune(beforeMs: nowMs - keep) }, completion: { _ in })
+        }
+        let room = config.webhooks.concurrentMax - desk.delivering.count
+        guard room > 0, let due = try? outbox.due(nowMs: nowMs, excluding: desk.delivering, limit: room) else { return }
+        for delivery in due { deliver(delivery, nowMs: nowMs) }
+    }
+
+    private func deliver(_ delivery: WebhookDelivery, nowMs: Int64) {
+        let desk = desks.notices
+        guard let endpoint = desk.endpoints.first(where: { $0.id == delivery.endpoint }),
+              case .success(let target) = WebhookTarget.parse(endpoint.url, allowsHTTP: config.webhooks.allowsHTTP) else {
+            // An endpoint removed since, or an http:// one after allow_http was turned off: the
+            // delivery fails like any other and goes dead in time.
+            return recordDelivery(delivery, status: nil, error: "the endpoint's URL is not allowed now", nowMs: nowMs)
+        }
+        desk.delivering.insert(delivery.endpoint)
+        let body = delivery.event.body(sequence: delivery.sequence)
+        let post = WebhookPost(target: target, headers: [
+            ("Content-Type", "application/json"),
+            ("User-Agent", "outpost-noded/\(OutpostVersion.current)"),
+            (WebhookSignature.header, WebhookSignature.header(body: body, secrets: endpoint.signingSecrets(nowMs: nowMs), timestampSeconds: nowMs / 1000)),
+            ("Outpost-Event-Id", delivery.event.id),
+            ("Outpost-Event-Type", delivery.event.kind.rawValue),
+            ("Outpost-Delivery-Attempt", "\(delivery.attempts + 1)"),
+        ], body: body, tls: desk.tls, timeoutMs: config.webhooks.timeoutMs)
+        loop.queueWork({ post.send() }, completion: { [unowned self] result in
+            let outcome = (try? result.get()) ?? (nil, "the delivery could not run")
+            recordDelivery(delivery, status: outcome.status, error: outcome.error, nowMs: WallClock.nowMs())
+        })
+    }
+
+    /// Records an attempt's outcome durably; the endpoint's next event may go once it is.
+    private func recordDelivery(_ delivery: WebhookDelivery, status: Int?, error: String?, nowMs: Int64) {
+        let desk = desks.notices, schedule = config.webhooks.retry
+        let random = Double(SecureRandom.uint64() >> 11) / Double(1 << 53)
+        writer.submit({ [outbox] _ -> WebhookDelivery.State in
+            if let error {
+                return try outbox.failed(delivery, status: status, error: error, nowMs: nowMs, schedule: schedule, random: random)
+            }
+            try outbox.delivered(delivery, status: status ?? 200, nowMs: nowMs)
+            return .delivered
+        }, completion: { [unowned self] result in
+            desk.delivering.remove(delivery.endpoint)
+            switch result {
+            case .success(.delivered): desk.sent += 1
+            case .success(.pending): desk.retried += 1
+            case .success(.dead):
+                desk.dead += 1
+                logger.warning("webhook delivery given up", metadata: [
+                    "endpoint": "\(delivery.endpoint)", "event": "\(delivery.event.id)", "attempts": "\(delivery.attempts + 1)", "error": "\(error ?? "")",
+                ])
+            case .failure(let failure):
+                logger.error("could not record a webhook delivery", metadata: ["endpoint": "\(delivery.endpoint)", "error": "\(failure)"])
+            }
+        })
+    }
+}
