@@ -11,7 +11,12 @@ struct Shop {
     static let terms = "[checkout]\ntax_rate_bp = 1900\nprices_include_tax = true\nshipping_flat_fee = 495\n"
 
     static func start(id: String = "shop", extra: String = "") throws -> Shop {
-        Shop(node: try NodeProcess.start(config: "[node]\nid = \"\(id)\"\nregion = \"eu\"\n[auth]\npassword_cost = 10\n" + terms + extra))
+        Shop(node: try NodeProcess.start(config: config(id: id, extra: extra)))
+    }
+
+    /// The shop's configuration file, `extra` appended.
+    static func config(id: String, extra: String = "") -> String {
+        "[node]\nid = \"\(id)\"\nregion = \"eu\"\n[auth]\npassword_cost = 10\n" + terms + extra
     }
 
     /// An active product with one variant `sku` at `price` (EUR cents), and `stock` units received here.

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""A webhook receiver for the end-to-end tests (standard library only).
+
+Usage: webhook_receiver.py PORT_FILE LOG_FILE MODE_FILE
+
+Writes the port it listens on (127.0.0.1) to PORT_FILE, then records every POST as one JSON
+line in LOG_FILE: path, headers, body, the status it answered and the mode it was in. MODE_FILE
+says how to answer, read per request: "ok" (200, the default), "fail" (500), or "slow" (record,
+wait 3 s, then 200: a test kills the sender meanwhile). It checks nothing: the test verifies
+signatures and deduplicates by event id, as a real receiver would.
+"""
+import http.server, json, os, sys, threading, time
+
+port_file, log_file, mode_file = sys.argv[1:4]
+lock = threading.Lock()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        try:
+            mode = open(mode_file).read().strip() or "ok"
+        except FileNotFoundError:
+            mode = "ok"
+        status = 500 if mode == "fail" else 200
+        with lock, open(log_file, "a") as log:
+            log.write(json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                  "body": body.decode("utf-8"), "status": status, "mode": mode}) + "\n")
+        if mode == "slow":
+            time.sleep(3)
+        answer = b"ok" if status == 200 else b"not now"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()

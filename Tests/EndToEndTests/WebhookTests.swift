@@ -1,0 +1,226 @@
+import Commerce
+import Foundation
+import HTTP
+import NodeTesting
+import Platform
+import XCTest
+
+/// A retailer's system hearing about orders through webhooks (docs/notifications.md): a real
+/// noded posting to a real receiver on loopback, through failures, a crash mid-delivery and a
+/// receiver that never recovers.
+final class WebhookTests: XCTestCase {
+    private var receiver: WebhookReceiver?
+
+    override func tearDown() {
+        receiver?.stop()
+        receiver = nil
+        super.tearDown()
+    }
+
+    private static let retryFast = "[webhooks]\nallow_http = true\nfirst_retry_s = 1\nmax_retry_s = 1\n"
+
+    private func subscribe(_ node: NodeProcess, url: String, events: [String]) throws -> (id: String, secret: String) {
+        let list = events.map { "\"\($0)\"" }.joined(separator: ", ")
+        let created = try node.adminPost("/admin/v1/webhooks", #"{"url": "\#(url)", "events": [\#(list)], "description": "ERP"}"#)
+        XCTAssertEqual(created.status, 201, created.text)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(created.body)) as? [String: Any])
+        return (try XCTUnwrap(json["id"] as? String), try XCTUnwrap(json["secret"] as? String))
+    }
+
+    private func order(_ shop: Shop, sku: String) throws -> String {
+        let cart = try shop.newCart()
+        XCTAssertEqual(try shop.send("PUT", "/api/v1/carts/\(cart)/lines/\(sku)", #"{"quantity": 1}"#).status, 200)
+        let placed = try shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(), key: UUID().uuidString)
+        XCTAssertEqual(placed.status, 201, placed.response.text)
+        return try XCTUnwrap(placed.json["id"] as? String)
+    }
+
+    /// Event ids the receiver should get: every event of these orders of the subscribed kinds.
+    private func expectedEvents(_ shop: Shop, orders: [String], kinds: Set<String>) throws -> Int {
+        try orders.reduce(0) { count, order in
+            let answer = try shop.send("GET", "/api/v1/orders/\(order)", token: shop.node.adminToken)
+            let events = answer.json["events"] as? [[String: Any]] ?? []
+            return count + events.filter { kinds.contains("order." + ($0["kind"] as? String ?? "")) }.count
+        }
+    }
+
+    func testEveryEventArrivesSignedInOrderAndOnceAfterDeduplicationThroughFailuresAndACrash() throws {
+        let receiver = try WebhookReceiver.start()
+        self.receiver = receiver
+        receiver.mode = "fail"
+        let data = TemporaryDirectory(prefix: "outpost-webhooks")
+        let config = Self.retryFast + "give_up_after_s = 3600\n"
+        var shop = Shop(node: try NodeProcess.start(dataDirectory: data.file("node"), config: Shop.config(id: "shop", extra: config)))
+        try shop.product("mug", sku: "MUG-1", price: 1200, stock: 50)
+
+        // Refused clearly, nothing kept.
+        XCTAssertEqual(try shop.node.adminPost("/admin/v1/webhooks", #"{"url": "ftp://erp.example/hooks"}"#).status, 422)
+        XCTAssertEqual(try shop.node.adminPost("/admin/v1/webhooks", #"{"url": "http://127.0.0.1:1/x", "events": ["order.teleported"]}"#).status, 422)
+        XCTAssertEqual(try shop.node.adminPost("/admin/v1/webhooks", #"{"url": "http://user:pw@127.0.0.1:1/x"}"#).status, 422)
+        let kinds: Set<String> = ["order.placed", "order.paid", "order.shipped"]
+        let endpoint = try subscribe(shop.node, url: "http://127.0.0.1:\(receiver.port)/hooks?from=outpost", events: kinds.sorted())
+
+        var orders = try (0..<3).map { _ in try order(shop, sku: "MUG-1") }
+        XCTAssertTrue(eventually { receiver.requests().filter { $0.status == 500 }.count >= 3 }, "the failing receiver is tried again")
+
+        // A delivery the receiver has taken but not yet answered when noded dies: it must come again.
+        receiver.mode = "slow"
+        XCTAssertTrue(eventually { receiver.requests().contains { $0.mode == "slow" } })
+        kill(shop.node.processIdentifier, SIGKILL)
+        _ = try shop.node.waitForExit()
+        receiver.mode = "ok"
+        shop = Shop(node: try NodeProcess.start(dataDirectory: data.file("node"), config: Shop.config(id: "shop", extra: config)))
+        orders.append(try order(shop, sku: "MUG-1"))
+        let shipped = try shop.send("POST", "/admin/v1/orders/\(orders[0])/events", #"{"kind": "shipped", "carrier": "DHL", "tracking": "T1"}"#,
+                                    token: shop.node.adminToken)
+        XCTAssertEqual(shipped.status, 200, shipped.response.text)
+
+        let expected = try expectedEvents(shop, orders: orders, kinds: kinds)
+        XCTAssertTrue(eventually { Set(receiver.requests().filter { $0.status == 200 }.compactMap(\.eventId)).count == expected },
+                      "every event arrives: \(expected) expected")
+        let requests = receiver.requests()
+        let nowSeconds = WallClock.nowMs() / 1000
+        for request in requests {
+            XCTAssertEqual(request.path, "/hooks?from=outpost")
+            XCTAssertTrue(WebhookSignature.isValid(request.signature, body: Array(request.body.utf8), secret: endpoint.secret, nowSeconds: nowSeconds),
+                          "signed: \(request.signature)")
+            XCTAssertFalse(WebhookSignature.isValid(request.signature, body: Array(request.body.utf8) + [32], secret: endpoint.secret, nowSeconds: nowSeconds))
+            XCTAssertTrue(kinds.contains(request.type ?? ""), "only the subscribed types")
+            XCTAssertFalse(request.body.contains("sealed") || request.body.contains("access_hash") || request.body.contains("guest@example.com"),
+                           "no personal data in the body")
+        }
+        let delivered = requests.filter { $0.status == 200 }
+        XCTAssertGreaterThan(delivered.count, Set(delivered.compactMap(\.eventId)).count, "the delivery cut off by the crash came twice")
+        // In order: after deduplication, sequences only rise, and each order's placed comes first.
+        var seen = Set<String>(), last: Int64 = 0
+        for request in delivered where seen.insert(request.eventId ?? "").inserted {
+            XCTAssertGreaterThan(request.sequence, last, "deliveries keep the node's order")
+            last = request.sequence
+        }
+        let status = try shop.node.adminJSON("/admin/v1/notifications/status")["webhooks"] as? [String: Any]
+        XCTAssertEqual(status?["delivered"] as? Int, expected)
+        XCTAssertEqual(status?["pending"] as? Int, 0)
+        XCTAssertTrue(try shop.node.adminGet("/metrics").text.contains("outpost_notifications_sent_total{channel=\"webhook\"}"))
+    }
+
+    func testAReceiverThatNeverRecoversEndsInTheDeadLetterListAndRetryDeliversIt() throws {
+        let receiver = try WebhookReceiver.start()
+        self.receiver = receiver
+        receiver.mode = "fail"
+        let shop = try Shop.start(extra: Self.retryFast + "give_up_after_s = 2\n")
+        try shop.product("mug", sku: "MUG-1", price: 1200, stock: 5)
+        let endpoint = try subscribe(shop.node, url: "http://127.0.0.1:\(receiver.port)/in", events: ["order.placed"])
+        let placed = try order(shop, sku: "MUG-1")
+
+        var failed: [[String: Any]] = []
+        XCTAssertTrue(eventually {
+            failed = (try shop.node.adminJSON("/admin/v1/webhooks/failed")["deliveries"] as? [[String: Any]]) ?? []
+            return !failed.isEmpty
+        }, "given up after give_up_after_s")
+        XCTAssertEqual(failed.first?["subject"] as? String, placed)
+        XCTAssertEqual(failed.first?["endpoint"] as? String, endpoint.id)
+        XCTAssertEqual(failed.first?["last_status"] as? Int, 500)
+        XCTAssertGreaterThanOrEqual(failed.first?["attempts"] as? Int ?? 0, 2)
+        let listed = try SettlementTests.nodectl(shop.node, ["webhooks", "failed"])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertTrue(listed.stdout.contains(placed), listed.stdout)
+        XCTAssertTrue(try shop.node.adminGet("/metrics").text.contains("outpost_notifications_dead_total{channel=\"webhook\"} 1"))
+
+        receiver.mode = "ok"
+        let retried = try SettlementTests.nodectl(shop.node, ["webhooks", "retry", "--all"])
+        XCTAssertEqual(retried.status, 0, retried.stderr)
+        XCTAssertTrue(retried.stdout.contains("1 delivery goes again"), retried.stdout)
+        XCTAssertTrue(eventually { receiver.requests().contains { $0.status == 200 && $0.subject == placed } })
+        XCTAssertTrue(eventually { ((try? shop.node.adminJSON("/admin/v1/webhooks/failed"))?["deliveries"] as? [[String: Any]])?.isEmpty ?? false })
+        let status = try SettlementTests.nodectl(shop.node, ["notifications", "status"])
+        XCTAssertTrue(status.stdout.contains("delivered 1, given up 0"), status.stdout + status.stderr)
+    }
+
+    func testARotatedSecretSignsBesideTheOldOneUntilItExpires() throws {
+        let receiver = try WebhookReceiver.start()
+        self.receiver = receiver
+        let shop = try Shop.start(extra: Self.retryFast)
+        try shop.product("mug", sku: "MUG-1", price: 1200, stock: 5)
+        let endpoint = try subscribe(shop.node, url: "http://127.0.0.1:\(receiver.port)/in", events: ["order.placed"])
+        let rotated = try shop.node.adminPost("/admin/v1/webhooks/\(endpoint.id)/rotate-secret", #"{"overlap_hours": 1}"#)
+        XCTAssertEqual(rotated.status, 200, rotated.text)
+        let fresh = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(rotated.body)) as? [String: Any])?["secret"] as? String)
+        XCTAssertNotEqual(fresh, endpoint.secret)
+        _ = try order(shop, sku: "MUG-1")
+        XCTAssertTrue(eventually { receiver.requests().contains { $0.status == 200 } })
+        let request = try XCTUnwrap(receiver.requests().first)
+        let now = WallClock.nowMs() / 1000
+        XCTAssertTrue(WebhookSignature.isValid(request.signature, body: Array(request.body.utf8), secret: fresh, nowSeconds: now))
+        XCTAssertTrue(WebhookSignature.isValid(request.signature, body: Array(request.body.utf8), secret: endpoint.secret, nowSeconds: now))
+        XCTAssertFalse(WebhookSignature.isValid(request.signature, body: Array(request.body.utf8), secret: fresh, nowSeconds: now + 600), "too old")
+        XCTAssertEqual(try shop.node.adminPost("/admin/v1/webhooks/we_nothing/rotate-secret", "{}").status, 404)
+    }
+}
+
+/// The Python receiver in Fixtures/, as a test drives it.
+final class WebhookReceiver {
+    struct Received {
+        var path: String
+        var status: Int
+        var mode: String
+        var body: String
+        var signature: String
+        var eventId: String?
+        var type: String?
+        var subject: String?
+        var sequence: Int64
+    }
+
+    let port: Int
+    private let process: Process
+    private let scratch: TemporaryDirectory
+
+    var mode: String {
+        get { (try? String(contentsOfFile: scratch.file("mode"), encoding: .utf8)) ?? "ok" }
+        set { try? newValue.write(toFile: scratch.file("mode"), atomically: true, encoding: .utf8) }
+    }
+
+    static func start() throws -> WebhookReceiver {
+        let scratch = TemporaryDirectory(prefix: "outpost-receiver")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/webhook_receiver.py").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [script, scratch.file("port"), scratch.file("log"), scratch.file("mode")]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        var port: Int?
+        _ = eventually(timeoutSeconds: 10) {
+            port = (try? String(contentsOfFile: scratch.file("port"), encoding: .utf8)).flatMap { Int($0) }
+            return port != nil
+        }
+        guard let port else {
+            process.terminate()
+            throw NodeProcessError.didNotStart(status: -1, log: "the webhook receiver did not start")
+        }
+        return WebhookReceiver(port: port, process: process, scratch: scratch)
+    }
+
+    private init(port: Int, process: Process, scratch: TemporaryDirectory) {
+        self.port = port
+        self.process = process
+        self.scratch = scratch
+    }
+
+    /// Every request so far, in the order it came.
+    func requests() -> [Received] {
+        let text = (try? String(contentsOfFile: scratch.file("log"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            guard let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let headers = json["headers"] as? [String: String], let body = json["body"] as? String else { return nil }
+            let event = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
+            return Received(path: json["path"] as? String ?? "", status: json["status"] as? Int ?? 0, mode: json["mode"] as? String ?? "",
+                            body: body, signature: headers["outpost-signature"] ?? "", eventId: event["id"] as? String,
+                            type: event["type"] as? String, subject: event["subject"] as? String, sequence: (event["sequence"] as? NSNumber)?.int64Value ?? 0)
+        }
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+}
