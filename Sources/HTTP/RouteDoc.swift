@@ -64,8 +64,9 @@ public enum OpenAPIDocument {
     public static let problemSchemaRef: JSONValue = ["$ref": "#/components/schemas/Problem"]
 
     /// `securitySchemes`: the schemes of `.credential` routes, by name.
+    /// `webhooks`: what the node posts to receivers, by name (OpenAPI 3.1's top-level webhooks).
     public static func build(router: Router, title: String, version: String, description: String, schemas: [(String, JSONValue)],
-                             securitySchemes: [(String, JSONValue)] = []) -> JSONValue {
+                             securitySchemes: [(String, JSONValue)] = [], webhooks: [(String, JSONValue)] = []) -> JSONValue {
         var byPath: [(String, [(String, JSONValue)])] = []
         for route in router.routes {
             let operation = operationObject(route)
@@ -94,6 +95,7 @@ public enum OpenAPIDocument {
             "openapi": "3.1.0",
             "info": ["title": .string(title), "version": .string(version), "description": .string(description)],
             "paths": paths,
+            "webhooks": .object(webhooks.map { JSONMember($0.0, $0.1) }),
             "components": [
                 "schemas": .object(allSchemas.map { JSONMember($0.0, $0.1) }),
                 "securitySchemes": .object([

@@ -1,3 +1,4 @@
+import Commerce
 import HTTP
 import Platform
 
@@ -264,7 +265,28 @@ extension OutpostNode {
         OpenAPIDocument.build(
             router: router, title: "Outpost node API", version: OutpostVersion.current,
             description: "The HTTP API of one Outpost node. Errors are RFC 9457 problem details (application/problem+json) whose `type` is stable; GET /problems/{slug} explains each.",
-            schemas: Schemas.all, securitySchemes: Self.tillSecuritySchemes)
+            schemas: Schemas.all, securitySchemes: Self.tillSecuritySchemes, webhooks: Self.webhookDocs)
+    }
+
+    /// Every event type a webhook endpoint may receive, each a POST of a `WebhookEvent`.
+    static var webhookDocs: [(String, JSONValue)] {
+        OutboxEvent.Kind.allCases.map { kind in
+            (kind.rawValue, ["post": [
+                "summary": .string("The \(kind.rawValue) event, posted to each endpoint subscribed to it (docs/notifications.md)."),
+                "parameters": [
+                    ["name": "Outpost-Signature", "in": "header", "required": true, "schema": ["type": "string"],
+                     "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\"> (one v1 per secret while a rotation overlaps)."],
+                    ["name": "Outpost-Event-Id", "in": "header", "required": true, "schema": ["type": "string"], "description": "The event's id: drop a delivery whose id you have."],
+                    ["name": "Outpost-Event-Type", "in": "header", "required": true, "schema": ["type": "string"]],
+                    ["name": "Outpost-Delivery-Attempt", "in": "header", "required": true, "schema": ["type": "integer"]],
+                ],
+                "requestBody": ["required": true, "content": ["application/json": ["schema": Schemas.ref("WebhookEvent")]]],
+                "responses": [
+                    "2XX": ["description": "Taken: not sent again."],
+                    "default": ["description": "Anything else, or no answer within the timeout: sent again with back-off for 72 hours."],
+                ],
+            ]])
+        }
     }
 }
 
@@ -276,6 +298,33 @@ enum Schemas {
     private static let integer: JSONValue = ["type": "integer"]
 
     static let all: [(String, JSONValue)] = [
+        ("WebhookEvent", [
+            "type": "object", "required": ["id", "type", "sequence", "subject", "occurred_at", "data"],
+            "properties": [
+                "id": ["type": "string", "description": "evt_ and 32 hex digits; the same event has the same id on every delivery."],
+                "type": ["type": "string", "enum": .array(OutboxEvent.Kind.allCases.map { .string($0.rawValue) })],
+                "sequence": ["type": "integer", "description": "This node's order of its events: an endpoint receives them in this order."],
+                "subject": ["type": "string", "description": "The order's id."],
+                "occurred_at": ["type": "string", "format": "date-time"],
+                "data": [
+                    "type": "object", "required": ["order", "node"],
+                    "properties": [
+                        "order": string, "number": string, "customer": ["type": "string", "description": "The customer's id; absent for a guest."],
+                        "node": ["type": "string", "description": "The node that recorded the event."],
+                        "currency": string, "total": ["type": "integer", "description": "order.placed: minor units."],
+                        "amount": ["type": "integer", "description": "order.paid, order.refunded, order.payment_failed: minor units."],
+                        "payment": string, "carrier": string, "tracking": string, "reason": string,
+                        "return": ["type": "string", "description": "Return steps: the return's id."],
+                        "lines": ["type": "array", "description": "order.placed: what was bought.", "items": [
+                            "type": "object", "properties": ["sku": string, "product_id": string, "name": string, "quantity": integer, "unit_price": integer],
+                        ]],
+                        "items": ["type": "array", "description": "Shipments, deliveries and return steps: the units they cover.", "items": [
+                            "type": "object", "properties": ["sku": string, "quantity": integer, "reason": string, "disposition": string],
+                        ]],
+                    ],
+                ],
+            ],
+        ]),
         ("Health", ["type": "object", "required": ["status"], "properties": ["status": ["const": "ok"]]]),
         ("Readiness", [
             "type": "object", "required": ["status", "checks"],
