@@ -101,6 +101,7 @@ cpu_ticks() {
 # wrk script after its mode and thread count); wrk on core 1 runs script $3 in mode "fill" for
 # twice $duration, then in mode $4 for $duration with latencies. After each round the SQLite
 # reference runs on the same disk. Fills $results (one line per round) for print_rounds_table.
+# A function `after_round`, if defined, runs after each measurement while noded still runs.
 run_rounds() {
   local terms=$1 prepare=$2 script=$3 mode=$4 round data extra measured rss reference cpu_before busy
   results=()
@@ -116,6 +117,7 @@ run_rounds() {
     # shellcheck disable=SC2086
     measured=$(taskset -c 1 wrk -t"$threads" -c"$connections" -d"${duration}"s --latency -s "$script" "$NODE_URL" -- "$mode" "$threads" $extra | grep RESULT)
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$NODED_PID/status")
+    if declare -F after_round >/dev/null; then after_round "$round"; fi
     busy=$(( ($(cpu_ticks "$NODED_PID") - cpu_before) * 100 / $(getconf CLK_TCK) / duration ))
     kill "$NODED_PID"; wait "$NODED_PID" 2>/dev/null || true
     reference=$(sqlite_reference "$work/reference-$round.sqlite")

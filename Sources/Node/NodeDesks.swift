@@ -75,6 +75,9 @@ final class NoticeDesk {
     var delivering: Set<String> = []
     /// HTTPS to receivers: the system's CAs and the configured ones.
     var tls: TLSContext?
+    /// Per endpoint, its open connection, reused from one delivery to the next (one TLS
+    /// handshake, not one per event). Dropped with the endpoint.
+    var connections: [String: WebhookConnection] = [:]
     /// Since start, for /metrics.
     var sent = 0, retried = 0, dead = 0
     var lastPruneMs: Int64 = 0

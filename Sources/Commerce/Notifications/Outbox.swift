@@ -166,13 +166,17 @@ public struct Outbox {
 
     /// Per endpoint, its oldest pending delivery when that one is due: an endpoint gets its
     /// events in order, one at a time, so a later event never overtakes one still failing.
-    public func due(nowMs: Int64, excluding busy: Set<String>, limit: Int) throws -> [WebhookDelivery] {
-        let heads = try database.query("""
-            SELECT \(Self.deliveryColumns) FROM webhook_deliveries d JOIN outbox_events e ON e.seq = d.event_seq
-            WHERE d.state = 'pending' AND d.event_seq = (SELECT min(event_seq) FROM webhook_deliveries WHERE endpoint = d.endpoint AND state = 'pending')
-            ORDER BY d.due_ms
-            """, [], Self.delivery)
-        return Array(heads.compactMap { $0 }.filter { $0.dueMs <= nowMs && !busy.contains($0.endpoint) }.prefix(limit))
+    /// One index lookup per endpoint, however many deliveries wait.
+    public func due(endpoints: [String], nowMs: Int64, limit: Int) throws -> [WebhookDelivery] {
+        var due: [WebhookDelivery] = []
+        for endpoint in endpoints where due.count < limit {
+            let head = try database.queryOne("""
+                SELECT \(Self.deliveryColumns) FROM webhook_deliveries d JOIN outbox_events e ON e.seq = d.event_seq
+                WHERE d.endpoint = ? AND d.state = 'pending' ORDER BY d.event_seq LIMIT 1
+                """, [endpoint], Self.delivery)
+            if let head = head ?? nil, head.dueMs <= nowMs { due.append(head) }
+        }
+        return due
     }
 
     /// The receiver took it.

@@ -62,6 +62,8 @@ extension OutpostNode {
                 switch result {
                 case .success(true):
                     desks.notices.endpoints.removeAll { $0.id == id }
+                    // A delivery under way keeps its connection until it ends; the next one finds no endpoint.
+                    if !desks.notices.delivering.contains(id) { desks.notices.connections.removeValue(forKey: id)?.close() }
                     responder.send(.noContent())
                 case .success(false): responder.fail(HTTPError(.notFound, detail: "no webhook endpoint \(id)"))
                 case .failure(let error): responder.fail(error)

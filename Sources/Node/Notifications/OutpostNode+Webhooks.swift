@@ -67,26 +67,46 @@ struct ValidationReason: Error, ExpressibleByStringLiteral, Sendable {
     init(stringLiteral text: String) { self.text = text }
 }
 
-/// One POST to a receiver, made on a work-queue thread, and what came of it.
-struct WebhookPost: Sendable {
-    var target: WebhookTarget
-    var headers: [(String, String)]
-    var body: [UInt8]
-    var tls: TLSContext?
-    var timeoutMs: Int32
+/// An endpoint's connection, kept open between its deliveries.
+///
+/// `@unchecked Sendable`: it moves to a work-queue thread for one delivery at a time. The node
+/// starts an endpoint's next delivery only after the last one's completion ran on the loop
+/// (`NoticeDesk.delivering`), so no two threads ever use it together.
+final class WebhookConnection: @unchecked Sendable {
+    let target: WebhookTarget
+    private var client: HTTPClient?
 
-    /// The receiver's status, or why there was none.
-    func send() -> (status: Int?, error: String?) {
+    init(target: WebhookTarget) {
+        self.target = target
+    }
+
+    /// Posts `body`; the receiver's status, or why there was none. A kept connection the
+    /// receiver closed meanwhile gets one more try on a new one (a delivery may come twice;
+    /// receivers drop repeats by event id). A failed exchange closes the connection.
+    func post(headers: [(String, String)], body: [UInt8], tls: TLSContext?, timeoutMs: Int32) -> (status: Int?, error: String?) {
+        if let kept = client {
+            if let response = try? kept.send("POST", target.path, headers: headers, body: body) { return Self.outcome(response) }
+            close()
+        }
         do {
-            let client = try HTTPClient(baseURL: target.origin, timeoutMs: timeoutMs, tlsContext: target.secure ? tls : nil, checksServerName: true)
-            client.responseBodyBytesMax = 64 << 10
-            client.exchangeDeadlineMs = Int64(timeoutMs)
-            defer { client.close() }
-            let response = try client.send("POST", target.path, headers: headers, body: body)
-            return (response.status, (200..<300).contains(response.status) ? nil : "answered \(response.status)")
+            let fresh = try HTTPClient(baseURL: target.origin, timeoutMs: timeoutMs, tlsContext: target.secure ? tls : nil, checksServerName: true)
+            fresh.responseBodyBytesMax = 64 << 10
+            fresh.exchangeDeadlineMs = Int64(timeoutMs)
+            client = fresh
+            return Self.outcome(try fresh.send("POST", target.path, headers: headers, body: body))
         } catch {
+            close()
             return (nil, "\(error)")
         }
+    }
+
+    private static func outcome(_ response: ClientResponse) -> (status: Int?, error: String?) {
+        (response.status, (200..<300).contains(response.status) ? nil : "answered \(response.status)")
+    }
+
+    func close() {
+        client?.close()
+        client = nil
     }
 }
 
@@ -120,7 +140,8 @@ extension OutpostNode {
             writer.submit({ [outbox, keep = config.webhooks.keepDeliveredMs] _ in try outbox.prune(beforeMs: nowMs - keep) }, completion: { _ in })
         }
         let room = config.webhooks.concurrentMax - desk.delivering.count
-        guard room > 0, let due = try? outbox.due(nowMs: nowMs, excluding: desk.delivering, limit: room) else { return }
+        let idle = desk.endpoints.map(\.id).filter { !desk.delivering.contains($0) }
+        guard room > 0, !idle.isEmpty, let due = try? outbox.due(endpoints: idle, nowMs: nowMs, limit: room) else { return }
         for delivery in due { deliver(delivery, nowMs: nowMs) }
     }
 
@@ -134,15 +155,22 @@ extension OutpostNode {
         }
         desk.delivering.insert(delivery.endpoint)
         let body = delivery.event.body(sequence: delivery.sequence)
-        let post = WebhookPost(target: target, headers: [
+        let headers = [
             ("Content-Type", "application/json"),
             ("User-Agent", "outpost-noded/\(OutpostVersion.current)"),
             (WebhookSignature.header, WebhookSignature.header(body: body, secrets: endpoint.signingSecrets(nowMs: nowMs), timestampSeconds: nowMs / 1000)),
             ("Outpost-Event-Id", delivery.event.id),
             ("Outpost-Event-Type", delivery.event.kind.rawValue),
             ("Outpost-Delivery-Attempt", "\(delivery.attempts + 1)"),
-        ], body: body, tls: desk.tls, timeoutMs: config.webhooks.timeoutMs)
-        loop.queueWork({ post.send() }, completion: { [unowned self] result in
+        ]
+        let connection: WebhookConnection
+        if let open = desk.connections[endpoint.id], open.target == target { connection = open } else {
+            desk.connections[endpoint.id]?.close()
+            connection = WebhookConnection(target: target)
+            desk.connections[endpoint.id] = connection
+        }
+        let tls = desk.tls, timeoutMs = config.webhooks.timeoutMs
+        loop.queueWork({ connection.post(headers: headers, body: body, tls: tls, timeoutMs: timeoutMs) }, completion: { [unowned self] result in
             let outcome = (try? result.get()) ?? (nil, "the delivery could not run")
             recordDelivery(delivery, status: outcome.status, error: outcome.error, nowMs: WallClock.nowMs())
         })
@@ -160,6 +188,10 @@ extension OutpostNode {
             return .delivered
         }, completion: { [unowned self] result in
             desk.delivering.remove(delivery.endpoint)
+            if !desk.endpoints.contains(where: { $0.id == delivery.endpoint }) { desk.connections.removeValue(forKey: delivery.endpoint)?.close() }
+            // The endpoint's next event goes now, not at the next tick: a busy shop's events
+            // keep one request in flight per endpoint.
+            defer { if case .success(.delivered) = result { deliverDueWebhooks(nowMs: WallClock.nowMs()) } }
             switch result {
             case .success(.delivered): desk.sent += 1
             case .success(.pending): desk.retried += 1
