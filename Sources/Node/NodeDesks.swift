@@ -70,9 +70,13 @@ final class NoticeDesk {
     /// The endpoints as their table holds them, read at start and after each change: every
     /// change to an order this node owns looks them up.
     var endpoints: [WebhookEndpoint] = []
-    /// Endpoints with a delivery under way: one each, so an endpoint gets its events in order.
-    /// At most `[webhooks] concurrent_max`.
+    /// Endpoints with a delivery under way, or a failure being recorded: one burst each, so an
+    /// endpoint gets its events in order. At most `[webhooks] concurrent_max`.
     var delivering: Set<String> = []
+    /// Per endpoint, the last event its receiver took, recorded or not yet: the next burst starts
+    /// after it. A restart forgets it, and what was taken and not yet recorded goes again (at
+    /// least once; receivers drop repeats by id).
+    var takenUpTo: [String: Int64] = [:]
     /// HTTPS to receivers: the system's CAs and the configured ones.
     var tls: TLSContext?
     /// Per endpoint, its open connection, reused from one delivery to the next (one TLS

@@ -62,10 +62,11 @@ final class NotificationTests: XCTestCase {
         let again = try db.transaction { try outbox.record(OrderNotices.events(order: "o1", state: order(shipped: true)), endpoints: [all, shipping], nowMs: 6) }
         XCTAssertEqual(again, 1, "the projection of a later change adds only the new event")
         XCTAssertEqual(try outbox.counts()[.pending], 4, "three events to the first endpoint, the shipment to the second")
-        let due = try outbox.due(endpoints: ["we_all", "we_ship"], nowMs: 10, limit: 10)
-        XCTAssertEqual(Set(due.map(\.endpoint)), ["we_all", "we_ship"], "one per endpoint: the oldest")
-        XCTAssertEqual(due.first { $0.endpoint == "we_all" }?.event.kind, .orderPlaced)
-        XCTAssertEqual(try outbox.due(endpoints: ["we_ship"], nowMs: 10, limit: 10).map(\.endpoint), ["we_ship"])
+        let forAll = try outbox.due(endpoint: "we_all", after: 0, nowMs: 10, limit: 10)
+        XCTAssertEqual(forAll.map(\.event.kind), [.orderPlaced, .orderPaid, .orderShipped], "in the order they were recorded")
+        XCTAssertEqual(try outbox.due(endpoint: "we_ship", after: 0, nowMs: 10, limit: 10).map(\.event.kind), [.orderShipped])
+        XCTAssertEqual(try outbox.due(endpoint: "we_all", after: forAll[0].sequence, nowMs: 10, limit: 1).map(\.event.kind), [.orderPaid],
+                       "after what the receiver took and the node has not recorded yet")
     }
 
     func testAFailingDeliveryHoldsTheEndpointsLaterEventsAndIsGivenUpThenRetried() throws {
@@ -74,22 +75,22 @@ final class NotificationTests: XCTestCase {
         let schedule = RetrySchedule(firstDelayMs: 1_000, maxDelayMs: 4_000, giveUpAfterMs: 10_000)
         try db.transaction { try outbox.record(OrderNotices.events(order: "o1", state: order()), endpoints: [endpoint("we_a")], nowMs: 0) }
         var now: Int64 = 0
-        var head = try XCTUnwrap(try outbox.due(endpoints: ["we_a"], nowMs: now, limit: 1).first)
+        var head = try XCTUnwrap(try outbox.due(endpoint: "we_a", after: 0, nowMs: now, limit: 1).first)
         XCTAssertEqual(try outbox.failed(head, status: 500, error: "answered 500", nowMs: now, schedule: schedule, random: 1), .pending)
-        XCTAssertTrue(try outbox.due(endpoints: ["we_a"], nowMs: now + 999, limit: 1).isEmpty, "not before its back-off")
+        XCTAssertTrue(try outbox.due(endpoint: "we_a", after: 0, nowMs: now + 999, limit: 1).isEmpty, "not before its back-off")
         now = 1_000
-        head = try XCTUnwrap(try outbox.due(endpoints: ["we_a"], nowMs: now, limit: 1).first)
+        head = try XCTUnwrap(try outbox.due(endpoint: "we_a", after: 0, nowMs: now, limit: 1).first)
         XCTAssertEqual(head.event.kind, .orderPlaced, "the paid event waits behind the failing one")
         while try outbox.failed(head, status: nil, error: "refused", nowMs: now, schedule: schedule, random: 0.5) == .pending {
             now += 4_000
-            head = try XCTUnwrap(try outbox.due(endpoints: ["we_a"], nowMs: now, limit: 1).first)
+            head = try XCTUnwrap(try outbox.due(endpoint: "we_a", after: 0, nowMs: now, limit: 1).first)
         }
         let dead = try outbox.dead(limit: 10)
         XCTAssertEqual(dead.map(\.event.kind), [.orderPlaced])
         XCTAssertEqual(dead.first?.lastError, "refused")
-        XCTAssertEqual(try outbox.due(endpoints: ["we_a"], nowMs: now, limit: 1).first?.event.kind, .orderPaid, "a dead event no longer holds the next")
+        XCTAssertEqual(try outbox.due(endpoint: "we_a", after: 0, nowMs: now, limit: 1).first?.event.kind, .orderPaid, "a dead event no longer holds the next")
         XCTAssertEqual(try outbox.retry(endpoint: "we_a", sequence: dead.first?.sequence, nowMs: now), 1)
-        XCTAssertEqual(try outbox.due(endpoints: ["we_a"], nowMs: now, limit: 1).first?.event.kind, .orderPlaced, "retried: in line again, first")
+        XCTAssertEqual(try outbox.due(endpoint: "we_a", after: 0, nowMs: now, limit: 1).first?.event.kind, .orderPlaced, "retried: in line again, first")
         XCTAssertEqual(try outbox.retry(endpoint: nil, sequence: nil, nowMs: now), 0, "nothing else is dead")
     }
 
@@ -98,8 +99,8 @@ final class NotificationTests: XCTestCase {
         let outbox = Outbox(database: db)
         try db.transaction { try outbox.record(OrderNotices.events(order: "o1", state: order()), endpoints: [endpoint("we_a")], nowMs: 0) }
         for _ in 0..<2 {
-            let head = try XCTUnwrap(try outbox.due(endpoints: ["we_a"], nowMs: 1, limit: 1).first)
-            try outbox.delivered(head, status: 204, nowMs: 1)
+            let head = try XCTUnwrap(try outbox.due(endpoint: "we_a", after: 0, nowMs: 1, limit: 1).first)
+            try outbox.delivered([(head, 204)], nowMs: 1)
         }
         XCTAssertEqual(try outbox.prune(beforeMs: 1), 0, "not yet")
         XCTAssertEqual(try outbox.prune(beforeMs: 2), 2)

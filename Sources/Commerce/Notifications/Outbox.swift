@@ -164,28 +164,27 @@ public struct Outbox {
                                event: OutboxEvent(id: row.string(9), kind: kind, subject: row.string(11), occurredMs: row.int64(12), data: row.string(13)))
     }
 
-    /// Per endpoint, its oldest pending delivery when that one is due: an endpoint gets its
-    /// events in order, one at a time, so a later event never overtakes one still failing.
-    /// One index lookup per endpoint, however many deliveries wait.
-    public func due(endpoints: [String], nowMs: Int64, limit: Int) throws -> [WebhookDelivery] {
-        var due: [WebhookDelivery] = []
-        for endpoint in endpoints where due.count < limit {
-            let head = try database.queryOne("""
-                SELECT \(Self.deliveryColumns) FROM webhook_deliveries d JOIN outbox_events e ON e.seq = d.event_seq
-                WHERE d.endpoint = ? AND d.state = 'pending' ORDER BY d.event_seq LIMIT 1
-                """, [endpoint], Self.delivery)
-            if let head = head ?? nil, head.dueMs <= nowMs { due.append(head) }
-        }
-        return due
+    /// An endpoint's next pending deliveries in order, after `afterSequence` (those taken and not
+    /// yet recorded), up to `limit` and up to the first that is not due: an endpoint gets its
+    /// events in order, so a later event never overtakes one still failing. One index range read.
+    public func due(endpoint: String, after afterSequence: Int64, nowMs: Int64, limit: Int) throws -> [WebhookDelivery] {
+        let next = try database.query("""
+            SELECT \(Self.deliveryColumns) FROM webhook_deliveries d JOIN outbox_events e ON e.seq = d.event_seq
+            WHERE d.endpoint = ? AND d.state = 'pending' AND d.event_seq > ? ORDER BY d.event_seq LIMIT ?
+            """, [endpoint, afterSequence, limit], Self.delivery)
+        return next.prefix { ($0?.dueMs ?? .max) <= nowMs }.compactMap { $0 }
     }
 
-    /// The receiver took it.
-    public func delivered(_ delivery: WebhookDelivery, status: Int, nowMs: Int64) throws {
+    /// The receiver took these: consecutive deliveries of one endpoint, as `due` gave them.
+    /// One statement for the run (the pending rows between its first and last are exactly these).
+    public func delivered(_ deliveries: [(delivery: WebhookDelivery, status: Int)], nowMs: Int64) throws {
+        guard let first = deliveries.first?.delivery, let last = deliveries.last else { return }
+        precondition(deliveries.allSatisfy { $0.delivery.endpoint == first.endpoint }, "one endpoint's deliveries")
         _ = try database.execute("""
             UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, first_attempt_ms = coalesce(first_attempt_ms, ?),
                 last_attempt_ms = ?, last_status = ?, last_error = NULL
-            WHERE endpoint = ? AND event_seq = ? AND state = 'pending'
-            """, [nowMs, nowMs, status, delivery.endpoint, delivery.sequence])
+            WHERE endpoint = ? AND state = 'pending' AND event_seq BETWEEN ? AND ?
+            """, [nowMs, nowMs, last.status, first.endpoint, first.sequence, last.delivery.sequence])
     }
 
     /// It failed: tried again at `nextMs`, or dead when that is nil. Returns the new state.

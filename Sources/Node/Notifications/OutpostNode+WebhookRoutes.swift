@@ -141,9 +141,12 @@ extension OutpostNode {
                     guard sequence == nil || endpoint != nil else { throw HTTPError(.validation, detail: "give the endpoint with the sequence") }
                 }
                 let nowMs = WallClock.nowMs()
-                writer.submit({ [outbox] _ in try outbox.retry(endpoint: endpoint, sequence: sequence, nowMs: nowMs) }, completion: { result in
+                writer.submit({ [outbox] _ in try outbox.retry(endpoint: endpoint, sequence: sequence, nowMs: nowMs) }, completion: { [unowned self] result in
                     switch result {
-                    case .success(let count): responder.send(.json(.object([JSONMember("retried", .int(Int64(count)))])))
+                    case .success(let count):
+                        // The retried events come before what was taken since: the next burst starts at them.
+                        if let endpoint { desks.notices.takenUpTo.removeValue(forKey: endpoint) } else { desks.notices.takenUpTo.removeAll() }
+                        responder.send(.json(.object([JSONMember("retried", .int(Int64(count)))])))
                     case .failure(let error): responder.fail(error)
                     }
                 })

@@ -139,30 +139,39 @@ extension OutpostNode {
             desk.lastPruneMs = nowMs
             writer.submit({ [outbox, keep = config.webhooks.keepDeliveredMs] _ in try outbox.prune(beforeMs: nowMs - keep) }, completion: { _ in })
         }
-        let room = config.webhooks.concurrentMax - desk.delivering.count
-        let idle = desk.endpoints.map(\.id).filter { !desk.delivering.contains($0) }
-        guard room > 0, !idle.isEmpty, let due = try? outbox.due(endpoints: idle, nowMs: nowMs, limit: room) else { return }
-        for delivery in due { deliver(delivery, nowMs: nowMs) }
+        var room = config.webhooks.concurrentMax - desk.delivering.count
+        for endpoint in desk.endpoints where room > 0 && !desk.delivering.contains(endpoint.id) {
+            guard let due = try? outbox.due(endpoint: endpoint.id, after: desk.takenUpTo[endpoint.id] ?? 0, nowMs: nowMs, limit: Self.webhookBurstMax),
+                  !due.isEmpty else { continue }
+            deliver(due, to: endpoint, nowMs: nowMs)
+            room -= 1
+        }
     }
 
-    private func deliver(_ delivery: WebhookDelivery, nowMs: Int64) {
+    /// Events one job posts to one endpoint, one after another, before it comes back to the loop.
+    static let webhookBurstMax = 64
+
+    /// Posts an endpoint's next events in order on a work-queue thread, stopping at the first
+    /// that fails: a busy shop's events go out as fast as the receiver answers, not one per loop turn.
+    private func deliver(_ burst: [WebhookDelivery], to endpoint: WebhookEndpoint, nowMs: Int64) {
         let desk = desks.notices
-        guard let endpoint = desk.endpoints.first(where: { $0.id == delivery.endpoint }),
-              case .success(let target) = WebhookTarget.parse(endpoint.url, allowsHTTP: config.webhooks.allowsHTTP) else {
-            // An endpoint removed since, or an http:// one after allow_http was turned off: the
-            // delivery fails like any other and goes dead in time.
-            return recordDelivery(delivery, status: nil, error: "the endpoint's URL is not allowed now", nowMs: nowMs)
+        guard case .success(let target) = WebhookTarget.parse(endpoint.url, allowsHTTP: config.webhooks.allowsHTTP) else {
+            // An http:// endpoint after allow_http was turned off: it fails like any other and goes dead in time.
+            desk.delivering.insert(endpoint.id)
+            return recordOutcomes(taken: [], failed: burst.first.map { ($0, nil, "the endpoint's URL is not allowed now") }, endpoint: endpoint.id)
         }
-        desk.delivering.insert(delivery.endpoint)
-        let body = delivery.event.body(sequence: delivery.sequence)
-        let headers = [
-            ("Content-Type", "application/json"),
-            ("User-Agent", "outpost-noded/\(OutpostVersion.current)"),
-            (WebhookSignature.header, WebhookSignature.header(body: body, secrets: endpoint.signingSecrets(nowMs: nowMs), timestampSeconds: nowMs / 1000)),
-            ("Outpost-Event-Id", delivery.event.id),
-            ("Outpost-Event-Type", delivery.event.kind.rawValue),
-            ("Outpost-Delivery-Attempt", "\(delivery.attempts + 1)"),
-        ]
+        desk.delivering.insert(endpoint.id)
+        let requests = burst.map { delivery in
+            let body = delivery.event.body(sequence: delivery.sequence)
+            return (body, [
+                ("Content-Type", "application/json"),
+                ("User-Agent", "outpost-noded/\(OutpostVersion.current)"),
+                (WebhookSignature.header, WebhookSignature.header(body: body, secrets: endpoint.signingSecrets(nowMs: nowMs), timestampSeconds: nowMs / 1000)),
+                ("Outpost-Event-Id", delivery.event.id),
+                ("Outpost-Event-Type", delivery.event.kind.rawValue),
+                ("Outpost-Delivery-Attempt", "\(delivery.attempts + 1)"),
+            ])
+        }
         let connection: WebhookConnection
         if let open = desk.connections[endpoint.id], open.target == target { connection = open } else {
             desk.connections[endpoint.id]?.close()
@@ -170,39 +179,54 @@ extension OutpostNode {
             desk.connections[endpoint.id] = connection
         }
         let tls = desk.tls, timeoutMs = config.webhooks.timeoutMs
-        loop.queueWork({ connection.post(headers: headers, body: body, tls: tls, timeoutMs: timeoutMs) }, completion: { [unowned self] result in
-            let outcome = (try? result.get()) ?? (nil, "the delivery could not run")
-            recordDelivery(delivery, status: outcome.status, error: outcome.error, nowMs: WallClock.nowMs())
+        loop.queueWork({
+            var outcomes: [(status: Int?, error: String?)] = []
+            for (body, headers) in requests {
+                let outcome = connection.post(headers: headers, body: body, tls: tls, timeoutMs: timeoutMs)
+                outcomes.append(outcome)
+                if outcome.error != nil { break }
+            }
+            return outcomes
+        }, completion: { [unowned self] result in
+            let outcomes = (try? result.get()) ?? [(nil, "the delivery could not run")]
+            let taken = zip(burst, outcomes).filter { $0.1.error == nil }.map { ($0.0, $0.1.status ?? 200) }
+            let failed = zip(burst, outcomes).first { $0.1.error != nil }.map { ($0.0, $0.1.status, $0.1.error ?? "") }
+            recordOutcomes(taken: taken, failed: failed, endpoint: endpoint.id)
         })
     }
 
-    /// Records an attempt's outcome durably; the endpoint's next event may go once it is.
-    private func recordDelivery(_ delivery: WebhookDelivery, status: Int?, error: String?, nowMs: Int64) {
-        let desk = desks.notices, schedule = config.webhooks.retry
+    /// Records a burst's outcomes durably. What the receiver took is remembered at once
+    /// (`takenUpTo`), so the endpoint's next events go before the record commits; a failure
+    /// holds the endpoint until its back-off is recorded.
+    private func recordOutcomes(taken: [(WebhookDelivery, Int)], failed: (WebhookDelivery, Int?, String)?, endpoint: String) {
+        let desk = desks.notices, schedule = config.webhooks.retry, nowMs = WallClock.nowMs()
         let random = Double(SecureRandom.uint64() >> 11) / Double(1 << 53)
-        writer.submit({ [outbox] _ -> WebhookDelivery.State in
-            if let error {
-                return try outbox.failed(delivery, status: status, error: error, nowMs: nowMs, schedule: schedule, random: random)
-            }
-            try outbox.delivered(delivery, status: status ?? 200, nowMs: nowMs)
-            return .delivered
+        if let last = taken.last?.0.sequence { desk.takenUpTo[endpoint] = max(desk.takenUpTo[endpoint] ?? 0, last) }
+        desk.sent += taken.count
+        if failed == nil { desk.delivering.remove(endpoint) }
+        writer.submit({ [outbox] _ -> WebhookDelivery.State? in
+            try outbox.delivered(taken.map { (delivery: $0.0, status: $0.1) }, nowMs: nowMs)
+            guard let (delivery, status, error) = failed else { return nil }
+            return try outbox.failed(delivery, status: status, error: error, nowMs: nowMs, schedule: schedule, random: random)
         }, completion: { [unowned self] result in
-            desk.delivering.remove(delivery.endpoint)
-            if !desk.endpoints.contains(where: { $0.id == delivery.endpoint }) { desk.connections.removeValue(forKey: delivery.endpoint)?.close() }
-            // The endpoint's next event goes now, not at the next tick: a busy shop's events
-            // keep one request in flight per endpoint.
-            defer { if case .success(.delivered) = result { deliverDueWebhooks(nowMs: WallClock.nowMs()) } }
+            if failed != nil { desk.delivering.remove(endpoint) }
+            if !desk.endpoints.contains(where: { $0.id == endpoint }) {
+                desk.connections.removeValue(forKey: endpoint)?.close()
+                desk.takenUpTo.removeValue(forKey: endpoint)
+            }
             switch result {
-            case .success(.delivered): desk.sent += 1
-            case .success(.pending): desk.retried += 1
-            case .success(.dead):
+            case .success(.pending?): desk.retried += 1
+            case .success(.dead?):
                 desk.dead += 1
                 logger.warning("webhook delivery given up", metadata: [
-                    "endpoint": "\(delivery.endpoint)", "event": "\(delivery.event.id)", "attempts": "\(delivery.attempts + 1)", "error": "\(error ?? "")",
+                    "endpoint": "\(endpoint)", "event": "\(failed?.0.event.id ?? "")", "error": "\(failed?.2 ?? "")",
                 ])
-            case .failure(let failure):
-                logger.error("could not record a webhook delivery", metadata: ["endpoint": "\(delivery.endpoint)", "error": "\(failure)"])
+            case .success: break
+            case .failure(let error):
+                logger.error("could not record webhook deliveries", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
             }
         })
+        // The endpoint's next events go now, not at the next tick.
+        if failed == nil { deliverDueWebhooks(nowMs: nowMs) }
     }
 }
