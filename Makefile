@@ -30,7 +30,8 @@ soak:
 
 # noded against references measured in the same run, one table each: nginx serving the same
 # bytes (wrk), pycrdt applying the same deltas, nginx and tantivy on the same 100k-product catalog,
-# checkouts and completed till sales against a plain SQLite insert loop in the same fsync mode, the hub's ledger transfers
+# checkouts and completed till sales against a plain SQLite insert loop in the same fsync mode,
+# checkouts with three webhook endpoints against none, the hub's ledger transfers
 # against the same insert loop batched alike, and the binary and idle memory beside Swift programs
 # built in the same run.
 bench:
@@ -41,6 +42,7 @@ bench:
 	.build/tools-venv/bin/python3 bench/catalog.py
 	bash bench/checkout.sh
 	bash bench/pos.sh
+	bash bench/webhooks.sh
 	python3 bench/startup.py
 	bash bench/backup.sh
 	.build/release/ledger-bench 6
