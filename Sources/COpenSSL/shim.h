@@ -25,8 +25,10 @@ static inline int outpost_ssl_ctx_min_version(SSL_CTX *ctx, int tls12) {
     return SSL_CTX_set_min_proto_version(ctx, tls12 ? TLS1_2_VERSION : TLS1_3_VERSION) && SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
 }
 
-/* SNI is a macro too: the name the client asks the server's certificate for. */
+/* The host a client dialed, which the server's certificate must name: an IP address as an IP
+   SAN (and no SNI, which carries names only), a name as a DNS name, sent as SNI too (a macro). */
 static inline int outpost_ssl_set_server_name(SSL *ssl, const char *name) {
+    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) == 1) return 1;
     return SSL_set_tlsext_host_name(ssl, name) == 1 && SSL_set1_host(ssl, name) == 1;
 }
 

@@ -45,6 +45,9 @@ public enum ProcessStats {
     /// Ends the process at once, with no cleanup: what kill -9 does, for fault-injection tests.
     public static func exitNow(_ code: Int32) -> Never { _exit(code) }
 
+    /// Sets an environment variable for this process (and what it starts).
+    public static func setEnvironment(_ name: String, _ value: String) { setenv(name, value, 1) }
+
     /// An environment variable, if set.
     public static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 }

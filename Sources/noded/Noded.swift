@@ -56,6 +56,12 @@ struct Noded: ParsableCommand {
             Self.startupFailure(sink, "invalid configuration: \(error)")
             throw ExitCode(2)
         }
+        // Before the loop's work queue starts: its threads run password hashing, imports and
+        // backups; webhook deliveries wait on receivers there, so they get threads of their own
+        // on top of libuv's four. An operator's UV_THREADPOOL_SIZE wins.
+        if ProcessStats.environment("UV_THREADPOOL_SIZE") == nil {
+            ProcessStats.setEnvironment("UV_THREADPOOL_SIZE", "\(4 + nodeConfig.webhooks.concurrentMax)")
+        }
         let level = nodeConfig.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, sink: sink, level: level.loggerLevel) }
         let logger = Logger(label: "noded")

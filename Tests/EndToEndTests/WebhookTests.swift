@@ -143,6 +143,38 @@ final class WebhookTests: XCTestCase {
         }, (status?.stdout ?? "") + (status?.stderr ?? ""))
     }
 
+    /// HTTPS is the default: the receiver's certificate must chain to a trusted CA and name the
+    /// host dialed. A receiver whose certificate names another host gets nothing.
+    func testDeliveriesGoOverHTTPSOnlyToAReceiverWhoseCertificateChecksOut() throws {
+        let dir = TemporaryDirectory(prefix: "outpost-pki")
+        let good = try TestPKI.make(in: dir, name: "good", ip: "127.0.0.1")
+        let wrongHost = try TestPKI.make(in: dir, name: "wrong", ip: "127.0.0.2")
+        let receiver = try WebhookReceiver.start(tls: (good.certificate, good.key))
+        self.receiver = receiver
+        let impostor = try WebhookReceiver.start(tls: (wrongHost.certificate, wrongHost.key))
+        defer { impostor.stop() }
+        // Both CAs are trusted: only the name on the certificate tells the impostor apart.
+        try (String(contentsOfFile: good.authority, encoding: .utf8) + String(contentsOfFile: wrongHost.authority, encoding: .utf8))
+            .write(toFile: dir.file("trusted.pem"), atomically: true, encoding: .utf8)
+        let shop = try Shop.start(extra: "[webhooks]\nfirst_retry_s = 1\nmax_retry_s = 1\nca_file = \"\(dir.file("trusted.pem"))\"\n")
+        try shop.product("mug", sku: "MUG-1", price: 1200, stock: 5)
+        XCTAssertEqual(try shop.node.adminPost("/admin/v1/webhooks", #"{"url": "http://127.0.0.1:\#(receiver.port)/in"}"#).status, 422,
+                       "plain HTTP only with allow_http")
+        let endpoint = try subscribe(shop.node, url: "https://127.0.0.1:\(receiver.port)/in", events: ["order.placed"])
+        _ = try subscribe(shop.node, url: "https://127.0.0.1:\(impostor.port)/in", events: ["order.placed"])
+        let placed = try order(shop, sku: "MUG-1")
+        XCTAssertTrue(eventually { receiver.requests().contains { $0.subject == placed } })
+        let request = try XCTUnwrap(receiver.requests().first)
+        XCTAssertTrue(WebhookSignature.isValid(request.signature, body: Array(request.body.utf8), secret: endpoint.secret, nowSeconds: WallClock.nowMs() / 1000))
+        var status: [String: Any] = [:]
+        XCTAssertTrue(eventually {
+            status = try shop.node.adminJSON("/admin/v1/notifications/status")["webhooks"] as? [String: Any] ?? [:]
+            return status["delivered"] as? Int == 1 && (status["since_start"] as? [String: Any])?["retried"] as? Int ?? 0 >= 1
+        }, "the impostor's delivery fails and waits to be tried again: \(status)")
+        XCTAssertEqual(status["pending"] as? Int, 1)
+        XCTAssertTrue(impostor.requests().isEmpty, "nothing was sent to a certificate for another host")
+    }
+
     func testARotatedSecretSignsBesideTheOldOneUntilItExpires() throws {
         let receiver = try WebhookReceiver.start()
         self.receiver = receiver
@@ -161,6 +193,30 @@ final class WebhookTests: XCTestCase {
         XCTAssertTrue(WebhookSignature.isValid(request.signature, body: Array(request.body.utf8), secret: endpoint.secret, nowSeconds: now))
         XCTAssertFalse(WebhookSignature.isValid(request.signature, body: Array(request.body.utf8), secret: fresh, nowSeconds: now + 600), "too old")
         XCTAssertEqual(try shop.node.adminPost("/admin/v1/webhooks/we_nothing/rotate-secret", "{}").status, 404)
+    }
+}
+
+/// A private CA and a certificate it issued for 127.0.0.1 (or `host`), made with the openssl CLI.
+struct TestPKI {
+    let authority: String
+    let certificate: String
+    let key: String
+
+    static func make(in dir: TemporaryDirectory, name: String, ip: String) throws -> TestPKI {
+        let ca = dir.file("\(name)-ca"), leaf = dir.file("\(name)-leaf")
+        let steps: [[String]] = [
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=\(name) test CA",
+             "-keyout", ca + ".key", "-out", ca + ".crt"],
+            ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=receiver", "-keyout", leaf + ".key", "-out", leaf + ".csr"],
+            ["x509", "-req", "-in", leaf + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key", "-CAcreateserial", "-days", "2", "-out", leaf + ".crt",
+             "-extfile", dir.file("\(name).ext")],
+        ]
+        try "subjectAltName = IP:\(ip)\n".write(toFile: dir.file("\(name).ext"), atomically: true, encoding: .utf8)
+        for step in steps {
+            let result = try runCommand("/usr/bin/openssl", step)
+            guard result.status == 0 else { throw NodeProcessError.didNotStart(status: result.status, log: "openssl \(step[0]): \(result.stderr)") }
+        }
+        return TestPKI(authority: ca + ".crt", certificate: leaf + ".crt", key: leaf + ".key")
     }
 }
 
@@ -187,12 +243,13 @@ final class WebhookReceiver {
         set { try? newValue.write(toFile: scratch.file("mode"), atomically: true, encoding: .utf8) }
     }
 
-    static func start() throws -> WebhookReceiver {
+    /// `tls`: the certificate and key files to serve HTTPS with.
+    static func start(tls: (certificate: String, key: String)? = nil) throws -> WebhookReceiver {
         let scratch = TemporaryDirectory(prefix: "outpost-receiver")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/webhook_receiver.py").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script, scratch.file("port"), scratch.file("log"), scratch.file("mode")]
+        process.arguments = [script, scratch.file("port"), scratch.file("log"), scratch.file("mode")] + (tls.map { [$0.certificate, $0.key] } ?? [])
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         var port: Int?

@@ -71,6 +71,11 @@ extension OutpostNode {
             })
         }
 
+        registerSecretRotationRoute(endpointSchema)
+        registerDeadLetterRoutes()
+    }
+
+    private func registerSecretRotationRoute(_ endpointSchema: JSONValue) {
         router.add("POST", "/admin/v1/webhooks/{id}/rotate-secret", access: .roles(["operator"]), bodyBytesMax: 1024, doc: RouteDoc(
             operationId: "rotateWebhookSecret",
             summary: "A new secret for an endpoint; deliveries are signed with both until the old one expires (overlap_hours, default 24, 0-168).",
@@ -104,7 +109,6 @@ extension OutpostNode {
                 responder.fail(error)
             }
         }
-        registerDeadLetterRoutes()
     }
 
     private func registerDeadLetterRoutes() {

@@ -148,8 +148,10 @@ extension OutpostNode {
         }
     }
 
-    /// Events one job posts to one endpoint, one after another, before it comes back to the loop.
+    /// Events one job posts to one endpoint, one after another, before it comes back to the loop;
+    /// it stops starting new ones after `webhookBurstMs`.
     static let webhookBurstMax = 64
+    static let webhookBurstMs: Int64 = 2_000
 
     /// Posts an endpoint's next events in order on a work-queue thread, stopping at the first
     /// that fails: a busy shop's events go out as fast as the receiver answers, not one per loop turn.
@@ -161,12 +163,13 @@ extension OutpostNode {
             return recordOutcomes(taken: [], failed: burst.first.map { ($0, nil, "the endpoint's URL is not allowed now") }, endpoint: endpoint.id)
         }
         desk.delivering.insert(endpoint.id)
+        // Signed on the worker just before each is sent: a slow receiver must not make a later
+        // event's timestamp older than the receiver's tolerance.
+        let secrets = endpoint.signingSecrets(nowMs: nowMs)
         let requests = burst.map { delivery in
-            let body = delivery.event.body(sequence: delivery.sequence)
-            return (body, [
+            (delivery.event.body(sequence: delivery.sequence), [
                 ("Content-Type", "application/json"),
                 ("User-Agent", "outpost-noded/\(OutpostVersion.current)"),
-                (WebhookSignature.header, WebhookSignature.header(body: body, secrets: endpoint.signingSecrets(nowMs: nowMs), timestampSeconds: nowMs / 1000)),
                 ("Outpost-Event-Id", delivery.event.id),
                 ("Outpost-Event-Type", delivery.event.kind.rawValue),
                 ("Outpost-Delivery-Attempt", "\(delivery.attempts + 1)"),
@@ -181,14 +184,20 @@ extension OutpostNode {
         let tls = desk.tls, timeoutMs = config.webhooks.timeoutMs
         loop.queueWork({
             var outcomes: [(status: Int?, error: String?)] = []
+            let startedMs = WallClock.nowMs()
             for (body, headers) in requests {
-                let outcome = connection.post(headers: headers, body: body, tls: tls, timeoutMs: timeoutMs)
+                // A slow receiver ends the burst early; the rest go in the next one.
+                let nowMs = WallClock.nowMs()
+                if !outcomes.isEmpty && nowMs - startedMs > Self.webhookBurstMs { break }
+                let signature = WebhookSignature.header(body: body, secrets: secrets, timestampSeconds: nowMs / 1000)
+                let outcome = connection.post(headers: headers + [(WebhookSignature.header, signature)], body: body, tls: tls, timeoutMs: timeoutMs)
                 outcomes.append(outcome)
                 if outcome.error != nil { break }
             }
             return outcomes
         }, completion: { [unowned self] result in
             let outcomes = (try? result.get()) ?? [(nil, "the delivery could not run")]
+            // The outcomes are a prefix of the burst: those taken, then at most one failure.
             let taken = zip(burst, outcomes).filter { $0.1.error == nil }.map { ($0.0, $0.1.status ?? 200) }
             let failed = zip(burst, outcomes).first { $0.1.error != nil }.map { ($0.0, $0.1.status, $0.1.error ?? "") }
             recordOutcomes(taken: taken, failed: failed, endpoint: endpoint.id)

@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """A webhook receiver for the end-to-end tests (standard library only).
 
-Usage: webhook_receiver.py PORT_FILE LOG_FILE MODE_FILE
+Usage: webhook_receiver.py PORT_FILE LOG_FILE MODE_FILE [CERT_FILE KEY_FILE]
 
 Writes the port it listens on (127.0.0.1) to PORT_FILE, then records every POST as one JSON
 line in LOG_FILE: path, headers, body, the status it answered and the mode it was in. MODE_FILE
 says how to answer, read per request: "ok" (200, the default), "fail" (500), or "slow" (record,
 wait 3 s, then 200: a test kills the sender meanwhile). It checks nothing: the test verifies
-signatures and deduplicates by event id, as a real receiver would.
+signatures and deduplicates by event id, as a real receiver would. With CERT_FILE and KEY_FILE
+it speaks HTTPS (TLS 1.2 or 1.3) with that certificate.
 """
-import http.server, json, os, sys, threading, time
+import http.server, json, os, ssl, sys, threading, time
 
 port_file, log_file, mode_file = sys.argv[1:4]
 lock = threading.Lock()
@@ -41,6 +42,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if len(sys.argv) > 5:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[4], sys.argv[5])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 with open(port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 os.rename(port_file + ".tmp", port_file)
