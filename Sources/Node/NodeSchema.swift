@@ -291,5 +291,24 @@ public enum NodeSchema {
             CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(endpoint, event_seq) WHERE state = 'pending';
             CREATE INDEX webhook_deliveries_dead ON webhook_deliveries(last_attempt_ms) WHERE state = 'dead';
             """, olderReleasesCanRun: true),
+        // Mail to shoppers (docs/notifications.md): queued in the transaction of what causes it,
+        // rendered and sent over SMTP off the loop.
+        Migration(version: 15, name: "mail queue", sql: """
+            CREATE TABLE mail_queue (
+                id TEXT PRIMARY KEY,           -- mail_evt_… for an order event, mail_reset_… for a password reset
+                kind TEXT NOT NULL,            -- order_confirmation, order_shipped, password_reset
+                about TEXT NOT NULL,           -- the order or the customer it is about
+                locale TEXT NOT NULL,
+                sealed TEXT,                   -- password_reset: the token, sealed with this region's data key
+                state TEXT NOT NULL,           -- pending, sent, dead
+                attempts INTEGER NOT NULL DEFAULT 0,
+                due_ms INTEGER NOT NULL,
+                recorded_ms INTEGER NOT NULL,
+                first_attempt_ms INTEGER,
+                last_attempt_ms INTEGER,
+                last_error TEXT
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX mail_queue_due ON mail_queue(due_ms) WHERE state = 'pending';
+            """, olderReleasesCanRun: true),
     ]
 }

@@ -23,6 +23,7 @@ final class NodeSchemaTests: XCTestCase {
         12: "f762f3064e2a311e03962f441f0242f0b0643d3b0d51d1c87745852cebd522f4",
         13: "d680fa9eac0c12a9bf91511051cf2f49133b659c83e4ba0a164839c1d995129e",
         14: "a9efc60e654d53adf0a771ea4e9f55f98f33e56aa516b7d9004eb8fa5029d90d",
+        15: "1f9ea5e0ac19ce00cb9a8fcb6ec5a15b547b8759315c849113af5e4ba6d7cb81",
     ]
 
     func testNoShippedMigrationChanges() {

@@ -78,6 +78,8 @@ public struct OrderEvent: Equatable, Sendable, Codable {
     public var reservedUntilMs: Int64?
     /// SHA-256 (hex) of the secret a guest uses to look at the order.
     public var accessHash: String?
+    /// The shopper's language at checkout (`en`, `de`, `fr-CA`): the one mail to them is written in.
+    public var locale: String?
 
     // paid, refunded, payment_failed
     public var amount: Int64?
@@ -128,6 +130,7 @@ public struct OrderEvent: Equatable, Sendable, Codable {
             json.string("name", line.name); json.string("product_id", line.productId); json.int("quantity", line.quantity)
             json.string("sku", line.sku); json.int("unit_price", line.unitPrice)
         }
+        json.string("locale", locale)
         json.string("location", location)
         json.string("node", node)
         json.string("note", note)
@@ -167,6 +170,7 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         }
         exchangeOrder = json.string("exchange_order")
         items = json.objects("items")?.compactMap(OrderItem.read)
+        locale = json.string("locale")
         location = json.string("location")
         returnId = json.string("return")
         shipping = json.object("shipping").flatMap(ShippingChoice.read)

@@ -23,6 +23,7 @@ struct PendingCheckout {
     /// The capped promotion one of whose redemptions the order takes.
     var redemption: Promotion?
     var allocations: [StockAllocation] = []
+    var locale: String?
     /// What the sale holds until it is answered.
     var hold: SaleReservations.Hold { SaleReservations.Hold(orderId: orderId, allocations: allocations, redemption: redemption?.id) }
     /// The payment's `created` event, made with the reservation: the answer folds it with the
@@ -70,7 +71,8 @@ extension OutpostNode {
             throw HTTPError(.idempotencyKeyRequired, detail: "send an Idempotency-Key header (1 to 255 visible ASCII characters)")
         }
         let customerId: String? = if case .customer(let id) = owner { id } else { nil }
-        let body = try checkoutBody(fields: try Self.jsonObject(request), customer: customerId.flatMap(customer(id:)))
+        var body = try checkoutBody(fields: try Self.jsonObject(request), customer: customerId.flatMap(customer(id:)))
+        body.locale = shopperLocale(request)
         try placeOrder(cart: cartId, owner: owner, key: key, requestHash: Hex.encode(SHA256.hash(request.body)), body: body) { result in
             switch result {
             case .success(let answer):
@@ -149,6 +151,7 @@ extension OutpostNode {
                                       shipTo: quote.method.isCollect ? nil : body.shipTo, token: body.token, shipping: ShippingChoice(quote),
                                       lines: orderLines, totals: totals)
         pending.discounts = outcome.discounts
+        pending.locale = body.locale
         pending.redemption = codePromotion?.usageCap == nil ? nil : codePromotion
         guard try saleDesk.admit(pending.sale, what: "checkouts") == .admitted else { throw CheckoutRefusal.inProgress }
         submitReservation(pending, answer: answer)
@@ -184,6 +187,8 @@ extension OutpostNode {
         var token: String
         /// A method's id from the cart's shipping options; nil: the cheapest delivery.
         var shippingMethod: String?
+        /// The shopper's language (`shopperLocale`): mail about the order is written in it.
+        var locale: String?
     }
 
     static func jsonObject(_ request: Request) throws(HTTPError) -> [String: LooseJSON] {
@@ -372,6 +377,7 @@ extension OutpostNode {
         placed.sealedContact = keys.customerVault.sealContact(email: pending.email, shipTo: pending.shipTo, order: pending.orderId, key: contactKey)
         placed.payment = pending.paymentId
         placed.accessHash = token.map(SHA256.hex)
+        placed.locale = pending.locale
         guard paid else {
             placed.reservedUntilMs = atMs + config.reservationSeconds * 1000
             return [placed]

@@ -204,7 +204,8 @@ extension OutpostNode {
             do {
                 guard (1...255).contains(key.utf8.count) else { throw HTTPError(.idempotencyKeyRequired, detail: "The form was incomplete; please try again.") }
                 let customerId: String? = if case .customer(let customer) = owner { customer } else { nil }
-                let body = try checkoutBody(fields: fields, customer: customerId.flatMap(customer(id:)))
+                var body = try checkoutBody(fields: fields, customer: customerId.flatMap(customer(id:)))
+                body.locale = shopperLocale(request)
                 try placeOrder(cart: id, owner: owner, key: key, requestHash: Hex.encode(SHA256.hash(request.body)), body: body) { result in
                     switch result {
                     case .success(let answer) where answer.status < 300:
