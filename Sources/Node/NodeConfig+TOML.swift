@@ -32,7 +32,7 @@ extension NodeConfig {
     public mutating func apply(toml text: String, source: String = "config") throws(ConfigError) {
         let table = try TOMLReader.parse(text, source: source)
         let reader = TOMLReader(table: table, prefix: "")
-        try reader.allowOnly(["node", "http", "rate_limits", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos", "ledger", "backup", "webhooks"])
+        try reader.allowOnly(["node", "http", "rate_limits", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos", "ledger", "backup", "webhooks", "mail"])
         try applyServing(reader)
         try applyFleet(reader)
         try applyShop(reader)
@@ -130,6 +130,7 @@ extension NodeConfig {
             if let v = try webhooks.integer("concurrent_max", in: 1...64) { self.webhooks.concurrentMax = v }
             if let v = try webhooks.integer("keep_delivered_days", in: 1...365) { self.webhooks.keepDeliveredMs = Int64(v) * 86_400_000 }
         }
+        if let mail = try reader.table("mail") { self.mail = try Self.mailSettings(mail) }
         if let backup = try reader.table("backup") {
             try backup.allowOnly(["directory", "key_file", "full_interval_hours", "retention_days", "ship_to_hub", "stores_directory"])
             if let ship = try backup.bool("ship_to_hub") { self.backup.shipsToHub = ship }
@@ -267,6 +268,46 @@ extension NodeConfig {
         do { return try SocketAddress(parsing: value) } catch {
             throw ConfigError(key: key, "\"\(value)\" is not HOST:PORT with a numeric host, [IPv6]:PORT or localhost:PORT")
         }
+    }
+
+    private static func mailSettings(_ mail: TOMLReader) throws(ConfigError) -> MailSettings {
+        try mail.allowOnly(["relay", "security", "username", "password_file", "from", "shop_name", "storefront_url", "ca_file", "timeout_s",
+                            "first_retry_s", "max_retry_s", "give_up_after_s", "concurrent_max"])
+        guard let relayText = try mail.string("relay") else { throw ConfigError(key: "mail.relay", "give the relay as HOST:PORT") }
+        guard let colon = relayText.lastIndex(of: ":"), let port = UInt16(relayText[relayText.index(after: colon)...]), port > 0,
+              !relayText[..<colon].isEmpty, !relayText.contains(where: { $0.isWhitespace }) else {
+            throw ConfigError(key: "mail.relay", "must be HOST:PORT, not \"\(relayText)\"")
+        }
+        guard let from = try mail.string("from") else { throw ConfigError(key: "mail.from", "give the address mail comes from") }
+        guard MailMessage.isAddress(from) else { throw ConfigError(key: "mail.from", "\"\(from)\" is not an email address") }
+        var settings = MailSettings(relayHost: String(relayText[..<colon]).trimmingCharacters(in: ["[", "]"]), relayPort: port, from: from)
+        if let text = try mail.string("security") {
+            guard let security = SMTPRelay.Security(rawValue: text) else { throw ConfigError(key: "mail.security", "is starttls, tls or none, not \"\(text)\"") }
+            settings.security = security
+        }
+        settings.username = try mail.string("username")
+        if let file = try mail.string("password_file") { settings.passwordFile = try directory(file, key: "mail.password_file") }
+        guard settings.username == nil || settings.security != .none else {
+            throw ConfigError(key: "mail.username", "a password goes to the relay over TLS only: security starttls or tls")
+        }
+        if let name = try mail.string("shop_name") {
+            guard !name.isEmpty, name.count <= 100, !name.contains(where: \.isNewline) else { throw ConfigError(key: "mail.shop_name", "one line of 1-100 characters") }
+            settings.shopName = name
+        }
+        if let url = try mail.string("storefront_url") {
+            guard url.hasPrefix("https://") || url.hasPrefix("http://"), !url.contains(where: { $0.isWhitespace }) else {
+                throw ConfigError(key: "mail.storefront_url", "must be an http(s):// URL")
+            }
+            settings.storefrontURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        }
+        if let file = try mail.string("ca_file") { settings.caFile = try directory(file, key: "mail.ca_file") }
+        if let v = try mail.integer("timeout_s", in: 1...300) { settings.timeoutMs = Int32(v) * 1000 }
+        if let v = try mail.integer("first_retry_s", in: 1...3_600) { settings.retry.firstDelayMs = Int64(v) * 1000 }
+        if let v = try mail.integer("max_retry_s", in: 1...86_400) { settings.retry.maxDelayMs = Int64(v) * 1000 }
+        if let v = try mail.integer("give_up_after_s", in: 1...(30 * 86_400)) { settings.retry.giveUpAfterMs = Int64(v) * 1000 }
+        guard settings.retry.maxDelayMs >= settings.retry.firstDelayMs else { throw ConfigError(key: "mail.max_retry_s", "must not be below first_retry_s") }
+        if let v = try mail.integer("concurrent_max", in: 1...16) { settings.concurrentMax = v }
+        return settings
     }
 
     private static func directory(_ value: String, key: String) throws(ConfigError) -> String {

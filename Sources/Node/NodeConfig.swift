@@ -81,6 +81,28 @@ public struct NodeConfig: Sendable, Equatable {
     /// Webhook delivery (docs/notifications.md).
     public var webhooks = WebhookSettings()
 
+    /// Mail to shoppers (docs/notifications.md): off unless a relay and a sender are given.
+    public var mail: MailSettings?
+
+    public struct MailSettings: Sendable, Equatable {
+        public var relayHost: String
+        public var relayPort: UInt16
+        public var security = SMTPRelay.Security.starttls
+        public var username: String?
+        /// A file holding the relay password (kept out of the configuration).
+        public var passwordFile: String?
+        public var from: String
+        /// The shop's name: the sender's display name and the mails' greeting.
+        public var shopName = "Outpost"
+        /// Where links in mails point (an order's page, the reset form); nil: this node's first address.
+        public var storefrontURL: String?
+        public var caFile: String?
+        public var timeoutMs: Int32 = 30_000
+        public var retry = RetrySchedule(firstDelayMs: 30_000, maxDelayMs: 3_600_000, giveUpAfterMs: 72 * 3_600_000)
+        /// Messages handed to the relay at once.
+        public var concurrentMax = 2
+    }
+
     public struct WebhookSettings: Sendable, Equatable {
         /// When a failed delivery is tried again, and when it is given up.
         public var retry = RetrySchedule.standard

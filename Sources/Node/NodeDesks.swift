@@ -18,6 +18,8 @@ final class NodeDesks {
     let gateway: any PaymentGateway
     /// Webhook endpoints and the deliveries under way.
     let notices = NoticeDesk()
+    /// Mail to shoppers being sent.
+    let mail = MailDesk()
 
     init(sale: SaleDesk, gateway: any PaymentGateway) {
         self.sale = sale

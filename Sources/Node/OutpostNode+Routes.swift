@@ -175,14 +175,15 @@ extension OutpostNode {
     }
 
     private func renderNotificationMetrics(into out: inout PrometheusText) {
-        let desk = desks.notices
-        for (name, help, value) in [
-            ("outpost_notifications_sent_total", "Notifications delivered since start, per channel.", desk.sent),
-            ("outpost_notifications_retried_total", "Failed deliveries scheduled to be tried again since start, per channel.", desk.retried),
-            ("outpost_notifications_dead_total", "Deliveries given up since start (dead letters), per channel.", desk.dead),
+        let desk = desks.notices, mail = desks.mail
+        for (name, help, webhook, mailed) in [
+            ("outpost_notifications_sent_total", "Notifications delivered since start, per channel.", desk.sent, mail.sent),
+            ("outpost_notifications_retried_total", "Failed deliveries scheduled to be tried again since start, per channel.", desk.retried, mail.retried),
+            ("outpost_notifications_dead_total", "Deliveries given up since start (dead letters), per channel.", desk.dead, mail.dead),
         ] {
             out.family(name, type: "counter", help: help)
-            out.sample(name, labels: [("channel", "webhook")], value: Double(value))
+            out.sample(name, labels: [("channel", "webhook")], value: Double(webhook))
+            out.sample(name, labels: [("channel", "mail")], value: Double(mailed))
         }
         out.gauge("outpost_webhook_endpoints", help: "Webhook endpoints registered on this node.", value: Double(desk.endpoints.count))
         out.gauge("outpost_webhook_deliveries_in_flight", help: "Webhook deliveries being posted now.", value: Double(desk.delivering.count))

@@ -97,6 +97,7 @@ public final class OutpostNode {
         server = try Self.httpServer(loop: loop, router: router, config: config, dataDirectory: dataDirectory)
         try setUpCatalogView()
         try setUpWebhooks()
+        try setUpMail()
         try setUpSettlement()
         fleet.knownHub = try meta.value(.hubNode)
         replica.hubNodeId = config.role == .hub ? identity.nodeId : fleet.knownHub
@@ -312,6 +313,7 @@ public final class OutpostNode {
             { self.warnOfOverduePayments(nowMs: nowMs) },
             { self.checkRestoreCaughtUp(nowMs: nowMs) },
             { self.deliverDueWebhooks(nowMs: nowMs) },
+            { self.sendDueMail(nowMs: nowMs) },
         ]
         for job in always {
             guard !database.isClosed else { return }

@@ -25,6 +25,12 @@ extension NodeCtl {
                     let w = status.webhooks
                     print("Webhooks: \(w.endpoints) endpoint\(w.endpoints == 1 ? "" : "s"); deliveries pending \(w.pending), delivered \(w.delivered), given up \(w.dead); in flight \(w.inFlight)")
                     print("Since start: sent \(w.sinceStart.sent), retried \(w.sinceStart.retried), given up \(w.sinceStart.dead)")
+                    let m = status.mail
+                    if m.configured {
+                        print("Mail: pending \(m.pending), sent \(m.sent), given up \(m.dead); since start sent \(m.sinceStart.sent), retried \(m.sinceStart.retried), given up \(m.sinceStart.dead)")
+                    } else {
+                        print("Mail: not configured ([mail] in the node's configuration)")
+                    }
                 }
             }
         }
@@ -32,6 +38,14 @@ extension NodeCtl {
 }
 
 struct NotificationStatus: Codable {
+    struct Mail: Codable {
+        var configured: Bool
+        var pending: Int
+        var sent: Int
+        var dead: Int
+        var sinceStart: Webhooks.SinceStart
+    }
+    var mail: Mail
     struct Webhooks: Codable {
         struct SinceStart: Codable { var sent: Int; var retried: Int; var dead: Int }
         var endpoints: Int

@@ -57,10 +57,10 @@ struct Noded: ParsableCommand {
             throw ExitCode(2)
         }
         // Before the loop's work queue starts: its threads run password hashing, imports and
-        // backups; webhook deliveries wait on receivers there, so they get threads of their own
+        // backups; webhook deliveries and mail wait on receivers and relays there, so they get threads of their own
         // on top of libuv's four. An operator's UV_THREADPOOL_SIZE wins.
         if ProcessStats.environment("UV_THREADPOOL_SIZE") == nil {
-            ProcessStats.setEnvironment("UV_THREADPOOL_SIZE", "\(4 + nodeConfig.webhooks.concurrentMax)")
+            ProcessStats.setEnvironment("UV_THREADPOOL_SIZE", "\(4 + nodeConfig.webhooks.concurrentMax + (nodeConfig.mail?.concurrentMax ?? 0))")
         }
         let level = nodeConfig.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, sink: sink, level: level.loggerLevel) }

@@ -185,6 +185,16 @@ public struct CustomerVault: Sendable {
         return customer
     }
 
+    /// A password reset's token while its mail waits to be sent, sealed for this region and tied
+    /// to that mail: the queue never holds a usable token in clear.
+    public func sealMailSecret(_ secret: String, mail: String) -> String {
+        seal(secret, context: Array("mail:\(mail)".utf8))
+    }
+
+    public func openMailSecret(_ sealed: String, mail: String) -> String? {
+        open(sealed, context: Array("mail:\(mail)".utf8))
+    }
+
     /// `KEY-ID.BASE64URL(box)`: the key id lets a rotated ring still open older values.
     private func seal(_ text: String, field: String, of id: String) -> FieldValue {
         .text(seal(text, context: Self.context(field: field, of: id)))

@@ -76,6 +76,12 @@ public struct MailQueue {
         return queued
     }
 
+    /// Gives a queued mail its secret (sealed): the guest's order link, known only to the
+    /// checkout that made it. Nothing when the mail is not queued (mail is off).
+    public func attachSecret(_ sealed: String, to id: String) throws {
+        _ = try database.execute("UPDATE mail_queue SET sealed = ? WHERE id = ? AND state = 'pending'", [sealed, id])
+    }
+
     private static let columns = "id, kind, about, locale, sealed, state, attempts, due_ms, first_attempt_ms, last_error"
 
     private static func mail(_ row: Row) -> QueuedMail? {

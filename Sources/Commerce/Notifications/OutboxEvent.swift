@@ -71,12 +71,17 @@ public struct OutboxEvent: Equatable, Sendable {
 
 /// The events of one order that its webhooks announce.
 public enum OrderNotices {
+    /// `evt_` and 32 hex digits of SHA-256 over the order's id and the event's canonical text.
+    public static func eventId(order: String, text: String) -> String {
+        "evt_" + String(SHA256.hex(order + "\u{0}" + text).prefix(32))
+    }
+
     /// One event per order event, in the order's own order. Personal data stays out: the
     /// contact is sealed for the region and the access hash opens the guest's order page.
     public static func events(order: String, state: OrderState) -> [OutboxEvent] {
         guard let placed = state.placed else { return [] }
         return state.events.map { event in
-            let id = "evt_" + String(SHA256.hex(order + "\u{0}" + event.text).prefix(32))
+            let id = eventId(order: order, text: event.text)
             var json = EventJSONWriter()
             json.int("amount", event.amount)
             json.string("carrier", event.carrier)

@@ -88,23 +88,56 @@ extension OutpostNode {
         }
     }
 
+    /// A new reset token for `customer`, kept (hashed) on the account and mailed to it (sealed
+    /// in the queue), in one transaction. At most one mail a minute per account: the queue keeps
+    /// one id per account and minute.
+    func mailPasswordReset(_ customer: Customer, locale: String, completion: @escaping ((any Error)?) -> Void) {
+        var changed = customer
+        let secret = SecureRandom.bytes(32), nowMs = WallClock.nowMs(), expiresMs = nowMs + Self.resetLifetimeMs
+        changed.pendingReset = (Hex.encode(SHA256.hash(secret)), expiresMs)
+        let token = customer.id + "." + Base64.encode(secret, url: true, padded: false)
+        let mailId = "mail_reset_\(customer.id)_\(nowMs / 60_000)"
+        let mail = QueuedMail(id: mailId, kind: .passwordReset, about: customer.id, locale: locale,
+                              sealed: keys.customerVault.sealMailSecret(token, mail: mailId), dueMs: nowMs)
+        let fields = keys.customerVault.fields(of: changed), replica = self.replica, me = identity.nodeId, queue = mailQueue
+        writer.submit({ _ in
+            // A reset asked again within the minute keeps the token already on its way.
+            guard try queue.queue([mail], nowMs: nowMs) == 1 else { return }
+            _ = try Self.commit(fields, key: CustomerVault.customerPrefix + changed.id, in: Collections.customers, replica: replica, as: me)
+        }, completion: { [unowned self] result in
+            switch result {
+            case .success: replicatedChanged(); completion(nil)
+            case .failure(let error):
+                logger.error("password reset mail not queued", metadata: ["error": "\(error)"])
+                completion(error)
+            }
+        })
+    }
+
     /// Password resets: asked by the customer or by staff, then confirmed.
     private func registerPasswordResetRoutes() {
         let problem = RouteDoc.Reply.problem
 
         router.add("POST", "/api/v1/auth/password-reset", bodyBytesMax: 4096, rateClass: .credentials, doc: RouteDoc(
-            operationId: "requestPasswordReset", summary: "Ask for a password reset: the store is told, and hands a reset token to the account's owner.",
+            operationId: "requestPasswordReset", summary: "Ask for a password reset: a link to choose a new password goes to the account's email.",
             description: """
-                Always 202 after the same work, whether or not the email has an account. Until mail delivery exists the node \
-                writes no token anywhere: it logs that a reset was asked for (the account's id, never a token), and a store \
-                manager or operator who has checked who is asking issues one with `nodectl customers reset-token --email`.
+                Always 202, whether or not the email has an account. With `[mail]` configured the node mails the account's \
+                owner a link with a reset token (valid 30 minutes; at most one mail a minute per account); the token is \
+                never logged or answered. Without mail the node only logs that a reset was asked for, and a store manager \
+                or operator who has checked who is asking issues a token with `nodectl customers reset-token --email`.
                 """,
             tags: ["auth"], requestBody: .init(0, "{\"email\"}.", schema: ["type": "object"]),
             replies: [.init(202, "Accepted.")])
-        ) { [unowned self] request in
-            let email = Customer.normalizedEmail(try request.decodeJSON(PasswordResetBody.self).email)
-            logger.info("password reset asked for", metadata: ["customer": "\(accountId(email: email) ?? "none")"])
-            return Response(status: 202)
+        ) { [unowned self] request, responder in
+            do {
+                let email = Customer.normalizedEmail(try request.decodeJSON(PasswordResetBody.self).email)
+                let account = accountId(email: email)
+                logger.info("password reset asked for", metadata: ["customer": "\(account ?? "none")"])
+                guard config.mail != nil, let customer = account.flatMap(customer(id:)) else { return responder.send(Response(status: 202)) }
+                mailPasswordReset(customer, locale: shopperLocale(request)) { _ in responder.send(Response(status: 202)) }
+            } catch {
+                responder.fail(error)
+            }
         }
 
         router.add("POST", "/admin/v1/customers/password-reset", access: .roles(["store_manager", "operator"]), bodyBytesMax: 4096, doc: RouteDoc(
@@ -141,28 +174,34 @@ extension OutpostNode {
         ) { [unowned self] request, responder in
             do {
                 let body = try request.decodeJSON(PasswordResetConfirmBody.self)
-                try Self.validateNewPassword(body.newPassword)
-                let parts = body.token.split(separator: ".", omittingEmptySubsequences: false)
-                guard parts.count == 2, let secret = Base64.decode(String(parts[1]), url: true), let customer = customer(id: String(parts[0])),
-                      let reset = customer.pendingReset, reset.expiresMs > WallClock.nowMs(),
-                      constantTimeEquals(Array(Hex.encode(SHA256.hash(secret)).utf8), Array(reset.hash.utf8)) else {
-                    throw HTTPError(.resetRefused, detail: "the reset token is unknown, expired or used; ask for a new one")
+                try confirmPasswordReset(token: body.token, newPassword: body.newPassword) { error in
+                    if let error { responder.fail(error) } else { responder.send(.noContent()) }
                 }
-                let new = body.newPassword, cost = passwordCost
-                loop.queueWork({ PasswordHash.make(new, cost: cost).encoded }, completion: { [unowned self] result in
-                    guard case .success(let hash) = result else { return responder.fail(HTTPError(.internalError, detail: "the password could not be hashed")) }
-                    var changed = customer
-                    changed.passwordHash = hash
-                    changed.pendingReset = nil
-                    changed.sessionsAfterMs = WallClock.nowMs()
-                    writeFields([(CustomerVault.customerPrefix + changed.id, keys.customerVault.fields(of: changed))]) { error in
-                        if let error { responder.fail(error) } else { responder.send(.noContent()) }
-                    }
-                })
             } catch {
                 responder.fail(error)
             }
         }
+    }
+
+    /// Sets a new password with a reset token (the API's and the storefront's form): the token
+    /// is used up and every device signed out. Throws what is refused before anything is written.
+    func confirmPasswordReset(token: String, newPassword: String, completion: @escaping ((any Error)?) -> Void) throws {
+        try Self.validateNewPassword(newPassword)
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let secret = Base64.decode(String(parts[1]), url: true), let customer = customer(id: String(parts[0])),
+              let reset = customer.pendingReset, reset.expiresMs > WallClock.nowMs(),
+              constantTimeEquals(Array(Hex.encode(SHA256.hash(secret)).utf8), Array(reset.hash.utf8)) else {
+            throw HTTPError(.resetRefused, detail: "the reset token is unknown, expired or used; ask for a new one")
+        }
+        let cost = passwordCost
+        loop.queueWork({ PasswordHash.make(newPassword, cost: cost).encoded }, completion: { [unowned self] result in
+            guard case .success(let hash) = result else { return completion(HTTPError(.internalError, detail: "the password could not be hashed")) }
+            var changed = customer
+            changed.passwordHash = hash
+            changed.pendingReset = nil
+            changed.sessionsAfterMs = WallClock.nowMs()
+            writeFields([(CustomerVault.customerPrefix + changed.id, keys.customerVault.fields(of: changed))], completion: completion)
+        })
     }
 
     /// A customer erasing their account.

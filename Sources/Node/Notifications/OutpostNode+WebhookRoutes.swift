@@ -163,8 +163,15 @@ extension OutpostNode {
             operationId: "notificationStatus", summary: "What this node's notifications are doing: endpoints, deliveries by state, and counts since start.",
             tags: ["notifications"], replies: [.init(200, "The status.", schema: ["type": "object"])])
         ) { [unowned self] _ in
-            let counts = try outbox.counts(), desk = desks.notices
-            return .json(.object([JSONMember("webhooks", .object([
+            let counts = try outbox.counts(), desk = desks.notices, mailCounts = try mailQueue.counts(), mail = desks.mail
+            return .json(.object([JSONMember("mail", .object([
+                JSONMember("configured", .bool(config.mail != nil)),
+                JSONMember("pending", .int(Int64(mailCounts[.pending] ?? 0))),
+                JSONMember("sent", .int(Int64(mailCounts[.sent] ?? 0))),
+                JSONMember("dead", .int(Int64(mailCounts[.dead] ?? 0))),
+                JSONMember("since_start", .object([JSONMember("sent", .int(Int64(mail.sent))), JSONMember("retried", .int(Int64(mail.retried))),
+                                                   JSONMember("dead", .int(Int64(mail.dead)))])),
+            ])), JSONMember("webhooks", .object([
                 JSONMember("endpoints", .int(Int64(desk.endpoints.count))),
                 JSONMember("pending", .int(Int64(counts[.pending] ?? 0))),
                 JSONMember("delivered", .int(Int64(counts[.delivered] ?? 0))),

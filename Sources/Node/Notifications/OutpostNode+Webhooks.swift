@@ -126,8 +126,10 @@ extension OutpostNode {
     /// for the endpoints there are now. The same event projected again (a peer's copy of the
     /// change, a restart) has the same id and is kept once.
     func recordOrderNotices(_ order: String, state: OrderState) throws {
-        guard !desks.notices.endpoints.isEmpty, state.placed?.node == identity.nodeId else { return }
-        try outbox.record(OrderNotices.events(order: order, state: state), endpoints: desks.notices.endpoints, nowMs: WallClock.nowMs())
+        guard !desks.notices.endpoints.isEmpty || config.mail != nil, state.placed?.node == identity.nodeId else { return }
+        let events = OrderNotices.events(order: order, state: state)
+        if !desks.notices.endpoints.isEmpty { try outbox.record(events, endpoints: desks.notices.endpoints, nowMs: WallClock.nowMs()) }
+        try queueOrderMail(order, state: state, events: events)
     }
 
     /// Every tick: starts the deliveries that are due, one per endpoint, up to `concurrent_max`;

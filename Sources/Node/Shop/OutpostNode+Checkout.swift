@@ -359,6 +359,10 @@ extension OutpostNode {
         _ = try replica.commit([(pending.orderId, GSet(Set(texts)), replica.tick(wallMs: WallClock.nowMs()))], in: Collections.orders) { [unowned self] _ in
             try projectOrder(pending.orderId, state: state)
         }
+        if config.mail != nil, let token, let placedText = texts.first {
+            let mail = "mail_" + OrderNotices.eventId(order: pending.orderId, text: placedText)
+            try mailQueue.attachSecret(keys.customerVault.sealMailSecret(token, mail: mail), to: mail)
+        }
         try emptyCart(pending)
         return state
     }

@@ -361,6 +361,8 @@ extension OutpostNode {
             }
         }
 
+        registerPasswordResetPages()
+
         router.add("POST", "/sign-out", bodyBytesMax: 1024, formProtection: .sameOriginWithToken, doc: doc("storefrontSignOut", "Sign out: the session ends on every node, this browser forgets it.", status: 303)) { [unowned self] request, responder in
             let forget = Self.redirect("/", cookies: [Self.cookie(Self.sessionCookie, "", maxAge: 0), Self.cookie(Self.refreshCookie, "", maxAge: 0)])
             guard let presented = request.cookie(Self.refreshCookie) else { return responder.send(forget) }
@@ -571,6 +573,42 @@ extension OutpostNode {
             ] as Storefront.View
         }
         return view
+    }
+
+    /// "Forgot your password?": the email form, then the mail's link to the new-password form.
+    private func registerPasswordResetPages() {
+        router.get("/account/forgot", doc: doc("storefrontForgotPassword", "The form that asks for a password reset link.")) { [unowned self] request in
+            page("reset", request, ["heading": "Reset your password", "action": "/account/forgot"])
+        }
+        router.add("POST", "/account/forgot", bodyBytesMax: 4096, rateClass: .credentials, formProtection: .sameOriginWithToken,
+                   doc: doc("storefrontForgotPasswordSubmit", "Mails a reset link if the email has an account (the same answer either way).")) { [unowned self] request, responder in
+            let sent = page("message", request, ["heading": "Check your mail",
+                                                 "text": "If an account has this email, a link to choose a new password is on its way. It works for 30 minutes."])
+            let email = Customer.normalizedEmail(request.formValue("email") ?? "")
+            guard config.mail != nil, let customer = accountId(email: email).flatMap(customer(id:)) else {
+                return responder.send(config.mail == nil ? page("message", request, ["heading": "Ask the shop", "text": "This shop does not send mail; its staff can reset your password."]) : sent)
+            }
+            mailPasswordReset(customer, locale: shopperLocale(request)) { _ in responder.send(sent) }
+        }
+        router.get("/account/reset", doc: doc("storefrontResetPassword", "The form that sets a new password with the mail's link.")) { [unowned self] request in
+            page("reset", request, ["heading": "Choose a new password", "action": "/account/reset", "token": request.queryValue("token") ?? ""])
+        }
+        router.add("POST", "/account/reset", bodyBytesMax: 4096, rateClass: .credentials, formProtection: .sameOriginWithToken,
+                   doc: doc("storefrontResetPasswordSubmit", "Sets the new password; every device is signed out.")) { [unowned self] request, responder in
+            let token = request.formValue("token") ?? ""
+            let again = { [unowned self] (error: any Error) in
+                responder.send(page("reset", request, status: HTTPError.of(error)?.problem.status ?? 500,
+                                    ["heading": "Choose a new password", "action": "/account/reset", "token": token, "message": Self.pageMessage(error)]))
+            }
+            do {
+                try confirmPasswordReset(token: token, newPassword: request.formValue("password") ?? "") { [unowned self] error in
+                    if let error { return again(error) }
+                    responder.send(page("message", request, ["heading": "Password changed", "text": "Sign in with your new password. Every device was signed out."]))
+                }
+            } catch {
+                again(error)
+            }
+        }
     }
 
     private func signInPage(_ request: Request, signUp: Bool, message: String?, status: Int, email: String) -> Response {

@@ -5,7 +5,7 @@ enum StorefrontTemplates {
     static let all: [String: String] = [
         "layout": layout, "home": home, "listing": listing, "product": product, "message": message,
         "card": card, "facets": facets, "breadcrumbs": breadcrumbs,
-        "cart": cart, "checkout": checkout, "order": order, "account": account, "signin": signin,
+        "cart": cart, "checkout": checkout, "order": order, "account": account, "signin": signin, "reset": reset,
     ]
 
     static let layout = """
@@ -343,6 +343,25 @@ enum StorefrontTemplates {
             <button type="submit">{{heading}}</button>
           </form>
           <p>{{#signUp}}Have an account? <a href="/sign-in?next={{next}}">Sign in</a>{{/signUp}}{{^signUp}}New here? <a href="/sign-up?next={{next}}">Create an account</a>{{/signUp}}</p>
+        </section>
+        {{/content}}
+        {{/layout}}
+        """
+
+    /// Asking for a reset link (no token), or choosing the new password (the mail's token).
+    static let reset = """
+        {{<layout}}
+        {{$title}}{{heading}} · {{shop}}{{/title}}
+        {{$content}}
+        <section class="signin">
+          <h1>{{heading}}</h1>
+          {{#message}}<p class="notice error" role="alert">{{message}}</p>{{/message}}
+          <form method="post" action="{{action}}"><input type="hidden" name="csrf" value="{{csrf}}">
+            {{#token}}<input type="hidden" name="token" value="{{token}}">
+            <label for="password">New password</label><input id="password" name="password" type="password" required minlength="8" autocomplete="new-password">{{/token}}
+            {{^token}}<label for="email">Email</label><input id="email" name="email" type="email" required autocomplete="email">{{/token}}
+            <button type="submit">{{heading}}</button>
+          </form>
         </section>
         {{/content}}
         {{/layout}}
