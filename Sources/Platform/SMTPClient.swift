@@ -182,7 +182,7 @@ public final class SMTPSession {
     }
 
     /// A line that starts with "." gets another (RFC 5321 4.5.2), so it cannot end the message.
-    static func dotStuffed(_ message: [UInt8]) -> [UInt8] {
+    public static func dotStuffed(_ message: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(message.count + 64)
         var lineStart = true

@@ -166,3 +166,71 @@ final class NotificationTests: XCTestCase {
         XCTAssertEqual(key("[webhooks]\nsmtp = 1"), "webhooks.smtp")
     }
 }
+
+/// The mail as it goes over SMTP.
+final class MailMessageTests: XCTestCase {
+    func testAMessageIsMultipartWithEncodedHeadersAndNoLineBreaksFromData() {
+        var message = MailMessage(fromName: "Hafen \"Laden\"", fromAddress: "orders@hafen.example", to: "ann@example.com",
+                                  subject: "Ihre Bestellung für Jürgen\r\nBcc: evil@example.com", text: "Grüße\n", html: "<p>Grüße</p>",
+                                  messageId: "<mail_evt_1@hafen.example>", dateMs: 1_765_089_579_000)
+        message.extraHeaders = [("Auto-Submitted", "auto-generated")]
+        let text = String(decoding: message.rendered(), as: UTF8.self)
+        let head = text.components(separatedBy: "\r\n\r\n")[0]
+        XCTAssertTrue(head.contains("From: \"Hafen \\\"Laden\\\"\" <orders@hafen.example>"), head)
+        XCTAssertTrue(head.contains("To: <ann@example.com>"))
+        XCTAssertTrue(head.contains("Subject: =?UTF-8?B?"), "non-ASCII subject as encoded words")
+        XCTAssertFalse(head.contains("\r\nBcc:"), "a line break in data never makes a header")
+        XCTAssertTrue(head.contains("Date: Sun, 07 Dec 2025 06:39:39 +0000"), head)
+        XCTAssertTrue(head.contains("Message-ID: <mail_evt_1@hafen.example>"))
+        XCTAssertTrue(head.contains("Content-Type: multipart/alternative; boundary="))
+        XCTAssertTrue(text.contains("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64"))
+        XCTAssertTrue(text.contains("Content-Type: text/html; charset=utf-8"))
+        XCTAssertTrue(text.contains(Base64.encode(Array("Grüße\n".utf8), url: false, padded: true)))
+        XCTAssertTrue(text.split(separator: "\r\n", omittingEmptySubsequences: false).allSatisfy { $0.utf8.count <= 998 }, "RFC 5322 line length")
+        let subject = MailMessage.encodedText(String(repeating: "ä", count: 60))
+        XCTAssertTrue(subject.contains("\r\n "), "long encoded subjects fold")
+        XCTAssertEqual(MailMessage.encodedText("Plain subject"), "Plain subject")
+    }
+
+    func testOnlyAddressesMailCanGoToAreTaken() {
+        XCTAssertTrue(MailMessage.isAddress("ann.smith+shop@example.co.uk"))
+        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@example.com>", "ann@example.com\r\nRCPT TO:<x@y.z>", "ann@.com"] {
+            XCTAssertFalse(MailMessage.isAddress(bad), bad)
+        }
+    }
+
+    func testALineStartingWithADotCannotEndTheMessage() {
+        XCTAssertEqual(String(decoding: SMTPSession.dotStuffed(Array(".start\r\nmid\r\n.\r\n..x".utf8)), as: UTF8.self), "..start\r\nmid\r\n..\r\n...x")
+    }
+
+    func testTheMailSectionIsReadKeyByKey() throws {
+        var config = NodeConfig()
+        try config.apply(toml: """
+            [mail]
+            relay = "smtp.hafen.example:587"
+            from = "orders@hafen.example"
+            security = "tls"
+            username = "shop"
+            shop_name = "Hafen Laden"
+            storefront_url = "https://shop.hafen.example/"
+            timeout_s = 20
+            concurrent_max = 3
+            """)
+        let mail = try XCTUnwrap(config.mail)
+        XCTAssertEqual(mail.relayHost, "smtp.hafen.example")
+        XCTAssertEqual(mail.relayPort, 587)
+        XCTAssertEqual(mail.security, .tls)
+        XCTAssertEqual(mail.storefrontURL, "https://shop.hafen.example")
+        XCTAssertEqual(mail.timeoutMs, 20_000)
+        XCTAssertEqual(mail.concurrentMax, 3)
+        func key(_ toml: String) -> String? {
+            var config = NodeConfig()
+            do { try config.apply(toml: toml) } catch { return error.key }
+            return nil
+        }
+        XCTAssertEqual(key("[mail]\nrelay = \"smtp.example\"\nfrom = \"a@b.example\""), "mail.relay")
+        XCTAssertEqual(key("[mail]\nrelay = \"smtp.example:25\"\nfrom = \"a@b.example\"\nsecurity = \"ssl\""), "mail.security")
+        XCTAssertEqual(key("[mail]\nrelay = \"smtp.example:25\"\nfrom = \"a@b.example\"\nstorefront_url = \"shop\""), "mail.storefront_url")
+        XCTAssertEqual(key("[mail]\nrelay = \"smtp.example:25\"\nfrom = \"a@b.example\"\nbcc = \"x\""), "mail.bcc")
+    }
+}

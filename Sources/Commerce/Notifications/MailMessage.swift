@@ -66,7 +66,7 @@ public struct MailMessage: Sendable {
 
     /// Unstructured text (Subject): ASCII as it is, anything else as RFC 2047 encoded words of at
     /// most 45 bytes each, folded onto continuation lines.
-    static func encodedText(_ text: String) -> String {
+    public static func encodedText(_ text: String) -> String {
         let clean = oneLine(text)
         guard !clean.utf8.allSatisfy({ $0 >= 32 && $0 < 127 }) else { return clean }
         var words: [String] = [], chunk: [UInt8] = []
