@@ -14,6 +14,9 @@ public indirect enum JSONValue: Sendable, Equatable {
     /// that it is one valid JSON value.
     case encoded([UInt8])
 
+    /// The encoded document as text.
+    public var encodedText: String { String(decoding: encoded(), as: UTF8.self) }
+
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)

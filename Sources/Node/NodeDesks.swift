@@ -1,4 +1,5 @@
 import Commerce
+import Mustache
 import Platform
 
 // The node's state in memory that is not data: what is under way and what protects it, grouped
@@ -84,6 +85,8 @@ final class NoticeDesk {
     /// Per endpoint, its open connection, reused from one delivery to the next (one TLS
     /// handshake, not one per event). Dropped with the endpoint.
     var connections: [String: WebhookConnection] = [:]
+    /// Provider templates compiled, by their stored text (at most one per endpoint).
+    var templates: [String: (template: ProviderTemplate, compiled: MustacheTemplate)] = [:]
     /// Since start, for /metrics.
     var sent = 0, retried = 0, dead = 0
     var lastPruneMs: Int64 = 0

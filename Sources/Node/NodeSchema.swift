@@ -310,5 +310,8 @@ public enum NodeSchema {
             ) STRICT, WITHOUT ROWID;
             CREATE INDEX mail_queue_due ON mail_queue(due_ms) WHERE state = 'pending';
             """, olderReleasesCanRun: true),
+        Migration(version: 16, name: "webhook endpoints that are a provider's API", sql: """
+            ALTER TABLE webhook_endpoints ADD COLUMN template TEXT;  -- SMS or push: JSON {content_type, headers, body (Mustache)}
+            """, olderReleasesCanRun: true),
     ]
 }

@@ -305,10 +305,10 @@ enum Schemas {
                 "id": ["type": "string", "description": "evt_ and 32 hex digits; the same event has the same id on every delivery."],
                 "type": ["type": "string", "enum": .array(OutboxEvent.Kind.allCases.map { .string($0.rawValue) })],
                 "sequence": ["type": "integer", "description": "This node's order of its events: an endpoint receives them in this order."],
-                "subject": ["type": "string", "description": "The order's id."],
+                "subject": ["type": "string", "description": "The order's id; for stock.low the `sku@location`; for payment.offline_overdue the payment's id."],
                 "occurred_at": ["type": "string", "format": "date-time"],
                 "data": [
-                    "type": "object", "required": ["order", "node"],
+                    "type": "object", "required": ["node"],
                     "properties": [
                         "order": string, "number": string, "customer": ["type": "string", "description": "The customer's id; absent for a guest."],
                         "node": ["type": "string", "description": "The node that recorded the event."],
@@ -316,6 +316,10 @@ enum Schemas {
                         "amount": ["type": "integer", "description": "order.paid, order.refunded, order.payment_failed: minor units."],
                         "payment": string, "carrier": string, "tracking": string, "reason": string,
                         "return": ["type": "string", "description": "Return steps: the return's id."],
+                        "sku": ["type": "string", "description": "stock.low: the SKU."], "location": ["type": "string", "description": "stock.low: the stock location."],
+                        "available": ["type": "integer", "description": "stock.low: units left there."], "mark": ["type": "integer", "description": "stock.low: the low-stock mark."],
+                        "deadline": ["type": "string", "format": "date-time", "description": "payment.offline_overdue: when the hub should have answered."],
+                        "taken": ["type": "string", "format": "date-time", "description": "payment.offline_overdue: when the card was taken."],
                         "lines": ["type": "array", "description": "order.placed: what was bought.", "items": [
                             "type": "object", "properties": ["sku": string, "product_id": string, "name": string, "quantity": integer, "unit_price": integer],
                         ]],

@@ -175,6 +175,71 @@ final class WebhookTests: XCTestCase {
         XCTAssertTrue(impostor.requests().isEmpty, "nothing was sent to a certificate for another host")
     }
 
+    /// SMS and push go through the same mechanism: an endpoint whose body is written from a
+    /// provider's template, with its API key in a header and the shopper's phone in the body.
+    func testAnSMSProviderGetsTheShipmentWrittenFromItsTemplate() throws {
+        let receiver = try WebhookReceiver.start()
+        self.receiver = receiver
+        let shop = try Shop.start(extra: Self.retryFast + "[rate_limits]\nenabled = false\n")
+        try shop.product("mug", sku: "MUG-1", price: 1200, stock: 5)
+        let registered = try shop.send("POST", "/api/v1/auth/register", #"{"email": "kim@example.com", "password": "correct horse", "phone": "+49 151 2345678"}"#)
+        XCTAssertEqual(registered.status, 201, registered.response.text)
+        let token = try XCTUnwrap(registered.json["access_token"] as? String)
+
+        func provider(_ template: String) throws -> (status: Int, json: [String: Any]) {
+            let answer = try shop.node.adminPost("/admin/v1/webhooks", #"{"url": "http://127.0.0.1:\#(receiver.port)/sms", "events": ["order.shipped"], "template": \#(template)}"#)
+            return (answer.status, (try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any]) ?? [:])
+        }
+        XCTAssertEqual(try provider(#"{"body": "{{#open}} never closed"}"#).status, 422, "a template that does not parse")
+        XCTAssertEqual(try provider(#"{"body": "x", "headers": {"Host": "evil.example"}}"#).status, 422, "headers the node sets")
+        XCTAssertEqual(try provider(#"{"body": "x", "content_type": "application/xml"}"#).status, 422)
+        let created = try provider(#"""
+            {"content_type": "application/x-www-form-urlencoded", "headers": {"Authorization": "Basic QUM6c2VjcmV0"},
+             "body": "To={{phone}}&From=Hafen&Body=Order {{number}} is on its way with {{carrier}} ({{tracking}})"}
+            """#)
+        XCTAssertEqual(created.status, 201, "\(created.json)")
+        let listed = try shop.node.adminJSON("/admin/v1/webhooks")["endpoints"] as? [[String: Any]] ?? []
+        XCTAssertEqual(((listed.first?["template"] as? [String: Any])?["headers"] as? [String: String])?["Authorization"], "***", "the API key is not shown again")
+
+        let cart = try shop.newCart(token: token)
+        XCTAssertEqual(try shop.send("PUT", "/api/v1/carts/\(cart)/lines/MUG-1", #"{"quantity": 1}"#, token: token).status, 200)
+        let placed = try shop.send("POST", "/api/v1/carts/\(cart)/checkout", Shop.checkoutBody(email: nil), token: token, key: UUID().uuidString)
+        XCTAssertEqual(placed.status, 201, placed.response.text)
+        let order = try XCTUnwrap(placed.json["id"] as? String), number = try XCTUnwrap(placed.json["number"] as? String)
+        XCTAssertEqual(try shop.send("POST", "/admin/v1/orders/\(order)/events", #"{"kind": "shipped", "carrier": "DHL", "tracking": "T&9"}"#,
+                                     token: shop.node.adminToken).status, 200)
+        XCTAssertTrue(eventually { receiver.requests().contains { $0.status == 200 } })
+        let request = try XCTUnwrap(receiver.requests().first)
+        XCTAssertEqual(request.path, "/sms")
+        XCTAssertEqual(request.headers["content-type"], "application/x-www-form-urlencoded")
+        XCTAssertEqual(request.headers["authorization"], "Basic QUM6c2VjcmV0")
+        var fields: [String: String] = [:]
+        for pair in request.body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            if parts.count == 2 { fields[parts[0]] = parts[1] }
+        }
+        XCTAssertEqual(fields["To"], "+49 151 2345678", request.body)
+        XCTAssertEqual(fields["Body"], "Order \(number) is on its way with DHL (T&9)", "values escaped for a form: \(request.body)")
+    }
+
+    /// Low stock at the store's own location is announced once, when it falls to the mark.
+    func testLowStockIsAnnouncedWhenTheStoreFallsToTheMark() throws {
+        let receiver = try WebhookReceiver.start()
+        self.receiver = receiver
+        let shop = try Shop.start(extra: Self.retryFast)
+        try shop.product("mug", sku: "MUG-1", price: 1200, stock: 8)
+        _ = try subscribe(shop.node, url: "http://127.0.0.1:\(receiver.port)/stock", events: ["stock.low"])
+        _ = try order(shop, sku: "MUG-1")  // 7 left: above the mark
+        for _ in 0..<3 { _ = try order(shop, sku: "MUG-1") }  // 6, 5 (the mark), 4
+        XCTAssertTrue(eventually { receiver.requests().contains { $0.status == 200 } })
+        let received = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try XCTUnwrap(receiver.requests().first).body.utf8)) as? [String: Any])
+        XCTAssertEqual(received["type"] as? String, "stock.low")
+        XCTAssertEqual(received["subject"] as? String, "MUG-1@shop")
+        XCTAssertEqual((received["data"] as? [String: Any])?["available"] as? Int, 5)
+        let status = try shop.node.adminJSON("/admin/v1/notifications/status")["webhooks"] as? [String: Any]
+        XCTAssertEqual((status?["delivered"] as? Int ?? 0) + (status?["pending"] as? Int ?? 0), 1, "once, not again at 4")
+    }
+
     func testARotatedSecretSignsBesideTheOldOneUntilItExpires() throws {
         let receiver = try WebhookReceiver.start()
         self.receiver = receiver
@@ -228,6 +293,7 @@ final class WebhookReceiver {
         var mode: String
         var body: String
         var signature: String
+        var headers: [String: String]
         var eventId: String?
         var type: String?
         var subject: String?
@@ -278,7 +344,7 @@ final class WebhookReceiver {
                   let headers = json["headers"] as? [String: String], let body = json["body"] as? String else { return nil }
             let event = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
             return Received(path: json["path"] as? String ?? "", status: json["status"] as? Int ?? 0, mode: json["mode"] as? String ?? "",
-                            body: body, signature: headers["outpost-signature"] ?? "", eventId: event["id"] as? String,
+                            body: body, signature: headers["outpost-signature"] ?? "", headers: headers, eventId: event["id"] as? String,
                             type: event["type"] as? String, subject: event["subject"] as? String, sequence: (event["sequence"] as? NSNumber)?.int64Value ?? 0)
         }
     }

@@ -24,6 +24,7 @@ final class NodeSchemaTests: XCTestCase {
         13: "d680fa9eac0c12a9bf91511051cf2f49133b659c83e4ba0a164839c1d995129e",
         14: "a9efc60e654d53adf0a771ea4e9f55f98f33e56aa516b7d9004eb8fa5029d90d",
         15: "1f9ea5e0ac19ce00cb9a8fcb6ec5a15b547b8759315c849113af5e4ba6d7cb81",
+        16: "a0cce9b0d78ce8320aa8ccffe2d7da278edec01e6c358fe1a0d87a21372b963f",
     ]
 
     func testNoShippedMigrationChanges() {

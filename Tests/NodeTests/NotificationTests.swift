@@ -58,7 +58,7 @@ final class NotificationTests: XCTestCase {
         let (db, _) = try database()
         let outbox = Outbox(database: db)
         let all = endpoint("we_all"), shipping = endpoint("we_ship", [.orderShipped])
-        try db.transaction { try outbox.record(OrderNotices.events(order: "o1", state: order()), endpoints: [all, shipping], nowMs: 5) }
+        _ = try db.transaction { try outbox.record(OrderNotices.events(order: "o1", state: order()), endpoints: [all, shipping], nowMs: 5) }
         let again = try db.transaction { try outbox.record(OrderNotices.events(order: "o1", state: order(shipped: true)), endpoints: [all, shipping], nowMs: 6) }
         XCTAssertEqual(again, 1, "the projection of a later change adds only the new event")
         XCTAssertEqual(try outbox.counts()[.pending], 4, "three events to the first endpoint, the shipment to the second")
@@ -73,7 +73,7 @@ final class NotificationTests: XCTestCase {
         let (db, _) = try database()
         let outbox = Outbox(database: db)
         let schedule = RetrySchedule(firstDelayMs: 1_000, maxDelayMs: 4_000, giveUpAfterMs: 10_000)
-        try db.transaction { try outbox.record(OrderNotices.events(order: "o1", state: order()), endpoints: [endpoint("we_a")], nowMs: 0) }
+        _ = try db.transaction { try outbox.record(OrderNotices.events(order: "o1", state: order()), endpoints: [endpoint("we_a")], nowMs: 0) }
         var now: Int64 = 0
         var head = try XCTUnwrap(try outbox.due(endpoint: "we_a", after: 0, nowMs: now, limit: 1).first)
         XCTAssertEqual(try outbox.failed(head, status: 500, error: "answered 500", nowMs: now, schedule: schedule, random: 1), .pending)
@@ -97,7 +97,7 @@ final class NotificationTests: XCTestCase {
     func testDeliveredEventsAreForgottenAfterTheirKeepTime() throws {
         let (db, _) = try database()
         let outbox = Outbox(database: db)
-        try db.transaction { try outbox.record(OrderNotices.events(order: "o1", state: order()), endpoints: [endpoint("we_a")], nowMs: 0) }
+        _ = try db.transaction { try outbox.record(OrderNotices.events(order: "o1", state: order()), endpoints: [endpoint("we_a")], nowMs: 0) }
         for _ in 0..<2 {
             let head = try XCTUnwrap(try outbox.due(endpoint: "we_a", after: 0, nowMs: 1, limit: 1).first)
             try outbox.delivered([(head, 204)], nowMs: 1)
@@ -232,5 +232,36 @@ final class MailMessageTests: XCTestCase {
         XCTAssertEqual(key("[mail]\nrelay = \"smtp.example:25\"\nfrom = \"a@b.example\"\nsecurity = \"ssl\""), "mail.security")
         XCTAssertEqual(key("[mail]\nrelay = \"smtp.example:25\"\nfrom = \"a@b.example\"\nstorefront_url = \"shop\""), "mail.storefront_url")
         XCTAssertEqual(key("[mail]\nrelay = \"smtp.example:25\"\nfrom = \"a@b.example\"\nbcc = \"x\""), "mail.bcc")
+    }
+}
+
+/// Events about the shop's operation, and provider templates.
+final class OperationNoticeTests: XCTestCase {
+    func testAnOverduePaymentIsOneEventHoweverOftenItIsNoticed() {
+        let open = OfflinePaymentBook.Open(payment: "pay_1", order: "o1", amount: 4_200, currency: "EUR", takenMs: 1_000, deadlineMs: 86_401_000)
+        let first = OperationNotices.offlinePaymentOverdue(open, node: "store-1"), again = OperationNotices.offlinePaymentOverdue(open, node: "store-1")
+        XCTAssertEqual(first.id, again.id)
+        XCTAssertEqual(first.kind, OutboxEvent.Kind.paymentOfflineOverdue)
+        XCTAssertTrue(first.data.contains(#""deadline":"1970-01-02T00:00:01.000Z""#), first.data)
+        let low = OperationNotices.stockLow(sku: "MUG-1", location: "shop", available: 5, mark: 5, node: "shop", atMs: 7)
+        XCTAssertEqual(low.subject, "MUG-1@shop")
+        XCTAssertNotEqual(low.id, OperationNotices.stockLow(sku: "MUG-1", location: "shop", available: 5, mark: 5, node: "shop", atMs: 8).id,
+                          "each fall to the mark is its own event")
+    }
+
+    func testProviderTemplatesEscapeForTheirBodyAndRefuseWhatTheNodeSets() throws {
+        func parsed(_ json: String) -> Result<ProviderTemplate, ValidationReason> {
+            ProviderTemplate.parse(LooseJSON.parse(Array(json.utf8)) ?? .null)
+        }
+        let form = try parsed(#"{"content_type": "application/x-www-form-urlencoded", "body": "To={{phone}}&Body={{text}}"}"#).get()
+        XCTAssertEqual(try form.compiled().get().render(["phone": "+49 151", "text": "a&b=c"]), "To=%2B49%20151&Body=a%26b%3Dc")
+        let json = try parsed(#"{"body": "{\"to\": \"{{phone}}\", \"text\": \"{{text}}\"}", "headers": {"X-Api-Key": "k"}}"#).get()
+        XCTAssertEqual(try json.compiled().get().render(["phone": "+49", "text": "say \"hi\"\n"]), #"{"to": "+49", "text": "say \"hi\"\n"}"#)
+        XCTAssertEqual(json.headers, [ProviderTemplate.Header(name: "X-Api-Key", value: "k")])
+        XCTAssertEqual(ProviderTemplate.parse(stored: json.stored), json, "kept as it was given")
+        for bad in [#"{"body": "{{#a}}"}"#, #"{"body": "x", "headers": {"Content-Length": "1"}}"#, #"{"body": "x", "headers": {"Bad Name": "1"}}"#,
+                    #"{"body": "x", "headers": {"X": "a\r\nb"}}"#, #"{"body": "x", "content_type": "text/html"}"#, #"{"headers": {}}"#, #""body""#] {
+            if case .success = parsed(bad) { XCTFail("taken: \(bad)") }
+        }
     }
 }

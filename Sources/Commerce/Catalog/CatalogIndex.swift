@@ -138,6 +138,13 @@ public final class CatalogIndex {
         for key in keys { try project(stockKey: key, replica.state(at: key, in: Collections.inventory), node: node) }
     }
 
+    /// Units available at one `sku@location` as the stock view holds them (nil: none recorded).
+    public func stockAvailable(stockKey key: String) throws -> Int64? {
+        guard let at = key.lastIndex(of: "@") else { return nil }
+        return try database.queryOne("SELECT available FROM stock_levels WHERE sku = ? AND location = ?",
+                                     [String(key[..<at]), String(key[key.index(after: at)...])]) { $0.int64(0) }
+    }
+
     /// Inventory keys are `sku@location`.
     public func project(stockKey key: String, _ counter: BoundedCounter?, node: ReplicaID) throws {
         generation &+= 1

@@ -14,6 +14,9 @@ public struct WebhookEndpoint: Equatable, Sendable {
     public var previousSecret: String?
     public var previousUntilMs: Int64?
     public var createdMs: Int64
+    /// A provider's API (SMS, push): how its body is written, as the node stores it (JSON text);
+    /// nil for a receiver of the event JSON.
+    public var template: String?
 
     public func receives(_ kind: OutboxEvent.Kind) -> Bool { types.isEmpty || types.contains(kind) }
 
@@ -24,7 +27,7 @@ public struct WebhookEndpoint: Equatable, Sendable {
     }
 
     public init(id: String, url: String, types: [OutboxEvent.Kind], description: String, secret: String,
-                previousSecret: String? = nil, previousUntilMs: Int64? = nil, createdMs: Int64) {
+                previousSecret: String? = nil, previousUntilMs: Int64? = nil, createdMs: Int64, template: String? = nil) {
         self.id = id
         self.url = url
         self.types = types
@@ -33,6 +36,7 @@ public struct WebhookEndpoint: Equatable, Sendable {
         self.previousSecret = previousSecret
         self.previousUntilMs = previousUntilMs
         self.createdMs = createdMs
+        self.template = template
     }
 }
 
@@ -118,18 +122,18 @@ public struct Outbox {
 
     public func endpoints() throws -> [WebhookEndpoint] {
         try database.query("""
-            SELECT id, url, types, description, secret, previous_secret, previous_until_ms, created_ms FROM webhook_endpoints ORDER BY created_ms, id
+            SELECT id, url, types, description, secret, previous_secret, previous_until_ms, created_ms, template FROM webhook_endpoints ORDER BY created_ms, id
             """) { row in
             WebhookEndpoint(id: row.string(0), url: row.string(1), types: Self.types(row.string(2)), description: row.string(3), secret: row.string(4),
-                            previousSecret: row.optionalString(5), previousUntilMs: row.optionalInt64(6), createdMs: row.int64(7))
+                            previousSecret: row.optionalString(5), previousUntilMs: row.optionalInt64(6), createdMs: row.int64(7), template: row.optionalString(8))
         }
     }
 
     public func add(_ endpoint: WebhookEndpoint) throws {
         _ = try database.execute("""
-            INSERT INTO webhook_endpoints(id, url, types, description, secret, created_ms) VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO webhook_endpoints(id, url, types, description, secret, created_ms, template) VALUES (?, ?, ?, ?, ?, ?, ?)
             """, [endpoint.id, endpoint.url, endpoint.types.isEmpty ? "*" : endpoint.types.map(\.rawValue).joined(separator: " "),
-                  endpoint.description, endpoint.secret, endpoint.createdMs])
+                  endpoint.description, endpoint.secret, endpoint.createdMs, endpoint.template])
     }
 
     /// Removes an endpoint and what was still to be delivered to it; false when there was none.

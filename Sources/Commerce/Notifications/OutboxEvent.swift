@@ -19,6 +19,10 @@ public struct OutboxEvent: Equatable, Sendable {
         case returnApproved = "return.approved"
         case returnRejected = "return.rejected"
         case returnReceived = "return.received"
+        /// Units at this node's stock location fell to the low-stock mark (5) or below.
+        case stockLow = "stock.low"
+        /// A card payment taken offline passed its settlement deadline without the hub's answer.
+        case paymentOfflineOverdue = "payment.offline_overdue"
 
         init(_ kind: OrderEvent.Kind) {
             switch kind {
@@ -41,7 +45,7 @@ public struct OutboxEvent: Equatable, Sendable {
     /// `evt_` and 32 hex digits.
     public var id: String
     public var kind: Kind
-    /// The order the event is about.
+    /// What the event is about: the order, the `sku@location`, the payment.
     public var subject: String
     /// When it happened: the recording node's hybrid-clock milliseconds.
     public var occurredMs: Int64
@@ -105,5 +109,34 @@ public enum OrderNotices {
             json.string("tracking", event.tracking)
             return OutboxEvent(id: id, kind: OutboxEvent.Kind(event.kind), subject: order, occurredMs: event.atMs, data: json.text)
         }
+    }
+}
+
+/// Events about the shop's operation rather than one order.
+public enum OperationNotices {
+    /// Stock at `location` fell from above `mark` to `available` (at or below it).
+    public static func stockLow(sku: String, location: String, available: Int64, mark: Int64, node: String, atMs: Int64) -> OutboxEvent {
+        var json = EventJSONWriter()
+        json.int("available", available)
+        json.string("location", location)
+        json.int("mark", mark)
+        json.string("node", node)
+        json.string("sku", sku)
+        let key = sku + "@" + location
+        return OutboxEvent(id: "evt_" + String(SHA256.hex(key + "\u{0}stock.low\u{0}\(atMs)").prefix(32)), kind: .stockLow, subject: key, occurredMs: atMs, data: json.text)
+    }
+
+    /// One event per overdue payment, whenever it is noticed.
+    public static func offlinePaymentOverdue(_ open: OfflinePaymentBook.Open, node: String) -> OutboxEvent {
+        var json = EventJSONWriter()
+        json.int("amount", open.amount)
+        json.string("currency", open.currency)
+        json.string("deadline", WallClock.iso8601(ms: open.deadlineMs))
+        json.string("node", node)
+        json.string("order", open.order)
+        json.string("payment", open.payment)
+        json.string("taken", WallClock.iso8601(ms: open.takenMs))
+        return OutboxEvent(id: "evt_" + String(SHA256.hex(open.payment + "\u{0}payment.offline_overdue").prefix(32)), kind: .paymentOfflineOverdue,
+                           subject: open.payment, occurredMs: open.deadlineMs, data: json.text)
     }
 }

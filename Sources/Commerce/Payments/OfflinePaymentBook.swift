@@ -13,6 +13,15 @@ public struct OfflinePaymentBook {
         public var currency: String
         public var takenMs: Int64
         public var deadlineMs: Int64
+
+        public init(payment: String, order: String, amount: Int64, currency: String, takenMs: Int64, deadlineMs: Int64) {
+            self.payment = payment
+            self.order = order
+            self.amount = amount
+            self.currency = currency
+            self.takenMs = takenMs
+            self.deadlineMs = deadlineMs
+        }
     }
 
     public enum Outcome: String, Sendable {

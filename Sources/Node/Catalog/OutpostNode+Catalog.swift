@@ -27,7 +27,13 @@ extension OutpostNode {
             }
             try catalog.project(products: products)
         }
-        replica.project(Collections.inventory) { keys in try catalog.projectStock(keys, from: replica, node: me) }
+        replica.project(Collections.inventory) { [unowned self] keys in
+            // Low stock at this node's own location is announced as it happens (docs/notifications.md).
+            let watched = desks.notices.endpoints.isEmpty ? [] : keys.filter { $0.hasSuffix("@" + (config.stockLocation ?? me)) }
+            let before = try watched.map { try catalog.stockAvailable(stockKey: $0) }
+            try catalog.projectStock(keys, from: replica, node: me)
+            try recordLowStock(watched, before: before)
+        }
         replica.project(Collections.orders) { [unowned self] keys in try projectOrders(keys) }
         replica.project(Collections.payments) { [unowned self] keys in
             if fleet.settlement != nil { try queueForSettlement(keys) } else { try projectOfflinePayments(keys) }

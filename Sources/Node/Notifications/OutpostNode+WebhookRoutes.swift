@@ -32,7 +32,9 @@ extension OutpostNode {
 
         router.add("POST", "/admin/v1/webhooks", access: .roles(["operator"]), bodyBytesMax: 8192, doc: RouteDoc(
             operationId: "addWebhook", summary: "Register an endpoint: events this node records from now on are posted to it, signed with the secret in the answer.",
-            description: "Body: {url, events?: [type…], description?}. The secret is shown here and at rotation only. Event types: "
+            description: "Body: {url, events?: [type…], description?, template?}. The secret is shown here and at rotation only. "
+                + "A `template` {content_type: application/json | application/x-www-form-urlencoded | text/plain, headers: {name: value}, body: Mustache} "
+                + "makes the endpoint a provider's API (SMS, push): each event's body is written from it (docs/notifications.md). Event types: "
                 + OutboxEvent.Kind.allCases.map(\.rawValue).joined(separator: ", ") + ".",
             tags: ["notifications"], requestBody: .init(0, "The endpoint.", schema: ["type": "object", "required": ["url"]]),
             replies: [.init(201, "Registered.", schema: endpointSchema)])
@@ -194,6 +196,13 @@ extension OutpostNode {
         if case .failure(let reason) = WebhookTarget.parse(body.url, allowsHTTP: config.webhooks.allowsHTTP) {
             throw HTTPError(.validation, detail: "url \(reason.text)")
         }
+        var template: ProviderTemplate?
+        if let given = body.template, given != .null {
+            switch ProviderTemplate.parse(given) {
+            case .success(let parsed): template = parsed
+            case .failure(let reason): throw HTTPError(.validation, detail: reason.text)
+            }
+        }
         var types: [OutboxEvent.Kind] = []
         for name in body.events ?? [] where name != "*" {
             guard let kind = OutboxEvent.Kind(rawValue: name) else {
@@ -209,7 +218,7 @@ extension OutpostNode {
             throw HTTPError(.validation, detail: "this node has \(Self.webhookEndpointsMax) endpoints, the most it keeps; remove one first")
         }
         return WebhookEndpoint(id: "we_" + Hex.encode(SecureRandom.bytes(8)), url: body.url, types: types, description: description,
-                               secret: Self.newWebhookSecret(), createdMs: WallClock.nowMs())
+                               secret: Self.newWebhookSecret(), createdMs: WallClock.nowMs(), template: template?.stored)
     }
 
     static func newWebhookSecret() -> String { "whsec_" + Hex.encode(SecureRandom.bytes(24)) }
@@ -222,6 +231,12 @@ extension OutpostNode {
             JSONMember("created_at", .string(WallClock.iso8601(ms: endpoint.createdMs))),
         ]
         if let secret { members.append(JSONMember("secret", .string(secret))) }
+        if let stored = endpoint.template, let template = ProviderTemplate.parse(stored: stored) {
+            // Header values hold the provider's API key: shown only when the endpoint is made.
+            var shown = template
+            if secret == nil { shown.headers = shown.headers.map { ProviderTemplate.Header(name: $0.name, value: "***") } }
+            members.append(JSONMember("template", shown.jsonValue))
+        }
         if let until = endpoint.previousUntilMs, until > WallClock.nowMs() {
             members.append(JSONMember("previous_secret_expires_at", .string(WallClock.iso8601(ms: until))))
         }

@@ -1,13 +1,16 @@
 import Commerce
 import HTTP
+import Mustache
 import Platform
 
 /// An endpoint as the admin API takes it.
-struct WebhookEndpointRequest: Codable, Sendable {
+struct WebhookEndpointRequest: Decodable, Sendable {
     var url: String
     /// Event types; absent or empty for every type.
     var events: [String]?
     var description: String?
+    /// A provider's API: how each event's body is written (`ProviderTemplate`).
+    var template: LooseJSON?
 }
 
 /// Where a webhook goes, checked: scheme, host, port and the path with its query.
@@ -132,6 +135,26 @@ extension OutpostNode {
         try queueOrderMail(order, state: state, events: events)
     }
 
+    /// In the inventory change's transaction: the keys of this node's location that fell from
+    /// above the low-stock mark to it or below.
+    func recordLowStock(_ keys: [String], before: [Int64?]) throws {
+        let mark = CatalogJSON.StockState.lowStockUnits, nowMs = WallClock.nowMs()
+        var events: [OutboxEvent] = []
+        for (key, was) in zip(keys, before) {
+            guard let was, was > mark, let now = try catalog.stockAvailable(stockKey: key), now <= mark, let at = key.lastIndex(of: "@") else { continue }
+            events.append(OperationNotices.stockLow(sku: String(key[..<at]), location: String(key[key.index(after: at)...]), available: now, mark: mark,
+                                                    node: identity.nodeId, atMs: nowMs))
+        }
+        if !events.isEmpty { try outbox.record(events, endpoints: desks.notices.endpoints, nowMs: nowMs) }
+    }
+
+    /// Once a minute with the overdue warning: each offline card payment past its deadline, once.
+    func recordOverduePayments(_ overdue: [OfflinePaymentBook.Open]) {
+        guard !desks.notices.endpoints.isEmpty, !overdue.isEmpty else { return }
+        let events = overdue.map { OperationNotices.offlinePaymentOverdue($0, node: identity.nodeId) }, endpoints = desks.notices.endpoints
+        writer.submit({ [outbox] _ in try outbox.record(events, endpoints: endpoints, nowMs: WallClock.nowMs()) }, completion: { _ in })
+    }
+
     /// Every tick: starts the deliveries that are due, one per endpoint, up to `concurrent_max`;
     /// once an hour forgets what was delivered long ago.
     func deliverDueWebhooks(nowMs: Int64) {
@@ -168,9 +191,11 @@ extension OutpostNode {
         // Signed on the worker just before each is sent: a slow receiver must not make a later
         // event's timestamp older than the receiver's tolerance.
         let secrets = endpoint.signingSecrets(nowMs: nowMs)
+        let provider = endpoint.template.flatMap(providerTemplate(_:))
         let requests = burst.map { delivery in
-            (delivery.event.body(sequence: delivery.sequence), [
-                ("Content-Type", "application/json"),
+            (provider.map { Array($0.compiled.render(providerView(delivery)).utf8) } ?? delivery.event.body(sequence: delivery.sequence),
+             (provider?.template.headers.map { ($0.name, $0.value) } ?? []) + [
+                ("Content-Type", provider?.template.contentType.rawValue ?? "application/json"),
                 ("User-Agent", "outpost-noded/\(OutpostVersion.current)"),
                 ("Outpost-Event-Id", delivery.event.id),
                 ("Outpost-Event-Type", delivery.event.kind.rawValue),
@@ -204,6 +229,41 @@ extension OutpostNode {
             let failed = zip(burst, outcomes).first { $0.1.error != nil }.map { ($0.0, $0.1.status, $0.1.error ?? "") }
             recordOutcomes(taken: taken, failed: failed, endpoint: endpoint.id)
         })
+    }
+
+    /// An endpoint's provider template, compiled once per text.
+    private func providerTemplate(_ stored: String) -> (template: ProviderTemplate, compiled: MustacheTemplate)? {
+        if let hit = desks.notices.templates[stored] { return hit }
+        guard let template = ProviderTemplate.parse(stored: stored), case .success(let compiled) = template.compiled() else { return nil }
+        if desks.notices.templates.count >= Self.webhookEndpointsMax { desks.notices.templates.removeAll() }
+        desks.notices.templates[stored] = (template, compiled)
+        return (template, compiled)
+    }
+
+    /// What a provider's template may show of an event: its fields (`data`), its id, type and
+    /// time, and the shopper's contact: the email and name from the order, the phone from the
+    /// customer's account. A provider needs them to reach the shopper; they are opened here, on
+    /// the node that placed the order, at the moment of sending.
+    private func providerView(_ delivery: WebhookDelivery) -> [String: Any] {
+        var view: [String: Any] = ["id": delivery.event.id, "type": delivery.event.kind.rawValue, "subject": delivery.event.subject,
+                                   "occurred_at": WallClock.iso8601(ms: delivery.event.occurredMs), "sequence": delivery.sequence]
+        if case .object(let members)? = LooseJSON.parse(Array(delivery.event.data.utf8)) {
+            for (name, value) in members {
+                switch value {
+                case .string(let text): view[name] = text
+                case .integer(let number): view[name] = number
+                default: break
+                }
+            }
+        }
+        if let placed = orderState(delivery.event.subject)?.placed {
+            if let contact = orderContact(delivery.event.subject, sealed: placed.sealedContact) {
+                view["email"] = contact.email
+                view["name"] = contact.shipTo?.name ?? ""
+            }
+            if let phone = placed.customer.flatMap(customer(id:))?.phone { view["phone"] = phone }
+        }
+        return view
     }
 
     /// Records a burst's outcomes durably. What the receiver took is remembered at once

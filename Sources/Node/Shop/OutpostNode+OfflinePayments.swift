@@ -76,6 +76,7 @@ extension OutpostNode {
         shop.overdueWarnedMs = nowMs
         guard let summary = try? offlinePayments.summary(nowMs: nowMs) else { return }
         guard summary.overdue > 0 else { return }
+        if let open = try? offlinePayments.open(limit: 256, after: nil) { recordOverduePayments(open.filter { $0.deadlineMs < nowMs }) }
         logger.error("offline card payments are past their settlement deadline: the hub has not received them", metadata: [
             "overdue": "\(summary.overdue)", "open": "\(summary.open)", "exposure": "\(summary.exposure)", "hub": "\(fleet.knownHub ?? "unknown")",
         ])
