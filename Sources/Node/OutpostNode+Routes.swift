@@ -305,7 +305,7 @@ enum Schemas {
                 "id": ["type": "string", "description": "evt_ and 32 hex digits; the same event has the same id on every delivery."],
                 "type": ["type": "string", "enum": .array(OutboxEvent.Kind.allCases.map { .string($0.rawValue) })],
                 "sequence": ["type": "integer", "description": "This node's order of its events: an endpoint receives them in this order."],
-                "subject": ["type": "string", "description": "The order's id; for stock.low the `sku@location`; for payment.offline_overdue the payment's id."],
+                "subject": ["type": "string", "description": "The order's id; for stock.low the `sku@location`; for payment events and differences the payment's id; for settlement.batch the hub."],
                 "occurred_at": ["type": "string", "format": "date-time"],
                 "data": [
                     "type": "object", "required": ["node"],
@@ -320,6 +320,14 @@ enum Schemas {
                         "available": ["type": "integer", "description": "stock.low: units left there."], "mark": ["type": "integer", "description": "stock.low: the low-stock mark."],
                         "deadline": ["type": "string", "format": "date-time", "description": "payment.offline_overdue: when the hub should have answered."],
                         "taken": ["type": "string", "format": "date-time", "description": "payment.offline_overdue: when the card was taken."],
+                        "transfers": ["type": "integer", "description": "settlement.batch: journal transfers written."],
+                        "payments_settled": ["type": "integer", "description": "settlement.batch: payments fully settled by it."],
+                        "payments": ["type": "integer", "description": "settlement.batch: payments the batch looked at."],
+                        "refused": ["type": "integer", "description": "settlement.batch: transfers the journal refused."],
+                        "kind": ["type": "string", "description": "reconciliation.difference: missing_in_ledger, amount_mismatch…"],
+                        "window": ["type": "string", "description": "reconciliation.difference: the reconciled window, from/to."],
+                        "detail": ["type": "string"],
+                        "payments_amount": integer, "ledger_amount": integer, "acquirer_amount": integer,
                         "lines": ["type": "array", "description": "order.placed: what was bought.", "items": [
                             "type": "object", "properties": ["sku": string, "product_id": string, "name": string, "quantity": integer, "unit_price": integer],
                         ]],

@@ -240,6 +240,34 @@ final class WebhookTests: XCTestCase {
         XCTAssertEqual((status?["delivered"] as? Int ?? 0) + (status?["pending"] as? Int ?? 0), 1, "once, not again at 4")
     }
 
+    /// The hub tells the accounting system what it settled and where the books disagree.
+    func testTheHubAnnouncesSettlementBatchesAndReconciliationDifferencesOnce() throws {
+        let receiver = try WebhookReceiver.start()
+        self.receiver = receiver
+        let fleet = try SettlementTests.Fleet.start(hubExtra: Self.retryFast)
+        _ = try subscribe(fleet.hub, url: "http://127.0.0.1:\(receiver.port)/books", events: ["settlement.batch", "reconciliation.difference"])
+        let sale = try SettlementTests.sell(fleet.storeA)
+        let order = try XCTUnwrap(sale.json["id"] as? String)
+        try SettlementTests.ship(fleet.storeA, order)
+        XCTAssertTrue(eventually { receiver.requests().contains { $0.type == "settlement.batch" && $0.status == 200 } }, "the capture is settled and announced")
+
+        let report = try SettlementTests.nodectl(fleet.hub, ["ledger", "acquirer-report", "--from", "2000-01-01", "--to", "2100-01-01"])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let lines = report.stdout.split(separator: "\r\n").map(String.init).filter { !$0.contains(",sale,") }
+        let seeded = fleet.fleet.scratch.file("acquirer-report.csv")
+        try (lines.joined(separator: "\r\n") + "\r\n").write(toFile: seeded, atomically: true, encoding: .utf8)
+        for _ in 0..<2 {
+            let run = try SettlementTests.nodectl(fleet.hub, ["ledger", "reconcile", "--from", "2000-01-01", "--to", "2100-01-01", "--acquirer-report", seeded])
+            XCTAssertEqual(run.status, 2, run.stdout + run.stderr)
+        }
+        XCTAssertTrue(eventually { receiver.requests().contains { $0.type == "reconciliation.difference" && $0.status == 200 } })
+        let differences = receiver.requests().filter { $0.type == "reconciliation.difference" }
+        XCTAssertEqual(Set(differences.compactMap(\.eventId)).count, 1, "the same difference found twice is one event")
+        let data = (try JSONSerialization.jsonObject(with: Data(try XCTUnwrap(differences.first).body.utf8)) as? [String: Any])?["data"] as? [String: Any]
+        XCTAssertEqual(data?["kind"] as? String, "missing_in_acquirer_report")
+        XCTAssertEqual(data?["node"] as? String, "store-a")
+    }
+
     func testARotatedSecretSignsBesideTheOldOneUntilItExpires() throws {
         let receiver = try WebhookReceiver.start()
         self.receiver = receiver

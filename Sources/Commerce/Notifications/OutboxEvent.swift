@@ -23,6 +23,11 @@ public struct OutboxEvent: Equatable, Sendable {
         case stockLow = "stock.low"
         /// A card payment taken offline passed its settlement deadline without the hub's answer.
         case paymentOfflineOverdue = "payment.offline_overdue"
+        /// The hub: a settlement batch wrote transfers to the journal.
+        case settlementBatch = "settlement.batch"
+        /// The hub: a reconciliation found a payment where the payments, the journal and the
+        /// acquirer's report do not agree.
+        case reconciliationDifference = "reconciliation.difference"
 
         init(_ kind: OrderEvent.Kind) {
             switch kind {
@@ -114,6 +119,20 @@ public enum OrderNotices {
 
 /// Events about the shop's operation rather than one order.
 public enum OperationNotices {
+    /// An event of `kind` about `subject` whose data holds these members (absent when nil); its
+    /// id comes from `idSeed`, so the same fact noticed twice is one event.
+    public static func event(_ kind: OutboxEvent.Kind, subject: String, idSeed: String, atMs: Int64,
+                             strings: [String: String?], ints: [String: Int64?]) -> OutboxEvent {
+        var json = EventJSONWriter()
+        var members: [(String, Any?)] = strings.map { ($0.key, $0.value) } + ints.map { ($0.key, $0.value) }
+        members.sort { $0.0 < $1.0 }
+        for (name, value) in members {
+            if let text = value as? String { json.string(name, text) } else if let number = value as? Int64 { json.int(name, number) }
+        }
+        return OutboxEvent(id: "evt_" + String(SHA256.hex(kind.rawValue + "\u{0}" + idSeed).prefix(32)), kind: kind, subject: subject,
+                           occurredMs: atMs, data: json.text)
+    }
+
     /// Stock at `location` fell from above `mark` to `available` (at or below it).
     public static func stockLow(sku: String, location: String, available: Int64, mark: Int64, node: String, atMs: Int64) -> OutboxEvent {
         var json = EventJSONWriter()

@@ -303,8 +303,12 @@ extension OutpostNode {
             ids += PaymentSettlement.transferIds(paymentId: id, payment: state).filter { $0.hasPrefix("capture:") || $0.hasPrefix("refund:") }
         }
         let held = { (id: String) in collection?.states[id] != nil }
+        let announce = { [unowned self] (result: Result<Reconciliation, any Error>) in
+            if case .success(let reconciliation) = result { recordReconciliationDifferences(reconciliation, fromMs: fromMs, toMs: toMs) }
+            completion(result)
+        }
         desk.reading({ [ids] ledger in (try ledger.recorded(ids), try ledger.settlements(fromMs: fromMs, toMs: toMs)) }) { result in
-            completion(result.map { recorded, windowed in
+            announce(result.map { recorded, windowed in
                 var settled: [String: [String: Int64]] = [:]
                 for payment in payments {
                     let mine = Set(PaymentSettlement.transferIds(paymentId: payment.id, payment: payment.state))
@@ -316,6 +320,20 @@ extension OutpostNode {
                 return Reconciliation(payments: payments, ledger: settled, report: lines, nowMs: WallClock.nowMs())
             })
         }
+    }
+
+    /// Each difference a reconciliation found, once per window (the same run again adds nothing).
+    private func recordReconciliationDifferences(_ result: Reconciliation, fromMs: Int64, toMs: Int64) {
+        guard !desks.notices.endpoints.isEmpty, !result.differences.isEmpty else { return }
+        let nowMs = WallClock.nowMs(), window = WallClock.iso8601(ms: fromMs) + "/" + WallClock.iso8601(ms: toMs)
+        let events = result.differences.map { d in
+            OperationNotices.event(.reconciliationDifference, subject: d.paymentId, idSeed: "\(window)\u{0}\(d.kind.rawValue)\u{0}\(d.paymentId)\u{0}\(d.reference)",
+                                   atMs: nowMs, strings: ["kind": d.kind.rawValue, "payment": d.paymentId, "reference": d.reference, "node": d.node,
+                                                          "currency": d.currency, "window": window, "detail": d.detail],
+                                   ints: ["payments_amount": d.payments, "ledger_amount": d.ledger, "acquirer_amount": d.acquirer])
+        }
+        let endpoints = desks.notices.endpoints
+        writer.submit({ [outbox] _ in try outbox.record(events, endpoints: endpoints, nowMs: nowMs) }, completion: { _ in })
     }
 
     static func reconciliationJSON(_ result: Reconciliation, fromMs: Int64, toMs: Int64) -> JSONValue {

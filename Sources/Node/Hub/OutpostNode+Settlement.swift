@@ -478,6 +478,12 @@ extension OutpostNode {
         for (paymentId, why) in retry where !planned.contains(paymentId) {
             try requeue(paymentId, why: why, queued: queued[paymentId], nowMs: nowMs)
         }
+        if created > 0, !desks.notices.endpoints.isEmpty {
+            let batch = OperationNotices.event(.settlementBatch, subject: identity.nodeId, idSeed: "\(identity.nodeId)\u{0}\(nowMs)\u{0}\(plans.first?.0 ?? "")", atMs: nowMs,
+                                               strings: ["node": identity.nodeId], ints: ["transfers": Int64(created), "payments_settled": Int64(settled),
+                                                                                            "payments": Int64(plans.count), "refused": Int64(failures.count)])
+            try outbox.record([batch], endpoints: desks.notices.endpoints, nowMs: nowMs)
+        }
         return (created, settled, failures)
     }
 }
