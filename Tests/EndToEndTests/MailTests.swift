@@ -116,9 +116,22 @@ final class MailTests: XCTestCase {
         XCTAssertEqual(try shop.send("POST", "/api/v1/auth/password-reset/confirm", #"{"token": "\#(token)", "new_password": "another one here"}"#).status, 400,
                        "used once")
 
-        let status = try SettlementTests.nodectl(shop.node, ["notifications", "status"])
-        XCTAssertTrue(status.stdout.contains("Mail: pending 0, sent 4, given up 0"), status.stdout + status.stderr)
-        XCTAssertTrue(try shop.node.adminGet("/metrics").text.contains("outpost_notifications_sent_total{channel=\"mail\"} 4"))
+        // The same in German, for a shopper whose browser asks for it.
+        _ = try shop.register("lena@example.com")
+        let germanReset = try shop.node.client().send("POST", "/api/v1/auth/password-reset", headers: [("Content-Type", "application/json"), ("Accept-Language", "de")],
+                                                 body: Array(#"{"email": "lena@example.com"}"#.utf8))
+        XCTAssertEqual(germanReset.status, 202)
+        XCTAssertTrue(eventually { relay.messages().contains { $0.to == ["lena@example.com"] } })
+        let lenaMail = try XCTUnwrap(relay.messages().first { $0.to == ["lena@example.com"] })
+        XCTAssertEqual(lenaMail.subject, "Passwort zurücksetzen bei Hafen Laden", "an encoded subject, decoded by the relay")
+        XCTAssertTrue(lenaMail.text.contains("Öffnen Sie diesen Link innerhalb von 30 Minuten"), lenaMail.text)
+
+        var status: CommandResult?
+        XCTAssertTrue(eventually {
+            status = try SettlementTests.nodectl(shop.node, ["notifications", "status"])
+            return status?.stdout.contains("Mail: pending 0, sent 5, given up 0") ?? false
+        }, (status?.stdout ?? "") + (status?.stderr ?? ""))
+        XCTAssertTrue(try shop.node.adminGet("/metrics").text.contains("outpost_notifications_sent_total{channel=\"mail\"} 5"))
     }
 
     func testTheMailSectionIsCheckedAtStart() throws {
