@@ -44,7 +44,9 @@ public final class NodeProcess {
         process = Process()
         process.executableURL = URL(fileURLWithPath: Executables.path("noded"))
         process.arguments = arguments
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        // A test process that crashes takes its nodes with it: they would hold its output open.
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            .merging(["OUTPOST_EXIT_WITH_PARENT": "\(ProcessInfo.processInfo.processIdentifier)"]) { $1 }
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice

@@ -42,6 +42,18 @@ public enum ProcessStats {
         _ = unsafeBitCast(symbol, to: Option.self)(-8, count)
     }
 
+    /// Asks the kernel to kill this process when its parent dies (PR_SET_PDEATHSIG), if the parent
+    /// is still `parent`; when it already died, exits now. For processes a test starts: a test
+    /// process that crashes must not leave them running.
+    public static func dieWithParent(_ parent: Int32) {
+        // prctl (PR_SET_PDEATHSIG is 1) is in sys/prctl.h, which the Glibc module leaves out.
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prctl") {
+            typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+            _ = unsafeBitCast(symbol, to: Prctl.self)(1, UInt(SIGKILL), 0, 0, 0)
+        }
+        if getppid() != parent { _exit(1) }
+    }
+
     /// Ends the process at once, with no cleanup: what kill -9 does, for fault-injection tests.
     public static func exitNow(_ code: Int32) -> Never { _exit(code) }
 

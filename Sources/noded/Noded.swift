@@ -38,6 +38,8 @@ struct Noded: ParsableCommand {
     var logLevel: String?
 
     func run() throws {
+        // Started by a test: die with it (NodeTesting sets this to its own pid).
+        if let parent = ProcessStats.environment("OUTPOST_EXIT_WITH_PARENT").flatMap({ Int32($0) }) { ProcessStats.dieWithParent(parent) }
         // Before any thread allocates: every thread's own arena kept its own peak. An operator's
         // MALLOC_ARENA_MAX (glibc's own setting) wins.
         if ProcessStats.environment("MALLOC_ARENA_MAX") == nil { ProcessStats.capMallocArenas(1) }
