@@ -164,60 +164,31 @@ final class MailRelay {
         var html: String
     }
 
-    let port: Int
-    private let process: Process
-    private let scratch: TemporaryDirectory
-
+    private let server: FixtureServer
+    var port: Int { server.port }
     var mode: String {
-        get { (try? String(contentsOfFile: scratch.file("mode"), encoding: .utf8)) ?? "ok" }
-        set { try? newValue.write(toFile: scratch.file("mode"), atomically: true, encoding: .utf8) }
+        get { server.mode }
+        set { server.mode = newValue }
     }
 
+    /// aiosmtpd comes from PyPI: the tools venv `.ci/setup` makes.
     static func start(pki: TestPKI, user: String, password: String) throws -> MailRelay {
-        let scratch = TemporaryDirectory(prefix: "outpost-relay")
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        let python = root.appendingPathComponent("../../.build/tools-venv/bin/python3").standardized.path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [root.appendingPathComponent("Fixtures/smtp_relay.py").path, scratch.file("port"), scratch.file("log"), scratch.file("mode"),
-                             pki.certificate, pki.key, user, password]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: {
-            FileManager.default.createFile(atPath: scratch.file("stderr"), contents: nil)
-            return scratch.file("stderr")
-        }()))
-        try process.run()
-        var port: Int?
-        _ = eventually(timeoutSeconds: 20) {
-            port = (try? String(contentsOfFile: scratch.file("port"), encoding: .utf8)).flatMap { Int($0) }
-            return port != nil || !process.isRunning
-        }
-        guard let port else {
-            if process.isRunning { process.terminate() }
-            throw NodeProcessError.didNotStart(status: -1, log: "the mail relay did not start: " + ((try? String(contentsOfFile: scratch.file("stderr"), encoding: .utf8)) ?? ""))
-        }
-        return MailRelay(port: port, process: process, scratch: scratch)
+        let python = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/tools-venv/bin/python3").standardized.path
+        return MailRelay(server: try FixtureServer(script: "smtp_relay.py", python: python, arguments: [pki.certificate, pki.key, user, password]))
     }
 
-    private init(port: Int, process: Process, scratch: TemporaryDirectory) {
-        self.port = port
-        self.process = process
-        self.scratch = scratch
+    private init(server: FixtureServer) {
+        self.server = server
     }
 
     /// Every message taken so far, in order.
     func messages() -> [Message] {
-        let text = (try? String(contentsOfFile: scratch.file("log"), encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { line in
-            guard let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-            return Message(envelopeFrom: json["mail_from"] as? String ?? "", to: json["rcpt_tos"] as? [String] ?? [], user: json["user"] as? String,
+        server.records().map { json in
+            Message(envelopeFrom: json["mail_from"] as? String ?? "", to: json["rcpt_tos"] as? [String] ?? [], user: json["user"] as? String,
                            tls: json["tls"] as? Bool ?? false, subject: json["subject"] as? String ?? "", from: json["from"] as? String ?? "",
                            headers: json["headers"] as? [String: String] ?? [:], text: json["text"] as? String ?? "", html: json["html"] as? String ?? "")
         }
     }
 
-    func stop() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-    }
+    func stop() { server.stop() }
 }

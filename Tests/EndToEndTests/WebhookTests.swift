@@ -328,48 +328,26 @@ final class WebhookReceiver {
         var sequence: Int64
     }
 
-    let port: Int
-    private let process: Process
-    private let scratch: TemporaryDirectory
-
+    private let server: FixtureServer
+    var port: Int { server.port }
     var mode: String {
-        get { (try? String(contentsOfFile: scratch.file("mode"), encoding: .utf8)) ?? "ok" }
-        set { try? newValue.write(toFile: scratch.file("mode"), atomically: true, encoding: .utf8) }
+        get { server.mode }
+        set { server.mode = newValue }
     }
 
     /// `tls`: the certificate and key files to serve HTTPS with.
     static func start(tls: (certificate: String, key: String)? = nil) throws -> WebhookReceiver {
-        let scratch = TemporaryDirectory(prefix: "outpost-receiver")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/webhook_receiver.py").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script, scratch.file("port"), scratch.file("log"), scratch.file("mode")] + (tls.map { [$0.certificate, $0.key] } ?? [])
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        var port: Int?
-        _ = eventually(timeoutSeconds: 10) {
-            port = (try? String(contentsOfFile: scratch.file("port"), encoding: .utf8)).flatMap { Int($0) }
-            return port != nil
-        }
-        guard let port else {
-            process.terminate()
-            throw NodeProcessError.didNotStart(status: -1, log: "the webhook receiver did not start")
-        }
-        return WebhookReceiver(port: port, process: process, scratch: scratch)
+        WebhookReceiver(server: try FixtureServer(script: "webhook_receiver.py", arguments: tls.map { [$0.certificate, $0.key] } ?? []))
     }
 
-    private init(port: Int, process: Process, scratch: TemporaryDirectory) {
-        self.port = port
-        self.process = process
-        self.scratch = scratch
+    private init(server: FixtureServer) {
+        self.server = server
     }
 
     /// Every request so far, in the order it came.
     func requests() -> [Received] {
-        let text = (try? String(contentsOfFile: scratch.file("log"), encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { line in
-            guard let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let headers = json["headers"] as? [String: String], let body = json["body"] as? String else { return nil }
+        server.records().compactMap { json in
+            guard let headers = json["headers"] as? [String: String], let body = json["body"] as? String else { return nil }
             let event = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
             return Received(path: json["path"] as? String ?? "", status: json["status"] as? Int ?? 0, mode: json["mode"] as? String ?? "",
                             body: body, signature: headers["outpost-signature"] ?? "", headers: headers, eventId: event["id"] as? String,
@@ -377,8 +355,5 @@ final class WebhookReceiver {
         }
     }
 
-    func stop() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-    }
+    func stop() { server.stop() }
 }

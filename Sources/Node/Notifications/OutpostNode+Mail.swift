@@ -20,6 +20,11 @@ final class MailDesk {
         }
         return library
     }()
+
+    static func render(_ name: String, _ view: [String: Any]) -> String {
+        guard let text = library.render(view, withTemplate: name) else { preconditionFailure("no mail template \(name)") }
+        return text
+    }
 }
 
 extension OutpostNode {
@@ -132,7 +137,7 @@ extension OutpostNode {
         guard MailMessage.isAddress(to) else { return .failure(ValidationReason(stringLiteral: "\(to) is not an address mail can go to")) }
         func render(_ part: String) -> String {
             let (name, _) = MailTemplates.template("\(mail.kind.rawValue).\(part)", locale: mail.locale)
-            return DeskRenderer.render(name, view)
+            return MailDesk.render(name, view)
         }
         let domain = settings.from.split(separator: "@").last.map(String.init) ?? identity.nodeId
         var message = MailMessage(fromName: settings.shopName, fromAddress: settings.from, to: to, subject: render("subject"), text: render("text"),
@@ -164,13 +169,5 @@ extension OutpostNode {
             view["tracking"] = shipped.tracking ?? ""
         }
         return view
-    }
-}
-
-/// Renders a mail template (loop-only, like the node).
-enum DeskRenderer {
-    static func render(_ name: String, _ view: [String: Any]) -> String {
-        guard let text = MailDesk.library.render(view, withTemplate: name) else { preconditionFailure("no mail template \(name)") }
-        return text
     }
 }

@@ -8,22 +8,15 @@ MAIL. Each message it takes is parsed with Python's email package and recorded a
 envelope, the authenticated user, decoded subject, the text and HTML parts, and the headers.
 MODE_FILE, read per message: "ok" (250, the default) or "fail" (451, try again later).
 """
-import email, email.policy, json, os, signal, socket, ssl, sys, threading, time
+import email, email.policy, json, os, signal, socket, ssl, sys, threading
+from fixture_common import announce_port, exit_with_parent
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 port_file, log_file, mode_file, cert, key, user, password = sys.argv[1:8]
 
 
-def exit_with_parent():
-    """A test process that crashes takes this fixture with it: it would hold the test's output open."""
-    parent = os.getppid()
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-
-
-threading.Thread(target=exit_with_parent, daemon=True).start()
+exit_with_parent()
 lock = threading.Lock()
 
 
@@ -60,8 +53,6 @@ with socket.socket() as probe:
 controller = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
                         authenticator=authenticator, auth_required=True, auth_require_tls=True)
 controller.start()
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(port))
-os.rename(port_file + ".tmp", port_file)
+announce_port(port_file, port)
 signal.sigwait({signal.SIGTERM, signal.SIGINT})
 controller.stop()

@@ -11,19 +11,12 @@ signatures and deduplicates by event id, as a real receiver would. With CERT_FIL
 it speaks HTTPS (TLS 1.2 or 1.3) with that certificate.
 """
 import http.server, json, os, ssl, sys, threading, time
+from fixture_common import announce_port, exit_with_parent
 
 port_file, log_file, mode_file = sys.argv[1:4]
 
 
-def exit_with_parent():
-    """A test process that crashes takes this fixture with it: it would hold the test's output open."""
-    parent = os.getppid()
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-
-
-threading.Thread(target=exit_with_parent, daemon=True).start()
+exit_with_parent()
 lock = threading.Lock()
 
 
@@ -57,7 +50,5 @@ if len(sys.argv) > 5:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(sys.argv[4], sys.argv[5])
     server.socket = context.wrap_socket(server.socket, server_side=True)
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(server.server_address[1]))
-os.rename(port_file + ".tmp", port_file)
+announce_port(port_file, server.server_address[1])
 server.serve_forever()
