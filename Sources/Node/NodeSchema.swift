@@ -313,5 +313,46 @@ public enum NodeSchema {
         Migration(version: 16, name: "webhook endpoints that are a provider's API", sql: """
             ALTER TABLE webhook_endpoints ADD COLUMN template TEXT;  -- SMS or push: JSON {content_type, headers, body (Mustache)}
             """, olderReleasesCanRun: true),
+        // Sales figures (docs/back-office.md): 5-minute windows folded from the orders, kept in
+        // the transaction of each change to an order.
+        Migration(version: 17, name: "sales windows", sql: """
+            CREATE TABLE sales_windows (
+                window_ms INTEGER NOT NULL,    -- start of the 5-minute window, Unix ms UTC
+                channel TEXT NOT NULL,         -- web, till
+                store TEXT NOT NULL,           -- the node that placed the orders
+                region TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                orders INTEGER NOT NULL,       -- money in minor units from here on
+                units INTEGER NOT NULL,
+                gross INTEGER NOT NULL,        -- paid plus discounts
+                discounts INTEGER NOT NULL,
+                tax INTEGER NOT NULL,
+                refunds INTEGER NOT NULL,      -- refunded in this window, whenever the order was placed
+                returned_units INTEGER NOT NULL,
+                cash INTEGER NOT NULL,         -- the payment mix
+                card INTEGER NOT NULL,
+                card_offline INTEGER NOT NULL,
+                PRIMARY KEY (window_ms, channel, store, region, currency)
+            ) STRICT, WITHOUT ROWID;
+            CREATE TABLE product_sales (
+                window_ms INTEGER NOT NULL,
+                product TEXT NOT NULL,
+                category TEXT NOT NULL,        -- the product's category when it sold, '' for none
+                channel TEXT NOT NULL,
+                store TEXT NOT NULL,
+                region TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                units INTEGER NOT NULL,
+                revenue INTEGER NOT NULL,      -- the lines less their discounts
+                returned_units INTEGER NOT NULL,
+                PRIMARY KEY (window_ms, product, category, channel, store, region, currency)
+            ) STRICT, WITHOUT ROWID;
+            -- What each order last added to the two tables (SalesContribution's text): taken out
+            -- again when the order changes.
+            CREATE TABLE sales_contributions (
+                order_id TEXT PRIMARY KEY,
+                figures TEXT NOT NULL
+            ) STRICT, WITHOUT ROWID;
+            """, olderReleasesCanRun: true),
     ]
 }

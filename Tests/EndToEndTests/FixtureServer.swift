@@ -24,7 +24,7 @@ final class FixtureServer {
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [fixtures.appendingPathComponent(script).path, scratch.file("port"), scratch.file("log"), scratch.file("mode")] + arguments
         process.standardOutput = FileHandle.nullDevice
-        FileManager.default.createFile(atPath: scratch.file("stderr"), contents: nil)
+        _ = FileManager.default.createFile(atPath: scratch.file("stderr"), contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch.file("stderr")))
         try process.run()
         var port: Int?

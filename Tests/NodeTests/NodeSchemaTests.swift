@@ -25,6 +25,7 @@ final class NodeSchemaTests: XCTestCase {
         14: "a9efc60e654d53adf0a771ea4e9f55f98f33e56aa516b7d9004eb8fa5029d90d",
         15: "1f9ea5e0ac19ce00cb9a8fcb6ec5a15b547b8759315c849113af5e4ba6d7cb81",
         16: "a0cce9b0d78ce8320aa8ccffe2d7da278edec01e6c358fe1a0d87a21372b963f",
+        17: "1e9db6412bca9abd90197299231f4a21b0767ca55f58fa513f21fc37ec8f59e6",
     ]
 
     func testNoShippedMigrationChanges() {

@@ -80,6 +80,13 @@ public struct OrderEvent: Equatable, Sendable, Codable {
     public var accessHash: String?
     /// The shopper's language at checkout (`en`, `de`, `fr-CA`): the one mail to them is written in.
     public var locale: String?
+    /// Where it was sold: the storefront or a store's till (nil in events from before it was
+    /// recorded: `SalesChannel.of` tells them apart).
+    public var channel: SalesChannel?
+    /// The region of the node that placed it (sales by region).
+    public var region: String?
+    /// How it was paid, tender by tender (the payment mix); nil before it was recorded.
+    public var tenders: [SaleTender]?
 
     // paid, refunded, payment_failed
     public var amount: Int64?
@@ -117,6 +124,7 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         json.int("amount", amount)
         json.int("at_ms", atMs)
         json.string("carrier", carrier)
+        json.string("channel", channel?.rawValue)
         json.string("customer", customer)
         json.objects("discounts", discounts) { json, d in
             json.int("amount", d.amount); json.string("code", d.code)
@@ -127,7 +135,7 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         json.objects("items", items, OrderItem.write)
         json.string("kind", kind.rawValue)
         json.objects("lines", lines) { json, line in
-            json.string("name", line.name); json.string("product_id", line.productId); json.int("quantity", line.quantity)
+            json.string("category", line.category); json.string("name", line.name); json.string("product_id", line.productId); json.int("quantity", line.quantity)
             json.string("sku", line.sku); json.int("unit_price", line.unitPrice)
         }
         json.string("locale", locale)
@@ -138,11 +146,13 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         json.string("payment", payment)
         json.string("reason", reason)
         json.string("redemption", redemption)
+        json.string("region", region)
         json.string("replaces", replaces)
         json.int("reserved_until_ms", reservedUntilMs)
         json.string("return", returnId)
         json.string("sealed_contact", sealedContact)
         json.object("shipping", shipping.map { choice in { json in ShippingChoice.write(&json, choice) } })
+        json.objects("tenders", tenders) { json, t in json.int("amount", t.amount); json.string("method", t.method.rawValue) }
         json.object("totals", totals.map { totals in { json in
             json.string("currency", totals.currency); json.int("discount", totals.discount == 0 ? nil : totals.discount)
             json.int("shipping", totals.shipping); json.int("subtotal", totals.subtotal)
@@ -161,6 +171,7 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         allocations = json.objects("allocations")?.compactMap(StockAllocation.read)
         amount = json.int("amount")
         carrier = json.string("carrier")
+        channel = json.string("channel").flatMap(SalesChannel.init(rawValue:))
         customer = json.string("customer")
         discounts = json.objects("discounts")?.compactMap { d in
             guard let promotion = d.string("promotion"), let amount = d.int("amount") else { return nil }
@@ -176,13 +187,15 @@ public struct OrderEvent: Equatable, Sendable, Codable {
         shipping = json.object("shipping").flatMap(ShippingChoice.read)
         lines = json.objects("lines")?.compactMap { line in
             guard let sku = line.string("sku"), let quantity = line.int("quantity"), let unitPrice = line.int("unit_price") else { return nil }
-            return PricedLine(sku: sku, productId: line.string("product_id") ?? "", name: line.string("name") ?? sku, quantity: quantity, unitPrice: unitPrice)
+            return PricedLine(sku: sku, productId: line.string("product_id") ?? "", name: line.string("name") ?? sku, quantity: quantity, unitPrice: unitPrice,
+                              category: line.string("category"))
         }
         number = json.string("number")
         note = json.string("note")
         payment = json.string("payment")
         reason = json.string("reason")
         redemption = json.string("redemption")
+        region = json.string("region")
         replaces = json.string("replaces")
         reservedUntilMs = json.int("reserved_until_ms")
         sealedContact = json.string("sealed_contact")
@@ -190,6 +203,10 @@ public struct OrderEvent: Equatable, Sendable, Codable {
            let tax = t.int("tax"), let total = t.int("total") {
             totals = OrderTotals(currency: currency, subtotal: subtotal, discount: t.int("discount") ?? 0, shipping: shipping, tax: tax, total: total,
                                  taxIncluded: t.bool("tax_included") ?? true)
+        }
+        tenders = json.objects("tenders")?.compactMap { t in
+            guard let method = t.string("method").flatMap(SaleTender.Method.init(rawValue:)), let amount = t.int("amount") else { return nil }
+            return SaleTender(method: method, amount: amount)
         }
         tracking = json.string("tracking")
     }

@@ -24,13 +24,17 @@ public struct PricedLine: Equatable, Sendable, Codable {
     public var name: String
     public var quantity: Int64
     public var unitPrice: Int64
+    /// The product's category when it sold (sales by category stay as they were when the
+    /// catalog is reorganised); nil for an uncategorised product or a line from before it was kept.
+    public var category: String?
 
-    public init(sku: String, productId: String, name: String, quantity: Int64, unitPrice: Int64) {
+    public init(sku: String, productId: String, name: String, quantity: Int64, unitPrice: Int64, category: String? = nil) {
         self.sku = sku
         self.productId = productId
         self.name = name
         self.quantity = quantity
         self.unitPrice = unitPrice
+        self.category = category
     }
 
     public var amount: Int64 { quantity * unitPrice }

@@ -47,6 +47,15 @@ extension OutpostNode {
                 try meta.markDone(.ordersViewBuilt)
             }
         }
+        if try !meta.isDone(.salesWindowsBuilt) {
+            // A node from before the sales windows folds the orders it holds, once.
+            try database.transaction(.immediate) {
+                for key in replica.whole(Collections.orders)?.states.keys.sorted() ?? [] {
+                    try salesWindows.fold(order: key, SalesContribution(orderState(texts: replica.state(at: key, in: Collections.orders)?.elements ?? [])))
+                }
+                try meta.markDone(.salesWindowsBuilt)
+            }
+        }
         if try meta.isDone(.catalogViewBuilt) {
             // The tables are current; the category tree lives in memory only (no SQL for them).
             return try replica.projectViews(of: Collections.catalog, keys: replica.keys(in: Collections.catalog.name, withPrefix: CatalogFields.categoryPrefix))

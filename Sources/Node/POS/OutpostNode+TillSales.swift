@@ -107,7 +107,8 @@ extension OutpostNode {
                 lines[existing].quantity += line.quantity
             } else {
                 let name = Product.localized(offer.product.names, config.locale, fallback: config.locale) ?? line.sku
-                lines.append(PricedLine(sku: line.sku, productId: offer.product.id, name: name, quantity: line.quantity, unitPrice: unitPrice))
+                lines.append(PricedLine(sku: line.sku, productId: offer.product.id, name: name, quantity: line.quantity, unitPrice: unitPrice,
+                                        category: offer.product.category))
             }
             if off > 0 { handOff[line.sku, default: 0] += off }
         }
@@ -575,6 +576,16 @@ extension OutpostNode {
             placed.discounts = c.priced.discounts.isEmpty ? nil : c.priced.discounts
             placed.redemption = c.priced.redemption?.id
             placed.payment = c.paymentIds.first
+            placed.channel = .till
+            placed.region = config.region
+            placed.tenders = c.tenders.indices.compactMap { index in
+                switch c.answers[index] {
+                case .cash: SaleTender(method: .cash, amount: c.tenders[index].amount)
+                case .approved: SaleTender(method: .card, amount: c.tenders[index].amount)
+                case .stored: SaleTender(method: .cardOffline, amount: c.tenders[index].amount)
+                case .refused: nil
+                }
+            }
             var paid = OrderEvent(kind: .paid, atMs: nowMs, node: me)
             paid.payment = c.paymentIds.first
             paid.amount = c.priced.totals.total

@@ -66,7 +66,7 @@ extension OutpostNode {
         lines.map { line in
             PricedLine(sku: line.line.sku, productId: line.product?.id ?? "",
                        name: line.product.flatMap { Product.localized($0.names, locale, fallback: config.locale) } ?? line.line.sku,
-                       quantity: line.line.quantity, unitPrice: line.priceNow?.amount ?? line.unitPrice ?? 0)
+                       quantity: line.line.quantity, unitPrice: line.priceNow?.amount ?? line.unitPrice ?? 0, category: line.product?.category)
         }
     }
 

@@ -339,7 +339,8 @@ extension OutpostNode {
             try checkouts.answered(cart: pending.cart, key: pending.key, status: 402, errorBody: problem, orderToken: nil)
             return (402, problem)
         }
-        let state = try place(pending, paid: paid, token: orderToken, atMs: nowMs)
+        let tender = SaleTender(method: payment.kind == .stored ? .cardOffline : .card, amount: pending.totals.total)
+        let state = try place(pending, paid: paid, tender: tender, token: orderToken, atMs: nowMs)
         if paid { try reservations.addEvents([payment.text], key: pending.paymentId, in: Collections.payments, nowMs: nowMs) }
         let events = paid ? [pending.paymentCreated, payment] : [pending.paymentCreated]
         let body = orderJSON(pending.orderId, state: state, payment: PaymentState(events: events.compactMap { $0 }),
@@ -350,8 +351,8 @@ extension OutpostNode {
 
     /// Records the order (placed, and paid when it is) and empties the cart; the events are
     /// remembered as made, so later reads of the order do not parse them back.
-    private func place(_ pending: PendingCheckout, paid: Bool, token: String?, atMs: Int64) throws -> OrderState {
-        let events = placedEvents(pending, paid: paid, token: token, atMs: atMs, contactKey: try storeContactKey(pending))
+    private func place(_ pending: PendingCheckout, paid: Bool, tender: SaleTender, token: String?, atMs: Int64) throws -> OrderState {
+        let events = placedEvents(pending, paid: paid, tender: tender, token: token, atMs: atMs, contactKey: try storeContactKey(pending))
         let texts = events.map(\.text)
         for (event, text) in zip(events, texts) { caches.orderEvents.remember(event, text: text) }
         // A new order: its events are all there is, so its view row comes from them, folded once.
@@ -367,9 +368,12 @@ extension OutpostNode {
         return state
     }
 
-    private func placedEvents(_ pending: PendingCheckout, paid: Bool, token: String?, atMs: Int64, contactKey: [UInt8]) -> [OrderEvent] {
+    private func placedEvents(_ pending: PendingCheckout, paid: Bool, tender: SaleTender, token: String?, atMs: Int64, contactKey: [UInt8]) -> [OrderEvent] {
         let me = identity.nodeId
         var placed = OrderEvent(kind: .placed, atMs: atMs, node: me)
+        placed.channel = .web
+        placed.region = config.region
+        placed.tenders = [tender]
         placed.number = pending.number
         placed.customer = pending.customer
         placed.lines = pending.lines

@@ -32,6 +32,9 @@ extension OutpostNode {
     /// The orders this node knows of, one row each.
     var orderIndex: OrderIndex { OrderIndex(database: database) }
 
+    /// The sales figures folded from the orders (docs/back-office.md).
+    var salesWindows: SalesWindows { SalesWindows(database: database) }
+
     /// One order's row of the order index, from its state already folded.
     func projectOrder(_ key: String, state: OrderState) throws {
         let placed = state.placed
@@ -39,6 +42,7 @@ extension OutpostNode {
                                      placedMs: placed?.atMs, total: placed?.totals?.total, currency: placed?.totals?.currency,
                                      reservedUntilMs: state.reservationExpiresMs, cancellationRaced: state.cancellationRaced))
         try projectRedemptions(order: key, state: state)
+        try salesWindows.fold(order: key, SalesContribution(state))
         try recordOrderNotices(key, state: state)
         if placed?.node == identity.nodeId && (state.status == .cancelled || state.cancellationRaced) { shop.stockFollowUps.insert(key) }
     }
@@ -390,9 +394,9 @@ extension OutpostNode {
         }
     }
 
-    static func limit(_ request: Request) throws(HTTPError) -> Int {
-        guard let text = request.queryValue("limit") else { return 20 }
-        guard let limit = Int(text), (1...100).contains(limit) else { throw HTTPError(.badRequest, detail: "limit must be 1 to 100") }
+    static func limit(_ request: Request, max: Int = 100, default fallback: Int = 20) throws(HTTPError) -> Int {
+        guard let text = request.queryValue("limit") else { return fallback }
+        guard let limit = Int(text), (1...max).contains(limit) else { throw HTTPError(.badRequest, detail: "limit must be 1 to \(max)") }
         return limit
     }
 }
