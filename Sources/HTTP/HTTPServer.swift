@@ -232,4 +232,40 @@ public final class HTTPServer {
         drainTimer = nil
         accessLog?.sink.flush()
     }
+
+    // MARK: In-process requests
+
+    /// Runs a request through its route as if it had come over a connection: matched,
+    /// authorized by `authorize`, its body held to the route's limit, handled. For pages that
+    /// act through the node's own API (the back office), so an action there passes exactly the
+    /// checks of the API. Browser-form routes and spooled uploads are not for this.
+    public func dispatch(_ request: Request, completion: @escaping (Response) -> Void) {
+        var request = request
+        func refuse(_ problem: Problem) {
+            var problem = problem
+            problem.instance = request.path
+            problem.requestId = request.requestId
+            completion(.problem(problem))
+        }
+        switch router.match(method: request.method, path: request.path) {
+        case .notFound: refuse(Problem(.notFound, detail: "no route for \(request.path)"))
+        case .methodNotAllowed: refuse(Problem(.methodNotAllowed, detail: "\(request.method) is not allowed here"))
+        case .found(let route, let parameters):
+            precondition(route.formProtection == .none && !route.spoolsBody, "\(route.pattern) is not an API route")
+            if request.body.count > route.bodyBytesMax ?? limits.bodyBytesMax {
+                return refuse(Problem(.bodyTooLarge, detail: "the body is over the \(route.bodyBytesMax ?? limits.bodyBytesMax) bytes this route takes"))
+            }
+            request.pathParameters = parameters
+            if route.access != .anyone {
+                switch authorize(request, route.access) {
+                case .allowed(let subject): request.subject = subject
+                case .refused(let problem): return refuse(problem)
+                }
+            }
+            route.handler(request, Responder(local: LocalAnswer(request: request, onInternalError: onInternalError, completion: completion)))
+        }
+    }
+
+    /// A request id for a request made within the process.
+    public func makeRequestId() -> String { nextRequestId() }
 }

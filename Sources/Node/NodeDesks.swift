@@ -32,6 +32,8 @@ final class NodeDesks {
 final class AccountDesk {
     /// Failed sign-ins per account and per address (in memory: a restart forgets them).
     var signInThrottle = SignInThrottle()
+    /// Failed back-office sign-ins per account and per address, the same policy as customers'.
+    var staffSignInThrottle = SignInThrottle()
     /// Wrong discount codes per cart and per address: five free per cart from one address, ten
     /// per cart, twenty per address, then waits (in memory, like the sign-in throttle).
     var codeThrottle: SignInThrottle = {

@@ -354,5 +354,29 @@ public enum NodeSchema {
                 figures TEXT NOT NULL
             ) STRICT, WITHOUT ROWID;
             """, olderReleasesCanRun: true),
+        // The back office (docs/back-office.md): staff who sign in to /admin/ with a password,
+        // and their sessions. Node-local: each store keeps its own staff.
+        Migration(version: 18, name: "back-office staff accounts and sessions, the returns queue", sql: """
+            CREATE TABLE staff_accounts (
+                id TEXT PRIMARY KEY,           -- the name they sign in with
+                name TEXT NOT NULL,            -- as pages show it
+                role TEXT NOT NULL,            -- store_manager, operator, hub_admin
+                password_hash TEXT NOT NULL,   -- PasswordHash's encoding (scrypt)
+                created_ms INTEGER NOT NULL,
+                changed_ms INTEGER NOT NULL    -- sessions from before it end (a new password, a new role)
+            ) STRICT, WITHOUT ROWID;
+            CREATE TABLE staff_sessions (
+                id_hash TEXT PRIMARY KEY,      -- SHA-256 (hex) of the cookie's secret; the secret is never stored
+                account TEXT NOT NULL,
+                form_token TEXT NOT NULL,      -- what this session's forms carry (CSRF)
+                created_ms INTEGER NOT NULL,
+                expires_ms INTEGER NOT NULL
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX staff_sessions_by_account ON staff_sessions(account);
+            -- Returns asked for and not yet refunded or rejected, per order: the returns queue.
+            ALTER TABLE orders_view ADD COLUMN returns_open INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX orders_returns_open ON orders_view(placed_ms) WHERE returns_open > 0;
+            CREATE INDEX orders_by_number ON orders_view(number);
+            """, olderReleasesCanRun: true),
     ]
 }

@@ -27,6 +27,7 @@ extension OutpostNode {
         registerLedgerRoutes()
         registerLedgerCheckpointRoutes()
         registerReportRoutes()
+        registerStaffAccountRoutes()
         registerWebhookRoutes()
         registerTillAccessRoutes()
         registerTillSaleRoutes()
@@ -34,6 +35,7 @@ extension OutpostNode {
         registerTillShiftRoutes()
         registerShopPages()
         registerStorefrontRoutes()
+        registerOfficePages()
     }
 
     /// Liveness, readiness and metrics: what a load balancer and a scraper ask.

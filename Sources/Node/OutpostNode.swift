@@ -333,7 +333,10 @@ public final class OutpostNode {
         let identity = self.identity
         server.formCheck = { request, protection in Self.formRefusal(request, protection) }
         server.isExemptFromRateLimits = { request in identity.acceptsAdminToken(request.bearerToken) }
-        server.formErrorPage = { [unowned self] problem, request in formErrorPage(problem, request) }
+        server.formErrorPage = { [unowned self] problem, request in
+            request.path.hasPrefix("/admin/") ? officeMessagePage(request, status: problem.status, heading: "That did not work",
+                                                                 text: problem.detail ?? problem.type.title) : formErrorPage(problem, request)
+        }
     }
 
     /// The HTTPS context of the configured certificate and key (or the node's fleet certificate),

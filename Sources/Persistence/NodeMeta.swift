@@ -15,7 +15,8 @@ public struct NodeMeta {
         case clock = "hlc"
         /// One-off jobs done: a view built whole, payments queued for a new hub's settlement.
         case ordersViewBuilt = "orders_view", catalogViewBuilt = "catalog_view", settlementSeeded = "settlement_seeded"
-        case salesWindowsBuilt = "sales_windows"
+        /// The sales windows and the returns queue, filled once from the orders a node held before them.
+        case backOfficeViewsBuilt = "back_office_views"
         /// When a full disk was last probed with a write.
         case storageProbe = "storage_probe"
     }

@@ -12,5 +12,5 @@ struct NodeCtl: ParsableCommand {
             machine (its address and admin token are read from the data directory).
             """,
         version: OutpostVersion.current,
-        subcommands: [Status.self, Sync.self, Peers.self, Catalog.self, Ledger.self, POS.self, Customers.self, Token.self, Fleet.self, Enroll.self, Provision.self, Firmware.self, Backup.self, Webhooks.self, Notifications.self])
+        subcommands: [Status.self, Sync.self, Peers.self, Catalog.self, Ledger.self, POS.self, Customers.self, Token.self, Fleet.self, Enroll.self, Provision.self, Firmware.self, Backup.self, Webhooks.self, Notifications.self, Staff.self, Reports.self])
 }

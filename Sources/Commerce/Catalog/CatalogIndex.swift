@@ -139,6 +139,13 @@ public final class CatalogIndex {
     }
 
     /// Units available at one `sku@location` as the stock view holds them (nil: none recorded).
+    /// Stock at `location` at or below `mark` units, the emptiest first: what to reorder.
+    public func lowStock(location: String, mark: Int64, limit: Int) throws -> [(sku: String, available: Int64, rightsHere: Int64)] {
+        try database.query("""
+            SELECT sku, available, rights_here FROM stock_levels WHERE location = ? AND available <= ? ORDER BY available, sku LIMIT ?
+            """, [location, mark, limit]) { ($0.string("sku"), $0.int64("available"), $0.int64("rights_here")) }
+    }
+
     public func stockAvailable(stockKey key: String) throws -> Int64? {
         guard let at = key.lastIndex(of: "@") else { return nil }
         return try database.queryOne("SELECT available FROM stock_levels WHERE sku = ? AND location = ?",

@@ -17,9 +17,11 @@ public struct OrderIndex {
         public var currency: String?
         public var reservedUntilMs: Int64?
         public var cancellationRaced: Bool
+        /// Returns asked for and not yet refunded or rejected (the returns queue).
+        public var returnsOpen: Int
 
         public init(id: String, number: String?, customer: String?, node: String?, status: String, placedMs: Int64?, total: Int64?, currency: String?,
-                    reservedUntilMs: Int64?, cancellationRaced: Bool) {
+                    reservedUntilMs: Int64?, cancellationRaced: Bool, returnsOpen: Int = 0) {
             self.id = id
             self.number = number
             self.customer = customer
@@ -30,6 +32,7 @@ public struct OrderIndex {
             self.currency = currency
             self.reservedUntilMs = reservedUntilMs
             self.cancellationRaced = cancellationRaced
+            self.returnsOpen = returnsOpen
         }
     }
 
@@ -40,8 +43,12 @@ public struct OrderIndex {
         public var placedBeforeMs: Int64?
         public var customer: String?
         public var node: String?
+        /// The order number, as printed on receipts and mails.
+        public var number: String?
 
-        public init(status: String? = nil, placedFromMs: Int64? = nil, placedBeforeMs: Int64? = nil, customer: String? = nil, node: String? = nil) {
+        public init(status: String? = nil, placedFromMs: Int64? = nil, placedBeforeMs: Int64? = nil, customer: String? = nil, node: String? = nil,
+                    number: String? = nil) {
+            self.number = number
             self.status = status
             self.placedFromMs = placedFromMs
             self.placedBeforeMs = placedBeforeMs
@@ -54,7 +61,7 @@ public struct OrderIndex {
     public typealias Position = (placedMs: Int64, id: String)
 
     private let database: Database
-    private static let columns = "id, number, customer, node, status, placed_ms, total, currency, reserved_until_ms, cancellation_raced"
+    private static let columns = "id, number, customer, node, status, placed_ms, total, currency, reserved_until_ms, cancellation_raced, returns_open"
 
     public init(database: Database) {
         self.database = database
@@ -62,18 +69,18 @@ public struct OrderIndex {
 
     public func project(_ row: Summary) throws {
         try database.execute("""
-            INSERT INTO orders_view(\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO orders_view(\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET number = excluded.number, customer = excluded.customer, node = excluded.node, status = excluded.status,
                 placed_ms = excluded.placed_ms, total = excluded.total, currency = excluded.currency,
-                reserved_until_ms = excluded.reserved_until_ms, cancellation_raced = excluded.cancellation_raced
+                reserved_until_ms = excluded.reserved_until_ms, cancellation_raced = excluded.cancellation_raced, returns_open = excluded.returns_open
             """, [row.id, row.number, row.customer, row.node, row.status, row.placedMs, row.total, row.currency, row.reservedUntilMs,
-                  row.cancellationRaced ? 1 : 0])
+                  row.cancellationRaced ? 1 : 0, row.returnsOpen])
     }
 
     private static func summary(_ row: Row) -> Summary {
         Summary(id: row.string("id"), number: row.optionalString("number"), customer: row.optionalString("customer"), node: row.optionalString("node"),
                 status: row.string("status"), placedMs: row.optionalInt64("placed_ms"), total: row.optionalInt64("total"), currency: row.optionalString("currency"),
-                reservedUntilMs: row.optionalInt64("reserved_until_ms"), cancellationRaced: row.bool("cancellation_raced"))
+                reservedUntilMs: row.optionalInt64("reserved_until_ms"), cancellationRaced: row.bool("cancellation_raced"), returnsOpen: row.int("returns_open"))
     }
 
     /// Newest first, `limit` after `after`.
@@ -84,6 +91,7 @@ public struct OrderIndex {
         if let before = filter.placedBeforeMs { conditions.append("placed_ms < ?"); values.append(before) }
         if let customer = filter.customer { conditions.append("customer = ?"); values.append(customer) }
         if let node = filter.node { conditions.append("node = ?"); values.append(node) }
+        if let number = filter.number { conditions.append("number = ?"); values.append(number) }
         if let after {
             conditions.append("(coalesce(placed_ms, -1) < ? OR (coalesce(placed_ms, -1) = ? AND id > ?))")
             values += [after.placedMs, after.placedMs, after.id]
@@ -92,6 +100,16 @@ public struct OrderIndex {
             SELECT \(Self.columns) FROM orders_view \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             ORDER BY coalesce(placed_ms, -1) DESC, id LIMIT ?
             """, values + [limit], Self.summary)
+    }
+
+    /// A one-off fill of the returns queue (a node from before it).
+    public func noteOpenReturns(_ id: String, count: Int) throws {
+        try database.execute("UPDATE orders_view SET returns_open = ? WHERE id = ?", [count, id])
+    }
+
+    /// Orders with returns to act on, the oldest first, at most `limit`.
+    public func withOpenReturns(limit: Int) throws -> [Summary] {
+        try database.query("SELECT \(Self.columns) FROM orders_view WHERE returns_open > 0 ORDER BY placed_ms LIMIT ?", [limit], Self.summary)
     }
 
     /// Every order of a customer's (for an erasure).

@@ -47,13 +47,15 @@ extension OutpostNode {
                 try meta.markDone(.ordersViewBuilt)
             }
         }
-        if try !meta.isDone(.salesWindowsBuilt) {
-            // A node from before the sales windows folds the orders it holds, once.
+        if try !meta.isDone(.backOfficeViewsBuilt) {
+            // A node from before the sales windows and the returns queue folds the orders it holds, once.
             try database.transaction(.immediate) {
                 for key in replica.whole(Collections.orders)?.states.keys.sorted() ?? [] {
-                    try salesWindows.fold(order: key, SalesContribution(orderState(texts: replica.state(at: key, in: Collections.orders)?.elements ?? [])))
+                    let state = orderState(texts: replica.state(at: key, in: Collections.orders)?.elements ?? [])
+                    try salesWindows.fold(order: key, SalesContribution(state))
+                    try orderIndex.noteOpenReturns(key, count: Self.openReturns(state))
                 }
-                try meta.markDone(.salesWindowsBuilt)
+                try meta.markDone(.backOfficeViewsBuilt)
             }
         }
         if try meta.isDone(.catalogViewBuilt) {

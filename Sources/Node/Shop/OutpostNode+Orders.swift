@@ -32,6 +32,12 @@ extension OutpostNode {
     /// The orders this node knows of, one row each.
     var orderIndex: OrderIndex { OrderIndex(database: database) }
 
+    /// Returns the store still has to act on: asked for, approved or received, not yet refunded
+    /// or rejected (an exchange is done once received).
+    static func openReturns(_ state: OrderState) -> Int {
+        state.returns.filter { $0.status == .requested || $0.status == .approved || ($0.status == .received && !$0.isExchangeOnly) }.count
+    }
+
     /// The sales figures folded from the orders (docs/back-office.md).
     var salesWindows: SalesWindows { SalesWindows(database: database) }
 
@@ -40,7 +46,8 @@ extension OutpostNode {
         let placed = state.placed
         try orderIndex.project(.init(id: key, number: placed?.number, customer: placed?.customer, node: placed?.node, status: state.status.rawValue,
                                      placedMs: placed?.atMs, total: placed?.totals?.total, currency: placed?.totals?.currency,
-                                     reservedUntilMs: state.reservationExpiresMs, cancellationRaced: state.cancellationRaced))
+                                     reservedUntilMs: state.reservationExpiresMs, cancellationRaced: state.cancellationRaced,
+                                     returnsOpen: Self.openReturns(state)))
         try projectRedemptions(order: key, state: state)
         try salesWindows.fold(order: key, SalesContribution(state))
         try recordOrderNotices(key, state: state)
@@ -298,12 +305,13 @@ extension OutpostNode {
                 .init("to", in: .query, description: "Placed before (UTC ISO 8601)."),
                 .init("customer", in: .query, description: "A customer id."),
                 .init("node", in: .query, description: "The node that placed it."),
+                .init("number", in: .query, description: "The order number (as on the receipt or the mail)."),
                 .init("limit", in: .query, description: "1 to 100, default 20.", schema: ["type": "integer"]), ListCursor.parameter,
             ],
             replies: [.init(200, "{orders: [...], next_cursor}: summaries; next_cursor (null on the last page) fetches the next page.", schema: ["type": "object"]),
                       problem(400, "A filter or the cursor is malformed.")])
         ) { [unowned self] request in
-            var filter = OrderIndex.Filter(customer: request.queryValue("customer"), node: request.queryValue("node"))
+            var filter = OrderIndex.Filter(customer: request.queryValue("customer"), node: request.queryValue("node"), number: request.queryValue("number"))
             if let status = request.queryValue("status") {
                 guard OrderState.Status(rawValue: status) != nil else { throw HTTPError(.badRequest, detail: "status must be one of \(OrderState.Status.allCases.map(\.rawValue).joined(separator: ", "))") }
                 filter.status = status
