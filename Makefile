@@ -20,7 +20,7 @@ run: release
 # The whole suite: unit, HTTP, fuzz and end-to-end tests against the built noded and nodectl.
 test:
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	OUTPOST_SCREENSHOTS=$(CURDIR)/.build/screenshots $(SWIFT) test --skip-build
 
 # Longer randomized runs: thousands of simulated fleets and CRDT histories.
 soak:

@@ -32,12 +32,17 @@ public enum Collections {
     public static let payments = ReplicatedCollection<GSet<String>>(name: "payments", scope: .global, pagedIn: true)
     /// Per capped promotion, its redemptions left: rights to redeem, held and moved like stock.
     public static let redemptions = ReplicatedCollection<BoundedCounter>(name: "redemptions", scope: .global)
+    /// Product reviews (`Review` fields per `rv:<product>:<customer>`), pending and moderated:
+    /// in the region where they were written.
+    public static let reviews = ReplicatedCollection<Fields>(name: "reviews", scope: .region, pagedIn: true)
+    /// Approved reviews a region shares with the whole fleet (`[reviews] share = "fleet"`).
+    public static let publishedReviews = ReplicatedCollection<Fields>(name: "published_reviews", scope: .global, pagedIn: true)
     /// Per till (node/device), its Z-reports: hash-chained, anchored in the hub's ledger.
     public static let tills = ReplicatedCollection<GSet<String>>(name: "tills", scope: .global)
 
     public static var all: [CollectionDescriptor] {
         [catalog.descriptor, carts.descriptor, customers.descriptor, inventory.descriptor, ledger.descriptor, orders.descriptor,
-         payments.descriptor, redemptions.descriptor, tills.descriptor]
+         payments.descriptor, publishedReviews.descriptor, redemptions.descriptor, reviews.descriptor, tills.descriptor]
     }
 
     public static var names: [String] { all.map(\.name).sorted() }

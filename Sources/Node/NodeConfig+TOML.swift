@@ -32,7 +32,7 @@ extension NodeConfig {
     public mutating func apply(toml text: String, source: String = "config") throws(ConfigError) {
         let table = try TOMLReader.parse(text, source: source)
         let reader = TOMLReader(table: table, prefix: "")
-        try reader.allowOnly(["node", "http", "rate_limits", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos", "ledger", "backup", "webhooks", "mail"])
+        try reader.allowOnly(["node", "http", "rate_limits", "log", "database", "sync", "cache", "storefront", "auth", "checkout", "inventory", "returns", "pos", "ledger", "backup", "webhooks", "mail", "reviews"])
         try applyServing(reader)
         try applyFleet(reader)
         try applyShop(reader)
@@ -114,6 +114,13 @@ extension NodeConfig {
                     throw ConfigError(key: key + ".node_id", "\"\(id)\" is listed twice")
                 }
                 self.sync.peers.append(parsed)
+            }
+        }
+        if let reviews = try reader.table("reviews") {
+            try reviews.allowOnly(["share"])
+            if let share = try reviews.string("share") {
+                guard let value = NodeConfig.ReviewShare(rawValue: share) else { throw ConfigError(key: "reviews.share", "must be region or fleet") }
+                self.reviewShare = value
             }
         }
         if let webhooks = try reader.table("webhooks") {

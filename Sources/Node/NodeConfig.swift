@@ -81,6 +81,14 @@ public struct NodeConfig: Sendable, Equatable {
     /// Webhook delivery (docs/notifications.md).
     public var webhooks = WebhookSettings()
 
+    /// Where approved product reviews are shown (docs/back-office.md): in this node's region
+    /// only, or in every region of the fleet.
+    public enum ReviewShare: String, Sendable {
+        case region, fleet
+    }
+
+    public var reviewShare = ReviewShare.region
+
     /// Mail to shoppers (docs/notifications.md): off unless a relay and a sender are given.
     public var mail: MailSettings?
 

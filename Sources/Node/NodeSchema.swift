@@ -378,5 +378,31 @@ public enum NodeSchema {
             CREATE INDEX orders_returns_open ON orders_view(placed_ms) WHERE returns_open > 0;
             CREATE INDEX orders_by_number ON orders_view(number);
             """, olderReleasesCanRun: true),
+        // Product reviews (docs/back-office.md): the replicated reviews as rows, and each
+        // product's rating over its approved ones.
+        Migration(version: 19, name: "product reviews and ratings", sql: """
+            CREATE TABLE reviews_view (
+                key TEXT PRIMARY KEY,          -- rv:<product>:<customer>: one per customer and product
+                product TEXT NOT NULL,
+                customer TEXT NOT NULL,        -- the customer's id (pseudonymous outside their region)
+                rating INTEGER NOT NULL,       -- 1 to 5 stars
+                title TEXT,
+                body TEXT NOT NULL,            -- plain text
+                author TEXT NOT NULL,          -- the name shown with it
+                status TEXT NOT NULL,          -- pending, approved, rejected
+                reply TEXT,                    -- the store's public answer
+                written_ms INTEGER NOT NULL,
+                node TEXT NOT NULL,            -- where it was written
+                moderated_by TEXT,
+                moderated_ms INTEGER
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX reviews_approved ON reviews_view(product, written_ms) WHERE status = 'approved';
+            CREATE INDEX reviews_by_status ON reviews_view(status, written_ms);
+            CREATE TABLE product_ratings (
+                product TEXT PRIMARY KEY,
+                reviews INTEGER NOT NULL,      -- approved reviews
+                stars_total INTEGER NOT NULL   -- their stars added up: the average is stars_total / reviews
+            ) STRICT, WITHOUT ROWID;
+            """, olderReleasesCanRun: true),
     ]
 }

@@ -28,6 +28,7 @@ extension OutpostNode {
         registerLedgerCheckpointRoutes()
         registerReportRoutes()
         registerStaffAccountRoutes()
+        registerReviewRoutes()
         registerWebhookRoutes()
         registerTillAccessRoutes()
         registerTillSaleRoutes()
@@ -35,6 +36,7 @@ extension OutpostNode {
         registerTillShiftRoutes()
         registerShopPages()
         registerStorefrontRoutes()
+        registerReviewPages()
         registerOfficePages()
     }
 

@@ -28,6 +28,13 @@ extension ProblemType {
     public static let paymentDeclined = ProblemType(slug: "payment-declined", title: "Payment declined", status: 402,
         explanation: "The card was declined (`reason`: insufficient_funds, stolen_card, expired_card, invalid_token, amount_too_large). Nothing was charged and no stock is held; try another card with a new Idempotency-Key.")
 
+    // MARK: - Reviews
+
+    public static let reviewNotAllowed = ProblemType(slug: "review-not-allowed", title: "Only buyers review", status: 403,
+        explanation: "Only a customer with a paid order of the product (not cancelled) may review it. Sign in with the account that bought it.")
+    public static let reviewExists = ProblemType(slug: "review-exists", title: "Already reviewed", status: 409,
+        explanation: "A customer reviews a product once; this one has a review from this account already.")
+
     // MARK: - Orders
 
     public static let orderTransition = ProblemType(slug: "order-transition", title: "Not allowed in the order's status", status: 409,
@@ -174,5 +181,6 @@ extension OutpostNode {
                                                                                        .promotionRetired, .discountCodeRefused, .discountCodeNotApplicable,
                                                                                        .discountCodeExhausted, .discountCodeThrottled,
                                                                                        .shippingMethodExists, .shippingMethodUnavailable, .checkpointsMalformed,
-                                                                                       .storageUnavailable, .firmwareFetchRefused, .backupRefused]
+                                                                                       .storageUnavailable, .firmwareFetchRefused, .backupRefused,
+                                                                                       .reviewNotAllowed, .reviewExists]
 }

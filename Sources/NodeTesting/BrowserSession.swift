@@ -91,6 +91,12 @@ public final class BrowserSession {
     public var text: String { get throws { try evaluate("document.body.innerText") as? String ?? "" } }
     public var location: String { get throws { try evaluate("location.pathname + location.search") as? String ?? "" } }
 
+    /// Lays pages out at `width` CSS pixels (a tablet's 768, a desktop's 1280), as a device of
+    /// that size would; the page in the tab is laid out again.
+    public func setViewport(width: Int, height: Int) throws {
+        _ = try call("Emulation.setDeviceMetricsOverride", ["width": width, "height": height, "deviceScaleFactor": 1, "mobile": false])
+    }
+
     /// Saves a PNG of the page; returns its path.
     @discardableResult
     public func screenshot(name: String) throws -> String {

@@ -26,6 +26,8 @@ final class NodeSchemaTests: XCTestCase {
         15: "1f9ea5e0ac19ce00cb9a8fcb6ec5a15b547b8759315c849113af5e4ba6d7cb81",
         16: "a0cce9b0d78ce8320aa8ccffe2d7da278edec01e6c358fe1a0d87a21372b963f",
         17: "1e9db6412bca9abd90197299231f4a21b0767ca55f58fa513f21fc37ec8f59e6",
+        18: "3b8f19ec133875daebe2985cb8dab4598b3e495d0a2ba5ff45202ed411f66f1d",
+        19: "d461f75b30470832df7f73d1a124e9509934ea187052ab315c4e0e22a315ca3c",
     ]
 
     func testNoShippedMigrationChanges() {

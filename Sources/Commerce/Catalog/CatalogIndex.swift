@@ -21,6 +21,22 @@ public final class CatalogIndex {
 
     /// What a cached rendering of product `id` must have been made at.
     public func version(of id: String) -> UInt64 { productVersions[id] ?? 0 }
+    /// Each reviewed product's rating over its approved reviews (`ReviewBook`), kept here so
+    /// product JSON and pages read it without a query.
+    public private(set) var ratings: [String: ReviewBook.Rating] = [:]
+
+    /// A product's rating changed: cached renderings of it are stale.
+    public func noteRating(product: String, _ rating: ReviewBook.Rating?) {
+        ratings[product] = rating
+        generation &+= 1
+        productVersions[product] = generation
+    }
+
+    /// The ratings as stored (at start).
+    public func loadRatings(_ all: [String: ReviewBook.Rating]) {
+        ratings = all
+        generation &+= 1
+    }
     var vocabulary: SearchVocabulary?
     /// The catalog generation the vocabulary was read at: part of a cached search's key.
     public internal(set) var vocabularyGeneration: UInt64 = 0

@@ -4,6 +4,8 @@ import Platform
 public struct CatalogQuery: Sendable, Equatable {
     public enum Sort: String, Sendable, CaseIterable {
         case relevance, price, priceDescending = "-price", newest, name
+        /// Best rated first (the average over approved reviews; unrated last).
+        case rating
     }
 
     /// Search words; empty for a plain list.
@@ -166,6 +168,10 @@ extension CatalogIndex {
         case .priceDescending: return ("coalesce(p.price, -1) DESC, p.rowid DESC", ("coalesce(p.price, -1)", true))
         case .newest: return ("p.created_ms DESC, p.rowid DESC", ("p.created_ms", true))
         case .name: return ("p.sort_name, p.rowid", ("p.sort_name", false))
+        case .rating:
+            // Tenths of a star, so the keyset cursor compares integers; unrated sorts as -1.
+            let average = "coalesce((SELECT (r.stars_total * 10 + r.reviews / 2) / r.reviews FROM product_ratings r WHERE r.product = p.id), -1)"
+            return ("\(average) DESC, p.rowid DESC", (average, true))
         }
     }
 

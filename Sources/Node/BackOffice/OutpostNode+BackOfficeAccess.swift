@@ -29,7 +29,7 @@ extension OutpostNode {
         OfficeSection(path: "/admin/orders", name: "Orders", roles: StaffAccounts.roles),
         OfficeSection(path: "/admin/stock", name: "Stock", roles: ["store_manager", "operator"]),
         OfficeSection(path: "/admin/returns", name: "Returns", roles: ["store_manager", "operator"]),
-        OfficeSection(path: "/admin/reviews", name: "Reviews", roles: StaffAccounts.roles),
+        OfficeSection(path: "/admin/reviews", name: "Reviews", roles: ["store_manager", "operator"]),
         OfficeSection(path: "/admin/promotions", name: "Promotions", roles: StaffAccounts.roles),
         OfficeSection(path: "/admin/tills", name: "Tills", roles: StaffAccounts.roles),
         OfficeSection(path: "/admin/sync", name: "Sync", roles: StaffAccounts.roles),

@@ -14,6 +14,7 @@ extension OutpostNode {
         registerOfficeOrderPages()
         registerOfficeStockPages()
         registerOfficeReturnPages()
+        registerOfficeReviewPages()
         registerOfficeTillPages()
         registerOfficeFleetPages()
     }
@@ -214,6 +215,35 @@ extension OutpostNode {
                                 BackOffice.Cell(String(variance), style: variance == 0 ? "num" : "bad")]
                     }, empty: "No shift has been closed yet."),
                 ]))
+            }
+        }
+    }
+}
+
+extension OutpostNode {
+    // MARK: Reviews
+
+    func registerOfficeReviewPages() {
+        registerOfficePage("/admin/reviews", section: "/admin/reviews", summary: "Reviews waiting for moderation: approve, reject, reply.") { [unowned self] request, session, send in
+            let queue = try reviewBook.inStatus(.pending, limit: 100).map { review -> BackOffice.View in
+                var view: BackOffice.View = [
+                    "id": PercentEncoding.encode(review.key),
+                    "product": product(review.product).flatMap { Product.localized($0.names, config.locale, fallback: config.locale) } ?? review.product,
+                    "stars": String(repeating: "★", count: Int(review.rating)) + String(repeating: "☆", count: 5 - Int(review.rating)),
+                    "status": review.status.rawValue, "author": review.author, "writtenAt": WallClock.iso8601(ms: review.writtenMs), "text": review.text,
+                ]
+                if let title = review.title { view["title"] = title }
+                if let reply = review.reply { view["reply"] = reply }
+                return view
+            }
+            send(officePage("office-reviews", request, session: session, section: "/admin/reviews", ["queue": queue]))
+        }
+        for action in Moderation.allCases {
+            registerOfficeForm("/admin/reviews/{key}/" + action.rawValue, section: "/admin/reviews", summary: "A review: \(action.rawValue).") { [unowned self] request, session, finish in
+                let key = PercentEncoding.encode(request.parameter("key") ?? "")
+                let body: JSONValue? = action == .reply ? .object([JSONMember("reply", .string(request.formValue("reply") ?? ""))]) : nil
+                actAsStaff(session, "POST", "/admin/v1/reviews/\(key)/\(action.rawValue)", json: body, location: "/admin/reviews",
+                           done: action == .approve ? "Review approved: shoppers see it." : action == .reject ? "Review rejected." : "Reply saved.", finish: finish)
             }
         }
     }

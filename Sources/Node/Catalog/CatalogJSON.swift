@@ -44,7 +44,15 @@ enum CatalogJSON {
         static let lowStockUnits: Int64 = 5
     }
 
-    static func shopper(_ product: Product, locale: String, fallback: String, region: String, stock: (String) -> (available: Int64, here: Int64)) -> JSONValue {
+    /// A product's rating as shoppers read it: the average to one decimal and how many approved
+    /// reviews it is over; null before the first.
+    static func rating(_ rating: ReviewBook.Rating?) -> JSONValue {
+        guard let rating, rating.count > 0 else { return .null }
+        return .object([JSONMember("average", .double(rating.average)), JSONMember("count", .int(rating.count))])
+    }
+
+    static func shopper(_ product: Product, locale: String, fallback: String, region: String, rating: ReviewBook.Rating? = nil,
+                        stock: (String) -> (available: Int64, here: Int64)) -> JSONValue {
         let variants: [JSONValue] = product.variants.map { variant in
             let prices = variant.prices(in: region)
             let units = stock(variant.sku)
@@ -63,6 +71,7 @@ enum CatalogJSON {
             JSONMember("category", product.category.map { .string($0) } ?? .null), JSONMember("featured", .bool(product.featured)),
             JSONMember("attributes", attributes(product.attributes)), JSONMember("images", .array(product.images.map { .string($0) })),
             JSONMember("price_from", cheapest.map { .object([JSONMember("amount", .int($0.amount)), JSONMember("currency", .string($0.currency))]) } ?? .null),
+            JSONMember("rating", Self.rating(rating)),
             JSONMember("variants", .array(variants)),
             JSONMember("created_at", .string(WallClock.iso8601(ms: product.createdMs))),
         ])

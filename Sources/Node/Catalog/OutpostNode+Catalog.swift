@@ -39,6 +39,9 @@ extension OutpostNode {
             if fleet.settlement != nil { try queueForSettlement(keys) } else { try projectOfflinePayments(keys) }
         }
         replica.project(Collections.tills) { [unowned self] keys in try anchorZReports(keys) }
+        replica.project(Collections.reviews) { [unowned self] keys in try projectReviews(keys) }
+        replica.project(Collections.publishedReviews) { [unowned self] keys in try projectReviews(keys) }
+        catalog.loadRatings(try reviewBook.ratings())
 
         if try !meta.isDone(.ordersViewBuilt) {
             let orderKeys = replica.whole(Collections.orders)?.states.keys.sorted() ?? []

@@ -20,7 +20,7 @@ extension OutpostNode {
             .init("max_price", in: .query, description: "Minor units, this region's prices.", schema: ["type": "integer"]),
             .init("attr.NAME", in: .query, description: "Attribute values, comma-separated (any of them), e.g. attr.colour=black,red."),
             .init("in_stock", in: .query, description: "true: only products with stock in the fleet.", schema: ["type": "boolean"]),
-            .init("sort", in: .query, description: "relevance, price, -price, newest, name.", schema: ["enum": .array(CatalogQuery.Sort.allCases.map { .string($0.rawValue) })]),
+            .init("sort", in: .query, description: "relevance, price, -price, newest, name, rating (best rated first).", schema: ["enum": .array(CatalogQuery.Sort.allCases.map { .string($0.rawValue) })]),
             .init("limit", in: .query, description: "1 to 100, default 24.", schema: ["type": "integer"]),
             .init("cursor", in: .query, description: "The previous page's `next`."),
             localeParameter,
@@ -162,7 +162,7 @@ extension OutpostNode {
 
     /// A product as shoppers see it here: their locale, this region's prices, stock on this node.
     private func shopperJSON(_ product: Product, locale: String) -> JSONValue {
-        CatalogJSON.shopper(product, locale: locale, fallback: config.locale, region: config.region) { [catalog] sku in
+        CatalogJSON.shopper(product, locale: locale, fallback: config.locale, region: config.region, rating: catalog.ratings[product.id]) { [catalog] sku in
             (try? catalog.stock(sku: sku)) ?? (0, 0)
         }
     }

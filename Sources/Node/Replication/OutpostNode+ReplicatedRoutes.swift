@@ -206,7 +206,7 @@ extension OutpostNode {
     func view(_ collection: String, _ key: String) -> JSONValue {
         typealias C = Collections
         switch collection {
-        case "catalog", "customers":
+        case "catalog", "customers", "reviews", "published_reviews":
             let entry = replica.state(at: key, in: collection, as: C.Product.self) ?? C.Product()
             return ["fields": .object(entry.keys.sorted().compactMap { field in
                 // Personal fields are sealed already; a password hash is not shown at all.

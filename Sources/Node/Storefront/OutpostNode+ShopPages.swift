@@ -13,7 +13,7 @@ extension OutpostNode {
     static let refreshCookie = "outpost_refresh"
 
     /// The signed-in customer the session cookie names, if its token is still good.
-    private func pageCustomer(_ request: Request) -> String? {
+    func pageCustomer(_ request: Request) -> String? {
         guard let token = request.cookie(Self.sessionCookie),
               case .success(let claims) = verifiedClaims(token),
               claims.roles.contains("customer") else { return nil }
@@ -31,11 +31,11 @@ extension OutpostNode {
         ("Set-Cookie", "\(name)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Lax")
     }
 
-    private static func redirect(_ location: String, status: Int = 303, cookies: [(String, String)] = []) -> Response {
+    static func redirect(_ location: String, status: Int = 303, cookies: [(String, String)] = []) -> Response {
         Response(status: status, headers: HTTPHeaders([("Location", location), ("Cache-Control", "no-store")] + cookies))
     }
 
-    private func page(_ template: String, _ request: Request, status: Int = 200, _ view: Storefront.View) -> Response {
+    func page(_ template: String, _ request: Request, status: Int = 200, _ view: Storefront.View) -> Response {
         var view = view
         // Mustache counts an empty string as something to show.
         if (view["message"] as? String)?.isEmpty == true { view["message"] = nil }
@@ -423,7 +423,7 @@ extension OutpostNode {
         HTTPError.of(error) == nil ? "Something went wrong; nothing was charged. Please try again." : pageMessage(error)
     }
 
-    private static func pageMessage(_ error: any Error) -> String {
+    static func pageMessage(_ error: any Error) -> String {
         guard let error = HTTPError.of(error) else { return "Something went wrong; please try again." }
         if let errors = error.problem.extensions.first(where: { $0.0 == "errors" })?.1, case .array(let items) = errors {
             let texts = items.compactMap { item -> String? in

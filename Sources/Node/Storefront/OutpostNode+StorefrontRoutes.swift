@@ -259,6 +259,15 @@ extension OutpostNode {
             }
             view["selected"] = selected
         }
+        if let rating = ratingView(product.id) { view["rating"] = rating }
+        view["reviews"] = ((try? reviewBook.approved(product: product.id, limit: 10)) ?? []).map { review -> Storefront.View in
+            var item: Storefront.View = ["rating": review.rating, "stars": Self.stars(review.rating), "text": review.text, "author": review.author,
+                                         "date": String(WallClock.iso8601(ms: review.writtenMs).prefix(10))]
+            if let title = review.title { item["title"] = title }
+            if let reply = review.reply { item["reply"] = reply }
+            return item
+        }
+        view["reviewHref"] = "/products/" + Storefront.segment(product.id) + "/review"
         return Storefront.render("product", view)
     }
 
@@ -294,7 +303,21 @@ extension OutpostNode {
         }
         view["stockClass"] = best.rawValue
         view["stockLabel"] = Storefront.stockLabel(best, here: bestHere)
+        if let rating = ratingView(product.id) { view["rating"] = rating }
         return view
+    }
+
+    /// A product's stars as pages show them, nil before its first approved review.
+    private func ratingView(_ product: String) -> Storefront.View? {
+        guard let rating = catalog.ratings[product], rating.count > 0 else { return nil }
+        let tenths = (rating.starsTotal * 10 + rating.count / 2) / rating.count
+        return ["average": "\(tenths / 10).\(tenths % 10)", "count": rating.count, "one": rating.count == 1, "stars": Self.stars((tenths + 5) / 10)]
+    }
+
+    /// "★★★★☆" for 4.
+    static func stars(_ count: Int64) -> String {
+        let full = Int(max(0, min(5, count)))
+        return String(repeating: "★", count: full) + String(repeating: "☆", count: 5 - full)
     }
 
     /// A page still renders when a stock read fails: the variant shows as out of stock.
@@ -338,6 +361,7 @@ extension OutpostNode {
         case .priceDescending: "Price: high to low"
         case .newest: "Newest"
         case .name: "Name"
+        case .rating: "Best rated"
         }
     }
 }

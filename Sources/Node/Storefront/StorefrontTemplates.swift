@@ -5,7 +5,7 @@ enum StorefrontTemplates {
     static let all: [String: String] = [
         "layout": layout, "home": home, "listing": listing, "product": product, "message": message,
         "card": card, "facets": facets, "breadcrumbs": breadcrumbs,
-        "cart": cart, "checkout": checkout, "order": order, "account": account, "signin": signin, "reset": reset,
+        "cart": cart, "checkout": checkout, "order": order, "account": account, "signin": signin, "reset": reset, "review": review,
     ]
 
     static let layout = """
@@ -57,6 +57,7 @@ enum StorefrontTemplates {
           </a>
           <span class="price">{{#price}}{{#several}}from {{/several}}{{text}}{{/price}}{{^price}}Price on request{{/price}}</span>
           <span class="stock {{stockClass}}">{{stockLabel}}</span>
+          {{#rating}}<span class="rating" aria-label="Rated {{average}} of 5 by {{count}}">{{stars}} {{average}} ({{count}})</span>{{/rating}}
         </li>
         """
 
@@ -163,6 +164,43 @@ enum StorefrontTemplates {
             {{/empty(attributes)}}
           </div>
         </article>
+        <section class="reviews" aria-labelledby="reviews-heading">
+          <h2 id="reviews-heading">Reviews</h2>
+          {{#rating}}<p class="rating-summary"><span aria-hidden="true">{{stars}}</span> {{average}} out of 5, from {{count}} review{{^one}}s{{/one}}</p>{{/rating}}
+          {{^rating}}<p>No reviews yet.</p>{{/rating}}
+          {{#reviews}}<article class="review">
+            <p class="stars" aria-label="{{rating}} of 5 stars">{{stars}}</p>
+            {{#title}}<h3>{{title}}</h3>{{/title}}
+            <p>{{text}}</p>
+            <p class="by">{{author}} · {{date}}</p>
+            {{#reply}}<p class="reply">The shop replied: {{reply}}</p>{{/reply}}
+          </article>{{/reviews}}
+          <p><a href="{{reviewHref}}">Bought it? Write a review</a></p>
+        </section>
+        {{/content}}
+        {{/layout}}
+        """
+
+    static let review = """
+        {{<layout}}
+        {{$title}}Review {{name}} · {{shop}}{{/title}}
+        {{$content}}
+        <h1>Review {{name}}</h1>
+        {{#message}}<p class="error" role="alert">{{message}}</p>{{/message}}
+        <form class="review-form" method="post" action="{{action}}">
+          <input type="hidden" name="csrf" value="{{csrf}}">
+          <fieldset><legend>Your rating</legend>
+            {{#stars}}<label><input type="radio" name="rating" value="{{value}}" required{{#checked}} checked{{/checked}}> {{label}}</label>{{/stars}}
+          </fieldset>
+          <label for="title">Title (optional)</label>
+          <input id="title" name="title" maxlength="100" value="{{title}}">
+          <label for="text">Your review</label>
+          <textarea id="text" name="text" rows="6" maxlength="2000" required>{{text}}</textarea>
+          <label for="author">Name to show (optional)</label>
+          <input id="author" name="author" maxlength="40" value="{{author}}" placeholder="Verified buyer">
+          <button type="submit">Send the review</button>
+        </form>
+        <p>Reviews are plain text and appear once the shop has read them. You can review a product once.</p>
         {{/content}}
         {{/layout}}
         """
@@ -368,6 +406,10 @@ enum StorefrontTemplates {
         """
 
     static let stylesheet = """
+        .rating, .stars, .rating-summary span { color: #b26b00; }
+        .reviews { max-width: 760px; margin: 24px 0; } .review { border-top: 1px solid #ddd; padding: 8px 0; } .review .by { color: #666; font-size: .9rem; }
+        .review .reply { border-left: 3px solid #ddd; padding-left: 8px; } .review-form label { display: block; margin-top: 8px; }
+        .review-form fieldset label { display: inline-block; margin-right: 12px; } .review-form textarea, .review-form input[type=text] { width: 100%; }
         :root { --ink: #1d2330; --muted: #5b6475; --line: #dde1e8; --accent: #1f5eff; --accent-ink: #fff; --paper: #fff; --wash: #f5f6f8;
                 --good: #1b7f3b; --warn: #a45a00; --bad: #b3261e; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); }
         * { box-sizing: border-box; }
