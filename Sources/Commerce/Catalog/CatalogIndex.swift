@@ -155,11 +155,12 @@ public final class CatalogIndex {
     }
 
     /// Units available at one `sku@location` as the stock view holds them (nil: none recorded).
-    /// Stock at `location` at or below `mark` units, the emptiest first: what to reorder.
-    public func lowStock(location: String, mark: Int64, limit: Int) throws -> [(sku: String, available: Int64, rightsHere: Int64)] {
+    /// Stock at `location` (nil: every location) at or below `mark` units, the emptiest first.
+    public func lowStock(location: String?, mark: Int64, limit: Int) throws -> [(sku: String, location: String, available: Int64, rightsHere: Int64)] {
         try database.query("""
-            SELECT sku, available, rights_here FROM stock_levels WHERE location = ? AND available <= ? ORDER BY available, sku LIMIT ?
-            """, [location, mark, limit]) { ($0.string("sku"), $0.int64("available"), $0.int64("rights_here")) }
+            SELECT sku, location, available, rights_here FROM stock_levels WHERE (? IS NULL OR location = ?) AND available <= ?
+            ORDER BY available, sku, location LIMIT ?
+            """, [location, location, mark, limit]) { ($0.string("sku"), $0.string("location"), $0.int64("available"), $0.int64("rights_here")) }
     }
 
     public func stockAvailable(stockKey key: String) throws -> Int64? {

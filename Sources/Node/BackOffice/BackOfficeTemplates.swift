@@ -106,7 +106,7 @@ enum BackOfficeTemplates {
         {{#stores}}<h2>Stores today</h2>{{> office-table}}{{/stores}}
         <h2>Stock alerts</h2>
         {{#alerts}}{{> office-table}}{{/alerts}}
-        <p><a href="/admin/v1/reports/sales?window=1h&amp;format=csv">Today by hour as CSV</a> · <a href="/admin/v1/reports/products?format=csv">Top products as CSV</a> (with a staff token)</p>
+        <p>Download: <a href="/admin/reports/sales.csv?window=1h{{scopeQuery}}">today by hour (CSV)</a> · <a href="/admin/reports/sales.csv?window=5m{{scopeQuery}}">today by 5 minutes (CSV)</a> · <a href="/admin/reports/products.csv?limit=100{{scopeQuery}}">top products (CSV)</a></p>
         {{/content}}{{/office}}
         """
 

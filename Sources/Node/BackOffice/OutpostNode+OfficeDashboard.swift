@@ -29,6 +29,7 @@ extension OutpostNode {
         var view: BackOffice.View = [
             "heading": store == nil ? "The fleet today" : "Store \(identity.nodeId) today",
             "scopeText": store == nil ? "every store's sales as they reach the hub" : "this store's web and till sales",
+            "scopeQuery": store.map { "&store=" + PercentEncoding.encode($0) } ?? "",
             "tiles": [
                 ["name": "Net revenue", "value": money(total.net)], ["name": "Orders", "value": String(total.orders)],
                 ["name": "Average order", "value": money(SalesReport.averageOrderValue(total))], ["name": "Units", "value": String(total.units)],
@@ -78,9 +79,11 @@ extension OutpostNode {
                  BackOffice.Cell(money(row.figures.refunds), style: "num"), BackOffice.Cell(money(row.figures.cardOffline), style: "num")]
             }, empty: "No store has sold today yet.")
         }
-        let low = try catalog.lowStock(location: myStockLocation, mark: CatalogJSON.StockState.lowStockUnits, limit: 20)
-        view["alerts"] = BackOffice.table("At \(myStockLocation), \(CatalogJSON.StockState.lowStockUnits) units or fewer", ["SKU", "Available", "Here"], low.map {
-            [BackOffice.Cell($0.sku, href: "/admin/stock?sku=" + PercentEncoding.encode($0.sku)), .number($0.available), .number($0.rightsHere)]
+        // A store watches its own shelf; the hub every location of the fleet.
+        let location = store == nil ? nil : myStockLocation, mark = CatalogJSON.StockState.lowStockUnits
+        let low = try catalog.lowStock(location: location, mark: mark, limit: 20)
+        view["alerts"] = BackOffice.table(location.map { "At \($0), \(mark) units or fewer" } ?? "Every location, \(mark) units or fewer", ["SKU", "Location", "Available"], low.map {
+            [BackOffice.Cell($0.sku, href: "/admin/stock?sku=" + PercentEncoding.encode($0.sku)), BackOffice.Cell($0.location), .number($0.available)]
         }, empty: "Nothing is running low.")
         return view
     }

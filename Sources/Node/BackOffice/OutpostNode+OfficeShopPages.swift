@@ -11,6 +11,15 @@ extension OutpostNode {
         registerOfficePage("/admin/", section: "/admin/", summary: "The dashboard: today's sales, charts, the fleet's stores at the hub, low stock.") { [unowned self] request, session, send in
             send(officePage("office-dashboard", request, session: session, section: "/admin/", try dashboardView(nowMs: WallClock.nowMs())))
         }
+        for report in ["sales", "products"] {
+            // The API's CSV under the session: a download link works in the browser that signed in.
+            registerOfficePage("/admin/reports/\(report).csv", section: "/admin/", summary: "The \(report) report as CSV, for the signed-in account.") { [unowned self] request, session, send in
+                asStaff(session, "GET", "/admin/v1/reports/\(report)?" + (request.query ?? "") + "&format=csv") { [unowned self] response in
+                    send(response.status == 200 ? response : officeMessagePage(request, status: response.status, heading: "That did not work",
+                                                                              text: BackOffice.refusalText(response)))
+                }
+            }
+        }
         registerOfficeOrderPages()
         registerOfficeStockPages()
         registerOfficeReturnPages()
@@ -111,7 +120,7 @@ extension OutpostNode {
             let sku = request.queryValue("sku")?.trimmingWhitespace() ?? ""
             var view: BackOffice.View = ["sku": sku]
             let low = try catalog.lowStock(location: myStockLocation, mark: CatalogJSON.StockState.lowStockUnits, limit: 50)
-            view["low"] = BackOffice.table(nil, ["SKU", "Available", "Here"], low.map {
+            view["low"] = BackOffice.table(nil, ["SKU", "Available", "This node may sell"], low.map {
                 [BackOffice.Cell($0.sku, href: "/admin/stock?sku=" + PercentEncoding.encode($0.sku)), .number($0.available), .number($0.rightsHere)]
             }, empty: "Nothing is running low at \(myStockLocation).")
             guard !sku.isEmpty else { return send(officePage("office-stock", request, session: session, section: "/admin/stock", view)) }

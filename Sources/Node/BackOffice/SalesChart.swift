@@ -29,9 +29,10 @@ struct SalesChart {
             if index % max(1, labelEvery) == 0 { view["label"] = bar.label; view["labelX"] = x + barWidth / 2 }
             drawn.append(view)
         }
-        let grid = (0...4).map { step -> [String: Any] in
-            let y = top + plotHeight - plotHeight * step / 4
-            return ["y": y, "textY": y + 4, "text": axis(scale * Int64(step) / 4)]
+        // Each gridline where its own value is, so a scale of 5 orders is labelled 0, 1, 2, 3, 5 truly.
+        let grid = Array(Set((0...4).map { scale * Int64($0) / 4 })).sorted().map { value -> [String: Any] in
+            let y = top + plotHeight - Int(Int64(plotHeight) * value / scale)
+            return ["y": y, "textY": y + 4, "text": axis(value)]
         }
         return ["width": width, "height": height, "bars": drawn, "grid": grid, "left": left, "right": width - right, "labelY": height - 8,
                 "empty": bars.allSatisfy { $0.value == 0 }]
