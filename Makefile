@@ -43,6 +43,7 @@ bench:
 	bash bench/checkout.sh
 	bash bench/pos.sh
 	bash bench/webhooks.sh
+	bash bench/backoffice.sh
 	python3 bench/startup.py
 	bash bench/backup.sh
 	.build/release/ledger-bench 6

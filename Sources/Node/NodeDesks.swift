@@ -105,6 +105,10 @@ final class TestFaults {
     /// (Sources/OutpostFaults) once, right after the first checkout's reservation committed, so
     /// its answer is the write the disk refuses.
     var fillsDiskAfterReservation: Bool
+    /// `OUTPOST_BENCH_WITHOUT_SALES_WINDOWS`, benchmarks only (bench/backoffice.sh): orders are
+    /// not folded into the sales windows, so a run can measure what keeping them costs a checkout.
+    /// Reports of such a node are wrong; nothing else reads it.
+    let skipsSalesWindows = ProcessStats.environment("OUTPOST_BENCH_WITHOUT_SALES_WINDOWS") != nil
     /// `exit-before-settlement-commit`: the hub exits at once after its first settlement pass
     /// asked the acquirer and before that pass's batch commits.
     var exitsBeforeSettlementCommit: Bool { fault == "exit-before-settlement-commit" }

@@ -98,7 +98,7 @@ extension OutpostNode {
         let roles = Self.officeSection(section).roles
         router.add("GET", path, doc: RouteDoc(operationId: "office" + Self.operationName(path), summary: summary, tags: ["back-office"],
                                               replies: [.init(200, "An HTML page.", contentType: Storefront.htmlContentType),
-                                                        .init(303, "Not signed in: to /admin/sign-in.")])) { [unowned self] request, responder in
+                                                        .init(303, "Not signed in: to /admin/sign-in.", contentType: nil)])) { [unowned self] request, responder in
             guard let session = officeSession(request) else {
                 return responder.send(Self.officeRedirect("/admin/sign-in?next=" + PercentEncoding.encode(request.target)))
             }
@@ -124,7 +124,7 @@ extension OutpostNode {
         let roles = Self.officeSection(section).roles
         router.add("POST", path, bodyBytesMax: bodyBytesMax, formProtection: .sameOrigin,
                    doc: RouteDoc(operationId: "office" + Self.operationName(path), summary: summary, tags: ["back-office"],
-                                 replies: [.init(303, "Done or refused: back to a page that says which.")])) { [unowned self] request, responder in
+                                 replies: [.init(303, "Done or refused: back to a page that says which.", contentType: nil)])) { [unowned self] request, responder in
             guard let session = officeSession(request) else { return responder.send(Self.officeRedirect("/admin/sign-in")) }
             guard let field = request.formValue("csrf"), constantTimeEquals(Array(field.utf8), Array(session.formToken.utf8)) else {
                 return responder.send(officeMessagePage(request, status: 403, heading: "That did not work",
@@ -208,7 +208,7 @@ extension OutpostNode {
         }
         router.add("POST", "/admin/sign-in", bodyBytesMax: 4096, rateClass: .credentials, formProtection: .sameOriginWithToken,
                    doc: RouteDoc(operationId: "officeSignInSubmit", summary: "Sign in to the back office with an account and its password.", tags: ["back-office"],
-                                 replies: [.init(303, "Signed in: to the page asked for."), .init(401, "The form again, saying so.", contentType: Storefront.htmlContentType)])
+                                 replies: [.init(303, "Signed in: to the page asked for.", contentType: nil), .init(401, "The form again, saying so.", contentType: Storefront.htmlContentType)])
         ) { [unowned self] request, responder in
             let accountId = (request.formValue("account") ?? "").trimmingWhitespace().lowercased()
             let next = Self.localPath(request.formValue("next")).hasPrefix("/admin/") ? Self.localPath(request.formValue("next")) : "/admin/"
@@ -224,7 +224,7 @@ extension OutpostNode {
         }
         router.add("POST", "/admin/sign-out", bodyBytesMax: 1024, formProtection: .sameOrigin, doc: RouteDoc(
             operationId: "officeSignOut", summary: "End this browser's back-office session.", tags: ["back-office"],
-            replies: [.init(303, "To the sign-in form.")])
+            replies: [.init(303, "To the sign-in form.", contentType: nil)])
         ) { [unowned self] request, responder in
             let forget = Self.officeRedirect("/admin/sign-in", cookies: [Self.staffCookieHeader("", maxAgeSeconds: 0, secure: request.isSecure)])
             guard let secret = request.cookie(Self.staffCookie), let session = officeSession(request),

@@ -62,6 +62,11 @@ extension OutpostNode {
             }
         }
 
+        registerOfficeOrderPage()
+    }
+
+    /// One order, and what staff do to it.
+    private func registerOfficeOrderPage() {
         registerOfficePage("/admin/orders/{id}", section: "/admin/orders", summary: "An order: lines, events, returns; ship, cancel, refund.") { [unowned self] request, session, send in
             let id = request.parameter("id") ?? ""
             guard let state = orderState(id), let placed = state.placed else { throw HTTPError(.notFound, detail: "There is no order \(id) here.") }

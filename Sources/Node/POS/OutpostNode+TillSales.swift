@@ -561,6 +561,18 @@ extension OutpostNode {
         })
     }
 
+    /// The payment mix of a completed sale: each tender as it was answered.
+    private static func saleTenders(_ c: TillCompletion) -> [SaleTender] {
+        c.tenders.indices.compactMap { index in
+            switch c.answers[index] {
+            case .cash: SaleTender(method: .cash, amount: c.tenders[index].amount)
+            case .approved: SaleTender(method: .card, amount: c.tenders[index].amount)
+            case .stored: SaleTender(method: .cardOffline, amount: c.tenders[index].amount)
+            case .refused: nil
+            }
+        }
+    }
+
     /// Second transaction: the order (placed, paid, handed over), each payment taken, the sale
     /// completed with its receipt.
     private func writeSale(_ c: TillCompletion, finish: @escaping (Result<Response, any Error>) -> Void) {
@@ -578,14 +590,7 @@ extension OutpostNode {
             placed.payment = c.paymentIds.first
             placed.channel = .till
             placed.region = config.region
-            placed.tenders = c.tenders.indices.compactMap { index in
-                switch c.answers[index] {
-                case .cash: SaleTender(method: .cash, amount: c.tenders[index].amount)
-                case .approved: SaleTender(method: .card, amount: c.tenders[index].amount)
-                case .stored: SaleTender(method: .cardOffline, amount: c.tenders[index].amount)
-                case .refused: nil
-                }
-            }
+            placed.tenders = Self.saleTenders(c)
             var paid = OrderEvent(kind: .paid, atMs: nowMs, node: me)
             paid.payment = c.paymentIds.first
             paid.amount = c.priced.totals.total

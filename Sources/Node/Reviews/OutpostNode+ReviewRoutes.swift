@@ -4,6 +4,12 @@ import Platform
 
 extension OutpostNode {
     func registerReviewRoutes() {
+        registerShopperReviewRoutes()
+        registerModerationRoutes()
+    }
+
+    /// Writing a review, and reading a product's.
+    private func registerShopperReviewRoutes() {
         let problem = RouteDoc.Reply.problem
         let productParameter = RouteDoc.Parameter("id", in: .path, description: "The product's id.")
 
@@ -57,6 +63,11 @@ extension OutpostNode {
                           "next_before": reviews.count == limit ? reviews.last.map { .string(WallClock.iso8601(ms: $0.writtenMs)) } ?? .null : .null])
         }
 
+    }
+
+    /// The moderation queue, and staff's word on a review.
+    private func registerModerationRoutes() {
+        let problem = RouteDoc.Reply.problem
         router.get("/admin/v1/reviews", access: .roles(Self.reviewModeratorRoles + ["hub_admin"]), doc: RouteDoc(
             operationId: "moderationQueue", summary: "Reviews by status (pending: the moderation queue), oldest first.", tags: ["reviews"],
             parameters: [.init("status", in: .query, description: "pending (default), approved or rejected."),

@@ -49,7 +49,7 @@ extension OutpostNode {
                                      reservedUntilMs: state.reservationExpiresMs, cancellationRaced: state.cancellationRaced,
                                      returnsOpen: Self.openReturns(state)))
         try projectRedemptions(order: key, state: state)
-        try salesWindows.fold(order: key, SalesContribution(state))
+        if !life.faults.skipsSalesWindows { try salesWindows.fold(order: key, SalesContribution(state)) }
         try recordOrderNotices(key, state: state)
         if placed?.node == identity.nodeId && (state.status == .cancelled || state.cancellationRaced) { shop.stockFollowUps.insert(key) }
     }

@@ -6,11 +6,9 @@ import Platform
 /// it (`submitReview`, the API's own path).
 extension OutpostNode {
     func registerReviewPages() {
-        let doc = { (id: String, summary: String, status: Int) in
-            RouteDoc(operationId: id, summary: summary, tags: ["storefront"],
-                     replies: [.init(status, status == 303 ? "To the next page." : "An HTML page.", contentType: status == 303 ? nil : Storefront.htmlContentType)])
-        }
-        router.get("/products/{id}/review", doc: doc("storefrontReviewForm", "The form to rate and review a product (signed in).", 200)) { [unowned self] request in
+        router.get("/products/{id}/review", doc: RouteDoc(operationId: "storefrontReviewForm", summary: "The form to rate and review a product (signed in).",
+                                                         tags: ["storefront"], replies: [.init(200, "An HTML page.", contentType: Storefront.htmlContentType),
+                                                                                         .init(303, "Not signed in: to /sign-in and back.", contentType: nil)])) { [unowned self] request in
             try htmlPage(request) { _ in
                 let id = request.parameter("id") ?? ""
                 guard let product = product(id), product.status == .active else { throw HTTPError(.notFound, detail: "This product is not (or no longer) sold here.") }
@@ -21,7 +19,9 @@ extension OutpostNode {
             }
         }
         router.add("POST", "/products/{id}/review", bodyBytesMax: 16_384, formProtection: .sameOriginWithToken,
-                   doc: doc("storefrontWriteReview", "Send a review: thanks, or the form again with what to fix.", 303)) { [unowned self] request, responder in
+                   doc: RouteDoc(operationId: "storefrontWriteReview", summary: "Send a review: thanks, or the form again with what to fix.", tags: ["storefront"],
+                                 replies: [.init(200, "Thanks, as an HTML page.", contentType: Storefront.htmlContentType),
+                                           .init(303, "Not signed in: to /sign-in.", contentType: nil)])) { [unowned self] request, responder in
             let id = request.parameter("id") ?? ""
             guard let product = product(id), product.status == .active else {
                 return responder.send(formErrorPage(Problem(.notFound, detail: "This product is not (or no longer) sold here."), request))
