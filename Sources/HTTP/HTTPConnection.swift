@@ -387,20 +387,8 @@ final class HTTPConnection: TCPStreamDelegate, HTTPWireParserDelegate {
 
     func fail(_ sequence: UInt64, _ error: any Error) {
         guard let exchange = exchange(sequence) else { return }
-        var problem: Problem
-        var headers = HTTPHeaders()
-        if let error = HTTPError.of(error) {
-            problem = error.problem
-            headers = error.headers
-        } else {
-            problem = Problem(.internalError, detail: "the node failed to handle this request; see its log for request \(exchange.requestId)")
-            server.onInternalError(Request(method: exchange.method, target: exchange.path, requestId: exchange.requestId), error)
-        }
-        problem.instance = exchange.path
-        problem.requestId = exchange.requestId
-        var response = Response.problem(problem)
-        for field in headers { response.headers.add(field.name, field.value) }
-        complete(sequence, response)
+        complete(sequence, Response.failure(error, method: exchange.method, path: exchange.path, requestId: exchange.requestId,
+                                            onInternalError: server.onInternalError))
     }
 
     private func exchange(_ sequence: UInt64) -> Exchange? {

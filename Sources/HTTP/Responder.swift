@@ -55,19 +55,28 @@ final class LocalAnswer {
     }
 
     func fail(_ error: any Error) {
+        send(Response.failure(error, method: request.method, path: request.path, requestId: request.requestId, onInternalError: onInternalError))
+    }
+}
+
+extension Response {
+    /// What a handler's thrown error answers: an `HTTPError` its problem (and headers), anything
+    /// else a 500 that names the request id and is reported, never shown.
+    static func failure(_ error: any Error, method: String, path: String, requestId: String,
+                        onInternalError: (Request, any Error) -> Void) -> Response {
         var problem: Problem
         var headers = HTTPHeaders()
         if let error = HTTPError.of(error) {
             problem = error.problem
             headers = error.headers
         } else {
-            problem = Problem(.internalError, detail: "the node failed to handle this request; see its log for request \(request.requestId)")
-            onInternalError(request, error)
+            problem = Problem(.internalError, detail: "the node failed to handle this request; see its log for request \(requestId)")
+            onInternalError(Request(method: method, target: path, requestId: requestId), error)
         }
-        problem.instance = request.path
-        problem.requestId = request.requestId
+        problem.instance = path
+        problem.requestId = requestId
         var response = Response.problem(problem)
         for field in headers { response.headers.add(field.name, field.value) }
-        send(response)
+        return response
     }
 }

@@ -159,10 +159,28 @@ extension NodeCtl.Fleet {
                     try receiveStock(demo, into: root + "/" + store.id, store: store.id, stopAll: stopAll)
                 }
             }
+            try addDemoStaff(members, root: root, stopAll: stopAll)
             var received: Int32 = 0
             sigwait(&signals, &received)
             FileHandle.standardError.write(Data("nodectl: stopping the demo fleet (signal \(received))\n".utf8))
             stopAll()
+        }
+
+        /// A back-office account on every node, so the demo's /admin/ pages open: a store manager
+        /// at each store, a hub admin at the hub. A demo password, on loopback only; a real node's
+        /// staff are added with `nodectl staff add`.
+        func addDemoStaff(_ members: [Member], root: String, stopAll: () -> Void) throws {
+            let password = "outpost demo"
+            for member in members {
+                let connection = try NodeConnection.parse(["--data-dir", root + "/" + member.id, "--timeout-ms", "60000"])
+                let (id, role) = member.role == "hub" ? ("admin", "hub_admin") : ("manager", "store_manager")
+                let body = try JSONSerialization.data(withJSONObject: ["name": member.role == "hub" ? "Demo hub admin" : "Demo manager", "role": role, "password": password])
+                do { _ = try connection.admin("PUT", "/admin/v1/staff-accounts/\(id)", json: Array(body)) } catch {
+                    stopAll()
+                    throw error
+                }
+                FileHandle.standardError.write(Data("nodectl: \(member.id): back office at http://127.0.0.1:\(member.http)/admin/ (account \(id), password \"\(password)\")\n".utf8))
+            }
         }
 
         /// The hub authors the catalog; replication takes it to the stores. The same catalog on

@@ -89,6 +89,14 @@ final class FleetDemoTests: XCTestCase {
         XCTAssertEqual(report["node_id"] as? String, "store-2")
         XCTAssertEqual((report["peers"] as? [[String: Any]])?.first?["node_id"] as? String, "hub")
 
+        // The back office opens on every node with the demo's accounts.
+        for (id, account) in [("hub", "admin"), ("store-1", "manager")] {
+            XCTAssertTrue(eventually {
+                try runExecutable("nodectl", ["staff", "list", "--data-dir", scratch.file(id)]).stdout.contains(account)
+            }, "\(id) has the demo account \(account)")
+        }
+        XCTAssertTrue(((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").contains("/admin/ (account manager, password \"outpost demo\")"))
+
         // Each node can be started alone from its written configuration.
         XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.file("store-3/noded.toml")))
 

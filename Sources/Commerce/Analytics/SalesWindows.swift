@@ -82,10 +82,11 @@ public struct SalesWindows {
     // MARK: Keeping the windows
 
     /// Puts an order's contribution in place of the one it last made. An unchanged contribution
-    /// (most changes: packed, shipped) costs one read.
-    public func fold(order: String, _ contribution: SalesContribution) throws {
+    /// (most changes: packed, shipped) costs one read; an order placed in this transaction
+    /// (`isNew`) has none to read.
+    public func fold(order: String, _ contribution: SalesContribution, isNew: Bool = false) throws {
         let text = contribution.isEmpty ? nil : contribution.text
-        let stored = try database.queryOne("SELECT figures FROM sales_contributions WHERE order_id = ?", [order]) { $0.string("figures") }
+        let stored = isNew ? nil : try database.queryOne("SELECT figures FROM sales_contributions WHERE order_id = ?", [order]) { $0.string("figures") }
         guard stored != text else { return }
         if let stored {
             // Written by this code from an event fold: only a bug or a hand-edited table leaves it unreadable.
@@ -94,29 +95,32 @@ public struct SalesWindows {
         }
         try add(contribution, sign: 1)
         if let text {
-            try database.execute("INSERT INTO sales_contributions(order_id, figures) VALUES (?, ?) ON CONFLICT(order_id) DO UPDATE SET figures = excluded.figures",
-                                 [order, text])
+            try database.execute(Self.keepContribution, [order, text])
         } else {
             try database.execute("DELETE FROM sales_contributions WHERE order_id = ?", [order])
         }
     }
 
+    // Made once: a checkout runs them, and building the text each time showed in its profile.
+    private static let keepContribution =
+        "INSERT INTO sales_contributions(order_id, figures) VALUES (?, ?) ON CONFLICT(order_id) DO UPDATE SET figures = excluded.figures"
+    private static let addWindow = """
+        INSERT INTO sales_windows(window_ms, channel, store, region, currency, \(figureColumns.joined(separator: ", ")))
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(window_ms, channel, store, region, currency) DO UPDATE SET \(figureColumns.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
+        """
+    private static let addProduct = """
+        INSERT INTO product_sales(window_ms, channel, store, region, currency, product, category, \(productColumns.joined(separator: ", ")))
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(window_ms, product, category, channel, store, region, currency) DO UPDATE SET \(productColumns.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
+        """
+
     private func add(_ contribution: SalesContribution, sign: Int64) throws {
-        let sets = Self.figureColumns.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", ")
         for (place, figures) in contribution.windows {
-            try database.execute("""
-                INSERT INTO sales_windows(window_ms, channel, store, region, currency, \(Self.figureColumns.joined(separator: ", ")))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(window_ms, channel, store, region, currency) DO UPDATE SET \(sets)
-                """, Self.placeValues(place) + figures.values.map { $0 * sign })
+            try database.execute(Self.addWindow, Self.placeValues(place) + figures.values.map { $0 * sign })
         }
-        let productSets = Self.productColumns.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", ")
         for (place, figures) in contribution.products {
-            try database.execute("""
-                INSERT INTO product_sales(window_ms, channel, store, region, currency, product, category, \(Self.productColumns.joined(separator: ", ")))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(window_ms, product, category, channel, store, region, currency) DO UPDATE SET \(productSets)
-                """, Self.placeValues(place.place) + [place.product, place.category] + figures.values.map { $0 * sign })
+            try database.execute(Self.addProduct, Self.placeValues(place.place) + [place.product, place.category] + figures.values.map { $0 * sign })
         }
     }
 

@@ -1,6 +1,5 @@
 import Commerce
 import HTTP
-import Mustache
 import Platform
 
 /// Renders the back office's pages (`BackOfficeTemplates`) from view data, and reads the JSON
@@ -10,17 +9,10 @@ enum BackOffice {
 
     /// Parsed once; a template that does not parse is a bug in this binary, caught by every test
     /// that renders a page.
-    static let library: MustacheLibrary = {
-        var library = MustacheLibrary()
-        for (name, text) in BackOfficeTemplates.all {
-            do { try library.register(text, named: name) } catch { preconditionFailure("back-office template \(name): \(error)") }
-        }
-        return library
-    }()
+    static let library = CompiledTemplates.library(BackOfficeTemplates.all, of: "back-office")
 
     static func render(_ template: String, _ view: View) -> [UInt8] {
-        guard let html = library.render(view, withTemplate: template) else { preconditionFailure("no back-office template \(template)") }
-        return Array(html.utf8)
+        CompiledTemplates.render(library, template, view, of: "back-office")
     }
 
     /// What a role is called on the pages.

@@ -358,7 +358,7 @@ extension OutpostNode {
         // A new order: its events are all there is, so its view row comes from them, folded once.
         let state = orderState(texts: texts)
         _ = try replica.commit([(pending.orderId, GSet(Set(texts)), replica.tick(wallMs: WallClock.nowMs()))], in: Collections.orders) { [unowned self] _ in
-            try projectOrder(pending.orderId, state: state)
+            try projectOrder(pending.orderId, state: state, isNew: true)
         }
         if config.mail != nil, let token, let placedText = texts.first {
             let mail = "mail_" + OrderNotices.eventId(order: pending.orderId, text: placedText)

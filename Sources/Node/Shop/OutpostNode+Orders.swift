@@ -41,15 +41,16 @@ extension OutpostNode {
     /// The sales figures folded from the orders (docs/back-office.md).
     var salesWindows: SalesWindows { SalesWindows(database: database) }
 
-    /// One order's row of the order index, from its state already folded.
-    func projectOrder(_ key: String, state: OrderState) throws {
+    /// One order's row of the order index, from its state already folded; `isNew`: placed in
+    /// this transaction (nothing of it is stored yet).
+    func projectOrder(_ key: String, state: OrderState, isNew: Bool = false) throws {
         let placed = state.placed
         try orderIndex.project(.init(id: key, number: placed?.number, customer: placed?.customer, node: placed?.node, status: state.status.rawValue,
                                      placedMs: placed?.atMs, total: placed?.totals?.total, currency: placed?.totals?.currency,
                                      reservedUntilMs: state.reservationExpiresMs, cancellationRaced: state.cancellationRaced,
                                      returnsOpen: Self.openReturns(state)))
         try projectRedemptions(order: key, state: state)
-        if !life.faults.skipsSalesWindows { try salesWindows.fold(order: key, SalesContribution(state)) }
+        if !life.faults.skipsSalesWindows { try salesWindows.fold(order: key, SalesContribution(state), isNew: isNew) }
         try recordOrderNotices(key, state: state)
         if placed?.node == identity.nodeId && (state.status == .cancelled || state.cancellationRaced) { shop.stockFollowUps.insert(key) }
     }

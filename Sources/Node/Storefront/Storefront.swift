@@ -11,17 +11,10 @@ enum Storefront {
 
     /// Parsed once. A template that does not parse is a bug in this binary, caught by every test
     /// that renders a page.
-    static let library: MustacheLibrary = {
-        var library = MustacheLibrary()
-        for (name, text) in StorefrontTemplates.all {
-            do { try library.register(text, named: name) } catch { preconditionFailure("storefront template \(name): \(error)") }
-        }
-        return library
-    }()
+    static let library = CompiledTemplates.library(StorefrontTemplates.all, of: "storefront")
 
     static func render(_ template: String, _ view: View) -> [UInt8] {
-        guard let html = library.render(view, withTemplate: template) else { preconditionFailure("no storefront template \(template)") }
-        return Array(html.utf8)
+        CompiledTemplates.render(library, template, view, of: "storefront")
     }
 
     static let htmlContentType = "text/html; charset=utf-8"
@@ -57,6 +50,23 @@ enum Storefront {
             <circle cx="160" cy="105" r="48" fill="hsl(\(hue),45%,70%)"/>\
             <text x="160" y="200" font-family="sans-serif" font-size="22" text-anchor="middle" fill="hsl(\(hue),40%,30%)">\(label)</text></svg>
             """.utf8)
+    }
+}
+
+/// Mustache templates compiled into the binary (the storefront's, the back office's), parsed
+/// into a library once.
+enum CompiledTemplates {
+    static func library(_ templates: [String: String], of what: String) -> MustacheLibrary {
+        var library = MustacheLibrary()
+        for (name, text) in templates {
+            do { try library.register(text, named: name) } catch { preconditionFailure("\(what) template \(name): \(error)") }
+        }
+        return library
+    }
+
+    static func render(_ library: MustacheLibrary, _ template: String, _ view: [String: Any], of what: String) -> [UInt8] {
+        guard let html = library.render(view, withTemplate: template) else { preconditionFailure("no \(what) template \(template)") }
+        return Array(html.utf8)
     }
 }
 
