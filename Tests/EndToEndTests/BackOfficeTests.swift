@@ -117,6 +117,11 @@ final class BackOfficeTests: XCTestCase {
         XCTAssertEqual(try mia.get("/admin/").status, 303, "a changed password ends the old sessions")
         var otto = Visitor(node: shop.node)
         XCTAssertEqual(try otto.signIn("otto", "correct horse battery").status, 303)
+        // An operator pauses a promotion from its page; the store manager only reads it.
+        XCTAssertEqual(try shop.node.adminPost("/admin/v1/promotions", #"{"id": "winter", "name": "Winter", "kind": "free_shipping", "code": "WINTER"}"#).status, 201)
+        XCTAssertEqual(try otto.post("/admin/promotions/winter/pause", [("csrf", try otto.formToken("/admin/promotions"))]).status, 303)
+        XCTAssertTrue(try otto.get("/admin/promotions").text.contains("Promotion paused."))
+        XCTAssertEqual(try shop.node.adminJSON("/admin/v1/promotions/winter")["status"] as? String, "paused")
         let signOut = try otto.post("/admin/sign-out", [("csrf", try otto.formToken("/admin/"))])
         XCTAssertEqual(signOut.status, 303)
         XCTAssertEqual(try otto.get("/admin/").status, 303, "signed out")

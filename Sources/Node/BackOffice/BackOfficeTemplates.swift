@@ -215,7 +215,13 @@ enum BackOfficeTemplates {
     static let promotions = """
         {{<office}}{{$title}}Promotions{{/title}}{{$content}}
         <h1>Promotions</h1>
-        {{#list}}{{> office-table}}{{/list}}
+        <div class="scroll"><table>
+          <thead><tr><th scope="col">Promotion</th><th scope="col">Name</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Code</th><th scope="col">Redeemed</th><th scope="col">Left</th>{{#canChange}}<th scope="col">Change</th>{{/canChange}}</tr></thead>
+          <tbody>{{#promotions}}<tr><td>{{id}}</td><td>{{name}}</td><td>{{kind}}</td><td>{{status}}</td><td>{{code}}</td><td class="num">{{redeemed}}</td><td class="num">{{left}}</td>
+            {{#canChange}}<td><div class="inline">{{#actions}}<form method="post" action="/admin/promotions/{{id}}/{{action}}"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit"{{#danger}} class="danger"{{/danger}}>{{label}}</button></form>{{/actions}}</div></td>{{/canChange}}</tr>{{/promotions}}
+          {{^promotions}}<tr><td colspan="7" class="muted">{{empty}}</td></tr>{{/promotions}}</tbody>
+        </table></div>
+        <p class="muted">New promotions are made with the API (POST /admin/v1/promotions; docs/promotions.md): their rules do not change once made.</p>
         {{/content}}{{/office}}
         """
 

@@ -200,15 +200,27 @@ extension OutpostNode {
     // MARK: Promotions and tills
 
     private func registerOfficeTillPages() {
-        registerOfficePage("/admin/promotions", section: "/admin/promotions", summary: "Promotions and their redemptions.") { [unowned self] request, session, send in
+        registerOfficePage("/admin/promotions", section: "/admin/promotions", summary: "Promotions and their redemptions; pause, resume, retire.") { [unowned self] request, session, send in
+            let canChange = Self.promotionRoles.contains(session.account.role)
             asStaff(session, "GET", "/admin/v1/promotions?limit=100") { [unowned self] response in
                 let list = BackOffice.json(response)?["promotions"]?.items ?? []
                 send(officePage("office-promotions", request, session: session, section: "/admin/promotions", [
-                    "list": BackOffice.table(nil, ["Promotion", "Name", "Status", "Code", "Redeemed"], list.map {
-                        [BackOffice.Cell($0["id"]?.text ?? ""), BackOffice.Cell($0["name"]?.cellText ?? ""), BackOffice.Cell($0["status"]?.text ?? ""),
-                         BackOffice.Cell($0["code"]?.cellText ?? ""), BackOffice.Cell($0["redemptions"]?["used"]?.cellText ?? $0["redeemed"]?.cellText ?? "", style: "num")]
-                    }, empty: response.status == 200 ? "No promotions." : BackOffice.refusalText(response)),
+                    "canChange": canChange, "empty": response.status == 200 ? "No promotions." : BackOffice.refusalText(response),
+                    "promotions": list.map { p -> BackOffice.View in
+                        let id = p["id"]?.text ?? "", status = p["status"]?.text ?? ""
+                        let actions: [(String, String, Bool)] = status == "retired" ? [] : (status == "paused" ? [("resume", "Resume", false)] : [("pause", "Pause", false)])
+                            + [("retire", "Retire", true)]
+                        return ["id": id, "name": p["name"]?.cellText ?? "", "kind": p["kind"]?.cellText ?? "", "status": status, "code": p["code"]?.cellText ?? "",
+                                "redeemed": p["redemptions"]?["fleet"]?.cellText ?? "0", "left": p["redemptions"]?["left"]?.cellText ?? "",
+                                "actions": actions.map { ["action": $0.0, "label": $0.1, "danger": $0.2] as BackOffice.View }]
+                    },
                 ]))
+            }
+        }
+        for (action, done) in [("pause", "Promotion paused."), ("resume", "Promotion resumed."), ("retire", "Promotion retired for good.")] {
+            registerOfficeForm("/admin/promotions/{id}/" + action, section: "/admin/promotions", summary: "A promotion: \(action).") { [unowned self] request, session, finish in
+                actAsStaff(session, "POST", "/admin/v1/promotions/\(PercentEncoding.encode(request.parameter("id") ?? ""))/\(action)", location: "/admin/promotions",
+                           done: done, finish: finish)
             }
         }
         registerOfficePage("/admin/tills", section: "/admin/tills", summary: "Tills: paired devices and each till's Z-reports.") { [unowned self] request, session, send in
