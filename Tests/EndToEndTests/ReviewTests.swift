@@ -76,10 +76,19 @@ final class ReviewTests: XCTestCase {
         let page = try shop.node.client().get("/products/lamp").text
         XCTAssertTrue(page.contains("4.0 out of 5, from 1 review") && page.contains("Lights the whole desk.") && page.contains("The shop replied: Thank you, Ann!"), page)
 
-        // A rejection hides it again.
+        // A rejection hides it again; an approval shows it once more.
         XCTAssertEqual(try shop.send("POST", "/admin/v1/reviews/\(key)/reject", token: staff).status, 200)
         XCTAssertTrue(try shop.send("GET", "/api/v1/products/lamp").json["rating"] is NSNull)
         XCTAssertFalse(try shop.node.client().get("/products/lamp").text.contains("Lights the whole desk."))
+        XCTAssertEqual(try shop.send("POST", "/admin/v1/reviews/\(key)/approve", token: staff).status, 200)
+
+        // The customer erases their account: their words and name leave with it.
+        XCTAssertEqual(try shop.send("DELETE", "/api/v1/me", #"{"password": "correct horse"}"#, token: ann.token).status, 204)
+        XCTAssertTrue(try shop.send("GET", "/api/v1/products/lamp").json["rating"] is NSNull, "an erased customer's stars no longer count")
+        let kept = try XCTUnwrap(try shop.send("GET", "/admin/v1/reviews?status=rejected", token: staff).json["reviews"] as? [[String: Any]])
+        XCTAssertEqual(kept.first?["text"] as? String, "(removed at the customer's request)")
+        XCTAssertEqual(kept.first?["author"] as? String, "Former customer")
+        XCTAssertFalse(try shop.node.client().get("/products/lamp").text.contains("Ann"))
     }
 
     func testApprovedReviewsReplicateInTheirRegionOrFleetWideWhereTheRegionSharesThem() throws {

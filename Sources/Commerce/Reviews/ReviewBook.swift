@@ -82,6 +82,11 @@ public struct ReviewBook {
             """, [product, beforeMs, limit], Self.review)
     }
 
+    /// A customer's reviews held here (for an erasure).
+    public func keys(ofCustomer customer: String) throws -> [String] {
+        try database.query("SELECT key FROM reviews_view WHERE customer = ?", [customer]) { $0.string("key") }
+    }
+
     /// Reviews in `status`, the oldest first (the moderation queue), at most `limit`.
     public func inStatus(_ status: Review.Status, limit: Int) throws -> [Review] {
         try database.query("SELECT \(Self.columns) FROM reviews_view WHERE status = ? ORDER BY written_ms LIMIT ?", [status.rawValue, limit], Self.review)

@@ -227,13 +227,17 @@ extension OutpostNode {
                     guard let orders = try? orderIndex.ids(ofCustomer: customer.id) else {
                         return responder.fail(StorageError(.io, message: "the customer's orders could not be read; nothing was erased"))
                     }
-                    writeFields([
-                        (CustomerVault.customerPrefix + customer.id, CustomerVault.erasedFields(createdMs: customer.createdMs, erasedMs: nowMs)),
-                        (keys.customerVault.emailKey(customer.email), [:]),
-                    ] + orders.map { (CustomerVault.orderKeyPrefix + $0, [:]) }) { [logger] error in
+                    // Reviews first: if they cannot be withdrawn the account stands and the erasure can be asked again.
+                    withdrawReviews(ofCustomer: customer.id) { [unowned self] error in
                         if let error { return responder.fail(error) }
-                        logger.info("customer erased", metadata: ["customer": "\(customer.id)"])
-                        responder.send(.noContent())
+                        writeFields([
+                            (CustomerVault.customerPrefix + customer.id, CustomerVault.erasedFields(createdMs: customer.createdMs, erasedMs: nowMs)),
+                            (keys.customerVault.emailKey(customer.email), [:]),
+                        ] + orders.map { (CustomerVault.orderKeyPrefix + $0, [:]) }) { [logger] error in
+                            if let error { return responder.fail(error) }
+                            logger.info("customer erased", metadata: ["customer": "\(customer.id)"])
+                            responder.send(.noContent())
+                        }
                     }
                 })
             } catch {

@@ -116,6 +116,33 @@ extension OutpostNode {
         })
     }
 
+    /// An erased customer's reviews: their words and name gone, hidden, in their region and
+    /// wherever the region shared them; the stars they gave no longer count.
+    func withdrawReviews(ofCustomer customer: String, completion: @escaping ((any Error)?) -> Void) {
+        let keys: [String]
+        do { keys = try reviewBook.keys(ofCustomer: customer) } catch { return completion(error) }
+        guard !keys.isEmpty else { return completion(nil) }
+        let replica = self.replica, me = identity.nodeId, nowMs = WallClock.nowMs()
+        writer.submit({ _ in
+            for key in keys {
+                for collection in [Collections.reviews, Collections.publishedReviews] {
+                    guard let entry = replica.state(at: key, in: collection), var review = Review(key: key, fields: CatalogFields.values(of: entry)) else { continue }
+                    review.text = "(removed at the customer's request)"
+                    review.title = nil
+                    review.author = "Former customer"
+                    review.status = .rejected
+                    review.moderatedBy = "erasure"
+                    review.moderatedMs = nowMs
+                    _ = try Self.commit(review.fields, key: key, in: collection, replica: replica, as: me)
+                }
+            }
+        }, completion: { [unowned self] result in
+            if case .failure(let error) = result { return completion(error) }
+            replicatedChanged()
+            completion(nil)
+        })
+    }
+
     // MARK: JSON
 
     func reviewJSON(_ review: Review, forStaff: Bool) -> JSONValue {
