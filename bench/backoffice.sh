@@ -65,10 +65,12 @@ curl -sf -H "Cookie: outpost_staff=$session" "$NODE_URL/admin/" >"$work/www/inde
 # Requests/s, p50 ms and p99 ms of one wrk run: $1 URL, then extra wrk arguments.
 measure() {
   local url=$1; shift
+  # A run with answers other than 2xx measured something else (a 403, a redirect): it stops the bench.
   taskset -c 1 wrk -t1 -c4 -d"${DURATION:-10}s" --latency "$@" "$url" | awk '
     /Requests\/sec/ {rate=$2}
+    /Non-2xx or 3xx/ {bad=$NF}
     $1 == "50%" {p50=$2} $1 == "99%" {p99=$2}
-    END {print rate, p50, p99}'
+    END {if (bad > 0) {print "backoffice bench: " bad " answers were not 2xx" > "/dev/stderr"; exit 1} print rate, p50, p99}'
 }
 dashboard=$(measure "$NODE_URL/admin/" -H "Cookie: outpost_staff=$session")
 report=$(measure "$NODE_URL/admin/v1/reports/sales?window=5m&by=channel" -H "Authorization: Bearer $ADMIN_TOKEN")
@@ -76,22 +78,8 @@ top=$(measure "$NODE_URL/admin/v1/reports/products?limit=10" -H "Authorization: 
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$NODED_PID/status")
 kill "$NODED_PID"; wait "$NODED_PID" 2>/dev/null || true
 
-nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/nginx.conf" <<CONF
-worker_processes 1;
-daemon on;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  server { listen 127.0.0.1:$nginx_port; root $work/www; location / { default_type text/html; } }
-}
-CONF
-taskset -c 0 nginx -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log"
-trap 'kill $(jobs -p) 2>/dev/null || true; [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
-reference=$(measure "http://127.0.0.1:$nginx_port/index.html")
+start_nginx 0 'server { listen 127.0.0.1:$NGINX_PORT; root $work/www; location / { default_type text/html; } }'
+reference=$(measure "$NGINX_URL/index.html")
 
 python3 - "$sold" "$(wc -c <"$work/www/index.html")" "$rss" "$dashboard" "$report" "$top" "$reference" <<'PY'
 import sys

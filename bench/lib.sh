@@ -39,6 +39,32 @@ print(f"{single:.0f} {n / (time.time() - start):.0f}")
 PY
 }
 
+# Starts an nginx pinned to core $1 with one server block $2 (which may use $NGINX_PORT, a free
+# loopback port, and $work); sets NGINX_URL. Stopped with the scratch directory at exit.
+# nginx's workers run as www-data: the scratch directory is opened to reading for them.
+start_nginx() {
+  mkdir -p "$work/nginx"
+  chmod -R a+rX "$work"
+  NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  local server
+  server=$(eval "echo \"$2\"")
+  cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon on;
+pid $work/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  $server
+}
+CONF
+  taskset -c "$1" nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -e "$work/nginx/error.log"
+  trap 'kill $(jobs -p) 2>/dev/null || true; [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+  NGINX_URL="http://127.0.0.1:$NGINX_PORT"
+}
+
 BENCH_RATE_LIMITS=$'[rate_limits]\nstandard_per_5min = 100000000\nsearch_per_minute = 100000000\ncredentials_per_minute = 100000\ncredentials_total_per_second = 100000'
 
 # Starts noded pinned to core 0 with config $2 in data directory $1; sets NODED_PID, NODE_URL and

@@ -11,22 +11,8 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 bench_setup webhooks
 
-mkdir -p "$work/nginx"
-receiver_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon on;
-pid $work/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  server { listen 127.0.0.1:$receiver_port; location / { return 204; } }
-}
-CONF
-taskset -c 1 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -e "$work/nginx/error.log"
-trap 'kill $(jobs -p) 2>/dev/null || true; [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+start_nginx 1 'server { listen 127.0.0.1:$NGINX_PORT; location / { return 204; } }'
+receiver_port=$NGINX_PORT
 
 terms=$'tax_rate_bp = 1900\nshipping_flat_fee = 495\n[webhooks]\nallow_http = true'
 none() { :; }
